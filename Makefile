@@ -1,0 +1,38 @@
+# `make run` brings up the local stack; `make test` runs every test. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.deps-installed
+NPM_STAMP := node_modules/.deps-installed
+
+.PHONY: run test lint bench deps clean
+
+run: deps
+	$(PY) -m devhost.stack
+
+test: deps lint
+	$(PY) -m pytest
+
+lint: $(PY_STAMP)
+	$(PY) -m ruff check .
+
+bench: deps
+	$(PY) -m benchmarks.stack_bench
+
+deps: $(PY_STAMP) $(NPM_STAMP)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm missing: installing Debian's nodejs and npm"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .pytest_cache .ruff_cache

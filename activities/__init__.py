@@ -1,0 +1,1 @@
+"""Durable activities: the only place orchestrations touch the outside world."""

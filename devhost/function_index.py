@@ -1,0 +1,133 @@
+"""What the app declares: every function with its trigger, bindings and user code, indexed once."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+HTTP_TRIGGER = "httpTrigger"
+ORCHESTRATION_TRIGGER = "orchestrationTrigger"
+ACTIVITY_TRIGGER = "activityTrigger"
+ENTITY_TRIGGER = "entityTrigger"
+EVENT_GRID_TRIGGER = "eventGridTrigger"
+SERVICE_BUS_TRIGGER = "serviceBusTrigger"
+TIMER_TRIGGER = "timerTrigger"
+DURABLE_CLIENT = "durableClient"
+
+SUPPORTED_TRIGGERS = {
+    HTTP_TRIGGER, ORCHESTRATION_TRIGGER, ACTIVITY_TRIGGER, EVENT_GRID_TRIGGER, SERVICE_BUS_TRIGGER, TIMER_TRIGGER,
+}
+# Input bindings the devhost can supply; anything else is refused at start-up, not at first call.
+SUPPORTED_INPUT_BINDINGS = {DURABLE_CLIENT}
+
+
+class UnsupportedFunctionError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    trigger_type: str
+    trigger: dict[str, Any]
+    input_bindings: tuple[dict[str, Any], ...]
+    user_function: Callable[..., Any]
+
+    @property
+    def trigger_param(self) -> str:
+        return self.trigger["name"]
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    spec: FunctionSpec
+    template: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str] | None  # None: every method
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.methods is not None and method.upper() not in self.methods:
+            return None
+        found = self.pattern.fullmatch(path)
+        if found is None:
+            return None
+        return {k: v for k, v in found.groupdict().items() if v is not None}
+
+
+_SEGMENT_PARAM = re.compile(r"^\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::[^}?=]+)?(\?)?(?:=[^}]*)?\}$")
+
+
+def route_pattern(template: str) -> re.Pattern[str]:
+    """Compile an ASP.NET-style route template (`items/{id}`, `{id?}`, `{*rest}`, `{n:int}`) to a regex.
+
+    Constraints such as `:int` are accepted and not enforced; handlers validate their parameters.
+    """
+    parts = [p for p in template.strip("/").split("/") if p != ""]
+    regex = ""
+    for part in parts:
+        param = _SEGMENT_PARAM.match(part)
+        if param is None:
+            if "{" in part:
+                raise UnsupportedFunctionError(f"Route segment '{part}' mixes text and parameters")
+            regex += "/" + re.escape(part)
+            continue
+        catch_all, name, optional = param.groups()
+        body = f"(?P<{name}>.+)" if catch_all else f"(?P<{name}>[^/]+)"
+        regex += f"(?:/{body})?" if (optional or catch_all) else f"/{body}"
+    return re.compile(regex or "/?")
+
+
+@dataclass
+class FunctionIndex:
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    http_routes: list[HttpRoute] = field(default_factory=list)
+
+    def by_trigger(self, trigger_type: str) -> list[FunctionSpec]:
+        return [f for f in self.functions.values() if f.trigger_type == trigger_type]
+
+    def match_http(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        """The route serving `path` (below /api), literal routes before parameterised ones."""
+        for route in self.http_routes:
+            params = route.match(method, path)
+            if params is not None:
+                return route, params
+        return None
+
+    def path_exists(self, path: str) -> bool:
+        return any(r.pattern.fullmatch(path) for r in self.http_routes)
+
+
+def _literal_weight(route: HttpRoute) -> tuple[int, int]:
+    # More literal segments first, so `playbooks/simulate` wins over `playbooks/{id}`.
+    segments = route.template.strip("/").split("/")
+    literal = sum(1 for s in segments if "{" not in s)
+    return (-literal, -len(segments))
+
+
+def index_app(app: Any) -> FunctionIndex:
+    """Index a FunctionApp/DFApp. `get_functions()` may be called only once per app object."""
+    index = FunctionIndex()
+    for fn in app.get_functions():
+        bindings = [json.loads(raw) for raw in fn.get_raw_bindings()]
+        trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
+        name = fn.get_function_name()
+        if trigger["type"] not in SUPPORTED_TRIGGERS:
+            raise UnsupportedFunctionError(f"{name}: trigger type {trigger['type']} is not supported by the devhost")
+        inputs = tuple(b for b in bindings if b is not trigger and b.get("direction", "IN").upper() == "IN")
+        for binding in inputs:
+            if binding["type"] not in SUPPORTED_INPUT_BINDINGS:
+                raise UnsupportedFunctionError(f"{name}: input binding {binding['type']} is not supported")
+        spec = FunctionSpec(name, trigger["type"], trigger, inputs, fn.get_user_function())
+        index.functions[name] = spec
+        if spec.trigger_type == HTTP_TRIGGER:
+            template = trigger.get("route") or name
+            methods = trigger.get("methods")
+            index.http_routes.append(
+                HttpRoute(spec, template, route_pattern(template),
+                          frozenset(m.upper() for m in methods) if methods else None)
+            )
+    index.http_routes.sort(key=_literal_weight)
+    return index

@@ -1,0 +1,126 @@
+"""The devhost's HTTP server: /api (HTTP triggers), the Durable management API, and /admin."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from devhost.admin_api import TriggerRunner
+from devhost.durable_api import add_durable_routes, client_binding
+from devhost.durable_engine import LocalDurableEngine
+from devhost.function_index import index_app
+from devhost.http_functions import make_api_handler
+
+log = logging.getLogger("devhost")
+MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
+
+
+def task_hub_from_host_json(host_json: Path, env: dict[str, str]) -> str:
+    """The durable task hub name, with `%SETTING%` references resolved as the host resolves them."""
+    config = json.loads(host_json.read_text())
+    name = config.get("extensions", {}).get("durableTask", {}).get("hubName", "TestHubName")
+    return re.sub(r"%([^%]+)%", lambda m: env.get(m.group(1), ""), name) or "TestHubName"
+
+
+def require_loopback(host: str) -> None:
+    if host == "localhost":
+        return
+    if not ipaddress.ip_address(host).is_loopback:
+        raise ValueError(f"the devhost binds loopback addresses only, not {host}")
+
+
+@web.middleware
+async def log_requests(request: web.Request, handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        # Path only: query strings can carry keys or tokens.
+        log.info("%s %s %d %.1fms", request.method, request.path, status, (time.perf_counter() - started) * 1000)
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("timer scheduler stopped", exc_info=task.exception())
+
+
+class DevHost:
+    def __init__(self, app_module: str = "function_app", host: str = "127.0.0.1", port: int = 7071,
+                 host_json: Path | None = None, env: dict[str, str] | None = None):
+        require_loopback(host)
+        self._app_module = app_module
+        self._host = host
+        self._port = port
+        self._host_json = host_json or Path("host.json")
+        self._env = env
+        self._runner: web.AppRunner | None = None
+        self._engine: LocalDurableEngine | None = None
+        self._stop_timers = asyncio.Event()
+        self._timer_task: asyncio.Task[Any] | None = None
+        self.port: int | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    async def start(self) -> None:
+        import os
+
+        env = dict(os.environ) if self._env is None else self._env
+        module = importlib.import_module(self._app_module)
+        index = index_app(module.app)
+        loop = asyncio.get_running_loop()
+        task_hub = task_hub_from_host_json(self._host_json, env)
+        engine = LocalDurableEngine(index, loop, task_hub)
+        await loop.run_in_executor(None, engine.start)
+        self._engine = engine
+
+        def binding() -> str:
+            return json.dumps(client_binding(self.origin, task_hub))
+
+        triggers = TriggerRunner(index, binding)
+        app = web.Application(middlewares=[log_requests], client_max_size=MAX_BODY_BYTES)
+        add_durable_routes(app, engine, lambda: self.origin)
+        app.router.add_get("/admin/host/status", self._host_status)
+        app.router.add_post("/admin/functions/{name}", triggers.invoke)
+        app.router.add_route("*", "/api/{tail:.*}", make_api_handler(index, binding))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        self._timer_task = loop.create_task(triggers.run_timers(self._stop_timers))
+        self._timer_task.add_done_callback(_log_crash)
+        log.info("devhost serving %d functions on %s (%d HTTP routes)", len(index.functions), self.origin,
+                 len(index.http_routes))
+        for route in index.http_routes:
+            methods = ",".join(sorted(route.methods)) if route.methods else "*"
+            log.info("  %-6s %s/api/%s  (%s)", methods, self.origin, route.template, route.spec.name)
+
+    async def _host_status(self, _request: web.Request) -> web.Response:
+        return web.json_response({"state": "Running", "host": "riposte-devhost"})
+
+    async def stop(self) -> None:
+        self._stop_timers.set()
+        if self._timer_task is not None:
+            await self._timer_task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._engine is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)

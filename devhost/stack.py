@@ -1,0 +1,202 @@
+"""The whole local stack: Azurite, the sandbox tenant and the devhost, started and stopped together.
+
+`python -m devhost.stack` is what `make run` runs. Tests use `LocalStack` with free ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
+# Azurite's published development account; not a secret (it is in every Azure Storage SDK's docs).
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+SANDBOX_CLIENT_ID = "00000000-0000-4000-8000-00000000c0de"
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def storage_connection_string(blob: int, queue: int, table: int) -> str:
+    base = "http://127.0.0.1"
+    return (f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint={base}:{blob}/{DEV_ACCOUNT};QueueEndpoint={base}:{queue}/{DEV_ACCOUNT};"
+            f"TableEndpoint={base}:{table}/{DEV_ACCOUNT};")
+
+
+@dataclass
+class StackPorts:
+    devhost: int = 7071
+    sandbox: int = 7081
+    blob: int = 10000
+    queue: int = 10001
+    table: int = 10002
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        return cls(*(free_port() for _ in range(5)))
+
+
+def _wait_for_port(port: int, deadline: float, proc: subprocess.Popen) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with closing(socket.socket()) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def _wait_for_http(url: str, deadline: float, proc: subprocess.Popen) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback URL we built)
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer")
+
+
+@dataclass
+class LocalStack:
+    ports: StackPorts = field(default_factory=StackPorts)
+    data_dir: Path = ROOT / ".azurite"
+    in_memory_storage: bool = False
+    echo: bool = False  # stream children's output to this process's stdout, prefixed
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def devhost_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.devhost}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.sandbox}"
+
+    def app_environment(self) -> dict[str, str]:
+        """The settings the function app gets in the local stack (development, sandbox Graph, Azurite)."""
+        p = self.ports
+        return {
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+            "AzureWebJobsStorage": storage_connection_string(p.blob, p.queue, p.table),
+            "RIPOSTE_ENVIRONMENT": "development",
+            "RIPOSTE_TASK_HUB": "RiposteLocal",
+            "GRAPH_BASE_URL": f"{self.sandbox_url}/v1.0",
+            "GRAPH_AUTH_MODE": "local_token",
+            "GRAPH_CLIENT_ID": SANDBOX_CLIENT_ID,
+        }
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        proc = subprocess.Popen(  # noqa: S603 (fixed argv we build)
+            args, cwd=ROOT, env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE if self.echo else subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop children in order
+        )
+        self.procs[name] = proc
+        if self.echo:
+            threading.Thread(target=self._pump, args=(name, proc), daemon=True).start()
+        return proc
+
+    @staticmethod
+    def _pump(name: str, proc: subprocess.Popen) -> None:
+        assert proc.stdout is not None
+        for line in iter(proc.stdout.readline, b""):
+            sys.stdout.write(f"[{name:7}] {line.decode(errors='replace')}")
+            sys.stdout.flush()
+
+    def start(self, timeout: float = 60) -> LocalStack:
+        if not AZURITE.exists():
+            raise RuntimeError(f"{AZURITE} is missing: run `npm ci` (make does it)")
+        deadline = time.monotonic() + timeout
+        p = self.ports
+        storage = ["--inMemoryPersistence"] if self.in_memory_storage else ["--location", str(self.data_dir)]
+        if not self.in_memory_storage:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            azurite = self._spawn("azurite", [
+                str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
+                "--blobHost", "127.0.0.1", "--blobPort", str(p.blob),
+                "--queueHost", "127.0.0.1", "--queuePort", str(p.queue),
+                "--tableHost", "127.0.0.1", "--tablePort", str(p.table), *storage,
+            ])
+            sandbox = self._spawn("sandbox", [sys.executable, "-m", "sandbox", "--host", "127.0.0.1",
+                                              "--port", str(p.sandbox)])
+            for port in (p.blob, p.queue, p.table):
+                _wait_for_port(port, deadline, azurite)
+            _wait_for_http(f"{self.sandbox_url}/_sandbox/health", deadline, sandbox)
+            devhost = self._spawn("devhost", [sys.executable, "-m", "devhost", "--host", "127.0.0.1",
+                                              "--port", str(p.devhost), "--settings", "/nonexistent"],
+                                  env=self.app_environment())
+            _wait_for_http(f"{self.devhost_url}/admin/host/status", deadline, devhost)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        # Devhost first (it uses the others), Azurite last.
+        for name in ("devhost", "sandbox", "azurite"):
+            proc = self.procs.pop(name, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devhost.stack", description=__doc__)
+    parser.add_argument("--port", type=int, default=7071, help="devhost port")
+    parser.add_argument("--sandbox-port", type=int, default=7081)
+    args = parser.parse_args(argv)
+    stack = LocalStack(ports=StackPorts(devhost=args.port, sandbox=args.sandbox_port), echo=True)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    started = time.monotonic()
+    stack.start()
+    print(f"\nRiposte local stack is up in {time.monotonic() - started:.1f}s:\n"
+          f"  API      {stack.devhost_url}/api/health\n"
+          f"  sandbox  {stack.sandbox_url}/_sandbox/health (Microsoft Graph fake)\n"
+          f"  storage  Azurite on 127.0.0.1:{stack.ports.table} (tables), data in .azurite/\n"
+          "Ctrl-C stops everything.\n", flush=True)
+    while not stopping.wait(0.5):
+        dead = [name for name, proc in stack.procs.items() if proc.poll() is not None]
+        if dead:
+            print(f"{', '.join(dead)} exited; stopping the stack", flush=True)
+            break
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Durable orchestrators: deterministic, no I/O, clocks or randomness (those live in activities/)."""

@@ -1,0 +1,53 @@
+"""App settings, read once from the environment (App Settings in Azure, local.settings.json locally).
+
+Every setting the code reads is named here, so the Bicep template and the docs can be checked
+against one list.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+DEFAULT_TASK_HUB = "RiposteHub"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class AppSettings(BaseModel, frozen=True):
+    environment: Environment = Environment.PRODUCTION
+    # Connection string (local, Azurite) or absent when identity-based settings are used in Azure.
+    storage_connection_string: str | None = None
+    # Identity-based storage: https://<account>.table.core.windows.net (AzureWebJobsStorage__tableServiceUri).
+    table_service_uri: str | None = None
+    task_hub: str = DEFAULT_TASK_HUB
+    version: str = Field(default="0.1.0")
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+
+def load_settings(env: dict[str, str] | None = None) -> AppSettings:
+    """Build settings from an environment mapping (os.environ by default).
+
+    Unknown values fail loudly: a typo in RIPOSTE_ENVIRONMENT must not silently mean "development".
+    """
+    env = os.environ if env is None else env
+    return AppSettings(
+        environment=Environment(env.get("RIPOSTE_ENVIRONMENT", Environment.PRODUCTION.value)),
+        storage_connection_string=env.get("AzureWebJobsStorage") or None,
+        table_service_uri=env.get("AzureWebJobsStorage__tableServiceUri") or None,
+        task_hub=env.get("RIPOSTE_TASK_HUB", DEFAULT_TASK_HUB),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> AppSettings:
+    return load_settings()

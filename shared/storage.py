@@ -1,0 +1,28 @@
+"""Table Storage access: one TableServiceClient per process, from a connection string or identity."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from azure.data.tables import TableServiceClient
+
+from shared.settings import AppSettings, get_settings
+
+
+def create_table_service(settings: AppSettings) -> TableServiceClient:
+    if settings.storage_connection_string:
+        return TableServiceClient.from_connection_string(settings.storage_connection_string)
+    if settings.table_service_uri:
+        # Imported lazily: identity plumbing is only needed in Azure.
+        from azure.identity import DefaultAzureCredential
+
+        return TableServiceClient(endpoint=settings.table_service_uri, credential=DefaultAzureCredential())
+    raise RuntimeError(
+        "No table storage configured: set AzureWebJobsStorage (connection string) "
+        "or AzureWebJobsStorage__tableServiceUri (identity-based)."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_table_service() -> TableServiceClient:
+    return create_table_service(get_settings())

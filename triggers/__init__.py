@@ -1,0 +1,1 @@
+"""HTTP, Event Grid, Service Bus and timer entry points: thin registrations over code in shared/."""

@@ -1,0 +1,35 @@
+"""Turning request bodies into models, with a 400 that names the field and the reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.functions as func
+from pydantic import ValidationError
+
+from triggers.http_responses import error_response
+
+MAX_BODY_BYTES = 1_048_576
+
+
+def parse_json_body(req: func.HttpRequest, *, allow_empty: bool = False) -> Any | func.HttpResponse:
+    """The decoded JSON body, or a ready 400/413 response."""
+    raw = req.get_body() or b""
+    if len(raw) > MAX_BODY_BYTES:
+        return error_response(413, "body_too_large", f"Body exceeds {MAX_BODY_BYTES} bytes.")
+    if not raw.strip():
+        if allow_empty:
+            return None
+        return error_response(400, "invalid_json", "A JSON body is required.")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return error_response(400, "invalid_json", f"Body is not valid JSON: {exc}")
+
+
+def first_validation_error(exc: ValidationError) -> tuple[str, str]:
+    """(field path such as "trigger.minSeverity", reason) of the first pydantic error."""
+    err = exc.errors()[0]
+    path = ".".join(str(part) for part in err["loc"]) or "(body)"
+    return path, err["msg"]
