@@ -130,7 +130,7 @@ class LocalDurableEngine:
     def start(self) -> None:
         address = self._backend.start()
         quiet = logging.getLogger("devhost.durabletask")
-        quiet.setLevel(logging.WARNING)  # durabletask logs every work item at INFO
+        quiet.setLevel(logging.ERROR)  # INFO per work item; WARNING for the stream it cancels on stop
         worker = dt_worker.TaskHubGrpcWorker(host_address=address, logger=quiet)
         for spec in self._index.by_trigger(ORCHESTRATION_TRIGGER):
             generator_fn = getattr(spec.user_function, "orchestrator_function", spec.user_function)

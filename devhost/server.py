@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,12 @@ class DevHost:
         self.port: int | None = None
 
     @property
+    def engine(self) -> LocalDurableEngine:
+        if self._engine is None:
+            raise RuntimeError("devhost not started")
+        return self._engine
+
+    @property
     def origin(self) -> str:
         return f"http://{self._host}:{self.port}"
 
@@ -85,6 +92,8 @@ class DevHost:
         module = importlib.import_module(self._app_module)
         index = index_app(module.app)
         loop = asyncio.get_running_loop()
+        # Management calls block on gRPC; the default executor (cores + 4 threads) starves under load.
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="devhost-io"))
         task_hub = task_hub_from_host_json(self._host_json, env)
         engine = LocalDurableEngine(index, loop, task_hub)
         await loop.run_in_executor(None, engine.start)

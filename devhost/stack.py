@@ -177,17 +177,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devhost.stack", description=__doc__)
     parser.add_argument("--port", type=int, default=7071, help="devhost port")
     parser.add_argument("--sandbox-port", type=int, default=7081)
+    parser.add_argument("--azurite-base-port", type=int, default=10000, help="blob; queue and table follow")
+    parser.add_argument("--in-memory", action="store_true", help="Azurite keeps nothing on disk")
     args = parser.parse_args(argv)
-    stack = LocalStack(ports=StackPorts(devhost=args.port, sandbox=args.sandbox_port), echo=True)
+    base = args.azurite_base_port
+    ports = StackPorts(devhost=args.port, sandbox=args.sandbox_port, blob=base, queue=base + 1, table=base + 2)
+    stack = LocalStack(ports=ports, in_memory_storage=args.in_memory, echo=True)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     started = time.monotonic()
-    stack.start()
+    try:
+        stack.start()
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"the stack did not start: {exc}", file=sys.stderr)
+        return 1
     print(f"\nRiposte local stack is up in {time.monotonic() - started:.1f}s:\n"
           f"  API      {stack.devhost_url}/api/health\n"
           f"  sandbox  {stack.sandbox_url}/_sandbox/health (Microsoft Graph fake)\n"
-          f"  storage  Azurite on 127.0.0.1:{stack.ports.table} (tables), data in .azurite/\n"
+          f"  storage  Azurite on 127.0.0.1:{stack.ports.table} (tables)"
+          f"{' in memory' if args.in_memory else ', data in .azurite/'}\n"
           "Ctrl-C stops everything.\n", flush=True)
     while not stopping.wait(0.5):
         dead = [name for name, proc in stack.procs.items() if proc.poll() is not None]

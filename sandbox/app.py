@@ -1,0 +1,24 @@
+"""The aiohttp application: Graph v1.0 under ``/v1.0``, the control API under ``/_sandbox``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import batch, control_routes, graph_routes
+from .graph_http import PIPELINE_KEY, graph_entry
+from .pipeline import GraphPipeline
+from .routing import GraphRouter
+from .state import SandboxState
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # Graph's own request size limit
+ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'  # one line per request; no headers, so no tokens
+
+
+def create_app(state: SandboxState | None = None) -> web.Application:
+    state = state if state is not None else SandboxState()
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[control_routes.STATE_KEY] = state
+    app[PIPELINE_KEY] = GraphPipeline(state, GraphRouter(graph_routes.routes, batch.routes))
+    app.router.add_route("*", "/v1.0/{tail:.*}", graph_entry)
+    app.add_routes(control_routes.routes)
+    return app

@@ -1,0 +1,190 @@
+"""One ``GraphServiceClient`` per customer tenant per event loop, built from ``GraphSettings``.
+
+Whether the clients talk to Microsoft or to the local sandbox depends only on the base URL and
+the credential kind in the settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import uuid
+import weakref
+from dataclasses import dataclass
+
+import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
+from kiota_http.kiota_client_factory import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, KiotaClientFactory
+from kiota_http.middleware import RetryHandler
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.graph_request_adapter import options as SDK_MIDDLEWARE_OPTIONS
+from msgraph_core import GraphClientFactory as HttpClientFactory
+from msgraph_core.middleware import GraphTelemetryHandler
+from msgraph_core.middleware.options import GraphTelemetryHandlerOption
+
+from .credentials import (
+    LocalTokenCredential,
+    ManagedIdentityAssertion,
+    certificate_credential,
+    federated_managed_identity_credential,
+)
+from .settings import GraphAuthMode, GraphSettings, is_loopback_url, load_graph_settings
+
+LOCAL_CLIENT_ID = "riposte-local"
+
+
+class InvalidTenantIdError(ValueError):
+    pass
+
+
+class LocalTokenNotAllowedError(RuntimeError):
+    pass
+
+
+def validate_tenant_id(tenant_id: str) -> str:
+    """The canonical (lower-case GUID) form; names like 'common' or domains are refused."""
+    try:
+        return str(uuid.UUID(str(tenant_id).strip()))
+    except ValueError:
+        raise InvalidTenantIdError(f"tenant id must be a GUID, got {tenant_id!r}") from None
+
+
+class FractionalRetryAfterRetryHandler(RetryHandler):
+    """Kiota's retry handler, honouring fractional ``Retry-After`` values as Graph sends them.
+
+    Kiota parses Retry-After with ``int()``, so Graph's "2.128" counts as *no header* and it falls
+    back to its backoff (about 3.25-4.25 s on the first retry), which is shorter than asked when
+    Graph wants e.g. 30.5 s.
+    """
+
+    def _parse_retry_after(self, retry_after: str) -> float | None:
+        try:
+            seconds = float(retry_after)
+        except ValueError:
+            return super()._parse_retry_after(retry_after)  # HTTP-date form
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+@dataclass
+class GraphHttpClient:
+    client: httpx.AsyncClient
+    # msgraph-core's AsyncGraphTransport has no aclose(), so client.aclose() leaves the pool's
+    # sockets open; the pool transport is kept here to be closed explicitly.
+    pool: httpx.AsyncHTTPTransport
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.pool.aclose()
+
+
+def build_http_client() -> GraphHttpClient:
+    """The SDK's default middleware pipeline with the retry handler swapped for the fixed one."""
+    middleware = [
+        FractionalRetryAfterRetryHandler() if isinstance(handler, RetryHandler) else handler
+        for handler in KiotaClientFactory.get_default_middleware(SDK_MIDDLEWARE_OPTIONS)
+    ]
+    telemetry_options = SDK_MIDDLEWARE_OPTIONS.get(GraphTelemetryHandlerOption.get_key())
+    middleware.append(GraphTelemetryHandler(options=telemetry_options))
+    pool = httpx.AsyncHTTPTransport(http2=True)  # as KiotaClientFactory.get_default_client, same timeouts
+    client = httpx.AsyncClient(transport=pool, timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT,
+                                                                     connect=DEFAULT_CONNECTION_TIMEOUT))
+    return GraphHttpClient(HttpClientFactory.create_with_custom_middleware(middleware, client=client), pool)
+
+
+@dataclass
+class _TenantClient:
+    client: GraphServiceClient
+    http: GraphHttpClient
+    credential: AsyncTokenCredential
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.credential.close()
+
+
+class GraphClientFactory:
+    """``for_tenant(tid)`` returns the cached client of the *running* event loop for that tenant.
+
+    Clients hold loop-bound HTTP connections, so a client is never shared across loops; call
+    ``aclose()`` on the loop before it ends to release connections and credentials.
+    """
+
+    def __init__(self, settings: GraphSettings | None = None) -> None:
+        self.settings = settings if settings is not None else load_graph_settings()
+        if self.settings.auth_mode is GraphAuthMode.LOCAL_TOKEN and not is_loopback_url(self.settings.base_url):
+            raise LocalTokenNotAllowedError(
+                f"GRAPH_AUTH_MODE=local_token mints unsigned tokens and is only allowed for a loopback Graph "
+                f"(127.0.0.1, localhost, ::1); GRAPH_BASE_URL is {self.settings.base_url}"
+            )
+        self._lock = threading.Lock()
+        # By id(loop), with a weak reference to tell a live loop from a dead one that left its id behind.
+        # (Not a WeakKeyDictionary: the cached clients hold their loop, so the keys would never die.)
+        self._clients: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], dict[str, _TenantClient]]] = {}
+        self._assertion: ManagedIdentityAssertion | None = None
+
+    def for_tenant(self, tenant_id: str) -> GraphServiceClient:
+        tid = validate_tenant_id(tenant_id)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "GraphClientFactory.for_tenant must be called inside the event loop that will use the client"
+            ) from None
+        with self._lock:
+            per_loop = self._clients_of(loop)
+            if tid not in per_loop:
+                per_loop[tid] = self._build(tid)
+            return per_loop[tid].client
+
+    def _clients_of(self, loop: asyncio.AbstractEventLoop) -> dict[str, _TenantClient]:
+        # Forget clients of closed loops (their owner skipped aclose()); they cannot be used any more.
+        for key, (ref, _) in list(self._clients.items()):
+            old = ref()
+            if old is None or old.is_closed():
+                del self._clients[key]
+        entry = self._clients.get(id(loop))
+        if entry is None or entry[0]() is not loop:
+            entry = (weakref.ref(loop), {})
+            self._clients[id(loop)] = entry
+        return entry[1]
+
+    async def aclose(self) -> None:
+        """Close the running loop's clients and credentials."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            ref, entries = self._clients.pop(id(loop), (None, {}))
+            if ref is not None and ref() is not loop:
+                entries = {}
+        for entry in entries.values():
+            await entry.aclose()
+
+    def close_assertion(self) -> None:
+        """Release the shared managed-identity credential (process shutdown)."""
+        if self._assertion is not None:
+            self._assertion.close()
+            self._assertion = None
+
+    def _build(self, tenant_id: str) -> _TenantClient:
+        credential = self.credential_for(tenant_id)
+        auth = AzureIdentityAuthenticationProvider(
+            credential, scopes=[self.settings.scope], allowed_hosts=[self.settings.host]
+        )
+        http = build_http_client()
+        adapter = GraphRequestAdapter(auth, client=http.client)
+        adapter.base_url = self.settings.base_url  # before GraphServiceClient reads it
+        return _TenantClient(GraphServiceClient(request_adapter=adapter), http, credential)
+
+    def credential_for(self, tenant_id: str) -> AsyncTokenCredential:
+        """A new async credential for the tenant, of the kind the settings ask for (caller closes it)."""
+        s = self.settings
+        if s.auth_mode is GraphAuthMode.LOCAL_TOKEN:
+            return LocalTokenCredential(tenant_id, s.client_id or LOCAL_CLIENT_ID)
+        assert s.client_id is not None  # enforced by GraphSettings
+        if s.auth_mode is GraphAuthMode.CERTIFICATE:
+            assert s.certificate_path is not None
+            return certificate_credential(tenant_id, s.client_id, s.certificate_path)
+        if self._assertion is None:
+            self._assertion = ManagedIdentityAssertion(s.managed_identity_client_id)
+        return federated_managed_identity_credential(tenant_id, s.client_id, self._assertion)
