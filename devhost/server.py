@@ -126,10 +126,13 @@ class DevHost:
         return web.json_response({"state": "Running", "host": "riposte-devhost"})
 
     async def stop(self) -> None:
+        # Each part stops even if another failed: the engine's gRPC threads would keep the process alive.
         self._stop_timers.set()
-        if self._timer_task is not None:
-            await self._timer_task
-        if self._runner is not None:
-            await self._runner.cleanup()
-        if self._engine is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)
+        try:
+            if self._timer_task is not None:
+                await asyncio.gather(self._timer_task, return_exceptions=True)
+            if self._runner is not None:
+                await self._runner.cleanup()
+        finally:
+            if self._engine is not None:
+                await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)

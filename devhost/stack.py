@@ -26,6 +26,16 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 SANDBOX_CLIENT_ID = "00000000-0000-4000-8000-00000000c0de"
 
 
+def _die_with_parent() -> None:
+    """Linux: children get SIGTERM if the stack process dies, even by SIGKILL, so no Azurite is orphaned."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -111,6 +121,7 @@ class LocalStack:
             args, cwd=ROOT, env={**os.environ, **(env or {})},
             stdout=subprocess.PIPE if self.echo else subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop children in order
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self.procs[name] = proc
         if self.echo:

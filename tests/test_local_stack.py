@@ -56,8 +56,12 @@ def stack_process():
         proc.kill()
         pytest.fail(f"stack not healthy in time:\n{proc.stdout.read()}")
     yield proc, ports
-    if proc.poll() is None:
-        proc.kill()
+    if proc.poll() is None:  # a test failed before the interrupt test: stop it the graceful way
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def test_stack_serves_health_with_storage_and_the_sandbox(stack_process):
