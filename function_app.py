@@ -3,18 +3,35 @@
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities.playbook_steps import bp as playbook_step_activities
 from activities.selftest import bp as selftest_activities
+from orchestrations.playbook_run import bp as playbook_run_orchestrations
 from orchestrations.selftest import bp as selftest_orchestrations
+from triggers.alerts import bp as alert_triggers
+from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
+from triggers.playbooks import bp as playbook_triggers
+from triggers.primitives import bp as primitive_triggers
+from triggers.runs import bp as run_triggers
 from triggers.selftest import bp as selftest_triggers
 
-# Function-level keys by default: a route is anonymous only when it says so.
+# Function-level keys by default: a route is anonymous only when it says so (the management API
+# is anonymous to the host because App Service authentication and app roles guard it).
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-for blueprint in (
+BLUEPRINTS = (
     health_triggers,
     selftest_triggers,
+    alert_triggers,
+    playbook_triggers,
+    directory_triggers,
+    run_triggers,
+    primitive_triggers,
     selftest_orchestrations,
+    playbook_run_orchestrations,
     selftest_activities,
-):
+    playbook_step_activities,
+)
+
+for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)

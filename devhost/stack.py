@@ -24,6 +24,8 @@ AZURITE = ROOT / "node_modules" / ".bin" / "azurite"
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 SANDBOX_CLIENT_ID = "00000000-0000-4000-8000-00000000c0de"
+SANDBOX_HOME_TENANT = "11111111-1111-4111-8111-111111111111"  # Contoso Demo, seeded by sandbox/seed.py
+SANDBOX_NOTIFY_SENDER = "riposte@contoso-demo.onmicrosoft.com"
 
 
 def _die_with_parent() -> None:
@@ -114,6 +116,13 @@ class LocalStack:
             "GRAPH_BASE_URL": f"{self.sandbox_url}/v1.0",
             "GRAPH_AUTH_MODE": "local_token",
             "GRAPH_CLIENT_ID": SANDBOX_CLIENT_ID,
+            # Development only: stands in for App Service authentication (refused in production).
+            "RIPOSTE_LOCAL_PRINCIPAL_ROLES": "PLAYBOOKS_READ,PLAYBOOKS_MANAGE,SECURITY_MANAGE",
+            "RIPOSTE_LOCAL_PRINCIPAL_NAME": "local-developer",
+            # Notifications go out from the sandbox's home tenant mailbox (the MSP's own tenant in production).
+            "RIPOSTE_NOTIFY_TENANT_ID": SANDBOX_HOME_TENANT,
+            "RIPOSTE_NOTIFY_SENDER": SANDBOX_NOTIFY_SENDER,
+            "RIPOSTE_PUBLIC_BASE_URL": self.devhost_url,
         }
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:

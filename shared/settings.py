@@ -27,6 +27,12 @@ class AppSettings(BaseModel, frozen=True):
     # Identity-based storage: https://<account>.table.core.windows.net (AzureWebJobsStorage__tableServiceUri).
     table_service_uri: str | None = None
     task_hub: str = DEFAULT_TASK_HUB
+    table_prefix: str = Field(default="riposte", pattern=r"^[A-Za-z][A-Za-z0-9]{0,30}$")
+    # Notifications are sent from a mailbox in the operator's own (home) tenant.
+    notify_tenant_id: str | None = None
+    notify_sender: str | None = None
+    # Where people reach this deployment (links in notifications); no trailing slash.
+    public_base_url: str = "http://127.0.0.1:7071"
     version: str = Field(default="0.1.0")
 
     @property
@@ -45,6 +51,10 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         storage_connection_string=env.get("AzureWebJobsStorage") or None,
         table_service_uri=env.get("AzureWebJobsStorage__tableServiceUri") or None,
         task_hub=env.get("RIPOSTE_TASK_HUB", DEFAULT_TASK_HUB),
+        table_prefix=env.get("RIPOSTE_TABLE_PREFIX", "riposte"),
+        notify_tenant_id=env.get("RIPOSTE_NOTIFY_TENANT_ID") or None,
+        notify_sender=env.get("RIPOSTE_NOTIFY_SENDER") or None,
+        public_base_url=env.get("RIPOSTE_PUBLIC_BASE_URL", "http://127.0.0.1:7071").rstrip("/"),
     )
 
 

@@ -74,12 +74,49 @@ def start_devhost(loop_thread: LoopThread, app_module: str, env: dict[str, str])
 
 
 @pytest.fixture(scope="session")
-def app_devhost(loop_thread: LoopThread, azurite_connection_string: str):
-    """Riposte's own function_app.py on an in-process devhost, with development settings and Azurite."""
-    host = start_devhost(loop_thread, "function_app", {
-        "RIPOSTE_ENVIRONMENT": "development",
-        "RIPOSTE_TASK_HUB": "RiposteTest",
-        "AzureWebJobsStorage": azurite_connection_string,
-    })
+def sandbox_server():
+    """The Graph sandbox on a free port in a background thread, seeded with the demo tenants."""
+    from sandbox import SandboxServer
+
+    with SandboxServer() as server:
+        yield server
+
+
+def app_environment(storage: str, sandbox_graph_url: str) -> dict[str, str]:
+    """The development settings the local stack gives the app (see devhost/stack.py)."""
+    from devhost.stack import LocalStack
+
+    env = LocalStack().app_environment()
+    return env | {"AzureWebJobsStorage": storage, "GRAPH_BASE_URL": sandbox_graph_url,
+                  "RIPOSTE_TASK_HUB": "RiposteTest", "RIPOSTE_TABLE_PREFIX": "test"}
+
+
+@pytest.fixture(scope="session")
+def app_devhost(loop_thread: LoopThread, azurite_connection_string: str, sandbox_server):
+    """Riposte's own function_app.py on an in-process devhost, with development settings, Azurite and the
+    sandbox: what `make run` serves, in this process so tests can switch settings."""
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    host = start_devhost(loop_thread, "function_app", app_environment(azurite_connection_string,
+                                                                      sandbox_server.graph_url))
     yield host
     loop_thread.run(host.stop())
+
+
+@pytest.fixture
+def production_settings(app_devhost):
+    """Switch the running app to production settings for one test (no local principal, secrets required)."""
+    from shared.settings import get_settings
+
+    saved = {k: os.environ.get(k) for k in ("RIPOSTE_ENVIRONMENT", "RIPOSTE_INGEST_SECRETS")}
+    os.environ["RIPOSTE_ENVIRONMENT"] = "production"
+    os.environ.pop("RIPOSTE_INGEST_SECRETS", None)
+    get_settings.cache_clear()
+    yield os.environ
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()

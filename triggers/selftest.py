@@ -6,16 +6,30 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import ValidationError
 
+from shared.auth import AuthError, Permission, authorize
 from shared.selftest import ACK_EVENT, SelfTestRequest
+from shared.settings import get_settings
 from triggers.http_responses import error_response
 from triggers.request_parsing import first_validation_error, parse_json_body
 
 bp = df.Blueprint()
 
 
-@bp.route(route="selftest", methods=["POST"])
+def _refused(req: func.HttpRequest) -> func.HttpResponse | None:
+    """Starting orchestrations is an operator's act: the same permission as running a playbook."""
+    try:
+        authorize(req.headers, get_settings(), Permission.RUN)
+    except AuthError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    return None
+
+
+@bp.route(route="selftest", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def start_selftest(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    refused = _refused(req)
+    if refused is not None:
+        return refused
     body = parse_json_body(req, allow_empty=True)
     if isinstance(body, func.HttpResponse):
         return body
@@ -30,9 +44,12 @@ async def start_selftest(req: func.HttpRequest, client: df.DurableOrchestrationC
     return client.create_check_status_response(req, instance_id)
 
 
-@bp.route(route="selftest/{instanceId}/ack", methods=["POST"])
+@bp.route(route="selftest/{instanceId}/ack", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def ack_selftest(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    refused = _refused(req)
+    if refused is not None:
+        return refused
     instance_id = req.route_params["instanceId"]
     status = await client.get_status(instance_id)
     if status is None or status.runtime_status is None or status.name != "selftest_orchestrator":

@@ -123,3 +123,13 @@ def test_starting_a_running_instance_id_again_is_refused(app_devhost):
 def test_admin_api_refuses_http_functions_and_unknown_names(app_devhost):
     assert httpx.post(f"{app_devhost.origin}/admin/functions/health", json={}).status_code == 400
     assert httpx.post(f"{app_devhost.origin}/admin/functions/nope", json={}).status_code == 404
+
+
+def test_selftest_needs_the_run_permission(api):
+    from tests.api.helpers import principal_header
+
+    reader = api.post("/api/selftest", json={}, headers=principal_header("PLAYBOOKS_READ"))
+    assert reader.status_code == 403
+    responder = api.post("/api/selftest", json={"ackTimeoutSeconds": 0.2},
+                         headers=principal_header("SECURITY_MANAGE"))
+    assert responder.status_code == 202

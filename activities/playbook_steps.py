@@ -1,0 +1,52 @@
+"""Activities of a playbook run: execute one step (and record it), then close the run with its audit event."""
+
+import asyncio
+from datetime import UTC, datetime
+
+import azure.durable_functions as df
+
+from shared import services
+from shared.models.run import RunStatus, StepResult, StepStatus
+from shared.primitives.runner import execute_step
+from shared.run_request import FinishRequest, StepRequest
+
+bp = df.Blueprint()
+
+
+@bp.activity_trigger(input_name="payload")
+async def run_step(payload: dict) -> dict:
+    request = StepRequest.model_validate(payload)
+    step = await execute_step(request.index, request.action, request.alert, request.run,
+                              services.step_dependencies())
+    store = services.alerts()
+    # Recorded after acting, so containment is not delayed by bookkeeping.
+    await asyncio.to_thread(store.record_step, request.run.run_id, step)
+    if request.index == 0:
+        await asyncio.to_thread(store.set_run_status, request.run.run_id, RunStatus.RUNNING,
+                                started_at=step.started_at)
+    return step.model_dump(mode="json", by_alias=True)
+
+
+def close_run(request: FinishRequest) -> dict:
+    store = services.alerts()
+    steps = [StepResult.model_validate(s) for s in request.steps]
+    for step in steps:
+        if step.index in request.unrecorded:
+            store.record_step(request.run.run_id, step)
+    failed = [s for s in steps if s.status is StepStatus.FAILED]
+    status = RunStatus.COMPLETED_WITH_ERRORS if failed else RunStatus.SUCCEEDED
+    run = store.set_run_status(request.run.run_id, status, completed_at=datetime.now(UTC))
+    services.audit().record("playbook.execute", request.run.run_id, {
+        "alertId": request.alert_id,
+        "playbookId": request.run.playbook_id,
+        "playbookVersion": request.run.playbook_version,
+        "status": status.value,
+        "steps": [{"index": s.index, "type": s.action_type, "status": s.status.value,
+                   "result": s.result, "error": s.error.model_dump() if s.error else None} for s in steps],
+    })
+    return {"runId": run.id, "status": status.value, "failedSteps": [s.index for s in failed]}
+
+
+@bp.activity_trigger(input_name="payload")
+def finish_run(payload: dict) -> dict:
+    return close_run(FinishRequest.model_validate(payload))

@@ -1,0 +1,109 @@
+"""Pipeline figures on the local stack: ingestion rate and containment latency.
+
+Method (the stack is `LocalStack`: Azurite in memory, the sandbox and the devhost, as `make run` starts them):
+- ingestion: INGEST_ALERTS distinct Graph security alerts posted by 8 concurrent clients, each alert
+  delivered twice (so dedupe is included: 2 x INGEST_ALERTS requests, every one answered 202), first
+  with no matching playbook (intake alone), then with the BEC playbook matching every alert (each alert
+  also starts a durable run that contains the user and sends mail, competing for the same 2 cores).
+- containment latency: LATENCY_ALERTS alerts posted one at a time with the BEC playbook enabled; for each,
+  the time from just before `POST /api/alerts` to the sandbox recording the disable request (the PATCH of
+  the user inside the Graph batch), both read from this machine's clock; p50 and p99.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import httpx
+
+from devhost.stack import LocalStack, StackPorts
+
+INGEST_ALERTS = int(os.environ.get("BENCH_INGEST_ALERTS", "300"))
+LATENCY_ALERTS = int(os.environ.get("BENCH_LATENCY_ALERTS", "200"))
+CONTOSO = "11111111-1111-4111-8111-111111111111"
+ADELE_ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
+
+
+def graph_alert(title: str) -> dict:
+    return {"id": f"bench-{uuid.uuid4().hex}", "tenantId": CONTOSO, "title": title, "severity": "high",
+            "status": "new", "category": "InitialAccess", "serviceSource": "microsoftDefenderForEndpoint",
+            "createdDateTime": "2026-11-23T01:00:00Z",
+            "evidence": [{"@odata.type": "#microsoft.graph.security.userEvidence",
+                          "userAccount": {"azureAdUserId": ADELE_ID}}]}
+
+
+def ingest_rate(api: httpx.Client, title: str) -> float:
+    alerts = [graph_alert(title) for _ in range(INGEST_ALERTS)]
+    deliveries = alerts + alerts
+
+    def post(body: dict) -> int:
+        return api.post("/alerts", json=body).status_code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(post, deliveries))
+    elapsed = time.perf_counter() - started
+    assert statuses == [202] * len(deliveries), {s for s in statuses}
+    return len(deliveries) / elapsed
+
+
+def containment_latencies(api: httpx.Client, sandbox: httpx.Client) -> list[float]:
+    latencies = []
+    seq = max((c["seq"] for c in sandbox.get("/_sandbox/calls").json()["value"]), default=0)
+    for n in range(LATENCY_ALERTS):
+        before = time.time()
+        assert api.post("/alerts", json=graph_alert(f"latency {n}")).status_code == 202
+        deadline = time.monotonic() + 10
+        while True:
+            calls = sandbox.get("/_sandbox/calls", params={"since": seq}).json()["value"]
+            disable = next((c for c in calls if c["method"] == "PATCH" and ADELE_ID in c["path"]), None)
+            if disable is not None:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no disable request for alert {n}")
+            time.sleep(0.002)
+        seq = max(c["seq"] for c in calls)
+        at = datetime.fromisoformat(disable["timestamp"].replace("Z", "+00:00")).timestamp()
+        latencies.append((at - before) * 1000)
+    return latencies
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    with LocalStack(ports=StackPorts.free(), in_memory_storage=True) as stack, \
+            httpx.Client(base_url=f"{stack.devhost_url}/api", timeout=60,
+                         limits=httpx.Limits(max_connections=8)) as api, \
+            httpx.Client(base_url=stack.sandbox_url, timeout=30) as sandbox:
+        api.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
+        quiet = ingest_rate(api, "no playbook matches this")
+        print(f"ingestion, intake only: {quiet:.0f} deliveries/s accepted "
+              f"({INGEST_ALERTS} alerts x 2 deliveries, 8 clients, all 202)")
+        bec = api.post("/playbooks", json={
+            "name": "BEC first response",
+            "trigger": {"category": "security", "minSeverity": "high", "tenantScope": {"type": "all"}},
+            "actions": [{"type": "disable_user_and_revoke"},
+                        {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]}]})
+        assert bec.status_code == 201, bec.text
+        busy = ingest_rate(api, "every alert starts a run")
+        print(f"ingestion, each alert starting a BEC run: {busy:.0f} deliveries/s accepted")
+        time.sleep(5)  # let the runs started above finish before measuring latency
+        latencies = containment_latencies(api, sandbox)
+        print(f"containment latency (POST /api/alerts -> sandbox receives the disable), {len(latencies)} alerts: "
+              f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
+              f"max {max(latencies):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One normalizer per source format: `normalize(body) -> list[NormalizedAlert]`, pure."""

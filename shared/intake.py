@@ -1,0 +1,170 @@
+"""From a normalized alert to the runs to start: attribute, dedupe, match, record.
+
+Plain code, called by the HTTP and Event Grid triggers (which then hand the runs to Durable Functions).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from shared.matching.decision import ConditionOutcome, MatchDecision
+from shared.matching.index import PlaybookIndex
+from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
+from shared.models.playbook import Playbook
+from shared.models.run import Run, RunStatus, run_id_for
+from shared.models.tenant import Tenant
+from shared.primitives.context import AlertContext, RunContext
+from shared.run_request import RunRequest
+from shared.store.alerts import AlertStore, Processing
+from shared.store.directory import DirectoryStore, current_revision
+from shared.store.playbooks import PlaybookStore
+from shared.store.tables import Tables
+
+# A stored alert still "pending" after this long lost its runs' start (a crash): a redelivery restarts them.
+REDRIVE_AFTER = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class MatchingSnapshot:
+    revision: str
+    index: PlaybookIndex
+    playbooks: dict[str, Playbook]
+    tenants: dict[str, Tenant]
+    tenant_by_subscription: dict[str, str]
+    tenant_by_workspace: dict[str, str]
+
+
+def build_snapshot(revision: str, playbooks: list[Playbook], directory: DirectoryStore) -> MatchingSnapshot:
+    tenants = directory.list_tenants()
+    return MatchingSnapshot(
+        revision=revision,
+        index=PlaybookIndex.build(playbooks, directory.list_groups()),
+        playbooks={p.id: p for p in playbooks},
+        tenants={t.id: t for t in tenants},
+        tenant_by_subscription={s: t.id for t in tenants for s in t.subscription_ids},
+        tenant_by_workspace={w: t.id for t in tenants for w in t.workspace_ids},
+    )
+
+
+class MatchingCache:
+    """The playbook index and tenant lookups, rebuilt only when the stored revision changes.
+
+    One point read per alert keeps every instance current without scanning playbooks per alert.
+    """
+
+    def __init__(self, tables: Tables):
+        self._tables = tables
+        self._snapshot: MatchingSnapshot | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> MatchingSnapshot:
+        revision = current_revision(self._tables)
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.revision == revision:
+            return snapshot
+        with self._lock:
+            if self._snapshot is None or self._snapshot.revision != revision:
+                self._snapshot = build_snapshot(revision, PlaybookStore(self._tables).list(),
+                                                DirectoryStore(self._tables))
+            return self._snapshot
+
+
+def attribute(alert: NormalizedAlert, snapshot: MatchingSnapshot,
+              endpoint_tenant: str | None) -> tuple[str | None, Attribution]:
+    """The alert's tenant, in the order the product promises: payload, subscription, workspace, endpoint."""
+    if alert.tenant_id:
+        return alert.tenant_id, Attribution.PAYLOAD
+    for subscription in alert.subscription_ids:
+        if subscription in snapshot.tenant_by_subscription:
+            return snapshot.tenant_by_subscription[subscription], Attribution.SUBSCRIPTION
+    for workspace in alert.workspace_ids:
+        if workspace in snapshot.tenant_by_workspace:
+            return snapshot.tenant_by_workspace[workspace], Attribution.WORKSPACE
+    if endpoint_tenant and endpoint_tenant in snapshot.tenants:
+        return endpoint_tenant, Attribution.TENANT_ENDPOINT
+    return None, Attribution.UNATTRIBUTED
+
+
+def alert_context(alert: Alert) -> AlertContext:
+    return AlertContext(
+        id=alert.id, source=alert.source.value, tenant_id=alert.tenant_id, category=alert.category,
+        severity=alert.severity, title=alert.title, description=alert.description,
+        created_at=alert.created_at.isoformat(), entities=alert.entities,
+    )
+
+
+def run_request(alert: Alert, playbook: Playbook) -> RunRequest:
+    return RunRequest(
+        run=RunContext(run_id=run_id_for(alert.id, playbook.id), playbook_id=playbook.id,
+                       playbook_name=playbook.name, playbook_version=playbook.version),
+        alert=alert_context(alert),
+        actions=[a.model_dump(mode="json", by_alias=True) for a in playbook.actions],
+    )
+
+
+@dataclass
+class IntakeResult:
+    alert: Alert
+    duplicate: bool
+    status_updated: bool = False
+    decisions: list[MatchDecision] = field(default_factory=list)
+    to_start: list[RunRequest] = field(default_factory=list)  # runs the caller hands to Durable Functions
+    run_ids: list[str] = field(default_factory=list)
+
+
+class Intake:
+    def __init__(self, tables: Tables, cache: MatchingCache):
+        self._tables = tables
+        self._alerts = AlertStore(tables)
+        self._cache = cache
+
+    def receive(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
+                now: datetime | None = None) -> IntakeResult:
+        now = now or datetime.now(UTC)
+        snapshot = self._cache.current()
+        tenant_id, attribution = attribute(normalized, snapshot, endpoint_tenant)
+        alert = Alert(**normalized.model_dump(),
+                      id=alert_id_for(normalized.source, normalized.source_alert_id, normalized.tenant_id),
+                      attribution=attribution, received_at=now)
+        alert.tenant_id = tenant_id
+
+        decisions = snapshot.index.match(alert)
+        if normalized.status is AlertStatus.RESOLVED:
+            # A resolved alert never fires playbooks: stored (if new) with its decisions, no runs.
+            resolved = ConditionOutcome(name="status", passed=False, detail="the alert is resolved: it starts no runs")
+            decisions = [d.model_copy(update={"matched": False, "conditions": [*d.conditions, resolved]})
+                         for d in decisions]
+        matched = [snapshot.playbooks[d.playbook_id] for d in decisions if d.matched]
+        requests = [run_request(alert, p) for p in matched]
+        runs = [Run(id=r.run.run_id, alert_id=alert.id, playbook_id=r.run.playbook_id,
+                    playbook_name=r.run.playbook_name, playbook_version=r.run.playbook_version,
+                    tenant_id=alert.tenant_id, status=RunStatus.PENDING, created_at=now, step_count=len(r.actions))
+                for r in requests]
+        # The create of the alert row is the dedupe: no read first, so a new alert costs one write.
+        if not self._alerts.record_new(alert, decisions, runs, processed=not runs):
+            return self._existing(alert, now)
+        return IntakeResult(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
+                            run_ids=[r.id for r in runs])
+
+    def _existing(self, alert: Alert, now: datetime) -> IntakeResult:
+        """A delivery of an alert stored before: update its status; restart runs a crash left pending."""
+        entity = self._alerts.get_entity(alert.id)
+        stored = self._alerts.from_entity(entity)
+        status_updated = stored.status != alert.status and alert.status is not AlertStatus.NEW
+        if status_updated:
+            self._alerts.update_status(alert.id, alert.status)
+            stored.status = alert.status
+        runs = self._alerts.runs(alert.id)
+        result = IntakeResult(alert=stored, duplicate=True, status_updated=status_updated,
+                              run_ids=[r.id for r in runs])
+        pending_since = entity.get("processingAt")
+        if entity.get("processing") == Processing.PENDING and pending_since and now - pending_since > REDRIVE_AFTER:
+            playbooks = PlaybookStore(self._tables)
+            result.to_start = [run_request(stored, playbooks.get_version(r.playbook_id, r.playbook_version))
+                               for r in runs if r.status is RunStatus.PENDING]
+        return result
+
+    def mark_started(self, alert_id: str) -> None:
+        self._alerts.mark_started(alert_id)

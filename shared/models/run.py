@@ -1,0 +1,70 @@
+"""Runs of a playbook on an alert, and the result of each step."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from shared.api_model import CamelModel
+
+_RUN_ID = re.compile(r"^ru-([0-9a-f]{32})-([0-9a-f]{32})$")
+
+
+class RunStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every step succeeded or was skipped with a reason
+    COMPLETED_WITH_ERRORS = "completedWithErrors"  # the run finished; some steps failed
+
+
+class StepStatus(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class StepError(CamelModel):
+    code: str
+    message: str
+
+
+class StepResult(CamelModel):
+    index: int
+    action_type: str
+    status: StepStatus
+    started_at: datetime
+    completed_at: datetime
+    duration_ms: float
+    result: dict[str, Any] = Field(default_factory=dict)  # what was done, to which objects
+    error: StepError | None = None
+    reason: str | None = None  # why a step was skipped
+
+
+class Run(CamelModel):
+    id: str
+    alert_id: str
+    playbook_id: str
+    playbook_name: str
+    playbook_version: int
+    tenant_id: str | None
+    status: RunStatus
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    step_count: int
+    steps: list[StepResult] = Field(default_factory=list)
+
+
+def run_id_for(alert_id: str, playbook_id: str) -> str:
+    """Deterministic: one (alert, playbook) pair is one run and one Durable instance, however often
+    the alert is delivered."""
+    return f"ru-{alert_id.removeprefix('al-')}-{playbook_id}"
+
+
+def alert_id_of_run(run_id: str) -> str | None:
+    found = _RUN_ID.match(run_id)
+    return f"al-{found.group(1)}" if found else None

@@ -1,0 +1,49 @@
+"""What a primitive gets to work with, and what it reports back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import Field
+
+from shared.api_model import CamelModel
+from shared.models.alert import AlertEntities, Severity
+from shared.models.run import StepError, StepStatus
+
+
+class AlertContext(CamelModel):
+    """The part of an alert a run needs (no raw payload: orchestration inputs stay small)."""
+
+    id: str
+    source: str
+    tenant_id: str | None
+    category: str
+    severity: Severity
+    title: str
+    description: str = ""
+    created_at: str
+    entities: AlertEntities = Field(default_factory=AlertEntities)
+
+
+class RunContext(CamelModel):
+    run_id: str
+    playbook_id: str
+    playbook_name: str
+    playbook_version: int
+
+
+@dataclass
+class StepOutcome:
+    status: StepStatus
+    result: dict[str, Any] = field(default_factory=dict)
+    error: StepError | None = None
+    reason: str | None = None
+
+    @classmethod
+    def skipped(cls, reason: str) -> StepOutcome:
+        return cls(StepStatus.SKIPPED, reason=reason)
+
+    @classmethod
+    def failed(cls, code: str, message: str, result: dict[str, Any] | None = None) -> StepOutcome:
+        return cls(StepStatus.FAILED, result=result or {}, error=StepError(code=code, message=message))

@@ -1,0 +1,45 @@
+"""Process-wide services, built once per process from settings (thin functions call these)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shared.graph import GraphClientFactory
+from shared.primitives.runner import StepDependencies
+from shared.settings import get_settings
+from shared.storage import get_table_service
+from shared.store.alerts import AlertStore
+from shared.store.audit import AuditLog
+from shared.store.directory import DirectoryStore
+from shared.store.playbooks import PlaybookStore
+from shared.store.tables import Tables
+
+
+@lru_cache(maxsize=1)
+def tables() -> Tables:
+    return Tables(get_table_service(), prefix=get_settings().table_prefix)
+
+
+def playbooks() -> PlaybookStore:
+    return PlaybookStore(tables())
+
+
+def directory() -> DirectoryStore:
+    return DirectoryStore(tables())
+
+
+def alerts() -> AlertStore:
+    return AlertStore(tables())
+
+
+def audit() -> AuditLog:
+    return AuditLog(tables())
+
+
+@lru_cache(maxsize=1)
+def graph_factory() -> GraphClientFactory:
+    return GraphClientFactory()
+
+
+def step_dependencies() -> StepDependencies:
+    return StepDependencies(graph=graph_factory(), settings=get_settings())

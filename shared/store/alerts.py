@@ -1,0 +1,186 @@
+"""Alerts with everything that happened to them, in one partition per alert.
+
+Row keys: "alert"; "decisions" (every match decision, as one JSON document: an alert can be weighed
+against hundreds of all-tenant playbooks, and one row keeps that one write); "run|<runId>";
+"step|<runId>|<index>". A new alert, its decisions and its pending runs are written in one
+transaction whose alert row is a *create*: a second delivery of the same alert fails that create as
+a whole, which is the dedupe.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableTransactionError, UpdateMode
+
+from shared.matching.decision import MatchDecision
+from shared.models.alert import Alert, AlertStatus
+from shared.models.run import Run, RunStatus, StepResult, alert_id_of_run
+from shared.store.directory import NotFound
+from shared.store.tables import ALERTS, Tables, get_json, put_json
+
+ALERT_ROW = "alert"
+DECISIONS_ROW = "decisions"
+TRANSACTION_LIMIT = 100
+MAX_DECISION_CHARS = 700_000  # the decisions row stays under the 1 MiB entity limit
+
+
+class Processing:
+    PENDING = "pending"  # stored and matched; runs not started yet
+    STARTED = "started"  # every matched run was handed to the durable engine
+
+
+def _alert_entity(alert: Alert, processing: str, run_ids: list[str]) -> dict[str, Any]:
+    entity = {
+        "PartitionKey": alert.id, "RowKey": ALERT_ROW, "tenantId": alert.tenant_id or "",
+        "attribution": alert.attribution.value, "source": alert.source.value, "severity": alert.severity.value,
+        "status": alert.status.value, "title": alert.title[:1024], "receivedAt": alert.received_at,
+        "processing": processing, "processingAt": datetime.now(UTC),
+    }
+    put_json(entity, "runIds", run_ids)
+    raw = alert.raw
+    doc = alert.model_dump(mode="json", by_alias=True, exclude={"raw"})
+    put_json(entity, "doc", doc)
+    put_json(entity, "raw", raw)
+    return entity
+
+
+def _alert_from(entity: dict[str, Any]) -> Alert:
+    doc = get_json(entity, "doc") | {"raw": get_json(entity, "raw", {}), "status": entity["status"]}
+    return Alert.model_validate(doc)
+
+
+def _decisions_entity(alert_id: str, decisions: list[MatchDecision]) -> dict[str, Any]:
+    docs = [d.model_dump(mode="json", by_alias=True) for d in decisions]
+    omitted = 0
+    if sum(len(str(d)) for d in docs) > MAX_DECISION_CHARS:
+        # Thousands of considered playbooks: keep every match, and only the count of the rest.
+        kept = [d for d in docs if d["matched"]]
+        omitted = len(docs) - len(kept)
+        docs = kept
+    entity = {"PartitionKey": alert_id, "RowKey": DECISIONS_ROW, "considered": len(decisions),
+              "matched": sum(1 for d in decisions if d.matched), "omittedUnmatched": omitted}
+    return put_json(entity, "doc", docs)
+
+
+def _run_entity(run: Run) -> dict[str, Any]:
+    entity = {"PartitionKey": run.alert_id, "RowKey": f"run|{run.id}", "status": run.status.value,
+              "playbookId": run.playbook_id}
+    return put_json(entity, "doc", run.model_dump(mode="json", by_alias=True, exclude={"steps"}))
+
+
+class AlertStore:
+    def __init__(self, tables: Tables):
+        self._tables = tables
+
+    @property
+    def _table(self):
+        return self._tables(ALERTS)
+
+    # --- intake ------------------------------------------------------------------------------
+    def record_new(self, alert: Alert, decisions: list[MatchDecision], runs: list[Run],
+                   processed: bool = False) -> bool:
+        """Store a new alert with its decisions and pending runs; False if it was stored before.
+
+        `processed`: nothing to start (no runs), so the alert is not left pending.
+        """
+        state = Processing.STARTED if processed else Processing.PENDING
+        rows = [_alert_entity(alert, state, [r.id for r in runs]), _decisions_entity(alert.id, decisions)]
+        rows += [_run_entity(r) for r in runs]
+        first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
+        try:
+            self._table.submit_transaction([("create", row) for row in first])
+        except TableTransactionError as exc:
+            if exc.error_code == "EntityAlreadyExists":
+                return False
+            raise
+        # Only runs beyond the 98th matched playbook spill past one transaction; written right after.
+        for start in range(0, len(rest), TRANSACTION_LIMIT):
+            self._table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
+        return True
+
+    def get_entity(self, alert_id: str) -> dict[str, Any]:
+        try:
+            return self._table.get_entity(alert_id, ALERT_ROW)
+        except ResourceNotFoundError:
+            raise NotFound(alert_id) from None
+
+    def get(self, alert_id: str) -> Alert:
+        return _alert_from(self.get_entity(alert_id))
+
+    @staticmethod
+    def from_entity(entity: dict[str, Any]) -> Alert:
+        return _alert_from(entity)
+
+    def mark_started(self, alert_id: str) -> None:
+        self._table.update_entity({"PartitionKey": alert_id, "RowKey": ALERT_ROW, "processing": Processing.STARTED,
+                                   "processingAt": datetime.now(UTC)}, mode=UpdateMode.MERGE)
+
+    def update_status(self, alert_id: str, status: AlertStatus) -> None:
+        self._table.update_entity({"PartitionKey": alert_id, "RowKey": ALERT_ROW, "status": status.value,
+                                   "statusUpdatedAt": datetime.now(UTC)}, mode=UpdateMode.MERGE)
+
+    def list(self, tenant_id: str | None = None, unattributed: bool = False, limit: int = 100) -> list[Alert]:
+        query = f"RowKey eq '{ALERT_ROW}'"
+        params: dict[str, Any] = {}
+        if unattributed:
+            query += " and attribution eq 'unattributed'"
+        elif tenant_id:
+            query += " and tenantId eq @tenant"
+            params["tenant"] = tenant_id
+        rows = self._table.query_entities(query, parameters=params, results_per_page=limit)
+        alerts = []
+        for row in rows:
+            alerts.append(_alert_from(row))
+            if len(alerts) >= limit:
+                break
+        return sorted(alerts, key=lambda a: a.received_at, reverse=True)
+
+    def decisions(self, alert_id: str) -> list[MatchDecision]:
+        try:
+            row = self._table.get_entity(alert_id, DECISIONS_ROW)
+        except ResourceNotFoundError:
+            return []
+        return [MatchDecision.model_validate(d) for d in get_json(row, "doc", [])]
+
+    # --- runs --------------------------------------------------------------------------------
+    def runs(self, alert_id: str) -> list[Run]:
+        rows = self._table.query_entities("PartitionKey eq @pk and RowKey ge 'run|' and RowKey lt 'run}'",
+                                          parameters={"pk": alert_id})
+        return [Run.model_validate(get_json(r, "doc")) for r in rows]
+
+    def get_run(self, run_id: str) -> Run:
+        alert_id = alert_id_of_run(run_id)
+        if alert_id is None:
+            raise NotFound(run_id)
+        try:
+            run = Run.model_validate(get_json(self._table.get_entity(alert_id, f"run|{run_id}"), "doc"))
+        except ResourceNotFoundError:
+            raise NotFound(run_id) from None
+        steps = self._table.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                                           parameters={"pk": alert_id, "lo": f"step|{run_id}|",
+                                                       "hi": f"step|{run_id}}}"})
+        run.steps = sorted((StepResult.model_validate(get_json(s, "doc")) for s in steps), key=lambda s: s.index)
+        return run
+
+    def save_run(self, run: Run) -> None:
+        self._table.upsert_entity(_run_entity(run), mode=UpdateMode.REPLACE)
+
+    def record_step(self, run_id: str, step: StepResult) -> None:
+        alert_id = alert_id_of_run(run_id)
+        if alert_id is None:
+            raise NotFound(run_id)
+        self._table.upsert_entity(put_json({"PartitionKey": alert_id, "RowKey": f"step|{run_id}|{step.index:03d}",
+                                            "status": step.status.value}, "doc",
+                                           step.model_dump(mode="json", by_alias=True)), mode=UpdateMode.REPLACE)
+
+    def set_run_status(self, run_id: str, status: RunStatus, *, started_at: datetime | None = None,
+                       completed_at: datetime | None = None) -> Run:
+        run = self.get_run(run_id)
+        run.status = status
+        run.started_at = started_at or run.started_at
+        run.completed_at = completed_at or run.completed_at
+        self.save_run(run)
+        return run

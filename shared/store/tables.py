@@ -1,0 +1,63 @@
+"""Table clients by logical name, created once per process, with an optional per-deployment prefix."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient, TableServiceClient
+
+PLAYBOOKS = "Playbooks"
+DIRECTORY = "Directory"  # tenants, tenant groups and the revision row
+ALERTS = "Alerts"  # one partition per alert: the alert, its match decisions, its runs and their steps
+AUDIT = "Audit"
+ALL_TABLES = (PLAYBOOKS, DIRECTORY, ALERTS, AUDIT)
+
+# Table Storage limits: 64 KiB per string property (UTF-16), 1 MiB per entity.
+CHUNK_CHARS = 30_000
+MAX_CHUNKS = 28
+
+
+class Tables:
+    def __init__(self, service: TableServiceClient, prefix: str = "riposte"):
+        self._service = service
+        self._prefix = prefix
+        self._clients: dict[str, TableClient] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, logical_name: str) -> TableClient:
+        client = self._clients.get(logical_name)
+        if client is not None:
+            return client
+        with self._lock:
+            if logical_name not in self._clients:
+                name = f"{self._prefix}{logical_name}"
+                try:
+                    self._service.create_table(name)
+                except ResourceExistsError:
+                    pass
+                self._clients[logical_name] = self._service.get_table_client(name)
+            return self._clients[logical_name]
+
+
+def put_json(entity: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """Store `value` as JSON across `name`, `name_1`, ... properties; return the entity."""
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    chunks = [text[i:i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)] or [""]
+    if len(chunks) > MAX_CHUNKS:
+        raise ValueError(f"{name} is too large to store ({len(text)} characters)")
+    entity[name] = chunks[0]
+    for index, chunk in enumerate(chunks[1:], start=1):
+        entity[f"{name}_{index}"] = chunk
+    entity[f"{name}_chunks"] = len(chunks)
+    return entity
+
+
+def get_json(entity: dict[str, Any], name: str, default: Any = None) -> Any:
+    if name not in entity:
+        return default
+    count = int(entity.get(f"{name}_chunks", 1))
+    text = entity[name] + "".join(entity.get(f"{name}_{i}", "") for i in range(1, count))
+    return json.loads(text) if text else default

@@ -1,0 +1,38 @@
+"""Calling the API as a given principal, the way App Service authentication presents one."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import httpx
+
+ALL_ROLES = ("PLAYBOOKS_READ", "PLAYBOOKS_MANAGE", "SECURITY_MANAGE")
+
+
+def principal_header(*roles: str, name: str = "tech@yourmsp.com.au") -> dict[str, str]:
+    doc = {"auth_typ": "aad", "name_typ": "name", "role_typ": "roles",
+           "claims": [{"typ": "name", "val": name}] + [{"typ": "roles", "val": r} for r in roles]}
+    return {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(doc).encode()).decode()}
+
+
+def client(devhost, *roles: str) -> httpx.Client:
+    headers = principal_header(*roles) if roles else {}
+    return httpx.Client(base_url=f"{devhost.origin}/api", headers=headers, timeout=20)
+
+
+def bec_playbook(**overrides) -> dict:
+    """The issue's example, verbatim, with optional changes (e.g. a unique titleRegex per test)."""
+    body = {"name": "BEC first response",
+            "trigger": {"category": "security", "minSeverity": "high", "titleRegex": None,
+                        "tenantScope": {"type": "all"}},
+            "actions": [{"type": "disable_user_and_revoke"},
+                        {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]}],
+            "enabled": True}
+    body.update(overrides)
+    return body
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"

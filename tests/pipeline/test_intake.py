@@ -1,0 +1,125 @@
+"""Intake against real Table Storage (Azurite): attribution, dedupe, updates and recovery."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from shared.intake import Intake, MatchingCache
+from shared.models.alert import AlertSource, AlertStatus, Attribution, NormalizedAlert
+from shared.models.playbook import PlaybookDraft
+from shared.models.tenant import Tenant, TenantGroup
+from shared.store.alerts import AlertStore
+from shared.store.directory import DirectoryStore
+from shared.store.playbooks import PlaybookStore
+from shared.store.tables import Tables
+
+T1, T2 = str(uuid.uuid4()), str(uuid.uuid4())
+SUB, WORKSPACE = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+@pytest.fixture
+def tables(azurite_connection_string) -> Tables:
+    # A fresh table prefix per test: tests do not see each other's playbooks or alerts.
+    service = TableServiceClient.from_connection_string(azurite_connection_string)
+    return Tables(service, prefix=f"t{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def intake(tables) -> Intake:
+    directory = DirectoryStore(tables)
+    directory.create_tenant(Tenant(id=T1, name="One", subscription_ids=[SUB]))
+    directory.create_tenant(Tenant(id=T2, name="Two", workspace_ids=[WORKSPACE]))
+    directory.create_group(TenantGroup(id="vip", name="VIP", tenant_ids=[T2]))
+    return Intake(tables, MatchingCache(tables))
+
+
+def playbook(tables, scope: dict, **trigger) -> str:
+    draft = PlaybookDraft.model_validate({"name": f"pb-{uuid.uuid4().hex[:6]}", "actions": [{"type": "disable_user"}],
+                                          "trigger": {"tenantScope": scope, **trigger}})
+    return PlaybookStore(tables).create(draft, actor="test").id
+
+
+def normalized(**changes) -> NormalizedAlert:
+    base = {"source": AlertSource.GENERIC, "source_alert_id": uuid.uuid4().hex, "category": "security",
+            "severity": "high", "title": "Risky sign-in", "created_at": datetime.now(UTC), "raw": {"x": 1}}
+    return NormalizedAlert.model_validate(base | changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "endpoint", "tenant", "attribution"),
+    [
+        ({"tenant_id": T1, "workspace_ids": [WORKSPACE]}, T2, T1, Attribution.PAYLOAD),
+        ({"subscription_ids": [SUB], "workspace_ids": [WORKSPACE]}, T2, T1, Attribution.SUBSCRIPTION),
+        ({"workspace_ids": [WORKSPACE]}, T1, T2, Attribution.WORKSPACE),
+        ({"subscription_ids": [str(uuid.uuid4())]}, T2, T2, Attribution.TENANT_ENDPOINT),
+        ({}, None, None, Attribution.UNATTRIBUTED),
+        ({}, str(uuid.uuid4()), None, Attribution.UNATTRIBUTED),  # an unknown tenant in the URL
+    ],
+)
+def test_attribution_order(intake, changes, endpoint, tenant, attribution):
+    result = intake.receive(normalized(**changes), endpoint_tenant=endpoint)
+    assert (result.alert.tenant_id, result.alert.attribution) == (tenant, attribution)
+
+
+def test_scopes_decide_which_playbooks_run(tables, intake):
+    everywhere = playbook(tables, {"type": "all"})
+    only_t1 = playbook(tables, {"type": "tenant", "tenantId": T1})
+    vip = playbook(tables, {"type": "group", "groupId": "vip"})
+    ran = lambda r: {rid.rsplit("-", 1)[1] for rid in r.run_ids}  # noqa: E731
+    assert ran(intake.receive(normalized(tenant_id=T1))) == {everywhere, only_t1}
+    assert ran(intake.receive(normalized(tenant_id=T2))) == {everywhere, vip}
+    assert ran(intake.receive(normalized())) == {everywhere}  # unattributed: all-tenant playbooks only
+
+
+def test_a_new_playbook_applies_to_the_next_alert(tables, intake):
+    assert intake.receive(normalized(tenant_id=T1)).run_ids == []
+    pid = playbook(tables, {"type": "all"})
+    assert [r.rsplit("-", 1)[1] for r in intake.receive(normalized(tenant_id=T1)).run_ids] == [pid]
+
+
+def test_second_delivery_is_a_duplicate_with_the_same_runs(tables, intake):
+    playbook(tables, {"type": "all"})
+    alert = normalized(tenant_id=T1)
+    first = intake.receive(alert)
+    again = intake.receive(alert)
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.run_ids == first.run_ids
+    assert again.to_start == []  # nothing is started twice
+
+
+def test_a_resolved_alert_never_fires(tables, intake):
+    playbook(tables, {"type": "all"})
+    result = intake.receive(normalized(tenant_id=T1, status=AlertStatus.RESOLVED))
+    assert result.to_start == [] and result.run_ids == []
+    assert all(not d.matched for d in result.decisions)
+    assert AlertStore(tables).get(result.alert.id).status is AlertStatus.RESOLVED
+
+
+def test_a_pending_alert_is_redriven_only_after_the_grace_period(tables, intake):
+    playbook(tables, {"type": "all"})
+    alert = normalized(tenant_id=T1)
+    first = intake.receive(alert)  # runs never started: as if the process died right here
+    assert len(first.to_start) == 1
+    soon = intake.receive(alert, now=datetime.now(UTC) + timedelta(seconds=5))
+    assert soon.to_start == []
+    later = intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=5))
+    assert [r.run.run_id for r in later.to_start] == first.run_ids
+    intake.mark_started(first.alert.id)
+    after_start = intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=10))
+    assert after_start.to_start == []
+
+
+def test_decisions_and_runs_are_stored_with_the_alert(tables, intake):
+    matched = playbook(tables, {"type": "all"})
+    missed = playbook(tables, {"type": "all"}, minSeverity="critical")
+    result = intake.receive(normalized(tenant_id=T1))
+    store = AlertStore(tables)
+    decisions = {d.playbook_id: d.matched for d in store.decisions(result.alert.id)}
+    assert decisions == {matched: True, missed: False}
+    [run] = store.runs(result.alert.id)
+    assert (run.playbook_id, run.status.value, run.playbook_version) == (matched, "pending", 1)
+    assert store.get(result.alert.id).raw == {"x": 1}

@@ -1,0 +1,73 @@
+"""The one path every alert takes, whatever delivered it: normalize, take in, start the matched runs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import lru_cache
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared import services
+from shared.ingestion import PayloadError, normalize_payload
+from shared.intake import Intake, IntakeResult, MatchingCache
+
+log = logging.getLogger("riposte.intake")
+MAX_ALERTS_PER_DELIVERY = 100
+RUN_ORCHESTRATOR = "playbook_run"
+
+
+@lru_cache(maxsize=1)
+def intake() -> Intake:
+    tables = services.tables()
+    return Intake(tables, MatchingCache(tables))
+
+
+async def start_runs(client: df.DurableOrchestrationClient, result: IntakeResult) -> list[str]:
+    """Hand each run to Durable Functions under its deterministic instance id; returns those started."""
+    started = []
+    for request in result.to_start:
+        run_id = request.run.run_id
+        if result.duplicate:  # a re-drive: never start an instance that exists (it would run again)
+            status = await client.get_status(run_id)
+            if status is not None and status.runtime_status is not None:
+                started.append(run_id)
+                continue
+        try:
+            await client.start_new(RUN_ORCHESTRATOR, instance_id=run_id,
+                                   client_input=request.model_dump(mode="json", by_alias=True))
+            started.append(run_id)
+        except Exception:  # the alert stays "pending"; the next delivery re-drives it
+            log.exception("could not start run %s of alert %s", run_id, result.alert.id)
+    if result.to_start and len(started) == len(result.to_start):
+        await asyncio.to_thread(intake().mark_started, result.alert.id)
+    return started
+
+
+def summary(result: IntakeResult) -> dict[str, Any]:
+    return {
+        "alertId": result.alert.id,
+        "duplicate": result.duplicate,
+        "statusUpdated": result.status_updated,
+        "tenantId": result.alert.tenant_id,
+        "attribution": result.alert.attribution.value,
+        "considered": len(result.decisions),
+        "matched": sum(1 for d in result.decisions if d.matched),
+        "runIds": result.run_ids,
+    }
+
+
+async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tenant: str | None) -> list[dict]:
+    """Raises PayloadError for a body that is not an alert (nothing stored then)."""
+    alerts = normalize_payload(body)
+    if not alerts:
+        raise PayloadError("The body contains no alerts.", None)
+    if len(alerts) > MAX_ALERTS_PER_DELIVERY:
+        raise PayloadError(f"At most {MAX_ALERTS_PER_DELIVERY} alerts per delivery, got {len(alerts)}.", "value")
+    summaries = []
+    for normalized in alerts:
+        result = await asyncio.to_thread(intake().receive, normalized, endpoint_tenant)
+        await start_runs(client, result)
+        summaries.append(summary(result))
+    return summaries

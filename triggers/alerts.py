@@ -1,0 +1,97 @@
+"""Alerts in (POST /api/alerts, POST /api/tenants/{tenantId}/alerts, Event Grid) and alerts out (GET)."""
+
+import logging
+import uuid
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import services
+from shared.auth import AuthError, Permission
+from shared.ingest_auth import verify_sender
+from shared.ingestion import PayloadError
+from shared.settings import get_settings
+from triggers.alert_intake import accept
+from triggers.api import respond
+from triggers.http_responses import error_response, json_response
+from triggers.request_parsing import parse_json_body
+
+bp = df.Blueprint()
+log = logging.getLogger("riposte.alerts")
+
+
+async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
+                  endpoint_tenant: str | None) -> func.HttpResponse:
+    try:
+        verify_sender(req.headers, req.params, req.get_body() or b"", get_settings())
+    except AuthError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    body = parse_json_body(req)
+    if isinstance(body, func.HttpResponse):
+        return body
+    try:
+        summaries = await accept(body, client, endpoint_tenant)
+    except PayloadError as exc:
+        return error_response(400, "invalid_alert", exc.reason, field=exc.field)
+    return json_response({"alerts": summaries}, status_code=202)
+
+
+@bp.route(route="alerts", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def ingest_alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _ingest(req, client, endpoint_tenant=None)
+
+
+@bp.route(route="tenants/{tenantId}/alerts", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def ingest_tenant_alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _ingest(req, client, endpoint_tenant=_canonical_guid(req.route_params["tenantId"]))
+
+
+def _canonical_guid(value: str) -> str | None:
+    # An id that is not a GUID names no tenant: the alert is still taken in, unattributed.
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+@bp.event_grid_trigger(arg_name="event")
+@bp.durable_client_input(client_name="client")
+async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
+    try:
+        summaries = await accept(event.get_json(), client, endpoint_tenant=None)
+    except PayloadError as exc:
+        # Retrying cannot fix a body that is not an alert: log it (no payload) and let Event Grid move on.
+        log.error("Event Grid event %s is not an alert: %s (field %s)", event.id, exc.reason, exc.field)
+        return
+    log.info("Event Grid event %s: %s", event.id, [s["alertId"] for s in summaries])
+
+
+@bp.route(route="alerts", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
+    def listing(who):
+        try:
+            limit = min(max(int(req.params.get("limit", "100")), 1), 500)
+        except ValueError:
+            return error_response(400, "invalid_request", "limit must be a number", field="limit")
+        alerts = services.alerts().list(tenant_id=req.params.get("tenantId"),
+                                        unattributed=req.params.get("unattributed") == "true", limit=limit)
+        return json_response({"value": [a.model_dump(mode="json", by_alias=True, exclude={"raw"}) for a in alerts]})
+
+    return respond(req, Permission.READ, listing)
+
+
+@bp.route(route="alerts/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_alert(req: func.HttpRequest) -> func.HttpResponse:
+    def read(who):
+        store = services.alerts()
+        alert_id = req.route_params["id"]
+        alert = store.get(alert_id)
+        return json_response({
+            **alert.model_dump(mode="json", by_alias=True),
+            "matchDecisions": [d.model_dump(mode="json", by_alias=True) for d in store.decisions(alert_id)],
+            "runs": [r.model_dump(mode="json", by_alias=True) for r in store.runs(alert_id)],
+        })
+
+    return respond(req, Permission.READ, read)

@@ -1,0 +1,66 @@
+"""The frame every management endpoint runs in: who is calling, may they, and errors as 4xx.
+
+Used as `return respond(req, Permission.READ, lambda who: ...)` inside the function, not as a
+decorator: the Functions worker reads the function's signature to bind its parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import azure.functions as func
+from pydantic import ValidationError
+
+from shared.auth import AuthError, Permission, Principal, authorize
+from shared.settings import get_settings
+from shared.store.directory import AlreadyExists, Conflict, NotFound
+from shared.validation import describe
+from triggers.http_responses import error_response, json_response
+
+log = logging.getLogger("riposte.api")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def validation_response(exc: ValidationError) -> func.HttpResponse:
+    problems = describe(exc)
+    body = {"error": {"code": "invalid_request", "message": problems[0]["reason"], "field": problems[0]["field"],
+                      "details": problems}}
+    return json_response(body, status_code=400)
+
+
+def respond(req: func.HttpRequest, permission: Permission,
+            action: Callable[[Principal], func.HttpResponse]) -> func.HttpResponse:
+    try:
+        principal = authorize(req.headers, get_settings(), permission)
+        return action(principal)
+    except AuthError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, field=exc.field)
+    except ValidationError as exc:
+        return validation_response(exc)
+    except NotFound as exc:
+        return error_response(404, "not_found", f"'{exc}' does not exist.")
+    except AlreadyExists as exc:
+        return error_response(409, "already_exists", f"'{exc}' already exists.")
+    except Conflict as exc:
+        return error_response(409, "conflict", f"'{exc}' was changed by someone else; read it again.")
+
+
+def body_of(req: func.HttpRequest, *, allow_empty: bool = False):
+    """The JSON body, or ApiError(400/413)."""
+    from triggers.request_parsing import parse_json_body
+
+    parsed = parse_json_body(req, allow_empty=allow_empty)
+    if isinstance(parsed, func.HttpResponse):
+        import json
+
+        error = json.loads(parsed.get_body())["error"]
+        raise ApiError(parsed.status_code, error["code"], error["message"])
+    return parsed

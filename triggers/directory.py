@@ -1,0 +1,147 @@
+"""Tenants and tenant groups: minimal CRUD. A tenant or group a playbook uses cannot be deleted."""
+
+import uuid
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import services
+from shared.auth import Permission
+from shared.models.playbook import OneTenant, TenantGroupScope
+from shared.models.tenant import Tenant, TenantGroup
+from shared.store.directory import NotFound
+from triggers.api import ApiError, body_of, respond
+from triggers.http_responses import json_response
+
+bp = df.Blueprint()
+
+
+def _dump(items) -> dict:
+    return {"value": [i.model_dump(mode="json", by_alias=True) for i in items]}
+
+
+def _refuse_if_used(predicate, what: str) -> None:
+    users = [p.name for p in services.playbooks().list() if predicate(p.trigger.tenant_scope)]
+    if users:
+        raise ApiError(409, "in_use", f"{what} is used by playbooks: {', '.join(sorted(users)[:10])}.")
+
+
+def _check_members(group: TenantGroup) -> None:
+    known = {t.id for t in services.directory().list_tenants()}
+    for index, tenant_id in enumerate(group.tenant_ids):
+        if tenant_id not in known:
+            raise ApiError(400, "invalid_request", f"Unknown tenant '{tenant_id}'.", field=f"tenantIds[{index}]")
+
+
+def tenant_id_from(req: func.HttpRequest) -> str:
+    """The route's tenant id in canonical form (GUIDs are stored lower case), or 404."""
+    raw = req.route_params["tenantId"]
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise NotFound(raw) from None
+
+
+def _body_with_id(req: func.HttpRequest, route_id: str, canonical=lambda v: v) -> dict:
+    body = body_of(req)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The body must be a JSON object.")
+    if "id" in body:
+        try:
+            same = canonical(str(body["id"])) == route_id
+        except ValueError:
+            same = False
+        if not same:
+            raise ApiError(400, "invalid_request", "The id in the body differs from the one in the URL.", field="id")
+    return body | {"id": route_id}
+
+
+# --- tenants -------------------------------------------------------------------------------
+@bp.route(route="tenants", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, Permission.READ, lambda who: json_response(_dump(services.directory().list_tenants())))
+
+
+@bp.route(route="tenants", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def create_tenant(req: func.HttpRequest) -> func.HttpResponse:
+    def create(who):
+        tenant = services.directory().create_tenant(Tenant.model_validate(body_of(req)))
+        return json_response(tenant, status_code=201, headers={"Location": f"/api/tenants/{tenant.id}"})
+
+    return respond(req, Permission.MANAGE, create)
+
+
+@bp.route(route="tenants/{tenantId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, Permission.READ,
+                   lambda who: json_response(services.directory().get_tenant(tenant_id_from(req))))
+
+
+@bp.route(route="tenants/{tenantId}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
+def replace_tenant(req: func.HttpRequest) -> func.HttpResponse:
+    def replace(who):
+        tenant = Tenant.model_validate(_body_with_id(req, tenant_id_from(req), lambda v: str(uuid.UUID(v))))
+        return json_response(services.directory().replace_tenant(tenant))
+
+    return respond(req, Permission.MANAGE, replace)
+
+
+@bp.route(route="tenants/{tenantId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+def delete_tenant(req: func.HttpRequest) -> func.HttpResponse:
+    def delete(who):
+        tenant_id = tenant_id_from(req)
+        services.directory().get_tenant(tenant_id)
+        _refuse_if_used(lambda s: isinstance(s, OneTenant) and s.tenant_id == tenant_id, f"Tenant {tenant_id}")
+        groups = [g.id for g in services.directory().list_groups() if tenant_id in g.tenant_ids]
+        if groups:
+            raise ApiError(409, "in_use", f"Tenant {tenant_id} is a member of groups: {', '.join(groups)}.")
+        services.directory().delete_tenant(tenant_id)
+        return func.HttpResponse(status_code=204)
+
+    return respond(req, Permission.MANAGE, delete)
+
+
+# --- tenant groups ---------------------------------------------------------------------------
+@bp.route(route="tenant-groups", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def list_groups(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, Permission.READ, lambda who: json_response(_dump(services.directory().list_groups())))
+
+
+@bp.route(route="tenant-groups", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def create_group(req: func.HttpRequest) -> func.HttpResponse:
+    def create(who):
+        group = TenantGroup.model_validate(body_of(req))
+        _check_members(group)
+        created = services.directory().create_group(group)
+        return json_response(created, status_code=201, headers={"Location": f"/api/tenant-groups/{created.id}"})
+
+    return respond(req, Permission.MANAGE, create)
+
+
+@bp.route(route="tenant-groups/{groupId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_group(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, Permission.READ,
+                   lambda who: json_response(services.directory().get_group(req.route_params["groupId"])))
+
+
+@bp.route(route="tenant-groups/{groupId}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
+def replace_group(req: func.HttpRequest) -> func.HttpResponse:
+    def replace(who):
+        group = TenantGroup.model_validate(_body_with_id(req, req.route_params["groupId"]))
+        _check_members(group)
+        return json_response(services.directory().replace_group(group))
+
+    return respond(req, Permission.MANAGE, replace)
+
+
+@bp.route(route="tenant-groups/{groupId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+def delete_group(req: func.HttpRequest) -> func.HttpResponse:
+    def delete(who):
+        group_id = req.route_params["groupId"]
+        services.directory().get_group(group_id)
+        _refuse_if_used(lambda s: isinstance(s, TenantGroupScope) and s.group_id == group_id, f"Group {group_id}")
+        services.directory().delete_group(group_id)
+        return func.HttpResponse(status_code=204)
+
+    return respond(req, Permission.MANAGE, delete)
+

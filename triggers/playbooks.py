@@ -1,0 +1,98 @@
+"""Playbook API: list, create, read, edit (If-Match), delete. Saving validates the whole playbook."""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import services
+from shared.auth import Permission
+from shared.models.playbook import OneTenant, Playbook, PlaybookDraft, PlaybookPatch, TenantGroupScope, Trigger
+from shared.store.directory import NotFound
+from shared.store.playbooks import PreconditionFailed, etag_of
+from triggers.api import ApiError, body_of, respond
+from triggers.http_responses import error_response, json_response
+
+bp = df.Blueprint()
+
+
+def _check_scope_exists(trigger: Trigger) -> None:
+    """A saved playbook must be able to run: its tenant or group must exist."""
+    scope = trigger.tenant_scope
+    try:
+        if isinstance(scope, OneTenant):
+            services.directory().get_tenant(scope.tenant_id)
+        elif isinstance(scope, TenantGroupScope):
+            services.directory().get_group(scope.group_id)
+    except NotFound:
+        if isinstance(scope, OneTenant):
+            kind, field, value = "tenant", "tenantId", scope.tenant_id
+        else:
+            kind, field, value = "tenant group", "groupId", scope.group_id
+        raise ApiError(400, "invalid_request", f"Unknown {kind} '{value}'.",
+                       field=f"trigger.tenantScope.{field}") from None
+
+
+def _with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
+    headers = {"ETag": etag_of(playbook)}
+    if status_code == 201:
+        headers["Location"] = f"/api/playbooks/{playbook.id}"
+    return json_response(playbook, status_code=status_code, headers=headers)
+
+
+def _precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
+    response = error_response(412, "precondition_failed",
+                              f"The playbook changed; it is now at {etag_of(exc.current)}.", field="If-Match")
+    response.headers["ETag"] = etag_of(exc.current)
+    return response
+
+
+@bp.route(route="playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, Permission.READ, lambda who: json_response(
+        {"value": [p.model_dump(mode="json", by_alias=True) for p in services.playbooks().list()]}))
+
+
+@bp.route(route="playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
+    def create(who):
+        draft = PlaybookDraft.model_validate(body_of(req))
+        _check_scope_exists(draft.trigger)
+        return _with_etag(services.playbooks().create(draft, actor=who.name), status_code=201)
+
+    return respond(req, Permission.MANAGE, create)
+
+
+@bp.route(route="playbooks/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_playbook(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, Permission.READ, lambda who: _with_etag(services.playbooks().get(req.route_params["id"])))
+
+
+@bp.route(route="playbooks/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
+def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
+    def update(who):
+        if_match = req.headers.get("If-Match")
+        if not if_match:
+            raise ApiError(428, "precondition_required",
+                           "Send If-Match with the ETag you read, so concurrent edits are not lost.",
+                           field="If-Match")
+        patch = PlaybookPatch.model_validate(body_of(req))
+        if patch.trigger is not None:
+            _check_scope_exists(patch.trigger)
+        try:
+            updated = services.playbooks().update(req.route_params["id"], patch, if_match, actor=who.name)
+        except PreconditionFailed as exc:
+            return _precondition_failed(exc)
+        return _with_etag(updated)
+
+    return respond(req, Permission.MANAGE, update)
+
+
+@bp.route(route="playbooks/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
+    def delete(who):
+        try:
+            services.playbooks().delete(req.route_params["id"], req.headers.get("If-Match"))
+        except PreconditionFailed as exc:
+            return _precondition_failed(exc)
+        return func.HttpResponse(status_code=204)
+
+    return respond(req, Permission.MANAGE, delete)
