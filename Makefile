@@ -19,6 +19,8 @@ lint: $(PY_STAMP)
 
 bench: deps
 	$(PY) -m benchmarks.stack_bench
+	$(PY) -m benchmarks.matching_bench
+	$(PY) -m benchmarks.pipeline_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 

@@ -134,7 +134,7 @@ class Intake:
         if normalized.status is AlertStatus.RESOLVED:
             # A resolved alert never fires playbooks: stored (if new) with its decisions, no runs.
             resolved = ConditionOutcome(name="status", passed=False, detail="the alert is resolved: it starts no runs")
-            decisions = [d.model_copy(update={"matched": False, "conditions": [*d.conditions, resolved]})
+            decisions = [d.model_copy(update={"matched": False, "conditions": (*d.conditions, resolved)})
                          for d in decisions]
         matched = [snapshot.playbooks[d.playbook_id] for d in decisions if d.matched]
         requests = [run_request(alert, p) for p in matched]

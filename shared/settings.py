@@ -26,6 +26,8 @@ class AppSettings(BaseModel, frozen=True):
     storage_connection_string: str | None = None
     # Identity-based storage: https://<account>.table.core.windows.net (AzureWebJobsStorage__tableServiceUri).
     table_service_uri: str | None = None
+    # The user-assigned managed identity that reaches storage (AzureWebJobsStorage__clientId).
+    storage_client_id: str | None = None
     task_hub: str = DEFAULT_TASK_HUB
     table_prefix: str = Field(default="riposte", pattern=r"^[A-Za-z][A-Za-z0-9]{0,30}$")
     # Notifications are sent from a mailbox in the operator's own (home) tenant.
@@ -50,6 +52,7 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         environment=Environment(env.get("RIPOSTE_ENVIRONMENT", Environment.PRODUCTION.value)),
         storage_connection_string=env.get("AzureWebJobsStorage") or None,
         table_service_uri=env.get("AzureWebJobsStorage__tableServiceUri") or None,
+        storage_client_id=env.get("AzureWebJobsStorage__clientId") or None,
         task_hub=env.get("RIPOSTE_TASK_HUB", DEFAULT_TASK_HUB),
         table_prefix=env.get("RIPOSTE_TABLE_PREFIX", "riposte"),
         notify_tenant_id=env.get("RIPOSTE_NOTIFY_TENANT_ID") or None,

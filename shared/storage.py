@@ -14,9 +14,11 @@ def create_table_service(settings: AppSettings) -> TableServiceClient:
         return TableServiceClient.from_connection_string(settings.storage_connection_string)
     if settings.table_service_uri:
         # Imported lazily: identity plumbing is only needed in Azure.
-        from azure.identity import DefaultAzureCredential
+        from azure.identity import ManagedIdentityCredential
 
-        return TableServiceClient(endpoint=settings.table_service_uri, credential=DefaultAzureCredential())
+        # The app's user-assigned identity, the same one the Functions host uses for AzureWebJobsStorage.
+        credential = ManagedIdentityCredential(client_id=settings.storage_client_id)
+        return TableServiceClient(endpoint=settings.table_service_uri, credential=credential)
     raise RuntimeError(
         "No table storage configured: set AzureWebJobsStorage (connection string) "
         "or AzureWebJobsStorage__tableServiceUri (identity-based)."
