@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import batch, control_routes, graph_routes
+from . import control_routes
+from .areas import AREAS
 from .graph_http import PIPELINE_KEY, graph_entry
 from .pipeline import GraphPipeline
 from .routing import GraphRouter
@@ -18,7 +19,10 @@ def create_app(state: SandboxState | None = None) -> web.Application:
     state = state if state is not None else SandboxState()
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[control_routes.STATE_KEY] = state
-    app[PIPELINE_KEY] = GraphPipeline(state, GraphRouter(graph_routes.routes, batch.routes))
+    app[PIPELINE_KEY] = GraphPipeline(state, GraphRouter(*(a.graph_routes for a in AREAS if a.graph_routes)))
     app.router.add_route("*", "/v1.0/{tail:.*}", graph_entry)
     app.add_routes(control_routes.routes)
+    for area in AREAS:
+        if area.web_routes is not None:
+            app.add_routes(area.web_routes)
     return app

@@ -67,6 +67,8 @@ class Tenant:
     display_name: str
     domain: str
     users: dict[str, UserRecord] = field(default_factory=dict)  # by lower-case id
+    # Per-area state (devices, inbox rules, auth methods, ...), keyed by area name: see sandbox/areas.py.
+    areas: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: TenantSpec) -> Tenant:
@@ -183,15 +185,27 @@ class SandboxState:
         self.faults = FaultRegistry()
         self.tenants: dict[str, Tenant] = {}
         self.outbox: list[dict[str, Any]] = []
+        # State of services that are not per tenant (PSA systems, chat webhooks), keyed by area name.
+        self.services: dict[str, Any] = {}
         self.latency_ms = 0
         self.reset()
 
     def reset(self) -> None:
         """Back to the seed: tenants rebuilt, calls, outbox, faults and latency cleared."""
+        from .areas import AREAS
+
         tenants = [Tenant.from_spec(spec) for spec in self._seed()]
+        services: dict[str, Any] = {}
+        for area in AREAS:
+            for tenant in tenants:
+                if area.seed_tenant is not None:
+                    area.seed_tenant(tenant)
+            if area.new_service_state is not None:
+                services[area.name] = area.new_service_state()
         with self.lock:
             self.tenants = {t.id: t for t in tenants}
             self.outbox = []
+            self.services = services
             self.latency_ms = 0
         self.calls.clear()
         self.faults.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from shared.graph import GraphClientFactory
-from shared.primitives.runner import StepDependencies
+from shared.primitives.context import StepDependencies
 from shared.settings import get_settings
 from shared.storage import get_table_service
 from shared.store.alerts import AlertStore

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from shared.api_model import CamelModel
 from shared.models.alert import AlertEntities, Severity
 from shared.models.run import StepError, StepStatus
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
+
+    from shared.graph import GraphClientFactory
+    from shared.settings import AppSettings
 
 
 class AlertContext(CamelModel):
@@ -47,3 +53,26 @@ class StepOutcome:
     @classmethod
     def failed(cls, code: str, message: str, result: dict[str, Any] | None = None) -> StepOutcome:
         return cls(StepStatus.FAILED, result=result or {}, error=StepError(code=code, message=message))
+
+
+@dataclass
+class StepDependencies:
+    """The outside world a primitive may use, built once per process (shared/services.py)."""
+
+    graph: GraphClientFactory
+    settings: AppSettings
+
+
+@dataclass
+class StepContext:
+    """What a primitive's handler, describer and undoer get: the alert, the run, the world."""
+
+    alert: AlertContext
+    run: RunContext
+    deps: StepDependencies
+
+    def tenant_graph(self) -> GraphServiceClient:
+        """The Graph client of the alert's tenant (callers check `alert.tenant_id` first)."""
+        if self.alert.tenant_id is None:
+            raise ValueError("the alert has no tenant")
+        return self.deps.graph.for_tenant(self.alert.tenant_id)

@@ -1,12 +1,9 @@
-"""Parameter models of the primitives: validated when a playbook is saved, so a saved playbook can run.
-
-Each model's `type` literal is the primitive's name; extra fields are refused.
-"""
+"""Parameter building blocks shared by several primitive families."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
@@ -27,23 +24,7 @@ MAX_USER_TARGETS = 50
 
 
 class UserTargetParams(CamelModel):
+    """For primitives that act on the users the alert names."""
+
     # Acting on more users than this from one alert is refused: one noisy alert must not lock out a company.
     max_targets: int = Field(default=5, ge=1, le=MAX_USER_TARGETS)
-
-
-class DisableUserParams(UserTargetParams):
-    type: Literal["disable_user"]
-
-
-class RevokeUserSessionsParams(UserTargetParams):
-    type: Literal["revoke_user_sessions"]
-
-
-class DisableUserAndRevokeParams(UserTargetParams):
-    type: Literal["disable_user_and_revoke"]
-
-
-class NotifyEmailParams(CamelModel):
-    type: Literal["notify_email"]
-    to: list[EmailAddress] = Field(min_length=1, max_length=50)
-    subject: str | None = Field(default=None, max_length=255)

@@ -22,7 +22,8 @@ from shared.models.playbook import (
 )
 from shared.models.tenant import Tenant, TenantGroup
 from shared.primitives.catalog import PRIMITIVES
-from shared.primitives.params import DisableUserAndRevokeParams, NotifyEmailParams
+from shared.primitives.notify import NotifyEmailParams
+from shared.primitives.users import DisableUserAndRevokeParams
 from shared.validation import describe, field_path
 from tests.api.helpers import bec_playbook
 

@@ -1,0 +1,182 @@
+"""The permissions and directory roles every primitive needs, rendered from the catalog for docs/deploy.md.
+
+The table in the deployment guide is generated, so it cannot drift from the code that acts:
+
+    python -m shared.primitives.permissions_doc                         # print the section
+    python -m shared.primitives.permissions_doc --write docs/deploy.md  # rewrite it between the markers
+    python -m shared.primitives.permissions_doc --check docs/deploy.md  # exit 1 if the docs are stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+BEGIN_MARKER = "<!-- primitives:begin -->"
+END_MARKER = "<!-- primitives:end -->"
+REGENERATE = "python -m shared.primitives.permissions_doc --write docs/deploy.md"
+
+# Primitives that act in the operator's own (home) tenant, RIPOSTE_NOTIFY_TENANT_ID, not in customer
+# tenants: notifications go out from the operator's mailbox. Tests check every name is a real primitive.
+HOME_TENANT_PRIMITIVES = frozenset({"notify_email"})
+
+MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return sorted(set(values))
+
+
+def _cell(values: Iterable[str]) -> str:
+    items = list(values)
+    return ", ".join(f"`{v}`" for v in items) if items else "none"
+
+
+def _where(name: str) -> str:
+    return "home tenant" if name in HOME_TENANT_PRIMITIVES else "each customer tenant"
+
+
+def customer_permissions(primitives: Mapping[str, Any]) -> list[str]:
+    """Graph application permissions to consent in every customer tenant."""
+    return _unique(p for spec in primitives.values() if spec.name not in HOME_TENANT_PRIMITIVES
+                   for p in spec.graph_permissions)
+
+
+def home_permissions(primitives: Mapping[str, Any]) -> list[str]:
+    """Graph application permissions to consent in the operator's home tenant (notifications)."""
+    return _unique(p for spec in primitives.values() if spec.name in HOME_TENANT_PRIMITIVES
+                   for p in spec.graph_permissions)
+
+
+def customer_directory_roles(primitives: Mapping[str, Any]) -> list[str]:
+    return _unique(r for spec in primitives.values() if spec.name not in HOME_TENANT_PRIMITIVES
+                   for r in spec.directory_roles)
+
+
+def other_permissions(primitives: Mapping[str, Any]) -> list[str]:
+    # Permissions on APIs other than Microsoft Graph (e.g. Exchange Online's Exchange.ManageAsApp).
+    return _unique(p for spec in primitives.values() for p in getattr(spec, "other_permissions", ()))
+
+
+def render_table(primitives: Mapping[str, Any]) -> str:
+    rows = [
+        "| Primitive | What it does | Graph application permissions | Other API permissions "
+        "| Directory roles | Consented in | Destructive | Idempotent |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(primitives):
+        spec = primitives[name]
+        rows.append(
+            f"| `{name}` | {spec.summary} | {_cell(spec.graph_permissions)} "
+            f"| {_cell(getattr(spec, 'other_permissions', ()))} | {_cell(spec.directory_roles)} "
+            f"| {_where(name)} | {'yes' if spec.destructive else 'no'} | {'yes' if spec.idempotent else 'no'} |"
+        )
+    return "\n".join(rows)
+
+
+def _permission_commands(permissions: list[str]) -> str:
+    # Looked up by name: permission GUIDs are Microsoft's, not ours to copy by hand.
+    return "\n".join([
+        "```sh",
+        f"GRAPH_API={MICROSOFT_GRAPH_APP_ID}  # Microsoft Graph",
+        f"for perm in {' '.join(permissions)}; do",
+        "  role_id=$(az ad sp show --id $GRAPH_API --query \"appRoles[?value=='$perm'].id | [0]\" -o tsv)",
+        "  az ad app permission add --id \"$GRAPH_CLIENT_ID\" --api $GRAPH_API --api-permissions \"$role_id=Role\"",
+        "done",
+        "```",
+    ])
+
+
+def _role_commands(roles: list[str]) -> str:
+    if not roles:
+        return "No directory role is needed today."
+    names = " ".join(f'"{r}"' for r in roles)
+    return "\n".join([
+        "Signed in to the customer tenant (`az login --tenant <customerTenantId> --allow-no-subscriptions`):",
+        "",
+        "```sh",
+        "SP_ID=$(az ad sp show --id \"$GRAPH_CLIENT_ID\" --query id -o tsv)  # exists once consent is granted",
+        f"for role in {names}; do",
+        "  ROLE_ID=$(az rest --method GET --url \"https://graph.microsoft.com/v1.0/roleManagement/directory/"
+        "roleDefinitions?\\$filter=displayName eq '$role'\" --query \"value[0].id\" -o tsv)",
+        "  az rest --method POST --url https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignments \\",
+        "    --body \"{\\\"principalId\\\": \\\"$SP_ID\\\", \\\"roleDefinitionId\\\": \\\"$ROLE_ID\\\", "
+        "\\\"directoryScopeId\\\": \\\"/\\\"}\"",
+        "done",
+        "```",
+    ])
+
+
+def render_section(primitives: Mapping[str, Any] | None = None) -> str:
+    """The generated part of docs/deploy.md, without the markers."""
+    if primitives is None:
+        from shared.primitives.catalog import PRIMITIVES
+
+        primitives = PRIMITIVES
+    customer = customer_permissions(primitives)
+    home = home_permissions(primitives)
+    roles = customer_directory_roles(primitives)
+    others = other_permissions(primitives)
+    parts = [
+        render_table(primitives),
+        "",
+        f"**Application permissions to add to the app registration** (all of them, so one admin consent covers "
+        f"every primitive): {_cell(_unique(customer + home))}.",
+        "",
+        f"- **Each customer tenant** consents to: {_cell(customer)}.",
+        f"- **Your home tenant** (`RIPOSTE_NOTIFY_TENANT_ID`) consents to: {_cell(home)}. Notifications go out "
+        "from `RIPOSTE_NOTIFY_SENDER` there, never from a customer's mailbox.",
+        f"- **Directory roles** for Riposte's service principal in each customer tenant: {_cell(roles)}.",
+    ]
+    if others:
+        parts.append(f"- **Permissions on other APIs** (add them the same way, with that API's app id): "
+                     f"{_cell(others)}.")
+    parts += [
+        "",
+        "Add the permissions to the app registration (once, in your home tenant):",
+        "",
+        _permission_commands(_unique(customer + home)),
+        "",
+        "Assign the directory roles in each customer tenant, after its admin consent:",
+        "",
+        _role_commands(roles),
+    ]
+    return "\n".join(parts)
+
+
+def replace_section(document: str, section: str) -> str:
+    """The document with the text between the markers replaced; ValueError when a marker is missing."""
+    start = document.find(BEGIN_MARKER)
+    end = document.find(END_MARKER)
+    if start < 0 or end < start:
+        raise ValueError(f"the document needs the markers {BEGIN_MARKER!r} and {END_MARKER!r}, in that order")
+    return document[: start + len(BEGIN_MARKER)] + "\n" + section + "\n" + document[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--write", type=Path, metavar="DOC", help="rewrite the section between the markers in DOC")
+    group.add_argument("--check", type=Path, metavar="DOC", help="exit 1 when DOC's section is stale")
+    args = parser.parse_args(argv)
+    section = render_section()
+    if args.write is None and args.check is None:
+        print(section)
+        return 0
+    path = args.write or args.check
+    current = path.read_text(encoding="utf-8")
+    updated = replace_section(current, section)
+    if args.check is not None:
+        if updated != current:
+            print(f"{path} is stale: run `{REGENERATE}`", file=sys.stderr)
+            return 1
+        return 0
+    path.write_text(updated, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The registry of response primitives: one entry per primitive, declared next to its code.
+
+An entry carries everything the rest of Riposte needs to know: the parameter model (validated when
+a playbook is saved), the Graph permissions and directory roles (for docs and consent), safety facts
+(destructive, idempotent), the handler that acts, `describe` (what it would do: simulation), and
+`undo` (how to reverse what it did: rollback), when it can be reversed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shared.models.run import StepResult
+from shared.primitives.context import StepContext, StepOutcome
+
+Handler = Callable[[Any, StepContext], Awaitable[StepOutcome]]
+Describer = Callable[[Any, StepContext], str]
+Undoer = Callable[[StepResult, StepContext], Awaitable[StepOutcome]]
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str
+    params: type[Any]  # a CamelModel with `type: Literal[name]`
+    summary: str
+    graph_permissions: tuple[str, ...]  # least-privileged application permissions
+    directory_roles: tuple[str, ...]  # Entra roles the app's service principal also needs
+    destructive: bool  # may need an approval gate (wipe, disabling an admin, ...)
+    idempotent: bool  # safe to retry; a non-idempotent step never runs twice for one step of a run
+    needs_user: bool  # acts on the users the alert names
+    handler: Handler
+    describe: Describer
+    undo: Undoer | None = None  # None: cannot be reversed (a wipe, a password reset)
+    other_permissions: tuple[str, ...] = ()  # e.g. Exchange Online's Exchange.ManageAsApp
+
+
+REGISTRY: dict[str, Primitive] = {}
+
+
+def register(*primitives: Primitive) -> None:
+    for primitive in primitives:
+        if primitive.name in REGISTRY:
+            raise ValueError(f"primitive {primitive.name} registered twice")
+        if primitive.params.model_fields["type"].annotation.__args__ != (primitive.name,):
+            raise ValueError(f"{primitive.params.__name__}.type must be Literal['{primitive.name}']")
+        REGISTRY[primitive.name] = primitive
