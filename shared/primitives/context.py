@@ -23,6 +23,7 @@ class AlertContext(CamelModel):
 
     id: str
     source: str
+    source_alert_id: str = ""  # the id in the source system (write-back to Defender / Graph alerts)
     tenant_id: str | None
     category: str
     severity: Severity

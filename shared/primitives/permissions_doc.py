@@ -90,24 +90,38 @@ def _permission_commands(permissions: list[str]) -> str:
     ])
 
 
-def _role_commands(roles: list[str]) -> str:
-    if not roles:
-        return "No directory role is needed today."
-    names = " ".join(f'"{r}"' for r in roles)
-    return "\n".join([
-        "Signed in to the customer tenant (`az login --tenant <customerTenantId> --allow-no-subscriptions`):",
-        "",
+def _customer_tenant_commands(roles: list[str], home_only: list[str]) -> str:
+    lines = [
         "```sh",
+        "# Signed in to the customer tenant: az login --tenant <customerTenantId> --allow-no-subscriptions",
+        f"GRAPH_API={MICROSOFT_GRAPH_APP_ID}  # Microsoft Graph",
         "SP_ID=$(az ad sp show --id \"$GRAPH_CLIENT_ID\" --query id -o tsv)  # exists once consent is granted",
-        f"for role in {names}; do",
-        "  ROLE_ID=$(az rest --method GET --url \"https://graph.microsoft.com/v1.0/roleManagement/directory/"
-        "roleDefinitions?\\$filter=displayName eq '$role'\" --query \"value[0].id\" -o tsv)",
-        "  az rest --method POST --url https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignments \\",
-        "    --body \"{\\\"principalId\\\": \\\"$SP_ID\\\", \\\"roleDefinitionId\\\": \\\"$ROLE_ID\\\", "
-        "\\\"directoryScopeId\\\": \\\"/\\\"}\"",
-        "done",
-        "```",
-    ])
+    ]
+    if home_only:
+        # Admin consent grants every permission on the registration; these are only needed at home.
+        lines += [
+            f"for perm in {' '.join(home_only)}; do  # needed in your home tenant only: remove it here",
+            "  role_id=$(az ad sp show --id $GRAPH_API --query \"appRoles[?value=='$perm'].id | [0]\" -o tsv)",
+            "  grant=$(az rest --method GET --url \"https://graph.microsoft.com/v1.0/servicePrincipals/$SP_ID/"
+            "appRoleAssignments\" --query \"value[?appRoleId=='$role_id'].id | [0]\" -o tsv)",
+            "  [ -n \"$grant\" ] && az rest --method DELETE --url "
+            "\"https://graph.microsoft.com/v1.0/servicePrincipals/$SP_ID/appRoleAssignments/$grant\"",
+            "done",
+        ]
+    if roles:
+        names = " ".join(f'"{r}"' for r in roles)
+        lines += [
+            f"for role in {names}; do",
+            "  role_def=$(az rest --method GET --url \"https://graph.microsoft.com/v1.0/roleManagement/directory/"
+            "roleDefinitions?\\$filter=displayName eq '$role'\" --query \"value[0].id\" -o tsv)",
+            "  az rest --method POST --url "
+            "https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignments \\",
+            "    --body \"{\\\"principalId\\\": \\\"$SP_ID\\\", \\\"roleDefinitionId\\\": "
+            "\\\"$role_def\\\", \\\"directoryScopeId\\\": \\\"/\\\"}\"",
+            "done",
+        ]
+    lines.append("```")
+    return "\n".join(lines)
 
 
 def render_section(primitives: Mapping[str, Any] | None = None) -> str:
@@ -118,31 +132,32 @@ def render_section(primitives: Mapping[str, Any] | None = None) -> str:
         primitives = PRIMITIVES
     customer = customer_permissions(primitives)
     home = home_permissions(primitives)
+    home_only = [p for p in home if p not in customer]
     roles = customer_directory_roles(primitives)
     others = other_permissions(primitives)
     parts = [
         render_table(primitives),
         "",
-        f"**Application permissions to add to the app registration** (all of them, so one admin consent covers "
-        f"every primitive): {_cell(_unique(customer + home))}.",
-        "",
-        f"- **Each customer tenant** consents to: {_cell(customer)}.",
-        f"- **Your home tenant** (`RIPOSTE_NOTIFY_TENANT_ID`) consents to: {_cell(home)}. Notifications go out "
-        "from `RIPOSTE_NOTIFY_SENDER` there, never from a customer's mailbox.",
-        f"- **Directory roles** for Riposte's service principal in each customer tenant: {_cell(roles)}.",
+        f"- **The app registration** lists every application permission: {_cell(_unique(customer + home))}.",
+        f"- **Each customer tenant** needs: {_cell(customer)}, and the directory roles {_cell(roles)} for "
+        "Riposte's service principal.",
+        f"- **Your home tenant** (`RIPOSTE_NOTIFY_TENANT_ID`) needs: {_cell(home)}. Notifications go out from "
+        "`RIPOSTE_NOTIFY_SENDER` there, never from a customer's mailbox.",
     ]
     if others:
         parts.append(f"- **Permissions on other APIs** (add them the same way, with that API's app id): "
                      f"{_cell(others)}.")
     parts += [
         "",
-        "Add the permissions to the app registration (once, in your home tenant):",
+        "Add the permissions to the app registration (once, signed in to your home tenant):",
         "",
         _permission_commands(_unique(customer + home)),
         "",
-        "Assign the directory roles in each customer tenant, after its admin consent:",
+        "In each customer tenant, after its admin consent"
+        + (", remove what only your home tenant needs and" if home_only else "")
+        + " assign the directory roles:",
         "",
-        _role_commands(roles),
+        _customer_tenant_commands(roles, home_only),
     ]
     return "\n".join(parts)
 
