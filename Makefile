@@ -21,6 +21,7 @@ bench: deps
 	$(PY) -m benchmarks.stack_bench
 	$(PY) -m benchmarks.matching_bench
 	$(PY) -m benchmarks.pipeline_bench
+	$(PY) -m benchmarks.preset_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 

@@ -10,6 +10,7 @@ from orchestrations.selftest import bp as selftest_orchestrations
 from triggers.alerts import bp as alert_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
+from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbooks import bp as playbook_triggers
 from triggers.primitives import bp as primitive_triggers
 from triggers.runs import bp as run_triggers
@@ -26,6 +27,7 @@ BLUEPRINTS = (
     playbook_triggers,
     directory_triggers,
     run_triggers,
+    password_reveal_triggers,
     primitive_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,

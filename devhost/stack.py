@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import signal
 import socket
@@ -96,6 +97,7 @@ class LocalStack:
     in_memory_storage: bool = False
     echo: bool = False  # stream children's output to this process's stdout, prefixed
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _reveal_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
 
     @property
     def devhost_url(self) -> str:
@@ -116,6 +118,8 @@ class LocalStack:
             "GRAPH_BASE_URL": f"{self.sandbox_url}/v1.0",
             "GRAPH_AUTH_MODE": "local_token",
             "GRAPH_CLIENT_ID": SANDBOX_CLIENT_ID,
+            # The sandbox also plays Exchange Online's admin REST endpoint (/adminapi/beta/{tenant}/InvokeCommand).
+            "EXCHANGE_BASE_URL": self.sandbox_url,
             # Development only: stands in for App Service authentication (refused in production).
             "RIPOSTE_LOCAL_PRINCIPAL_ROLES": "PLAYBOOKS_READ,PLAYBOOKS_MANAGE,SECURITY_MANAGE",
             "RIPOSTE_LOCAL_PRINCIPAL_NAME": "local-developer",
@@ -123,6 +127,27 @@ class LocalStack:
             "RIPOSTE_NOTIFY_TENANT_ID": SANDBOX_HOME_TENANT,
             "RIPOSTE_NOTIFY_SENDER": SANDBOX_NOTIFY_SENDER,
             "RIPOSTE_PUBLIC_BASE_URL": self.devhost_url,
+            # Seals reset passwords for their one-time reveal (docs/password-reset.md); new each stack.
+            "RIPOSTE_SECRET_PASSWORD_REVEAL_KEY": self._reveal_key,
+            # Chat webhooks, signed webhooks and PSA APIs are the sandbox's (sandbox/chat_receivers.py, sandbox/psa.py):
+            # the secrets demo playbooks name (teams-soc, slack-soc, webhook-soar) and the sandbox PSAs' demo logins.
+            "RIPOSTE_SECRET_TEAMS_SOC": f"{self.sandbox_url}/teams/workflows/riposte-soc/triggers/manual/paths/invoke"
+                                        "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0"
+                                        "&sig=sandbox-teams-sig-Yx7Qp2",
+            "RIPOSTE_SECRET_SLACK_SOC": f"{self.sandbox_url}/slack/services/T0RIPOSTE/B0SOC/sandboxSlackToken0001",
+            "RIPOSTE_SECRET_WEBHOOK_SOAR": "sandbox-webhook-signing-key-0123456789abcdef",
+            "RIPOSTE_HALOPSA_URL": f"{self.sandbox_url}/halopsa",
+            "RIPOSTE_SECRET_HALOPSA_CLIENT_ID": "riposte-sandbox",
+            "RIPOSTE_SECRET_HALOPSA_CLIENT_SECRET": "sandbox-halo-client-secret",
+            "RIPOSTE_CONNECTWISE_URL": f"{self.sandbox_url}/connectwise",
+            "RIPOSTE_SECRET_CONNECTWISE_COMPANY_ID": "riposte_msp",
+            "RIPOSTE_SECRET_CONNECTWISE_PUBLIC_KEY": "sandboxPublicKey",
+            "RIPOSTE_SECRET_CONNECTWISE_PRIVATE_KEY": "sandboxPrivateKey",
+            "RIPOSTE_SECRET_CONNECTWISE_CLIENT_ID": "5f1b9c2e-8d4a-4e6b-9c3f-2a7d8e9f0a1b",
+            "RIPOSTE_AUTOTASK_URL": f"{self.sandbox_url}/autotask",
+            "RIPOSTE_SECRET_AUTOTASK_INTEGRATION_CODE": "SANDBOXINTEGRATIONCODE",
+            "RIPOSTE_SECRET_AUTOTASK_USERNAME": "riposte-api@yourmsp.example",
+            "RIPOSTE_SECRET_AUTOTASK_SECRET": "sandbox-autotask-secret",
         }
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -16,7 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import batch, graph_routes
+from . import (
+    auth_methods,
+    batch,
+    chat_receivers,
+    exchange_admin,
+    graph_routes,
+    identity_protection,
+    intune,
+    licenses,
+    mail_rules,
+    named_locations,
+    psa,
+    security_alerts,
+)
 
 if TYPE_CHECKING:
     from .routing import GraphRouteTable
@@ -35,4 +48,19 @@ class Area:
 AREAS: list[Area] = [
     Area("users", graph_routes=graph_routes.routes),
     Area("batch", graph_routes=batch.routes),
+    Area("intune", graph_routes=intune.routes, web_routes=intune.web_routes, seed_tenant=intune.seed_tenant),
+    Area("named_locations", graph_routes=named_locations.routes, web_routes=named_locations.web_routes,
+         seed_tenant=named_locations.seed_tenant),
+    Area("auth_methods", graph_routes=auth_methods.routes, web_routes=auth_methods.web_routes,
+         seed_tenant=auth_methods.seed_tenant),
+    Area("identity_protection", graph_routes=identity_protection.routes,
+         web_routes=identity_protection.web_routes, seed_tenant=identity_protection.seed_tenant),
+    Area("licenses", graph_routes=licenses.routes, web_routes=licenses.web_routes, seed_tenant=licenses.seed_tenant),
+    Area("mail_rules", graph_routes=mail_rules.routes, web_routes=mail_rules.web_routes,
+         seed_tenant=mail_rules.seed_tenant),
+    Area("exchange_admin", web_routes=exchange_admin.routes, seed_tenant=exchange_admin.seed_tenant),
+    Area("security_alerts", graph_routes=security_alerts.routes, web_routes=security_alerts.web_routes,
+         seed_tenant=security_alerts.seed_tenant),
+    Area("psa", web_routes=psa.web_routes, new_service_state=psa.new_service_state),
+    Area("receivers", web_routes=chat_receivers.web_routes, new_service_state=chat_receivers.new_service_state),
 ]

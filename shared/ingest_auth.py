@@ -34,6 +34,9 @@ def configured_secrets(env: Mapping[str, str] | None = None) -> list[bytes]:
     """The ingestion secrets; AuthError when some are configured but any is too short to trust."""
     env = os.environ if env is None else env
     secrets = [s.strip() for s in env.get(SECRETS_SETTING, "").split(",") if s.strip()]
+    if any(s.startswith("@Microsoft.KeyVault(") for s in secrets):
+        # The platform passes the reference text itself when it cannot resolve it: never a secret.
+        raise AuthError(401, "unauthenticated", "The ingestion secret's Key Vault reference did not resolve.")
     if any(len(s) < MIN_SECRET_LENGTH for s in secrets):
         # Fail closed: silently dropping a weak secret could leave ingestion open.
         raise AuthError(401, "unauthenticated",

@@ -89,7 +89,8 @@ def attribute(alert: NormalizedAlert, snapshot: MatchingSnapshot,
 
 def alert_context(alert: Alert) -> AlertContext:
     return AlertContext(
-        id=alert.id, source=alert.source.value, source_alert_id=alert.source_alert_id, tenant_id=alert.tenant_id, category=alert.category,
+        id=alert.id, source=alert.source.value, source_alert_id=alert.source_alert_id, tenant_id=alert.tenant_id,
+        category=alert.category,
         severity=alert.severity, title=alert.title, description=alert.description,
         created_at=alert.created_at.isoformat(), entities=alert.entities,
     )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 
 from shared.graph import GraphClientFactory
+from shared.models.tenant import Tenant
 from shared.primitives.context import StepDependencies
 from shared.settings import get_settings
 from shared.storage import get_table_service
 from shared.store.alerts import AlertStore
 from shared.store.audit import AuditLog
-from shared.store.directory import DirectoryStore
+from shared.store.directory import DirectoryStore, NotFound
 from shared.store.playbooks import PlaybookStore
 from shared.store.tables import Tables
 
@@ -41,5 +43,12 @@ def graph_factory() -> GraphClientFactory:
     return GraphClientFactory()
 
 
+async def find_tenant(tenant_id: str) -> Tenant | None:
+    try:
+        return await asyncio.to_thread(directory().get_tenant, tenant_id)
+    except NotFound:
+        return None
+
+
 def step_dependencies() -> StepDependencies:
-    return StepDependencies(graph=graph_factory(), settings=get_settings())
+    return StepDependencies(graph=graph_factory(), settings=get_settings(), tenants=find_tenant)

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 DEFAULT_TASK_HUB = "RiposteHub"
+DEFAULT_EXCHANGE_BASE_URL = "https://outlook.office365.com"
 
 
 class Environment(StrEnum):
@@ -35,6 +36,8 @@ class AppSettings(BaseModel, frozen=True):
     notify_sender: str | None = None
     # Where people reach this deployment (links in notifications); no trailing slash.
     public_base_url: str = "http://127.0.0.1:7071"
+    # Exchange Online (its admin REST endpoint, InvokeCommand); the sandbox's base URL locally. No trailing slash.
+    exchange_base_url: str = DEFAULT_EXCHANGE_BASE_URL
     version: str = Field(default="0.1.0")
 
     @property
@@ -58,6 +61,7 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         notify_tenant_id=env.get("RIPOSTE_NOTIFY_TENANT_ID") or None,
         notify_sender=env.get("RIPOSTE_NOTIFY_SENDER") or None,
         public_base_url=env.get("RIPOSTE_PUBLIC_BASE_URL", "http://127.0.0.1:7071").rstrip("/"),
+        exchange_base_url=(env.get("EXCHANGE_BASE_URL") or DEFAULT_EXCHANGE_BASE_URL).rstrip("/"),
     )
 
 

@@ -88,6 +88,7 @@ def app_environment(storage: str, sandbox_graph_url: str) -> dict[str, str]:
 
     env = LocalStack().app_environment()
     return env | {"AzureWebJobsStorage": storage, "GRAPH_BASE_URL": sandbox_graph_url,
+                  "EXCHANGE_BASE_URL": sandbox_graph_url.removesuffix("/v1.0"),
                   "RIPOSTE_TASK_HUB": "RiposteTest", "RIPOSTE_TABLE_PREFIX": "test"}
 
 

@@ -17,6 +17,7 @@ def describe_primitives() -> list[dict]:
         "summary": spec.summary,
         "parameters": spec.params.model_json_schema(by_alias=True),
         "graphPermissions": list(spec.graph_permissions),
+        "otherPermissions": list(spec.other_permissions),
         "directoryRoles": list(spec.directory_roles),
         "destructive": spec.destructive,
         "idempotent": spec.idempotent,

@@ -1,12 +1,18 @@
 """Run history: GET /api/runs?alertId=..., GET /api/runs/{id} (with every step)."""
 
+import asyncio
+
 import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
-from shared.auth import Permission
+from shared.auth import AuthError, Permission, authorize
+from shared.models.run import RunStatus
+from shared.rollback import rollback
+from shared.settings import get_settings
+from shared.store.directory import NotFound
 from triggers.api import ApiError, respond
-from triggers.http_responses import json_response
+from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
 
@@ -27,3 +33,29 @@ def list_runs(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="runs/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_run(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(services.alerts().get_run(req.route_params["id"])))
+
+
+@bp.route(route="runs/{id}/rollback", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
+    """Reverse a finished run's reversible steps (SECURITY_MANAGE); a run is rolled back at most once."""
+    try:
+        who = authorize(req.headers, get_settings(), Permission.RUN)
+    except AuthError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    store, run_id = services.alerts(), req.route_params["id"]
+    try:
+        run = await asyncio.to_thread(store.get_run, run_id)
+        alert = await asyncio.to_thread(store.get, run.alert_id)
+    except NotFound:
+        return error_response(404, "not_found", f"'{run_id}' does not exist.")
+    if run.status in (RunStatus.PENDING, RunStatus.RUNNING):
+        return error_response(409, "run_in_progress", "The run has not finished; roll it back when it has.")
+    if not await asyncio.to_thread(store.claim_rollback, run_id, who.name):
+        return error_response(409, "already_rolled_back", "This run was rolled back already.")
+    record = await rollback(run, alert, services.step_dependencies(), who.name)
+    body = record.model_dump(mode="json", by_alias=True)
+    await asyncio.to_thread(store.save_rollback, run_id, body)
+    await asyncio.to_thread(services.audit().record, "playbook.rollback", run_id,
+                            {"alertId": run.alert_id, "playbookId": run.playbook_id, "steps": body["steps"]},
+                            who.name)
+    return json_response(body)

@@ -11,6 +11,7 @@ import base64
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
@@ -42,6 +43,17 @@ def mint_unsigned_token(tenant_id: str, app_id: str, expires_at: float, audience
     return f"{_b64url(header)}.{_b64url(payload)}."
 
 
+def audience_of(scopes: tuple[str, ...] | list[str]) -> str:
+    """The ``aud`` Entra ID puts in a token for these scopes: the resource, e.g.
+    ``https://outlook.office365.com/.default`` -> ``https://outlook.office365.com`` (Graph when none)."""
+    if not scopes:
+        return GRAPH_AUDIENCE
+    parts = urlsplit(scopes[0])
+    if parts.scheme and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return scopes[0].split("/", 1)[0]  # an app id URI without a scheme, e.g. "<app id>/.default"
+
+
 class LocalTokenCredential:
     """Async token credential minting unsigned tokens for the loopback Graph sandbox.
 
@@ -63,7 +75,8 @@ class LocalTokenCredential:
         **kwargs: Any,
     ) -> AccessToken:
         expires_on = int(time.time()) + self._lifetime_s
-        return AccessToken(mint_unsigned_token(tenant_id or self.tenant_id, self.client_id, expires_on), expires_on)
+        token = mint_unsigned_token(tenant_id or self.tenant_id, self.client_id, expires_on, audience_of(scopes))
+        return AccessToken(token, expires_on)
 
     async def get_token_info(self, *scopes: str, options: dict[str, Any] | None = None) -> AccessTokenInfo:
         token = await self.get_token(*scopes, tenant_id=(options or {}).get("tenant_id"))

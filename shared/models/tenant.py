@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from shared.api_model import CamelModel
 
@@ -23,12 +24,50 @@ GROUP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 GroupId = Annotated[str, Field(pattern=GROUP_ID_PATTERN.pattern)]
 
 
+class PsaSystem(StrEnum):
+    HALOPSA = "halopsa"
+    CONNECTWISE = "connectwise"
+    AUTOTASK = "autotask"
+
+
+PsaId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+SeverityName = Literal["informational", "low", "medium", "high", "critical"]
+
+
+class PsaMapping(CamelModel):
+    """Where this customer's tickets go in the MSP's PSA (ids are the PSA's own; see shared/psa)."""
+
+    system: PsaSystem
+    company_id: PsaId  # HaloPSA client_id, ConnectWise company id, Autotask companyID
+    board_id: PsaId | None = None  # HaloPSA tickettype_id, ConnectWise service board, Autotask queueID
+    team_id: PsaId | None = None  # default team (HaloPSA team_id, ConnectWise team; Autotask: the queue is the team)
+    technician_id: PsaId | None = None  # default technician (HaloPSA agent_id, ConnectWise owner, Autotask resource)
+    technician_role_id: PsaId | None = None  # Autotask assignedResourceRoleID (required with a technician there)
+    priorities: dict[SeverityName, PsaId] = Field(default_factory=dict)  # overrides of the PSA's default table
+
+    @model_validator(mode="after")
+    def _complete_for_its_system(self) -> PsaMapping:
+        if self.system is not PsaSystem.HALOPSA and self.board_id is None:
+            raise ValueError("boardId is required for ConnectWise (service board) and Autotask (queue)")
+        if self.system is PsaSystem.AUTOTASK and self.technician_id and not self.technician_role_id:
+            raise ValueError("Autotask needs technicianRoleId together with technicianId")
+        return self
+
+
 class Tenant(CamelModel):
     id: Guid  # the customer's Entra tenant id
     name: str = Field(min_length=1, max_length=200)
     domains: list[str] = Field(default_factory=list, max_length=100)
     subscription_ids: list[Guid] = Field(default_factory=list, max_length=500)
     workspace_ids: list[Guid] = Field(default_factory=list, max_length=100)
+    psa: PsaMapping | None = None  # ticketing (create_psa_ticket); omitted from JSON when not set
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_psa(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.psa is None and isinstance(data, dict):
+            data.pop("psa", None)
+        return data
 
 
 class TenantGroup(CamelModel):

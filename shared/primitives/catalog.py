@@ -10,10 +10,26 @@ from typing import Annotated, Union
 
 from pydantic import Field
 
-from shared.primitives import notify, users
+from shared.primitives import (
+    alert_writeback,
+    chat,
+    devices,
+    mailbox,
+    network,
+    notify,
+    tickets,
+    user_mfa,
+    user_recovery,
+    user_risk,
+    users,
+    webhook,
+)
 from shared.primitives.registry import REGISTRY, Primitive
 
-FAMILIES = (users, notify)
+FAMILIES = (
+    users, notify, devices, network, mailbox, user_recovery, user_mfa, user_risk,
+    webhook, chat, tickets, alert_writeback,
+)
 
 PRIMITIVES: dict[str, Primitive] = REGISTRY
 

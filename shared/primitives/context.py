@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
     from shared.graph import GraphClientFactory
+    from shared.models.tenant import Tenant
     from shared.settings import AppSettings
 
 
@@ -62,6 +64,8 @@ class StepDependencies:
 
     graph: GraphClientFactory
     settings: AppSettings
+    # A registered tenant by id (PSA mapping and the like); None when the tenant is unknown.
+    tenants: Callable[[str], Awaitable[Tenant | None]] | None = None
 
 
 @dataclass

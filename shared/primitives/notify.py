@@ -1,8 +1,12 @@
-"""notify_email: the alert and the run, as plain text, from the operator's notification mailbox."""
+"""notify_email: the alert and the run, as plain text, from the operator's notification mailbox.
+
+`subject` and `body` are templates over the alert and the run (shared/primitives/templates.py: sandboxed,
+checked when the playbook is saved, default text if one fails to render, with `templateErrors` recorded).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from msgraph import GraphServiceClient
 from msgraph.generated.models.body_type import BodyType
@@ -12,7 +16,7 @@ from msgraph.generated.models.message import Message
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.recipient import Recipient
 from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from shared.api_model import CamelModel
 from shared.models.run import StepStatus
@@ -20,14 +24,26 @@ from shared.primitives.context import AlertContext, RunContext, StepContext, Ste
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.params import EmailAddress
 from shared.primitives.registry import Primitive, register
+from shared.primitives.templates import TemplateRenderer, template_text
 
 MAX_DESCRIPTION = 2000
+MAX_SUBJECT = 255
+MAX_BODY_TEMPLATE = 8000
+MAX_BODY = 32_000  # rendered; longer output is cut there
 
 
 class NotifyEmailParams(CamelModel):
     type: Literal["notify_email"]
     to: list[EmailAddress] = Field(min_length=1, max_length=50)
-    subject: str | None = Field(default=None, max_length=255)
+    subject: template_text(MAX_SUBJECT) | None = None
+    body: template_text(MAX_BODY_TEMPLATE) | None = None  # plain text; default: the alert summary (body_text)
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_body(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if self.body is None and isinstance(data, dict):
+            data.pop("body", None)  # stored playbooks written before templates keep their exact shape
+        return data
 
 
 def default_subject(alert: AlertContext) -> str:
@@ -54,10 +70,11 @@ def body_text(alert: AlertContext, run: RunContext, run_url: str) -> str:
 
 
 async def send_notification(graph: GraphServiceClient, sender: str, params: NotifyEmailParams,
-                            alert: AlertContext, run: RunContext, run_url: str) -> StepOutcome:
+                            alert: AlertContext, run: RunContext, run_url: str,
+                            subject: str | None = None, body: str | None = None) -> StepOutcome:
     message = Message(
-        subject=params.subject or default_subject(alert),
-        body=ItemBody(content_type=BodyType.Text, content=body_text(alert, run, run_url)),
+        subject=subject or params.subject or default_subject(alert),
+        body=ItemBody(content_type=BodyType.Text, content=body if body is not None else body_text(alert, run, run_url)),
         to_recipients=[Recipient(email_address=GraphEmailAddress(address=a)) for a in params.to],
     )
     try:
@@ -75,12 +92,21 @@ async def notify_email(params: NotifyEmailParams, ctx: StepContext) -> StepOutco
         return StepOutcome.failed("not_configured", "No notification mailbox is configured "
                                   "(RIPOSTE_NOTIFY_TENANT_ID and RIPOSTE_NOTIFY_SENDER).")
     run_url = f"{s.public_base_url}/api/runs/{ctx.run.run_id}"
-    return await send_notification(ctx.deps.graph.for_tenant(s.notify_tenant_id), s.notify_sender, params,
-                                   ctx.alert, ctx.run, run_url)
+    renderer = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url)
+    subject = renderer.text("subject", params.subject, lambda: default_subject(ctx.alert), MAX_SUBJECT,
+                            single_line=True) or default_subject(ctx.alert)
+    body = renderer.text("body", params.body, lambda: body_text(ctx.alert, ctx.run, run_url), MAX_BODY)
+    outcome = await send_notification(ctx.deps.graph.for_tenant(s.notify_tenant_id), s.notify_sender, params,
+                                      ctx.alert, ctx.run, run_url, subject=subject, body=body)
+    renderer.record(outcome.result)
+    return outcome
 
 
 def describe_notify(params: NotifyEmailParams, ctx: StepContext) -> str:
-    return f"Would email {', '.join(params.to)}: \"{params.subject or default_subject(ctx.alert)}\"."
+    run_url = f"{ctx.deps.settings.public_base_url}/api/runs/{ctx.run.run_id}"
+    subject = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url).text(
+        "subject", params.subject, lambda: default_subject(ctx.alert), MAX_SUBJECT, single_line=True)
+    return f"Would email {', '.join(params.to)}: \"{subject}\"."
 
 
 register(Primitive(
@@ -89,4 +115,5 @@ register(Primitive(
     ("Mail.Send",), (),
     destructive=False, idempotent=False, needs_user=False,
     handler=notify_email, describe=describe_notify,
+    example={"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]},
 ))

@@ -24,6 +24,11 @@ REGENERATE = "python -m shared.primitives.permissions_doc --write docs/deploy.md
 HOME_TENANT_PRIMITIVES = frozenset({"notify_email"})
 
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+# The API each non-Graph permission belongs to (display name, app id). Tests fail on a permission missing
+# here, so the consent commands never leave one out.
+OTHER_APIS: dict[str, tuple[str, str]] = {
+    "Exchange.ManageAsApp": ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
+}
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -77,14 +82,41 @@ def render_table(primitives: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _permission_commands(permissions: list[str]) -> str:
+def _add_loop(api_id: str, api_name: str, permissions: list[str]) -> list[str]:
     # Looked up by name: permission GUIDs are Microsoft's, not ours to copy by hand.
+    return [
+        f"api={api_id}  # {api_name}",
+        f"for perm in {' '.join(permissions)}; do",
+        "  role_id=$(az ad sp show --id $api --query \"appRoles[?value=='$perm'].id | [0]\" -o tsv)",
+        "  az ad app permission add --id \"$GRAPH_CLIENT_ID\" --api $api --api-permissions \"$role_id=Role\"",
+        "done",
+    ]
+
+
+def _permission_commands(graph: list[str], others: list[str]) -> str:
+    lines = ["```sh", *_add_loop(MICROSOFT_GRAPH_APP_ID, "Microsoft Graph", graph)]
+    by_api: dict[tuple[str, str], list[str]] = {}
+    for permission in others:
+        by_api.setdefault(OTHER_APIS[permission], []).append(permission)
+    for (api_name, api_id), permissions in sorted(by_api.items()):
+        lines += _add_loop(api_id, api_name, permissions)
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def _home_tenant_commands(home: list[str]) -> str:
+    # Granted one by one rather than by admin consent, which would grant every customer permission too.
     return "\n".join([
         "```sh",
         f"GRAPH_API={MICROSOFT_GRAPH_APP_ID}  # Microsoft Graph",
-        f"for perm in {' '.join(permissions)}; do",
+        "SP_ID=$(az ad sp show --id \"$GRAPH_CLIENT_ID\" --query id -o tsv)",
+        "GRAPH_SP_ID=$(az ad sp show --id $GRAPH_API --query id -o tsv)",
+        f"for perm in {' '.join(home)}; do",
         "  role_id=$(az ad sp show --id $GRAPH_API --query \"appRoles[?value=='$perm'].id | [0]\" -o tsv)",
-        "  az ad app permission add --id \"$GRAPH_CLIENT_ID\" --api $GRAPH_API --api-permissions \"$role_id=Role\"",
+        "  az rest --method POST \\",
+        "    --url \"https://graph.microsoft.com/v1.0/servicePrincipals/$SP_ID/appRoleAssignments\" \\",
+        "    --body \"{\\\"principalId\\\": \\\"$SP_ID\\\", \\\"resourceId\\\": \\\"$GRAPH_SP_ID\\\", "
+        "\\\"appRoleId\\\": \\\"$role_id\\\"}\"",
         "done",
         "```",
     ])
@@ -145,13 +177,19 @@ def render_section(primitives: Mapping[str, Any] | None = None) -> str:
         "`RIPOSTE_NOTIFY_SENDER` there, never from a customer's mailbox.",
     ]
     if others:
-        parts.append(f"- **Permissions on other APIs** (add them the same way, with that API's app id): "
-                     f"{_cell(others)}.")
+        apis = sorted({OTHER_APIS[p][0] for p in others})
+        parts.append(f"- **Permissions on other APIs** ({', '.join(apis)}), consented with the same admin consent "
+                     f"in each customer tenant: {_cell(others)}.")
     parts += [
         "",
         "Add the permissions to the app registration (once, signed in to your home tenant):",
         "",
-        _permission_commands(_unique(customer + home)),
+        _permission_commands(_unique(customer + home), others),
+        "",
+        "Grant your home tenant only what it needs (signed in to it, as a Privileged Role Administrator). "
+        "If Riposte also protects your own tenant, treat it as a customer tenant as well (step 10).",
+        "",
+        _home_tenant_commands(home),
         "",
         "In each customer tenant, after its admin consent"
         + (", remove what only your home tenant needs and" if home_only else "")

@@ -34,6 +34,11 @@ class Primitive:
     describe: Describer
     undo: Undoer | None = None  # None: cannot be reversed (a wipe, a password reset)
     other_permissions: tuple[str, ...] = ()  # e.g. Exchange Online's Exchange.ManageAsApp
+    # A valid action using this primitive, for docs and tests; needed when `{"type": name}` alone is not.
+    example: dict[str, Any] | None = None
+
+    def example_action(self) -> dict[str, Any]:
+        return self.example if self.example is not None else {"type": self.name}
 
 
 REGISTRY: dict[str, Primitive] = {}

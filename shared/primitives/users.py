@@ -1,4 +1,9 @@
-"""User primitives: block sign-in and revoke sessions, alone or as one containment batch."""
+"""User primitives: block sign-in and revoke sessions, alone or as one containment batch.
+
+disable_user records each user's accountEnabled before and after (the before-read is best effort), so
+its undo (rollback) re-enables exactly the accounts it disabled, and leaves alone one that was disabled
+before the run. enable_user, its reverse, lives in user_recovery.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from typing import Literal
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
-from shared.primitives.user_actions import disable_and_revoke, disable_users, revoke_sessions, user_targets
+from shared.primitives.user_actions import disable_and_revoke, revoke_sessions, user_targets
+from shared.primitives.user_common import restore_account_enabled, set_account_enabled
 
 
 class DisableUserParams(UserTargetParams):
@@ -20,6 +26,10 @@ class RevokeUserSessionsParams(UserTargetParams):
 
 class DisableUserAndRevokeParams(UserTargetParams):
     type: Literal["disable_user_and_revoke"]
+
+
+async def _disable(graph, users) -> StepOutcome:
+    return await set_account_enabled(graph, users, False)
 
 
 def _on_users(act):
@@ -48,7 +58,7 @@ register(
         "Block sign-in for each user named by the alert (accountEnabled = false).",
         ("User.EnableDisableAccount.All",), ("User Administrator",),
         destructive=False, idempotent=True, needs_user=True,
-        handler=_on_users(disable_users), describe=_describe("disable"),
+        handler=_on_users(_disable), describe=_describe("disable"), undo=restore_account_enabled,
     ),
     Primitive(
         "revoke_user_sessions", RevokeUserSessionsParams,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.matching.decision import MatchDecision
@@ -184,3 +184,29 @@ class AlertStore:
         run.completed_at = completed_at or run.completed_at
         self.save_run(run)
         return run
+
+    # --- rollbacks ---------------------------------------------------------------------------
+    def claim_rollback(self, run_id: str, actor: str) -> bool:
+        """Reserve the run's one rollback; False if it was rolled back (or is being rolled back) already."""
+        alert_id = alert_id_of_run(run_id)
+        if alert_id is None:
+            raise NotFound(run_id)
+        try:
+            self._table.create_entity({"PartitionKey": alert_id, "RowKey": f"rollback|{run_id}",
+                                       "requestedBy": actor, "state": "inProgress"})
+        except ResourceExistsError:
+            return False
+        return True
+
+    def save_rollback(self, run_id: str, record: dict[str, Any]) -> None:
+        alert_id = alert_id_of_run(run_id)
+        entity = {"PartitionKey": alert_id, "RowKey": f"rollback|{run_id}", "state": "done"}
+        self._table.upsert_entity(put_json(entity, "doc", record), mode=UpdateMode.REPLACE)
+
+    def get_rollback(self, run_id: str) -> dict[str, Any] | None:
+        alert_id = alert_id_of_run(run_id)
+        try:
+            entity = self._table.get_entity(alert_id, f"rollback|{run_id}")
+        except ResourceNotFoundError:
+            return None
+        return get_json(entity, "doc") or {"state": entity.get("state")}

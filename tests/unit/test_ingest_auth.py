@@ -207,3 +207,10 @@ def test_now_defaults_to_the_clock():
     assert verify_sender(signed(A, now), {}, BODY, PROD, env(A)) == "signature"
     with pytest.raises(AuthError):
         verify_sender(signed(A, now - 3600), {}, BODY, PROD, env(A))
+
+
+def test_an_unresolved_key_vault_reference_is_never_a_secret():
+    reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/ingest/)"
+    assert len(reference) >= MIN_SECRET_LENGTH  # long enough to pass as a secret: hence the explicit check
+    with pytest.raises(AuthError):
+        configured_secrets({"RIPOSTE_INGEST_SECRETS": reference})

@@ -1,0 +1,319 @@
+"""Intune managed devices (graph-contract.md 12, 13a-13d): list, minimal $filter, and the remote actions.
+
+State: ``tenant.areas["intune"]`` = {lower-case managed device id: ``DeviceRecord``}.
+
+An action changes what Graph then shows, as Intune does:
+- ``wipe``: ``managementState`` -> ``wipePending``, a ``deviceActionResults`` entry ``wipe``/``pending``;
+- ``retire``: ``managementState`` -> ``retirePending``, ``retire``/``pending``;
+- ``remoteLock``: ``remoteLock``/``done`` (the device locks at once);
+- ``syncDevice``: ``lastSyncDateTime`` -> now, ``syncDevice``/``done``.
+A pending wipe or retire completes when ``POST /_sandbox/intune/tenants/{tid}/managedDevices/{id}/complete``
+says so (the device checked in): the device then leaves Intune (Graph answers 404 for it; the
+inspection endpoint still shows it, with ``_sandbox.removed``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from .control_routes import STATE_KEY
+from .errors import GraphError, bad_request, not_found
+from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
+from .seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID, FABRIKAM_DOMAIN, FABRIKAM_TENANT_ID
+from .state import SandboxState, Tenant, utc_now_iso
+
+AREA = "intune"
+MANAGED_DEVICE = "#microsoft.graph.managedDevice"
+
+# Fixed ids so tests, docs and demo playbooks can name them.
+ADELE_ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
+MEGAN_ID = "48d31887-5fad-4d73-a9f5-3c356e68a038"
+DIEGO_ID = "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b"
+ADELE_LAPTOP_ID = "4c1f2a8e-6b3d-4e7a-9f5c-2d8b1e6a3f70"
+ADELE_LAPTOP_AAD_ID = "a9e4c7d2-3b1f-4f8e-8c6a-5d2e9b7f1c03"
+ADELE_IPHONE_ID = "7e2d5b91-0c4a-4b6f-a8d3-9f1e6c2b5a84"
+ADELE_IPHONE_AAD_ID = "c3b8f1e6-9d2a-4a7c-b5e0-1f4d8a6c2e95"
+MEGAN_MAC_ID = "1b9e6d3a-5f2c-4d8b-9a7e-3c6f0b2d8e16"
+MEGAN_MAC_AAD_ID = "e6f1a4c9-2d7b-4e3a-8f5c-0b9d3e6a1f27"
+DIEGO_PHONE_ID = "5a3c8e1f-7b4d-4c2a-9e6f-8d1b3a5c7e49"
+DIEGO_PHONE_AAD_ID = "f2d7b0c5-8e3a-4f1d-a6c9-4e8b2d5f0a31"
+
+ACTION_STATES = {"wipe": "pending", "retire": "pending", "remoteLock": "done", "syncDevice": "done"}
+PENDING_STATE = {"wipe": "wipePending", "retire": "retirePending"}
+WIPE_BOOLEANS = ("keepEnrollmentData", "keepUserData", "persistEsimDataPlan")
+# Properties the minimal $filter understands ("<property> eq '<value>'"), by lower-case name.
+FILTERABLE = {p.lower(): p for p in ("azureADDeviceId", "deviceName", "userId", "userPrincipalName", "id",
+                                     "operatingSystem", "managementState")}
+_FILTER = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+
+routes = GraphRouteTable()
+web_routes = web.RouteTableDef()
+
+
+@dataclass
+class DeviceRecord:
+    props: dict[str, Any]  # what Graph returns for the managed device
+    removed: bool = False  # a completed wipe or retire: gone from Intune
+    locked: bool = False
+    last_wipe: dict[str, Any] | None = None  # the options of the last wipe request
+    history: list[dict[str, Any]] = field(default_factory=list)  # every action request, oldest first
+
+    @property
+    def id(self) -> str:
+        return self.props["id"]
+
+    def graph_view(self) -> dict[str, Any]:
+        return {"@odata.type": MANAGED_DEVICE, **copy.deepcopy(self.props)}
+
+    def inspection_view(self) -> dict[str, Any]:
+        return {**self.graph_view(), "_sandbox": {"removed": self.removed, "locked": self.locked,
+                                                  "lastWipe": copy.deepcopy(self.last_wipe),
+                                                  "history": copy.deepcopy(self.history)}}
+
+
+def _device(device_id: str, aad_id: str, user_id: str, upn: str, display: str, name: str, os_name: str,
+            os_version: str, **extra: Any) -> DeviceRecord:
+    props = {
+        "id": device_id, "userId": user_id, "deviceName": name, "managedDeviceName": f"{upn.split('@')[0]}_{name}",
+        "managedDeviceOwnerType": "company", "enrolledDateTime": "2024-03-11T08:02:17Z",
+        "lastSyncDateTime": "2025-05-19T06:41:09Z", "operatingSystem": os_name, "osVersion": os_version,
+        "complianceState": "compliant", "jailBroken": "False", "managementAgent": "mdm",
+        "managementState": "managed", "azureADRegistered": True, "deviceEnrollmentType": "userEnrollment",
+        "deviceRegistrationState": "registered", "emailAddress": upn, "azureADDeviceId": aad_id,
+        "isSupervised": False, "isEncrypted": True, "userPrincipalName": upn, "userDisplayName": display,
+        "model": None, "manufacturer": None, "serialNumber": None, "deviceActionResults": [],
+    }
+    props.update(extra)
+    return DeviceRecord(props=props)
+
+
+def seed_tenant(tenant: Tenant) -> None:
+    devices: list[DeviceRecord] = []
+    if tenant.id == CONTOSO_TENANT_ID:
+        adele, megan = f"adele.vance@{CONTOSO_DOMAIN}", f"megan.bowen@{CONTOSO_DOMAIN}"
+        devices = [
+            _device(ADELE_LAPTOP_ID, ADELE_LAPTOP_AAD_ID, ADELE_ID, adele, "Adele Vance", "CONTOSO-LT-4127",
+                    "Windows", "10.0.22631.3447", model="Surface Laptop 5", manufacturer="Microsoft Corporation",
+                    serialNumber="0F3K9P2X4471", deviceEnrollmentType="windowsAzureADJoin"),
+            _device(ADELE_IPHONE_ID, ADELE_IPHONE_AAD_ID, ADELE_ID, adele, "Adele Vance", "Adele's iPhone",
+                    "iOS", "17.4.1", model="iPhone 15", manufacturer="Apple", serialNumber="F2LXK4Q7N1P3",
+                    managedDeviceOwnerType="personal", isSupervised=False),
+            _device(MEGAN_MAC_ID, MEGAN_MAC_AAD_ID, MEGAN_ID, megan, "Megan Bowen", "MEGAN-MBP",
+                    "macOS", "14.4.1", model="MacBook Pro (14-inch, 2023)", manufacturer="Apple",
+                    serialNumber="C02FK1ZXQ6L4", complianceState="noncompliant",
+                    lastSyncDateTime="2025-05-12T17:22:40Z"),
+        ]
+    elif tenant.id == FABRIKAM_TENANT_ID:
+        diego = f"diego.siciliani@{FABRIKAM_DOMAIN}"
+        devices = [
+            _device(DIEGO_PHONE_ID, DIEGO_PHONE_AAD_ID, DIEGO_ID, diego, "Diego Siciliani", "Galaxy S23",
+                    "Android", "14.0", model="SM-S911B", manufacturer="samsung", serialNumber="R5CW31ABC2K",
+                    deviceEnrollmentType="deviceEnrollmentManager", managementAgent="mdm"),
+        ]
+    tenant.areas[AREA] = {d.id: d for d in devices}
+
+
+def _devices(tenant: Tenant) -> dict[str, DeviceRecord]:
+    return tenant.areas.setdefault(AREA, {})
+
+
+def _live(tenant: Tenant) -> list[DeviceRecord]:
+    return [d for d in _devices(tenant).values() if not d.removed]
+
+
+def _find(ctx: HandlerContext) -> DeviceRecord:
+    device = _devices(ctx.tenant).get(ctx.params["device"].lower())
+    if device is None or device.removed:
+        raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['device']}' does not exist or one of its "
+                         "queried reference-property objects are not present.")
+    return device
+
+
+def _collection(values: list[dict[str, Any]], context: str) -> GraphResponse:
+    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#{context}", "value": values})
+
+
+def _filtered(devices: list[DeviceRecord], raw: str | None) -> list[DeviceRecord]:
+    if raw is None:
+        return devices
+    match = _FILTER.match(raw)
+    if not match or match.group(1).lower() not in FILTERABLE:
+        raise bad_request(f"Invalid filter clause: the sandbox supports \"<property> eq '<value>'\" on "
+                          f"{', '.join(sorted(FILTERABLE.values()))}; got {raw!r}.", code="BadRequest")
+    prop = FILTERABLE[match.group(1).lower()]
+    wanted = match.group(2).replace("''", "'").lower()
+    return [d for d in devices if str(d.props.get(prop) or "").lower() == wanted]
+
+
+@routes.get("/deviceManagement/managedDevices")
+async def list_managed_devices(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        found = _filtered(_live(ctx.tenant), ctx.request.query.get("$filter"))
+        values = [d.graph_view() for d in found]
+    return _collection(values, "deviceManagement/managedDevices")
+
+
+@routes.get("/deviceManagement/managedDevices/{device}")
+async def get_managed_device(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        body = _find(ctx).graph_view()
+    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#deviceManagement/managedDevices/$entity",
+                               **body})
+
+
+@routes.get("/users/{user}/managedDevices")
+async def list_user_managed_devices(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        user = ctx.tenant.find_user(ctx.params["user"])
+        if user is None:
+            raise not_found(ctx.params["user"])
+        mine = [d for d in _live(ctx.tenant) if str(d.props.get("userId", "")).lower() == user.id.lower()]
+        values = [d.graph_view() for d in _filtered(mine, ctx.request.query.get("$filter"))]
+    return _collection(values, f"users('{user.id}')/managedDevices")
+
+
+def _wipe_options(ctx: HandlerContext) -> dict[str, Any]:
+    """The wipe body is optional; its parameters are matched case-insensitively, as Graph's action parameters."""
+    if not ctx.request.body or not ctx.request.body.strip():
+        return {k: False for k in WIPE_BOOLEANS}
+    body = ctx.request.json_object()
+    canonical = {k.lower(): k for k in (*WIPE_BOOLEANS, "macOsUnlockCode")}
+    options: dict[str, Any] = {k: False for k in WIPE_BOOLEANS}
+    for key, value in body.items():
+        name = canonical.get(key.lower())
+        if name is None:
+            raise bad_request(f"The parameter '{key}' in the request payload is not a valid parameter for the "
+                              "operation 'wipe'.", code="BadRequest")
+        if name in WIPE_BOOLEANS and value is not None and not isinstance(value, bool):
+            raise bad_request(f"Cannot convert the literal '{value}' to the expected type 'Edm.Boolean'.",
+                              code="BadRequest")
+        if name == "macOsUnlockCode":
+            if value is not None and not isinstance(value, str):
+                raise bad_request("Cannot convert the value to the expected type 'Edm.String'.", code="BadRequest")
+            options["macOsUnlockCodeGiven"] = value is not None  # the code itself is not kept
+            continue
+        options[name] = bool(value)
+    return options
+
+
+def _act(ctx: HandlerContext, action: str, options: dict[str, Any] | None = None) -> GraphResponse:
+    now = utc_now_iso()
+    with ctx.state.lock:
+        device = _find(ctx)
+        results = [r for r in device.props["deviceActionResults"] if r["actionName"] != action]
+        results.append({"actionName": action, "actionState": ACTION_STATES[action], "startDateTime": now,
+                        "lastUpdatedDateTime": now})
+        device.props["deviceActionResults"] = results
+        if action in PENDING_STATE:
+            device.props["managementState"] = PENDING_STATE[action]
+        if action == "wipe":
+            device.last_wipe = {**(options or {}), "requestedAt": now}
+        elif action == "remoteLock":
+            device.locked = True
+        elif action == "syncDevice":
+            device.props["lastSyncDateTime"] = now
+        device.history.append({"action": action, "at": now, **({"options": options} if options else {})})
+    return GraphResponse(204)
+
+
+@routes.post("/deviceManagement/managedDevices/{device}/wipe")
+async def wipe(ctx: HandlerContext) -> GraphResponse:
+    return _act(ctx, "wipe", _wipe_options(ctx))
+
+
+@routes.post("/deviceManagement/managedDevices/{device}/retire")
+async def retire(ctx: HandlerContext) -> GraphResponse:
+    return _act(ctx, "retire")
+
+
+@routes.post("/deviceManagement/managedDevices/{device}/remoteLock")
+async def remote_lock(ctx: HandlerContext) -> GraphResponse:
+    return _act(ctx, "remoteLock")
+
+
+@routes.post("/deviceManagement/managedDevices/{device}/syncDevice")
+async def sync_device(ctx: HandlerContext) -> GraphResponse:
+    return _act(ctx, "syncDevice")
+
+
+# --- inspection and steering (/_sandbox/intune/...) ------------------------------------------------
+def _state(request: web.Request) -> SandboxState:
+    return request.app[STATE_KEY]
+
+
+def _problem(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web_routes.get("/_sandbox/intune/tenants/{tid}/managedDevices")
+async def inspect_devices(request: web.Request) -> web.Response:
+    state = _state(request)
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        if tenant is None:
+            return _problem(404, "unknown tenant")
+        return web.json_response({"value": [d.inspection_view() for d in _devices(tenant).values()]})
+
+
+@web_routes.get("/_sandbox/intune/tenants/{tid}/managedDevices/{id}")
+async def inspect_device(request: web.Request) -> web.Response:
+    state = _state(request)
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        device = _devices(tenant).get(request.match_info["id"].lower()) if tenant else None
+        if device is None:
+            return _problem(404, "unknown tenant or managed device")
+        return web.json_response(device.inspection_view())
+
+
+@web_routes.post("/_sandbox/intune/tenants/{tid}/managedDevices")
+async def add_device(request: web.Request) -> web.Response:
+    """Enrol a device: ``userId`` (an id or UPN of the tenant) and ``deviceName`` are required; any
+    other key is kept as a managedDevice property."""
+    try:
+        body = json.loads(await request.read() or b"null")
+    except ValueError:
+        return _problem(400, "invalid JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("deviceName"), str) or not body.get("userId"):
+        return _problem(400, "userId and deviceName are required")
+    state = _state(request)
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        if tenant is None:
+            return _problem(404, "unknown tenant")
+        user = tenant.find_user(str(body["userId"]))
+        if user is None:
+            return _problem(400, f"no user {body['userId']} in the tenant")
+        extra = {k: v for k, v in body.items() if k not in {"userId", "deviceName", "id", "azureADDeviceId"}}
+        device = _device(str(body.get("id") or uuid.uuid4()).lower(), str(body.get("azureADDeviceId") or uuid.uuid4()),
+                         user.id, user.upn, user.props.get("displayName") or user.upn, body["deviceName"],
+                         extra.pop("operatingSystem", "Windows"), extra.pop("osVersion", "10.0.22631.3447"), **extra)
+        if device.id in _devices(tenant):
+            return _problem(409, f"managed device {device.id} exists")
+        _devices(tenant)[device.id] = device
+        return web.json_response(device.inspection_view(), status=201)
+
+
+@web_routes.post("/_sandbox/intune/tenants/{tid}/managedDevices/{id}/complete")
+async def complete_actions(request: web.Request) -> web.Response:
+    """The device checked in: pending wipe/retire actions are done and the device leaves Intune."""
+    state = _state(request)
+    now = utc_now_iso()
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        device = _devices(tenant).get(request.match_info["id"].lower()) if tenant else None
+        if device is None:
+            return _problem(404, "unknown tenant or managed device")
+        pending = [r for r in device.props["deviceActionResults"] if r["actionState"] == "pending"]
+        for result in pending:
+            result.update(actionState="done", lastUpdatedDateTime=now)
+        if any(r["actionName"] in PENDING_STATE for r in pending):
+            device.removed = True
+        return web.json_response(device.inspection_view())

@@ -1,0 +1,249 @@
+"""Microsoft Graph security alerts (``/security/alerts_v2``), per tenant: list, get, update, comment.
+
+Shapes and codes per graph-contract.md (rows 15a-15d, §2.15): GET ``200`` (``{"value": [...]}`` for
+the list); PATCH of ``status`` / ``classification`` / ``determination`` / ``assignedTo`` answers ``200``
+with the whole updated alert; POST ``.../comments`` needs ``"@odata.type":
+"microsoft.graph.security.alertComment"`` and answers ``200`` with the alert's whole comment list
+(``@odata.context`` pointing at ``/beta/``, as the docs' example does). Unknown alert ``404``; unknown
+or read-only property, or a value outside the enums, ``400`` with nothing changed.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+from .control_routes import STATE_KEY
+from .errors import GraphError, bad_request
+from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
+from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
+from .state import SandboxState, Tenant, utc_now_iso
+
+AREA = "security_alerts"
+COMMENT_TYPE = "microsoft.graph.security.alertComment"
+
+routes = GraphRouteTable()
+web_routes = web.RouteTableDef()
+
+STATUSES = frozenset({"new", "inProgress", "resolved", "unknownFutureValue"})
+CLASSIFICATIONS = frozenset({"unknown", "falsePositive", "truePositive", "informationalExpectedActivity",
+                             "unknownFutureValue"})
+DETERMINATIONS = frozenset({
+    "unknown", "apt", "malware", "securityPersonnel", "securityTesting", "unwantedSoftware", "other",
+    "multiStagedAttack", "compromisedUser", "phishing", "maliciousUserActivity", "clean", "insufficientData",
+    "confirmedUserActivity", "lineOfBusinessApplication", "unknownFutureValue",
+})
+ENUMS = {"status": STATUSES, "classification": CLASSIFICATIONS, "determination": DETERMINATIONS}
+# Properties of microsoft.graph.security.alert that exist but cannot be PATCHed.
+READ_ONLY = frozenset({
+    "id", "providerAlertId", "incidentId", "severity", "serviceSource", "detectionSource", "detectorId",
+    "tenantId", "title", "description", "recommendedActions", "category", "alertWebUrl", "incidentWebUrl",
+    "actorDisplayName", "threatDisplayName", "threatFamilyName", "mitreTechniques", "createdDateTime",
+    "lastUpdateDateTime", "resolvedDateTime", "firstActivityDateTime", "lastActivityDateTime", "comments",
+    "evidence", "systemTags", "alertPolicyId", "additionalData", "productName",
+})
+
+# Fixed ids, so docs and tests can name them.
+ADELE_ALERT_ID = "da637551227677560813_-961444813"
+MEGAN_ALERT_ID = "da637578995287051192_756343937"
+DIEGO_ALERT_ID = "da637865765418431569_-773071023"
+
+
+# --- state ---------------------------------------------------------------------------------------
+def _alerts(tenant: Tenant) -> dict[str, dict[str, Any]]:
+    """Alerts by id (tenants added through the control API start with none)."""
+    return tenant.areas.setdefault(AREA, {})
+
+
+def _user_evidence(user_id: str, upn: str, name: str) -> dict[str, Any]:
+    alias, domain = upn.split("@", 1)
+    return {
+        "@odata.type": "#microsoft.graph.security.userEvidence",
+        "createdDateTime": "2024-05-02T09:12:10.4533333Z", "verdict": "suspicious", "remediationStatus": "none",
+        "remediationStatusDetails": None, "roles": ["compromised"], "detailedRoles": [], "tags": [],
+        "userAccount": {"accountName": alias, "domainName": domain, "userSid": None, "azureAdUserId": user_id,
+                        "userPrincipalName": upn, "displayName": name},
+    }
+
+
+def _alert(tenant_id: str, alert_id: str, title: str, description: str, severity: str, category: str,
+           service_source: str, evidence: list[dict[str, Any]], status: str = "new",
+           assigned_to: str | None = None, comments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An alert shaped like Graph's *Get alert* response (tests/ingestion/payloads/graph_security_alert.json)."""
+    return {
+        "@odata.type": "#microsoft.graph.security.alert",
+        "id": alert_id, "providerAlertId": alert_id, "incidentId": "28282", "status": status,
+        "severity": severity, "classification": "unknown" if status == "new" else "truePositive",
+        "determination": "unknown" if status == "new" else "compromisedUser", "serviceSource": service_source,
+        "detectionSource": "microsoft365Defender" if "Office" in service_source else "azureAdIdentityProtection",
+        "detectorId": "e0da400f-affd-43ef-b1d5-afc2eb6f2756", "tenantId": tenant_id, "title": title,
+        "description": description, "recommendedActions": "Review the user's sign-ins and mailbox rules.",
+        "category": category, "assignedTo": assigned_to,
+        "alertWebUrl": f"https://security.microsoft.com/alerts/{alert_id}?tid={tenant_id}",
+        "incidentWebUrl": f"https://security.microsoft.com/incidents/28282?tid={tenant_id}",
+        "actorDisplayName": None, "threatDisplayName": None, "threatFamilyName": None,
+        "mitreTechniques": ["T1114.003"], "createdDateTime": "2024-05-02T09:12:10.4533333Z",
+        "lastUpdateDateTime": "2024-05-02T09:15:01.3266667Z", "resolvedDateTime": None,
+        "firstActivityDateTime": "2024-05-02T08:59:50.116Z", "lastActivityDateTime": "2024-05-02T09:05:58.222Z",
+        "comments": comments or [], "evidence": evidence, "systemTags": [],
+    }
+
+
+def demo_alerts(tenant_id: str) -> list[dict[str, Any]]:
+    if tenant_id == CONTOSO_TENANT_ID:
+        return [
+            _alert(tenant_id, ADELE_ALERT_ID, "Suspicious inbox forwarding rule",
+                   "A user created an inbox rule forwarding mail to an external address.", "high", "InitialAccess",
+                   "microsoftDefenderForOffice365",
+                   [_user_evidence("87d349ed-44d7-43e1-9a83-5f2406dee5bd", "adele.vance@contoso-demo.onmicrosoft.com",
+                                   "Adele Vance")]),
+            _alert(tenant_id, MEGAN_ALERT_ID, "Unfamiliar sign-in properties",
+                   "A sign-in with properties not seen recently for this user.", "medium", "InitialAccess",
+                   "azureAdIdentityProtection",
+                   [_user_evidence("48d31887-5fad-4d73-a9f5-3c356e68a038", "megan.bowen@contoso-demo.onmicrosoft.com",
+                                   "Megan Bowen")],
+                   status="inProgress", assigned_to="secAdmin@contoso-demo.onmicrosoft.com",
+                   comments=[{"comment": "Looking into it",
+                              "createdByDisplayName": "secAdmin@contoso-demo.onmicrosoft.com",
+                              "createdDateTime": "2024-05-02T09:20:30.1606766Z"}]),
+        ]
+    if tenant_id == FABRIKAM_TENANT_ID:
+        return [_alert(tenant_id, DIEGO_ALERT_ID, "Suspicious inbox forwarding rule",
+                       "A user created an inbox rule forwarding mail to an external address.", "high",
+                       "InitialAccess", "microsoftDefenderForOffice365",
+                       [_user_evidence("e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b",
+                                       "diego.siciliani@fabrikam-demo.onmicrosoft.com", "Diego Siciliani")])]
+    return []
+
+
+def seed_tenant(tenant: Tenant) -> None:
+    alerts = _alerts(tenant)
+    for alert in demo_alerts(tenant.id):
+        alerts[alert["id"]] = alert
+
+
+def _find(ctx: HandlerContext) -> dict[str, Any]:
+    alert = _alerts(ctx.tenant).get(ctx.params["alert"])
+    if alert is None:
+        raise GraphError(404, "NotFound", f"Alert '{ctx.params['alert']}' was not found.")
+    return alert
+
+
+def _entity(alert: dict[str, Any]) -> dict[str, Any]:
+    return {"@odata.context": f"{GRAPH_ROOT}/$metadata#security/alerts_v2/$entity", **copy.deepcopy(alert)}
+
+
+# --- Graph routes --------------------------------------------------------------------------------
+@routes.get("/security/alerts_v2")
+async def list_alerts(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        values = [copy.deepcopy(a) for a in _alerts(ctx.tenant).values()]
+    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#security/alerts_v2", "value": values})
+
+
+@routes.get("/security/alerts_v2/{alert}")
+async def get_alert(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        return GraphResponse(200, _entity(_find(ctx)))
+
+
+def _validated_update(body: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for key, value in body.items():
+        if key.startswith("@odata."):
+            continue
+        if key in ENUMS:
+            if value not in ENUMS[key]:
+                raise bad_request(f"Requested value '{value}' was not found.", code="BadRequest")
+        elif key == "assignedTo":
+            if value is not None and not isinstance(value, str):
+                raise bad_request("Invalid value specified for property 'assignedTo'.", code="BadRequest")
+        elif key in READ_ONLY:
+            raise bad_request(f"Property '{key}' is read-only and cannot be set.", code="BadRequest")
+        else:
+            raise bad_request(f"The property '{key}' does not exist on type 'microsoft.graph.security.alert'.",
+                              code="BadRequest")
+        changes[key] = value
+    return changes
+
+
+@routes.patch("/security/alerts_v2/{alert}")
+async def update_alert(ctx: HandlerContext) -> GraphResponse:
+    body = ctx.request.json_object()
+    with ctx.state.lock:
+        alert = _find(ctx)
+        changes = _validated_update(body)
+        alert.update(changes)
+        now = utc_now_iso()
+        alert["lastUpdateDateTime"] = now
+        if "status" in changes:
+            alert["resolvedDateTime"] = now if changes["status"] == "resolved" else None
+        return GraphResponse(200, _entity(alert))
+
+
+@routes.post("/security/alerts_v2/{alert}/comments")
+async def add_comment(ctx: HandlerContext) -> GraphResponse:
+    body = ctx.request.json_object()
+    if str(body.get("@odata.type", "")).lstrip("#") != COMMENT_TYPE:
+        raise bad_request(f"The request body needs \"@odata.type\": \"{COMMENT_TYPE}\".", code="BadRequest")
+    comment = body.get("comment")
+    if not isinstance(comment, str) or not comment.strip():
+        raise bad_request("The comment is missing or empty.", code="BadRequest")
+    extra = set(body) - {"@odata.type", "comment"}
+    if extra:
+        raise bad_request(f"The property '{sorted(extra)[0]}' does not exist on type '{COMMENT_TYPE}'.",
+                          code="BadRequest")
+    with ctx.state.lock:
+        alert = _find(ctx)
+        alert["comments"].append({"comment": comment, "createdByDisplayName": ctx.request.app_id or "Automation",
+                                  "createdDateTime": utc_now_iso()})
+        alert["lastUpdateDateTime"] = utc_now_iso()
+        values = copy.deepcopy(alert["comments"])
+    context = f"https://graph.microsoft.com/beta/$metadata#security/alerts_v2('{ctx.params['alert']}')/comments"
+    return GraphResponse(200, {"@odata.context": context, "value": values})
+
+
+# --- inspection: /_sandbox/security_alerts/... ---------------------------------------------------
+def alerts_view(state: SandboxState, tenant_id: str) -> list[dict[str, Any]] | None:
+    with state.lock:
+        tenant = state.tenants.get(tenant_id.lower())
+        return None if tenant is None else [copy.deepcopy(a) for a in _alerts(tenant).values()]
+
+
+@web_routes.get("/_sandbox/security_alerts/tenants/{tid}")
+async def inspect_alerts(request: web.Request) -> web.Response:
+    alerts = alerts_view(request.app[STATE_KEY], request.match_info["tid"])
+    if alerts is None:
+        return web.json_response({"error": "unknown tenant"}, status=404)
+    return web.json_response({"value": alerts})
+
+
+@web_routes.get("/_sandbox/security_alerts/tenants/{tid}/alerts/{alert}")
+async def inspect_alert(request: web.Request) -> web.Response:
+    alerts = alerts_view(request.app[STATE_KEY], request.match_info["tid"]) or []
+    found = next((a for a in alerts if a["id"] == request.match_info["alert"]), None)
+    if found is None:
+        return web.json_response({"error": "unknown tenant or alert"}, status=404)
+    return web.json_response(found)
+
+
+@web_routes.post("/_sandbox/security_alerts/tenants/{tid}")
+async def inspect_add_alert(request: web.Request) -> web.Response:
+    """Add an alert (any JSON object with an `id`), e.g. one a test just sent to Riposte's intake."""
+    state: SandboxState = request.app[STATE_KEY]
+    try:
+        alert = await request.json()
+    except ValueError as exc:
+        return web.json_response({"error": f"invalid JSON: {exc}"}, status=400)
+    if not isinstance(alert, dict) or not isinstance(alert.get("id"), str) or not alert["id"]:
+        return web.json_response({"error": "an alert is a JSON object with a string id"}, status=400)
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        if tenant is None:
+            return web.json_response({"error": "unknown tenant"}, status=404)
+        stored = {"status": "new", "classification": "unknown", "determination": "unknown", "assignedTo": None,
+                  "comments": [], "evidence": [], "systemTags": [], "tenantId": tenant.id, **alert}
+        _alerts(tenant)[alert["id"]] = stored
+        return web.json_response(copy.deepcopy(stored), status=201)

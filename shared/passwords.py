@@ -1,0 +1,282 @@
+"""Temporary passwords set by `force_password_reset`, and their one-time reveal to a technician.
+
+The plaintext exists in memory only: it is generated here, sent to Graph in the PATCH body, and sealed
+(AES-256-GCM, key from the secrets seam: `password-reveal-key`, 32 bytes, base64) into one row of the
+`PasswordReveals` table for at most an hour. It is never in a step result, the run record, the audit
+log, Durable history or a log line. A technician with SECURITY_MANAGE reveals it once with
+`POST /api/runs/{runId}/steps/{index}/password`: the row is claimed (conditional on its ETag, so two
+concurrent reveals cannot both win), deleted, then decrypted; a second reveal or one after the hour
+gets 410. See docs/password-reset.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared.models.run import Run, StepResult, StepStatus
+from shared.secrets import MissingSecretError, get_secret
+from shared.store.tables import Tables
+
+REVEAL_KEY_SECRET = "password-reveal-key"  # noqa: S105 (the secret's name, not its value)
+REVEALS_TABLE = "PasswordReveals"
+REVEAL_TTL = timedelta(hours=1)
+ACTION_TYPE = "force_password_reset"
+RESULT_FIELD = "passwordReveal"  # where the step result says how to reveal (never the password)
+
+PASSWORD_LENGTH = 20
+# Characters Entra ID accepts in cloud passwords, minus look-alikes (l/1/I, O/0) and characters that
+# are awkward to dictate or type into a shell or URL; 66 symbols, so ~120 bits for 20 characters.
+_LOWER = "abcdefghijkmnopqrstuvwxyz"
+_UPPER = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+_DIGITS = "23456789"
+_SYMBOLS = "!#$%*+-=?@^_"
+_ALPHABET = _LOWER + _UPPER + _DIGITS + _SYMBOLS
+
+
+# --- generating -----------------------------------------------------------------------------------
+def meets_entra_complexity(password: str, user_principal_name: str | None = None) -> bool:
+    """Entra ID's cloud password rule: 8-256 characters, three of lower/upper/digit/symbol, and not
+    containing the user's alias (the UPN's part before '@')."""
+    if not 8 <= len(password) <= 256:
+        return False
+    classes = (any(c.islower() for c in password), any(c.isupper() for c in password),
+               any(c.isdigit() for c in password), any(not c.isalnum() for c in password))
+    alias = (user_principal_name or "").split("@", 1)[0].lower()
+    return sum(classes) >= 3 and not (alias and alias in password.lower())
+
+
+def generate_password(user_principal_name: str | None = None, length: int = PASSWORD_LENGTH) -> str:
+    """A random password (secrets module) with all four character classes, meeting Entra's rules."""
+    if not 16 <= length <= 256:
+        raise ValueError("length must be between 16 and 256")
+    while True:
+        chars = [secrets.choice(_LOWER), secrets.choice(_UPPER), secrets.choice(_DIGITS), secrets.choice(_SYMBOLS)]
+        chars += [secrets.choice(_ALPHABET) for _ in range(length - len(chars))]
+        secrets.SystemRandom().shuffle(chars)
+        password = "".join(chars)
+        if meets_entra_complexity(password, user_principal_name):
+            return password
+
+
+# --- sealing --------------------------------------------------------------------------------------
+class RevealKeyError(RuntimeError):
+    """The reveal key is missing or malformed (the message names the setting, never a value)."""
+
+
+class UnsealError(RuntimeError):
+    """The sealed passwords cannot be decrypted (the key changed, or the row was tampered with)."""
+
+
+def load_reveal_key(env: Mapping[str, str] | None = None) -> bytes:
+    try:
+        encoded = get_secret(REVEAL_KEY_SECRET, env)
+    except MissingSecretError as exc:
+        raise RevealKeyError(str(exc)) from None
+    try:
+        key = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise RevealKeyError(f"secret '{REVEAL_KEY_SECRET}' is not base64") from None
+    if len(key) != 32:
+        raise RevealKeyError(f"secret '{REVEAL_KEY_SECRET}' must be 32 bytes (AES-256), base64-encoded")
+    return key
+
+
+def new_reveal_key() -> str:
+    """A fresh key, base64, for the `password-reveal-key` secret (`python -m shared.passwords`)."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def associated_data(run_id: str, ticket: str) -> bytes:
+    # Binds the ciphertext to its row: a sealed blob copied into another run's row does not decrypt.
+    return f"riposte/password-reveal/v1|{run_id}|{ticket}".encode()
+
+
+@dataclass(frozen=True)
+class Sealed:
+    nonce: bytes
+    ciphertext: bytes
+
+
+def seal(key: bytes, entries: list[dict[str, Any]], aad: bytes) -> Sealed:
+    nonce = secrets.token_bytes(12)
+    plaintext = json.dumps(entries, separators=(",", ":")).encode()
+    return Sealed(nonce, AESGCM(key).encrypt(nonce, plaintext, aad))
+
+
+def unseal(key: bytes, sealed: Sealed, aad: bytes) -> list[dict[str, Any]]:
+    try:
+        return json.loads(AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, aad))
+    except (InvalidTag, ValueError) as exc:
+        raise UnsealError("the sealed passwords cannot be decrypted") from exc
+
+
+def new_ticket() -> str:
+    return uuid.uuid4().hex
+
+
+# --- storing --------------------------------------------------------------------------------------
+class TakeStatus(StrEnum):
+    TAKEN = "taken"
+    GONE = "gone"  # revealed already (or never stored, or removed)
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Taken:
+    status: TakeStatus
+    sealed: Sealed | None = None
+    expires_at: datetime | None = None
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class RevealStore:
+    """Sealed passwords, one row per step: PartitionKey = run id, RowKey = the step's ticket."""
+
+    def __init__(self, tables: Tables):
+        self._tables = tables
+
+    @property
+    def _table(self):
+        return self._tables(REVEALS_TABLE)
+
+    def _entity(self, run_id: str, ticket: str, tenant_id: str, sealed: Sealed, expires_at: datetime,
+                users: int) -> dict[str, Any]:
+        return {"PartitionKey": run_id, "RowKey": ticket, "tenantId": tenant_id, "expiresAt": expires_at,
+                "users": users, "nonce": _b64(sealed.nonce), "ciphertext": _b64(sealed.ciphertext)}
+
+    def put(self, run_id: str, ticket: str, tenant_id: str, sealed: Sealed, expires_at: datetime, users: int) -> None:
+        self._table.create_entity(self._entity(run_id, ticket, tenant_id, sealed, expires_at, users))
+
+    def replace(self, run_id: str, ticket: str, tenant_id: str, sealed: Sealed, expires_at: datetime,
+                users: int) -> None:
+        self._table.upsert_entity(self._entity(run_id, ticket, tenant_id, sealed, expires_at, users))
+
+    def discard(self, run_id: str, ticket: str) -> None:
+        self._table.delete_entity(run_id, ticket)  # no error when it is gone already
+
+    def exists(self, run_id: str, ticket: str) -> bool:
+        try:
+            self._table.get_entity(run_id, ticket, select=["PartitionKey"])
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def take(self, run_id: str, ticket: str, now: datetime | None = None) -> Taken:
+        """Remove the row and hand back its content, once. Expired rows are removed and not handed back."""
+        now = now or datetime.now(UTC)
+        try:
+            row = self._table.get_entity(run_id, ticket)
+        except ResourceNotFoundError:
+            return Taken(TakeStatus.GONE)
+        try:
+            # The claim: only the caller whose ETag still matches wins (delete_entity ignores a missing row,
+            # so it cannot decide between two concurrent reveals on its own).
+            self._table.update_entity({"PartitionKey": run_id, "RowKey": ticket, "claimedAt": now},
+                                      etag=row.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return Taken(TakeStatus.GONE)
+        self._table.delete_entity(run_id, ticket)
+        expires_at = row["expiresAt"]
+        if expires_at <= now:
+            return Taken(TakeStatus.EXPIRED, expires_at=expires_at)
+        sealed = Sealed(base64.b64decode(row["nonce"]), base64.b64decode(row["ciphertext"]))
+        return Taken(TakeStatus.TAKEN, sealed, expires_at)
+
+    def purge_expired(self, now: datetime | None = None) -> int:
+        """Delete every expired row (called on each new reset, so unrevealed passwords do not linger)."""
+        now = now or datetime.now(UTC)
+        rows = list(self._table.query_entities("expiresAt lt @now", parameters={"now": now},
+                                               select=["PartitionKey", "RowKey"]))
+        for row in rows:
+            self._table.delete_entity(row["PartitionKey"], row["RowKey"])
+        return len(rows)
+
+
+def reveal_store() -> RevealStore:
+    """The process's store (Table Storage from settings). Tests replace this function."""
+    from shared import services
+
+    return RevealStore(services.tables())
+
+
+# --- revealing ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RevealResult:
+    status: int  # HTTP status for the API
+    code: str
+    message: str
+    users: list[dict[str, Any]] | None = None  # with the passwords: only when status == 200
+    audit: dict[str, Any] | None = None  # what the audit event records (never a password)
+
+
+def reveal_ticket(run: Run, step_index: int) -> tuple[str, StepResult] | RevealResult:
+    """The step's reveal ticket and the step, or why there is none (404)."""
+    step = next((s for s in run.steps if s.index == step_index), None)
+    if step is None or step.action_type != ACTION_TYPE:
+        return RevealResult(404, "not_found", f"Run '{run.id}' has no {ACTION_TYPE} step {step_index}.")
+    reveal_info = step.result.get(RESULT_FIELD)
+    if step.status is StepStatus.SKIPPED or not isinstance(reveal_info, dict) or not reveal_info.get("ticket"):
+        detail = step.error.message if step.error else (step.reason or "no password was set")
+        return RevealResult(404, "no_password", f"Step {step_index} set no password to reveal ({step.status.value}: "
+                            f"{detail}).")
+    return str(reveal_info["ticket"]), step
+
+
+def _was_reset(step: StepResult) -> set[tuple[str | None, str | None]]:
+    users = step.result.get("users")
+    return {(u.get("id"), u.get("upn")) for u in users if isinstance(u, dict) and u.get("passwordReset") is True} \
+        if isinstance(users, list) else set()
+
+
+def reveal(run: Run, step_index: int, store: RevealStore, key_loader=load_reveal_key,
+           now: datetime | None = None) -> RevealResult:
+    """Reveal the passwords a step set, once. 404: no such step or no password; 410: revealed already or
+    expired; 503: the reveal key is not configured (nothing is consumed then)."""
+    found = reveal_ticket(run, step_index)
+    if isinstance(found, RevealResult):
+        return found
+    ticket, step = found
+    reset = _was_reset(step)
+    audit = {"alertId": run.alert_id, "stepIndex": step_index, "ticket": ticket,
+             "users": [user_id or upn for user_id, upn in sorted(reset, key=str)]}
+    try:
+        key = key_loader()
+    except RevealKeyError as exc:
+        return RevealResult(503, "not_configured", f"The password reveal key is not configured: {exc}.",
+                            audit=audit | {"outcome": "notConfigured"})
+    taken = store.take(run.id, ticket, now)
+    if taken.status is TakeStatus.GONE:
+        return RevealResult(410, "gone", "This password was revealed already (a password is shown once) or has "
+                            "been removed.", audit=audit | {"outcome": "gone"})
+    if taken.status is TakeStatus.EXPIRED:
+        return RevealResult(410, "expired", f"This password could be revealed until {taken.expires_at.isoformat()}; "
+                            "it has been deleted. Reset the password again.", audit=audit | {"outcome": "expired"})
+    try:
+        sealed_entries = unseal(key, taken.sealed, associated_data(run.id, ticket))
+    except UnsealError:
+        return RevealResult(410, "undecryptable", "The password cannot be decrypted (the reveal key changed); it "
+                            "has been deleted. Reset the password again.", audit=audit | {"outcome": "undecryptable"})
+    # Only users whose reset Graph accepted (the row may still name one whose PATCH failed).
+    users = [e for e in sealed_entries if (e.get("id"), e.get("upn")) in reset]
+    return RevealResult(200, "revealed", "revealed", users=users, audit=audit | {"outcome": "revealed"})
+
+
+if __name__ == "__main__":  # print a new key for RIPOSTE_SECRET_PASSWORD_REVEAL_KEY
+    print(new_reveal_key())

@@ -1,0 +1,291 @@
+"""call_webhook: POST the alert and the run as JSON to an HTTPS endpoint, signed with HMAC-SHA256.
+
+Also the delivery helper every non-Graph sender uses (chat webhooks, PSA APIs): bounded retries on
+throttling and outages, never on a refusal.
+
+Signature (the same scheme Riposte accepts for alert ingestion, shared/ingest_auth.py):
+- `X-Riposte-Timestamp: <unix seconds>` of this attempt;
+- `X-Riposte-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`, keyed with the secret
+  named by `signingSecret` (`RIPOSTE_SECRET_<NAME>`, at least 32 characters);
+- `X-Riposte-Delivery: <id>`: the same on every attempt of one step of one run, so a receiver can
+  drop a repeat. A receiver should refuse timestamps more than 5 minutes old.
+
+Retries: at most 3 attempts, on 429, 5xx, connection failures and timeouts, waiting as Retry-After
+asks (up to 10 s; longer and the step fails as throttled) or 0.5 s then 1 s. The body is identical on
+every attempt (only the timestamp and signature change). A webhook is not idempotent in general, so
+the primitive is `idempotent=False` (the run never repeats the step); retrying inside the step is
+safe for receivers that deduplicate on `X-Riposte-Delivery`, and at worst delivers twice after a
+timeout, which is preferred to losing a security notification. Redirects are not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import AfterValidator, StringConstraints
+
+from shared import outbound_http
+from shared.api_model import CamelModel
+from shared.ingest_auth import MIN_SECRET_LENGTH, sign
+from shared.models.run import StepStatus
+from shared.primitives.context import StepContext, StepOutcome
+from shared.primitives.registry import Primitive, register
+from shared.primitives.templates import TemplateRenderer, template_text
+from shared.secrets import MissingSecretError, get_secret, setting_name
+
+log = logging.getLogger("riposte.outbound")
+
+SIGNATURE_HEADER = "X-Riposte-Signature"
+TIMESTAMP_HEADER = "X-Riposte-Timestamp"
+DELIVERY_HEADER = "X-Riposte-Delivery"
+MAX_MESSAGE = 4000
+
+
+# --- parameter types --------------------------------------------------------------------------------
+def _secret_name(value: str) -> str:
+    setting_name(value)  # ValueError with the naming rule
+    return value
+
+
+SecretName = Annotated[str, StringConstraints(min_length=1, max_length=63), AfterValidator(_secret_name)]
+
+
+def _webhook_url(value: str) -> str:
+    outbound_http.require_secure(value)  # InsecureUrlError is a ValueError
+    parts = urlsplit(value)
+    if parts.username or parts.password:
+        raise ValueError("a URL with credentials must be stored as a secret, not in the playbook")
+    try:
+        address = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        return value
+    if address.is_link_local or address.is_unspecified or address.is_multicast:
+        raise ValueError("link-local, multicast and unspecified addresses are not allowed")
+    return value
+
+
+WebhookUrl = Annotated[str, StringConstraints(min_length=8, max_length=2048), AfterValidator(_webhook_url)]
+
+
+def redacted_url(url: str) -> str:
+    """scheme://host/path: enough to recognise a destination in run history, without query tokens."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+# --- delivery with bounded retries -----------------------------------------------------------------
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    statuses: frozenset[int] = RETRYABLE_STATUSES
+    # Read/write timeouts and dropped connections: the receiver may have acted on the request.
+    retry_uncertain: bool = True
+    backoff_seconds: float = 0.5  # then doubled, when the answer has no Retry-After
+    max_wait_seconds: float = 10.0  # a longer Retry-After is not waited for: the step reports throttling
+
+
+@dataclass
+class Delivery:
+    response: httpx.Response | None
+    attempts: int
+    failure: Literal["timeout", "connection"] | None = None
+    waits: list[float] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None and self.response.is_success
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+async def send_with_retries(http: httpx.AsyncClient, make_request: Callable[[], httpx.Request],
+                            policy: RetryPolicy | None = None,
+                            sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> Delivery:
+    """Send, retrying per `policy`; never raises for HTTP outcomes (the caller turns them into a step outcome).
+    `make_request` is called for every attempt (fresh timestamps and signatures)."""
+    policy = policy or RetryPolicy()
+    delivery = Delivery(response=None, attempts=0)
+    while True:
+        delivery.attempts += 1
+        retry = False
+        wait = policy.backoff_seconds * 2 ** (delivery.attempts - 1)
+        try:
+            response = await http.send(make_request())
+            await response.aread()
+            delivery.response, delivery.failure = response, None
+            if response.status_code in policy.statuses:
+                asked = retry_after_seconds(response)
+                if asked is not None:
+                    wait = asked
+                retry = wait <= policy.max_wait_seconds
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            delivery.response, delivery.failure = None, "connection"
+            retry = True  # never reached the receiver
+        except httpx.TimeoutException:
+            delivery.response, delivery.failure = None, "timeout"
+            retry = policy.retry_uncertain
+        except httpx.TransportError:
+            delivery.response, delivery.failure = None, "connection"
+            retry = policy.retry_uncertain
+        if not retry or delivery.attempts >= policy.attempts:
+            return delivery
+        delivery.waits.append(wait)
+        await sleep(wait)
+
+
+def delivery_failure(delivery: Delivery, service: str, label: str, result: dict[str, Any]) -> StepOutcome:
+    """A failed delivery as a step error a technician can act on (`<service>_<reason>` codes)."""
+    result = result | {"attempts": delivery.attempts}
+    if delivery.response is None:
+        if delivery.failure == "timeout":
+            return StepOutcome.failed(f"{service}_timeout", f"{label} did not answer in time "
+                                      f"({delivery.attempts} attempts).", result)
+        return StepOutcome.failed(f"{service}_unreachable", f"{label} could not be reached "
+                                  f"({delivery.attempts} attempts).", result)
+    status = delivery.response.status_code
+    result["status"] = status
+    detail = _detail(delivery.response)
+    if status == 429:
+        return StepOutcome.failed(f"{service}_throttled", f"{label} kept throttling the request "
+                                  f"({delivery.attempts} attempts).", result)
+    if status >= 500:
+        return StepOutcome.failed(f"{service}_unavailable", f"{label} answered {status} after "
+                                  f"{delivery.attempts} attempts.{detail}", result)
+    if status in (401, 403):
+        return StepOutcome.failed(f"{service}_unauthorized", f"{label} refused Riposte's credentials "
+                                  f"({status}).{detail}", result)
+    if status in (404, 410):
+        return StepOutcome.failed(f"{service}_not_found", f"{label} does not exist or was removed "
+                                  f"({status}).{detail}", result)
+    if 300 <= status < 400:
+        return StepOutcome.failed(f"{service}_redirected", f"{label} answered a redirect ({status}); "
+                                  "redirects are not followed.", result)
+    return StepOutcome.failed(f"{service}_rejected", f"{label} refused the request ({status}).{detail}", result)
+
+
+def _detail(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())[:200] if response.content else ""
+    return f" {text}" if text else ""
+
+
+def secret_or_failure(name: str) -> str | StepOutcome:
+    try:
+        return get_secret(name)
+    except MissingSecretError as exc:
+        return StepOutcome.failed("secret_missing", str(exc))
+
+
+# --- call_webhook -----------------------------------------------------------------------------------
+class CallWebhookParams(CamelModel):
+    type: Literal["call_webhook"]
+    url: WebhookUrl
+    signing_secret: SecretName  # the name of the secret holding the HMAC key
+    message: template_text(MAX_MESSAGE) | None = None
+
+
+def delivery_id(ctx: StepContext, params: CallWebhookParams) -> str:
+    """Stable for one step of one run (same run, same destination, same parameters): retries share it."""
+    key = "\n".join([ctx.run.run_id, params.url, params.signing_secret, params.message or ""])
+    return "dl-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def webhook_payload(renderer: TemplateRenderer, delivery: str, message: str | None) -> dict[str, Any]:
+    """The JSON body: the alert and the run in the template variables' shape (see templates.py)."""
+    return {
+        "type": "riposte.alert",
+        "deliveryId": delivery,
+        "sentAt": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "message": message,
+        "run": renderer.context["run"],
+        "alert": renderer.context["alert"],
+    }
+
+
+def run_url(ctx: StepContext) -> str:
+    return f"{ctx.deps.settings.public_base_url}/api/runs/{ctx.run.run_id}"
+
+
+async def call_webhook(params: CallWebhookParams, ctx: StepContext) -> StepOutcome:
+    key = secret_or_failure(params.signing_secret)
+    if isinstance(key, StepOutcome):
+        return key
+    if len(key) < MIN_SECRET_LENGTH:
+        return StepOutcome.failed("weak_secret", f"The signing secret '{params.signing_secret}' has fewer than "
+                                  f"{MIN_SECRET_LENGTH} characters.")
+    renderer = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url(ctx))
+    message = renderer.text("message", params.message, "", MAX_MESSAGE) if params.message else None
+    delivery = delivery_id(ctx, params)
+    body = outbound_json(webhook_payload(renderer, delivery, message))
+    secret = key.encode()
+
+    def make_request() -> httpx.Request:
+        timestamp = int(time.time())
+        return httpx.Request("POST", params.url, content=body, headers={
+            "Content-Type": "application/json",
+            "User-Agent": f"Riposte/{ctx.deps.settings.version}",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(secret, timestamp, body),
+            DELIVERY_HEADER: delivery,
+        })
+
+    result: dict[str, Any] = {"url": redacted_url(params.url), "deliveryId": delivery}
+    async with outbound_http.client() as http:
+        sent = await send_with_retries(http, make_request)
+    renderer.record(result)
+    if not sent.ok:
+        return delivery_failure(sent, "webhook", "The webhook endpoint", result)
+    log.info("webhook delivered (%s, %d attempts)", delivery, sent.attempts)
+    assert sent.response is not None
+    return StepOutcome(StepStatus.SUCCEEDED, result=result | {"status": sent.response.status_code,
+                                                              "attempts": sent.attempts})
+
+
+def outbound_json(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def describe_call_webhook(params: CallWebhookParams, ctx: StepContext) -> str:
+    return (f"Would POST the alert and run as JSON to {redacted_url(params.url)}, signed with the secret "
+            f"'{params.signing_secret}' (X-Riposte-Signature).")
+
+
+register(Primitive(
+    "call_webhook", CallWebhookParams,
+    "POST the alert and the run as JSON to an HTTPS endpoint, signed with HMAC-SHA256 (X-Riposte-Signature).",
+    (), (),
+    destructive=False, idempotent=False, needs_user=False,
+    handler=call_webhook, describe=describe_call_webhook,
+    example={"type": "call_webhook", "url": "https://soar.yourmsp.example/hooks/riposte",
+             "signingSecret": "webhook-soar", "message": "{{ alert.severity|upper }}: {{ alert.title }}"},
+    # Not reversible: a delivered message cannot be recalled.
+))

@@ -1,0 +1,75 @@
+"""Rolling back a run: reverse its reversible steps, newest first, and say which cannot be reversed.
+
+A false positive should cost one click: re-enable the user, restore the rules, take the country out
+of the named location. A wipe or a password reset cannot be taken back; the record says so.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from shared.api_model import CamelModel
+from shared.models.alert import Alert
+from shared.models.run import Run, StepStatus
+from shared.primitives.catalog import PRIMITIVES
+from shared.primitives.context import RunContext, StepContext, StepDependencies
+
+
+class UndoStatus(StrEnum):
+    UNDONE = "undone"
+    FAILED = "failed"
+    NOT_REVERSIBLE = "notReversible"
+    NOTHING_TO_UNDO = "nothingToUndo"
+
+
+class StepRollback(CamelModel):
+    index: int
+    action_type: str
+    status: UndoStatus
+    detail: str
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class RollbackRecord(CamelModel):
+    run_id: str
+    requested_by: str
+    started_at: datetime
+    completed_at: datetime | None = None
+    steps: list[StepRollback] = Field(default_factory=list)
+
+
+async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -> RollbackRecord:
+    from shared.intake import alert_context
+
+    record = RollbackRecord(run_id=run.id, requested_by=actor, started_at=datetime.now(UTC))
+    ctx = StepContext(alert_context(alert),
+                      RunContext(run_id=run.id, playbook_id=run.playbook_id, playbook_name=run.playbook_name,
+                                 playbook_version=run.playbook_version), deps)
+    for step in sorted(run.steps, key=lambda s: s.index, reverse=True):
+        primitive = PRIMITIVES.get(step.action_type)
+        entry = {"index": step.index, "action_type": step.action_type}
+        # A failed step may have changed some objects (one of several users): undo what it recorded.
+        changed_something = step.status is StepStatus.SUCCEEDED or (step.status is StepStatus.FAILED and step.result)
+        if not changed_something:
+            record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
+                                             detail=f"the step {step.status.value}; it changed nothing"))
+        elif primitive is None or primitive.undo is None:
+            record.steps.append(StepRollback(**entry, status=UndoStatus.NOT_REVERSIBLE,
+                                             detail=f"{step.action_type} cannot be reversed"))
+        else:
+            try:
+                outcome = await primitive.undo(step, ctx)
+            except Exception as exc:  # recorded, and the other steps are still rolled back
+                record.steps.append(StepRollback(**entry, status=UndoStatus.FAILED,
+                                                 detail=f"{type(exc).__name__} while undoing"))
+                continue
+            ok = outcome.status is StepStatus.SUCCEEDED
+            detail = "reversed" if ok else (outcome.error.message if outcome.error else outcome.reason or "failed")
+            record.steps.append(StepRollback(**entry, status=UndoStatus.UNDONE if ok else UndoStatus.FAILED,
+                                             detail=detail, result=outcome.result))
+    record.completed_at = datetime.now(UTC)
+    return record

@@ -1,0 +1,48 @@
+"""POST /api/runs/{id}/steps/{index}/password: reveal, once, the password a force_password_reset step set.
+
+SECURITY_MANAGE only; POST (never GET: no caching, no prefetch, no URL in a proxy log carries it); the
+response is `Cache-Control: no-store`. Every attempt is audited (`password.reveal`, without the value).
+200 with the passwords; 404 no such step, or it set no password; 410 revealed already or expired
+(the encrypted row is deleted either way); 503 the reveal key is not configured. See docs/password-reset.md.
+"""
+
+import asyncio
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import passwords, services
+from shared.auth import AuthError, Permission, authorize
+from shared.settings import get_settings
+from shared.store.directory import NotFound
+from triggers.http_responses import error_response, json_response
+
+bp = df.Blueprint()
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+@bp.route(route="runs/{id}/steps/{index}/password", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def reveal_password(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        who = authorize(req.headers, get_settings(), Permission.RUN)
+    except AuthError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    run_id, raw_index = req.route_params["id"], req.route_params.get("index", "")
+    if not raw_index.isdigit() or len(raw_index) > 4:
+        return error_response(400, "invalid_request", "The step index is a number.", field="index")
+    try:
+        run = await asyncio.to_thread(services.alerts().get_run, run_id)
+    except NotFound:
+        return error_response(404, "not_found", f"'{run_id}' does not exist.")
+    outcome = await asyncio.to_thread(passwords.reveal, run, int(raw_index), passwords.reveal_store())
+    if outcome.audit is not None:
+        await asyncio.to_thread(services.audit().record, "password.reveal", run_id, outcome.audit, who.name)
+    if outcome.status != 200:
+        response = error_response(outcome.status, outcome.code, outcome.message)
+        response.headers.update(NO_STORE)
+        return response
+    body = {"runId": run_id, "stepIndex": int(raw_index), "forceChangePasswordNextSignIn": True,
+            "users": [{"id": u.get("id"), "userPrincipalName": u.get("upn"), "password": u["password"]}
+                      for u in outcome.users or []]}
+    return json_response(body, headers=NO_STORE)
