@@ -1,0 +1,143 @@
+"""docs/primitives.md, generated from the primitive registry so the docs cannot drift from the code.
+
+`python -m shared.primitives.catalog_doc --write docs/primitives.md` regenerates it; a test fails
+when it is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from shared.primitives.catalog import PRIMITIVES
+from shared.primitives.registry import Primitive
+
+REGENERATE = "python -m shared.primitives.catalog_doc --write docs/primitives.md"
+
+# Sections of the docs, in order, by the module that defines a primitive's parameters.
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Users", ("users", "user_recovery", "user_mfa", "user_risk")),
+    ("Mailbox", ("mailbox",)),
+    ("Network and devices", ("network", "devices")),
+    ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback")),
+)
+
+
+def _section_of(primitive: Primitive) -> int:
+    module = primitive.params.__module__.rsplit(".", 1)[-1]
+    for index, (_, modules) in enumerate(SECTIONS):
+        if module in modules:
+            return index
+    raise LookupError(f"{primitive.name}: add its module '{module}' to SECTIONS in {__name__}")
+
+
+def ordered() -> list[Primitive]:
+    def key(p: Primitive) -> tuple[int, int, str]:
+        section = _section_of(p)
+        module = p.params.__module__.rsplit(".", 1)[-1]
+        return section, SECTIONS[section][1].index(module), p.name
+
+    return sorted(PRIMITIVES.values(), key=key)
+
+
+def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " or ".join(_type_of(s, defs) for s in schema["anyOf"])
+    if "enum" in schema:
+        return " / ".join(f"`{v}`" for v in schema["enum"])
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    if schema.get("type") == "array":
+        return f"list of {_type_of(schema.get('items', {}), defs)}"
+    return schema.get("type", "any")
+
+
+def _limits(schema: dict[str, Any]) -> str:
+    parts = []
+    for key, label in (("minimum", "≥"), ("maximum", "≤"), ("minLength", "min length "), ("maxLength", "max length "),
+                       ("minItems", "min items "), ("maxItems", "max items "), ("pattern", "pattern ")):
+        if key in schema:
+            parts.append(f"{label}{schema[key]}")
+    for option in schema.get("anyOf", []):
+        parts.append(_limits(option))
+    return ", ".join(p for p in parts if p)
+
+
+def parameter_rows(primitive: Primitive) -> list[str]:
+    schema = primitive.params.model_json_schema(by_alias=True)
+    defs = schema.get("$defs", {})
+    required = set(schema.get("required", []))
+    rows = []
+    for name, field in schema.get("properties", {}).items():
+        if name == "type":
+            continue
+        default = "required" if name in required else f"default `{json.dumps(field.get('default'))}`"
+        notes = "; ".join(p for p in (_limits(field), field.get("description", "")) if p)
+        rows.append(f"| `{name}` | {_type_of(field, defs)} | {default} | {notes} |")
+    return rows
+
+
+def _flags(primitive: Primitive) -> str:
+    return " · ".join([
+        "**destructive**" if primitive.destructive else "not destructive",
+        "idempotent" if primitive.idempotent else "**never retried or repeated**",
+        "reversible (rollback)" if primitive.undo else "**not reversible**",
+        "acts on the alert's users" if primitive.needs_user else "does not need a user",
+    ])
+
+
+def render_primitive(primitive: Primitive) -> str:
+    lines = [f"### `{primitive.name}`", "", primitive.summary, "", _flags(primitive), ""]
+    permissions = [*(f"Graph `{p}`" for p in primitive.graph_permissions),
+                   *(f"`{p}`" for p in primitive.other_permissions)]
+    lines.append(f"- Permissions: {', '.join(permissions) if permissions else 'none from Microsoft'}")
+    lines.append(f"- Directory roles: {', '.join(primitive.directory_roles) if primitive.directory_roles else 'none'}")
+    rows = parameter_rows(primitive)
+    lines += ["", "| Parameter | Type | Default | Limits and notes |", "|---|---|---|---|", *rows] if rows \
+        else ["- Parameters: none besides `type`."]
+    lines += ["", "Example:", "", "```json", json.dumps(primitive.example_action()), "```", ""]
+    return "\n".join(lines)
+
+
+def render() -> str:
+    primitives = ordered()
+    out = [
+        "# Response primitives",
+        "",
+        f"<!-- Generated from the primitive registry: do not edit. Regenerate with `{REGENERATE}`. -->",
+        "",
+        "What a playbook step can do. Each action is a JSON object with `type` and the parameters below;",
+        "parameters are validated when the playbook is saved (unknown fields are refused). Every step",
+        "records what it changed (before and after) in its result; `POST /api/runs/{id}/rollback`",
+        "reverses the reversible ones. `GET /api/primitives` serves the same facts as JSON.",
+        "",
+        "| Primitive | Summary | Destructive | Reversible |",
+        "|---|---|---|---|",
+        *(f"| [`{p.name}`](#{p.name}) | {p.summary} | {'yes' if p.destructive else 'no'} | "
+          f"{'yes' if p.undo else 'no'} |" for p in primitives),
+        "",
+    ]
+    for index, (title, _) in enumerate(SECTIONS):
+        out += [f"## {title}", ""]
+        out += [render_primitive(p) for p in primitives if _section_of(p) == index]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", type=Path, metavar="DOC")
+    args = parser.parse_args(argv)
+    if args.write is None:
+        sys.stdout.write(render())
+    else:
+        args.write.write_text(render(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
