@@ -29,6 +29,7 @@ from . import (
     named_locations,
     psa,
     security_alerts,
+    sign_ins,
 )
 
 if TYPE_CHECKING:
@@ -63,4 +64,5 @@ AREAS: list[Area] = [
          seed_tenant=security_alerts.seed_tenant),
     Area("psa", web_routes=psa.web_routes, new_service_state=psa.new_service_state),
     Area("receivers", web_routes=chat_receivers.web_routes, new_service_state=chat_receivers.new_service_state),
+    Area("sign_ins", graph_routes=sign_ins.routes, seed_tenant=sign_ins.seed_tenant),
 ]

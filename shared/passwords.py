@@ -1,4 +1,5 @@
-"""Temporary passwords set by `force_password_reset`, and their one-time reveal to a technician.
+"""Temporary passwords set by `force_password_reset` (and the `disable_user_and_revoke` containment preset),
+and their one-time reveal to a technician.
 
 The plaintext exists in memory only: it is generated here, sent to Graph in the PATCH body, and sealed
 (AES-256-GCM, key from the secrets seam: `password-reveal-key`, 32 bytes, base64) into one row of the
@@ -7,16 +8,22 @@ log, Durable history or a log line. A technician with SECURITY_MANAGE reveals it
 `POST /api/runs/{runId}/steps/{index}/password`: the row is claimed (conditional on its ETag, so two
 concurrent reveals cannot both win), deleted, then decrypted; a second reveal or one after the hour
 gets 410. See docs/password-reset.md.
+
+A step that resets passwords calls `seal_new_passwords` first (generate, seal, store: nothing is set
+when that fails), sets the passwords, then `PendingPasswords.record` with the users whose reset Graph
+accepted: it trims the stored row to them and gives the `RESULT_FIELD` entry of the step result.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import logging
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -35,7 +42,12 @@ REVEAL_KEY_SECRET = "password-reveal-key"  # noqa: S105 (the secret's name, not 
 REVEALS_TABLE = "PasswordReveals"
 REVEAL_TTL = timedelta(hours=1)
 ACTION_TYPE = "force_password_reset"
+# Every primitive whose step may set passwords (and so may carry a reveal ticket).
+PASSWORD_ACTION_TYPES = (ACTION_TYPE, "disable_user_and_revoke")
 RESULT_FIELD = "passwordReveal"  # where the step result says how to reveal (never the password)
+REVEAL_PATH = "/api/runs/{runId}/steps/{stepIndex}/password"
+
+log = logging.getLogger("riposte.steps")
 
 PASSWORD_LENGTH = 20
 # Characters Entra ID accepts in cloud passwords, minus look-alikes (l/1/I, O/0) and characters that
@@ -216,6 +228,92 @@ def reveal_store() -> RevealStore:
     return RevealStore(services.tables())
 
 
+# --- a step that sets passwords ------------------------------------------------------------------
+@dataclass(frozen=True)
+class NotSealed:
+    """Why no password may be set: nothing was generated into the store, so nothing may reach Graph."""
+
+    code: str  # not_configured | reveal_store_unavailable
+    message: str
+
+
+class PendingPasswords:
+    """The passwords one step is about to set, already sealed into the reveal store (one row, one ticket).
+
+    Deliberately not a dataclass: no repr, no equality, nothing that could print a password.
+    """
+
+    __slots__ = ("_entries", "_key", "_store", "expires_at", "run_id", "tenant_id", "ticket")
+
+    def __init__(self, store: RevealStore, key: bytes, run_id: str, tenant_id: str, ticket: str,
+                 expires_at: datetime, entries: list[tuple[dict[str, Any], str]]):
+        self._store, self._key, self._entries = store, key, entries
+        self.run_id, self.tenant_id, self.ticket, self.expires_at = run_id, tenant_id, ticket, expires_at
+
+    def __repr__(self) -> str:
+        return f"<PendingPasswords ticket={self.ticket} users={len(self._entries)}>"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def password(self, index: int) -> str:
+        """The password for the index-th user given to `seal_new_passwords` (goes into Graph's body only)."""
+        return self._entries[index][1]
+
+    def _sealed(self, indexes: Sequence[int]) -> Sealed:
+        aad = associated_data(self.run_id, self.ticket)
+        return seal(self._key, [self._entries[i][0] | {"password": self._entries[i][1]} for i in indexes], aad)
+
+    async def _put(self) -> None:
+        await asyncio.to_thread(self._store.put, self.run_id, self.ticket, self.tenant_id,
+                                self._sealed(range(len(self._entries))), self.expires_at, len(self._entries))
+
+    async def record(self, done: Sequence[int]) -> dict[str, Any] | None:
+        """After the writes: keep in the store only the passwords Graph accepted (by index), forget the
+        plaintexts, and return what the step result records under RESULT_FIELD (None when none was set)."""
+        done = sorted(set(done))
+        try:
+            if not done:
+                await asyncio.to_thread(self._store.discard, self.run_id, self.ticket)
+            elif len(done) < len(self._entries):  # reveal also filters on the step result, this is belt and braces
+                await asyncio.to_thread(self._store.replace, self.run_id, self.ticket, self.tenant_id,
+                                        self._sealed(done), self.expires_at, len(done))
+        except Exception:
+            log.warning("could not trim the password reveal of run %s", self.run_id, exc_info=True)
+        users = [dict(self._entries[i][0]) for i in done]
+        self._entries = [(label, "") for label, _ in self._entries]  # the plaintexts are not needed any more
+        if not users:
+            return None
+        return {"ticket": self.ticket, "expiresAt": self.expires_at.isoformat(), "users": users,
+                "reveal": "POST " + REVEAL_PATH.replace("{runId}", self.run_id), "onlyOnce": True}
+
+
+async def seal_new_passwords(run_id: str, tenant_id: str, users: Sequence[Mapping[str, Any]],
+                             key_loader=load_reveal_key) -> PendingPasswords | NotSealed:
+    """Generate a password per user (`users`: their labels, `{"id", "upn"}`) and seal them all into one
+    reveal-store row *before* any is set, so no password is ever set that a technician could not retrieve.
+    NotSealed (and nothing stored) when the key is missing or the store is unavailable."""
+    try:
+        key = key_loader()
+    except RevealKeyError as exc:
+        return NotSealed("not_configured", f"{exc}; no password was changed.")
+    entries = [(dict(user), generate_password(user.get("upn"))) for user in users]
+    try:
+        store = reveal_store()
+        pending = PendingPasswords(store, key, run_id, tenant_id, new_ticket(), datetime.now(UTC) + REVEAL_TTL,
+                                   entries)
+        try:
+            await asyncio.to_thread(store.purge_expired)
+        except Exception:  # housekeeping only: never blocks a reset
+            log.warning("could not purge expired password reveals", exc_info=True)
+        await pending._put()
+    except Exception as exc:
+        log.warning("password reveal store unavailable for run %s: %s", run_id, type(exc).__name__)
+        return NotSealed("reveal_store_unavailable", "The encrypted password could not be stored for the "
+                         f"technician ({type(exc).__name__}); no password was changed.")
+    return pending
+
+
 # --- revealing ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RevealResult:
@@ -229,8 +327,10 @@ class RevealResult:
 def reveal_ticket(run: Run, step_index: int) -> tuple[str, StepResult] | RevealResult:
     """The step's reveal ticket and the step, or why there is none (404)."""
     step = next((s for s in run.steps if s.index == step_index), None)
-    if step is None or step.action_type != ACTION_TYPE:
-        return RevealResult(404, "not_found", f"Run '{run.id}' has no {ACTION_TYPE} step {step_index}.")
+    if step is None or step.action_type not in PASSWORD_ACTION_TYPES:
+        kinds = " or ".join(PASSWORD_ACTION_TYPES)
+        return RevealResult(404, "not_found", f"Run '{run.id}' has no step {step_index} that resets passwords "
+                            f"({kinds}).")
     reveal_info = step.result.get(RESULT_FIELD)
     if step.status is StepStatus.SKIPPED or not isinstance(reveal_info, dict) or not reveal_info.get("ticket"):
         detail = step.error.message if step.error else (step.reason or "no password was set")
@@ -240,6 +340,8 @@ def reveal_ticket(run: Run, step_index: int) -> tuple[str, StepResult] | RevealR
 
 
 def _was_reset(step: StepResult) -> set[tuple[str | None, str | None]]:
+    """The users whose password the step set: every password-resetting primitive records, per user entry,
+    `passwordReset: true` only when Graph accepted the new password."""
     users = step.result.get("users")
     return {(u.get("id"), u.get("upn")) for u in users if isinstance(u, dict) and u.get("passwordReset") is True} \
         if isinstance(users, list) else set()

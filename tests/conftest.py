@@ -83,13 +83,14 @@ def sandbox_server():
 
 
 def app_environment(storage: str, sandbox_graph_url: str) -> dict[str, str]:
-    """The development settings the local stack gives the app (see devhost/stack.py)."""
+    """The development settings the local stack gives the app (see devhost/stack.py), pointed at this
+    session's Azurite and sandbox instead of the default ports."""
     from devhost.stack import LocalStack
 
-    env = LocalStack().app_environment()
-    return env | {"AzureWebJobsStorage": storage, "GRAPH_BASE_URL": sandbox_graph_url,
-                  "EXCHANGE_BASE_URL": sandbox_graph_url.removesuffix("/v1.0"),
-                  "RIPOSTE_TASK_HUB": "RiposteTest", "RIPOSTE_TABLE_PREFIX": "test"}
+    default = LocalStack()
+    sandbox_base = sandbox_graph_url.removesuffix("/v1.0")
+    env = {k: v.replace(default.sandbox_url, sandbox_base) for k, v in default.app_environment().items()}
+    return env | {"AzureWebJobsStorage": storage, "RIPOSTE_TASK_HUB": "RiposteTest", "RIPOSTE_TABLE_PREFIX": "test"}
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""POST /api/runs/{id}/steps/{index}/password: reveal, once, the password a force_password_reset step set.
+"""POST /api/runs/{id}/steps/{index}/password: reveal, once, the passwords a force_password_reset step (or a
+disable_user_and_revoke containment step) set.
 
 SECURITY_MANAGE only; POST (never GET: no caching, no prefetch, no URL in a proxy log carries it); the
 response is `Cache-Control: no-store`. Every attempt is audited (`password.reveal`, without the value).

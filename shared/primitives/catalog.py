@@ -14,6 +14,7 @@ from shared.primitives import (
     alert_writeback,
     chat,
     devices,
+    evidence,
     mailbox,
     network,
     notify,
@@ -28,7 +29,7 @@ from shared.primitives.registry import REGISTRY, Primitive
 
 FAMILIES = (
     users, notify, devices, network, mailbox, user_recovery, user_mfa, user_risk,
-    webhook, chat, tickets, alert_writeback,
+    webhook, chat, tickets, alert_writeback, evidence,
 )
 
 PRIMITIVES: dict[str, Primitive] = REGISTRY

@@ -127,7 +127,7 @@ def open_exchange(ctx: StepContext) -> ExchangeAdminClient | StepError:
     return ExchangeAdminClient(base_url, tenant_id, ctx.deps.graph.credential_for(tenant_id))
 
 
-def _exchange_identity(user: UserEntity) -> str:
+def exchange_identity(user: UserEntity) -> str:
     return user.upn or user.id or ""
 
 
@@ -139,8 +139,10 @@ FORWARDING_FIELDS = {  # step-result name -> Exchange property
 
 
 # --- remove_forwarding_rules ---------------------------------------------------------------------
-async def _clear_mailbox_forwarding(exchange: ExchangeAdminClient, identity: str, mailbox: dict[str, Any],
-                                    internal_domain: str | None, external_only: bool) -> dict[str, Any]:
+async def clear_mailbox_forwarding(exchange: ExchangeAdminClient, identity: str, mailbox: dict[str, Any],
+                                   internal_domain: str | None, external_only: bool) -> dict[str, Any]:
+    """Clear the forwarding of a mailbox read with Get-Mailbox (Set-Mailbox only when there is something to
+    clear); the record (action, before, after) is what undo_remove_forwarding_rules puts back."""
     before = {name: mailbox.get(prop) for name, prop in FORWARDING_FIELDS.items()}
     before["deliverToMailboxAndForward"] = bool(before["deliverToMailboxAndForward"])
     smtp, address = before["forwardingSmtpAddress"], before["forwardingAddress"]
@@ -160,14 +162,26 @@ async def _clear_mailbox_forwarding(exchange: ExchangeAdminClient, identity: str
     return {"action": "cleared", "before": before, "after": after}
 
 
+def read_only_rule(rule: dict[str, Any], forwards_to: list[str]) -> dict[str, Any]:
+    """The record of a forwarding rule REST cannot change (isReadOnly): reported as an error to act on."""
+    return rules_api.label(rule) | {"forwardsTo": rules_api.recipients(rule), "action": "readOnly",
+                                    "error": _error(StepError(
+        code="rule_read_only",
+        message=f"Inbox rule '{rule.get('displayName')}' forwards mail to {', '.join(forwards_to)} but is "
+                "read-only through the REST API: remove it with Remove-InboxRule or in Outlook."))}
+
+
+def disabled_rule(rule: dict[str, Any], enabled_after: bool = False) -> dict[str, Any]:
+    """The record of a forwarding rule this step disabled (undo_remove_forwarding_rules re-enables it)."""
+    return rules_api.label(rule) | {"forwardsTo": rules_api.recipients(rule), "action": "disabled",
+                                    "before": {"isEnabled": True}, "after": {"isEnabled": enabled_after}}
+
+
 async def _handle_rule(graph: GraphServiceClient, key: str, rule: dict[str, Any], mode: str,
                        external: list[str]) -> dict[str, Any]:
     entry = rules_api.label(rule) | {"forwardsTo": rules_api.recipients(rule)}
     if rule.get("isReadOnly"):
-        return entry | {"action": "readOnly", "error": _error(StepError(
-            code="rule_read_only",
-            message=f"Inbox rule '{rule.get('displayName')}' forwards mail to {', '.join(external)} but is "
-                    "read-only through the REST API: remove it with Remove-InboxRule or in Outlook."))}
+        return read_only_rule(rule, external)
     try:
         if mode == "delete":
             await rules_api.delete_rule(graph, key, rule["id"])
@@ -175,8 +189,7 @@ async def _handle_rule(graph: GraphServiceClient, key: str, rule: dict[str, Any]
         if not rule.get("isEnabled"):
             return entry | {"action": "alreadyDisabled"}
         updated = await rules_api.set_enabled(graph, key, rule["id"], False)
-        return entry | {"action": "disabled", "before": {"isEnabled": True},
-                        "after": {"isEnabled": bool(updated.get("isEnabled", False))}}
+        return disabled_rule(rule, bool(updated.get("isEnabled", False)))
     except ODataError as exc:
         if exc.response_status_code == 404:  # gone between the list and the change: nothing forwards
             return entry | {"action": "alreadyGone"}
@@ -189,13 +202,13 @@ async def _remove_for_user(graph: GraphServiceClient, exchange: ExchangeAdminCli
     errors: list[dict[str, Any]] = []
     domain = rules_api.domain_of(user.upn)
     if exchange is not None:
-        identity = _exchange_identity(user)
+        identity = exchange_identity(user)
         try:
             mailbox = await exchange.get_mailbox(identity)
             domain = domain or rules_api.domain_of(mailbox.get("UserPrincipalName"))
             if not (params.external_only and domain is None):
-                entry["mailboxForwarding"] = await _clear_mailbox_forwarding(exchange, identity, mailbox, domain,
-                                                                             params.external_only)
+                entry["mailboxForwarding"] = await clear_mailbox_forwarding(exchange, identity, mailbox, domain,
+                                                                            params.external_only)
         except ExchangeError as exc:
             entry["mailboxForwarding"] = {"error": _error(exc.step_error())}
             errors.append(entry["mailboxForwarding"]["error"])
@@ -277,7 +290,7 @@ async def _restore_forwarding(exchange: ExchangeAdminClient, user: UserEntity, r
     before, after = recorded.get("before") or {}, recorded.get("after") or {}
     changes = {prop: before.get(name) for name, prop in FORWARDING_FIELDS.items()
                if before.get(name) != after.get(name)}
-    await exchange.set_mailbox(_exchange_identity(user), **changes)
+    await exchange.set_mailbox(exchange_identity(user), **changes)
     return {"action": "restored", "after": before}
 
 
@@ -418,7 +431,7 @@ def describe_disable_inbox_rule(params: DisableInboxRuleParams, ctx: StepContext
 async def _convert_user(exchange: ExchangeAdminClient, user: UserEntity, to_type: str, from_details: str,
                         to_details: str) -> dict[str, Any]:
     entry = _label(user)
-    identity = _exchange_identity(user)
+    identity = exchange_identity(user)
     try:
         mailbox = await exchange.get_mailbox(identity)
         current = mailbox.get("RecipientTypeDetails")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from kiota_serialization_json.json_parse_node import JsonParseNode
 from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
@@ -39,6 +40,13 @@ def rule_model(data: dict[str, Any]) -> MessageRule:
 
 def inbox_rules(graph: GraphServiceClient, user_key: str) -> MessageRulesRequestBuilder:
     return graph.users.by_user_id(user_key).mail_folders.by_mail_folder_id("inbox").message_rules
+
+
+def rule_path(user_path_key: str, rule_id: str) -> str:
+    """The rule's URL below the version root, for a raw request such as a ``$batch`` item. Rule ids contain
+    ``=`` and may contain ``+`` or ``/``: the segment is percent-encoded whole (``safe=''``), as the SDK does."""
+    return (f"/users/{quote(user_path_key, safe='@')}/mailFolders/inbox/messageRules/"
+            f"{quote(rule_id, safe='')}")
 
 
 async def list_rules(graph: GraphServiceClient, user_key: str) -> list[dict[str, Any]]:

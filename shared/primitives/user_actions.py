@@ -1,7 +1,10 @@
-"""User primitives: disable, revoke sessions, and the containment preset that does both in one batch."""
+"""User primitives' building blocks: the alert's targets, disable, revoke sessions, and the write chains the
+containment preset (users.py, disable_user_and_revoke) sends as Graph JSON batches."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -9,9 +12,16 @@ from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.user import User
 
-from shared.graph.batch import BatchStep, send_batch
+from shared.graph.batch import (
+    JSON,
+    MAX_BATCH_REQUESTS,
+    BatchRetryPolicy,
+    BatchStep,
+    BatchStepResult,
+    send_batch,
+)
 from shared.models.alert import UserEntity
-from shared.models.run import StepStatus
+from shared.models.run import StepError, StepStatus
 from shared.primitives.context import AlertContext, StepOutcome
 from shared.primitives.graph_errors import from_odata, step_error
 from shared.primitives.params import UserTargetParams
@@ -79,28 +89,72 @@ async def revoke_sessions(graph: GraphServiceClient, users: list[UserEntity]) ->
     return _summarize(per_user)
 
 
-async def disable_and_revoke(graph: GraphServiceClient, users: list[UserEntity]) -> StepOutcome:
-    """One Graph round trip: per user, disable then (dependsOn) revoke, so a token refreshed between
-    the two calls cannot outlive the revoke."""
-    steps = []
-    for n, user in enumerate(users):
-        path = f"/users/{quote(user_key(user), safe='@')}"
-        steps.append(BatchStep(f"d{n}", "PATCH", path, {"accountEnabled": False},
-                               {"Content-Type": "application/json"}))
-        steps.append(BatchStep(f"r{n}", "POST", f"{path}/revokeSignInSessions", depends_on=(f"d{n}",)))
-    results = await send_batch(graph, steps)
-    per_user = []
-    for n, user in enumerate(users):
-        disabled, revoked = results[f"d{n}"], results[f"r{n}"]
-        entry = _label(user) | {"accountEnabled": {"after": False} if disabled.ok else None,
-                                "sessionsRevoked": revoked.ok}
-        failed = disabled if not disabled.ok else (revoked if not revoked.ok else None)
-        if failed is not None:
-            error = step_error(failed.status, failed.error_code)
-            if failed is revoked and revoked.status == 424:
-                error = step_error(disabled.status, disabled.error_code)
-            entry["error"] = error.model_dump()
-        per_user.append(entry)
-    outcome = _summarize(per_user)
-    outcome.result["graphRoundTrips"] = max(r.attempts for r in results.values())
-    return outcome
+# --- fully sequential write chains, as few Graph $batch posts as possible ---------------------------------------
+# Graph runs a batch's requests in order only when asked with dependsOn, and refuses a batch that is neither
+# fully sequential nor fully parallel ("Batch should be either fully sequential or fully parallel", 400): one
+# user's chain (disable -> revoke -> ...) is one fully sequential batch, and users do not share a batch (their
+# chains would be parallel to each other, and one user's failure must not stop another's containment).
+def user_path(user: UserEntity) -> str:
+    """``/users/{id or upn}`` for a raw request (guest UPNs contain '#', which must be escaped)."""
+    return f"/users/{quote(user_key(user), safe='@')}"
+
+
+def disable_write(user: UserEntity, step_id: str = "disable") -> BatchStep:
+    return BatchStep(step_id, "PATCH", user_path(user), {"accountEnabled": False}, {"Content-Type": JSON})
+
+
+def revoke_write(user: UserEntity, step_id: str = "revoke") -> BatchStep:
+    return BatchStep(step_id, "POST", f"{user_path(user)}/revokeSignInSessions")
+
+
+def sequential(writes: Sequence[BatchStep]) -> list[BatchStep]:
+    """The writes as a fully sequential chain: each depends on the one before it."""
+    return [replace(w, depends_on=(writes[i - 1].id,) if i else ()) for i, w in enumerate(writes)]
+
+
+def not_sent(step_id: str) -> BatchStepResult:
+    """The result of a write that was never sent because an earlier write of its chain failed."""
+    return BatchStepResult(step_id, 424, {}, {"error": {"code": "FailedDependency", "message": "Not sent: an "
+                                                        "earlier write of the chain failed."}}, attempts=0)
+
+
+def round_trips(results: dict[str, BatchStepResult]) -> int:
+    """$batch posts behind one send_batch call: attempt n was a post, and a step resent last went in the last one."""
+    return max((r.attempts for r in results.values()), default=0)
+
+
+async def send_chain(graph: GraphServiceClient, writes: Sequence[BatchStep],
+                     policy: BatchRetryPolicy | None = None) -> tuple[dict[str, BatchStepResult], int]:
+    """Send ``writes`` in this order as fully sequential ``$batch`` posts: one post for up to
+    MAX_BATCH_REQUESTS writes (the usual case), else consecutive chunks, the next one only once the previous
+    fully succeeded (dependsOn cannot reach across batches). Throttled writes are resent by send_batch,
+    honouring Retry-After. Returns every write's result by id (424 for the ones never sent) and the number of
+    $batch posts, retries included."""
+    results: dict[str, BatchStepResult] = {}
+    posts = 0
+    for start in range(0, len(writes), MAX_BATCH_REQUESTS):
+        chunk = sequential(writes[start:start + MAX_BATCH_REQUESTS])
+        if any(not r.ok for r in results.values()):
+            results.update((w.id, not_sent(w.id)) for w in chunk)
+            continue
+        got = await send_batch(graph, chunk, policy)
+        posts += round_trips(got)
+        results.update(got)
+    return results, posts
+
+
+async def send_parallel(graph: GraphServiceClient, writes: Sequence[BatchStep],
+                        policy: BatchRetryPolicy | None = None) -> tuple[dict[str, BatchStepResult], int]:
+    """Independent writes as fully parallel ``$batch`` posts (no dependsOn), MAX_BATCH_REQUESTS per post."""
+    results: dict[str, BatchStepResult] = {}
+    posts = 0
+    for start in range(0, len(writes), MAX_BATCH_REQUESTS):
+        got = await send_batch(graph, [replace(w, depends_on=()) for w in writes[start:start + MAX_BATCH_REQUESTS]],
+                               policy)
+        posts += round_trips(got)
+        results.update(got)
+    return results, posts
+
+
+def write_error(result: BatchStepResult) -> StepError:
+    return step_error(result.status, result.error_code)

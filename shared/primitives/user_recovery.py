@@ -17,10 +17,7 @@ can be undone from that record; a password reset cannot (the old password is unk
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from msgraph import GraphServiceClient
@@ -53,9 +50,7 @@ from shared.primitives.user_common import (
     summarize,
 )
 
-log = logging.getLogger("riposte.steps")
-
-REVEAL_PATH = "/api/runs/{runId}/steps/{stepIndex}/password"
+REVEAL_PATH = passwords.REVEAL_PATH
 
 
 class EnableUserParams(UserTargetParams):
@@ -81,65 +76,44 @@ class ForcePasswordResetParams(UserTargetParams):
     type: Literal["force_password_reset"]
 
 
-async def _store(call, *args) -> None:
-    await asyncio.to_thread(call, *args)
-
-
 async def force_password_reset(params: ForcePasswordResetParams, ctx: StepContext) -> StepOutcome:
     """Set a random password that must be changed at next sign-in. The password is sealed into the reveal
     store *before* Graph is called, so no password is ever set that a technician could not retrieve."""
     users = user_targets(ctx.alert, params)
     if isinstance(users, StepOutcome):
         return users
-    try:
-        key = passwords.load_reveal_key()
-    except passwords.RevealKeyError as exc:
-        return StepOutcome.failed("not_configured", f"{exc}; no password was changed.")
-    store, run_id, tenant_id = passwords.reveal_store(), ctx.run.run_id, ctx.alert.tenant_id or ""
-    ticket, expires_at = passwords.new_ticket(), datetime.now(UTC) + passwords.REVEAL_TTL
-    aad = passwords.associated_data(run_id, ticket)
-    pending = [(user, passwords.generate_password(user.upn)) for user in users]
-
-    def sealed(pairs: list[tuple[UserEntity, str]]) -> passwords.Sealed:
-        return passwords.seal(key, [label(u) | {"password": pw} for u, pw in pairs], aad)
-
-    try:
-        await _store(store.purge_expired)
-    except Exception:  # housekeeping only: never blocks a reset
-        log.warning("could not purge expired password reveals", exc_info=True)
-    try:
-        await _store(store.put, run_id, ticket, tenant_id, sealed(pending), expires_at, len(pending))
-    except Exception as exc:
-        log.warning("password reveal store unavailable for run %s: %s", run_id, type(exc).__name__)
-        return StepOutcome.failed("reveal_store_unavailable", "The encrypted password could not be stored for "
-                                  f"the technician ({type(exc).__name__}); no password was changed.")
+    pending = await passwords.seal_new_passwords(ctx.run.run_id, ctx.alert.tenant_id or "", [label(u) for u in users])
+    if isinstance(pending, passwords.NotSealed):
+        return StepOutcome.failed(pending.code, pending.message)
 
     graph, per_user, done = ctx.tenant_graph(), [], []
-    for user, password in pending:
-        profile = PasswordProfile(password=password, force_change_password_next_sign_in=True)
+    for index, user in enumerate(users):
+        change = User(password_profile=new_password_profile(pending, index))
         try:
-            await graph.users.by_user_id(user_key(user)).patch(User(password_profile=profile))
+            await graph.users.by_user_id(user_key(user)).patch(change)
         except ODataError as exc:
             per_user.append(label(user) | {"passwordReset": False} | error_entry(exc))
             continue
-        done.append((user, password))
-        per_user.append(label(user) | {"passwordReset": True, "forceChangePasswordNextSignIn": {"after": True}})
+        done.append(index)
+        per_user.append(label(user) | password_reset_entry())
 
-    extra: dict[str, Any] = {}
-    try:
-        if not done:
-            await _store(store.discard, run_id, ticket)
-        elif len(done) < len(pending):  # keep only the passwords that were set (reveal also filters)
-            await _store(store.replace, run_id, ticket, tenant_id, sealed(done), expires_at, len(done))
-    except Exception:
-        log.warning("could not trim the password reveal of run %s", run_id, exc_info=True)
-    if done:
-        extra[passwords.RESULT_FIELD] = {
-            "ticket": ticket, "expiresAt": expires_at.isoformat(), "users": [label(u) for u, _ in done],
-            "reveal": "POST " + REVEAL_PATH.replace("{runId}", run_id), "onlyOnce": True,
-        }
-    del pending, done
-    return summarize(per_user, extra)
+    reveal_info = await pending.record(done)  # also forgets the plaintexts
+    del change, pending
+    return summarize(per_user, {passwords.RESULT_FIELD: reveal_info} if reveal_info else None)
+
+
+def new_password_profile(pending: passwords.PendingPasswords, index: int) -> PasswordProfile:
+    return PasswordProfile(password=pending.password(index), force_change_password_next_sign_in=True)
+
+
+def password_profile_body(pending: passwords.PendingPasswords, index: int) -> dict[str, Any]:
+    """The same change as a raw JSON body (for a Graph $batch): the password only ever travels to Graph."""
+    return {"passwordProfile": {"forceChangePasswordNextSignIn": True, "password": pending.password(index)}}
+
+
+def password_reset_entry() -> dict[str, Any]:
+    """What a user entry records once Graph accepted the new password (passwords.reveal reads passwordReset)."""
+    return {"passwordReset": True, "forceChangePasswordNextSignIn": {"after": True}}
 
 
 def describe_password_reset(params: ForcePasswordResetParams, ctx: StepContext) -> str:

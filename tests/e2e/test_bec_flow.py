@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -56,10 +57,20 @@ def sandbox_user(sandbox_server, upn: str) -> dict:
     return httpx.get(f"{sandbox_server.base_url}/_sandbox/tenants/{CONTOSO}/users/{upn}").json()
 
 
+def sandbox_rules(sandbox_server, upn: str) -> dict[str, dict]:
+    url = f"{sandbox_server.base_url}/_sandbox/mail_rules/tenants/{CONTOSO}/users/{upn}"
+    return {r["displayName"]: r for r in httpx.get(url).json()["value"]}
+
+
+def sandbox_mailbox(sandbox_server, upn: str) -> dict:
+    return httpx.get(f"{sandbox_server.base_url}/_sandbox/exchange_admin/tenants/{CONTOSO}/mailboxes/{upn}").json()
+
+
 def test_bec_playbook_contains_the_user_and_tells_the_service_desk(bec, sandbox_server):
     api, playbook = bec
     before = sandbox_user(sandbox_server, ADELE[1])
     assert before["accountEnabled"] is True
+    assert sandbox_mailbox(sandbox_server, ADELE[1])["ForwardingSmtpAddress"] == "smtp:exfil@protonmail.example"
 
     response = api.post("/alerts", json=graph_alert(ADELE, "Suspicious inbox forwarding rule"))
     assert response.status_code == 202, response.text
@@ -75,19 +86,39 @@ def test_bec_playbook_contains_the_user_and_tells_the_service_desk(bec, sandbox_
         ("disable_user_and_revoke", "succeeded"), ("notify_email", "succeeded")]
     assert run["steps"][0]["result"]["graphRoundTrips"] == 1
 
+    # Contained: disabled, sessions revoked, password reset (forced change), forwarding rules and mailbox
+    # forwarding gone.
     after = sandbox_user(sandbox_server, ADELE[1])
     assert after["accountEnabled"] is False
     assert after["signInSessionsValidFromDateTime"] != before["signInSessionsValidFromDateTime"]
+    assert after["_sandbox"]["passwordResets"] == 1 and after["_sandbox"]["forceChangePasswordNextSignIn"] is True
+    rules = sandbox_rules(sandbox_server, ADELE[1])
+    assert [n for n, r in rules.items() if not r["isEnabled"]] == ["..", "Mail sync", "Board mail to Megan"]
+    assert sandbox_mailbox(sandbox_server, ADELE[1])["ForwardingSmtpAddress"] is None
     outbox = httpx.get(f"{sandbox_server.base_url}/_sandbox/outbox").json()["value"]
     mail = [m for m in outbox if run_id in m["body"]["content"]]
     assert len(mail) == 1
     assert mail[0]["to"] == ["servicedesk@yourmsp.com.au"]
     assert "Suspicious inbox forwarding rule" in mail[0]["subject"]
 
-    # The containment went out as one Graph batch: disable, then (dependsOn) revoke.
+    # The containment's Graph writes went out as one batch, fully sequential: disable, then (dependsOn) revoke,
+    # then the password, then the three forwarding rules.
     calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls", params={"tenantId": CONTOSO}).json()["value"]
+    [batch] = [c for c in calls if c["path"] == "/v1.0/$batch" and ADELE[0] in json.dumps(c["body"])]
+    requests = batch["body"]["requests"]
+    assert [(r["id"], r.get("dependsOn")) for r in requests] == [
+        ("disable", None), ("revoke", ["disable"]), ("password", ["revoke"]), ("rule1", ["password"]),
+        ("rule2", ["rule1"]), ("rule3", ["rule2"])]
     batched = [c for c in calls if c["batched"] and ADELE[0] in c["path"]]
-    assert [c["method"] for c in batched] == ["PATCH", "POST"]
+    assert [c["method"] for c in batched] == ["PATCH", "POST", "PATCH", "PATCH", "PATCH", "PATCH"]
+
+    # The technician reveals the new password once, from the preset's step.
+    revealed = api.post(f"/runs/{run_id}/steps/0/password")
+    assert revealed.status_code == 200, revealed.text
+    [user] = revealed.json()["users"]
+    assert (user["id"], user["userPrincipalName"]) == ADELE and user["password"] not in json.dumps(calls)
+    assert user["password"] not in api.get(f"/runs/{run_id}").text
+    assert api.post(f"/runs/{run_id}/steps/0/password").status_code == 410
 
     alert = api.get(f"/alerts/{accepted['alertId']}").json()
     decision = next(d for d in alert["matchDecisions"] if d["playbookId"] == playbook["id"])
@@ -124,10 +155,15 @@ def test_ten_concurrent_deliveries_start_exactly_one_run_per_playbook(bec, sandb
     runs = api.get("/runs", params={"alertId": accepted[0]["alertId"]}).json()["value"]
     assert [r["playbookId"] for r in runs].count(playbook["id"]) == 1
     run = wait_for_run(api, next(r["id"] for r in runs if r["playbookId"] == playbook["id"]))
-    assert run["status"] == "succeeded"
+    # Megan is contained once; her read-only forwarding rule (REST cannot change it) fails the preset step.
+    containment = run["steps"][0]
+    assert (containment["status"], containment["error"]["code"]) == ("failed", "rule_read_only")
+    assert run["steps"][1]["status"] == "succeeded"
     calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls", params={"tenantId": CONTOSO}).json()["value"]
-    disables = [c for c in calls if c["method"] == "PATCH" and MEGAN[0] in c["path"]]
+    disables = [c for c in calls if c["method"] == "PATCH" and MEGAN[0] in c["path"]
+                and c["body"] == {"accountEnabled": False}]
     assert len(disables) == 1
+    assert sandbox_user(sandbox_server, MEGAN[1])["_sandbox"]["passwordResets"] == 1
 
 
 def test_a_status_update_of_a_handled_alert_fires_nothing(bec):
