@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import re2
 
-from shared.models.playbook import compile_title_regex
+from shared.patterns import compile_re2
 
 # Titles are at most this long by model (NormalizedAlert.title); the cap also holds for alerts built
 # without validation, so the work per search has a fixed ceiling whatever reaches matching.
@@ -34,7 +34,7 @@ def compile_pattern(source: str) -> TitlePattern:
     # The same compiler that validated the pattern on save (memory cap, no capture groups: RE2 then
     # answers with its DFA alone, ~200x faster on e.g. `(.*[a-z]){30}$` over 1 KiB).
     try:
-        return TitlePattern(source, compile_title_regex(source))
+        return TitlePattern(source, compile_re2(source))
     except re2.error as exc:
         return TitlePattern(source, None, str(exc))
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
-import re2
 from pydantic import Field, field_validator
 
 from shared.api_model import CamelModel
 from shared.models.alert import Severity, normalize_category
 from shared.models.tenant import GroupId, Guid
+from shared.patterns import Re2Pattern
 from shared.primitives.catalog import ActionSpec
 
-MAX_REGEX_LENGTH = 512
 MAX_ACTIONS = 50
 
 
@@ -34,19 +33,10 @@ class TenantGroupScope(CamelModel):
 TenantScope = Annotated[Union[AllTenants, OneTenant, TenantGroupScope], Field(discriminator="type")]  # noqa: UP007
 
 
-def compile_title_regex(pattern: str) -> re2._Regexp:
-    """RE2: linear time in the title's length whatever the pattern, so no pattern can hang ingestion."""
-    options = re2.Options()
-    options.max_mem = 1 << 20  # 1 MiB per compiled program: huge repetitions are refused, not built
-    options.log_errors = False
-    options.never_capture = True  # the same matches, far faster on some patterns; groups are never read
-    return re2.compile(pattern, options)
-
-
 class Trigger(CamelModel):
     category: str | None = Field(default=None, min_length=1, max_length=100)  # None: any category
     min_severity: Severity = Severity.INFORMATIONAL
-    title_regex: str | None = Field(default=None, min_length=1, max_length=MAX_REGEX_LENGTH)
+    title_regex: Re2Pattern | None = None
     tenant_scope: TenantScope = Field(default_factory=lambda: AllTenants(type="all"))
 
     @field_validator("category", mode="before")
@@ -54,17 +44,6 @@ class Trigger(CamelModel):
     def _normalize(cls, value: object) -> object:
         # Before the length check, so "   " is refused rather than saved as "" (which never matches).
         return normalize_category(value) if isinstance(value, str) else value
-
-    @field_validator("title_regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                compile_title_regex(value)
-            except re2.error as exc:
-                detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
-                raise ValueError(f"invalid regular expression (RE2 syntax): {detail}") from None
-        return value
 
 
 class PlaybookDraft(CamelModel):

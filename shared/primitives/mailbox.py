@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from shared.exchange import EXCHANGE_PERMISSION, EXCHANGE_ROLE, ExchangeAdminClient, ExchangeError
 from shared.graph.client_factory import validate_tenant_id
@@ -34,6 +34,7 @@ from shared.graph.settings import GraphAuthMode, is_loopback_url
 from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepResult, StepStatus
 from shared.outbound_http import InsecureUrlError, require_secure
+from shared.patterns import Re2Pattern, compile_re2
 from shared.primitives import mailbox_rules as rules_api
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
@@ -41,7 +42,6 @@ from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 
-MAX_PATTERN_LENGTH = 512  # as a trigger's titleRegex
 RULE_ID_PATTERN = r"^[A-Za-z0-9+/=_-]{1,512}$"
 
 
@@ -60,26 +60,10 @@ class RemoveForwardingRulesParams(UserTargetParams):
 class DisableInboxRuleParams(UserTargetParams):
     type: Literal["disable_inbox_rule"]
     # RE2, searched in the rule's displayName (case-sensitive unless it starts with (?i)).
-    name_pattern: str | None = Field(default=None, min_length=1, max_length=MAX_PATTERN_LENGTH)
+    name_pattern: Re2Pattern | None = None
     rule_id: str | None = Field(default=None, pattern=RULE_ID_PATTERN)
     # A pattern matching more rules than this in one mailbox is refused rather than disabling them all.
     max_rules: int = Field(default=5, ge=1, le=50)
-
-    @field_validator("name_pattern")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            # Imported here: shared.models.playbook imports the catalog, which imports this module.
-            import re2
-
-            from shared.models.playbook import compile_title_regex
-
-            try:
-                compile_title_regex(value)
-            except re2.error as exc:
-                detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
-                raise ValueError(f"invalid regular expression (RE2 syntax): {detail}") from None
-        return value
 
     @model_validator(mode="after")
     def _names_a_rule(self) -> DisableInboxRuleParams:
@@ -343,9 +327,7 @@ def _names(ctx: StepContext, params: UserTargetParams) -> str | None:
 def _matcher(params: DisableInboxRuleParams):
     pattern = None
     if params.name_pattern is not None:
-        from shared.models.playbook import compile_title_regex
-
-        pattern = compile_title_regex(params.name_pattern)
+        pattern = compile_re2(params.name_pattern)
 
     def matches(rule: dict[str, Any]) -> bool:
         if params.rule_id is not None and rule.get("id") != params.rule_id:

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from shared.models.alert import Severity
 from shared.models.playbook import (
     MAX_ACTIONS,
-    MAX_REGEX_LENGTH,
     AllTenants,
     OneTenant,
     Playbook,
@@ -21,6 +20,7 @@ from shared.models.playbook import (
     Trigger,
 )
 from shared.models.tenant import Tenant, TenantGroup
+from shared.patterns import MAX_PATTERN_LENGTH
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.notify import NotifyEmailParams
 from shared.primitives.users import DisableUserAndRevokeParams
@@ -133,7 +133,7 @@ def test_at_most_max_actions():
     (with_trigger(titleRegex=r"(a)\1"), "trigger.titleRegex", "RE2"),  # backreferences: not RE2
     (with_trigger(titleRegex="(?=a)"), "trigger.titleRegex", "RE2"),  # lookahead: not RE2
     (with_trigger(titleRegex="(a{1000}){1000}"), "trigger.titleRegex", "RE2"),
-    (with_trigger(titleRegex="x" * (MAX_REGEX_LENGTH + 1)), "trigger.titleRegex", "at most 512"),
+    (with_trigger(titleRegex="x" * (MAX_PATTERN_LENGTH + 1)), "trigger.titleRegex", "at most 512"),
     (with_trigger(titleRegex=""), "trigger.titleRegex", "at least 1 character"),
     (with_trigger(minSeverity="apocalyptic"), "trigger.minSeverity", "'informational', 'low'"),
     (with_trigger(minSeverity="HIGH"), "trigger.minSeverity", "'high'"),
