@@ -39,6 +39,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
 }
 
 PRINCIPAL_HEADER = "x-ms-client-principal"
+# Set by App Service itself when its authentication is on. Only then is the principal header the
+# platform's: with authentication off, a client could send the header and claim any role.
+PLATFORM_AUTH_FLAG = "WEBSITE_AUTH_ENABLED"
 LOCAL_PRINCIPAL_ROLES = "RIPOSTE_LOCAL_PRINCIPAL_ROLES"
 LOCAL_PRINCIPAL_NAME = "RIPOSTE_LOCAL_PRINCIPAL_NAME"
 
@@ -77,6 +80,9 @@ def resolve_principal(headers: Mapping[str, str], settings: AppSettings,
     env = os.environ if env is None else env
     lowered = {k.lower(): v for k, v in headers.items()}
     if lowered.get(PRINCIPAL_HEADER):
+        if not settings.is_development and env.get(PLATFORM_AUTH_FLAG, "").lower() != "true":
+            raise AuthError(401, "unauthenticated", "App Service authentication is not enabled, so the client "
+                            "principal header cannot be trusted.")
         return _from_easy_auth(lowered[PRINCIPAL_HEADER])
     if settings.is_development and env.get(LOCAL_PRINCIPAL_ROLES):
         roles = frozenset(r.strip() for r in env[LOCAL_PRINCIPAL_ROLES].split(",") if r.strip())

@@ -111,8 +111,9 @@ def production_settings(app_devhost):
     """Switch the running app to production settings for one test (no local principal, secrets required)."""
     from shared.settings import get_settings
 
-    saved = {k: os.environ.get(k) for k in ("RIPOSTE_ENVIRONMENT", "RIPOSTE_INGEST_SECRETS")}
+    saved = {k: os.environ.get(k) for k in ("RIPOSTE_ENVIRONMENT", "RIPOSTE_INGEST_SECRETS", "WEBSITE_AUTH_ENABLED")}
     os.environ["RIPOSTE_ENVIRONMENT"] = "production"
+    os.environ["WEBSITE_AUTH_ENABLED"] = "True"  # as App Service sets it when its authentication is on
     os.environ.pop("RIPOSTE_INGEST_SECRETS", None)
     get_settings.cache_clear()
     yield os.environ

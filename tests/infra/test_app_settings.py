@@ -20,6 +20,7 @@ NOT_IN_AZURE = {
     "RIPOSTE_LOCAL_PRINCIPAL_ROLES": "development stand-in for App Service authentication",
     "RIPOSTE_LOCAL_PRINCIPAL_NAME": "development stand-in for App Service authentication",
     "GRAPH_CERTIFICATE_PATH": "certificate mode; production uses the federated managed identity",
+    "WEBSITE_AUTH_ENABLED": "set by App Service itself when its authentication is on (infra/app/auth.bicep)",
 }
 
 

@@ -23,8 +23,12 @@ def encoded(doc) -> dict[str, str]:
     return {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(raw).decode()}
 
 
+# What App Service sets when its authentication is on; the header is trusted in production only then.
+BEHIND_EASY_AUTH = {"WEBSITE_AUTH_ENABLED": "True"}
+
+
 def resolve(headers, settings=PROD, env=None) -> Principal:
-    return resolve_principal(headers, settings, {} if env is None else env)
+    return resolve_principal(headers, settings, BEHIND_EASY_AUTH if env is None else env)
 
 
 def assert_unauthenticated(headers, settings=PROD, env=None) -> AuthError:
@@ -166,10 +170,24 @@ def test_authorize_follows_grants(roles, permission):
     expected = bool(set(roles) & {r.value for r in GRANTS[permission]})
     assert Principal(name="x", roles=frozenset(roles)).may(permission) is expected
     if expected:
-        assert authorize(headers, PROD, permission, {}).roles == frozenset(roles)
+        assert authorize(headers, PROD, permission, BEHIND_EASY_AUTH).roles == frozenset(roles)
     else:
         with pytest.raises(AuthError) as caught:
-            authorize(headers, PROD, permission, {})
+            authorize(headers, PROD, permission, BEHIND_EASY_AUTH)
         assert caught.value.status == 403 and caught.value.code == "forbidden"
         for role in GRANTS[permission]:
             assert role.value in caught.value.message
+
+
+def test_in_production_the_principal_header_is_trusted_only_behind_app_service_authentication():
+    from shared.auth import PLATFORM_AUTH_FLAG, resolve_principal
+    from shared.settings import AppSettings, Environment
+
+    header = {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(
+        {"claims": [{"typ": "roles", "val": "SECURITY_MANAGE"}]}).encode()).decode()}
+    production = AppSettings(environment=Environment.PRODUCTION)
+    with pytest.raises(AuthError) as refused:
+        resolve_principal(header, production, env={})  # authentication off: anyone could send the header
+    assert refused.value.status == 401
+    principal = resolve_principal(header, production, env={PLATFORM_AUTH_FLAG: "True"})
+    assert "SECURITY_MANAGE" in principal.roles
