@@ -11,6 +11,7 @@ from triggers.alerts import bp as alert_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
+from triggers.playbook_runs import bp as playbook_run_triggers
 from triggers.playbooks import bp as playbook_triggers
 from triggers.primitives import bp as primitive_triggers
 from triggers.runs import bp as run_triggers
@@ -25,6 +26,7 @@ BLUEPRINTS = (
     selftest_triggers,
     alert_triggers,
     playbook_triggers,
+    playbook_run_triggers,
     directory_triggers,
     run_triggers,
     password_reveal_triggers,

@@ -14,7 +14,7 @@ from shared.matching.index import PlaybookIndex
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
 from shared.models.playbook import Playbook
 from shared.models.run import Run, RunStatus, run_id_for
-from shared.models.tenant import Tenant
+from shared.models.tenant import Tenant, TenantGroup
 from shared.primitives.context import AlertContext, RunContext
 from shared.run_request import RunRequest
 from shared.store.alerts import AlertStore, Processing
@@ -34,13 +34,15 @@ class MatchingSnapshot:
     tenants: dict[str, Tenant]
     tenant_by_subscription: dict[str, str]
     tenant_by_workspace: dict[str, str]
+    groups: tuple[TenantGroup, ...]
 
 
 def build_snapshot(revision: str, playbooks: list[Playbook], directory: DirectoryStore) -> MatchingSnapshot:
-    tenants = directory.list_tenants()
+    tenants, groups = directory.list_tenants(), tuple(directory.list_groups())
     return MatchingSnapshot(
         revision=revision,
-        index=PlaybookIndex.build(playbooks, directory.list_groups()),
+        index=PlaybookIndex.build(playbooks, groups),
+        groups=groups,
         playbooks={p.id: p for p in playbooks},
         tenants={t.id: t for t in tenants},
         tenant_by_subscription={s: t.id for t in tenants for s in t.subscription_ids},
@@ -87,6 +89,17 @@ def attribute(alert: NormalizedAlert, snapshot: MatchingSnapshot,
     return None, Attribution.UNATTRIBUTED
 
 
+def make_alert(normalized: NormalizedAlert, snapshot: MatchingSnapshot, endpoint_tenant: str | None,
+               now: datetime) -> Alert:
+    """The alert Riposte keeps for a normalized one: its stable id and its tenant."""
+    tenant_id, attribution = attribute(normalized, snapshot, endpoint_tenant)
+    alert = Alert(**normalized.model_dump(),
+                  id=alert_id_for(normalized.source, normalized.source_alert_id, normalized.tenant_id),
+                  attribution=attribution, received_at=now)
+    alert.tenant_id = tenant_id
+    return alert
+
+
 def alert_context(alert: Alert) -> AlertContext:
     return AlertContext(
         id=alert.id, source=alert.source.value, source_alert_id=alert.source_alert_id, tenant_id=alert.tenant_id,
@@ -125,11 +138,7 @@ class Intake:
                 now: datetime | None = None) -> IntakeResult:
         now = now or datetime.now(UTC)
         snapshot = self._cache.current()
-        tenant_id, attribution = attribute(normalized, snapshot, endpoint_tenant)
-        alert = Alert(**normalized.model_dump(),
-                      id=alert_id_for(normalized.source, normalized.source_alert_id, normalized.tenant_id),
-                      attribution=attribution, received_at=now)
-        alert.tenant_id = tenant_id
+        alert = make_alert(normalized, snapshot, endpoint_tenant, now)
 
         decisions = snapshot.index.match(alert)
         if normalized.status is AlertStatus.RESOLVED:
@@ -166,6 +175,9 @@ class Intake:
             result.to_start = [run_request(stored, playbooks.get_version(r.playbook_id, r.playbook_version))
                                for r in runs if r.status is RunStatus.PENDING]
         return result
+
+    def snapshot(self) -> MatchingSnapshot:
+        return self._cache.current()
 
     def mark_started(self, alert_id: str) -> None:
         self._alerts.mark_started(alert_id)

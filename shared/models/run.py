@@ -11,7 +11,8 @@ from pydantic import Field
 
 from shared.api_model import CamelModel
 
-_RUN_ID = re.compile(r"^ru-([0-9a-f]{32})-([0-9a-f]{32})$")
+# ru-<alert hash>-<playbook id>, plus -m<8 hex> for a run started by hand (many may exist per pair).
+_RUN_ID = re.compile(r"^ru-([0-9a-f]{32})-([0-9a-f]{32})(?:-m[0-9a-f]{8})?$")
 
 
 class RunStatus(StrEnum):
@@ -57,12 +58,18 @@ class Run(CamelModel):
     completed_at: datetime | None = None
     step_count: int
     steps: list[StepResult] = Field(default_factory=list)
+    started_by: str | None = None  # who started it by hand; None: the alert matched the playbook
 
 
 def run_id_for(alert_id: str, playbook_id: str) -> str:
     """Deterministic: one (alert, playbook) pair is one run and one Durable instance, however often
     the alert is delivered."""
     return f"ru-{alert_id.removeprefix('al-')}-{playbook_id}"
+
+
+def manual_run_id(alert_id: str, playbook_id: str, token: str) -> str:
+    """A run started by hand: its own id (and Durable instance), never the automatic run's."""
+    return f"{run_id_for(alert_id, playbook_id)}-m{token[:8]}"
 
 
 def alert_id_of_run(run_id: str) -> str | None:

@@ -1,0 +1,53 @@
+"""What a playbook would do for an alert, without doing any of it.
+
+Nothing is called: each step's primitive describes, from the alert and its parameters, what it would do
+to which objects, and whether that is destructive or could be rolled back. The trigger is evaluated
+too, so an author sees whether the alert would have started the playbook at all, and why.
+"""
+
+from __future__ import annotations
+
+from shared.api_model import CamelModel
+from shared.intake import MatchingSnapshot, alert_context
+from shared.matching.decision import MatchDecision
+from shared.matching.index import PlaybookIndex
+from shared.models.alert import Alert
+from shared.models.playbook import Playbook
+from shared.primitives.catalog import PRIMITIVES
+from shared.primitives.context import RunContext, StepContext, StepDependencies
+
+
+class SimulatedStep(CamelModel):
+    index: int
+    action_type: str
+    would_do: str
+    destructive: bool
+    reversible: bool
+
+
+class Simulation(CamelModel):
+    playbook_id: str
+    playbook_version: int
+    alert_id: str
+    tenant_id: str | None
+    would_match: bool
+    decision: MatchDecision | None  # None: the playbook is not considered for this tenant at all
+    steps: list[SimulatedStep]
+
+
+def simulate(playbook: Playbook, alert: Alert, snapshot: MatchingSnapshot, deps: StepDependencies) -> Simulation:
+    # The playbook as it is now, even if disabled: simulation is how an author checks it before enabling.
+    index = PlaybookIndex.build([playbook.model_copy(update={"enabled": True})], snapshot.groups)
+    decision = next((d for d in index.match(alert) if d.playbook_id == playbook.id), None)
+    ctx = StepContext(alert_context(alert), RunContext(run_id="simulation", playbook_id=playbook.id,
+                                                       playbook_name=playbook.name,
+                                                       playbook_version=playbook.version), deps)
+    steps = []
+    for i, action in enumerate(playbook.actions):
+        spec = PRIMITIVES[action.type]
+        steps.append(SimulatedStep(index=i, action_type=action.type, would_do=spec.describe(action, ctx),
+                                   destructive=spec.destructive, reversible=spec.undo is not None))
+    return Simulation(playbook_id=playbook.id, playbook_version=playbook.version, alert_id=alert.id,
+                      tenant_id=alert.tenant_id, would_match=bool(decision and decision.matched), decision=decision,
+                      steps=steps)
+

@@ -1,0 +1,94 @@
+"""Simulating a playbook (nothing done) and running it by hand, on the local stack."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.api.helpers import client, principal_header, unique
+from tests.e2e.test_bec_flow import CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run
+
+
+@pytest.fixture
+def api(app_devhost, sandbox_server):
+    with client(app_devhost) as c:
+        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
+            c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
+        yield c
+    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
+
+
+PRESET = [{"type": "disable_user_and_revoke"}, {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}]
+
+
+def playbook(api: httpx.Client, token: str, actions: list[dict] = PRESET, **trigger) -> dict:
+    body = {"name": f"pb {token}", "enabled": False, "actions": actions,
+            "trigger": {"titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}, **trigger}}
+    created = api.post("/playbooks", json=body)
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def graph_calls(sandbox_server) -> int:
+    return len(httpx.get(f"{sandbox_server.base_url}/_sandbox/calls").json()["value"])
+
+
+def test_simulating_an_alert_body_says_what_would_happen_and_does_nothing(api, sandbox_server):
+    token = unique("sim")
+    pb = playbook(api, token)  # disabled: simulation is how an author checks it before enabling it
+    before = graph_calls(sandbox_server)
+    response = api.post(f"/playbooks/{pb['id']}/simulate", json={"alert": graph_alert(MEGAN, f"alert {token}")})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["wouldMatch"] is True
+    assert [s["actionType"] for s in result["steps"]] == ["disable_user_and_revoke", "notify_email"]
+    assert MEGAN[1] in result["steps"][0]["wouldDo"]
+    assert result["steps"][0]["destructive"] is True
+    assert "soc@yourmsp.com.au" in result["steps"][1]["wouldDo"]
+    assert graph_calls(sandbox_server) == before  # not one Graph call, read or write
+    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is True
+
+
+def test_simulation_shows_why_an_alert_would_not_match(api):
+    token = unique("sim")
+    pb = playbook(api, token, minSeverity="critical")
+    result = api.post(f"/playbooks/{pb['id']}/simulate",
+                      json={"alert": graph_alert(MEGAN, f"alert {token}", severity="high")}).json()
+    assert result["wouldMatch"] is False
+    severity = next(c for c in result["decision"]["conditions"] if c["name"] == "severity")
+    assert severity["passed"] is False
+
+
+def test_simulation_refuses_ambiguous_or_bad_input(api):
+    pb = playbook(api, unique("sim"))
+    both = api.post(f"/playbooks/{pb['id']}/simulate", json={"alertId": "x", "alert": {}})
+    assert both.status_code == 400
+    bad = api.post(f"/playbooks/{pb['id']}/simulate", json={"alert": {"hello": "world"}})
+    assert (bad.status_code, bad.json()["error"]["field"]) == (400, "alert")
+
+
+def test_execute_runs_a_playbook_by_hand_on_a_stored_alert(api, sandbox_server):
+    token = unique("exe")
+    # Disabled, so the alert below starts nothing by itself.
+    pb = playbook(api, token, [{"type": "disable_user"}, {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}])
+    accepted = api.post("/alerts", json=graph_alert(MEGAN, f"alert {token}")).json()["alerts"][0]
+    assert accepted["runIds"] == []
+    denied = api.post(f"/playbooks/{pb['id']}/execute", json={"alertId": accepted["alertId"]},
+                      headers=principal_header("PLAYBOOKS_MANAGE"))
+    assert denied.status_code == 403
+    started = api.post(f"/playbooks/{pb['id']}/execute", json={"alertId": accepted["alertId"]})
+    assert started.status_code == 202, started.text
+    run = wait_for_run(api, started.json()["runId"])
+    assert run["startedBy"] == "local-developer"
+    assert [s["status"] for s in run["steps"]] == ["succeeded", "succeeded"]
+    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is False
+    runs = api.get("/runs", params={"alertId": accepted["alertId"]}).json()["value"]
+    assert [r["id"] for r in runs] == [run["id"]]
+    again = api.post(f"/playbooks/{pb['id']}/execute", json={"alertId": accepted["alertId"]}).json()
+    assert again["runId"] != run["id"]  # each manual run is its own run
+
+
+def test_execute_needs_a_stored_alert(api):
+    pb = playbook(api, unique("exe"))
+    assert api.post(f"/playbooks/{pb['id']}/execute", json={}).status_code == 400
+    assert api.post(f"/playbooks/{pb['id']}/execute", json={"alertId": "al-" + "0" * 32}).status_code == 404
