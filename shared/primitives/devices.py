@@ -125,7 +125,7 @@ def _is_guid(value: str | None) -> bool:
     return True
 
 
-async def _collect(builder: Any, filter_clause: str | None = None) -> list[dict[str, Any]]:
+async def list_managed_devices(builder: Any, filter_clause: str | None = None) -> list[dict[str, Any]]:
     """Every page of a managedDevices listing (raises ODataError)."""
     query = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(
         filter=filter_clause, select=SELECT)
@@ -164,14 +164,15 @@ async def _resolve_entity(graph: GraphServiceClient, entity: DeviceEntity) -> li
     try:
         if entity.azure_ad_device_id:
             how = f"azureADDeviceId {entity.azure_ad_device_id}"
-            found = await _collect(listing, f"azureADDeviceId eq {_odata_literal(entity.azure_ad_device_id)}")
+            clause = f"azureADDeviceId eq {_odata_literal(entity.azure_ad_device_id)}"
+            found = await list_managed_devices(listing, clause)
         elif _is_guid(entity.id):
             how = f"managed device id {entity.id}"
             device = await listing.by_managed_device_id(str(entity.id)).get()
             found = [_device_view(device)] if device is not None else []
         elif entity.name:
             how = f"device name {entity.name!r}"
-            found = await _collect(listing, f"deviceName eq {_odata_literal(entity.name)}")
+            found = await list_managed_devices(listing, f"deviceName eq {_odata_literal(entity.name)}")
             if len(found) > 1:
                 return _problem(label, "ambiguous_device", f"{len(found)} managed devices are named {entity.name!r}; "
                                 "none was acted on (the alert gives no azureAdDeviceId to tell them apart).")
@@ -192,7 +193,7 @@ async def _resolve_users(graph: GraphServiceClient, users: list[UserEntity]) -> 
     for user in users:
         label = {k: v for k, v in {"userId": user.id, "upn": user.upn}.items() if v}
         try:
-            found = await _collect(graph.users.by_user_id(user_key(user)).managed_devices)
+            found = await list_managed_devices(graph.users.by_user_id(user_key(user)).managed_devices)
         except ODataError as exc:
             targets.problems.append(label | {"error": from_odata(exc).model_dump()})
             continue

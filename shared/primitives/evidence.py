@@ -24,15 +24,15 @@ from shared.exchange.client import ExchangeError
 from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
-from shared.primitives.devices import _collect as list_managed_devices
+from shared.primitives.devices import list_managed_devices
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.mailbox import open_exchange
 from shared.primitives.mailbox_rules import list_rules
 from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
-from shared.primitives.user_mfa import _describe as describe_method
-from shared.primitives.user_risk import _risk as risk_view
+from shared.primitives.user_mfa import method_view
+from shared.primitives.user_risk import risk_view
 
 Source = Literal["account", "inboxRules", "mailboxForwarding", "authMethods", "signIns", "devices", "risk"]
 ALL_SOURCES: tuple[Source, ...] = ("account", "inboxRules", "mailboxForwarding", "authMethods", "signIns",
@@ -79,7 +79,7 @@ async def _sign_ins(graph: GraphServiceClient, user_id: str, params: CollectEvid
 
 async def _methods(graph: GraphServiceClient, key: str) -> list[dict[str, Any]]:
     page = await graph.users.by_user_id(key).authentication.methods.get()
-    return [describe_method(m) for m in (page.value if page else None) or []]
+    return [method_view(m) for m in (page.value if page else None) or []]
 
 
 async def _read(section: Callable[[], Awaitable[Any]]) -> Any:

@@ -58,7 +58,7 @@ def _enum(value: Any) -> str | None:
     return getattr(value, "value", value)
 
 
-def _describe(method: AuthenticationMethod) -> dict[str, Any]:
+def method_view(method: AuthenticationMethod) -> dict[str, Any]:
     """Type, id and a label without personal data (no phone number or address)."""
     kind = method.odata_type or ""
     out: dict[str, Any] = {"id": method.id, "type": kind.removeprefix(_NS)}
@@ -103,7 +103,7 @@ async def _reset_for_user(graph: GraphServiceClient, user: UserEntity) -> dict[s
         page = await auth.methods.get()
     except ODataError as exc:
         return entry | error_entry(exc)
-    before = [_describe(m) for m in (page.value if page else None) or []]
+    before = [method_view(m) for m in (page.value if page else None) or []]
     kept = [m for m in before if _NS + m["type"] not in DELETABLE]  # the password; types this code does not know
     queue = sorted((m for m in before if _NS + m["type"] in DELETABLE), key=_rank)
     removed: list[dict[str, Any]] = []

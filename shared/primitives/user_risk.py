@@ -44,7 +44,7 @@ def _enum(value: Any) -> str | None:
     return getattr(value, "value", value)
 
 
-def _risk(risky: RiskyUser | None) -> dict[str, Any] | None:
+def risk_view(risky: RiskyUser | None) -> dict[str, Any] | None:
     if risky is None:
         return None
     updated = risky.risk_last_updated_date_time
@@ -72,7 +72,7 @@ async def _verdict(graph: GraphServiceClient, users, target: dict[str, str]) -> 
             continue
         before: dict[str, Any] | None = None
         try:
-            before = _risk(await graph.identity_protection.risky_users.by_risky_user_id(entry["id"]).get())
+            before = risk_view(await graph.identity_protection.risky_users.by_risky_user_id(entry["id"]).get())
         except ODataError as exc:
             if exc.response_status_code != 404:  # 404: Identity Protection holds no risk for this user
                 entry["beforeUnknown"] = from_odata(exc).code
