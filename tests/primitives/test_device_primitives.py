@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +23,11 @@ from sandbox.intune import (
     MEGAN_MAC_ID,
 )
 from sandbox.seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID
-from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.models.alert import AlertEntities, DeviceEntity, Severity, UserEntity
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
-from shared.primitives.context import AlertContext, RunContext, StepContext, StepDependencies
+from shared.primitives.context import AlertContext, RunContext, StepContext
 from shared.primitives.runner import execute_step
-from shared.settings import AppSettings
 from tests.sandbox.helpers import bearer
 
 ADELE = UserEntity(id="87d349ed-44d7-43e1-9a83-5f2406dee5bd", upn=f"adele.vance@{CONTOSO_DOMAIN}")
@@ -41,24 +38,10 @@ RUN = RunContext(run_id="ru-test", playbook_id="pb-test", playbook_name="device 
 DEVICE_PRIMITIVES = ("terminate_devices", "wipe_device", "retire_device", "remote_lock_device", "sync_device")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as sandbox:
-        yield sandbox
-
-
 @pytest.fixture(autouse=True)
 def fresh(server: SandboxServer) -> SandboxServer:
     server.state.reset()
     return server
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    factory = GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
-                                               client_id="riposte-tests"))
-    yield StepDependencies(graph=factory, settings=AppSettings())
-    await factory.aclose()
 
 
 def alert(devices: list[DeviceEntity] = (), users: list[UserEntity] = (),

@@ -4,7 +4,6 @@ neverBlock, the ipNamedLocation refusal, undo, describe, and Graph failures (403
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,38 +15,22 @@ from sandbox import SandboxServer
 from sandbox.faults import FaultRuleSpec
 from sandbox.named_locations import CONTOSO_BLOCKED_COUNTRIES_ID, CONTOSO_HQ_IP_ID, COUNTRY
 from sandbox.seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
-from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.models.alert import AlertEntities, Severity
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
-from shared.primitives.context import AlertContext, RunContext, StepContext, StepDependencies
+from shared.primitives.context import AlertContext, RunContext, StepContext
 from shared.primitives.network import BlockSignInCountryParams
 from shared.primitives.runner import execute_step
-from shared.settings import AppSettings
 from tests.sandbox.helpers import bearer
 
 LOCATION_PATH = f"/v1.0/identity/conditionalAccess/namedLocations/{CONTOSO_BLOCKED_COUNTRIES_ID}"
 RUN = RunContext(run_id="ru-test", playbook_id="pb-test", playbook_name="geo block", playbook_version=1)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as sandbox:
-        yield sandbox
-
-
 @pytest.fixture(autouse=True)
 def fresh(server: SandboxServer) -> SandboxServer:
     server.state.reset()
     return server
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    factory = GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
-                                               client_id="riposte-tests"))
-    yield StepDependencies(graph=factory, settings=AppSettings())
-    await factory.aclose()
 
 
 def alert(countries: list[str], tenant_id: str | None = CONTOSO_TENANT_ID) -> AlertContext:
