@@ -3,11 +3,13 @@
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities.flow_steps import bp as flow_step_activities
 from activities.playbook_steps import bp as playbook_step_activities
 from activities.selftest import bp as selftest_activities
 from orchestrations.playbook_run import bp as playbook_run_orchestrations
 from orchestrations.selftest import bp as selftest_orchestrations
 from triggers.alerts import bp as alert_triggers
+from triggers.approvals import bp as approval_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
@@ -30,11 +32,13 @@ BLUEPRINTS = (
     directory_triggers,
     run_triggers,
     password_reveal_triggers,
+    approval_triggers,
     primitive_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,
     selftest_activities,
     playbook_step_activities,
+    flow_step_activities,
 )
 
 for blueprint in BLUEPRINTS:

@@ -21,7 +21,7 @@ async def run_step(payload: dict) -> dict:
     store = services.alerts()
     # Recorded after acting, so containment is not delayed by bookkeeping.
     await asyncio.to_thread(store.record_step, request.run.run_id, step)
-    if request.index == 0:
+    if request.first:
         await asyncio.to_thread(store.set_run_status, request.run.run_id, RunStatus.RUNNING,
                                 started_at=step.started_at)
     return step.model_dump(mode="json", by_alias=True)

@@ -98,6 +98,7 @@ class LocalStack:
     echo: bool = False  # stream children's output to this process's stdout, prefixed
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     _reveal_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
+    _approval_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
 
     @property
     def devhost_url(self) -> str:
@@ -129,6 +130,7 @@ class LocalStack:
             "RIPOSTE_PUBLIC_BASE_URL": self.devhost_url,
             # Seals reset passwords for their one-time reveal (docs/password-reset.md); new each stack.
             "RIPOSTE_SECRET_PASSWORD_REVEAL_KEY": self._reveal_key,
+            "RIPOSTE_SECRET_APPROVAL_SIGNING_KEY": self._approval_key,  # signs approval links (docs/approvals.md)
             # Chat webhooks, signed webhooks and PSA APIs are the sandbox's (sandbox/chat_receivers.py, sandbox/psa.py):
             # the secrets demo playbooks name (teams-soc, slack-soc, webhook-soar) and the sandbox PSAs' demo logins.
             "RIPOSTE_SECRET_TEAMS_SOC": f"{self.sandbox_url}/teams/workflows/riposte-soc/triggers/manual/paths/invoke"

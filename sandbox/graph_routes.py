@@ -92,6 +92,15 @@ async def list_member_of(ctx: HandlerContext) -> GraphResponse:
     return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#directoryObjects", "value": values})
 
 
+@routes.get("/users/{user}/transitiveMemberOf")
+async def list_transitive_member_of(ctx: HandlerContext) -> GraphResponse:
+    # Graph also lists groups (and roles) held through nested groups; the sandbox has no nested groups, so the
+    # transitive memberships are the direct ones.
+    with ctx.state.lock:
+        values = [dict(obj) for obj in _find_user(ctx).member_of]
+    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#directoryObjects", "value": values})
+
+
 @routes.get("/users/{user}/memberOf/microsoft.graph.directoryRole")
 async def list_member_of_roles(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:

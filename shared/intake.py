@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from shared.matching.decision import ConditionOutcome, MatchDecision
 from shared.matching.index import PlaybookIndex
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
-from shared.models.playbook import Playbook
+from shared.models.playbook import Playbook, PlaybookMode
 from shared.models.run import Run, RunStatus, run_id_for
 from shared.models.tenant import Tenant, TenantGroup
 from shared.primitives.context import AlertContext, RunContext
@@ -115,6 +115,9 @@ def run_request(alert: Alert, playbook: Playbook) -> RunRequest:
                        playbook_name=playbook.name, playbook_version=playbook.version),
         alert=alert_context(alert),
         actions=[a.model_dump(mode="json", by_alias=True) for a in playbook.actions],
+        simulated=playbook.mode is PlaybookMode.SIMULATE,
+        approval_policy=(playbook.approval_policy.model_dump(mode="json", by_alias=True)
+                         if playbook.approval_policy else None),
     )
 
 
@@ -150,7 +153,8 @@ class Intake:
         requests = [run_request(alert, p) for p in matched]
         runs = [Run(id=r.run.run_id, alert_id=alert.id, playbook_id=r.run.playbook_id,
                     playbook_name=r.run.playbook_name, playbook_version=r.run.playbook_version,
-                    tenant_id=alert.tenant_id, status=RunStatus.PENDING, created_at=now, step_count=len(r.actions))
+                    tenant_id=alert.tenant_id, status=RunStatus.PENDING, created_at=now, step_count=len(r.actions),
+                    simulated=r.simulated)
                 for r in requests]
         # The create of the alert row is the dedupe: no read first, so a new alert costs one write.
         if not self._alerts.record_new(alert, decisions, runs, processed=not runs):

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from shared.api_model import CamelModel
+from shared.flow.actions import FLOW_ACTIONS
 from shared.models.alert import Alert
 from shared.models.run import Run, StepStatus
 from shared.primitives.catalog import PRIMITIVES
@@ -54,7 +55,10 @@ async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -
         entry = {"index": step.index, "action_type": step.action_type}
         # A failed step may have changed some objects (one of several users): undo what it recorded.
         changed_something = step.status is StepStatus.SUCCEEDED or (step.status is StepStatus.FAILED and step.result)
-        if not changed_something:
+        if step.action_type in FLOW_ACTIONS:
+            record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
+                                             detail=f"{step.action_type} steers the run; it changed nothing"))
+        elif not changed_something:
             record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
                                              detail=f"the step {step.status.value}; it changed nothing"))
         elif primitive is None or primitive.undo is None:

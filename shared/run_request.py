@@ -14,6 +14,8 @@ class RunRequest(CamelModel):
     run: RunContext
     alert: AlertContext
     actions: list[dict[str, Any]] = Field(min_length=1)  # the playbook version's actions, as saved
+    simulated: bool = False  # the playbook is in simulate mode: describe each step, do none
+    approval_policy: dict[str, Any] | None = None  # the playbook's ApprovalPolicy, as saved
 
 
 class StepRequest(CamelModel):
@@ -21,6 +23,7 @@ class StepRequest(CamelModel):
     alert: AlertContext
     index: int
     action: dict[str, Any]
+    first: bool = False  # the first step to act: the run becomes `running`
 
 
 class FinishRequest(CamelModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from functools import lru_cache
 
+from shared.approvals.store import ApprovalStore
 from shared.graph import GraphClientFactory
 from shared.models.tenant import Tenant
 from shared.primitives.context import StepDependencies
@@ -36,6 +37,10 @@ def alerts() -> AlertStore:
 
 def audit() -> AuditLog:
     return AuditLog(tables())
+
+
+def approvals() -> ApprovalStore:
+    return ApprovalStore(tables())
 
 
 @lru_cache(maxsize=1)

@@ -8,12 +8,12 @@ too, so an author sees whether the alert would have started the playbook at all,
 from __future__ import annotations
 
 from shared.api_model import CamelModel
+from shared.flow.describe import describe_action, describe_flow
 from shared.intake import MatchingSnapshot, alert_context
 from shared.matching.decision import MatchDecision
 from shared.matching.index import PlaybookIndex
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook
-from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import RunContext, StepContext, StepDependencies
 
 
@@ -44,9 +44,11 @@ def simulate(playbook: Playbook, alert: Alert, snapshot: MatchingSnapshot, deps:
                                                        playbook_version=playbook.version), deps)
     steps = []
     for i, action in enumerate(playbook.actions):
-        spec = PRIMITIVES[action.type]
-        steps.append(SimulatedStep(index=i, action_type=action.type, would_do=spec.describe(action, ctx),
-                                   destructive=spec.destructive, reversible=spec.undo is not None))
+        would_do, destructive, reversible = describe_action(action.model_dump(mode="json", by_alias=True), ctx)
+        if playbook.approval_policy and playbook.approval_policy.requires_approval(action.type):
+            would_do = f"After approval ({describe_flow(playbook.approval_policy.gate_for())}) {would_do}"
+        steps.append(SimulatedStep(index=i, action_type=action.type, would_do=would_do,
+                                   destructive=destructive, reversible=reversible))
     return Simulation(playbook_id=playbook.id, playbook_version=playbook.version, alert_id=alert.id,
                       tenant_id=alert.tenant_id, would_match=bool(decision and decision.matched), decision=decision,
                       steps=steps)

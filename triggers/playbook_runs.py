@@ -74,7 +74,8 @@ async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestratio
     request.run.run_id = manual_run_id(alert.id, playbook.id, uuid.uuid4().hex)
     run = Run(id=request.run.run_id, alert_id=alert.id, playbook_id=playbook.id, playbook_name=playbook.name,
               playbook_version=playbook.version, tenant_id=alert.tenant_id, status=RunStatus.PENDING,
-              created_at=datetime.now(UTC), step_count=len(request.actions), started_by=who.name)
+              created_at=datetime.now(UTC), step_count=len(request.actions), started_by=who.name,
+              simulated=request.simulated)
     await asyncio.to_thread(services.alerts().save_run, run)
     await client.start_new(RUN_ORCHESTRATOR, instance_id=run.id,
                            client_input=request.model_dump(mode="json", by_alias=True))

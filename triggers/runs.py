@@ -48,7 +48,7 @@ async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
         alert = await asyncio.to_thread(store.get, run.alert_id)
     except NotFound:
         return error_response(404, "not_found", f"'{run_id}' does not exist.")
-    if run.status in (RunStatus.PENDING, RunStatus.RUNNING):
+    if run.status in (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING):
         return error_response(409, "run_in_progress", "The run has not finished; roll it back when it has.")
     if not await asyncio.to_thread(store.claim_rollback, run_id, who.name):
         return error_response(409, "already_rolled_back", "This run was rolled back already.")

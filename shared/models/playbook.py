@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator
 
 from shared.api_model import CamelModel
+from shared.flow.actions import FLOW_ACTIONS, ApprovalPolicy, ConditionParams, WaitUntilParams
+from shared.flow.expressions import compile_expression
 from shared.models.alert import Severity, normalize_category
 from shared.models.tenant import GroupId, Guid
 from shared.patterns import Re2Pattern
-from shared.primitives.catalog import ActionSpec
+from shared.primitives.catalog import PRIMITIVES
 
 MAX_ACTIONS = 50
+
+# A playbook's `actions`: any primitive or flow action, chosen by `type` (an unknown type is a 400).
+Action = Annotated[Union[tuple(p.params for p in PRIMITIVES.values()) + tuple(FLOW_ACTIONS.values())],  # noqa: UP007
+                   Field(discriminator="type")]
+
+
+class PlaybookMode(StrEnum):
+    LIVE = "live"
+    SIMULATE = "simulate"  # runs on live alerts, describes every step, acts on nothing
 
 
 class AllTenants(CamelModel):
@@ -46,14 +58,40 @@ class Trigger(CamelModel):
         return normalize_category(value) if isinstance(value, str) else value
 
 
+def check_actions(actions: list) -> list:
+    """What no single action can check alone: references to earlier steps, and skips that stay in
+    the playbook. (The message names the action; the field is `actions`.)"""
+    for i, action in enumerate(actions):
+        expression = (action.if_ if isinstance(action, ConditionParams)
+                      else action.condition if isinstance(action, WaitUntilParams) else None)
+        if expression is not None:
+            later = sorted(n for n in compile_expression(expression).step_indexes() if n >= i)
+            if later:
+                raise ValueError(f"actions[{i}] refers to steps[{later[0]}], which has not run yet at that "
+                                 f"point: a condition can read only earlier steps (0 to {i - 1})")
+        skipped = action.skip if isinstance(action, ConditionParams) else getattr(action, "covers", None)
+        if skipped is not None and i + skipped >= len(actions):
+            what = "skip" if isinstance(action, ConditionParams) else "covers"
+            raise ValueError(f"actions[{i}].{what} is {skipped} but only {len(actions) - i - 1} step(s) follow it")
+    return actions
+
+
 class PlaybookDraft(CamelModel):
     """What a client sends to create a playbook."""
 
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     trigger: Trigger
-    actions: list[ActionSpec] = Field(min_length=1, max_length=MAX_ACTIONS)
+    actions: list[Action] = Field(min_length=1, max_length=MAX_ACTIONS)
     enabled: bool = True
+    mode: PlaybookMode = PlaybookMode.LIVE
+    # Destructive steps wait for this approval first (None: they run without asking).
+    approval_policy: ApprovalPolicy | None = None
+
+    @field_validator("actions")
+    @classmethod
+    def _actions_fit_together(cls, actions: list) -> list:
+        return check_actions(actions)
 
 
 class PlaybookPatch(CamelModel):
@@ -62,10 +100,17 @@ class PlaybookPatch(CamelModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     trigger: Trigger | None = None
-    actions: list[ActionSpec] | None = Field(default=None, min_length=1, max_length=MAX_ACTIONS)
+    actions: list[Action] | None = Field(default=None, min_length=1, max_length=MAX_ACTIONS)
     enabled: bool | None = None
+    mode: PlaybookMode | None = None
+    approval_policy: ApprovalPolicy | None = None  # null removes the policy
 
-    @field_validator("name", "description", "trigger", "actions", "enabled", mode="before")
+    @field_validator("actions")
+    @classmethod
+    def _actions_fit_together(cls, actions: list | None) -> list | None:
+        return None if actions is None else check_actions(actions)
+
+    @field_validator("name", "description", "trigger", "actions", "enabled", "mode", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Runs only for fields the client sent, so the error names the field.

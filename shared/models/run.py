@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,7 @@ _RUN_ID = re.compile(r"^ru-([0-9a-f]{32})-([0-9a-f]{32})(?:-m[0-9a-f]{8})?$")
 class RunStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"  # on a timer, a re-checked condition or an approval: see `waiting`
     SUCCEEDED = "succeeded"  # every step succeeded or was skipped with a reason
     COMPLETED_WITH_ERRORS = "completedWithErrors"  # the run finished; some steps failed
 
@@ -26,6 +27,8 @@ class StepStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    WAITING = "waiting"  # a wait, wait_until or approval step in progress
+    SIMULATED = "simulated"  # a run in simulate mode: described (result.wouldDo), not done
 
 
 class StepError(CamelModel):
@@ -45,6 +48,16 @@ class StepResult(CamelModel):
     reason: str | None = None  # why a step was skipped
 
 
+class Waiting(CamelModel):
+    """What a waiting run waits for, and until when."""
+
+    step_index: int
+    kind: Literal["timer", "condition", "approval"]
+    until: datetime
+    detail: str
+    approval_id: str | None = None
+
+
 class Run(CamelModel):
     id: str
     alert_id: str
@@ -59,6 +72,8 @@ class Run(CamelModel):
     step_count: int
     steps: list[StepResult] = Field(default_factory=list)
     started_by: str | None = None  # who started it by hand; None: the alert matched the playbook
+    simulated: bool = False  # the playbook is in simulate mode: steps were described, nothing was done
+    waiting: Waiting | None = None
 
 
 def run_id_for(alert_id: str, playbook_id: str) -> str:

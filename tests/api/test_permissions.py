@@ -23,8 +23,8 @@ pytestmark = pytest.mark.stack
 
 READ, MANAGE, RUN = "read", "manage", "run"
 # The routes that are not the management API: alert senders (sender secrets, tests/api/test_ingest_auth_http.py),
-# and the health probe (anonymous by design).
-NOT_MANAGEMENT = {"ingest_alerts", "ingest_tenant_alerts", "health"}
+# the health probe (anonymous by design) and the approval link's pages (its token, tests/approvals/test_link_http.py).
+NOT_MANAGEMENT = {"ingest_alerts", "ingest_tenant_alerts", "health", "approval_page", "approval_response"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ MATRIX: dict[str, Route] = {
     "reveal_password": Route("POST", f"/runs/{uuid.uuid4().hex}/steps/0/password", RUN, 404),
     "start_selftest": Route("POST", "/selftest", RUN, 400, body={"ackTimeoutSeconds": 0}),
     "ack_selftest": Route("POST", f"/selftest/{uuid.uuid4().hex}/ack", RUN, 404),
+    "list_approvals": Route("GET", "/approvals?status=pending", RUN, 200),
+    "get_approval": Route("GET", f"/approvals/ap-{uuid.uuid4().hex}", RUN, 404),
+    "decide_approval": Route("POST", f"/approvals/ap-{uuid.uuid4().hex}", RUN, 404, body={"decision": "approve"}),
 }
 
 # Which roles grant what, as the product promises it (not read from shared.auth, so a change there shows here).

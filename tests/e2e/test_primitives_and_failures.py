@@ -6,19 +6,9 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 
-from tests.api.helpers import client, unique
+from tests.api.helpers import unique
 from tests.e2e.test_bec_flow import CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run
-
-
-@pytest.fixture
-def api(app_devhost, sandbox_server):
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
-        yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 def playbook(api: httpx.Client, token: str, actions: list[dict]) -> dict:

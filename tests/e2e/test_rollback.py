@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
-from tests.api.helpers import client, principal_header, unique
+from tests.api.helpers import principal_header, unique
 from tests.e2e.test_bec_flow import CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run
-
-
-@pytest.fixture
-def api(app_devhost, sandbox_server):
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
-        yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 def finished_run(api: httpx.Client, actions: list[dict]) -> dict:

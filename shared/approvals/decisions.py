@@ -1,0 +1,118 @@
+"""Taking one approver's decision on a gate, the same way for the email link and the API.
+
+Checked before anything touches the run: the approver is on the gate, the gate is pending and before its
+deadline, and this approver has not decided yet (the claim, shared/approvals/store.py). Then the decision
+is raised to the run as a Durable external event; if that fails the claim is removed again, so the
+approver can retry, and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import ip_address
+from typing import TYPE_CHECKING, Any
+
+from shared.approvals.gates import decision_payload, event_name
+from shared.approvals.records import MAX_USER_AGENT, ApprovalRecord, ApprovalStatus, Decision
+from shared.approvals.store import AlreadyDecided, ApprovalStore
+
+if TYPE_CHECKING:
+    from shared.store.audit import AuditLog
+
+log = logging.getLogger("riposte.approvals")
+
+# (instance id, event name, event data): DurableOrchestrationClient.raise_event
+RaiseEvent = Callable[[str, str, Any], Awaitable[None]]
+
+_OUTCOME_WORDS = {ApprovalStatus.APPROVED: "approved", ApprovalStatus.REJECTED: "rejected",
+                  ApprovalStatus.TIMED_OUT: "timed out"}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    code: str
+    message: str
+
+
+def closed_message(record: ApprovalRecord) -> str:
+    word = _OUTCOME_WORDS.get(record.status, record.status.value)
+    return f"This request was {word}: there is nothing left to decide."
+
+
+def refusal_for(record: ApprovalRecord, approver: str, now: datetime) -> Refusal | None:
+    """Why this approver may not decide on this gate now, or None."""
+    if not record.is_approver(approver):
+        return Refusal(403, "not_an_approver", "You are not an approver of this gate.")
+    if not record.is_pending:
+        return Refusal(410, "closed", closed_message(record))
+    if now >= record.deadline:
+        return Refusal(410, "expired", "The deadline for this decision has passed.")
+    if record.decision_of(approver) is not None:
+        return Refusal(409, "already_decided", "You have decided on this request already; a decision is final.")
+    return None
+
+
+async def submit_decision(store: ApprovalStore, record: ApprovalRecord, decision: Decision, raise_event: RaiseEvent,
+                          *, now: datetime, audit: AuditLog | None = None,
+                          actor: str | None = None) -> Refusal | None:
+    """Claim the approver's one decision and raise it to the run; None when it reached the run."""
+    refused = refusal_for(record, decision.approver, now)
+    if refused is not None:
+        return refused
+    try:
+        await asyncio.to_thread(store.claim, record.id, decision)
+    except AlreadyDecided:
+        return Refusal(409, "already_decided", "You have decided on this request already; a decision is final.")
+    fresh = await asyncio.to_thread(store.get, record.id)
+    if not fresh.is_pending:
+        # Closed between the check and the claim: the decision is kept, marked not counted.
+        await asyncio.to_thread(store.mark_counted, record.id, decision.approver, False)
+        return Refusal(410, "closed", closed_message(fresh))
+    try:
+        await raise_event(record.run_id, event_name(record.step_index), decision_payload(decision))
+    except Exception as exc:  # the SDK raises a bare Exception for 404/410; any failure is the same
+        log.warning("approval %s: the decision could not be raised to run %s (%s)", record.id, record.run_id,
+                    type(exc).__name__)
+        await asyncio.to_thread(store.release, record.id, decision.approver)
+        return Refusal(503, "run_unreachable", "Your decision could not be delivered to the run, and was not "
+                       "recorded. Try again in a minute.")
+    if audit is None:
+        from shared import services
+
+        audit = services.audit()
+    await asyncio.to_thread(audit.record, "approval.decision", record.run_id, {
+        "approvalId": record.id, "stepIndex": record.step_index, "approver": decision.approver,
+        "decision": decision.decision, "via": decision.via, "address": decision.address,
+        "userAgent": decision.user_agent, "comment": decision.comment}, actor or decision.approver)
+    return None
+
+
+# --- who sent the request -------------------------------------------------------------------------
+def client_address(headers: Mapping[str, str]) -> str | None:
+    """The first X-Forwarded-For entry (App Service writes `ip:port`), else X-Client-IP; only if it is an IP.
+    The first entry is what the client's side reported: a record for humans, not proof."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    candidates = [lowered.get("x-forwarded-for", "").split(",")[0], lowered.get("x-client-ip", "")]
+    for raw in (c.strip() for c in candidates):
+        if not raw:
+            continue
+        if raw.startswith("[") and "]" in raw:
+            raw = raw[1:raw.index("]")]  # [v6]:port
+        elif raw.count(":") == 1:
+            raw = raw.split(":")[0]  # v4:port
+        try:
+            return str(ip_address(raw))
+        except ValueError:
+            continue
+    return None
+
+
+def user_agent(headers: Mapping[str, str]) -> str | None:
+    value = next((v for k, v in headers.items() if k.lower() == "user-agent"), "")
+    value = "".join(c for c in value if c.isprintable())[:MAX_USER_AGENT]
+    return value or None

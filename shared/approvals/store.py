@@ -1,0 +1,147 @@
+"""Approval gates in Table Storage: table `Approvals`, one partition per gate (PartitionKey = approval id).
+
+Row keys:
+- `approval`: the record. Its content (`doc`, JSON) is written once, with a *create*, so a retried
+  activity finds the gate it opened; beside it, merged in place: `status`, `closedAt`,
+  `notificationsSent`, `notified`, `notifyErrors`.
+- `decision|<approver>`: one per approver, written with a *create*. Of two decisions by one approver
+  (two tabs, two devices, a replayed POST) exactly one is stored: the other gets `AlreadyDecided`. That
+  row is the approver's claim; it is removed again only when the decision could not reach the run.
+
+Tokens are never stored: nothing here can be turned back into a link.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from shared.approvals.records import ApprovalRecord, ApprovalStatus, Decision, NotifyError, Outcome
+from shared.store.directory import NotFound
+from shared.store.tables import Tables, get_json, put_json
+
+APPROVALS = "Approvals"
+RECORD_ROW = "approval"
+DECISION_PREFIX = "decision|"
+MAX_LIST = 200
+# Fields that change after the gate opens; everything else is the immutable `doc`.
+_MUTABLE = {"decisions", "status", "notifications_sent", "notified", "notify_errors", "closed_at"}
+
+
+class AlreadyDecided(Exception):
+    """This approver's decision on this gate is stored already (a decision is single use)."""
+
+
+def decision_row(approver: str) -> str:
+    # Table keys refuse '/', '\\', '#', '?' and control characters, which an address's local part may hold.
+    return DECISION_PREFIX + quote(approver.lower(), safe="@.+-_!$&'*=^`{|}~")
+
+
+def outcome_status(outcome: Outcome) -> ApprovalStatus:
+    return ApprovalStatus(outcome)
+
+
+class ApprovalStore:
+    def __init__(self, tables: Tables):
+        self._tables = tables
+
+    @property
+    def _table(self):
+        return self._tables(APPROVALS)
+
+    # --- the record ------------------------------------------------------------------------
+    def create(self, record: ApprovalRecord) -> tuple[ApprovalRecord, bool]:
+        """Store a new gate; (the stored record, True) or, when it exists already, (that record, False)."""
+        doc = record.model_dump(mode="json", by_alias=True, exclude=_MUTABLE)
+        entity = {"PartitionKey": record.id, "RowKey": RECORD_ROW, "status": record.status.value,
+                  "runId": record.run_id, "createdAt": record.created_at, "deadline": record.deadline,
+                  "notificationsSent": False}
+        try:
+            self._table.create_entity(put_json(entity, "doc", doc))
+        except ResourceExistsError:
+            return self.get(record.id), False
+        return self.get(record.id), True
+
+    def get(self, approval_id: str) -> ApprovalRecord:
+        rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": approval_id}))
+        record_row = next((r for r in rows if r["RowKey"] == RECORD_ROW), None)
+        if record_row is None:
+            raise NotFound(approval_id)
+        return _record_from(record_row, [r for r in rows if r["RowKey"].startswith(DECISION_PREFIX)])
+
+    def list(self, status: ApprovalStatus, limit: int = 100) -> list[ApprovalRecord]:
+        """Gates with this status, newest first (each with its decisions)."""
+        limit = max(1, min(limit, MAX_LIST))
+        rows = self._table.query_entities("RowKey eq @row and status eq @status",
+                                          parameters={"row": RECORD_ROW, "status": status.value})
+        found = sorted(rows, key=lambda r: r["createdAt"], reverse=True)[:limit]
+        return [_record_from(r, self._decision_rows(r["PartitionKey"])) for r in found]
+
+    def mark_notified(self, approval_id: str, notified: list[str], errors: list[NotifyError]) -> None:
+        entity = {"PartitionKey": approval_id, "RowKey": RECORD_ROW, "notificationsSent": True}
+        put_json(entity, "notified", notified)
+        put_json(entity, "notifyErrors", [e.model_dump(mode="json", by_alias=True) for e in errors])
+        self._table.update_entity(entity, mode=UpdateMode.MERGE)
+
+    def close(self, approval_id: str, outcome: Outcome, counted: list[str],
+              closed_at: datetime) -> tuple[ApprovalRecord, bool]:
+        """Set the outcome and mark which decisions counted; (the record, whether this call closed it).
+        Closing a closed gate changes nothing (a retried activity), and a decision stored after this is
+        kept and shown as not counted."""
+        record = self.get(approval_id)
+        if not record.is_pending:
+            return record, False
+        self._table.update_entity({"PartitionKey": approval_id, "RowKey": RECORD_ROW,
+                                   "status": outcome_status(outcome).value, "closedAt": closed_at},
+                                  mode=UpdateMode.MERGE)
+        wanted = {a.lower() for a in counted}
+        for decision in record.decisions:
+            self.mark_counted(approval_id, decision.approver, decision.approver in wanted)
+        return self.get(approval_id), True
+
+    # --- decisions ---------------------------------------------------------------------------
+    def claim(self, approval_id: str, decision: Decision) -> None:
+        """Store the approver's decision, once (AlreadyDecided when it is stored already)."""
+        entity = {"PartitionKey": approval_id, "RowKey": decision_row(decision.approver)}
+        entity |= {k: v for k, v in decision.model_dump(by_alias=True).items() if v is not None}
+        try:
+            self._table.create_entity(entity)
+        except ResourceExistsError:
+            raise AlreadyDecided(decision.approver) from None
+
+    def release(self, approval_id: str, approver: str) -> None:
+        """Remove a claim whose decision could not reach the run, so the approver can decide again."""
+        self._table.delete_entity(approval_id, decision_row(approver))
+
+    def mark_counted(self, approval_id: str, approver: str, counted: bool) -> None:
+        try:
+            self._table.update_entity({"PartitionKey": approval_id, "RowKey": decision_row(approver),
+                                       "counted": counted}, mode=UpdateMode.MERGE)
+        except ResourceNotFoundError:
+            pass  # released meanwhile: nothing to mark
+
+    def _decision_rows(self, approval_id: str) -> list[dict[str, Any]]:
+        return list(self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+            parameters={"pk": approval_id, "lo": DECISION_PREFIX, "hi": DECISION_PREFIX[:-1] + "}"}))
+
+
+def _record_from(row: dict[str, Any], decision_rows: list[dict[str, Any]]) -> ApprovalRecord:
+    status = ApprovalStatus(row["status"])
+    decisions = []
+    for d in decision_rows:
+        counted = d.get("counted")
+        if counted is None and status is not ApprovalStatus.PENDING:
+            counted = False  # reached the store after the gate closed: kept, never counted
+        decisions.append(Decision(approver=d["approver"], decision=d["decision"], at=d["at"],
+                                  address=d.get("address"), user_agent=d.get("userAgent"), via=d["via"],
+                                  comment=d.get("comment"), counted=counted))
+    decisions.sort(key=lambda d: d.at)
+    return ApprovalRecord.model_validate(get_json(row, "doc") | {
+        "status": status.value, "closedAt": row.get("closedAt"), "decisions": decisions,
+        "notificationsSent": bool(row.get("notificationsSent")), "notified": get_json(row, "notified", []),
+        "notifyErrors": get_json(row, "notifyErrors", [])})

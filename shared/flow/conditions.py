@@ -1,0 +1,22 @@
+"""Checking a condition: the alert, earlier steps and run facts, plus user and device facts read from
+Graph when the expression names them. Read-only; never raises for data problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.flow.expressions import compile_expression
+from shared.flow.facts import resolve_facts
+from shared.primitives.context import AlertContext, StepDependencies
+
+
+async def check(expression: str, alert: AlertContext, steps: list[Any], run_facts: dict[str, Any],
+                deps: StepDependencies) -> dict[str, Any]:
+    compiled = compile_expression(expression)
+    facts = await resolve_facts(compiled.roots() & {"user", "device"}, alert, deps)
+    errors = facts.pop("errors", None) if isinstance(facts, dict) else None
+    env = {"alert": alert.model_dump(mode="json", by_alias=True), "steps": steps, "run": run_facts} | facts
+    result: dict[str, Any] = {"holds": compiled.evaluate(env), "facts": facts}
+    if errors:
+        result["errors"] = errors
+    return result

@@ -1,0 +1,59 @@
+"""Where a run is in its playbook: which step is next, what was skipped and why.
+
+Plain, deterministic bookkeeping for the orchestrator (timestamps come from it). Skips only go forward,
+so every run ends. A step skipped by a branch or a stop is recorded with the reason, like any step.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def skipped_step(index: int, action_type: str, at: datetime, reason: str) -> dict[str, Any]:
+    stamp = at.isoformat()
+    return {"index": index, "actionType": action_type, "status": "skipped", "startedAt": stamp,
+            "completedAt": stamp, "durationMs": 0, "result": {}, "reason": reason}
+
+
+class RunProgress:
+    def __init__(self, actions: list[dict[str, Any]]):
+        self.actions = actions
+        self.steps: dict[int, dict[str, Any]] = {}
+        self.unrecorded: list[int] = []  # steps the finishing activity still has to write
+        self._next = 0
+
+    def next_index(self) -> int | None:
+        return self._next if self._next < len(self.actions) else None
+
+    def done(self, index: int, step: dict[str, Any], recorded: bool = True) -> None:
+        self.steps[index] = step
+        if not recorded:
+            self.unrecorded.append(index)
+        self._next = max(self._next, index + 1)
+
+    def skip(self, first: int, count: int, at: datetime, reason: str) -> None:
+        """Skip `count` steps from `first` (fewer at the end of the playbook)."""
+        last = min(first + count, len(self.actions))
+        for index in range(first, last):
+            self.done(index, skipped_step(index, self.actions[index].get("type", "?"), at, reason), recorded=False)
+
+    def stop(self, at: datetime, reason: str) -> None:
+        self.skip(self._next, len(self.actions) - self._next, at, reason)
+
+    def failed_count(self) -> int:
+        return sum(1 for s in self.steps.values() if s.get("status") == "failed")
+
+    def ordered(self) -> list[dict[str, Any]]:
+        return [self.steps[i] for i in sorted(self.steps)]
+
+    def view(self, indexes: frozenset[int]) -> list[dict[str, Any] | None]:
+        """What an expression sees as `steps`: only the steps it names (activity inputs stay small)."""
+        if not indexes:
+            return []
+        view: list[dict[str, Any] | None] = [None] * (max(indexes) + 1)
+        for i in indexes:
+            step = self.steps.get(i)
+            if step is not None:
+                view[i] = {k: step.get(k) for k in ("status", "actionType", "result", "error", "reason")}
+        return view

@@ -1,0 +1,131 @@
+"""Flow actions on the local stack: waits, conditions, simulate mode and approval gates, end to end
+(devhost + durabletask engine + Azurite + sandbox Graph)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.api.helpers import principal_header, unique
+from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run
+
+APPROVER = "ann@yourmsp.com.au"
+
+
+def start(api: httpx.Client, actions: list[dict], user=ADELE, **playbook) -> str:
+    """Save an enabled playbook for a unique title, send an alert with that title; the run id."""
+    token = unique("flow")
+    body = {"name": f"flow {token}", "actions": actions,
+            "trigger": {"titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}}} | playbook
+    created = api.post("/playbooks", json=body)
+    assert created.status_code == 201, created.text
+    accepted = api.post("/alerts", json=graph_alert(user, f"alert {token}"))
+    assert accepted.status_code == 202, accepted.text
+    [run_id] = accepted.json()["alerts"][0]["runIds"]
+    return run_id
+
+
+def wait_for_status(api: httpx.Client, run_id: str, status: str, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api.get(f"/runs/{run_id}").json()
+        if run.get("status") == status:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never became {status}: {run}")
+
+
+def writes(sandbox_server) -> list[dict]:
+    calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls").json()["value"]
+    return [c for c in calls if c["method"] != "GET"]
+
+
+def test_a_wait_shows_what_it_waits_for_until_when_then_the_run_goes_on(api):
+    run_id = start(api, [{"type": "wait", "duration": "PT2S", "reason": "let the user answer"},
+                         {"type": "disable_user"}])
+    waiting = wait_for_status(api, run_id, "waiting")
+    assert waiting["waiting"]["kind"] == "timer"
+    assert waiting["waiting"]["detail"] == "let the user answer"
+    assert waiting["waiting"]["until"] > waiting["createdAt"]
+    assert waiting["steps"][0]["status"] == "waiting"
+    run = wait_for_run(api, run_id)
+    assert [s["status"] for s in run["steps"]] == ["succeeded", "succeeded"]
+    assert run["waiting"] is None
+
+
+def test_a_condition_on_a_user_fact_branches(api, sandbox_server):
+    actions = [{"type": "condition", "if": "user.isAdmin", "whenFalse": "skip", "skip": 1},
+               {"type": "disable_user"},
+               {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}]
+    not_admin = wait_for_run(api, start(api, actions, user=ADELE))
+    assert [s["status"] for s in not_admin["steps"]] == ["succeeded", "skipped", "succeeded"]
+    assert not_admin["steps"][0]["result"]["facts"]["user"]["isAdmin"] is False
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True
+
+    admin = wait_for_run(api, start(api, actions, user=MEGAN))
+    assert [s["status"] for s in admin["steps"]] == ["succeeded", "succeeded", "succeeded"]
+    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is False
+
+
+def test_a_playbook_in_simulate_mode_runs_on_live_alerts_and_writes_nothing(api, sandbox_server):
+    before = len(writes(sandbox_server))
+    run_id = start(api, [{"type": "disable_user_and_revoke"}, {"type": "wait", "duration": "PT1H"},
+                         {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}], mode="simulate")
+    run = wait_for_run(api, run_id)
+    assert run["simulated"] is True
+    assert [s["status"] for s in run["steps"]] == ["simulated"] * 3
+    assert ADELE[1] in run["steps"][0]["result"]["wouldDo"]
+    assert "PT1H" in run["steps"][1]["result"]["wouldDo"]
+    assert len(writes(sandbox_server)) == before
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True
+
+
+def approval_gate(**overrides) -> dict:
+    return {"type": "approval", "approvers": [APPROVER, "bob@yourmsp.com.au"], "requiredApprovals": 1,
+            "timeout": "PT30S", "covers": 1} | overrides
+
+
+def test_an_approval_decided_through_the_api_lets_the_run_go_on(api, sandbox_server):
+    run_id = start(api, [approval_gate(), {"type": "disable_user"}])
+    run = wait_for_status(api, run_id, "waiting")
+    assert run["waiting"]["kind"] == "approval"
+    approval_id = run["waiting"]["approvalId"]
+    pending = api.get("/approvals", params={"status": "pending"}).json()
+    assert approval_id in [a["id"] for a in pending["value"]]
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True  # nothing before the decision
+
+    stranger = api.post(f"/approvals/{approval_id}", json={"decision": "approve"},
+                        headers=principal_header("SECURITY_MANAGE", name="mallory@yourmsp.com.au"))
+    assert stranger.status_code == 403
+    decided = api.post(f"/approvals/{approval_id}", json={"decision": "approve"},
+                       headers=principal_header("SECURITY_MANAGE", name=APPROVER))
+    assert decided.status_code == 200, decided.text
+    run = wait_for_run(api, run_id)
+    assert run["steps"][0]["result"]["outcome"] == "approved"
+    assert run["steps"][0]["result"]["approvals"] == [APPROVER]
+    assert run["steps"][1]["status"] == "succeeded"
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is False
+    again = api.post(f"/approvals/{approval_id}", json={"decision": "reject"},
+                     headers=principal_header("SECURITY_MANAGE", name="bob@yourmsp.com.au"))
+    assert again.status_code in (409, 410)
+
+
+def test_an_approval_that_times_out_is_rejected_and_the_step_is_skipped(api, sandbox_server):
+    run_id = start(api, [approval_gate(timeout="PT2S", onReject="skip"), {"type": "disable_user"},
+                         {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}])
+    run = wait_for_run(api, run_id)
+    assert run["steps"][0]["result"]["outcome"] == "timedOut"
+    assert [s["status"] for s in run["steps"][1:]] == ["skipped", "succeeded"]
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True
+
+
+def test_the_approval_policy_asks_before_disabling_an_admin(api, sandbox_server):
+    policy = {"approvers": [APPROVER], "timeout": "PT2S"}
+    admin = wait_for_run(api, start(api, [{"type": "disable_user"}], user=MEGAN, approvalPolicy=policy))
+    assert admin["steps"][0]["status"] == "skipped"
+    assert admin["steps"][0]["result"]["approval"]["outcome"] == "timedOut"
+    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is True
+
+    member = wait_for_run(api, start(api, [{"type": "disable_user"}], user=ADELE, approvalPolicy=policy))
+    assert member["steps"][0]["status"] == "succeeded"  # not an admin, not destructive: no gate

@@ -1,0 +1,328 @@
+"""Waits, conditions and approval gates of `playbook_run` under Durable Functions' real replay engine.
+
+The approval race (decisions as external events against a durable timer): a decision before the
+timer, the timer first, a quorum reached on the second approval, a decision after the timeout, and
+the repeated or foreign decisions the orchestrator must not count.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from orchestrations.playbook_run import playbook_run
+from tests.replay.history import CallActivity, CreateTimer, History, WaitForExternalEvent, WhenAny, replay
+from tests.replay.test_playbook_run_replay import ALERT, RUN
+
+NOTIFY = {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"], "subject": None}
+WIPE = {"type": "wipe_device", "maxTargets": 5, "scope": "alertDevices", "maxDevices": 5,
+        "keepEnrollmentData": False, "keepUserData": False}
+APPROVERS = ["ann@msp.example", "bob@msp.example", "cat@msp.example"]
+OPENED = {"approvalId": "ap-" + "c" * 32, "notified": APPROVERS, "notifyErrors": []}
+
+
+def gate(**overrides) -> dict:
+    return {"type": "approval", "approvers": APPROVERS, "requiredApprovals": 1, "timeout": "PT4H",
+            "onTimeout": "reject", "onReject": "stop", "covers": 1} | overrides
+
+
+def started(actions: list[dict], **request) -> History:
+    body = {"run": RUN, "alert": ALERT, "actions": actions} | request
+    return History(input=body, name="playbook_run", instance_id=RUN["runId"]).started()
+
+
+def calls(result) -> list[CallActivity]:
+    return [a for a in result.leaves if isinstance(a, CallActivity)]
+
+
+def last_call(result) -> CallActivity:
+    return calls(result)[-1]
+
+
+def step(index: int, action_type: str, status: str = "succeeded") -> dict:
+    return {"index": index, "actionType": action_type, "status": status, "startedAt": "2024-05-01T10:00:01+00:00",
+            "completedAt": "2024-05-01T10:00:02+00:00", "durationMs": 5.0, "result": {}}
+
+
+def decision(approver: str, verdict: str = "approve") -> dict:
+    return {"approver": approver, "decision": verdict, "at": "2024-05-01T10:05:00+00:00", "via": "link"}
+
+
+def gate_open(actions: list[dict], **request) -> tuple[History, object]:
+    """Through the episode in which the gate was opened and the race armed (its timer recorded)."""
+    h = started(actions, **request).task_scheduled("open_approval")
+    h.episode().task_completed("open_approval", OPENED)
+    deadline = h.now - timedelta(seconds=1) + timedelta(hours=4)  # timeout counted from the gate's start
+    return h.timer_created(deadline), deadline
+
+
+def finish(result) -> CallActivity:
+    call = last_call(result)
+    assert call.name == "finish_run", result.actions
+    return call
+
+
+# -- wait --------------------------------------------------------------------------------------------------
+
+def test_wait_shows_what_and_until_then_sleeps_on_a_durable_timer():
+    h = started([{"type": "wait", "duration": "PT4H", "reason": "give the user time to answer"}, NOTIFY])
+    r = replay(playbook_run, h)
+    record = last_call(r)
+    assert record.name == "record_flow_step"
+    until = h.now + timedelta(hours=4)
+    assert record.input["waiting"] == {"stepIndex": 0, "kind": "timer", "until": until.isoformat(),
+                                       "detail": "give the user time to answer"}
+    assert record.input["step"]["status"] == "waiting"
+
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {"recorded": 0})
+    r = replay(playbook_run, h)
+    assert r.actions[-1] == CreateTimer(until)
+    assert r.custom_status["until"] == until.isoformat()
+
+    h.timer_created(until).episode(at=until).timer_fired()
+    r = replay(playbook_run, h)
+    final = last_call(r)
+    assert final.name == "record_flow_step" and final.input["step"]["status"] == "succeeded"
+    assert final.input["waiting"] is None
+
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {"recorded": 0})
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "run_step" and last_call(r).input["index"] == 1
+    assert last_call(r).input["first"] is True  # the wait did not act: this is the first step that does
+
+
+# -- approval race -----------------------------------------------------------------------------------------
+
+def test_the_gate_is_opened_with_the_deadline_and_the_steps_it_covers():
+    h = started([gate(covers=1), WIPE, NOTIFY])
+    r = replay(playbook_run, h)
+    opening = last_call(r)
+    assert opening.name == "open_approval"
+    assert opening.input["deadline"] == (h.now + timedelta(hours=4)).isoformat()
+    assert [c["index"] for c in opening.input["covered"]] == [1]
+    assert opening.input["covered"][0]["destructive"] is True
+    assert opening.input["automatic"] is False
+
+    h.task_scheduled("open_approval").episode().task_completed("open_approval", OPENED)
+    r = replay(playbook_run, h)
+    assert r.actions[-1] == WhenAny((WaitForExternalEvent("approval-0"), CreateTimer(h.now - timedelta(seconds=1)
+                                                                                      + timedelta(hours=4))))
+
+
+def test_decision_before_the_timer_approves_and_the_covered_step_runs():
+    h, _ = gate_open([gate(), WIPE, NOTIFY])
+    h.episode(after=timedelta(minutes=5)).event_raised("approval-0", decision("bob@msp.example"))
+    r = replay(playbook_run, h)
+    close = last_call(r)
+    assert close.name == "close_approval"
+    assert close.input["outcome"] == "approved" and close.input["counted"] == ["bob@msp.example"]
+    timers = [a for a in r.leaves if isinstance(a, CreateTimer)]
+    assert timers[-1].canceled  # the losing timer is cancelled, or the instance would stay open
+
+    h.task_scheduled("close_approval").episode().task_completed("close_approval", {"status": "approved"})
+    r = replay(playbook_run, h)
+    record = last_call(r)
+    assert record.name == "record_flow_step"
+    assert record.input["step"]["result"]["outcome"] == "approved"
+
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "run_step" and last_call(r).input["action"] == WIPE
+
+
+def test_timer_first_times_out_rejects_and_stops_the_run():
+    h, deadline = gate_open([gate(), WIPE, NOTIFY])
+    h.episode(at=deadline).timer_fired()
+    r = replay(playbook_run, h)
+    assert last_call(r).input["outcome"] == "timedOut"
+
+    h.task_scheduled("close_approval").episode().task_completed("close_approval", {})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    done = finish(r)
+    assert [s["status"] for s in done.input["steps"]] == ["succeeded", "skipped", "skipped"]
+    assert "timedOut" in done.input["steps"][1]["reason"]
+    assert done.input["unrecorded"] == [1, 2]
+    assert not any(c.name == "run_step" for c in calls(r))
+
+
+def test_timeout_that_means_approve_lets_the_step_run():
+    h, deadline = gate_open([gate(onTimeout="approve"), WIPE])
+    h.episode(at=deadline).timer_fired()
+    h.task_scheduled("close_approval").episode().task_completed("close_approval", {})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "run_step" and last_call(r).input["action"] == WIPE
+
+
+def test_quorum_is_reached_on_the_second_approval():
+    h, _ = gate_open([gate(requiredApprovals=2), WIPE])
+    h.episode(after=timedelta(minutes=3)).event_raised("approval-0", decision("ann@msp.example"))
+    r = replay(playbook_run, h)
+    # Still waiting: a new wait on the same event, raced against the same (already recorded) timer.
+    assert not any(c.name == "close_approval" for c in calls(r))
+    assert r.actions[-1] == WhenAny((WaitForExternalEvent("approval-0"),))
+
+    h.episode(after=timedelta(minutes=3)).event_raised("approval-0", decision("cat@msp.example"))
+    r = replay(playbook_run, h)
+    close = last_call(r)
+    assert close.name == "close_approval"
+    assert close.input["outcome"] == "approved"
+    assert close.input["counted"] == ["ann@msp.example", "cat@msp.example"]
+
+
+def test_the_same_approver_twice_and_strangers_do_not_make_a_quorum():
+    h, _ = gate_open([gate(requiredApprovals=2), WIPE])
+    h.episode().event_raised("approval-0", decision("ann@msp.example"))
+    h.episode().event_raised("approval-0", decision("ANN@msp.example"))  # same approver, other case
+    h.episode().event_raised("approval-0", decision("mallory@evil.example"))
+    h.episode().event_raised("approval-0", {"approver": "bob@msp.example", "decision": "maybe"})
+    r = replay(playbook_run, h)
+    assert not any(c.name == "close_approval" for c in calls(r))
+
+
+def test_two_of_three_survives_one_rejection_but_not_two():
+    h, _ = gate_open([gate(requiredApprovals=2, onReject="skip"), WIPE, NOTIFY])
+    h.episode().event_raised("approval-0", decision("ann@msp.example", "reject"))
+    assert not any(c.name == "close_approval" for c in calls(replay(playbook_run, h)))
+    h.episode().event_raised("approval-0", decision("bob@msp.example", "reject"))
+    r = replay(playbook_run, h)
+    assert last_call(r).input["outcome"] == "rejected"
+
+    h.task_scheduled("close_approval").episode().task_completed("close_approval", {})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    # onReject=skip: the wipe is skipped, the notification still goes out.
+    assert last_call(r).name == "run_step" and last_call(r).input["action"] == NOTIFY
+
+
+def test_a_decision_after_the_timeout_changes_nothing():
+    h, deadline = gate_open([gate(), WIPE])
+    h.episode(at=deadline).timer_fired()
+    h.task_scheduled("close_approval")
+    h.episode(after=timedelta(seconds=1)).event_raised("approval-0", decision("ann@msp.example"))
+    h.task_completed("close_approval", {})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    done = finish(r)
+    assert done.input["steps"][0]["result"]["outcome"] == "timedOut"
+    assert done.input["steps"][1]["status"] == "skipped"
+
+
+def test_a_gate_that_cannot_be_opened_fails_closed():
+    h = started([gate(), WIPE, NOTIFY]).task_scheduled("open_approval")
+    h.episode().task_failed("open_approval", reason="storage down")
+    r = replay(playbook_run, h)
+    record = last_call(r)
+    assert record.input["step"]["status"] == "failed"
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    done = finish(replay(playbook_run, h))
+    assert [s["status"] for s in done.input["steps"]] == ["failed", "skipped", "skipped"]
+
+
+# -- approval policy ---------------------------------------------------------------------------------------
+
+POLICY = {"approvers": ["ann@msp.example"], "requiredApprovals": 1, "timeout": "PT1H", "onTimeout": "reject",
+          "primitives": None, "teamsWebhookSecret": None}
+
+
+def test_policy_puts_a_gate_before_a_destructive_step_only():
+    h = started([NOTIFY, WIPE], approvalPolicy=POLICY)
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "run_step"  # notify is not destructive: no gate
+    h.task_scheduled("run_step").episode().task_completed("run_step", step(0, "notify_email"))
+    r = replay(playbook_run, h)
+    opening = last_call(r)
+    assert opening.name == "open_approval" and opening.input["automatic"] is True
+    assert opening.input["index"] == 1 and opening.input["gate"]["onReject"] == "skip"
+
+    h.task_scheduled("open_approval").episode().task_completed("open_approval", OPENED)
+    h.timer_created(after=timedelta(hours=1) - timedelta(seconds=1))
+    h.episode().event_raised("approval-1", decision("ann@msp.example", "reject"))
+    h.task_scheduled("close_approval").episode().task_completed("close_approval", {})
+    r = replay(playbook_run, h)
+    skipped = last_call(r).input["step"]
+    assert skipped["actionType"] == "wipe_device" and skipped["status"] == "skipped"
+    assert "rejected" in skipped["reason"]
+
+
+def test_an_explicit_gate_covering_the_step_is_not_asked_twice():
+    h, _ = gate_open([gate(), WIPE], approvalPolicy=POLICY)
+    h.episode().event_raised("approval-0", decision("ann@msp.example"))
+    h.task_scheduled("close_approval").episode().task_completed("close_approval", {})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "run_step"
+
+
+# -- conditions --------------------------------------------------------------------------------------------
+
+def test_false_condition_skips_the_next_steps_and_the_run_goes_on():
+    h = started([{"type": "condition", "if": "user.isAdmin", "whenFalse": "skip", "skip": 1}, WIPE, NOTIFY])
+    r = replay(playbook_run, h)
+    check = last_call(r)
+    assert check.name == "check_condition" and check.input["expression"] == "user.isAdmin"
+    h.task_scheduled("check_condition").episode().task_completed("check_condition", {"holds": False, "facts": {}})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "run_step" and last_call(r).input["action"] == NOTIFY
+
+
+def test_condition_sees_only_the_earlier_steps_it_names():
+    h = started([NOTIFY, {"type": "condition", "if": 'steps[0].status == "failed"', "whenFalse": "stop"}, WIPE])
+    h.task_scheduled("run_step").episode().task_completed("run_step", step(0, "notify_email", "failed"))
+    r = replay(playbook_run, h)
+    check = last_call(r)
+    assert check.input["steps"][0]["status"] == "failed"
+    assert check.input["runFacts"] == {"failedSteps": 1, "simulated": False}
+    h.task_scheduled("check_condition").episode().task_completed("check_condition", {"holds": False})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    done = finish(replay(playbook_run, h))
+    assert done.input["steps"][2]["status"] == "skipped" and "stopped" in done.input["steps"][2]["reason"]
+
+
+def test_wait_until_rechecks_on_timers_until_it_holds():
+    h = started([{"type": "wait_until", "condition": "device.compliant", "every": "PT1H", "timeout": "PT3H"}, WIPE])
+    h.task_scheduled("check_condition").episode().task_completed("check_condition", {"holds": False})
+    r = replay(playbook_run, h)
+    assert last_call(r).input["waiting"]["kind"] == "condition"
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    first_check = h.now - timedelta(seconds=1)
+    assert r.actions[-1] == CreateTimer(first_check + timedelta(hours=1))
+    h.timer_created(after=timedelta(hours=1) - timedelta(seconds=1)).episode(after=timedelta(hours=1))
+    h.timer_fired()
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "check_condition"
+    h.task_scheduled("check_condition").episode().task_completed("check_condition", {"holds": True, "facts": {}})
+    r = replay(playbook_run, h)
+    final = last_call(r).input["step"]
+    assert final["result"]["met"] is True and final["result"]["checks"] == 2
+
+
+def test_wait_until_gives_up_at_the_timeout_and_can_stop_the_run():
+    h = started([{"type": "wait_until", "condition": "device.compliant", "every": "PT1H", "timeout": "PT1H",
+                  "onTimeout": "stop"}, WIPE])
+    h.task_scheduled("check_condition").episode().task_completed("check_condition", {"holds": False})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    h.timer_created(after=timedelta(hours=1) - timedelta(seconds=2)).episode(after=timedelta(hours=1))
+    h.timer_fired()
+    h.task_scheduled("check_condition").episode().task_completed("check_condition", {"holds": False})
+    r = replay(playbook_run, h)
+    assert last_call(r).input["step"]["result"]["met"] is False
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    done = finish(replay(playbook_run, h))
+    assert done.input["steps"][1]["status"] == "skipped"
+
+
+# -- simulate mode -----------------------------------------------------------------------------------------
+
+def test_a_simulated_run_describes_steps_and_waits_for_nothing():
+    h = started([{"type": "wait", "duration": "PT4H"}, gate(), WIPE], simulated=True)
+    for index in range(3):
+        r = replay(playbook_run, h)
+        call = last_call(r)
+        assert call.name == "simulate_step" and call.input["index"] == index
+        h.task_scheduled("simulate_step").episode().task_completed("simulate_step", step(index, "x", "simulated"))
+    r = replay(playbook_run, h)
+    assert finish(r)
+    assert not [a for a in r.leaves if isinstance(a, CreateTimer | WaitForExternalEvent)]

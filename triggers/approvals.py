@@ -1,0 +1,133 @@
+"""Approval gates over HTTP (shared/approvals, docs/approvals.md). Anonymous to the host: the link's token, or
+the caller's principal, is the authentication.
+
+The approver's link (HTML pages):
+GET  /api/approvals/{id}/respond?token=...   the request and a form; decides nothing
+POST /api/approvals/{id}/respond             the form: decision, token, csrf, comment
+
+The management API (SECURITY_MANAGE; a decision also needs the caller to be one of the gate's approvers):
+GET  /api/approvals?status=pending|approved|rejected|timedOut
+GET  /api/approvals/{id}
+POST /api/approvals/{id}  {"decision": "approve"|"reject", "comment"?}
+"""
+
+import asyncio
+import re
+from datetime import UTC, datetime
+from typing import Literal
+
+import azure.durable_functions as df
+import azure.functions as func
+from pydantic import Field, ValidationError
+
+from shared import services
+from shared.api_model import CamelModel
+from shared.approvals import link
+from shared.approvals.decisions import client_address, submit_decision, user_agent
+from shared.approvals.records import MAX_COMMENT, ApprovalStatus, Decision
+from shared.auth import AuthError, Permission, authorize
+from shared.settings import get_settings
+from shared.store.directory import NotFound
+from triggers.api import ApiError, body_of, respond, validation_response
+from triggers.http_responses import error_response, json_response
+
+bp = df.Blueprint()
+
+APPROVAL_ID = re.compile(r"^ap-[0-9a-f]{32}$")
+# Every page: never cached (the token is in the URL and the page), never framed, no referrer, nothing loaded.
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+
+def _page(page: link.Page) -> func.HttpResponse:
+    headers = dict(PAGE_HEADERS)
+    if page.set_cookie:
+        headers["Set-Cookie"] = page.set_cookie
+    return func.HttpResponse(page.html, status_code=page.status, headers=headers, mimetype="text/html",
+                             charset="utf-8")
+
+
+@bp.route(route="approvals/{id}/respond", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def approval_page(req: func.HttpRequest) -> func.HttpResponse:
+    return _page(await link.show(req.route_params["id"], req.params, req.headers, services.approvals(),
+                                 get_settings(), datetime.now(UTC)))
+
+
+@bp.route(route="approvals/{id}/respond", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+async def approval_response(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return _page(await link.respond(req.route_params["id"], req.params, req.headers, req.get_body() or b"",
+                                    services.approvals(), get_settings(), client.raise_event, datetime.now(UTC)))
+
+
+# --- management API ---------------------------------------------------------------------------------
+def _approval_id(req: func.HttpRequest) -> str:
+    approval_id = req.route_params["id"]
+    if not APPROVAL_ID.match(approval_id):
+        raise NotFound(approval_id)
+    return approval_id
+
+
+@bp.route(route="approvals", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def list_approvals(req: func.HttpRequest) -> func.HttpResponse:
+    def listing(who):
+        raw = req.params.get("status", ApprovalStatus.PENDING.value)
+        try:
+            status = ApprovalStatus(raw)
+        except ValueError:
+            raise ApiError(400, "invalid_request", "status is one of " + ", ".join(s.value for s in ApprovalStatus),
+                           field="status") from None
+        records = services.approvals().list(status)
+        return json_response({"value": [r.model_dump(mode="json", by_alias=True) for r in records]})
+
+    return respond(req, Permission.RUN, listing)
+
+
+@bp.route(route="approvals/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def get_approval(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, Permission.RUN, lambda who: json_response(services.approvals().get(_approval_id(req))))
+
+
+class DecisionRequest(CamelModel):
+    decision: Literal["approve", "reject"]
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+
+
+@bp.route(route="approvals/{id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Decide as the signed-in caller, who must be one of the gate's approvers; the same rules as the link."""
+    store = services.approvals()
+    try:
+        who = authorize(req.headers, get_settings(), Permission.RUN)
+        approval_id = _approval_id(req)
+        request = DecisionRequest.model_validate(body_of(req))
+        record = await asyncio.to_thread(store.get, approval_id)
+    except AuthError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, field=exc.field)
+    except ValidationError as exc:
+        return validation_response(exc)
+    except NotFound as exc:
+        return error_response(404, "not_found", f"'{exc}' does not exist.")
+    if not record.is_approver(who.name):
+        return error_response(403, "not_an_approver", "You are not an approver of this gate.")
+    now = datetime.now(UTC)
+    decision = Decision(approver=who.name.strip().lower(), decision=request.decision, at=now,
+                        address=client_address(req.headers), user_agent=user_agent(req.headers), via="api",
+                        comment=(request.comment or "").strip() or None)
+    refused = await submit_decision(store, record, decision, client.raise_event, now=now, actor=who.name)
+    if refused is not None:
+        return error_response(refused.status, refused.code, refused.message)
+    return json_response({"approvalId": record.id, "runId": record.run_id,
+                          "decision": decision.model_dump(mode="json", by_alias=True)})
