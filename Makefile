@@ -6,12 +6,12 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.deps-installed
 NPM_STAMP := node_modules/.deps-installed
 
-.PHONY: run test lint bench deps clean
+.PHONY: run test lint bench deps chromium clean
 
 run: deps
 	$(PY) -m devhost.stack
 
-test: deps lint
+test: deps chromium lint
 	$(PY) -m pytest
 
 lint: $(PY_STAMP)
@@ -36,6 +36,11 @@ $(NPM_STAMP): package.json package-lock.json
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; Playwright never downloads one.
+chromium:
+	@test -x /usr/bin/chromium || { echo "chromium missing: installing Debian's chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 clean:
 	rm -rf $(VENV) node_modules .azurite .pytest_cache .ruff_cache

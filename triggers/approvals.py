@@ -34,12 +34,15 @@ from triggers.http_responses import error_response, json_response
 bp = df.Blueprint()
 
 APPROVAL_ID = re.compile(r"^ap-[0-9a-f]{32}$")
-# Every page: never cached (the token is in the URL and the page), never framed, no referrer, nothing loaded.
+# Every page: never cached (the token is in the URL and the page), never framed, no referrer to other sites,
+# nothing loaded.
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the form POST, which the
+    # origin check must refuse; same-origin still keeps the token in the URL from leaking to other sites.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "

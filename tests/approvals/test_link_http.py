@@ -47,7 +47,7 @@ def assert_page_headers(response: httpx.Response) -> None:
     h = response.headers
     assert h["content-type"] == "text/html; charset=utf-8"
     assert h["cache-control"] == "no-store"
-    assert h["referrer-policy"] == "no-referrer"
+    assert h["referrer-policy"] == "same-origin"
     assert h["x-frame-options"] == "DENY"
     assert h["x-content-type-options"] == "nosniff"
     assert h["content-security-policy"] == CSP
