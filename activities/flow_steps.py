@@ -5,9 +5,9 @@ import asyncio
 from datetime import UTC, datetime
 
 import azure.durable_functions as df
-from shared.approvals.gates import CoveredStep, GateOpening, close_gate, open_gate
 
 from shared import services
+from shared.approvals.gates import CoveredStep, GateOpening, close_gate, open_gate
 from shared.flow.actions import ApprovalParams
 from shared.flow.conditions import check
 from shared.flow.describe import describe_action

@@ -29,7 +29,6 @@ comparison with it is false. A user Graph does not know (404) makes the whole `u
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable
 from typing import Any
 
@@ -45,6 +44,7 @@ from msgraph.generated.models.managed_device import ManagedDevice
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from shared.graph import InvalidTenantIdError
+from shared.graph.odata import is_guid, odata_literal
 from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepError
 from shared.primitives.context import AlertContext, StepDependencies
@@ -166,16 +166,6 @@ async def user_facts(graph: GraphServiceClient, user: UserEntity, errors: list[d
 
 
 # --- the device ------------------------------------------------------------------------------------
-def _odata_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _is_guid(value: str | None) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 async def _managed_devices(graph: GraphServiceClient, clause: str) -> list[ManagedDevice]:
@@ -198,8 +188,8 @@ async def _find_device(graph: GraphServiceClient, device: DeviceEntity) -> list[
     """The managed devices the alert's device maps to, by its most precise identifier (as devices.py)."""
     listing = graph.device_management.managed_devices
     if device.azure_ad_device_id:
-        return await _managed_devices(graph, f"azureADDeviceId eq {_odata_literal(device.azure_ad_device_id)}")
-    if _is_guid(device.id):
+        return await _managed_devices(graph, f"azureADDeviceId eq {odata_literal(device.azure_ad_device_id)}")
+    if is_guid(device.id):
         try:
             found = await listing.by_managed_device_id(str(device.id)).get()
         except ODataError as exc:
@@ -207,7 +197,7 @@ async def _find_device(graph: GraphServiceClient, device: DeviceEntity) -> list[
                 return []
             raise
         return [found] if found is not None else []
-    return await _managed_devices(graph, f"deviceName eq {_odata_literal(device.name or '')}")
+    return await _managed_devices(graph, f"deviceName eq {odata_literal(device.name or '')}")
 
 
 async def device_facts(graph: GraphServiceClient, device: DeviceEntity, errors: list[dict[str, Any]]) -> Facts:

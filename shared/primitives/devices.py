@@ -25,7 +25,6 @@ has an undo; each still records, per device, the state before and the action req
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -42,6 +41,7 @@ from msgraph.generated.models.managed_device import ManagedDevice
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field, StrictBool
 
+from shared.graph.odata import is_guid, odata_literal
 from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepOutcome
@@ -113,16 +113,6 @@ def _device_view(device: ManagedDevice) -> dict[str, Any]:
     }
 
 
-def _odata_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _is_guid(value: str | None) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 async def list_managed_devices(builder: Any, filter_clause: str | None = None) -> list[dict[str, Any]]:
@@ -164,15 +154,15 @@ async def _resolve_entity(graph: GraphServiceClient, entity: DeviceEntity) -> li
     try:
         if entity.azure_ad_device_id:
             how = f"azureADDeviceId {entity.azure_ad_device_id}"
-            clause = f"azureADDeviceId eq {_odata_literal(entity.azure_ad_device_id)}"
+            clause = f"azureADDeviceId eq {odata_literal(entity.azure_ad_device_id)}"
             found = await list_managed_devices(listing, clause)
-        elif _is_guid(entity.id):
+        elif is_guid(entity.id):
             how = f"managed device id {entity.id}"
             device = await listing.by_managed_device_id(str(entity.id)).get()
             found = [_device_view(device)] if device is not None else []
         elif entity.name:
             how = f"device name {entity.name!r}"
-            found = await list_managed_devices(listing, f"deviceName eq {_odata_literal(entity.name)}")
+            found = await list_managed_devices(listing, f"deviceName eq {odata_literal(entity.name)}")
             if len(found) > 1:
                 return _problem(label, "ambiguous_device", f"{len(found)} managed devices are named {entity.name!r}; "
                                 "none was acted on (the alert gives no azureAdDeviceId to tell them apart).")

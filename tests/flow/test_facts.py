@@ -5,7 +5,7 @@ error entries (never raised)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +17,8 @@ from sandbox.faults import FaultRuleSpec
 from sandbox.intune import ADELE_IPHONE_ID, ADELE_LAPTOP_AAD_ID, ADELE_LAPTOP_ID, MEGAN_MAC_ID
 from sandbox.seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID
 from shared.flow.facts import DEVICE_FACTS, USER_FACTS, resolve_facts
-from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.models.alert import AlertEntities, DeviceEntity, Severity, UserEntity
-from shared.primitives.context import AlertContext, StepDependencies
-from shared.settings import AppSettings
+from shared.primitives.context import AlertContext
 from tests.sandbox.helpers import bearer
 
 ADELE = UserEntity(id="87d349ed-44d7-43e1-9a83-5f2406dee5bd", upn=f"adele.vance@{CONTOSO_DOMAIN}")
@@ -32,20 +30,6 @@ LAPTOP = DeviceEntity(id="9f3c0e2b7d41a6f85c0e1d2b3a4f5e6d7c8b9a01", name="CONTO
                       azure_ad_device_id=ADELE_LAPTOP_AAD_ID)  # id: Defender's mdeDeviceId, not an Intune id
 MAC = DeviceEntity(name="MEGAN-MBP")
 BOTH = frozenset({"user", "device"})
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    factory = GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
-                                               client_id="riposte-tests"))
-    yield StepDependencies(graph=factory, settings=AppSettings())
-    await factory.aclose()
 
 
 @pytest.fixture(autouse=True)
