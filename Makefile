@@ -22,6 +22,7 @@ bench: deps
 	$(PY) -m benchmarks.matching_bench
 	$(PY) -m benchmarks.pipeline_bench
 	$(PY) -m benchmarks.preset_bench
+	$(PY) -m benchmarks.approval_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 

@@ -106,8 +106,8 @@ class DurableContextAdapter:
     def create_timer(self, fire_at: datetime) -> dt.Task:
         return self._ctx.create_timer(_naive_utc(fire_at))
 
-    def wait_for_external_event(self, name: str) -> dt.Task:
-        return self._ctx.wait_for_external_event(name)
+    def wait_for_external_event(self, name: str, expected_type: type | None = None) -> dt.Task:
+        return self._ctx.wait_for_external_event(name)  # payloads are JSON here: the type only matters to DF
 
     def task_any(self, activities: list[dt.Task]) -> dt.Task:
         return dt.when_any(list(activities))

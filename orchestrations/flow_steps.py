@@ -124,7 +124,7 @@ def approval_gate(context: df.DurableOrchestrationContext, base: dict, index: in
     outcome: Outcome | None = None
     while outcome is None:
         # Only waits inside this loop: every decision event finds a waiter, none is buffered.
-        decision = context.wait_for_external_event(event_name(index))
+        decision = context.wait_for_external_event(event_name(index), expected_type=dict)
         winner = yield context.task_any([decision, timer])
         if winner == timer:
             outcome = "timedOut"
