@@ -8,6 +8,7 @@ from activities.playbook_steps import bp as playbook_step_activities
 from activities.selftest import bp as selftest_activities
 from orchestrations.playbook_run import bp as playbook_run_orchestrations
 from orchestrations.selftest import bp as selftest_orchestrations
+from shared.graph import warmup as graph_warmup
 from triggers.alerts import bp as alert_triggers
 from triggers.approvals import bp as approval_triggers
 from triggers.directory import bp as directory_triggers
@@ -43,3 +44,6 @@ BLUEPRINTS = (
 
 for blueprint in BLUEPRINTS:
     app.register_functions(blueprint)
+
+# The first Graph response of a process would otherwise import ~1,000 model classes (seconds).
+graph_warmup.start()

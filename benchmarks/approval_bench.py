@@ -51,15 +51,19 @@ def wait_for(sandbox: httpx.Client, since: int, found, what: str) -> tuple[list[
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def both_mails(calls: list[dict]) -> list[dict]:
+    sent = [c for c in calls if c["path"].endswith("/sendMail")]
+    return sent if len(sent) == len(APPROVERS) else []
+
+
 def measure(api: httpx.Client, sandbox: httpx.Client, token: str) -> tuple[list[float], list[float]]:
     ask, decide = [], []
     seq = max((c["seq"] for c in sandbox.get("/_sandbox/calls").json()["value"]), default=0)
     for n in range(GATES):
         before = time.time()
         [run_id] = api.post("/alerts", json=graph_alert(f"{token} {n}")).json()["alerts"][0]["runIds"]
-        mails, seq = wait_for(sandbox, seq, lambda calls: (lambda m: m if len(m) == 2 else [])(
-            [c for c in calls if c["path"].endswith("/sendMail")]), "the approval mails")
-        ask.append((max(sandbox_time(m) for m in mails) - before) * 1000)
+        mails, seq = wait_for(sandbox, seq, both_mails, "the approval mails")
+        ask.append((max(sandbox_time(mail) for mail in mails) - before) * 1000)
         while (waiting := api.get(f"/runs/{run_id}").json().get("waiting")) is None:
             time.sleep(0.002)
         before = time.time()
