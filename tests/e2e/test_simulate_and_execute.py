@@ -81,3 +81,25 @@ def test_execute_needs_a_stored_alert(api):
     pb = playbook(api, unique("exe"))
     assert api.post(f"/playbooks/{pb['id']}/execute", json={}).status_code == 400
     assert api.post(f"/playbooks/{pb['id']}/execute", json={"alertId": "al-" + "0" * 32}).status_code == 404
+
+
+def test_simulation_describes_flow_steps_and_policy_gates(api, sandbox_server):
+    actions = [{"type": "wait", "duration": "PT1H", "reason": "let the user answer"},
+               {"type": "condition", "if": "user.isAdmin", "whenFalse": "stop"},
+               {"type": "approval", "approvers": ["a@yourmsp.com.au", "b@yourmsp.com.au"], "requiredApprovals": 2},
+               {"type": "disable_user"},
+               {"type": "wipe_device"}]
+    token = unique("sim")
+    body = {"name": f"pb {token}", "enabled": False, "actions": actions,
+            "approvalPolicy": {"approvers": ["lead@yourmsp.com.au"], "primitives": ["wipe_device"]},
+            "trigger": {"titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}}}
+    pb = api.post("/playbooks", json=body).json()
+    before = graph_calls(sandbox_server)
+    simulated = api.post(f"/playbooks/{pb['id']}/simulate", json={"alert": graph_alert(MEGAN, f"a {token}")})
+    steps = simulated.json()["steps"]
+    assert steps[0]["wouldDo"] == "Would wait PT1H (let the user answer)."
+    assert "user.isAdmin" in steps[1]["wouldDo"] and "stop the run" in steps[1]["wouldDo"]
+    assert "a@yourmsp.com.au, b@yourmsp.com.au" in steps[2]["wouldDo"] and "2 of 2" in steps[2]["wouldDo"]
+    assert steps[4]["wouldDo"].startswith("After approval (Would ask lead@yourmsp.com.au")
+    assert steps[4]["destructive"] is True
+    assert graph_calls(sandbox_server) == before
