@@ -34,23 +34,34 @@ def validation_response(exc: ValidationError) -> func.HttpResponse:
     return json_response(body, status_code=400)
 
 
+# What a management call may raise that is the caller's problem, each with its answer (api_error_response).
+API_ERRORS = (AuthError, ApiError, ValidationError, NotFound, AlreadyExists, Conflict)
+
+
+def api_error_response(exc: Exception) -> func.HttpResponse:
+    """The 4xx answer for one of API_ERRORS."""
+    if isinstance(exc, AuthError):
+        return error_response(exc.status, exc.code, exc.message)
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.code, exc.message, field=exc.field)
+    if isinstance(exc, ValidationError):
+        return validation_response(exc)
+    if isinstance(exc, NotFound):
+        return error_response(404, "not_found", f"'{exc}' does not exist.")
+    if isinstance(exc, AlreadyExists):
+        return error_response(409, "already_exists", f"'{exc}' already exists.")
+    if isinstance(exc, Conflict):
+        return error_response(409, "conflict", f"'{exc}' was changed by someone else; read it again.")
+    raise TypeError(f"not an API error: {type(exc).__name__}") from exc
+
+
 def respond(req: func.HttpRequest, permission: Permission,
             action: Callable[[Principal], func.HttpResponse]) -> func.HttpResponse:
     try:
         principal = authorize(req.headers, get_settings(), permission)
         return action(principal)
-    except AuthError as exc:
-        return error_response(exc.status, exc.code, exc.message)
-    except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, field=exc.field)
-    except ValidationError as exc:
-        return validation_response(exc)
-    except NotFound as exc:
-        return error_response(404, "not_found", f"'{exc}' does not exist.")
-    except AlreadyExists as exc:
-        return error_response(409, "already_exists", f"'{exc}' already exists.")
-    except Conflict as exc:
-        return error_response(409, "conflict", f"'{exc}' was changed by someone else; read it again.")
+    except API_ERRORS as exc:
+        return api_error_response(exc)
 
 
 def body_of(req: func.HttpRequest, *, allow_empty: bool = False):

@@ -18,17 +18,17 @@ from typing import Literal
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from shared import services
 from shared.api_model import CamelModel
 from shared.approvals import link
 from shared.approvals.decisions import client_address, submit_decision, user_agent
 from shared.approvals.records import MAX_COMMENT, ApprovalStatus, Decision
-from shared.auth import AuthError, Permission, authorize
+from shared.auth import Permission, authorize
 from shared.settings import get_settings
 from shared.store.directory import NotFound
-from triggers.api import ApiError, body_of, respond, validation_response
+from triggers.api import API_ERRORS, ApiError, api_error_response, body_of, respond
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
@@ -115,14 +115,8 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
         approval_id = _approval_id(req)
         request = DecisionRequest.model_validate(body_of(req))
         record = await asyncio.to_thread(store.get, approval_id)
-    except AuthError as exc:
-        return error_response(exc.status, exc.code, exc.message)
-    except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, field=exc.field)
-    except ValidationError as exc:
-        return validation_response(exc)
-    except NotFound as exc:
-        return error_response(404, "not_found", f"'{exc}' does not exist.")
+    except API_ERRORS as exc:
+        return api_error_response(exc)
     if not record.is_approver(who.name):
         return error_response(403, "not_an_approver", "You are not an approver of this gate.")
     now = datetime.now(UTC)

@@ -12,17 +12,16 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
-from shared.auth import AuthError, Permission, authorize
+from shared.auth import Permission, authorize
 from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import make_alert, run_request
 from shared.models.alert import Alert
 from shared.models.run import Run, RunStatus, manual_run_id
 from shared.settings import get_settings
 from shared.simulation import simulate
-from shared.store.directory import NotFound
 from triggers.alert_intake import RUN_ORCHESTRATOR, intake
-from triggers.api import ApiError, body_of, respond
-from triggers.http_responses import error_response, json_response
+from triggers.api import API_ERRORS, ApiError, api_error_response, body_of, respond
+from triggers.http_responses import json_response
 
 bp = df.Blueprint()
 
@@ -64,12 +63,8 @@ async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestratio
             raise ApiError(400, "invalid_request", "alertId (a stored alert's id) is required.", field="alertId")
         playbook = await asyncio.to_thread(services.playbooks().get, req.route_params["id"])
         alert = await asyncio.to_thread(services.alerts().get, body["alertId"])
-    except AuthError as exc:
-        return error_response(exc.status, exc.code, exc.message)
-    except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, field=exc.field)
-    except NotFound as exc:
-        return error_response(404, "not_found", f"'{exc}' does not exist.")
+    except API_ERRORS as exc:
+        return api_error_response(exc)
     request = run_request(alert, playbook)
     request.run.run_id = manual_run_id(alert.id, playbook.id, uuid.uuid4().hex)
     run = Run(id=request.run.run_id, alert_id=alert.id, playbook_id=playbook.id, playbook_name=playbook.name,

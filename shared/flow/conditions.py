@@ -14,7 +14,7 @@ async def check(expression: str, alert: AlertContext, steps: list[Any], run_fact
                 deps: StepDependencies) -> dict[str, Any]:
     compiled = compile_expression(expression)
     facts = await resolve_facts(compiled.roots() & {"user", "device"}, alert, deps)
-    errors = facts.pop("errors", None) if isinstance(facts, dict) else None
+    errors = facts.pop("errors", None)
     env = {"alert": alert.model_dump(mode="json", by_alias=True), "steps": steps, "run": run_facts} | facts
     result: dict[str, Any] = {"holds": compiled.evaluate(env), "facts": facts}
     if errors:

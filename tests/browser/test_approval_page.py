@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.helpers import client, principal_header, unique
-from tests.e2e.test_bec_flow import ADELE, CONTOSO, graph_alert, sandbox_user, wait_for_run
+from tests.e2e.test_bec_flow import ADELE, CONTOSO, graph_alert, sandbox_user, wait_for_run, wait_for_status
 
 pytestmark = pytest.mark.stack
 
@@ -50,16 +50,6 @@ class Gated:
         run = wait_for_status(api, self.run_id, "waiting")
         assert run["waiting"]["kind"] == "approval", run
         self.approval_id: str = run["waiting"]["approvalId"]
-
-
-def wait_for_status(api: httpx.Client, run_id: str, status: str, timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = api.get(f"/runs/{run_id}").json()
-        if run.get("status") == status:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} never became {status}: {run}")
 
 
 def mailed_link(sandbox_server, approval_id: str, approver: str, origin: str, timeout: float = 10) -> str:

@@ -53,6 +53,17 @@ def wait_for_run(api: httpx.Client, run_id: str, timeout: float = 20) -> dict:
     raise AssertionError(f"run {run_id} did not finish: {run}")
 
 
+def wait_for_status(api: httpx.Client, run_id: str, status: str, timeout: float = 15) -> dict:
+    """Poll the run until it has `status` (e.g. `waiting`), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api.get(f"/runs/{run_id}").json()
+        if run.get("status") == status:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never became {status}: {run}")
+
+
 def sandbox_user(sandbox_server, upn: str) -> dict:
     return httpx.get(f"{sandbox_server.base_url}/_sandbox/tenants/{CONTOSO}/users/{upn}").json()
 

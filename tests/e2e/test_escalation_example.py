@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.helpers import principal_header, unique
-from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run
-from tests.e2e.test_flow_runs import wait_for_status
+from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run, wait_for_status
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "playbooks" / "risky-sign-in-escalation.json"
 

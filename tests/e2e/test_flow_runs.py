@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 
 from tests.api.helpers import principal_header, unique
-from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run
+from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run, wait_for_status
 
 APPROVER = "ann@yourmsp.com.au"
 
@@ -24,16 +22,6 @@ def start(api: httpx.Client, actions: list[dict], user=ADELE, **playbook) -> str
     assert accepted.status_code == 202, accepted.text
     [run_id] = accepted.json()["alerts"][0]["runIds"]
     return run_id
-
-
-def wait_for_status(api: httpx.Client, run_id: str, status: str, timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = api.get(f"/runs/{run_id}").json()
-        if run.get("status") == status:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} never became {status}: {run}")
 
 
 def writes(sandbox_server) -> list[dict]:
