@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .control_routes import STATE_KEY
 from .errors import GraphError, bad_request
+from .graph_enums import ALERT_ENUMS
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from .state import SandboxState, Tenant, utc_now_iso
@@ -27,15 +28,7 @@ COMMENT_TYPE = "microsoft.graph.security.alertComment"
 routes = GraphRouteTable()
 web_routes = web.RouteTableDef()
 
-STATUSES = frozenset({"new", "inProgress", "resolved", "unknownFutureValue"})
-CLASSIFICATIONS = frozenset({"unknown", "falsePositive", "truePositive", "informationalExpectedActivity",
-                             "unknownFutureValue"})
-DETERMINATIONS = frozenset({
-    "unknown", "apt", "malware", "securityPersonnel", "securityTesting", "unwantedSoftware", "other",
-    "multiStagedAttack", "compromisedUser", "phishing", "maliciousUserActivity", "clean", "insufficientData",
-    "confirmedUserActivity", "lineOfBusinessApplication", "unknownFutureValue",
-})
-ENUMS = {"status": STATUSES, "classification": CLASSIFICATIONS, "determination": DETERMINATIONS}
+ENUMS = ALERT_ENUMS  # from msgraph-sdk's models, not from the documentation prose
 # Properties of microsoft.graph.security.alert that exist but cannot be PATCHed.
 READ_ONLY = frozenset({
     "id", "providerAlertId", "incidentId", "severity", "serviceSource", "detectionSource", "detectorId",
@@ -76,7 +69,7 @@ def _alert(tenant_id: str, alert_id: str, title: str, description: str, severity
         "@odata.type": "#microsoft.graph.security.alert",
         "id": alert_id, "providerAlertId": alert_id, "incidentId": "28282", "status": status,
         "severity": severity, "classification": "unknown" if status == "new" else "truePositive",
-        "determination": "unknown" if status == "new" else "compromisedUser", "serviceSource": service_source,
+        "determination": "unknown" if status == "new" else "compromisedAccount", "serviceSource": service_source,
         "detectionSource": "microsoft365Defender" if "Office" in service_source else "azureAdIdentityProtection",
         "detectorId": "e0da400f-affd-43ef-b1d5-afc2eb6f2756", "tenantId": tenant_id, "title": title,
         "description": description, "recommendedActions": "Review the user's sign-ins and mailbox rules.",
@@ -155,7 +148,7 @@ def _validated_update(body: dict[str, Any]) -> dict[str, Any]:
         if key.startswith("@odata."):
             continue
         if key in ENUMS:
-            if value not in ENUMS[key]:
+            if not isinstance(value, str) or value not in ENUMS[key]:
                 raise bad_request(f"Requested value '{value}' was not found.", code="BadRequest")
         elif key == "assignedTo":
             if value is not None and not isinstance(value, str):

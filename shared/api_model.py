@@ -1,7 +1,18 @@
 """Base model for everything that crosses the API: camelCase on the wire, unknown fields refused."""
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo
 from pydantic.alias_generators import to_camel
+
+# Validation context of a client saving something (`Model.model_validate(body, context=SAVING)`).
+# Without it a model is being read back (from storage, or a run's input), and a validator may accept
+# an old spelling the API no longer takes, so what was stored keeps working.
+SAVING: dict[str, Any] = {"saving": True}
+
+
+def is_saving(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("saving"))
 
 
 class CamelModel(BaseModel):

@@ -4,6 +4,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
+from shared.api_model import SAVING
 from shared.auth import Permission
 from shared.models.playbook import OneTenant, Playbook, PlaybookDraft, PlaybookPatch, TenantGroupScope, Trigger
 from shared.store.directory import NotFound
@@ -54,7 +55,7 @@ def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
-        draft = PlaybookDraft.model_validate(body_of(req))
+        draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         _check_scope_exists(draft.trigger)
         return _with_etag(services.playbooks().create(draft, actor=who.name), status_code=201)
 
@@ -74,7 +75,7 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
             raise ApiError(428, "precondition_required",
                            "Send If-Match with the ETag you read, so concurrent edits are not lost.",
                            field="If-Match")
-        patch = PlaybookPatch.model_validate(body_of(req))
+        patch = PlaybookPatch.model_validate(body_of(req), context=SAVING)
         if patch.trigger is not None:
             _check_scope_exists(patch.trigger)
         try:

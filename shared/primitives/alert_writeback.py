@@ -25,9 +25,16 @@ from kiota_abstractions.headers_collection import HeadersCollection
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from shared.api_model import CamelModel
+from shared.api_model import CamelModel, is_saving
+from shared.graph.enums import (
+    ALERT_CLASSIFICATIONS,
+    ALERT_DETERMINATIONS,
+    ALERT_STATUSES,
+    LEGACY_DETERMINATIONS,
+    literal,
+)
 from shared.models.alert import AlertSource
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
@@ -42,13 +49,10 @@ COMMENTS_URL = "{+baseurl}/security/alerts_v2/{alert_id}/comments"
 COMMENT_TYPE = "microsoft.graph.security.alertComment"
 MAX_COMMENT = 2000
 
-AlertStatusValue = Literal["new", "inProgress", "resolved"]
-Classification = Literal["unknown", "falsePositive", "truePositive", "informationalExpectedActivity"]
-Determination = Literal[
-    "unknown", "apt", "malware", "securityPersonnel", "securityTesting", "unwantedSoftware", "other",
-    "multiStagedAttack", "compromisedUser", "phishing", "maliciousUserActivity", "clean", "insufficientData",
-    "confirmedUserActivity", "lineOfBusinessApplication",
-]
+# Graph's enums, from msgraph-sdk (shared/graph/enums.py), not from documentation prose.
+AlertStatusValue = literal(ALERT_STATUSES)
+Classification = literal(ALERT_CLASSIFICATIONS)
+Determination = literal(ALERT_DETERMINATIONS)
 FIELDS = ("status", "classification", "determination", "assignedTo")
 
 
@@ -63,6 +67,18 @@ class UpdateAlertStatusParams(CamelModel):
     classification: Classification | None = None
     determination: Determination | None = None
     assigned_to: str | None = Field(default=None, min_length=1, max_length=256)
+
+    @field_validator("determination", mode="before")
+    @classmethod
+    def _legacy_determination(cls, value: object, info: ValidationInfo) -> object:
+        """An old name (see LEGACY_DETERMINATIONS) is refused on save, naming Graph's value; read back from
+        a playbook saved with it, it becomes Graph's value, so that playbook keeps working."""
+        if not isinstance(value, str) or value not in LEGACY_DETERMINATIONS:
+            return value
+        if is_saving(info):
+            raise ValueError(f"'{value}' is not one of Graph's alert determinations; use "
+                             f"'{LEGACY_DETERMINATIONS[value]}'")
+        return LEGACY_DETERMINATIONS[value]
 
     @model_validator(mode="after")
     def _changes_something(self) -> UpdateAlertStatusParams:

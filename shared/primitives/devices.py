@@ -41,6 +41,7 @@ from msgraph.generated.models.managed_device import ManagedDevice
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field, StrictBool
 
+from shared.graph.enums import RETIRE_STATES, WIPE_STATES
 from shared.graph.odata import is_guid, odata_literal
 from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepStatus
@@ -57,8 +58,8 @@ PRIVILEGED = "DeviceManagementManagedDevices.PrivilegedOperations.All"
 SELECT = ["id", "deviceName", "azureADDeviceId", "userId", "userPrincipalName", "operatingSystem",
           "managementState", "complianceState", "lastSyncDateTime"]
 # managementState after a wipe/retire request: asking again while it is pending changes nothing.
-PENDING = {"wipe": ("wipePending", "wipeIssued"), "retire": ("retirePending", "retireIssued")}
-AFTER_STATE = {"wipe": "wipePending", "retire": "retirePending"}
+PENDING = {"wipe": WIPE_STATES, "retire": RETIRE_STATES}
+AFTER_STATE = {"wipe": WIPE_STATES[0], "retire": RETIRE_STATES[0]}
 
 Scope = Literal["alertDevices", "userDevices"]
 

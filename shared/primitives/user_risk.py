@@ -29,6 +29,7 @@ from msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_requ
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.risky_user import RiskyUser
 
+from shared.graph.enums import CONFIRMED_COMPROMISED, RISK_DISMISSED
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.params import UserTargetParams
@@ -36,8 +37,8 @@ from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_targets
 from shared.primitives.user_common import describe_users, error_entry, label, object_id, summarize
 
-CONFIRMED = {"riskLevel": "high", "riskState": "confirmedCompromised", "riskDetail": "adminConfirmedUserCompromised"}
-DISMISSED = {"riskLevel": "none", "riskState": "dismissed", "riskDetail": "adminDismissedAllRiskForUser"}
+CONFIRMED = CONFIRMED_COMPROMISED
+DISMISSED = RISK_DISMISSED
 
 
 def _enum(value: Any) -> str | None:

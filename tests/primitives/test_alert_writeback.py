@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("fresh")
 
 COMMENT = {"type": "add_alert_comment"}
 RESOLVE = {"type": "update_alert_status", "status": "resolved", "classification": "truePositive",
-           "determination": "compromisedUser", "assignedTo": "soc@yourmsp.example"}
+           "determination": "compromisedAccount", "assignedTo": "soc@yourmsp.example"}
 
 
 def graph_alert(server: SandboxServer, alert_id: str = ADELE_ALERT_ID) -> dict[str, Any]:
@@ -82,12 +82,12 @@ async def test_status_is_updated_with_before_and_after(deps, server: SandboxServ
     assert step.status is StepStatus.SUCCEEDED, step.error
     after = graph_alert(server)
     assert (after["status"], after["classification"], after["determination"], after["assignedTo"]) == (
-        "resolved", "truePositive", "compromisedUser", "soc@yourmsp.example")
+        "resolved", "truePositive", "compromisedAccount", "soc@yourmsp.example")
     assert after["resolvedDateTime"] and after["lastUpdateDateTime"] != before["lastUpdateDateTime"]
     assert step.result == {
         "alertId": ADELE_ALERT_ID, "changed": True,
         "before": {"status": "new", "classification": "unknown", "determination": "unknown", "assignedTo": None},
-        "after": {"status": "resolved", "classification": "truePositive", "determination": "compromisedUser",
+        "after": {"status": "resolved", "classification": "truePositive", "determination": "compromisedAccount",
                   "assignedTo": "soc@yourmsp.example"},
     }
 
@@ -195,7 +195,7 @@ def test_metadata_and_describe(deps):
     assert update.idempotent is True and update.undo is not None
     ctx = context(deps, defender())
     assert update.describe(update.params.model_validate(RESOLVE), ctx) == (
-        f"Would set status=resolved, classification=truePositive, determination=compromisedUser, "
+        f"Would set status=resolved, classification=truePositive, determination=compromisedAccount, "
         f"assignedTo=soc@yourmsp.example on Defender alert {ADELE_ALERT_ID} in tenant {CONTOSO_TENANT_ID}.")
     assert comment.describe(comment.params.model_validate(COMMENT), context(deps, alert(source="generic"))) == (
         "Would skip: The alert came from 'generic', not Microsoft Graph security alerts: there is no Defender "

@@ -1,0 +1,26 @@
+"""The enum values Graph accepts, from msgraph-sdk's generated models (Graph v1.0's metadata).
+
+The sandbox does not import Riposte's code (it stands in for Graph), so it derives the lists itself,
+the same way Riposte does (shared/graph/enums.py). Unlike Riposte, it accepts `unknownFutureValue`:
+Graph's enum has it. A value outside these is what Graph answers 400 to.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from msgraph.generated.models.security.alert_classification import AlertClassification
+from msgraph.generated.models.security.alert_determination import AlertDetermination
+from msgraph.generated.models.security.alert_status import AlertStatus
+
+
+def wire_values(enum: type[Enum]) -> frozenset[str]:
+    return frozenset(member.value for member in enum)
+
+
+# security.alert's writable enum properties.
+ALERT_ENUMS: dict[str, frozenset[str]] = {
+    "status": wire_values(AlertStatus),
+    "classification": wire_values(AlertClassification),
+    "determination": wire_values(AlertDetermination),
+}
