@@ -53,6 +53,7 @@ MAX_COMMENT = 2000
 AlertStatusValue = literal(ALERT_STATUSES)
 Classification = literal(ALERT_CLASSIFICATIONS)
 Determination = literal(ALERT_DETERMINATIONS)
+_RENAMED = ", ".join(f"`{old}` (now `{new}`)" for old, new in LEGACY_DETERMINATIONS.items())
 FIELDS = ("status", "classification", "determination", "assignedTo")
 
 
@@ -65,7 +66,9 @@ class UpdateAlertStatusParams(CamelModel):
     type: Literal["update_alert_status"]
     status: AlertStatusValue | None = None
     classification: Classification | None = None
-    determination: Determination | None = None
+    determination: Determination | None = Field(default=None, description=(
+        f"Graph's alertDetermination values. Older Riposte names are refused on save: {_RENAMED}; a playbook "
+        "saved with one before keeps working, as the new value"))
     assigned_to: str | None = Field(default=None, min_length=1, max_length=256)
 
     @field_validator("determination", mode="before")

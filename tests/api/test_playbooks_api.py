@@ -371,3 +371,39 @@ def test_patch_with_malformed_json_is_400(api):
     assert_error(response, 400, "invalid_json")
     assert_error(api.patch(f"/playbooks/{doc['id']}", json=["x"], headers={"If-Match": '"v1"'}), 400, "invalid_request")
     assert api.get(f"/playbooks/{doc['id']}").json()["version"] == 1
+
+
+# --- Graph enum names: old determination names ------------------------------------------------------
+def _resolve(determination: str) -> list[dict]:
+    return [{"type": "update_alert_status", "status": "resolved", "determination": determination}]
+
+
+def test_saving_an_old_determination_name_is_400_naming_graphs_value(api):
+    name = unique("oldenum-")
+    error = assert_error(api.post("/playbooks", json=quiet_playbook(name=name, actions=_resolve("compromisedUser"))),
+                         400, "invalid_request", "actions[0].determination")
+    assert "'compromisedAccount'" in error["message"]
+    assert name not in names(api)
+    doc = create(api, quiet_playbook(actions=_resolve("compromisedAccount"))).json()
+    response = api.patch(f"/playbooks/{doc['id']}", json={"actions": _resolve("clean")}, headers={"If-Match": '"v1"'})
+    assert "'notMalicious'" in assert_error(response, 400, "invalid_request", "actions[0].determination")["message"]
+
+
+def test_a_playbook_stored_with_an_old_determination_name_keeps_working(api, azurite_connection_string):
+    from azure.data.tables import TableServiceClient, UpdateMode
+
+    from shared.store.tables import PLAYBOOKS, Tables, get_json, put_json
+
+    doc = create(api, quiet_playbook(actions=_resolve("compromisedAccount"))).json()
+    table = Tables(TableServiceClient.from_connection_string(azurite_connection_string), prefix="test")(PLAYBOOKS)
+    for row in ("current", "v00000001"):  # as saved before Riposte took the names from msgraph-sdk
+        entity = table.get_entity(doc["id"], row)
+        stored = get_json(entity, "doc")
+        stored["actions"][0]["determination"] = "compromisedUser"
+        table.update_entity(put_json(dict(entity), "doc", stored), mode=UpdateMode.REPLACE)
+
+    assert api.get(f"/playbooks/{doc['id']}").json()["actions"][0]["determination"] == "compromisedAccount"
+    edited = api.patch(f"/playbooks/{doc['id']}", json={"description": "still editable"}, headers={"If-Match": '"v1"'})
+    assert edited.status_code == 200, edited.text
+    saved = get_json(table.get_entity(doc["id"], "current"), "doc")
+    assert saved["actions"][0]["determination"] == "compromisedAccount"
