@@ -44,6 +44,7 @@ from msgraph.generated.models.managed_device import ManagedDevice
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from shared.graph import InvalidTenantIdError
+from shared.graph.enums import COMPLIANT, NO_RISK
 from shared.graph.odata import is_guid, odata_literal
 from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepError
@@ -126,7 +127,7 @@ async def _risk(graph: GraphServiceClient, user_id: str) -> dict[str, Any]:
         if exc.response_status_code != 404:
             raise
         view = None  # Identity Protection never flagged the user
-    return view or {"riskLevel": "none", "riskState": "none"}
+    return view or dict(NO_RISK)
 
 
 async def user_facts(graph: GraphServiceClient, user: UserEntity, errors: list[dict[str, Any]]) -> Facts | None:
@@ -220,7 +221,7 @@ async def device_facts(graph: GraphServiceClient, device: DeviceEntity, errors: 
     state = state.lower() if isinstance(state, str) else None
     return facts | {"id": managed.id, "name": managed.device_name or device.name,
                     "platform": managed.operating_system, "complianceState": state,
-                    "compliant": state == "compliant", "managed": True}
+                    "compliant": state == COMPLIANT.lower(), "managed": True}
 
 
 # --- both ------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
+from msgraph.generated.models.compliance_state import ComplianceState
 from msgraph.generated.models.management_state import ManagementState
 from msgraph.generated.models.risk_detail import RiskDetail
 from msgraph.generated.models.risk_level import RiskLevel
@@ -61,6 +62,11 @@ CONFIRMED_COMPROMISED = {"riskLevel": RiskLevel.High.value, "riskState": RiskSta
                          "riskDetail": RiskDetail.AdminConfirmedUserCompromised.value}
 RISK_DISMISSED = {"riskLevel": RiskLevel.None_.value, "riskState": RiskState.Dismissed.value,
                   "riskDetail": RiskDetail.AdminDismissedAllRiskForUser.value}
+# A user Identity Protection never flagged (riskyUsers/{id} answers 404).
+NO_RISK = {"riskLevel": RiskLevel.None_.value, "riskState": RiskState.None_.value}
+
+# managedDevice.complianceState of a compliant device.
+COMPLIANT = ComplianceState.Compliant.value
 
 # managedDevice.managementState after a wipe or retire was sent (pending: queued; issued: sent to the device).
 WIPE_STATES = (ManagementState.WipePending.value, ManagementState.WipeIssued.value)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from enum import Enum
 
 import pytest
+from msgraph.generated.models.compliance_state import ComplianceState
 from msgraph.generated.models.management_state import ManagementState
 from msgraph.generated.models.risk_detail import RiskDetail
 from msgraph.generated.models.risk_level import RiskLevel
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 
 from sandbox.security_alerts import ENUMS as SANDBOX_ALERT_ENUMS
 from shared.api_model import SAVING
+from shared.flow import facts
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
 from shared.primitives import devices, user_risk
 from shared.primitives.alert_writeback import UpdateAlertStatusParams
@@ -66,6 +68,8 @@ def test_risk_and_device_states_are_graph_values():
         assert verdict["riskLevel"] in sdk_values(RiskLevel)
         assert verdict["riskState"] in sdk_values(RiskState)
         assert verdict["riskDetail"] in sdk_values(RiskDetail)
+    assert facts.NO_RISK["riskLevel"] in sdk_values(RiskLevel) and facts.NO_RISK["riskState"] in sdk_values(RiskState)
+    assert facts.COMPLIANT in sdk_values(ComplianceState)
     states = {s for pair in devices.PENDING.values() for s in pair} | set(devices.AFTER_STATE.values())
     assert states <= sdk_values(ManagementState)
 
