@@ -11,13 +11,20 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from devhost.local_queues import MAX_DELIVERY_COUNT
-from tests.api.helpers import unique
-from tests.e2e.test_bec_flow import MEGAN, graph_alert, wait_for_run
+from tests.api.helpers import client, unique
+from tests.e2e.test_bec_flow import CONTOSO, MEGAN, graph_alert, wait_for_run
 from tests.e2e.test_primitives_and_failures import playbook
 from triggers.alert_queue import ALERT_QUEUE, UndeliverableMessage, decode_message
 from triggers.request_parsing import MAX_BODY_BYTES
 
-pytest_plugins = ["tests.e2e.conftest"]
+
+@pytest.fixture
+def api(app_devhost):
+    """The API as the local principal, Contoso registered (as tests/e2e's fixture)."""
+    with client(app_devhost) as c:
+        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
+            c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
+        yield c
 
 
 def send(connection: str, body: str) -> None:
