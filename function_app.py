@@ -9,6 +9,7 @@ from activities.selftest import bp as selftest_activities
 from orchestrations.playbook_run import bp as playbook_run_orchestrations
 from orchestrations.selftest import bp as selftest_orchestrations
 from shared.graph import warmup as graph_warmup
+from triggers.alert_queue import bp as alert_queue_triggers
 from triggers.alerts import bp as alert_triggers
 from triggers.approvals import bp as approval_triggers
 from triggers.directory import bp as directory_triggers
@@ -28,6 +29,7 @@ BLUEPRINTS = (
     health_triggers,
     selftest_triggers,
     alert_triggers,
+    alert_queue_triggers,
     playbook_triggers,
     playbook_run_triggers,
     directory_triggers,

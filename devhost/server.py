@@ -18,8 +18,9 @@ from aiohttp import web
 from devhost.admin_api import TriggerRunner
 from devhost.durable_api import add_durable_routes, client_binding
 from devhost.durable_engine import LocalDurableEngine
-from devhost.function_index import index_app
-from devhost.http_functions import make_api_handler
+from devhost.function_index import SERVICE_BUS_TRIGGER, FunctionIndex, index_app
+from devhost.http_functions import call_user_function, make_api_handler
+from devhost.local_queues import QueueTrigger, storage_connection
 
 log = logging.getLogger("devhost")
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
@@ -57,7 +58,23 @@ async def log_requests(request: web.Request, handler) -> web.StreamResponse:
 
 def _log_crash(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("timer scheduler stopped", exc_info=task.exception())
+        log.error("background task (timers or a queue) stopped", exc_info=task.exception())
+
+
+def queue_triggers(index: FunctionIndex, runner: TriggerRunner, env: dict[str, str]) -> list[QueueTrigger]:
+    """Service Bus queue triggers whose connection setting holds an Azurite connection string."""
+    found = []
+    for spec in index.by_trigger(SERVICE_BUS_TRIGGER):
+        connection = storage_connection(env, spec.trigger.get("connection", ""))
+        if connection is None:
+            continue  # no local queue: the function is still invocable through /admin/functions
+
+        async def handle(message, spec=spec):
+            await call_user_function(spec, runner.kwargs_for(spec, message))
+
+        handle.__name__ = spec.name
+        found.append(QueueTrigger(connection, spec.trigger["queueName"], handle))
+    return found
 
 
 class DevHost:
@@ -73,6 +90,7 @@ class DevHost:
         self._engine: LocalDurableEngine | None = None
         self._stop_timers = asyncio.Event()
         self._timer_task: asyncio.Task[Any] | None = None
+        self._queue_tasks: list[asyncio.Task[Any]] = []
         self.port: int | None = None
 
     @property
@@ -116,6 +134,12 @@ class DevHost:
         self.port = runner.addresses[0][1]
         self._timer_task = loop.create_task(triggers.run_timers(self._stop_timers))
         self._timer_task.add_done_callback(_log_crash)
+        for trigger in queue_triggers(index, triggers, env):
+            task = loop.create_task(trigger.run(self._stop_timers))
+            task.add_done_callback(_log_crash)
+            self._queue_tasks.append(task)
+            log.info("  queue  %s (Azurite) -> %s, dead letters in %s", trigger.queue_name,
+                     trigger.handle.__name__, trigger.dead_letter_queue)
         log.info("devhost serving %d functions on %s (%d HTTP routes)", len(index.functions), self.origin,
                  len(index.http_routes))
         for route in index.http_routes:
@@ -130,7 +154,7 @@ class DevHost:
         self._stop_timers.set()
         try:
             if self._timer_task is not None:
-                await asyncio.gather(self._timer_task, return_exceptions=True)
+                await asyncio.gather(self._timer_task, *self._queue_tasks, return_exceptions=True)
             if self._runner is not None:
                 await self._runner.cleanup()
         finally:

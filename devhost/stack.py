@@ -114,6 +114,9 @@ class LocalStack:
         return {
             "FUNCTIONS_WORKER_RUNTIME": "python",
             "AzureWebJobsStorage": storage_connection_string(p.blob, p.queue, p.table),
+            # Development only: the devhost serves Service Bus queue triggers from Azurite's queues
+            # (devhost/local_queues.py). In Azure, `ServiceBus__*` settings name the namespace.
+            "ServiceBus": storage_connection_string(p.blob, p.queue, p.table),
             "RIPOSTE_ENVIRONMENT": "development",
             "RIPOSTE_TASK_HUB": "RiposteLocal",
             "GRAPH_BASE_URL": f"{self.sandbox_url}/v1.0",

@@ -90,7 +90,8 @@ def app_environment(storage: str, sandbox_graph_url: str) -> dict[str, str]:
     default = LocalStack()
     sandbox_base = sandbox_graph_url.removesuffix("/v1.0")
     env = {k: v.replace(default.sandbox_url, sandbox_base) for k, v in default.app_environment().items()}
-    return env | {"AzureWebJobsStorage": storage, "RIPOSTE_TASK_HUB": "RiposteTest", "RIPOSTE_TABLE_PREFIX": "test"}
+    return env | {"AzureWebJobsStorage": storage, "ServiceBus": storage, "RIPOSTE_TASK_HUB": "RiposteTest",
+                  "RIPOSTE_TABLE_PREFIX": "test"}
 
 
 @pytest.fixture(scope="session")

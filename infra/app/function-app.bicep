@@ -93,6 +93,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        // Durable Functions on Flex Consumption: one instance always polls the task hub's queues, so an
+        // activity result, timer or approval after an idle period is not held up by a cold start.
+        alwaysReady: [
+          {
+            name: 'durable'
+            instanceCount: 1
+          }
+        ]
       }
       runtime: {
         name: 'python'

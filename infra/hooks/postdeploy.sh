@@ -1,5 +1,6 @@
 #!/bin/sh
-# azd postdeploy: subscribe the Event Grid topic to the ingest_event_grid_alert function.
+# azd postdeploy: subscribe the Event Grid topic to the ingest_event_grid_alert function, then check
+# that the deployed app refuses a forged client principal (infra/scripts/check-auth.sh).
 # This cannot be in Bicep: Event Grid validates the endpoint when the subscription is created, and the
 # function exists only once the code is deployed and indexed. Re-running it updates the same subscription.
 set -eu
@@ -8,6 +9,7 @@ set -eu
 : "${AZURE_FUNCTION_APP_ID:?missing: run azd provision}"
 : "${AZURE_STORAGE_ACCOUNT_ID:?missing: run azd provision}"
 : "${AZURE_EVENTGRID_DEADLETTER_CONTAINER:?missing: run azd provision}"
+: "${RIPOSTE_API_BASE_URL:?missing: run azd provision}"
 
 function_id="$AZURE_FUNCTION_APP_ID/functions/ingest_event_grid_alert"
 dead_letter="$AZURE_STORAGE_ACCOUNT_ID/blobServices/default/containers/$AZURE_EVENTGRID_DEADLETTER_CONTAINER"
@@ -33,4 +35,5 @@ until az eventgrid event-subscription create \
   sleep 30
 done
 echo "Event Grid topic $AZURE_EVENTGRID_TOPIC_ENDPOINT delivers to ingest_event_grid_alert."
+sh infra/scripts/check-auth.sh "$RIPOSTE_API_BASE_URL"
 echo "Action group webhook: run infra/scripts/webhook-url.sh (docs/deploy.md)."

@@ -14,7 +14,8 @@ from tests.devhost.polling import wait_for_status
 
 @pytest.fixture(scope="module")
 def sample(loop_thread):
-    host = start_devhost(loop_thread, "tests.devhost.sample_app", {"RIPOSTE_TASK_HUB": "SampleHub"})
+    host = start_devhost(loop_thread, "tests.devhost.sample_app", {"RIPOSTE_TASK_HUB": "SampleHub",
+                                                                     "ServiceBus": ""})  # no Azurite queue
     yield host
     loop_thread.run(host.stop())
 

@@ -1,0 +1,121 @@
+"""Service Bus queue triggers served from Azurite's queue service (the Service Bus emulator cannot run here).
+
+A queue trigger with `connection="ServiceBus"` reads the Azurite queue of the same name when the
+`ServiceBus` setting holds a storage connection string (the local stack sets it; in Azure the setting is
+identity-based and names a real namespace). It keeps Service Bus's delivery contract:
+- peek-lock: a received message is invisible for the lock duration, deleted (completed) when the
+  function returns, made visible again at once (abandoned) when it raises;
+- the delivery count is the queue's dequeue count;
+- after `max_delivery_count` failed deliveries the message moves to `{queue}-deadletter` with the
+  broker's reason (MaxDeliveryCountExceeded) and the last error, as a JSON envelope.
+Messages are text (the queue's default encoding): send the alert JSON as is (docs/alert-sources.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.functions.servicebus import ServiceBusMessage
+from azure.storage.queue import QueueMessage
+from azure.storage.queue.aio import QueueClient
+
+log = logging.getLogger("devhost.queues")
+MAX_DELIVERY_COUNT = 10  # the `alerts` queue's maxDeliveryCount (infra/core/servicebus.bicep)
+LOCK_SECONDS = 60  # its lockDuration
+DEAD_LETTER_SUFFIX = "-deadletter"  # Azure Storage queue names cannot hold Service Bus's "/$deadletterqueue"
+
+
+def storage_connection(settings: dict[str, str], connection: str) -> str | None:
+    """The Azurite connection string a trigger's `connection` setting holds, if it holds one."""
+    value = settings.get(connection, "")
+    return value if "QueueEndpoint=" in value or "UseDevelopmentStorage=true" in value else None
+
+
+def to_service_bus_message(message: QueueMessage) -> ServiceBusMessage:
+    """What the Python worker would pass for a Service Bus message with this body and delivery count."""
+    return ServiceBusMessage(
+        body=(message.content or "").encode(), message_id=message.id, delivery_count=message.dequeue_count,
+        enqueued_time_utc=message.inserted_on or datetime.now(UTC), expires_at_utc=message.expires_on,
+        content_type="application/json", application_properties={}, user_properties={},
+    )
+
+
+def dead_letter_envelope(message: QueueMessage, error: BaseException) -> str:
+    return json.dumps({
+        "messageId": message.id,
+        "deliveryCount": message.dequeue_count,
+        "deadLetterReason": "MaxDeliveryCountExceeded",
+        "deadLetterErrorDescription": f"{type(error).__name__}: {error}",
+        "body": message.content,
+    })
+
+
+@dataclass
+class QueueTrigger:
+    """One queue and the function it feeds: `handle(message)` raises to abandon."""
+
+    connection_string: str
+    queue_name: str
+    handle: Callable[[ServiceBusMessage], Awaitable[Any]]
+    max_delivery_count: int = MAX_DELIVERY_COUNT
+    lock_seconds: int = LOCK_SECONDS
+    idle_poll_seconds: float = 0.2
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue_name}{DEAD_LETTER_SUFFIX}"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with (QueueClient.from_connection_string(self.connection_string, self.queue_name) as queue,
+                    QueueClient.from_connection_string(self.connection_string, self.dead_letter_queue) as dead):
+            for client in (queue, dead):
+                try:
+                    await client.create_queue()
+                except ResourceExistsError:
+                    pass
+            while not stop.is_set():
+                try:
+                    received = [m async for m in queue.receive_messages(
+                        messages_per_page=16, max_messages=16, visibility_timeout=self.lock_seconds)]
+                except Exception:  # Azurite restarting: try again after a pause, never stop serving
+                    log.exception("could not receive from queue %s", self.queue_name)
+                    received = []
+                if received:
+                    await asyncio.gather(*(self._deliver(queue, dead, m) for m in received))
+                    continue
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.idle_poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def _deliver(self, queue: QueueClient, dead: QueueClient, message: QueueMessage) -> None:
+        try:
+            await self.handle(to_service_bus_message(message))
+        except Exception as exc:
+            await self._settle_failed(queue, dead, message, exc)
+            return
+        try:
+            await queue.delete_message(message)  # complete
+        except Exception:  # the lock expired first: the message comes again, as on Service Bus
+            log.exception("could not complete message %s", message.id)
+
+    async def _settle_failed(self, queue: QueueClient, dead: QueueClient, message: QueueMessage,
+                             error: Exception) -> None:
+        try:
+            if message.dequeue_count >= self.max_delivery_count:
+                log.warning("message %s dead-lettered to %s after %d deliveries: %s", message.id,
+                            self.dead_letter_queue, message.dequeue_count, error)
+                await dead.send_message(dead_letter_envelope(message, error))
+                await queue.delete_message(message)
+            else:  # abandon: visible again at once, as the Functions host abandons a failed message
+                log.info("message %s abandoned (delivery %d): %s", message.id, message.dequeue_count, error)
+                await queue.update_message(message, visibility_timeout=0)
+        except Exception:  # the lock expired first: the message comes again when it is visible
+            log.exception("could not settle message %s", message.id)

@@ -1,0 +1,116 @@
+"""Service Bus queue triggers on Azurite's queues: peek-lock, delivery counts, abandon and dead-lettering."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import pytest
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.queue import QueueClient
+
+from devhost.local_queues import QueueTrigger, storage_connection
+
+
+def queue_name() -> str:
+    return f"q{uuid.uuid4().hex[:20]}"
+
+
+def drain(connection: str, name: str) -> list[str]:
+    client = QueueClient.from_connection_string(connection, name)
+    try:
+        messages = list(client.receive_messages(max_messages=32, visibility_timeout=30))
+    except ResourceNotFoundError:  # not created yet
+        return []
+    for message in messages:
+        client.delete_message(message)
+    return [m.content for m in messages]
+
+
+async def serve_until(trigger: QueueTrigger, done) -> None:
+    """Run the trigger until `done()` holds (20 s at most), then stop it (in-flight deliveries settle first)."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(trigger.run(stop))
+    deadline = time.monotonic() + 20
+    # done() reads Azurite or the handler's record: there is no event to await.
+    while not done() and time.monotonic() < deadline and not task.done():  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    stop.set()
+    await task
+    assert done(), "the trigger did not get there in time"
+
+
+def send(connection: str, name: str, text: str) -> None:
+    client = QueueClient.from_connection_string(connection, name)
+    try:
+        client.create_queue()
+    except ResourceExistsError:
+        pass
+    client.send_message(text)
+
+
+async def test_a_message_is_delivered_once_and_completed(azurite_connection_string):
+    name = queue_name()
+    send(azurite_connection_string, name, '{"title": "queued"}')
+    seen = []
+
+    async def handle(message):
+        seen.append((json.loads(message.get_body()), message.delivery_count, message.message_id))
+
+    await serve_until(QueueTrigger(azurite_connection_string, name, handle, idle_poll_seconds=0.02),
+                      lambda: len(seen) == 1)
+    assert [(body, count) for body, count, _ in seen] == [({"title": "queued"}, 1)]
+    assert seen[0][2]  # the queue message's id stands for the Service Bus message id
+    assert drain(azurite_connection_string, name) == []  # completed: deleted
+    assert drain(azurite_connection_string, f"{name}-deadletter") == []
+
+
+async def test_a_failed_delivery_is_abandoned_and_redelivered_with_a_higher_count(azurite_connection_string):
+    name = queue_name()
+    send(azurite_connection_string, name, "{}")
+    counts = []
+
+    async def handle(message):
+        counts.append(message.delivery_count)
+        if message.delivery_count == 1:
+            raise RuntimeError("storage unavailable")
+
+    # Abandoned at once, not after the 60 s lock: the second delivery comes within the test's timeout.
+    await serve_until(QueueTrigger(azurite_connection_string, name, handle, idle_poll_seconds=0.02),
+                      lambda: len(counts) == 2)
+    assert counts == [1, 2]
+    assert drain(azurite_connection_string, name) == []
+    assert drain(azurite_connection_string, f"{name}-deadletter") == []
+
+
+async def test_a_message_failing_every_delivery_is_dead_lettered_with_its_reason(azurite_connection_string):
+    name = queue_name()
+    send(azurite_connection_string, name, "not json")
+    counts = []
+
+    async def handle(message):
+        counts.append(message.delivery_count)
+        raise ValueError("body is not valid JSON")
+
+    trigger = QueueTrigger(azurite_connection_string, name, handle, max_delivery_count=3, idle_poll_seconds=0.02)
+    dead: list[str] = []
+    await serve_until(trigger, lambda: dead.extend(drain(azurite_connection_string, trigger.dead_letter_queue))
+                      or len(dead) == 1)
+    assert counts == [1, 2, 3]
+    letter = json.loads(dead[0])
+    assert letter["body"] == "not json" and letter["deliveryCount"] == 3
+    assert letter["deadLetterReason"] == "MaxDeliveryCountExceeded"
+    assert letter["deadLetterErrorDescription"] == "ValueError: body is not valid JSON"
+    assert drain(azurite_connection_string, name) == []
+
+
+@pytest.mark.parametrize(("value", "served"), [
+    ("DefaultEndpointsProtocol=http;AccountName=a;AccountKey=k;QueueEndpoint=http://127.0.0.1:1/a;", True),
+    ("UseDevelopmentStorage=true", True),
+    ("", False),  # unset: /admin/functions still invokes the trigger
+    ("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=x;SharedAccessKey=y", False),
+])
+def test_only_a_storage_connection_string_turns_a_local_queue_on(value, served):
+    assert (storage_connection({"ServiceBus": value}, "ServiceBus") is not None) is served
