@@ -14,6 +14,7 @@ from triggers.alerts import bp as alert_triggers
 from triggers.approvals import bp as approval_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
+from triggers.ingest_credentials import bp as ingest_credential_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbook_runs import bp as playbook_run_triggers
 from triggers.playbooks import bp as playbook_triggers
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     playbook_triggers,
     playbook_run_triggers,
     directory_triggers,
+    ingest_credential_triggers,
     run_triggers,
     password_reveal_triggers,
     approval_triggers,

@@ -90,6 +90,9 @@ def _wait_for_http(url: str, deadline: float, proc: subprocess.Popen) -> None:
     raise TimeoutError(f"{url} did not answer")
 
 
+# Development only, never a production value: 32 bytes that say what they are, base64.
+DEV_INGEST_CREDENTIAL_KEY = base64.b64encode(b"riposte-local-dev-ingest-cred-ky").decode()
+
 @dataclass
 class LocalStack:
     ports: StackPorts = field(default_factory=StackPorts)
@@ -134,6 +137,9 @@ class LocalStack:
             # Seals reset passwords for their one-time reveal (docs/password-reset.md); new each stack.
             "RIPOSTE_SECRET_PASSWORD_REVEAL_KEY": self._reveal_key,
             "RIPOSTE_SECRET_APPROVAL_SIGNING_KEY": self._approval_key,  # signs approval links (docs/approvals.md)
+            # Derives tenants' ingestion credentials (docs/alert-sources.md). Fixed, unlike the keys above:
+            # credentials live in Azurite's data, which outlives the stack, and must keep working after a restart.
+            "RIPOSTE_SECRET_INGEST_CREDENTIAL_KEY": DEV_INGEST_CREDENTIAL_KEY,
             # Chat webhooks, signed webhooks and PSA APIs are the sandbox's (sandbox/chat_receivers.py, sandbox/psa.py):
             # the secrets demo playbooks name (teams-soc, slack-soc, webhook-soar) and the sandbox PSAs' demo logins.
             "RIPOSTE_SECRET_TEAMS_SOC": f"{self.sandbox_url}/teams/workflows/riposte-soc/triggers/manual/paths/invoke"

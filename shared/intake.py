@@ -75,7 +75,14 @@ class MatchingCache:
 
 def attribute(alert: NormalizedAlert, snapshot: MatchingSnapshot,
               endpoint_tenant: str | None) -> tuple[str | None, Attribution]:
-    """The alert's tenant, in the order the product promises: payload, subscription, workspace, endpoint."""
+    """The alert's tenant: the URL's when the alert came to a tenant's endpoint (authoritative: the trigger
+    refuses a payload naming another tenant there); otherwise payload, subscription, workspace."""
+    if endpoint_tenant is not None:
+        if alert.tenant_id == endpoint_tenant:
+            return endpoint_tenant, Attribution.PAYLOAD
+        if endpoint_tenant in snapshot.tenants:
+            return endpoint_tenant, Attribution.TENANT_ENDPOINT
+        return None, Attribution.UNATTRIBUTED  # an unregistered tenant: never one the payload names
     if alert.tenant_id:
         return alert.tenant_id, Attribution.PAYLOAD
     for subscription in alert.subscription_ids:
@@ -84,8 +91,6 @@ def attribute(alert: NormalizedAlert, snapshot: MatchingSnapshot,
     for workspace in alert.workspace_ids:
         if workspace in snapshot.tenant_by_workspace:
             return snapshot.tenant_by_workspace[workspace], Attribution.WORKSPACE
-    if endpoint_tenant and endpoint_tenant in snapshot.tenants:
-        return endpoint_tenant, Attribution.TENANT_ENDPOINT
     return None, Attribution.UNATTRIBUTED
 
 

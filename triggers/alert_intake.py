@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -12,6 +13,7 @@ import azure.durable_functions as df
 from shared import services
 from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import Intake, IntakeResult, MatchingCache
+from shared.models.alert import NormalizedAlert
 
 log = logging.getLogger("riposte.intake")
 MAX_ALERTS_PER_DELIVERY = 100
@@ -58,13 +60,16 @@ def summary(result: IntakeResult) -> dict[str, Any]:
     }
 
 
-async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tenant: str | None) -> list[dict]:
-    """Raises PayloadError for a body that is not an alert (nothing stored then)."""
+async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tenant: str | None,
+                 check: Callable[[list[NormalizedAlert]], None] | None = None) -> list[dict]:
+    """Raises PayloadError for a body that is not an alert, or what `check` raises (nothing stored then)."""
     alerts = normalize_payload(body)
     if not alerts:
         raise PayloadError("The body contains no alerts.", None)
     if len(alerts) > MAX_ALERTS_PER_DELIVERY:
         raise PayloadError(f"At most {MAX_ALERTS_PER_DELIVERY} alerts per delivery, got {len(alerts)}.", "value")
+    if check is not None:  # the sender's claims (shared/ingest_auth.check_claims), before anything is stored
+        await asyncio.to_thread(check, alerts)
     summaries = []
     for normalized in alerts:
         result = await asyncio.to_thread(intake().receive, normalized, endpoint_tenant)

@@ -1,5 +1,6 @@
 """Alerts in (POST /api/alerts, POST /api/tenants/{tenantId}/alerts, Event Grid) and alerts out (GET)."""
 
+import asyncio
 import logging
 import uuid
 
@@ -8,12 +9,13 @@ import azure.functions as func
 
 from shared import services
 from shared.auth import AuthError, Permission
-from shared.ingest_auth import verify_sender
+from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
 from shared.ingestion import PayloadError
 from shared.settings import get_settings
-from triggers.alert_intake import accept
+from triggers.alert_intake import accept, intake
 from triggers.api import respond
 from triggers.http_responses import error_response, json_response
+from triggers.ingest_credentials import credentials_for_delivery
 from triggers.request_parsing import parse_json_body
 
 bp = df.Blueprint()
@@ -23,17 +25,36 @@ log = logging.getLogger("riposte.alerts")
 async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
                   endpoint_tenant: str | None) -> func.HttpResponse:
     try:
-        verify_sender(req.headers, req.params, req.get_body() or b"", get_settings())
+        tenant_credentials = await asyncio.to_thread(credentials_for_delivery, endpoint_tenant)
+        sender = verify_sender(req.headers, req.params, req.get_body() or b"", get_settings(),
+                               tenant_id=endpoint_tenant, tenant_credentials=tenant_credentials)
     except AuthError as exc:
         return error_response(exc.status, exc.code, exc.message)
     body = parse_json_body(req)
     if isinstance(body, func.HttpResponse):
         return body
+
+    def check(alerts):
+        registered = () if sender.kind is SenderKind.DEVELOPMENT else intake().snapshot().tenants
+        check_claims(alerts, sender, endpoint_tenant, registered)
+
     try:
-        summaries = await accept(body, client, endpoint_tenant)
+        summaries = await accept(body, client, endpoint_tenant, check=check)
     except PayloadError as exc:
         return error_response(400, "invalid_alert", exc.reason, field=exc.field)
+    except ClaimRefused as exc:
+        await asyncio.to_thread(_audit_refusal, exc, sender, endpoint_tenant)
+        return error_response(exc.status, exc.code, exc.message, field=exc.field)
     return json_response({"alerts": summaries}, status_code=202)
+
+
+def _audit_refusal(exc: ClaimRefused, sender: Sender, endpoint_tenant: str | None) -> None:
+    log.warning("refused a delivery from %s: %s", sender.describe(), exc.code)
+    services.audit().record("alert.refused", endpoint_tenant or exc.claimed or "-",
+                            {"code": exc.code, "reason": exc.message, "endpointTenant": endpoint_tenant,
+                             "claimedTenant": exc.claimed, "sender": sender.kind.value,
+                             "credentialId": sender.credential_id, "proof": sender.proof},
+                            actor=f"sender:{sender.describe()}")
 
 
 @bp.route(route="alerts", methods=["POST"])
@@ -48,12 +69,13 @@ async def ingest_tenant_alerts(req: func.HttpRequest, client: df.DurableOrchestr
     return await _ingest(req, client, endpoint_tenant=_canonical_guid(req.route_params["tenantId"]))
 
 
-def _canonical_guid(value: str) -> str | None:
-    # An id that is not a GUID names no tenant: the alert is still taken in, unattributed.
+def _canonical_guid(value: str) -> str:
+    # An id that is not a GUID names no registered tenant (alerts there stay unattributed), but it is
+    # still the URL's tenant: a payload naming a real tenant there is refused like anywhere else.
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        return None
+        return value
 
 
 @bp.event_grid_trigger(arg_name="event")

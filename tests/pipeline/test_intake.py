@@ -52,12 +52,19 @@ def normalized(**changes) -> NormalizedAlert:
 @pytest.mark.parametrize(
     ("changes", "endpoint", "tenant", "attribution"),
     [
-        ({"tenant_id": T1, "workspace_ids": [WORKSPACE]}, T2, T1, Attribution.PAYLOAD),
-        ({"subscription_ids": [SUB], "workspace_ids": [WORKSPACE]}, T2, T1, Attribution.SUBSCRIPTION),
-        ({"workspace_ids": [WORKSPACE]}, T1, T2, Attribution.WORKSPACE),
-        ({"subscription_ids": [str(uuid.uuid4())]}, T2, T2, Attribution.TENANT_ENDPOINT),
+        ({"tenant_id": T1, "workspace_ids": [WORKSPACE]}, None, T1, Attribution.PAYLOAD),
+        ({"subscription_ids": [SUB], "workspace_ids": [WORKSPACE]}, None, T1, Attribution.SUBSCRIPTION),
+        ({"workspace_ids": [WORKSPACE]}, None, T2, Attribution.WORKSPACE),
         ({}, None, None, Attribution.UNATTRIBUTED),
+        # On a tenant's endpoint the URL's tenant is authoritative: subscriptions and workspaces of
+        # another tenant do not move the alert there (the trigger refuses a payload naming another tenant).
+        ({"tenant_id": T2}, T2, T2, Attribution.PAYLOAD),
+        ({"subscription_ids": [SUB], "workspace_ids": [WORKSPACE]}, T2, T2, Attribution.TENANT_ENDPOINT),
+        ({"workspace_ids": [WORKSPACE]}, T1, T1, Attribution.TENANT_ENDPOINT),
+        ({"subscription_ids": [str(uuid.uuid4())]}, T2, T2, Attribution.TENANT_ENDPOINT),
+        ({"tenant_id": T1}, T2, T2, Attribution.TENANT_ENDPOINT),  # never the payload's, even if not refused
         ({}, str(uuid.uuid4()), None, Attribution.UNATTRIBUTED),  # an unknown tenant in the URL
+        ({"subscription_ids": [SUB]}, str(uuid.uuid4()), None, Attribution.UNATTRIBUTED),
     ],
 )
 def test_attribution_order(intake, changes, endpoint, tenant, attribution):

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
 
 import pytest
 
 from shared import ingest_auth
 from shared.auth import AuthError
-from shared.ingest_auth import MAX_SKEW_SECONDS, MIN_SECRET_LENGTH, configured_secrets, sign, verify_sender
+from shared.ingest_auth import (
+    MAX_SKEW_SECONDS,
+    MIN_SECRET_LENGTH,
+    ClaimRefused,
+    Sender,
+    SenderKind,
+    check_claims,
+    configured_secrets,
+    sign,
+    verify_sender,
+)
+from shared.models.alert import AlertSource, NormalizedAlert
 from shared.settings import AppSettings, Environment
 
 DEV = AppSettings(environment=Environment.DEVELOPMENT)
@@ -25,8 +37,9 @@ def env(*secrets: str) -> dict[str, str]:
 
 
 def verify(headers=None, params=None, body=BODY, settings=PROD, environment=None, now=NOW) -> str:
+    """How the sender proved itself."""
     return verify_sender(headers or {}, params or {}, body, settings, env(A, B) if environment is None else environment,
-                         now=now)
+                         now=now).proof
 
 
 def refused(**kwargs) -> AuthError:
@@ -204,7 +217,7 @@ def test_now_defaults_to_the_clock():
     import time
 
     now = int(time.time())
-    assert verify_sender(signed(A, now), {}, BODY, PROD, env(A)) == "signature"
+    assert verify_sender(signed(A, now), {}, BODY, PROD, env(A)).proof == "signature"
     with pytest.raises(AuthError):
         verify_sender(signed(A, now - 3600), {}, BODY, PROD, env(A))
 
@@ -214,3 +227,87 @@ def test_an_unresolved_key_vault_reference_is_never_a_secret():
     assert len(reference) >= MIN_SECRET_LENGTH  # long enough to pass as a secret: hence the explicit check
     with pytest.raises(AuthError):
         configured_secrets({"RIPOSTE_INGEST_SECRETS": reference})
+
+
+# --- bytes that are not UTF-8 --------------------------------------------------------------------
+# The devhost (aiohttp) decodes header bytes as UTF-8 with surrogateescape: b"\xff" arrives as "\udcff".
+@pytest.mark.parametrize("value", ["\udcff", A + "\udcff", "\udc80\udc81"], ids=["lone", "suffix", "pair"])
+@pytest.mark.parametrize("where", ["header", "param", "signature"])
+def test_bytes_that_are_not_utf8_are_a_401_not_a_crash(value, where):
+    if where == "header":
+        refused(headers={"X-Riposte-Key": value})
+    elif where == "param":
+        refused(params={"key": value})
+    else:
+        refused(headers={"X-Riposte-Signature": value, "X-Riposte-Timestamp": str(NOW)})
+
+
+# --- tenant credentials and what a sender may claim ----------------------------------------------
+T1, T2 = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+TENANT_SECRET = "rik_" + "t" * 43
+
+
+def test_a_tenant_credential_makes_a_tenant_sender():
+    sender = verify_sender({"X-Riposte-Key": TENANT_SECRET}, {}, BODY, PROD, env(A), now=NOW, tenant_id=T1,
+                           tenant_credentials=[("ic-1", TENANT_SECRET.encode())])
+    assert sender == Sender(SenderKind.TENANT, "key", tenant_id=T1, credential_id="ic-1")
+    signature = verify_sender(signed(TENANT_SECRET), {}, BODY, PROD, {}, now=NOW, tenant_id=T1,
+                              tenant_credentials=[("ic-1", TENANT_SECRET.encode())])
+    assert signature.kind is SenderKind.TENANT and signature.proof == "signature"
+
+
+def test_a_multi_tenant_secret_makes_a_multi_tenant_sender_on_either_endpoint():
+    for tenant_id, credentials in ((None, []), (T1, [("ic-1", TENANT_SECRET.encode())])):
+        sender = verify_sender({"X-Riposte-Key": A}, {}, BODY, PROD, env(A), now=NOW, tenant_id=tenant_id,
+                               tenant_credentials=credentials)
+        assert sender == Sender(SenderKind.MULTI_TENANT, "key")
+
+
+def test_a_tenant_endpoint_with_credentials_works_without_any_multi_tenant_secret():
+    with pytest.raises(AuthError):
+        verify_sender({"X-Riposte-Key": A}, {}, BODY, PROD, {}, now=NOW, tenant_id=T1,
+                      tenant_credentials=[("ic-1", TENANT_SECRET.encode())])
+
+
+def test_development_recognises_a_tenant_credential_and_takes_the_rest_as_before():
+    credentials = [("ic-1", TENANT_SECRET.encode())]
+    known = verify_sender({"X-Riposte-Key": TENANT_SECRET}, {}, BODY, DEV, {}, now=NOW, tenant_id=T1,
+                          tenant_credentials=credentials)
+    assert known.kind is SenderKind.TENANT
+    for headers in ({}, {"X-Riposte-Key": "wrong"}):
+        sender = verify_sender(headers, {}, BODY, DEV, {}, now=NOW, tenant_id=T1, tenant_credentials=credentials)
+        assert sender.kind is SenderKind.DEVELOPMENT
+
+
+def alert(tenant_id=None) -> NormalizedAlert:
+    return NormalizedAlert(source=AlertSource.GENERIC, source_alert_id="a1", category="c", severity="high",
+                           title="t", created_at=datetime.now(UTC), raw={}, tenant_id=tenant_id)
+
+
+TENANT_SENDER = Sender(SenderKind.TENANT, "key", tenant_id=T1, credential_id="ic-1")
+MULTI = Sender(SenderKind.MULTI_TENANT, "key")
+DEV_SENDER = Sender(SenderKind.DEVELOPMENT, "development")
+
+
+@pytest.mark.parametrize("sender", [TENANT_SENDER, MULTI, DEV_SENDER], ids=["tenant", "multi", "development"])
+def test_on_a_tenant_endpoint_a_payload_naming_another_tenant_is_403(sender):
+    with pytest.raises(ClaimRefused) as refused_claim:
+        check_claims([alert(T1), alert(T2.upper())], sender, T1, {T1, T2})
+    assert (refused_claim.value.status, refused_claim.value.field, refused_claim.value.claimed) == (
+        403, "value[1].tenantId", T2.upper())
+    check_claims([alert(T1), alert(T1.upper()), alert()], sender, T1, {T1})  # the same tenant, or none named
+
+
+@pytest.mark.parametrize("sender", [TENANT_SENDER, MULTI], ids=["tenant", "multi"])
+def test_an_unregistered_tenant_endpoint_takes_nothing(sender):
+    with pytest.raises(ClaimRefused) as refused_claim:
+        check_claims([alert()], sender, T1, {T2})
+    assert (refused_claim.value.status, refused_claim.value.code) == (422, "unknown_tenant")
+
+
+def test_a_multi_tenant_sender_may_name_only_registered_tenants():
+    check_claims([alert(T1), alert()], MULTI, None, {T1})
+    with pytest.raises(ClaimRefused) as refused_claim:
+        check_claims([alert(T2)], MULTI, None, {T1})
+    assert (refused_claim.value.status, refused_claim.value.field) == (422, "tenantId")
+    check_claims([alert(T2)], DEV_SENDER, None, ())  # development: as before
