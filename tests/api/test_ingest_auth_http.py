@@ -10,7 +10,9 @@ import uuid
 import httpx
 import pytest
 
+from shared import services
 from shared.ingest_auth import sign
+from shared.models.tenant import Tenant
 from shared.settings import get_settings
 from tests.api.helpers import unique
 
@@ -21,10 +23,10 @@ OTHER_SECRET = "another-sender-secret-" + "q" * 20
 
 
 def alert_body() -> bytes:
-    """A generic alert no playbook matches (unique category and title), in a tenant nobody registered."""
+    """A generic alert no playbook matches (unique category and title), naming no tenant (a multi-tenant
+    sender may name only registered tenants: tests/api/test_ingest_credentials_http.py)."""
     return json.dumps({"schema": "riposte.alert.v1", "alertId": unique("ingest-"), "severity": "informational",
-                       "category": unique("zzcat"), "title": unique("zztitle "), "tenantId": str(uuid.uuid4())
-                       }).encode()
+                       "category": unique("zzcat"), "title": unique("zztitle ")}).encode()
 
 
 @pytest.fixture
@@ -88,7 +90,8 @@ def test_right_key_on_the_url_is_202(app_devhost, secrets):
 
 
 def test_tenant_endpoint_needs_the_secret_too(app_devhost, secrets):
-    path = f"/tenants/{uuid.uuid4()}/alerts"
+    tenant = services.directory().create_tenant(Tenant(id=str(uuid.uuid4()), name=unique("Registered ")))
+    path = f"/tenants/{tenant.id}/alerts"
     assert_401(post(app_devhost, alert_body(), path=path))
     assert_202(post(app_devhost, alert_body(), headers={"X-Riposte-Key": SECRET}, path=path))
 
