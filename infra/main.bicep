@@ -73,6 +73,9 @@ var functionAppName = 'func-riposte-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
 var deadLetterContainerName = 'eventgrid-deadletter'
 var ingestSecretName = 'riposte-ingest-secrets'
+// Derives tenants' ingestion credentials (shared/ingest_credentials.py). Created by the postprovision hook
+// when missing and always referenced, as RIPOSTE_SECRET_INGEST_CREDENTIAL_KEY, whatever RIPOSTE_SECRET_NAMES says.
+var ingestCredentialKeyName = 'ingest-credential-key'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -169,7 +172,7 @@ module functionApp 'app/function-app.bicep' = {
     haloPsaTenant: haloPsaTenant
     connectWiseUrl: connectWiseUrl
     autotaskUrl: autotaskUrl
-    secretNames: filter(map(split(secretNames, ','), secret => trim(secret)), secret => !empty(secret))
+    secretNames: union([ingestCredentialKeyName], filter(map(split(secretNames, ','), secret => trim(secret)), secret => !empty(secret)))
     taskHubName: taskHubName
     graphBaseUrl: graphBaseUrl
     exchangeBaseUrl: exchangeBaseUrl
@@ -214,6 +217,7 @@ output AZURE_FUNCTION_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output RIPOSTE_INGEST_SECRET_NAME string = ingestSecretName
+output RIPOSTE_INGEST_CREDENTIAL_KEY_NAME string = ingestCredentialKeyName
 output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output AZURE_EVENTGRID_TOPIC_ID string = eventGrid.outputs.id
 output AZURE_EVENTGRID_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint

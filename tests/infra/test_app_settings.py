@@ -146,6 +146,18 @@ def test_playbook_secrets_are_key_vault_references_under_the_names_the_code_read
         assert secrets.PREFIX + name.replace("-", "_").upper() == secrets.setting_name(name)
 
 
+def test_the_ingestion_credential_key_is_always_a_key_vault_reference():
+    """Whatever RIPOSTE_SECRET_NAMES lists, the app gets RIPOSTE_SECRET_INGEST_CREDENTIAL_KEY (a deploy without
+    it could create no tenant credential), under the name the code reads and the hook creates."""
+    from shared.ingest_credentials import CREDENTIAL_KEY_SECRET
+
+    main = parse(MAIN)
+    assert main["variables"]["ingestCredentialKeyName"]["value"] == CREDENTIAL_KEY_SECRET
+    names = main["modules"]["functionApp"]["config"]["params"]["secretNames"]["function"]
+    assert names["type"] == "union" and names["parameters"]["arg_1"] == ["ingestCredentialKeyName"]
+    assert main["outputs"]["RIPOSTE_INGEST_CREDENTIAL_KEY_NAME"]["value"] == "ingestCredentialKeyName"
+
+
 def test_the_task_hub_is_per_environment():
     task_hub = parse(MAIN)["variables"]["taskHubName"]["value"]
     assert "environmentName" in json.dumps(task_hub)

@@ -52,6 +52,14 @@ def test_postprovision_creates_the_ingestion_secret_only_when_missing():
     assert "--file" in script, "the secret must not be passed on the command line"
 
 
+def test_postprovision_creates_the_ingestion_credential_key_as_base64():
+    """The app refuses a key that is not base64 of 32 or more bytes (shared/ingest_credentials.py)."""
+    script = _hook("postprovision").read_text()
+    assert re.search(r'^ensure_secret "\$RIPOSTE_INGEST_CREDENTIAL_KEY_NAME" "[^"]+" -base64$', script, re.MULTILINE)
+    assert re.search(r'^ensure_secret "\$RIPOSTE_INGEST_SECRET_NAME" "[^"]+" -hex$', script, re.MULTILINE)
+    assert 'openssl rand "$3" 32' in script
+
+
 def test_every_variable_the_scripts_read_is_an_output_or_set_by_azd():
     scripts = [p for p in (INFRA / "hooks").glob("*.sh")] + [p for p in (INFRA / "scripts").glob("*.sh")]
     assert scripts
@@ -71,4 +79,4 @@ def test_outputs_carry_no_secret():
     for name, output in OUTPUTS.items():
         assert not {"secure", "sys.secure"} & {d["type"] for d in output["decorators"]}, name
         assert not re.search(r"secret|key|password", str(output["value"]), re.IGNORECASE) or name in {
-            "RIPOSTE_INGEST_SECRET_NAME", "AZURE_KEY_VAULT_NAME"}, name
+            "RIPOSTE_INGEST_SECRET_NAME", "RIPOSTE_INGEST_CREDENTIAL_KEY_NAME", "AZURE_KEY_VAULT_NAME"}, name
