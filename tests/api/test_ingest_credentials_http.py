@@ -6,6 +6,7 @@ Production settings: the management API needs a principal, deliveries a credenti
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from shared import services
+from shared.ingest_auth import sign
 from shared.models.alert import AlertSource, alert_id_for
 from shared.models.tenant import Tenant
 from shared.store.directory import NotFound
@@ -197,3 +199,19 @@ def test_sender_headers_that_are_not_utf8_are_401(app_devhost, tenants, header, 
         for path in (f"/tenants/{contoso}/alerts", "/alerts"):
             response = c.post(path, content=json.dumps(alert()).encode(), headers=headers)
             assert response.status_code == 401, response.text
+        keyed = c.post(f"/tenants/{contoso}/alerts?key=%FF%FE", content=json.dumps(alert()).encode(),
+                       headers={"Content-Type": "application/json"})
+        assert keyed.status_code == 401, keyed.text
+
+
+def test_a_tenant_credential_signs_like_any_secret(app_devhost, tenants):
+    contoso, _ = tenants
+    secret = create_credential(app_devhost, contoso)["secret"]
+    body = json.dumps(alert()).encode()
+    now = int(time.time())
+    headers = {"Content-Type": "application/json", "X-Riposte-Timestamp": str(now),
+               "X-Riposte-Signature": sign(secret.encode(), now, body)}
+    with api(app_devhost) as c:
+        assert c.post(f"/tenants/{contoso}/alerts", content=body, headers=headers).status_code == 202
+        tampered = body.replace(b"informational", b"critical")
+        assert c.post(f"/tenants/{contoso}/alerts", content=tampered, headers=headers).status_code == 401
