@@ -11,6 +11,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import services
+from shared.ingest_auth import Sender, SenderKind, check_claims
 from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import Intake, IntakeResult, MatchingCache
 from shared.models.alert import NormalizedAlert
@@ -45,6 +46,16 @@ async def start_runs(client: df.DurableOrchestrationClient, result: IntakeResult
     if result.to_start and len(started) == len(result.to_start):
         await asyncio.to_thread(intake().mark_started, result.alert.id)
     return started
+
+
+# Event Grid and Service Bus senders are authenticated by Azure roles on our own topic and queue, not per
+# tenant: they deliver for any tenant, like a multi-tenant credential, and so may name only registered ones.
+AZURE_ROLE_SENDER = Sender(SenderKind.MULTI_TENANT, "azure-role")
+
+
+def check_azure_role_sender(alerts: list[NormalizedAlert]) -> None:
+    """ClaimRefused (422) when an alert names a tenant that is not registered."""
+    check_claims(alerts, AZURE_ROLE_SENDER, None, intake().snapshot().tenants)
 
 
 def summary(result: IntakeResult) -> dict[str, Any]:

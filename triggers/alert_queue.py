@@ -17,8 +17,9 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from shared.ingest_auth import ClaimRefused
 from shared.ingestion import PayloadError
-from triggers.alert_intake import accept
+from triggers.alert_intake import accept, check_azure_role_sender
 from triggers.request_parsing import MAX_BODY_BYTES
 
 bp = df.Blueprint()
@@ -51,9 +52,11 @@ async def take_message(message: func.ServiceBusMessage, client: df.DurableOrches
     message_id = message.message_id
     body = decode_message(message_id, message.get_body() or b"")
     try:
-        return await accept(body, client, endpoint_tenant=None)
+        return await accept(body, client, endpoint_tenant=None, check=check_azure_role_sender)
     except PayloadError as exc:
         raise UndeliverableMessage(message_id, exc.reason, exc.field) from None
+    except ClaimRefused as exc:
+        raise UndeliverableMessage(message_id, exc.message, exc.field) from None
 
 
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=ALERT_QUEUE, connection="ServiceBus")

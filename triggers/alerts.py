@@ -12,7 +12,7 @@ from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
 from shared.ingestion import PayloadError
 from shared.settings import get_settings
-from triggers.alert_intake import accept, intake
+from triggers.alert_intake import accept, check_azure_role_sender, intake
 from triggers.api import respond
 from triggers.http_responses import error_response, json_response
 from triggers.ingest_credentials import credentials_for_delivery
@@ -82,10 +82,13 @@ def _canonical_guid(value: str) -> str:
 @bp.durable_client_input(client_name="client")
 async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
     try:
-        summaries = await accept(event.get_json(), client, endpoint_tenant=None)
+        summaries = await accept(event.get_json(), client, endpoint_tenant=None, check=check_azure_role_sender)
     except PayloadError as exc:
         # Retrying cannot fix a body that is not an alert: log it (no payload) and let Event Grid move on.
         log.error("Event Grid event %s is not an alert: %s (field %s)", event.id, exc.reason, exc.field)
+        return
+    except ClaimRefused as exc:
+        log.error("Event Grid event %s refused: %s (field %s)", event.id, exc.message, exc.field)
         return
     log.info("Event Grid event %s: %s", event.id, [s["alertId"] for s in summaries])
 

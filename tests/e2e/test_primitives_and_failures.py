@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 
 import httpx
@@ -95,6 +96,24 @@ def test_event_grid_delivery_runs_the_same_pipeline(api, app_devhost):
     runs = api.get("/runs", params={"alertId": found[0]["id"]}).json()["value"]
     run = wait_for_run(api, next(r["id"] for r in runs if r["playbookId"] == pb["id"]))
     assert run["steps"][0]["status"] == "succeeded"
+
+
+def test_event_grid_alert_naming_an_unregistered_tenant_is_not_stored(api, app_devhost, caplog):
+    # Event Grid publishers hold an Azure role, not a tenant's credential: only registered tenants.
+    alert = graph_alert(MEGAN, unique("egunknown")) | {"tenantId": str(uuid.uuid4())}
+    event = {"id": unique("evt"), "subject": "alerts", "eventType": "Riposte.Alert", "dataVersion": "1",
+             "eventTime": datetime.now(UTC).isoformat(), "data": alert}
+    caplog.set_level("ERROR", logger="riposte.alerts")
+    invoked = httpx.post(f"{app_devhost.origin}/admin/functions/ingest_event_grid_alert", json={"input": event})
+    assert invoked.status_code == 202  # the host runs the function in the background: wait for its verdict
+    deadline = time.monotonic() + 15
+    while not any(event["id"] in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [r.getMessage() for r in caplog.records if event["id"] in r.getMessage()] == [
+        f"Event Grid event {event['id']} refused: The payload names a tenant that is not registered. "
+        "(field tenantId)"]
+    assert not [a for a in api.get("/alerts", params={"limit": 500}).json()["value"]
+                if a["sourceAlertId"] == alert["id"]]
 
 
 def test_every_run_writes_one_playbook_execute_audit_event(api, azurite_connection_string):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -106,6 +107,17 @@ def test_a_message_that_can_never_be_taken_is_dead_lettered_with_its_reason(api,
     assert letter["deadLetterReason"] == "MaxDeliveryCountExceeded"
     assert letter["deadLetterErrorDescription"].startswith("UndeliverableMessage: message ")
     assert reason in letter["deadLetterErrorDescription"]
+
+
+def test_an_alert_naming_an_unregistered_tenant_is_dead_lettered(api, azurite_connection_string):
+    # Queue senders hold an Azure role, not a tenant's credential: like a multi-tenant sender they may name
+    # only registered tenants.
+    marker = unique("sbunknown")
+    alert = graph_alert(MEGAN, marker) | {"tenantId": str(uuid.uuid4())}
+    send(azurite_connection_string, json.dumps(alert))
+    letter = wait_for(lambda: dead_letter_for(azurite_connection_string, marker))
+    assert "not registered" in letter["deadLetterErrorDescription"]
+    assert stored(api, alert["id"]) == []
 
 
 def test_decode_refuses_what_http_refuses():
