@@ -17,7 +17,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.matching.decision import MatchDecision
 from shared.models.alert import Alert, AlertStatus
-from shared.models.run import Run, RunStatus, StepResult, Waiting, alert_id_of_run
+from shared.models.run import STOPPED_STATUSES, Run, RunStatus, StepResult, Waiting, alert_id_of_run
 from shared.store.directory import NotFound
 from shared.store.tables import ALERTS, Tables, get_json, put_json
 
@@ -177,13 +177,26 @@ class AlertStore:
                                            step.model_dump(mode="json", by_alias=True)), mode=UpdateMode.REPLACE)
 
     def set_run_status(self, run_id: str, status: RunStatus, *, started_at: datetime | None = None,
-                       completed_at: datetime | None = None, waiting: Waiting | None = None) -> Run:
-        """Move the run to `status`; `waiting` says what it waits for (cleared unless the run waits)."""
+                       completed_at: datetime | None = None, waiting: Waiting | None = None,
+                       acted_at: datetime | None = None) -> Run:
+        """Move the run to `status`; `waiting` says what it waits for (cleared unless the run waits).
+
+        A cancelled or lost run stays so: an activity that was in flight when it was stopped changes nothing."""
         run = self.get_run(run_id)
+        if run.status in STOPPED_STATUSES:
+            return run
         run.status = status
         run.started_at = run.started_at or started_at
+        run.acted_at = run.acted_at or acted_at
         run.completed_at = completed_at or run.completed_at
         run.waiting = waiting if status is RunStatus.WAITING else None
+        self.save_run(run)
+        return run
+
+    def stop_run(self, run_id: str, status: RunStatus, reason: str, by: str, at: datetime) -> Run:
+        """Record a run as cancelled or lost from outside its orchestration, with why and by whom."""
+        run = self.get_run(run_id)
+        run.status, run.end_reason, run.ended_by, run.completed_at, run.waiting = status, reason, by, at, None
         self.save_run(run)
         return run
 
