@@ -106,7 +106,7 @@ def test_cancel_terminates_records_and_audits_and_closes_the_gate(api, app_devho
     assert api.post(f"/runs/{run_id}/cancel").status_code == 409
     assert api.get(f"/runs/{run_id}").json()["status"] == "cancelled"
     today = datetime.now(UTC).strftime("%Y-%m-%d")
-    assert [e["event"] for e in services.audit().for_subject(today, run_id)] == ["playbook.cancelled"]
+    assert "playbook.cancelled" in [e["event"] for e in services.audit().for_subject(today, run_id)]
     assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True
 
 
