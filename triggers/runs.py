@@ -86,6 +86,6 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
         await client.terminate(run_id, reason)
     except Exception as exc:  # no instance (lost): there is nothing to stop, the run is still recorded
         log.warning("cancel %s: terminate failed (%s)", run_id, type(exc).__name__)
-    run = await asyncio.to_thread(stop_run, services.tables(), run_id, RunStatus.CANCELLED, reason, who.name,
-                                  datetime.now(UTC), services.audit())
-    return json_response(run.model_dump(mode="json", by_alias=True))
+    await asyncio.to_thread(stop_run, services.tables(), run_id, RunStatus.CANCELLED, reason, who.name,
+                            datetime.now(UTC), services.audit())
+    return json_response(await asyncio.to_thread(services.alerts().get_run, run_id))

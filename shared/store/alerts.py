@@ -9,10 +9,12 @@ a whole, which is the dedupe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.matching.decision import MatchDecision
@@ -182,23 +184,47 @@ class AlertStore:
         """Move the run to `status`; `waiting` says what it waits for (cleared unless the run waits).
 
         A cancelled or lost run stays so: an activity that was in flight when it was stopped changes nothing."""
-        run = self.get_run(run_id)
-        if run.status in STOPPED_STATUSES:
-            return run
-        run.status = status
-        run.started_at = run.started_at or started_at
-        run.acted_at = run.acted_at or acted_at
-        run.completed_at = completed_at or run.completed_at
-        run.waiting = waiting if status is RunStatus.WAITING else None
-        self.save_run(run)
-        return run
+        def change(run: Run) -> bool:
+            if run.status in STOPPED_STATUSES:
+                return False
+            run.status = status
+            run.started_at = run.started_at or started_at
+            run.acted_at = run.acted_at or acted_at
+            run.completed_at = completed_at or run.completed_at
+            run.waiting = waiting if status is RunStatus.WAITING else None
+            return True
+
+        return self._change_run(run_id, change)
 
     def stop_run(self, run_id: str, status: RunStatus, reason: str, by: str, at: datetime) -> Run:
         """Record a run as cancelled or lost from outside its orchestration, with why and by whom."""
-        run = self.get_run(run_id)
-        run.status, run.end_reason, run.ended_by, run.completed_at, run.waiting = status, reason, by, at, None
-        self.save_run(run)
-        return run
+        def change(run: Run) -> bool:
+            run.status, run.end_reason, run.ended_by, run.completed_at, run.waiting = status, reason, by, at, None
+            return True
+
+        return self._change_run(run_id, change)
+
+    def _change_run(self, run_id: str, change: Callable[[Run], bool], attempts: int = 5) -> Run:
+        """Read-change-write of the run row under its ETag: a cancel and a step's status update that race
+        cannot overwrite each other (the loser reads again). `change` returns False to write nothing."""
+        alert_id = alert_id_of_run(run_id)
+        if alert_id is None:
+            raise NotFound(run_id)
+        for _ in range(attempts):
+            try:
+                entity = self._table.get_entity(alert_id, f"run|{run_id}")
+            except ResourceNotFoundError:
+                raise NotFound(run_id) from None
+            run = Run.model_validate(get_json(entity, "doc"))
+            if not change(run):
+                return run
+            try:
+                self._table.update_entity(_run_entity(run), mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+                                          match_condition=MatchConditions.IfNotModified)
+                return run
+            except ResourceModifiedError:
+                continue
+        raise ResourceModifiedError(f"run {run_id} kept changing")
 
     # --- rollbacks ---------------------------------------------------------------------------
     def claim_rollback(self, run_id: str, actor: str) -> bool:

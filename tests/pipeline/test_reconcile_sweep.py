@@ -17,6 +17,7 @@ from shared.run_recovery import Action, sweep
 from shared.store.alerts import AlertStore
 from shared.store.audit import AuditLog
 from shared.store.open_runs import OpenRuns
+from shared.store.tables import ALERTS
 from tests.pipeline.test_intake import T1, intake, normalized, playbook, tables  # noqa: F401 (fixtures)
 
 GRACE = timedelta(minutes=5)
@@ -78,6 +79,25 @@ def test_an_activity_in_flight_cannot_reopen_a_stopped_run(tables, intake):  # n
     store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", datetime.now(UTC))
     store.set_run_status(run_id, RunStatus.SUCCEEDED, completed_at=datetime.now(UTC))
     assert store.get_run(run_id).status is RunStatus.CANCELLED
+
+
+def test_a_status_update_racing_a_cancel_does_not_undo_it(tables, intake, monkeypatch):  # noqa: F811
+    playbook(tables, {"type": "all"})
+    [run_id] = intake.receive(normalized(tenant_id=T1)).run_ids
+    client = tables(ALERTS)
+    real_get, cancelled = client.get_entity, []
+
+    def read_then_cancel(*args, **kwargs):  # the cancel lands between the update's read and its write
+        entity = real_get(*args, **kwargs)
+        if not cancelled:
+            cancelled.append(True)
+            AlertStore(tables).stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", datetime.now(UTC))
+        return entity
+
+    monkeypatch.setattr(client, "get_entity", read_then_cancel)
+    AlertStore(tables).set_run_status(run_id, RunStatus.RUNNING, acted_at=datetime.now(UTC))
+    monkeypatch.undo()
+    assert cancelled and AlertStore(tables).get_run(run_id).status is RunStatus.CANCELLED
 
 
 @pytest.fixture
