@@ -115,3 +115,21 @@ def test_cancel_of_an_unknown_run_is_404(api, run_id):
     assert api.post(f"/runs/{run_id}/cancel").status_code == 404
 
 
+
+
+def test_a_run_is_marked_acted_before_its_first_primitive_acts(api, monkeypatch):
+    """Otherwise a crash during the first action would leave a run that looks safe to start again."""
+    import activities.playbook_steps as steps
+
+    seen = []
+    real = steps.execute_step
+
+    async def observing(index, action, alert, run, deps):
+        seen.append(services.alerts().get_run(run.run_id).acted_at)
+        return await real(index, action, alert, run, deps)
+
+    monkeypatch.setattr(steps, "execute_step", observing)
+    run_id = start(api, [{"type": "disable_user"}])
+    run = wait_for_run(api, run_id)
+    assert len(seen) == 1 and seen[0] is not None
+    assert run["actedAt"] is not None
