@@ -19,6 +19,7 @@ from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbook_runs import bp as playbook_run_triggers
 from triggers.playbooks import bp as playbook_triggers
 from triggers.primitives import bp as primitive_triggers
+from triggers.reconcile import bp as reconcile_triggers
 from triggers.runs import bp as run_triggers
 from triggers.selftest import bp as selftest_triggers
 
@@ -39,6 +40,7 @@ BLUEPRINTS = (
     password_reveal_triggers,
     approval_triggers,
     primitive_triggers,
+    reconcile_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,
     selftest_activities,

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 import azure.durable_functions as df
 
 from shared import services
-from shared.models.run import RunStatus, StepResult, StepStatus
+from shared.models.run import STOPPED_STATUSES, RunStatus, StepResult, StepStatus
 from shared.primitives.runner import execute_step
 from shared.run_request import FinishRequest, StepRequest
+from shared.store.open_runs import OpenRuns
 
 bp = df.Blueprint()
 
@@ -16,14 +17,17 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="payload")
 async def run_step(payload: dict) -> dict:
     request = StepRequest.model_validate(payload)
+    store = services.alerts()
+    if request.first:
+        # Before the first action, not after: a run lost from here on may have acted, so it is never
+        # restarted blindly (shared/run_recovery.py). One write per run.
+        now = datetime.now(UTC)
+        await asyncio.to_thread(store.set_run_status, request.run.run_id, RunStatus.RUNNING,
+                                started_at=now, acted_at=now)
     step = await execute_step(request.index, request.action, request.alert, request.run,
                               services.step_dependencies())
-    store = services.alerts()
     # Recorded after acting, so containment is not delayed by bookkeeping.
     await asyncio.to_thread(store.record_step, request.run.run_id, step)
-    if request.first:
-        await asyncio.to_thread(store.set_run_status, request.run.run_id, RunStatus.RUNNING,
-                                started_at=step.started_at)
     return step.model_dump(mode="json", by_alias=True)
 
 
@@ -36,6 +40,9 @@ def close_run(request: FinishRequest) -> dict:
     failed = [s for s in steps if s.status is StepStatus.FAILED]
     status = RunStatus.COMPLETED_WITH_ERRORS if failed else RunStatus.SUCCEEDED
     run = store.set_run_status(request.run.run_id, status, completed_at=datetime.now(UTC))
+    if run.status in STOPPED_STATUSES:  # cancelled while this activity was in flight: that record stands
+        return {"runId": run.id, "status": run.status.value, "failedSteps": [s.index for s in failed]}
+    OpenRuns(services.tables()).remove(run.id)
     services.audit().record("playbook.execute", request.run.run_id, {
         "alertId": request.alert_id,
         "playbookId": request.run.playbook_id,

@@ -152,6 +152,13 @@ class LocalDurableEngine:
             self._client.close()
         self._backend.stop(grace=1)
 
+    def crash(self) -> None:
+        """Lose every instance and start empty, as a host crash does with this in-memory engine (tests)."""
+        self.stop()
+        self._backend = LoopbackBackend(self._log_status)
+        self._last_status.clear()
+        self.start()
+
     def _log_status(self, instance_id: str, name: str, status: str) -> None:
         if self._last_status.get(instance_id) != status:
             self._last_status[instance_id] = status

@@ -13,16 +13,17 @@ from shared.matching.decision import ConditionOutcome, MatchDecision
 from shared.matching.index import PlaybookIndex
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
 from shared.models.playbook import Playbook, PlaybookMode
-from shared.models.run import Run, RunStatus, run_id_for
+from shared.models.run import OPEN_STATUSES, Run, RunStatus, run_id_for
 from shared.models.tenant import Tenant, TenantGroup
 from shared.primitives.context import AlertContext, RunContext
 from shared.run_request import RunRequest
-from shared.store.alerts import AlertStore, Processing
+from shared.store.alerts import AlertStore
 from shared.store.directory import DirectoryStore, current_revision
+from shared.store.open_runs import OpenRuns
 from shared.store.playbooks import PlaybookStore
 from shared.store.tables import Tables
 
-# A stored alert still "pending" after this long lost its runs' start (a crash): a redelivery restarts them.
+# A run not ended this long after it was stored may have lost its instance (a crash): a redelivery checks.
 REDRIVE_AFTER = timedelta(seconds=60)
 
 
@@ -134,12 +135,14 @@ class IntakeResult:
     decisions: list[MatchDecision] = field(default_factory=list)
     to_start: list[RunRequest] = field(default_factory=list)  # runs the caller hands to Durable Functions
     run_ids: list[str] = field(default_factory=list)
+    redrive: list[Run] = field(default_factory=list)  # a re-delivery: stored runs whose instance may be gone
 
 
 class Intake:
     def __init__(self, tables: Tables, cache: MatchingCache):
         self._tables = tables
         self._alerts = AlertStore(tables)
+        self._open_runs = OpenRuns(tables)
         self._cache = cache
 
     def receive(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
@@ -161,6 +164,8 @@ class Intake:
                     tenant_id=alert.tenant_id, status=RunStatus.PENDING, created_at=now, step_count=len(r.actions),
                     simulated=r.simulated)
                 for r in requests]
+        if runs:  # listed first, so that no run exists which the reconciler cannot see
+            self._open_runs.add([(r.id, alert.id) for r in runs], now)
         # The create of the alert row is the dedupe: no read first, so a new alert costs one write.
         if not self._alerts.record_new(alert, decisions, runs, processed=not runs):
             return self._existing(alert, now)
@@ -178,11 +183,11 @@ class Intake:
         runs = self._alerts.runs(alert.id)
         result = IntakeResult(alert=stored, duplicate=True, status_updated=status_updated,
                               run_ids=[r.id for r in runs])
-        pending_since = entity.get("processingAt")
-        if entity.get("processing") == Processing.PENDING and pending_since and now - pending_since > REDRIVE_AFTER:
-            playbooks = PlaybookStore(self._tables)
-            result.to_start = [run_request(stored, playbooks.get_version(r.playbook_id, r.playbook_version))
-                               for r in runs if r.status is RunStatus.PENDING]
+        # Runs not ended and old enough that their start is not still under way: the caller checks whether
+        # their instance still exists and starts those that are safe to start (shared/run_recovery.py).
+        stale = [r for r in runs if r.status in OPEN_STATUSES and r.started_by is None
+                 and now - r.created_at > REDRIVE_AFTER]
+        result.redrive = stale
         return result
 
     def snapshot(self) -> MatchingSnapshot:

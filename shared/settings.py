@@ -39,6 +39,9 @@ class AppSettings(BaseModel, frozen=True):
     # Exchange Online (its admin REST endpoint, InvokeCommand); the sandbox's base URL locally. No trailing slash.
     exchange_base_url: str = DEFAULT_EXCHANGE_BASE_URL
     version: str = Field(default="0.1.0")
+    # How long a run may go without a live Durable instance before the reconciler acts on it
+    # (shared/run_recovery.py): longer than a start takes, short enough that a lost run is seen soon.
+    reconcile_grace_seconds: int = Field(default=300, ge=60, le=86_400)
 
     @property
     def is_development(self) -> bool:
@@ -62,6 +65,7 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         notify_sender=env.get("RIPOSTE_NOTIFY_SENDER") or None,
         public_base_url=env.get("RIPOSTE_PUBLIC_BASE_URL", "http://127.0.0.1:7071").rstrip("/"),
         exchange_base_url=(env.get("EXCHANGE_BASE_URL") or DEFAULT_EXCHANGE_BASE_URL).rstrip("/"),
+        reconcile_grace_seconds=int(env.get("RIPOSTE_RECONCILE_GRACE_SECONDS") or 300),
     )
 
 

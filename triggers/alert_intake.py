@@ -5,20 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import azure.durable_functions as df
 
-from shared import services
+from shared import run_recovery, services
 from shared.ingest_auth import Sender, SenderKind, check_claims
 from shared.ingestion import PayloadError, normalize_payload
-from shared.intake import Intake, IntakeResult, MatchingCache
+from shared.intake import REDRIVE_AFTER, Intake, IntakeResult, MatchingCache
 from shared.models.alert import NormalizedAlert
 
 log = logging.getLogger("riposte.intake")
 MAX_ALERTS_PER_DELIVERY = 100
-RUN_ORCHESTRATOR = "playbook_run"
+RUN_ORCHESTRATOR = run_recovery.RUN_ORCHESTRATOR
 
 
 @lru_cache(maxsize=1)
@@ -28,23 +29,28 @@ def intake() -> Intake:
 
 
 async def start_runs(client: df.DurableOrchestrationClient, result: IntakeResult) -> list[str]:
-    """Hand each run to Durable Functions under its deterministic instance id; returns those started."""
+    """Hand each new run to Durable Functions under its deterministic instance id; returns those started.
+    A re-delivery restarts a run whose instance is gone when that is safe (shared/run_recovery.py)."""
     started = []
     for request in result.to_start:
         run_id = request.run.run_id
-        if result.duplicate:  # a re-drive: never start an instance that exists (it would run again)
-            status = await client.get_status(run_id)
-            if status is not None and status.runtime_status is not None:
-                started.append(run_id)
-                continue
         try:
             await client.start_new(RUN_ORCHESTRATOR, instance_id=run_id,
                                    client_input=request.model_dump(mode="json", by_alias=True))
             started.append(run_id)
-        except Exception:  # the alert stays "pending"; the next delivery re-drives it
+        except Exception:  # the run stays "pending"; a re-delivery or the reconciler starts it
             log.exception("could not start run %s of alert %s", run_id, result.alert.id)
     if result.to_start and len(started) == len(result.to_start):
         await asyncio.to_thread(intake().mark_started, result.alert.id)
+    for run in result.redrive:
+        try:
+            decision = await run_recovery.recover(client, services.tables(), services.audit(), run, run.id,
+                                                  datetime.now(UTC), REDRIVE_AFTER)
+        except Exception:  # the reconciler tries again
+            log.exception("could not check run %s of alert %s", run.id, result.alert.id)
+            continue
+        if decision.action is run_recovery.Action.RESTART:
+            started.append(run.id)
     return started
 
 

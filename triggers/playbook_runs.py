@@ -19,6 +19,7 @@ from shared.models.alert import Alert
 from shared.models.run import Run, RunStatus, manual_run_id
 from shared.settings import get_settings
 from shared.simulation import simulate
+from shared.store.open_runs import OpenRuns
 from triggers.alert_intake import RUN_ORCHESTRATOR, intake
 from triggers.api import API_ERRORS, ApiError, api_error_response, body_of, respond
 from triggers.http_responses import json_response
@@ -71,6 +72,7 @@ async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestratio
               playbook_version=playbook.version, tenant_id=alert.tenant_id, status=RunStatus.PENDING,
               created_at=datetime.now(UTC), step_count=len(request.actions), started_by=who.name,
               simulated=request.simulated)
+    await asyncio.to_thread(OpenRuns(services.tables()).add, [(run.id, alert.id)])  # before the run row
     await asyncio.to_thread(services.alerts().save_run, run)
     await client.start_new(RUN_ORCHESTRATOR, instance_id=run.id,
                            client_input=request.model_dump(mode="json", by_alias=True))

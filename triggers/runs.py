@@ -1,20 +1,24 @@
-"""Run history: GET /api/runs?alertId=..., GET /api/runs/{id} (with every step)."""
+"""Run history: GET /api/runs?alertId=..., GET /api/runs/{id} (with every step); rollback and cancel."""
 
 import asyncio
+import logging
+from datetime import UTC, datetime
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
 from shared.auth import AuthError, Permission, authorize
-from shared.models.run import RunStatus
+from shared.models.run import OPEN_STATUSES, RunStatus
 from shared.rollback import rollback
+from shared.run_recovery import stop_run
 from shared.settings import get_settings
 from shared.store.directory import NotFound
 from triggers.api import ApiError, respond
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
+log = logging.getLogger("riposte.runs")
 
 
 @bp.route(route="runs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -48,7 +52,7 @@ async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
         alert = await asyncio.to_thread(store.get, run.alert_id)
     except NotFound:
         return error_response(404, "not_found", f"'{run_id}' does not exist.")
-    if run.status in (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING):
+    if run.status in OPEN_STATUSES:
         return error_response(409, "run_in_progress", "The run has not finished; roll it back when it has.")
     if not await asyncio.to_thread(store.claim_rollback, run_id, who.name):
         return error_response(409, "already_rolled_back", "This run was rolled back already.")
@@ -59,3 +63,29 @@ async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
                             {"alertId": run.alert_id, "playbookId": run.playbook_id, "steps": body["steps"]},
                             who.name)
     return json_response(body)
+
+
+@bp.route(route="runs/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Stop a run that has not ended (SECURITY_MANAGE): terminate its instance, record it cancelled with who
+    did it, cancel its open approval gates, audit. Steps already done stay done (roll them back after)."""
+    try:
+        who = authorize(req.headers, get_settings(), Permission.RUN)
+    except AuthError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    run_id = req.route_params["id"]
+    try:
+        run = await asyncio.to_thread(services.alerts().get_run, run_id)
+    except NotFound:
+        return error_response(404, "not_found", f"'{run_id}' does not exist.")
+    if run.status not in OPEN_STATUSES:
+        return error_response(409, "run_ended", f"The run has ended already ({run.status.value}).")
+    reason = f"cancelled by {who.name}"
+    try:
+        await client.terminate(run_id, reason)
+    except Exception as exc:  # no instance (lost): there is nothing to stop, the run is still recorded
+        log.warning("cancel %s: terminate failed (%s)", run_id, type(exc).__name__)
+    await asyncio.to_thread(stop_run, services.tables(), run_id, RunStatus.CANCELLED, reason, who.name,
+                            datetime.now(UTC), services.audit())
+    return json_response(await asyncio.to_thread(services.alerts().get_run, run_id))

@@ -131,6 +131,8 @@ var appSettings = {
   RIPOSTE_TABLE_PREFIX: 'riposte'
   RIPOSTE_NOTIFY_TENANT_ID: notifyTenantId
   RIPOSTE_NOTIFY_SENDER: notifySender
+  // A run without a live Durable instance this long is restarted (if it never acted) or recorded lost.
+  RIPOSTE_RECONCILE_GRACE_SECONDS: '300'
   RIPOSTE_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${site.properties.defaultHostName}' : publicBaseUrl
   // Unversioned reference: a new secret version is picked up without a redeploy (within 24 h, or on restart).
   RIPOSTE_INGEST_SECRETS: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${ingestSecretName}/)'

@@ -48,6 +48,8 @@ def refusal_for(record: ApprovalRecord, approver: str, now: datetime) -> Refusal
     """Why this approver may not decide on this gate now, or None."""
     if not record.is_approver(approver):
         return Refusal(403, "not_an_approver", "You are not an approver of this gate.")
+    if record.status is ApprovalStatus.CANCELLED:
+        return Refusal(410, "run_ended", f"This request was cancelled: {record.closed_reason or 'its run ended'}.")
     if not record.is_pending:
         return Refusal(410, "closed", closed_message(record))
     if now >= record.deadline:

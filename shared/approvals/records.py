@@ -29,6 +29,7 @@ class ApprovalStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     TIMED_OUT = "timedOut"
+    CANCELLED = "cancelled"  # its run was cancelled or lost: see closedReason
 
 
 class CoveredStep(CamelModel):
@@ -94,6 +95,7 @@ class ApprovalRecord(CamelModel):
     notified: list[str] = Field(default_factory=list)
     notify_errors: list[NotifyError] = Field(default_factory=list)
     closed_at: datetime | None = None
+    closed_reason: str | None = None  # why a cancelled gate closed
 
     @property
     def is_pending(self) -> bool:

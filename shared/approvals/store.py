@@ -29,7 +29,8 @@ RECORD_ROW = "approval"
 DECISION_PREFIX = "decision|"
 MAX_LIST = 200
 # Fields that change after the gate opens; everything else is the immutable `doc`.
-_MUTABLE = {"decisions", "status", "notifications_sent", "notified", "notify_errors", "closed_at"}
+_MUTABLE = {"decisions", "status", "notifications_sent", "notified", "notify_errors", "closed_at",
+            "closed_reason"}
 
 
 class AlreadyDecided(Exception):
@@ -103,6 +104,21 @@ class ApprovalStore:
             self.mark_counted(approval_id, decision.approver, decision.approver in wanted)
         return self.get(approval_id), True
 
+    def cancel_open(self, run_id: str, reason: str, closed_at: datetime) -> list[str]:
+        """Close the run's pending gates as cancelled (the run ended outside its orchestration); their ids."""
+        rows = self._table.query_entities("RowKey eq @row and runId eq @run and status eq @status",
+                                          parameters={"row": RECORD_ROW, "run": run_id,
+                                                      "status": ApprovalStatus.PENDING.value})
+        closed = []
+        for row in rows:
+            self._table.update_entity({"PartitionKey": row["PartitionKey"], "RowKey": RECORD_ROW,
+                                       "status": ApprovalStatus.CANCELLED.value, "closedAt": closed_at,
+                                       "closedReason": reason}, mode=UpdateMode.MERGE)
+            for decision in self._decision_rows(row["PartitionKey"]):
+                self.mark_counted(row["PartitionKey"], decision["approver"], False)
+            closed.append(row["PartitionKey"])
+        return closed
+
     # --- decisions ---------------------------------------------------------------------------
     def claim(self, approval_id: str, decision: Decision) -> None:
         """Store the approver's decision, once (AlreadyDecided when it is stored already)."""
@@ -142,6 +158,7 @@ def _record_from(row: dict[str, Any], decision_rows: list[dict[str, Any]]) -> Ap
                                   comment=d.get("comment"), counted=counted))
     decisions.sort(key=lambda d: d.at)
     return ApprovalRecord.model_validate(get_json(row, "doc") | {
-        "status": status.value, "closedAt": row.get("closedAt"), "decisions": decisions,
+        "status": status.value, "closedAt": row.get("closedAt"), "closedReason": row.get("closedReason"),
+        "decisions": decisions,
         "notificationsSent": bool(row.get("notificationsSent")), "notified": get_json(row, "notified", []),
         "notifyErrors": get_json(row, "notifyErrors", [])})

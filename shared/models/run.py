@@ -21,6 +21,13 @@ class RunStatus(StrEnum):
     WAITING = "waiting"  # on a timer, a re-checked condition or an approval: see `waiting`
     SUCCEEDED = "succeeded"  # every step succeeded or was skipped with a reason
     COMPLETED_WITH_ERRORS = "completedWithErrors"  # the run finished; some steps failed
+    CANCELLED = "cancelled"  # stopped by a technician (POST /api/runs/{id}/cancel): see endReason, endedBy
+    LOST = "lost"  # its Durable instance vanished or ended unrecorded, and restarting was not safe: see endReason
+
+
+OPEN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.WAITING})
+# Ended by Riposte from outside the run's orchestration: nothing the orchestration does later may undo it.
+STOPPED_STATUSES = frozenset({RunStatus.CANCELLED, RunStatus.LOST})
 
 
 class StepStatus(StrEnum):
@@ -74,6 +81,11 @@ class Run(CamelModel):
     started_by: str | None = None  # who started it by hand; None: the alert matched the playbook
     simulated: bool = False  # the playbook is in simulate mode: steps were described, nothing was done
     waiting: Waiting | None = None
+    # When the first primitive step began (set before it acts): a run without it never acted, so it can be
+    # started again without repeating an action (shared/run_recovery.py).
+    acted_at: datetime | None = None
+    end_reason: str | None = None  # why a cancelled or lost run ended
+    ended_by: str | None = None  # who cancelled it, or "riposte" for a run recorded lost
 
 
 def run_id_for(alert_id: str, playbook_id: str) -> str:

@@ -9,15 +9,17 @@ a whole, which is the dedupe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.matching.decision import MatchDecision
 from shared.models.alert import Alert, AlertStatus
-from shared.models.run import Run, RunStatus, StepResult, Waiting, alert_id_of_run
+from shared.models.run import STOPPED_STATUSES, Run, RunStatus, StepResult, Waiting, alert_id_of_run
 from shared.store.directory import NotFound
 from shared.store.tables import ALERTS, Tables, get_json, put_json
 
@@ -177,15 +179,52 @@ class AlertStore:
                                            step.model_dump(mode="json", by_alias=True)), mode=UpdateMode.REPLACE)
 
     def set_run_status(self, run_id: str, status: RunStatus, *, started_at: datetime | None = None,
-                       completed_at: datetime | None = None, waiting: Waiting | None = None) -> Run:
-        """Move the run to `status`; `waiting` says what it waits for (cleared unless the run waits)."""
-        run = self.get_run(run_id)
-        run.status = status
-        run.started_at = run.started_at or started_at
-        run.completed_at = completed_at or run.completed_at
-        run.waiting = waiting if status is RunStatus.WAITING else None
-        self.save_run(run)
-        return run
+                       completed_at: datetime | None = None, waiting: Waiting | None = None,
+                       acted_at: datetime | None = None) -> Run:
+        """Move the run to `status`; `waiting` says what it waits for (cleared unless the run waits).
+
+        A cancelled or lost run stays so: an activity that was in flight when it was stopped changes nothing."""
+        def change(run: Run) -> bool:
+            if run.status in STOPPED_STATUSES:
+                return False
+            run.status = status
+            run.started_at = run.started_at or started_at
+            run.acted_at = run.acted_at or acted_at
+            run.completed_at = completed_at or run.completed_at
+            run.waiting = waiting if status is RunStatus.WAITING else None
+            return True
+
+        return self._change_run(run_id, change)
+
+    def stop_run(self, run_id: str, status: RunStatus, reason: str, by: str, at: datetime) -> Run:
+        """Record a run as cancelled or lost from outside its orchestration, with why and by whom."""
+        def change(run: Run) -> bool:
+            run.status, run.end_reason, run.ended_by, run.completed_at, run.waiting = status, reason, by, at, None
+            return True
+
+        return self._change_run(run_id, change)
+
+    def _change_run(self, run_id: str, change: Callable[[Run], bool], attempts: int = 5) -> Run:
+        """Read-change-write of the run row under its ETag: a cancel and a step's status update that race
+        cannot overwrite each other (the loser reads again). `change` returns False to write nothing."""
+        alert_id = alert_id_of_run(run_id)
+        if alert_id is None:
+            raise NotFound(run_id)
+        for _ in range(attempts):
+            try:
+                entity = self._table.get_entity(alert_id, f"run|{run_id}")
+            except ResourceNotFoundError:
+                raise NotFound(run_id) from None
+            run = Run.model_validate(get_json(entity, "doc"))
+            if not change(run):
+                return run
+            try:
+                self._table.update_entity(_run_entity(run), mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+                                          match_condition=MatchConditions.IfNotModified)
+                return run
+            except ResourceModifiedError:
+                continue
+        raise ResourceModifiedError(f"run {run_id} kept changing")
 
     # --- rollbacks ---------------------------------------------------------------------------
     def claim_rollback(self, run_id: str, actor: str) -> bool:

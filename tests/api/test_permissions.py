@@ -73,6 +73,7 @@ MATRIX: dict[str, Route] = {
     "execute_playbook": Route("POST", f"/playbooks/{uuid.uuid4().hex}/execute", RUN, 404,
                               body={"alertId": "al-" + "0" * 32}),
     "rollback_run": Route("POST", f"/runs/{uuid.uuid4().hex}/rollback", RUN, 404),
+    "cancel_run": Route("POST", f"/runs/{uuid.uuid4().hex}/cancel", RUN, 404),
     "reveal_password": Route("POST", f"/runs/{uuid.uuid4().hex}/steps/0/password", RUN, 404),
     "start_selftest": Route("POST", "/selftest", RUN, 400, body={"ackTimeoutSeconds": 0}),
     "ack_selftest": Route("POST", f"/selftest/{uuid.uuid4().hex}/ack", RUN, 404),

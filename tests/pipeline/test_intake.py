@@ -11,9 +11,11 @@ from azure.data.tables import TableServiceClient
 from shared.intake import Intake, MatchingCache
 from shared.models.alert import AlertSource, AlertStatus, Attribution, NormalizedAlert
 from shared.models.playbook import PlaybookDraft
+from shared.models.run import RunStatus
 from shared.models.tenant import Tenant, TenantGroup
 from shared.store.alerts import AlertStore
 from shared.store.directory import DirectoryStore
+from shared.store.open_runs import OpenRuns
 from shared.store.playbooks import PlaybookStore
 from shared.store.tables import Tables
 
@@ -106,18 +108,26 @@ def test_a_resolved_alert_never_fires(tables, intake):
     assert AlertStore(tables).get(result.alert.id).status is AlertStatus.RESOLVED
 
 
-def test_a_pending_alert_is_redriven_only_after_the_grace_period(tables, intake):
+def test_a_redelivery_offers_open_runs_for_an_instance_check_only_after_the_grace_period(tables, intake):
     playbook(tables, {"type": "all"})
     alert = normalized(tenant_id=T1)
     first = intake.receive(alert)  # runs never started: as if the process died right here
     assert len(first.to_start) == 1
     soon = intake.receive(alert, now=datetime.now(UTC) + timedelta(seconds=5))
-    assert soon.to_start == []
+    assert soon.to_start == [] and soon.redrive == []
     later = intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=5))
-    assert [r.run.run_id for r in later.to_start] == first.run_ids
-    intake.mark_started(first.alert.id)
-    after_start = intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=10))
-    assert after_start.to_start == []
+    assert later.to_start == []  # never started blindly: the caller checks each instance first
+    assert [r.id for r in later.redrive] == first.run_ids
+    AlertStore(tables).set_run_status(first.run_ids[0], RunStatus.SUCCEEDED)
+    after_end = intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=10))
+    assert after_end.redrive == []
+
+
+def test_new_runs_are_listed_as_open_before_they_are_stored(tables, intake):
+    playbook(tables, {"type": "all"})
+    first = intake.receive(normalized(tenant_id=T1))
+    listed = OpenRuns(tables).opened_before(datetime.now(UTC) + timedelta(seconds=1))
+    assert [(o.run_id, o.alert_id) for o in listed] == [(first.run_ids[0], first.alert.id)]
 
 
 def test_decisions_and_runs_are_stored_with_the_alert(tables, intake):

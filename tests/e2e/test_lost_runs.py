@@ -1,0 +1,135 @@
+"""Runs lost in a crash (the in-memory engine loses every instance, as a host dies): the reconciler records
+or restarts them, a re-delivery restarts what is safe, a dead run's gate answers 410, and a run can be
+cancelled."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import azure.durable_functions as df
+import httpx
+import pytest
+
+from devhost.durable_api import client_binding
+from shared import run_recovery, services
+from shared.models.run import Run
+from tests.api.helpers import principal_header
+from tests.e2e.test_bec_flow import ADELE, sandbox_user, wait_for_run, wait_for_status
+from tests.e2e.test_flow_runs import APPROVER, approval_gate, start
+
+LATER = timedelta(minutes=10)  # past the grace period, without waiting for it
+
+
+def durable_client(app_devhost) -> df.DurableOrchestrationClient:
+    return df.DurableOrchestrationClient(json.dumps(client_binding(app_devhost.origin, app_devhost.engine.task_hub)))
+
+
+@pytest.fixture
+def on_loop(loop_thread):
+    """Run a coroutine on the devhost's event loop (the durable client's HTTP session lives there)."""
+    return loop_thread.run
+
+
+def reconcile(app_devhost, api, on_loop, run_id: str) -> run_recovery.Decision:
+    """What the reconciler's sweep does for this run, as if the grace period had passed."""
+    run = Run.model_validate(api.get(f"/runs/{run_id}").json())
+    return on_loop(run_recovery.recover(durable_client(app_devhost), services.tables(), services.audit(), run,
+                                        run_id, datetime.now(UTC) + LATER, timedelta(minutes=5)))
+
+
+def decide(api, approval_id: str, decision: str = "approve") -> httpx.Response:
+    return api.post(f"/approvals/{approval_id}", json={"decision": decision},
+                    headers=principal_header("SECURITY_MANAGE", name=APPROVER))
+
+
+def crash(app_devhost) -> None:
+    app_devhost.engine.crash()
+
+
+def test_a_run_that_acted_before_the_crash_is_recorded_lost_and_its_gate_answers_410(api, app_devhost, on_loop):
+    run_id = start(api, [{"type": "disable_user"}, approval_gate(timeout="PT2M"), {"type": "revoke_user_sessions"}])
+    approval_id = wait_for_status(api, run_id, "waiting")["waiting"]["approvalId"]
+    crash(app_devhost)
+    assert decide(api, approval_id).status_code == 503  # not reconciled yet: the run may still come back
+
+    decision = reconcile(app_devhost, api, on_loop, run_id)
+    assert decision.action is run_recovery.Action.RECORD_LOST
+    run = api.get(f"/runs/{run_id}").json()
+    assert (run["status"], run["endedBy"]) == ("lost", "riposte")
+    assert "no longer exists after step 1" in run["endReason"] and "could repeat an action" in run["endReason"]
+    refused = decide(api, approval_id)
+    assert refused.status_code == 410, refused.text
+    assert refused.json()["error"]["code"] == "run_ended"
+    assert "lost" in refused.json()["error"]["message"]
+    assert api.get(f"/approvals/{approval_id}").json()["status"] == "cancelled"
+    assert reconcile(app_devhost, api, on_loop, run_id).action is run_recovery.Action.FORGET
+
+
+def test_a_run_that_never_acted_is_restarted_by_the_reconciler_and_goes_on(api, app_devhost, sandbox_server, on_loop):
+    run_id = start(api, [approval_gate(timeout="PT2M"), {"type": "disable_user"}])
+    wait_for_status(api, run_id, "waiting")
+    crash(app_devhost)
+    assert reconcile(app_devhost, api, on_loop, run_id).action is run_recovery.Action.RESTART
+    approval_id = wait_for_status(api, run_id, "waiting")["waiting"]["approvalId"]
+    assert decide(api, approval_id).status_code == 200
+    assert wait_for_run(api, run_id)["steps"][1]["status"] == "succeeded"
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is False
+
+
+def test_a_redelivery_restarts_a_run_whose_instance_is_gone(api, app_devhost, monkeypatch, on_loop):
+    run_id = start(api, [approval_gate(timeout="PT2M"), {"type": "disable_user"}])
+    run = wait_for_status(api, run_id, "waiting")
+    crash(app_devhost)
+    monkeypatch.setattr("triggers.alert_intake.REDRIVE_AFTER", timedelta(0))  # the run is old enough
+    monkeypatch.setattr("shared.intake.REDRIVE_AFTER", timedelta(0))
+    alert = api.get(f"/alerts/{run['alertId']}").json()
+    redelivered = api.post("/alerts", json=alert["raw"])
+    assert redelivered.json()["alerts"][0]["duplicate"] is True
+    status = on_loop(run_recovery.instance_status(durable_client(app_devhost), run_id))
+    assert status in {"Pending", "Running"}
+    wait_for_status(api, run_id, "waiting")
+
+
+def test_cancel_terminates_records_and_audits_and_closes_the_gate(api, app_devhost, sandbox_server, on_loop):
+    run_id = start(api, [approval_gate(timeout="PT2M"), {"type": "disable_user"}])
+    approval_id = wait_for_status(api, run_id, "waiting")["waiting"]["approvalId"]
+    cancelled = api.post(f"/runs/{run_id}/cancel", headers=principal_header("SECURITY_MANAGE"))
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert (body["status"], body["endedBy"]) == ("cancelled", "tech@yourmsp.com.au")
+    assert body["endReason"] == "cancelled by tech@yourmsp.com.au"
+    status = on_loop(run_recovery.instance_status(durable_client(app_devhost), run_id))
+    assert status == "Terminated"
+    refused = decide(api, approval_id)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (410, "run_ended")
+    assert api.post(f"/runs/{run_id}/cancel").status_code == 409
+    assert api.get(f"/runs/{run_id}").json()["status"] == "cancelled"
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert "playbook.cancelled" in [e["event"] for e in services.audit().for_subject(today, run_id)]
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True
+
+
+@pytest.mark.parametrize("run_id", ["ru-nope", f"ru-{'0' * 32}-{'1' * 32}"])
+def test_cancel_of_an_unknown_run_is_404(api, run_id):
+    assert api.post(f"/runs/{run_id}/cancel").status_code == 404
+
+
+
+
+def test_a_run_is_marked_acted_before_its_first_primitive_acts(api, monkeypatch):
+    """Otherwise a crash during the first action would leave a run that looks safe to start again."""
+    import activities.playbook_steps as steps
+
+    seen = []
+    real = steps.execute_step
+
+    async def observing(index, action, alert, run, deps):
+        seen.append(services.alerts().get_run(run.run_id).acted_at)
+        return await real(index, action, alert, run, deps)
+
+    monkeypatch.setattr(steps, "execute_step", observing)
+    run_id = start(api, [{"type": "disable_user"}])
+    run = wait_for_run(api, run_id)
+    assert len(seen) == 1 and seen[0] is not None
+    assert run["actedAt"] is not None

@@ -1,0 +1,24 @@
+"""The reconciler: every 5 minutes, runs whose Durable instance is gone or ended unrecorded are restarted
+(if they never acted) or recorded lost (shared/run_recovery.py). It reads only the open-run index, so
+with nothing open a sweep is one query of an empty partition."""
+
+import logging
+from datetime import timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import run_recovery, services
+from shared.settings import get_settings
+
+bp = df.Blueprint()
+log = logging.getLogger("riposte.recovery")
+
+
+@bp.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def reconcile_runs(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    grace = timedelta(seconds=get_settings().reconcile_grace_seconds)
+    counts = await run_recovery.sweep(client, services.tables(), services.audit(), grace)
+    if counts[run_recovery.Action.RESTART] or counts[run_recovery.Action.RECORD_LOST]:
+        log.warning("reconciler: %s", counts)
