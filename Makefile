@@ -11,8 +11,15 @@ NPM_STAMP := node_modules/.deps-installed
 run: deps
 	$(PY) -m devhost.stack
 
+# Tests run in a random order (pytest-randomly) so order dependence cannot creep back. The seed is printed
+# ("Using --randomly-seed=N"); `make test SEED=N` replays that order.
+ifndef SEED
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+
 test: deps chromium lint
-	$(PY) -m pytest
+	@echo "make test: random order, seed $(SEED)"
+	@$(PY) -m pytest --randomly-seed=$(SEED) || { echo "failed with seed $(SEED): make test SEED=$(SEED)"; exit 1; }
 
 lint: $(PY_STAMP)
 	$(PY) -m ruff check .
