@@ -30,7 +30,7 @@ async def execute_step(index: int, action: dict, alert: AlertContext, run: RunCo
         if spec is None:
             outcome = StepOutcome.failed("unknown_action", f"No primitive named '{action_type}'.")
         else:
-            outcome = await spec.handler(spec.params.model_validate(action), StepContext(alert, run, deps))
+            outcome = await spec.handler(spec.params.model_validate(action), StepContext(alert, run, deps, index))
             if not isinstance(outcome, StepOutcome):  # a primitive's bug; still a recorded failure, not a raise
                 raise TypeError(f"{action_type} returned {type(outcome).__name__}, not a StepOutcome")
     except ValidationError as exc:  # playbooks are validated on save; this guards stored data drift
