@@ -6,13 +6,30 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.deps-installed
 NPM_STAMP := node_modules/.deps-installed
 
-.PHONY: run test lint bench deps chromium clean
+.PHONY: run reset test lint bench deps chromium clean
+
+# Ports are variables (`make run PORT=7072 SANDBOX_PORT=7082 AZURITE_PORT=10010`; Azurite takes three from its
+# base); a taken port fails at once, naming it. RUN_ARGS=--in-memory keeps Azurite's data in memory only.
+PORT ?= 7071
+SANDBOX_PORT ?= 7081
+AZURITE_PORT ?= 10000
 
 run: deps
-	$(PY) -m devhost.stack
+	$(PY) -m devhost.stack --port $(PORT) --sandbox-port $(SANDBOX_PORT) --azurite-base-port $(AZURITE_PORT) $(RUN_ARGS)
+
+# Forget local state: Azurite's tables, queues and blobs (alerts, playbooks, runs, audit). Stop `make run` first.
+reset:
+	rm -rf .azurite
+
+# Tests run in a random order (pytest-randomly) so order dependence cannot creep back. The seed is printed
+# ("Using --randomly-seed=N"); `make test SEED=N` replays that order.
+ifndef SEED
+SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
 
 test: deps chromium lint
-	$(PY) -m pytest
+	@echo "make test: random order, seed $(SEED)"
+	@$(PY) -m pytest --randomly-seed=$(SEED) || { echo "failed with seed $(SEED): make test SEED=$(SEED)"; exit 1; }
 
 lint: $(PY_STAMP)
 	$(PY) -m ruff check .

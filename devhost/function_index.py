@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,8 +108,22 @@ def _literal_weight(route: HttpRoute) -> tuple[int, int]:
     return (-literal, -len(segments))
 
 
+# `app.get_functions()` may be called only once per app object (a second call raises "does not have a unique
+# function name"), so each app is indexed once and its index reused: a second devhost on one app is harmless.
+_INDEXES: weakref.WeakKeyDictionary[Any, FunctionIndex] = weakref.WeakKeyDictionary()
+
+
 def index_app(app: Any) -> FunctionIndex:
-    """Index a FunctionApp/DFApp. `get_functions()` may be called only once per app object."""
+    """Index a FunctionApp/DFApp (once per app object; later calls return the same index)."""
+    cached = _INDEXES.get(app)
+    if cached is not None:
+        return cached
+    index = _index(app)
+    _INDEXES[app] = index
+    return index
+
+
+def _index(app: Any) -> FunctionIndex:
     index = FunctionIndex()
     for fn in app.get_functions():
         bindings = [json.loads(raw) for raw in fn.get_raw_bindings()]

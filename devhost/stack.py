@@ -65,6 +65,35 @@ class StackPorts:
         return cls(*(free_port() for _ in range(5)))
 
 
+# Which `make run` variable (and stack option) moves each port elsewhere.
+PORT_OPTIONS = {"devhost": "PORT= (--port)", "sandbox": "SANDBOX_PORT= (--sandbox-port)",
+                "blob": "AZURITE_PORT= (--azurite-base-port)", "queue": "AZURITE_PORT= (--azurite-base-port)",
+                "table": "AZURITE_PORT= (--azurite-base-port)"}
+
+
+class PortInUseError(RuntimeError):
+    pass
+
+
+def _port_taken(port: int) -> bool:
+    # Bind as the servers will: something else answering there would otherwise pass our readiness checks.
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def check_ports_free(ports: StackPorts) -> None:
+    """Fail at once, naming each taken port and how to choose another, before starting anything."""
+    taken = [f"{name} port {port} is already in use (choose another with make run {PORT_OPTIONS[name]})"
+             for name, port in vars(ports).items() if _port_taken(port)]
+    if taken:
+        raise PortInUseError("; ".join(taken))
+
+
 def _wait_for_port(port: int, deadline: float, proc: subprocess.Popen) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -183,6 +212,7 @@ class LocalStack:
     def start(self, timeout: float = 60) -> LocalStack:
         if not AZURITE.exists():
             raise RuntimeError(f"{AZURITE} is missing: run `npm ci` (make does it)")
+        check_ports_free(self.ports)
         deadline = time.monotonic() + timeout
         p = self.ports
         storage = ["--inMemoryPersistence"] if self.in_memory_storage else ["--location", str(self.data_dir)]

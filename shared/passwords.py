@@ -243,12 +243,13 @@ class PendingPasswords:
     Deliberately not a dataclass: no repr, no equality, nothing that could print a password.
     """
 
-    __slots__ = ("_entries", "_key", "_store", "expires_at", "run_id", "tenant_id", "ticket")
+    __slots__ = ("_entries", "_key", "_store", "expires_at", "run_id", "step_index", "tenant_id", "ticket")
 
     def __init__(self, store: RevealStore, key: bytes, run_id: str, tenant_id: str, ticket: str,
-                 expires_at: datetime, entries: list[tuple[dict[str, Any], str]]):
+                 expires_at: datetime, entries: list[tuple[dict[str, Any], str]], step_index: int | None = None):
         self._store, self._key, self._entries = store, key, entries
         self.run_id, self.tenant_id, self.ticket, self.expires_at = run_id, tenant_id, ticket, expires_at
+        self.step_index = step_index
 
     def __repr__(self) -> str:
         return f"<PendingPasswords ticket={self.ticket} users={len(self._entries)}>"
@@ -285,11 +286,18 @@ class PendingPasswords:
         if not users:
             return None
         return {"ticket": self.ticket, "expiresAt": self.expires_at.isoformat(), "users": users,
-                "reveal": "POST " + REVEAL_PATH.replace("{runId}", self.run_id), "onlyOnce": True}
+                "reveal": "POST " + reveal_path(self.run_id, self.step_index), "onlyOnce": True}
+
+
+def reveal_path(run_id: str, step_index: int | None) -> str:
+    """The reveal endpoint of one step, filled in as far as known (a technician copies it as is)."""
+    path = REVEAL_PATH.replace("{runId}", run_id)
+    return path if step_index is None else path.replace("{stepIndex}", str(step_index))
 
 
 async def seal_new_passwords(run_id: str, tenant_id: str, users: Sequence[Mapping[str, Any]],
-                             key_loader=load_reveal_key) -> PendingPasswords | NotSealed:
+                             key_loader=load_reveal_key, step_index: int | None = None
+                             ) -> PendingPasswords | NotSealed:
     """Generate a password per user (`users`: their labels, `{"id", "upn"}`) and seal them all into one
     reveal-store row *before* any is set, so no password is ever set that a technician could not retrieve.
     NotSealed (and nothing stored) when the key is missing or the store is unavailable."""
@@ -301,7 +309,7 @@ async def seal_new_passwords(run_id: str, tenant_id: str, users: Sequence[Mappin
     try:
         store = reveal_store()
         pending = PendingPasswords(store, key, run_id, tenant_id, new_ticket(), datetime.now(UTC) + REVEAL_TTL,
-                                   entries)
+                                   entries, step_index)
         try:
             await asyncio.to_thread(store.purge_expired)
         except Exception:  # housekeeping only: never blocks a reset

@@ -34,8 +34,8 @@ def _free_block(size: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
-@pytest.fixture(scope="module")
-def stack_process():
+def start_stack() -> tuple[subprocess.Popen, dict[str, int]]:
+    """`python -m devhost.stack` on free ports, healthy."""
     ports = {"devhost": free_port(), "sandbox": free_port(), "azurite": _free_block(3)}
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "devhost.stack", "--port", str(ports["devhost"]), "--sandbox-port",
@@ -46,22 +46,31 @@ def stack_process():
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{ports['devhost']}/api/health").status_code == 200:
-                break
+                return proc, ports
         except httpx.TransportError:
             pass
         if proc.poll() is not None:
             pytest.fail(f"stack exited early:\n{proc.stdout.read()}")
         time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(f"stack not healthy in time:\n{proc.stdout.read()}")
-    yield proc, ports
-    if proc.poll() is None:  # a test failed before the interrupt test: stop it the graceful way
+    stop_stack(proc)
+    pytest.fail(f"stack not healthy in time:\n{proc.stdout.read()}")
+
+
+def stop_stack(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:  # the graceful way, as Ctrl-C would
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def stack_process():
+    proc, ports = start_stack()
+    yield proc, ports
+    stop_stack(proc)
 
 
 def test_stack_serves_health_with_storage_and_the_sandbox(stack_process):
@@ -79,11 +88,29 @@ def test_stack_runs_a_durable_selftest(stack_process):
     assert wait_for_status(links["statusQueryGetUri"])["output"]["outcome"] == "timed_out"
 
 
-def test_one_interrupt_stops_every_process(stack_process):
-    proc, ports = stack_process
+def test_one_interrupt_stops_every_process():
+    proc, ports = start_stack()  # its own stack: the other tests keep theirs, in any order
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     output = proc.stdout.read()
     assert "Riposte local stack is up" in output
     for name, port in (("devhost", ports["devhost"]), ("sandbox", ports["sandbox"]), ("azurite", ports["azurite"])):
         assert not listening(port), f"{name} still listening on {port}"
+
+
+def test_a_port_already_taken_fails_at_once_naming_it():
+    with closing(socket.socket()) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "devhost.stack", "--port", str(port), "--sandbox-port", str(free_port()),
+             "--azurite-base-port", str(_free_block(3)), "--in-memory"],
+            cwd=ROOT, capture_output=True, text=True, timeout=30, check=False,
+        )
+    assert done.returncode == 1
+    assert time.monotonic() - started < 15  # not the 60 s health-check wait
+    assert f"devhost port {port} is already in use" in done.stderr, done.stderr
+    assert "make run PORT=" in done.stderr
+    assert "Riposte local stack is up" not in done.stdout

@@ -6,7 +6,15 @@ import azure.functions as func
 from shared import services
 from shared.api_model import SAVING
 from shared.auth import Permission
-from shared.models.playbook import OneTenant, Playbook, PlaybookDraft, PlaybookPatch, TenantGroupScope, Trigger
+from shared.models.playbook import (
+    OneTenant,
+    Playbook,
+    PlaybookDraft,
+    PlaybookPatch,
+    TenantGroupScope,
+    Trigger,
+    broad_problem,
+)
 from shared.store.directory import NotFound
 from shared.store.playbooks import PreconditionFailed, etag_of
 from triggers.api import ApiError, body_of, respond
@@ -30,6 +38,12 @@ def _check_scope_exists(trigger: Trigger) -> None:
             kind, field, value = "tenant group", "groupId", scope.group_id
         raise ApiError(400, "invalid_request", f"Unknown {kind} '{value}'.",
                        field=f"trigger.tenantScope.{field}") from None
+
+
+def _refuse_broad(playbook: PlaybookDraft) -> None:
+    problem = broad_problem(playbook)
+    if problem is not None:
+        raise ApiError(400, "invalid_request", problem, field="trigger")
 
 
 def _with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
@@ -57,6 +71,7 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         _check_scope_exists(draft.trigger)
+        _refuse_broad(draft)
         return _with_etag(services.playbooks().create(draft, actor=who.name), status_code=201)
 
     return respond(req, Permission.MANAGE, create)
@@ -79,7 +94,8 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
         if patch.trigger is not None:
             _check_scope_exists(patch.trigger)
         try:
-            updated = services.playbooks().update(req.route_params["id"], patch, if_match, actor=who.name)
+            updated = services.playbooks().update(req.route_params["id"], patch, if_match, actor=who.name,
+                                                  check=_refuse_broad)
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
         return _with_etag(updated)

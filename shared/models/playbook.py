@@ -87,6 +87,8 @@ class PlaybookDraft(CamelModel):
     mode: PlaybookMode = PlaybookMode.LIVE
     # Destructive steps wait for this approval first (None: they run without asking).
     approval_policy: ApprovalPolicy | None = None
+    # The author means a trigger that matches every alert of every tenant to run destructive steps (broad_problem).
+    acknowledge_broad_trigger: bool = False
 
     @field_validator("actions")
     @classmethod
@@ -104,19 +106,51 @@ class PlaybookPatch(CamelModel):
     enabled: bool | None = None
     mode: PlaybookMode | None = None
     approval_policy: ApprovalPolicy | None = None  # null removes the policy
+    acknowledge_broad_trigger: bool | None = None
 
     @field_validator("actions")
     @classmethod
     def _actions_fit_together(cls, actions: list | None) -> list | None:
         return None if actions is None else check_actions(actions)
 
-    @field_validator("name", "description", "trigger", "actions", "enabled", "mode", mode="before")
+    @field_validator("name", "description", "trigger", "actions", "enabled", "mode", "acknowledge_broad_trigger",
+                     mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Runs only for fields the client sent, so the error names the field.
         if value is None:
             raise ValueError("cannot be null; leave the field out to keep the stored value")
         return value
+
+
+def broad_problem(playbook: PlaybookDraft) -> str | None:
+    """Why saving this playbook needs `acknowledgeBroadTrigger: true`, or None.
+
+    A live, enabled playbook whose trigger narrows nothing (every tenant, any category, no title regex, severity
+    below high) would run its destructive steps on every alert of every customer. That is refused unless the
+    request says it means it. Destructive steps behind the approval policy (rejected on timeout) are not counted:
+    a person decides each time. Checked at save time only, so stored playbooks always load.
+    """
+    trigger = playbook.trigger
+    broad = (isinstance(trigger.tenant_scope, AllTenants) and trigger.category is None
+             and trigger.title_regex is None and trigger.min_severity.rank < Severity.HIGH.rank)
+    live = playbook.enabled and playbook.mode is PlaybookMode.LIVE
+    if not broad or not live or playbook.acknowledge_broad_trigger:
+        return None
+    policy = playbook.approval_policy
+
+    def gated(action_type: str) -> bool:
+        return (policy is not None and policy.on_timeout == "reject"
+                and (policy.primitives is None or action_type in policy.primitives))
+
+    ungated = [a.type for a in playbook.actions
+               if a.type in PRIMITIVES and PRIMITIVES[a.type].destructive and not gated(a.type)]
+    if not ungated:
+        return None
+    return (f"this trigger matches every alert of every tenant (tenantScope all, no category, no titleRegex, "
+            f"minSeverity {trigger.min_severity.value}), so {', '.join(dict.fromkeys(ungated))} would run on all of "
+            "them without approval; narrow the trigger, add an approvalPolicy, or send "
+            '"acknowledgeBroadTrigger": true to say you mean it')
 
 
 class Playbook(PlaybookDraft):

@@ -75,6 +75,7 @@ class StepContext:
     alert: AlertContext
     run: RunContext
     deps: StepDependencies
+    step_index: int | None = None  # the step's place in the run (the runner sets it; None in describe/undo)
 
     def tenant_graph(self) -> GraphServiceClient:
         """The Graph client of the alert's tenant (callers check `alert.tenant_id` first)."""

@@ -1,6 +1,7 @@
 """Running one step: validate the action against the catalog, act, and always return a StepResult.
 
-A step never raises: a failure is recorded with its reason and the run goes on to the next step.
+A step never raises (any Exception; cancellation still propagates): a failure is recorded with its reason and
+the run goes on to the next step. tests/primitives/test_runner.py holds it to that.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ async def execute_step(index: int, action: dict, alert: AlertContext, run: RunCo
         if spec is None:
             outcome = StepOutcome.failed("unknown_action", f"No primitive named '{action_type}'.")
         else:
-            outcome = await spec.handler(spec.params.model_validate(action), StepContext(alert, run, deps))
+            outcome = await spec.handler(spec.params.model_validate(action), StepContext(alert, run, deps, index))
+            if not isinstance(outcome, StepOutcome):  # a primitive's bug; still a recorded failure, not a raise
+                raise TypeError(f"{action_type} returned {type(outcome).__name__}, not a StepOutcome")
     except ValidationError as exc:  # playbooks are validated on save; this guards stored data drift
         outcome = StepOutcome.failed("invalid_parameters", "; ".join(f"{e['field']}: {e['reason']}"
                                                                       for e in describe(exc)))

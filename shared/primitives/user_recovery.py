@@ -82,7 +82,8 @@ async def force_password_reset(params: ForcePasswordResetParams, ctx: StepContex
     users = user_targets(ctx.alert, params)
     if isinstance(users, StepOutcome):
         return users
-    pending = await passwords.seal_new_passwords(ctx.run.run_id, ctx.alert.tenant_id or "", [label(u) for u in users])
+    pending = await passwords.seal_new_passwords(ctx.run.run_id, ctx.alert.tenant_id or "", [label(u) for u in users],
+                                                 step_index=ctx.step_index)
     if isinstance(pending, passwords.NotSealed):
         return StepOutcome.failed(pending.code, pending.message)
 

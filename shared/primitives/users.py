@@ -337,7 +337,7 @@ async def contain_users(params: DisableUserAndRevokeParams, ctx: StepContext) ->
     password_problem: passwords.NotSealed | None = None
     if params.reset_password:  # sealed into the reveal store before any Graph call
         sealed = await passwords.seal_new_passwords(ctx.run.run_id, ctx.alert.tenant_id or "",
-                                                    [one.entry for one in contained])
+                                                    [one.entry for one in contained], step_index=ctx.step_index)
         if isinstance(sealed, passwords.NotSealed):
             password_problem = sealed
         else:

@@ -7,6 +7,7 @@ are detected twice: the client's If-Match (a version ETag) and the table's ETag 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,7 +87,9 @@ class PlaybookStore:
         bump_revision(self._tables)
         return playbook
 
-    def update(self, playbook_id: str, patch: PlaybookPatch, if_match: str, actor: str) -> Playbook:
+    def update(self, playbook_id: str, patch: PlaybookPatch, if_match: str, actor: str,
+               check: Callable[[Playbook], None] | None = None) -> Playbook:
+        """Apply the patch; `check` sees the merged playbook before anything is written (and may raise)."""
         current, table_etag = self._get_with_etag(playbook_id)
         if if_match.strip() not in (etag_of(current), "*"):
             raise PreconditionFailed(current)
@@ -95,6 +98,8 @@ class PlaybookStore:
             "version": current.version + 1, "updated_at": datetime.now(UTC), "updated_by": actor,
         }
         updated = Playbook.model_validate(merged)
+        if check is not None:
+            check(updated)
         try:
             self._table.submit_transaction([
                 ("update", _entity(updated, CURRENT),

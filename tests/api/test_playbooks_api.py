@@ -407,3 +407,64 @@ def test_a_playbook_stored_with_an_old_determination_name_keeps_working(api, azu
     assert edited.status_code == 200, edited.text
     saved = get_json(table.get_entity(doc["id"], "current"), "doc")
     assert saved["actions"][0]["determination"] == "compromisedAccount"
+
+
+# --- broad triggers and defaults ------------------------------------------------------------------
+WIPE = {"type": "wipe_device"}
+NOTIFY = {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]}
+
+
+def test_defaults_of_a_minimal_playbook(api):
+    # Disabled, so this match-everything playbook cannot touch other tests' alerts.
+    doc = create(api, {"name": unique("pb-"), "trigger": {}, "actions": [NOTIFY], "enabled": False}).json()
+    try:
+        assert doc["trigger"] == {"category": None, "minSeverity": "informational", "titleRegex": None,
+                                  "tenantScope": {"type": "all"}}
+        assert (doc["mode"], doc["approvalPolicy"], doc["acknowledgeBroadTrigger"]) == ("live", None, False)
+    finally:
+        api.delete(f"/playbooks/{doc['id']}")
+    # `enabled` defaults to true: shown on a narrow trigger.
+    narrow = create(api, {"name": unique("pb-"), "trigger": quiet_trigger(), "actions": [NOTIFY]}).json()
+    api.delete(f"/playbooks/{narrow['id']}")
+    assert narrow["enabled"] is True
+
+
+@pytest.mark.parametrize("trigger", [{}, {"minSeverity": "medium", "tenantScope": {"type": "all"}}])
+def test_destructive_steps_on_every_alert_of_every_tenant_are_refused(api, trigger):
+    name = unique("pb-")
+    response = api.post("/playbooks", json={"name": name, "trigger": trigger, "actions": [NOTIFY, WIPE]})
+    error = assert_error(response, 400, "invalid_request", field="trigger")
+    assert "wipe_device" in error["message"] and "acknowledgeBroadTrigger" in error["message"]
+    assert name not in names(api)
+
+
+def test_a_broad_trigger_is_saved_when_the_request_says_it_means_it(api):
+    response = api.post("/playbooks", json={"name": unique("pb-"), "trigger": {}, "actions": [WIPE],
+                                            "acknowledgeBroadTrigger": True})
+    doc = response.json()
+    api.delete(f"/playbooks/{doc.get('id')}")
+    assert response.status_code == 201, response.text
+    assert doc["acknowledgeBroadTrigger"] is True
+
+
+@pytest.mark.parametrize("narrowing", [
+    {"trigger": {"category": "security"}}, {"trigger": {"minSeverity": "high"}},
+    {"trigger": {"titleRegex": "^Risky"}}, {"mode": "simulate"}, {"actions": [NOTIFY]},
+    {"approvalPolicy": {"approvers": ["soc@yourmsp.com.au"]}},
+])
+def test_any_narrowing_saves_without_acknowledgement(api, narrowing):
+    body = {"name": unique("pb-"), "trigger": {}, "actions": [WIPE], "enabled": True} | narrowing
+    response = api.post("/playbooks", json=body)
+    api.delete(f"/playbooks/{response.json().get('id')}")
+    assert response.status_code == 201, response.text
+
+
+def test_enabling_a_broad_destructive_playbook_by_patch_is_refused(api):
+    doc = create(api, {"name": unique("pb-"), "trigger": {}, "actions": [WIPE], "enabled": False}).json()
+    try:
+        response = api.patch(f"/playbooks/{doc['id']}", json={"enabled": True}, headers={"If-Match": '"v1"'})
+        assert_error(response, 400, "invalid_request", field="trigger")
+        stored = api.get(f"/playbooks/{doc['id']}").json()
+        assert (stored["version"], stored["enabled"]) == (1, False)
+    finally:
+        api.delete(f"/playbooks/{doc['id']}")

@@ -218,19 +218,22 @@ def test_opening_the_link_decides_nothing(api, page, browser, sandbox_server, ap
     finally:
         scanner.close()
 
-    time.sleep(1)
     run = api.get(f"/runs/{gated.run_id}").json()
     assert run["status"] == "waiting", run
     assert run["waiting"]["approvalId"] == gated.approval_id
     record = approval(api, gated.approval_id)
     assert (record["status"], record["decisions"]) == ("pending", [])
-    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True
 
-    # Let the run end now rather than at its deadline.
+    # End the run with a rejection. Anything the three GETs had set going reaches the gate before this later
+    # decision, so the closed gate proves they decided nothing: one decision (this one) and no containment.
     rejected = api.post(f"/approvals/{gated.approval_id}", json={"decision": "reject"},
                         headers=principal_header("SECURITY_MANAGE", name=APPROVER))
     assert rejected.status_code == 200, rejected.text
-    wait_for_run(api, gated.run_id)
+    run = wait_for_run(api, gated.run_id)
+    assert run["steps"][0]["result"]["outcome"] == "rejected", run["steps"][0]
+    [decision] = approval(api, gated.approval_id)["decisions"]
+    assert (decision["approver"], decision["decision"], decision["via"]) == (APPROVER, "reject", "api")
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True
 
 
 def writes(sandbox_server) -> list[dict]:

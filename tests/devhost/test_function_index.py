@@ -94,3 +94,9 @@ def test_unsupported_input_binding_is_refused_at_start_up():
 
     with pytest.raises(UnsupportedFunctionError, match="blob"):
         index_app(app)
+
+
+def test_an_app_indexed_twice_gets_the_same_index():
+    # get_functions() raises on a second call; a second devhost (another test module) on one app must not.
+    app = _app_with_routes("health")
+    assert index_app(app) is index_app(app)

@@ -3,9 +3,11 @@ what arrives, escaping, signatures, secrets, retries (429 with Retry-After, 5xx,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import time
 
 import httpx
 import pytest
@@ -202,6 +204,16 @@ async def test_a_timeout_is_retried(deps, server: SandboxServer, monkeypatch):
     step = await run(hook(server), deps)
 
     assert step.status is StepStatus.SUCCEEDED and step.result["attempts"] == 2
+    # The timed-out first attempt still reaches the receiver a moment later. Wait for it here (it must not land in
+    # the next test's fresh sandbox): the receiver tells the late copy from the retry by its delivery id.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if len(received(server)["webhooks"]) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    retry, late = received(server)["webhooks"]
+    assert retry["deliveryId"] == late["deliveryId"] == step.result["deliveryId"]
+    assert (retry["duplicate"], late["duplicate"]) == (False, True)
 
 
 async def test_wrong_key_is_refused_by_the_receiver(deps, server: SandboxServer, monkeypatch):

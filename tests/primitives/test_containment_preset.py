@@ -126,7 +126,9 @@ async def test_one_sequential_batch_contains_the_user(server, deps) -> None:
     assert {c["parentRequestId"] for c in inner} == {batch["requestId"]}
     # Reads before the batch; nothing else Graph-side; mailbox forwarding through Exchange after it.
     top_level = [c for c in graph_calls(server) if not c["batched"]]
-    assert [c["method"] for c in top_level] == ["GET", "GET", "POST"] and top_level[-1] is not None
+    assert [(c["method"], c["path"]) for c in top_level] == [
+        ("GET", f"/v1.0{USER_PATH}"), ("GET", f"/v1.0{USER_PATH}/mailFolders/inbox/messageRules"),
+        ("POST", "/v1.0/$batch")]
     assert [c[0] for c in cmdlets(server)] == ["Get-Mailbox", "Set-Mailbox"]
     set_mailbox = [c for c in server.state.calls.list() if "InvokeCommand" in c["path"]][-1]
     assert set_mailbox["seq"] > max(c["seq"] for c in inner)

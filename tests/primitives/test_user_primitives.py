@@ -220,6 +220,19 @@ async def test_password_reset_sets_a_password_only_the_reveal_shows_once(sandbox
     assert (second.status, second.code, second.users) == (410, "gone", None)
 
 
+@pytest.mark.parametrize("action", [
+    {"type": "force_password_reset"},
+    {"type": "disable_user_and_revoke", "resetPassword": True, "removeForwarding": False},
+])
+async def test_the_reveal_hint_names_this_step(sandbox, deps, reveal_store, action):
+    ctx, run_ctx = alert(ADELE), run_context()
+    step = await execute_step(4, action, ctx, run_ctx, deps)
+    assert step.status is StepStatus.SUCCEEDED, step.error
+    # The very request to send: what the technician copies works as is (no "{stepIndex}" left to fill in).
+    assert step.result["passwordReveal"]["reveal"] == f"POST /api/runs/{run_ctx.run_id}/steps/4/password"
+    assert passwords.reveal(run_of(run_ctx, ctx, *[step] * 5), 4, reveal_store).status == 200
+
+
 async def test_the_stored_row_holds_only_ciphertext(sandbox, deps, reveal_store, monkeypatch):
     seen: list[str] = []
     real_generate = passwords.generate_password

@@ -18,6 +18,7 @@ from shared.models.playbook import (
     PlaybookPatch,
     TenantGroupScope,
     Trigger,
+    broad_problem,
 )
 from shared.models.tenant import Tenant, TenantGroup
 from shared.patterns import MAX_PATTERN_LENGTH
@@ -270,3 +271,24 @@ def test_group_ids(group_id, ok):
         assert TenantGroup.model_validate(body).id == group_id
     else:
         assert first(TenantGroup, body)[0] == "id"
+
+
+# --- broad triggers (docs/api.md) -----------------------------------------------------------------------
+def _broad(**fields) -> PlaybookDraft:
+    body = {"name": "x", "trigger": {}, "actions": [{"type": "wipe_device"}, {"type": "disable_user"}]} | fields
+    return PlaybookDraft.model_validate(body)
+
+
+@pytest.mark.parametrize(("policy", "refused"), [
+    (None, True),
+    ({"approvers": ["soc@example.com"]}, False),  # every destructive step waits for a person
+    ({"approvers": ["soc@example.com"], "onTimeout": "approve"}, True),  # silence lets it run
+    ({"approvers": ["soc@example.com"], "primitives": ["retire_device"]}, True),  # the wipe is not covered
+    ({"approvers": ["soc@example.com"], "primitives": ["wipe_device"]}, False),
+])
+def test_a_broad_trigger_counts_only_destructive_steps_no_approval_holds_back(policy, refused):
+    problem = broad_problem(_broad(approvalPolicy=policy))
+    assert (problem is not None) is refused
+    if refused:
+        assert "wipe_device" in problem and "disable_user" not in problem  # disable_user is not destructive
+    assert broad_problem(_broad(approvalPolicy=policy, acknowledgeBroadTrigger=True)) is None
