@@ -13,7 +13,7 @@ from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, v
 from shared.ingestion import PayloadError
 from shared.settings import get_settings
 from triggers.alert_intake import accept, check_azure_role_sender, intake
-from triggers.api import respond
+from triggers.api import path_id, respond
 from triggers.http_responses import error_response, json_response
 from triggers.ingest_credentials import credentials_for_delivery
 from triggers.request_parsing import parse_json_body
@@ -111,7 +111,7 @@ def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     def read(who):
         store = services.alerts()
-        alert_id = req.route_params["id"]
+        alert_id = path_id(req)
         alert = store.get(alert_id)
         return json_response({
             **alert.model_dump(mode="json", by_alias=True),

@@ -13,6 +13,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared.auth import AuthError, Permission, Principal, authorize
+from shared.ids import InvalidId, checked_id
 from shared.settings import get_settings
 from shared.store.directory import AlreadyExists, Conflict, NotFound
 from shared.validation import describe
@@ -35,7 +36,7 @@ def validation_response(exc: ValidationError) -> func.HttpResponse:
 
 
 # What a management call may raise that is the caller's problem, each with its answer (api_error_response).
-API_ERRORS = (AuthError, ApiError, ValidationError, NotFound, AlreadyExists, Conflict)
+API_ERRORS = (AuthError, ApiError, InvalidId, ValidationError, NotFound, AlreadyExists, Conflict)
 
 
 def api_error_response(exc: Exception) -> func.HttpResponse:
@@ -44,6 +45,8 @@ def api_error_response(exc: Exception) -> func.HttpResponse:
         return error_response(exc.status, exc.code, exc.message)
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.code, exc.message, field=exc.field)
+    if isinstance(exc, InvalidId):
+        return error_response(400, "invalid_id", f"{exc.field} {exc.reason}.", field=exc.field)
     if isinstance(exc, ValidationError):
         return validation_response(exc)
     if isinstance(exc, NotFound):
@@ -62,6 +65,11 @@ def respond(req: func.HttpRequest, permission: Permission,
         return action(principal)
     except API_ERRORS as exc:
         return api_error_response(exc)
+
+
+def path_id(req: func.HttpRequest, name: str = "id") -> str:
+    """The route parameter `name`, checked as an id (InvalidId -> 400 naming it)."""
+    return checked_id(req.route_params.get(name), name)
 
 
 def body_of(req: func.HttpRequest, *, allow_empty: bool = False):

@@ -10,7 +10,7 @@ from shared.auth import Permission
 from shared.models.playbook import OneTenant, TenantGroupScope
 from shared.models.tenant import Tenant, TenantGroup
 from shared.store.directory import NotFound
-from triggers.api import ApiError, body_of, respond
+from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import json_response
 
 bp = df.Blueprint()
@@ -121,13 +121,13 @@ def create_group(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenant-groups/{groupId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_group(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ,
-                   lambda who: json_response(services.directory().get_group(req.route_params["groupId"])))
+                   lambda who: json_response(services.directory().get_group(path_id(req, "groupId"))))
 
 
 @bp.route(route="tenant-groups/{groupId}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 def replace_group(req: func.HttpRequest) -> func.HttpResponse:
     def replace(who):
-        group = TenantGroup.model_validate(_body_with_id(req, req.route_params["groupId"]))
+        group = TenantGroup.model_validate(_body_with_id(req, path_id(req, "groupId")))
         _check_members(group)
         return json_response(services.directory().replace_group(group))
 
@@ -137,7 +137,7 @@ def replace_group(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenant-groups/{groupId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_group(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
-        group_id = req.route_params["groupId"]
+        group_id = path_id(req, "groupId")
         services.directory().get_group(group_id)
         _refuse_if_used(lambda s: isinstance(s, TenantGroupScope) and s.group_id == group_id, f"Group {group_id}")
         services.directory().delete_group(group_id)

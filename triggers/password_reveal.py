@@ -14,8 +14,10 @@ import azure.functions as func
 
 from shared import passwords, services
 from shared.auth import AuthError, Permission, authorize
+from shared.ids import InvalidId, checked_id
 from shared.settings import get_settings
 from shared.store.directory import NotFound
+from triggers.api import api_error_response
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
@@ -30,6 +32,10 @@ async def reveal_password(req: func.HttpRequest) -> func.HttpResponse:
     except AuthError as exc:
         return error_response(exc.status, exc.code, exc.message)
     run_id, raw_index = req.route_params["id"], req.route_params.get("index", "")
+    try:
+        checked_id(run_id, "id")
+    except InvalidId as exc:
+        return api_error_response(exc)
     if not raw_index.isdigit() or len(raw_index) > 4:
         return error_response(400, "invalid_request", "The step index is a number.", field="index")
     try:

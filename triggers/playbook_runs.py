@@ -13,6 +13,7 @@ import azure.functions as func
 
 from shared import services
 from shared.auth import Permission, authorize
+from shared.ids import checked_id
 from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import make_alert, run_request
 from shared.models.alert import Alert
@@ -21,7 +22,7 @@ from shared.settings import get_settings
 from shared.simulation import simulate
 from shared.store.open_runs import OpenRuns
 from triggers.alert_intake import RUN_ORCHESTRATOR, intake
-from triggers.api import API_ERRORS, ApiError, api_error_response, body_of, respond
+from triggers.api import API_ERRORS, ApiError, api_error_response, body_of, path_id, respond
 from triggers.http_responses import json_response
 
 bp = df.Blueprint()
@@ -32,7 +33,7 @@ def _alert_for(body: object) -> Alert:
     if not isinstance(body, dict) or ("alertId" in body) == ("alert" in body):
         raise ApiError(400, "invalid_request", "Send either alertId (a stored alert) or alert (an alert payload).")
     if "alertId" in body:
-        return services.alerts().get(str(body["alertId"]))
+        return services.alerts().get(checked_id(body["alertId"], "alertId"))
     try:
         normalized = normalize_payload(body["alert"])
     except PayloadError as exc:
@@ -45,7 +46,7 @@ def _alert_for(body: object) -> Alert:
 @bp.route(route="playbooks/{id}/simulate", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def simulate_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def run(who):
-        playbook = services.playbooks().get(req.route_params["id"])
+        playbook = services.playbooks().get(path_id(req))
         alert = _alert_for(body_of(req))
         result = simulate(playbook, alert, intake().snapshot(), services.step_dependencies())
         return json_response(result)
@@ -62,8 +63,8 @@ async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestratio
         body = body_of(req)
         if not isinstance(body, dict) or not isinstance(body.get("alertId"), str):
             raise ApiError(400, "invalid_request", "alertId (a stored alert's id) is required.", field="alertId")
-        playbook = await asyncio.to_thread(services.playbooks().get, req.route_params["id"])
-        alert = await asyncio.to_thread(services.alerts().get, body["alertId"])
+        playbook = await asyncio.to_thread(services.playbooks().get, path_id(req))
+        alert = await asyncio.to_thread(services.alerts().get, checked_id(body["alertId"], "alertId"))
     except API_ERRORS as exc:
         return api_error_response(exc)
     request = run_request(alert, playbook)

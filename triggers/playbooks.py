@@ -17,7 +17,7 @@ from shared.models.playbook import (
 )
 from shared.store.directory import NotFound
 from shared.store.playbooks import PreconditionFailed, etag_of
-from triggers.api import ApiError, body_of, respond
+from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
@@ -79,7 +79,7 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="playbooks/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_playbook(req: func.HttpRequest) -> func.HttpResponse:
-    return respond(req, Permission.READ, lambda who: _with_etag(services.playbooks().get(req.route_params["id"])))
+    return respond(req, Permission.READ, lambda who: _with_etag(services.playbooks().get(path_id(req))))
 
 
 @bp.route(route="playbooks/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -94,7 +94,7 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
         if patch.trigger is not None:
             _check_scope_exists(patch.trigger)
         try:
-            updated = services.playbooks().update(req.route_params["id"], patch, if_match, actor=who.name,
+            updated = services.playbooks().update(path_id(req), patch, if_match, actor=who.name,
                                                   check=_refuse_broad)
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
@@ -107,7 +107,7 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
 def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
         try:
-            services.playbooks().delete(req.route_params["id"], req.headers.get("If-Match"))
+            services.playbooks().delete(path_id(req), req.headers.get("If-Match"))
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
         return func.HttpResponse(status_code=204)

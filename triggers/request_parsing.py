@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import azure.functions as func
 from pydantic import ValidationError
 
+from shared import json_limits
 from triggers.http_responses import error_response
 
 MAX_BODY_BYTES = 1_048_576
@@ -23,8 +23,8 @@ def parse_json_body(req: func.HttpRequest, *, allow_empty: bool = False) -> Any 
             return None
         return error_response(400, "invalid_json", "A JSON body is required.")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json_limits.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and TooDeep are ValueErrors
         return error_response(400, "invalid_json", f"Body is not valid JSON: {exc}")
 
 

@@ -9,12 +9,13 @@ import azure.functions as func
 
 from shared import services
 from shared.auth import AuthError, Permission, authorize
+from shared.ids import InvalidId, checked_id
 from shared.models.run import OPEN_STATUSES, RunStatus
 from shared.rollback import rollback
 from shared.run_recovery import stop_run
 from shared.settings import get_settings
 from shared.store.directory import NotFound
-from triggers.api import ApiError, respond
+from triggers.api import ApiError, api_error_response, path_id, respond
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
@@ -27,6 +28,7 @@ def list_runs(req: func.HttpRequest) -> func.HttpResponse:
         alert_id = req.params.get("alertId")
         if not alert_id:
             raise ApiError(400, "invalid_request", "alertId is required", field="alertId")
+        checked_id(alert_id, "alertId")
         services.alerts().get_entity(alert_id)  # 404 for an unknown alert, not an empty list
         runs = services.alerts().runs(alert_id)
         return json_response({"value": [r.model_dump(mode="json", by_alias=True) for r in runs]})
@@ -36,7 +38,7 @@ def list_runs(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="runs/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_run(req: func.HttpRequest) -> func.HttpResponse:
-    return respond(req, Permission.READ, lambda who: json_response(services.alerts().get_run(req.route_params["id"])))
+    return respond(req, Permission.READ, lambda who: json_response(services.alerts().get_run(path_id(req))))
 
 
 @bp.route(route="runs/{id}/rollback", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -46,10 +48,13 @@ async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
         who = authorize(req.headers, get_settings(), Permission.RUN)
     except AuthError as exc:
         return error_response(exc.status, exc.code, exc.message)
-    store, run_id = services.alerts(), req.route_params["id"]
+    store = services.alerts()
     try:
+        run_id = path_id(req)
         run = await asyncio.to_thread(store.get_run, run_id)
         alert = await asyncio.to_thread(store.get, run.alert_id)
+    except InvalidId as exc:
+        return api_error_response(exc)
     except NotFound:
         return error_response(404, "not_found", f"'{run_id}' does not exist.")
     if run.status in OPEN_STATUSES:
@@ -74,9 +79,11 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
         who = authorize(req.headers, get_settings(), Permission.RUN)
     except AuthError as exc:
         return error_response(exc.status, exc.code, exc.message)
-    run_id = req.route_params["id"]
     try:
+        run_id = path_id(req)
         run = await asyncio.to_thread(services.alerts().get_run, run_id)
+    except InvalidId as exc:
+        return api_error_response(exc)
     except NotFound:
         return error_response(404, "not_found", f"'{run_id}' does not exist.")
     if run.status not in OPEN_STATUSES:

@@ -7,8 +7,10 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared.auth import AuthError, Permission, authorize
+from shared.ids import InvalidId, checked_id
 from shared.selftest import ACK_EVENT, SelfTestRequest
 from shared.settings import get_settings
+from triggers.api import api_error_response
 from triggers.http_responses import error_response
 from triggers.request_parsing import first_validation_error, parse_json_body
 
@@ -51,6 +53,10 @@ async def ack_selftest(req: func.HttpRequest, client: df.DurableOrchestrationCli
     if refused is not None:
         return refused
     instance_id = req.route_params["instanceId"]
+    try:
+        checked_id(instance_id, "instanceId")
+    except InvalidId as exc:
+        return api_error_response(exc)
     status = await client.get_status(instance_id)
     if status is None or status.runtime_status is None or status.name != "selftest_orchestrator":
         return error_response(404, "not_found", f"No self-test instance '{instance_id}'.", field="instanceId")
