@@ -16,6 +16,7 @@ from shared.ingest_auth import Sender, SenderKind, check_claims
 from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import REDRIVE_AFTER, Intake, IntakeResult, MatchingCache
 from shared.models.alert import NormalizedAlert
+from shared.store.alerts import check_storable
 
 log = logging.getLogger("riposte.intake")
 MAX_ALERTS_PER_DELIVERY = 100
@@ -79,7 +80,8 @@ def summary(result: IntakeResult) -> dict[str, Any]:
 
 async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tenant: str | None,
                  check: Callable[[list[NormalizedAlert]], None] | None = None) -> list[dict]:
-    """Raises PayloadError for a body that is not an alert, or what `check` raises (nothing stored then)."""
+    """Raises PayloadError for a body that is not an alert, AlertTooLarge for one too large to keep, or
+    what `check` raises (nothing of the delivery is stored then)."""
     alerts = normalize_payload(body)
     if not alerts:
         raise PayloadError("The body contains no alerts.", None)
@@ -87,6 +89,8 @@ async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tena
         raise PayloadError(f"At most {MAX_ALERTS_PER_DELIVERY} alerts per delivery, got {len(alerts)}.", "value")
     if check is not None:  # the sender's claims (shared/ingest_auth.check_claims), before anything is stored
         await asyncio.to_thread(check, alerts)
+    for normalized in alerts:
+        check_storable(normalized)
     summaries = []
     for normalized in alerts:
         result = await asyncio.to_thread(intake().receive, normalized, endpoint_tenant)

@@ -12,6 +12,7 @@ from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
 from shared.ingestion import PayloadError
 from shared.settings import get_settings
+from shared.store.alerts import AlertTooLarge
 from triggers.alert_intake import accept, check_azure_role_sender, intake
 from triggers.api import path_id, respond
 from triggers.http_responses import error_response, json_response
@@ -45,6 +46,8 @@ async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
     except ClaimRefused as exc:
         await asyncio.to_thread(_audit_refusal, exc, sender, endpoint_tenant)
         return error_response(exc.status, exc.code, exc.message, field=exc.field)
+    except AlertTooLarge as exc:
+        return error_response(413, "alert_too_large", f"The alert cannot be stored: {exc}.")
     return json_response({"alerts": summaries}, status_code=202)
 
 
@@ -83,6 +86,9 @@ def _canonical_guid(value: str) -> str:
 async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
     try:
         summaries = await accept(event.get_json(), client, endpoint_tenant=None, check=check_azure_role_sender)
+    except AlertTooLarge as exc:
+        log.error("Event Grid event %s is too large to store: %s", event.id, exc)
+        return
     except PayloadError as exc:
         # Retrying cannot fix a body that is not an alert: log it (no payload) and let Event Grid move on.
         log.error("Event Grid event %s is not an alert: %s (field %s)", event.id, exc.reason, exc.field)

@@ -1,6 +1,7 @@
 """Alerts with everything that happened to them, in one partition per alert.
 
-Row keys: "alert"; "decisions" (every match decision, as one JSON document: an alert can be weighed
+Row keys: "alert"; "raw|<nnn>" (the source payload, zlib-compressed, in binary chunks: no accepted
+alert is too large to keep whole); "decisions" (every match decision, as one JSON document: an alert can be weighed
 against hundreds of all-tenant playbooks, and one row keeps that one write); "run|<runId>";
 "step|<runId>|<index>". A new alert, its decisions and its pending runs are written in one
 transaction whose alert row is a *create*: a second delivery of the same alert fails that create as
@@ -9,6 +10,8 @@ a whole, which is the dedupe.
 
 from __future__ import annotations
 
+import json
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,15 +21,22 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.matching.decision import MatchDecision
-from shared.models.alert import Alert, AlertStatus
+from shared.models.alert import Alert, AlertStatus, NormalizedAlert
 from shared.models.run import STOPPED_STATUSES, Run, RunStatus, StepResult, Waiting, alert_id_of_run
 from shared.store.directory import NotFound
-from shared.store.tables import ALERTS, Tables, get_json, put_json
+from shared.store.tables import ALERTS, MAX_ENTITY_BYTES, Tables, entity_size, get_json, put_json
 
 ALERT_ROW = "alert"
 DECISIONS_ROW = "decisions"
 TRANSACTION_LIMIT = 100
-MAX_DECISION_CHARS = 700_000  # the decisions row stays under the 1 MiB entity limit
+MAX_DECISION_CHARS = 450_000  # the decisions row stays under the 1 MiB entity limit (UTF-16)
+RAW_CHUNK_BYTES = 60_000  # one binary property, under the 64 KiB property limit
+MAX_RAW_ROWS = 24  # 1.4 MB compressed: more than any body under the 1 MiB request limit can need
+ALERT_ROW_MARGIN = 4_096  # tenant, attribution, timestamps: what the alert row adds to the checked size
+
+
+class AlertTooLarge(ValueError):
+    """An alert Table Storage cannot hold even compressed and chunked: refused whole (413), never half-stored."""
 
 
 class Processing:
@@ -42,15 +52,46 @@ def _alert_entity(alert: Alert, processing: str, run_ids: list[str]) -> dict[str
         "processing": processing, "processingAt": datetime.now(UTC),
     }
     put_json(entity, "runIds", run_ids)
-    raw = alert.raw
-    doc = alert.model_dump(mode="json", by_alias=True, exclude={"raw"})
-    put_json(entity, "doc", doc)
-    put_json(entity, "raw", raw)
+    _put_doc(entity, alert.model_dump(mode="json", by_alias=True, exclude={"raw"}))
     return entity
 
 
-def _alert_from(entity: dict[str, Any]) -> Alert:
-    doc = get_json(entity, "doc") | {"raw": get_json(entity, "raw", {}), "status": entity["status"]}
+def _put_doc(entity: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    try:
+        put_json(entity, "doc", doc)
+    except ValueError:
+        raise AlertTooLarge("the alert without its raw payload is too large to store") from None
+    if entity_size(entity) + ALERT_ROW_MARGIN > MAX_ENTITY_BYTES:
+        raise AlertTooLarge("the alert without its raw payload is too large to store")
+    return entity
+
+
+def _raw_rows(alert_id: str, raw: dict[str, Any]) -> list[dict[str, Any]]:
+    # ASCII JSON (escapes keep lone surrogates storable), then zlib: a 1 MiB body needs at most ~18 rows.
+    packed = zlib.compress(json.dumps(raw, separators=(",", ":"), default=str).encode("ascii"))
+    chunks = [packed[i:i + RAW_CHUNK_BYTES] for i in range(0, len(packed), RAW_CHUNK_BYTES)]
+    if len(chunks) > MAX_RAW_ROWS:
+        raise AlertTooLarge(f"the raw payload compresses to {len(packed)} bytes; at most "
+                            f"{MAX_RAW_ROWS * RAW_CHUNK_BYTES} are stored")
+    return [{"PartitionKey": alert_id, "RowKey": f"raw|{i:03d}", "data": chunk} for i, chunk in enumerate(chunks)]
+
+
+def check_storable(alert: NormalizedAlert) -> None:
+    """AlertTooLarge if record_new would refuse this alert: checked for a whole delivery before storing any."""
+    _put_doc({"PartitionKey": "al-" + "0" * 64, "RowKey": ALERT_ROW},
+             alert.model_dump(mode="json", by_alias=True, exclude={"raw"}))
+    _raw_rows("check", alert.raw)
+
+
+def _raw_from(entity: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if "raw" in entity:  # stored before raw rows existed
+        return get_json(entity, "raw", {})
+    packed = b"".join(bytes(r["data"]) for r in sorted(rows, key=lambda r: r["RowKey"]))
+    return json.loads(zlib.decompress(packed)) if packed else {}
+
+
+def _alert_from(entity: dict[str, Any], raw: dict[str, Any] | None = None) -> Alert:
+    doc = get_json(entity, "doc") | {"raw": raw or {}, "status": entity["status"]}
     return Alert.model_validate(doc)
 
 
@@ -89,7 +130,8 @@ class AlertStore:
         `processed`: nothing to start (no runs), so the alert is not left pending.
         """
         state = Processing.STARTED if processed else Processing.PENDING
-        rows = [_alert_entity(alert, state, [r.id for r in runs]), _decisions_entity(alert.id, decisions)]
+        rows = [_alert_entity(alert, state, [r.id for r in runs]), *_raw_rows(alert.id, alert.raw),
+                _decisions_entity(alert.id, decisions)]
         rows += [_run_entity(r) for r in runs]
         first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
         try:
@@ -98,7 +140,7 @@ class AlertStore:
             if exc.error_code == "EntityAlreadyExists":
                 return False
             raise
-        # Only runs beyond the 98th matched playbook spill past one transaction; written right after.
+        # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
         for start in range(0, len(rest), TRANSACTION_LIMIT):
             self._table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
         return True
@@ -110,10 +152,14 @@ class AlertStore:
             raise NotFound(alert_id) from None
 
     def get(self, alert_id: str) -> Alert:
-        return _alert_from(self.get_entity(alert_id))
+        entity = self.get_entity(alert_id)
+        rows = [] if "raw" in entity else self._table.query_entities(
+            "PartitionKey eq @pk and RowKey ge 'raw|' and RowKey lt 'raw}'", parameters={"pk": alert_id})
+        return _alert_from(entity, _raw_from(entity, list(rows)))
 
     @staticmethod
     def from_entity(entity: dict[str, Any]) -> Alert:
+        """The alert of its row, without the raw payload (get() reads that too)."""
         return _alert_from(entity)
 
     def mark_started(self, alert_id: str) -> None:

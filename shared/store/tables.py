@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
@@ -15,9 +16,12 @@ ALERTS = "Alerts"  # one partition per alert: the alert, its match decisions, it
 AUDIT = "Audit"
 ALL_TABLES = (PLAYBOOKS, DIRECTORY, ALERTS, AUDIT)
 
-# Table Storage limits: 64 KiB per string property (UTF-16), 1 MiB per entity.
-CHUNK_CHARS = 30_000
-MAX_CHUNKS = 28
+# Table Storage limits: 64 KiB per property, 1 MiB per entity, strings counted in UTF-16 (2 bytes a unit).
+# Azurite checks the property limit but counts the entity in UTF-8: entity_size is Azure's count.
+MAX_PROPERTY_BYTES = 64 * 1024
+MAX_ENTITY_BYTES = 1024 * 1024
+CHUNK_CHARS = 30_000  # JSON text is ASCII (escaped): 60,000 bytes in UTF-16
+MAX_CHUNKS = 16  # 960,000 bytes: one chunked property leaves room in its 1 MiB entity
 
 
 class Tables:
@@ -53,6 +57,23 @@ def put_json(entity: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
         entity[f"{name}_{index}"] = chunk
     entity[f"{name}_chunks"] = len(chunks)
     return entity
+
+
+def entity_size(entity: dict[str, Any]) -> int:
+    """The entity's size as Table Storage counts it against MAX_ENTITY_BYTES."""
+
+    def value_size(value: Any) -> int:
+        if isinstance(value, str):
+            return 4 + 2 * len(value.encode("utf-16-le", "surrogatepass")) // 2
+        if isinstance(value, bytes | bytearray):
+            return 4 + len(value)
+        if isinstance(value, bool):
+            return 1
+        return 16 if isinstance(value, uuid.UUID) else 8  # int64, double, datetime
+
+    size = 4 + value_size(entity.get("PartitionKey", "")) + value_size(entity.get("RowKey", ""))
+    return size + sum(8 + 2 * len(name) + value_size(value) for name, value in entity.items()
+                      if name not in ("PartitionKey", "RowKey"))
 
 
 def get_json(entity: dict[str, Any], name: str, default: Any = None) -> Any:
