@@ -180,6 +180,8 @@ class Intake:
         if status_updated:
             self._alerts.update_status(alert.id, alert.status)
             stored.status = alert.status
+            entity["status"] = alert.status.value
+        self._alerts.list_alert(entity)  # the list row follows the status, and heals a crash after intake
         runs = self._alerts.runs(alert.id)
         result = IntakeResult(alert=stored, duplicate=True, status_updated=status_updated,
                               run_ids=[r.id for r in runs])

@@ -8,6 +8,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
+from shared.alert_listing import AlertQuery, InvalidQuery, encode_token
 from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
 from shared.ingestion import PayloadError
@@ -103,12 +104,12 @@ async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.Durable
 def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         try:
-            limit = min(max(int(req.params.get("limit", "100")), 1), 500)
-        except ValueError:
-            return error_response(400, "invalid_request", "limit must be a number", field="limit")
-        alerts = services.alerts().list(tenant_id=req.params.get("tenantId"),
-                                        unattributed=req.params.get("unattributed") == "true", limit=limit)
-        return json_response({"value": [a.model_dump(mode="json", by_alias=True, exclude={"raw"}) for a in alerts]})
+            query = AlertQuery.from_params(req.params)
+        except InvalidQuery as exc:
+            return error_response(400, "invalid_request", f"{exc.field} {exc.reason}.", field=exc.field)
+        alerts, token = services.alerts().list_page(query)
+        return json_response({"value": [a.model_dump(mode="json", by_alias=True, exclude={"raw"}) for a in alerts],
+                              "continuationToken": encode_token(token)})
 
     return respond(req, Permission.READ, listing)
 

@@ -6,6 +6,9 @@ against hundreds of all-tenant playbooks, and one row keeps that one write); "ru
 "step|<runId>|<index>". A new alert, its decisions and its pending runs are written in one
 transaction whose alert row is a *create*: a second delivery of the same alert fails that create as
 a whole, which is the dedupe.
+
+The "list" partition holds one row per alert keyed newest first (shared/alert_listing.py), written
+right after the alert's transaction and again by every redelivery (so a crash in between heals).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
+from shared.alert_listing import LIST_PARTITION, AlertQuery, list_row_key
 from shared.matching.decision import MatchDecision
 from shared.models.alert import Alert, AlertStatus, NormalizedAlert
 from shared.models.run import STOPPED_STATUSES, Run, RunStatus, StepResult, Waiting, alert_id_of_run
@@ -95,6 +99,17 @@ def _alert_from(entity: dict[str, Any], raw: dict[str, Any] | None = None) -> Al
     return Alert.model_validate(doc)
 
 
+_LISTED = ("tenantId", "attribution", "source", "severity", "status", "title", "receivedAt")
+
+
+def _list_entity(alert_entity: dict[str, Any]) -> dict[str, Any]:
+    """The alert's row in the list partition: its filterable fields and its document (no raw payload)."""
+    doc = {k: v for k, v in alert_entity.items() if k == "doc" or k.startswith("doc_")}
+    return {"PartitionKey": LIST_PARTITION, "RowKey": list_row_key(alert_entity["receivedAt"],
+                                                                   alert_entity["PartitionKey"]),
+            **{k: alert_entity[k] for k in _LISTED}, **doc}
+
+
 def _decisions_entity(alert_id: str, decisions: list[MatchDecision]) -> dict[str, Any]:
     docs = [d.model_dump(mode="json", by_alias=True) for d in decisions]
     omitted = 0
@@ -140,6 +155,7 @@ class AlertStore:
             if exc.error_code == "EntityAlreadyExists":
                 return False
             raise
+        self.list_alert(rows[0])
         # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
         for start in range(0, len(rest), TRANSACTION_LIMIT):
             self._table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
@@ -170,21 +186,27 @@ class AlertStore:
         self._table.update_entity({"PartitionKey": alert_id, "RowKey": ALERT_ROW, "status": status.value,
                                    "statusUpdatedAt": datetime.now(UTC)}, mode=UpdateMode.MERGE)
 
-    def list(self, tenant_id: str | None = None, unattributed: bool = False, limit: int = 100) -> list[Alert]:
-        query = f"RowKey eq '{ALERT_ROW}'"
-        params: dict[str, Any] = {}
-        if unattributed:
-            query += " and attribution eq 'unattributed'"
-        elif tenant_id:
-            query += " and tenantId eq @tenant"
-            params["tenant"] = tenant_id
-        rows = self._table.query_entities(query, parameters=params, results_per_page=limit)
-        alerts = []
-        for row in rows:
-            alerts.append(_alert_from(row))
-            if len(alerts) >= limit:
+    def list_alert(self, alert_entity: dict[str, Any]) -> None:
+        """(Re)write the alert's list row from its alert row: idempotent, carries the current status."""
+        self._table.upsert_entity(_list_entity(alert_entity), mode=UpdateMode.REPLACE)
+
+    def list_page(self, query: AlertQuery, max_reads: int = 5) -> tuple[list[Alert], dict[str, str] | None]:
+        """Up to query.limit alerts, newest first, and the token of the next page (None: no more).
+
+        Filters are applied by Table Storage, which may return short pages: read on (at most
+        max_reads pages, so one call has a bounded cost) until the page is full.
+        """
+        where, params = query.odata()
+        alerts: list[Alert] = []
+        token = query.token
+        for _ in range(max_reads):
+            pages = self._table.query_entities(where, parameters=params,
+                                               results_per_page=query.limit - len(alerts)).by_page(token)
+            alerts += [_alert_from(row) for row in next(pages, [])]
+            token = pages.continuation_token
+            if not token or len(alerts) >= query.limit:
                 break
-        return sorted(alerts, key=lambda a: a.received_at, reverse=True)
+        return alerts, token or None
 
     def decisions(self, alert_id: str) -> list[MatchDecision]:
         try:

@@ -1,0 +1,95 @@
+"""GET /api/alerts's store side: newest first, paged by continuation token, filtered server-side."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.data.tables import TableServiceClient
+
+from shared.alert_listing import AlertQuery, InvalidQuery, decode_token, encode_token
+from shared.intake import Intake, MatchingCache
+from shared.models.alert import AlertSource, NormalizedAlert
+from shared.store.alerts import AlertStore
+from tests.table_limits import StrictTables
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TENANT = str(uuid.uuid4())
+
+
+@pytest.fixture
+def tables(azurite_connection_string) -> StrictTables:
+    service = TableServiceClient.from_connection_string(azurite_connection_string)
+    return StrictTables(service, prefix=f"t{uuid.uuid4().hex[:12]}")
+
+
+def receive(tables, minutes: int, **changes):
+    base = {"source": AlertSource.GENERIC, "source_alert_id": f"a{minutes}", "category": "security",
+            "severity": "high", "title": f"at {minutes}", "created_at": T0, "raw": {"m": minutes}}
+    alert = NormalizedAlert.model_validate(base | changes)
+    return Intake(tables, MatchingCache(tables)).receive(alert, now=T0 + timedelta(minutes=minutes)).alert
+
+
+def titles(tables, **params) -> list[str]:
+    alerts, _ = AlertStore(tables).list_page(AlertQuery.from_params(params))
+    return [a.title for a in alerts]
+
+
+def test_newest_first_and_paged(tables):
+    for minutes in (3, 1, 4, 0, 2):  # received out of order
+        receive(tables, minutes)
+    assert titles(tables, limit="2") == ["at 4", "at 3"]
+    seen, token = [], None
+    for _ in range(3):
+        params = {"limit": "2"} | ({"continuationToken": encode_token(token)} if token else {})
+        page, token = AlertStore(tables).list_page(AlertQuery.from_params(params))
+        seen += [a.title for a in page]
+    assert seen == ["at 4", "at 3", "at 2", "at 1", "at 0"]
+    assert token is None
+
+
+def test_filters(tables):
+    receive(tables, 0, tenant_id=TENANT, severity="low")
+    receive(tables, 1, tenant_id=TENANT, severity="high", source=AlertSource.SENTINEL)
+    receive(tables, 2, severity="high")
+    receive(tables, 3, tenant_id=TENANT, severity="high", status="resolved")
+    assert titles(tables, tenantId=TENANT.upper()) == ["at 3", "at 1", "at 0"]
+    assert titles(tables, unattributed="true") == ["at 2"]
+    assert titles(tables, severity="high", tenantId=TENANT) == ["at 3", "at 1"]
+    assert titles(tables, source="sentinelIncident") == ["at 1"]
+    assert titles(tables, status="resolved") == ["at 3"]
+    assert titles(tables, since=(T0 + timedelta(minutes=2)).isoformat()) == ["at 3", "at 2"]
+    assert titles(tables, since="2026-03-01T12:01:00") == ["at 3", "at 2", "at 1"]  # no offset: UTC
+
+
+def test_a_redelivered_status_moves_the_listed_alert(tables):
+    receive(tables, 0)
+    receive(tables, 5, status="resolved", source_alert_id="a0")  # the same alert, resolved later
+    assert titles(tables, status="resolved") == ["at 0"]
+    assert titles(tables, status="new") == []
+
+
+def test_a_filtered_page_reads_on_until_full(tables):
+    for minutes in range(6):
+        receive(tables, minutes, severity="low" if minutes % 2 else "high")
+    alerts, _ = AlertStore(tables).list_page(AlertQuery.from_params({"severity": "high", "limit": "3"}))
+    assert [a.title for a in alerts] == ["at 4", "at 2", "at 0"]
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"limit": "0"}, "limit"), ({"limit": "501"}, "limit"), ({"limit": "ten"}, "limit"), ({"limit": "-1"}, "limit"),
+    ({"severity": "urgent"}, "severity"), ({"status": "x"}, "status"), ({"source": "splunk"}, "source"),
+    ({"since": "yesterday"}, "since"), ({"tenantId": "a'b"}, "tenantId"), ({"unattributed": "yes"}, "unattributed"),
+    ({"continuationToken": "not-a-token"}, "continuationToken"),
+    ({"continuationToken": encode_token({"RowKey": "a\nb"})}, "continuationToken"),
+])
+def test_bad_parameters_name_the_field(params, field):
+    with pytest.raises(InvalidQuery) as caught:
+        AlertQuery.from_params(params)
+    assert caught.value.field == field
+
+
+def test_tokens_round_trip():
+    token = {"PartitionKey": "list", "RowKey": "1!48!OTIyMzM3MjAzNjg1NDc3NTgwNw--"}
+    assert decode_token(encode_token(token)) == token
