@@ -10,15 +10,16 @@ the dead letter carries the broker's reason (MaxDeliveryCountExceeded). Nothing 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
+from shared import json_limits
 from shared.ingest_auth import ClaimRefused
 from shared.ingestion import PayloadError
+from shared.store.alerts import AlertTooLarge
 from triggers.alert_intake import accept, check_azure_role_sender
 from triggers.request_parsing import MAX_BODY_BYTES
 
@@ -42,8 +43,8 @@ def decode_message(message_id: str | None, body: bytes) -> Any:
     if len(body) > MAX_BODY_BYTES:
         raise UndeliverableMessage(message_id, f"body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return json_limits.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and TooDeep are ValueErrors
         raise UndeliverableMessage(message_id, f"body is not valid JSON: {exc}") from None
 
 
@@ -57,6 +58,8 @@ async def take_message(message: func.ServiceBusMessage, client: df.DurableOrches
         raise UndeliverableMessage(message_id, exc.reason, exc.field) from None
     except ClaimRefused as exc:
         raise UndeliverableMessage(message_id, exc.message, exc.field) from None
+    except AlertTooLarge as exc:
+        raise UndeliverableMessage(message_id, f"the alert cannot be stored: {exc}") from None
 
 
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=ALERT_QUEUE, connection="ServiceBus")

@@ -127,4 +127,6 @@ def test_decode_refuses_what_http_refuses():
         decode_message("m1", b"\xff\xfe")
     with pytest.raises(UndeliverableMessage, match="not valid JSON"):
         decode_message("m1", b"[" * 100_000 + b"]" * 100_000)  # RecursionError, not a crash of the trigger
+    with pytest.raises(UndeliverableMessage, match="not valid JSON"):
+        decode_message("m1", b"[" * 500 + b"]" * 500)  # parses, but deeper than the HTTP intake takes
     assert decode_message("m1", b'{"a": 1}') == {"a": 1}
