@@ -95,7 +95,7 @@ def _path(template: str, hostile_id: str) -> str:
     return "/" + re.sub(r"\{(\w+)\}", lambda m: segment, template)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(route=st.sampled_from(JSON_ROUTES), body=bodies,
        route_id=st.sampled_from(HOSTILE_IDS) | st.just("").map(lambda _: uuid.uuid4().hex))
 def test_no_body_or_id_gets_a_5xx_and_a_4xx_stores_nothing(api, writes, route, body, route_id):
