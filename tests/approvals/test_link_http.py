@@ -131,12 +131,12 @@ def test_two_approvers_each_decide_once(gate_devhost, store, key):
     assert page.csrf is None
 
 
-def decide_without_page(host, rec, token: str, decision: str) -> httpx.Response:
-    """A form replayed from an earlier page (the GET no longer shows one once the approver has decided)."""
+def decide_without_page(host, rec, token: str, decision: str, approver: str = LEAD) -> httpx.Response:
+    """A form replayed from an earlier page of `approver`'s (the GET no longer shows one once they decided)."""
     from shared.approvals.tokens import csrf_field, load_signing_key, new_csrf_cookie
 
     cookie = new_csrf_cookie()
-    fields = {"token": token, "decision": decision, "csrf": csrf_field(load_signing_key(), cookie, rec.id)}
+    fields = {"token": token, "decision": decision, "csrf": csrf_field(load_signing_key(), cookie, rec.id, approver)}
     return post_form(host, rec.id, fields, cookie=cookie)
 
 
@@ -190,7 +190,8 @@ def test_a_genuine_token_for_someone_not_on_the_gate_is_403(app_devhost, store, 
     rec = stored(store)
     outsider = token_for(key, rec, "someone.else@yourmsp.example")
     refused(open_page(app_devhost, rec.id, outsider).response, 403, "not an approver")
-    refused(decide_without_page(app_devhost, rec, outsider, "approve"), 403, "not an approver")
+    refused(decide_without_page(app_devhost, rec, outsider, "approve", "someone.else@yourmsp.example"), 403,
+            "not an approver")
     assert store.get(rec.id).decisions == []
 
 
