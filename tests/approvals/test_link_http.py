@@ -14,7 +14,7 @@ import pytest
 
 from shared.approvals.gates import close_gate
 from shared.approvals.link import COOKIE
-from shared.approvals.records import ApprovalStatus
+from shared.approvals.records import ApprovalStatus, Decision
 from tests.approvals.factories import APPROVERS, HOSTILE_TITLE, KEY_SETTING, record, token_for
 from tests.approvals.http_helpers import (
     PUBLIC_ORIGIN,
@@ -295,3 +295,22 @@ def test_without_a_signing_key_approvals_are_not_configured(app_devhost, store, 
 
 def test_the_public_origin_is_the_one_accepted(app_devhost):
     assert PUBLIC_ORIGIN == os.environ["RIPOSTE_PUBLIC_BASE_URL"]
+
+
+def test_an_approver_who_decides_after_the_outcome_is_told_it_was_not_needed(app_devhost, store, key):
+    rec = stored(store, required=1)
+    store.claim(rec.id, Decision(approver=LEAD, decision="approve", at=datetime.now(UTC), via="api"))
+    late = decide(app_devhost, rec.id, token_for(key, rec, MANAGER), "approve")  # no run: nothing is raised
+    assert late.status_code == 200, late.text
+    assert "Decision not needed" in late.text and "Decision recorded" not in late.text
+    assert "was not counted" in late.text
+    kept = store.get(rec.id).decision_of(MANAGER)
+    assert kept is not None and kept.counted is False
+
+
+def test_a_form_from_one_approvers_page_does_not_carry_another_approvers_token(app_devhost, store, key):
+    rec = stored(store)
+    lead_page = open_page(app_devhost, rec.id, token_for(key, rec, LEAD))
+    fields = {"token": token_for(key, rec, MANAGER), "csrf": lead_page.csrf, "decision": "approve"}
+    refused(post_form(app_devhost, rec.id, fields, cookie=lead_page.cookie), 403, "not sent from the approval page")
+    assert store.get(rec.id).decisions == []
