@@ -1,5 +1,5 @@
 """Activities of flow actions: record a flow step (and what the run waits for), check a condition
-(read-only), open and close an approval gate, and describe a step of a simulated run."""
+(read-only), open an approval gate, count its stored decisions and close it, and describe a step of a simulated run."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import azure.durable_functions as df
 
 from shared import services
-from shared.approvals.gates import CoveredStep, GateOpening, close_gate, open_gate
+from shared.approvals.gates import CoveredStep, GateOpening, close_gate, open_gate, tally
 from shared.flow.actions import ApprovalParams
 from shared.flow.conditions import check
 from shared.flow.describe import describe_action
@@ -67,6 +67,12 @@ async def open_approval(payload: dict) -> dict:
                       detail=f"{gate.required_approvals} approval(s) from {', '.join(gate.approvers)}")
     await asyncio.to_thread(_save_step, run, step, waiting)
     return opened
+
+
+@bp.activity_trigger(input_name="payload")
+def tally_approval(payload: dict) -> dict:
+    """Count the gate's stored decisions (the gate's truth): {"outcome", "approvals", "rejections"}."""
+    return tally(services.approvals().get(payload["approvalId"])).model_dump(mode="json", by_alias=True)
 
 
 @bp.activity_trigger(input_name="payload")

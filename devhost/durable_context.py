@@ -2,7 +2,8 @@
 
 Orchestrator code written for `df.DurableOrchestrationContext` runs here unchanged. Tasks handed
 back are durabletask tasks: `.result`, `.cancel()` on timers, and the winner of `task_any` compared
-with `==` behave as in Durable Functions. Known differences (see docs/devhost.md): a failed activity
+with `==` behave as in Durable Functions, and so do events raised before anyone waits for them (one kept
+per name, see `wait_for_external_event`). Known differences (see docs/devhost.md): a failed activity
 raises `durabletask.task.TaskFailedError` (DF: a plain Exception; both are Exception), `task_all`
 waits for every child before raising, and timers run on wall-clock time.
 """
@@ -48,6 +49,7 @@ class DurableContextAdapter:
         self._activities = frozenset(known_activities)
         self._orchestrators = frozenset(known_orchestrators)
         self._custom_status: Any = None
+        self._kept: dict[str, Any] = {}  # the buffered event of each name, once waited for (see below)
 
     # --- identity and time -------------------------------------------------------------
     @property
@@ -107,7 +109,22 @@ class DurableContextAdapter:
         return self._ctx.create_timer(_naive_utc(fire_at))
 
     def wait_for_external_event(self, name: str, expected_type: type | None = None) -> dt.Task:
-        return self._ctx.wait_for_external_event(name)  # payloads are JSON here: the type only matters to DF
+        """As Durable Functions does it (durabletask would queue every event): ONE unmatched event is kept per
+        name, a later one overwriting it, and that event is handed to every later wait on the name
+        (azure-functions-durable-python issue 507) until another unmatched one replaces it. Payloads are
+        JSON here: the type only matters to DF."""
+        key = name.casefold()
+        buffered = self._ctx._received_events.get(key)  # durabletask's queue of unmatched events, by name
+        if not buffered and key in self._kept:
+            stale = dt.CompletableTask()
+            stale.complete(self._kept[key])
+            return stale
+        if buffered:
+            del buffered[:-1]  # the later overwrites the earlier
+        waited = self._ctx.wait_for_external_event(name)
+        if buffered is not None:  # it was taken from the buffer: keep it for later waits, as DF does
+            self._kept[key] = waited.get_result()
+        return waited
 
     def task_any(self, activities: list[dt.Task]) -> dt.Task:
         return dt.when_any(list(activities))

@@ -13,14 +13,15 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.flow_steps import check_condition, close_approval, open_approval, record_flow_step
+from activities.flow_steps import check_condition, close_approval, open_approval, record_flow_step, tally_approval
 from shared.approvals.gates import event_name
 from shared.flow.actions import ApprovalParams, WaitParams, WaitUntilParams
 from shared.flow.durations import format_duration
 from shared.flow.expressions import compile_expression
 from shared.flow.progress import RunProgress
-from shared.flow.quorum import Outcome, Quorum
 from shared.primitives.catalog import PRIMITIVES
+
+TALLY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
 
 
 def flow_step(index: int, action_type: str, started: datetime, ended: datetime, status: str,
@@ -101,7 +102,7 @@ def wait_until(context: df.DurableOrchestrationContext, base: dict, index: int, 
 
 def approval_gate(context: df.DurableOrchestrationContext, base: dict, index: int, gate: ApprovalParams,
                   covered: list[dict[str, Any]], automatic: bool):
-    """Ask the approvers, then race their decisions (durable external events) against the deadline.
+    """Ask the approvers, then wait for their decisions (woken by durable external events) or the deadline.
 
     Returns (outcome, details). A gate that could not be opened (storage or mail down) is "failed": the
     covered steps do not run, as if rejected (fail closed).
@@ -119,32 +120,51 @@ def approval_gate(context: df.DurableOrchestrationContext, base: dict, index: in
                                     "message": f"The approval could not be requested ({type(exc).__name__})."}}
     context.set_custom_status({"step": index + 1, "waitingFor": "approval", "approvalId": opened["approvalId"],
                                "until": deadline.isoformat()})
-    quorum = Quorum(gate.approvers, gate.required_approvals)
+    # The stored decisions are the gate's truth; events only wake the run. Durable Functions keeps ONE
+    # unmatched event per name (a later one overwrites it) and hands a buffered event to every later wait
+    # on that name (azure-functions-durable-python issue 507): hence one name per approver, each waited
+    # for once, and a tally of the store after every wake-up and when the timer fires.
+    wakeups = [context.wait_for_external_event(event_name(index, slot)) for slot in range(len(gate.approvers))]
     timer = context.create_timer(deadline)
-    outcome: Outcome | None = None
-    while outcome is None:
-        # Only waits inside this loop: every decision event finds a waiter, none is buffered.
-        decision = context.wait_for_external_event(event_name(index), expected_type=dict)
-        winner = yield context.task_any([decision, timer])
-        if winner == timer:
-            outcome = "timedOut"
-        else:
-            outcome = quorum.add(decision.result)
-    if outcome != "timedOut":
+    while True:
+        winner = yield context.task_any([*wakeups, timer])
+        timed_out = winner == timer
+        wakeups = [w for w in wakeups if w != winner]
+        counted = yield from tally(context, base, opened["approvalId"])
+        if timed_out or counted.get("outcome"):
+            break
+    if not timed_out:
         timer.cancel()
-    details = {"approvalId": opened["approvalId"], "outcome": outcome, "approvals": quorum.approvals,
-               "rejections": quorum.rejections, "notified": opened.get("notified", []),
+    if not counted:  # the store could not be read at the deadline: fail closed (the gate expires unclosed)
+        return "failed", {"approvalId": opened["approvalId"], "deadline": deadline.isoformat(),
+                          "error": {"code": "approval_not_counted",
+                                    "message": "The decisions could not be read at the deadline."}}
+    outcome = counted["outcome"] or "timedOut"
+    details = {"approvalId": opened["approvalId"], "outcome": outcome, "approvals": counted["approvals"],
+               "rejections": counted["rejections"], "notified": opened.get("notified", []),
                "deadline": deadline.isoformat()}
     if opened.get("notifyErrors"):
         details["notifyErrors"] = opened["notifyErrors"]
     try:
         yield context.call_activity(close_approval, {
-            "run": base["run"], "approvalId": opened["approvalId"], "outcome": outcome, "counted": quorum.counted,
+            "run": base["run"], "approvalId": opened["approvalId"], "outcome": outcome,
+            "counted": details["approvals"] + details["rejections"],
             "closedAt": context.current_utc_datetime.isoformat(),
         })
     except Exception as exc:  # the outcome stands; the record keeps saying pending until its deadline
         details["closeError"] = type(exc).__name__
     return outcome, details
+
+
+def tally(context: df.DurableOrchestrationContext, base: dict, approval_id: str):
+    """Count the gate's stored decisions (an activity): {"outcome", "approvals", "rejections"}, or {} when
+    the store could not be read (the gate keeps waiting; at the deadline it fails closed)."""
+    try:
+        counted = yield context.call_activity_with_retry(tally_approval, TALLY_RETRY,
+                                                         {"run": base["run"], "approvalId": approval_id})
+    except Exception:
+        return {}
+    return counted
 
 
 def proceeds(outcome: str, gate: ApprovalParams) -> bool:

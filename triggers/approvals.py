@@ -23,7 +23,7 @@ from pydantic import Field
 from shared import services
 from shared.api_model import CamelModel
 from shared.approvals import link
-from shared.approvals.decisions import client_address, submit_decision, user_agent
+from shared.approvals.decisions import Refusal, client_address, submit_decision, user_agent
 from shared.approvals.records import MAX_COMMENT, ApprovalStatus, Decision
 from shared.auth import Permission, authorize
 from shared.settings import get_settings
@@ -123,8 +123,9 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
     decision = Decision(approver=who.name.strip().lower(), decision=request.decision, at=now,
                         address=client_address(req.headers), user_agent=user_agent(req.headers), via="api",
                         comment=(request.comment or "").strip() or None)
-    refused = await submit_decision(store, record, decision, client.raise_event, now=now, actor=who.name)
-    if refused is not None:
-        return error_response(refused.status, refused.code, refused.message)
-    return json_response({"approvalId": record.id, "runId": record.run_id,
+    result = await submit_decision(store, record, decision, client.raise_event, now=now, actor=who.name)
+    if isinstance(result, Refusal):
+        return error_response(result.status, result.code, result.message)
+    # needed: false when the others had reached the outcome already (kept on record, not counted)
+    return json_response({"approvalId": record.id, "runId": record.run_id, "needed": result.needed,
                           "decision": decision.model_dump(mode="json", by_alias=True)})

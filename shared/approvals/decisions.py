@@ -1,9 +1,11 @@
 """Taking one approver's decision on a gate, the same way for the email link and the API.
 
 Checked before anything touches the run: the approver is on the gate, the gate is pending and before its
-deadline, and this approver has not decided yet (the claim, shared/approvals/store.py). Then the decision
-is raised to the run as a Durable external event; if that fails the claim is removed again, so the
-approver can retry, and nothing is recorded.
+deadline, and this approver has not decided yet (the claim, shared/approvals/store.py). The stored decision
+is what the run counts; the run is then woken with an external event named for this approver's slot
+(shared/approvals/gates.py). If that fails the claim is removed again, so the approver can retry, and
+nothing is recorded. A decision taken after the others already reached the outcome is kept, marked not
+counted, and the approver is told it was not needed (the run is not woken for it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
-from shared.approvals.gates import decision_payload, event_name
+from shared.approvals.gates import decision_payload, event_name, slot_of, tally
 from shared.approvals.records import MAX_USER_AGENT, ApprovalRecord, ApprovalStatus, Decision
 from shared.approvals.store import AlreadyDecided, ApprovalStore
 
@@ -37,6 +39,13 @@ class Refusal:
     status: int
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The decision is stored; `needed` is False when the outcome had been reached without it."""
+
+    needed: bool = True
 
 
 def closed_message(record: ApprovalRecord) -> str:
@@ -61,8 +70,8 @@ def refusal_for(record: ApprovalRecord, approver: str, now: datetime) -> Refusal
 
 async def submit_decision(store: ApprovalStore, record: ApprovalRecord, decision: Decision, raise_event: RaiseEvent,
                           *, now: datetime, audit: AuditLog | None = None,
-                          actor: str | None = None) -> Refusal | None:
-    """Claim the approver's one decision and raise it to the run; None when it reached the run."""
+                          actor: str | None = None) -> Refusal | Accepted:
+    """Claim the approver's one decision and wake the run; Accepted when it is stored (and the run woken)."""
     refused = refusal_for(record, decision.approver, now)
     if refused is not None:
         return refused
@@ -75,14 +84,26 @@ async def submit_decision(store: ApprovalStore, record: ApprovalRecord, decision
         # Closed between the check and the claim: the decision is kept, marked not counted.
         await asyncio.to_thread(store.mark_counted, record.id, decision.approver, False)
         return Refusal(410, "closed", closed_message(fresh))
+    counted = tally(fresh)
+    if counted.outcome is not None and decision.approver not in counted.counted:
+        await asyncio.to_thread(store.mark_counted, record.id, decision.approver, False)
+        await _audit_decision(record, decision, audit, actor, needed=False)
+        return Accepted(needed=False)
     try:
-        await raise_event(record.run_id, event_name(record.step_index), decision_payload(decision))
+        await raise_event(record.run_id, event_name(record.step_index, slot_of(record, decision.approver)),
+                          decision_payload(decision))
     except Exception as exc:  # the SDK raises a bare Exception for 404/410; any failure is the same
         log.warning("approval %s: the decision could not be raised to run %s (%s)", record.id, record.run_id,
                     type(exc).__name__)
         await asyncio.to_thread(store.release, record.id, decision.approver)
         return Refusal(503, "run_unreachable", "Your decision could not be delivered to the run, and was not "
                        "recorded. Try again in a minute.")
+    await _audit_decision(record, decision, audit, actor, needed=True)
+    return Accepted()
+
+
+async def _audit_decision(record: ApprovalRecord, decision: Decision, audit: AuditLog | None, actor: str | None,
+                          *, needed: bool) -> None:
     if audit is None:
         from shared import services
 
@@ -90,8 +111,8 @@ async def submit_decision(store: ApprovalStore, record: ApprovalRecord, decision
     await asyncio.to_thread(audit.record, "approval.decision", record.run_id, {
         "approvalId": record.id, "stepIndex": record.step_index, "approver": decision.approver,
         "decision": decision.decision, "via": decision.via, "address": decision.address,
-        "userAgent": decision.user_agent, "comment": decision.comment}, actor or decision.approver)
-    return None
+        "userAgent": decision.user_agent, "comment": decision.comment, "needed": needed},
+        actor or decision.approver)
 
 
 # --- who sent the request -------------------------------------------------------------------------

@@ -4,9 +4,12 @@ The run orchestrator (run id == Durable instance id):
 1. calls an activity that awaits `open_gate(opening, deps, store)`: the gate's record is created (once:
    a retried activity finds it and sends nothing again), each approver is emailed their own link, and a
    Teams channel is told (no link in it);
-2. waits for external events named `event_name(step_index)` raced against a durable timer at the deadline.
-   Each event's data is `decision_payload(...)`: {"approver", "decision": "approve"|"reject", "at", "via"};
-   the orchestrator counts them (quorum, one per approver, listed approvers only);
+2. waits for a wake-up event from any approver's slot (`event_name(step_index, slot)`) raced against a durable
+   timer at the deadline, and on each wake-up (and when the timer fires) calls an activity that reads the
+   stored decisions and counts them (`tally`). The decision table is the gate's truth; an event only wakes
+   the run. Durable Functions keeps one unmatched event per name (a later one overwrites it), so each
+   approver has their own name: two early decisions cannot collapse into one, and a lost or duplicate
+   wake-up changes nothing (the timer's tally still counts every stored decision);
 3. calls an activity that calls `close_gate(store, approval_id, outcome, counted, closed_at)`.
 """
 
@@ -35,6 +38,7 @@ from shared.approvals.records import (
 from shared.approvals.store import ApprovalStore
 from shared.approvals.tokens import SigningKeyError, issue, load_signing_key
 from shared.flow.actions import ApprovalParams
+from shared.flow.quorum import Quorum
 from shared.primitives.context import AlertContext, RunContext, StepDependencies
 from shared.primitives.notify import NotifyEmailParams, send_notification
 from shared.primitives.webhook import delivery_failure, outbound_json, secret_or_failure, send_with_retries
@@ -42,8 +46,8 @@ from shared.primitives.webhook import delivery_failure, outbound_json, secret_or
 if TYPE_CHECKING:
     from shared.store.audit import AuditLog
 
-__all__ = ["CoveredStep", "GateOpening", "approval_id_for", "close_gate", "decision_payload", "event_name",
-           "open_gate", "respond_path"]
+__all__ = ["CoveredStep", "GateOpening", "Tally", "approval_id_for", "close_gate", "decision_payload", "event_name",
+           "open_gate", "respond_path", "tally"]
 
 log = logging.getLogger("riposte.approvals")
 
@@ -53,9 +57,15 @@ def approval_id_for(run_id: str, step_index: int) -> str:
     return "ap-" + hashlib.sha256(f"{run_id}|{step_index}".encode()).hexdigest()[:32]
 
 
-def event_name(step_index: int) -> str:
-    """The Durable external event that carries one decision on the gate at this step."""
-    return f"approval-{step_index}"
+def event_name(step_index: int, slot: int) -> str:
+    """The Durable external event that wakes the run when approver number `slot` (their place in the gate's
+    list of approvers) has decided on the gate at this step. One name per approver: Durable Functions keeps
+    one unmatched event per name, so a shared name would let a second early decision overwrite the first."""
+    return f"approval-{step_index}-{slot}"
+
+
+def slot_of(record: ApprovalRecord, approver: str) -> int:
+    return record.approvers.index(approver.strip().lower())
 
 
 def respond_path(approval_id: str) -> str:
@@ -63,9 +73,33 @@ def respond_path(approval_id: str) -> str:
 
 
 def decision_payload(decision: Decision) -> dict[str, str]:
-    """The event data raised to the run for one decision."""
+    """The event data raised to the run for one decision (for the run's history: the run counts the store)."""
     return {"approver": decision.approver, "decision": decision.decision, "at": decision.at.isoformat(),
             "via": decision.via}
+
+
+class Tally(CamelModel):
+    """The stored decisions counted in the order they were taken, up to the outcome (None: still open)."""
+
+    outcome: Outcome | None = None
+    approvals: list[str] = Field(default_factory=list)
+    rejections: list[str] = Field(default_factory=list)
+
+    @property
+    def counted(self) -> list[str]:
+        return self.approvals + self.rejections
+
+
+def tally(record: ApprovalRecord) -> Tally:
+    """Count the gate's stored decisions. Decisions taken after the outcome was reached are not counted (they
+    were not needed), so the same rule answers the approver and closes the gate."""
+    quorum = Quorum(record.approvers, record.required_approvals)
+    outcome = None
+    for decision in sorted(record.decisions, key=lambda d: d.at):
+        outcome = quorum.add({"approver": decision.approver, "decision": decision.decision})
+        if outcome is not None:
+            break
+    return Tally(outcome=outcome, approvals=quorum.approvals, rejections=quorum.rejections)
 
 
 class GateOpening(CamelModel):

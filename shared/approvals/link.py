@@ -18,7 +18,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 from shared.approvals import pages
-from shared.approvals.decisions import RaiseEvent, client_address, refusal_for, submit_decision, user_agent
+from shared.approvals.decisions import Accepted, RaiseEvent, client_address, refusal_for, submit_decision, user_agent
 from shared.approvals.gates import respond_path
 from shared.approvals.records import MAX_COMMENT, Decision
 from shared.approvals.store import ApprovalStore
@@ -147,7 +147,8 @@ async def show(approval_id: str, query: Mapping[str, str], headers: Mapping[str,
     if not is_csrf_cookie(cookie):
         cookie = new_csrf_cookie()
     assert cookie is not None
-    html = pages.form_page(record, approver, token, csrf_field(key, cookie, approval_id), respond_path(approval_id))
+    html = pages.form_page(record, approver, token, csrf_field(key, cookie, approval_id, approver),
+                           respond_path(approval_id))
     return Page(200, html, set_cookie=set_cookie_header(settings, cookie))
 
 
@@ -196,7 +197,8 @@ async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[s
     if isinstance(checked, Page):
         return checked
     key, approver = checked
-    if not csrf_matches(key, read_cookie(headers, cookie_name(settings)), form.get("csrf"), approval_id):
+    if not csrf_matches(key, read_cookie(headers, cookie_name(settings)), form.get("csrf"), approval_id,
+                        approver):
         return _refused(403, "Refused", "This form has expired or was not sent from the approval page. Open the "
                         "link from your email again.")
     try:
@@ -205,15 +207,15 @@ async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[s
         return _refused(404, "Request not found", "This approval request no longer exists.")
     decision = Decision(approver=approver, decision=form["decision"], at=now, address=client_address(headers),
                         user_agent=user_agent(headers), via="link", comment=comment)
-    refused = await submit_decision(store, record, decision, raise_event, now=now)
-    if refused is None:
-        return Page(200, pages.confirmation_page(record, decision))
-    if refused.status == 409:
+    result = await submit_decision(store, record, decision, raise_event, now=now)
+    if isinstance(result, Accepted):
+        return Page(200, pages.confirmation_page(record, decision, needed=result.needed))
+    if result.status == 409:
         heading = "Already decided"
-    elif refused.status == 410:
+    elif result.status == 410:
         heading = "Too late"
-    elif refused.status == 403:
+    elif result.status == 403:
         heading = "Not an approver"
     else:
         heading = "Not delivered"
-    return _refused(refused.status, heading, refused.message)
+    return _refused(result.status, heading, result.message)

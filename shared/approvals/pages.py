@@ -142,10 +142,16 @@ def status_page(record: ApprovalRecord, heading: str, message: str, tone: str = 
                                                    **_gate_values(record))
 
 
-def confirmation_page(record: ApprovalRecord, decision: Decision) -> str:
+def confirmation_page(record: ApprovalRecord, decision: Decision, *, needed: bool = True) -> str:
     word = "approved" if decision.decision == "approve" else "rejected"
-    message = (f"You {word} this request at {decision.at.strftime('%Y-%m-%d %H:%M:%S UTC')}. "
-               "Your decision was sent to the run.")
+    at = decision.at.strftime('%Y-%m-%d %H:%M:%S UTC')
+    if not needed:
+        message = (f"You {word} this request at {at}, after the other approvers had already decided it. "
+                   "Your decision is kept on record but was not counted.")
+        shown = decision.model_copy(update={"counted": False})
+        return status_page(record.model_copy(update={"decisions": [*record.decisions, shown]}),
+                           "Decision not needed", message)
+    message = f"You {word} this request at {at}. Your decision was sent to the run."
     return status_page(record.model_copy(update={"decisions": [*record.decisions, decision]}),
                        "Decision recorded", message, tone="ok")
 

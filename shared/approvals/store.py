@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.core import MatchConditions
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.approvals.records import ApprovalRecord, ApprovalStatus, Decision, NotifyError, Outcome
 from shared.store.directory import NotFound
@@ -28,6 +29,8 @@ APPROVALS = "Approvals"
 RECORD_ROW = "approval"
 DECISION_PREFIX = "decision|"
 MAX_LIST = 200
+CLOSE_ATTEMPTS = 3
+# Closing is one transaction of 1 + one per approver (at most MAX_APPROVERS, 10): under the 100 allowed.
 # Fields that change after the gate opens; everything else is the immutable `doc`.
 _MUTABLE = {"decisions", "status", "notifications_sent", "notified", "notify_errors", "closed_at",
             "closed_reason"}
@@ -68,11 +71,16 @@ class ApprovalStore:
         return self.get(record.id), True
 
     def get(self, approval_id: str) -> ApprovalRecord:
+        return self._read(approval_id)[0]
+
+    def _read(self, approval_id: str) -> tuple[ApprovalRecord, str]:
+        """The record and its row's ETag, from one query of the gate's partition."""
         rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": approval_id}))
         record_row = next((r for r in rows if r["RowKey"] == RECORD_ROW), None)
         if record_row is None:
             raise NotFound(approval_id)
-        return _record_from(record_row, [r for r in rows if r["RowKey"].startswith(DECISION_PREFIX)])
+        record = _record_from(record_row, [r for r in rows if r["RowKey"].startswith(DECISION_PREFIX)])
+        return record, record_row.metadata["etag"]
 
     def list(self, status: ApprovalStatus, limit: int = 100) -> list[ApprovalRecord]:
         """Gates with this status, newest first (each with its decisions)."""
@@ -90,19 +98,32 @@ class ApprovalStore:
 
     def close(self, approval_id: str, outcome: Outcome, counted: list[str],
               closed_at: datetime) -> tuple[ApprovalRecord, bool]:
-        """Set the outcome and mark which decisions counted; (the record, whether this call closed it).
-        Closing a closed gate changes nothing (a retried activity), and a decision stored after this is
+        """Set the outcome and mark which decisions counted, in one transaction (one partition), so a reader
+        never sees a closed gate whose decisions are not marked yet; (the record, whether this call closed
+        it). Closing a closed gate changes nothing (a retried activity), and a decision stored after this is
         kept and shown as not counted."""
-        record = self.get(approval_id)
-        if not record.is_pending:
-            return record, False
-        self._table.update_entity({"PartitionKey": approval_id, "RowKey": RECORD_ROW,
-                                   "status": outcome_status(outcome).value, "closedAt": closed_at},
-                                  mode=UpdateMode.MERGE)
         wanted = {a.lower() for a in counted}
-        for decision in record.decisions:
-            self.mark_counted(approval_id, decision.approver, decision.approver in wanted)
-        return self.get(approval_id), True
+        attempts = 0
+        while True:
+            record, etag = self._read(approval_id)
+            if not record.is_pending:
+                return record, False
+            operations: list[Any] = [("update", {"PartitionKey": approval_id, "RowKey": RECORD_ROW,
+                                                 "status": outcome_status(outcome).value, "closedAt": closed_at},
+                                      {"mode": UpdateMode.MERGE, "etag": etag,
+                                       "match_condition": MatchConditions.IfNotModified})]
+            operations += [("update", {"PartitionKey": approval_id, "RowKey": decision_row(d.approver),
+                                       "counted": d.approver in wanted}, {"mode": UpdateMode.MERGE})
+                           for d in record.decisions]
+            try:
+                self._table.submit_transaction(operations)
+            except (TableTransactionError, HttpResponseError):
+                # The record changed or a decision was released since the read: read again.
+                attempts += 1
+                if attempts >= CLOSE_ATTEMPTS:
+                    raise
+                continue
+            return self.get(approval_id), True
 
     def cancel_open(self, run_id: str, reason: str, closed_at: datetime) -> list[str]:
         """Close the run's pending gates as cancelled (the run ended outside its orchestration); their ids."""

@@ -144,16 +144,18 @@ def is_csrf_cookie(value: str | None) -> bool:
     return bool(value) and len(value) == 43 and bool(_B64URL.match(value))
 
 
-def csrf_field(key: bytes, cookie: str, approval_id: str) -> str:
-    """The hidden form value that goes with this cookie on this gate's page."""
-    message = f"{_CSRF_CONTEXT}{cookie}|{approval_id}".encode()
+def csrf_field(key: bytes, cookie: str, approval_id: str, approver: str) -> str:
+    """The hidden form value that goes with this cookie on this approver's page for this gate: a form
+    loaded from one approver's link cannot carry another approver's token (the address is last, so a
+    `|` in it cannot shift the other parts)."""
+    message = f"{_CSRF_CONTEXT}{cookie}|{approval_id}|{approver.strip().lower()}".encode()
     return _b64(hmac.new(key, message, hashlib.sha256).digest())
 
 
-def csrf_matches(key: bytes, cookie: str | None, field: str | None, approval_id: str) -> bool:
+def csrf_matches(key: bytes, cookie: str | None, field: str | None, approval_id: str, approver: str) -> bool:
     if not is_csrf_cookie(cookie) or not field or len(field) > 100:
         return False
-    return hmac.compare_digest(field.encode(), csrf_field(key, cookie, approval_id).encode())
+    return hmac.compare_digest(field.encode(), csrf_field(key, cookie, approval_id, approver).encode())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from shared.approvals.gates import close_gate
+from shared.approvals.records import Decision
 from tests.api.helpers import principal_header
 from tests.approvals.factories import APPROVERS, record
 from tests.approvals.http_helpers import start_probe, wait_for_output
@@ -80,6 +81,7 @@ def test_an_approver_decides_through_the_api_once(gate_devhost, store):
                       headers={"X-Client-IP": "198.51.100.7"})
         assert done.status_code == 200, done.text
         assert done.json()["decision"]["via"] == "api" and done.json()["decision"]["approver"] == LEAD
+        assert done.json()["needed"] is True
         again = c.post(f"/approvals/{rec.id}", json={"decision": "reject"})
         assert again.status_code == 409 and again.json()["error"]["code"] == "already_decided"
     [payload] = wait_for_output(status_url)["decisions"]
@@ -99,3 +101,15 @@ def test_closed_or_expired_gates_are_410_and_an_unreachable_run_503(app_devhost,
         assert failed.status_code == 503 and failed.json()["error"]["code"] == "run_unreachable"
     for rec in (closed, expired, unreachable):
         assert store.get(rec.id).decisions == []
+
+
+def test_a_decision_after_the_outcome_is_kept_not_counted_and_not_needed(app_devhost, store):
+    rec = stored(store, required=1)
+    store.claim(rec.id, Decision(approver=LEAD, decision="approve", at=datetime.now(UTC), via="link"))
+    # No run exists: a decision that had to reach it would be 503. This one is not needed, so none is raised.
+    with api(app_devhost, "SECURITY_MANAGE", name=MANAGER) as c:
+        late = c.post(f"/approvals/{rec.id}", json={"decision": "reject"})
+    assert late.status_code == 200, late.text
+    assert late.json()["needed"] is False
+    kept = store.get(rec.id).decision_of(MANAGER)
+    assert kept is not None and kept.decision == "reject" and kept.counted is False

@@ -14,7 +14,7 @@ import pytest
 
 from shared.approvals.gates import close_gate
 from shared.approvals.link import COOKIE
-from shared.approvals.records import ApprovalStatus
+from shared.approvals.records import ApprovalStatus, Decision
 from tests.approvals.factories import APPROVERS, HOSTILE_TITLE, KEY_SETTING, record, token_for
 from tests.approvals.http_helpers import (
     PUBLIC_ORIGIN,
@@ -131,12 +131,12 @@ def test_two_approvers_each_decide_once(gate_devhost, store, key):
     assert page.csrf is None
 
 
-def decide_without_page(host, rec, token: str, decision: str) -> httpx.Response:
-    """A form replayed from an earlier page (the GET no longer shows one once the approver has decided)."""
+def decide_without_page(host, rec, token: str, decision: str, approver: str = LEAD) -> httpx.Response:
+    """A form replayed from an earlier page of `approver`'s (the GET no longer shows one once they decided)."""
     from shared.approvals.tokens import csrf_field, load_signing_key, new_csrf_cookie
 
     cookie = new_csrf_cookie()
-    fields = {"token": token, "decision": decision, "csrf": csrf_field(load_signing_key(), cookie, rec.id)}
+    fields = {"token": token, "decision": decision, "csrf": csrf_field(load_signing_key(), cookie, rec.id, approver)}
     return post_form(host, rec.id, fields, cookie=cookie)
 
 
@@ -190,7 +190,8 @@ def test_a_genuine_token_for_someone_not_on_the_gate_is_403(app_devhost, store, 
     rec = stored(store)
     outsider = token_for(key, rec, "someone.else@yourmsp.example")
     refused(open_page(app_devhost, rec.id, outsider).response, 403, "not an approver")
-    refused(decide_without_page(app_devhost, rec, outsider, "approve"), 403, "not an approver")
+    refused(decide_without_page(app_devhost, rec, outsider, "approve", "someone.else@yourmsp.example"), 403,
+            "not an approver")
     assert store.get(rec.id).decisions == []
 
 
@@ -294,3 +295,22 @@ def test_without_a_signing_key_approvals_are_not_configured(app_devhost, store, 
 
 def test_the_public_origin_is_the_one_accepted(app_devhost):
     assert PUBLIC_ORIGIN == os.environ["RIPOSTE_PUBLIC_BASE_URL"]
+
+
+def test_an_approver_who_decides_after_the_outcome_is_told_it_was_not_needed(app_devhost, store, key):
+    rec = stored(store, required=1)
+    store.claim(rec.id, Decision(approver=LEAD, decision="approve", at=datetime.now(UTC), via="api"))
+    late = decide(app_devhost, rec.id, token_for(key, rec, MANAGER), "approve")  # no run: nothing is raised
+    assert late.status_code == 200, late.text
+    assert "Decision not needed" in late.text and "Decision recorded" not in late.text
+    assert "was not counted" in late.text
+    kept = store.get(rec.id).decision_of(MANAGER)
+    assert kept is not None and kept.counted is False
+
+
+def test_a_form_from_one_approvers_page_does_not_carry_another_approvers_token(app_devhost, store, key):
+    rec = stored(store)
+    lead_page = open_page(app_devhost, rec.id, token_for(key, rec, LEAD))
+    fields = {"token": token_for(key, rec, MANAGER), "csrf": lead_page.csrf, "decision": "approve"}
+    refused(post_form(app_devhost, rec.id, fields, cookie=lead_page.cookie), 403, "not sent from the approval page")
+    assert store.get(rec.id).decisions == []

@@ -9,7 +9,7 @@ import pytest
 
 from shared.approvals.gates import close_gate
 from shared.approvals.records import ApprovalStatus, Decision, NotifyError
-from shared.approvals.store import AlreadyDecided, decision_row
+from shared.approvals.store import AlreadyDecided, ApprovalStore, decision_row
 from shared.store.directory import NotFound
 from tests.approvals.factories import APPROVERS, record
 
@@ -100,6 +100,42 @@ def test_close_marks_what_counted_and_a_late_decision_is_kept_not_counted(store,
     events = [e for e in audit.for_subject(day, rec.run_id) if e["event"] == "approval.closed"]
     assert len(events) == 1 and events[0]["details"]["outcome"] == "approved"
     assert events[0]["details"]["counted"] == [LEAD]
+
+
+class _WatchedTable:
+    """The Approvals table, checking after each write what a reader would see at that moment."""
+
+    def __init__(self, table, check):
+        self._table, self._check = table, check
+
+    def __getattr__(self, name):
+        attribute = getattr(self._table, name)
+        if name not in ("update_entity", "upsert_entity", "submit_transaction", "create_entity", "delete_entity"):
+            return attribute
+
+        def write(*args, **kwargs):
+            result = attribute(*args, **kwargs)
+            self._check()
+            return result
+
+        return write
+
+
+def test_a_reader_never_sees_a_closed_gate_whose_decisions_are_not_marked(store, tables):
+    rec, _ = store.create(record(required=1))
+    store.claim(rec.id, decision(LEAD))
+    store.claim(rec.id, decision(MANAGER, "reject"))
+    seen = []
+
+    def check():
+        now = store.get(rec.id)
+        seen.append((now.status, [(d.approver, d.counted) for d in now.decisions]))
+
+    watched = ApprovalStore(lambda name: _WatchedTable(tables(name), check))
+    watched.close(rec.id, "approved", [LEAD], datetime.now(UTC))
+    assert seen and all(status is ApprovalStatus.PENDING or marks == [(LEAD, True), (MANAGER, False)]
+                        for status, marks in seen), seen
+    assert seen[-1][0] is ApprovalStatus.APPROVED
 
 
 def test_list_by_status(store):

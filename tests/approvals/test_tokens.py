@@ -102,7 +102,9 @@ def test_approval_ids_and_event_names_are_deterministic():
     assert approval_id_for("ru-a", 1) == approval_id_for("ru-a", 1)
     assert len({approval_id_for("ru-a", 1), approval_id_for("ru-a", 2), approval_id_for("ru-b", 1)}) == 3
     assert re.fullmatch(r"ap-[0-9a-f]{32}", GATE), GATE
-    assert event_name(4) == "approval-4"
+    assert event_name(4, 1) == "approval-4-1"
+    # one name per approver slot: Durable Functions keeps one unmatched event per name
+    assert len({event_name(4, 0), event_name(4, 1), event_name(41, 0), event_name(4, 10)}) == 4
 
 
 @pytest.mark.parametrize(("value", "problem"), [
@@ -127,13 +129,15 @@ def test_a_good_key_loads():
     assert len(base64.b64decode(tokens.new_signing_key())) == 32
 
 
-def test_csrf_field_is_bound_to_the_cookie_the_gate_and_the_key():
+def test_csrf_field_is_bound_to_the_cookie_the_gate_the_approver_and_the_key():
     cookie = tokens.new_csrf_cookie()
-    field = tokens.csrf_field(KEY, cookie, GATE)
-    assert tokens.csrf_matches(KEY, cookie, field, GATE)
-    assert not tokens.csrf_matches(KEY, tokens.new_csrf_cookie(), field, GATE)
-    assert not tokens.csrf_matches(KEY, cookie, field, approval_id_for("ru-run", 9))
-    assert not tokens.csrf_matches(OTHER_KEY, cookie, field, GATE)
-    assert not tokens.csrf_matches(KEY, None, field, GATE)
-    assert not tokens.csrf_matches(KEY, cookie, None, GATE)
-    assert not tokens.csrf_matches(KEY, "short", tokens.csrf_field(KEY, "short", GATE), GATE)
+    field = tokens.csrf_field(KEY, cookie, GATE, APPROVER)
+    assert tokens.csrf_matches(KEY, cookie, field, GATE, APPROVER)
+    assert tokens.csrf_matches(KEY, cookie, field, GATE, APPROVER.upper())  # addresses match case-insensitively
+    assert not tokens.csrf_matches(KEY, cookie, field, GATE, "someone.else@msp.example")
+    assert not tokens.csrf_matches(KEY, tokens.new_csrf_cookie(), field, GATE, APPROVER)
+    assert not tokens.csrf_matches(KEY, cookie, field, approval_id_for("ru-run", 9), APPROVER)
+    assert not tokens.csrf_matches(OTHER_KEY, cookie, field, GATE, APPROVER)
+    assert not tokens.csrf_matches(KEY, None, field, GATE, APPROVER)
+    assert not tokens.csrf_matches(KEY, cookie, None, GATE, APPROVER)
+    assert not tokens.csrf_matches(KEY, "short", tokens.csrf_field(KEY, "short", GATE, APPROVER), GATE, APPROVER)

@@ -99,6 +99,22 @@ def test_an_approval_decided_through_the_api_lets_the_run_go_on(api, sandbox_ser
     assert again.status_code in (409, 410)
 
 
+def test_two_approvals_of_two_approve_and_the_closed_gate_shows_both_counted(api, sandbox_server):
+    bob = "bob@yourmsp.com.au"
+    run_id = start(api, [approval_gate(requiredApprovals=2), {"type": "disable_user"}])
+    approval_id = wait_for_status(api, run_id, "waiting")["waiting"]["approvalId"]
+    for approver in (APPROVER, bob):
+        decided = api.post(f"/approvals/{approval_id}", json={"decision": "approve"},
+                           headers=principal_header("SECURITY_MANAGE", name=approver))
+        assert decided.status_code == 200 and decided.json()["needed"] is True, decided.text
+    run = wait_for_run(api, run_id)
+    assert run["steps"][0]["result"]["outcome"] == "approved"
+    assert run["steps"][0]["result"]["approvals"] == [APPROVER, bob]
+    gate = api.get(f"/approvals/{approval_id}").json()
+    assert gate["status"] == "approved"
+    assert [(d["approver"], d["counted"]) for d in gate["decisions"]] == [(APPROVER, True), (bob, True)]
+
+
 def test_an_approval_that_times_out_is_rejected_and_the_step_is_skipped(api, sandbox_server):
     run_id = start(api, [approval_gate(timeout="PT2S", onReject="skip"), {"type": "disable_user"},
                          {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}])
