@@ -13,14 +13,14 @@ POST /api/approvals/{id}  {"decision": "approve"|"reject", "comment"?}
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import azure.durable_functions as df
 import azure.functions as func
 from pydantic import Field
 
-from shared import services
+from shared import run_recovery, services
 from shared.api_model import CamelModel
 from shared.approvals import link
 from shared.approvals.decisions import Refusal, client_address, submit_decision, user_agent
@@ -69,7 +69,21 @@ async def approval_page(req: func.HttpRequest) -> func.HttpResponse:
 @bp.durable_client_input(client_name="client")
 async def approval_response(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return _page(await link.respond(req.route_params["id"], req.params, req.headers, req.get_body() or b"",
-                                    services.approvals(), get_settings(), client.raise_event, datetime.now(UTC)))
+                                    services.approvals(), get_settings(), client.raise_event, datetime.now(UTC),
+                                    recover_run=_recoverer(client)))
+
+
+def _recoverer(client: df.DurableOrchestrationClient):
+    async def recover_run(run_id: str) -> None:
+        # The run opened this gate, so it had started: no grace period. Restarted or recorded lost if its
+        # instance is gone; left alone if it is alive (the wake-up failed for another reason).
+        try:
+            run = await asyncio.to_thread(services.alerts().get_run, run_id)
+        except NotFound:
+            run = None
+        await run_recovery.recover(client, services.tables(), services.audit(), run, run_id, datetime.now(UTC),
+                                   timedelta(0))
+    return recover_run
 
 
 # --- management API ---------------------------------------------------------------------------------
@@ -123,7 +137,8 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
     decision = Decision(approver=who.name.strip().lower(), decision=request.decision, at=now,
                         address=client_address(req.headers), user_agent=user_agent(req.headers), via="api",
                         comment=(request.comment or "").strip() or None)
-    result = await submit_decision(store, record, decision, client.raise_event, now=now, actor=who.name)
+    result = await submit_decision(store, record, decision, client.raise_event, now=now, actor=who.name,
+                                   recover_run=_recoverer(client))
     if isinstance(result, Refusal):
         return error_response(result.status, result.code, result.message)
     # needed: false when the others had reached the outcome already (kept on record, not counted)

@@ -4,8 +4,10 @@ Checked before anything touches the run: the approver is on the gate, the gate i
 deadline, and this approver has not decided yet (the claim, shared/approvals/store.py). The stored decision
 is what the run counts; the run is then woken with an external event named for this approver's slot
 (shared/approvals/gates.py). If that fails the claim is removed again, so the approver can retry, and
-nothing is recorded. A decision taken after the others already reached the outcome is kept, marked not
-counted, and the approver is told it was not needed (the run is not woken for it).
+nothing is recorded; a run that can no longer be woken (its instance is gone) is reconciled at once
+(`recover_run`: restarted or recorded lost, shared/run_recovery.py), and the approver told so with 410.
+A decision taken after the others already reached the outcome is kept, marked not counted, and the
+approver is told it was not needed (the run is not woken for it).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ log = logging.getLogger("riposte.approvals")
 
 # (instance id, event name, event data): DurableOrchestrationClient.raise_event
 RaiseEvent = Callable[[str, str, Any], Awaitable[None]]
+# (run id): reconcile a run whose instance could not be woken (triggers/approvals.py binds the durable client)
+RecoverRun = Callable[[str], Awaitable[None]]
 
 _OUTCOME_WORDS = {ApprovalStatus.APPROVED: "approved", ApprovalStatus.REJECTED: "rejected",
                   ApprovalStatus.TIMED_OUT: "timed out"}
@@ -69,8 +73,8 @@ def refusal_for(record: ApprovalRecord, approver: str, now: datetime) -> Refusal
 
 
 async def submit_decision(store: ApprovalStore, record: ApprovalRecord, decision: Decision, raise_event: RaiseEvent,
-                          *, now: datetime, audit: AuditLog | None = None,
-                          actor: str | None = None) -> Refusal | Accepted:
+                          *, now: datetime, audit: AuditLog | None = None, actor: str | None = None,
+                          recover_run: RecoverRun | None = None) -> Refusal | Accepted:
     """Claim the approver's one decision and wake the run; Accepted when it is stored (and the run woken)."""
     refused = refusal_for(record, decision.approver, now)
     if refused is not None:
@@ -89,17 +93,39 @@ async def submit_decision(store: ApprovalStore, record: ApprovalRecord, decision
         await asyncio.to_thread(store.mark_counted, record.id, decision.approver, False)
         await _audit_decision(record, decision, audit, actor, needed=False)
         return Accepted(needed=False)
+    refused = await _wake(store, record, decision, raise_event, recover_run, now)
+    if refused is not None:
+        await asyncio.to_thread(store.release, record.id, decision.approver)
+        return refused
+    await _audit_decision(record, decision, audit, actor, needed=True)
+    return Accepted()
+
+
+async def _wake(store: ApprovalStore, record: ApprovalRecord, decision: Decision, raise_event: RaiseEvent,
+                recover_run: RecoverRun | None, now: datetime) -> Refusal | None:
+    """Wake the run for this stored decision; None when done. A run that cannot be woken is reconciled at
+    once: restarted (the gate keeps its id, so the new instance counts the stored decision: woken again),
+    or recorded lost, which cancels this gate (410 with the reason)."""
+    name, payload = event_name(record.step_index, slot_of(record, decision.approver)), decision_payload(decision)
     try:
-        await raise_event(record.run_id, event_name(record.step_index, slot_of(record, decision.approver)),
-                          decision_payload(decision))
+        await raise_event(record.run_id, name, payload)
+        return None
     except Exception as exc:  # the SDK raises a bare Exception for 404/410; any failure is the same
         log.warning("approval %s: the decision could not be raised to run %s (%s)", record.id, record.run_id,
                     type(exc).__name__)
-        await asyncio.to_thread(store.release, record.id, decision.approver)
-        return Refusal(503, "run_unreachable", "Your decision could not be delivered to the run, and was not "
-                       "recorded. Try again in a minute.")
-    await _audit_decision(record, decision, audit, actor, needed=True)
-    return Accepted()
+    if recover_run is not None:
+        try:
+            await recover_run(record.run_id)
+            fresh = await asyncio.to_thread(store.get, record.id)
+            if not fresh.is_pending:
+                return refusal_for(fresh, decision.approver, now)
+            await raise_event(record.run_id, name, payload)
+            return None
+        except Exception:  # the reconciler's timer tries again; the approver is told to retry meanwhile
+            log.warning("approval %s: run %s could not be reconciled and woken", record.id, record.run_id,
+                        exc_info=True)
+    return Refusal(503, "run_unreachable", "Your decision could not be delivered to the run, and was not "
+                   "recorded. Try again in a minute.")
 
 
 async def _audit_decision(record: ApprovalRecord, decision: Decision, audit: AuditLog | None, actor: str | None,

@@ -18,7 +18,15 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 from shared.approvals import pages
-from shared.approvals.decisions import Accepted, RaiseEvent, client_address, refusal_for, submit_decision, user_agent
+from shared.approvals.decisions import (
+    Accepted,
+    RaiseEvent,
+    RecoverRun,
+    client_address,
+    refusal_for,
+    submit_decision,
+    user_agent,
+)
 from shared.approvals.gates import respond_path
 from shared.approvals.records import MAX_COMMENT, Decision
 from shared.approvals.store import ApprovalStore
@@ -175,7 +183,8 @@ def _comment(text: str | None) -> str | Page | None:
 
 
 async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes,
-                  store: ApprovalStore, settings: AppSettings, raise_event: RaiseEvent, now: datetime) -> Page:
+                  store: ApprovalStore, settings: AppSettings, raise_event: RaiseEvent, now: datetime,
+                  recover_run: RecoverRun | None = None) -> Page:
     """POST: take the decision of the approver the token names."""
     if cross_site(headers, settings):
         return _refused(403, "Refused", "This form can only be sent from the approval page itself.")
@@ -207,7 +216,7 @@ async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[s
         return _refused(404, "Request not found", "This approval request no longer exists.")
     decision = Decision(approver=approver, decision=form["decision"], at=now, address=client_address(headers),
                         user_agent=user_agent(headers), via="link", comment=comment)
-    result = await submit_decision(store, record, decision, raise_event, now=now)
+    result = await submit_decision(store, record, decision, raise_event, now=now, recover_run=recover_run)
     if isinstance(result, Accepted):
         return Page(200, pages.confirmation_page(record, decision, needed=result.needed))
     if result.status == 409:

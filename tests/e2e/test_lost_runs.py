@@ -51,15 +51,11 @@ def test_a_run_that_acted_before_the_crash_is_recorded_lost_and_its_gate_answers
     run_id = start(api, [{"type": "disable_user"}, approval_gate(timeout="PT2M"), {"type": "revoke_user_sessions"}])
     approval_id = wait_for_status(api, run_id, "waiting")["waiting"]["approvalId"]
     crash(app_devhost)
-    assert decide(api, approval_id).status_code == 503  # not reconciled yet: the run may still come back
-
-    decision = reconcile(app_devhost, api, on_loop, run_id)
-    assert decision.action is run_recovery.Action.RECORD_LOST
+    refused = decide(api, approval_id)  # the run cannot be woken: reconciled at once, before the timer's sweep
+    assert refused.status_code == 410, refused.text
     run = api.get(f"/runs/{run_id}").json()
     assert (run["status"], run["endedBy"]) == ("lost", "riposte")
     assert "no longer exists after step 1" in run["endReason"] and "could repeat an action" in run["endReason"]
-    refused = decide(api, approval_id)
-    assert refused.status_code == 410, refused.text
     assert refused.json()["error"]["code"] == "run_ended"
     assert "lost" in refused.json()["error"]["message"]
     assert api.get(f"/approvals/{approval_id}").json()["status"] == "cancelled"
@@ -68,10 +64,11 @@ def test_a_run_that_acted_before_the_crash_is_recorded_lost_and_its_gate_answers
 
 def test_a_run_that_never_acted_is_restarted_by_the_reconciler_and_goes_on(api, app_devhost, sandbox_server, on_loop):
     run_id = start(api, [approval_gate(timeout="PT2M"), {"type": "disable_user"}])
-    wait_for_status(api, run_id, "waiting")
+    old_approval_id = wait_for_status(api, run_id, "waiting")["waiting"]["approvalId"]
     crash(app_devhost)
     assert reconcile(app_devhost, api, on_loop, run_id).action is run_recovery.Action.RESTART
     approval_id = wait_for_status(api, run_id, "waiting")["waiting"]["approvalId"]
+    assert approval_id == old_approval_id  # the restarted run opens the same gate (its id is deterministic)
     assert decide(api, approval_id).status_code == 200
     assert wait_for_run(api, run_id)["steps"][1]["status"] == "succeeded"
     assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is False
@@ -89,6 +86,17 @@ def test_a_redelivery_restarts_a_run_whose_instance_is_gone(api, app_devhost, mo
     status = on_loop(run_recovery.instance_status(durable_client(app_devhost), run_id))
     assert status in {"Pending", "Running"}
     wait_for_status(api, run_id, "waiting")
+
+
+def test_a_decision_on_a_gate_whose_run_never_acted_restarts_the_run_and_counts(api, app_devhost, sandbox_server):
+    run_id = start(api, [approval_gate(timeout="PT2M"), {"type": "disable_user"}])
+    approval_id = wait_for_status(api, run_id, "waiting")["waiting"]["approvalId"]
+    crash(app_devhost)
+    decided = decide(api, approval_id)  # reconciled at once: restarted, and the stored decision counted there
+    assert decided.status_code == 200, decided.text
+    run = wait_for_run(api, run_id)
+    assert (run["status"], run["steps"][1]["status"]) == ("succeeded", "succeeded")
+    assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is False
 
 
 def test_cancel_terminates_records_and_audits_and_closes_the_gate(api, app_devhost, sandbox_server, on_loop):
