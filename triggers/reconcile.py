@@ -1,7 +1,11 @@
 """The reconciler: every 5 minutes, runs whose Durable instance is gone or ended unrecorded are restarted
 (if they never acted) or recorded lost (shared/run_recovery.py). It reads only the open-run index, so
-with nothing open a sweep is one query of an empty partition."""
+with nothing open a sweep is one query of an empty partition.
 
+It also lists, once per deployment, alerts stored before GET /api/alerts had its listing partition
+(after that: one point read per sweep)."""
+
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -22,3 +26,6 @@ async def reconcile_runs(timer: func.TimerRequest, client: df.DurableOrchestrati
     counts = await run_recovery.sweep(client, services.tables(), services.audit(), grace)
     if counts[run_recovery.Action.RESTART] or counts[run_recovery.Action.RECORD_LOST]:
         log.warning("reconciler: %s", counts)
+    added = await asyncio.to_thread(services.alerts().backfill_listing)
+    if added is not None:
+        log.info("listed %d alerts stored before the alert listing existed", added)

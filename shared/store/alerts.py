@@ -9,6 +9,7 @@ a whole, which is the dedupe.
 
 The "list" partition holds one row per alert keyed newest first (shared/alert_listing.py), written
 right after the alert's transaction and again by every redelivery (so a crash in between heals).
+Alerts stored before that partition existed are listed once by `backfill_listing` (a maintenance timer).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from shared.store.directory import NotFound
 from shared.store.tables import ALERTS, MAX_ENTITY_BYTES, Tables, entity_size, get_json, put_json
 
 ALERT_ROW = "alert"
+# Marks the one-time listing of alerts stored before the "list" partition (not an alert id: no "al-").
+BACKFILL_KEY = ("migrations", "alert-listing")
 DECISIONS_ROW = "decisions"
 TRANSACTION_LIMIT = 100
 MAX_DECISION_CHARS = 450_000  # the decisions row stays under the 1 MiB entity limit (UTF-16)
@@ -189,6 +192,26 @@ class AlertStore:
     def list_alert(self, alert_entity: dict[str, Any]) -> None:
         """(Re)write the alert's list row from its alert row: idempotent, carries the current status."""
         self._table.upsert_entity(_list_entity(alert_entity), mode=UpdateMode.REPLACE)
+
+    def backfill_listing(self) -> int | None:
+        """List every alert stored before the list partition existed, once per deployment; how many rows
+        were added, or None when it was done before (one point read). Never overwrites a list row: intake
+        may have written a newer one meanwhile."""
+        try:
+            self._table.get_entity(*BACKFILL_KEY)
+            return None
+        except ResourceNotFoundError:
+            pass
+        added = 0
+        for entity in self._table.query_entities("RowKey eq @row", parameters={"row": ALERT_ROW}):
+            try:
+                self._table.create_entity(_list_entity(entity))
+                added += 1
+            except ResourceExistsError:
+                pass
+        self._table.upsert_entity({"PartitionKey": BACKFILL_KEY[0], "RowKey": BACKFILL_KEY[1], "added": added,
+                                   "doneAt": datetime.now(UTC)})
+        return added
 
     def list_page(self, query: AlertQuery, max_reads: int = 5) -> tuple[list[Alert], dict[str, str] | None]:
         """Up to query.limit alerts, newest first, and the token of the next page (None: no more).
