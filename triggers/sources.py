@@ -4,6 +4,8 @@ writes it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import azure.durable_functions as df
 import azure.functions as func
 
@@ -24,10 +26,14 @@ def sources_view(tenant_id: str, config: SourcesConfig, states: dict[SourceName,
     config = config.complete()
     views = {name: SourceView(enabled=c.enabled, interval_seconds=c.interval_seconds,
                               graph_permissions=list(SOURCES[name].graph_permissions),
-                              state=states.get(name) or SourceState())
+                              state=_shown(states.get(name) or SourceState(), c.interval))
              for name, c in config.sources.items()}
     return {"tenantId": tenant_id,
             "sources": {name.value: v.model_dump(mode="json", by_alias=True) for name, v in views.items()}}
+
+
+def _shown(state: SourceState, interval: timedelta) -> SourceState:
+    return state.model_copy(update={"next_due_at": state.next_due(interval)})  # under today's interval
 
 
 def parse_update(body: object, development: bool) -> SourcesConfig:

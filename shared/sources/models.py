@@ -102,8 +102,16 @@ class SourceState(CamelModel):
     def claimed_at(self, now: datetime) -> bool:
         return self.claim is not None and self.claim.expires_at > now
 
-    def due(self, now: datetime) -> bool:
-        return self.next_due_at is None or self.next_due_at <= now
+    def next_due(self, interval: timedelta) -> datetime | None:
+        """When the source is due with the interval configured now (None: now). A shorter interval set
+        after the last poll applies at once; a failure's backoff (retry_at) is kept whatever the interval."""
+        if self.next_due_at is None or self.counts.consecutive_failures or self.last_attempt_at is None:
+            return self.next_due_at
+        return min(self.next_due_at, self.last_attempt_at + interval)
+
+    def due(self, now: datetime, interval: timedelta) -> bool:
+        next_due = self.next_due(interval)
+        return next_due is None or next_due <= now
 
 
 class SourceView(CamelModel):

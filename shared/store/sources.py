@@ -115,7 +115,7 @@ class SourceStore:
         """claim_window on a state read earlier (with its ETag): the write succeeds only if the row is
         still as read. A first window, with no watermark yet, reaches back one interval; a window whose
         lease expired unfinished is taken again from its start."""
-        if state.claimed_at(now) or not state.due(now):
+        if state.claimed_at(now) or not state.due(now, interval):
             return None
         start = state.watermark or (state.claim.window_start if state.claim else now - interval)
         if start >= now:  # the watermark is ahead of this clock: nothing to read yet

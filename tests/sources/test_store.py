@@ -70,6 +70,16 @@ def test_advance_moves_the_watermark_and_schedules_the_next_poll(store, tenant):
     assert (following.window_start, following.window_end) == (T0, T0 + MINUTE)  # contiguous, no overlap
 
 
+def test_a_shorter_interval_applies_at_once_but_never_cuts_a_backoff(store, tenant):
+    hour = 60 * MINUTE
+    store.advance_watermark(store.claim_window(tenant, ALERTS, owner="a", now=T0, interval=hour), now=T0)
+    assert store.claim_window(tenant, ALERTS, owner="a", now=T0 + MINUTE, interval=hour) is None
+    held = store.claim_window(tenant, ALERTS, owner="a", now=T0 + MINUTE, interval=MINUTE)  # a PUT shortened it
+    assert held is not None
+    store.record_failure(held, error=SourceError(at=T0, code="throttled", reason="429"), retry_at=T0 + hour)
+    assert store.claim_window(tenant, ALERTS, owner="a", now=T0 + 10 * MINUTE, interval=MINUTE) is None
+
+
 def test_a_poller_may_set_the_watermark_but_never_backwards(store, tenant):
     held = claim(store, tenant)
     with pytest.raises(ValueError, match="backwards"):
