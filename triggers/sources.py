@@ -45,8 +45,9 @@ def parse_update(body: object, development: bool) -> SourcesConfig:
         known = {s.value for s in SourceName}
         for key in sources:
             if key not in known:
-                raise ApiError(400, "invalid_request", f"Unknown source '{key}'; expected one of: "
-                               f"{', '.join(SourceName)}.", field=f"sources.{key}")
+                name = key if len(key) <= 64 else key[:64] + "…"  # never echo a megabyte back
+                raise ApiError(400, "invalid_request", f"Unknown source '{name}'; expected one of: "
+                               f"{', '.join(SourceName)}.", field=f"sources.{name}")
     return SourcesConfig.model_validate(body, context=saving_context(development))
 
 

@@ -91,6 +91,11 @@ def test_the_unknown_source_error_lists_the_known_ones(app_devhost, production_s
     assert all(name.value in message for name in SourceName)
 
 
+def test_a_huge_unknown_name_is_not_echoed_back(app_devhost, production_settings, tenant_id):
+    response = put(app_devhost, tenant_id, {"sources": {"x" * 100_000: {}}})
+    assert response.status_code == 400 and len(response.text) < 1000
+
+
 def test_development_allows_short_intervals_for_the_sandbox(app_devhost, tenant_id):
     """make run polls the sandbox every few seconds; production refuses under 60 s (the case above)."""
     response = put(app_devhost, tenant_id, {"sources": {"alerts_v2": {"enabled": True, "intervalSeconds": 5}}})
