@@ -75,6 +75,11 @@ class SourceStore:
             return SourcesConfig()
         return SourcesConfig.model_validate(get_json(entity, "doc"))
 
+    def configs(self) -> list[tuple[str, SourcesConfig]]:
+        """Every tenant that has a configuration, with it (the pollers' fan-out reads this)."""
+        rows = self._table.query_entities("RowKey eq @row", parameters={"row": CONFIG_ROW})
+        return [(row["PartitionKey"], SourcesConfig.model_validate(get_json(row, "doc"))) for row in rows]
+
     def put_config(self, tenant_id: str, config: SourcesConfig) -> SourcesConfig:
         """Replace the configuration (the config row only: no state row is read or written)."""
         config = config.complete()
@@ -127,6 +132,16 @@ class SourceStore:
         if new_etag is None:
             return None
         return Claim(tenant_id, source, held, interval, claimed, new_etag)
+
+    def extend_claim(self, claim: Claim, *, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Claim:
+        """Hold the window longer (a poll reading many pages): the lease runs until now + lease.
+        ClaimLost if the claim was taken over meanwhile."""
+        held = claim.lease.model_copy(update={"expires_at": now + lease})
+        state = claim.state.model_copy(update={"claim": held})
+        etag = self._write(claim.tenant_id, claim.source, state, claim.etag)
+        if etag is None:
+            raise ClaimLost(f"{claim.tenant_id}/{claim.source.value}")
+        return Claim(claim.tenant_id, claim.source, held, claim.interval, state, etag)
 
     def advance_watermark(self, claim: Claim, *, now: datetime, watermark: datetime | None = None,
                           items: int = 0, alerts: int = 0) -> SourceState:

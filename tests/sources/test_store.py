@@ -145,6 +145,21 @@ def test_an_expired_lease_is_taken_over_and_the_late_poller_writes_nothing(store
     assert store.get_state(tenant, ALERTS)[0].watermark == later
 
 
+def test_an_extended_lease_is_not_taken_over_and_the_old_claim_is_spent(store, tenant):
+    held = claim(store, tenant, lease=MINUTE)
+    extended = store.extend_claim(held, now=T0 + 50 * timedelta(seconds=1), lease=MINUTE)
+    assert claim(store, tenant, owner="poller-b", now=T0 + 90 * timedelta(seconds=1)) is None  # still held
+    with pytest.raises(ClaimLost):
+        store.advance_watermark(held, now=T0)  # the pre-extension claim's ETag is stale
+    store.advance_watermark(extended, now=T0 + 2 * MINUTE)
+    assert store.get_state(tenant, ALERTS)[0].watermark == T0
+
+
+def test_configs_lists_every_configured_tenant(store, tenant):
+    config = store.put_config(tenant, SourcesConfig(sources={ALERTS: SourceConfig(enabled=True)}))
+    assert (tenant, config) in store.configs()
+
+
 def test_a_failure_keeps_the_watermark_and_says_why(store, tenant):
     store.advance_watermark(claim(store, tenant), now=T0)
     held = claim(store, tenant, now=T0 + MINUTE)
