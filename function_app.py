@@ -22,6 +22,7 @@ from triggers.primitives import bp as primitive_triggers
 from triggers.reconcile import bp as reconcile_triggers
 from triggers.runs import bp as run_triggers
 from triggers.selftest import bp as selftest_triggers
+from triggers.sources import bp as source_triggers
 
 # Function-level keys by default: a route is anonymous only when it says so (the management API
 # is anonymous to the host because App Service authentication and app roles guard it).
@@ -36,6 +37,7 @@ BLUEPRINTS = (
     playbook_run_triggers,
     directory_triggers,
     ingest_credential_triggers,
+    source_triggers,
     run_triggers,
     password_reveal_triggers,
     approval_triggers,

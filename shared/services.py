@@ -15,6 +15,7 @@ from shared.store.alerts import AlertStore
 from shared.store.audit import AuditLog
 from shared.store.directory import DirectoryStore, NotFound
 from shared.store.playbooks import PlaybookStore
+from shared.store.sources import SourceStore
 from shared.store.tables import Tables
 
 
@@ -29,6 +30,10 @@ def playbooks() -> PlaybookStore:
 
 def directory() -> DirectoryStore:
     return DirectoryStore(tables())
+
+
+def sources() -> SourceStore:
+    return SourceStore(tables())
 
 
 def alerts() -> AlertStore:

@@ -96,6 +96,7 @@ def delete_tenant(req: func.HttpRequest) -> func.HttpResponse:
         if groups:
             raise ApiError(409, "in_use", f"Tenant {tenant_id} is a member of groups: {', '.join(groups)}.")
         services.directory().delete_tenant(tenant_id)
+        services.sources().delete_tenant(tenant_id)  # a tenant registered again starts with every source off
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

@@ -12,13 +12,22 @@ from typing import Any
 from shared.ingestion import lenient
 from shared.ingestion.errors import PayloadError
 from shared.ingestion.payload_items import alert_items
-from shared.ingestion.sources import azure_monitor, generic, graph_security, risk_detection, sentinel
+from shared.ingestion.sources import (
+    azure_monitor,
+    defender_incident,
+    generic,
+    graph_security,
+    risk_detection,
+    sentinel,
+)
 from shared.models.alert import AlertSource
 
 EXPECTED_FORMATS = (
     "expected one of: an Azure Monitor alert in the common alert schema "
     f"(\"schemaId\": \"{azure_monitor.SCHEMA_ID}\"); a Microsoft Graph security alert (alerts_v2: "
     f"\"@odata.type\": \"{graph_security.ODATA_TYPE}\", or id + serviceSource/detectionSource); "
+    f"a Defender XDR incident (\"@odata.type\": \"{defender_incident.ODATA_TYPE}\", or id + displayName + "
+    "incidentWebUrl); "
     f"an Entra ID Protection risk detection (\"@odata.type\": \"{risk_detection.ODATA_TYPE}\", or id + riskEventType); "
     "a Microsoft Sentinel incident (type \"Microsoft.SecurityInsights/Incidents\", or the automation payload with "
     f"\"object\"); a generic alert (\"schema\": \"{generic.SCHEMA}\"); or any of these in {{\"value\": [...]}}, "
@@ -71,6 +80,8 @@ def _explicit_formats(alert: dict[str, Any]) -> list[AlertSource]:
     odata_type = _lower(alert.get("@odata.type"))
     if odata_type.endswith("microsoft.graph.security.alert"):
         found.append(AlertSource.GRAPH_SECURITY)
+    elif odata_type.endswith("microsoft.graph.security.incident"):
+        found.append(AlertSource.DEFENDER_INCIDENT)
     elif odata_type.endswith("riskdetection"):  # riskDetection, servicePrincipalRiskDetection
         found.append(AlertSource.RISK_DETECTION)
     if _is_sentinel_incident(alert) or (sentinel.is_automation_envelope(alert) and (
@@ -85,6 +96,8 @@ def _inferred_formats(alert: dict[str, Any]) -> list[AlertSource]:
         found.append(AlertSource.AZURE_MONITOR)
     if "id" in alert and any(field in alert for field in _GRAPH_ALERT_FIELDS):
         found.append(AlertSource.GRAPH_SECURITY)
+    if defender_incident.looks_like_incident(alert):
+        found.append(AlertSource.DEFENDER_INCIDENT)
     if "id" in alert and "riskEventType" in alert:
         found.append(AlertSource.RISK_DETECTION)
     if (sentinel.is_automation_envelope(alert) and "workspaceInfo" in alert

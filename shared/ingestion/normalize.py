@@ -9,7 +9,14 @@ from typing import Any
 from shared.ingestion.detect import detect_alert_format
 from shared.ingestion.errors import PayloadError
 from shared.ingestion.payload_items import alert_items
-from shared.ingestion.sources import azure_monitor, generic, graph_security, risk_detection, sentinel
+from shared.ingestion.sources import (
+    azure_monitor,
+    defender_incident,
+    generic,
+    graph_security,
+    risk_detection,
+    sentinel,
+)
 from shared.models.alert import AlertSource, NormalizedAlert
 
 log = logging.getLogger(__name__)
@@ -17,6 +24,7 @@ log = logging.getLogger(__name__)
 NORMALIZERS: dict[AlertSource, Callable[[Any], list[NormalizedAlert]]] = {
     AlertSource.AZURE_MONITOR: azure_monitor.normalize,
     AlertSource.GRAPH_SECURITY: graph_security.normalize,
+    AlertSource.DEFENDER_INCIDENT: defender_incident.normalize,
     AlertSource.RISK_DETECTION: risk_detection.normalize,
     AlertSource.SENTINEL: sentinel.normalize,
     AlertSource.GENERIC: generic.normalize,

@@ -1,5 +1,5 @@
-"""The normalized alert: one shape for every source (Azure Monitor, Graph security, Entra ID
-Protection, Sentinel, generic JSON), so matching and primitives never look at source formats."""
+"""The normalized alert: one shape for every source (Azure Monitor, Graph security alerts and incidents,
+Entra ID Protection, Sentinel, generic JSON), so matching and primitives never look at source formats."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ _SEVERITY_ORDER = list(Severity)
 class AlertSource(StrEnum):
     AZURE_MONITOR = "azureMonitor"
     GRAPH_SECURITY = "graphSecurityAlert"
+    DEFENDER_INCIDENT = "defenderIncident"
     RISK_DETECTION = "entraRiskDetection"
     SENTINEL = "sentinelIncident"
     GENERIC = "generic"

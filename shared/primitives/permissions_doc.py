@@ -1,4 +1,5 @@
-"""The permissions and directory roles every primitive needs, rendered from the catalog for docs/deploy.md.
+"""The permissions and directory roles every primitive and every pulled source needs, rendered from their
+catalogs (shared/primitives/catalog.py, shared/sources/catalog.py) for docs/deploy.md.
 
 The table in the deployment guide is generated, so it cannot drift from the code that acts:
 
@@ -64,6 +65,20 @@ def customer_directory_roles(primitives: Mapping[str, Any]) -> list[str]:
 def other_permissions(primitives: Mapping[str, Any]) -> list[str]:
     # Permissions on APIs other than Microsoft Graph (e.g. Exchange Online's Exchange.ManageAsApp).
     return _unique(p for spec in primitives.values() for p in getattr(spec, "other_permissions", ()))
+
+
+def source_permissions(sources: Mapping[Any, Any]) -> list[str]:
+    """Graph application permissions the pulled sources read with, in every customer tenant."""
+    return _unique(p for spec in sources.values() for p in spec.graph_permissions)
+
+
+def render_sources_table(sources: Mapping[Any, Any]) -> str:
+    rows = ["| Pulled source | What it reads | Graph request | Graph application permissions | Consented in |",
+            "|---|---|---|---|---|"]
+    for spec in sources.values():
+        rows.append(f"| `{spec.name.value}` | {spec.summary} | `GET {spec.graph_path}` "
+                    f"| {_cell(spec.graph_permissions)} | each customer tenant |")
+    return "\n".join(rows)
 
 
 def render_table(primitives: Mapping[str, Any]) -> str:
@@ -156,19 +171,28 @@ def _customer_tenant_commands(roles: list[str], home_only: list[str]) -> str:
     return "\n".join(lines)
 
 
-def render_section(primitives: Mapping[str, Any] | None = None) -> str:
+def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping[Any, Any] | None = None) -> str:
     """The generated part of docs/deploy.md, without the markers."""
     if primitives is None:
         from shared.primitives.catalog import PRIMITIVES
 
         primitives = PRIMITIVES
-    customer = customer_permissions(primitives)
+    if sources is None:
+        from shared.sources.catalog import SOURCES
+
+        sources = SOURCES
+    customer = _unique(customer_permissions(primitives) + source_permissions(sources))
     home = home_permissions(primitives)
     home_only = [p for p in home if p not in customer]
     roles = customer_directory_roles(primitives)
     others = other_permissions(primitives)
     parts = [
         render_table(primitives),
+        "",
+        "The alert sources Riposte pulls for a tenant (`GET/PUT /api/tenants/{id}/sources`, "
+        "[alert-sources.md](alert-sources.md#pulled-sources)) read with:",
+        "",
+        render_sources_table(sources),
         "",
         f"- **The app registration** lists every application permission: {_cell(_unique(customer + home))}.",
         f"- **Each customer tenant** needs: {_cell(customer)}, and the directory roles {_cell(roles)} for "

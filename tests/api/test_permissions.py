@@ -58,6 +58,8 @@ MATRIX: dict[str, Route] = {
     "rotate_ingest_credential": Route("POST", f"/tenants/{_guid()}/ingest-credentials/ic-{'0' * 16}/rotate",
                                       MANAGE, 404, body={"overlapHours": 1}),
     "revoke_ingest_credential": Route("DELETE", f"/tenants/{_guid()}/ingest-credentials/ic-{'0' * 16}", MANAGE, 404),
+    "get_tenant_sources": Route("GET", f"/tenants/{_guid()}/sources", READ, 404),
+    "replace_tenant_sources": Route("PUT", f"/tenants/{_guid()}/sources", MANAGE, 404, body={"sources": {}}),
     "list_groups": Route("GET", "/tenant-groups", READ, 200),
     "get_group": Route("GET", f"/tenant-groups/{unique('grp-')}", READ, 404),
     "create_group": Route("POST", "/tenant-groups", MANAGE, 400, body={"id": "Not Valid", "name": "never saved"}),

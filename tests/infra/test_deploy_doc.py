@@ -26,6 +26,16 @@ def test_every_primitive_and_permission_is_in_the_doc():
             assert f"`{item}`" in TEXT
 
 
+def test_every_pulled_source_and_its_permissions_are_in_the_doc():
+    from shared.sources.catalog import SOURCES
+
+    customer = TEXT.split("- **Each customer tenant** needs:")[1].split("\n")[0]
+    for spec in SOURCES.values():
+        assert f"| `{spec.name.value}` |" in TEXT
+        for permission in spec.graph_permissions:
+            assert f"`{permission}`" in customer  # consented with the rest
+
+
 def test_home_tenant_primitives_are_real_primitives():
     assert permissions_doc.HOME_TENANT_PRIMITIVES <= set(PRIMITIVES)
 

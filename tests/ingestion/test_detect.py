@@ -12,6 +12,7 @@ FIXTURE_FORMATS = {
     "graph_security_alert.json": AlertSource.GRAPH_SECURITY,
     "graph_security_alerts_list.json": AlertSource.GRAPH_SECURITY,
     "graph_security_alert_identity.json": AlertSource.GRAPH_SECURITY,
+    "defender_incident_expanded.json": AlertSource.DEFENDER_INCIDENT,
     "risk_detection_get.json": AlertSource.RISK_DETECTION,
     "risk_detection_with_tenant.json": AlertSource.RISK_DETECTION,
     "sentinel_incident_resource.json": AlertSource.SENTINEL,
@@ -41,7 +42,8 @@ def strip_odata_types(value):
     return value
 
 
-@pytest.mark.parametrize("name", ["graph_security_alert.json", "risk_detection_with_tenant.json"])
+@pytest.mark.parametrize("name", ["graph_security_alert.json", "risk_detection_with_tenant.json",
+                                  "defender_incident_expanded.json"])
 def test_graph_objects_without_odata_type_are_recognised_by_their_fields(name):
     """Pipelines (Logic Apps, exports) often drop @odata.* keys."""
     assert detect_format(strip_odata_types(load_payload(name))) == FIXTURE_FORMATS[name]

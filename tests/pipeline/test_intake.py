@@ -140,3 +140,20 @@ def test_decisions_and_runs_are_stored_with_the_alert(tables, intake):
     [run] = store.runs(result.alert.id)
     assert (run.playbook_id, run.status.value, run.playbook_version) == (matched, "pending", 1)
     assert store.get(result.alert.id).raw == {"x": 1}
+
+
+def test_a_defender_incident_redelivered_with_a_new_status_is_one_alert_updated(tables, intake):
+    """An incident polled or posted again (issue 11) takes intake's duplicate path: one alert, runs once,
+    its status updated."""
+    from shared.ingestion import normalize_payload
+
+    playbook(tables, {"type": "all"})
+    body = {"@odata.type": "#microsoft.graph.security.incident", "id": uuid.uuid4().hex[:8], "tenantId": T1,
+            "displayName": "Ransomware on one endpoint", "severity": "high", "status": "active"}
+    [first_alert] = normalize_payload(body)
+    first = intake.receive(first_alert)
+    [later_alert] = normalize_payload(body | {"status": "inProgress", "lastUpdateDateTime": "2026-12-04T13:00:00Z"})
+    later = intake.receive(later_alert)
+    assert (first.duplicate, later.duplicate, later.status_updated) == (False, True, True)
+    assert later.alert.id == first.alert.id and later.to_start == []
+    assert AlertStore(tables).get(first.alert.id).status is AlertStatus.IN_PROGRESS

@@ -68,9 +68,12 @@ async def test_alerts_from_other_sources_are_skipped(deps, server: SandboxServer
     action = COMMENT if kind == "add_alert_comment" else RESOLVE
     other = await run(action, deps, on=alert(source="entraRiskDetection", source_alert_id="x"))
     no_id = await run(action, deps, on=alert(source="graphSecurityAlert", source_alert_id=""))
+    # an incident's id is no alerts_v2 id: PATCH /security/alerts_v2/{incidentId} would be wrong
+    incident = await run(action, deps, on=alert(source="defenderIncident", source_alert_id="2972395"))
 
-    assert other.status is no_id.status is StepStatus.SKIPPED
+    assert other.status is no_id.status is incident.status is StepStatus.SKIPPED
     assert "entraRiskDetection" in other.reason and "source alert id" in no_id.reason
+    assert "defenderIncident" in incident.reason
     assert calls(server.state, "/security/") == []
 
 

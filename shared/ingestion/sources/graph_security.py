@@ -3,6 +3,8 @@ the `{"value": [...]}` list form is split by normalize.py."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from typing import Any
 
 from shared.ingestion import lenient
@@ -39,7 +41,7 @@ def normalize(body: Any) -> list[NormalizedAlert]:
         raise PayloadError(f"expected a JSON object, got {lenient.json_type(body)}")
     alert_id = lenient.required_id(body.get("id"), "id")
     category = lenient.short_text(body.get("category"))
-    entities, subscriptions = _evidence(body.get("evidence"))
+    entities, subscriptions = evidence_of(lenient.as_list(body.get("evidence"))[:MAX_EVIDENCE])
 
     return [build_alert(
         source=AlertSource.GRAPH_SECURITY,
@@ -63,12 +65,13 @@ def normalize(body: Any) -> list[NormalizedAlert]:
     )]
 
 
-def _evidence(evidence: Any) -> tuple[EntityCollector, list[str | None]]:
-    """Users, devices, IPs, countries and mailboxes from the evidence list, by @odata.type; plus the
-    Azure subscriptions of VMs (deviceEvidence.vmMetadata), a hint for tenant attribution."""
+def evidence_of(evidence: Iterable[Any]) -> tuple[EntityCollector, list[str | None]]:
+    """Users, devices, IPs, countries and mailboxes from evidence items, by @odata.type; plus the
+    Azure subscriptions of VMs (deviceEvidence.vmMetadata), a hint for tenant attribution. At most
+    MAX_EVIDENCE items are read (an incident's expanded alerts share the budget)."""
     entities = EntityCollector()
     subscriptions: list[str | None] = []
-    for item in lenient.as_list(evidence)[:MAX_EVIDENCE]:
+    for item in itertools.islice(evidence, MAX_EVIDENCE):
         if not isinstance(item, dict):
             continue
         kind = (lenient.short_text(item.get("@odata.type")) or "").casefold().removeprefix(EVIDENCE_PREFIX)

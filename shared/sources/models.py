@@ -1,0 +1,123 @@
+"""A tenant's pulled sources: the configuration people set (PUT) and the state pollers keep, apart.
+
+Config and state are separate rows (shared/store/sources.py): saving the configuration never touches
+a poller's watermark, and a poller never overwrites what a person set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from shared.api_model import SAVING, CamelModel, is_saving
+from shared.sources.catalog import SourceName
+
+MIN_INTERVAL_SECONDS = 60  # production: at most one poll a minute per source and tenant (Graph throttling)
+DEV_MIN_INTERVAL_SECONDS = 5  # development (make run): the sandbox demo sees an alert within seconds
+MAX_INTERVAL_SECONDS = 86_400
+DEFAULT_INTERVAL_SECONDS = 300
+
+
+def saving_context(development: bool) -> dict:
+    """Validation context of a PUT: the bounds apply to what is saved, not to what is read back."""
+    return SAVING | ({"min_interval_seconds": DEV_MIN_INTERVAL_SECONDS} if development else {})
+
+
+ReasonText = Annotated[str, Field(max_length=1024)]
+
+
+class SourceConfig(CamelModel):
+    enabled: bool = False
+    interval_seconds: int = DEFAULT_INTERVAL_SECONDS
+
+    @field_validator("interval_seconds")
+    @classmethod
+    def _within_bounds(cls, value: int, info: ValidationInfo) -> int:
+        if not is_saving(info):  # read back: a development config (5 s) stays readable
+            return max(value, 1)
+        low = info.context.get("min_interval_seconds", MIN_INTERVAL_SECONDS)
+        if not low <= value <= MAX_INTERVAL_SECONDS:
+            raise ValueError(f"must be between {low} and {MAX_INTERVAL_SECONDS} seconds")
+        return value
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(seconds=self.interval_seconds)
+
+
+class SourcesConfig(CamelModel):
+    """What PUT /api/tenants/{id}/sources sets: every source, those not named are off."""
+
+    sources: dict[SourceName, SourceConfig] = Field(default_factory=dict)
+
+    def of(self, name: SourceName) -> SourceConfig:
+        return self.sources.get(name) or SourceConfig()
+
+    def complete(self) -> SourcesConfig:
+        """Every known source named, in catalog order (what GET shows)."""
+        return SourcesConfig(sources={name: self.of(name) for name in SourceName})
+
+
+class SourceError(CamelModel):
+    """Why the last poll failed, for people: a code pollers choose from (consent_revoked, throttled,
+    graph_error, ...), the HTTP status when Graph answered, and a reason (never a secret or a token)."""
+
+    at: datetime
+    code: str = Field(min_length=1, max_length=64)
+    reason: ReasonText
+    status: int | None = None
+
+
+class SourceCounts(CamelModel):
+    polls: int = 0  # polls that completed
+    failures: int = 0  # polls that failed
+    consecutive_failures: int = 0  # since the last success (drives backoff)
+    items: int = 0  # records read from Graph
+    alerts: int = 0  # alerts handed to intake
+
+
+class ClaimLease(CamelModel):
+    """One poller's hold on a window: others skip the source until it is released or expires."""
+
+    id: str
+    owner: str = Field(max_length=256)
+    window_start: datetime
+    window_end: datetime
+    expires_at: datetime
+
+
+class SourceState(CamelModel):
+    """Where a source's polling stands; written by pollers only, under the row's ETag."""
+
+    watermark: datetime | None = None  # everything up to here was handed to intake
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: SourceError | None = None
+    next_due_at: datetime | None = None  # None: due now
+    counts: SourceCounts = Field(default_factory=SourceCounts)
+    claim: ClaimLease | None = None
+
+    def claimed_at(self, now: datetime) -> bool:
+        return self.claim is not None and self.claim.expires_at > now
+
+    def next_due(self, interval: timedelta) -> datetime | None:
+        """When the source is due with the interval configured now (None: now). A shorter interval set
+        after the last poll applies at once; a failure's backoff (retry_at) is kept whatever the interval."""
+        if self.next_due_at is None or self.counts.consecutive_failures or self.last_attempt_at is None:
+            return self.next_due_at
+        return min(self.next_due_at, self.last_attempt_at + interval)
+
+    def due(self, now: datetime, interval: timedelta) -> bool:
+        next_due = self.next_due(interval)
+        return next_due is None or next_due <= now
+
+
+class SourceView(CamelModel):
+    """One source as GET shows it: its configuration, what it reads, and its state."""
+
+    enabled: bool
+    interval_seconds: int
+    graph_permissions: list[str]
+    state: SourceState

@@ -1,0 +1,201 @@
+"""A tenant's pulled sources in Table Storage: one partition per tenant, one `config` row that people
+write (PUT), one `state-{source}` row per source that pollers write. Separate rows, so a PUT never
+clobbers a poller's watermark and a poller never undoes a PUT.
+
+Polling a window is claim → fetch → advance, each state write conditional on the row's ETag:
+- `claim_window` takes the window (watermark, now] with a lease; of two pollers that read the same
+  state, only the first conditional write wins, the other gets None and moves on;
+- `advance_watermark` / `record_failure` write the outcome only if the row is still as claimed; a
+  poller whose lease expired and was taken over gets ClaimLost and writes nothing.
+So two instances never process the same window twice while a lease holds; after a crash the window is
+taken again once the lease expires, and intake's dedupe keeps the alerts it re-reads to one each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from shared.sources.catalog import SourceName
+from shared.sources.models import ClaimLease, SourceCounts, SourceError, SourcesConfig, SourceState
+from shared.store.tables import Tables, get_json, put_json
+
+SOURCES = "Sources"
+CONFIG_ROW = "config"
+DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class ClaimLost(Exception):
+    """The source's state changed since it was claimed (the lease expired and another poller took the
+    window): nothing was written."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A poller's hold on one source's window; pass it back to advance_watermark or record_failure."""
+
+    tenant_id: str
+    source: SourceName
+    lease: ClaimLease
+    interval: timedelta
+    state: SourceState  # the state as claimed (with the lease)
+    etag: str
+
+    @property
+    def window_start(self) -> datetime:
+        return self.lease.window_start
+
+    @property
+    def window_end(self) -> datetime:
+        return self.lease.window_end
+
+
+def _state_row(source: SourceName) -> str:
+    return f"state-{source.value}"
+
+
+class SourceStore:
+    def __init__(self, tables: Tables):
+        self._tables = tables
+
+    @property
+    def _table(self):
+        return self._tables(SOURCES)
+
+    # --- config (people) -------------------------------------------------------------------------
+    def get_config(self, tenant_id: str) -> SourcesConfig:
+        try:
+            entity = self._table.get_entity(tenant_id, CONFIG_ROW)
+        except ResourceNotFoundError:
+            return SourcesConfig()
+        return SourcesConfig.model_validate(get_json(entity, "doc"))
+
+    def configs(self) -> list[tuple[str, SourcesConfig]]:
+        """Every tenant that has a configuration, with it (the pollers' fan-out reads this)."""
+        rows = self._table.query_entities("RowKey eq @row", parameters={"row": CONFIG_ROW})
+        return [(row["PartitionKey"], SourcesConfig.model_validate(get_json(row, "doc"))) for row in rows]
+
+    def put_config(self, tenant_id: str, config: SourcesConfig) -> SourcesConfig:
+        """Replace the configuration (the config row only: no state row is read or written)."""
+        config = config.complete()
+        self._table.upsert_entity(put_json({"PartitionKey": tenant_id, "RowKey": CONFIG_ROW}, "doc",
+                                           config.model_dump(mode="json", by_alias=True)), mode=UpdateMode.REPLACE)
+        return config
+
+    # --- state (pollers) -------------------------------------------------------------------------
+    def get_state(self, tenant_id: str, source: SourceName) -> tuple[SourceState, str | None]:
+        """The source's state and its row's ETag (None: never polled, no row yet)."""
+        try:
+            entity = self._table.get_entity(tenant_id, _state_row(source))
+        except ResourceNotFoundError:
+            return SourceState(), None
+        return SourceState.model_validate(get_json(entity, "doc")), entity.metadata["etag"]
+
+    def get_states(self, tenant_id: str) -> dict[SourceName, SourceState]:
+        rows = self._table.query_entities("PartitionKey eq @pk and RowKey ge 'state-' and RowKey lt 'state.'",
+                                          parameters={"pk": tenant_id})
+        states = {}
+        for row in rows:
+            try:
+                name = SourceName(row["RowKey"].removeprefix("state-"))
+            except ValueError:
+                continue  # a source this version no longer knows
+            states[name] = SourceState.model_validate(get_json(row, "doc"))
+        return states
+
+    def claim_window(self, tenant_id: str, source: SourceName, *, owner: str, now: datetime,
+                     interval: timedelta, lease: timedelta = DEFAULT_LEASE) -> Claim | None:
+        """Claim the source's next window, (watermark, now], if it is due and nobody holds it; None if
+        it is not due, is held, or another poller claimed it first."""
+        state, etag = self.get_state(tenant_id, source)
+        return self.try_claim(tenant_id, source, state, etag, owner=owner, now=now, interval=interval, lease=lease)
+
+    def try_claim(self, tenant_id: str, source: SourceName, state: SourceState, etag: str | None, *,
+                  owner: str, now: datetime, interval: timedelta, lease: timedelta = DEFAULT_LEASE) -> Claim | None:
+        """claim_window on a state read earlier (with its ETag): the write succeeds only if the row is
+        still as read. A first window, with no watermark yet, reaches back one interval; a window whose
+        lease expired unfinished is taken again from its start."""
+        if state.claimed_at(now) or not state.due(now, interval):
+            return None
+        start = state.watermark or (state.claim.window_start if state.claim else now - interval)
+        if start >= now:  # the watermark is ahead of this clock: nothing to read yet
+            return None
+        held = ClaimLease(id=uuid.uuid4().hex, owner=owner, window_start=start, window_end=now,
+                          expires_at=now + lease)
+        claimed = state.model_copy(update={"claim": held, "last_attempt_at": now})
+        new_etag = self._write(tenant_id, source, claimed, etag)
+        if new_etag is None:
+            return None
+        return Claim(tenant_id, source, held, interval, claimed, new_etag)
+
+    def extend_claim(self, claim: Claim, *, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Claim:
+        """Hold the window longer (a poll reading many pages): the lease runs until now + lease.
+        ClaimLost if the claim was taken over meanwhile."""
+        held = claim.lease.model_copy(update={"expires_at": now + lease})
+        state = claim.state.model_copy(update={"claim": held})
+        etag = self._write(claim.tenant_id, claim.source, state, claim.etag)
+        if etag is None:
+            raise ClaimLost(f"{claim.tenant_id}/{claim.source.value}")
+        return Claim(claim.tenant_id, claim.source, held, claim.interval, state, etag)
+
+    def advance_watermark(self, claim: Claim, *, now: datetime, watermark: datetime | None = None,
+                          items: int = 0, alerts: int = 0) -> SourceState:
+        """The window was handed to intake: move the watermark (to the window's end unless told), release
+        the claim, schedule the next poll one interval after this window. ClaimLost if taken over."""
+        watermark = watermark or claim.window_end
+        if watermark < claim.window_start:
+            raise ValueError("a watermark never moves backwards")
+        counts = claim.state.counts
+        done = claim.state.model_copy(update={
+            "watermark": watermark, "last_success_at": now, "next_due_at": claim.window_end + claim.interval,
+            "claim": None, "counts": SourceCounts(polls=counts.polls + 1, failures=counts.failures,
+                                                  consecutive_failures=0, items=counts.items + items,
+                                                  alerts=counts.alerts + alerts)})
+        self._write_claimed(claim, done)
+        return done
+
+    def record_failure(self, claim: Claim, *, error: SourceError, retry_at: datetime) -> SourceState:
+        """The poll failed: keep the watermark (the window is read again), say why, retry at retry_at
+        (the poller's backoff). ClaimLost if taken over."""
+        counts = claim.state.counts
+        failed = claim.state.model_copy(update={
+            "watermark": claim.state.watermark or claim.window_start,  # a failed first window is not skipped
+            "last_error": error, "next_due_at": retry_at, "claim": None,
+            "counts": counts.model_copy(update={"failures": counts.failures + 1,
+                                                "consecutive_failures": counts.consecutive_failures + 1})})
+        self._write_claimed(claim, failed)
+        return failed
+
+    def delete_tenant(self, tenant_id: str) -> None:
+        """Every row of the tenant (its config and states), e.g. when the tenant is deleted."""
+        for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id},
+                                              select=["PartitionKey", "RowKey"]):
+            try:
+                self._table.delete_entity(tenant_id, row["RowKey"])
+            except ResourceNotFoundError:
+                pass
+
+    # --- conditional writes ----------------------------------------------------------------------
+    def _write_claimed(self, claim: Claim, state: SourceState) -> None:
+        if self._write(claim.tenant_id, claim.source, state, claim.etag) is None:
+            raise ClaimLost(f"{claim.tenant_id}/{claim.source.value}")
+
+    def _write(self, tenant_id: str, source: SourceName, state: SourceState, etag: str | None) -> str | None:
+        """Write the state if the row is as read (etag), or create it if it was absent (etag None).
+        The new ETag, or None when another writer got there first."""
+        entity = put_json({"PartitionKey": tenant_id, "RowKey": _state_row(source)}, "doc",
+                          state.model_dump(mode="json", by_alias=True))
+        try:
+            if etag is None:
+                written = self._table.create_entity(entity)
+            else:
+                written = self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                                    match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
+            return None
+        return written["etag"]
