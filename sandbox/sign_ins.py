@@ -1,25 +1,32 @@
-"""Entra ID sign-in logs: `GET /auditLogs/signIns` with `$filter` on userId (and createdDateTime) and `$top`.
+"""Entra ID sign-in logs: `GET /auditLogs/signIns` with the shared list options (sandbox/odata.py).
 
 State: `tenant.areas["sign_ins"]` = a list of signIn resources, newest first. Read-only in Graph.
 """
 
 from __future__ import annotations
 
-import copy
-import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import bad_request
-from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
+from msgraph.generated.models.sign_in import SignIn
+
+from .graph_enums import graph_properties
+from .odata import DATETIME, STRING, Collection, page
+from .routing import GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID
 from .state import Tenant
 
 AREA = "sign_ins"
 ADELE = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
 routes = GraphRouteTable()
-_USER = re.compile(r"userId eq '([^']+)'", re.IGNORECASE)
-_SINCE = re.compile(r"createdDateTime ge (\S+)", re.IGNORECASE)
+# Newest first, as Graph lists sign-ins; $top at most 1,000.
+SIGN_INS = Collection(
+    context="auditLogs/signIns", entity_type="microsoft.graph.signIn", properties=graph_properties(SignIn),
+    filterable={"userId": STRING, "userPrincipalName": STRING, "createdDateTime": DATETIME, "appDisplayName": STRING,
+                "ipAddress": STRING, "riskLevelDuringSignIn": STRING, "clientAppUsed": STRING, "id": STRING},
+    default_page=50, max_top=1000,
+)
 
 
 def _sign_in(n: int, user_id: str, upn: str, minutes_ago: int, country: str, city: str, ip: str, app: str,
@@ -41,20 +48,32 @@ def seed_tenant(tenant: Tenant) -> None:
             _sign_in(3, ADELE, upn, 300, "AU", "Sydney", "203.0.113.20", "Microsoft Teams"),
         ]
     tenant.areas[AREA] = entries
+    for user_id, days_ago in _LAST_SIGN_IN_DAYS.items():
+        user = tenant.users.get(user_id)
+        if user is not None and "signInActivity" not in user.props:
+            user.props["signInActivity"] = sign_in_activity(days_ago)
+
+
+# Demo users' last sign-in, in days before the seed (users not listed never signed in: signInActivity null).
+# Lynne (Fabrikam) has been away 45 days, for "no sign-in for N days"; the guests never signed in.
+_LAST_SIGN_IN_DAYS: dict[str, float] = {
+    ADELE: 12 / 1440, "48d31887-5fad-4d73-a9f5-3c356e68a038": 2, "f0c7b7a2-9e3d-4c1a-8d55-6b2f1e9a4c37": 0.5,
+    "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b": 1, "3a4b5c6d-7e8f-4a9b-8c0d-1e2f3a4b5c6d": 45,
+}
+
+
+def sign_in_activity(days_ago: float) -> dict[str, Any]:
+    """A user's signInActivity as Graph returns it (``$select=signInActivity``)."""
+    at = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, at))
+    return {"lastSignInDateTime": at, "lastSignInRequestId": request_id, "lastNonInteractiveSignInDateTime": at,
+            "lastNonInteractiveSignInRequestId": request_id, "lastSuccessfulSignInDateTime": at,
+            "lastSuccessfulSignInRequestId": request_id}
 
 
 @routes.get("/auditLogs/signIns")
 async def list_sign_ins(ctx: HandlerContext) -> GraphResponse:
-    query = ctx.request.query
-    entries = ctx.tenant.areas.get(AREA, [])
-    wanted = _USER.search(query.get("$filter", ""))
-    since = _SINCE.search(query.get("$filter", ""))
-    try:
-        top = min(int(query.get("$top", "50")), 1000)
-    except ValueError:
-        raise bad_request("Invalid $top value.") from None
-    selected = [e for e in entries if not wanted or e["userId"].lower() == wanted.group(1).lower()]
-    if since:
-        selected = [e for e in selected if e["createdDateTime"] >= since.group(1)]
-    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#auditLogs/signIns",
-                               "value": copy.deepcopy(selected[:top])})
+    with ctx.state.lock:
+        body = page(ctx.tenant.areas.get(AREA, []), ctx.request.query, ctx.request.base_url,
+                    "/auditLogs/signIns", SIGN_INS)
+    return GraphResponse(200, body)
