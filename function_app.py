@@ -18,6 +18,7 @@ from triggers.ingest_credentials import bp as ingest_credential_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbook_runs import bp as playbook_run_triggers
 from triggers.playbooks import bp as playbook_triggers
+from triggers.pollers import bp as poller_triggers
 from triggers.primitives import bp as primitive_triggers
 from triggers.reconcile import bp as reconcile_triggers
 from triggers.runs import bp as run_triggers
@@ -43,6 +44,7 @@ BLUEPRINTS = (
     approval_triggers,
     primitive_triggers,
     reconcile_triggers,
+    poller_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,
     selftest_activities,

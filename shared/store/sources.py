@@ -14,7 +14,7 @@ taken again once the lease expires, and intake's dedupe keeps the alerts it re-r
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from azure.core import MatchConditions
@@ -55,6 +55,17 @@ class Claim:
         return self.lease.window_end
 
 
+@dataclass
+class TenantSources:
+    """One tenant's rows as snapshot() read them."""
+
+    config: SourcesConfig = field(default_factory=SourcesConfig)
+    states: dict[SourceName, tuple[SourceState, str]] = field(default_factory=dict)
+
+    def state(self, source: SourceName) -> tuple[SourceState, str | None]:
+        return self.states.get(source, (SourceState(), None))
+
+
 def _state_row(source: SourceName) -> str:
     return f"state-{source.value}"
 
@@ -79,6 +90,23 @@ class SourceStore:
         """Every tenant that has a configuration, with it (the pollers' fan-out reads this)."""
         rows = self._table.query_entities("RowKey eq @row", parameters={"row": CONFIG_ROW})
         return [(row["PartitionKey"], SourcesConfig.model_validate(get_json(row, "doc"))) for row in rows]
+
+    def snapshot(self) -> dict[str, TenantSources]:
+        """Every tenant's configuration and source states (with their ETags) in one query of the table:
+        what the pollers' timer reads each tick to find the due sources, then claims with try_claim."""
+        tenants: dict[str, TenantSources] = {}
+        for row in self._table.list_entities():
+            tenant = tenants.setdefault(row["PartitionKey"], TenantSources())
+            key = row["RowKey"]
+            if key == CONFIG_ROW:
+                tenant.config = SourcesConfig.model_validate(get_json(row, "doc"))
+            elif key.startswith("state-"):
+                try:
+                    name = SourceName(key.removeprefix("state-"))
+                except ValueError:
+                    continue  # a source this version no longer knows
+                tenant.states[name] = (SourceState.model_validate(get_json(row, "doc")), row.metadata["etag"])
+        return tenants
 
     def put_config(self, tenant_id: str, config: SourcesConfig) -> SourcesConfig:
         """Replace the configuration (the config row only: no state row is read or written)."""

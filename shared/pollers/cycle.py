@@ -1,0 +1,86 @@
+"""A polling cycle: find the (tenant, source) pairs that are due, claim each window, poll the claimed
+ones with bounded concurrency. Run by the timer in triggers/pollers.py (docs/alert-sources.md, "Pulled
+sources", says why this fan-out and what comes next).
+
+One table query finds what is due (SourceStore.snapshot); each claim is a conditional write on the
+state row read by that query, so of two instances running a cycle at once only one polls a window.
+A tenant's poll never waits on another's: each runs in its own task, and a throttled or refused tenant
+records its failure and is skipped until its retry time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.graph import GraphClientFactory
+from shared.pollers.graph_lists import QUERIES
+from shared.pollers.poll import Deliver, PollOutcome, run_claimed
+from shared.sources.catalog import SourceName
+from shared.store.sources import Claim, SourceStore
+
+log = logging.getLogger("riposte.pollers")
+
+# The sources a poller exists for; others can be configured but are not polled yet (GET shows no state).
+POLLED: tuple[SourceName, ...] = tuple(QUERIES)
+DEFAULT_CONCURRENCY = 32
+
+
+@dataclass
+class CycleReport:
+    due: int = 0  # due sources found
+    claimed: int = 0  # of those, windows this cycle won
+    outcomes: list[PollOutcome] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return sum(o.requests for o in self.outcomes)
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for o in self.outcomes if o.error is not None)
+
+    def summary(self) -> dict[str, Any]:
+        return {"due": self.due, "claimed": self.claimed, "failed": self.failures, "requests": self.requests,
+                "alerts": sum(o.alerts for o in self.outcomes)}
+
+
+def claim_due(store: SourceStore, owner: str, now: datetime) -> tuple[int, list[Claim]]:
+    """The due sources (enabled, pollable, due, not held) and the windows won among them."""
+    due = 0
+    claims = []
+    for tenant_id, tenant in store.snapshot().items():
+        for source in POLLED:
+            config = tenant.config.of(source)
+            if not config.enabled:
+                continue
+            state, etag = tenant.state(source)
+            if state.claimed_at(now) or not state.due(now, config.interval):
+                continue
+            due += 1
+            claim = store.try_claim(tenant_id, source, state, etag, owner=owner, now=now, interval=config.interval)
+            if claim is not None:
+                claims.append(claim)
+    return due, claims
+
+
+async def run_cycle(store: SourceStore, graph: GraphClientFactory, deliver: Deliver, *, owner: str,
+                    concurrency: int = DEFAULT_CONCURRENCY, now: Callable[[], datetime] | None = None,
+                    rng: random.Random | None = None) -> CycleReport:
+    clock = now or (lambda: datetime.now(UTC))
+    rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+    due, claims = await asyncio.to_thread(claim_due, store, owner, clock())
+    report = CycleReport(due=due, claimed=len(claims))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def poll(claim: Claim) -> PollOutcome:
+        async with gate:
+            return await run_claimed(store, graph, claim, deliver, clock, rng)
+
+    report.outcomes = list(await asyncio.gather(*(poll(c) for c in claims)))
+    return report

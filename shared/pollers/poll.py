@@ -1,0 +1,126 @@
+"""One poll: claim a source's window, read it from the tenant's Graph, hand each record to intake,
+advance the watermark; or record why it failed and when to try again.
+
+Failures (docs/alert-sources.md, "Pulled sources"):
+- 429: throttled. Retry after Graph's Retry-After, at least the backoff, plus jitter.
+- 401/403: consent revoked or the permission missing. The source is marked `consent_revoked` and retried
+  slowly (CONSENT_RETRY), never holding other tenants.
+- anything else (5xx, timeouts, a bad page): exponential backoff from the interval, with jitter.
+The watermark stays on a failure, so the window is read again; intake's dedupe keeps re-read records
+to one alert each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from kiota_abstractions.api_error import APIError
+
+from shared.graph import GraphClientFactory
+from shared.pollers.graph_lists import read_window
+from shared.sources.catalog import SourceName
+from shared.sources.models import SourceError
+from shared.store.sources import Claim, ClaimLost, SourceStore
+
+log = logging.getLogger("riposte.pollers")
+
+CONSENT_RETRY = timedelta(minutes=30)  # a revoked consent comes back when an admin acts: no need to hurry
+MAX_BACKOFF = timedelta(hours=1)
+JITTER = 0.2  # up to +20 %, so tenants throttled together do not come back together
+
+# Hands one Graph record of a tenant to intake; returns the number of alerts it became (0: skipped).
+Deliver = Callable[[str, SourceName, dict[str, Any]], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    tenant_id: str
+    source: SourceName
+    polled: bool  # False: not due, or another poller holds the window
+    items: int = 0
+    alerts: int = 0
+    requests: int = 0
+    error: SourceError | None = None
+
+
+def backoff(interval: timedelta, failures: int) -> timedelta:
+    """interval, 2x, 4x, ... after consecutive failures, at most MAX_BACKOFF."""
+    return min(interval * (2 ** max(failures - 1, 0)), MAX_BACKOFF)
+
+
+def jittered(delay: timedelta, rng: random.Random) -> timedelta:
+    return delay * (1 + rng.random() * JITTER)
+
+
+def retry_after_seconds(exc: APIError) -> float | None:
+    headers = exc.response_headers or {}
+    value = next((v for k, v in dict(headers).items() if k.lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def classify(exc: Exception, now: datetime, interval: timedelta, failures: int,
+             rng: random.Random) -> tuple[SourceError, datetime]:
+    """What a failed poll records, and when the source is due again."""
+    status = exc.response_status_code if isinstance(exc, APIError) else None
+    graph_code = getattr(getattr(exc, "error", None), "code", None)
+    detail = f" ({graph_code})" if graph_code else ""
+    if status == 429:
+        asked = retry_after_seconds(exc)  # type: ignore[arg-type]
+        delay = max(timedelta(seconds=asked or 0), backoff(interval, failures))
+        error = SourceError(at=now, code="throttled", status=status,
+                            reason=f"Microsoft Graph throttled the tenant{detail}; Retry-After {asked} s.")
+        return error, now + jittered(delay, rng)
+    if status in (401, 403):
+        error = SourceError(at=now, code="consent_revoked", status=status,
+                            reason=f"Microsoft Graph refused Riposte's app in this tenant{detail}: admin "
+                                   "consent was revoked or a permission is missing. Retried every "
+                                   f"{int(CONSENT_RETRY.total_seconds() // 60)} minutes.")
+        return error, now + jittered(max(CONSENT_RETRY, interval), rng)
+    if status is not None:
+        reason = f"Microsoft Graph answered {status}{detail}."
+    elif isinstance(exc, httpx.TimeoutException):
+        reason = "Microsoft Graph did not answer in time."
+    elif isinstance(exc, httpx.HTTPError):
+        reason = f"Microsoft Graph could not be reached ({type(exc).__name__})."
+    else:
+        reason = f"The poll failed ({type(exc).__name__})."
+    error = SourceError(at=now, code="graph_error", status=status, reason=reason)
+    return error, now + jittered(backoff(interval, failures), rng)
+
+
+async def run_claimed(store: SourceStore, graphs: GraphClientFactory, claim: Claim, deliver: Deliver,
+                      now: Callable[[], datetime], rng: random.Random) -> PollOutcome:
+    """Read the claimed window and hand it to intake; record the outcome on the source's state."""
+    tenant, source = claim.tenant_id, claim.source
+    try:
+        graph = graphs.for_tenant(tenant)
+        records, requests = await read_window(graph, source, claim.window_start, claim.window_end)
+        alerts = 0
+        for record in records:
+            alerts += await deliver(tenant, source, record)
+    except Exception as exc:  # every failure is recorded on the source; none stops the cycle
+        error, retry_at = classify(exc, now(), claim.interval, claim.state.counts.consecutive_failures + 1, rng)
+        if error.code == "graph_error" and not isinstance(exc, (APIError, httpx.HTTPError)):
+            log.exception("poll of %s for tenant %s failed", source.value, tenant)
+        else:
+            log.warning("poll of %s for tenant %s failed: %s", source.value, tenant, error.code)
+        try:
+            await asyncio.to_thread(store.record_failure, claim, error=error, retry_at=retry_at)
+        except ClaimLost:
+            log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
+        return PollOutcome(tenant, source, True, error=error)
+    try:
+        await asyncio.to_thread(store.advance_watermark, claim, now=now(), items=len(records), alerts=alerts)
+    except ClaimLost:  # another poller re-reads the window: intake's dedupe keeps its alerts to one each
+        log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
+    return PollOutcome(tenant, source, True, items=len(records), alerts=alerts, requests=requests)

@@ -1,0 +1,156 @@
+"""Polling cycles against the Graph sandbox through msgraph-sdk (issue 11, items 1 and 3): windows read
+with $filter/$top and every nextLink, one request for a quiet source, updates re-read, throttling and
+revoked consent recorded per tenant without holding the others, one poller per window."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.pollers import cycle, graph_lists
+from shared.pollers.graph_lists import ListQuery
+from shared.sources.catalog import SourceName
+from shared.sources.models import SourceConfig, SourcesConfig
+
+from .conftest import graph_calls, inject, new_sandbox_tenant
+
+pytestmark = pytest.mark.stack
+
+ALERTS = SourceName.ALERTS_V2
+MINUTE = timedelta(minutes=1)
+
+
+class Collected:
+    """A delivery that keeps what it is handed (intake's place in these tests)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, SourceName, dict]] = []
+
+    async def __call__(self, tenant_id: str, source: SourceName, record: dict) -> int:
+        self.records.append((tenant_id, source, record))
+        return 1
+
+    def ids(self, source: SourceName = ALERTS) -> list[str]:
+        return [r["id"] for _, s, r in self.records if s is source]
+
+
+def enable(store, tenant_id: str, *sources: SourceName, interval: int = 60) -> None:
+    store.put_config(tenant_id, SourcesConfig(sources={s: SourceConfig(enabled=True, interval_seconds=interval)
+                                                       for s in sources}))
+
+
+def clock(offset: timedelta = timedelta(0)):
+    return lambda: datetime.now(UTC) + offset
+
+
+async def poll(store, graphs, deliver, offset=timedelta(0), owner="poller-a"):
+    return await cycle.run_cycle(store, graphs, deliver, owner=owner, now=clock(offset), rng=random.Random(7))
+
+
+async def test_new_alert_is_delivered_and_a_quiet_poll_is_one_request(store, graphs, control, tenant):
+    enable(store, tenant, ALERTS)
+    alert = inject(control, tenant, "security/alerts", {"title": "Impossible travel", "severity": "high"})
+    deliver = Collected()
+
+    report = await poll(store, graphs, deliver)
+    assert (report.due, report.claimed, report.failures) == (1, 1, 0)
+    assert deliver.ids() == [alert["id"]]
+    assert deliver.records[0][0] == tenant  # the polled tenant
+    state, _ = store.get_state(tenant, ALERTS)
+    assert state.watermark is not None and state.counts.alerts == 1 and state.claim is None
+
+    again = await poll(store, graphs, deliver)  # not due before its interval
+    assert again.claimed == 0
+
+    before = len(graph_calls(control, tenant))
+    quiet = await poll(store, graphs, deliver, offset=MINUTE + timedelta(seconds=5))
+    calls = graph_calls(control, tenant)[before:]
+    assert quiet.claimed == 1 and len(deliver.records) == 1  # nothing new, nothing handed on
+    assert [(c["method"], c["path"]) for c in calls] == [("GET", "/v1.0/security/alerts_v2")]
+    assert "lastUpdateDateTime ge" in calls[0]["query"]["$filter"]
+
+
+async def test_an_update_is_read_again_in_the_next_window(store, graphs, control, tenant):
+    enable(store, tenant, ALERTS)
+    alert = inject(control, tenant, "security/alerts", {"title": "Malware", "severity": "medium"})
+    deliver = Collected()
+    await poll(store, graphs, deliver)
+    response = control.patch(f"/_sandbox/tenants/{tenant}/security/alerts/{alert['id']}",
+                             json={"status": "resolved", "severity": "high"})
+    assert response.status_code == 200, response.text
+
+    await poll(store, graphs, deliver, offset=MINUTE + timedelta(seconds=5))
+    assert deliver.ids() == [alert["id"], alert["id"]]
+    assert deliver.records[1][2]["status"] == "resolved" and deliver.records[1][2]["severity"] == "high"
+
+
+async def test_every_page_is_followed(store, graphs, control, tenant, monkeypatch):
+    monkeypatch.setitem(graph_lists.QUERIES, ALERTS, ListQuery(lambda g: g.security.alerts_v2, top=2))
+    enable(store, tenant, ALERTS)
+    injected = [inject(control, tenant, "security/alerts", {"title": f"alert {n}"})["id"] for n in range(5)]
+    deliver = Collected()
+
+    report = await poll(store, graphs, deliver)
+    assert sorted(deliver.ids()) == sorted(injected)
+    assert report.requests == 3 and len(graph_calls(control, tenant)) == 3
+
+
+async def test_incidents_risk_detections_and_risky_users_are_polled(store, graphs, control, tenant):
+    enable(store, tenant, SourceName.INCIDENTS, SourceName.RISK_DETECTIONS, SourceName.RISKY_USERS)
+    incident = inject(control, tenant, "security/incidents",
+                      {"displayName": "Multi-stage attack", "alerts": [{"title": "Phish", "severity": "high"}]})
+    detection = inject(control, tenant, "riskDetections",
+                       {"userId": f"kim@t{tenant[:8]}.onmicrosoft.com", "riskLevel": "high",
+                        "riskEventType": "anonymizedIPAddress", "riskState": "atRisk"})
+    deliver = Collected()
+
+    report = await poll(store, graphs, deliver)
+    assert report.claimed == 3 and report.failures == 0
+    delivered = {s: r for _, s, r in deliver.records}
+    assert delivered[SourceName.INCIDENTS]["id"] == incident["id"]
+    assert [a["title"] for a in delivered[SourceName.INCIDENTS]["alerts"]] == ["Phish"]  # $expand=alerts
+    assert delivered[SourceName.RISK_DETECTIONS]["id"] == detection["id"]
+    assert delivered[SourceName.RISKY_USERS]["riskLevel"] == "high"  # the detection raised the user's risk
+
+
+async def test_throttling_and_revoked_consent_are_recorded_per_tenant(store, graphs, control, tenant):
+    throttled, refused = new_sandbox_tenant(control), new_sandbox_tenant(control)
+    for tid in (tenant, throttled, refused):
+        enable(store, tid, ALERTS)
+    assert control.post(f"/_sandbox/tenants/{throttled}/throttle", json={"retryAfter": 120}).status_code < 300
+    assert control.post(f"/_sandbox/tenants/{refused}/revokeConsent", json={"status": 403}).status_code < 300
+    healthy_alert = inject(control, tenant, "security/alerts", {"title": "still seen"})
+    deliver = Collected()
+    started = datetime.now(UTC)
+
+    report = await poll(store, graphs, deliver)
+    assert report.claimed == 3 and report.failures == 2
+    assert deliver.ids() == [healthy_alert["id"]]  # the others did not hold it
+
+    state, _ = store.get_state(throttled, ALERTS)
+    assert (state.last_error.code, state.last_error.status) == ("throttled", 429)
+    assert state.next_due_at >= started + timedelta(seconds=120)  # Graph's Retry-After, not the interval
+    assert len(graph_calls(control, throttled)) == 1  # no retry inside the poll: the tenant is backed off
+    state, _ = store.get_state(refused, ALERTS)
+    assert (state.last_error.code, state.last_error.status) == ("consent_revoked", 403)
+    assert state.next_due_at >= started + timedelta(minutes=30)  # retried slowly
+    assert state.watermark is not None  # the failed window is read again later, not skipped
+
+    deliver = Collected()
+    later = await poll(store, graphs, deliver, offset=MINUTE + timedelta(seconds=5))
+    assert {o.tenant_id for o in later.outcomes} == {tenant}  # the failed ones wait for their retry time
+
+
+async def test_two_pollers_never_poll_the_same_window(store, graphs, control, tenant):
+    enable(store, tenant, ALERTS)
+    alert = inject(control, tenant, "security/alerts", {"title": "once"})
+    deliver = Collected()
+
+    first, second = await asyncio.gather(poll(store, graphs, deliver, owner="a"),
+                                         poll(store, graphs, deliver, owner="b"))
+    assert first.claimed + second.claimed == 1
+    assert deliver.ids() == [alert["id"]]
+    assert len(graph_calls(control, tenant)) == 1
