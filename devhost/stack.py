@@ -150,6 +150,9 @@ class LocalStack:
             # (devhost/local_queues.py). In Azure, `ServiceBus__*` settings name the namespace.
             "ServiceBus": storage_connection_string(p.blob, p.queue, p.table),
             "RIPOSTE_ENVIRONMENT": "development",
+            # A registered tenant's pulled sources are on, polled every 5 s (the sandbox's tenants: an alert
+            # injected there reaches GET /api/alerts within seconds; docs/alert-sources.md, "Pulled sources").
+            "RIPOSTE_SOURCES_ON_REGISTER_SECONDS": "5",
             "RIPOSTE_TASK_HUB": "RiposteLocal",
             "GRAPH_BASE_URL": f"{self.sandbox_url}/v1.0",
             "GRAPH_AUTH_MODE": "local_token",

@@ -42,6 +42,9 @@ class AppSettings(BaseModel, frozen=True):
     # How long a run may go without a live Durable instance before the reconciler acts on it
     # (shared/run_recovery.py): longer than a start takes, short enough that a lost run is seen soon.
     reconcile_grace_seconds: int = Field(default=300, ge=60, le=86_400)
+    # A tenant registered (POST /api/tenants) gets every polled source on at this interval; unset: all off
+    # until PUT /api/tenants/{id}/sources. The local stack sets it so the sandbox tenants are polled.
+    sources_on_register_seconds: int | None = Field(default=None, ge=5, le=86_400)
 
     @property
     def is_development(self) -> bool:
@@ -66,6 +69,8 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         public_base_url=env.get("RIPOSTE_PUBLIC_BASE_URL", "http://127.0.0.1:7071").rstrip("/"),
         exchange_base_url=(env.get("EXCHANGE_BASE_URL") or DEFAULT_EXCHANGE_BASE_URL).rstrip("/"),
         reconcile_grace_seconds=int(env.get("RIPOSTE_RECONCILE_GRACE_SECONDS") or 300),
+        sources_on_register_seconds=int(env["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"])
+        if env.get("RIPOSTE_SOURCES_ON_REGISTER_SECONDS") else None,
     )
 
 

@@ -9,6 +9,8 @@ from shared import services
 from shared.auth import Permission
 from shared.models.playbook import OneTenant, TenantGroupScope
 from shared.models.tenant import Tenant, TenantGroup
+from shared.pollers.cycle import polled_sources_on
+from shared.settings import get_settings
 from shared.store.directory import NotFound
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import json_response
@@ -66,6 +68,10 @@ def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
 def create_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         tenant = services.directory().create_tenant(Tenant.model_validate(body_of(req)))
+        settings = get_settings()
+        if settings.sources_on_register_seconds:  # the local stack: the sandbox tenant is polled at once
+            services.sources().put_config(tenant.id, polled_sources_on(settings.sources_on_register_seconds,
+                                                                       settings.is_development))
         return json_response(tenant, status_code=201, headers={"Location": f"/api/tenants/{tenant.id}"})
 
     return respond(req, Permission.MANAGE, create)

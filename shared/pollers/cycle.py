@@ -22,6 +22,7 @@ from shared.graph import GraphClientFactory
 from shared.pollers.graph_lists import QUERIES
 from shared.pollers.poll import Deliver, PollOutcome, run_claimed
 from shared.sources.catalog import SourceName
+from shared.sources.models import SourcesConfig, saving_context
 from shared.store.sources import Claim, SourceStore
 
 log = logging.getLogger("riposte.pollers")
@@ -48,6 +49,14 @@ class CycleReport:
     def summary(self) -> dict[str, Any]:
         return {"due": self.due, "claimed": self.claimed, "failed": self.failures, "requests": self.requests,
                 "alerts": sum(o.alerts for o in self.outcomes)}
+
+
+def polled_sources_on(interval_seconds: int, development: bool) -> SourcesConfig:
+    """Every polled source on at this interval (a newly registered tenant, when the deployment says so);
+    ValueError when the interval is out of the bounds a PUT would allow."""
+    return SourcesConfig.model_validate(
+        {"sources": {s.value: {"enabled": True, "intervalSeconds": interval_seconds} for s in POLLED}},
+        context=saving_context(development))
 
 
 def claim_due(store: SourceStore, owner: str, now: datetime) -> tuple[int, list[Claim]]:
