@@ -27,8 +27,8 @@ from shared.store.sources import Claim, SourceStore
 
 log = logging.getLogger("riposte.pollers")
 
-# The sources a poller exists for; others can be configured but are not polled yet (GET shows no state).
-POLLED: tuple[SourceName, ...] = tuple(QUERIES)
+# The sources pollers read: every source of the catalog (a test checks none is left out).
+POLLED: tuple[SourceName, ...] = (*QUERIES, SourceName.MANAGED_DEVICES)
 DEFAULT_CONCURRENCY = 32
 
 

@@ -24,7 +24,8 @@ import httpx
 from kiota_abstractions.api_error import APIError
 
 from shared.graph import GraphClientFactory
-from shared.pollers.graph_lists import read_window
+from shared.pollers import compliance
+from shared.pollers.graph_lists import read_noncompliant_devices, read_window
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceError
 from shared.store.sources import Claim, ClaimLost, SourceStore
@@ -104,7 +105,14 @@ async def run_claimed(store: SourceStore, graphs: GraphClientFactory, claim: Cla
     tenant, source = claim.tenant_id, claim.source
     try:
         graph = graphs.for_tenant(tenant)
-        records, requests = await read_window(graph, source, claim.window_start, claim.window_end)
+        tracked = None
+        if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
+            devices, requests = await read_noncompliant_devices(graph)
+            records, tracked = compliance.drift(claim.state.tracked, devices, claim.window_end)
+            read = len(devices)
+        else:
+            records, requests = await read_window(graph, source, claim.window_start, claim.window_end)
+            read = len(records)
         alerts = 0
         for record in records:
             alerts += await deliver(tenant, source, record)
@@ -120,7 +128,7 @@ async def run_claimed(store: SourceStore, graphs: GraphClientFactory, claim: Cla
             log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
         return PollOutcome(tenant, source, True, error=error)
     try:
-        await asyncio.to_thread(store.advance_watermark, claim, now=now(), items=len(records), alerts=alerts)
+        await asyncio.to_thread(store.advance_watermark, claim, now=now(), items=read, alerts=alerts, tracked=tracked)
     except ClaimLost:  # another poller re-reads the window: intake's dedupe keeps its alerts to one each
         log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
-    return PollOutcome(tenant, source, True, items=len(records), alerts=alerts, requests=requests)
+    return PollOutcome(tenant, source, True, items=read, alerts=alerts, requests=requests)

@@ -41,7 +41,8 @@ def risky_user_alert(user: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def payload_of(source: SourceName, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The body intake takes for a record, or None when the record raises nothing."""
+    """The body intake takes for a record, or None when the record raises nothing. managedDevices'
+    records are compliance alerts already (shared/pollers/compliance.py)."""
     if source is SourceName.RISKY_USERS:
         return risky_user_alert(record)
     return record

@@ -172,9 +172,10 @@ class SourceStore:
         return Claim(claim.tenant_id, claim.source, held, claim.interval, state, etag)
 
     def advance_watermark(self, claim: Claim, *, now: datetime, watermark: datetime | None = None,
-                          items: int = 0, alerts: int = 0) -> SourceState:
+                          items: int = 0, alerts: int = 0, tracked: dict[str, str] | None = None) -> SourceState:
         """The window was handed to intake: move the watermark (to the window's end unless told), release
-        the claim, schedule the next poll one interval after this window. ClaimLost if taken over."""
+        the claim, schedule the next poll one interval after this window; `tracked` replaces what the
+        source compares the next poll with (managedDevices). ClaimLost if taken over."""
         watermark = watermark or claim.window_end
         if watermark < claim.window_start:
             raise ValueError("a watermark never moves backwards")
@@ -183,7 +184,8 @@ class SourceStore:
             "watermark": watermark, "last_success_at": now, "next_due_at": claim.window_end + claim.interval,
             "claim": None, "counts": SourceCounts(polls=counts.polls + 1, failures=counts.failures,
                                                   consecutive_failures=0, items=counts.items + items,
-                                                  alerts=counts.alerts + alerts)})
+                                                  alerts=counts.alerts + alerts),
+            "tracked": claim.state.tracked if tracked is None else tracked})
         self._write_claimed(claim, done)
         return done
 

@@ -154,3 +154,42 @@ async def test_two_pollers_never_poll_the_same_window(store, graphs, control, te
     assert first.claimed + second.claimed == 1
     assert deliver.ids() == [alert["id"]]
     assert len(graph_calls(control, tenant)) == 1
+
+
+def test_every_catalog_source_is_polled():
+    assert set(cycle.POLLED) == set(SourceName)
+
+
+async def test_a_device_turning_noncompliant_opens_an_alert_and_turning_back_resolves_it(
+        store, graphs, control, tenant):
+    enable(store, tenant, SourceName.MANAGED_DEVICES)
+    response = control.post(f"/_sandbox/intune/tenants/{tenant}/managedDevices",
+                            json={"userId": f"kim@t{tenant[:8]}.onmicrosoft.com", "deviceName": "KIM-LT-01"})
+    assert response.status_code == 201, response.text
+    device_id = response.json()["id"]
+    deliver = Collected()
+
+    def drift(state: str) -> None:
+        changed = control.patch(f"/_sandbox/intune/tenants/{tenant}/managedDevices/{device_id}",
+                                json={"complianceState": state})
+        assert changed.status_code == 200, changed.text
+
+    async def poll_at(minutes: int) -> list[dict]:
+        before = len(deliver.records)
+        report = await poll(store, graphs, deliver, offset=minutes * (MINUTE + timedelta(seconds=5)))
+        assert report.claimed == 1 and report.failures == 0 and report.requests == 1
+        return [r for _, _, r in deliver.records[before:]]
+
+    assert await poll_at(0) == []  # compliant: nothing
+    drift("noncompliant")
+    [opened] = await poll_at(1)
+    assert (opened["category"], opened["severity"], opened["status"]) == ("compliance", "medium", "new")
+    assert opened["devices"][0]["name"] == "KIM-LT-01" and opened["users"][0]["upn"].startswith("kim@")
+    assert await poll_at(2) == []  # still non-compliant: no intake call
+    drift("compliant")
+    [resolved] = await poll_at(3)
+    assert (resolved["alertId"], resolved["status"]) == (opened["alertId"], "resolved")
+    drift("noncompliant")
+    [again] = await poll_at(4)
+    assert again["alertId"] != opened["alertId"] and again["status"] == "new"  # a new episode, a new alert
+    assert store.get_state(tenant, SourceName.MANAGED_DEVICES)[0].tracked == {device_id: again["alertId"]}
