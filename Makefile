@@ -40,6 +40,7 @@ bench: deps
 	$(PY) -m benchmarks.pipeline_bench
 	$(PY) -m benchmarks.preset_bench
 	$(PY) -m benchmarks.approval_bench
+	$(PY) -m benchmarks.poller_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 

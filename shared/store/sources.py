@@ -144,11 +144,13 @@ class SourceStore:
         return self.try_claim(tenant_id, source, state, etag, owner=owner, now=now, interval=interval, lease=lease)
 
     def try_claim(self, tenant_id: str, source: SourceName, state: SourceState, etag: str | None, *,
-                  owner: str, now: datetime, interval: timedelta, lease: timedelta = DEFAULT_LEASE) -> Claim | None:
+                  owner: str, now: datetime, interval: timedelta, lease: timedelta = DEFAULT_LEASE,
+                  early: timedelta = timedelta(0)) -> Claim | None:
         """claim_window on a state read earlier (with its ETag): the write succeeds only if the row is
         still as read. A first window, with no watermark yet, reaches back one interval; a window whose
-        lease expired unfinished is taken again from its start."""
-        if state.claimed_at(now) or not state.due(now, interval):
+        lease expired unfinished is taken again from its start. `early`: a source due within that much
+        of now counts as due (a timer's tick would otherwise make it wait a whole tick more)."""
+        if state.claimed_at(now) or not state.due(now + early, interval):
             return None
         start = state.watermark or (state.claim.window_start if state.claim else now - interval)
         if start >= now:  # the watermark is ahead of this clock: nothing to read yet

@@ -193,3 +193,14 @@ async def test_a_device_turning_noncompliant_opens_an_alert_and_turning_back_res
     [again] = await poll_at(4)
     assert again["alertId"] != opened["alertId"] and again["status"] == "new"  # a new episode, a new alert
     assert store.get_state(tenant, SourceName.MANAGED_DEVICES)[0].tracked == {device_id: again["alertId"]}
+
+
+async def test_a_source_due_before_the_next_tick_is_polled_at_this_one(store, graphs, control, tenant):
+    """Otherwise polls drift to interval + tick apart (5 s interval, 5 s timer: every 10 s)."""
+    enable(store, tenant, ALERTS)
+    deliver = Collected()
+    await poll(store, graphs, deliver)
+    state, _ = store.get_state(tenant, ALERTS)
+    almost = state.next_due_at - datetime.now(UTC) - timedelta(seconds=1)  # 1 s before it is due
+    assert (await poll(store, graphs, deliver, offset=almost)).claimed == 1
+    assert (await poll(store, graphs, deliver, offset=almost + MINUTE - 4 * cycle.DUE_SLACK)).claimed == 0
