@@ -89,7 +89,11 @@ async def read_list(graph: GraphServiceClient, builder: Any, *, max_pages: int, 
     """Every page of a list request built by `builder` with these query options, as JSON records."""
     params_class = next(getattr(type(builder), name) for name in dir(type(builder))
                         if name.endswith("GetQueryParameters"))
-    request = builder.to_get_request_information(RequestConfiguration(query_parameters=params_class(**options)))
+    first = builder.to_get_request_information(RequestConfiguration(query_parameters=params_class(**options)))
+    # The builder's URL template is expanded once here: kiota expands it again each time it reads the URL
+    # (three times a request, ~0.7 ms of CPU each with a $filter), a raw URL it just returns.
+    first.path_parameters["baseurl"] = graph.request_adapter.base_url  # as the adapter sets it when sending
+    request = builder.with_url(first.url).to_get_request_information()
     records: list[dict[str, Any]] = []
     for page_number in range(1, max_pages + 1):
         request.add_request_options([RetryHandlerOption(max_retries=0, should_retry=False)])
