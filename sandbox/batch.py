@@ -122,6 +122,7 @@ def _inner_request(item: BatchItem, outer: GraphRequest, parent_request_id: str)
         batched=True,
         batch_item_id=item.id,
         parent_request_id=parent_request_id,
+        base_url=outer.base_url,
     )
 
 

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from enum import Enum
 
+from msgraph.generated.models.compliance_state import ComplianceState
+from msgraph.generated.models.risk_level import RiskLevel
+from msgraph.generated.models.risk_state import RiskState
 from msgraph.generated.models.security.alert_classification import AlertClassification
 from msgraph.generated.models.security.alert_determination import AlertDetermination
+from msgraph.generated.models.security.alert_severity import AlertSeverity
 from msgraph.generated.models.security.alert_status import AlertStatus
+from msgraph.generated.models.security.incident_status import IncidentStatus
 
 
 def wire_values(enum: type[Enum]) -> frozenset[str]:
@@ -24,3 +29,15 @@ ALERT_ENUMS: dict[str, frozenset[str]] = {
     "classification": wire_values(AlertClassification),
     "determination": wire_values(AlertDetermination),
 }
+
+
+ALERT_SEVERITIES = wire_values(AlertSeverity)
+INCIDENT_STATUSES = wire_values(IncidentStatus)
+RISK_LEVELS = wire_values(RiskLevel)
+RISK_STATES = wire_values(RiskState)
+COMPLIANCE_STATES = wire_values(ComplianceState)
+
+
+def graph_properties(model: type) -> frozenset[str]:
+    """The property names Graph returns for a type, from msgraph-sdk's generated model."""
+    return frozenset(name for name in model().get_field_deserializers() if not name.startswith("@"))

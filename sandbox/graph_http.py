@@ -49,5 +49,6 @@ async def graph_entry(request: web.Request) -> web.Response:
         tenant_id=tenant_id,
         app_id=app_id,
         rejection=rejection,
+        base_url=f"{request.scheme}://{request.host}{VERSION_PREFIX}",
     )
     return to_web_response(await pipeline.execute(graph_request))

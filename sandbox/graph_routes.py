@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .errors import GraphError, bad_request, not_found
+from .odata import BOOL, DATETIME, STRING, Collection, page
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .state import UserRecord, utc_now_iso
 
@@ -23,6 +24,9 @@ KNOWN_USER_PROPERTIES = frozenset({
     "onPremisesSyncEnabled", "companyName", "employeeId", "mailNickname", "city", "country", "state",
     "streetAddress", "postalCode", "proxyAddresses", "identities", "assignedLicenses", "passwordPolicies",
     "passwordProfile", "creationType", "deletedDateTime", "ageGroup", "showInAddressList",
+    # Returned only when selected (needs AuditLog.Read.All): {lastSignInDateTime, lastSuccessfulSignInDateTime,
+    # lastNonInteractiveSignInDateTime, ...}; null for a user who never signed in.
+    "signInActivity",
 })
 WRITABLE_STRINGS = frozenset({"displayName", "jobTitle", "department", "officeLocation", "mobilePhone"})
 READ_ONLY = frozenset({
@@ -69,12 +73,25 @@ def _context_url(entity_set: str, fields: list[str] | None, entity: bool) -> str
     return f"{GRAPH_ROOT}/$metadata#{entity_set}{select}{'/$entity' if entity else ''}"
 
 
+# $filter on /users: what the scheduled populations ask (accounts, guests, sign-in activity); Graph pages at 100
+# and allows $top up to 999.
+USERS = Collection(
+    context="users", entity_type="microsoft.graph.user", properties=KNOWN_USER_PROPERTIES,
+    filterable={"accountEnabled": BOOL, "userType": STRING, "createdDateTime": DATETIME, "userPrincipalName": STRING,
+                "displayName": STRING, "mail": STRING, "externalUserState": STRING, "id": STRING,
+                "signInActivity/lastSignInDateTime": DATETIME,
+                "signInActivity/lastSuccessfulSignInDateTime": DATETIME,
+                "signInActivity/lastNonInteractiveSignInDateTime": DATETIME},
+    default_page=100, max_top=999, default_select=DEFAULT_USER_PROPERTIES,
+)
+
+
 @routes.get("/users")
 async def list_users(ctx: HandlerContext) -> GraphResponse:
-    fields = _selected(ctx)
     with ctx.state.lock:
-        values = [_project(u, fields) for u in ctx.tenant.users.values()]
-    return GraphResponse(200, {"@odata.context": _context_url("users", fields, entity=False), "value": values})
+        users = [{name: u.props.get(name) for name in KNOWN_USER_PROPERTIES} for u in ctx.tenant.users.values()]
+        body = page(users, ctx.request.query, ctx.request.base_url, "/users", USERS)
+    return GraphResponse(200, body)
 
 
 @routes.get("/users/{user}")

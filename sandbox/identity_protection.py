@@ -21,9 +21,12 @@ import uuid
 from typing import Any
 
 from aiohttp import web
+from msgraph.generated.models.risky_user import RiskyUser
 
 from .control_routes import STATE_KEY
 from .errors import GraphError, bad_request
+from .graph_enums import graph_properties
+from .odata import BOOL, DATETIME, STRING, Collection, page
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from .state import SandboxState, Tenant, UserRecord, utc_now_iso
@@ -33,6 +36,16 @@ MAX_USER_IDS = 60  # Graph does not document a limit; the sandbox keeps requests
 
 routes = GraphRouteTable()
 web_routes = web.RouteTableDef()
+
+# Graph: "The default page size is 20 objects while the maximum with $top is 500" (riskDetections; riskyUsers alike).
+RISKY_USERS = Collection(
+    context="identityProtection/riskyUsers", entity_type="microsoft.graph.riskyUser",
+    properties=graph_properties(RiskyUser),
+    filterable={"riskLastUpdatedDateTime": DATETIME, "riskLevel": STRING, "riskState": STRING, "riskDetail": STRING,
+                "userPrincipalName": STRING, "userDisplayName": STRING, "id": STRING, "isDeleted": BOOL,
+                "isProcessing": BOOL},
+    default_page=20, max_top=500,
+)
 
 _UPDATED = "2024-03-05T08:12:40Z"
 
@@ -48,7 +61,7 @@ _SEED: dict[str, dict[str, tuple[str, str, str]]] = {
 }
 
 
-def _risky_user(user: UserRecord, level: str, state: str, detail: str, updated: str) -> dict[str, Any]:
+def risky_user_entry(user: UserRecord, level: str, state: str, detail: str, updated: str) -> dict[str, Any]:
     return {
         "id": user.id,
         "isDeleted": False,
@@ -67,11 +80,11 @@ def seed_tenant(tenant: Tenant) -> None:
     for user_id, (level, state, detail) in _SEED.get(tenant.id, {}).items():
         user = tenant.users.get(user_id)
         if user is not None:
-            area[user_id] = _risky_user(user, level, state, detail, _UPDATED)
+            area[user_id] = risky_user_entry(user, level, state, detail, _UPDATED)
     tenant.areas[AREA] = area
 
 
-def _risky_users(tenant: Tenant) -> dict[str, dict[str, Any]]:
+def risky_users_of(tenant: Tenant) -> dict[str, dict[str, Any]]:
     return tenant.areas.setdefault(AREA, {})
 
 
@@ -82,14 +95,15 @@ def _context(tail: str = "") -> str:
 @routes.get("/identityProtection/riskyUsers")
 async def list_risky_users(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
-        values = [copy.deepcopy(u) for u in _risky_users(ctx.tenant).values()]
-    return GraphResponse(200, {"@odata.context": _context(), "value": values})
+        body = page(list(risky_users_of(ctx.tenant).values()), ctx.request.query, ctx.request.base_url,
+                    "/identityProtection/riskyUsers", RISKY_USERS)
+    return GraphResponse(200, body)
 
 
 @routes.get("/identityProtection/riskyUsers/{id}")
 async def get_risky_user(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
-        risky = _risky_users(ctx.tenant).get(ctx.params["id"].lower())
+        risky = risky_users_of(ctx.tenant).get(ctx.params["id"].lower())
         if risky is None:
             raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['id']}' does not exist or one of its "
                              "queried reference-property objects are not present.")
@@ -122,9 +136,9 @@ def _target_users(ctx: HandlerContext) -> list[UserRecord]:
 async def confirm_compromised(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         now = utc_now_iso()
-        risky = _risky_users(ctx.tenant)
+        risky = risky_users_of(ctx.tenant)
         for user in _target_users(ctx):
-            risky[user.id.lower()] = _risky_user(user, "high", "confirmedCompromised",
+            risky[user.id.lower()] = risky_user_entry(user, "high", "confirmedCompromised",
                                                  "adminConfirmedUserCompromised", now)
     return GraphResponse(204)
 
@@ -133,10 +147,11 @@ async def confirm_compromised(ctx: HandlerContext) -> GraphResponse:
 async def dismiss(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         now = utc_now_iso()
-        risky = _risky_users(ctx.tenant)
+        risky = risky_users_of(ctx.tenant)
         for user in _target_users(ctx):
             if user.id.lower() in risky:
-                risky[user.id.lower()] = _risky_user(user, "none", "dismissed", "adminDismissedAllRiskForUser", now)
+                risky[user.id.lower()] = risky_user_entry(user, "none", "dismissed", "adminDismissedAllRiskForUser",
+                                                          now)
     return GraphResponse(204)
 
 
@@ -152,7 +167,7 @@ async def inspect_risky_users(request: web.Request) -> web.Response:
         tenant = state.tenants.get(request.match_info["tid"].lower())
         if tenant is None:
             return web.json_response({"error": "unknown tenant"}, status=404)
-        return web.json_response({"value": copy.deepcopy(list(_risky_users(tenant).values()))})
+        return web.json_response({"value": copy.deepcopy(list(risky_users_of(tenant).values()))})
 
 
 @web_routes.get("/_sandbox/identity_protection/tenants/{tid}/riskyUsers/{user}")
@@ -162,7 +177,7 @@ async def inspect_risky_user(request: web.Request) -> web.Response:
     with state.lock:
         tenant = state.tenants.get(request.match_info["tid"].lower())
         user = tenant.find_user(request.match_info["user"]) if tenant else None
-        risky = _risky_users(tenant).get(user.id.lower()) if tenant and user else None
+        risky = risky_users_of(tenant).get(user.id.lower()) if tenant and user else None
         if risky is None:
             return web.json_response({"error": "unknown tenant or user, or no risk recorded"}, status=404)
         return web.json_response(copy.deepcopy(risky))

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from msgraph.generated.models.managed_device import ManagedDevice
 
 from .control_routes import STATE_KEY
 from .errors import GraphError, bad_request, not_found
+from .graph_enums import COMPLIANCE_STATES, graph_properties
+from .odata import DATETIME, STRING, Collection, page, parse_datetime
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID, FABRIKAM_DOMAIN, FABRIKAM_TENANT_ID
 from .state import SandboxState, Tenant, utc_now_iso
@@ -48,10 +50,17 @@ DIEGO_PHONE_AAD_ID = "f2d7b0c5-8e3a-4f1d-a6c9-4e8b2d5f0a31"
 ACTION_STATES = {"wipe": "pending", "retire": "pending", "remoteLock": "done", "syncDevice": "done"}
 PENDING_STATE = {"wipe": "wipePending", "retire": "retirePending"}
 WIPE_BOOLEANS = ("keepEnrollmentData", "keepUserData", "persistEsimDataPlan")
-# Properties the minimal $filter understands ("<property> eq '<value>'"), by lower-case name.
-FILTERABLE = {p.lower(): p for p in ("azureADDeviceId", "deviceName", "userId", "userPrincipalName", "id",
-                                     "operatingSystem", "managementState")}
-_FILTER = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+# $filter: equality on the ids and names the device actions look up, and complianceState / lastSyncDateTime for
+# compliance drift. Intune's list pages at 1,000 devices.
+MANAGED_DEVICES = Collection(
+    context="deviceManagement/managedDevices", entity_type="microsoft.graph.managedDevice",
+    properties=graph_properties(ManagedDevice),
+    filterable={**{p: STRING for p in ("azureADDeviceId", "deviceName", "userId", "userPrincipalName", "id",
+                                       "operatingSystem", "managementState", "complianceState")},
+                "lastSyncDateTime": DATETIME, "enrolledDateTime": DATETIME,
+                "complianceGracePeriodExpirationDateTime": DATETIME},
+    default_page=1000, max_top=1000,
+)
 
 routes = GraphRouteTable()
 web_routes = web.RouteTableDef()
@@ -136,28 +145,15 @@ def _find(ctx: HandlerContext) -> DeviceRecord:
     return device
 
 
-def _collection(values: list[dict[str, Any]], context: str) -> GraphResponse:
-    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#{context}", "value": values})
-
-
-def _filtered(devices: list[DeviceRecord], raw: str | None) -> list[DeviceRecord]:
-    if raw is None:
-        return devices
-    match = _FILTER.match(raw)
-    if not match or match.group(1).lower() not in FILTERABLE:
-        raise bad_request(f"Invalid filter clause: the sandbox supports \"<property> eq '<value>'\" on "
-                          f"{', '.join(sorted(FILTERABLE.values()))}; got {raw!r}.", code="BadRequest")
-    prop = FILTERABLE[match.group(1).lower()]
-    wanted = match.group(2).replace("''", "'").lower()
-    return [d for d in devices if str(d.props.get(prop) or "").lower() == wanted]
+def _listed(ctx: HandlerContext, devices: list[DeviceRecord], path: str) -> GraphResponse:
+    return GraphResponse(200, page([d.graph_view() for d in devices], ctx.request.query, ctx.request.base_url,
+                                   path, MANAGED_DEVICES))
 
 
 @routes.get("/deviceManagement/managedDevices")
 async def list_managed_devices(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
-        found = _filtered(_live(ctx.tenant), ctx.request.query.get("$filter"))
-        values = [d.graph_view() for d in found]
-    return _collection(values, "deviceManagement/managedDevices")
+        return _listed(ctx, _live(ctx.tenant), "/deviceManagement/managedDevices")
 
 
 @routes.get("/deviceManagement/managedDevices/{device}")
@@ -175,8 +171,7 @@ async def list_user_managed_devices(ctx: HandlerContext) -> GraphResponse:
         if user is None:
             raise not_found(ctx.params["user"])
         mine = [d for d in _live(ctx.tenant) if str(d.props.get("userId", "")).lower() == user.id.lower()]
-        values = [d.graph_view() for d in _filtered(mine, ctx.request.query.get("$filter"))]
-    return _collection(values, f"users('{user.id}')/managedDevices")
+        return _listed(ctx, mine, f"/users/{user.id}/managedDevices")
 
 
 def _wipe_options(ctx: HandlerContext) -> dict[str, Any]:
@@ -316,4 +311,29 @@ async def complete_actions(request: web.Request) -> web.Response:
             result.update(actionState="done", lastUpdatedDateTime=now)
         if any(r["actionName"] in PENDING_STATE for r in pending):
             device.removed = True
+        return web.json_response(device.inspection_view())
+
+
+@web_routes.patch("/_sandbox/intune/tenants/{tid}/managedDevices/{id}")
+async def change_compliance(request: web.Request) -> web.Response:
+    """Compliance drift: ``{"complianceState": "noncompliant"}`` (Graph's values); ``lastSyncDateTime``
+    becomes now unless given, as the device reported in."""
+    try:
+        body = json.loads(await request.read() or b"null")
+    except ValueError:
+        return _problem(400, "invalid JSON")
+    if not isinstance(body, dict) or set(body) - {"complianceState", "lastSyncDateTime"} or not body:
+        return _problem(400, "the body holds complianceState and/or lastSyncDateTime, nothing else")
+    if "complianceState" in body and body["complianceState"] not in COMPLIANCE_STATES:
+        return _problem(400, f"complianceState: '{body['complianceState']}' is not one of {sorted(COMPLIANCE_STATES)}")
+    if "lastSyncDateTime" in body and (not isinstance(body["lastSyncDateTime"], str)
+                                       or parse_datetime(body["lastSyncDateTime"]) is None):
+        return _problem(400, "lastSyncDateTime: an ISO-8601 DateTimeOffset is expected")
+    state = _state(request)
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        device = _devices(tenant).get(request.match_info["id"].lower()) if tenant else None
+        if device is None or device.removed:
+            return _problem(404, "unknown tenant or managed device")
+        device.props.update({"lastSyncDateTime": utc_now_iso(), **body})
         return web.json_response(device.inspection_view())

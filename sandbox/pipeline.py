@@ -57,7 +57,10 @@ class GraphPipeline:
             delay_ms = (fault.latency_ms if fault else 0) + (0 if request.batched else self.state.latency_ms)
             if delay_ms:
                 await asyncio.sleep(delay_ms / 1000)
-            if fault is not None and fault.status is not None:
+            condition = self.state.conditions.take(request.tenant_id)
+            if condition is not None:
+                response = self._error(condition, request, request_id)
+            elif fault is not None and fault.status is not None:
                 response = self._fault_response(fault, request, request_id)
             else:
                 response = await self._dispatch(request, request_id)

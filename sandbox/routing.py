@@ -43,6 +43,8 @@ class GraphRequest:
     parent_request_id: str | None = None
     # Set when authentication failed: the pipeline answers with it and runs nothing.
     rejection: GraphError | None = None
+    # Where this request reached the sandbox ("http://127.0.0.1:PORT/v1.0"): @odata.nextLink points back here.
+    base_url: str = GRAPH_ROOT
 
     @property
     def path(self) -> str:

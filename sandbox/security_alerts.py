@@ -11,18 +11,35 @@ or read-only property, or a value outside the enums, ``400`` with nothing change
 from __future__ import annotations
 
 import copy
+import json
+import secrets
+import time
 from typing import Any
 
 from aiohttp import web
+from msgraph.generated.models.security.alert import Alert as SecurityAlert
 
 from .control_routes import STATE_KEY
 from .errors import GraphError, bad_request
-from .graph_enums import ALERT_ENUMS
+from .graph_enums import ALERT_ENUMS, ALERT_SEVERITIES, graph_properties
+from .odata import DATETIME, STRING, Collection, page, parse_datetime
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from .state import SandboxState, Tenant, utc_now_iso
+from .subscriptions import notify_change
 
 AREA = "security_alerts"
+RESOURCE = "security/alerts_v2"
+ALERT_TYPE = "#microsoft.graph.security.alert"
+ALERT_PROPERTIES = graph_properties(SecurityAlert)
+# Graph's page size for alerts_v2 is not documented; $top is capped at 2,000.
+ALERTS = Collection(
+    context=RESOURCE, entity_type="microsoft.graph.security.alert", properties=ALERT_PROPERTIES,
+    filterable={"createdDateTime": DATETIME, "lastUpdateDateTime": DATETIME, "assignedTo": STRING,
+                "classification": STRING, "determination": STRING, "severity": STRING, "serviceSource": STRING,
+                "status": STRING},
+    default_page=100, max_top=2000,
+)
 COMMENT_TYPE = "microsoft.graph.security.alertComment"
 
 routes = GraphRouteTable()
@@ -45,7 +62,7 @@ DIEGO_ALERT_ID = "da637865765418431569_-773071023"
 
 
 # --- state ---------------------------------------------------------------------------------------
-def _alerts(tenant: Tenant) -> dict[str, dict[str, Any]]:
+def tenant_alerts(tenant: Tenant) -> dict[str, dict[str, Any]]:
     """Alerts by id (tenants added through the control API start with none)."""
     return tenant.areas.setdefault(AREA, {})
 
@@ -112,13 +129,13 @@ def demo_alerts(tenant_id: str) -> list[dict[str, Any]]:
 
 
 def seed_tenant(tenant: Tenant) -> None:
-    alerts = _alerts(tenant)
+    alerts = tenant_alerts(tenant)
     for alert in demo_alerts(tenant.id):
         alerts[alert["id"]] = alert
 
 
 def _find(ctx: HandlerContext) -> dict[str, Any]:
-    alert = _alerts(ctx.tenant).get(ctx.params["alert"])
+    alert = tenant_alerts(ctx.tenant).get(ctx.params["alert"])
     if alert is None:
         raise GraphError(404, "NotFound", f"Alert '{ctx.params['alert']}' was not found.")
     return alert
@@ -132,8 +149,9 @@ def _entity(alert: dict[str, Any]) -> dict[str, Any]:
 @routes.get("/security/alerts_v2")
 async def list_alerts(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
-        values = [copy.deepcopy(a) for a in _alerts(ctx.tenant).values()]
-    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#security/alerts_v2", "value": values})
+        body = page(list(tenant_alerts(ctx.tenant).values()), ctx.request.query, ctx.request.base_url,
+                    "/security/alerts_v2", ALERTS)
+    return GraphResponse(200, body)
 
 
 @routes.get("/security/alerts_v2/{alert}")
@@ -173,7 +191,9 @@ async def update_alert(ctx: HandlerContext) -> GraphResponse:
         alert["lastUpdateDateTime"] = now
         if "status" in changes:
             alert["resolvedDateTime"] = now if changes["status"] == "resolved" else None
-        return GraphResponse(200, _entity(alert))
+        response = GraphResponse(200, _entity(alert))
+    notify_change(ctx.state, ctx.tenant.id, RESOURCE, "updated", alert["id"], ALERT_TYPE)
+    return response
 
 
 @routes.post("/security/alerts_v2/{alert}/comments")
@@ -202,7 +222,7 @@ async def add_comment(ctx: HandlerContext) -> GraphResponse:
 def alerts_view(state: SandboxState, tenant_id: str) -> list[dict[str, Any]] | None:
     with state.lock:
         tenant = state.tenants.get(tenant_id.lower())
-        return None if tenant is None else [copy.deepcopy(a) for a in _alerts(tenant).values()]
+        return None if tenant is None else [copy.deepcopy(a) for a in tenant_alerts(tenant).values()]
 
 
 @web_routes.get("/_sandbox/security_alerts/tenants/{tid}")
@@ -238,5 +258,128 @@ async def inspect_add_alert(request: web.Request) -> web.Response:
             return web.json_response({"error": "unknown tenant"}, status=404)
         stored = {"status": "new", "classification": "unknown", "determination": "unknown", "assignedTo": None,
                   "comments": [], "evidence": [], "systemTags": [], "tenantId": tenant.id, **alert}
-        _alerts(tenant)[alert["id"]] = stored
+        tenant_alerts(tenant)[alert["id"]] = stored
         return web.json_response(copy.deepcopy(stored), status=201)
+
+
+# --- control API: inject and change alerts (change notifications follow) ---------------------------
+DATETIME_PROPERTIES = ("createdDateTime", "lastUpdateDateTime", "resolvedDateTime", "firstActivityDateTime",
+                       "lastActivityDateTime")
+LIST_PROPERTIES = ("comments", "evidence", "systemTags", "mitreTechniques")
+
+
+class AlertBodyError(ValueError):
+    """An injected alert body Graph could not hold; the message names the field and the reason."""
+
+
+def checked_alert_fields(body: Any, creating: bool) -> dict[str, Any]:
+    """An alerts_v2 body checked against Graph's model: known properties, enum values, DateTimeOffsets."""
+    if not isinstance(body, dict):
+        raise AlertBodyError("the body must be a JSON object (an alerts_v2 alert)")
+    fields = {k: v for k, v in body.items() if k != "@odata.type"}
+    for key, value in fields.items():
+        if key not in ALERT_PROPERTIES:
+            raise AlertBodyError(f"{key}: not a property of microsoft.graph.security.alert")
+        if value is None:
+            continue
+        if key in ENUMS and value not in ENUMS[key]:
+            raise AlertBodyError(f"{key}: '{value}' is not one of {sorted(ENUMS[key])}")
+        if key == "severity" and value not in ALERT_SEVERITIES:
+            raise AlertBodyError(f"severity: '{value}' is not one of {sorted(ALERT_SEVERITIES)}")
+        if key in DATETIME_PROPERTIES and (not isinstance(value, str) or parse_datetime(value) is None):
+            raise AlertBodyError(f"{key}: '{value}' is not an ISO-8601 DateTimeOffset")
+        if key in LIST_PROPERTIES and not isinstance(value, list):
+            raise AlertBodyError(f"{key}: a list is expected")
+    alert_id = fields.get("id")
+    if "id" in fields and (not isinstance(alert_id, str) or not alert_id or "/" in alert_id or len(alert_id) > 200):
+        raise AlertBodyError("id: a non-empty string without '/' of at most 200 characters is expected")
+    if not creating and "id" in fields:
+        raise AlertBodyError("id: an alert's id cannot change")
+    return fields
+
+
+def new_alert_id() -> str:
+    """Shaped like Defender's alert ids ("da637551227677560813_-961444813")."""
+    return f"da{time.time_ns() // 100 + 621355968000000000}_{secrets.randbelow(2**31) - 2**30}"
+
+
+def new_alert(tenant_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A whole alerts_v2 alert: every Graph property present, the given ones winning."""
+    now = utc_now_iso()
+    alert: dict[str, Any] = {"@odata.type": ALERT_TYPE, **dict.fromkeys(sorted(ALERT_PROPERTIES))}
+    alert.update({name: [] for name in LIST_PROPERTIES})
+    alert.update({"status": "new", "severity": "medium", "classification": "unknown", "determination": "unknown",
+                  "serviceSource": "unknown", "detectionSource": "unknown", "title": "Sandbox alert",
+                  "tenantId": tenant_id})
+    alert.update(fields)
+    alert["id"] = alert.get("id") or new_alert_id()
+    alert["providerAlertId"] = alert.get("providerAlertId") or alert["id"]
+    alert["createdDateTime"] = alert.get("createdDateTime") or now
+    alert["lastUpdateDateTime"] = alert.get("lastUpdateDateTime") or alert["createdDateTime"]
+    alert["alertWebUrl"] = alert.get("alertWebUrl") or (
+        f"https://security.microsoft.com/alerts/{alert['id']}?tid={tenant_id}")
+    return alert
+
+
+def insert_alert(state: SandboxState, tenant: Tenant, alert: dict[str, Any]) -> None:
+    """Store a new alert (call with the lock held); raises KeyError on a duplicate id."""
+    alerts = tenant_alerts(tenant)
+    if alert["id"] in alerts:
+        raise KeyError(alert["id"])
+    alerts[alert["id"]] = alert
+
+
+def _control_problem(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def control_body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read() or b"null")
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=json.dumps({"error": f"invalid JSON: {exc}"}),
+                                 content_type="application/json") from exc
+
+
+@web_routes.post("/_sandbox/tenants/{tid}/security/alerts")
+async def inject_alert(request: web.Request) -> web.Response:
+    """An alert appears in the tenant's alerts_v2; subscriptions to ``created`` are notified."""
+    state: SandboxState = request.app[STATE_KEY]
+    try:
+        fields = checked_alert_fields(await control_body(request), creating=True)
+    except AlertBodyError as exc:
+        return _control_problem(400, str(exc))
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        if tenant is None:
+            return _control_problem(404, "unknown tenant")
+        alert = new_alert(tenant.id, fields)
+        try:
+            insert_alert(state, tenant, alert)
+        except KeyError:
+            return _control_problem(409, f"id: alert '{alert['id']}' already exists in this tenant")
+        stored = copy.deepcopy(alert)
+    notify_change(state, tenant.id, RESOURCE, "created", stored["id"], ALERT_TYPE)
+    return web.json_response(stored, status=201)
+
+
+@web_routes.patch("/_sandbox/tenants/{tid}/security/alerts/{alert}")
+async def change_alert(request: web.Request) -> web.Response:
+    """Change an alert as Defender would (status, severity, ...); ``lastUpdateDateTime`` becomes now."""
+    state: SandboxState = request.app[STATE_KEY]
+    try:
+        fields = checked_alert_fields(await control_body(request), creating=False)
+    except AlertBodyError as exc:
+        return _control_problem(400, str(exc))
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        alert = tenant_alerts(tenant).get(request.match_info["alert"]) if tenant else None
+        if alert is None:
+            return _control_problem(404, "unknown tenant or alert")
+        alert.update(fields)
+        alert["lastUpdateDateTime"] = utc_now_iso()
+        if "status" in fields:
+            alert["resolvedDateTime"] = alert["lastUpdateDateTime"] if fields["status"] == "resolved" else None
+        stored = copy.deepcopy(alert)
+    notify_change(state, tenant.id, RESOURCE, "updated", stored["id"], ALERT_TYPE)
+    return web.json_response(stored)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,10 @@ from typing import Any
 
 from .faults import FaultRegistry
 from .models import TenantSpec, UserSpec
+from .tenant_conditions import TenantConditions
+
+# The call log keeps the newest calls only, so a long bench over 1,000 tenants stays in bounded memory.
+CALL_LOG_LIMIT = 20_000
 
 
 def utc_now_iso() -> str:
@@ -132,11 +137,12 @@ class CallRecord:
 
 
 class CallLog:
-    """Every Graph call in arrival order (a batch first, then its inner requests as they run)."""
+    """Graph calls in arrival order (a batch first, then its inner requests as they run), the newest
+    ``limit`` of them; ``seq`` keeps counting, so a gap in it shows that older calls were dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = CALL_LOG_LIMIT) -> None:
         self._lock = threading.Lock()
-        self._records: list[CallRecord] = []
+        self._records: deque[CallRecord] = deque(maxlen=limit)
         self._seq = 0
 
     def begin(self, **fields: Any) -> CallRecord:
@@ -183,6 +189,7 @@ class SandboxState:
         self.lock = threading.RLock()  # guards tenants and outbox
         self.calls = CallLog()
         self.faults = FaultRegistry()
+        self.conditions = TenantConditions()  # throttled tenants, revoked consent
         self.tenants: dict[str, Tenant] = {}
         self.outbox: list[dict[str, Any]] = []
         # State of services that are not per tenant (PSA systems, chat webhooks), keyed by area name.
@@ -209,6 +216,7 @@ class SandboxState:
             self.latency_ms = 0
         self.calls.clear()
         self.faults.clear()
+        self.conditions.clear()
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         with self.lock:

@@ -1,0 +1,351 @@
+"""Graph change notifications: ``/subscriptions`` (create, get, list, renew, delete, reauthorize) and the
+notifications themselves, for ``security/alerts_v2`` (``created``, ``updated``).
+
+Like Graph:
+- create validates the endpoint first: ``POST {notificationUrl}?validationToken=<token>`` (and the same
+  for ``lifecycleNotificationUrl``); the endpoint must answer ``200`` with the token as its plain-text
+  body within the validation timeout (Graph: 10 s), otherwise the create is ``400 ValidationError``
+  ("Subscription validation request failed. ...") and no subscription exists;
+- ``expirationDateTime`` must lie in the future and at most 43,200 minutes ahead (security alerts'
+  maximum); renew is ``PATCH /subscriptions/{id}`` with a new one; an expired subscription is gone (404);
+- a change notification is ``POST {notificationUrl}`` with ``{"value": [{subscriptionId, changeType,
+  resource, resourceData, clientState, tenantId, subscriptionExpirationDateTime}]}``;
+- lifecycle notifications (``reauthorizationRequired``, ``subscriptionRemoved``, ``missed``) go to the
+  ``lifecycleNotificationUrl`` only; ``subscriptionRemoved`` deletes the subscription.
+Sandbox choices: ``http://`` is accepted for loopback hosts only (Graph needs HTTPS); Event Grid / Event
+Hubs notification URLs and ``includeResourceData`` are refused (not simulated); a notification gets up
+to 3 attempts (Graph retries for hours) and every attempt is logged for inspection.
+
+State: ``tenant.areas["subscriptions"]`` = {id: subscription as Graph returns it};
+``state.services["subscriptions"]`` = ``Notifier`` (settings and the bounded delivery log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import threading
+import uuid
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import aiohttp
+
+from .errors import GraphError, bad_request
+from .odata import Collection, iso, page, parse_datetime
+from .routing import GraphResponse, GraphRouteTable, HandlerContext
+from .state import SandboxState, Tenant, utc_now_iso
+
+AREA = "subscriptions"
+log = logging.getLogger("sandbox.subscriptions")
+routes = GraphRouteTable()
+
+# Resources that can be subscribed to -> the change types Graph sends for them.
+RESOURCES: dict[str, frozenset[str]] = {"security/alerts_v2": frozenset({"created", "updated"})}
+MAX_EXPIRATION = timedelta(minutes=43_200)
+LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+DELIVERY_LOG_LIMIT = 5_000
+ATTEMPT_DELAYS_S = (0.0, 0.5, 2.0)  # three attempts
+
+SUBSCRIPTIONS = Collection(
+    context="subscriptions", entity_type="microsoft.graph.subscription",
+    properties=frozenset({"id", "resource", "applicationId", "changeType", "clientState", "notificationUrl",
+                          "lifecycleNotificationUrl", "expirationDateTime", "creatorId", "includeResourceData",
+                          "latestSupportedTlsVersion", "encryptionCertificate", "encryptionCertificateId",
+                          "notificationQueryOptions", "notificationUrlAppId"}),
+    default_page=100, max_top=1000,
+)
+
+
+class Notifier:
+    """Settings and the delivery log (every validation request and notification attempt, newest kept)."""
+
+    def __init__(self) -> None:
+        self.validation_timeout_s = 10.0  # Graph's
+        self.notification_timeout_s = 3.0  # Graph expects an answer within 3 s
+        self._lock = threading.Lock()
+        self._log: deque[dict[str, Any]] = deque(maxlen=DELIVERY_LOG_LIMIT)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._log.append({"at": utc_now_iso(), **entry})
+
+    def deliveries(self, tenant_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(e) for e in self._log if tenant_id is None or e.get("tenantId") == tenant_id]
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(self._tasks.discard)
+
+
+def new_service_state() -> Notifier:
+    return Notifier()
+
+
+def notifier(state: SandboxState) -> Notifier:
+    with state.lock:
+        return state.services.setdefault(AREA, Notifier())
+
+
+def _subscriptions(tenant: Tenant) -> dict[str, dict[str, Any]]:
+    return tenant.areas.setdefault(AREA, {})
+
+
+def _live(tenant: Tenant, now: datetime) -> dict[str, dict[str, Any]]:
+    """Subscriptions not yet expired; expired ones are dropped, as Graph deletes them."""
+    subs = _subscriptions(tenant)
+    for sub_id in [s for s, sub in subs.items() if parse_datetime(sub["expirationDateTime"]) <= now]:
+        del subs[sub_id]
+    return subs
+
+
+def _not_found(sub_id: str) -> GraphError:
+    return GraphError(404, "ResourceNotFound", f"The object was not found. Subscription '{sub_id}'.")
+
+
+def _validation_error(detail: str) -> GraphError:
+    return GraphError(400, "ValidationError", f"Subscription validation request failed. {detail}")
+
+
+# --- validation of a create / renew ----------------------------------------------------------------
+def _expiration(value: Any, now: datetime) -> str:
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise bad_request("Invalid value for property 'expirationDateTime': a DateTimeOffset is required.",
+                          code="BadRequest")
+    if not now < parsed <= now + MAX_EXPIRATION:
+        raise bad_request(f"Subscription expiration can only be 0-{int(MAX_EXPIRATION.total_seconds() // 60)} "
+                          "minutes in the future.", code="InvalidRequest")
+    return iso(parsed)
+
+
+def _endpoint(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise bad_request(f"Property '{name}' is required and must be a URL.", code="BadRequest")
+    if value.lower().startswith(("eventgrid:", "eventhub:")):
+        raise bad_request(f"{name}: Event Grid and Event Hubs delivery are not simulated by the sandbox.",
+                          code="BadRequest")
+    parts = urlsplit(value)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK):
+        return value
+    raise _validation_error(f"{name} must be an https URL (the sandbox also accepts http on loopback).")
+
+
+def _validated_create(body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    resource = body.get("resource")
+    if not isinstance(resource, str) or resource.strip("/").lower() not in RESOURCES:
+        raise bad_request(f"Resource '{resource}' is not supported for change notifications (sandbox: "
+                          f"{', '.join(sorted(RESOURCES))}).", code="InvalidRequest")
+    resource = resource.strip("/").lower()
+    resource = next(r for r in RESOURCES if r.lower() == resource)
+    change_type = body.get("changeType")
+    types = [t.strip() for t in change_type.split(",")] if isinstance(change_type, str) else []
+    if not types or any(t not in RESOURCES[resource] for t in types):
+        raise bad_request(f"Invalid 'changeType' attribute: '{change_type}'. Supported for {resource}: "
+                          f"{', '.join(sorted(RESOURCES[resource]))}.", code="InvalidRequest")
+    client_state = body.get("clientState")
+    if client_state is not None and (not isinstance(client_state, str) or len(client_state) > 128):
+        raise bad_request("clientState must be a string of at most 128 characters.", code="BadRequest")
+    if body.get("includeResourceData"):
+        raise bad_request("includeResourceData is not supported for this resource.", code="InvalidRequest")
+    lifecycle = body.get("lifecycleNotificationUrl")
+    return {
+        "id": str(uuid.uuid4()),
+        "resource": resource,
+        "changeType": ",".join(types),
+        "clientState": client_state,
+        "notificationUrl": _endpoint("notificationUrl", body.get("notificationUrl")),
+        "lifecycleNotificationUrl": None if lifecycle is None else _endpoint("lifecycleNotificationUrl", lifecycle),
+        "expirationDateTime": _expiration(body.get("expirationDateTime"), now),
+        "includeResourceData": False,
+        "latestSupportedTlsVersion": body.get("latestSupportedTlsVersion") or "v1_2",
+        "encryptionCertificate": None,
+        "encryptionCertificateId": None,
+        "notificationQueryOptions": None,
+        "notificationUrlAppId": None,
+    }
+
+
+async def _validate_endpoint(state: SandboxState, tenant_id: str, url: str) -> None:
+    """Graph's handshake: the endpoint echoes ``validationToken`` as text/plain with 200, in time."""
+    hub = notifier(state)
+    token = f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
+    target = f"{url}{'&' if '?' in url else '?'}{urlencode({'validationToken': token})}"
+    entry: dict[str, Any] = {"kind": "validation", "tenantId": tenant_id, "url": url}
+    try:
+        timeout = aiohttp.ClientTimeout(total=hub.validation_timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+                target, data=b"", headers={"Content-Type": "text/plain; charset=utf-8"}) as response:
+            text = await response.text()
+            entry["status"] = response.status
+    except TimeoutError:
+        hub.record({**entry, "status": None, "error": "timeout"})
+        raise _validation_error("Subscription validation request timeout.") from None
+    except aiohttp.ClientError as exc:
+        hub.record({**entry, "status": None, "error": type(exc).__name__})
+        raise _validation_error("Notification endpoint must respond with 200 OK to validation request.") from None
+    hub.record(entry)
+    if response.status != 200:
+        raise _validation_error("Notification endpoint must respond with 200 OK to validation request.")
+    if text != token:
+        raise _validation_error("Response must exactly match validationToken query parameter.")
+
+
+# --- Graph routes ----------------------------------------------------------------------------------
+def _entity(ctx: HandlerContext, sub: dict[str, Any]) -> dict[str, Any]:
+    return {"@odata.context": f"{ctx.request.base_url}/$metadata#subscriptions/$entity", **copy.deepcopy(sub)}
+
+
+@routes.post("/subscriptions")
+async def create_subscription(ctx: HandlerContext) -> GraphResponse:
+    body = ctx.request.json_object()
+    sub = _validated_create(body, datetime.now(UTC))
+    await _validate_endpoint(ctx.state, ctx.tenant.id, sub["notificationUrl"])
+    if sub["lifecycleNotificationUrl"] and sub["lifecycleNotificationUrl"] != sub["notificationUrl"]:
+        await _validate_endpoint(ctx.state, ctx.tenant.id, sub["lifecycleNotificationUrl"])
+    sub["applicationId"] = ctx.request.app_id
+    sub["creatorId"] = ctx.request.app_id
+    with ctx.state.lock:
+        _subscriptions(ctx.tenant)[sub["id"]] = sub
+        return GraphResponse(201, _entity(ctx, sub))
+
+
+def _find(ctx: HandlerContext) -> dict[str, Any]:
+    sub = _live(ctx.tenant, datetime.now(UTC)).get(ctx.params["id"])
+    if sub is None or sub.get("applicationId") != ctx.request.app_id:
+        raise _not_found(ctx.params["id"])
+    return sub
+
+
+@routes.get("/subscriptions")
+async def list_subscriptions(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        live = _live(ctx.tenant, datetime.now(UTC)).values()
+        mine = [s for s in live if s.get("applicationId") == ctx.request.app_id]
+        body = page(mine, ctx.request.query, ctx.request.base_url, "/subscriptions", SUBSCRIPTIONS)
+    return GraphResponse(200, body)
+
+
+@routes.get("/subscriptions/{id}")
+async def get_subscription(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        return GraphResponse(200, _entity(ctx, _find(ctx)))
+
+
+@routes.patch("/subscriptions/{id}")
+async def renew_subscription(ctx: HandlerContext) -> GraphResponse:
+    body = ctx.request.json_object()
+    unknown = set(body) - {"expirationDateTime", "@odata.type"}
+    if unknown:
+        raise bad_request(f"Property '{sorted(unknown)[0]}' cannot be updated; renew with expirationDateTime.",
+                          code="BadRequest")
+    with ctx.state.lock:
+        sub = _find(ctx)
+        sub["expirationDateTime"] = _expiration(body.get("expirationDateTime"), datetime.now(UTC))
+        return GraphResponse(200, _entity(ctx, sub))
+
+
+@routes.delete("/subscriptions/{id}")
+async def delete_subscription(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        _find(ctx)
+        del _subscriptions(ctx.tenant)[ctx.params["id"]]
+    return GraphResponse(204)
+
+
+@routes.post("/subscriptions/{id}/reauthorize")
+async def reauthorize(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        _find(ctx).pop("_reauthorizationRequired", None)
+    return GraphResponse(204)
+
+
+# --- notifications ---------------------------------------------------------------------------------
+async def _post(state: SandboxState, entry: dict[str, Any], url: str, payload: dict[str, Any]) -> int | None:
+    """POST with up to 3 attempts; the final status (None: no answer)."""
+    hub = notifier(state)
+    status: int | None = None
+    for attempt, delay in enumerate(ATTEMPT_DELAYS_S, start=1):
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            timeout = aiohttp.ClientTimeout(total=hub.notification_timeout_s)
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, json=payload) as resp:
+                status = resp.status
+                error = None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            status, error = None, type(exc).__name__
+        hub.record({**entry, "url": url, "attempt": attempt, "status": status, "error": error})
+        if status is not None and 200 <= status < 300:
+            break
+    return status
+
+
+def _visible(sub: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sub.items() if not k.startswith("_")}
+
+
+def notify_change(state: SandboxState, tenant_id: str, resource: str, change_type: str, entity_id: str,
+                  odata_type: str) -> int:
+    """Send change notifications for one entity to the tenant's matching subscriptions, in the background
+    (call on the sandbox's event loop). Returns how many subscriptions were notified."""
+    with state.lock:
+        tenant = state.tenants.get(tenant_id)
+        if tenant is None:
+            return 0
+        matching = [copy.deepcopy(s) for s in _live(tenant, datetime.now(UTC)).values()
+                    if s["resource"] == resource and change_type in s["changeType"].split(",")]
+    hub = notifier(state)
+    for sub in matching:
+        payload = {"value": [{
+            "id": str(uuid.uuid4()),
+            "subscriptionId": sub["id"],
+            "subscriptionExpirationDateTime": sub["expirationDateTime"],
+            "changeType": change_type,
+            "resource": f"{resource}/{entity_id}",
+            "resourceData": {"@odata.type": odata_type, "@odata.id": f"{resource}/{entity_id}", "id": entity_id},
+            "clientState": sub["clientState"],
+            "tenantId": tenant_id,
+        }]}
+        entry = {"kind": "change", "tenantId": tenant_id, "subscriptionId": sub["id"], "changeType": change_type,
+                 "resourceId": entity_id}
+        hub.spawn(_post(state, entry, sub["notificationUrl"], payload))
+    return len(matching)
+
+
+async def send_lifecycle(state: SandboxState, tenant_id: str, sub_id: str, event: str) -> dict[str, Any]:
+    """Send one lifecycle notification now and wait for the answer (the control API reports it)."""
+    with state.lock:
+        tenant = state.tenants.get(tenant_id)
+        sub = _live(tenant, datetime.now(UTC)).get(sub_id) if tenant else None
+        if sub is None:
+            raise LookupError("unknown tenant or subscription")
+        if not sub.get("lifecycleNotificationUrl"):
+            raise ValueError("the subscription has no lifecycleNotificationUrl: Graph sends lifecycle "
+                             "notifications only there")
+        if event == "reauthorizationRequired":
+            sub["_reauthorizationRequired"] = True
+        if event == "subscriptionRemoved":
+            del _subscriptions(tenant)[sub_id]
+        url = sub["lifecycleNotificationUrl"]
+        payload = {"value": [{"subscriptionId": sub_id, "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                              "tenantId": tenant_id, "clientState": sub["clientState"], "lifecycleEvent": event}]}
+    entry = {"kind": "lifecycle", "tenantId": tenant_id, "subscriptionId": sub_id, "lifecycleEvent": event}
+    status = await _post(state, entry, url, payload)
+    return {"subscriptionId": sub_id, "lifecycleEvent": event, "status": status}
+
+
+def subscriptions_view(state: SandboxState, tenant_id: str) -> list[dict[str, Any]] | None:
+    with state.lock:
+        tenant = state.tenants.get(tenant_id)
+        if tenant is None:
+            return None
+        return [{**_visible(copy.deepcopy(s)), "_sandbox": {"reauthorizationRequired": bool(
+            s.get("_reauthorizationRequired"))}} for s in _live(tenant, datetime.now(UTC)).values()]
