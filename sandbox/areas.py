@@ -23,13 +23,18 @@ from . import (
     exchange_admin,
     graph_routes,
     identity_protection,
+    incidents,
     intune,
     licenses,
     mail_rules,
     named_locations,
     psa,
+    registration_details,
+    risk_detections,
     security_alerts,
     sign_ins,
+    subscriptions,
+    tenant_condition_routes,
 )
 
 if TYPE_CHECKING:
@@ -65,4 +70,11 @@ AREAS: list[Area] = [
     Area("psa", web_routes=psa.web_routes, new_service_state=psa.new_service_state),
     Area("receivers", web_routes=chat_receivers.web_routes, new_service_state=chat_receivers.new_service_state),
     Area("sign_ins", graph_routes=sign_ins.routes, seed_tenant=sign_ins.seed_tenant),
+    Area("incidents", graph_routes=incidents.routes, web_routes=incidents.web_routes),
+    Area("risk_detections", graph_routes=risk_detections.routes, web_routes=risk_detections.web_routes,
+         seed_tenant=risk_detections.seed_tenant),
+    Area("registration_details", graph_routes=registration_details.routes),
+    Area("subscriptions", graph_routes=subscriptions.routes, web_routes=subscriptions.web_routes,
+         new_service_state=subscriptions.new_service_state),
+    Area("tenant_conditions", web_routes=tenant_condition_routes.web_routes),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,27 @@ def seed_tenant(tenant: Tenant) -> None:
             _sign_in(3, ADELE, upn, 300, "AU", "Sydney", "203.0.113.20", "Microsoft Teams"),
         ]
     tenant.areas[AREA] = entries
+    for user_id, days_ago in _LAST_SIGN_IN_DAYS.items():
+        user = tenant.users.get(user_id)
+        if user is not None and "signInActivity" not in user.props:
+            user.props["signInActivity"] = sign_in_activity(days_ago)
+
+
+# Demo users' last sign-in, in days before the seed (users not listed never signed in: signInActivity null).
+# Lynne (Fabrikam) has been away 45 days, for "no sign-in for N days"; the guests never signed in.
+_LAST_SIGN_IN_DAYS: dict[str, float] = {
+    ADELE: 12 / 1440, "48d31887-5fad-4d73-a9f5-3c356e68a038": 2, "f0c7b7a2-9e3d-4c1a-8d55-6b2f1e9a4c37": 0.5,
+    "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b": 1, "3a4b5c6d-7e8f-4a9b-8c0d-1e2f3a4b5c6d": 45,
+}
+
+
+def sign_in_activity(days_ago: float) -> dict[str, Any]:
+    """A user's signInActivity as Graph returns it (``$select=signInActivity``)."""
+    at = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, at))
+    return {"lastSignInDateTime": at, "lastSignInRequestId": request_id, "lastNonInteractiveSignInDateTime": at,
+            "lastNonInteractiveSignInRequestId": request_id, "lastSuccessfulSignInDateTime": at,
+            "lastSuccessfulSignInRequestId": request_id}
 
 
 @routes.get("/auditLogs/signIns")

@@ -29,11 +29,14 @@ import threading
 import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 import aiohttp
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .control_routes import STATE_KEY
 from .errors import GraphError, bad_request
 from .odata import Collection, iso, page, parse_datetime
 from .routing import GraphResponse, GraphRouteTable, HandlerContext
@@ -349,3 +352,77 @@ def subscriptions_view(state: SandboxState, tenant_id: str) -> list[dict[str, An
             return None
         return [{**_visible(copy.deepcopy(s)), "_sandbox": {"reauthorizationRequired": bool(
             s.get("_reauthorizationRequired"))}} for s in _live(tenant, datetime.now(UTC)).values()]
+
+
+# --- control API -----------------------------------------------------------------------------------
+web_routes = web.RouteTableDef()
+
+
+class NotifierSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    validationTimeoutSeconds: float | None = Field(default=None, gt=0, le=60)
+    notificationTimeoutSeconds: float | None = Field(default=None, gt=0, le=60)
+
+
+class LifecycleRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lifecycleEvent: Literal["reauthorizationRequired", "subscriptionRemoved", "missed"]
+
+
+def _state(request: web.Request) -> SandboxState:
+    return request.app[STATE_KEY]
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json() if await request.read() else {}
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f'{{"error": "invalid JSON: {exc}"}}', content_type="application/json") from exc
+
+
+@web_routes.get("/_sandbox/tenants/{tid}/subscriptions")
+async def inspect_subscriptions(request: web.Request) -> web.Response:
+    subs = subscriptions_view(_state(request), request.match_info["tid"].lower())
+    if subs is None:
+        return web.json_response({"error": "unknown tenant"}, status=404)
+    return web.json_response({"value": subs})
+
+
+@web_routes.post("/_sandbox/tenants/{tid}/subscriptions/{sid}/lifecycle")
+async def trigger_lifecycle(request: web.Request) -> web.Response:
+    """Send a lifecycle notification now (``{"lifecycleEvent": "missed"}``); answers with the endpoint's status."""
+    try:
+        spec = LifecycleRequest.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    try:
+        result = await send_lifecycle(_state(request), request.match_info["tid"].lower(), request.match_info["sid"],
+                                      spec.lifecycleEvent)
+    except LookupError as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=409)
+    return web.json_response(result)
+
+
+@web_routes.get("/_sandbox/subscriptions/deliveries")
+async def list_deliveries(request: web.Request) -> web.Response:
+    tenant_id = request.query.get("tenantId")
+    return web.json_response({"value": notifier(_state(request)).deliveries(tenant_id.lower() if tenant_id else None)})
+
+
+@web_routes.post("/_sandbox/subscriptions/settings")
+async def change_settings(request: web.Request) -> web.Response:
+    try:
+        spec = NotifierSettings.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    hub = notifier(_state(request))
+    if spec.validationTimeoutSeconds is not None:
+        hub.validation_timeout_s = spec.validationTimeoutSeconds
+    if spec.notificationTimeoutSeconds is not None:
+        hub.notification_timeout_s = spec.notificationTimeoutSeconds
+    return web.json_response({"validationTimeoutSeconds": hub.validation_timeout_s,
+                              "notificationTimeoutSeconds": hub.notification_timeout_s})
