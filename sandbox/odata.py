@@ -57,18 +57,28 @@ _DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2})?)(\.\d+)
 
 
 @lru_cache(maxsize=65536)
-def parse_datetime(value: str) -> datetime | None:
-    """Graph's DateTimeOffset text (up to 7 fractional digits) as an aware datetime; None if it is not one."""
+def datetime_ticks(value: str) -> int | None:
+    """Graph's DateTimeOffset text as 100 ns ticks since the epoch (Graph keeps 7 fractional digits, so two
+    alerts 100 ns apart still compare as they do in Graph); None if it is not one."""
     match = _DATETIME.match(value.strip())
     if not match:
         return None
     day, clock, fraction, zone = match.groups()
-    text = day + (f"T{clock}" if clock else "") + (fraction or "")[:7]
     try:
-        parsed = datetime.fromisoformat(text + (zone or "").replace("Z", "+00:00"))
+        whole = datetime.fromisoformat(day + (f"T{clock}" if clock else "") + (zone or "").replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    whole = whole if whole.tzinfo else whole.replace(tzinfo=UTC)
+    seconds = int(whole.timestamp())
+    return seconds * 10_000_000 + int(((fraction or ".")[1:] + "0000000")[:7])
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """The same text as an aware datetime (microseconds), None if it is not a DateTimeOffset."""
+    ticks = datetime_ticks(value)
+    if ticks is None:
+        return None
+    return datetime.fromtimestamp(ticks // 10_000_000, UTC).replace(microsecond=(ticks % 10_000_000) // 10)
 
 
 def iso(value: datetime) -> str:
@@ -195,7 +205,7 @@ class _Parser:
         elif kind == "string" and prop_type == STRING:
             return text[1:-1].replace("''", "'").lower()
         elif kind == "datetime" and prop_type == DATETIME:
-            parsed = parse_datetime(text)
+            parsed = datetime_ticks(text)
             if parsed is None:
                 raise bad_query(f"Invalid filter clause: '{text}' is not a valid DateTimeOffset.")
             return parsed
@@ -210,7 +220,7 @@ def _comparable(value: Any, prop_type: str) -> Any:
     if value is None:
         return None
     if prop_type == DATETIME:
-        return parse_datetime(value) if isinstance(value, str) else None
+        return datetime_ticks(value) if isinstance(value, str) else None
     if prop_type == STRING:
         return str(value).lower()
     if prop_type == NUMBER:
