@@ -50,3 +50,10 @@ async def factory(graph_settings: GraphSettings) -> AsyncIterator[GraphClientFac
     yield graph_factory
     await graph_factory.aclose()
 
+
+
+@pytest.fixture
+async def async_control(sandbox_server: SandboxServer) -> AsyncIterator[httpx.AsyncClient]:
+    """The control API from async tests (the sandbox runs on its own thread and loop)."""
+    async with httpx.AsyncClient(base_url=sandbox_server.base_url, timeout=10) as client:
+        yield client
