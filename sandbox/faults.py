@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import uuid
@@ -9,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+RANDOM_SEED = 20261204  # probabilistic rules draw from this, again after every clear (and reset)
 
 
 class FaultRuleSpec(BaseModel):
@@ -26,6 +29,9 @@ class FaultRuleSpec(BaseModel):
     # How many matching requests the rule affects before it is spent; None = forever.
     times: int | None = Field(default=None, ge=1)
     latency_ms: int = Field(default=0, ge=0, le=120_000)
+    # The share of matching requests it affects (e.g. 0.2 = one in five, drawn from a seeded generator, so a
+    # run with the same request order fails the same requests); a request it spares is not counted.
+    probability: float = Field(default=1.0, gt=0, le=1)
     code: str | None = None
     message: str | None = None
 
@@ -79,6 +85,7 @@ class FaultRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
+        self._random = random.Random(RANDOM_SEED)  # noqa: S311 (fault sampling, not crypto)
 
     def add(self, spec: FaultRuleSpec) -> FaultRule:
         rule = FaultRule(**spec.model_dump(), id=str(uuid.uuid4()), remaining=spec.times)
@@ -91,6 +98,8 @@ class FaultRegistry:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(method, path, tenant_id):
+                    if rule.probability < 1 and self._random.random() >= rule.probability:
+                        continue
                     rule.hits += 1
                     if rule.remaining is not None:
                         rule.remaining -= 1
@@ -110,3 +119,4 @@ class FaultRegistry:
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
+            self._random = random.Random(RANDOM_SEED)  # noqa: S311 (fault sampling, not crypto)

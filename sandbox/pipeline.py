@@ -57,7 +57,8 @@ class GraphPipeline:
             delay_ms = (fault.latency_ms if fault else 0) + (0 if request.batched else self.state.latency_ms)
             if delay_ms:
                 await asyncio.sleep(delay_ms / 1000)
-            condition = self.state.conditions.take(request.tenant_id)
+            envelope = not request.batched and [s.lower() for s in request.segments] == ["$batch"]
+            condition = self.state.conditions.take(request.tenant_id, batch_envelope=envelope)
             if condition is not None:
                 response = self._error(condition, request, request_id)
             elif fault is not None and fault.status is not None:

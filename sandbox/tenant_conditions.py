@@ -102,8 +102,11 @@ class TenantConditions:
         with self._lock:
             return [c.to_json() for c in self._by_tenant.get(tenant_id.lower(), {}).values()]
 
-    def take(self, tenant_id: str | None) -> GraphError | None:
-        """The error this request gets, counting the hit; None when the tenant is healthy."""
+    def take(self, tenant_id: str | None, batch_envelope: bool = False) -> GraphError | None:
+        """The error this request gets, counting the hit; None when the tenant is healthy.
+
+        A ``$batch`` envelope passes (its items get the error, each inside the batch response, as Graph
+        throttles and authorizes items one by one) unless the token itself is refused (401)."""
         if not self._by_tenant or tenant_id is None:
             return None  # the common case, without the lock
         with self._lock:
@@ -117,6 +120,8 @@ class TenantConditions:
                     continue
                 if not condition.live(now):
                     del held[kind]
+                    continue
+                if batch_envelope and condition.error.status != 401:
                     continue
                 condition.hits += 1
                 if condition.remaining is not None:

@@ -140,3 +140,28 @@ def test_the_call_log_keeps_only_the_newest_calls():
         log.begin(method="GET", path=f"/v1.0/x/{n}", query={}, tenant_id=None, app_id=None, request_id=str(n),
                   body=None)
     assert [c["seq"] for c in log.list()] == [3, 4, 5]
+
+
+def test_a_throttled_tenant_answers_batch_items_429_inside_a_200_batch(control):
+    control.post(f"{TENANT}/throttle", json={"retryAfter": 3})
+
+    response = control.post("/v1.0/$batch", headers=bearer(), json={"requests": [
+        {"id": "1", "method": "GET", "url": "/security/alerts_v2"}]})
+
+    assert response.status_code == 200
+    [item] = response.json()["responses"]
+    assert item["status"] == 429 and item["headers"]["Retry-After"] == "3"
+
+
+def test_a_probabilistic_fault_fails_about_that_share_and_repeats_after_reset(control):
+    def run() -> list[int]:
+        control.post("/_sandbox/faults", json={"pathRegex": "alerts_v2", "status": 503, "probability": 0.2})
+        return [_graph(control).status_code for _ in range(200)]
+
+    first = run()
+    control.post("/_sandbox/reset")
+    second = run()
+
+    assert 20 <= first.count(503) <= 60 and set(first) == {200, 503}
+    assert second == first  # seeded: the same requests fail again
+    assert control.post("/_sandbox/faults", json={"status": 503, "probability": 0}).status_code == 400
