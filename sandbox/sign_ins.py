@@ -1,26 +1,32 @@
-"""Entra ID sign-in logs: `GET /auditLogs/signIns` with `$filter` on userId (and createdDateTime) and `$top`.
+"""Entra ID sign-in logs: `GET /auditLogs/signIns` with the shared list options (sandbox/odata.py).
 
 State: `tenant.areas["sign_ins"]` = a list of signIn resources, newest first. Read-only in Graph.
 """
 
 from __future__ import annotations
 
-import copy
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import bad_request
-from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
+from msgraph.generated.models.sign_in import SignIn
+
+from .graph_enums import graph_properties
+from .odata import DATETIME, STRING, Collection, page
+from .routing import GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID
 from .state import Tenant
 
 AREA = "sign_ins"
 ADELE = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
 routes = GraphRouteTable()
-_USER = re.compile(r"userId eq '([^']+)'", re.IGNORECASE)
-_SINCE = re.compile(r"createdDateTime ge (\S+)", re.IGNORECASE)
+# Newest first, as Graph lists sign-ins; $top at most 1,000.
+SIGN_INS = Collection(
+    context="auditLogs/signIns", entity_type="microsoft.graph.signIn", properties=graph_properties(SignIn),
+    filterable={"userId": STRING, "userPrincipalName": STRING, "createdDateTime": DATETIME, "appDisplayName": STRING,
+                "ipAddress": STRING, "riskLevelDuringSignIn": STRING, "clientAppUsed": STRING, "id": STRING},
+    default_page=50, max_top=1000,
+)
 
 
 def _sign_in(n: int, user_id: str, upn: str, minutes_ago: int, country: str, city: str, ip: str, app: str,
@@ -67,16 +73,7 @@ def sign_in_activity(days_ago: float) -> dict[str, Any]:
 
 @routes.get("/auditLogs/signIns")
 async def list_sign_ins(ctx: HandlerContext) -> GraphResponse:
-    query = ctx.request.query
-    entries = ctx.tenant.areas.get(AREA, [])
-    wanted = _USER.search(query.get("$filter", ""))
-    since = _SINCE.search(query.get("$filter", ""))
-    try:
-        top = min(int(query.get("$top", "50")), 1000)
-    except ValueError:
-        raise bad_request("Invalid $top value.") from None
-    selected = [e for e in entries if not wanted or e["userId"].lower() == wanted.group(1).lower()]
-    if since:
-        selected = [e for e in selected if e["createdDateTime"] >= since.group(1)]
-    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#auditLogs/signIns",
-                               "value": copy.deepcopy(selected[:top])})
+    with ctx.state.lock:
+        body = page(ctx.tenant.areas.get(AREA, []), ctx.request.query, ctx.request.base_url,
+                    "/auditLogs/signIns", SIGN_INS)
+    return GraphResponse(200, body)
