@@ -203,7 +203,7 @@ async def _validate_endpoint(state: SandboxState, tenant_id: str, url: str) -> N
 
 # --- Graph routes ----------------------------------------------------------------------------------
 def _entity(ctx: HandlerContext, sub: dict[str, Any]) -> dict[str, Any]:
-    return {"@odata.context": f"{ctx.request.base_url}/$metadata#subscriptions/$entity", **copy.deepcopy(sub)}
+    return {"@odata.context": f"{ctx.request.base_url}/$metadata#subscriptions/$entity", **_visible(sub)}
 
 
 @routes.post("/subscriptions")
@@ -231,7 +231,7 @@ def _find(ctx: HandlerContext) -> dict[str, Any]:
 async def list_subscriptions(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         live = _live(ctx.tenant, datetime.now(UTC)).values()
-        mine = [s for s in live if s.get("applicationId") == ctx.request.app_id]
+        mine = [_visible(s) for s in live if s.get("applicationId") == ctx.request.app_id]
         body = page(mine, ctx.request.query, ctx.request.base_url, "/subscriptions", SUBSCRIPTIONS)
     return GraphResponse(200, body)
 
@@ -292,7 +292,8 @@ async def _post(state: SandboxState, entry: dict[str, Any], url: str, payload: d
 
 
 def _visible(sub: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in sub.items() if not k.startswith("_")}
+    """What Graph shows of a subscription: without the sandbox's own ``_`` flags."""
+    return {k: copy.deepcopy(v) for k, v in sub.items() if not k.startswith("_")}
 
 
 def notify_change(state: SandboxState, tenant_id: str, resource: str, change_type: str, entity_id: str,
@@ -350,7 +351,7 @@ def subscriptions_view(state: SandboxState, tenant_id: str) -> list[dict[str, An
         tenant = state.tenants.get(tenant_id)
         if tenant is None:
             return None
-        return [{**_visible(copy.deepcopy(s)), "_sandbox": {"reauthorizationRequired": bool(
+        return [{**_visible(s), "_sandbox": {"reauthorizationRequired": bool(
             s.get("_reauthorizationRequired"))}} for s in _live(tenant, datetime.now(UTC)).values()]
 
 

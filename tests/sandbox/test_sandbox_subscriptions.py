@@ -146,3 +146,20 @@ def test_lifecycle_needs_a_lifecycle_url_and_a_known_event(control, receiver):
     assert control.post(path, json={"lifecycleEvent": "deleted"}).status_code == 400
     assert control.post(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions/nope/lifecycle",
                         json={"lifecycleEvent": "missed"}).status_code == 404
+
+
+def test_reauthorization_required_shows_in_the_control_view_never_in_graph(control, receiver):
+    sub = _raw_create(control, receiver.url(), lifecycleNotificationUrl=receiver.url("/lifecycle")).json()
+    control.post(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions/{sub['id']}/lifecycle",
+                 json={"lifecycleEvent": "reauthorizationRequired"})
+
+    graph_view = control.get(f"/v1.0/subscriptions/{sub['id']}", headers=bearer()).json()
+    [listed] = control.get("/v1.0/subscriptions", headers=bearer()).json()["value"]
+    [inspected] = control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"]
+    reauthorized = control.post(f"/v1.0/subscriptions/{sub['id']}/reauthorize", headers=bearer())
+
+    assert not [k for k in {**graph_view, **listed} if k.startswith("_")]
+    assert inspected["_sandbox"] == {"reauthorizationRequired": True}
+    assert reauthorized.status_code == 204
+    assert control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"][0]["_sandbox"] == {
+        "reauthorizationRequired": False}
