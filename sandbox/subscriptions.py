@@ -4,7 +4,7 @@ notifications themselves, for ``security/alerts_v2`` (``created``, ``updated``).
 Like Graph:
 - create validates the endpoint first: ``POST {notificationUrl}?validationToken=<token>`` (and the same
   for ``lifecycleNotificationUrl``); the endpoint must answer ``200`` with the token as its plain-text
-  body within the validation timeout (Graph: 10 s), otherwise the create is ``400 ValidationError``
+  body within the validation timeout (Graph: 10 s), otherwise the create is ``400 InvalidRequest``
   ("Subscription validation request failed. ...") and no subscription exists;
 - ``expirationDateTime`` must lie in the future and at most 43,200 minutes ahead (security alerts'
   maximum); renew is ``PATCH /subscriptions/{id}`` with a new one; an expired subscription is gone (404);
@@ -114,7 +114,7 @@ def _not_found(sub_id: str) -> GraphError:
 
 
 def _validation_error(detail: str) -> GraphError:
-    return GraphError(400, "ValidationError", f"Subscription validation request failed. {detail}")
+    return GraphError(400, "InvalidRequest", f"Subscription validation request failed. {detail}")
 
 
 # --- validation of a create / renew ----------------------------------------------------------------
@@ -190,7 +190,7 @@ async def _validate_endpoint(state: SandboxState, tenant_id: str, url: str) -> N
             entry["status"] = response.status
     except TimeoutError:
         hub.record({**entry, "status": None, "error": "timeout"})
-        raise _validation_error("Subscription validation request timeout.") from None
+        raise _validation_error("Subscription validation request timed out.") from None
     except aiohttp.ClientError as exc:
         hub.record({**entry, "status": None, "error": type(exc).__name__})
         raise _validation_error("Notification endpoint must respond with 200 OK to validation request.") from None

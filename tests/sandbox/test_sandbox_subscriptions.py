@@ -91,7 +91,7 @@ def test_an_endpoint_that_does_not_echo_the_token_gets_no_subscription(control, 
         response = _raw_create(control, endpoint.url())
 
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "ValidationError"
+    assert response.json()["error"]["code"] == "InvalidRequest"
     assert response.json()["error"]["message"] == f"Subscription validation request failed. {message}"
     assert control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"] == []
 
@@ -102,7 +102,7 @@ def test_an_endpoint_slower_than_the_validation_timeout_gets_no_subscription(con
         response = _raw_create(control, endpoint.url())
 
     assert response.status_code == 400
-    assert response.json()["error"]["message"].endswith("Subscription validation request timeout.")
+    assert response.json()["error"]["message"].endswith("Subscription validation request timed out.")
     assert control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"] == []
 
 
