@@ -7,7 +7,8 @@ Like Graph:
   body within the validation timeout (Graph: 10 s), otherwise the create is ``400 InvalidRequest``
   ("Subscription validation request failed. ...") and no subscription exists;
 - ``expirationDateTime`` must lie in the future and at most 43,200 minutes ahead (security alerts'
-  maximum); renew is ``PATCH /subscriptions/{id}`` with a new one; an expired subscription is gone (404);
+  maximum); less than 45 minutes ahead becomes 45 minutes; renew is ``PATCH /subscriptions/{id}`` with a
+  new one; an expired subscription is gone (404);
 - a change notification is ``POST {notificationUrl}`` with ``{"value": [{subscriptionId, changeType,
   resource, resourceData, clientState, tenantId, subscriptionExpirationDateTime}]}``;
 - lifecycle notifications (``reauthorizationRequired``, ``subscriptionRemoved``, ``missed``) go to the
@@ -49,6 +50,7 @@ routes = GraphRouteTable()
 # Resources that can be subscribed to -> the change types Graph sends for them.
 RESOURCES: dict[str, frozenset[str]] = {"security/alerts_v2": frozenset({"created", "updated"})}
 MAX_EXPIRATION = timedelta(minutes=43_200)
+MIN_EXPIRATION = timedelta(minutes=45)
 LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 DELIVERY_LOG_LIMIT = 5_000
@@ -126,7 +128,8 @@ def _expiration(value: Any, now: datetime) -> str:
     if not now < parsed <= now + MAX_EXPIRATION:
         raise bad_request(f"Subscription expiration can only be 0-{int(MAX_EXPIRATION.total_seconds() // 60)} "
                           "minutes in the future.", code="InvalidRequest")
-    return iso(parsed)
+    # Graph: "Any value under 45 minutes after the time of the request is automatically set to 45 minutes".
+    return iso(max(parsed, now + MIN_EXPIRATION))
 
 
 def _endpoint(name: str, value: Any) -> str:

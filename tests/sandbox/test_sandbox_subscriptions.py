@@ -163,3 +163,11 @@ def test_reauthorization_required_shows_in_the_control_view_never_in_graph(contr
     assert reauthorized.status_code == 204
     assert control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"][0]["_sandbox"] == {
         "reauthorizationRequired": False}
+
+
+def test_an_expiration_under_45_minutes_becomes_45_minutes(control, receiver):
+    before = datetime.now(UTC)
+    sub = _raw_create(control, receiver.url(), expirationDateTime=_in(5).isoformat()).json()
+
+    expires = datetime.fromisoformat(sub["expirationDateTime"].replace("Z", "+00:00"))
+    assert before + timedelta(minutes=45) <= expires <= datetime.now(UTC) + timedelta(minutes=45)
