@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,9 +40,16 @@ def _die_with_parent() -> None:
 
 
 def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: all held open while they are chosen, so none is handed out twice."""
+    with ExitStack() as held:
+        socks = [held.enter_context(closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM))) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
 
 
 def storage_connection_string(blob: int, queue: int, table: int) -> str:
@@ -62,7 +69,7 @@ class StackPorts:
 
     @classmethod
     def free(cls) -> StackPorts:
-        return cls(*(free_port() for _ in range(5)))
+        return cls(*free_ports(5))
 
 
 # Which `make run` variable (and stack option) moves each port elsewhere.

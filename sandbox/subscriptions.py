@@ -4,10 +4,11 @@ notifications themselves, for ``security/alerts_v2`` (``created``, ``updated``).
 Like Graph:
 - create validates the endpoint first: ``POST {notificationUrl}?validationToken=<token>`` (and the same
   for ``lifecycleNotificationUrl``); the endpoint must answer ``200`` with the token as its plain-text
-  body within the validation timeout (Graph: 10 s), otherwise the create is ``400 ValidationError``
+  body within the validation timeout (Graph: 10 s), otherwise the create is ``400 InvalidRequest``
   ("Subscription validation request failed. ...") and no subscription exists;
 - ``expirationDateTime`` must lie in the future and at most 43,200 minutes ahead (security alerts'
-  maximum); renew is ``PATCH /subscriptions/{id}`` with a new one; an expired subscription is gone (404);
+  maximum); less than 45 minutes ahead becomes 45 minutes; renew is ``PATCH /subscriptions/{id}`` with a
+  new one; an expired subscription is gone (404);
 - a change notification is ``POST {notificationUrl}`` with ``{"value": [{subscriptionId, changeType,
   resource, resourceData, clientState, tenantId, subscriptionExpirationDateTime}]}``;
 - lifecycle notifications (``reauthorizationRequired``, ``subscriptionRemoved``, ``missed``) go to the
@@ -49,6 +50,7 @@ routes = GraphRouteTable()
 # Resources that can be subscribed to -> the change types Graph sends for them.
 RESOURCES: dict[str, frozenset[str]] = {"security/alerts_v2": frozenset({"created", "updated"})}
 MAX_EXPIRATION = timedelta(minutes=43_200)
+MIN_EXPIRATION = timedelta(minutes=45)
 LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 DELIVERY_LOG_LIMIT = 5_000
@@ -114,7 +116,7 @@ def _not_found(sub_id: str) -> GraphError:
 
 
 def _validation_error(detail: str) -> GraphError:
-    return GraphError(400, "ValidationError", f"Subscription validation request failed. {detail}")
+    return GraphError(400, "InvalidRequest", f"Subscription validation request failed. {detail}")
 
 
 # --- validation of a create / renew ----------------------------------------------------------------
@@ -126,7 +128,8 @@ def _expiration(value: Any, now: datetime) -> str:
     if not now < parsed <= now + MAX_EXPIRATION:
         raise bad_request(f"Subscription expiration can only be 0-{int(MAX_EXPIRATION.total_seconds() // 60)} "
                           "minutes in the future.", code="InvalidRequest")
-    return iso(parsed)
+    # Graph: "Any value under 45 minutes after the time of the request is automatically set to 45 minutes".
+    return iso(max(parsed, now + MIN_EXPIRATION))
 
 
 def _endpoint(name: str, value: Any) -> str:
@@ -190,7 +193,7 @@ async def _validate_endpoint(state: SandboxState, tenant_id: str, url: str) -> N
             entry["status"] = response.status
     except TimeoutError:
         hub.record({**entry, "status": None, "error": "timeout"})
-        raise _validation_error("Subscription validation request timeout.") from None
+        raise _validation_error("Subscription validation request timed out.") from None
     except aiohttp.ClientError as exc:
         hub.record({**entry, "status": None, "error": type(exc).__name__})
         raise _validation_error("Notification endpoint must respond with 200 OK to validation request.") from None
@@ -203,7 +206,7 @@ async def _validate_endpoint(state: SandboxState, tenant_id: str, url: str) -> N
 
 # --- Graph routes ----------------------------------------------------------------------------------
 def _entity(ctx: HandlerContext, sub: dict[str, Any]) -> dict[str, Any]:
-    return {"@odata.context": f"{ctx.request.base_url}/$metadata#subscriptions/$entity", **copy.deepcopy(sub)}
+    return {"@odata.context": f"{ctx.request.base_url}/$metadata#subscriptions/$entity", **_visible(sub)}
 
 
 @routes.post("/subscriptions")
@@ -231,7 +234,7 @@ def _find(ctx: HandlerContext) -> dict[str, Any]:
 async def list_subscriptions(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         live = _live(ctx.tenant, datetime.now(UTC)).values()
-        mine = [s for s in live if s.get("applicationId") == ctx.request.app_id]
+        mine = [_visible(s) for s in live if s.get("applicationId") == ctx.request.app_id]
         body = page(mine, ctx.request.query, ctx.request.base_url, "/subscriptions", SUBSCRIPTIONS)
     return GraphResponse(200, body)
 
@@ -292,7 +295,8 @@ async def _post(state: SandboxState, entry: dict[str, Any], url: str, payload: d
 
 
 def _visible(sub: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in sub.items() if not k.startswith("_")}
+    """What Graph shows of a subscription: without the sandbox's own ``_`` flags."""
+    return {k: copy.deepcopy(v) for k, v in sub.items() if not k.startswith("_")}
 
 
 def notify_change(state: SandboxState, tenant_id: str, resource: str, change_type: str, entity_id: str,
@@ -350,7 +354,7 @@ def subscriptions_view(state: SandboxState, tenant_id: str) -> list[dict[str, An
         tenant = state.tenants.get(tenant_id)
         if tenant is None:
             return None
-        return [{**_visible(copy.deepcopy(s)), "_sandbox": {"reauthorizationRequired": bool(
+        return [{**_visible(s), "_sandbox": {"reauthorizationRequired": bool(
             s.get("_reauthorizationRequired"))}} for s in _live(tenant, datetime.now(UTC)).values()]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devhost.stack import AZURITE, _wait_for_port, free_port, storage_connection_string
+from devhost.stack import AZURITE, _wait_for_port, free_ports, storage_connection_string
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def azurite_connection_string() -> Iterator[str]:
     """An in-memory Azurite for the session; its connection string."""
     if not AZURITE.exists():
         pytest.fail(f"{AZURITE} missing: run `make test`, which runs `npm ci` first")
-    blob, queue, table = free_port(), free_port(), free_port()
+    blob, queue, table = free_ports(3)
     proc = subprocess.Popen(  # noqa: S603
         [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--inMemoryPersistence",
          "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1", "--queuePort", str(queue),

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devhost.stack import free_port
+from devhost.stack import free_port, free_ports
 from tests.devhost.polling import wait_for_status
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,18 +25,33 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _free_block(size: int) -> int:
-    """A base port with `size` consecutive free ports after it (Azurite takes three)."""
+def _free_block(size: int, avoid: set[int]) -> int:
+    """A base port with `size` consecutive free ports after it (Azurite takes three), none in `avoid`."""
     for _ in range(50):
         base = free_port()
-        if all(not listening(base + i) for i in range(size)):
+        if all(base + i not in avoid and not listening(base + i) for i in range(size)):
             return base
     raise RuntimeError("no block of free ports")
 
 
 def start_stack() -> tuple[subprocess.Popen, dict[str, int]]:
-    """`python -m devhost.stack` on free ports, healthy."""
-    ports = {"devhost": free_port(), "sandbox": free_port(), "azurite": _free_block(3)}
+    """`python -m devhost.stack` on free ports, healthy. A port chosen free can be taken by another process
+    before the stack binds it (the stack then exits at once, naming it): choose again, twice at most."""
+    for _ in range(2):
+        try:
+            return _start_stack()
+        except PortTaken:
+            pass
+    return _start_stack()
+
+
+class PortTaken(Exception):
+    pass
+
+
+def _start_stack() -> tuple[subprocess.Popen, dict[str, int]]:
+    devhost, sandbox = free_ports(2)
+    ports = {"devhost": devhost, "sandbox": sandbox, "azurite": _free_block(3, avoid={devhost, sandbox})}
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "devhost.stack", "--port", str(ports["devhost"]), "--sandbox-port",
          str(ports["sandbox"]), "--azurite-base-port", str(ports["azurite"]), "--in-memory"],
@@ -50,7 +65,10 @@ def start_stack() -> tuple[subprocess.Popen, dict[str, int]]:
         except httpx.TransportError:
             pass
         if proc.poll() is not None:
-            pytest.fail(f"stack exited early:\n{proc.stdout.read()}")
+            output = proc.stdout.read()
+            if "is already in use" in output:
+                raise PortTaken(output)
+            pytest.fail(f"stack exited early:\n{output}")
         time.sleep(0.1)
     stop_stack(proc)
     pytest.fail(f"stack not healthy in time:\n{proc.stdout.read()}")
@@ -106,7 +124,7 @@ def test_a_port_already_taken_fails_at_once_naming_it():
         started = time.monotonic()
         done = subprocess.run(  # noqa: S603
             [sys.executable, "-m", "devhost.stack", "--port", str(port), "--sandbox-port", str(free_port()),
-             "--azurite-base-port", str(_free_block(3)), "--in-memory"],
+             "--azurite-base-port", str(_free_block(3, avoid={port})), "--in-memory"],
             cwd=ROOT, capture_output=True, text=True, timeout=30, check=False,
         )
     assert done.returncode == 1

@@ -91,7 +91,7 @@ def test_an_endpoint_that_does_not_echo_the_token_gets_no_subscription(control, 
         response = _raw_create(control, endpoint.url())
 
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "ValidationError"
+    assert response.json()["error"]["code"] == "InvalidRequest"
     assert response.json()["error"]["message"] == f"Subscription validation request failed. {message}"
     assert control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"] == []
 
@@ -102,7 +102,7 @@ def test_an_endpoint_slower_than_the_validation_timeout_gets_no_subscription(con
         response = _raw_create(control, endpoint.url())
 
     assert response.status_code == 400
-    assert response.json()["error"]["message"].endswith("Subscription validation request timeout.")
+    assert response.json()["error"]["message"].endswith("Subscription validation request timed out.")
     assert control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"] == []
 
 
@@ -146,3 +146,28 @@ def test_lifecycle_needs_a_lifecycle_url_and_a_known_event(control, receiver):
     assert control.post(path, json={"lifecycleEvent": "deleted"}).status_code == 400
     assert control.post(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions/nope/lifecycle",
                         json={"lifecycleEvent": "missed"}).status_code == 404
+
+
+def test_reauthorization_required_shows_in_the_control_view_never_in_graph(control, receiver):
+    sub = _raw_create(control, receiver.url(), lifecycleNotificationUrl=receiver.url("/lifecycle")).json()
+    control.post(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions/{sub['id']}/lifecycle",
+                 json={"lifecycleEvent": "reauthorizationRequired"})
+
+    graph_view = control.get(f"/v1.0/subscriptions/{sub['id']}", headers=bearer()).json()
+    [listed] = control.get("/v1.0/subscriptions", headers=bearer()).json()["value"]
+    [inspected] = control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"]
+    reauthorized = control.post(f"/v1.0/subscriptions/{sub['id']}/reauthorize", headers=bearer())
+
+    assert not [k for k in {**graph_view, **listed} if k.startswith("_")]
+    assert inspected["_sandbox"] == {"reauthorizationRequired": True}
+    assert reauthorized.status_code == 204
+    assert control.get(f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/subscriptions").json()["value"][0]["_sandbox"] == {
+        "reauthorizationRequired": False}
+
+
+def test_an_expiration_under_45_minutes_becomes_45_minutes(control, receiver):
+    before = datetime.now(UTC)
+    sub = _raw_create(control, receiver.url(), expirationDateTime=_in(5).isoformat()).json()
+
+    expires = datetime.fromisoformat(sub["expirationDateTime"].replace("Z", "+00:00"))
+    assert before + timedelta(minutes=45) <= expires <= datetime.now(UTC) + timedelta(minutes=45)
