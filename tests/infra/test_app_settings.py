@@ -21,6 +21,8 @@ NOT_IN_AZURE = {
     "RIPOSTE_LOCAL_PRINCIPAL_NAME": "development stand-in for App Service authentication",
     "GRAPH_CERTIFICATE_PATH": "certificate mode; production uses the federated managed identity",
     "WEBSITE_AUTH_ENABLED": "set by App Service itself when its authentication is on (infra/app/auth.bicep)",
+    "WEBSITE_INSTANCE_ID": "set by App Service on each instance (names who holds a poll's claim)",
+    "RIPOSTE_SOURCES_ON_REGISTER_SECONDS": "the local stack polls the sandbox tenants at once; in Azure, PUT sources",
 }
 
 
