@@ -20,10 +20,10 @@ from typing import Any
 
 from shared.graph import GraphClientFactory
 from shared.pollers.graph_lists import QUERIES
-from shared.pollers.poll import Deliver, PollOutcome, run_claimed
+from shared.pollers.poll import Deliver, PollOutcome, poll_tenant
 from shared.sources.catalog import SourceName
-from shared.sources.models import SourcesConfig, saving_context
-from shared.store.sources import Claim, SourceStore
+from shared.sources.models import SourcesConfig, SourceState, saving_context
+from shared.store.sources import SourceStore, TenantSources
 
 log = logging.getLogger("riposte.pollers")
 
@@ -63,12 +63,14 @@ def polled_sources_on(interval_seconds: int, development: bool) -> SourcesConfig
         context=saving_context(development))
 
 
-def claim_due(store: SourceStore, owner: str, now: datetime, slack: timedelta = DUE_SLACK
-              ) -> tuple[int, list[Claim]]:
-    """The due sources (enabled, pollable, due within `slack`, not held) and the windows won among them."""
-    due = 0
-    claims = []
-    for tenant_id, tenant in store.snapshot().items():
+Candidate = tuple[SourceName, SourceState, str | None, timedelta]  # what SourceStore.claim_many takes
+
+
+def due_candidates(snapshot: dict[str, TenantSources], now: datetime, slack: timedelta = DUE_SLACK
+                   ) -> dict[str, list[Candidate]]:
+    """Per tenant, the sources that are on, due within `slack` and not held, with the state read."""
+    due: dict[str, list[Candidate]] = {}
+    for tenant_id, tenant in snapshot.items():
         for source in POLLED:
             config = tenant.config.of(source)
             if not config.enabled:
@@ -76,26 +78,29 @@ def claim_due(store: SourceStore, owner: str, now: datetime, slack: timedelta = 
             state, etag = tenant.state(source)
             if state.claimed_at(now) or not state.due(now + slack, config.interval):
                 continue
-            due += 1
-            claim = store.try_claim(tenant_id, source, state, etag, owner=owner, now=now, interval=config.interval,
-                                    early=slack)
-            if claim is not None:
-                claims.append(claim)
-    return due, claims
+            due.setdefault(tenant_id, []).append((source, state, etag, config.interval))
+    return due
 
 
 async def run_cycle(store: SourceStore, graph: GraphClientFactory, deliver: Deliver, *, owner: str,
                     concurrency: int = DEFAULT_CONCURRENCY, now: Callable[[], datetime] | None = None,
                     rng: random.Random | None = None) -> CycleReport:
+    """One cycle: up to `concurrency` tenants at a time, each claimed in one storage transaction, its
+    windows polled together and advanced in one transaction."""
     clock = now or (lambda: datetime.now(UTC))
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
-    due, claims = await asyncio.to_thread(claim_due, store, owner, clock())
-    report = CycleReport(due=due, claimed=len(claims))
+    snapshot = await asyncio.to_thread(store.snapshot)
+    due = due_candidates(snapshot, clock())
+    report = CycleReport(due=sum(len(c) for c in due.values()))
     gate = asyncio.Semaphore(concurrency)
 
-    async def poll(claim: Claim) -> PollOutcome:
+    async def poll(tenant_id: str, candidates: list[Candidate]) -> list[PollOutcome]:
         async with gate:
-            return await run_claimed(store, graph, claim, deliver, clock, rng)
+            claims = await asyncio.to_thread(store.claim_many, tenant_id, candidates, owner=owner, now=clock(),
+                                             early=DUE_SLACK)
+            report.claimed += len(claims)
+            return await poll_tenant(store, graph, claims, deliver, clock, rng) if claims else []
 
-    report.outcomes = list(await asyncio.gather(*(poll(c) for c in claims)))
+    report.outcomes = [o for outcomes in await asyncio.gather(*(poll(t, c) for t, c in due.items()))
+                       for o in outcomes]
     return report

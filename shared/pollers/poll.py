@@ -99,36 +99,66 @@ def classify(exc: Exception, now: datetime, interval: timedelta, failures: int,
     return error, now + jittered(backoff(interval, failures), rng)
 
 
-async def run_claimed(store: SourceStore, graphs: GraphClientFactory, claim: Claim, deliver: Deliver,
-                      now: Callable[[], datetime], rng: random.Random) -> PollOutcome:
-    """Read the claimed window and hand it to intake; record the outcome on the source's state."""
+@dataclass(frozen=True)
+class _Read:
+    items: int
+    alerts: int
+    requests: int
+    tracked: dict[str, str] | None
+
+
+async def _read_and_deliver(graphs: GraphClientFactory, claim: Claim, deliver: Deliver) -> _Read:
+    """Read the claimed window from the tenant's Graph and hand each record to intake."""
     tenant, source = claim.tenant_id, claim.source
+    graph = graphs.for_tenant(tenant)
+    tracked = None
+    if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
+        devices, requests = await read_noncompliant_devices(graph)
+        records, tracked = compliance.drift(claim.state.tracked, devices, claim.window_end)
+        items = len(devices)
+    else:
+        records, requests = await read_window(graph, source, claim.window_start, claim.window_end)
+        items = len(records)
+    alerts = 0
+    for record in records:
+        alerts += await deliver(tenant, source, record)
+    return _Read(items, alerts, requests, tracked)
+
+
+async def _failed(store: SourceStore, claim: Claim, exc: Exception, now: datetime, rng: random.Random) -> PollOutcome:
+    tenant, source = claim.tenant_id, claim.source
+    error, retry_at = classify(exc, now, claim.interval, claim.state.counts.consecutive_failures + 1, rng)
+    if error.code == "graph_error" and not isinstance(exc, (APIError, httpx.HTTPError)):
+        log.error("poll of %s for tenant %s failed", source.value, tenant, exc_info=exc)
+    else:
+        log.warning("poll of %s for tenant %s failed: %s", source.value, tenant, error.code)
     try:
-        graph = graphs.for_tenant(tenant)
-        tracked = None
-        if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
-            devices, requests = await read_noncompliant_devices(graph)
-            records, tracked = compliance.drift(claim.state.tracked, devices, claim.window_end)
-            read = len(devices)
-        else:
-            records, requests = await read_window(graph, source, claim.window_start, claim.window_end)
-            read = len(records)
-        alerts = 0
-        for record in records:
-            alerts += await deliver(tenant, source, record)
-    except Exception as exc:  # every failure is recorded on the source; none stops the cycle
-        error, retry_at = classify(exc, now(), claim.interval, claim.state.counts.consecutive_failures + 1, rng)
-        if error.code == "graph_error" and not isinstance(exc, (APIError, httpx.HTTPError)):
-            log.exception("poll of %s for tenant %s failed", source.value, tenant)
-        else:
-            log.warning("poll of %s for tenant %s failed: %s", source.value, tenant, error.code)
-        try:
-            await asyncio.to_thread(store.record_failure, claim, error=error, retry_at=retry_at)
-        except ClaimLost:
-            log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
-        return PollOutcome(tenant, source, True, error=error)
-    try:
-        await asyncio.to_thread(store.advance_watermark, claim, now=now(), items=read, alerts=alerts, tracked=tracked)
-    except ClaimLost:  # another poller re-reads the window: intake's dedupe keeps its alerts to one each
+        await asyncio.to_thread(store.record_failure, claim, error=error, retry_at=retry_at)
+    except ClaimLost:
         log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
-    return PollOutcome(tenant, source, True, items=read, alerts=alerts, requests=requests)
+    return PollOutcome(tenant, source, True, error=error)
+
+
+async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: list[Claim], deliver: Deliver,
+                      now: Callable[[], datetime], rng: random.Random) -> list[PollOutcome]:
+    """Poll one tenant's claimed windows together; the successful ones are advanced in one storage
+    transaction, each failure is recorded on its source (with its backoff)."""
+    results = await asyncio.gather(*(_read_and_deliver(graphs, c, deliver) for c in claims), return_exceptions=True)
+    outcomes: list[PollOutcome] = []
+    done: list[tuple[Claim, _Read]] = []
+    for claim, result in zip(claims, results, strict=True):
+        if isinstance(result, _Read):
+            done.append((claim, result))
+        elif isinstance(result, Exception):  # every failure is recorded on the source; none stops the cycle
+            outcomes.append(await _failed(store, claim, result, now(), rng))
+        else:  # CancelledError and the like: not ours to swallow
+            raise result
+    if done:
+        written = await asyncio.to_thread(store.advance_many, [
+            (claim, {"items": r.items, "alerts": r.alerts, "tracked": r.tracked}) for claim, r in done], now=now())
+        for (claim, r), state in zip(done, written, strict=True):
+            if isinstance(state, ClaimLost):  # another poller re-reads the window: intake's dedupe keeps it to one
+                log.warning("poll of %s for tenant %s: the window was taken over", claim.source.value, claim.tenant_id)
+            outcomes.append(PollOutcome(claim.tenant_id, claim.source, True, items=r.items, alerts=r.alerts,
+                                        requests=r.requests))
+    return outcomes

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.sources.catalog import SourceName
 from shared.sources.models import ClaimLease, SourceCounts, SourceError, SourcesConfig, SourceState
@@ -68,6 +68,32 @@ class TenantSources:
 
 def _state_row(source: SourceName) -> str:
     return f"state-{source.value}"
+
+
+def _claimed(state: SourceState, *, owner: str, now: datetime, interval: timedelta, lease: timedelta,
+             early: timedelta) -> SourceState | None:
+    """The state with a new lease on the window (watermark, now], or None when it is not to be claimed."""
+    if state.claimed_at(now) or not state.due(now + early, interval):
+        return None
+    start = state.watermark or (state.claim.window_start if state.claim else now - interval)
+    if start >= now:  # the watermark is ahead of this clock: nothing to read yet
+        return None
+    held = ClaimLease(id=uuid.uuid4().hex, owner=owner, window_start=start, window_end=now, expires_at=now + lease)
+    return state.model_copy(update={"claim": held, "last_attempt_at": now})
+
+
+def _advanced(claim: Claim, *, now: datetime, watermark: datetime | None = None, items: int = 0, alerts: int = 0,
+              tracked: dict[str, str] | None = None) -> SourceState:
+    watermark = watermark or claim.window_end
+    if watermark < claim.window_start:
+        raise ValueError("a watermark never moves backwards")
+    counts = claim.state.counts
+    return claim.state.model_copy(update={
+        "watermark": watermark, "last_success_at": now, "next_due_at": claim.window_end + claim.interval,
+        "claim": None, "counts": SourceCounts(polls=counts.polls + 1, failures=counts.failures,
+                                              consecutive_failures=0, items=counts.items + items,
+                                              alerts=counts.alerts + alerts),
+        "tracked": claim.state.tracked if tracked is None else tracked})
 
 
 class SourceStore:
@@ -150,18 +176,35 @@ class SourceStore:
         still as read. A first window, with no watermark yet, reaches back one interval; a window whose
         lease expired unfinished is taken again from its start. `early`: a source due within that much
         of now counts as due (a timer's tick would otherwise make it wait a whole tick more)."""
-        if state.claimed_at(now) or not state.due(now + early, interval):
+        claimed = _claimed(state, owner=owner, now=now, interval=interval, lease=lease, early=early)
+        if claimed is None:
             return None
-        start = state.watermark or (state.claim.window_start if state.claim else now - interval)
-        if start >= now:  # the watermark is ahead of this clock: nothing to read yet
-            return None
-        held = ClaimLease(id=uuid.uuid4().hex, owner=owner, window_start=start, window_end=now,
-                          expires_at=now + lease)
-        claimed = state.model_copy(update={"claim": held, "last_attempt_at": now})
         new_etag = self._write(tenant_id, source, claimed, etag)
         if new_etag is None:
             return None
-        return Claim(tenant_id, source, held, interval, claimed, new_etag)
+        return Claim(tenant_id, source, claimed.claim, interval, claimed, new_etag)
+
+    def claim_many(self, tenant_id: str, candidates: list[tuple[SourceName, SourceState, str | None, timedelta]],
+                   *, owner: str, now: datetime, lease: timedelta = DEFAULT_LEASE,
+                   early: timedelta = timedelta(0)) -> list[Claim]:
+        """try_claim for several sources of one tenant, (source, state, etag, interval) each, written in one
+        transaction (one storage request instead of one per source). A transaction is all or nothing: when
+        a row changed since it was read, each source is tried alone, so the others are still claimed."""
+        prepared = [(source, state, etag, interval, claimed) for source, state, etag, interval in candidates
+                    if (claimed := _claimed(state, owner=owner, now=now, interval=interval, lease=lease,
+                                            early=early)) is not None]
+        if len(prepared) > 1:
+            try:
+                written = self._table.submit_transaction(
+                    [self._operation(tenant_id, source, claimed, etag) for source, _, etag, _, claimed in prepared])
+            except TableTransactionError:
+                pass
+            else:
+                return [Claim(tenant_id, source, claimed.claim, interval, claimed, result["etag"])
+                        for (source, _, _, interval, claimed), result in zip(prepared, written, strict=True)]
+        claims = (self.try_claim(tenant_id, source, state, etag, owner=owner, now=now, interval=interval,
+                                 lease=lease, early=early) for source, state, etag, interval, _ in prepared)
+        return [claim for claim in claims if claim is not None]
 
     def extend_claim(self, claim: Claim, *, now: datetime, lease: timedelta = DEFAULT_LEASE) -> Claim:
         """Hold the window longer (a poll reading many pages): the lease runs until now + lease.
@@ -178,18 +221,30 @@ class SourceStore:
         """The window was handed to intake: move the watermark (to the window's end unless told), release
         the claim, schedule the next poll one interval after this window; `tracked` replaces what the
         source compares the next poll with (managedDevices). ClaimLost if taken over."""
-        watermark = watermark or claim.window_end
-        if watermark < claim.window_start:
-            raise ValueError("a watermark never moves backwards")
-        counts = claim.state.counts
-        done = claim.state.model_copy(update={
-            "watermark": watermark, "last_success_at": now, "next_due_at": claim.window_end + claim.interval,
-            "claim": None, "counts": SourceCounts(polls=counts.polls + 1, failures=counts.failures,
-                                                  consecutive_failures=0, items=counts.items + items,
-                                                  alerts=counts.alerts + alerts),
-            "tracked": claim.state.tracked if tracked is None else tracked})
+        done = _advanced(claim, now=now, watermark=watermark, items=items, alerts=alerts, tracked=tracked)
         self._write_claimed(claim, done)
         return done
+
+    def advance_many(self, done: list[tuple[Claim, dict]], *, now: datetime) -> list[SourceState | ClaimLost]:
+        """advance_watermark for several claims of one tenant, (claim, its keyword arguments) each, in one
+        transaction; when any was taken over, each is written alone. Per claim: its new state, or ClaimLost."""
+        states = [_advanced(claim, now=now, **kwargs) for claim, kwargs in done]
+        if len(done) > 1 and len({claim.tenant_id for claim, _ in done}) == 1:
+            try:
+                self._table.submit_transaction([self._operation(claim.tenant_id, claim.source, state, claim.etag)
+                                                for (claim, _), state in zip(done, states, strict=True)])
+            except TableTransactionError:
+                pass
+            else:
+                return states
+        outcomes: list[SourceState | ClaimLost] = []
+        for (claim, _), state in zip(done, states, strict=True):
+            try:
+                self._write_claimed(claim, state)
+                outcomes.append(state)
+            except ClaimLost as lost:
+                outcomes.append(lost)
+        return outcomes
 
     def record_failure(self, claim: Claim, *, error: SourceError, retry_at: datetime) -> SourceState:
         """The poll failed: keep the watermark (the window is read again), say why, retry at retry_at
@@ -217,11 +272,23 @@ class SourceStore:
         if self._write(claim.tenant_id, claim.source, state, claim.etag) is None:
             raise ClaimLost(f"{claim.tenant_id}/{claim.source.value}")
 
+    @staticmethod
+    def _entity(tenant_id: str, source: SourceName, state: SourceState) -> dict:
+        return put_json({"PartitionKey": tenant_id, "RowKey": _state_row(source)}, "doc",
+                        state.model_dump(mode="json", by_alias=True))
+
+    def _operation(self, tenant_id: str, source: SourceName, state: SourceState, etag: str | None) -> tuple:
+        """_write as a transaction operation: create if absent, else replace if unchanged."""
+        entity = self._entity(tenant_id, source, state)
+        if etag is None:
+            return ("create", entity)
+        return ("update", entity, {"mode": UpdateMode.REPLACE, "etag": etag,
+                                   "match_condition": MatchConditions.IfNotModified})
+
     def _write(self, tenant_id: str, source: SourceName, state: SourceState, etag: str | None) -> str | None:
         """Write the state if the row is as read (etag), or create it if it was absent (etag None).
         The new ETag, or None when another writer got there first."""
-        entity = put_json({"PartitionKey": tenant_id, "RowKey": _state_row(source)}, "doc",
-                          state.model_dump(mode="json", by_alias=True))
+        entity = self._entity(tenant_id, source, state)
         try:
             if etag is None:
                 written = self._table.create_entity(entity)

@@ -1,0 +1,64 @@
+"""A tenant's sources claimed and advanced in one storage transaction each; when a row changed since it
+was read, the others are still claimed or advanced (the transaction falls back to one write each)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.sources.catalog import SourceName
+from shared.sources.models import SourceState
+from shared.store.sources import ClaimLost
+
+pytestmark = pytest.mark.stack
+
+T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+SOURCES = (SourceName.ALERTS_V2, SourceName.INCIDENTS, SourceName.RISK_DETECTIONS)
+
+
+def candidates(store, tenant):
+    return [(s, *store.get_state(tenant, s), MINUTE) for s in SOURCES]
+
+
+def test_claim_many_claims_every_due_source_and_advance_many_releases_them(store):
+    tenant = str(uuid.uuid4())
+    claims = store.claim_many(tenant, candidates(store, tenant), owner="a", now=T0)  # rows created
+    assert [c.source for c in claims] == list(SOURCES)
+    assert all(store.get_state(tenant, s)[0].claim.owner == "a" for s in SOURCES)
+    assert store.claim_many(tenant, candidates(store, tenant), owner="b", now=T0) == []  # held
+
+    states = store.advance_many([(c, {"items": 2}) for c in claims], now=T0)
+    assert all(isinstance(s, SourceState) and s.claim is None and s.watermark == T0 for s in states)
+    assert [store.get_state(tenant, s)[0].counts.items for s in SOURCES] == [2, 2, 2]
+
+    later = T0 + MINUTE
+    claims = store.claim_many(tenant, candidates(store, tenant), owner="a", now=later)  # rows updated
+    assert len(claims) == 3 and all(c.window_start == T0 for c in claims)
+
+
+def test_a_row_changed_since_read_loses_only_its_own_claim(store):
+    tenant = str(uuid.uuid4())
+    store.advance_many([(c, {}) for c in store.claim_many(tenant, candidates(store, tenant), owner="a", now=T0)],
+                       now=T0)
+    read = candidates(store, tenant)
+    later = T0 + MINUTE
+    assert store.claim_window(tenant, SourceName.INCIDENTS, owner="other", now=later, interval=MINUTE)
+
+    claims = store.claim_many(tenant, read, owner="a", now=later)
+    assert [c.source for c in claims] == [SourceName.ALERTS_V2, SourceName.RISK_DETECTIONS]
+    assert store.get_state(tenant, SourceName.INCIDENTS)[0].claim.owner == "other"
+
+
+def test_a_claim_taken_over_is_not_advanced_and_the_others_are(store):
+    tenant = str(uuid.uuid4())
+    claims = store.claim_many(tenant, candidates(store, tenant), owner="a", now=T0, lease=MINUTE)
+    late = T0 + 2 * MINUTE  # the lease expired: another poller takes the incidents window again
+    assert store.claim_window(tenant, SourceName.INCIDENTS, owner="b", now=late, interval=MINUTE)
+
+    outcomes = store.advance_many([(c, {"alerts": 1}) for c in claims], now=late)
+    assert [type(o) for o in outcomes] == [SourceState, ClaimLost, SourceState]
+    assert store.get_state(tenant, SourceName.INCIDENTS)[0].claim.owner == "b"  # untouched
+    assert store.get_state(tenant, SourceName.ALERTS_V2)[0].counts.alerts == 1
