@@ -38,7 +38,6 @@ class ListQuery:
     builder: Callable[[GraphServiceClient], Any]  # the list's request builder
     top: int  # page size ($top), at most the list's maximum
     expand: tuple[str, ...] = ()
-    extra_filter: str | None = None  # ANDed with the window
 
 
 QUERIES: dict[SourceName, ListQuery] = {
@@ -57,9 +56,7 @@ def odata_datetime(value: datetime) -> str:
 def window_filter(source: SourceName, start: datetime, end: datetime) -> str:
     field = SOURCES[source].watermark_field
     assert field is not None, f"{source} is not a windowed source"
-    clause = f"{field} ge {odata_datetime(start)} and {field} lt {odata_datetime(end)}"
-    extra = QUERIES[source].extra_filter
-    return f"{clause} and ({extra})" if extra else clause
+    return f"{field} ge {odata_datetime(start)} and {field} lt {odata_datetime(end)}"
 
 
 async def read_window(graph: GraphServiceClient, source: SourceName, start: datetime, end: datetime,

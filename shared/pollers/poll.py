@@ -1,5 +1,5 @@
-"""One poll: claim a source's window, read it from the tenant's Graph, hand each record to intake,
-advance the watermark; or record why it failed and when to try again.
+"""Polling a tenant's claimed windows: read each from the tenant's Graph, hand each record to intake,
+advance the watermarks; or record why one failed and when to try again.
 
 Failures (docs/alert-sources.md, "Pulled sources"):
 - 429: throttled. Retry after Graph's Retry-After, at least the backoff, plus jitter.
@@ -44,7 +44,6 @@ Deliver = Callable[[str, SourceName, dict[str, Any]], Awaitable[int]]
 class PollOutcome:
     tenant_id: str
     source: SourceName
-    polled: bool  # False: not due, or another poller holds the window
     items: int = 0
     alerts: int = 0
     requests: int = 0
@@ -136,7 +135,7 @@ async def _failed(store: SourceStore, claim: Claim, exc: Exception, now: datetim
         await asyncio.to_thread(store.record_failure, claim, error=error, retry_at=retry_at)
     except ClaimLost:
         log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
-    return PollOutcome(tenant, source, True, error=error)
+    return PollOutcome(tenant, source, error=error)
 
 
 async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: list[Claim], deliver: Deliver,
@@ -159,6 +158,6 @@ async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: li
         for (claim, r), state in zip(done, written, strict=True):
             if isinstance(state, ClaimLost):  # another poller re-reads the window: intake's dedupe keeps it to one
                 log.warning("poll of %s for tenant %s: the window was taken over", claim.source.value, claim.tenant_id)
-            outcomes.append(PollOutcome(claim.tenant_id, claim.source, True, items=r.items, alerts=r.alerts,
+            outcomes.append(PollOutcome(claim.tenant_id, claim.source, items=r.items, alerts=r.alerts,
                                         requests=r.requests))
     return outcomes
