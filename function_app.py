@@ -21,6 +21,7 @@ from triggers.playbooks import bp as playbook_triggers
 from triggers.primitives import bp as primitive_triggers
 from triggers.reconcile import bp as reconcile_triggers
 from triggers.runs import bp as run_triggers
+from triggers.schedules import bp as schedule_triggers
 from triggers.selftest import bp as selftest_triggers
 from triggers.sources import bp as source_triggers
 
@@ -43,6 +44,7 @@ BLUEPRINTS = (
     approval_triggers,
     primitive_triggers,
     reconcile_triggers,
+    schedule_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,
     selftest_activities,
