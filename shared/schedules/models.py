@@ -24,7 +24,7 @@ class PopulationQuery(StrEnum):
 
 
 class ScheduleSpec(CamelModel):
-    cron: str = Field(min_length=11, max_length=200)  # NCRONTAB: second minute hour day month day-of-week
+    cron: str = Field(min_length=1, max_length=200)  # NCRONTAB: second minute hour day month day-of-week
     time_zone: str = Field(default="UTC", min_length=1, max_length=64)  # IANA, e.g. "Australia/Sydney"
 
     @field_validator("cron")
