@@ -73,9 +73,3 @@ class ScheduleMarkers:
         """What the last evaluation found (counts, per-tenant errors): shown to people, never claimed on."""
         entity = put_json({"PartitionKey": playbook_id, "RowKey": ROW}, "lastResult", result)
         self._table.upsert_entity(entity, mode=UpdateMode.MERGE)
-
-    def forget(self, playbook_id: str) -> None:
-        try:
-            self._table.delete_entity(playbook_id, ROW)
-        except ResourceNotFoundError:
-            pass

@@ -11,8 +11,8 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from sandbox.models import TenantSpec, UserSpec
 from sandbox.seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
-from shared.schedules.models import GuestsNeverSignedIn, InactiveUsers, MfaNotRegistered, NoncompliantDevices
 from shared.schedules import populations
+from shared.schedules.models import GuestsNeverSignedIn, InactiveUsers, MfaNotRegistered, NoncompliantDevices
 from shared.schedules.populations import population
 
 from .helpers import Probe
