@@ -97,3 +97,19 @@ async def test_a_revoked_consent_raises_for_the_caller_to_record(factory, async_
     with pytest.raises(ODataError) as caught:
         await population(factory.for_tenant(CONTOSO_TENANT_ID), MFA, datetime.now(UTC))
     assert caught.value.response_status_code == 403
+
+
+async def test_guests_invited_recently_or_who_signed_in_are_not_found(factory, sandbox_server):
+    now = datetime.now(UTC)
+
+    def guest(name: str, invited_days_ago: int, **props) -> UserSpec:
+        return UserSpec(userPrincipalName=f"{name}_home.example#EXT#@guests.example", displayName=name,
+                        userType="Guest", createdDateTime=iso(now - timedelta(days=invited_days_ago)), **props)
+
+    tenant_id = str(uuid.uuid4())
+    sandbox_server.state.add_tenant(TenantSpec(id=tenant_id, displayName="Guests", domain="guests.example", users=[
+        guest("old", 40), guest("new", 2), guest("active", 40, signInActivity={"lastSignInDateTime": iso(now)}),
+        guest("gone", 40, accountEnabled=False)]))
+    found = await population(factory.for_tenant(tenant_id),
+                             GuestsNeverSignedIn(query="guestsNeverSignedIn", days=30), now)
+    assert [t.display_name for t in found] == ["old"]
