@@ -7,7 +7,6 @@ the playbook that found it. `POST /api/playbooks/{id}/execute` without alertId c
 
 import asyncio
 import logging
-import os
 import uuid
 from datetime import UTC, datetime
 
@@ -23,8 +22,8 @@ from triggers.alert_intake import intake, start_runs, summary
 
 bp = df.Blueprint()
 log = logging.getLogger("riposte.schedules")
-# Who claimed an occurrence (diagnostics only; the ETag decides).
-INSTANCE = os.environ.get("WEBSITE_INSTANCE_ID", "")[:16] or uuid.uuid4().hex[:16]
+# Which process claimed an occurrence (diagnostics only; the ETag decides).
+INSTANCE = uuid.uuid4().hex[:16]
 
 
 def markers() -> ScheduleMarkers:
