@@ -13,7 +13,6 @@ a sender can be switched over without a gap. Revocation is immediate.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import logging
@@ -26,7 +25,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from shared.api_model import CamelModel
-from shared.secrets import MissingSecretError, get_secret
+from shared.secrets import MissingSecretError, load_key, new_key
 
 log = logging.getLogger("riposte.ingest_credentials")
 
@@ -36,7 +35,6 @@ MAX_OVERLAP_HOURS = 24 * 30
 SECRET_PREFIX = "rik_"  # noqa: S105 (a prefix: recognisable by secret scanners, not needed to verify)
 CREDENTIAL_ID = re.compile(r"^ic-[0-9a-f]{16}$")
 _CONTEXT = b"riposte-ingest-credential|"
-_UNRESOLVED_REFERENCE = "@Microsoft.KeyVault("
 
 
 class CredentialKeyError(RuntimeError):
@@ -45,25 +43,14 @@ class CredentialKeyError(RuntimeError):
 
 def load_credential_key(env: Mapping[str, str] | None = None) -> bytes:
     try:
-        encoded = get_secret(CREDENTIAL_KEY_SECRET, env).strip()
-    except MissingSecretError as exc:
+        return load_key(CREDENTIAL_KEY_SECRET, env, min_bytes=MIN_KEY_BYTES)
+    except (MissingSecretError, ValueError) as exc:
         raise CredentialKeyError(str(exc)) from None
-    if encoded.startswith(_UNRESOLVED_REFERENCE):
-        raise CredentialKeyError(f"secret '{CREDENTIAL_KEY_SECRET}' is a Key Vault reference the platform "
-                                 "could not resolve")
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise CredentialKeyError(f"secret '{CREDENTIAL_KEY_SECRET}' is not base64") from None
-    if len(key) < MIN_KEY_BYTES:
-        raise CredentialKeyError(f"secret '{CREDENTIAL_KEY_SECRET}' must be at least {MIN_KEY_BYTES} random "
-                                 "bytes, base64-encoded")
-    return key
 
 
 def new_credential_key() -> str:
     """A fresh deployment key, base64, for the `ingest-credential-key` secret."""
-    return base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode()
+    return new_key(MIN_KEY_BYTES)
 
 
 def derive_secret(key: bytes, tenant_id: str, credential_id: str, salt: str) -> str:

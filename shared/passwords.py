@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 import logging
 import secrets
@@ -35,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.models.run import Run, StepResult, StepStatus
-from shared.secrets import MissingSecretError, get_secret
+from shared.secrets import MissingSecretError, load_key, new_key
 from shared.store.tables import Tables
 
 REVEAL_KEY_SECRET = "password-reveal-key"  # noqa: S105 (the secret's name, not its value)
@@ -95,21 +94,14 @@ class UnsealError(RuntimeError):
 
 def load_reveal_key(env: Mapping[str, str] | None = None) -> bytes:
     try:
-        encoded = get_secret(REVEAL_KEY_SECRET, env)
-    except MissingSecretError as exc:
+        return load_key(REVEAL_KEY_SECRET, env, min_bytes=32, exact=True)  # AES-256
+    except (MissingSecretError, ValueError) as exc:
         raise RevealKeyError(str(exc)) from None
-    try:
-        key = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise RevealKeyError(f"secret '{REVEAL_KEY_SECRET}' is not base64") from None
-    if len(key) != 32:
-        raise RevealKeyError(f"secret '{REVEAL_KEY_SECRET}' must be 32 bytes (AES-256), base64-encoded")
-    return key
 
 
 def new_reveal_key() -> str:
     """A fresh key, base64, for the `password-reveal-key` secret (`python -m shared.passwords`)."""
-    return base64.b64encode(secrets.token_bytes(32)).decode()
+    return new_key(32)
 
 
 def associated_data(run_id: str, ticket: str) -> bytes:

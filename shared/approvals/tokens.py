@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from shared.secrets import MissingSecretError, get_secret
+from shared.secrets import MissingSecretError, load_key, new_key
 
 SIGNING_KEY_SECRET = "approval-signing-key"  # noqa: S105 (the secret's name, not its value)
 MIN_KEY_BYTES = 32
@@ -34,7 +34,6 @@ VERSION = 1
 _LINK_CONTEXT = b"riposte-approval-link|"
 _CSRF_CONTEXT = "csrf|"
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
-_UNRESOLVED_REFERENCE = "@Microsoft.KeyVault("
 
 
 class SigningKeyError(RuntimeError):
@@ -43,25 +42,14 @@ class SigningKeyError(RuntimeError):
 
 def load_signing_key(env: Mapping[str, str] | None = None) -> bytes:
     try:
-        encoded = get_secret(SIGNING_KEY_SECRET, env).strip()
-    except MissingSecretError as exc:
+        return load_key(SIGNING_KEY_SECRET, env, min_bytes=MIN_KEY_BYTES)
+    except (MissingSecretError, ValueError) as exc:
         raise SigningKeyError(str(exc)) from None
-    if encoded.startswith(_UNRESOLVED_REFERENCE):
-        # App Service leaves the reference text in place when it cannot read the vault.
-        raise SigningKeyError(f"secret '{SIGNING_KEY_SECRET}' is a Key Vault reference the platform could not resolve")
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise SigningKeyError(f"secret '{SIGNING_KEY_SECRET}' is not base64") from None
-    if len(key) < MIN_KEY_BYTES:
-        raise SigningKeyError(f"secret '{SIGNING_KEY_SECRET}' must be at least {MIN_KEY_BYTES} random bytes, "
-                              "base64-encoded")
-    return key
 
 
 def new_signing_key() -> str:
     """A fresh key, base64, for the `approval-signing-key` secret."""
-    return base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode()
+    return new_key(MIN_KEY_BYTES)
 
 
 def _b64(data: bytes) -> str:
