@@ -52,9 +52,10 @@ async def evaluate_now(playbook: Playbook, client: df.DurableOrchestrationClient
 
 async def tick(client: df.DurableOrchestrationClient, now: datetime) -> list[Evaluation]:
     """Every enabled scheduled playbook whose occurrence is due and claimed by this instance, evaluated."""
-    playbooks = await asyncio.to_thread(services.playbooks().list)
+    # The matching snapshot: rebuilt only when a playbook or tenant changed, so a quiet minute costs one read.
+    snapshot = await asyncio.to_thread(intake().snapshot)
     done = []
-    for playbook in playbooks:
+    for playbook in snapshot.playbooks.values():
         spec = playbook.trigger.schedule
         if spec is None or not playbook.enabled:
             continue

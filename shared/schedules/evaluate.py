@@ -7,6 +7,7 @@ with its reason and never stops the others.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -29,13 +30,22 @@ log = logging.getLogger("riposte.schedules")
 TakeIn = Callable[[NormalizedAlert], Awaitable[dict[str, Any]]]
 
 
+MAX_LISTED_RUNS = 50  # per tenant, in an evaluation's record: the count is exact, the list a sample
+CONCURRENT_TENANTS = 8  # tenants queried at once (Graph throttles per tenant, so they do not slow each other)
+
+
 class TenantOutcome(CamelModel):
     tenant_id: str
     targets: int = 0
     new_findings: int = 0
     duplicates: int = 0
-    run_ids: list[str] = []
+    runs: int = 0
+    run_ids: list[str] = []  # the first MAX_LISTED_RUNS, so a record stays small with 10,000 targets
     error: str | None = None
+
+    def add_runs(self, run_ids: list[str]) -> None:
+        self.runs += len(run_ids)
+        self.run_ids.extend(run_ids[:max(0, MAX_LISTED_RUNS - len(self.run_ids))])
 
 
 class Evaluation(CamelModel):
@@ -69,27 +79,34 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-async def evaluate(playbook: Playbook, occurrence: datetime, tenant_ids: list[str], graph: GraphClientFactory,
-                   take_in: TakeIn, now: datetime) -> Evaluation:
+async def _evaluate_tenant(playbook: Playbook, occurrence: datetime, outcome: TenantOutcome,
+                           graph: GraphClientFactory, take_in: TakeIn, now: datetime) -> None:
     query = playbook.trigger.population
     assert query is not None, "only scheduled playbooks have a population"
-    outcomes = []
-    for tenant_id in tenant_ids:
-        outcome = TenantOutcome(tenant_id=tenant_id)
-        outcomes.append(outcome)
-        try:
-            targets = await population(graph.for_tenant(tenant_id), query, now)
-        except Exception as exc:  # recorded per tenant; the others are still evaluated
-            outcome.error = _reason(exc)
-            log.warning("schedule %s: tenant %s not evaluated: %s", playbook.id, tenant_id, outcome.error)
-            continue
+    try:
+        targets = await population(graph.for_tenant(outcome.tenant_id), query, now)
         outcome.targets = len(targets)
         for target in targets:
-            summary = await take_in(finding(playbook, tenant_id, target, occurrence))
+            summary = await take_in(finding(playbook, outcome.tenant_id, target, occurrence))
             if summary["duplicate"]:
                 outcome.duplicates += 1
             else:
                 outcome.new_findings += 1
-                outcome.run_ids.extend(summary["runIds"])
+                outcome.add_runs(summary["runIds"])
+    except Exception as exc:  # recorded per tenant; the others are still evaluated
+        outcome.error = _reason(exc)
+        log.warning("schedule %s: tenant %s not (fully) evaluated: %s", playbook.id, outcome.tenant_id, outcome.error)
+
+
+async def evaluate(playbook: Playbook, occurrence: datetime, tenant_ids: list[str], graph: GraphClientFactory,
+                   take_in: TakeIn, now: datetime) -> Evaluation:
+    outcomes = [TenantOutcome(tenant_id=tenant_id) for tenant_id in tenant_ids]
+    slots = asyncio.Semaphore(CONCURRENT_TENANTS)
+
+    async def one(outcome: TenantOutcome) -> None:
+        async with slots:
+            await _evaluate_tenant(playbook, occurrence, outcome, graph, take_in, now)
+
+    await asyncio.gather(*(one(outcome) for outcome in outcomes))
     return Evaluation(playbook_id=playbook.id, playbook_version=playbook.version,
                       occurrence=occurrence_text(occurrence), tenants=outcomes)
