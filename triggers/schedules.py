@@ -59,8 +59,8 @@ async def tick(client: df.DurableOrchestrationClient, now: datetime) -> list[Eva
         spec = playbook.trigger.schedule
         if spec is None or not playbook.enabled:
             continue
-        occurrence = await asyncio.to_thread(markers().claim_due, playbook.id, spec, playbook.updated_at, now,
-                                             INSTANCE)
+        occurrence = await asyncio.to_thread(markers().claim_due, playbook.id, playbook.version, spec,
+                                             playbook.updated_at, now, INSTANCE)
         if occurrence is None:
             continue
         try:

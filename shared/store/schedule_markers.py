@@ -28,6 +28,7 @@ ROW = "due"
 class Marker:
     playbook_id: str
     last_occurrence: datetime | None
+    playbook_version: int | None  # the version that occurrence was evaluated for
     etag: str | None  # None: no row yet
     last_result: dict[str, Any] | None = None
 
@@ -44,21 +45,25 @@ class ScheduleMarkers:
         try:
             entity = self._table.get_entity(playbook_id, ROW)
         except ResourceNotFoundError:
-            return Marker(playbook_id, None, None)
-        return Marker(playbook_id, entity.get("lastOccurrence"), entity.metadata["etag"],
-                      get_json(entity, "lastResult"))
+            return Marker(playbook_id, None, None, None)
+        return Marker(playbook_id, entity.get("lastOccurrence"), entity.get("playbookVersion"),
+                      entity.metadata["etag"], get_json(entity, "lastResult"))
 
-    def claim_due(self, playbook_id: str, spec: ScheduleSpec, baseline: datetime, now: datetime,
+    def claim_due(self, playbook_id: str, version: int, spec: ScheduleSpec, saved_at: datetime, now: datetime,
                   owner: str) -> datetime | None:
         """The occurrence this caller must evaluate now, or None (nothing due, or another instance claimed
-        it first). `baseline`: where a playbook never evaluated starts counting (its last save)."""
+        it first). A version not evaluated yet counts from its save (`saved_at`): an edit, or enabling a
+        playbook that was off for a week, does not fire at once for an occurrence it slept through."""
         marker = self.get(playbook_id)
-        last = marker.last_occurrence or baseline
+        if marker.last_occurrence is not None and marker.playbook_version == version:
+            last = marker.last_occurrence
+        else:
+            last = max(marker.last_occurrence, saved_at) if marker.last_occurrence else saved_at
         occurrence = due_occurrence(spec, last, now)
         if occurrence is None:
             return None
-        entity = {"PartitionKey": playbook_id, "RowKey": ROW, "lastOccurrence": occurrence, "claimedBy": owner,
-                  "claimedAt": now}
+        entity = {"PartitionKey": playbook_id, "RowKey": ROW, "lastOccurrence": occurrence,
+                  "playbookVersion": version, "claimedBy": owner, "claimedAt": now}
         try:
             if marker.etag is None:
                 self._table.create_entity(entity)

@@ -89,7 +89,7 @@ def test_the_timer_evaluates_a_due_occurrence_once(api, app_devhost):
     try:
         # As if it was last evaluated three minutes ago: an occurrence is due now (missed ones collapse).
         three_minutes_ago = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
-        services.tables()(SCHEDULES).upsert_entity({"PartitionKey": pb["id"], "RowKey": ROW,
+        services.tables()(SCHEDULES).upsert_entity({"PartitionKey": pb["id"], "RowKey": ROW, "playbookVersion": 1,
                                                      "lastOccurrence": three_minutes_ago})
         invoked = httpx.post(f"{app_devhost.origin}/admin/functions/scheduled_playbooks", json={"input": ""})
         assert invoked.status_code == 202, invoked.text
