@@ -50,9 +50,12 @@ def test_execute_evaluates_the_population_now_and_a_target_fires_once(api):
 
 
 def test_execute_without_alert_id_on_an_alert_playbook_names_the_field(api):
+    # Disabled, with a title no alert has: it must start nothing in other tests.
     created = api.post("/playbooks", json={"name": unique("alerts "), "actions": [{"type": "disable_user"}],
-                                           "trigger": {"category": "security",
+                                           "enabled": False,
+                                           "trigger": {"category": "security", "titleRegex": unique("never "),
                                                        "tenantScope": {"type": "tenant", "tenantId": CONTOSO}}})
+    assert created.status_code == 201, created.text
     response = api.post(f"/playbooks/{created.json()['id']}/execute", json={})
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "alertId" and "schedule" in response.json()["error"]["message"]
