@@ -59,14 +59,14 @@ async def tick(client: df.DurableOrchestrationClient, now: datetime) -> list[Eva
         spec = playbook.trigger.schedule
         if spec is None or not playbook.enabled:
             continue
-        occurrence = await asyncio.to_thread(markers().claim_due, playbook.id, playbook.version, spec,
-                                             playbook.updated_at, now, INSTANCE)
-        if occurrence is None:
-            continue
         try:
+            occurrence = await asyncio.to_thread(markers().claim_due, playbook.id, playbook.version, spec,
+                                                 playbook.updated_at, now, INSTANCE)
+            if occurrence is None:
+                continue
             result = await evaluate_now(playbook, client, occurrence)
-        except Exception:  # this playbook's occurrence is spent; the others still run
-            log.exception("schedule %s: evaluation of %s failed", playbook.id, occurrence)
+        except Exception:  # this playbook waits for the next minute (or its next occurrence); the others run
+            log.exception("schedule %s: not evaluated", playbook.id)
             continue
         await asyncio.to_thread(markers().record_result, playbook.id, result.model_dump(mode="json", by_alias=True))
         done.append(result)

@@ -6,6 +6,7 @@ or a threshold out of range is a 400 naming the field.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -38,6 +39,7 @@ class ScheduleSpec(CamelModel):
         if len(schedule.seconds) != 1:
             raise ValueError("the seconds field must be one value (a population is evaluated at most once a "
                              "minute), e.g. '0 0 7 * * 1-5'")
+        schedule.next_after(datetime.now(UTC).replace(tzinfo=None))  # "never fires within a year" (e.g. 30 Feb)
         return value
 
     @field_validator("time_zone")

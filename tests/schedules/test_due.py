@@ -83,6 +83,7 @@ def test_a_per_minute_schedule_after_a_long_outage_is_cheap():
     ({"cron": "0 0 7 * *"}, "cron", "6 fields"),
     ({"cron": "0 0 25 * * *"}, "cron", "outside 0-23"),
     ({"cron": "* 0 7 * * *"}, "cron", "seconds field must be one value"),
+    ({"cron": "0 0 7 30 2 *"}, "cron", "never fires within a year"),
     ({"cron": "0 0 7 * * *", "timeZone": "Mars/Olympus_Mons"}, "timeZone", "unknown IANA time zone"),
     ({"cron": "0 0 7 * * *", "timeZone": "../../etc/passwd"}, "timeZone", "unknown IANA time zone"),
 ])
