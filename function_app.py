@@ -22,6 +22,7 @@ from triggers.pollers import bp as poller_triggers
 from triggers.primitives import bp as primitive_triggers
 from triggers.reconcile import bp as reconcile_triggers
 from triggers.runs import bp as run_triggers
+from triggers.schedules import bp as schedule_triggers
 from triggers.selftest import bp as selftest_triggers
 from triggers.sources import bp as source_triggers
 
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     primitive_triggers,
     reconcile_triggers,
     poller_triggers,
+    schedule_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,
     selftest_activities,

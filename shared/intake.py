@@ -127,6 +127,15 @@ def run_request(alert: Alert, playbook: Playbook) -> RunRequest:
     )
 
 
+def finding_decision(playbook: Playbook) -> MatchDecision:
+    """A scheduled playbook's decision on a finding of its own population: it matches while enabled."""
+    schedule = ConditionOutcome(name="schedule", passed=playbook.enabled,
+                                detail="a finding of this playbook's population" if playbook.enabled
+                                else "the playbook is disabled")
+    return MatchDecision(playbook_id=playbook.id, playbook_version=playbook.version, playbook_name=playbook.name,
+                         matched=playbook.enabled, conditions=(schedule,))
+
+
 @dataclass
 class IntakeResult:
     alert: Alert
@@ -146,18 +155,21 @@ class Intake:
         self._cache = cache
 
     def receive(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
-                now: datetime | None = None) -> IntakeResult:
+                now: datetime | None = None, finding_of: Playbook | None = None) -> IntakeResult:
+        """`finding_of`: the alert is a finding of this scheduled playbook's population, which it alone
+        decides on (ordinary playbooks never see findings; scheduled ones never see alerts)."""
         now = now or datetime.now(UTC)
         snapshot = self._cache.current()
         alert = make_alert(normalized, snapshot, endpoint_tenant, now)
 
-        decisions = snapshot.index.match(alert)
+        decisions = snapshot.index.match(alert) if finding_of is None else [finding_decision(finding_of)]
         if normalized.status is AlertStatus.RESOLVED:
             # A resolved alert never fires playbooks: stored (if new) with its decisions, no runs.
             resolved = ConditionOutcome(name="status", passed=False, detail="the alert is resolved: it starts no runs")
             decisions = [d.model_copy(update={"matched": False, "conditions": (*d.conditions, resolved)})
                          for d in decisions]
-        matched = [snapshot.playbooks[d.playbook_id] for d in decisions if d.matched]
+        matched = ([finding_of] if finding_of is not None and decisions[0].matched
+                   else [snapshot.playbooks[d.playbook_id] for d in decisions if d.matched])
         requests = [run_request(alert, p) for p in matched]
         runs = [Run(id=r.run.run_id, alert_id=alert.id, playbook_id=r.run.playbook_id,
                     playbook_name=r.run.playbook_name, playbook_version=r.run.playbook_version,

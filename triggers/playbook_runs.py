@@ -2,6 +2,7 @@
 
 POST /api/playbooks/{id}/simulate  {"alertId": ...} or {"alert": <an alert payload>}  (read)
 POST /api/playbooks/{id}/execute   {"alertId": ...}                                   (SECURITY_MANAGE)
+POST /api/playbooks/{id}/execute   {} on a scheduled playbook: evaluate its population now
 """
 
 import asyncio
@@ -24,6 +25,7 @@ from shared.store.open_runs import OpenRuns
 from triggers.alert_intake import RUN_ORCHESTRATOR, intake
 from triggers.api import API_ERRORS, ApiError, api_error_response, body_of, path_id, respond
 from triggers.http_responses import json_response
+from triggers.schedules import evaluate_now
 
 bp = df.Blueprint()
 
@@ -54,16 +56,33 @@ def simulate_playbook(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, run)
 
 
+async def _evaluate_population(playbook, client: df.DurableOrchestrationClient, actor: str) -> func.HttpResponse:
+    """Evaluate a scheduled playbook's population now, as if its schedule fired this minute (the schedule's
+    own occurrences and their marker are untouched). Findings and runs follow the usual dedupe: a target
+    already found in this period is reported as a duplicate, with no new run."""
+    # Run even when disabled, like execute on an alert: a person asked for it.
+    runnable = playbook.model_copy(update={"enabled": True})
+    occurrence = datetime.now(UTC).replace(second=0, microsecond=0)
+    result = await evaluate_now(runnable, client, occurrence, actor=actor)
+    return json_response(result, status_code=202)
+
+
 @bp.route(route="playbooks/{id}/execute", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Run the playbook's current version on a stored alert now, whatever its trigger says."""
     try:
         who = authorize(req.headers, get_settings(), Permission.RUN)
-        body = body_of(req)
-        if not isinstance(body, dict) or not isinstance(body.get("alertId"), str):
-            raise ApiError(400, "invalid_request", "alertId (a stored alert's id) is required.", field="alertId")
+        body = body_of(req, allow_empty=True)
+        body = {} if body is None else body
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_request", "The body must be a JSON object.")
         playbook = await asyncio.to_thread(services.playbooks().get, path_id(req))
+        if "alertId" not in body and playbook.trigger.scheduled:
+            return await _evaluate_population(playbook, client, who.name)
+        if not isinstance(body.get("alertId"), str):
+            raise ApiError(400, "invalid_request", "alertId (a stored alert's id) is required: this playbook is "
+                           "triggered by alerts, not by a schedule.", field="alertId")
         alert = await asyncio.to_thread(services.alerts().get, checked_id(body["alertId"], "alertId"))
     except API_ERRORS as exc:
         return api_error_response(exc)

@@ -53,8 +53,8 @@ class PlaybookIndex:
         by_group: dict[str, list[Entry]] = defaultdict(list)
         unmatchable: dict[str, str] = {}
         for playbook in playbooks:
-            if not playbook.enabled:
-                continue  # never considered, so no decision either
+            if not playbook.enabled or playbook.trigger.scheduled:
+                continue  # never considered, so no decision either (a schedule runs on its own findings only)
             scope = resolve_scope(playbook.trigger.tenant_scope, members)
             source = playbook.trigger.title_regex
             if source is not None and source not in patterns:

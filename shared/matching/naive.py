@@ -24,10 +24,11 @@ def playbook_conditions(playbook: Playbook, members: dict[str, frozenset[str]]) 
 
 
 def naive_match(playbooks: Iterable[Playbook], groups: Iterable[TenantGroup], alert: Alert) -> list[MatchDecision]:
-    """A decision for every enabled playbook, in the order given."""
+    """A decision for every enabled alert-triggered playbook, in the order given (scheduled ones match no alert)."""
     members = group_memberships(groups)
     return [
-        decide(playbook, playbook_conditions(playbook, members), alert) for playbook in playbooks if playbook.enabled
+        decide(playbook, playbook_conditions(playbook, members), alert) for playbook in playbooks
+        if playbook.enabled and not playbook.trigger.scheduled
     ]
 
 
@@ -37,6 +38,7 @@ def naive_matching(playbooks: Iterable[Playbook], groups: Iterable[TenantGroup],
     matched = [
         playbook
         for playbook in playbooks
-        if playbook.enabled and all(condition.check(alert)[0] for condition in playbook_conditions(playbook, members))
+        if playbook.enabled and not playbook.trigger.scheduled
+        and all(condition.check(alert)[0] for condition in playbook_conditions(playbook, members))
     ]
     return sorted(matched, key=lambda playbook: (playbook.id, playbook.version))

@@ -44,6 +44,7 @@ class AlertSource(StrEnum):
     RISK_DETECTION = "entraRiskDetection"
     SENTINEL = "sentinelIncident"
     GENERIC = "generic"
+    SCHEDULE = "schedule"  # a scheduled playbook's finding (shared/schedules/), never a posted payload
 
 
 class AlertStatus(StrEnum):

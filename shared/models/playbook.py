@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from shared.api_model import CamelModel
 from shared.flow.actions import FLOW_ACTIONS, ApprovalPolicy, ConditionParams, WaitUntilParams
@@ -15,6 +15,7 @@ from shared.models.alert import Severity, normalize_category
 from shared.models.tenant import GroupId, Guid
 from shared.patterns import Re2Pattern
 from shared.primitives.catalog import PRIMITIVES
+from shared.schedules.models import Population, ScheduleSpec
 
 MAX_ACTIONS = 50
 
@@ -50,12 +51,44 @@ class Trigger(CamelModel):
     min_severity: Severity = Severity.INFORMATIONAL
     title_regex: Re2Pattern | None = None
     tenant_scope: TenantScope = Field(default_factory=lambda: AllTenants(type="all"))
+    # A scheduled trigger (shared/schedules/): when, and whom in each tenant of the scope. Such a playbook
+    # matches no alert; it runs on the findings of its own population only.
+    schedule: ScheduleSpec | None = None
+    population: Population | None = None
+    # False: a target fires once per episode (e.g. per last sign-in), however many periods it stays found.
+    refire_each_period: bool = False
 
     @field_validator("category", mode="before")
     @classmethod
     def _normalize(cls, value: object) -> object:
         # Before the length check, so "   " is refused rather than saved as "" (which never matches).
         return normalize_category(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _schedule_is_whole(self) -> Trigger:
+        if (self.schedule is None) != (self.population is None):
+            missing = "population" if self.population is None else "schedule"
+            raise ValueError(f"trigger.{missing} is required: a scheduled trigger has both a schedule and a "
+                             "population")
+        if self.schedule is None and self.refire_each_period:
+            raise ValueError("trigger.refireEachPeriod applies to scheduled triggers only (add a schedule)")
+        if self.schedule is not None and (self.category is not None or self.title_regex is not None):
+            raise ValueError("trigger.category and trigger.titleRegex match alerts; a scheduled trigger "
+                             "matches none (its population's findings have their own category)")
+        return self
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None
+
+    @model_serializer(mode="wrap")
+    def _omit_unscheduled(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # An alert trigger reads (and is stored) as before schedules existed.
+        data = handler(self)
+        if self.schedule is None and isinstance(data, dict):
+            for name in ("schedule", "population", "refireEachPeriod", "refire_each_period"):
+                data.pop(name, None)
+        return data
 
 
 def check_actions(actions: list) -> list:
@@ -147,8 +180,13 @@ def broad_problem(playbook: PlaybookDraft) -> str | None:
                if a.type in PRIMITIVES and PRIMITIVES[a.type].destructive and not gated(a.type)]
     if not ungated:
         return None
+    steps = ", ".join(dict.fromkeys(ungated))
+    if trigger.scheduled:  # every target of the population in every customer tenant, on each schedule
+        return (f"this schedule evaluates its population in every tenant (tenantScope all), so {steps} would run "
+                "on every target found without approval; narrow the tenantScope, add an approvalPolicy, or send "
+                '"acknowledgeBroadTrigger": true to say you mean it')
     return (f"this trigger matches every alert of every tenant (tenantScope all, no category, no titleRegex, "
-            f"minSeverity {trigger.min_severity.value}), so {', '.join(dict.fromkeys(ungated))} would run on all of "
+            f"minSeverity {trigger.min_severity.value}), so {steps} would run on all of "
             "them without approval; narrow the trigger, add an approvalPolicy, or send "
             '"acknowledgeBroadTrigger": true to say you mean it')
 

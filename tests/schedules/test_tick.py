@@ -1,0 +1,39 @@
+"""The minute timer: a playbook that cannot be claimed or evaluated never stops the others."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from shared.schedules.evaluate import Evaluation
+from tests.schedules.factories import scheduled_playbook
+from triggers import schedules
+
+NOW = datetime(2026, 12, 7, 7, tzinfo=UTC)
+
+
+async def test_one_failing_playbook_does_not_stop_the_tick(monkeypatch):
+    playbooks = [scheduled_playbook("pb-claim-fails"), scheduled_playbook("pb-eval-fails"),
+                 scheduled_playbook("pb-ok"), scheduled_playbook("pb-off").model_copy(update={"enabled": False})]
+    recorded = {}
+
+    class Markers:
+        def claim_due(self, playbook_id, version, spec, saved_at, now, owner):
+            if playbook_id == "pb-claim-fails":
+                raise OSError("table storage unavailable")
+            return NOW
+
+        def record_result(self, playbook_id, result):
+            recorded[playbook_id] = result
+
+    async def evaluate_now(playbook, client, occurrence, actor="riposte"):
+        if playbook.id == "pb-eval-fails":
+            raise RuntimeError("boom")
+        return Evaluation(playbook_id=playbook.id, playbook_version=1, occurrence="x", tenants=[])
+
+    snapshot = SimpleNamespace(playbooks={p.id: p for p in playbooks})
+    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot=lambda: snapshot))
+    monkeypatch.setattr(schedules, "markers", Markers)
+    monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
+    done = await schedules.tick(client=None, now=NOW)
+    assert [e.playbook_id for e in done] == ["pb-ok"] and list(recorded) == ["pb-ok"]

@@ -1,0 +1,82 @@
+"""Scheduled playbooks: a timer every minute evaluates the populations that are due (shared/schedules/).
+
+Each occurrence is claimed on its marker row (ETag) first, so of several instances only one evaluates it.
+Findings go through intake like any alert (dedupe, simulate mode, approvals), each starting only the run of
+the playbook that found it. `POST /api/playbooks/{id}/execute` without alertId calls `evaluate_now`.
+"""
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared import services
+from shared.models.alert import NormalizedAlert
+from shared.models.playbook import Playbook
+from shared.schedules.evaluate import Evaluation, evaluate, tenants_in_scope
+from shared.store.schedule_markers import ScheduleMarkers
+from triggers.alert_intake import intake, start_runs, summary
+
+bp = df.Blueprint()
+log = logging.getLogger("riposte.schedules")
+# Which process claimed an occurrence (diagnostics only; the ETag decides).
+INSTANCE = uuid.uuid4().hex[:16]
+
+
+def markers() -> ScheduleMarkers:
+    return ScheduleMarkers(services.tables())
+
+
+async def evaluate_now(playbook: Playbook, client: df.DurableOrchestrationClient, occurrence: datetime,
+                       actor: str = "riposte") -> Evaluation:
+    """Evaluate the population in every tenant of the scope and take each finding in."""
+    directory = services.directory()
+    tenants, groups = await asyncio.gather(asyncio.to_thread(directory.list_tenants),
+                                           asyncio.to_thread(directory.list_groups))
+
+    async def take_in(finding: NormalizedAlert) -> dict:
+        result = await asyncio.to_thread(intake().receive, finding, None, None, playbook)
+        await start_runs(client, result)
+        return summary(result)
+
+    now = datetime.now(UTC)
+    result = await evaluate(playbook, occurrence, tenants_in_scope(playbook, tenants, groups),
+                            services.graph_factory(), take_in, now)
+    details = result.model_dump(mode="json", by_alias=True)
+    await asyncio.to_thread(services.audit().record, "schedule.evaluated", playbook.id, details, actor)
+    return result
+
+
+async def tick(client: df.DurableOrchestrationClient, now: datetime) -> list[Evaluation]:
+    """Every enabled scheduled playbook whose occurrence is due and claimed by this instance, evaluated."""
+    # The matching snapshot: rebuilt only when a playbook or tenant changed, so a quiet minute costs one read.
+    snapshot = await asyncio.to_thread(intake().snapshot)
+    done = []
+    for playbook in snapshot.playbooks.values():
+        spec = playbook.trigger.schedule
+        if spec is None or not playbook.enabled:
+            continue
+        try:
+            occurrence = await asyncio.to_thread(markers().claim_due, playbook.id, playbook.version, spec,
+                                                 playbook.updated_at, now, INSTANCE)
+            if occurrence is None:
+                continue
+            result = await evaluate_now(playbook, client, occurrence)
+        except Exception:  # this playbook waits for the next minute (or its next occurrence); the others run
+            log.exception("schedule %s: not evaluated", playbook.id)
+            continue
+        await asyncio.to_thread(markers().record_result, playbook.id, result.model_dump(mode="json", by_alias=True))
+        done.append(result)
+    return done
+
+
+@bp.timer_trigger(schedule="0 * * * * *", arg_name="timer", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def scheduled_playbooks(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    for result in await tick(client, datetime.now(UTC)):
+        if result.failed:
+            log.warning("schedule %s at %s: %d tenant(s) failed", result.playbook_id, result.occurrence,
+                        len(result.failed))
