@@ -15,6 +15,7 @@ from triggers.approvals import bp as approval_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
 from triggers.ingest_credentials import bp as ingest_credential_triggers
+from triggers.notifications import bp as notification_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbook_runs import bp as playbook_run_triggers
 from triggers.playbooks import bp as playbook_triggers
@@ -46,6 +47,7 @@ BLUEPRINTS = (
     primitive_triggers,
     reconcile_triggers,
     poller_triggers,
+    notification_triggers,
     schedule_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,

@@ -138,6 +138,7 @@ class LocalStack:
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     _reveal_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
     _approval_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
+    _notification_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
 
     @property
     def devhost_url(self) -> str:
@@ -173,6 +174,10 @@ class LocalStack:
             "RIPOSTE_NOTIFY_TENANT_ID": SANDBOX_HOME_TENANT,
             "RIPOSTE_NOTIFY_SENDER": SANDBOX_NOTIFY_SENDER,
             "RIPOSTE_PUBLIC_BASE_URL": self.devhost_url,
+            # Graph change notifications (docs/alert-sources.md, "Notifications"): the sandbox subscribes the
+            # devhost's endpoints for each tenant with alerts_v2 on; clientStates derive from a key new each stack.
+            "RIPOSTE_GRAPH_NOTIFICATION_URL": self.devhost_url,
+            "RIPOSTE_SECRET_GRAPH_NOTIFICATION_KEY": self._notification_key,
             # Seals reset passwords for their one-time reveal (docs/password-reset.md); new each stack.
             "RIPOSTE_SECRET_PASSWORD_REVEAL_KEY": self._reveal_key,
             "RIPOSTE_SECRET_APPROVAL_SIGNING_KEY": self._approval_key,  # signs approval links (docs/approvals.md)

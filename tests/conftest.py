@@ -90,7 +90,8 @@ def app_environment(storage: str, sandbox_graph_url: str) -> dict[str, str]:
     default = LocalStack()
     sandbox_base = sandbox_graph_url.removesuffix("/v1.0")
     env = {k: v.replace(default.sandbox_url, sandbox_base) for k, v in default.app_environment().items()
-           if k != "RIPOSTE_SOURCES_ON_REGISTER_SECONDS"}  # tests turn sources on where they test polling
+           # tests turn sources on where they test polling, and notifications where they test them
+           if k not in ("RIPOSTE_SOURCES_ON_REGISTER_SECONDS", "RIPOSTE_GRAPH_NOTIFICATION_URL")}
     return env | {"AzureWebJobsStorage": storage, "ServiceBus": storage, "RIPOSTE_TASK_HUB": "RiposteTest",
                   "RIPOSTE_TABLE_PREFIX": "test"}
 

@@ -124,3 +124,15 @@ class SourceView(CamelModel):
     interval_seconds: int
     graph_permissions: list[str]
     state: SourceState
+
+
+class SubscriptionState(CamelModel):
+    """A source's Graph change-notification subscription (shared/notifications/subscriptions.py), kept in
+    its own row beside the source's state so pollers' conditional writes never race it."""
+
+    id: str | None = None  # Graph's subscription id; None: none exists (to create)
+    expires_at: datetime | None = None
+    notification_url: str | None = None
+    reauthorize: bool = False  # a reauthorizationRequired lifecycle notification came
+    renewed_at: datetime | None = None
+    last_error: SourceError | None = None

@@ -22,7 +22,14 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.sources.catalog import SourceName
-from shared.sources.models import ClaimLease, SourceCounts, SourceError, SourcesConfig, SourceState
+from shared.sources.models import (
+    ClaimLease,
+    SourceCounts,
+    SourceError,
+    SourcesConfig,
+    SourceState,
+    SubscriptionState,
+)
 from shared.store.tables import Tables, get_json, put_json
 
 SOURCES = "Sources"
@@ -68,6 +75,10 @@ class TenantSources:
 
 def _state_row(source: SourceName) -> str:
     return f"state-{source.value}"
+
+
+def _subscription_row(source: SourceName) -> str:
+    return f"subscription-{source.value}"
 
 
 def _claimed(state: SourceState, *, owner: str, now: datetime, interval: timedelta, lease: timedelta,
@@ -257,6 +268,44 @@ class SourceStore:
                                                 "consecutive_failures": counts.consecutive_failures + 1})})
         self._write_claimed(claim, failed)
         return failed
+
+    def mark_due(self, tenant_id: str, source: SourceName, *, now: datetime) -> bool:
+        """Make the source due now (a change notification or a `missed` lifecycle event): the next tick
+        polls it. Not while a poll holds it (writing would make that poll lose its claim; the alert is then
+        read by the poll after, one interval later) nor while it backs off after failures (a notification
+        must not undo a throttling or consent backoff). True when the source is due now."""
+        for _ in range(3):  # another writer between read and write: read again
+            state, etag = self.get_state(tenant_id, source)
+            if etag is None or (state.next_due_at is not None and state.next_due_at <= now):
+                return True  # never polled (due already) or due already
+            if state.claimed_at(now) or state.counts.consecutive_failures:
+                return False
+            if self._write(tenant_id, source, state.model_copy(update={"next_due_at": now}), etag) is not None:
+                return True
+        return False
+
+    # --- change-notification subscriptions (shared/notifications/subscriptions.py) ---------------
+    def get_subscription(self, tenant_id: str, source: SourceName) -> SubscriptionState | None:
+        try:
+            entity = self._table.get_entity(tenant_id, _subscription_row(source))
+        except ResourceNotFoundError:
+            return None
+        return SubscriptionState.model_validate(get_json(entity, "doc"))
+
+    def subscriptions(self, source: SourceName) -> dict[str, SubscriptionState]:
+        rows = self._table.query_entities("RowKey eq @row", parameters={"row": _subscription_row(source)})
+        return {row["PartitionKey"]: SubscriptionState.model_validate(get_json(row, "doc")) for row in rows}
+
+    def put_subscription(self, tenant_id: str, source: SourceName, subscription: SubscriptionState) -> None:
+        self._table.upsert_entity(put_json({"PartitionKey": tenant_id, "RowKey": _subscription_row(source)}, "doc",
+                                           subscription.model_dump(mode="json", by_alias=True)),
+                                  mode=UpdateMode.REPLACE)
+
+    def delete_subscription(self, tenant_id: str, source: SourceName) -> None:
+        try:
+            self._table.delete_entity(tenant_id, _subscription_row(source))
+        except ResourceNotFoundError:
+            pass
 
     def delete_tenant(self, tenant_id: str) -> None:
         """Every row of the tenant (its config and states), e.g. when the tenant is deleted."""

@@ -1,0 +1,1 @@
+"""Graph change notifications for pulled sources (docs/alert-sources.md, "Notifications")."""

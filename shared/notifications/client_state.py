@@ -1,0 +1,35 @@
+"""The `clientState` Riposte gives each tenant's Graph subscription, and its check on every notification.
+
+Derived, not stored: HMAC-SHA256 of the tenant id under the deployment key `graph-notification-key`
+(shared/secrets.load_key), so no table holds it and rotating the key invalidates every old value (the
+maintenance timer recreates the subscriptions). Compared in constant time; never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+from shared.secrets import load_key
+
+KEY_NAME = "graph-notification-key"
+_LABEL = b"riposte/graph-subscription/v1:"
+
+
+def notification_key(env: Mapping[str, str] | None = None) -> bytes:
+    """The deployment key (MissingSecretError / ValueError when absent or malformed)."""
+    return load_key(KEY_NAME, env)
+
+
+def client_state(key: bytes, tenant_id: str) -> str:
+    """43 URL-safe characters (Graph allows 128)."""
+    digest = hmac.new(key, _LABEL + tenant_id.lower().encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def matches(key: bytes, tenant_id: str, given: str | None) -> bool:
+    if not given:
+        return False
+    return hmac.compare_digest(client_state(key, tenant_id).encode(), given.encode())

@@ -1,0 +1,144 @@
+"""Each tenant's Graph subscription for alerts_v2 `created`, kept in step with its configuration by the
+maintenance timer (triggers/notifications.py), through msgraph-sdk's `subscriptions` request builders:
+
+- the tenant's alerts_v2 source on and a notification URL configured → a subscription exists (created,
+  with the tenant's derived clientState and both endpoints; Graph validates them before answering);
+- renewed RENEW_BEFORE its expiry; reauthorized after a `reauthorizationRequired`; recreated after a
+  `subscriptionRemoved`, a 404 on renewal, or a change of URL;
+- the source off (or the URL unset) → deleted.
+Its state (id, expiry, last error) is the `subscription-alerts_v2` row beside the source's state. A
+failure is recorded and tried again RETRY_FAILED later; polling covers the tenant meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from kiota_abstractions.api_error import APIError
+from msgraph.generated.models.subscription import Subscription
+
+from shared.graph import GraphClientFactory
+from shared.notifications.client_state import client_state
+from shared.notifications.receiver import SOURCE
+from shared.sources.models import SourceError, SourcesConfig, SubscriptionState
+from shared.store.sources import SourceStore
+
+log = logging.getLogger("riposte.notifications")
+
+RESOURCE = "security/alerts_v2"
+CHANGE_PATH = "/api/graph/notifications"
+LIFECYCLE_PATH = "/api/graph/lifecycle"
+LIFETIME = timedelta(days=2)  # well inside Graph's maximum; renewal keeps it alive
+RENEW_BEFORE = timedelta(hours=12)
+RETRY_FAILED = timedelta(minutes=5)
+CONCURRENCY = 16
+
+
+def endpoints(base_url: str) -> tuple[str, str]:
+    """The change and lifecycle notification URLs under the app's public base URL."""
+    base = base_url.rstrip("/")
+    return base + CHANGE_PATH, base + LIFECYCLE_PATH
+
+
+def _error(exc: Exception, now: datetime, doing: str) -> SourceError:
+    if isinstance(exc, APIError):
+        graph = getattr(exc, "error", None)
+        detail = " ".join(str(p) for p in (getattr(graph, "code", None), getattr(graph, "message", None)) if p)
+        return SourceError(at=now, code="subscription_failed", status=exc.response_status_code,
+                           reason=f"{doing}: Microsoft Graph answered {exc.response_status_code} {detail}"[:1024])
+    kind = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else f"failed ({type(exc).__name__})"
+    return SourceError(at=now, code="subscription_failed", reason=f"{doing}: Microsoft Graph {kind}.")
+
+
+@dataclass(frozen=True)
+class Desired:
+    base_url: str | None  # None: no notification URL configured
+    key: bytes | None  # None: no graph-notification-key
+
+
+async def _create(graphs: GraphClientFactory, tenant_id: str, desired: Desired, now: datetime) -> SubscriptionState:
+    change_url, lifecycle_url = endpoints(desired.base_url or "")
+    created = await graphs.for_tenant(tenant_id).subscriptions.post(Subscription(
+        change_type="created", resource=RESOURCE, notification_url=change_url,
+        lifecycle_notification_url=lifecycle_url, expiration_date_time=now + LIFETIME,
+        client_state=client_state(desired.key or b"", tenant_id)))
+    return SubscriptionState(id=created.id, expires_at=created.expiration_date_time, notification_url=change_url,
+                             renewed_at=now)
+
+
+async def _delete(graphs: GraphClientFactory, tenant_id: str, sub_id: str) -> None:
+    try:
+        await graphs.for_tenant(tenant_id).subscriptions.by_subscription_id(sub_id).delete()
+    except APIError as exc:
+        if exc.response_status_code != 404:  # gone already is what we wanted
+            raise
+
+
+async def _renew(graphs: GraphClientFactory, tenant_id: str, current: SubscriptionState,
+                 now: datetime) -> SubscriptionState:
+    item = graphs.for_tenant(tenant_id).subscriptions.by_subscription_id(current.id or "")
+    if current.reauthorize:
+        await item.reauthorize.post()
+    renewed = await item.patch(Subscription(expiration_date_time=now + LIFETIME))
+    return current.model_copy(update={"expires_at": renewed.expiration_date_time, "reauthorize": False,
+                                      "renewed_at": now, "last_error": None})
+
+
+async def maintain_tenant(store: SourceStore, graphs: GraphClientFactory, tenant_id: str, enabled: bool,
+                          current: SubscriptionState | None, desired: Desired, now: datetime) -> str:
+    """Bring one tenant's subscription in step; returns what was done (for the timer's log and tests)."""
+    wanted = enabled and desired.base_url is not None and desired.key is not None
+    if current is not None and current.last_error is not None and current.last_error.at + RETRY_FAILED > now:
+        return "waiting"
+    try:
+        if not wanted:
+            if current is None:
+                return "none"
+            if current.id:
+                await _delete(graphs, tenant_id, current.id)
+            await asyncio.to_thread(store.delete_subscription, tenant_id, SOURCE)
+            return "deleted"
+        change_url, _ = endpoints(desired.base_url or "")
+        if current is not None and current.id and current.notification_url != change_url:
+            await _delete(graphs, tenant_id, current.id)  # the app moved: a subscription to the new URL
+            current = None
+        if current is None or current.id is None:
+            action, state = "created", await _create(graphs, tenant_id, desired, now)
+        elif current.reauthorize or current.expires_at is None or current.expires_at - now < RENEW_BEFORE:
+            try:
+                action, state = "renewed", await _renew(graphs, tenant_id, current, now)
+            except APIError as exc:
+                if exc.response_status_code != 404:
+                    raise
+                action, state = "created", await _create(graphs, tenant_id, desired, now)  # expired or removed
+        else:
+            return "current"
+    except (APIError, httpx.HTTPError) as exc:
+        failed = (current or SubscriptionState()).model_copy(update={"last_error": _error(exc, now, "subscription")})
+        await asyncio.to_thread(store.put_subscription, tenant_id, SOURCE, failed)
+        log.warning("graph subscription of tenant %s: %s", tenant_id, failed.last_error.reason)
+        return "failed"
+    await asyncio.to_thread(store.put_subscription, tenant_id, SOURCE, state)
+    return action
+
+
+async def maintain_all(store: SourceStore, graphs: GraphClientFactory, desired: Desired,
+                       now: datetime) -> dict[str, str]:
+    """maintain_tenant for every tenant with a configuration or a subscription row (two table queries
+    when nothing is to do). Per tenant, what was done."""
+    configs: dict[str, SourcesConfig] = dict(await asyncio.to_thread(store.configs))
+    subscriptions = await asyncio.to_thread(store.subscriptions, SOURCE)
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(tenant_id: str) -> str:
+        async with gate:
+            enabled = tenant_id in configs and configs[tenant_id].of(SOURCE).enabled
+            return await maintain_tenant(store, graphs, tenant_id, enabled, subscriptions.get(tenant_id),
+                                         desired, now)
+
+    tenants = sorted(set(configs) | set(subscriptions))
+    return dict(zip(tenants, await asyncio.gather(*(one(t) for t in tenants)), strict=True))

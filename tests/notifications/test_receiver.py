@@ -1,0 +1,121 @@
+"""What a notification may do (shared/notifications/receiver.py), on a store in Azurite: a verified one
+makes its tenant's alerts_v2 due now and nothing else; anything unverified changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.notifications.client_state import client_state, matches, notification_key
+from shared.notifications.receiver import NotificationBatch, echoable_token, handle_changes, handle_lifecycle
+from shared.sources.catalog import SourceName
+from shared.sources.models import SourceCounts, SourceError, SourceState, SubscriptionState
+
+KEY = b"k" * 32
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+ALERTS = SourceName.ALERTS_V2
+SUB = "7f105c7d-2dc5-4530-97cd-4e7ae6534c07"
+
+
+def note(tenant: str, *, state: str | None = None, sub: str = SUB, **extra) -> dict:
+    body = {"subscriptionId": sub, "tenantId": tenant, "clientState": state or client_state(KEY, tenant),
+            "changeType": "created", "resource": "security/alerts_v2/da637", "id": "n1",
+            "subscriptionExpirationDateTime": "2026-12-06T12:00:00Z",
+            "resourceData": {"@odata.type": "#microsoft.graph.security.alert", "id": "da637"}}
+    return body | extra
+
+
+@pytest.fixture
+def tenant(store) -> str:
+    """A tenant polled a minute ago (next poll in an hour) with a current subscription."""
+    tenant_id = str(uuid.uuid4())
+    polled = SourceState(watermark=NOW - timedelta(minutes=1), last_attempt_at=NOW - timedelta(minutes=1),
+                         next_due_at=NOW + timedelta(hours=1), counts=SourceCounts(polls=1))
+    assert store._write(tenant_id, ALERTS, polled, None)
+    store.put_subscription(tenant_id, ALERTS, SubscriptionState(id=SUB, expires_at=NOW + timedelta(days=2)))
+    return tenant_id
+
+
+def test_client_state_is_per_tenant_and_key_and_checked_exactly():
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    assert client_state(KEY, a) == client_state(KEY, a.upper()) != client_state(KEY, b)
+    assert client_state(KEY, a) != client_state(b"x" * 32, a)
+    assert len(client_state(KEY, a)) <= 128
+    assert matches(KEY, a, client_state(KEY, a))
+    assert not matches(KEY, a, client_state(KEY, a)[:-1]) and not matches(KEY, a, None) and not matches(KEY, a, "")
+
+
+def test_the_key_is_a_deployment_secret():
+    encoded = base64.b64encode(KEY).decode()
+    assert notification_key({"RIPOSTE_SECRET_GRAPH_NOTIFICATION_KEY": encoded}) == KEY
+    with pytest.raises(ValueError, match="at least 32"):
+        notification_key({"RIPOSTE_SECRET_GRAPH_NOTIFICATION_KEY": base64.b64encode(b"short").decode()})
+
+
+def test_validation_tokens_are_echoed_only_when_plain():
+    graph = "Validation: Testing client application reachability for subscription Request-Id: 3b3c8a3e"
+    assert echoable_token(graph) == graph
+    for bad in ("", "x" * 1025, "<script>\n", "tok\x00en", "jeton-é"):
+        assert echoable_token(bad) is None
+
+
+def test_a_verified_change_makes_the_source_due_now(store, tenant):
+    handled = handle_changes(NotificationBatch.model_validate({"value": [note(tenant), note(tenant)]}),
+                             store, KEY, NOW)
+    assert (handled.accepted, handled.ignored) == (2, [])
+    state, _ = store.get_state(tenant, ALERTS)
+    assert state.next_due_at == NOW and state.due(NOW, timedelta(hours=1))
+    assert state.watermark == NOW - timedelta(minutes=1)  # the poll reads from where it was
+
+
+@pytest.mark.parametrize(("case", "reason"), [
+    ("wrong clientState", "clientState does not verify"),
+    ("another tenant's clientState", "clientState does not verify"),
+    ("unknown subscription", "unknown subscription"),
+    ("no key", "no graph-notification-key configured"),
+    ("another resource", "not an alerts_v2 resource"),
+])
+def test_an_unverified_notification_changes_nothing(store, tenant, case, reason):
+    body = {"wrong clientState": note(tenant, state="guess"),
+            "another tenant's clientState": note(tenant, state=client_state(KEY, str(uuid.uuid4()))),
+            "unknown subscription": note(tenant, sub=str(uuid.uuid4())),
+            "no key": note(tenant),
+            "another resource": note(tenant, resource="users/123")}[case]
+    before = store.get_state(tenant, ALERTS)
+    handled = handle_changes(NotificationBatch.model_validate({"value": [body]}), store,
+                             None if case == "no key" else KEY, NOW)
+    assert (handled.accepted, handled.ignored) == (0, [reason])
+    assert store.get_state(tenant, ALERTS) == before  # not even rewritten
+
+
+def test_a_poll_in_flight_or_a_backoff_is_left_alone(store, tenant):
+    state, etag = store.get_state(tenant, ALERTS)
+    claim = store.try_claim(tenant, ALERTS, state.model_copy(update={"next_due_at": None}), etag,
+                            owner="t", now=NOW, interval=timedelta(hours=1))
+    assert claim is not None
+    assert store.mark_due(tenant, ALERTS, now=NOW + timedelta(seconds=1)) is False
+    assert store.get_state(tenant, ALERTS)[1] == claim.etag  # the poller keeps its claim
+    store.record_failure(claim, error=SourceError(at=NOW, code="throttled", reason="429"),
+                         retry_at=NOW + timedelta(minutes=10))
+    failed = store.get_state(tenant, ALERTS)
+    assert store.mark_due(tenant, ALERTS, now=NOW + timedelta(seconds=2)) is False
+    assert store.get_state(tenant, ALERTS) == failed
+
+
+def test_lifecycle_events(store, tenant):
+    def send(event: str):
+        return handle_lifecycle(NotificationBatch.model_validate({"value": [
+            {"subscriptionId": SUB, "tenantId": tenant, "clientState": client_state(KEY, tenant),
+             "lifecycleEvent": event, "subscriptionExpirationDateTime": "2026-12-06T12:00:00Z"}]}), store, KEY, NOW)
+
+    assert send("missed").accepted == 1
+    assert store.get_state(tenant, ALERTS)[0].next_due_at == NOW  # a catch-up poll now
+    assert send("reauthorizationRequired").accepted == 1
+    assert store.get_subscription(tenant, ALERTS).reauthorize is True
+    assert send("subscriptionRemoved").accepted == 1
+    assert store.get_subscription(tenant, ALERTS).id is None  # recreated by the maintenance timer
+    assert send("subscriptionRemoved").ignored == ["unknown subscription"]  # a replay finds nothing to do
+    assert send("somethingElse").ignored == ["unknown lifecycleEvent"]

@@ -1,0 +1,83 @@
+"""Graph change notifications in (docs/alert-sources.md, "Notifications"): the change and lifecycle
+endpoints Graph POSTs to, anonymous as Graph requires (each notification proves itself by its tenant's
+clientState), and the timer that keeps each tenant's subscription in step. Logic: shared/notifications/."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import azure.durable_functions as df
+import azure.functions as func
+from pydantic import ValidationError
+
+from shared import services
+from shared.notifications import receiver, subscriptions
+from shared.notifications.client_state import notification_key
+from shared.secrets import MissingSecretError
+from shared.settings import get_settings
+from shared.store.sources import SourceStore
+from triggers.http_responses import error_response, json_response
+from triggers.request_parsing import first_validation_error, parse_json_body
+
+bp = df.Blueprint()
+log = logging.getLogger("riposte.notifications")
+MAINTAIN_SCHEDULE = "*/30 * * * * *"  # a lifecycle event is acted on within 30 s; renewals are hours ahead
+
+Handler = Callable[[receiver.NotificationBatch, SourceStore, bytes | None, datetime], receiver.Handled]
+
+
+def _key() -> bytes | None:
+    try:
+        return notification_key()
+    except (MissingSecretError, ValueError) as exc:
+        log.error("graph notifications: %s", exc)  # the message names the setting, never a value
+        return None
+
+
+async def _receive(req: func.HttpRequest, handle: Handler) -> func.HttpResponse:
+    token = req.params.get("validationToken")
+    if token is not None:  # the handshake before a subscription is created: echo the token, plain text
+        echoed = receiver.echoable_token(token)
+        if echoed is None:
+            return error_response(400, "invalid_validation_token",
+                                  "validationToken must be 1 to 1,024 printable ASCII characters.",
+                                  field="validationToken")
+        return func.HttpResponse(echoed, status_code=200, mimetype="text/plain",
+                                 headers={"X-Content-Type-Options": "nosniff"})
+    body = parse_json_body(req)
+    if isinstance(body, func.HttpResponse):
+        return body
+    try:
+        batch = receiver.NotificationBatch.model_validate(body)
+    except ValidationError as exc:
+        field, reason = first_validation_error(exc)
+        return error_response(400, "invalid_notification", f"{field}: {reason}.", field=field)
+    handled = await asyncio.to_thread(handle, batch, services.sources(), _key(), datetime.now(UTC))
+    return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
+
+
+@bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
+    return await _receive(req, receiver.handle_changes)
+
+
+@bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
+    return await _receive(req, receiver.handle_lifecycle)
+
+
+async def maintain() -> dict[str, str]:
+    settings = get_settings()
+    desired = subscriptions.Desired(base_url=settings.graph_notification_url,
+                                    key=_key() if settings.graph_notification_url else None)
+    return await subscriptions.maintain_all(services.sources(), services.graph_factory(), desired, datetime.now(UTC))
+
+
+@bp.timer_trigger(schedule=MAINTAIN_SCHEDULE, arg_name="timer", run_on_startup=False)
+async def maintain_graph_subscriptions(timer: func.TimerRequest) -> None:
+    done = {t: a for t, a in (await maintain()).items() if a not in ("none", "current", "waiting")}
+    if done:
+        log.info("graph subscriptions: %s", done)
