@@ -66,14 +66,14 @@ LifecycleEvent = Literal["missed", "reauthorizationRequired", "subscriptionRemov
 
 def _verified(store: SourceStore, key: bytes | None, note: Notification, handled: Handled) -> bool:
     tenant = note.tenant_id.lower()
-    current = store.get_subscription(tenant, SOURCE)
     reason = None
+    # clientState first: it needs no I/O, so a forged batch costs no storage reads.
     if key is None:
         reason = "no graph-notification-key configured"
-    elif current is None or current.id != note.subscription_id:
-        reason = "unknown subscription"
     elif not matches(key, tenant, note.client_state):
         reason = "clientState does not verify"
+    elif (current := store.get_subscription(tenant, SOURCE)) is None or current.id != note.subscription_id:
+        reason = "unknown subscription"
     if reason:
         handled.ignored.append(reason)
         log.warning("graph notification ignored: %s (tenant %s, subscription %s)", reason, tenant[:64],

@@ -119,3 +119,12 @@ def test_lifecycle_events(store, tenant):
     assert store.get_subscription(tenant, ALERTS).id is None  # recreated by the maintenance timer
     assert send("subscriptionRemoved").ignored == ["unknown subscription"]  # a replay finds nothing to do
     assert send("somethingElse").ignored == ["unknown lifecycleEvent"]
+
+
+def test_a_forged_batch_costs_no_storage_read(store, tenant, monkeypatch):
+    def no_reads(*args, **kwargs):
+        raise AssertionError("read the store")
+
+    monkeypatch.setattr(store, "get_subscription", no_reads)
+    forged = NotificationBatch.model_validate({"value": [note(tenant, state="guess")] * 1_000})
+    assert handle_changes(forged, store, KEY, NOW).accepted == 0
