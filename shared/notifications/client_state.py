@@ -1,8 +1,8 @@
 """The `clientState` Riposte gives each tenant's Graph subscription, and its check on every notification.
 
 Derived, not stored: HMAC-SHA256 of the tenant id under the deployment key `graph-notification-key`
-(shared/secrets.load_key), so no table holds it and rotating the key invalidates every old value (the
-maintenance timer recreates the subscriptions). Compared in constant time; never logged.
+(shared/secrets.load_key), so no table holds it. Rotating the key invalidates every existing
+subscription's value (docs/deploy.md says how to recreate them). Compared in constant time; never logged.
 """
 
 from __future__ import annotations
