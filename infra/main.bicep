@@ -40,6 +40,9 @@ param notifyTenantId string = ''
 @description('Public base URL for links in notifications (RIPOSTE_PUBLIC_BASE_URL); empty: the app\'s own URL.')
 param publicBaseUrl string = ''
 
+@description('Base URL Microsoft Graph sends change notifications to (RIPOSTE_GRAPH_NOTIFICATION_URL); empty: the app\'s own URL; `none`: no subscriptions, polling only.')
+param graphNotificationUrl string = ''
+
 @description('Key Vault secrets the playbooks use (PSA API keys, webhook signing keys, chat webhook URLs): comma-separated secret names (RIPOSTE_SECRET_NAMES). Each becomes the app setting RIPOSTE_SECRET_<NAME>.')
 param secretNames string = ''
 
@@ -76,6 +79,9 @@ var ingestSecretName = 'riposte-ingest-secrets'
 // Derives tenants' ingestion credentials (shared/ingest_credentials.py). Created by the postprovision hook
 // when missing and always referenced, as RIPOSTE_SECRET_INGEST_CREDENTIAL_KEY, whatever RIPOSTE_SECRET_NAMES says.
 var ingestCredentialKeyName = 'ingest-credential-key'
+// Derives each tenant's Graph subscription clientState (shared/notifications/client_state.py); created and
+// referenced like the key above.
+var graphNotificationKeyName = 'graph-notification-key'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -172,7 +178,7 @@ module functionApp 'app/function-app.bicep' = {
     haloPsaTenant: haloPsaTenant
     connectWiseUrl: connectWiseUrl
     autotaskUrl: autotaskUrl
-    secretNames: union([ingestCredentialKeyName], filter(map(split(secretNames, ','), secret => trim(secret)), secret => !empty(secret)))
+    secretNames: union([ingestCredentialKeyName, graphNotificationKeyName], filter(map(split(secretNames, ','), secret => trim(secret)), secret => !empty(secret)))
     taskHubName: taskHubName
     graphBaseUrl: graphBaseUrl
     exchangeBaseUrl: exchangeBaseUrl
@@ -180,6 +186,7 @@ module functionApp 'app/function-app.bicep' = {
     notifyTenantId: empty(notifyTenantId) ? tenant().tenantId : notifyTenantId
     notifySender: notifySender
     publicBaseUrl: publicBaseUrl
+    graphNotificationUrl: graphNotificationUrl
   }
 }
 
@@ -218,6 +225,7 @@ output AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalI
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output RIPOSTE_INGEST_SECRET_NAME string = ingestSecretName
 output RIPOSTE_INGEST_CREDENTIAL_KEY_NAME string = ingestCredentialKeyName
+output RIPOSTE_GRAPH_NOTIFICATION_KEY_NAME string = graphNotificationKeyName
 output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output AZURE_EVENTGRID_TOPIC_ID string = eventGrid.outputs.id
 output AZURE_EVENTGRID_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint

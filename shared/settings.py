@@ -47,6 +47,7 @@ class AppSettings(BaseModel, frozen=True):
     sources_on_register_seconds: int | None = Field(default=None, ge=5, le=86_400)
     # The app's base URL as Microsoft Graph reaches it (https; http on loopback locally): when set, each
     # tenant with alerts_v2 on gets a change-notification subscription to {url}/api/graph/notifications.
+    # Unset or `none`: no subscriptions (polling only).
     graph_notification_url: str | None = None
 
     @property
@@ -74,7 +75,8 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         reconcile_grace_seconds=int(env.get("RIPOSTE_RECONCILE_GRACE_SECONDS") or 300),
         sources_on_register_seconds=int(env["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"])
         if env.get("RIPOSTE_SOURCES_ON_REGISTER_SECONDS") else None,
-        graph_notification_url=(env.get("RIPOSTE_GRAPH_NOTIFICATION_URL") or "").rstrip("/") or None,
+        graph_notification_url=None if (env.get("RIPOSTE_GRAPH_NOTIFICATION_URL") or "none").lower() == "none"
+        else env["RIPOSTE_GRAPH_NOTIFICATION_URL"].rstrip("/"),
     )
 
 

@@ -30,6 +30,8 @@ param notifyTenantId string
 param notifySender string
 @description('Where people reach Riposte (links in notifications); empty: the app\'s own HTTPS address.')
 param publicBaseUrl string
+@description('Where Graph sends change notifications; empty: the app\'s own HTTPS address; `none`: off.')
+param graphNotificationUrl string
 param maximumInstanceCount int = 40 // caps concurrent Graph calls into customer tenants as well as cost
 param instanceMemoryMB int = 2048
 
@@ -134,6 +136,8 @@ var appSettings = {
   // A run without a live Durable instance this long is restarted (if it never acted) or recorded lost.
   RIPOSTE_RECONCILE_GRACE_SECONDS: '300'
   RIPOSTE_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${site.properties.defaultHostName}' : publicBaseUrl
+  // Graph change notifications for alerts_v2 (docs/alert-sources.md, "Notifications"): on by default.
+  RIPOSTE_GRAPH_NOTIFICATION_URL: empty(graphNotificationUrl) ? 'https://${site.properties.defaultHostName}' : graphNotificationUrl
   // Unversioned reference: a new secret version is picked up without a redeploy (within 24 h, or on restart).
   RIPOSTE_INGEST_SECRETS: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${ingestSecretName}/)'
   // Graph in customer tenants: the multi-tenant app registration, with this identity as its federated credential.

@@ -3,13 +3,16 @@
 # resolve from its first start:
 # - the multi-tenant ingestion secret (RIPOSTE_INGEST_SECRETS), 32 random bytes as hex;
 # - the key that derives tenants' ingestion credentials (RIPOSTE_SECRET_INGEST_CREDENTIAL_KEY), 32 random
-#   bytes as base64 (shared/ingest_credentials.py).
+#   bytes as base64 (shared/ingest_credentials.py);
+# - the key that derives tenants' Graph subscription clientStates (RIPOSTE_SECRET_GRAPH_NOTIFICATION_KEY),
+#   32 random bytes as base64 (shared/notifications/client_state.py).
 # An existing secret is never overwritten: rotate with `az keyvault secret set` (docs/deploy.md).
 set -eu
 
 : "${AZURE_KEY_VAULT_NAME:?missing: run azd provision}"
 : "${RIPOSTE_INGEST_SECRET_NAME:?missing: run azd provision}"
 : "${RIPOSTE_INGEST_CREDENTIAL_KEY_NAME:?missing: run azd provision}"
+: "${RIPOSTE_GRAPH_NOTIFICATION_KEY_NAME:?missing: run azd provision}"
 
 exists() {
   az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" \
@@ -56,3 +59,4 @@ ensure_secret() {
 
 ensure_secret "$RIPOSTE_INGEST_SECRET_NAME" "comma-separated ingestion secrets" -hex
 ensure_secret "$RIPOSTE_INGEST_CREDENTIAL_KEY_NAME" "base64 key deriving ingestion credentials" -base64
+ensure_secret "$RIPOSTE_GRAPH_NOTIFICATION_KEY_NAME" "base64 key deriving Graph subscription clientStates" -base64

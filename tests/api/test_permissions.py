@@ -23,8 +23,10 @@ pytestmark = pytest.mark.stack
 
 READ, MANAGE, RUN = "read", "manage", "run"
 # The routes that are not the management API: alert senders (sender secrets, tests/api/test_ingest_auth_http.py),
-# the health probe (anonymous by design) and the approval link's pages (its token, tests/approvals/test_link_http.py).
-NOT_MANAGEMENT = {"ingest_alerts", "ingest_tenant_alerts", "health", "approval_page", "approval_response"}
+# the health probe (anonymous by design), the approval link's pages (its token, tests/approvals/test_link_http.py)
+# and Graph's notification endpoints (each notification's clientState, tests/notifications/).
+NOT_MANAGEMENT = {"ingest_alerts", "ingest_tenant_alerts", "health", "approval_page", "approval_response",
+                  "graph_notifications", "graph_lifecycle"}
 
 
 @dataclass(frozen=True)

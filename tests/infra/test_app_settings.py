@@ -156,8 +156,22 @@ def test_the_ingestion_credential_key_is_always_a_key_vault_reference():
     main = parse(MAIN)
     assert main["variables"]["ingestCredentialKeyName"]["value"] == CREDENTIAL_KEY_SECRET
     names = main["modules"]["functionApp"]["config"]["params"]["secretNames"]["function"]
-    assert names["type"] == "union" and names["parameters"]["arg_1"] == ["ingestCredentialKeyName"]
+    assert names["type"] == "union" and names["parameters"]["arg_1"][0] == "ingestCredentialKeyName"
     assert main["outputs"]["RIPOSTE_INGEST_CREDENTIAL_KEY_NAME"]["value"] == "ingestCredentialKeyName"
+
+
+def test_the_graph_notification_key_is_always_a_key_vault_reference():
+    """Like the ingestion credential key: referenced whatever RIPOSTE_SECRET_NAMES says, under the name the
+    code reads, and created by the postprovision hook as base64."""
+    from shared.notifications.client_state import KEY_NAME
+
+    main = parse(MAIN)
+    assert main["variables"]["graphNotificationKeyName"]["value"] == KEY_NAME
+    names = main["modules"]["functionApp"]["config"]["params"]["secretNames"]["function"]
+    assert "graphNotificationKeyName" in names["parameters"]["arg_1"]
+    assert main["outputs"]["RIPOSTE_GRAPH_NOTIFICATION_KEY_NAME"]["value"] == "graphNotificationKeyName"
+    script = (ROOT / "infra" / "hooks" / "postprovision.sh").read_text()
+    assert re.search(r'^ensure_secret "\$RIPOSTE_GRAPH_NOTIFICATION_KEY_NAME" "[^"]+" -base64$', script, re.MULTILINE)
 
 
 def test_the_task_hub_is_per_environment():

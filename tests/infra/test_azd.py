@@ -79,4 +79,5 @@ def test_outputs_carry_no_secret():
     for name, output in OUTPUTS.items():
         assert not {"secure", "sys.secure"} & {d["type"] for d in output["decorators"]}, name
         assert not re.search(r"secret|key|password", str(output["value"]), re.IGNORECASE) or name in {
-            "RIPOSTE_INGEST_SECRET_NAME", "RIPOSTE_INGEST_CREDENTIAL_KEY_NAME", "AZURE_KEY_VAULT_NAME"}, name
+            "RIPOSTE_INGEST_SECRET_NAME", "RIPOSTE_INGEST_CREDENTIAL_KEY_NAME", "RIPOSTE_GRAPH_NOTIFICATION_KEY_NAME",
+            "AZURE_KEY_VAULT_NAME"}, name

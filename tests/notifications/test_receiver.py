@@ -128,3 +128,12 @@ def test_a_forged_batch_costs_no_storage_read(store, tenant, monkeypatch):
     monkeypatch.setattr(store, "get_subscription", no_reads)
     forged = NotificationBatch.model_validate({"value": [note(tenant, state="guess")] * 1_000})
     assert handle_changes(forged, store, KEY, NOW).accepted == 0
+
+
+def test_the_notification_url_setting():
+    from shared.settings import load_settings
+
+    assert load_settings({}).graph_notification_url is None
+    assert load_settings({"RIPOSTE_GRAPH_NOTIFICATION_URL": "None"}).graph_notification_url is None
+    assert load_settings({"RIPOSTE_GRAPH_NOTIFICATION_URL": "https://f.example/"}).graph_notification_url == \
+        "https://f.example"
