@@ -66,6 +66,15 @@ def polled_sources_on(interval_seconds: int, development: bool) -> SourcesConfig
 Candidate = tuple[SourceName, SourceState, str | None, timedelta]  # what SourceStore.claim_many takes
 
 
+def _nudged(state: SourceState, nudged_at: datetime | None) -> SourceState:
+    """A notification that came after the last window ended (SourceStore.nudge) makes the source due then:
+    in memory only, the claim's conditional write is on the row as read. Not while it backs off."""
+    if (nudged_at is None or state.counts.consecutive_failures or state.watermark is None
+            or nudged_at <= state.watermark or (state.next_due_at is not None and state.next_due_at <= nudged_at)):
+        return state
+    return state.model_copy(update={"next_due_at": nudged_at})
+
+
 def due_candidates(snapshot: dict[str, TenantSources], now: datetime, slack: timedelta = DUE_SLACK
                    ) -> dict[str, list[Candidate]]:
     """Per tenant, the sources that are on, due within `slack` and not held, with the state read."""
@@ -76,6 +85,7 @@ def due_candidates(snapshot: dict[str, TenantSources], now: datetime, slack: tim
             if not config.enabled:
                 continue
             state, etag = tenant.state(source)
+            state = _nudged(state, tenant.nudges.get(source))
             if state.claimed_at(now) or not state.due(now + slack, config.interval):
                 continue
             due.setdefault(tenant_id, []).append((source, state, etag, config.interval))

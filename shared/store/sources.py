@@ -68,6 +68,7 @@ class TenantSources:
 
     config: SourcesConfig = field(default_factory=SourcesConfig)
     states: dict[SourceName, tuple[SourceState, str]] = field(default_factory=dict)
+    nudges: dict[SourceName, datetime] = field(default_factory=dict)  # see SourceStore.nudge
 
     def state(self, source: SourceName) -> tuple[SourceState, str | None]:
         return self.states.get(source, (SourceState(), None))
@@ -79,6 +80,10 @@ def _state_row(source: SourceName) -> str:
 
 def _subscription_row(source: SourceName) -> str:
     return f"subscription-{source.value}"
+
+
+def _nudge_row(source: SourceName) -> str:
+    return f"nudge-{source.value}"
 
 
 def _claimed(state: SourceState, *, owner: str, now: datetime, interval: timedelta, lease: timedelta,
@@ -143,6 +148,11 @@ class SourceStore:
                 except ValueError:
                     continue  # a source this version no longer knows
                 tenant.states[name] = (SourceState.model_validate(get_json(row, "doc")), row.metadata["etag"])
+            elif key.startswith("nudge-"):
+                try:
+                    tenant.nudges[SourceName(key.removeprefix("nudge-"))] = datetime.fromisoformat(row["at"])
+                except (ValueError, KeyError):
+                    continue
         return tenants
 
     def put_config(self, tenant_id: str, config: SourcesConfig) -> SourcesConfig:
@@ -283,6 +293,14 @@ class SourceStore:
             if self._write(tenant_id, source, state.model_copy(update={"next_due_at": now}), etag) is not None:
                 return True
         return False
+
+    def nudge(self, tenant_id: str, source: SourceName, *, now: datetime) -> None:
+        """mark_due for a source a poll holds: a row of its own (no race with the poller's claim) saying a
+        notification came at `now`. The cycle treats the source as due when the nudge is later than its
+        watermark (the last window ended before the notified alert), so the poll after the one in flight
+        reads it, a tick later instead of an interval (shared/pollers/cycle.due_candidates)."""
+        self._table.upsert_entity({"PartitionKey": tenant_id, "RowKey": _nudge_row(source), "at": now.isoformat()},
+                                  mode=UpdateMode.REPLACE)
 
     # --- change-notification subscriptions (shared/notifications/subscriptions.py) ---------------
     def get_subscription(self, tenant_id: str, source: SourceName) -> SubscriptionState | None:

@@ -137,3 +137,25 @@ def test_the_notification_url_setting():
     assert load_settings({"RIPOSTE_GRAPH_NOTIFICATION_URL": "None"}).graph_notification_url is None
     assert load_settings({"RIPOSTE_GRAPH_NOTIFICATION_URL": "https://f.example/"}).graph_notification_url == \
         "https://f.example"
+
+
+def test_a_notification_during_a_poll_makes_the_next_tick_poll_again(store, tenant):
+    from shared.pollers.cycle import due_candidates
+    from shared.sources.models import SourcesConfig
+
+    store.put_config(tenant, SourcesConfig.model_validate({"sources": {"alerts_v2": {"enabled": True,
+                                                                                     "intervalSeconds": 3600}}}))
+    state, etag = store.get_state(tenant, ALERTS)
+    claim = store.try_claim(tenant, ALERTS, state.model_copy(update={"next_due_at": None}), etag,
+                            owner="t", now=NOW, interval=timedelta(hours=1))
+    notified = NOW + timedelta(seconds=1)  # after the window (…, NOW] was read: the poll may miss the alert
+    assert handle_changes(NotificationBatch.model_validate({"value": [note(tenant)]}), store, KEY, notified).accepted
+    assert store.get_state(tenant, ALERTS)[1] == claim.etag  # the poll keeps its claim
+    store.advance_watermark(claim, now=NOW + timedelta(seconds=2))
+    due = due_candidates({tenant: store.snapshot()[tenant]}, NOW + timedelta(seconds=5))
+    assert [c[0] for c in due[tenant]] == [ALERTS]  # due again at once, not in an hour
+    # Polled after the notification: the nudge is spent.
+    [candidate] = due[tenant]
+    second = store.claim_many(tenant, [candidate], owner="t", now=NOW + timedelta(seconds=5))
+    store.advance_watermark(second[0], now=NOW + timedelta(seconds=6))
+    assert due_candidates({tenant: store.snapshot()[tenant]}, NOW + timedelta(seconds=7)) == {}
