@@ -13,7 +13,7 @@ from shared import services
 from shared.auth import Permission
 from shared.settings import get_settings
 from shared.sources.catalog import SOURCES, SourceName
-from shared.sources.models import SourcesConfig, SourceState, SourceView, saving_context
+from shared.sources.models import SourcesConfig, SourceState, SourceView, SubscriptionState, saving_context
 from triggers.api import ApiError, body_of, respond
 from triggers.directory import tenant_id_from
 from triggers.http_responses import json_response
@@ -22,14 +22,23 @@ bp = df.Blueprint()
 ROUTE = "tenants/{tenantId}/sources"
 
 
-def sources_view(tenant_id: str, config: SourcesConfig, states: dict[SourceName, SourceState]) -> dict:
+def sources_view(tenant_id: str, config: SourcesConfig, states: dict[SourceName, SourceState],
+                 subscriptions: dict[SourceName, SubscriptionState] | None = None) -> dict:
     config = config.complete()
+    subscriptions = subscriptions or {}
     views = {name: SourceView(enabled=c.enabled, interval_seconds=c.interval_seconds,
                               graph_permissions=list(SOURCES[name].graph_permissions),
-                              state=_shown(states.get(name) or SourceState(), c.interval))
+                              state=_shown(states.get(name) or SourceState(), c.interval),
+                              subscription=subscriptions.get(name))
              for name, c in config.sources.items()}
     return {"tenantId": tenant_id,
             "sources": {name.value: v.model_dump(mode="json", by_alias=True) for name, v in views.items()}}
+
+
+def _subscriptions(store, tenant_id: str) -> dict[SourceName, SubscriptionState]:
+    """The sources Graph pushes for (alerts_v2), with their subscription when one is kept."""
+    current = store.get_subscription(tenant_id, SourceName.ALERTS_V2)
+    return {SourceName.ALERTS_V2: current} if current is not None else {}
 
 
 def _shown(state: SourceState, interval: timedelta) -> SourceState:
@@ -57,7 +66,8 @@ def get_tenant_sources(req: func.HttpRequest) -> func.HttpResponse:
         tenant_id = tenant_id_from(req)
         services.directory().get_tenant(tenant_id)
         store = services.sources()
-        return json_response(sources_view(tenant_id, store.get_config(tenant_id), store.get_states(tenant_id)))
+        return json_response(sources_view(tenant_id, store.get_config(tenant_id), store.get_states(tenant_id),
+                                          _subscriptions(store, tenant_id)))
 
     return respond(req, Permission.READ, show)
 
@@ -72,6 +82,7 @@ def replace_tenant_sources(req: func.HttpRequest) -> func.HttpResponse:
         saved = store.put_config(tenant_id, config)
         services.audit().record("sources.update", tenant_id, {
             "enabled": {n.value: c.interval_seconds for n, c in saved.sources.items() if c.enabled}}, who.name)
-        return json_response(sources_view(tenant_id, saved, store.get_states(tenant_id)))
+        return json_response(sources_view(tenant_id, saved, store.get_states(tenant_id),
+                                          _subscriptions(store, tenant_id)))
 
     return respond(req, Permission.MANAGE, replace)

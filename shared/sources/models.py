@@ -117,15 +117,6 @@ class SourceState(CamelModel):
         return next_due is None or next_due <= now
 
 
-class SourceView(CamelModel):
-    """One source as GET shows it: its configuration, what it reads, and its state."""
-
-    enabled: bool
-    interval_seconds: int
-    graph_permissions: list[str]
-    state: SourceState
-
-
 class SubscriptionState(CamelModel):
     """A source's Graph change-notification subscription (shared/notifications/subscriptions.py), kept in
     its own row beside the source's state so pollers' conditional writes never race it."""
@@ -136,3 +127,13 @@ class SubscriptionState(CamelModel):
     reauthorize: bool = False  # a reauthorizationRequired lifecycle notification came
     renewed_at: datetime | None = None
     last_error: SourceError | None = None
+
+
+class SourceView(CamelModel):
+    """One source as GET shows it: its configuration, what it reads, and its state."""
+
+    enabled: bool
+    interval_seconds: int
+    graph_permissions: list[str]
+    state: SourceState
+    subscription: SubscriptionState | None = None  # alerts_v2's Graph change-notification subscription

@@ -75,6 +75,8 @@ def test_an_injected_alert_arrives_by_notification_well_before_the_poll(app_devh
         wait_for(lambda: store.get_state(tenant, ALERTS)[0].counts.polls == 1)
         [sub] = control.get(f"/_sandbox/tenants/{tenant}/subscriptions").json()["value"]
         assert sub["id"] == row.id and sub["notificationUrl"] == f"{notification_url}/api/graph/notifications"
+        shown = api.get(f"/tenants/{tenant}/sources").json()["sources"]
+        assert shown["alerts_v2"]["subscription"]["id"] == row.id and shown["incidents"]["subscription"] is None
 
         started = time.monotonic()
         injected = inject(control, tenant, "security/alerts", {"title": f"{marker} inbox rule", "severity": "high"})
