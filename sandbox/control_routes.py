@@ -31,7 +31,8 @@ def _problem(status: int, message: str) -> web.Response:
     return _json({"error": message}, status=status)
 
 
-async def _body(request: web.Request) -> Any:
+async def control_body(request: web.Request) -> Any:
+    """A control request's JSON body (None when empty); 400 when it is not JSON."""
     try:
         return json.loads(await request.read() or b"null")
     except ValueError as exc:
@@ -74,7 +75,7 @@ async def list_tenants(request: web.Request) -> web.Response:
 @routes.post("/_sandbox/tenants")
 async def add_tenant(request: web.Request) -> web.Response:
     try:
-        spec = TenantSpec.model_validate(await _body(request))
+        spec = TenantSpec.model_validate(await control_body(request))
         tenant = _state(request).add_tenant(spec)
     except ValidationError as exc:
         return _problem(400, str(exc))
@@ -107,7 +108,7 @@ async def list_outbox(request: web.Request) -> web.Response:
 @routes.post("/_sandbox/faults")
 async def add_fault(request: web.Request) -> web.Response:
     try:
-        spec = FaultRuleSpec.model_validate(await _body(request))
+        spec = FaultRuleSpec.model_validate(await control_body(request))
     except ValidationError as exc:
         return _problem(400, str(exc))
     return _json(_state(request).faults.add(spec).to_json(), status=201)
@@ -133,7 +134,7 @@ async def delete_fault(request: web.Request) -> web.Response:
 @routes.post("/_sandbox/latency")
 async def set_latency(request: web.Request) -> web.Response:
     try:
-        spec = LatencySpec.model_validate(await _body(request))
+        spec = LatencySpec.model_validate(await control_body(request))
     except ValidationError as exc:
         return _problem(400, str(exc))
     state = _state(request)

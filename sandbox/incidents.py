@@ -14,7 +14,7 @@ from aiohttp import web
 from msgraph.generated.models.security.incident import Incident
 
 from . import security_alerts
-from .control_routes import STATE_KEY
+from .control_routes import STATE_KEY, control_body
 from .errors import GraphError
 from .graph_enums import ALERT_ENUMS, ALERT_SEVERITIES, INCIDENT_STATUSES, graph_properties
 from .odata import DATETIME, STRING, Collection, json_copy, page, parse_datetime
@@ -134,7 +134,7 @@ async def inject_incident(request: web.Request) -> web.Response:
     """An incident (and its ``alerts``, each an alerts_v2 body) appears; alert subscriptions are notified."""
     state: SandboxState = request.app[STATE_KEY]
     try:
-        fields, alert_fields = _checked(await security_alerts.control_body(request))
+        fields, alert_fields = _checked(await control_body(request))
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     with state.lock:

@@ -16,11 +16,10 @@ from aiohttp import web
 from msgraph.generated.models.risk_detection import RiskDetection
 
 from . import identity_protection
-from .control_routes import STATE_KEY
+from .control_routes import STATE_KEY, control_body
 from .graph_enums import RISK_LEVELS, RISK_STATES, graph_properties
 from .odata import DATETIME, STRING, Collection, page, parse_datetime
 from .routing import GraphResponse, GraphRouteTable, HandlerContext
-from .security_alerts import control_body
 from .seed import CONTOSO_TENANT_ID
 from .state import SandboxState, Tenant, utc_now_iso
 

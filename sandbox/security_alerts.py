@@ -11,7 +11,6 @@ or read-only property, or a value outside the enums, ``400`` with nothing change
 from __future__ import annotations
 
 import copy
-import json
 import secrets
 import time
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from msgraph.generated.models.security.alert import Alert as SecurityAlert
 
-from .control_routes import STATE_KEY
+from .control_routes import STATE_KEY, control_body
 from .errors import GraphError, bad_request
 from .graph_enums import ALERT_ENUMS, ALERT_SEVERITIES, graph_properties
 from .odata import DATETIME, STRING, Collection, page, parse_datetime
@@ -331,14 +330,6 @@ def insert_alert(state: SandboxState, tenant: Tenant, alert: dict[str, Any]) -> 
 
 def _control_problem(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
-
-
-async def control_body(request: web.Request) -> Any:
-    try:
-        return json.loads(await request.read() or b"null")
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=json.dumps({"error": f"invalid JSON: {exc}"}),
-                                 content_type="application/json") from exc
 
 
 @web_routes.post("/_sandbox/tenants/{tid}/security/alerts")
