@@ -20,7 +20,8 @@ from devhost.durable_api import add_durable_routes, client_binding
 from devhost.durable_engine import LocalDurableEngine
 from devhost.function_index import SERVICE_BUS_TRIGGER, FunctionIndex, index_app
 from devhost.http_functions import call_user_function, make_api_handler
-from devhost.local_queues import QueueTrigger, storage_connection
+from devhost.local_queues import DELIVERY, AzuriteQueueSender, QueueTrigger, storage_connection
+from shared import queues
 
 log = logging.getLogger("devhost")
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
@@ -73,7 +74,12 @@ def queue_triggers(index: FunctionIndex, runner: TriggerRunner, env: dict[str, s
             await call_user_function(spec, runner.kwargs_for(spec, message))
 
         handle.__name__ = spec.name
-        found.append(QueueTrigger(connection, spec.trigger["queueName"], handle))
+        queue = spec.trigger["queueName"]
+        if queue in DELIVERY:
+            max_deliveries, lock = DELIVERY[queue]
+            found.append(QueueTrigger(connection, queue, handle, max_delivery_count=max_deliveries, lock_seconds=lock))
+        else:
+            found.append(QueueTrigger(connection, queue, handle))
     return found
 
 
@@ -132,6 +138,9 @@ class DevHost:
         await site.start()
         self._runner = runner
         self.port = runner.addresses[0][1]
+        local_service_bus = storage_connection(env, "ServiceBus")
+        if local_service_bus is not None:  # the app's own sends (shared/queues.py) go to the queues served below
+            queues.use_transport(AzuriteQueueSender(local_service_bus))
         self._timer_task = loop.create_task(triggers.run_timers(self._stop_timers))
         self._timer_task.add_done_callback(_log_crash)
         for trigger in queue_triggers(index, triggers, env):
@@ -158,5 +167,6 @@ class DevHost:
             if self._runner is not None:
                 await self._runner.cleanup()
         finally:
+            queues.use_transport(None)
             if self._engine is not None:
                 await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)
