@@ -97,6 +97,8 @@ class DevHost:
         self._stop_timers = asyncio.Event()
         self._timer_task: asyncio.Task[Any] | None = None
         self._queue_tasks: list[asyncio.Task[Any]] = []
+        self._transport: AzuriteQueueSender | None = None
+        self._previous_transport: queues.QueueSender | None = None
         self.port: int | None = None
 
     @property
@@ -140,7 +142,8 @@ class DevHost:
         self.port = runner.addresses[0][1]
         local_service_bus = storage_connection(env, "ServiceBus")
         if local_service_bus is not None:  # the app's own sends (shared/queues.py) go to the queues served below
-            queues.use_transport(AzuriteQueueSender(local_service_bus))
+            self._transport = AzuriteQueueSender(local_service_bus)
+            self._previous_transport = queues.use_transport(self._transport)
         self._timer_task = loop.create_task(triggers.run_timers(self._stop_timers))
         self._timer_task.add_done_callback(_log_crash)
         for trigger in queue_triggers(index, triggers, env):
@@ -167,6 +170,8 @@ class DevHost:
             if self._runner is not None:
                 await self._runner.cleanup()
         finally:
-            queues.use_transport(None)
+            # Process-wide: put back what was there (another in-process devhost's), unless replaced since.
+            if self._transport is not None and queues.installed_transport() is self._transport:
+                queues.use_transport(self._previous_transport)
             if self._engine is not None:
                 await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)

@@ -67,10 +67,16 @@ _transport: QueueSender | None = None
 _service_bus_sender: ServiceBusQueueSender | None = None
 
 
-def use_transport(sender: QueueSender | None) -> None:
-    """Serve the `ServiceBus` connection with this sender (the devhost's Azurite queues); None: Service Bus."""
+def use_transport(sender: QueueSender | None) -> QueueSender | None:
+    """Serve the `ServiceBus` connection with this sender (the devhost's Azurite queues); None: Service Bus.
+    Returns the one it replaces, for a host that stops to put back."""
     global _transport
-    _transport = sender
+    previous, _transport = _transport, sender
+    return previous
+
+
+def installed_transport() -> QueueSender | None:
+    return _transport
 
 
 def queue_sender(settings: AppSettings) -> QueueSender:

@@ -9,6 +9,8 @@ Polling a window is claim → fetch → advance, each state write conditional on
   poller whose lease expired and was taken over gets ClaimLost and writes nothing.
 So two instances never process the same window twice while a lease holds; after a crash the window is
 taken again once the lease expires, and intake's dedupe keeps the alerts it re-reads to one each.
+The fan-out's `queued_until` mark (`mark_queued` / `unqueue`, shared/pollers/fanout.py) is written the
+same way; a claim clears it.
 """
 
 from __future__ import annotations

@@ -62,8 +62,7 @@ async def test_nothing_to_send_opens_nothing():
 @pytest.fixture
 def no_transport():
     """No transport for this test; the one installed before (an in-process devhost's) comes back after."""
-    installed = queues._transport
-    queues.use_transport(None)
+    installed = queues.use_transport(None)
     yield
     queues.use_transport(installed)
 
