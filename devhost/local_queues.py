@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -68,7 +68,7 @@ class AzuriteQueueSender:
         self._connection_string = connection_string
         self._created: set[str] = set()
 
-    async def send(self, queue: str, bodies) -> None:
+    async def send(self, queue: str, bodies: Sequence[str]) -> None:
         async with QueueClient.from_connection_string(self._connection_string, queue) as client:
             if queue not in self._created:
                 try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import azure.durable_functions as df
@@ -65,7 +66,7 @@ def read_poll_message(message: func.ServiceBusMessage) -> fanout.PollMessage:
         raise UndeliverableMessage(message.message_id, error["msg"], field) from None
 
 
-async def send_polls(bodies) -> None:
+async def send_polls(bodies: Sequence[str]) -> None:
     await queues.queue_sender(get_settings()).send(fanout.POLL_QUEUE, bodies)
 
 
