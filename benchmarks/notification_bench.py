@@ -81,7 +81,7 @@ def main() -> None:
         api = httpx.Client(base_url=f"{stack.devhost_url}/api", timeout=30)
         control = httpx.Client(base_url=stack.sandbox_url, timeout=30)
         tenants = setup_tenants(api, control, marker)
-        rng = random.Random(11)  # noqa: S311 - pauses, not a secret
+        rng = random.Random(11)
         injected: list[tuple[str, dict]] = []
         for n in range(ALERTS):
             time.sleep(rng.uniform(0.2, 3.0))
