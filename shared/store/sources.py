@@ -302,6 +302,14 @@ class SourceStore:
         self._table.upsert_entity({"PartitionKey": tenant_id, "RowKey": _nudge_row(source), "at": now.isoformat()},
                                   mode=UpdateMode.REPLACE)
 
+    def nudged_at(self, tenant_id: str, source: SourceName) -> datetime | None:
+        """When the last notification came that found the source held by a poll (nudge), if one did."""
+        try:
+            row = self._table.get_entity(tenant_id, _nudge_row(source))
+            return datetime.fromisoformat(row["at"])
+        except (ResourceNotFoundError, KeyError, ValueError):
+            return None
+
     # --- change-notification subscriptions (shared/notifications/subscriptions.py) ---------------
     def get_subscription(self, tenant_id: str, source: SourceName) -> SubscriptionState | None:
         try:

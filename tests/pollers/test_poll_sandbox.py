@@ -204,3 +204,25 @@ async def test_a_source_due_before_the_next_tick_is_polled_at_this_one(store, gr
     almost = state.next_due_at - datetime.now(UTC) - timedelta(seconds=1)  # 1 s before it is due
     assert (await poll(store, graphs, deliver, offset=almost)).claimed == 1
     assert (await poll(store, graphs, deliver, offset=almost + MINUTE - 4 * cycle.DUE_SLACK)).claimed == 0
+
+
+async def test_a_source_notified_during_its_poll_is_polled_again_at_once(store, graphs, control, tenant):
+    from shared.pollers.poll import poll_tenant
+
+    enable(store, tenant, ALERTS, interval=3600)
+    claim = store.claim_window(tenant, ALERTS, owner="poller-a", now=datetime.now(UTC),
+                               interval=timedelta(hours=1))
+    # Created after the claimed window ended, notified while the poll holds the source: a nudge.
+    alert = inject(control, tenant, "security/alerts", {"title": "Created during the poll", "severity": "high"})
+    assert store.mark_due(tenant, ALERTS, now=datetime.now(UTC)) is False
+    store.nudge(tenant, ALERTS, now=datetime.now(UTC))
+    deliver = Collected()
+
+    outcomes = await poll_tenant(store, graphs, [claim], deliver, clock(), random.Random(7))
+
+    assert deliver.ids() == [alert["id"]]  # read by a second poll, not an hour (or a tick) later
+    assert [o.items for o in outcomes] == [0, 1]
+    state = store.get_state(tenant, ALERTS)[0]
+    assert state.counts.polls == 2 and state.claim is None
+    # Spent: the next poll (an hour away) is not hurried, and polling again makes no third poll.
+    assert state.next_due_at > datetime.now(UTC) + timedelta(minutes=59)
