@@ -226,3 +226,22 @@ async def test_a_source_notified_during_its_poll_is_polled_again_at_once(store, 
     assert state.counts.polls == 2 and state.claim is None
     # Spent: the next poll (an hour away) is not hurried, and polling again makes no third poll.
     assert state.next_due_at > datetime.now(UTC) + timedelta(minutes=59)
+
+
+async def test_a_notified_tenant_is_polled_now_once_and_only_if_due(store, graphs, control, tenant):
+    from shared.pollers.prompt import poll_now
+
+    enable(store, tenant, ALERTS, interval=3600)
+    deliver = Collected()
+    assert (await poll(store, graphs, deliver)).claimed == 1  # the first window: next poll in an hour
+    alert = inject(control, tenant, "security/alerts", {"title": "Notified", "severity": "high"})
+    assert await poll_now(store, graphs, deliver, tenant, owner="prompt") == []  # not due: no notification yet
+
+    assert store.mark_due(tenant, ALERTS, now=datetime.now(UTC))  # what the notification does
+    [outcome] = await poll_now(store, graphs, deliver, tenant, owner="prompt")
+
+    assert (outcome.items, deliver.ids()) == (1, [alert["id"]])
+    assert await poll_now(store, graphs, deliver, tenant, owner="prompt") == []  # polled: not due again
+    enable(store, tenant, SourceName.INCIDENTS)  # alerts_v2 off
+    assert store.mark_due(tenant, ALERTS, now=datetime.now(UTC))
+    assert await poll_now(store, graphs, deliver, tenant, owner="prompt") == []
