@@ -286,9 +286,11 @@ class SourceStore:
         must not undo a throttling or consent backoff). True when the source is due now."""
         for _ in range(3):  # another writer between read and write: read again
             state, etag = self.get_state(tenant_id, source)
+            if state.claimed_at(now):  # first: a source is claimed because it was due, and still looks due
+                return False
             if etag is None or (state.next_due_at is not None and state.next_due_at <= now):
                 return True  # never polled (due already) or due already
-            if state.claimed_at(now) or state.counts.consecutive_failures:
+            if state.counts.consecutive_failures:
                 return False
             if self._write(tenant_id, source, state.model_copy(update={"next_due_at": now}), etag) is not None:
                 return True

@@ -160,3 +160,21 @@ def test_a_notification_during_a_poll_makes_the_next_tick_poll_again(store, tena
     second = store.claim_many(tenant, [candidate], owner="t", now=NOW + timedelta(seconds=5))
     store.advance_watermark(second[0], now=NOW + timedelta(seconds=6))
     assert due_candidates({tenant: store.snapshot()[tenant]}, NOW + timedelta(seconds=7)) == {}
+
+
+def test_a_notification_during_a_poll_of_a_due_source_is_nudged_not_lost(store, tenant):
+    """The usual case: a poll claims a source because it is due, so while it reads, the source still looks
+    due. A notification then must leave a nudge (the window read may end before the alert), not count the
+    source as due already (which would leave the alert to the next interval)."""
+    assert handle_changes(NotificationBatch.model_validate({"value": [note(tenant)]}), store, KEY, NOW).due
+    state, etag = store.get_state(tenant, ALERTS)
+    claim = store.try_claim(tenant, ALERTS, state, etag, owner="t", now=NOW + timedelta(seconds=1),
+                            interval=timedelta(hours=1))
+    assert claim is not None and claim.state.next_due_at == NOW  # due, and held
+
+    during = handle_changes(NotificationBatch.model_validate({"value": [note(tenant)]}), store, KEY,
+                            NOW + timedelta(seconds=2))
+
+    assert (during.accepted, during.due) == (1, [])
+    assert store.get_state(tenant, ALERTS)[1] == claim.etag  # the poll keeps its claim
+    assert store.nudged_at(tenant, ALERTS) == NOW + timedelta(seconds=2)
