@@ -27,9 +27,12 @@ from shared.store.sources import SourceStore
 log = logging.getLogger("riposte.pollers")
 
 SOURCE = SourceName.ALERTS_V2
-MAX_RUNNING = 32  # prompt polls at once per process; more notified tenants wait for a slot (or the tick)
+MAX_RUNNING = 8  # prompt polls at once per process (each also starts runs): more wait for a slot
 _running: set[asyncio.Task] = set()  # referenced until done, or the loop may collect a running task
 _gates: dict[int, asyncio.Semaphore] = {}  # per event loop
+# Tenants with a prompt poll scheduled that has not claimed yet: a burst of notifications for a tenant is
+# one poll, since that poll's window ends after they came.
+_waiting: set[str] = set()
 
 
 async def poll_now(store: SourceStore, graphs: GraphClientFactory, deliver: Deliver, tenant_id: str, *,
@@ -57,6 +60,7 @@ def poll_soon(store: SourceStore, graphs: GraphClientFactory, deliver: Deliver, 
 
     async def run(tenant_id: str) -> None:
         async with gate:
+            _waiting.discard(tenant_id)  # from here, a later notification needs a poll of its own
             try:
                 outcomes = await poll_now(store, graphs, deliver, tenant_id, owner=owner)
             except Exception:  # the source stays due: the next tick polls it
@@ -66,6 +70,9 @@ def poll_soon(store: SourceStore, graphs: GraphClientFactory, deliver: Deliver, 
             log.info("prompt poll of tenant %s: %s alert(s)", tenant_id, sum(o.alerts for o in outcomes))
 
     for tenant_id in tenant_ids:
+        if tenant_id in _waiting:
+            continue
+        _waiting.add(tenant_id)
         task = loop.create_task(run(tenant_id))
         _running.add(task)
         task.add_done_callback(_running.discard)
