@@ -28,7 +28,7 @@ from shared.pollers import compliance
 from shared.pollers.graph_lists import read_noncompliant_devices, read_window
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceError
-from shared.store.sources import Claim, ClaimLost, SourceStore
+from shared.store.sources import DEFAULT_LEASE, Claim, ClaimLost, SourceStore
 
 log = logging.getLogger("riposte.pollers")
 
@@ -111,8 +111,20 @@ class _Read:
     tracked: dict[str, str] | None
 
 
-async def _read_and_deliver(graphs: GraphClientFactory, claim: Claim, deliver: Deliver) -> _Read:
-    """Read the claimed window from the tenant's Graph and hand each record to intake."""
+async def _held(store: SourceStore, claim: Claim, now: datetime) -> Claim:
+    """The claim, its lease extended once half of it has run out: a window whose records take long to hand
+    to intake (a busy instance, a big window) stays this poller's. Otherwise another poller takes the
+    expired lease and reads the same window again from its start, and under load neither ever finishes."""
+    if claim.lease.expires_at - now > DEFAULT_LEASE / 2:
+        return claim
+    return await asyncio.to_thread(store.extend_claim, claim, now=now)  # ClaimLost: taken over already
+
+
+async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held: list[Claim], deliver: Deliver,
+                            now: Callable[[], datetime]) -> _Read:
+    """Read the claimed window (held[0], replaced as it is extended) from the tenant's Graph and hand each
+    record to intake."""
+    claim = held[0]
     tenant, source = claim.tenant_id, claim.source
     graph = graphs.for_tenant(tenant)
     tracked = None
@@ -125,7 +137,9 @@ async def _read_and_deliver(graphs: GraphClientFactory, claim: Claim, deliver: D
         items = len(records)
     alerts = 0
     for record in records:
+        held[0] = await _held(store, held[0], now())
         alerts += await deliver(tenant, source, record)
+    held[0] = await _held(store, held[0], now())
     return _Read(items, alerts, requests, tracked)
 
 
@@ -171,10 +185,12 @@ async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: li
     """Poll one tenant's claimed windows together; the successful ones are advanced in one storage
     transaction, each failure is recorded on its source (with its backoff). A source notified during the
     poll is polled again at once (up to `rounds` polls in all)."""
-    results = await asyncio.gather(*(_read_and_deliver(graphs, c, deliver) for c in claims), return_exceptions=True)
+    holders = [[claim] for claim in claims]
+    results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now) for h in holders),
+                                   return_exceptions=True)
     outcomes: list[PollOutcome] = []
     done: list[tuple[Claim, _Read]] = []
-    for claim, result in zip(claims, results, strict=True):
+    for (claim,), result in zip(holders, results, strict=True):  # each claim as last held
         if isinstance(result, _Read):
             done.append((claim, result))
         elif isinstance(result, Exception):  # every failure is recorded on the source; none stops the cycle

@@ -245,3 +245,26 @@ async def test_a_notified_tenant_is_polled_now_once_and_only_if_due(store, graph
     enable(store, tenant, SourceName.INCIDENTS)  # alerts_v2 off
     assert store.mark_due(tenant, ALERTS, now=datetime.now(UTC))
     assert await poll_now(store, graphs, deliver, tenant, owner="prompt") == []
+
+
+async def test_a_window_that_takes_long_to_deliver_stays_with_its_poller(store, graphs, control, tenant):
+    from shared.pollers.poll import poll_tenant
+
+    enable(store, tenant, ALERTS)
+    for n in range(3):
+        inject(control, tenant, "security/alerts", {"title": f"Slow intake {n}", "severity": "high"})
+    at = [datetime.now(UTC)]
+    claim = store.claim_window(tenant, ALERTS, owner="poller-a", now=at[0], interval=MINUTE)
+    rivals = []
+
+    async def busy_intake(tenant_id: str, source: SourceName, record: dict) -> int:
+        at[0] += timedelta(minutes=3)  # a busy instance: the lease (5 minutes) would run out at the second
+        rivals.append(store.claim_window(tenant, ALERTS, owner="poller-b", now=at[0], interval=MINUTE))
+        return 1
+
+    [outcome] = await poll_tenant(store, graphs, [claim], busy_intake, lambda: at[0], random.Random(7))
+
+    assert rivals == [None, None, None]  # the lease was extended: no other poller read the window again
+    assert (outcome.error, outcome.alerts) == (None, 3)
+    state = store.get_state(tenant, ALERTS)[0]
+    assert (state.counts.polls, state.claim, state.watermark) == (1, None, claim.window_end)
