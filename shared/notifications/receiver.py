@@ -3,9 +3,9 @@
 A notification never carries trust by itself: its only effect is to make the tenant's source due now
 (and, through the trigger's hook, polled now: Handled.due), so the poller reads the alert from Graph
 within a second through the usual claim, window and intake (whose dedupe keeps an alert seen by a
-notification and a poll to one). One whose subscription is not the
-tenant's current one, or whose clientState does not verify, is ignored and logged (answered 202 all the
-same: Graph retries anything else for hours, and a forger learns nothing).
+notification and a poll to one). One whose subscription is not the tenant's current one, or whose
+clientState does not verify, is ignored and logged (answered 202 all the same: Graph retries anything
+else for hours, and a forger learns nothing).
 """
 
 from __future__ import annotations
