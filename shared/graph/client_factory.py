@@ -2,16 +2,20 @@
 
 Whether the clients talk to Microsoft or to the local sandbox depends only on the base URL and
 the credential kind in the settings.
+
+Every tenant's client on a loop sends through ONE httpx client: one middleware pipeline (retries,
+redirects, telemetry: none of it per tenant) over one connection pool, with the process's TLS context.
+Authentication is per tenant: each tenant's request adapter adds its own token to each request. With
+a pool per tenant, a poller's next poll of a tenant found its connection expired and opened a new one
+(a TLS handshake per poll in Azure, docs/benchmarks.md "Pollers").
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import uuid
-import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
@@ -23,6 +27,8 @@ from msgraph.graph_request_adapter import options as SDK_MIDDLEWARE_OPTIONS
 from msgraph_core import GraphClientFactory as HttpClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
+
+from shared.loop_clients import PerLoop, pool_limits, ssl_context
 
 from .credentials import (
     LocalTokenCredential,
@@ -79,6 +85,12 @@ class GraphHttpClient:
         await self.pool.aclose()
 
 
+# One pool serves every tenant of a loop. Against Microsoft (HTTP/2) its requests share a few connections;
+# against the sandbox (HTTP/1.1) it holds up to one per request in flight (the pollers run 32 tenants at
+# a time, each with up to 5 sources). Connections are kept between the pollers' 5 s ticks.
+GRAPH_LIMITS = pool_limits(connections=200, keepalive_s=30.0)
+
+
 def build_http_client() -> GraphHttpClient:
     """The SDK's default middleware pipeline with the retry handler swapped for the fixed one."""
     middleware = [
@@ -87,7 +99,8 @@ def build_http_client() -> GraphHttpClient:
     ]
     telemetry_options = SDK_MIDDLEWARE_OPTIONS.get(GraphTelemetryHandlerOption.get_key())
     middleware.append(GraphTelemetryHandler(options=telemetry_options))
-    pool = httpx.AsyncHTTPTransport(http2=True)  # as KiotaClientFactory.get_default_client, same timeouts
+    # As KiotaClientFactory.get_default_client (HTTP/2, same timeouts), with the shared TLS context.
+    pool = httpx.AsyncHTTPTransport(http2=True, verify=ssl_context(http2=True), limits=GRAPH_LIMITS)
     client = httpx.AsyncClient(transport=pool, timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT,
                                                                      connect=DEFAULT_CONNECTION_TIMEOUT))
     return GraphHttpClient(HttpClientFactory.create_with_custom_middleware(middleware, client=client), pool)
@@ -96,12 +109,21 @@ def build_http_client() -> GraphHttpClient:
 @dataclass
 class _TenantClient:
     client: GraphServiceClient
-    http: GraphHttpClient
     credential: AsyncTokenCredential
 
+
+@dataclass
+class _LoopClients:
+    """A loop's shared HTTP client and the tenants' clients over it."""
+
+    http: GraphHttpClient = field(default_factory=build_http_client)
+    tenants: dict[str, _TenantClient] = field(default_factory=dict)
+
     async def aclose(self) -> None:
+        tenants, self.tenants = list(self.tenants.values()), {}
+        for tenant in tenants:
+            await tenant.credential.close()
         await self.http.aclose()
-        await self.credential.close()
 
 
 class GraphClientFactory:
@@ -119,46 +141,21 @@ class GraphClientFactory:
                 f"(127.0.0.1, localhost, ::1); GRAPH_BASE_URL is {self.settings.base_url}"
             )
         self._lock = threading.Lock()
-        # By id(loop), with a weak reference to tell a live loop from a dead one that left its id behind.
-        # (Not a WeakKeyDictionary: the cached clients hold their loop, so the keys would never die.)
-        self._clients: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], dict[str, _TenantClient]]] = {}
+        self._loops: PerLoop[_LoopClients] = PerLoop(_LoopClients, _LoopClients.aclose)
         self._assertion: ManagedIdentityAssertion | None = None
 
     def for_tenant(self, tenant_id: str) -> GraphServiceClient:
         tid = validate_tenant_id(tenant_id)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            raise RuntimeError(
-                "GraphClientFactory.for_tenant must be called inside the event loop that will use the client"
-            ) from None
+        clients = self._loops.get()
         with self._lock:
-            per_loop = self._clients_of(loop)
-            if tid not in per_loop:
-                per_loop[tid] = self._build(tid)
-            return per_loop[tid].client
-
-    def _clients_of(self, loop: asyncio.AbstractEventLoop) -> dict[str, _TenantClient]:
-        # Forget clients of closed loops (their owner skipped aclose()); they cannot be used any more.
-        for key, (ref, _) in list(self._clients.items()):
-            old = ref()
-            if old is None or old.is_closed():
-                del self._clients[key]
-        entry = self._clients.get(id(loop))
-        if entry is None or entry[0]() is not loop:
-            entry = (weakref.ref(loop), {})
-            self._clients[id(loop)] = entry
-        return entry[1]
+            if tid not in clients.tenants:
+                clients.tenants[tid] = self._build(tid, clients.http)
+            return clients.tenants[tid].client
 
     async def aclose(self) -> None:
-        """Close the running loop's clients and credentials."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            ref, entries = self._clients.pop(id(loop), (None, {}))
-            if ref is not None and ref() is not loop:
-                entries = {}
-        for entry in entries.values():
-            await entry.aclose()
+        """Close the running loop's clients, credentials and connections (also done when the loop is
+        finalized by `asyncio.run` or `asyncio.Runner`)."""
+        await self._loops.aclose()
 
     def close_assertion(self) -> None:
         """Release the shared managed-identity credential (process shutdown)."""
@@ -166,15 +163,14 @@ class GraphClientFactory:
             self._assertion.close()
             self._assertion = None
 
-    def _build(self, tenant_id: str) -> _TenantClient:
+    def _build(self, tenant_id: str, http: GraphHttpClient) -> _TenantClient:
         credential = self.credential_for(tenant_id)
         auth = AzureIdentityAuthenticationProvider(
             credential, scopes=[self.settings.scope], allowed_hosts=[self.settings.host]
         )
-        http = build_http_client()
-        adapter = GraphRequestAdapter(auth, client=http.client)
+        adapter = GraphRequestAdapter(auth, client=http.client)  # the adapter authenticates each request
         adapter.base_url = self.settings.base_url  # before GraphServiceClient reads it
-        return _TenantClient(GraphServiceClient(request_adapter=adapter), http, credential)
+        return _TenantClient(GraphServiceClient(request_adapter=adapter), credential)
 
     def credential_for(self, tenant_id: str) -> AsyncTokenCredential:
         """A new async credential for the tenant, of the kind the settings ask for (caller closes it)."""
