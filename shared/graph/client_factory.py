@@ -145,12 +145,20 @@ class GraphClientFactory:
         self._assertion: ManagedIdentityAssertion | None = None
 
     def for_tenant(self, tenant_id: str) -> GraphServiceClient:
+        return self._tenant(tenant_id).client
+
+    def tenant_credential(self, tenant_id: str) -> AsyncTokenCredential:
+        """The running loop's credential of the tenant, the one its Graph client uses. It caches tokens per
+        scope, so an Exchange call does not ask Entra ID for a new token each step. The factory closes it."""
+        return self._tenant(tenant_id).credential
+
+    def _tenant(self, tenant_id: str) -> _TenantClient:
         tid = validate_tenant_id(tenant_id)
         clients = self._loops.get()
         with self._lock:
             if tid not in clients.tenants:
                 clients.tenants[tid] = self._build(tid, clients.http)
-            return clients.tenants[tid].client
+            return clients.tenants[tid]
 
     async def aclose(self) -> None:
         """Close the running loop's clients, credentials and connections (also done when the loop is
