@@ -41,6 +41,7 @@ bench: deps
 	$(PY) -m benchmarks.preset_bench
 	$(PY) -m benchmarks.approval_bench
 	$(PY) -m benchmarks.poller_bench
+	$(PY) -m benchmarks.graph_reads_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 

@@ -28,7 +28,7 @@ from msgraph_core import GraphClientFactory as HttpClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
-from shared.loop_clients import PerLoop, pool_limits, ssl_context
+from shared.loop_clients import PerLoop, ShardedPool, pool_limits, ssl_context
 
 from .credentials import (
     LocalTokenCredential,
@@ -78,17 +78,23 @@ class GraphHttpClient:
     client: httpx.AsyncClient
     # msgraph-core's AsyncGraphTransport has no aclose(), so client.aclose() leaves the pool's
     # sockets open; the pool transport is kept here to be closed explicitly.
-    pool: httpx.AsyncHTTPTransport
+    pool: httpx.AsyncBaseTransport
 
     async def aclose(self) -> None:
         await self.client.aclose()
         await self.pool.aclose()
 
 
-# One pool serves every tenant of a loop. Against Microsoft (HTTP/2) its requests share a few connections;
-# against the sandbox (HTTP/1.1) it holds up to one per request in flight (the pollers run 32 tenants at
-# a time, each with up to 5 sources). Connections are kept between the pollers' 5 s ticks.
-GRAPH_LIMITS = pool_limits(connections=200, keepalive_s=30.0)
+# One transport serves every tenant of a loop: small httpcore pools behind it (ShardedPool says why). Over
+# HTTP/2 (Microsoft) light traffic shares one connection; over HTTP/1.1 (the sandbox) there is one per
+# request in flight: the pollers run 32 tenants at a time, each with up to 5 sources. Connections are kept
+# between the pollers' 5 s ticks.
+GRAPH_SHARDS, GRAPH_SHARD_FILL = 32, 4
+GRAPH_SHARD_LIMITS = pool_limits(connections=8, keepalive_s=30.0)
+
+
+def _graph_pool() -> httpx.AsyncHTTPTransport:
+    return httpx.AsyncHTTPTransport(http2=True, verify=ssl_context(http2=True), limits=GRAPH_SHARD_LIMITS)
 
 
 def build_http_client() -> GraphHttpClient:
@@ -100,7 +106,7 @@ def build_http_client() -> GraphHttpClient:
     telemetry_options = SDK_MIDDLEWARE_OPTIONS.get(GraphTelemetryHandlerOption.get_key())
     middleware.append(GraphTelemetryHandler(options=telemetry_options))
     # As KiotaClientFactory.get_default_client (HTTP/2, same timeouts), with the shared TLS context.
-    pool = httpx.AsyncHTTPTransport(http2=True, verify=ssl_context(http2=True), limits=GRAPH_LIMITS)
+    pool = ShardedPool(_graph_pool, GRAPH_SHARDS, GRAPH_SHARD_FILL)
     client = httpx.AsyncClient(transport=pool, timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT,
                                                                      connect=DEFAULT_CONNECTION_TIMEOUT))
     return GraphHttpClient(HttpClientFactory.create_with_custom_middleware(middleware, client=client), pool)
