@@ -42,6 +42,7 @@ bench: deps
 	$(PY) -m benchmarks.approval_bench
 	$(PY) -m benchmarks.poller_bench
 	$(PY) -m benchmarks.graph_reads_bench
+	$(PY) -m benchmarks.pool_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 
