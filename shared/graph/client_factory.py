@@ -4,7 +4,8 @@ Whether the clients talk to Microsoft or to the local sandbox depends only on th
 the credential kind in the settings.
 
 Every tenant's client on a loop sends through ONE httpx client: one middleware pipeline (retries,
-redirects, telemetry: none of it per tenant) over one connection pool, with the process's TLS context.
+redirects, telemetry: none of it per tenant) over one transport (small connection pools, see
+``ShardedPool``), with the process's TLS context.
 Authentication is per tenant: each tenant's request adapter adds its own token to each request. With
 a pool per tenant, a poller's next poll of a tenant found its connection expired and opened a new one
 (a TLS handshake per poll in Azure, docs/benchmarks.md "Pollers").
@@ -135,8 +136,9 @@ class _LoopClients:
 class GraphClientFactory:
     """``for_tenant(tid)`` returns the cached client of the *running* event loop for that tenant.
 
-    Clients hold loop-bound HTTP connections, so a client is never shared across loops; call
-    ``aclose()`` on the loop before it ends to release connections and credentials.
+    Clients hold loop-bound HTTP connections, so a client is never shared across loops. A loop's clients,
+    connections and credentials are released by ``aclose()`` on that loop, or when ``asyncio.run`` /
+    ``asyncio.Runner`` finalizes it.
     """
 
     def __init__(self, settings: GraphSettings | None = None) -> None:
