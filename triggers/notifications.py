@@ -78,6 +78,6 @@ async def maintain() -> dict[str, str]:
 
 @bp.timer_trigger(schedule=MAINTAIN_SCHEDULE, arg_name="timer", run_on_startup=False)
 async def maintain_graph_subscriptions(timer: func.TimerRequest) -> None:
-    done = {t: a for t, a in (await maintain()).items() if a not in ("none", "current", "waiting")}
+    done = {t: a for t, a in (await maintain()).items() if a not in ("none", "current", "waiting", "checked")}
     if done:
         log.info("graph subscriptions: %s", done)

@@ -82,7 +82,7 @@ def _verified(store: SourceStore, key: bytes | None, note: Notification, handled
     return True
 
 
-def _make_due(store: SourceStore, tenant: str, now: datetime) -> None:
+def make_due(store: SourceStore, tenant: str, now: datetime) -> None:
     if not store.mark_due(tenant, SOURCE, now=now):
         store.nudge(tenant, SOURCE, now=now)  # a poll holds it: the poll after it reads the alert
 
@@ -99,7 +99,7 @@ def handle_changes(batch: NotificationBatch, store: SourceStore, key: bytes | No
             handled.accepted += 1
             due.add(note.tenant_id.lower())
     for tenant in due:  # one write per tenant, however many alerts the batch names
-        _make_due(store, tenant, now)
+        make_due(store, tenant, now)
     return handled
 
 
@@ -118,7 +118,7 @@ def handle_lifecycle(batch: NotificationBatch, store: SourceStore, key: bytes | 
         handled.accepted += 1
         tenant = note.tenant_id.lower()
         if event == "missed":
-            _make_due(store, tenant, now)
+            make_due(store, tenant, now)
             continue
         current = store.get_subscription(tenant, SOURCE)
         if current is None:
@@ -127,6 +127,6 @@ def handle_lifecycle(batch: NotificationBatch, store: SourceStore, key: bytes | 
             flagged = current.model_copy(update={"reauthorize": True})
         else:  # removed by Graph: recreate, and poll now for what went unnotified meanwhile
             flagged = current.model_copy(update={"id": None, "expires_at": None, "reauthorize": False})
-            _make_due(store, tenant, now)
+            make_due(store, tenant, now)
         store.put_subscription(tenant, SOURCE, flagged)
     return handled
