@@ -14,9 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 from collections.abc import Mapping
 
-from shared.secrets import load_key
+from shared.secrets import MissingSecretError, load_key
+
+log = logging.getLogger("riposte.notifications")
 
 KEY_NAME = "graph-notification-key"
 _LABEL = b"riposte/graph-subscription/v1:"
@@ -26,6 +29,16 @@ _FINGERPRINT_LABEL = b"riposte/graph-notification-key/fingerprint/v1"
 def notification_key(env: Mapping[str, str] | None = None) -> bytes:
     """The deployment key (MissingSecretError / ValueError when absent or malformed)."""
     return load_key(KEY_NAME, env)
+
+
+def configured_key() -> bytes | None:
+    """The key, or None (logged: the message names the setting, never a value) when it is not usable:
+    every notification is then ignored and no subscription is kept."""
+    try:
+        return notification_key()
+    except (MissingSecretError, ValueError) as exc:
+        log.error("graph notifications: %s", exc)
+        return None
 
 
 def client_state(key: bytes, tenant_id: str) -> str:

@@ -26,6 +26,7 @@ from shared.store.sources import SourceStore
 log = logging.getLogger("riposte.notifications")
 
 SOURCE = SourceName.ALERTS_V2  # the one pulled source Graph pushes for
+RESOURCE = "security/alerts_v2"  # what its subscription names
 MAX_NOTIFICATIONS = 1_000  # Graph batches at most a few hundred per POST
 # Graph's validation tokens are opaque printable text (a sentence and ids); anything else is not echoed.
 VALIDATION_TOKEN = re.compile(r"[\x20-\x7e]{1,1024}")
@@ -92,7 +93,7 @@ def handle_changes(batch: NotificationBatch, store: SourceStore, key: bytes | No
     handled = Handled()
     due: set[str] = set()
     for note in batch.value:
-        if not (note.resource or "").lower().startswith("security/alerts_v2"):
+        if not (note.resource or "").lower().startswith(RESOURCE):
             handled.ignored.append("not an alerts_v2 resource")
             continue
         if _verified(store, key, note, handled):

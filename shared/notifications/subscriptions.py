@@ -2,7 +2,8 @@
 maintenance timer (triggers/notifications.py), through msgraph-sdk's `subscriptions` request builders:
 
 - the tenant's alerts_v2 source on and a notification URL configured → a subscription exists (created,
-  with the tenant's derived clientState and both endpoints; Graph validates them before answering);
+  with the tenant's derived clientState and both endpoints; Graph validates them before answering), or
+  with the tenant's Event Grid partner topic as both (no handshake: Graph creates the topic);
 - renewed RENEW_BEFORE its expiry; reauthorized after a `reauthorizationRequired`; recreated after a
   `subscriptionRemoved`, a 404 on renewal, or a change of URL;
 - read back (GET) at most once per CHECK_EVERY while nothing else touches it, and recreated on a 404: a
@@ -28,14 +29,14 @@ from kiota_abstractions.api_error import APIError
 from msgraph.generated.models.subscription import Subscription
 
 from shared.graph import GraphClientFactory
+from shared.notifications import destination
 from shared.notifications.client_state import client_state, fingerprint
-from shared.notifications.receiver import SOURCE, make_due
+from shared.notifications.receiver import RESOURCE, SOURCE, make_due
 from shared.sources.models import SourceError, SourcesConfig, SubscriptionState
 from shared.store.sources import SourceStore
 
 log = logging.getLogger("riposte.notifications")
 
-RESOURCE = "security/alerts_v2"
 CHANGE_PATH = "/api/graph/notifications"
 LIFECYCLE_PATH = "/api/graph/lifecycle"
 LIFETIME = timedelta(days=2)  # well inside Graph's maximum; renewal keeps it alive
@@ -45,9 +46,13 @@ CHECK_EVERY = timedelta(hours=1)  # how long a lost subscription may go unnotice
 CONCURRENCY = 16
 
 
-def endpoints(base_url: str) -> tuple[str, str]:
-    """The change and lifecycle notification URLs under the app's public base URL."""
-    base = base_url.rstrip("/")
+def endpoints(setting: str, tenant_id: str = "") -> tuple[str, str]:
+    """The change and lifecycle notification URLs: under the app's public base URL, or both the tenant's
+    Event Grid partner topic (Graph sends lifecycle events to the same topic; shared/notifications/destination.py)."""
+    if destination.is_event_grid(setting):
+        topic = destination.for_tenant(setting, tenant_id)
+        return topic, topic
+    base = setting.rstrip("/")
     return base + CHANGE_PATH, base + LIFECYCLE_PATH
 
 
@@ -68,7 +73,7 @@ class Desired:
 
 
 async def _create(graphs: GraphClientFactory, tenant_id: str, desired: Desired, now: datetime) -> SubscriptionState:
-    change_url, lifecycle_url = endpoints(desired.base_url or "")
+    change_url, lifecycle_url = endpoints(desired.base_url or "", tenant_id)
     created = await graphs.for_tenant(tenant_id).subscriptions.post(Subscription(
         change_type="created", resource=RESOURCE, notification_url=change_url,
         lifecycle_notification_url=lifecycle_url, expiration_date_time=now + LIFETIME,
@@ -124,7 +129,7 @@ async def maintain_tenant(store: SourceStore, graphs: GraphClientFactory, tenant
                 await _delete(graphs, tenant_id, current.id)
             await asyncio.to_thread(store.delete_subscription, tenant_id, SOURCE)
             return "deleted"
-        change_url, _ = endpoints(desired.base_url or "")
+        change_url, _ = endpoints(desired.base_url or "", tenant_id)
         if current is not None and current.id and current.notification_url != change_url:
             await _delete(graphs, tenant_id, current.id)  # the app moved: a subscription to the new URL
             current = None
