@@ -47,9 +47,9 @@ class ShardedPool(httpx.AsyncBaseTransport):
 
     httpcore's pool, for every request and every response, walks all its connections: it polls each idle
     socket (two system calls) and counts idle connections once per idle connection. Over HTTP/1.1 (one
-    connection per request in flight) a pool of ~100 connections cost ~6.5 ms of CPU per request, against
-    ~1.3 ms for a new connection each time (docs/benchmarks.md, "Connection pools"). Small pools keep that
-    walk short. A request goes to the first pool with fewer than `fill` requests in flight (else the least
+    connection per request in flight) one pool of up to 200 connections cost 12 ms of CPU per request at 128
+    in flight, more than a new connection per request (1.0 ms); 32 pools of 8 cost 0.8 ms (docs/benchmarks.md,
+    "Connection pools"). A request goes to the first pool with fewer than `fill` requests in flight (else the least
     busy), so light traffic stays on the first pool's connections, and over HTTP/2 on one connection.
     """
 
