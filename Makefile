@@ -41,6 +41,8 @@ bench: deps
 	$(PY) -m benchmarks.preset_bench
 	$(PY) -m benchmarks.approval_bench
 	$(PY) -m benchmarks.poller_bench
+	$(PY) -m benchmarks.graph_reads_bench
+	$(PY) -m benchmarks.pool_bench
 	$(PY) -m benchmarks.notification_bench
 	$(PY) -m benchmarks.fault_bench
 

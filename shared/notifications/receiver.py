@@ -27,6 +27,7 @@ from shared.store.sources import SourceStore
 log = logging.getLogger("riposte.notifications")
 
 SOURCE = SourceName.ALERTS_V2  # the one pulled source Graph pushes for
+RESOURCE = "security/alerts_v2"  # what its subscription names
 MAX_NOTIFICATIONS = 1_000  # Graph batches at most a few hundred per POST
 # Graph's validation tokens are opaque printable text (a sentence and ids); anything else is not echoed.
 VALIDATION_TOKEN = re.compile(r"[\x20-\x7e]{1,1024}")
@@ -87,11 +88,18 @@ def _verified(store: SourceStore, key: bytes | None, note: Notification, handled
     return True
 
 
-def _make_due(store: SourceStore, tenant: str, now: datetime, handled: Handled) -> None:
+def make_due(store: SourceStore, tenant: str, now: datetime) -> bool:
+    """The tenant's alerts_v2 due now (True: poll it now), or nudged when a poll holds it or it backs off
+    (False: the poll after that one reads the alert)."""
     if store.mark_due(tenant, SOURCE, now=now):
+        return True
+    store.nudge(tenant, SOURCE, now=now)
+    return False
+
+
+def _make_due(store: SourceStore, tenant: str, now: datetime, handled: Handled) -> None:
+    if make_due(store, tenant, now):
         handled.due.append(tenant)
-    else:
-        store.nudge(tenant, SOURCE, now=now)  # a poll holds it (or it backs off): the poll after it reads the alert
 
 
 def handle_changes(batch: NotificationBatch, store: SourceStore, key: bytes | None, now: datetime) -> Handled:
@@ -99,7 +107,7 @@ def handle_changes(batch: NotificationBatch, store: SourceStore, key: bytes | No
     handled = Handled()
     due: set[str] = set()
     for note in batch.value:
-        if not (note.resource or "").lower().startswith("security/alerts_v2"):
+        if not (note.resource or "").lower().startswith(RESOURCE):
             handled.ignored.append("not an alerts_v2 resource")
             continue
         if _verified(store, key, note, handled):
