@@ -4,8 +4,9 @@ Method: the sandbox adds LATENCY_MS to every top-level request, Graph or Exchang
 its inner requests add nothing), as a distant Microsoft 365 would. For RUNS alerts naming one user (Adele,
 who has three forwarding inbox rules and mailbox forwarding in the seed), time `execute_step` of
 `disable_user_and_revoke` (first one `$batch` read -> disable -> revoke; then the rules list and Exchange
-Get-Mailbox, while the password is sealed; then one `$batch` password -> 3 rules; then Exchange Set-Mailbox), and of `disable_user`, `revoke_user_sessions`, `force_password_reset`
-and `remove_forwarding_rules` run one after the other (one request per read and per write). The sandbox
+Get-Mailbox, while the password is sealed; then one `$batch` password -> 3 rules; then Exchange
+Set-Mailbox), and of `disable_user`, `revoke_user_sessions`, `force_password_reset` and
+`remove_forwarding_rules` run one after the other (one request per read and per write). The sandbox
 is reset before each run (so there is always something to contain). Requests are counted from the
 sandbox's call log: Graph top-level requests (a $batch counts once), of them the writes, and Exchange
 InvokeCommand calls. Median and max wall time.
