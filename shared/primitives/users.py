@@ -359,7 +359,8 @@ async def contain_users(params: DisableUserAndRevokeParams, ctx: StepContext) ->
     if params.reset_password and any(one.out for one in contained):
         # Sealed into the reveal store before any password reaches Graph, while the rules and mailboxes are read.
         sealing = asyncio.ensure_future(passwords.seal_new_passwords(
-            ctx.run.run_id, ctx.alert.tenant_id or "", [one.entry for one in contained], step_index=ctx.step_index))
+            ctx.run.run_id, ctx.alert.tenant_id or "", [label(one.user) for one in contained],
+            step_index=ctx.step_index))
     reveal_info: dict[str, Any] | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:
