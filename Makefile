@@ -42,6 +42,8 @@ bench: deps
 	$(PY) -m benchmarks.containment_bench
 	$(PY) -m benchmarks.approval_bench
 	$(PY) -m benchmarks.poller_bench
+	$(PY) -m benchmarks.graph_reads_bench
+	$(PY) -m benchmarks.pool_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 
