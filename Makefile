@@ -40,6 +40,7 @@ lint: $(PY_STAMP)
 bench: deps
 	$(PY) -m benchmarks.stack_bench
 	$(PY) -m benchmarks.engine_memory_bench
+	$(PY) -m benchmarks.local_data_bench
 	$(PY) -m benchmarks.matching_bench
 	$(PY) -m benchmarks.pipeline_bench
 	$(PY) -m benchmarks.preset_bench
