@@ -19,6 +19,7 @@ from devhost import durable_transport
 from devhost.admin_api import TriggerRunner
 from devhost.durable_api import ManagementApi, add_durable_routes, client_binding
 from devhost.durable_engine import FINISHED_RETENTION, LocalDurableEngine
+from devhost.event_grid_webhook import add_event_grid_routes
 from devhost.function_index import SERVICE_BUS_TRIGGER, FunctionIndex, index_app
 from devhost.http_functions import call_user_function, make_api_handler
 from devhost.local_queues import QueueTrigger, storage_connection
@@ -130,6 +131,7 @@ class DevHost:
         add_durable_routes(app, management)
         app.router.add_get("/admin/host/status", self._host_status)
         app.router.add_post("/admin/functions/{name}", triggers.invoke)
+        add_event_grid_routes(app, index, triggers)
         app.router.add_route("*", "/api/{tail:.*}", make_api_handler(index, binding))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
