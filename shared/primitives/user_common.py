@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.user import User
-from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from shared.models.alert import UserEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.user_actions import user_key
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.user import User
 
 
 def label(user: UserEntity) -> dict[str, Any]:
@@ -38,6 +39,9 @@ def summarize(per_user: list[dict[str, Any]], extra: dict[str, Any] | None = Non
 
 
 async def read_user(graph: GraphServiceClient, key: str, *fields: str) -> User | None:
+    # msgraph's models and request builders are imported where used: `import function_app` stays light.
+    from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
     query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "userPrincipalName",
                                                                                     *fields])
     return await graph.users.by_user_id(key).get(RequestConfiguration(query_parameters=query))
@@ -74,6 +78,8 @@ def entity(entry: dict[str, Any]) -> UserEntity:
 async def set_account_enabled(graph: GraphServiceClient, users: list[UserEntity], enabled: bool) -> StepOutcome:
     """Set accountEnabled on each user, recording the value before. A user already in that state is not
     touched (idempotent). The before-read is best effort: without User.Read.All it is recorded as unknown."""
+    from msgraph.generated.models.user import User
+
     per_user = []
     for user in users:
         key, entry = user_key(user), label(user)
@@ -101,6 +107,8 @@ async def set_account_enabled(graph: GraphServiceClient, users: list[UserEntity]
 async def restore_account_enabled(step: StepResult, ctx: StepContext) -> StepOutcome:
     """Undo of enable_user and disable_user: put accountEnabled back to its recorded before-value for each
     user the step changed (unknown before: the opposite of what the step set)."""
+    from msgraph.generated.models.user import User
+
     graph = ctx.tenant_graph()
     per_user = []
     for entry in entries(step):
