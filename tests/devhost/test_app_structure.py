@@ -23,6 +23,7 @@ SNAPSHOT = Path(__file__).with_name("function_index.json")
 DEFERRED = (
     "azure.identity",  # production credentials (with msal and cryptography's x509)
     "msal",
+    "cryptography",  # sealing passwords (shared/passwords.py)
     "msgraph.generated.models.user",  # msgraph's models and request builders, by the primitives that send them
     "msgraph.generated.users.users_request_builder",
     "msgraph.generated.users.item.user_item_request_builder",
