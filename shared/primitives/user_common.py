@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
+from shared.graph import reads
 from shared.models.alert import UserEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.user_actions import user_key
-
-if TYPE_CHECKING:
-    from msgraph.generated.models.user import User
 
 
 def label(user: UserEntity) -> dict[str, Any]:
@@ -38,13 +35,9 @@ def summarize(per_user: list[dict[str, Any]], extra: dict[str, Any] | None = Non
     return StepOutcome.failed(first["code"], message, result)
 
 
-async def read_user(graph: GraphServiceClient, key: str, *fields: str) -> User | None:
-    # msgraph's models and request builders are imported where used: `import function_app` stays light.
-    from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
-
-    query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "userPrincipalName",
-                                                                                    *fields])
-    return await graph.users.by_user_id(key).get(RequestConfiguration(query_parameters=query))
+async def read_user(graph: GraphServiceClient, key: str, *fields: str) -> reads.GraphUser | None:
+    """The user's id, UPN and `fields` (Graph's names), read as JSON: no SDK model to parse (shared/graph/reads.py)."""
+    return await reads.read_user(graph, key, *fields)
 
 
 async def object_id(graph: GraphServiceClient, user: UserEntity) -> str:
@@ -78,6 +71,7 @@ def entity(entry: dict[str, Any]) -> UserEntity:
 async def set_account_enabled(graph: GraphServiceClient, users: list[UserEntity], enabled: bool) -> StepOutcome:
     """Set accountEnabled on each user, recording the value before. A user already in that state is not
     touched (idempotent). The before-read is best effort: without User.Read.All it is recorded as unknown."""
+    # msgraph's models are imported where used: `import function_app` stays light (docs/benchmarks.md).
     from msgraph.generated.models.user import User
 
     per_user = []
