@@ -55,9 +55,11 @@ async def _receive(req: func.HttpRequest, handle: Handler, client: df.DurableOrc
         return error_response(400, "invalid_notification", f"{field}: {reason}.", field=field)
     store = services.sources()
     handled = await asyncio.to_thread(handle, batch, store, _key(), datetime.now(UTC))
-    if handled.due:  # the hook: polled now, in the background, rather than at the pollers' next tick
-        prompt.poll_soon(store, services.graph_factory(), pollers.intake_delivery(client), handled.due,
-                         owner=pollers.owner())
+    if handled.due:  # the hook: the tenant's `polls` message sent now, not at the pollers' next tick
+        sending = prompt.poll_soon(store, services.graph_factory(), pollers.intake_delivery(client), handled.due,
+                                   owner=pollers.owner())
+        if sending is not None:  # sent before the 202: work left behind a response is not durable
+            await sending
     return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
 
 

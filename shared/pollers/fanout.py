@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from shared.api_model import CamelModel
 from shared.models.tenant import Guid
 from shared.pollers.cycle import due_candidates
-from shared.store.sources import SourceStore
+from shared.store.sources import SourceStore, TenantSources
 
 log = logging.getLogger("riposte.pollers")
 
@@ -58,7 +58,13 @@ async def enqueue_due(store: SourceStore, send: Send, *, now: Callable[[], datet
     duplicate message, which is harmless."""
     clock = now or (lambda: datetime.now(UTC))
     snapshot = await asyncio.to_thread(store.snapshot)
-    at = clock()
+    return await enqueue_tenants(store, send, snapshot, clock(), hold=hold)
+
+
+async def enqueue_tenants(store: SourceStore, send: Send, snapshot: dict[str, TenantSources], at: datetime, *,
+                          hold: timedelta = QUEUED_HOLD) -> FanOutReport:
+    """enqueue_due over these tenants' rows as read at `at` (the timer: all of them; a change notification:
+    its tenant, shared/pollers/prompt.py): one message per tenant with a due, unqueued source, then marked."""
     due = due_candidates(snapshot, at)  # skips queued and held sources
     report = FanOutReport(due=len(due))
     if not due:

@@ -2,13 +2,15 @@
 receiver.Handled.due). Issue 11's target is an alert's run started within 5 s of its creation, and the
 tick alone costs up to 5 s.
 
-The poll is the pollers' own: the tenant's alerts_v2 window is claimed under its ETag (so a tick or another
-notification racing it polls nothing twice), read, handed to intake and advanced. It runs in the background
-of the notification's request, after Graph has its 202: Graph wants an answer within 3 s, and a poll of a
-throttled tenant may take longer. A background task the host does not track may be lost with its instance;
-that costs nothing but time: the source was made due before the task started (the next tick polls it), and
-a claim left behind expires with its lease. The `polls` Service Bus queue (the pollers' fan-out) is the
-durable carrier for it once it lands: this module's caller then sends the tenant's message instead.
+The hook sends the tenant's `polls` message at once, as the timer would at its next tick
+(fanout.enqueue_tenants: the same message, then its sources marked `queuedUntil`, so the timer sends no
+second one while it waits). The poll itself is the queue trigger's (cycle.poll_queued_tenant): durable,
+and spread over instances, where a task in the background of the notification's request is neither (the
+instance may be scaled in once the 202 is sent). A burst of notifications for a tenant is one message: the
+later ones find its source queued (or, in this process, a send in flight). A send that fails marks
+nothing: the source stays due and the timer's next tick sends it (logged with the tenant id).
+
+`poll_now` polls in this process instead (no queue): for callers that want the poll's outcome.
 """
 
 from __future__ import annotations
@@ -16,23 +18,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from shared import queues
 from shared.graph import GraphClientFactory
+from shared.pollers import fanout
+from shared.pollers.fanout import Send
 from shared.pollers.poll import Deliver, PollOutcome, poll_tenant
+from shared.settings import get_settings
 from shared.sources.catalog import SourceName
 from shared.store.sources import SourceStore
 
 log = logging.getLogger("riposte.pollers")
 
 SOURCE = SourceName.ALERTS_V2
-MAX_RUNNING = 8  # prompt polls at once per process (each also starts runs): more wait for a slot
 _running: set[asyncio.Task] = set()  # referenced until done, or the loop may collect a running task
-_gates: dict[int, asyncio.Semaphore] = {}  # per event loop
-# Tenants with a prompt poll scheduled that has not claimed yet: a burst of notifications for a tenant is
-# one poll, since that poll's window ends after they came.
-_waiting: set[str] = set()
+# Tenants whose message this process is sending: a notification during the send needs no second one (the
+# message's poll re-reads the rows when it runs, after both).
+_sending: set[str] = set()
 
 
 async def poll_now(store: SourceStore, graphs: GraphClientFactory, deliver: Deliver, tenant_id: str, *,
@@ -52,27 +56,45 @@ async def poll_now(store: SourceStore, graphs: GraphClientFactory, deliver: Deli
     return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random())  # noqa: S311 - jitter
 
 
+async def send_poll(store: SourceStore, tenant_id: str, send: Send, *,
+                    now: Callable[[], datetime] | None = None) -> bool:
+    """The tenant's `polls` message sent and its due sources marked queued; False when nothing was due
+    and unqueued (a message already waits, a poll holds the source). Raises when the send failed."""
+    clock = now or (lambda: datetime.now(UTC))
+    tenant = await asyncio.to_thread(store.tenant_snapshot, tenant_id)
+    report = await fanout.enqueue_tenants(store, send, {tenant_id: tenant}, clock())
+    return report.sent > 0
+
+
 def poll_soon(store: SourceStore, graphs: GraphClientFactory, deliver: Deliver, tenant_ids: list[str], *,
-              owner: str) -> None:
-    """poll_now for each tenant in the background of the running loop; returns at once."""
-    loop = asyncio.get_running_loop()
-    gate = _gates.setdefault(id(loop), asyncio.Semaphore(MAX_RUNNING))
+              owner: str, send: Send | None = None) -> asyncio.Task[None] | None:
+    """Each tenant's `polls` message sent (send_poll) by a task of the running loop; returns at once with
+    that task (None: every tenant already has a send in flight here). A caller that can wait (the
+    notification endpoints) awaits it, so the message is sent before the request ends; the task never
+    raises. `graphs`, `deliver` and `owner` are the queue trigger's now (kept: the hook's interface)."""
+    del graphs, deliver, owner
+    sender = send or _send_polls
+    tenants = [t for t in dict.fromkeys(tenant_ids) if t not in _sending]
+    if not tenants:
+        return None
+    _sending.update(tenants)
 
-    async def run(tenant_id: str) -> None:
-        async with gate:
-            _waiting.discard(tenant_id)  # from here, a later notification needs a poll of its own
+    async def run() -> None:
+        async def one(tenant_id: str) -> None:
             try:
-                outcomes = await poll_now(store, graphs, deliver, tenant_id, owner=owner)
-            except Exception:  # the source stays due: the next tick polls it
-                log.exception("prompt poll of tenant %s failed", tenant_id)
-                return
-        if outcomes:
-            log.info("prompt poll of tenant %s: %s alert(s)", tenant_id, sum(o.alerts for o in outcomes))
+                if await send_poll(store, tenant_id, sender):
+                    log.info("prompt poll of tenant %s: polls message sent", tenant_id)
+            except Exception:  # nothing marked: the source stays due, the timer's next tick sends it
+                log.exception("prompt poll of tenant %s: polls message not sent; left to the next tick", tenant_id)
+            finally:
+                _sending.discard(tenant_id)
+        await asyncio.gather(*(one(t) for t in tenants))
 
-    for tenant_id in tenant_ids:
-        if tenant_id in _waiting:
-            continue
-        _waiting.add(tenant_id)
-        task = loop.create_task(run(tenant_id))
-        _running.add(task)
-        task.add_done_callback(_running.discard)
+    task = asyncio.get_running_loop().create_task(run())
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    return task
+
+
+async def _send_polls(bodies: Sequence[str]) -> None:
+    await queues.queue_sender(get_settings()).send(fanout.POLL_QUEUE, bodies)
