@@ -158,6 +158,8 @@ class DevHost:
         self._timer_task = loop.create_task(triggers.run_timers(self._stop_timers))
         self._timer_task.add_done_callback(_log_crash)
         for trigger in queue_triggers(index, triggers, env):
+            if self._transport is not None and trigger.connection_string == local_service_bus:
+                trigger.wake = self._transport.waker(trigger.queue_name)
             task = loop.create_task(trigger.run(self._stop_timers))
             task.add_done_callback(_log_crash)
             self._queue_tasks.append(task)

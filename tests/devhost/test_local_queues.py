@@ -114,3 +114,26 @@ async def test_a_message_failing_every_delivery_is_dead_lettered_with_its_reason
 ])
 def test_only_a_storage_connection_string_turns_a_local_queue_on(value, served):
     assert (storage_connection({"ServiceBus": value}, "ServiceBus") is not None) is served
+
+
+async def test_a_local_send_wakes_an_idle_trigger_as_a_service_bus_receiver_gets_it_at_once(
+        azurite_connection_string):
+    """Service Bus pushes over the receiver's open link; Azurite is polled. A send through the devhost's
+    sender (the app's `polls` messages) must not wait for the idle poll, here an hour."""
+    from devhost.local_queues import AzuriteQueueSender
+
+    name = queue_name()
+    sender = AzuriteQueueSender(azurite_connection_string)
+    seen: list[str] = []
+
+    async def handle(message):
+        seen.append(message.get_body().decode())
+        if len(seen) == 1:  # the trigger goes idle after this delivery: the next message must wake it
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(sender.send(name, ['{"n": 2}'])))
+
+    await sender.send(name, ['{"n": 1}'])
+    trigger = QueueTrigger(azurite_connection_string, name, handle, idle_poll_seconds=3600,
+                           wake=sender.waker(name))
+    await serve_until(trigger, lambda: len(seen) == 2)
+    assert seen == ['{"n": 1}', '{"n": 2}']
