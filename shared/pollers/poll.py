@@ -143,7 +143,10 @@ async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held
         spec = SOURCES[source]
         field = spec.watermark_field
         assert field is not None
-        read, requests = await read_window(graph, source, claim.window_start - spec.lag_margin, claim.window_end)
+        # A first window (no watermark yet) reaches back one interval and no more: enabling a source does
+        # not replay what came before it.
+        margin = spec.lag_margin if claim.state.watermark is not None else timedelta(0)
+        read, requests = await read_window(graph, source, claim.window_start - margin, claim.window_end)
         records = overlap.unseen(read, field, claim.state.recent)
         recent = overlap.remembered(read, field, claim.window_end - spec.lag_margin)
         items, reread = len(read), len(read) - len(records)

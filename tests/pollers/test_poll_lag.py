@@ -5,7 +5,7 @@ row keeps a bounded set of them (shared/pollers/overlap.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -80,3 +80,16 @@ async def test_the_overlap_set_is_bounded_and_past_it_intake_dedupes(store, grap
     oldest = {a["id"] for a in injected} - {a["id"] for a in newest}
     assert sorted(deliver.ids()[5:]) == sorted(oldest)  # handed on again: intake's dedupe keeps them one alert
     assert len(store.get_state(tenant, ALERTS)[0].recent) == 3
+
+
+async def test_a_first_window_reads_no_overlap(store, graphs, control, tenant):
+    enable(store, tenant, ALERTS)
+    before_enabling = datetime.now(UTC) - timedelta(minutes=3)  # inside the margin, before the first window
+    stamp = before_enabling.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    inject(control, tenant, "security/alerts", {"title": "old", "createdDateTime": stamp, "lastUpdateDateTime": stamp})
+    deliver = Collected()
+
+    await poll(store, graphs, deliver)
+    assert deliver.ids() == []  # enabling a source does not replay what came before it
+    [call] = graph_calls(control, tenant)
+    assert call["query"]["$filter"].startswith("lastUpdateDateTime ge ")
