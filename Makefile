@@ -51,6 +51,7 @@ bench: deps
 	$(PY) -m benchmarks.pool_bench
 	$(PY) -m benchmarks.notification_bench
 	$(PY) -m benchmarks.fault_bench
+	$(PY) -m benchmarks.import_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 
