@@ -8,16 +8,28 @@ worker thread each to leave the event loop free. The async clients do both on th
 
 An async client is bound to the event loop it first ran on (its aiohttp session), so each loop gets its own
 clients. The Functions worker runs every async function on one loop: in practice one set per process.
+
+azure-core's aiohttp session trusts the environment by default, and aiohttp then looks up proxy settings and
+~/.netrc on a worker thread for every request (two thread hops each). With no proxy configured in the
+environment the clients do not look (client_options); with one, they keep honouring it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import weakref
 from collections.abc import Callable
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableClient, TableServiceClient
+
+PROXY_SETTINGS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def client_options() -> dict[str, bool]:
+    """Keyword arguments for an async table client (or its transport): see the module's docstring."""
+    return {} if any(os.environ.get(name) for name in PROXY_SETTINGS) else {"use_env_settings": False}
 
 
 class AsyncTables:
@@ -31,7 +43,7 @@ class AsyncTables:
 
     @classmethod
     def from_connection_string(cls, connection_string: str, prefix: str = "riposte") -> AsyncTables:
-        return cls(lambda: TableServiceClient.from_connection_string(connection_string), prefix)
+        return cls(lambda: TableServiceClient.from_connection_string(connection_string, **client_options()), prefix)
 
     async def __call__(self, logical_name: str) -> TableClient:
         loop = asyncio.get_running_loop()

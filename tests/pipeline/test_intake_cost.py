@@ -4,6 +4,7 @@ honoured (at once in this process, within the revision TTL from another instance
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import threading
 
@@ -14,7 +15,7 @@ from azure.data.tables.aio import TableServiceClient as AsyncTableServiceClient
 
 from shared.intake import REVISION_TTL_SECONDS, Intake, MatchingCache
 from shared.models.playbook import PlaybookPatch
-from shared.store.async_tables import AsyncTables
+from shared.store.async_tables import AsyncTables, client_options
 from shared.store.playbooks import PlaybookStore, etag_of
 from shared.store.tables import ALERTS, Tables
 from tests.pipeline.test_intake import T1, normalized, playbook
@@ -45,7 +46,7 @@ class FrozenClock:
 
 @pytest.fixture
 def transport() -> CountingTransport:
-    return CountingTransport()
+    return CountingTransport(**client_options())  # as the app's clients are configured
 
 
 @pytest.fixture
@@ -109,12 +110,12 @@ async def test_a_new_alert_costs_a_read_a_transaction_and_its_list_row(tables, i
     assert [path for _, path, _ in transport.requests][1:3] == ["/$batch", "/$batch"]
 
 
-async def test_every_request_is_sent_from_the_event_loop_and_no_thread_pool_is_made(tables, intake, transport,
-                                                                                    monkeypatch):
+async def test_a_delivery_never_leaves_the_event_loop_and_makes_no_thread_pool(tables, intake, transport,
+                                                                                monkeypatch):
     playbook(tables, {"type": "all"})
     alert = normalized(tenant_id=T1)
     await intake.receive(normalized(tenant_id=T1))  # warm: the snapshot is built (on a worker thread) once
-    pools = []
+    pools, hops = [], []
     real_pool = concurrent.futures.ThreadPoolExecutor
 
     class CountedPool(real_pool):
@@ -122,12 +123,18 @@ async def test_every_request_is_sent_from_the_event_loop_and_no_thread_pool_is_m
             pools.append(self)
             super().__init__(*args, **kwargs)
 
+        def submit(self, fn, /, *args, **kwargs):
+            hops.append(fn)
+            return super().submit(fn, *args, **kwargs)
+
+    asyncio.get_running_loop().set_default_executor(CountedPool())  # what to_thread and run_in_executor use
+    pools.clear()
     monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", CountedPool)
     transport.requests.clear()
     await intake.receive(alert)
     await intake.receive(alert)
 
-    assert pools == []
+    assert pools == [] and hops == []  # e.g. aiohttp's proxy and netrc look-ups when it trusts the environment
     assert {thread for _, _, thread in transport.requests} == {threading.get_ident()}
     # The sync client's transaction, by contrast, makes its pools: azure-core applies the parts' policies in
     # a new ThreadPoolExecutor per multipart level of the request (batch, changeset) and one for the response.
