@@ -7,6 +7,11 @@ against hundreds of all-tenant playbooks, and one row keeps that one write); "ru
 transaction whose alert row is a *create*: a second delivery of the same alert fails that create as
 a whole, which is the dedupe (intake's writes are async: shared/store/delivered_alerts.py).
 
+An alert that starts no run and whose payload compresses into one chunk is one entity instead: its alert row
+carries the payload (`rawInline`) and the decisions (`decisions`, `considered`, `matched`,
+`omittedUnmatched`), so storing it is one create, not a `$batch` (a transaction costs the Tables SDK about
+three times the CPU of a single write: multipart building and MIME parsing). Readers take either layout.
+
 The "list" partition holds one row per alert keyed newest first (shared/alert_listing.py), written
 right after the alert's transaction and again by every redelivery (so a crash in between heals).
 Alerts stored before that partition existed are listed once by `backfill_listing` (a maintenance timer).
@@ -38,6 +43,7 @@ DECISIONS_ROW = "decisions"
 MAX_DECISION_CHARS = 450_000  # the decisions row stays under the 1 MiB entity limit (UTF-16)
 RAW_CHUNK_BYTES = 60_000  # one binary property, under the 64 KiB property limit
 MAX_RAW_ROWS = 24  # 1.4 MB compressed: more than any body under the 1 MiB request limit can need
+MAX_PROPERTIES = 252  # custom properties of one entity (Table Storage's limit)
 ALERT_ROW_MARGIN = 4_096  # tenant, attribution, timestamps: what the alert row adds to the checked size
 
 
@@ -86,6 +92,8 @@ def check_storable(alert: NormalizedAlert) -> None:
 def _raw_from(entity: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     if "raw" in entity:  # stored before raw rows existed
         return get_json(entity, "raw", {})
+    if "rawInline" in entity:
+        return json.loads(zlib.decompress(bytes(entity["rawInline"])))
     packed = b"".join(bytes(r["data"]) for r in sorted(rows, key=lambda r: r["RowKey"]))
     return json.loads(zlib.decompress(packed)) if packed else {}
 
@@ -106,7 +114,8 @@ def list_entity(alert_entity: dict[str, Any]) -> dict[str, Any]:
             **{k: alert_entity[k] for k in _LISTED}, **doc}
 
 
-def _decisions_entity(alert_id: str, decisions: list[MatchDecision]) -> dict[str, Any]:
+def _decision_docs(decisions: list[MatchDecision]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The decisions' counts and documents to store."""
     docs = [d.model_dump(mode="json", by_alias=True) for d in decisions]
     omitted = 0
     if sum(len(str(d)) for d in docs) > MAX_DECISION_CHARS:
@@ -114,15 +123,22 @@ def _decisions_entity(alert_id: str, decisions: list[MatchDecision]) -> dict[str
         kept = [d for d in docs if d["matched"]]
         omitted = len(docs) - len(kept)
         docs = kept
-    entity = {"PartitionKey": alert_id, "RowKey": DECISIONS_ROW, "considered": len(decisions),
-              "matched": sum(1 for d in decisions if d.matched), "omittedUnmatched": omitted}
-    return put_json(entity, "doc", docs)
+    counts = {"considered": len(decisions), "matched": sum(1 for d in decisions if d.matched),
+              "omittedUnmatched": omitted}
+    return counts, docs
 
 
 def new_alert_rows(alert: Alert, decisions: list[MatchDecision], runs: list[Run]) -> list[dict[str, Any]]:
-    """A new alert's rows, the alert row first: AlertTooLarge if Table Storage cannot hold them."""
-    return [_alert_entity(alert, [r.id for r in runs]), *_raw_rows(alert.id, alert.raw),
-            _decisions_entity(alert.id, decisions), *(_run_entity(r) for r in runs)]
+    """A new alert's rows, the alert row first: AlertTooLarge if Table Storage cannot hold them. One row when
+    the alert starts no run and fits in one entity with its payload and decisions (see the module's doc)."""
+    alert_row, raw_rows = _alert_entity(alert, [r.id for r in runs]), _raw_rows(alert.id, alert.raw)
+    counts, docs = _decision_docs(decisions)
+    if not runs and len(raw_rows) == 1:
+        inline = put_json({**alert_row, "rawInline": raw_rows[0]["data"], **counts}, "decisions", docs)
+        if entity_size(inline) + ALERT_ROW_MARGIN <= MAX_ENTITY_BYTES and len(inline) <= MAX_PROPERTIES:
+            return [inline]
+    decisions_row = put_json({"PartitionKey": alert.id, "RowKey": DECISIONS_ROW, **counts}, "doc", docs)
+    return [alert_row, *raw_rows, decisions_row, *(_run_entity(r) for r in runs)]
 
 
 def alert_from_entity(entity: dict[str, Any]) -> Alert:
@@ -156,7 +172,7 @@ class AlertStore:
 
     def get(self, alert_id: str) -> Alert:
         entity = self.get_entity(alert_id)
-        rows = [] if "raw" in entity else self._table.query_entities(
+        rows = [] if "raw" in entity or "rawInline" in entity else self._table.query_entities(
             "PartitionKey eq @pk and RowKey ge 'raw|' and RowKey lt 'raw}'", parameters={"pk": alert_id})
         return _alert_from(entity, _raw_from(entity, list(rows)))
 
@@ -199,11 +215,14 @@ class AlertStore:
         return alerts, token or None
 
     def decisions(self, alert_id: str) -> list[MatchDecision]:
-        try:
-            row = self._table.get_entity(alert_id, DECISIONS_ROW)
-        except ResourceNotFoundError:
-            return []
-        return [MatchDecision.model_validate(d) for d in get_json(row, "doc", [])]
+        rows = {r["RowKey"]: r for r in self._table.query_entities(
+            f"PartitionKey eq @pk and (RowKey eq '{ALERT_ROW}' or RowKey eq '{DECISIONS_ROW}')",
+            parameters={"pk": alert_id})}
+        if DECISIONS_ROW in rows:
+            docs = get_json(rows[DECISIONS_ROW], "doc", [])
+        else:  # one entity: the decisions are on the alert row
+            docs = get_json(rows.get(ALERT_ROW, {}), "decisions", [])
+        return [MatchDecision.model_validate(d) for d in docs]
 
     # --- runs --------------------------------------------------------------------------------
     def runs(self, alert_id: str) -> list[Run]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -148,3 +149,20 @@ async def test_a_defender_incident_redelivered_with_a_new_status_is_one_alert_up
     assert (first.duplicate, later.duplicate, later.status_updated) == (False, True, True)
     assert later.alert.id == first.alert.id and later.to_start == []
     assert AlertStore(tables).get(first.alert.id).status is AlertStatus.IN_PROGRESS
+
+
+@pytest.mark.parametrize("matching", [True, False])  # a transaction, or a single create (no run to start)
+async def test_concurrent_deliveries_past_the_read_store_one_alert_and_start_its_runs_once(tables, intake, matching):
+    if matching:
+        playbook(tables, {"type": "all"})
+    alert = normalized(tenant_id=T1)
+    results = await asyncio.gather(*(intake.receive(alert) for _ in range(5)))
+    assert sorted(r.duplicate for r in results) == [False, True, True, True, True]
+    assert sum(len(r.to_start) for r in results) == (1 if matching else 0)
+    assert {tuple(r.run_ids) for r in results} == {tuple(results[0].run_ids)}
+    assert len(AlertStore(tables).runs(alert_id_of(results))) == (1 if matching else 0)
+
+
+def alert_id_of(results) -> str:
+    [alert_id] = {r.alert.id for r in results}
+    return alert_id

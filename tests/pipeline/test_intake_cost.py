@@ -15,6 +15,7 @@ from azure.data.tables.aio import TableServiceClient as AsyncTableServiceClient
 
 from shared.intake import REVISION_TTL_SECONDS, Intake, MatchingCache
 from shared.models.playbook import PlaybookPatch
+from shared.store.alerts import AlertStore
 from shared.store.async_tables import AsyncTables, client_options
 from shared.store.playbooks import PlaybookStore, etag_of
 from shared.store.tables import ALERTS, Tables
@@ -108,6 +109,22 @@ async def test_a_new_alert_costs_a_read_a_transaction_and_its_list_row(tables, i
     # Dedupe read, open-run listing, the alert's transaction, its list row; nothing recorded after the start.
     assert [method for method, _, _ in transport.requests] == ["GET", "POST", "POST", "PUT"]
     assert [path for _, path, _ in transport.requests][1:3] == ["/$batch", "/$batch"]
+
+
+async def test_an_alert_that_starts_no_run_is_one_create_and_reads_back_whole(tables, intake, transport):
+    missed = playbook(tables, {"type": "all"}, minSeverity="critical")
+    await intake.receive(normalized(tenant_id=T1))  # the cache is warm, the tables exist
+    transport.requests.clear()
+
+    result = await intake.receive(normalized(tenant_id=T1, raw={"payload": "x" * 5_000}))
+
+    assert result.to_start == []
+    assert [(method, path) for method, path, _ in transport.requests][:2] == [
+        ("GET", f"/{tables._prefix}{ALERTS}()"), ("POST", f"/{tables._prefix}{ALERTS}")]  # a create, no $batch
+    assert len(transport.requests) == 3  # and the list row
+    store = AlertStore(tables)
+    assert store.get(result.alert.id).raw == {"payload": "x" * 5_000}
+    assert [(d.playbook_id, d.matched) for d in store.decisions(result.alert.id)] == [(missed, False)]
 
 
 async def test_a_delivery_never_leaves_the_event_loop_and_makes_no_thread_pool(tables, intake, transport,
