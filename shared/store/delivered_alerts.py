@@ -56,7 +56,10 @@ class DeliveredAlerts:
         """List (run id, alert id) pairs as open (shared/store/open_runs.py), before their run rows exist."""
         table = await self._tables(ALERTS)
         for transaction in open_run_rows(runs, now):
-            await table.submit_transaction(transaction)
+            if len(transaction) == 1:  # the usual one run: an upsert costs a third of a $batch's CPU
+                await table.upsert_entity(transaction[0][1], mode=UpdateMode.MERGE)
+            else:
+                await table.submit_transaction(transaction)
 
     async def record_new(self, rows: list[dict[str, Any]]) -> bool:
         """Store a new alert's rows (shared/store/alerts.new_alert_rows), then list it; False if it was

@@ -107,8 +107,10 @@ async def test_a_new_alert_costs_a_read_a_transaction_and_its_list_row(tables, i
 
     assert len(result.to_start) == 1
     # Dedupe read, open-run listing, the alert's transaction, its list row; nothing recorded after the start.
-    assert [method for method, _, _ in transport.requests] == ["GET", "POST", "POST", "PUT"]
-    assert [path for _, path, _ in transport.requests][1:3] == ["/$batch", "/$batch"]
+    alerts = f"/{tables._prefix}{ALERTS}"
+    assert [(method, path.split("(")[0]) for method, path, _ in transport.requests] == [
+        ("GET", alerts), ("PATCH", alerts), ("POST", "/$batch"), ("PUT", alerts)]
+    assert f"(PartitionKey='open-runs',RowKey='{result.run_ids[0]}')" in transport.requests[1][1]
 
 
 async def test_an_alert_that_starts_no_run_is_one_create_and_reads_back_whole(tables, intake, transport):
