@@ -7,7 +7,8 @@ Method (the stack is `LocalStack`: Azurite in memory, the sandbox and the devhos
   also starts a durable run that contains the user and sends mail, competing for the same 2 cores).
   Alongside each rate: the devhost process's CPU time (user + system, every thread, from /proc) over the
   same interval, divided by the deliveries; with no match that is intake's cost per delivery. WARMUP_ALERTS
-  alerts are posted first, so first-use costs (imports, connections) are not counted.
+  alerts are posted first, so first-use costs (imports, connections) are not counted. BENCH_WITH_RUNS=0
+  stops after the intake-only phase.
 - containment latency: LATENCY_ALERTS alerts posted one at a time with the BEC playbook enabled; for each,
   the time from just before `POST /api/alerts` to the sandbox recording the disable request (the PATCH of
   the user inside the Graph batch), both read from this machine's clock; p50 and p99.
@@ -30,6 +31,7 @@ from devhost.stack import LocalStack, StackPorts
 
 INGEST_ALERTS = int(os.environ.get("BENCH_INGEST_ALERTS", "300"))
 WARMUP_ALERTS = 20
+WITH_RUNS = os.environ.get("BENCH_WITH_RUNS", "1") != "0"  # 0: the intake-only phase alone
 LATENCY_ALERTS = int(os.environ.get("BENCH_LATENCY_ALERTS", "200"))
 CONTOSO = "11111111-1111-4111-8111-111111111111"
 ADELE_ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
@@ -105,6 +107,8 @@ def main() -> int:
         quiet, quiet_cpu = ingest_rate(api, "no playbook matches this", devhost_pid)
         print(f"ingestion, intake only: {quiet:.0f} deliveries/s accepted "
               f"({INGEST_ALERTS} alerts x 2 deliveries, 8 clients, all 202); devhost CPU {quiet_cpu:.1f} ms/delivery")
+        if not WITH_RUNS:
+            return 0
         bec = api.post("/playbooks", json={
             "name": "BEC first response",
             "trigger": {"category": "security", "minSeverity": "high", "tenantScope": {"type": "all"}},
