@@ -18,6 +18,7 @@ from aiohttp import web
 from devhost.admin_api import TriggerRunner
 from devhost.durable_api import add_durable_routes, client_binding
 from devhost.durable_engine import LocalDurableEngine
+from devhost.event_grid_webhook import add_event_grid_routes
 from devhost.function_index import SERVICE_BUS_TRIGGER, FunctionIndex, index_app
 from devhost.http_functions import call_user_function, make_api_handler
 from devhost.local_queues import QueueTrigger, storage_connection
@@ -125,6 +126,7 @@ class DevHost:
         add_durable_routes(app, engine, lambda: self.origin)
         app.router.add_get("/admin/host/status", self._host_status)
         app.router.add_post("/admin/functions/{name}", triggers.invoke)
+        add_event_grid_routes(app, index, triggers)
         app.router.add_route("*", "/api/{tail:.*}", make_api_handler(index, binding))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

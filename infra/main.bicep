@@ -40,7 +40,7 @@ param notifyTenantId string = ''
 @description('Public base URL for links in notifications (RIPOSTE_PUBLIC_BASE_URL); empty: the app\'s own URL.')
 param publicBaseUrl string = ''
 
-@description('Base URL Microsoft Graph sends change notifications to (RIPOSTE_GRAPH_NOTIFICATION_URL); empty: the app\'s own URL; `none`: no subscriptions, polling only.')
+@description('Base URL Microsoft Graph sends change notifications to (RIPOSTE_GRAPH_NOTIFICATION_URL); empty: the app\'s own URL; `none`: no subscriptions, polling only; or `EventGrid:?...&partnertopic=...{tenantId}...` for Event Grid partner topics (docs/deploy.md).')
 param graphNotificationUrl string = ''
 
 @description('Key Vault secrets the playbooks use (PSA API keys, webhook signing keys, chat webhook URLs): comma-separated secret names (RIPOSTE_SECRET_NAMES). Each becomes the app setting RIPOSTE_SECRET_<NAME>.')

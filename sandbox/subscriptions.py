@@ -13,25 +13,37 @@ Like Graph:
   resource, resourceData, clientState, tenantId, subscriptionExpirationDateTime}]}``;
 - lifecycle notifications (``reauthorizationRequired``, ``subscriptionRemoved``, ``missed``) go to the
   ``lifecycleNotificationUrl`` only; ``subscriptionRemoved`` deletes the subscription.
-Sandbox choices: ``http://`` is accepted for loopback hosts only (Graph needs HTTPS); Event Grid / Event
-Hubs notification URLs and ``includeResourceData`` are refused (not simulated); a notification gets up
-to 3 attempts (Graph retries for hours) and every attempt is logged for inspection.
+- Event Grid delivery (``notificationUrl`` = ``EventGrid:?azuresubscriptionid=&resourcegroup=&partnertopic=
+  &location=``): no validation request; the partner topic is created with the subscription (in state
+  ``NeverActivated``) and its events are CloudEvents 1.0 (``Microsoft.Graph.AlertCreated`` /
+  ``AlertUpdated``, ``Microsoft.Graph.SubscriptionReauthorizationRequired``; ``data`` is the notification,
+  ``data.resource`` the alert id as in Microsoft's sample; ``source`` ``/tenants/{tid}/applications/{app}``).
+  What Azure does next is the control API's: ``PUT /_sandbox/eventgrid/partnerTopics/{name}`` with
+  ``{"endpoint": url}`` activates the topic and gives it a webhook event subscription, to which each event
+  is POSTed as ``application/cloudevents+json``; a topic not activated delivers nothing (logged).
+Sandbox choices: ``http://`` is accepted for loopback hosts only (Graph needs HTTPS); Event Hubs URLs and
+``includeResourceData`` are refused (not simulated); a partner topic serves the one tenant and app that
+created it (another tenant naming it is ``400``); the lifecycle types other than
+reauthorizationRequired (``Microsoft.Graph.SubscriptionRemoved`` / ``SubscriptionMissed``, with
+``data.lifecycleEvent``) are not documented for Event Grid; a notification gets up to 3 attempts (Graph
+and Event Grid retry for hours) and every attempt is logged for inspection.
 
 State: ``tenant.areas["subscriptions"]`` = {id: subscription as Graph returns it};
-``state.services["subscriptions"]`` = ``Notifier`` (settings and the bounded delivery log).
+``state.services["subscriptions"]`` = ``Notifier`` (settings, partner topics and the bounded delivery log).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 import threading
 import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -75,6 +87,8 @@ class Notifier:
         self._lock = threading.Lock()
         self._log: deque[dict[str, Any]] = deque(maxlen=DELIVERY_LOG_LIMIT)
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Event Grid partner topics Graph created, by name (lower case): source, location, activation, endpoint.
+        self.partner_topics: dict[str, dict[str, Any]] = {}
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -135,13 +149,44 @@ def _expiration(value: Any, now: datetime) -> str:
 def _endpoint(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise bad_request(f"Property '{name}' is required and must be a URL.", code="BadRequest")
-    if value.lower().startswith(("eventgrid:", "eventhub:")):
-        raise bad_request(f"{name}: Event Grid and Event Hubs delivery are not simulated by the sandbox.",
-                          code="BadRequest")
+    if value.lower().startswith("eventgrid:"):
+        _partner_topic_of(name, value)
+        return value
+    if value.lower().startswith("eventhub:"):
+        raise bad_request(f"{name}: Event Hubs delivery is not simulated by the sandbox.", code="BadRequest")
     parts = urlsplit(value)
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK):
         return value
     raise _validation_error(f"{name} must be an https URL (the sandbox also accepts http on loopback).")
+
+
+def is_event_grid(url: str | None) -> bool:
+    return bool(url) and url.lower().startswith("eventgrid:")
+
+
+def _partner_topic_of(name: str, value: str) -> dict[str, str]:
+    """The partner topic an ``EventGrid:?...`` URL names (400 when a parameter is missing)."""
+    query = {k.lower(): v[0] for k, v in parse_qs(urlsplit(value).query).items()}
+    missing = [p for p in ("azuresubscriptionid", "resourcegroup", "partnertopic", "location") if not query.get(p)]
+    if missing:
+        raise bad_request(f"{name}: an Event Grid URL needs '{missing[0]}' (EventGrid:?azuresubscriptionid=..."
+                          "&resourcegroup=...&partnertopic=...&location=...).", code="InvalidRequest")
+    return {"name": query["partnertopic"], "azureSubscriptionId": query["azuresubscriptionid"],
+            "resourceGroup": query["resourcegroup"], "location": query["location"]}
+
+
+def _ensure_partner_topic(state: SandboxState, url: str, source: str) -> None:
+    """Graph creates the partner topic with the subscription (never activated until Azure's user does it)."""
+    topic = _partner_topic_of("notificationUrl", url)
+    hub = notifier(state)
+    with hub._lock:
+        found = hub.partner_topics.get(topic["name"].lower())
+        if found is None:
+            hub.partner_topics[topic["name"].lower()] = {**topic, "source": source,
+                                                         "activationState": "NeverActivated", "endpoint": None}
+        elif found["source"] != source:
+            raise bad_request(f"Partner topic '{topic['name']}' belongs to another tenant or application.",
+                              code="InvalidRequest")
 
 
 def _validated_create(body: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -213,9 +258,11 @@ def _entity(ctx: HandlerContext, sub: dict[str, Any]) -> dict[str, Any]:
 async def create_subscription(ctx: HandlerContext) -> GraphResponse:
     body = ctx.request.json_object()
     sub = _validated_create(body, datetime.now(UTC))
-    await _validate_endpoint(ctx.state, ctx.tenant.id, sub["notificationUrl"])
-    if sub["lifecycleNotificationUrl"] and sub["lifecycleNotificationUrl"] != sub["notificationUrl"]:
-        await _validate_endpoint(ctx.state, ctx.tenant.id, sub["lifecycleNotificationUrl"])
+    for url in dict.fromkeys(u for u in (sub["notificationUrl"], sub["lifecycleNotificationUrl"]) if u):
+        if is_event_grid(url):  # no handshake: Graph creates the partner topic instead
+            _ensure_partner_topic(ctx.state, url, _event_source(ctx.tenant.id, ctx.request.app_id))
+        else:
+            await _validate_endpoint(ctx.state, ctx.tenant.id, url)
     sub["applicationId"] = ctx.request.app_id
     sub["creatorId"] = ctx.request.app_id
     with ctx.state.lock:
@@ -274,16 +321,54 @@ async def reauthorize(ctx: HandlerContext) -> GraphResponse:
 
 
 # --- notifications ---------------------------------------------------------------------------------
-async def _post(state: SandboxState, entry: dict[str, Any], url: str, payload: dict[str, Any]) -> int | None:
+def _event_source(tenant_id: str, app_id: str | None) -> str:
+    return f"/tenants/{tenant_id}/applications/{app_id or 'unknown'}"
+
+
+CLOUD_EVENTS = "application/cloudevents+json; charset=utf-8"
+CHANGE_EVENT_TYPES = {("security/alerts_v2", "created"): "Microsoft.Graph.AlertCreated",
+                      ("security/alerts_v2", "updated"): "Microsoft.Graph.AlertUpdated"}
+LIFECYCLE_EVENT_TYPES = {"reauthorizationRequired": "Microsoft.Graph.SubscriptionReauthorizationRequired",
+                         "subscriptionRemoved": "Microsoft.Graph.SubscriptionRemoved",
+                         "missed": "Microsoft.Graph.SubscriptionMissed"}
+
+
+def _cloud_event(event_type: str, source: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "type": event_type, "source": source, "subject": subject,
+            "time": utc_now_iso(), "datacontenttype": "application/json", "specversion": "1.0", "data": data}
+
+
+async def _deliver(state: SandboxState, entry: dict[str, Any], url: str, notification: dict[str, Any],
+                   event_type: str, source: str, subject: str) -> int | None:
+    """A notification to a webhook (``{"value": [notification]}``) or, for an ``EventGrid:`` URL, as a
+    CloudEvent through the partner topic to its event subscription's endpoint."""
+    if not is_event_grid(url):
+        return await _post(state, entry, url, {"value": [notification]})
+    hub = notifier(state)
+    name = _partner_topic_of("notificationUrl", url)["name"].lower()
+    with hub._lock:
+        topic = copy.deepcopy(hub.partner_topics.get(name))
+    entry = {**entry, "partnerTopic": name, "eventType": event_type}
+    if topic is None or topic["activationState"] != "Activated" or not topic["endpoint"]:
+        hub.record({**entry, "url": url, "attempt": 0, "status": None, "error": "partner topic not activated"})
+        return None
+    return await _post(state, entry, topic["endpoint"], _cloud_event(event_type, source, subject, notification),
+                       content_type=CLOUD_EVENTS)
+
+
+async def _post(state: SandboxState, entry: dict[str, Any], url: str, payload: dict[str, Any],
+                content_type: str = "application/json") -> int | None:
     """POST with up to 3 attempts; the final status (None: no answer)."""
     hub = notifier(state)
     status: int | None = None
+    body = json.dumps(payload).encode()
     for attempt, delay in enumerate(ATTEMPT_DELAYS_S, start=1):
         if delay:
             await asyncio.sleep(delay)
         try:
             timeout = aiohttp.ClientTimeout(total=hub.notification_timeout_s)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, json=payload) as resp:
+            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+                    url, data=body, headers={"Content-Type": content_type}) as resp:
                 status = resp.status
                 error = None
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -311,19 +396,23 @@ def notify_change(state: SandboxState, tenant_id: str, resource: str, change_typ
                     if s["resource"] == resource and change_type in s["changeType"].split(",")]
     hub = notifier(state)
     for sub in matching:
-        payload = {"value": [{
+        event_grid = is_event_grid(sub["notificationUrl"])
+        notification = {
             "id": str(uuid.uuid4()),
             "subscriptionId": sub["id"],
             "subscriptionExpirationDateTime": sub["expirationDateTime"],
             "changeType": change_type,
-            "resource": f"{resource}/{entity_id}",
+            # Through Event Grid, Microsoft's sample gives the bare id (the event type names the resource).
+            "resource": entity_id if event_grid else f"{resource}/{entity_id}",
             "resourceData": {"@odata.type": odata_type, "@odata.id": f"{resource}/{entity_id}", "id": entity_id},
             "clientState": sub["clientState"],
             "tenantId": tenant_id,
-        }]}
+        }
         entry = {"kind": "change", "tenantId": tenant_id, "subscriptionId": sub["id"], "changeType": change_type,
                  "resourceId": entity_id}
-        hub.spawn(_post(state, entry, sub["notificationUrl"], payload))
+        event_type = CHANGE_EVENT_TYPES.get((resource, change_type), "Microsoft.Graph.Changed")
+        hub.spawn(_deliver(state, entry, sub["notificationUrl"], notification, event_type,
+                           _event_source(tenant_id, sub.get("applicationId")), f"Alert/{entity_id}"))
     return len(matching)
 
 
@@ -342,10 +431,12 @@ async def send_lifecycle(state: SandboxState, tenant_id: str, sub_id: str, event
         if event == "subscriptionRemoved":
             del _subscriptions(tenant)[sub_id]
         url = sub["lifecycleNotificationUrl"]
-        payload = {"value": [{"subscriptionId": sub_id, "subscriptionExpirationDateTime": sub["expirationDateTime"],
-                              "tenantId": tenant_id, "clientState": sub["clientState"], "lifecycleEvent": event}]}
+        notification = {"subscriptionId": sub_id, "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                        "tenantId": tenant_id, "clientState": sub["clientState"], "lifecycleEvent": event}
+        source = _event_source(tenant_id, sub.get("applicationId"))
     entry = {"kind": "lifecycle", "tenantId": tenant_id, "subscriptionId": sub_id, "lifecycleEvent": event}
-    status = await _post(state, entry, url, payload)
+    status = await _deliver(state, entry, url, notification, LIFECYCLE_EVENT_TYPES[event], source,
+                            f"Subscription/{sub_id}")
     return {"subscriptionId": sub_id, "lifecycleEvent": event, "status": status}
 
 
@@ -409,6 +500,39 @@ async def trigger_lifecycle(request: web.Request) -> web.Response:
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=409)
     return web.json_response(result)
+
+
+class PartnerTopicActivation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str = Field(min_length=1, max_length=2048)
+
+
+@web_routes.get("/_sandbox/eventgrid/partnerTopics")
+async def list_partner_topics(request: web.Request) -> web.Response:
+    hub = notifier(_state(request))
+    with hub._lock:
+        return web.json_response({"value": copy.deepcopy(list(hub.partner_topics.values()))})
+
+
+@web_routes.put("/_sandbox/eventgrid/partnerTopics/{name}")
+async def activate_partner_topic(request: web.Request) -> web.Response:
+    """What Azure's user does once Graph created the topic: activate it and subscribe a webhook endpoint
+    (e.g. the devhost's /runtime/webhooks/eventgrid?functionName=...)."""
+    try:
+        spec = PartnerTopicActivation.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    if urlsplit(spec.endpoint).scheme not in ("http", "https"):
+        return web.json_response({"error": "endpoint must be an http(s) URL"}, status=400)
+    hub = notifier(_state(request))
+    with hub._lock:
+        topic = hub.partner_topics.get(request.match_info["name"].lower())
+        if topic is None:
+            return web.json_response({"error": "unknown partner topic: Graph creates it with a subscription"},
+                                     status=404)
+        topic.update(activationState="Activated", endpoint=spec.endpoint)
+        return web.json_response(copy.deepcopy(topic))
 
 
 @web_routes.get("/_sandbox/subscriptions/deliveries")

@@ -10,7 +10,9 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from shared.notifications.destination import check_event_grid, is_event_grid
 
 DEFAULT_TASK_HUB = "RiposteHub"
 DEFAULT_EXCHANGE_BASE_URL = "https://outlook.office365.com"
@@ -47,8 +49,20 @@ class AppSettings(BaseModel, frozen=True):
     sources_on_register_seconds: int | None = Field(default=None, ge=5, le=86_400)
     # The app's base URL as Microsoft Graph reaches it (https; http on loopback locally): when set, each
     # tenant with alerts_v2 on gets a change-notification subscription to {url}/api/graph/notifications.
+    # Or Graph's Event Grid form, `EventGrid:?...&partnertopic=...{tenantId}...` (shared/notifications/
+    # destination.py): delivered through each tenant's partner topic to the Event Grid trigger.
     # Unset or `none`: no subscriptions (polling only).
     graph_notification_url: str | None = None
+
+    @field_validator("graph_notification_url")
+    @classmethod
+    def _known_destination(cls, value: str | None) -> str | None:
+        if value is not None and is_event_grid(value):
+            try:
+                return check_event_grid(value)
+            except ValueError as exc:
+                raise ValueError(f"RIPOSTE_GRAPH_NOTIFICATION_URL: {exc}") from None
+        return value
 
     @property
     def is_development(self) -> bool:

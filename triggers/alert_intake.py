@@ -85,6 +85,13 @@ async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tena
     alerts = normalize_payload(body)
     if not alerts:
         raise PayloadError("The body contains no alerts.", None)
+    return await accept_alerts(alerts, client, endpoint_tenant, check)
+
+
+async def accept_alerts(alerts: list[NormalizedAlert], client: df.DurableOrchestrationClient,
+                        endpoint_tenant: str | None,
+                        check: Callable[[list[NormalizedAlert], MatchingSnapshot], None] | None = None) -> list[dict]:
+    """accept() for alerts normalized already (a poller's records, shared/pollers/records.py)."""
     if len(alerts) > MAX_ALERTS_PER_DELIVERY:
         raise PayloadError(f"At most {MAX_ALERTS_PER_DELIVERY} alerts per delivery, got {len(alerts)}.", "value")
     if check is not None:  # the sender's claims (shared/ingest_auth.check_claims), before anything is stored

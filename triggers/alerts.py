@@ -1,8 +1,11 @@
-"""Alerts in (POST /api/alerts, POST /api/tenants/{tenantId}/alerts, Event Grid) and alerts out (GET)."""
+"""Alerts in (POST /api/alerts, POST /api/tenants/{tenantId}/alerts, Event Grid) and alerts out (GET).
+The Event Grid trigger also takes Graph's change notifications from partner topics (shared/notifications/
+event_grid.py)."""
 
 import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -12,6 +15,8 @@ from shared.alert_listing import AlertQuery, InvalidQuery, encode_token
 from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
 from shared.ingestion import PayloadError
+from shared.notifications import event_grid
+from shared.notifications.client_state import configured_key
 from shared.settings import get_settings
 from shared.store.alerts import AlertTooLarge
 from triggers.alert_intake import accept, check_azure_role_sender
@@ -87,6 +92,13 @@ def _canonical_guid(value: str) -> str:
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
 async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
+    # Event Grid schema gives an EventGridEvent (event_type), CloudEvents 1.0 a CloudEvent (type, source).
+    event_type = getattr(event, "type", None) or getattr(event, "event_type", None)
+    if event_grid.is_graph_event(event_type):  # a Graph change notification from a partner topic
+        handled = await asyncio.to_thread(event_grid.handle_event, event_type, event.id, getattr(event, "source", None),
+                                          event.get_json(), services.sources(), configured_key(), datetime.now(UTC))
+        log.info("Event Grid event %s (%s): %d accepted", event.id, event_type, handled.accepted)
+        return
     try:
         summaries = await accept(event.get_json(), client, endpoint_tenant=None, check=check_azure_role_sender)
     except AlertTooLarge as exc:

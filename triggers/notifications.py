@@ -15,8 +15,7 @@ from pydantic import ValidationError
 
 from shared import services
 from shared.notifications import receiver, subscriptions
-from shared.notifications.client_state import notification_key
-from shared.secrets import MissingSecretError
+from shared.notifications.client_state import configured_key
 from shared.settings import get_settings
 from shared.store.sources import SourceStore
 from triggers.http_responses import error_response, json_response
@@ -30,11 +29,7 @@ Handler = Callable[[receiver.NotificationBatch, SourceStore, bytes | None, datet
 
 
 def _key() -> bytes | None:
-    try:
-        return notification_key()
-    except (MissingSecretError, ValueError) as exc:
-        log.error("graph notifications: %s", exc)  # the message names the setting, never a value
-        return None
+    return configured_key()
 
 
 async def _receive(req: func.HttpRequest, handle: Handler) -> func.HttpResponse:
@@ -78,6 +73,6 @@ async def maintain() -> dict[str, str]:
 
 @bp.timer_trigger(schedule=MAINTAIN_SCHEDULE, arg_name="timer", run_on_startup=False)
 async def maintain_graph_subscriptions(timer: func.TimerRequest) -> None:
-    done = {t: a for t, a in (await maintain()).items() if a not in ("none", "current", "waiting")}
+    done = {t: a for t, a in (await maintain()).items() if a not in ("none", "current", "waiting", "checked")}
     if done:
         log.info("graph subscriptions: %s", done)

@@ -16,7 +16,7 @@ from shared import services
 from shared.ingestion import PayloadError
 from shared.pollers import cycle
 from shared.pollers.poll import Deliver
-from shared.pollers.records import payload_of
+from shared.pollers.records import alerts_of
 from shared.sources.catalog import SourceName
 from shared.store.alerts import AlertTooLarge
 from triggers import alert_intake
@@ -33,11 +33,9 @@ def owner() -> str:
 
 def intake_delivery(client: df.DurableOrchestrationClient) -> Deliver:
     async def deliver(tenant_id: str, source: SourceName, record: dict[str, Any]) -> int:
-        payload = payload_of(source, record)
-        if payload is None:
-            return 0
         try:
-            return len(await alert_intake.accept(payload, client, tenant_id))
+            alerts = alerts_of(source, record)
+            return len(await alert_intake.accept_alerts(alerts, client, tenant_id)) if alerts else 0
         except (PayloadError, AlertTooLarge) as exc:  # one unreadable record must not hold the tenant's feed
             log.warning("poll of %s for tenant %s: record %s skipped: %s", source.value, tenant_id,
                         str(record.get("id"))[:128], exc)

@@ -45,6 +45,10 @@ class AlertSource(StrEnum):
     SENTINEL = "sentinelIncident"
     GENERIC = "generic"
     SCHEDULE = "schedule"  # a scheduled playbook's finding (shared/schedules/), never a posted payload
+    # Pulled records that are not alerts in Graph, made into alerts by the pollers (shared/pollers/records.py);
+    # never a posted payload either.
+    ENTRA_RISKY_USER = "entraRiskyUser"
+    INTUNE_COMPLIANCE = "intuneCompliance"
 
 
 class AlertStatus(StrEnum):

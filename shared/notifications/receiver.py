@@ -26,6 +26,7 @@ from shared.store.sources import SourceStore
 log = logging.getLogger("riposte.notifications")
 
 SOURCE = SourceName.ALERTS_V2  # the one pulled source Graph pushes for
+RESOURCE = "security/alerts_v2"  # what its subscription names
 MAX_NOTIFICATIONS = 1_000  # Graph batches at most a few hundred per POST
 # Graph's validation tokens are opaque printable text (a sentence and ids); anything else is not echoed.
 VALIDATION_TOKEN = re.compile(r"[\x20-\x7e]{1,1024}")
@@ -82,7 +83,7 @@ def _verified(store: SourceStore, key: bytes | None, note: Notification, handled
     return True
 
 
-def _make_due(store: SourceStore, tenant: str, now: datetime) -> None:
+def make_due(store: SourceStore, tenant: str, now: datetime) -> None:
     if not store.mark_due(tenant, SOURCE, now=now):
         store.nudge(tenant, SOURCE, now=now)  # a poll holds it: the poll after it reads the alert
 
@@ -92,14 +93,14 @@ def handle_changes(batch: NotificationBatch, store: SourceStore, key: bytes | No
     handled = Handled()
     due: set[str] = set()
     for note in batch.value:
-        if not (note.resource or "").lower().startswith("security/alerts_v2"):
+        if not (note.resource or "").lower().startswith(RESOURCE):
             handled.ignored.append("not an alerts_v2 resource")
             continue
         if _verified(store, key, note, handled):
             handled.accepted += 1
             due.add(note.tenant_id.lower())
     for tenant in due:  # one write per tenant, however many alerts the batch names
-        _make_due(store, tenant, now)
+        make_due(store, tenant, now)
     return handled
 
 
@@ -118,7 +119,7 @@ def handle_lifecycle(batch: NotificationBatch, store: SourceStore, key: bytes | 
         handled.accepted += 1
         tenant = note.tenant_id.lower()
         if event == "missed":
-            _make_due(store, tenant, now)
+            make_due(store, tenant, now)
             continue
         current = store.get_subscription(tenant, SOURCE)
         if current is None:
@@ -127,6 +128,6 @@ def handle_lifecycle(batch: NotificationBatch, store: SourceStore, key: bytes | 
             flagged = current.model_copy(update={"reauthorize": True})
         else:  # removed by Graph: recreate, and poll now for what went unnotified meanwhile
             flagged = current.model_copy(update={"id": None, "expires_at": None, "reauthorize": False})
-            _make_due(store, tenant, now)
+            make_due(store, tenant, now)
         store.put_subscription(tenant, SOURCE, flagged)
     return handled

@@ -6,8 +6,14 @@
 - a device that was non-compliant and is not any more: its alert is resolved (whatever its state now:
   compliant, in grace period again, or gone; Intune lists only verdicts as `noncompliant`);
 - still non-compliant: nothing, and no intake call.
-A quiet tenant is one Graph request and no write to the alerts. The first poll raises every device
-non-compliant at that time: a connected tenant's open gaps are worth a look.
+A quiet tenant is one Graph request and no write to the alerts.
+
+The first poll is a baseline: it records the devices non-compliant at that moment (tracked with no
+alert, BASELINE) and raises nothing. A newly connected tenant's standing gaps are not events, and raising
+them all at once would flood the runs of every compliance playbook (quarantine, ticket, mail) for
+drift that happened before Riposte watched; an operator who wants them acted on uses a scheduled
+playbook over the `noncompliantDevices` population (docs/alert-sources.md). Such a device that turns
+compliant resolves nothing; when it drifts again, that is a new episode and a new alert.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from shared.models.alert import AlertStatus
 from shared.sources.mappings import COMPLIANCE, COMPLIANCE_CATEGORY
 
 OPENS = next(outcome for outcome in COMPLIANCE.values() if outcome.opens)
+BASELINE = ""  # tracked value of a device non-compliant at the first poll: no alert was raised for it
 
 
 def alert_id(device_id: str, first_seen: datetime) -> str:
@@ -42,17 +49,22 @@ def _alert(key: str, device: dict[str, Any], status: AlertStatus) -> dict[str, A
     return payload
 
 
-def drift(tracked: dict[str, str], noncompliant: list[dict[str, Any]], now: datetime
+def drift(tracked: dict[str, str], noncompliant: list[dict[str, Any]], now: datetime, *, baseline: bool = False
           ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The alerts to hand to intake (opened and resolved) and what to track for the next poll."""
+    """The alerts to hand to intake (opened and resolved) and what to track for the next poll.
+    `baseline` (the source's first successful poll): track the devices non-compliant now, raise nothing."""
     current = {str(d["id"]): d for d in noncompliant if isinstance(d.get("id"), str)}
+    if baseline:
+        return [], dict.fromkeys(current, BASELINE)
     payloads = []
     following: dict[str, str] = {}
     for device_id, device in current.items():
-        following[device_id] = tracked.get(device_id) or alert_id(device_id, now)
-        if device_id not in tracked:
+        if device_id in tracked:
+            following[device_id] = tracked[device_id]
+        else:
+            following[device_id] = alert_id(device_id, now)
             payloads.append(_alert(following[device_id], device, AlertStatus.NEW))
     for device_id, key in tracked.items():
-        if device_id not in current:
+        if device_id not in current and key != BASELINE:
             payloads.append(_alert(key, {"id": device_id}, AlertStatus.RESOLVED))
     return payloads, following

@@ -113,7 +113,8 @@ async def _read_and_deliver(graphs: GraphClientFactory, claim: Claim, deliver: D
     tracked = None
     if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
         devices, requests = await read_noncompliant_devices(graph)
-        records, tracked = compliance.drift(claim.state.tracked, devices, claim.window_end)
+        first = claim.state.last_success_at is None  # a baseline: today's gaps are not events
+        records, tracked = compliance.drift(claim.state.tracked, devices, claim.window_end, baseline=first)
         items = len(devices)
     else:
         records, requests = await read_window(graph, source, claim.window_start, claim.window_end)

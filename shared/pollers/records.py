@@ -1,14 +1,19 @@
-"""What a polled Graph record is handed to intake as. Alerts, incidents and risk detections are posted
-as Graph returns them (their normalizers read Graph's JSON); a risky user is not an alert, so it becomes
-a generic `riposte.alert.v1` alert (docs/alert-sources.md, "Risk level → severity").
+"""What a polled Graph record is handed to intake as. Alerts, incidents and risk detections are read
+as Graph returns them (their normalizers read Graph's JSON); a risky user and a device's compliance are
+not alerts, so they are written as `riposte.alert.v1` alerts (docs/alert-sources.md, "Risk level →
+severity") and carry a source of their own (`entraRiskyUser`, `intuneCompliance`), not `generic`: the
+listing's `source` filter tells them apart from what scripts post, and a posted generic alert can never
+share their ids (the source is part of the alert id).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shared.ingestion import normalize_payload
 from shared.ingestion.lenient import enum_key
-from shared.models.alert import AlertStatus
+from shared.ingestion.sources import generic
+from shared.models.alert import AlertSource, AlertStatus, NormalizedAlert
 from shared.sources.catalog import SourceName
 from shared.sources.mappings import RISK_LEVEL_SEVERITIES, RISK_STATE_STATUSES
 
@@ -46,3 +51,19 @@ def payload_of(source: SourceName, record: dict[str, Any]) -> dict[str, Any] | N
     if source is SourceName.RISKY_USERS:
         return risky_user_alert(record)
     return record
+
+
+# Sources whose records Riposte writes as riposte.alert.v1 alerts, and the alert source they carry.
+WRITTEN_SOURCES = {SourceName.RISKY_USERS: AlertSource.ENTRA_RISKY_USER,
+                   SourceName.MANAGED_DEVICES: AlertSource.INTUNE_COMPLIANCE}
+
+
+def alerts_of(source: SourceName, record: dict[str, Any]) -> list[NormalizedAlert]:
+    """The alerts intake takes for a polled record (none for a record that raises nothing); PayloadError
+    for one that cannot be read."""
+    payload = payload_of(source, record)
+    if payload is None:
+        return []
+    if source in WRITTEN_SOURCES:
+        return [alert.model_copy(update={"source": WRITTEN_SOURCES[source]}) for alert in generic.normalize(payload)]
+    return normalize_payload(payload)

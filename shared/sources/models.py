@@ -126,6 +126,9 @@ class SubscriptionState(CamelModel):
     notification_url: str | None = None
     reauthorize: bool = False  # a reauthorizationRequired lifecycle notification came
     renewed_at: datetime | None = None
+    checked_at: datetime | None = None  # Graph last said it exists (created, renewed or read)
+    # The graph-notification-key its clientState was derived under (client_state.fingerprint; not secret).
+    key_fingerprint: str | None = Field(default=None, max_length=64)
     last_error: SourceError | None = None
 
 

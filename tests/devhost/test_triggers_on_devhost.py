@@ -101,3 +101,26 @@ def test_async_activities_run_on_the_devhost_loop_and_fan_out(sample):
     assert [r["echo"] for r in done["output"]] == [1, 2, 3]
     # One long-lived loop runs every coroutine: Graph clients bound to it keep working.
     assert {r["thread"] for r in done["output"]} == {"devhost-loop"}
+
+
+def test_the_event_grid_webhook_validates_and_delivers_like_the_host(sample):
+    """/runtime/webhooks/eventgrid: what an Event Grid subscription with a webhook destination calls."""
+    webhook = f"{sample.origin}/runtime/webhooks/eventgrid"
+    validation = [{"id": "v1", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent", "subject": "",
+                   "eventTime": "2026-11-23T00:00:00Z", "dataVersion": "1", "data": {"validationCode": "512d38b6"}}]
+    answered = httpx.post(webhook, params={"functionName": "on_event"}, json=validation,
+                          headers={"aeg-event-type": "SubscriptionValidation"})
+    assert answered.status_code == 200 and answered.json() == {"validationResponse": "512d38b6"}
+    options = httpx.options(webhook, headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
+    assert options.status_code == 200 and options.headers["WebHook-Allowed-Origin"] == "eventgrid.azure.net"
+
+    event_id = uuid.uuid4().hex
+    cloud_event = {"specversion": "1.0", "id": event_id, "source": "/tenants/t/applications/a",
+                   "type": "Riposte.Alert", "data": {"severity": "low"}}
+    delivered = httpx.post(webhook, params={"functionName": "on_event"}, json=cloud_event,
+                           headers={"Content-Type": "application/cloudevents+json"})
+    assert delivered.status_code == 202  # answered after the function ran
+    done = wait_for_status(status_url(sample, f"event-{event_id}"))
+    assert done["output"] == {"kind": "cloudevent", "type": "Riposte.Alert", "data": {"severity": "low"}}
+    assert httpx.post(webhook, params={"functionName": "nope"}, json=cloud_event).status_code == 404
+    assert httpx.post(webhook, params={"functionName": "on_event"}, content=b"[1]").status_code == 400

@@ -9,14 +9,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.notifications.client_state import client_state
-from shared.notifications.subscriptions import RETRY_FAILED, Desired, endpoints, maintain_tenant
+from shared.notifications.client_state import client_state, fingerprint
+from shared.notifications.subscriptions import CHECK_EVERY, RETRY_FAILED, Desired, endpoints, maintain_tenant
 from shared.sources.catalog import SourceName
-from shared.sources.models import SubscriptionState
+from shared.sources.models import SourceCounts, SourceState, SubscriptionState
 
 pytestmark = pytest.mark.stack
 KEY = b"s" * 32
 ALERTS = SourceName.ALERTS_V2
+
+
+def polled_an_hour_from_now(store, tenant: str, now: datetime) -> None:
+    """The tenant's alerts_v2 state: polled just now, next poll in two hours (so 'made due' shows)."""
+    state = SourceState(watermark=now, last_attempt_at=now, next_due_at=now + timedelta(hours=2),
+                        counts=SourceCounts(polls=1))
+    assert store._write(tenant, ALERTS, state, None)
+
+
+def subscription_calls(control, tenant: str) -> list[tuple[str, str]]:
+    response = control.get("/_sandbox/calls", params={"tenantId": tenant, "since": 0})
+    response.raise_for_status()
+    return [(c["method"], c["path"]) for c in response.json()["value"] if "/subscriptions" in c["path"]
+            and not c["path"].startswith("/_sandbox")]
 
 
 def sandbox_subs(control, tenant: str) -> list[dict]:
@@ -60,7 +74,7 @@ async def test_created_kept_renewed_reauthorized_recreated_deleted(app_devhost, 
                         json={"lifecycleEvent": "subscriptionRemoved"}).status_code == 200
     assert sandbox_subs(control, tenant) == []
     due = row.expires_at - timedelta(hours=1)
-    assert await maintain_tenant(store, graphs, tenant, True, row, desired, due) == "created"
+    assert await maintain_tenant(store, graphs, tenant, True, row, desired, due) == "recreated"
     row = store.get_subscription(tenant, ALERTS)
     assert [s["id"] for s in sandbox_subs(control, tenant)] == [row.id]
 
@@ -90,3 +104,59 @@ async def test_no_url_or_no_key_means_no_subscription(app_devhost, store, graphs
     assert await maintain_tenant(store, graphs, tenant, True, None, Desired(app_devhost.origin, None), now) == "none"
     assert store.get_subscription(tenant, ALERTS) is None
     assert SubscriptionState().id is None
+
+
+async def test_a_subscription_lost_at_graph_is_found_within_the_hour_and_recreated(
+        app_devhost, store, graphs, control, tenant):
+    desired = Desired(base_url=app_devhost.origin, key=KEY)
+    now = datetime.now(UTC)
+    assert await maintain_tenant(store, graphs, tenant, True, None, desired, now) == "created"
+    row = store.get_subscription(tenant, ALERTS)
+    assert row.checked_at == now
+    polled_an_hour_from_now(store, tenant, now)
+    # Lost at Graph with no lifecycle notification (a restarted sandbox, a purge): the row still says current.
+    await graphs.for_tenant(tenant).subscriptions.by_subscription_id(row.id).delete()
+    before = len(subscription_calls(control, tenant))
+    half = now + CHECK_EVERY / 2
+    assert await maintain_tenant(store, graphs, tenant, True, row, desired, half) == "current"
+    assert len(subscription_calls(control, tenant)) == before  # inside the hour: no Graph request at all
+
+    hour = now + CHECK_EVERY
+    assert await maintain_tenant(store, graphs, tenant, True, row, desired, hour) == "recreated"
+    assert subscription_calls(control, tenant)[before:] == [("GET", f"/v1.0/subscriptions/{row.id}"),
+                                                            ("POST", "/v1.0/subscriptions")]
+    recreated = store.get_subscription(tenant, ALERTS)
+    assert [s["id"] for s in sandbox_subs(control, tenant)] == [recreated.id] and recreated.id != row.id
+    assert store.get_state(tenant, ALERTS)[0].next_due_at == hour  # a catch-up poll for what went unnotified
+
+    # Found alive: only the time of the check is written, and the next one is an hour later.
+    later = hour + CHECK_EVERY
+    assert await maintain_tenant(store, graphs, tenant, True, recreated, desired, later) == "checked"
+    checked = store.get_subscription(tenant, ALERTS)
+    assert (checked.id, checked.checked_at) == (recreated.id, later)
+    assert await maintain_tenant(store, graphs, tenant, True, checked, desired,
+                                 later + CHECK_EVERY - timedelta(seconds=1)) == "current"
+
+
+async def test_a_rotated_key_recreates_the_subscription_with_the_new_client_state(
+        app_devhost, store, graphs, control, tenant):
+    now = datetime.now(UTC)
+    old, new = Desired(base_url=app_devhost.origin, key=KEY), Desired(base_url=app_devhost.origin, key=b"n" * 32)
+    assert await maintain_tenant(store, graphs, tenant, True, None, old, now) == "created"
+    row = store.get_subscription(tenant, ALERTS)
+    assert row.key_fingerprint == fingerprint(KEY) != fingerprint(new.key)
+    assert KEY.decode() not in row.model_dump_json() and client_state(KEY, tenant) not in row.model_dump_json()
+    polled_an_hour_from_now(store, tenant, now)
+
+    assert await maintain_tenant(store, graphs, tenant, True, row, new, now) == "rekeyed"
+    rekeyed = store.get_subscription(tenant, ALERTS)
+    [sub] = sandbox_subs(control, tenant)  # the old one deleted once the new one exists
+    assert sub["id"] == rekeyed.id != row.id
+    assert sub["clientState"] == client_state(new.key, tenant)
+    assert rekeyed.key_fingerprint == fingerprint(new.key)
+    assert store.get_state(tenant, ALERTS)[0].next_due_at == now  # what was refused in the switch is polled
+    assert await maintain_tenant(store, graphs, tenant, True, rekeyed, new, now) == "current"
+
+    # A row written before fingerprints existed is recreated once, as its key is not known.
+    legacy = rekeyed.model_copy(update={"key_fingerprint": None})
+    assert await maintain_tenant(store, graphs, tenant, True, legacy, new, now) == "rekeyed"

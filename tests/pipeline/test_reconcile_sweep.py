@@ -21,7 +21,12 @@ from shared.store.tables import ALERTS
 from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
 
 GRACE = timedelta(minutes=5)
-LATER = datetime.now(UTC) + timedelta(minutes=10)
+
+
+def later() -> datetime:
+    """Past the grace of runs made just now. Taken when a test runs, not at import: a full suite takes
+    longer than the grace to reach these tests."""
+    return datetime.now(UTC) + timedelta(minutes=10)
 
 
 class FakeDurable:
@@ -44,10 +49,11 @@ class FakeDurable:
 
 def test_a_sweep_with_nothing_open_reads_one_empty_partition(tables):
     durable = FakeDurable()
-    asyncio.run(sweep(durable, tables, AuditLog(tables), GRACE, now=LATER))  # warm: the table exists
+    at = later()
+    asyncio.run(sweep(durable, tables, AuditLog(tables), GRACE, now=at))  # warm: the table exists
     started = time.perf_counter()
     for _ in range(20):
-        counts = asyncio.run(sweep(durable, tables, AuditLog(tables), GRACE, now=LATER))
+        counts = asyncio.run(sweep(durable, tables, AuditLog(tables), GRACE, now=at))
     per_sweep_ms = (time.perf_counter() - started) / 20 * 1000
     print(f"empty sweep: {per_sweep_ms:.1f} ms")  # figure for docs/benchmarks.md
     assert set(counts.values()) == {0} and durable.status_reads == 0
@@ -60,15 +66,16 @@ async def test_a_sweep_restarts_the_run_that_never_acted_and_records_the_one_tha
     store.set_run_status(acted, RunStatus.RUNNING, started_at=datetime.now(UTC), acted_at=datetime.now(UTC))
     OpenRuns(tables).add([("ru-" + "e" * 32 + "-" + "f" * 32, "al-" + "e" * 32)])  # listed, never stored
     durable = FakeDurable({alive: "Running", acted: "Failed"})
+    at = later()
 
-    counts = await sweep(durable, tables, AuditLog(tables), GRACE, now=LATER)
+    counts = await sweep(durable, tables, AuditLog(tables), GRACE, now=at)
 
     assert counts == {Action.LEAVE: 1, Action.FORGET: 1, Action.RESTART: 1, Action.RECORD_LOST: 1}
     assert [(i, body["run"]["runId"]) for i, body in durable.started] == [(quiet, quiet)]
     lost = store.get_run(acted)
     assert lost.status is RunStatus.LOST and "ended (Failed)" in lost.end_reason
     assert store.get_run(alive).status is RunStatus.PENDING
-    still_open = {o.run_id for o in OpenRuns(tables).opened_before(LATER + timedelta(seconds=1))}
+    still_open = {o.run_id for o in OpenRuns(tables).opened_before(at + timedelta(seconds=1))}
     assert still_open == {quiet, alive}
 
 

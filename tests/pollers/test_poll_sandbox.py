@@ -195,6 +195,35 @@ async def test_a_device_turning_noncompliant_opens_an_alert_and_turning_back_res
     assert store.get_state(tenant, SourceName.MANAGED_DEVICES)[0].tracked == {device_id: again["alertId"]}
 
 
+async def test_the_first_poll_is_a_baseline_that_raises_no_standing_noncompliance(store, graphs, control, tenant):
+    """A newly connected tenant's devices non-compliant already are tracked, not raised (no flood of
+    compliance runs); one fixed and drifting again afterwards is a new episode, raised."""
+    enable(store, tenant, SourceName.MANAGED_DEVICES)
+    response = control.post(f"/_sandbox/intune/tenants/{tenant}/managedDevices",
+                            json={"userId": f"kim@t{tenant[:8]}.onmicrosoft.com", "deviceName": "KIM-LT-02",
+                                  "complianceState": "noncompliant"})
+    assert response.status_code == 201, response.text
+    device_id = response.json()["id"]
+    deliver = Collected()
+
+    def drift(state: str) -> None:
+        changed = control.patch(f"/_sandbox/intune/tenants/{tenant}/managedDevices/{device_id}",
+                                json={"complianceState": state})
+        assert changed.status_code == 200, changed.text
+
+    first = await poll(store, graphs, deliver)
+    assert (first.claimed, first.failures) == (1, 0) and deliver.records == []
+    state, _ = store.get_state(tenant, SourceName.MANAGED_DEVICES)
+    assert state.tracked == {device_id: ""} and state.counts.items == 1
+    drift("compliant")
+    await poll(store, graphs, deliver, offset=MINUTE + timedelta(seconds=5))
+    assert deliver.records == []  # no alert was opened, so none is resolved
+    drift("noncompliant")
+    await poll(store, graphs, deliver, offset=2 * (MINUTE + timedelta(seconds=5)))
+    [opened] = [r for _, _, r in deliver.records]
+    assert (opened["status"], opened["devices"][0]["name"]) == ("new", "KIM-LT-02")
+
+
 async def test_a_source_due_before_the_next_tick_is_polled_at_this_one(store, graphs, control, tenant):
     """Otherwise polls drift to interval + tick apart (5 s interval, 5 s timer: every 10 s)."""
     enable(store, tenant, ALERTS)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from shared.ingestion import normalize_payload
-from shared.models.alert import AlertStatus, Severity
-from shared.pollers.records import payload_of
+from shared.models.alert import AlertSource, AlertStatus, Severity, alert_id_for
+from shared.pollers.records import alerts_of, payload_of
 from shared.sources.catalog import SourceName
 
 USER = {"id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd", "userPrincipalName": "Adele.Vance@contoso.com",
@@ -53,3 +53,24 @@ def test_compliance_alerts_are_read_by_intake_as_compliance_alerts():
     resolved, left = drift(tracked, [], datetime(2026, 12, 5, tzinfo=UTC))
     [closed] = normalize_payload(resolved[0])
     assert (closed.source_alert_id, closed.status, left) == (alert.source_alert_id, AlertStatus.RESOLVED, {})
+
+
+def test_pulled_risky_users_and_compliance_carry_their_own_source_not_generic():
+    from datetime import UTC, datetime
+
+    from shared.pollers.compliance import drift
+
+    [user_alert] = alerts_of(SourceName.RISKY_USERS, USER)
+    assert user_alert.source is AlertSource.ENTRA_RISKY_USER
+    assert alerts_of(SourceName.RISKY_USERS, USER | {"riskLevel": "none"}) == []
+    opened, _ = drift({}, [{"id": "d-1", "deviceName": "KIM-LT"}], datetime(2026, 12, 4, tzinfo=UTC))
+    [device_alert] = alerts_of(SourceName.MANAGED_DEVICES, opened[0])
+    assert (device_alert.source, device_alert.category) == (AlertSource.INTUNE_COMPLIANCE, "compliance")
+    # The source is part of the alert id: a posted generic alert with the same alertId is another alert.
+    [posted] = normalize_payload(opened[0])
+    assert posted.source is AlertSource.GENERIC
+    assert alert_id_for(posted.source, posted.source_alert_id) != alert_id_for(device_alert.source,
+                                                                               device_alert.source_alert_id)
+    [graph] = alerts_of(SourceName.ALERTS_V2, {"@odata.type": "#microsoft.graph.security.alert", "id": "da1",
+                                               "title": "x", "severity": "high"})
+    assert graph.source is AlertSource.GRAPH_SECURITY
