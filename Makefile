@@ -39,8 +39,13 @@ bench: deps
 	$(PY) -m benchmarks.matching_bench
 	$(PY) -m benchmarks.pipeline_bench
 	$(PY) -m benchmarks.preset_bench
+	$(PY) -m benchmarks.containment_bench
 	$(PY) -m benchmarks.approval_bench
 	$(PY) -m benchmarks.poller_bench
+	$(PY) -m benchmarks.graph_reads_bench
+	$(PY) -m benchmarks.pool_bench
+	$(PY) -m benchmarks.notification_bench
+	$(PY) -m benchmarks.fault_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 

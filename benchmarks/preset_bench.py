@@ -1,11 +1,12 @@
-"""The containment preset (one Graph $batch) versus the same four steps sent one by one.
+"""The containment preset (two Graph $batch posts) versus the same four steps sent one by one.
 
 Method: the sandbox adds LATENCY_MS to every top-level request, Graph or Exchange (a batch is one request;
 its inner requests add nothing), as a distant Microsoft 365 would. For RUNS alerts naming one user (Adele,
 who has three forwarding inbox rules and mailbox forwarding in the seed), time `execute_step` of
-`disable_user_and_revoke` (reads, then one fully sequential `$batch`: disable -> revoke -> password ->
-3 rules, then Exchange Set-Mailbox), and of `disable_user`, `revoke_user_sessions`, `force_password_reset`
-and `remove_forwarding_rules` run one after the other (one request per read and per write). The sandbox
+`disable_user_and_revoke` (first one `$batch` read -> disable -> revoke; then the rules list and Exchange
+Get-Mailbox, while the password is sealed; then one `$batch` password -> 3 rules; then Exchange
+Set-Mailbox), and of `disable_user`, `revoke_user_sessions`, `force_password_reset` and
+`remove_forwarding_rules` run one after the other (one request per read and per write). The sandbox
 is reset before each run (so there is always something to contain). Requests are counted from the
 sandbox's call log: Graph top-level requests (a $batch counts once), of them the writes, and Exchange
 InvokeCommand calls. Median and max wall time.
@@ -116,7 +117,7 @@ async def run_both(sandbox: SandboxServer, control: httpx.AsyncClient) -> None:
     await factory.aclose()
     print(f"sandbox latency {LATENCY_MS} ms per top-level request, {RUNS} runs each, one user "
           "(3 forwarding rules, mailbox forwarding)")
-    print(line("preset (reads, one $batch, Exchange):", preset, preset_counts)
+    print(line("preset (disable batch, reads, batch, Exchange):", preset, preset_counts)
           + f"; graphRoundTrips {preset_counts['graphRoundTrips']}")
     print(line("one by one (four steps):", separate, separate_counts))
 

@@ -8,7 +8,7 @@ import threading
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 RANDOM_SEED = 20261204  # probabilistic rules draw from this, again after every clear (and reset)
@@ -32,6 +32,9 @@ class FaultRuleSpec(BaseModel):
     # The share of matching requests it affects (e.g. 0.2 = one in five, drawn from a seeded generator, so a
     # run with the same request order fails the same requests); a request it spares is not counted.
     probability: float = Field(default=1.0, gt=0, le=1)
+    # A generator of the rule's own for `probability`, seeded with this: its choices then depend only on the
+    # order of the requests it matches (e.g. one tenant's polls), not on what other traffic drew before.
+    seed: int | None = None
     code: str | None = None
     message: str | None = None
 
@@ -65,6 +68,15 @@ class FaultRule(FaultRuleSpec):
     id: str
     remaining: int | None
     hits: int = 0
+    _own_random: random.Random | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any) -> None:
+        if self.seed is not None:
+            self._own_random = random.Random(self.seed)  # noqa: S311 (fault sampling, not crypto)
+
+    def spared(self, shared: random.Random) -> bool:
+        """Whether a probabilistic rule lets this matching request through (one draw)."""
+        return self.probability < 1 and (self._own_random or shared).random() >= self.probability
 
     def matches(self, method: str, path: str, tenant_id: str | None) -> bool:
         if self.remaining == 0:
@@ -98,7 +110,7 @@ class FaultRegistry:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(method, path, tenant_id):
-                    if rule.probability < 1 and self._random.random() >= rule.probability:
+                    if rule.spared(self._random):
                         continue
                     rule.hits += 1
                     if rule.remaining is not None:

@@ -16,8 +16,10 @@ from pydantic import ValidationError
 from shared import services
 from shared.notifications import receiver, subscriptions
 from shared.notifications.client_state import configured_key
+from shared.pollers import prompt
 from shared.settings import get_settings
 from shared.store.sources import SourceStore
+from triggers import pollers
 from triggers.http_responses import error_response, json_response
 from triggers.request_parsing import first_validation_error, parse_json_body
 
@@ -32,7 +34,8 @@ def _key() -> bytes | None:
     return configured_key()
 
 
-async def _receive(req: func.HttpRequest, handle: Handler) -> func.HttpResponse:
+async def _receive(req: func.HttpRequest, handle: Handler, client: df.DurableOrchestrationClient
+                   ) -> func.HttpResponse:
     token = req.params.get("validationToken")
     if token is not None:  # the handshake before a subscription is created: echo the token, plain text
         echoed = receiver.echoable_token(token)
@@ -50,18 +53,24 @@ async def _receive(req: func.HttpRequest, handle: Handler) -> func.HttpResponse:
     except ValidationError as exc:
         field, reason = first_validation_error(exc)
         return error_response(400, "invalid_notification", f"{field}: {reason}.", field=field)
-    handled = await asyncio.to_thread(handle, batch, services.sources(), _key(), datetime.now(UTC))
+    store = services.sources()
+    handled = await asyncio.to_thread(handle, batch, store, _key(), datetime.now(UTC))
+    if handled.due:  # the hook: polled now, in the background, rather than at the pollers' next tick
+        prompt.poll_soon(store, services.graph_factory(), pollers.intake_delivery(client), handled.due,
+                         owner=pollers.owner())
     return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
 
 
 @bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
-    return await _receive(req, receiver.handle_changes)
+@bp.durable_client_input(client_name="client")
+async def graph_notifications(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _receive(req, receiver.handle_changes, client)
 
 
 @bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
-    return await _receive(req, receiver.handle_lifecycle)
+@bp.durable_client_input(client_name="client")
+async def graph_lifecycle(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await _receive(req, receiver.handle_lifecycle, client)
 
 
 async def maintain() -> dict[str, str]:

@@ -244,8 +244,7 @@ async def _post_teams(record: ApprovalRecord, secret: str, deps: StepDependencie
             "Content-Type": "application/json", "User-Agent": f"Riposte/{deps.settings.version}"})
 
     try:
-        async with outbound_http.client() as http:
-            sent = await send_with_retries(http, make_request)
+        sent = await send_with_retries(outbound_http.client(), make_request)
     except Exception as exc:  # reported, never raised
         return NotifyError(to="teams", code="teams_failed",
                            message=f"The card could not be posted ({type(exc).__name__}).")

@@ -175,7 +175,9 @@ def _json(response: httpx.Response) -> Any:
 
 
 class ExchangeAdminClient:
-    """Runs cmdlets in one tenant. Owns (and closes) its credential and, unless given one, its HTTP client.
+    """Runs cmdlets in one tenant. Closes its credential unless told it is shared (``owns_credential=False``,
+    the tenant's cached one); its HTTP client is the event loop's shared one (`outbound_http.client()`)
+    unless given, and is never closed here.
 
     ``invoke`` raises ``ExchangeError`` for every failure, after retrying 429 and 5xx (and connection
     failures) a bounded number of times, waiting what ``Retry-After`` asks (fractional seconds or an
@@ -191,12 +193,13 @@ class ExchangeAdminClient:
         http: httpx.AsyncClient | None = None,
         policy: ExchangeRetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        owns_credential: bool = True,
     ) -> None:
         self.base_url = require_secure(base_url.rstrip("/"))
         self.tenant_id = tenant_id
         self.scope = exchange_scope(self.base_url)
         self._credential = credential
-        self._own_http = http is None
+        self._owns_credential = owns_credential
         self._http = http if http is not None else outbound_client()
         self.policy = policy or ExchangeRetryPolicy()
         self._sleep = sleep
@@ -212,9 +215,8 @@ class ExchangeAdminClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
-        await self._credential.close()
+        if self._owns_credential:
+            await self._credential.close()
 
     async def _token(self, cmdlet: str) -> str:
         try:

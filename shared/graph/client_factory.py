@@ -2,16 +2,21 @@
 
 Whether the clients talk to Microsoft or to the local sandbox depends only on the base URL and
 the credential kind in the settings.
+
+Every tenant's client on a loop sends through ONE httpx client: one middleware pipeline (retries,
+redirects, telemetry: none of it per tenant) over one transport (small connection pools, see
+``ShardedPool``), with the process's TLS context.
+Authentication is per tenant: each tenant's request adapter adds its own token to each request. With
+a pool per tenant, a poller's next poll of a tenant found its connection expired and opened a new one
+(a TLS handshake per poll in Azure, docs/benchmarks.md "Pollers").
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import uuid
-import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
@@ -23,6 +28,8 @@ from msgraph.graph_request_adapter import options as SDK_MIDDLEWARE_OPTIONS
 from msgraph_core import GraphClientFactory as HttpClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
+
+from shared.loop_clients import PerLoop, ShardedPool, pool_limits, ssl_context
 
 from .credentials import (
     LocalTokenCredential,
@@ -72,11 +79,23 @@ class GraphHttpClient:
     client: httpx.AsyncClient
     # msgraph-core's AsyncGraphTransport has no aclose(), so client.aclose() leaves the pool's
     # sockets open; the pool transport is kept here to be closed explicitly.
-    pool: httpx.AsyncHTTPTransport
+    pool: httpx.AsyncBaseTransport
 
     async def aclose(self) -> None:
         await self.client.aclose()
         await self.pool.aclose()
+
+
+# One transport serves every tenant of a loop: small httpcore pools behind it (ShardedPool says why). Over
+# HTTP/2 (Microsoft) light traffic shares one connection; over HTTP/1.1 (the sandbox) there is one per
+# request in flight: the pollers run 32 tenants at a time, each with up to 5 sources. Connections are kept
+# between the pollers' 5 s ticks.
+GRAPH_SHARDS, GRAPH_SHARD_FILL = 32, 4
+GRAPH_SHARD_LIMITS = pool_limits(connections=8, keepalive_s=30.0)
+
+
+def _graph_pool() -> httpx.AsyncHTTPTransport:
+    return httpx.AsyncHTTPTransport(http2=True, verify=ssl_context(http2=True), limits=GRAPH_SHARD_LIMITS)
 
 
 def build_http_client() -> GraphHttpClient:
@@ -87,7 +106,8 @@ def build_http_client() -> GraphHttpClient:
     ]
     telemetry_options = SDK_MIDDLEWARE_OPTIONS.get(GraphTelemetryHandlerOption.get_key())
     middleware.append(GraphTelemetryHandler(options=telemetry_options))
-    pool = httpx.AsyncHTTPTransport(http2=True)  # as KiotaClientFactory.get_default_client, same timeouts
+    # As KiotaClientFactory.get_default_client (HTTP/2, same timeouts), with the shared TLS context.
+    pool = ShardedPool(_graph_pool, GRAPH_SHARDS, GRAPH_SHARD_FILL)
     client = httpx.AsyncClient(transport=pool, timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT,
                                                                      connect=DEFAULT_CONNECTION_TIMEOUT))
     return GraphHttpClient(HttpClientFactory.create_with_custom_middleware(middleware, client=client), pool)
@@ -96,19 +116,29 @@ def build_http_client() -> GraphHttpClient:
 @dataclass
 class _TenantClient:
     client: GraphServiceClient
-    http: GraphHttpClient
     credential: AsyncTokenCredential
 
+
+@dataclass
+class _LoopClients:
+    """A loop's shared HTTP client and the tenants' clients over it."""
+
+    http: GraphHttpClient = field(default_factory=build_http_client)
+    tenants: dict[str, _TenantClient] = field(default_factory=dict)
+
     async def aclose(self) -> None:
+        tenants, self.tenants = list(self.tenants.values()), {}
+        for tenant in tenants:
+            await tenant.credential.close()
         await self.http.aclose()
-        await self.credential.close()
 
 
 class GraphClientFactory:
     """``for_tenant(tid)`` returns the cached client of the *running* event loop for that tenant.
 
-    Clients hold loop-bound HTTP connections, so a client is never shared across loops; call
-    ``aclose()`` on the loop before it ends to release connections and credentials.
+    Clients hold loop-bound HTTP connections, so a client is never shared across loops. A loop's clients,
+    connections and credentials are released by ``aclose()`` on that loop, or when ``asyncio.run`` /
+    ``asyncio.Runner`` finalizes it.
     """
 
     def __init__(self, settings: GraphSettings | None = None) -> None:
@@ -119,46 +149,29 @@ class GraphClientFactory:
                 f"(127.0.0.1, localhost, ::1); GRAPH_BASE_URL is {self.settings.base_url}"
             )
         self._lock = threading.Lock()
-        # By id(loop), with a weak reference to tell a live loop from a dead one that left its id behind.
-        # (Not a WeakKeyDictionary: the cached clients hold their loop, so the keys would never die.)
-        self._clients: dict[int, tuple[weakref.ref[asyncio.AbstractEventLoop], dict[str, _TenantClient]]] = {}
+        self._loops: PerLoop[_LoopClients] = PerLoop(_LoopClients, _LoopClients.aclose)
         self._assertion: ManagedIdentityAssertion | None = None
 
     def for_tenant(self, tenant_id: str) -> GraphServiceClient:
-        tid = validate_tenant_id(tenant_id)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            raise RuntimeError(
-                "GraphClientFactory.for_tenant must be called inside the event loop that will use the client"
-            ) from None
-        with self._lock:
-            per_loop = self._clients_of(loop)
-            if tid not in per_loop:
-                per_loop[tid] = self._build(tid)
-            return per_loop[tid].client
+        return self._tenant(tenant_id).client
 
-    def _clients_of(self, loop: asyncio.AbstractEventLoop) -> dict[str, _TenantClient]:
-        # Forget clients of closed loops (their owner skipped aclose()); they cannot be used any more.
-        for key, (ref, _) in list(self._clients.items()):
-            old = ref()
-            if old is None or old.is_closed():
-                del self._clients[key]
-        entry = self._clients.get(id(loop))
-        if entry is None or entry[0]() is not loop:
-            entry = (weakref.ref(loop), {})
-            self._clients[id(loop)] = entry
-        return entry[1]
+    def tenant_credential(self, tenant_id: str) -> AsyncTokenCredential:
+        """The running loop's credential of the tenant, the one its Graph client uses. It caches tokens per
+        scope, so an Exchange call does not ask Entra ID for a new token each step. The factory closes it."""
+        return self._tenant(tenant_id).credential
+
+    def _tenant(self, tenant_id: str) -> _TenantClient:
+        tid = validate_tenant_id(tenant_id)
+        clients = self._loops.get()
+        with self._lock:
+            if tid not in clients.tenants:
+                clients.tenants[tid] = self._build(tid, clients.http)
+            return clients.tenants[tid]
 
     async def aclose(self) -> None:
-        """Close the running loop's clients and credentials."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            ref, entries = self._clients.pop(id(loop), (None, {}))
-            if ref is not None and ref() is not loop:
-                entries = {}
-        for entry in entries.values():
-            await entry.aclose()
+        """Close the running loop's clients, credentials and connections (also done when the loop is
+        finalized by `asyncio.run` or `asyncio.Runner`)."""
+        await self._loops.aclose()
 
     def close_assertion(self) -> None:
         """Release the shared managed-identity credential (process shutdown)."""
@@ -166,15 +179,14 @@ class GraphClientFactory:
             self._assertion.close()
             self._assertion = None
 
-    def _build(self, tenant_id: str) -> _TenantClient:
+    def _build(self, tenant_id: str, http: GraphHttpClient) -> _TenantClient:
         credential = self.credential_for(tenant_id)
         auth = AzureIdentityAuthenticationProvider(
             credential, scopes=[self.settings.scope], allowed_hosts=[self.settings.host]
         )
-        http = build_http_client()
-        adapter = GraphRequestAdapter(auth, client=http.client)
+        adapter = GraphRequestAdapter(auth, client=http.client)  # the adapter authenticates each request
         adapter.base_url = self.settings.base_url  # before GraphServiceClient reads it
-        return _TenantClient(GraphServiceClient(request_adapter=adapter), http, credential)
+        return _TenantClient(GraphServiceClient(request_adapter=adapter), credential)
 
     def credential_for(self, tenant_id: str) -> AsyncTokenCredential:
         """A new async credential for the tenant, of the kind the settings ask for (caller closes it)."""

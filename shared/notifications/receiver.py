@@ -1,10 +1,11 @@
 """What Riposte does with what Graph POSTs to its notification endpoints (triggers/notifications.py).
 
-A notification never carries trust by itself: its only effect is to make the tenant's source due now,
-so the poller reads the alert from Graph within seconds through the usual window and intake (whose
-dedupe keeps an alert seen by a notification and a poll to one). One whose subscription is not the
-tenant's current one, or whose clientState does not verify, is ignored and logged (answered 202 all the
-same: Graph retries anything else for hours, and a forger learns nothing).
+A notification never carries trust by itself: its only effect is to make the tenant's source due now
+(and, through the trigger's hook, polled now: Handled.due), so the poller reads the alert from Graph
+within a second through the usual claim, window and intake (whose dedupe keeps an alert seen by a
+notification and a poll to one). One whose subscription is not the tenant's current one, or whose
+clientState does not verify, is ignored and logged (answered 202 all the same: Graph retries anything
+else for hours, and a forger learns nothing).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class NotificationBatch(CamelModel):
 class Handled:
     accepted: int = 0  # verified and acted on
     ignored: list[str] = field(default_factory=list)  # why each other one was dropped
+    # Tenants whose alerts_v2 this batch made due now: the trigger has them polled at once (the hook),
+    # rather than at the pollers' next tick. A tenant whose poll is in flight is not here: that poll reads
+    # again when it ends (shared/pollers/poll.py, _renotified).
+    due: list[str] = field(default_factory=list)
 
 
 LifecycleEvent = Literal["missed", "reauthorizationRequired", "subscriptionRemoved"]
@@ -83,9 +88,18 @@ def _verified(store: SourceStore, key: bytes | None, note: Notification, handled
     return True
 
 
-def make_due(store: SourceStore, tenant: str, now: datetime) -> None:
-    if not store.mark_due(tenant, SOURCE, now=now):
-        store.nudge(tenant, SOURCE, now=now)  # a poll holds it: the poll after it reads the alert
+def make_due(store: SourceStore, tenant: str, now: datetime) -> bool:
+    """The tenant's alerts_v2 due now (True: poll it now), or nudged when a poll holds it or it backs off
+    (False: the poll after that one reads the alert)."""
+    if store.mark_due(tenant, SOURCE, now=now):
+        return True
+    store.nudge(tenant, SOURCE, now=now)
+    return False
+
+
+def _make_due(store: SourceStore, tenant: str, now: datetime, handled: Handled) -> None:
+    if make_due(store, tenant, now):
+        handled.due.append(tenant)
 
 
 def handle_changes(batch: NotificationBatch, store: SourceStore, key: bytes | None, now: datetime) -> Handled:
@@ -99,8 +113,8 @@ def handle_changes(batch: NotificationBatch, store: SourceStore, key: bytes | No
         if _verified(store, key, note, handled):
             handled.accepted += 1
             due.add(note.tenant_id.lower())
-    for tenant in due:  # one write per tenant, however many alerts the batch names
-        make_due(store, tenant, now)
+    for tenant in sorted(due):  # one write per tenant, however many alerts the batch names
+        _make_due(store, tenant, now, handled)
     return handled
 
 
@@ -119,7 +133,7 @@ def handle_lifecycle(batch: NotificationBatch, store: SourceStore, key: bytes | 
         handled.accepted += 1
         tenant = note.tenant_id.lower()
         if event == "missed":
-            make_due(store, tenant, now)
+            _make_due(store, tenant, now, handled)
             continue
         current = store.get_subscription(tenant, SOURCE)
         if current is None:
@@ -128,6 +142,6 @@ def handle_lifecycle(batch: NotificationBatch, store: SourceStore, key: bytes | 
             flagged = current.model_copy(update={"reauthorize": True})
         else:  # removed by Graph: recreate, and poll now for what went unnotified meanwhile
             flagged = current.model_copy(update={"id": None, "expires_at": None, "reauthorize": False})
-            make_due(store, tenant, now)
+            _make_due(store, tenant, now, handled)
         store.put_subscription(tenant, SOURCE, flagged)
     return handled

@@ -28,13 +28,18 @@ from shared.pollers import compliance
 from shared.pollers.graph_lists import read_noncompliant_devices, read_window
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceError
-from shared.store.sources import Claim, ClaimLost, SourceStore
+from shared.store.sources import DEFAULT_LEASE, Claim, ClaimLost, SourceStore
 
 log = logging.getLogger("riposte.pollers")
 
 CONSENT_RETRY = timedelta(minutes=30)  # a revoked consent comes back when an admin acts: no need to hurry
 MAX_BACKOFF = timedelta(hours=1)
 JITTER = 0.2  # up to +20 %, so tenants throttled together do not come back together
+
+# The sources Graph change notifications nudge (shared/notifications/receiver.py), and how many polls in a
+# row one poll may make when notifications keep coming while it reads.
+NOTIFIED = frozenset({SourceName.ALERTS_V2})
+RENOTIFIED_ROUNDS = 3
 
 # Hands one Graph record of a tenant to intake; returns the number of alerts it became (0: skipped).
 Deliver = Callable[[str, SourceName, dict[str, Any]], Awaitable[int]]
@@ -106,8 +111,20 @@ class _Read:
     tracked: dict[str, str] | None
 
 
-async def _read_and_deliver(graphs: GraphClientFactory, claim: Claim, deliver: Deliver) -> _Read:
-    """Read the claimed window from the tenant's Graph and hand each record to intake."""
+async def _held(store: SourceStore, claim: Claim, now: datetime) -> Claim:
+    """The claim, its lease extended once half of it has run out: a window whose records take long to hand
+    to intake (a busy instance, a big window) stays this poller's. Otherwise another poller takes the
+    expired lease and reads the same window again from its start, and under load neither ever finishes."""
+    if claim.lease.expires_at - now > DEFAULT_LEASE / 2:
+        return claim
+    return await asyncio.to_thread(store.extend_claim, claim, now=now)  # ClaimLost: taken over already
+
+
+async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held: list[Claim], deliver: Deliver,
+                            now: Callable[[], datetime]) -> _Read:
+    """Read the claimed window (held[0], replaced as it is extended) from the tenant's Graph and hand each
+    record to intake."""
+    claim = held[0]
     tenant, source = claim.tenant_id, claim.source
     graph = graphs.for_tenant(tenant)
     tracked = None
@@ -121,7 +138,9 @@ async def _read_and_deliver(graphs: GraphClientFactory, claim: Claim, deliver: D
         items = len(records)
     alerts = 0
     for record in records:
+        held[0] = await _held(store, held[0], now())
         alerts += await deliver(tenant, source, record)
+    held[0] = await _held(store, held[0], now())
     return _Read(items, alerts, requests, tracked)
 
 
@@ -139,14 +158,40 @@ async def _failed(store: SourceStore, claim: Claim, exc: Exception, now: datetim
     return PollOutcome(tenant, source, error=error)
 
 
+def _renotified(store: SourceStore, advanced: list[Claim], now: datetime) -> list[Claim]:
+    """Claims again the windows after those just advanced whose source was notified while this poll held it
+    (SourceStore.nudge, later than the window's end: the alert may be after what was read), so the alert is
+    read now rather than at the next tick. One point read per advanced alerts_v2 window."""
+    again = []
+    for claim in advanced:
+        if claim.source not in NOTIFIED:
+            continue
+        nudged_at = store.nudged_at(claim.tenant_id, claim.source)
+        if nudged_at is None or nudged_at <= claim.window_end:
+            continue
+        state, etag = store.get_state(claim.tenant_id, claim.source)
+        if state.claimed_at(now) or state.counts.consecutive_failures or etag is None:
+            continue  # taken meanwhile, or backing off: not ours to hurry
+        due = state.model_copy(update={"next_due_at": min(nudged_at, now)})
+        taken = store.try_claim(claim.tenant_id, claim.source, due, etag, owner=claim.lease.owner, now=now,
+                                interval=claim.interval)
+        if taken is not None:
+            again.append(taken)
+    return again
+
+
 async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: list[Claim], deliver: Deliver,
-                      now: Callable[[], datetime], rng: random.Random) -> list[PollOutcome]:
+                      now: Callable[[], datetime], rng: random.Random, *,
+                      rounds: int = RENOTIFIED_ROUNDS) -> list[PollOutcome]:
     """Poll one tenant's claimed windows together; the successful ones are advanced in one storage
-    transaction, each failure is recorded on its source (with its backoff)."""
-    results = await asyncio.gather(*(_read_and_deliver(graphs, c, deliver) for c in claims), return_exceptions=True)
+    transaction, each failure is recorded on its source (with its backoff). A source notified during the
+    poll is polled again at once (up to `rounds` polls in all)."""
+    holders = [[claim] for claim in claims]
+    results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now) for h in holders),
+                                   return_exceptions=True)
     outcomes: list[PollOutcome] = []
     done: list[tuple[Claim, _Read]] = []
-    for claim, result in zip(claims, results, strict=True):
+    for (claim,), result in zip(holders, results, strict=True):  # each claim as last held
         if isinstance(result, _Read):
             done.append((claim, result))
         elif isinstance(result, Exception):  # every failure is recorded on the source; none stops the cycle
@@ -161,4 +206,8 @@ async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: li
                 log.warning("poll of %s for tenant %s: the window was taken over", claim.source.value, claim.tenant_id)
             outcomes.append(PollOutcome(claim.tenant_id, claim.source, items=r.items, alerts=r.alerts,
                                         requests=r.requests))
+        advanced = [claim for (claim, _), state in zip(done, written, strict=True) if not isinstance(state, ClaimLost)]
+        again = await asyncio.to_thread(_renotified, store, advanced, now()) if rounds > 1 else []
+        if again:
+            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, rounds=rounds - 1)
     return outcomes

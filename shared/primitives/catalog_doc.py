@@ -27,6 +27,19 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# The default order of a containment step, said once for every playbook author.
+CONTAINMENT_FIRST = (
+    "**Containment goes first: get the user out of the seat, report what's left.** A containment step's first",
+    "request is the one that locks the user out: `disable_user_and_revoke` sends, per user, one Graph `$batch`",
+    "that reads the account's state (what rollback restores), disables sign-in and revokes the sessions, chained",
+    "with `dependsOn`. The password reset, forwarding rules and mailbox forwarding follow once the user is out,",
+    "and what could not be done (a read-only rule, a refused write) is reported in the step's result. A playbook",
+    "that wants evidence from before the containment says so with a step before it, e.g.",
+    "`[{\"type\": \"collect_evidence\"}, {\"type\": \"disable_user_and_revoke\"}]`: the evidence is then",
+    "read while the attacker still holds the account, which is the trade-off that playbook chooses.",
+)
+
+
 def _section_of(primitive: Primitive) -> int:
     module = primitive.params.__module__.rsplit(".", 1)[-1]
     for index, (_, modules) in enumerate(SECTIONS):
@@ -116,6 +129,8 @@ def render() -> str:
         "parameters are validated when the playbook is saved (unknown fields are refused). Every step",
         "records what it changed (before and after) in its result; `POST /api/runs/{id}/rollback`",
         "reverses the reversible ones. `GET /api/primitives` serves the same facts as JSON.",
+        "",
+        *CONTAINMENT_FIRST,
         "",
         "| Primitive | Summary | Destructive | Reversible |",
         "|---|---|---|---|",

@@ -145,8 +145,7 @@ async def _post(service: str, label: str, secret: str, payload: dict[str, Any], 
         return httpx.Request("POST", url, content=body, headers={
             "Content-Type": "application/json", "User-Agent": f"Riposte/{ctx.deps.settings.version}"})
 
-    async with outbound_http.client() as http:
-        sent = await send_with_retries(http, make_request)
+    sent = await send_with_retries(outbound_http.client(), make_request)
     if not sent.ok:
         return delivery_failure(sent, service, label, result)
     assert sent.response is not None

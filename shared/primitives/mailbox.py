@@ -108,7 +108,8 @@ def open_exchange(ctx: StepContext) -> ExchangeAdminClient | StepError:
     except InsecureUrlError as exc:
         return StepError(code="not_configured", message=f"EXCHANGE_BASE_URL: {exc}.")
     tenant_id = validate_tenant_id(str(ctx.alert.tenant_id))  # it goes into the URL path: a GUID, nothing else
-    return ExchangeAdminClient(base_url, tenant_id, ctx.deps.graph.credential_for(tenant_id))
+    # The tenant's cached credential (its tokens too), shared with its Graph client: not a new one per step.
+    return ExchangeAdminClient(base_url, tenant_id, ctx.deps.graph.tenant_credential(tenant_id), owns_credential=False)
 
 
 def exchange_identity(user: UserEntity) -> str:

@@ -20,6 +20,8 @@ from msgraph.generated.users.item.mail_folders.item.message_rules.message_rules_
     MessageRulesRequestBuilder,
 )
 
+from shared.graph import reads
+
 # The actions that send mail on: forwardTo and forwardAsAttachmentTo keep the original in the mailbox,
 # redirectTo hands it on as if it came from the original sender.
 FORWARDING_ACTIONS = ("forwardTo", "forwardAsAttachmentTo", "redirectTo")
@@ -50,17 +52,9 @@ def rule_path(user_path_key: str, rule_id: str) -> str:
 
 
 async def list_rules(graph: GraphServiceClient, user_key: str) -> list[dict[str, Any]]:
-    builder = inbox_rules(graph, user_key)
-    page = await builder.get()
-    rules: list[dict[str, Any]] = []
-    for _ in range(MAX_PAGES):
-        if page is None:
-            break
-        rules.extend(rule_json(r) for r in page.value or [])
-        if not page.odata_next_link:
-            break
-        page = await builder.with_url(page.odata_next_link).get()
-    return rules
+    """The inbox's rules as Graph's JSON, without nulls (what `rule_json` of the SDK's model gives, without
+    parsing into the model: ~10 ms of CPU per rule, shared/graph/reads.py)."""
+    return await reads.list_json(graph, inbox_rules(graph, user_key), max_pages=MAX_PAGES)
 
 
 async def set_enabled(graph: GraphServiceClient, user_key: str, rule_id: str, enabled: bool) -> dict[str, Any]:

@@ -97,8 +97,7 @@ async def create_psa_ticket(params: CreatePsaTicketParams, ctx: StepContext) -> 
         "title": ticket.title,
     })
     try:
-        async with outbound_http.client() as http:
-            created = await adapter.create_ticket(http, ticket)
+        created = await adapter.create_ticket(outbound_http.client(), ticket)
     except PsaError as exc:
         return StepOutcome.failed(exc.code, exc.message, result | exc.details)
     return StepOutcome(StepStatus.SUCCEEDED, result=result | {"ticketId": created.id, "attempts": created.attempts})

@@ -143,6 +143,18 @@ async def send_chain(graph: GraphServiceClient, writes: Sequence[BatchStep],
     return results, posts
 
 
+async def send_chain_caught(graph: GraphServiceClient, writes: Sequence[BatchStep],
+                            policy: BatchRetryPolicy | None = None) -> tuple[dict[str, BatchStepResult], int]:
+    """send_chain, with a ``$batch`` post that itself failed (after the SDK's own retries) recorded as the first
+    write's failure and the others' 424: nothing was written."""
+    try:
+        return await send_chain(graph, writes, policy)
+    except ODataError as exc:
+        status = exc.response_status_code or 0
+        first = BatchStepResult(writes[0].id, status, {}, {"error": {"code": getattr(exc.error, "code", None)}})
+        return {writes[0].id: first} | {w.id: not_sent(w.id) for w in writes[1:]}, 1
+
+
 async def send_parallel(graph: GraphServiceClient, writes: Sequence[BatchStep],
                         policy: BatchRetryPolicy | None = None) -> tuple[dict[str, BatchStepResult], int]:
     """Independent writes as fully parallel ``$batch`` posts (no dependsOn), MAX_BATCH_REQUESTS per post."""

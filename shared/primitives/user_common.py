@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.user import User
-from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
+from shared.graph import reads
 from shared.models.alert import UserEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
@@ -37,10 +36,9 @@ def summarize(per_user: list[dict[str, Any]], extra: dict[str, Any] | None = Non
     return StepOutcome.failed(first["code"], message, result)
 
 
-async def read_user(graph: GraphServiceClient, key: str, *fields: str) -> User | None:
-    query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "userPrincipalName",
-                                                                                    *fields])
-    return await graph.users.by_user_id(key).get(RequestConfiguration(query_parameters=query))
+async def read_user(graph: GraphServiceClient, key: str, *fields: str) -> reads.GraphUser | None:
+    """The user's id, UPN and `fields` (Graph's names), read as JSON: no SDK model to parse (shared/graph/reads.py)."""
+    return await reads.read_user(graph, key, *fields)
 
 
 async def object_id(graph: GraphServiceClient, user: UserEntity) -> str:

@@ -31,6 +31,7 @@ from msgraph.generated.users.item.assign_license.assign_license_post_request_bod
 from pydantic import Field
 
 from shared import passwords
+from shared.graph.reads import GraphUser
 from shared.models.alert import UserEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
@@ -134,7 +135,7 @@ class RemoveLicensesParams(UserTargetParams):
     sku_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=50)
 
 
-def _licenses(user: User | None) -> list[dict[str, Any]]:
+def _licenses(user: User | GraphUser | None) -> list[dict[str, Any]]:
     return [{"skuId": str(lic.sku_id).lower(), "disabledPlans": [str(p).lower() for p in lic.disabled_plans or []]}
             for lic in (user.assigned_licenses if user else None) or [] if lic.sku_id]
 

@@ -4,41 +4,45 @@ disable_user records each user's accountEnabled before and after (the before-rea
 its undo (rollback) re-enables exactly the accounts it disabled, and leaves alone one that was disabled
 before the run. enable_user, its reverse, lives in user_recovery.py.
 
-disable_user_and_revoke is the compromise preset: per user, disable sign-in, then revoke every session,
-then reset the password (force_password_reset's sealed, reveal-once password), then disable the inbox
-rules that forward or redirect mail (remove_forwarding_rules' rules), in one call:
+disable_user_and_revoke is the compromise preset. Its default is to get the user out of the seat, then report
+what is left: per user, disable sign-in and revoke every session, then reset the password (force_password_reset's
+sealed, reveal-once password) and disable the inbox rules that forward or redirect mail (remove_forwarding_rules'
+rules), then clear mailbox forwarding, in one call:
 
-- Reads first (concurrently, per user): the accountEnabled before-state (best effort), the inbox rules and,
-  through Exchange Online, the mailbox (Get-Mailbox). The password is generated and sealed into the reveal
-  store before anything is written.
-- Then every Graph write of the user goes on the wire in ONE ``$batch``, fully sequential with dependsOn:
-  ``PATCH /users/{id}`` accountEnabled false -> ``POST .../revokeSignInSessions`` -> ``PATCH /users/{id}``
-  passwordProfile -> ``PATCH .../messageRules/{ruleId}`` isEnabled false for each enabled forwarding rule.
-  Disable before revoke: a token refreshed between the two cannot outlive the revoke. A failed write makes
-  the later ones 424 (not made), reported per user; a throttled one (429) is resent on its own, with what
-  depended on it, after Retry-After (graph.batch.send_batch). Graph refuses a batch that is neither fully
-  sequential nor fully parallel, so users do not share a batch: each user's chain is its own batch, the
-  users' batches go out concurrently (a few at a time). A chain longer than 20 writes (17+ forwarding
-  rules) is split into consecutive batches. Typical single-user containment: one round trip.
-- Stopping forwarding never depends on the identity writes: rule writes left unwritten (424) because an
-  earlier write failed (e.g. the password of a federated user, or a target the app may not disable) go
-  again, without dependsOn, in one follow-up batch; the identity writes after a failure stay undone.
+- The step's first request, per user, is ONE ``$batch`` (first_batch.py): ``GET /users/{id}?$select=...``
+  (accountEnabled, the state rollback restores) -> ``PATCH /users/{id}`` accountEnabled false -> ``POST
+  .../revokeSignInSessions``, chained with dependsOn. Nothing is read, generated or stored before it; with
+  several users, every user's first batch goes out (a few at a time) before anything else. first_batch.py says
+  what happens when the read fails (Graph answers 424 for the disable and the revoke).
+- Once the users are out: the inbox rules (Graph) and the mailbox (Exchange Online Get-Mailbox) are read while
+  the passwords are generated and sealed into the reveal store (only when some user is out), then a second
+  ``$batch`` per user, fully sequential: ``PATCH /users/{id}`` passwordProfile (only for a user whose disable and
+  revoke succeeded) -> ``PATCH .../messageRules/{ruleId}`` isEnabled false for each enabled forwarding rule. A
+  throttled write (429) is resent on its own, with what depended on it, after Retry-After (graph.batch.send_batch).
+  Graph refuses a batch that is neither fully sequential nor fully parallel, so users do not share a batch: each
+  user's chains are their own batches. A chain longer than 20 writes (20+ forwarding rules) is split into
+  consecutive batches. Typical single-user containment: two $batch posts, the disable in the first.
+- Stopping forwarding never depends on the identity writes: the rules are written whatever the disable did, and
+  rule writes left unwritten (424) by a failed password go again, without dependsOn, in one follow-up batch.
 - Mailbox-level forwarding (ForwardingSmtpAddress/ForwardingAddress) is Exchange Online, not Graph: it is
   cleared with Set-Mailbox after the batch (a separate call, not part of the Graph round trip).
 - Without the reveal key, or with the reveal store down, no password is changed; the user is still
   contained (disable, revoke, forwarding) and the step fails with the password's reason.
+- A playbook that wants evidence from before the containment says so with a step before it (collect_evidence).
 
-Recorded per user: accountEnabled before/after, sessionsRevoked, passwordReset (the reveal ticket is under
-passwords.RESULT_FIELD, never the password), rules (before/after), mailboxForwarding (before/after), and
-each write's status; graphRoundTrips counts the $batch posts, retries included. Never run twice for one
-step (a second run would set a second password). Rollback re-enables the account (unless it was disabled
-before), the rules and the mailbox forwarding; the password reset and the revocation cannot be undone.
+Recorded per user: accountEnabled before/after (beforeUnknown when the disable went without the read),
+sessionsRevoked, passwordReset (the reveal ticket is under passwords.RESULT_FIELD, never the password), rules
+(before/after), mailboxForwarding (before/after), and each request's status (read, disable, revoke, password,
+rule1...); graphRoundTrips counts the $batch posts, retries included. Never run twice for one step (a second run
+would set a second password). Rollback re-enables the account (unless it was disabled before), the rules and the
+mailbox forwarding; the password reset and the revocation cannot be undone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -54,6 +58,7 @@ from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepResult, StepStatus
 from shared.primitives import mailbox_rules as rules_api
 from shared.primitives.context import StepContext, StepOutcome
+from shared.primitives.first_batch import FirstBatch, take_out
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.mailbox import (
     clear_mailbox_forwarding,
@@ -66,11 +71,9 @@ from shared.primitives.mailbox import (
 from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import (
-    disable_write,
     not_sent,
     revoke_sessions,
-    revoke_write,
-    send_chain,
+    send_chain_caught,
     send_parallel,
     user_key,
     user_path,
@@ -81,7 +84,6 @@ from shared.primitives.user_common import (
     describe_users,
     entries,
     label,
-    read_user,
     restore_account_enabled,
     set_account_enabled,
 )
@@ -130,13 +132,14 @@ def _describe(verb: str):
 
 # --- disable_user_and_revoke: the compromise preset ------------------------------------------------------------
 log = logging.getLogger("riposte.steps")
-CONCURRENT_USERS = 4  # users contained at the same time (each: a few reads, then its own $batch)
-WHAT = {"disable": "Disabling the account", "revoke": "Revoking the sessions", "password": "Resetting the password"}
+CONCURRENT_USERS = 4  # users contained at the same time (each its own $batch posts)
+WHAT = {"read": "Reading the account before disabling it", "disable": "Disabling the account",
+        "revoke": "Revoking the sessions", "password": "Resetting the password"}
 
 
 @dataclass
 class _User:
-    """One user's containment: what was read, what goes into the batch, what came back."""
+    """One user's containment: what the first batch did, what was read after it, what the second batch did."""
 
     index: int
     user: UserEntity
@@ -145,21 +148,15 @@ class _User:
     rules: list[dict[str, Any]] = field(default_factory=list)  # enabled forwarding rules: written in the batch
     rule_records: list[dict[str, Any]] = field(default_factory=list)  # in the rules' listed order
     mailbox: dict[str, Any] | None = None  # Get-Mailbox, to clear after the batch
+    first: FirstBatch | None = None  # read -> disable -> revoke
     results: dict[str, BatchStepResult] = field(default_factory=dict)
     posts: int = 0
     password_set: bool = False
     resent: set[str] = field(default_factory=set)  # rule writes sent again after a 424
 
-
-async def _read_enabled(graph: GraphServiceClient, one: _User) -> None:
-    # Best effort, as disable_user: rollback must not enable an account that was disabled before the run.
-    try:
-        current = await read_user(graph, user_key(one.user), "accountEnabled")
-        one.entry["accountEnabled"] = {"before": current.account_enabled if current else None}
-    except ODataError as exc:
-        one.entry["accountEnabled"] = {"before": None}
-        if exc.response_status_code != 404:  # a missing user is told by the disable itself
-            one.entry["beforeUnknown"] = from_odata(exc).code
+    @property
+    def out(self) -> bool:
+        return self.first is not None and self.first.out
 
 
 async def _read_rules(graph: GraphServiceClient, one: _User) -> None:
@@ -202,9 +199,11 @@ async def _read_mailbox(exchange: ExchangeAdminClient | StepError, one: _User) -
         one.errors.append(one.entry["mailboxForwarding"]["error"])
 
 
-def _writes(one: _User, pending: passwords.PendingPasswords | None) -> list[BatchStep]:
-    writes = [disable_write(one.user), revoke_write(one.user)]
-    if pending is not None:
+def _then_writes(one: _User, pending: passwords.PendingPasswords | None) -> list[BatchStep]:
+    """The second batch: the password (only for a user who is out: the identity writes stay in order), then the
+    forwarding rules (whatever the identity writes did)."""
+    writes = []
+    if pending is not None and one.out:
         writes.append(BatchStep("password", "PATCH", user_path(one.user), password_profile_body(pending, one.index),
                                 {"Content-Type": JSON}))
     writes += [BatchStep(_rule_id(n), "PATCH", rules_api.rule_path(user_key(one.user), rule["id"]),
@@ -217,18 +216,9 @@ def _rule_id(n: int) -> str:
     return f"rule{n + 1}"
 
 
-async def _send(graph: GraphServiceClient, writes: list[BatchStep]) -> tuple[dict[str, BatchStepResult], int]:
-    try:
-        return await send_chain(graph, writes)
-    except ODataError as exc:  # the $batch post itself failed (after the SDK's own retries): nothing was written
-        status = exc.response_status_code or 0
-        first = BatchStepResult(writes[0].id, status, {}, {"error": {"code": getattr(exc.error, "code", None)}})
-        return {writes[0].id: first} | {w.id: not_sent(w.id) for w in writes[1:]}, 1
-
-
 async def _resend_blocked_rules(graph: GraphServiceClient, one: _User, writes: list[BatchStep]) -> None:
-    """Stopping forwarding must not hinge on the identity writes: the rule writes an earlier failure left
-    unwritten (424) go again, independent of each other (no dependsOn), in one more batch."""
+    """Stopping forwarding must not hinge on the password: the rule writes its failure left unwritten (424) go
+    again, independent of each other (no dependsOn), in one more batch."""
     blocked = [w for w in writes if w.id.startswith("rule") and one.results[w.id].status == 424]
     if blocked:
         again, posts = await send_parallel(graph, blocked)
@@ -238,27 +228,31 @@ async def _resend_blocked_rules(graph: GraphServiceClient, one: _User, writes: l
 
 
 def _record_writes(one: _User, reset_password: bool) -> None:
-    results, entry = one.results, one.entry
-    disabled, revoked = results["disable"], results["revoke"]
-    before = entry.setdefault("accountEnabled", {"before": None})["before"]
-    if disabled.ok:
-        entry["accountEnabled"] = {"before": before, "after": False}
-    entry["sessionsRevoked"] = revoked.ok
+    results, entry, first = one.results, one.entry, one.first
+    assert first is not None
+    entry["accountEnabled"] = {"before": first.before}
+    if first.before_unknown:
+        entry["beforeUnknown"] = first.before_unknown
+    if results["disable"].ok:
+        entry["accountEnabled"]["after"] = False
+    entry["sessionsRevoked"] = results["revoke"].ok
     if reset_password:
         one.password_set = "password" in results and results["password"].ok
         entry |= password_reset_entry() if one.password_set else {"passwordReset": False}
     entry["writes"] = [{"id": k, "status": r.status} | ({"attempts": r.attempts} if r.attempts > 1 else {})
                        | ({"resentAfter424": True} if k in one.resent else {}) for k, r in results.items()]
-    # The first write that failed on its own (not 424) is the user's error; it names what was not done.
-    for key in ("disable", "revoke", "password"):
+    # The first request that failed on its own (not 424) is the user's error; it names what was not done. A read
+    # the disable went without (beforeUnknown) stopped nothing.
+    for key in ("read", "disable", "revoke", "password"):
         result = results.get(key)
-        if result is not None and not result.ok:
-            skipped = [k for k, r in results.items() if r.status == 424]
-            error = write_error(result).model_dump()
-            after = f"; not done as a result (424): {', '.join(skipped)}" if skipped else ""
-            error["message"] = f"{WHAT[key]} failed: {error['message'].rstrip('.')}{after}."
-            one.errors.insert(0, error)
-            break
+        if result is None or result.ok or result.status == 424 or (key == "read" and first.before_unknown):
+            continue
+        skipped = [k for k, r in results.items() if r.status == 424]
+        error = write_error(result).model_dump()
+        after = f"; not done as a result (424): {', '.join(skipped)}" if skipped else ""
+        error["message"] = f"{WHAT[key]} failed: {error['message'].rstrip('.')}{after}."
+        one.errors.insert(0, error)
+        break
     for position, record in enumerate(one.rule_records):
         if "_write" not in record:
             continue
@@ -288,15 +282,28 @@ async def _clear_forwarding(exchange: ExchangeAdminClient | StepError, one: _Use
         one.errors.append(one.entry["mailboxForwarding"]["error"])
 
 
-async def _contain(graph: GraphServiceClient, exchange: ExchangeAdminClient | StepError | None, one: _User,
-                   pending: passwords.PendingPasswords | None, params: DisableUserAndRevokeParams) -> None:
-    reads = [_read_enabled(graph, one)]
+async def _take_out(graph: GraphServiceClient, one: _User) -> None:
+    one.first = await take_out(graph, one.user)
+    one.results, one.posts = dict(one.first.results), one.first.posts
+
+
+async def _then(graph: GraphServiceClient, exchange: ExchangeAdminClient | StepError | None, one: _User,
+                sealing: asyncio.Future[passwords.PendingPasswords | passwords.NotSealed] | None,
+                params: DisableUserAndRevokeParams) -> None:
+    """Once the user is out: read the rules and the mailbox (while the passwords are sealed), write the password
+    and the rules in a second $batch, clear mailbox forwarding (Exchange Online), record it all."""
     if params.remove_forwarding:
-        reads += [_read_rules(graph, one), _read_mailbox(exchange, one)]
-    await asyncio.gather(*reads)
-    writes = _writes(one, pending)
-    one.results, one.posts = await _send(graph, writes)
-    await _resend_blocked_rules(graph, one, writes)
+        await asyncio.gather(_read_rules(graph, one), _read_mailbox(exchange, one))
+    sealed = await sealing if sealing is not None else None
+    pending = sealed if isinstance(sealed, passwords.PendingPasswords) else None
+    if params.reset_password and not one.out:
+        one.results["password"] = not_sent("password")  # the identity writes stay in order: not after a failure
+    writes = _then_writes(one, pending)
+    if writes:
+        results, posts = await send_chain_caught(graph, writes)
+        one.results.update(results)
+        one.posts += posts
+        await _resend_blocked_rules(graph, one, writes)
     _record_writes(one, params.reset_password)
     if params.remove_forwarding:
         one.entry["rules"] = one.rule_records
@@ -332,39 +339,43 @@ async def contain_users(params: DisableUserAndRevokeParams, ctx: StepContext) ->
     if isinstance(users, StepOutcome):
         return users
     contained = [_User(n, user, label(user)) for n, user in enumerate(users)]
-    reveal_info: dict[str, Any] | None = None
-    pending: passwords.PendingPasswords | None = None
-    password_problem: passwords.NotSealed | None = None
-    if params.reset_password:  # sealed into the reveal store before any Graph call
-        sealed = await passwords.seal_new_passwords(ctx.run.run_id, ctx.alert.tenant_id or "",
-                                                    [one.entry for one in contained], step_index=ctx.step_index)
-        if isinstance(sealed, passwords.NotSealed):
-            password_problem = sealed
-        else:
-            pending = sealed
     graph = ctx.tenant_graph()
-    async with contextlib.AsyncExitStack() as stack:
-        exchange: ExchangeAdminClient | StepError | None = None
-        if params.remove_forwarding:
-            exchange = open_exchange(ctx)
-            if isinstance(exchange, ExchangeAdminClient):
-                await stack.enter_async_context(exchange)
-        gate = asyncio.Semaphore(CONCURRENT_USERS)
+    gate = asyncio.Semaphore(CONCURRENT_USERS)
 
-        async def one_user(one: _User) -> None:
-            async with gate:
-                try:
-                    await _contain(graph, exchange, one, pending, params)
-                except Exception as exc:  # the other users' records (what rollback reverses) are kept
-                    log.exception("containing user %d of run %s failed unexpectedly", one.index, ctx.run.run_id)
-                    one.entry["error"] = {"code": "internal_error",
-                                          "message": f"{type(exc).__name__} while containing this user."}
+    async def each(one: _User, act) -> None:
+        if "error" in one.entry:  # an earlier phase failed unexpectedly for this user
+            return
+        async with gate:
+            try:
+                await act(one)
+            except Exception as exc:  # the other users' records (what rollback reverses) are kept
+                log.exception("containing user %d of run %s failed unexpectedly", one.index, ctx.run.run_id)
+                one.entry["error"] = {"code": "internal_error",
+                                      "message": f"{type(exc).__name__} while containing this user."}
 
-        try:
-            await asyncio.gather(*(one_user(one) for one in contained))
-        finally:
-            if pending is not None:
-                reveal_info = await pending.record([one.index for one in contained if one.password_set])
+    # Every user out of the seat first: each one's first request is its read -> disable -> revoke $batch.
+    await asyncio.gather(*(each(one, functools.partial(_take_out, graph)) for one in contained))
+    sealing = None
+    if params.reset_password and any(one.out for one in contained):
+        # Sealed into the reveal store before any password reaches Graph, while the rules and mailboxes are read.
+        sealing = asyncio.ensure_future(passwords.seal_new_passwords(
+            ctx.run.run_id, ctx.alert.tenant_id or "", [label(one.user) for one in contained],
+            step_index=ctx.step_index))
+    reveal_info: dict[str, Any] | None = None
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            exchange: ExchangeAdminClient | StepError | None = None
+            if params.remove_forwarding:
+                exchange = open_exchange(ctx)
+                if isinstance(exchange, ExchangeAdminClient):
+                    await stack.enter_async_context(exchange)
+            then = functools.partial(_then, graph, exchange, sealing=sealing, params=params)
+            await asyncio.gather(*(each(one, then) for one in contained))
+    finally:
+        sealed = await sealing if sealing is not None else None
+        if isinstance(sealed, passwords.PendingPasswords):
+            reveal_info = await sealed.record([one.index for one in contained if one.password_set])
+    password_problem = sealed if isinstance(sealed, passwords.NotSealed) else None
     extra: dict[str, Any] = {"graphRoundTrips": sum(one.posts for one in contained)}
     if reveal_info:
         extra[passwords.RESULT_FIELD] = reveal_info
@@ -417,19 +428,21 @@ async def undo_containment(step: StepResult, ctx: StepContext) -> StepOutcome:
 
 
 def describe_containment(params: DisableUserAndRevokeParams, ctx: StepContext) -> str:
-    names = describe_users(ctx, params.max_targets)
+    names = describe_users(ctx, max_targets=params.max_targets)
     if names is None:
         return "Would skip: the alert names no user to contain."
-    steps = ["block sign-in (accountEnabled = false)", "then revoke every session"]
+    text = (f"Would contain {', '.join(names)} in tenant {ctx.alert.tenant_id}, the disable first: one $batch per "
+            "user reads the account's state (for rollback), then blocks sign-in (accountEnabled = false), then "
+            "revokes every session (dependsOn keeps the order).")
+    then = []
     if params.reset_password:
-        steps.append(f"then reset the password to a random {passwords.PASSWORD_LENGTH}-character one that must be "
-                     "changed at next sign-in (a technician with SECURITY_MANAGE reveals it once, within "
-                     f"{int(passwords.REVEAL_TTL.total_seconds() // 60)} minutes, with POST "
-                     f"{passwords.REVEAL_PATH})")
+        then.append(f"reset the password to a random {passwords.PASSWORD_LENGTH}-character one that must be "
+                    "changed at next sign-in (a technician with SECURITY_MANAGE reveals it once, within "
+                    f"{int(passwords.REVEAL_TTL.total_seconds() // 60)} minutes, with POST {passwords.REVEAL_PATH})")
     if params.remove_forwarding:
-        steps.append("then disable the inbox rules that forward or redirect mail (read-only ones are reported)")
-    text = (f"Would contain {', '.join(names)} in tenant {ctx.alert.tenant_id}: {', '.join(steps)}; these Graph "
-            "writes go in one $batch per user, in that order (dependsOn).")
+        then.append("disable the inbox rules that forward or redirect mail (read-only ones are reported)")
+    if then:
+        text += f" Once the user is out, a second $batch: {', then '.join(then)}."
     if params.remove_forwarding:
         text += " Then clear mailbox forwarding with Exchange Online (Set-Mailbox; not Graph, a separate call)."
     undone = "the account" + (", the rules and the mailbox forwarding" if params.remove_forwarding else "")
@@ -454,12 +467,15 @@ register(
     ),
     Primitive(
         "disable_user_and_revoke", DisableUserAndRevokeParams,
-        "Compromise containment in one call: disable sign-in, then revoke sessions, then reset the password "
-        "(revealed once, POST /api/runs/{runId}/steps/{index}/password), then disable forwarding inbox rules, as "
-        "one Graph $batch per user (dependsOn keeps the order); then clear mailbox forwarding (Exchange Online). "
-        "Rollback re-enables the account, rules and forwarding; the password reset and revocation stay.",
+        "Compromise containment in one call, the disable first: the step's first request is one Graph $batch per "
+        "user that reads the account's state (for rollback), disables sign-in and revokes sessions (dependsOn "
+        "keeps the order); once the user is out, the password is reset (revealed once, POST "
+        "/api/runs/{runId}/steps/{index}/password) and forwarding inbox rules are disabled, then mailbox "
+        "forwarding is cleared (Exchange Online). Rollback re-enables the account, rules and forwarding; the "
+        "password reset and revocation stay. For evidence from before it, put collect_evidence first.",
+        # User.Read.All: the read in the first batch (the accountEnabled rollback restores).
         ("User.EnableDisableAccount.All", "User.RevokeSessions.All", "User-PasswordProfile.ReadWrite.All",
-         "MailboxSettings.ReadWrite"),
+         "MailboxSettings.ReadWrite", "User.Read.All"),
         ("User Administrator", EXCHANGE_ROLE),
         destructive=True, idempotent=False, needs_user=True,
         handler=contain_users, describe=describe_containment, undo=undo_containment,

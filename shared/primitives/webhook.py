@@ -259,8 +259,7 @@ async def call_webhook(params: CallWebhookParams, ctx: StepContext) -> StepOutco
         })
 
     result: dict[str, Any] = {"url": redacted_url(params.url), "deliveryId": delivery}
-    async with outbound_http.client() as http:
-        sent = await send_with_retries(http, make_request)
+    sent = await send_with_retries(outbound_http.client(), make_request)
     renderer.record(result)
     if not sent.ok:
         return delivery_failure(sent, "webhook", "The webhook endpoint", result)

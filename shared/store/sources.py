@@ -286,9 +286,11 @@ class SourceStore:
         must not undo a throttling or consent backoff). True when the source is due now."""
         for _ in range(3):  # another writer between read and write: read again
             state, etag = self.get_state(tenant_id, source)
+            if state.claimed_at(now):  # first: a source is claimed because it was due, and still looks due
+                return False
             if etag is None or (state.next_due_at is not None and state.next_due_at <= now):
                 return True  # never polled (due already) or due already
-            if state.claimed_at(now) or state.counts.consecutive_failures:
+            if state.counts.consecutive_failures:
                 return False
             if self._write(tenant_id, source, state.model_copy(update={"next_due_at": now}), etag) is not None:
                 return True
@@ -301,6 +303,14 @@ class SourceStore:
         reads it, a tick later instead of an interval (shared/pollers/cycle.due_candidates)."""
         self._table.upsert_entity({"PartitionKey": tenant_id, "RowKey": _nudge_row(source), "at": now.isoformat()},
                                   mode=UpdateMode.REPLACE)
+
+    def nudged_at(self, tenant_id: str, source: SourceName) -> datetime | None:
+        """When the last notification came that found the source held by a poll (nudge), if one did."""
+        try:
+            row = self._table.get_entity(tenant_id, _nudge_row(source))
+            return datetime.fromisoformat(row["at"])
+        except (ResourceNotFoundError, KeyError, ValueError):
+            return None
 
     # --- change-notification subscriptions (shared/notifications/subscriptions.py) ---------------
     def get_subscription(self, tenant_id: str, source: SourceName) -> SubscriptionState | None:

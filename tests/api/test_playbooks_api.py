@@ -113,9 +113,9 @@ def test_primitives_are_listed_with_schemas_and_permissions(api):
         assert isinstance(primitive["destructive"], bool) and isinstance(primitive["idempotent"], bool)
     assert by_name["disable_user"]["graphPermissions"] == ["User.EnableDisableAccount.All"]
     assert by_name["revoke_user_sessions"]["graphPermissions"] == ["User.RevokeSessions.All"]
-    assert set(by_name["disable_user_and_revoke"]["graphPermissions"]) == {  # the preset: every write it batches
+    assert set(by_name["disable_user_and_revoke"]["graphPermissions"]) == {  # the preset: every request it batches
         "User.EnableDisableAccount.All", "User.RevokeSessions.All", "User-PasswordProfile.ReadWrite.All",
-        "MailboxSettings.ReadWrite"}
+        "MailboxSettings.ReadWrite", "User.Read.All"}
     assert by_name["notify_email"]["graphPermissions"] == ["Mail.Send"]
     assert "User Administrator" in by_name["disable_user"]["directoryRoles"]
     notify = by_name["notify_email"]["parameters"]

@@ -95,7 +95,7 @@ def test_bec_playbook_contains_the_user_and_tells_the_service_desk(bec, sandbox_
     assert run["playbookVersion"] == playbook["version"]
     assert [(s["actionType"], s["status"]) for s in run["steps"]] == [
         ("disable_user_and_revoke", "succeeded"), ("notify_email", "succeeded")]
-    assert run["steps"][0]["result"]["graphRoundTrips"] == 1
+    assert run["steps"][0]["result"]["graphRoundTrips"] == 2  # the disable batch, then password + rules
 
     # Contained: disabled, sessions revoked, password reset (forced change), forwarding rules and mailbox
     # forwarding gone.
@@ -112,16 +112,17 @@ def test_bec_playbook_contains_the_user_and_tells_the_service_desk(bec, sandbox_
     assert mail[0]["to"] == ["servicedesk@yourmsp.com.au"]
     assert "Suspicious inbox forwarding rule" in mail[0]["subject"]
 
-    # The containment's Graph writes went out as one batch, fully sequential: disable, then (dependsOn) revoke,
-    # then the password, then the three forwarding rules.
+    # The containment's first request was one batch, fully sequential: the read rollback needs, then (dependsOn)
+    # the disable, then the revoke; once Adele was out, a second batch: the password, then the three rules.
     calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls", params={"tenantId": CONTOSO}).json()["value"]
-    [batch] = [c for c in calls if c["path"] == "/v1.0/$batch" and ADELE[0] in json.dumps(c["body"])]
-    requests = batch["body"]["requests"]
-    assert [(r["id"], r.get("dependsOn")) for r in requests] == [
-        ("disable", None), ("revoke", ["disable"]), ("password", ["revoke"]), ("rule1", ["password"]),
-        ("rule2", ["rule1"]), ("rule3", ["rule2"])]
+    first, then = [c for c in calls if c["path"] == "/v1.0/$batch" and ADELE[0] in json.dumps(c["body"])]
+    assert first["seq"] == min(c["seq"] for c in calls if not c["batched"])  # the run's first request
+    assert [(r["id"], r.get("dependsOn")) for r in first["body"]["requests"]] == [
+        ("read", None), ("disable", ["read"]), ("revoke", ["disable"])]
+    assert [(r["id"], r.get("dependsOn")) for r in then["body"]["requests"]] == [
+        ("password", None), ("rule1", ["password"]), ("rule2", ["rule1"]), ("rule3", ["rule2"])]
     batched = [c for c in calls if c["batched"] and ADELE[0] in c["path"]]
-    assert [c["method"] for c in batched] == ["PATCH", "POST", "PATCH", "PATCH", "PATCH", "PATCH"]
+    assert [c["method"] for c in batched] == ["GET", "PATCH", "POST", "PATCH", "PATCH", "PATCH", "PATCH"]
 
     # The technician reveals the new password once, from the preset's step.
     revealed = api.post(f"/runs/{run_id}/steps/0/password")

@@ -65,7 +65,7 @@ def test_validation_tokens_are_echoed_only_when_plain():
 def test_a_verified_change_makes_the_source_due_now(store, tenant):
     handled = handle_changes(NotificationBatch.model_validate({"value": [note(tenant), note(tenant)]}),
                              store, KEY, NOW)
-    assert (handled.accepted, handled.ignored) == (2, [])
+    assert (handled.accepted, handled.ignored, handled.due) == (2, [], [tenant])  # polled now, once
     state, _ = store.get_state(tenant, ALERTS)
     assert state.next_due_at == NOW and state.due(NOW, timedelta(hours=1))
     assert state.watermark == NOW - timedelta(minutes=1)  # the poll reads from where it was
@@ -87,7 +87,7 @@ def test_an_unverified_notification_changes_nothing(store, tenant, case, reason)
     before = store.get_state(tenant, ALERTS)
     handled = handle_changes(NotificationBatch.model_validate({"value": [body]}), store,
                              None if case == "no key" else KEY, NOW)
-    assert (handled.accepted, handled.ignored) == (0, [reason])
+    assert (handled.accepted, handled.ignored, handled.due) == (0, [reason], [])
     assert store.get_state(tenant, ALERTS) == before  # not even rewritten
 
 
@@ -111,7 +111,7 @@ def test_lifecycle_events(store, tenant):
             {"subscriptionId": SUB, "tenantId": tenant, "clientState": client_state(KEY, tenant),
              "lifecycleEvent": event, "subscriptionExpirationDateTime": "2026-12-06T12:00:00Z"}]}), store, KEY, NOW)
 
-    assert send("missed").accepted == 1
+    assert send("missed").due == [tenant]
     assert store.get_state(tenant, ALERTS)[0].next_due_at == NOW  # a catch-up poll now
     assert send("reauthorizationRequired").accepted == 1
     assert store.get_subscription(tenant, ALERTS).reauthorize is True
@@ -149,7 +149,8 @@ def test_a_notification_during_a_poll_makes_the_next_tick_poll_again(store, tena
     claim = store.try_claim(tenant, ALERTS, state.model_copy(update={"next_due_at": None}), etag,
                             owner="t", now=NOW, interval=timedelta(hours=1))
     notified = NOW + timedelta(seconds=1)  # after the window (…, NOW] was read: the poll may miss the alert
-    assert handle_changes(NotificationBatch.model_validate({"value": [note(tenant)]}), store, KEY, notified).accepted
+    during = handle_changes(NotificationBatch.model_validate({"value": [note(tenant)]}), store, KEY, notified)
+    assert during.accepted and during.due == []  # not polled now: the poll in flight reads again when it ends
     assert store.get_state(tenant, ALERTS)[1] == claim.etag  # the poll keeps its claim
     store.advance_watermark(claim, now=NOW + timedelta(seconds=2))
     due = due_candidates({tenant: store.snapshot()[tenant]}, NOW + timedelta(seconds=5))
@@ -159,3 +160,21 @@ def test_a_notification_during_a_poll_makes_the_next_tick_poll_again(store, tena
     second = store.claim_many(tenant, [candidate], owner="t", now=NOW + timedelta(seconds=5))
     store.advance_watermark(second[0], now=NOW + timedelta(seconds=6))
     assert due_candidates({tenant: store.snapshot()[tenant]}, NOW + timedelta(seconds=7)) == {}
+
+
+def test_a_notification_during_a_poll_of_a_due_source_is_nudged_not_lost(store, tenant):
+    """The usual case: a poll claims a source because it is due, so while it reads, the source still looks
+    due. A notification then must leave a nudge (the window read may end before the alert), not count the
+    source as due already (which would leave the alert to the next interval)."""
+    assert handle_changes(NotificationBatch.model_validate({"value": [note(tenant)]}), store, KEY, NOW).due
+    state, etag = store.get_state(tenant, ALERTS)
+    claim = store.try_claim(tenant, ALERTS, state, etag, owner="t", now=NOW + timedelta(seconds=1),
+                            interval=timedelta(hours=1))
+    assert claim is not None and claim.state.next_due_at == NOW  # due, and held
+
+    during = handle_changes(NotificationBatch.model_validate({"value": [note(tenant)]}), store, KEY,
+                            NOW + timedelta(seconds=2))
+
+    assert (during.accepted, during.due) == (1, [])
+    assert store.get_state(tenant, ALERTS)[1] == claim.etag  # the poll keeps its claim
+    assert store.nudged_at(tenant, ALERTS) == NOW + timedelta(seconds=2)

@@ -233,3 +233,67 @@ async def test_a_source_due_before_the_next_tick_is_polled_at_this_one(store, gr
     almost = state.next_due_at - datetime.now(UTC) - timedelta(seconds=1)  # 1 s before it is due
     assert (await poll(store, graphs, deliver, offset=almost)).claimed == 1
     assert (await poll(store, graphs, deliver, offset=almost + MINUTE - 4 * cycle.DUE_SLACK)).claimed == 0
+
+
+async def test_a_source_notified_during_its_poll_is_polled_again_at_once(store, graphs, control, tenant):
+    from shared.pollers.poll import poll_tenant
+
+    enable(store, tenant, ALERTS, interval=3600)
+    claim = store.claim_window(tenant, ALERTS, owner="poller-a", now=datetime.now(UTC),
+                               interval=timedelta(hours=1))
+    # Created after the claimed window ended, notified while the poll holds the source: a nudge.
+    alert = inject(control, tenant, "security/alerts", {"title": "Created during the poll", "severity": "high"})
+    assert store.mark_due(tenant, ALERTS, now=datetime.now(UTC)) is False
+    store.nudge(tenant, ALERTS, now=datetime.now(UTC))
+    deliver = Collected()
+
+    outcomes = await poll_tenant(store, graphs, [claim], deliver, clock(), random.Random(7))
+
+    assert deliver.ids() == [alert["id"]]  # read by a second poll, not an hour (or a tick) later
+    assert [o.items for o in outcomes] == [0, 1]
+    state = store.get_state(tenant, ALERTS)[0]
+    assert state.counts.polls == 2 and state.claim is None
+    # Spent: the next poll (an hour away) is not hurried, and polling again makes no third poll.
+    assert state.next_due_at > datetime.now(UTC) + timedelta(minutes=59)
+
+
+async def test_a_notified_tenant_is_polled_now_once_and_only_if_due(store, graphs, control, tenant):
+    from shared.pollers.prompt import poll_now
+
+    enable(store, tenant, ALERTS, interval=3600)
+    deliver = Collected()
+    assert (await poll(store, graphs, deliver)).claimed == 1  # the first window: next poll in an hour
+    alert = inject(control, tenant, "security/alerts", {"title": "Notified", "severity": "high"})
+    assert await poll_now(store, graphs, deliver, tenant, owner="prompt") == []  # not due: no notification yet
+
+    assert store.mark_due(tenant, ALERTS, now=datetime.now(UTC))  # what the notification does
+    [outcome] = await poll_now(store, graphs, deliver, tenant, owner="prompt")
+
+    assert (outcome.items, deliver.ids()) == (1, [alert["id"]])
+    assert await poll_now(store, graphs, deliver, tenant, owner="prompt") == []  # polled: not due again
+    enable(store, tenant, SourceName.INCIDENTS)  # alerts_v2 off
+    assert store.mark_due(tenant, ALERTS, now=datetime.now(UTC))
+    assert await poll_now(store, graphs, deliver, tenant, owner="prompt") == []
+
+
+async def test_a_window_that_takes_long_to_deliver_stays_with_its_poller(store, graphs, control, tenant):
+    from shared.pollers.poll import poll_tenant
+
+    enable(store, tenant, ALERTS)
+    for n in range(3):
+        inject(control, tenant, "security/alerts", {"title": f"Slow intake {n}", "severity": "high"})
+    at = [datetime.now(UTC)]
+    claim = store.claim_window(tenant, ALERTS, owner="poller-a", now=at[0], interval=MINUTE)
+    rivals = []
+
+    async def busy_intake(tenant_id: str, source: SourceName, record: dict) -> int:
+        at[0] += timedelta(minutes=3)  # a busy instance: the lease (5 minutes) would run out at the second
+        rivals.append(store.claim_window(tenant, ALERTS, owner="poller-b", now=at[0], interval=MINUTE))
+        return 1
+
+    [outcome] = await poll_tenant(store, graphs, [claim], busy_intake, lambda: at[0], random.Random(7))
+
+    assert rivals == [None, None, None]  # the lease was extended: no other poller read the window again
+    assert (outcome.error, outcome.alerts) == (None, 3)
+    state = store.get_state(tenant, ALERTS)[0]
+    assert (state.counts.polls, state.claim, state.watermark) == (1, None, claim.window_end)

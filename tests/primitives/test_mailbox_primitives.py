@@ -435,3 +435,18 @@ async def test_a_tenant_id_that_is_not_a_guid_never_reaches_a_url(server, deps) 
 
     assert step.status is StepStatus.FAILED and step.error.code == "invalid_tenant"
     assert cmdlets(server) == []
+
+
+async def test_exchange_uses_the_tenants_cached_credential_not_a_new_one_per_step(server, deps, monkeypatch) -> None:
+    # In Azure a new credential is a new token request to Entra ID: Graph and Exchange steps of a tenant share one.
+    built: list[str] = []
+    new_credential = deps.graph.credential_for
+    monkeypatch.setattr(deps.graph, "credential_for", lambda tid: built.append(tid) or new_credential(tid))
+
+    first = await run_step({"type": "remove_forwarding_rules"}, deps)
+    set_mailbox_facts(server, ADELE_ID, ForwardingSmtpAddress="smtp:exfil@protonmail.example")
+    second = await run_step({"type": "remove_forwarding_rules"}, deps)
+
+    assert first.status is StepStatus.SUCCEEDED and second.status is StepStatus.SUCCEEDED, (first.error, second.error)
+    assert len(cmdlets(server)) == 4  # each step read and cleared the mailbox through Exchange
+    assert built == [alert(ADELE).tenant_id]  # the Graph client's, built once; closing an Exchange client kept it

@@ -266,3 +266,67 @@ async def test_msgraph_core_batch_loses_depends_on(factory: GraphClientFactory, 
     assert "depends_on" in wire[1] and "dependsOn" not in wire[1]
     assert [c["method"] for c in _inner(probe)] == ["POST", "PATCH"]  # revoke ran first
     assert response.responses["2"].status == 200 and response.responses["2"].body is None
+
+
+# --- dependsOn as the containment preset uses it: read -> disable -> revoke ------------------------------------
+def _read_disable_revoke(key: str, chained: bool = True) -> dict[str, Any]:
+    def after(step_id: str) -> dict[str, Any]:
+        return {"dependsOn": [step_id]} if chained else {}
+
+    return {"requests": [
+        {"id": "read", "method": "GET", "url": f"/users/{key}?$select=id,accountEnabled"},
+        {"id": "disable", "method": "PATCH", "url": f"/users/{key}", "body": {"accountEnabled": False},
+         "headers": {"Content-Type": "application/json"}, **after("read")},
+        {"id": "revoke", "method": "POST", "url": f"/users/{key}/revokeSignInSessions", **after("disable")},
+    ]}
+
+
+def test_a_chained_read_sees_the_state_before_the_write(control: httpx.Client) -> None:
+    response = _raw_batch(control, _read_disable_revoke(ADELE_UPN))
+
+    assert response.status_code == 200
+    by_id = {r["id"]: r for r in response.json()["responses"]}
+    assert by_id["read"]["status"] == 200 and by_id["read"]["body"]["accountEnabled"] is True
+    assert (by_id["disable"]["status"], by_id["revoke"]["status"]) == (204, 200)
+    assert [c["batchItemId"] for c in calls(control) if c["batched"]] == ["read", "disable", "revoke"]
+    assert sandbox_user(control, ADELE_UPN)["accountEnabled"] is False
+
+
+def test_without_depends_on_the_order_is_not_promised(control: httpx.Client) -> None:
+    """Graph runs independent requests in any order; the sandbox runs them last-first, so a read that should
+    come first only does with dependsOn."""
+    by_id = {r["id"]: r for r in _raw_batch(control, _read_disable_revoke(ADELE_UPN, chained=False)).json()[
+        "responses"]}
+
+    assert by_id["read"]["status"] == 200 and by_id["read"]["body"]["accountEnabled"] is False
+    assert [c["batchItemId"] for c in calls(control) if c["batched"]] == ["revoke", "disable", "read"]
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(403, None), (429, 0.5), (500, None)])
+def test_a_failed_read_fails_its_dependants_424_transitively_and_they_never_run(
+    control: httpx.Client, status: int, retry_after: float | None
+) -> None:
+    add_fault(control, method="GET", pathRegex=r"/users/[^/]+$", status=status, times=1,
+              **({"retryAfter": retry_after} if retry_after else {}))
+
+    response = _raw_batch(control, _read_disable_revoke(ADELE_UPN))
+
+    assert response.status_code == 200  # the batch itself; each request has its own status
+    by_id = {r["id"]: r for r in response.json()["responses"]}
+    assert [by_id[i]["status"] for i in ("read", "disable", "revoke")] == [status, 424, 424]
+    assert by_id["disable"]["body"]["error"]["code"] == "FailedDependency"
+    assert "'read'" in by_id["disable"]["body"]["error"]["message"]
+    assert "'disable'" in by_id["revoke"]["body"]["error"]["message"]  # revoke names its own dependency
+    if retry_after:
+        assert by_id["read"]["headers"]["Retry-After"] == "0.5"
+    assert [c["batchItemId"] for c in calls(control) if c["batched"]] == ["read"]  # the 424s were not executed
+    assert sandbox_user(control, ADELE_UPN)["accountEnabled"] is True
+
+
+def test_a_failed_middle_request_stops_only_what_comes_after_it(control: httpx.Client) -> None:
+    add_fault(control, method="PATCH", pathRegex=r"/users/[^/]+$", status=403, times=1)
+
+    by_id = {r["id"]: r for r in _raw_batch(control, _read_disable_revoke(ADELE_UPN)).json()["responses"]}
+
+    assert [by_id[i]["status"] for i in ("read", "disable", "revoke")] == [200, 403, 424]
+    assert [c["batchItemId"] for c in calls(control) if c["batched"]] == ["read", "disable"]

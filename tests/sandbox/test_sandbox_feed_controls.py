@@ -165,3 +165,21 @@ def test_a_probabilistic_fault_fails_about_that_share_and_repeats_after_reset(co
     assert 20 <= first.count(503) <= 60 and set(first) == {200, 503}
     assert second == first  # seeded: the same requests fail again
     assert control.post("/_sandbox/faults", json={"status": 503, "probability": 0}).status_code == 400
+
+
+def test_a_seeded_fault_fails_the_same_of_its_requests_whatever_other_traffic_draws(control):
+    def run(other_traffic: int) -> list[int]:
+        control.post("/_sandbox/faults", json={"pathRegex": "alerts_v2", "status": 503, "probability": 0.3})
+        control.post("/_sandbox/faults", json={"tenantId": FABRIKAM_TENANT_ID, "status": 429, "retryAfter": 1,
+                                               "probability": 0.2, "seed": 7})
+        statuses = []
+        for _ in range(60):
+            for _ in range(other_traffic):  # Contoso's requests draw from the shared generator only
+                _graph(control)
+            statuses.append(_graph(control, "/v1.0/users", FABRIKAM_TENANT_ID).status_code)
+        control.post("/_sandbox/reset")
+        return statuses
+
+    alone, interleaved = run(0), run(2)
+
+    assert interleaved == alone and 4 <= alone.count(429) <= 24 and set(alone) == {200, 429}
