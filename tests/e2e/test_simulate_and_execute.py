@@ -25,7 +25,7 @@ def graph_calls(sandbox_server) -> int:
 def test_simulating_an_alert_body_says_what_would_happen_and_does_nothing(api, sandbox_server):
     token = unique("sim")
     pb = playbook(api, token)  # disabled: simulation is how an author checks it before enabling it
-    before = graph_calls(sandbox_server)
+    before, enabled = graph_calls(sandbox_server), sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"]
     response = api.post(f"/playbooks/{pb['id']}/simulate", json={"alert": graph_alert(MEGAN, f"alert {token}")})
     assert response.status_code == 200, response.text
     result = response.json()
@@ -35,7 +35,7 @@ def test_simulating_an_alert_body_says_what_would_happen_and_does_nothing(api, s
     assert result["steps"][0]["destructive"] is True
     assert "soc@yourmsp.com.au" in result["steps"][1]["wouldDo"]
     assert graph_calls(sandbox_server) == before  # not one Graph call, read or write
-    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is True
+    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is enabled  # another test may have disabled her
 
 
 def test_simulation_shows_why_an_alert_would_not_match(api):
