@@ -47,6 +47,7 @@ bench: deps
 	$(PY) -m benchmarks.containment_bench
 	$(PY) -m benchmarks.approval_bench
 	$(PY) -m benchmarks.poller_bench
+	$(PY) -m benchmarks.fanout_bench
 	$(PY) -m benchmarks.graph_reads_bench
 	$(PY) -m benchmarks.pool_bench
 	$(PY) -m benchmarks.notification_bench

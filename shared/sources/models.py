@@ -99,6 +99,9 @@ class SourceState(CamelModel):
     next_due_at: datetime | None = None  # None: due now
     counts: SourceCounts = Field(default_factory=SourceCounts)
     claim: ClaimLease | None = None
+    # A `polls` message was sent for this source's tenant (shared/pollers/fanout.py): the timer does not send
+    # another until then; the poll that message leads to clears it. The bound makes a lost message harmless.
+    queued_until: datetime | None = None
     # managedDevices: the devices non-compliant at the last poll, device id → its compliance alert's id
     # (a device that leaves this set has its alert resolved; one that enters it opens a new alert).
     tracked: dict[str, str] = Field(default_factory=dict)
@@ -109,6 +112,9 @@ class SourceState(CamelModel):
 
     def claimed_at(self, now: datetime) -> bool:
         return self.claim is not None and self.claim.expires_at > now
+
+    def queued_at(self, now: datetime) -> bool:
+        return self.queued_until is not None and self.queued_until > now
 
     def next_due(self, interval: timedelta) -> datetime | None:
         """When the source is due with the interval configured now (None: now). A shorter interval set
