@@ -7,7 +7,8 @@ response (`azure/core/pipeline/_base.py` `_prepare_multipart_mixed_request`,
 worker thread each to leave the event loop free. The async clients do both on the loop (`asyncio.gather`).
 
 An async client is bound to the event loop it first ran on (its aiohttp session), so each loop gets its own
-clients. The Functions worker runs every async function on one loop: in practice one set per process.
+clients (shared/loop_clients.PerLoop), closed with that loop. The Functions worker runs every async function
+on one loop: in practice one set per process.
 
 azure-core's aiohttp session trusts the environment by default, and aiohttp then looks up proxy settings and
 ~/.netrc on a worker thread for every request (two thread hops each). With no proxy configured in the
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import weakref
 from collections.abc import Callable
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableClient, TableServiceClient
+
+from shared.loop_clients import PerLoop
 
 PROXY_SETTINGS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
@@ -36,27 +38,20 @@ class AsyncTables:
     """Async table clients by logical name, per event loop, under the same prefix as `Tables`."""
 
     def __init__(self, make_service: Callable[[], TableServiceClient], prefix: str = "riposte"):
-        self._make_service = make_service
         self._prefix = prefix
-        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = (
-            weakref.WeakKeyDictionary())
+        self._per_loop: PerLoop[_LoopClients] = PerLoop(lambda: _LoopClients(make_service()),
+                                                        lambda clients: clients.service.close())
 
     @classmethod
     def from_connection_string(cls, connection_string: str, prefix: str = "riposte") -> AsyncTables:
         return cls(lambda: TableServiceClient.from_connection_string(connection_string, **client_options()), prefix)
 
     async def __call__(self, logical_name: str) -> TableClient:
-        loop = asyncio.get_running_loop()
-        clients = self._per_loop.get(loop)
-        if clients is None:
-            clients = self._per_loop[loop] = _LoopClients(self._make_service())
-        return await clients.table(f"{self._prefix}{logical_name}")
+        return await self._per_loop.get().table(f"{self._prefix}{logical_name}")
 
     async def close(self) -> None:
         """Close this loop's clients (their connections); the next call opens new ones."""
-        clients = self._per_loop.pop(asyncio.get_running_loop(), None)
-        if clients is not None:
-            await clients.service.close()
+        await self._per_loop.aclose()
 
 
 class _LoopClients:
