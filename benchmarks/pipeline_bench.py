@@ -5,6 +5,10 @@ Method (the stack is `LocalStack`: Azurite in memory, the sandbox and the devhos
   delivered twice (so dedupe is included: 2 x INGEST_ALERTS requests, every one answered 202), first
   with no matching playbook (intake alone), then with the BEC playbook matching every alert (each alert
   also starts a durable run that contains the user and sends mail, competing for the same 2 cores).
+  Alongside each rate: the devhost process's CPU time (user + system, every thread, from /proc) over the
+  same interval, divided by the deliveries; with no match that is intake's cost per delivery. WARMUP_ALERTS
+  alerts are posted first, so first-use costs (imports, connections) are not counted. BENCH_WITH_RUNS=0
+  stops after the intake-only phase.
 - containment latency: LATENCY_ALERTS alerts posted one at a time with the BEC playbook enabled; for each,
   the time from just before `POST /api/alerts` to the sandbox recording the disable request (the PATCH of
   the user inside the Graph batch), both read from this machine's clock; p50 and p99.
@@ -19,12 +23,15 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 
 from devhost.stack import LocalStack, StackPorts
 
 INGEST_ALERTS = int(os.environ.get("BENCH_INGEST_ALERTS", "300"))
+WARMUP_ALERTS = 20
+WITH_RUNS = os.environ.get("BENCH_WITH_RUNS", "1") != "0"  # 0: the intake-only phase alone
 LATENCY_ALERTS = int(os.environ.get("BENCH_LATENCY_ALERTS", "200"))
 CONTOSO = "11111111-1111-4111-8111-111111111111"
 ADELE_ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
@@ -38,19 +45,26 @@ def graph_alert(title: str) -> dict:
                           "userAccount": {"azureAdUserId": ADELE_ID}}]}
 
 
-def ingest_rate(api: httpx.Client, title: str) -> float:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads) so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ingest_rate(api: httpx.Client, title: str, devhost_pid: int) -> tuple[float, float]:
+    """Deliveries per second, and the devhost's CPU milliseconds per delivery."""
     alerts = [graph_alert(title) for _ in range(INGEST_ALERTS)]
     deliveries = alerts + alerts
 
     def post(body: dict) -> int:
         return api.post("/alerts", json=body).status_code
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), process_cpu_seconds(devhost_pid)
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(post, deliveries))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, process_cpu_seconds(devhost_pid) - cpu
     assert statuses == [202] * len(deliveries), {s for s in statuses}
-    return len(deliveries) / elapsed
+    return len(deliveries) / elapsed, cpu * 1000 / len(deliveries)
 
 
 def containment_latencies(api: httpx.Client, sandbox: httpx.Client) -> list[float]:
@@ -81,22 +95,31 @@ def percentile(values: list[float], p: float) -> float:
 
 def main() -> int:
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
-    with LocalStack(ports=StackPorts.free(), in_memory_storage=True) as stack, \
+    with LocalStack(ports=StackPorts.free(), in_memory_storage=True,
+                    echo=bool(os.environ.get("BENCH_ECHO"))) as stack, \
             httpx.Client(base_url=f"{stack.devhost_url}/api", timeout=60,
                          limits=httpx.Limits(max_connections=8)) as api, \
             httpx.Client(base_url=stack.sandbox_url, timeout=30) as sandbox:
         api.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
-        quiet = ingest_rate(api, "no playbook matches this")
+        devhost_pid = stack.procs["devhost"].pid
+        for n in range(WARMUP_ALERTS):  # first-use costs (imports, connections) are not a delivery's
+            assert api.post("/alerts", json=graph_alert(f"warm-up {n}")).status_code == 202
+        quiet, quiet_cpu = ingest_rate(api, "no playbook matches this", devhost_pid)
         print(f"ingestion, intake only: {quiet:.0f} deliveries/s accepted "
-              f"({INGEST_ALERTS} alerts x 2 deliveries, 8 clients, all 202)")
+              f"({INGEST_ALERTS} alerts x 2 deliveries, 8 clients, all 202); devhost CPU {quiet_cpu:.1f} ms/delivery")
+        if not WITH_RUNS:
+            return 0
         bec = api.post("/playbooks", json={
             "name": "BEC first response",
             "trigger": {"category": "security", "minSeverity": "high", "tenantScope": {"type": "all"}},
             "actions": [{"type": "disable_user_and_revoke"},
                         {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]}]})
         assert bec.status_code == 201, bec.text
-        busy = ingest_rate(api, "every alert starts a run")
-        print(f"ingestion, each alert starting a BEC run: {busy:.0f} deliveries/s accepted")
+        busy, busy_cpu = ingest_rate(api, "every alert starts a run", devhost_pid)
+        print(f"ingestion, each alert starting a BEC run: {busy:.0f} deliveries/s accepted; "
+              f"devhost CPU {busy_cpu:.1f} ms/delivery (runs included)")
+        if not LATENCY_ALERTS:
+            return 0
         time.sleep(5)  # let the runs started above finish before measuring latency
         latencies = containment_latencies(api, sandbox)
         print(f"containment latency (POST /api/alerts -> sandbox receives the disable), {len(latencies)} alerts: "

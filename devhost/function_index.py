@@ -89,6 +89,19 @@ class FunctionIndex:
     def by_trigger(self, trigger_type: str) -> list[FunctionSpec]:
         return [f for f in self.functions.values() if f.trigger_type == trigger_type]
 
+    def without_disabled(self, env: dict[str, str]) -> FunctionIndex:
+        """The index the host's listeners serve: as in Azure, `AzureWebJobs.<name>.Disabled` set to true (or 1)
+        stops a function's timer, queue listener and HTTP route. Orchestrations and activities stay, so runs
+        already started can finish."""
+        off = {name for name in self.functions if is_disabled(name, env)}
+        if not off:
+            return self
+        return FunctionIndex(
+            functions={n: f for n, f in self.functions.items()
+                       if n not in off or f.trigger_type in DURABLE_TRIGGERS},
+            http_routes=[r for r in self.http_routes if r.spec.name not in off],
+        )
+
     def match_http(self, method: str, path: str) -> tuple[HttpRoute, dict[str, str]] | None:
         """The route serving `path` (below /api), literal routes before parameterised ones."""
         for route in self.http_routes:
@@ -99,6 +112,13 @@ class FunctionIndex:
 
     def path_exists(self, path: str) -> bool:
         return any(r.pattern.fullmatch(path) for r in self.http_routes)
+
+
+DURABLE_TRIGGERS = frozenset({ORCHESTRATION_TRIGGER, ACTIVITY_TRIGGER, ENTITY_TRIGGER})
+
+
+def is_disabled(function_name: str, env: dict[str, str]) -> bool:
+    return env.get(f"AzureWebJobs.{function_name}.Disabled", "").strip().lower() in ("true", "1")
 
 
 def _literal_weight(route: HttpRoute) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 from collections.abc import Callable
@@ -15,6 +16,10 @@ from aiohttp import web
 from devhost.function_index import DURABLE_CLIENT, FunctionIndex, FunctionSpec
 
 log = logging.getLogger("devhost.http")
+
+# The function an invocation runs, for what happens inside it (tasks and worker threads inherit it): lets
+# a test tell a request's own storage writes from those of timers and queue listeners running beside it.
+INVOKED: contextvars.ContextVar[FunctionSpec | None] = contextvars.ContextVar("devhost_invoked", default=None)
 
 
 def to_func_request(request: web.Request, body: bytes, route_params: dict[str, str]) -> func.HttpRequest:
@@ -43,11 +48,16 @@ def to_web_response(result: Any) -> web.Response:
 
 async def call_user_function(spec: FunctionSpec, kwargs: dict[str, Any]) -> Any:
     fn = spec.user_function
-    if inspect.iscoroutinefunction(fn):
-        return await fn(**kwargs)
-    # Sync functions run on a worker thread, as in the Python worker, so they cannot block the loop.
-    result = await asyncio.get_running_loop().run_in_executor(None, partial(fn, **kwargs))
-    return await result if inspect.isawaitable(result) else result
+    token = INVOKED.set(spec)
+    try:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(**kwargs)
+        # Sync functions run on a worker thread, as in the Python worker, so they cannot block the loop.
+        context = contextvars.copy_context()
+        result = await asyncio.get_running_loop().run_in_executor(None, partial(context.run, fn, **kwargs))
+        return await result if inspect.isawaitable(result) else result
+    finally:
+        INVOKED.reset(token)
 
 
 def make_api_handler(index: FunctionIndex, durable_client_binding: Callable[[], str]):

@@ -121,7 +121,7 @@ class DevHost:
 
         env = dict(os.environ) if self._env is None else self._env
         module = importlib.import_module(self._app_module)
-        index = index_app(module.app)
+        index = index_app(module.app).without_disabled(env)
         loop = asyncio.get_running_loop()
         # Management calls block on gRPC; the default executor (cores + 4 threads) starves under load.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="devhost-io"))

@@ -5,7 +5,10 @@ Plain code, called by the HTTP and Event Grid triggers (which then hand the runs
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -17,14 +20,18 @@ from shared.models.run import OPEN_STATUSES, Run, RunStatus, run_id_for
 from shared.models.tenant import Tenant, TenantGroup
 from shared.primitives.context import AlertContext, RunContext
 from shared.run_request import RunRequest
-from shared.store.alerts import AlertStore
-from shared.store.directory import DirectoryStore, current_revision
-from shared.store.open_runs import OpenRuns
+from shared.store.alerts import alert_from_entity, new_alert_rows
+from shared.store.async_tables import AsyncTables
+from shared.store.delivered_alerts import DeliveredAlerts, StoredAlert
+from shared.store.directory import DirectoryStore, current_revision, current_revision_async
 from shared.store.playbooks import PlaybookStore
 from shared.store.tables import Tables
 
 # A run not ended this long after it was stored may have lost its instance (a crash): a redelivery checks.
 REDRIVE_AFTER = timedelta(seconds=60)
+# How long an instance matches with the playbooks and tenants it has without reading the revision again: the
+# bound on how late it sees a change saved through another instance (its own changes it sees at once).
+REVISION_TTL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,23 +61,60 @@ def build_snapshot(revision: str, playbooks: list[Playbook], directory: Director
 class MatchingCache:
     """The playbook index and tenant lookups, rebuilt only when the stored revision changes.
 
-    One point read per alert keeps every instance current without scanning playbooks per alert.
+    The revision (one point read) is read at most once per `ttl` seconds, not per alert. A change written
+    through this process's stores (bump_revision on the same Tables) is seen by the next alert at once; one
+    written by another instance is seen by alerts that arrive more than `ttl` seconds after its save
+    returned (REVISION_TTL_SECONDS, plus the time of one point read).
     """
 
-    def __init__(self, tables: Tables):
+    def __init__(self, tables: Tables, async_tables: AsyncTables | None = None, ttl: float = REVISION_TTL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
         self._tables = tables
+        self._async_tables = async_tables
+        self._ttl = ttl
+        self._clock = clock
         self._snapshot: MatchingSnapshot | None = None
+        self._checked: tuple[float, int] | None = None  # when the revision was read; local changes then
         self._lock = threading.Lock()
 
+    def _fresh(self) -> MatchingSnapshot | None:
+        snapshot, checked = self._snapshot, self._checked
+        if snapshot is None or checked is None:
+            return None
+        at, changes = checked
+        if changes != self._tables.local_changes or self._clock() - at >= self._ttl:
+            return None
+        return snapshot
+
     def current(self) -> MatchingSnapshot:
-        revision = current_revision(self._tables)
+        """For synchronous callers (a worker thread): may read the revision and rebuild."""
+        snapshot = self._fresh()
+        if snapshot is not None:
+            return snapshot
+        checked = (self._clock(), self._tables.local_changes)  # taken before the read (see bump_revision)
+        return self._adopt(current_revision(self._tables), checked)
+
+    async def current_async(self) -> MatchingSnapshot:
+        """On the event loop: the revision read is async; a rebuild (rare) runs on a worker thread."""
+        snapshot = self._fresh()
+        if snapshot is not None:
+            return snapshot
+        if self._async_tables is None:
+            return await asyncio.to_thread(self.current)
+        checked = (self._clock(), self._tables.local_changes)
+        revision = await current_revision_async(self._async_tables)
         snapshot = self._snapshot
         if snapshot is not None and snapshot.revision == revision:
+            self._checked = checked
             return snapshot
+        return await asyncio.to_thread(self._adopt, revision, checked)
+
+    def _adopt(self, revision: str, checked: tuple[float, int]) -> MatchingSnapshot:
         with self._lock:
             if self._snapshot is None or self._snapshot.revision != revision:
                 self._snapshot = build_snapshot(revision, PlaybookStore(self._tables).list(),
                                                 DirectoryStore(self._tables))
+            self._checked = checked
             return self._snapshot
 
 
@@ -148,19 +192,22 @@ class IntakeResult:
 
 
 class Intake:
-    def __init__(self, tables: Tables, cache: MatchingCache):
-        self._tables = tables
-        self._alerts = AlertStore(tables)
-        self._open_runs = OpenRuns(tables)
+    def __init__(self, async_tables: AsyncTables, cache: MatchingCache):
+        self._alerts = DeliveredAlerts(async_tables)
         self._cache = cache
 
-    def receive(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
-                now: datetime | None = None, finding_of: Playbook | None = None) -> IntakeResult:
+    async def receive(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
+                      now: datetime | None = None, finding_of: Playbook | None = None) -> IntakeResult:
         """`finding_of`: the alert is a finding of this scheduled playbook's population, which it alone
         decides on (ordinary playbooks never see findings; scheduled ones never see alerts)."""
         now = now or datetime.now(UTC)
-        snapshot = self._cache.current()
+        snapshot = await self._cache.current_async()
         alert = make_alert(normalized, snapshot, endpoint_tenant, now)
+        # Read first: duplicates (overlapping polls, a notification and a poll, senders' retries) are as
+        # common as new alerts, and this one query is all a duplicate reads (shared/store/delivered_alerts.py).
+        stored = await self._alerts.stored(alert.id)
+        if stored is not None:
+            return await self._existing(alert, stored, now)
 
         decisions = snapshot.index.match(alert) if finding_of is None else [finding_decision(finding_of)]
         if normalized.status is AlertStatus.RESOLVED:
@@ -176,36 +223,40 @@ class Intake:
                     tenant_id=alert.tenant_id, status=RunStatus.PENDING, created_at=now, step_count=len(r.actions),
                     simulated=r.simulated)
                 for r in requests]
+        rows = new_alert_rows(alert, decisions, runs)  # AlertTooLarge before anything is written
         if runs:  # listed first, so that no run exists which the reconciler cannot see
-            self._open_runs.add([(r.id, alert.id) for r in runs], now)
-        # The create of the alert row is the dedupe: no read first, so a new alert costs one write.
-        if not self._alerts.record_new(alert, decisions, runs, processed=not runs):
-            return self._existing(alert, now)
+            await self._alerts.list_open([(r.id, alert.id) for r in runs], now)
+        # The create of the alert row is the dedupe, for deliveries that race past the read above.
+        if not await self._alerts.record_new(rows):
+            stored = await self._alerts.stored(alert.id)
+            if stored is None:  # cannot happen: the create failed because the row exists
+                raise RuntimeError(f"alert {alert.id} exists and cannot be read")
+            return await self._existing(alert, stored, now)
+        # Started is derived, not recorded: a run's own row moves on from pending when its orchestration
+        # starts, and the open-run index (shared/run_recovery.py) finds those that never did.
         return IntakeResult(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
                             run_ids=[r.id for r in runs])
 
-    def _existing(self, alert: Alert, now: datetime) -> IntakeResult:
+    async def _existing(self, alert: Alert, stored: StoredAlert, now: datetime) -> IntakeResult:
         """A delivery of an alert stored before: update its status; restart runs a crash left pending."""
-        entity = self._alerts.get_entity(alert.id)
-        stored = self._alerts.from_entity(entity)
-        status_updated = stored.status != alert.status and alert.status is not AlertStatus.NEW
+        entity = stored.entity
+        known = alert_from_entity(entity)
+        status_updated = known.status != alert.status and alert.status is not AlertStatus.NEW
         if status_updated:
-            self._alerts.update_status(alert.id, alert.status)
-            stored.status = alert.status
+            await self._alerts.update_status(alert.id, alert.status)
+            known.status = alert.status
             entity["status"] = alert.status.value
-        self._alerts.list_alert(entity)  # the list row follows the status, and heals a crash after intake
-        runs = self._alerts.runs(alert.id)
-        result = IntakeResult(alert=stored, duplicate=True, status_updated=status_updated,
-                              run_ids=[r.id for r in runs])
+        await self._alerts.list_alert(entity)  # the list row follows the status, and heals a crash after intake
+        result = IntakeResult(alert=known, duplicate=True, status_updated=status_updated,
+                              run_ids=[r.id for r in stored.runs])
         # Runs not ended and old enough that their start is not still under way: the caller checks whether
         # their instance still exists and starts those that are safe to start (shared/run_recovery.py).
-        stale = [r for r in runs if r.status in OPEN_STATUSES and r.started_by is None
-                 and now - r.created_at > REDRIVE_AFTER]
-        result.redrive = stale
+        result.redrive = [r for r in stored.runs if r.status in OPEN_STATUSES and r.started_by is None
+                          and now - r.created_at > REDRIVE_AFTER]
         return result
 
     def snapshot(self) -> MatchingSnapshot:
         return self._cache.current()
 
-    def mark_started(self, alert_id: str) -> None:
-        self._alerts.mark_started(alert_id)
+    async def snapshot_async(self) -> MatchingSnapshot:
+        return await self._cache.current_async()

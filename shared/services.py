@@ -10,8 +10,9 @@ from shared.graph import GraphClientFactory
 from shared.models.tenant import Tenant
 from shared.primitives.context import StepDependencies
 from shared.settings import get_settings
-from shared.storage import get_table_service
+from shared.storage import create_async_table_service, get_table_service
 from shared.store.alerts import AlertStore
+from shared.store.async_tables import AsyncTables
 from shared.store.audit import AuditLog
 from shared.store.directory import DirectoryStore, NotFound
 from shared.store.playbooks import PlaybookStore
@@ -22,6 +23,13 @@ from shared.store.tables import Tables
 @lru_cache(maxsize=1)
 def tables() -> Tables:
     return Tables(get_table_service(), prefix=get_settings().table_prefix)
+
+
+@lru_cache(maxsize=1)
+def async_tables() -> AsyncTables:
+    """Async table clients (per event loop) for intake's hot path: shared/store/async_tables.py."""
+    settings = get_settings()
+    return AsyncTables(lambda: create_async_table_service(settings), prefix=settings.table_prefix)
 
 
 def playbooks() -> PlaybookStore:

@@ -11,6 +11,7 @@ from typing import Any
 
 from azure.data.tables import TableClient
 
+from shared.store.async_tables import AsyncTables
 from shared.store.tables import MAX_ENTITY_BYTES, MAX_PROPERTY_BYTES, Tables, entity_size
 
 
@@ -55,3 +56,12 @@ class StrictClient:
 class StrictTables(Tables):
     def __call__(self, logical_name: str) -> StrictClient:
         return StrictClient(super().__call__(logical_name))
+
+
+class StrictAsyncClient(StrictClient):
+    """StrictClient for an async client: the checks are the same, the calls are awaited by the caller."""
+
+
+class StrictAsyncTables(AsyncTables):
+    async def __call__(self, logical_name: str) -> StrictAsyncClient:
+        return StrictAsyncClient(await super().__call__(logical_name))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ import azure.durable_functions as df
 from shared import run_recovery, services
 from shared.ingest_auth import Sender, SenderKind, check_claims
 from shared.ingestion import PayloadError, normalize_payload
-from shared.intake import REDRIVE_AFTER, Intake, IntakeResult, MatchingCache
+from shared.intake import REDRIVE_AFTER, Intake, IntakeResult, MatchingCache, MatchingSnapshot
 from shared.models.alert import NormalizedAlert
 from shared.store.alerts import check_storable
 
@@ -25,8 +24,8 @@ RUN_ORCHESTRATOR = run_recovery.RUN_ORCHESTRATOR
 
 @lru_cache(maxsize=1)
 def intake() -> Intake:
-    tables = services.tables()
-    return Intake(tables, MatchingCache(tables))
+    async_tables = services.async_tables()
+    return Intake(async_tables, MatchingCache(services.tables(), async_tables))
 
 
 async def start_runs(client: df.DurableOrchestrationClient, result: IntakeResult) -> list[str]:
@@ -41,8 +40,6 @@ async def start_runs(client: df.DurableOrchestrationClient, result: IntakeResult
             started.append(run_id)
         except Exception:  # the run stays "pending"; a re-delivery or the reconciler starts it
             log.exception("could not start run %s of alert %s", run_id, result.alert.id)
-    if result.to_start and len(started) == len(result.to_start):
-        await asyncio.to_thread(intake().mark_started, result.alert.id)
     for run in result.redrive:
         try:
             decision = await run_recovery.recover(client, services.tables(), services.audit(), run, run.id,
@@ -60,9 +57,9 @@ async def start_runs(client: df.DurableOrchestrationClient, result: IntakeResult
 AZURE_ROLE_SENDER = Sender(SenderKind.MULTI_TENANT, "azure-role")
 
 
-def check_azure_role_sender(alerts: list[NormalizedAlert]) -> None:
+def check_azure_role_sender(alerts: list[NormalizedAlert], snapshot: MatchingSnapshot) -> None:
     """ClaimRefused (422) when an alert names a tenant that is not registered."""
-    check_claims(alerts, AZURE_ROLE_SENDER, None, intake().snapshot().tenants)
+    check_claims(alerts, AZURE_ROLE_SENDER, None, snapshot.tenants)
 
 
 def summary(result: IntakeResult) -> dict[str, Any]:
@@ -79,9 +76,12 @@ def summary(result: IntakeResult) -> dict[str, Any]:
 
 
 async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tenant: str | None,
-                 check: Callable[[list[NormalizedAlert]], None] | None = None) -> list[dict]:
+                 check: Callable[[list[NormalizedAlert], MatchingSnapshot], None] | None = None) -> list[dict]:
     """Raises PayloadError for a body that is not an alert, AlertTooLarge for one too large to keep, or
-    what `check` raises (nothing of the delivery is stored then)."""
+    what `check` raises (nothing of the delivery is stored then).
+
+    Everything runs on the event loop (async table clients, cached matching snapshot): no worker-thread hop
+    per delivery."""
     alerts = normalize_payload(body)
     if not alerts:
         raise PayloadError("The body contains no alerts.", None)
@@ -90,17 +90,17 @@ async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tena
 
 async def accept_alerts(alerts: list[NormalizedAlert], client: df.DurableOrchestrationClient,
                         endpoint_tenant: str | None,
-                        check: Callable[[list[NormalizedAlert]], None] | None = None) -> list[dict]:
+                        check: Callable[[list[NormalizedAlert], MatchingSnapshot], None] | None = None) -> list[dict]:
     """accept() for alerts normalized already (a poller's records, shared/pollers/records.py)."""
     if len(alerts) > MAX_ALERTS_PER_DELIVERY:
         raise PayloadError(f"At most {MAX_ALERTS_PER_DELIVERY} alerts per delivery, got {len(alerts)}.", "value")
     if check is not None:  # the sender's claims (shared/ingest_auth.check_claims), before anything is stored
-        await asyncio.to_thread(check, alerts)
+        check(alerts, await intake().snapshot_async())
     for normalized in alerts:
         check_storable(normalized)
     summaries = []
     for normalized in alerts:
-        result = await asyncio.to_thread(intake().receive, normalized, endpoint_tenant)
+        result = await intake().receive(normalized, endpoint_tenant)
         await start_runs(client, result)
         summaries.append(summary(result))
     return summaries

@@ -19,7 +19,7 @@ from shared.notifications import event_grid
 from shared.notifications.client_state import configured_key
 from shared.settings import get_settings
 from shared.store.alerts import AlertTooLarge
-from triggers.alert_intake import accept, check_azure_role_sender, intake
+from triggers.alert_intake import accept, check_azure_role_sender
 from triggers.api import path_id, respond
 from triggers.http_responses import error_response, json_response
 from triggers.ingest_credentials import credentials_for_delivery
@@ -32,7 +32,9 @@ log = logging.getLogger("riposte.alerts")
 async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
                   endpoint_tenant: str | None) -> func.HttpResponse:
     try:
-        tenant_credentials = await asyncio.to_thread(credentials_for_delivery, endpoint_tenant)
+        # Only a tenant's endpoint has tenant credentials to read (a worker thread for that read alone).
+        tenant_credentials = ([] if endpoint_tenant is None
+                              else await asyncio.to_thread(credentials_for_delivery, endpoint_tenant))
         sender = verify_sender(req.headers, req.params, req.get_body() or b"", get_settings(),
                                tenant_id=endpoint_tenant, tenant_credentials=tenant_credentials)
     except AuthError as exc:
@@ -41,8 +43,8 @@ async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
     if isinstance(body, func.HttpResponse):
         return body
 
-    def check(alerts):
-        registered = () if sender.kind is SenderKind.DEVELOPMENT else intake().snapshot().tenants
+    def check(alerts, snapshot):
+        registered = () if sender.kind is SenderKind.DEVELOPMENT else snapshot.tenants
         check_claims(alerts, sender, endpoint_tenant, registered)
 
     try:

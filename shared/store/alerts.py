@@ -5,7 +5,12 @@ alert is too large to keep whole); "decisions" (every match decision, as one JSO
 against hundreds of all-tenant playbooks, and one row keeps that one write); "run|<runId>";
 "step|<runId>|<index>". A new alert, its decisions and its pending runs are written in one
 transaction whose alert row is a *create*: a second delivery of the same alert fails that create as
-a whole, which is the dedupe.
+a whole, which is the dedupe (intake's writes are async: shared/store/delivered_alerts.py).
+
+An alert that starts no run and whose payload compresses into one chunk is one entity instead: its alert row
+carries the payload (`rawInline`) and the decisions (`decisions`, `considered`, `matched`,
+`omittedUnmatched`), so storing it is one create, not a `$batch` (a transaction costs the Tables SDK about
+three times the CPU of a single write: multipart building and MIME parsing). Readers take either layout.
 
 The "list" partition holds one row per alert keyed newest first (shared/alert_listing.py), written
 right after the alert's transaction and again by every redelivery (so a crash in between heals).
@@ -22,11 +27,11 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables import UpdateMode
 
 from shared.alert_listing import LIST_PARTITION, AlertQuery, list_row_key
 from shared.matching.decision import MatchDecision
-from shared.models.alert import Alert, AlertStatus, NormalizedAlert
+from shared.models.alert import Alert, NormalizedAlert
 from shared.models.run import STOPPED_STATUSES, Run, RunStatus, StepResult, Waiting, alert_id_of_run
 from shared.store.directory import NotFound
 from shared.store.tables import ALERTS, MAX_ENTITY_BYTES, Tables, entity_size, get_json, put_json
@@ -35,10 +40,10 @@ ALERT_ROW = "alert"
 # Marks the one-time listing of alerts stored before the "list" partition (not an alert id: no "al-").
 BACKFILL_KEY = ("migrations", "alert-listing")
 DECISIONS_ROW = "decisions"
-TRANSACTION_LIMIT = 100
 MAX_DECISION_CHARS = 450_000  # the decisions row stays under the 1 MiB entity limit (UTF-16)
 RAW_CHUNK_BYTES = 60_000  # one binary property, under the 64 KiB property limit
 MAX_RAW_ROWS = 24  # 1.4 MB compressed: more than any body under the 1 MiB request limit can need
+MAX_PROPERTIES = 252  # custom properties of one entity (Table Storage's limit)
 ALERT_ROW_MARGIN = 4_096  # tenant, attribution, timestamps: what the alert row adds to the checked size
 
 
@@ -46,17 +51,11 @@ class AlertTooLarge(ValueError):
     """An alert Table Storage cannot hold even compressed and chunked: refused whole (413), never half-stored."""
 
 
-class Processing:
-    PENDING = "pending"  # stored and matched; runs not started yet
-    STARTED = "started"  # every matched run was handed to the durable engine
-
-
-def _alert_entity(alert: Alert, processing: str, run_ids: list[str]) -> dict[str, Any]:
+def _alert_entity(alert: Alert, run_ids: list[str]) -> dict[str, Any]:
     entity = {
         "PartitionKey": alert.id, "RowKey": ALERT_ROW, "tenantId": alert.tenant_id or "",
         "attribution": alert.attribution.value, "source": alert.source.value, "severity": alert.severity.value,
         "status": alert.status.value, "title": alert.title[:1024], "receivedAt": alert.received_at,
-        "processing": processing, "processingAt": datetime.now(UTC),
     }
     put_json(entity, "runIds", run_ids)
     _put_doc(entity, alert.model_dump(mode="json", by_alias=True, exclude={"raw"}))
@@ -93,6 +92,8 @@ def check_storable(alert: NormalizedAlert) -> None:
 def _raw_from(entity: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     if "raw" in entity:  # stored before raw rows existed
         return get_json(entity, "raw", {})
+    if "rawInline" in entity:
+        return json.loads(zlib.decompress(bytes(entity["rawInline"])))
     packed = b"".join(bytes(r["data"]) for r in sorted(rows, key=lambda r: r["RowKey"]))
     return json.loads(zlib.decompress(packed)) if packed else {}
 
@@ -105,7 +106,7 @@ def _alert_from(entity: dict[str, Any], raw: dict[str, Any] | None = None) -> Al
 _LISTED = ("tenantId", "attribution", "source", "severity", "status", "title", "receivedAt")
 
 
-def _list_entity(alert_entity: dict[str, Any]) -> dict[str, Any]:
+def list_entity(alert_entity: dict[str, Any]) -> dict[str, Any]:
     """The alert's row in the list partition: its filterable fields and its document (no raw payload)."""
     doc = {k: v for k, v in alert_entity.items() if k == "doc" or k.startswith("doc_")}
     return {"PartitionKey": LIST_PARTITION, "RowKey": list_row_key(alert_entity["receivedAt"],
@@ -113,7 +114,8 @@ def _list_entity(alert_entity: dict[str, Any]) -> dict[str, Any]:
             **{k: alert_entity[k] for k in _LISTED}, **doc}
 
 
-def _decisions_entity(alert_id: str, decisions: list[MatchDecision]) -> dict[str, Any]:
+def _decision_docs(decisions: list[MatchDecision]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The decisions' counts and documents to store."""
     docs = [d.model_dump(mode="json", by_alias=True) for d in decisions]
     omitted = 0
     if sum(len(str(d)) for d in docs) > MAX_DECISION_CHARS:
@@ -121,9 +123,31 @@ def _decisions_entity(alert_id: str, decisions: list[MatchDecision]) -> dict[str
         kept = [d for d in docs if d["matched"]]
         omitted = len(docs) - len(kept)
         docs = kept
-    entity = {"PartitionKey": alert_id, "RowKey": DECISIONS_ROW, "considered": len(decisions),
-              "matched": sum(1 for d in decisions if d.matched), "omittedUnmatched": omitted}
-    return put_json(entity, "doc", docs)
+    counts = {"considered": len(decisions), "matched": sum(1 for d in decisions if d.matched),
+              "omittedUnmatched": omitted}
+    return counts, docs
+
+
+def new_alert_rows(alert: Alert, decisions: list[MatchDecision], runs: list[Run]) -> list[dict[str, Any]]:
+    """A new alert's rows, the alert row first: AlertTooLarge if Table Storage cannot hold them. One row when
+    the alert starts no run and fits in one entity with its payload and decisions (see the module's doc)."""
+    alert_row, raw_rows = _alert_entity(alert, [r.id for r in runs]), _raw_rows(alert.id, alert.raw)
+    counts, docs = _decision_docs(decisions)
+    if not runs and len(raw_rows) == 1:
+        inline = put_json({**alert_row, "rawInline": raw_rows[0]["data"], **counts}, "decisions", docs)
+        if entity_size(inline) + ALERT_ROW_MARGIN <= MAX_ENTITY_BYTES and len(inline) <= MAX_PROPERTIES:
+            return [inline]
+    decisions_row = put_json({"PartitionKey": alert.id, "RowKey": DECISIONS_ROW, **counts}, "doc", docs)
+    return [alert_row, *raw_rows, decisions_row, *(_run_entity(r) for r in runs)]
+
+
+def alert_from_entity(entity: dict[str, Any]) -> Alert:
+    """The alert of its row, without the raw payload (AlertStore.get reads that too)."""
+    return _alert_from(entity)
+
+
+def run_from_entity(entity: dict[str, Any]) -> Run:
+    return Run.model_validate(get_json(entity, "doc"))
 
 
 def _run_entity(run: Run) -> dict[str, Any]:
@@ -140,30 +164,6 @@ class AlertStore:
     def _table(self):
         return self._tables(ALERTS)
 
-    # --- intake ------------------------------------------------------------------------------
-    def record_new(self, alert: Alert, decisions: list[MatchDecision], runs: list[Run],
-                   processed: bool = False) -> bool:
-        """Store a new alert with its decisions and pending runs; False if it was stored before.
-
-        `processed`: nothing to start (no runs), so the alert is not left pending.
-        """
-        state = Processing.STARTED if processed else Processing.PENDING
-        rows = [_alert_entity(alert, state, [r.id for r in runs]), *_raw_rows(alert.id, alert.raw),
-                _decisions_entity(alert.id, decisions)]
-        rows += [_run_entity(r) for r in runs]
-        first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
-        try:
-            self._table.submit_transaction([("create", row) for row in first])
-        except TableTransactionError as exc:
-            if exc.error_code == "EntityAlreadyExists":
-                return False
-            raise
-        self.list_alert(rows[0])
-        # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
-        for start in range(0, len(rest), TRANSACTION_LIMIT):
-            self._table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
-        return True
-
     def get_entity(self, alert_id: str) -> dict[str, Any]:
         try:
             return self._table.get_entity(alert_id, ALERT_ROW)
@@ -172,26 +172,9 @@ class AlertStore:
 
     def get(self, alert_id: str) -> Alert:
         entity = self.get_entity(alert_id)
-        rows = [] if "raw" in entity else self._table.query_entities(
+        rows = [] if "raw" in entity or "rawInline" in entity else self._table.query_entities(
             "PartitionKey eq @pk and RowKey ge 'raw|' and RowKey lt 'raw}'", parameters={"pk": alert_id})
         return _alert_from(entity, _raw_from(entity, list(rows)))
-
-    @staticmethod
-    def from_entity(entity: dict[str, Any]) -> Alert:
-        """The alert of its row, without the raw payload (get() reads that too)."""
-        return _alert_from(entity)
-
-    def mark_started(self, alert_id: str) -> None:
-        self._table.update_entity({"PartitionKey": alert_id, "RowKey": ALERT_ROW, "processing": Processing.STARTED,
-                                   "processingAt": datetime.now(UTC)}, mode=UpdateMode.MERGE)
-
-    def update_status(self, alert_id: str, status: AlertStatus) -> None:
-        self._table.update_entity({"PartitionKey": alert_id, "RowKey": ALERT_ROW, "status": status.value,
-                                   "statusUpdatedAt": datetime.now(UTC)}, mode=UpdateMode.MERGE)
-
-    def list_alert(self, alert_entity: dict[str, Any]) -> None:
-        """(Re)write the alert's list row from its alert row: idempotent, carries the current status."""
-        self._table.upsert_entity(_list_entity(alert_entity), mode=UpdateMode.REPLACE)
 
     def backfill_listing(self) -> int | None:
         """List every alert stored before the list partition existed, once per deployment; how many rows
@@ -205,7 +188,7 @@ class AlertStore:
         added = 0
         for entity in self._table.query_entities("RowKey eq @row", parameters={"row": ALERT_ROW}):
             try:
-                self._table.create_entity(_list_entity(entity))
+                self._table.create_entity(list_entity(entity))
                 added += 1
             except ResourceExistsError:
                 pass
@@ -232,17 +215,20 @@ class AlertStore:
         return alerts, token or None
 
     def decisions(self, alert_id: str) -> list[MatchDecision]:
-        try:
-            row = self._table.get_entity(alert_id, DECISIONS_ROW)
-        except ResourceNotFoundError:
-            return []
-        return [MatchDecision.model_validate(d) for d in get_json(row, "doc", [])]
+        rows = {r["RowKey"]: r for r in self._table.query_entities(
+            f"PartitionKey eq @pk and (RowKey eq '{ALERT_ROW}' or RowKey eq '{DECISIONS_ROW}')",
+            parameters={"pk": alert_id})}
+        if DECISIONS_ROW in rows:
+            docs = get_json(rows[DECISIONS_ROW], "doc", [])
+        else:  # one entity: the decisions are on the alert row
+            docs = get_json(rows.get(ALERT_ROW, {}), "decisions", [])
+        return [MatchDecision.model_validate(d) for d in docs]
 
     # --- runs --------------------------------------------------------------------------------
     def runs(self, alert_id: str) -> list[Run]:
         rows = self._table.query_entities("PartitionKey eq @pk and RowKey ge 'run|' and RowKey lt 'run}'",
                                           parameters={"pk": alert_id})
-        return [Run.model_validate(get_json(r, "doc")) for r in rows]
+        return [run_from_entity(r) for r in rows]
 
     def get_run(self, run_id: str) -> Run:
         alert_id = alert_id_of_run(run_id)

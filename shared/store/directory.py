@@ -9,6 +9,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from shared.models.tenant import Tenant, TenantGroup
+from shared.store.async_tables import AsyncTables
 from shared.store.tables import DIRECTORY, Tables, get_json, put_json
 
 TENANT_PK = "tenant"
@@ -29,16 +30,26 @@ class Conflict(Exception):
 
 
 def bump_revision(tables: Tables) -> str:
-    """Mark playbooks/tenants/groups as changed: every instance rebuilds its matching index."""
+    """Mark playbooks/tenants/groups as changed: every instance rebuilds its matching index (this one at
+    once, others when they next read the revision: shared/intake.MatchingCache)."""
     revision = uuid.uuid4().hex
     tables(DIRECTORY).upsert_entity({"PartitionKey": REVISION_KEY[0], "RowKey": REVISION_KEY[1],
                                      "revision": revision})
+    tables.note_change()  # after the write: a cache that sees the note reads this revision or a later one
     return revision
 
 
 def current_revision(tables: Tables) -> str:
     try:
         return tables(DIRECTORY).get_entity(*REVISION_KEY)["revision"]
+    except ResourceNotFoundError:
+        return "initial"
+
+
+async def current_revision_async(tables: AsyncTables) -> str:
+    table = await tables(DIRECTORY)
+    try:
+        return (await table.get_entity(*REVISION_KEY))["revision"]
     except ResourceNotFoundError:
         return "initial"
 

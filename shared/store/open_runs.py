@@ -26,6 +26,13 @@ class OpenRun:
     opened_at: datetime
 
 
+def open_run_rows(runs: list[tuple[str, str]], now: datetime) -> list[list[tuple[str, dict]]]:
+    """The transactions (upserts, at most BATCH each) that list (run id, alert id) pairs as open."""
+    rows = [("upsert", {"PartitionKey": PARTITION, "RowKey": run_id, "alertId": alert_id, "openedAt": now})
+            for run_id, alert_id in runs]
+    return [rows[start:start + BATCH] for start in range(0, len(rows), BATCH)]
+
+
 class OpenRuns:
     def __init__(self, tables: Tables):
         self._tables = tables
@@ -36,11 +43,8 @@ class OpenRuns:
 
     def add(self, runs: list[tuple[str, str]], now: datetime | None = None) -> None:
         """List (run id, alert id) pairs as open; listing one again only moves its opening time."""
-        now = now or datetime.now(UTC)
-        rows = [("upsert", {"PartitionKey": PARTITION, "RowKey": run_id, "alertId": alert_id, "openedAt": now})
-                for run_id, alert_id in runs]
-        for start in range(0, len(rows), BATCH):
-            self._table.submit_transaction(rows[start:start + BATCH])
+        for transaction in open_run_rows(runs, now or datetime.now(UTC)):
+            self._table.submit_transaction(transaction)
 
     def remove(self, run_id: str) -> None:
         try:

@@ -30,6 +30,13 @@ class Tables:
         self._prefix = prefix
         self._clients: dict[str, TableClient] = {}
         self._lock = threading.Lock()
+        # Revision bumps written through this object (shared/store/directory.bump_revision): caches of what
+        # the revision covers compare it to see this process's own changes at once (shared/intake.py).
+        self.local_changes = 0
+
+    def note_change(self) -> None:
+        with self._lock:
+            self.local_changes += 1
 
     def __call__(self, logical_name: str) -> TableClient:
         client = self._clients.get(logical_name)

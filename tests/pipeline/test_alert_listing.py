@@ -12,23 +12,36 @@ from shared.alert_listing import AlertQuery, InvalidQuery, decode_token, encode_
 from shared.intake import Intake, MatchingCache
 from shared.models.alert import AlertSource, NormalizedAlert
 from shared.store.alerts import AlertStore
-from tests.table_limits import StrictTables
+from tests.table_limits import StrictAsyncTables, StrictTables
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TENANT = str(uuid.uuid4())
 
 
 @pytest.fixture
-def tables(azurite_connection_string) -> StrictTables:
+def tables(azurite_connection_string, table_prefix) -> StrictTables:
     service = TableServiceClient.from_connection_string(azurite_connection_string)
-    return StrictTables(service, prefix=f"t{uuid.uuid4().hex[:12]}")
+    return StrictTables(service, prefix=table_prefix)
 
 
-def receive(tables, minutes: int, **changes):
-    base = {"source": AlertSource.GENERIC, "source_alert_id": f"a{minutes}", "category": "security",
-            "severity": "high", "title": f"at {minutes}", "created_at": T0, "raw": {"m": minutes}}
-    alert = NormalizedAlert.model_validate(base | changes)
-    return Intake(tables, MatchingCache(tables)).receive(alert, now=T0 + timedelta(minutes=minutes)).alert
+@pytest.fixture
+async def async_tables(azurite_connection_string, table_prefix):
+    async_tables = StrictAsyncTables.from_connection_string(azurite_connection_string, prefix=table_prefix)
+    yield async_tables
+    await async_tables.close()
+
+
+@pytest.fixture
+def receive(tables, async_tables):
+    intake = Intake(async_tables, MatchingCache(tables, async_tables))
+
+    async def receive(minutes: int, **changes):
+        base = {"source": AlertSource.GENERIC, "source_alert_id": f"a{minutes}", "category": "security",
+                "severity": "high", "title": f"at {minutes}", "created_at": T0, "raw": {"m": minutes}}
+        alert = NormalizedAlert.model_validate(base | changes)
+        return (await intake.receive(alert, now=T0 + timedelta(minutes=minutes))).alert
+
+    return receive
 
 
 def titles(tables, **params) -> list[str]:
@@ -36,9 +49,9 @@ def titles(tables, **params) -> list[str]:
     return [a.title for a in alerts]
 
 
-def test_newest_first_and_paged(tables):
+async def test_newest_first_and_paged(tables, receive):
     for minutes in (3, 1, 4, 0, 2):  # received out of order
-        receive(tables, minutes)
+        await receive(minutes)
     assert titles(tables, limit="2") == ["at 4", "at 3"]
     seen, token = [], None
     for _ in range(3):
@@ -49,11 +62,11 @@ def test_newest_first_and_paged(tables):
     assert token is None
 
 
-def test_filters(tables):
-    receive(tables, 0, tenant_id=TENANT, severity="low")
-    receive(tables, 1, tenant_id=TENANT, severity="high", source=AlertSource.SENTINEL)
-    receive(tables, 2, severity="high")
-    receive(tables, 3, tenant_id=TENANT, severity="high", status="resolved")
+async def test_filters(tables, receive):
+    await receive(0, tenant_id=TENANT, severity="low")
+    await receive(1, tenant_id=TENANT, severity="high", source=AlertSource.SENTINEL)
+    await receive(2, severity="high")
+    await receive(3, tenant_id=TENANT, severity="high", status="resolved")
     assert titles(tables, tenantId=TENANT.upper()) == ["at 3", "at 1", "at 0"]
     assert titles(tables, unattributed="true") == ["at 2"]
     assert titles(tables, severity="high", tenantId=TENANT) == ["at 3", "at 1"]
@@ -63,16 +76,16 @@ def test_filters(tables):
     assert titles(tables, since="2026-03-01T12:01:00") == ["at 3", "at 2", "at 1"]  # no offset: UTC
 
 
-def test_a_redelivered_status_moves_the_listed_alert(tables):
-    receive(tables, 0)
-    receive(tables, 5, status="resolved", source_alert_id="a0")  # the same alert, resolved later
+async def test_a_redelivered_status_moves_the_listed_alert(tables, receive):
+    await receive(0)
+    await receive(5, status="resolved", source_alert_id="a0")  # the same alert, resolved later
     assert titles(tables, status="resolved") == ["at 0"]
     assert titles(tables, status="new") == []
 
 
-def test_a_filtered_page_reads_on_until_full(tables):
+async def test_a_filtered_page_reads_on_until_full(tables, receive):
     for minutes in range(6):
-        receive(tables, minutes, severity="low" if minutes % 2 else "high")
+        await receive(minutes, severity="low" if minutes % 2 else "high")
     alerts, _ = AlertStore(tables).list_page(AlertQuery.from_params({"severity": "high", "limit": "3"}))
     assert [a.title for a in alerts] == ["at 4", "at 2", "at 0"]
 
@@ -95,9 +108,9 @@ def test_tokens_round_trip():
     assert decode_token(encode_token(token)) == token
 
 
-def test_alerts_stored_before_the_listing_are_listed_once_by_the_backfill(tables):
+async def test_alerts_stored_before_the_listing_are_listed_once_by_the_backfill(tables, receive):
     for minutes in (1, 2, 3):
-        receive(tables, minutes)
+        await receive(minutes)
     store = AlertStore(tables)
     table = tables("Alerts")
     listed = list(table.query_entities("PartitionKey eq 'list'"))
@@ -108,12 +121,12 @@ def test_alerts_stored_before_the_listing_are_listed_once_by_the_backfill(tables
     assert store.backfill_listing() == 2
     assert titles(tables) == ["at 3", "at 2", "at 1"]
     assert store.backfill_listing() is None  # once per deployment: later sweeps pay one point read
-    receive(tables, 4)
+    await receive(4)
     assert titles(tables) == ["at 4", "at 3", "at 2", "at 1"]
 
 
-def test_the_backfill_never_overwrites_a_newer_list_row(tables):
-    alert = receive(tables, 1)
+async def test_the_backfill_never_overwrites_a_newer_list_row(tables, receive):
+    alert = await receive(1)
     store = AlertStore(tables)
     table = tables("Alerts")
     row = next(iter(table.query_entities("PartitionKey eq 'list'")))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from azure.data.tables import TableServiceClient
 
 from shared.intake import Intake, MatchingCache
 from shared.models.alert import AlertSource, AlertStatus, Attribution, NormalizedAlert
@@ -17,26 +17,18 @@ from shared.store.alerts import AlertStore
 from shared.store.directory import DirectoryStore
 from shared.store.open_runs import OpenRuns
 from shared.store.playbooks import PlaybookStore
-from shared.store.tables import Tables
 
 T1, T2 = str(uuid.uuid4()), str(uuid.uuid4())
 SUB, WORKSPACE = str(uuid.uuid4()), str(uuid.uuid4())
 
 
 @pytest.fixture
-def tables(azurite_connection_string) -> Tables:
-    # A fresh table prefix per test: tests do not see each other's playbooks or alerts.
-    service = TableServiceClient.from_connection_string(azurite_connection_string)
-    return Tables(service, prefix=f"t{uuid.uuid4().hex[:12]}")
-
-
-@pytest.fixture
-def intake(tables) -> Intake:
+def intake(tables, async_tables) -> Intake:
     directory = DirectoryStore(tables)
     directory.create_tenant(Tenant(id=T1, name="One", subscription_ids=[SUB]))
     directory.create_tenant(Tenant(id=T2, name="Two", workspace_ids=[WORKSPACE]))
     directory.create_group(TenantGroup(id="vip", name="VIP", tenant_ids=[T2]))
-    return Intake(tables, MatchingCache(tables))
+    return Intake(async_tables, MatchingCache(tables, async_tables))
 
 
 def playbook(tables, scope: dict, **trigger) -> str:
@@ -69,71 +61,71 @@ def normalized(**changes) -> NormalizedAlert:
         ({"subscription_ids": [SUB]}, str(uuid.uuid4()), None, Attribution.UNATTRIBUTED),
     ],
 )
-def test_attribution_order(intake, changes, endpoint, tenant, attribution):
-    result = intake.receive(normalized(**changes), endpoint_tenant=endpoint)
+async def test_attribution_order(intake, changes, endpoint, tenant, attribution):
+    result = await intake.receive(normalized(**changes), endpoint_tenant=endpoint)
     assert (result.alert.tenant_id, result.alert.attribution) == (tenant, attribution)
 
 
-def test_scopes_decide_which_playbooks_run(tables, intake):
+async def test_scopes_decide_which_playbooks_run(tables, intake):
     everywhere = playbook(tables, {"type": "all"})
     only_t1 = playbook(tables, {"type": "tenant", "tenantId": T1})
     vip = playbook(tables, {"type": "group", "groupId": "vip"})
     ran = lambda r: {rid.rsplit("-", 1)[1] for rid in r.run_ids}  # noqa: E731
-    assert ran(intake.receive(normalized(tenant_id=T1))) == {everywhere, only_t1}
-    assert ran(intake.receive(normalized(tenant_id=T2))) == {everywhere, vip}
-    assert ran(intake.receive(normalized())) == {everywhere}  # unattributed: all-tenant playbooks only
+    assert ran(await intake.receive(normalized(tenant_id=T1))) == {everywhere, only_t1}
+    assert ran(await intake.receive(normalized(tenant_id=T2))) == {everywhere, vip}
+    assert ran(await intake.receive(normalized())) == {everywhere}  # unattributed: all-tenant playbooks only
 
 
-def test_a_new_playbook_applies_to_the_next_alert(tables, intake):
-    assert intake.receive(normalized(tenant_id=T1)).run_ids == []
+async def test_a_new_playbook_applies_to_the_next_alert(tables, intake):
+    assert (await intake.receive(normalized(tenant_id=T1))).run_ids == []
     pid = playbook(tables, {"type": "all"})
-    assert [r.rsplit("-", 1)[1] for r in intake.receive(normalized(tenant_id=T1)).run_ids] == [pid]
+    assert [r.rsplit("-", 1)[1] for r in (await intake.receive(normalized(tenant_id=T1))).run_ids] == [pid]
 
 
-def test_second_delivery_is_a_duplicate_with_the_same_runs(tables, intake):
+async def test_second_delivery_is_a_duplicate_with_the_same_runs(tables, intake):
     playbook(tables, {"type": "all"})
     alert = normalized(tenant_id=T1)
-    first = intake.receive(alert)
-    again = intake.receive(alert)
+    first = await intake.receive(alert)
+    again = await intake.receive(alert)
     assert (first.duplicate, again.duplicate) == (False, True)
     assert again.run_ids == first.run_ids
     assert again.to_start == []  # nothing is started twice
 
 
-def test_a_resolved_alert_never_fires(tables, intake):
+async def test_a_resolved_alert_never_fires(tables, intake):
     playbook(tables, {"type": "all"})
-    result = intake.receive(normalized(tenant_id=T1, status=AlertStatus.RESOLVED))
+    result = await intake.receive(normalized(tenant_id=T1, status=AlertStatus.RESOLVED))
     assert result.to_start == [] and result.run_ids == []
     assert all(not d.matched for d in result.decisions)
     assert AlertStore(tables).get(result.alert.id).status is AlertStatus.RESOLVED
 
 
-def test_a_redelivery_offers_open_runs_for_an_instance_check_only_after_the_grace_period(tables, intake):
+async def test_a_redelivery_offers_open_runs_for_an_instance_check_only_after_the_grace_period(tables, intake):
     playbook(tables, {"type": "all"})
     alert = normalized(tenant_id=T1)
-    first = intake.receive(alert)  # runs never started: as if the process died right here
+    first = await intake.receive(alert)  # runs never started: as if the process died right here
     assert len(first.to_start) == 1
-    soon = intake.receive(alert, now=datetime.now(UTC) + timedelta(seconds=5))
+    soon = await intake.receive(alert, now=datetime.now(UTC) + timedelta(seconds=5))
     assert soon.to_start == [] and soon.redrive == []
-    later = intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=5))
+    later = await intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=5))
     assert later.to_start == []  # never started blindly: the caller checks each instance first
     assert [r.id for r in later.redrive] == first.run_ids
     AlertStore(tables).set_run_status(first.run_ids[0], RunStatus.SUCCEEDED)
-    after_end = intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=10))
+    after_end = await intake.receive(alert, now=datetime.now(UTC) + timedelta(minutes=10))
     assert after_end.redrive == []
 
 
-def test_new_runs_are_listed_as_open_before_they_are_stored(tables, intake):
+async def test_new_runs_are_listed_as_open_before_they_are_stored(tables, intake):
     playbook(tables, {"type": "all"})
-    first = intake.receive(normalized(tenant_id=T1))
+    first = await intake.receive(normalized(tenant_id=T1))
     listed = OpenRuns(tables).opened_before(datetime.now(UTC) + timedelta(seconds=1))
     assert [(o.run_id, o.alert_id) for o in listed] == [(first.run_ids[0], first.alert.id)]
 
 
-def test_decisions_and_runs_are_stored_with_the_alert(tables, intake):
+async def test_decisions_and_runs_are_stored_with_the_alert(tables, intake):
     matched = playbook(tables, {"type": "all"})
     missed = playbook(tables, {"type": "all"}, minSeverity="critical")
-    result = intake.receive(normalized(tenant_id=T1))
+    result = await intake.receive(normalized(tenant_id=T1))
     store = AlertStore(tables)
     decisions = {d.playbook_id: d.matched for d in store.decisions(result.alert.id)}
     assert decisions == {matched: True, missed: False}
@@ -142,7 +134,7 @@ def test_decisions_and_runs_are_stored_with_the_alert(tables, intake):
     assert store.get(result.alert.id).raw == {"x": 1}
 
 
-def test_a_defender_incident_redelivered_with_a_new_status_is_one_alert_updated(tables, intake):
+async def test_a_defender_incident_redelivered_with_a_new_status_is_one_alert_updated(tables, intake):
     """An incident polled or posted again (issue 11) takes intake's duplicate path: one alert, runs once,
     its status updated."""
     from shared.ingestion import normalize_payload
@@ -151,9 +143,26 @@ def test_a_defender_incident_redelivered_with_a_new_status_is_one_alert_updated(
     body = {"@odata.type": "#microsoft.graph.security.incident", "id": uuid.uuid4().hex[:8], "tenantId": T1,
             "displayName": "Ransomware on one endpoint", "severity": "high", "status": "active"}
     [first_alert] = normalize_payload(body)
-    first = intake.receive(first_alert)
+    first = await intake.receive(first_alert)
     [later_alert] = normalize_payload(body | {"status": "inProgress", "lastUpdateDateTime": "2026-12-04T13:00:00Z"})
-    later = intake.receive(later_alert)
+    later = await intake.receive(later_alert)
     assert (first.duplicate, later.duplicate, later.status_updated) == (False, True, True)
     assert later.alert.id == first.alert.id and later.to_start == []
     assert AlertStore(tables).get(first.alert.id).status is AlertStatus.IN_PROGRESS
+
+
+@pytest.mark.parametrize("matching", [True, False])  # a transaction, or a single create (no run to start)
+async def test_concurrent_deliveries_past_the_read_store_one_alert_and_start_its_runs_once(tables, intake, matching):
+    if matching:
+        playbook(tables, {"type": "all"})
+    alert = normalized(tenant_id=T1)
+    results = await asyncio.gather(*(intake.receive(alert) for _ in range(5)))
+    assert sorted(r.duplicate for r in results) == [False, True, True, True, True]
+    assert sum(len(r.to_start) for r in results) == (1 if matching else 0)
+    assert {tuple(r.run_ids) for r in results} == {tuple(results[0].run_ids)}
+    assert len(AlertStore(tables).runs(alert_id_of(results))) == (1 if matching else 0)
+
+
+def alert_id_of(results) -> str:
+    [alert_id] = {r.alert.id for r in results}
+    return alert_id

@@ -13,13 +13,25 @@ from azure.data.tables import TableServiceClient
 from shared.intake import Intake, MatchingCache
 from shared.models.alert import AlertSource, NormalizedAlert
 from shared.store.alerts import AlertStore, AlertTooLarge, check_storable
-from tests.table_limits import EntityTooLarge, StrictTables, check_entity
+from tests.table_limits import EntityTooLarge, StrictAsyncTables, StrictTables, check_entity
 
 
 @pytest.fixture
-def tables(azurite_connection_string) -> StrictTables:
+def tables(azurite_connection_string, table_prefix) -> StrictTables:
     service = TableServiceClient.from_connection_string(azurite_connection_string)
-    return StrictTables(service, prefix=f"t{uuid.uuid4().hex[:12]}")
+    return StrictTables(service, prefix=table_prefix)
+
+
+@pytest.fixture
+async def async_tables(azurite_connection_string, table_prefix):
+    async_tables = StrictAsyncTables.from_connection_string(azurite_connection_string, prefix=table_prefix)
+    yield async_tables
+    await async_tables.close()
+
+
+@pytest.fixture
+def intake(tables, async_tables) -> Intake:
+    return Intake(async_tables, MatchingCache(tables, async_tables))
 
 
 def normalized(raw: dict) -> NormalizedAlert:
@@ -39,15 +51,15 @@ def test_strict_tables_refuse_what_azure_refuses():
     {"blob": base64.b64encode(os.urandom(600_000)).decode()},  # 800k characters of noise: barely compresses
     {"notes": ["é\ud800" * 20] * 5_000},  # non-ASCII and lone surrogates
 ])
-def test_a_large_alert_is_stored_whole(tables, raw):
-    result = Intake(tables, MatchingCache(tables)).receive(normalized(raw))
+async def test_a_large_alert_is_stored_whole(tables, intake, raw):
+    result = await intake.receive(normalized(raw))
     assert AlertStore(tables).get(result.alert.id).raw == raw
 
 
-def test_an_alert_too_large_to_store_is_refused_whole(tables):
+async def test_an_alert_too_large_to_store_is_refused_whole(tables, intake):
     alert = normalized({"blob": base64.b64encode(os.urandom(2_000_000)).decode()})  # 2 MB compressed
     with pytest.raises(AlertTooLarge):
         check_storable(alert)
     with pytest.raises(AlertTooLarge):
-        Intake(tables, MatchingCache(tables)).receive(alert)
+        await intake.receive(alert)
     assert list(AlertStore(tables)._table.list_entities()) == []

@@ -33,7 +33,11 @@ async def test_one_failing_playbook_does_not_stop_the_tick(monkeypatch):
         return Evaluation(playbook_id=playbook.id, playbook_version=1, occurrence="x", tenants=[])
 
     snapshot = SimpleNamespace(playbooks={p.id: p for p in playbooks})
-    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot=lambda: snapshot))
+
+    async def snapshot_async():
+        return snapshot
+
+    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot_async=snapshot_async))
     monkeypatch.setattr(schedules, "markers", Markers)
     monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
     done = await schedules.tick(client=None, now=NOW)
@@ -66,7 +70,11 @@ async def test_due_playbooks_are_evaluated_side_by_side_up_to_the_bound(monkeypa
         return Evaluation(playbook_id=playbook.id, playbook_version=1, occurrence="x", tenants=[])
 
     snapshot = SimpleNamespace(playbooks={p.id: p for p in playbooks})
-    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot=lambda: snapshot))
+
+    async def snapshot_async():
+        return snapshot
+
+    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot_async=snapshot_async))
     monkeypatch.setattr(schedules, "markers", Markers)
     monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
     done = await schedules.tick(client=None, now=NOW, concurrency=4)

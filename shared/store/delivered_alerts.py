@@ -1,0 +1,94 @@
+"""Intake's table operations, async (shared/store/async_tables.py says why): what a delivery reads and writes.
+
+Per delivery (the playbook revision is cached: shared/intake.py):
+- a duplicate: 2 requests. One query of the alert's partition for its row and its run rows (was it stored
+  before? which runs, in what state?), then the list row's rewrite, which also heals a crash between a first
+  delivery's transaction and its list row. A new status adds one merge of the alert row.
+- a new alert: that query (empty), the open-run listing when runs matched, the alert's create (one entity
+  when it starts no run and fits, else a transaction whose alert row is a create: the dedupe when two
+  deliveries race past the query), the list row. 3 requests with no match, 4 with.
+Rows and their layout: shared/store/alerts.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableTransactionError, UpdateMode
+
+from shared.models.alert import AlertStatus
+from shared.models.run import Run
+from shared.store.alerts import ALERT_ROW, list_entity, run_from_entity
+from shared.store.async_tables import AsyncTables
+from shared.store.open_runs import open_run_rows
+from shared.store.tables import ALERTS
+
+TRANSACTION_LIMIT = 100
+# The alert row and its run rows, not the raw payload, decisions or steps between and after them.
+_STORED = "PartitionKey eq @pk and (RowKey eq @alert or (RowKey ge 'run|' and RowKey lt 'run}'))"
+
+
+@dataclass
+class StoredAlert:
+    entity: dict[str, Any]  # the alert row
+    runs: list[Run]
+
+
+class DeliveredAlerts:
+    def __init__(self, tables: AsyncTables):
+        self._tables = tables
+
+    async def stored(self, alert_id: str) -> StoredAlert | None:
+        """The alert's row and runs, or None when it was never stored: one query."""
+        table = await self._tables(ALERTS)
+        entity, runs = None, []
+        async for row in table.query_entities(_STORED, parameters={"pk": alert_id, "alert": ALERT_ROW}):
+            if row["RowKey"] == ALERT_ROW:
+                entity = row
+            else:
+                runs.append(run_from_entity(row))
+        return None if entity is None else StoredAlert(entity, runs)
+
+    async def list_open(self, runs: list[tuple[str, str]], now: datetime) -> None:
+        """List (run id, alert id) pairs as open (shared/store/open_runs.py), before their run rows exist."""
+        table = await self._tables(ALERTS)
+        for transaction in open_run_rows(runs, now):
+            if len(transaction) == 1:  # the usual one run: an upsert costs a third of a $batch's CPU
+                await table.upsert_entity(transaction[0][1], mode=UpdateMode.MERGE)
+            else:
+                await table.submit_transaction(transaction)
+
+    async def record_new(self, rows: list[dict[str, Any]]) -> bool:
+        """Store a new alert's rows (shared/store/alerts.new_alert_rows), then list it; False if it was
+        stored before (nothing is written then)."""
+        table = await self._tables(ALERTS)
+        first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
+        try:
+            if len(first) == 1:  # one entity (shared/store/alerts.py): a create, cheaper than a $batch of one
+                await table.create_entity(first[0])
+            else:
+                await table.submit_transaction([("create", row) for row in first])
+        except ResourceExistsError:
+            return False
+        except TableTransactionError as exc:
+            if exc.error_code == "EntityAlreadyExists":
+                return False
+            raise
+        await self.list_alert(rows[0])
+        # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
+        for start in range(0, len(rest), TRANSACTION_LIMIT):
+            await table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
+        return True
+
+    async def update_status(self, alert_id: str, status: AlertStatus) -> None:
+        table = await self._tables(ALERTS)
+        await table.update_entity({"PartitionKey": alert_id, "RowKey": ALERT_ROW, "status": status.value,
+                                   "statusUpdatedAt": datetime.now(UTC)}, mode=UpdateMode.MERGE)
+
+    async def list_alert(self, alert_entity: dict[str, Any]) -> None:
+        """(Re)write the alert's list row from its alert row: idempotent, carries the current status."""
+        table = await self._tables(ALERTS)
+        await table.upsert_entity(list_entity(alert_entity), mode=UpdateMode.REPLACE)
