@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 
 import httpx
 from kiota_abstractions.api_error import APIError
-from msgraph.generated.models.subscription import Subscription
 
 from shared.graph import GraphClientFactory
 from shared.notifications import destination
@@ -73,6 +72,8 @@ class Desired:
 
 
 async def _create(graphs: GraphClientFactory, tenant_id: str, desired: Desired, now: datetime) -> SubscriptionState:
+    from msgraph.generated.models.subscription import Subscription  # msgraph loads its client stack: not at import
+
     change_url, lifecycle_url = endpoints(desired.base_url or "", tenant_id)
     created = await graphs.for_tenant(tenant_id).subscriptions.post(Subscription(
         change_type="created", resource=RESOURCE, notification_url=change_url,
@@ -92,6 +93,8 @@ async def _delete(graphs: GraphClientFactory, tenant_id: str, sub_id: str) -> No
 
 async def _renew(graphs: GraphClientFactory, tenant_id: str, current: SubscriptionState,
                  now: datetime) -> SubscriptionState:
+    from msgraph.generated.models.subscription import Subscription
+
     item = graphs.for_tenant(tenant_id).subscriptions.by_subscription_id(current.id or "")
     if current.reauthorize:
         await item.reauthorize.post()
