@@ -17,6 +17,7 @@ from . import security_alerts
 from .control_routes import STATE_KEY, control_body
 from .errors import GraphError
 from .graph_enums import ALERT_ENUMS, ALERT_SEVERITIES, INCIDENT_STATUSES, graph_properties
+from .listing_lag import listed
 from .odata import DATETIME, STRING, Collection, json_copy, page, parse_datetime
 from .routing import GraphResponse, GraphRouteTable, HandlerContext
 from .state import SandboxState, Tenant, utc_now_iso
@@ -64,7 +65,8 @@ def _expand(ctx: HandlerContext) -> bool:
 async def list_incidents(ctx: HandlerContext) -> GraphResponse:
     expand = _expand(ctx)
     with ctx.state.lock:
-        items = list(_incidents(ctx.tenant).values())
+        items = listed(ctx.state, ctx.tenant.id, _incidents(ctx.tenant).values(),
+                       ("createdDateTime", "lastUpdateDateTime"))
         if expand:
             items = [_with_alerts(ctx.tenant, i) for i in items]
         body = page(items, ctx.request.query, ctx.request.base_url, "/security/incidents", INCIDENTS)

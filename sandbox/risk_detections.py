@@ -18,6 +18,7 @@ from msgraph.generated.models.risk_detection import RiskDetection
 from . import identity_protection
 from .control_routes import STATE_KEY, control_body
 from .graph_enums import RISK_LEVELS, RISK_STATES, graph_properties
+from .listing_lag import listed
 from .odata import DATETIME, STRING, Collection, page, parse_datetime
 from .routing import GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID
@@ -92,7 +93,9 @@ def seed_tenant(tenant: Tenant) -> None:
 @routes.get("/identityProtection/riskDetections")
 async def list_risk_detections(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
-        body = page(list(_detections(ctx.tenant).values()), ctx.request.query, ctx.request.base_url,
+        items = listed(ctx.state, ctx.tenant.id, _detections(ctx.tenant).values(),
+                       ("detectedDateTime", "lastUpdatedDateTime"))
+        body = page(items, ctx.request.query, ctx.request.base_url,
                     "/identityProtection/riskDetections", RISK_DETECTIONS)
     return GraphResponse(200, body)
 

@@ -21,6 +21,7 @@ from msgraph.generated.models.security.alert import Alert as SecurityAlert
 from .control_routes import STATE_KEY, control_body
 from .errors import GraphError, bad_request
 from .graph_enums import ALERT_ENUMS, ALERT_SEVERITIES, graph_properties
+from .listing_lag import listed
 from .odata import DATETIME, STRING, Collection, page, parse_datetime
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
@@ -40,6 +41,7 @@ ALERTS = Collection(
     default_page=100, max_top=2000,
 )
 COMMENT_TYPE = "microsoft.graph.security.alertComment"
+LISTING_STAMPS = ("createdDateTime", "lastUpdateDateTime")  # listing_lag.py
 
 routes = GraphRouteTable()
 web_routes = web.RouteTableDef()
@@ -148,7 +150,8 @@ def _entity(alert: dict[str, Any]) -> dict[str, Any]:
 @routes.get("/security/alerts_v2")
 async def list_alerts(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
-        body = page(list(tenant_alerts(ctx.tenant).values()), ctx.request.query, ctx.request.base_url,
+        items = listed(ctx.state, ctx.tenant.id, tenant_alerts(ctx.tenant).values(), LISTING_STAMPS)
+        body = page(items, ctx.request.query, ctx.request.base_url,
                     "/security/alerts_v2", ALERTS)
     return GraphResponse(200, body)
 

@@ -8,6 +8,9 @@ Failures (docs/alert-sources.md, "Pulled sources"):
 - anything else (5xx, timeouts, a bad page): exponential backoff from the interval, with jitter.
 The watermark stays on a failure, so the window is read again; intake's dedupe keeps re-read records
 to one alert each.
+
+Each read starts the source's lag margin before the watermark (Graph lists records late), and the records
+of that overlap handed on by the last poll are not handed on again unless they changed (overlap.py).
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import httpx
 from kiota_abstractions.api_error import APIError
 
 from shared.graph import GraphClientFactory
-from shared.pollers import compliance
+from shared.pollers import compliance, overlap
 from shared.pollers.graph_lists import read_noncompliant_devices, read_window
-from shared.sources.catalog import SourceName
+from shared.sources.catalog import SOURCES, SourceName
 from shared.sources.models import SourceError
 from shared.store.sources import DEFAULT_LEASE, Claim, ClaimLost, SourceStore
 
@@ -109,6 +112,8 @@ class _Read:
     alerts: int
     requests: int
     tracked: dict[str, str] | None
+    recent: dict[str, str] | None = None
+    reread: int = 0
 
 
 async def _held(store: SourceStore, claim: Claim, now: datetime) -> Claim:
@@ -127,21 +132,30 @@ async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held
     claim = held[0]
     tenant, source = claim.tenant_id, claim.source
     graph = graphs.for_tenant(tenant)
-    tracked = None
+    tracked = recent = None
+    reread = 0
     if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
         devices, requests = await read_noncompliant_devices(graph)
         first = claim.state.last_success_at is None  # a baseline: today's gaps are not events
         records, tracked = compliance.drift(claim.state.tracked, devices, claim.window_end, baseline=first)
         items = len(devices)
     else:
-        records, requests = await read_window(graph, source, claim.window_start, claim.window_end)
-        items = len(records)
+        spec = SOURCES[source]
+        field = spec.watermark_field
+        assert field is not None
+        # A first window (no watermark yet) reaches back one interval and no more: enabling a source does
+        # not replay what came before it.
+        margin = spec.lag_margin if claim.state.watermark is not None else timedelta(0)
+        read, requests = await read_window(graph, source, claim.window_start - margin, claim.window_end)
+        records = overlap.unseen(read, field, claim.state.recent)
+        recent = overlap.remembered(read, field, claim.window_end - spec.lag_margin)
+        items, reread = len(read), len(read) - len(records)
     alerts = 0
     for record in records:
         held[0] = await _held(store, held[0], now())
         alerts += await deliver(tenant, source, record)
     held[0] = await _held(store, held[0], now())
-    return _Read(items, alerts, requests, tracked)
+    return _Read(items, alerts, requests, tracked, recent, reread)
 
 
 async def _failed(store: SourceStore, claim: Claim, exc: Exception, now: datetime, rng: random.Random) -> PollOutcome:
@@ -200,7 +214,8 @@ async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: li
             raise result
     if done:
         written = await asyncio.to_thread(store.advance_many, [
-            (claim, {"items": r.items, "alerts": r.alerts, "tracked": r.tracked}) for claim, r in done], now=now())
+            (claim, {"items": r.items, "alerts": r.alerts, "tracked": r.tracked, "recent": r.recent,
+                     "reread": r.reread}) for claim, r in done], now=now())
         for (claim, r), state in zip(done, written, strict=True):
             if isinstance(state, ClaimLost):  # another poller re-reads the window: intake's dedupe keeps it to one
                 log.warning("poll of %s for tenant %s: the window was taken over", claim.source.value, claim.tenant_id)

@@ -76,6 +76,7 @@ class SourceCounts(CamelModel):
     consecutive_failures: int = 0  # since the last success (drives backoff)
     items: int = 0  # records read from Graph
     alerts: int = 0  # alerts handed to intake
+    reread: int = 0  # records read again in the lag overlap and not handed on again (shared/pollers/overlap.py)
 
 
 class ClaimLease(CamelModel):
@@ -104,6 +105,10 @@ class SourceState(CamelModel):
     # managedDevices: the devices non-compliant at the last poll, device id → its compliance alert's id
     # (a device that leaves this set has its alert resolved; one that enters it opens a new alert).
     tracked: dict[str, str] = Field(default_factory=dict)
+    # Windowed sources: the records handed on whose stamp lies in the next poll's overlap (the lag margin
+    # before the watermark), record id → its stamp as Graph wrote it; at most overlap.MAX_RECENT of them.
+    # The next poll reads them again and hands on only those whose stamp changed (an update).
+    recent: dict[str, str] = Field(default_factory=dict)
 
     def claimed_at(self, now: datetime) -> bool:
         return self.claim is not None and self.claim.expires_at > now

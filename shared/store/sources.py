@@ -101,7 +101,8 @@ def _claimed(state: SourceState, *, owner: str, now: datetime, interval: timedel
 
 
 def _advanced(claim: Claim, *, now: datetime, watermark: datetime | None = None, items: int = 0, alerts: int = 0,
-              tracked: dict[str, str] | None = None) -> SourceState:
+              tracked: dict[str, str] | None = None, recent: dict[str, str] | None = None,
+              reread: int = 0) -> SourceState:
     watermark = watermark or claim.window_end
     if watermark < claim.window_start:
         raise ValueError("a watermark never moves backwards")
@@ -110,8 +111,9 @@ def _advanced(claim: Claim, *, now: datetime, watermark: datetime | None = None,
         "watermark": watermark, "last_success_at": now, "next_due_at": claim.window_end + claim.interval,
         "claim": None, "counts": SourceCounts(polls=counts.polls + 1, failures=counts.failures,
                                               consecutive_failures=0, items=counts.items + items,
-                                              alerts=counts.alerts + alerts),
-        "tracked": claim.state.tracked if tracked is None else tracked})
+                                              alerts=counts.alerts + alerts, reread=counts.reread + reread),
+        "tracked": claim.state.tracked if tracked is None else tracked,
+        "recent": claim.state.recent if recent is None else recent})
 
 
 def _read_row(tenant: TenantSources, row) -> None:
@@ -251,11 +253,14 @@ class SourceStore:
         return Claim(claim.tenant_id, claim.source, held, claim.interval, state, etag)
 
     def advance_watermark(self, claim: Claim, *, now: datetime, watermark: datetime | None = None,
-                          items: int = 0, alerts: int = 0, tracked: dict[str, str] | None = None) -> SourceState:
+                          items: int = 0, alerts: int = 0, tracked: dict[str, str] | None = None,
+                          recent: dict[str, str] | None = None, reread: int = 0) -> SourceState:
         """The window was handed to intake: move the watermark (to the window's end unless told), release
         the claim, schedule the next poll one interval after this window; `tracked` replaces what the
-        source compares the next poll with (managedDevices). ClaimLost if taken over."""
-        done = _advanced(claim, now=now, watermark=watermark, items=items, alerts=alerts, tracked=tracked)
+        source compares the next poll with (managedDevices), `recent` the records of the next poll's lag
+        overlap handed on already (shared/pollers/overlap.py). ClaimLost if taken over."""
+        done = _advanced(claim, now=now, watermark=watermark, items=items, alerts=alerts, tracked=tracked,
+                         recent=recent, reread=reread)
         self._write_claimed(claim, done)
         return done
 
