@@ -13,7 +13,10 @@ taken again once the lease expires, and intake's dedupe keeps the alerts it re-r
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,6 +38,23 @@ from shared.store.tables import Tables, get_json, put_json
 SOURCES = "Sources"
 CONFIG_ROW = "config"
 DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class SubscriptionContended(Exception):
+    """update_subscription lost the race for the subscription row every time it tried."""
+
+
+class RowVerdict:
+    def __init__(self, name: str):
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+KEEP_ROW = RowVerdict("KEEP_ROW")  # update_subscription: write nothing
+DELETE_ROW = RowVerdict("DELETE_ROW")  # update_subscription: delete the row
+SubscriptionChange = Callable[[SubscriptionState | None], SubscriptionState | RowVerdict]
 
 
 class ClaimLost(Exception):
@@ -324,12 +344,61 @@ class SourceStore:
         rows = self._table.query_entities("RowKey eq @row", parameters={"row": _subscription_row(source)})
         return {row["PartitionKey"]: SubscriptionState.model_validate(get_json(row, "doc")) for row in rows}
 
-    def put_subscription(self, tenant_id: str, source: SourceName, subscription: SubscriptionState) -> None:
-        self._table.upsert_entity(put_json({"PartitionKey": tenant_id, "RowKey": _subscription_row(source)}, "doc",
-                                           subscription.model_dump(mode="json", by_alias=True)),
-                                  mode=UpdateMode.REPLACE)
+    def get_subscription_row(self, tenant_id: str, source: SourceName) -> tuple[SubscriptionState | None, str | None]:
+        """The subscription row and its ETag ((None, None): no row)."""
+        try:
+            entity = self._table.get_entity(tenant_id, _subscription_row(source))
+        except ResourceNotFoundError:
+            return None, None
+        return SubscriptionState.model_validate(get_json(entity, "doc")), entity.metadata["etag"]
+
+    def put_subscription(self, tenant_id: str, source: SourceName, subscription: SubscriptionState,
+                         *, etag: str | None = None) -> str | None:
+        """Write the row if it is as read (etag), or create it if it was absent (etag None): the new ETag,
+        or None when another writer got there first (nothing written)."""
+        entity = put_json({"PartitionKey": tenant_id, "RowKey": _subscription_row(source)}, "doc",
+                          subscription.model_dump(mode="json", by_alias=True))
+        try:
+            if etag is None:
+                return self._table.create_entity(entity)["etag"]
+            return self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                             match_condition=MatchConditions.IfNotModified)["etag"]
+        except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
+            return None
+
+    def update_subscription(self, tenant_id: str, source: SourceName, change: SubscriptionChange,
+                            *, attempts: int = 8) -> SubscriptionState | None:
+        """Read-modify-write of the subscription row, conditional on its ETag and retried when another
+        writer (the maintenance timer, a lifecycle notification) got there between read and write, so
+        neither overwrites the other's update. `change` gets the row as it is now (None: no row) and
+        returns the row to write, DELETE_ROW, or KEEP_ROW (write nothing). What the row is afterwards."""
+        for attempt in range(attempts):
+            if attempt:  # lost a race: back off a little, with jitter, so the writers do not collide again
+                time.sleep(random.uniform(0, 0.01 * 2 ** min(attempt, 5)))  # noqa: S311 - jitter
+            current, etag = self.get_subscription_row(tenant_id, source)
+            wanted = change(current)
+            if wanted is KEEP_ROW:
+                return current
+            if wanted is DELETE_ROW:
+                if etag is None or self._delete_subscription_if(tenant_id, source, etag):
+                    return None
+                continue
+            if self.put_subscription(tenant_id, source, wanted, etag=etag) is not None:
+                return wanted
+        raise SubscriptionContended(f"{tenant_id}/{source.value}")
+
+    def _delete_subscription_if(self, tenant_id: str, source: SourceName, etag: str) -> bool:
+        try:
+            self._table.delete_entity(tenant_id, _subscription_row(source), etag=etag,
+                                      match_condition=MatchConditions.IfNotModified)
+        except ResourceNotFoundError:
+            return True
+        except ResourceModifiedError:
+            return False
+        return True
 
     def delete_subscription(self, tenant_id: str, source: SourceName) -> None:
+        """Remove the row whatever it holds (tests, a tenant's removal); the timer uses update_subscription."""
         try:
             self._table.delete_entity(tenant_id, _subscription_row(source))
         except ResourceNotFoundError:
