@@ -98,8 +98,8 @@ class SourceState(CamelModel):
     next_due_at: datetime | None = None  # None: due now
     counts: SourceCounts = Field(default_factory=SourceCounts)
     claim: ClaimLease | None = None
-    # managedDevices: the devices non-compliant at the last poll, device id → its compliance alert's id
-    # (a device that leaves this set has its alert resolved; one that enters it opens a new alert).
+    # managedDevices, before tracked devices had rows of their own (shared/store/tracked_devices.py): read
+    # once more as the devices followed, then emptied by the next successful poll. Always empty otherwise.
     tracked: dict[str, str] = Field(default_factory=dict)
 
     def claimed_at(self, now: datetime) -> bool:

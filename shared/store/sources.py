@@ -33,6 +33,7 @@ from shared.sources.models import (
     SourceState,
     SubscriptionState,
 )
+from shared.store import tracked_devices
 from shared.store.tables import Tables, get_json, put_json
 
 SOURCES = "Sources"
@@ -261,7 +262,8 @@ class SourceStore:
                           items: int = 0, alerts: int = 0, tracked: dict[str, str] | None = None) -> SourceState:
         """The window was handed to intake: move the watermark (to the window's end unless told), release
         the claim, schedule the next poll one interval after this window; `tracked` replaces what the
-        source compares the next poll with (managedDevices). ClaimLost if taken over."""
+        source compares the next poll with (managedDevices: {} clears what rows now hold, see
+        shared/store/tracked_devices.py). ClaimLost if taken over."""
         done = _advanced(claim, now=now, watermark=watermark, items=items, alerts=alerts, tracked=tracked)
         self._write_claimed(claim, done)
         return done
@@ -404,8 +406,18 @@ class SourceStore:
         except ResourceNotFoundError:
             pass
 
+    # --- managedDevices' tracked devices (shared/store/tracked_devices.py) ------------------------
+    def tracked_devices(self, tenant_id: str) -> dict[str, str]:
+        """The devices managedDevices follows, device id → alert id ("" for a baseline device)."""
+        return tracked_devices.read(self._tables(tracked_devices.TRACKED_DEVICES), tenant_id)
+
+    def replace_tracked_devices(self, tenant_id: str, before: dict[str, str], after: dict[str, str]) -> int:
+        """Write only what changed from `before` (as read) to `after`; the number of row operations."""
+        return tracked_devices.replace(self._tables(tracked_devices.TRACKED_DEVICES), tenant_id, before, after)
+
     def delete_tenant(self, tenant_id: str) -> None:
-        """Every row of the tenant (its config and states), e.g. when the tenant is deleted."""
+        """Every row of the tenant (its config, states and tracked devices), e.g. when the tenant is deleted."""
+        tracked_devices.delete_tenant(self._tables(tracked_devices.TRACKED_DEVICES), tenant_id)
         for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id},
                                               select=["PartitionKey", "RowKey"]):
             try:
