@@ -9,15 +9,18 @@ NPM_STAMP := node_modules/.deps-installed
 .PHONY: run reset test lint bench deps chromium clean
 
 # Ports are variables (`make run PORT=7072 SANDBOX_PORT=7082 AZURITE_PORT=10010`; Azurite takes three from its
-# base); a taken port fails at once, naming it. RUN_ARGS=--in-memory keeps Azurite's data in memory only.
+# base); a taken port fails at once, naming it. Azurite keeps its data in memory; `make run KEEP_DATA=1` keeps it
+# in .azurite/ across restarts (slower as it grows: docs/devhost.md, "Local data").
 PORT ?= 7071
 SANDBOX_PORT ?= 7081
 AZURITE_PORT ?= 10000
+STORAGE_ARGS := $(if $(filter-out 0,$(KEEP_DATA)),--keep-data,)
 
 run: deps
-	$(PY) -m devhost.stack --port $(PORT) --sandbox-port $(SANDBOX_PORT) --azurite-base-port $(AZURITE_PORT) $(RUN_ARGS)
+	$(PY) -m devhost.stack --port $(PORT) --sandbox-port $(SANDBOX_PORT) --azurite-base-port $(AZURITE_PORT) \
+		$(STORAGE_ARGS) $(RUN_ARGS)
 
-# Forget local state: Azurite's tables, queues and blobs (alerts, playbooks, runs, audit). Stop `make run` first.
+# Forget the data `make run KEEP_DATA=1` kept: Azurite's tables, queues and blobs. Stop `make run` first.
 reset:
 	rm -rf .azurite
 
@@ -36,6 +39,8 @@ lint: $(PY_STAMP)
 
 bench: deps
 	$(PY) -m benchmarks.stack_bench
+	$(PY) -m benchmarks.engine_memory_bench
+	$(PY) -m benchmarks.local_data_bench
 	$(PY) -m benchmarks.matching_bench
 	$(PY) -m benchmarks.pipeline_bench
 	$(PY) -m benchmarks.preset_bench

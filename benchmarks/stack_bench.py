@@ -4,26 +4,30 @@ Method:
 - cold start: `LocalStack.start()` (Azurite + sandbox + devhost as fresh processes) until
   `GET /api/health` answers 200, repeated COLD_RUNS times; the median is reported.
 - per-step latency: one orchestration chaining 1 and then 21 no-op activities, started through the
-  Durable HTTP API and polled to completion; (t21 - t1) / 20 isolates the cost of one activity step.
-- throughput: ORCH_COUNT orchestrations of a 3-step chain started through the Durable HTTP API by 16
-  client threads; wall time from the first start to the last completion (awaited through the engine,
-  not by polling, so pollers do not compete with the engine for the cores).
+  app's durable client binding (in-process) and awaited by push (the engine's finish listener, no
+  polling); (t21 - t1) / 20 isolates the cost of one activity step. Median of 5 each.
+- throughput: ORCH_COUNT orchestrations of a 3-step chain started through the client binding, 16 starts
+  at a time, on the devhost's loop; wall time from the first start to the last finish (pushed), and the
+  process's CPU time (all threads) over the same span, per orchestration: on a busy machine the CPU
+  figure holds better than the rate.
+- starts alone: the same ORCH_COUNT starts, in-process and then with the client forced onto the
+  devhost's HTTP management API (as the binding worked before), each until the last start answered.
 Printed figures depend on the machine; record them with its core count.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from benchmarks.engine_finish import Finishes, durable_client, run_chain, start_chains
+from devhost import durable_transport
 from devhost.server import DevHost
 from devhost.stack import LocalStack, StackPorts
 
@@ -46,16 +50,42 @@ def cold_start_seconds() -> list[float]:
     return runs
 
 
-def run_chain(client: httpx.Client, base: str, steps: int, poll_s: float = 0.002) -> float:
-    started = time.perf_counter()
-    response = client.post(f"{base}/orchestrators/chain_orchestrator", json=json.dumps(steps))
-    status_url = response.json()["statusQueryGetUri"]
-    while True:
-        body = client.get(status_url).json()
-        if body["runtimeStatus"] in {"Completed", "Failed", "Terminated"}:
-            assert body["runtimeStatus"] == "Completed", body
+async def _engine_figures(host: DevHost) -> dict[str, float]:
+    loop = asyncio.get_running_loop()
+    finishes = Finishes(host.engine, loop)
+    client = durable_client(host)
+    try:
+        await run_chain(client, finishes, 3)  # warm-up
+
+        async def timed(steps: int) -> float:
+            started = time.perf_counter()
+            await run_chain(client, finishes, steps)
             return time.perf_counter() - started
-        time.sleep(poll_s)
+
+        one = statistics.median([await timed(1) for _ in range(5)])
+        many = statistics.median([await timed(21) for _ in range(5)])
+
+        started, cpu_started = time.perf_counter(), time.process_time()
+        finished = await start_chains(client, finishes, ORCH_COUNT, 3)
+        all_started = time.perf_counter()
+        await asyncio.gather(*finished)
+        done, cpu = time.perf_counter(), time.process_time() - cpu_started
+
+        over_http = durable_transport.over_http(durable_client(host))
+        http_started = time.perf_counter()
+        finished = await start_chains(over_http, finishes, ORCH_COUNT, 3)
+        http_starts = ORCH_COUNT / (time.perf_counter() - http_started)
+        await asyncio.gather(*finished)
+    finally:
+        finishes.remove()
+    return {
+        "per_step_ms": (many - one) / 20 * 1000,
+        "one_step_ms": one * 1000,
+        "orchestrations_per_s": ORCH_COUNT / (done - started),
+        "cpu_ms_per_orchestration": cpu / ORCH_COUNT * 1000,
+        "starts_per_s": ORCH_COUNT / (all_started - started),
+        "http_starts_per_s": http_starts,
+    }
 
 
 def engine_figures() -> dict[str, float]:
@@ -64,47 +94,23 @@ def engine_figures() -> dict[str, float]:
     thread.start()
     host = DevHost(app_module="benchmarks.chain_app", port=0)
     asyncio.run_coroutine_threadsafe(host.start(), loop).result(30)
-    base = f"{host.origin}/runtime/webhooks/durabletask"
-    engine = host.engine
     try:
-        with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=16)) as client:
-            run_chain(client, base, 3)  # warm-up
-            one = statistics.median(run_chain(client, base, 1) for _ in range(5))
-            many = statistics.median(run_chain(client, base, 21) for _ in range(5))
-
-            def start_one(_: int) -> str:
-                # One pooled client shared by the threads: a client per call spends ~15 ms building TLS state.
-                return client.post(f"{base}/orchestrators/chain_orchestrator", json="3").json()["id"]
-
-            # Started through the HTTP management API, as a client binding would; completion is awaited
-            # through the engine (a push, not polling, so the clients do not compete for the 2 cores).
-            started = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                ids = list(pool.map(start_one, range(ORCH_COUNT)))
-            all_started = time.perf_counter()
-            for instance_id in ids:
-                state = engine.client.wait_for_orchestration_completion(instance_id, timeout=120)
-                assert state is not None and state.runtime_status.name == "COMPLETED", state
-            done = time.perf_counter()
+        return asyncio.run_coroutine_threadsafe(_engine_figures(host), loop).result(600)
     finally:
         asyncio.run_coroutine_threadsafe(host.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
-    return {
-        "per_step_ms": (many - one) / 20 * 1000,
-        "one_step_ms": one * 1000,
-        "orchestrations_per_s": ORCH_COUNT / (done - started),
-        "starts_per_s": ORCH_COUNT / (all_started - started),
-    }
 
 
 def main() -> int:
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     engine = engine_figures()
     print(f"durable engine: {engine['per_step_ms']:.2f} ms per activity step (median of 5, 21-step minus 1-step)")
-    print(f"durable engine: a 1-step orchestration end to end over HTTP: {engine['one_step_ms']:.1f} ms")
+    print(f"durable engine: a 1-step orchestration, start to finish (pushed): {engine['one_step_ms']:.1f} ms")
     print(f"durable engine: {engine['orchestrations_per_s']:.0f} orchestrations/s "
-          f"({ORCH_COUNT} x 3-step chains started over HTTP by 16 clients, until the last completed); "
-          f"starts alone: {engine['starts_per_s']:.0f}/s")
+          f"({ORCH_COUNT} x 3-step chains started through the client binding, 16 at a time, until the last "
+          f"finished); starts alone: {engine['starts_per_s']:.0f}/s in-process, "
+          f"{engine['http_starts_per_s']:.0f}/s over HTTP; {engine['cpu_ms_per_orchestration']:.1f} ms of CPU "
+          "per orchestration (the process's, all threads)")
     runs = cold_start_seconds()
     print(f"cold start (Azurite + sandbox + devhost until /api/health is 200): median "
           f"{statistics.median(runs):.2f} s over {len(runs)} runs ({', '.join(f'{r:.2f}' for r in runs)})")

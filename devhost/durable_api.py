@@ -1,5 +1,9 @@
 """Durable Functions' HTTP management API (the client binding's rpcBaseUrl) over the local engine.
 
+`ManagementApi.handle` is the API itself, independent of transport: the devhost serves it over HTTP
+(`add_durable_routes`) and hands it to the app's `DurableOrchestrationClient` in-process
+(devhost/durable_transport.py), so both answer with the same code, statuses and bodies.
+
 `DurableOrchestrationClient` posts JSON strings with aiohttp's `json=`, so bodies arrive
 double-encoded: a JSON string whose content is the input JSON.
 """
@@ -8,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -60,9 +66,8 @@ def _management_payload(origin: str, task_hub: str, instance_id: str) -> dict[st
     return {k: v.replace("INSTANCEID", instance_id) for k, v in urls.items()}
 
 
-async def _payload_json(request: web.Request) -> str | None:
+def _payload_json(raw: str) -> str | None:
     """The input JSON carried by a (double-encoded) management request body, or None."""
-    raw = await request.text()
     if not raw.strip():
         return None
     outer = json.loads(raw)
@@ -71,80 +76,129 @@ async def _payload_json(request: web.Request) -> str | None:
     return outer if isinstance(outer, str) else json.dumps(outer)
 
 
-def add_durable_routes(app: web.Application, engine: LocalDurableEngine, origin: Callable[[], str]) -> None:
-    async def blocking(fn, *args):
+@dataclass(frozen=True)
+class Reply:
+    """One answer of the management API: a status, a JSON body (None: empty) and headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body_bytes(self) -> bytes:
+        return b"" if self.body is None else json.dumps(self.body).encode()
+
+
+Params = Mapping[str, str]
+Operation = Callable[[Params, Params, str], Awaitable[Reply]]
+
+
+class ManagementApi:
+    """The management operations over one engine; `handle` routes a request to one of them."""
+
+    def __init__(self, engine: LocalDurableEngine, origin: Callable[[], str]):
+        self._engine = engine
+        self._origin = origin
+        self._routes: list[tuple[str, re.Pattern[str], Operation]] = [
+            ("POST", re.compile(r"/orchestrators/(?P<name>[^/]+)(?:/(?P<instanceId>[^/]+))?"), self._start),
+            ("GET", re.compile(r"/instances/?"), self._list_instances),
+            ("GET", re.compile(r"/instances/(?P<instanceId>[^/]+)"), self._status),
+            ("DELETE", re.compile(r"/instances/(?P<instanceId>[^/]+)"), self._purge),
+            ("POST", re.compile(r"/instances/(?P<instanceId>[^/]+)/raiseEvent/(?P<eventName>[^/]+)"),
+             self._raise_event),
+            ("POST", re.compile(r"/instances/(?P<instanceId>[^/]+)/terminate"), self._terminate),
+        ]
+
+    async def handle(self, method: str, path: str, query: Params, body: str) -> Reply:
+        """Answer `method path` (below DURABLE_PREFIX, percent-decoded) with its query and raw body text."""
+        path_known = False
+        for verb, pattern, operation in self._routes:
+            found = pattern.fullmatch(path)
+            if found is None:
+                continue
+            path_known = True
+            if verb == method.upper():
+                params = {k: v for k, v in found.groupdict().items() if v is not None}
+                return await operation(params, query, body)
+        return Reply(405 if path_known else 404)
+
+    async def _blocking(self, fn, *args):
+        # Engine calls are blocking gRPC: keep them off the event loop.
         return await asyncio.get_running_loop().run_in_executor(None, partial(fn, *args))
 
-    async def start(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+    async def _start(self, params: Params, _query: Params, body: str) -> Reply:
+        engine = self._engine
         try:
-            input_json = await _payload_json(request)
+            input_json = _payload_json(body)
         except json.JSONDecodeError:
-            return web.json_response({"ExceptionMessage": "Only application/json request content is supported"},
-                                     status=400)
+            return Reply(400, {"ExceptionMessage": "Only application/json request content is supported"})
         try:
-            instance_id = await blocking(engine.start_instance, name, request.match_info.get("instanceId"), input_json)
+            instance_id = await self._blocking(engine.start_instance, params["name"], params.get("instanceId"),
+                                               input_json)
         except UnknownOrchestratorError as exc:
-            return web.json_response({"ExceptionMessage": str(exc)}, status=400)
+            return Reply(400, {"ExceptionMessage": str(exc)})
         except InstanceConflictError as exc:
-            return web.json_response({"ExceptionMessage": str(exc)}, status=409)
-        payload = _management_payload(origin(), engine.task_hub, instance_id)
-        return web.json_response(payload, status=202, headers={"Location": payload["statusQueryGetUri"]})
+            return Reply(409, {"ExceptionMessage": str(exc)})
+        payload = _management_payload(self._origin(), engine.task_hub, instance_id)
+        return Reply(202, payload, {"Location": payload["statusQueryGetUri"]})
 
-    async def status(request: web.Request) -> web.Response:
-        found = await blocking(engine.get_status, request.match_info["instanceId"])
+    async def _status(self, params: Params, query: Params, _body: str) -> Reply:
+        found = await self._blocking(self._engine.get_status, params["instanceId"])
         if found is None:
-            return web.Response(status=404)
-        show_input = request.query.get("showInput", "true").lower() != "false"
+            return Reply(404)
+        show_input = query.get("showInput", "true").lower() != "false"
         code = 200 if found.runtime_status in TERMINAL else IN_PROGRESS_STATUS
-        if found.runtime_status == "Failed" and request.query.get("returnInternalServerErrorOnFailure") == "true":
+        if found.runtime_status == "Failed" and query.get("returnInternalServerErrorOnFailure") == "true":
             code = 500
-        return web.json_response(found.to_df_json(show_input), status=code)
+        return Reply(code, found.to_df_json(show_input))
 
-    async def list_instances(request: web.Request) -> web.Response:
-        wanted = {s for s in request.query.get("runtimeStatus", "").split(",") if s}
-        statuses = await blocking(engine.list_statuses)
-        return web.json_response([s.to_df_json() for s in statuses if not wanted or s.runtime_status in wanted])
+    async def _list_instances(self, _params: Params, query: Params, _body: str) -> Reply:
+        wanted = {s for s in query.get("runtimeStatus", "").split(",") if s}
+        statuses = await self._blocking(self._engine.list_statuses)
+        return Reply(200, [s.to_df_json() for s in statuses if not wanted or s.runtime_status in wanted])
 
-    async def _require_running(instance_id: str) -> web.Response | None:
-        found = await blocking(engine.get_status, instance_id)
+    async def _require_running(self, instance_id: str) -> Reply | None:
+        found = await self._blocking(self._engine.get_status, instance_id)
         if found is None:
-            return web.Response(status=404)
+            return Reply(404)
         if found.runtime_status in TERMINAL:
-            return web.Response(status=410)
+            return Reply(410)
         return None
 
-    async def raise_event(request: web.Request) -> web.Response:
-        instance_id = request.match_info["instanceId"]
-        refused = await _require_running(instance_id)
+    async def _raise_event(self, params: Params, _query: Params, body: str) -> Reply:
+        instance_id = params["instanceId"]
+        refused = await self._require_running(instance_id)
         if refused is not None:
             return refused
         try:
-            data_json = await _payload_json(request)
+            data_json = _payload_json(body)
         except json.JSONDecodeError:
-            return web.Response(status=400)
-        await blocking(engine.raise_event, instance_id, request.match_info["eventName"], data_json)
-        return web.Response(status=202)
+            return Reply(400)
+        await self._blocking(self._engine.raise_event, instance_id, params["eventName"], data_json)
+        return Reply(202)
 
-    async def terminate(request: web.Request) -> web.Response:
-        instance_id = request.match_info["instanceId"]
-        refused = await _require_running(instance_id)
+    async def _terminate(self, params: Params, query: Params, _body: str) -> Reply:
+        instance_id = params["instanceId"]
+        refused = await self._require_running(instance_id)
         if refused is not None:
             return refused
-        await blocking(engine.terminate, instance_id, request.query.get("reason"))
-        return web.Response(status=202)
+        await self._blocking(self._engine.terminate, instance_id, query.get("reason"))
+        return Reply(202)
 
-    async def purge(request: web.Request) -> web.Response:
-        deleted = await blocking(engine.purge, request.match_info["instanceId"])
+    async def _purge(self, params: Params, _query: Params, _body: str) -> Reply:
+        deleted = await self._blocking(self._engine.purge, params["instanceId"])
         if not deleted:
-            return web.Response(status=404)
-        return web.json_response({"instancesDeleted": deleted})
+            return Reply(404)
+        return Reply(200, {"instancesDeleted": deleted})
 
-    p = DURABLE_PREFIX
-    app.router.add_post(p + "/orchestrators/{name}", start)
-    app.router.add_post(p + "/orchestrators/{name}/{instanceId}", start)
-    app.router.add_get(p + "/instances/", list_instances)
-    app.router.add_get(p + "/instances/{instanceId}", status)
-    app.router.add_delete(p + "/instances/{instanceId}", purge)
-    app.router.add_post(p + "/instances/{instanceId}/raiseEvent/{eventName}", raise_event)
-    app.router.add_post(p + "/instances/{instanceId}/terminate", terminate)
+
+def add_durable_routes(app: web.Application, api: ManagementApi) -> None:
+    """Serve the management API over HTTP under DURABLE_PREFIX."""
+
+    async def serve(request: web.Request) -> web.Response:
+        path = request.path[len(DURABLE_PREFIX):]
+        reply = await api.handle(request.method, path, request.query, await request.text())
+        content_type = None if reply.body is None else "application/json"
+        return web.Response(status=reply.status, body=reply.body_bytes(), headers=reply.headers,
+                            content_type=content_type)
+
+    app.router.add_route("*", DURABLE_PREFIX + "/{tail:.*}", serve)

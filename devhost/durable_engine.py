@@ -4,6 +4,11 @@ Orchestrators run through `DurableContextAdapter`, so they are the production co
 run on the devhost's one long-lived event loop (never `asyncio.run` per call: Graph clients are
 bound to the loop that created them). Nothing persists: a restart loses in-flight instances; Azure
 Durable Functions is the production engine.
+
+A finished instance is forgotten by the backend at once (its history, the bulk of its memory) and only
+its status is kept (`FinishedInstances`, bounded): the management API answers for it as before
+(200 with its status and output; 410 to events and terminate), until newer instances push it out, then
+404 as Azure answers after a purge. See docs/devhost.md, "Finished instances".
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ import asyncio
 import inspect
 import json
 import logging
+import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -56,11 +64,17 @@ class UnknownOrchestratorError(Exception):
 
 
 class LoopbackBackend(InMemoryOrchestrationBackend):
-    """The in-memory backend bound to 127.0.0.1 on a free port (upstream binds [::]:50051)."""
+    """The in-memory backend bound to 127.0.0.1 on a free port (upstream binds [::]:50051); it hands each
+    instance that finished to `on_finished`, and forgets it when that answers True."""
 
-    def __init__(self, on_status: Callable[[str, str, str], None]):
+    def __init__(self, on_status: Callable[[str, str, str], None],
+                 on_finished: Callable[[FinishedRecord], bool] = lambda _record: False):
         super().__init__(port=0)
         self._on_status = on_status
+        self._on_finished = on_finished
+        # Activities or timers of a forgotten instance may still complete: upstream warns at each.
+        self._logger = logging.getLogger("devhost.durabletask.backend")
+        self._logger.setLevel(logging.ERROR)
 
     def start(self) -> str:
         self._shutdown_event.clear()
@@ -75,8 +89,13 @@ class LoopbackBackend(InMemoryOrchestrationBackend):
         # Called once per completed orchestrator turn: the place to observe status changes.
         super()._notify_waiters(instance_id)
         instance = self._instances.get(instance_id)
-        if instance is not None:
-            self._on_status(instance_id, instance.name, RUNTIME_STATUS.get(instance.status, "Unknown"))
+        if instance is None:
+            return
+        self._on_status(instance_id, instance.name, RUNTIME_STATUS.get(instance.status, "Unknown"))
+        if self._is_terminal_status(instance.status) and self._on_finished(FinishedRecord.of(instance)):
+            # Under the backend's lock, as every change to its state: no reader sees it half-forgotten.
+            del self._instances[instance_id]
+            self._state_waiters.pop(instance_id, None)
 
 
 @dataclass(frozen=True)
@@ -104,6 +123,97 @@ class InstanceStatus:
         }
 
 
+def status_of(instance_id: str, name: str, status: str, created: datetime, updated: datetime,
+              input_json: str | None, output_json: str | None, custom_status_json: str | None,
+              failure_message: str | None) -> InstanceStatus:
+    """The status the management API shows, from what the backend stores (JSON strings)."""
+    if status == "Failed" and failure_message is not None:
+        output: Any = f"Orchestrator function '{name}' failed: {failure_message}"
+    else:
+        output = _loads(output_json)
+    return InstanceStatus(instance_id=instance_id, name=name, runtime_status=status, created_time=created,
+                          last_updated_time=updated, input=_loads(input_json), output=output,
+                          custom_status=_loads(custom_status_json))
+
+
+def status_from_state(state: dt_client.OrchestrationState) -> InstanceStatus:
+    """The status of an instance the backend holds, as its gRPC client reads it."""
+    failure = state.failure_details
+    return status_of(state.instance_id, state.name, RUNTIME_STATUS.get(state.runtime_status.value, "Unknown"),
+                     state.created_at, state.last_updated_at, state.serialized_input, state.serialized_output,
+                     state.serialized_custom_status, failure.message if failure is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRecord:
+    """What is kept of a finished instance: `status_of`'s arguments, payloads as the JSON strings they were
+    (parsed only when someone asks: a parsed run input is several times its text's size)."""
+
+    instance_id: str
+    name: str
+    runtime_status: str
+    created: datetime
+    updated: datetime
+    input_json: str | None
+    output_json: str | None
+    custom_status_json: str | None
+    failure_message: str | None
+
+    @classmethod
+    def of(cls, instance: Any) -> FinishedRecord:
+        """From a backend `OrchestrationInstance`, as `get_status` reads one through the client."""
+        failure = instance.failure_details
+        has_failure = failure is not None and (failure.errorMessage != "" or failure.errorType != "")
+        return cls(instance.instance_id, instance.name, RUNTIME_STATUS.get(instance.status, "Unknown"),
+                   instance.created_at, instance.last_updated_at, instance.input or None, instance.output or None,
+                   instance.custom_status or None, failure.errorMessage if has_failure else None)
+
+    def status(self) -> InstanceStatus:
+        return status_of(self.instance_id, self.name, self.runtime_status, self.created, self.updated,
+                         self.input_json, self.output_json, self.custom_status_json, self.failure_message)
+
+
+class FinishedInstances:
+    """Finished instances the backend forgot, newest last: at most `capacity` completed ones, and as many
+    others (failed, terminated: their outcome may not be recorded yet, and the reconciler reads their status,
+    so a burst of completions never pushes them out)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._completed: OrderedDict[str, FinishedRecord] = OrderedDict()
+        self._others: OrderedDict[str, FinishedRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, record: FinishedRecord) -> None:
+        kept = self._completed if record.runtime_status == "Completed" else self._others
+        with self._lock:
+            self._completed.pop(record.instance_id, None)
+            self._others.pop(record.instance_id, None)
+            kept[record.instance_id] = record
+            while len(kept) > self.capacity:
+                kept.popitem(last=False)
+
+    def get(self, instance_id: str) -> FinishedRecord | None:
+        with self._lock:
+            return self._completed.get(instance_id) or self._others.get(instance_id)
+
+    def pop(self, instance_id: str) -> FinishedRecord | None:
+        with self._lock:
+            return self._completed.pop(instance_id, None) or self._others.pop(instance_id, None)
+
+    def all(self) -> list[FinishedRecord]:
+        with self._lock:
+            return [*self._others.values(), *self._completed.values()]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._completed.clear()
+            self._others.clear()
+
+    def __len__(self) -> int:
+        return len(self._completed) + len(self._others)
+
+
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -114,17 +224,30 @@ def _loads(raw: str | None) -> Any:
     return None if raw in (None, "") else json.loads(raw)
 
 
+FINISHED_RETENTION = 1000  # finished instances whose status is kept after the backend forgot them, per kind
+
+FinishListener = Callable[[InstanceStatus], None]
+
+
 class LocalDurableEngine:
-    def __init__(self, index: FunctionIndex, loop: asyncio.AbstractEventLoop, task_hub: str):
+    def __init__(self, index: FunctionIndex, loop: asyncio.AbstractEventLoop, task_hub: str,
+                 finished_retention: int = FINISHED_RETENTION):
         self.task_hub = task_hub
         self._index = index
         self._loop = loop
         self._orchestrators = {f.name for f in index.by_trigger(ORCHESTRATION_TRIGGER)}
         self._activities = {f.name for f in index.by_trigger(ACTIVITY_TRIGGER)}
         self._last_status: dict[str, str] = {}
-        self._backend = LoopbackBackend(self._log_status)
+        self._started: set[str] = set()  # running instances started by a client (not sub-orchestrations)
+        self._started_lock = threading.Lock()
+        self.finished = FinishedInstances(finished_retention)
+        self._listeners: list[FinishListener] = []
+        self._backend = self._new_backend()
         self._worker: dt_worker.TaskHubGrpcWorker | None = None
         self._client: dt_client.TaskHubGrpcClient | None = None
+
+    def _new_backend(self) -> LoopbackBackend:
+        return LoopbackBackend(self._log_status, self._instance_finished)
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -155,14 +278,44 @@ class LocalDurableEngine:
     def crash(self) -> None:
         """Lose every instance and start empty, as a host crash does with this in-memory engine (tests)."""
         self.stop()
-        self._backend = LoopbackBackend(self._log_status)
+        self._backend = self._new_backend()
         self._last_status.clear()
+        self.finished.clear()
+        with self._started_lock:
+            self._started.clear()
         self.start()
 
     def _log_status(self, instance_id: str, name: str, status: str) -> None:
         if self._last_status.get(instance_id) != status:
-            self._last_status[instance_id] = status
             log.info("orchestration %s %s -> %s", name, instance_id, status)
+            if status in TERMINAL:
+                self._last_status.pop(instance_id, None)
+            else:
+                self._last_status[instance_id] = status
+
+    # --- finished instances --------------------------------------------------------------
+    def add_finish_listener(self, listener: FinishListener) -> Callable[[], None]:
+        """Call `listener(status)` as each instance finishes (a push: no polling); returns its removal.
+        It runs on an engine thread under the backend's lock: it must be quick and must not call the engine."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _instance_finished(self, record: FinishedRecord) -> bool:
+        """Keep the finished instance's status; True when the backend may forget the instance."""
+        with self._started_lock:
+            started_here = record.instance_id in self._started
+            self._started.discard(record.instance_id)
+        if started_here:  # a sub-orchestration's parent reads its child from the backend: keep those whole
+            self.finished.add(record)
+        listeners = list(self._listeners)
+        if listeners:
+            status = record.status()
+            for listener in listeners:
+                try:
+                    listener(status)
+                except Exception:
+                    log.exception("a finish listener failed for %s", record.instance_id)
+        return started_here
 
     def _activity_runner(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
         user_function, param, loop = spec.user_function, spec.trigger_param, self._loop
@@ -187,37 +340,43 @@ class LocalDurableEngine:
         if name not in self._orchestrators:
             raise UnknownOrchestratorError(f"The function '{name}' doesn't exist, is disabled, or is not an "
                                            "orchestrator function.")
+        instance_id = instance_id or uuid.uuid4().hex  # known before it starts, so its finish is ours
+        # A finished instance of this id is replaced, as Durable Functions replaces it.
+        replaced = self.finished.pop(instance_id)
+        with self._started_lock:
+            self._started.add(instance_id)
         try:
             new_id = self.client.schedule_new_orchestration(
                 name, input=_loads(input_json), instance_id=instance_id, reuse_id_policy=_REPLACEABLE
             )
         except grpc.RpcError as exc:
-            if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+            if replaced is not None:
+                self.finished.add(replaced)
+            if exc.code() == grpc.StatusCode.ALREADY_EXISTS:  # running: it stays ours
                 raise InstanceConflictError(f"An instance with ID '{instance_id}' already exists and is not "
                                             "finished.") from exc
+            with self._started_lock:
+                self._started.discard(instance_id)
             raise
         self._log_status(new_id, name, "Pending")
         return new_id
 
     def get_status(self, instance_id: str) -> InstanceStatus | None:
+        kept = self.finished.get(instance_id)
+        if kept is not None:
+            return kept.status()
         state = self.client.get_orchestration_state(instance_id, fetch_payloads=True)
         if state is None:
-            return None
-        status = RUNTIME_STATUS.get(state.runtime_status.value, "Unknown")
-        if status == "Failed" and state.failure_details is not None:
-            output: Any = f"Orchestrator function '{state.name}' failed: {state.failure_details.message}"
-        else:
-            output = _loads(state.serialized_output)
-        return InstanceStatus(
-            instance_id=state.instance_id, name=state.name, runtime_status=status,
-            created_time=state.created_at, last_updated_time=state.last_updated_at,
-            input=_loads(state.serialized_input), output=output,
-            custom_status=_loads(state.serialized_custom_status),
-        )
+            # It may have finished (and moved to `finished`) while we asked.
+            kept = self.finished.get(instance_id)
+            return None if kept is None else kept.status()
+        return status_from_state(state)
 
     def list_statuses(self) -> list[InstanceStatus]:
         ids = [s.instance_id for s in self.client.get_all_orchestration_states()]
-        return [s for s in (self.get_status(i) for i in ids) if s is not None]
+        live = [s for s in (self.get_status(i) for i in ids) if s is not None]
+        seen = {s.instance_id for s in live}
+        return live + [r.status() for r in self.finished.all() if r.instance_id not in seen]
 
     def raise_event(self, instance_id: str, event_name: str, data_json: str | None) -> None:
         self.client.raise_orchestration_event(instance_id, event_name, data=_loads(data_json))
@@ -226,7 +385,19 @@ class LocalDurableEngine:
         self.client.terminate_orchestration(instance_id, output=reason)
 
     def purge(self, instance_id: str) -> int:
-        return self.client.purge_orchestration(instance_id).deleted_instance_count
+        forgotten = 1 if self.finished.pop(instance_id) is not None else 0
+        return forgotten + self.client.purge_orchestration(instance_id).deleted_instance_count
+
+    def backend_holds(self, instance_id: str) -> bool:
+        """Whether the backend still holds the instance whole (history and all)."""
+        with self._backend._lock:
+            return instance_id in self._backend._instances
+
+    def instance_counts(self) -> dict[str, int]:
+        """How many instances the backend holds whole, and how many finished ones only by status."""
+        with self._backend._lock:
+            held = len(self._backend._instances)
+        return {"backend": held, "finished": len(self.finished)}
 
 
 async def _await(awaitable: Any) -> Any:

@@ -15,9 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
+from devhost import durable_transport
 from devhost.admin_api import TriggerRunner
-from devhost.durable_api import add_durable_routes, client_binding
-from devhost.durable_engine import LocalDurableEngine
+from devhost.durable_api import ManagementApi, add_durable_routes, client_binding
+from devhost.durable_engine import FINISHED_RETENTION, LocalDurableEngine
 from devhost.event_grid_webhook import add_event_grid_routes
 from devhost.function_index import SERVICE_BUS_TRIGGER, FunctionIndex, index_app
 from devhost.http_functions import call_user_function, make_api_handler
@@ -80,8 +81,10 @@ def queue_triggers(index: FunctionIndex, runner: TriggerRunner, env: dict[str, s
 
 class DevHost:
     def __init__(self, app_module: str = "function_app", host: str = "127.0.0.1", port: int = 7071,
-                 host_json: Path | None = None, env: dict[str, str] | None = None):
+                 host_json: Path | None = None, env: dict[str, str] | None = None,
+                 finished_retention: int = FINISHED_RETENTION):
         require_loopback(host)
+        self._finished_retention = finished_retention
         self._app_module = app_module
         self._host = host
         self._port = port
@@ -89,6 +92,7 @@ class DevHost:
         self._env = env
         self._runner: web.AppRunner | None = None
         self._engine: LocalDurableEngine | None = None
+        self._registered_origin: str | None = None
         self._stop_timers = asyncio.Event()
         self._timer_task: asyncio.Task[Any] | None = None
         self._queue_tasks: list[asyncio.Task[Any]] = []
@@ -114,7 +118,7 @@ class DevHost:
         # Management calls block on gRPC; the default executor (cores + 4 threads) starves under load.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="devhost-io"))
         task_hub = task_hub_from_host_json(self._host_json, env)
-        engine = LocalDurableEngine(index, loop, task_hub)
+        engine = LocalDurableEngine(index, loop, task_hub, self._finished_retention)
         await loop.run_in_executor(None, engine.start)
         self._engine = engine
 
@@ -122,8 +126,9 @@ class DevHost:
             return json.dumps(client_binding(self.origin, task_hub))
 
         triggers = TriggerRunner(index, binding)
+        management = ManagementApi(engine, lambda: self.origin)
         app = web.Application(middlewares=[log_requests], client_max_size=MAX_BODY_BYTES)
-        add_durable_routes(app, engine, lambda: self.origin)
+        add_durable_routes(app, management)
         app.router.add_get("/admin/host/status", self._host_status)
         app.router.add_post("/admin/functions/{name}", triggers.invoke)
         add_event_grid_routes(app, index, triggers)
@@ -134,6 +139,10 @@ class DevHost:
         await site.start()
         self._runner = runner
         self.port = runner.addresses[0][1]
+        # The app's durable client reaches `management` in-process; other clients still use HTTP.
+        if durable_transport.install():
+            durable_transport.register(self.origin, management)
+            self._registered_origin = self.origin
         self._timer_task = loop.create_task(triggers.run_timers(self._stop_timers))
         self._timer_task.add_done_callback(_log_crash)
         for trigger in queue_triggers(index, triggers, env):
@@ -154,6 +163,8 @@ class DevHost:
     async def stop(self) -> None:
         # Each part stops even if another failed: the engine's gRPC threads would keep the process alive.
         self._stop_timers.set()
+        if self._registered_origin is not None:
+            durable_transport.unregister(self._registered_origin)
         try:
             if self._timer_task is not None:
                 await asyncio.gather(self._timer_task, *self._queue_tasks, return_exceptions=True)

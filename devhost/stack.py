@@ -1,6 +1,10 @@
 """The whole local stack: Azurite, the sandbox tenant and the devhost, started and stopped together.
 
 `python -m devhost.stack` is what `make run` runs. Tests use `LocalStack` with free ports.
+
+Azurite keeps its data in memory unless asked to keep it (`--keep-data`, `make run KEEP_DATA=1`): on disk,
+Azurite rewrites its whole data file as it changes, so the stack slows as local data grows
+(docs/devhost.md, "Local data").
 """
 
 from __future__ import annotations
@@ -126,6 +130,35 @@ def _wait_for_http(url: str, deadline: float, proc: subprocess.Popen) -> None:
     raise TimeoutError(f"{url} did not answer")
 
 
+# Kept data past this size slows the stack noticeably (Azurite rewrites its whole file): say so at start.
+KEPT_DATA_WARNING_BYTES = 5 * 1024 * 1024
+
+
+def azurite_storage_args(in_memory: bool, data_dir: Path) -> list[str]:
+    """Azurite's storage options: nothing on disk, or its files in `data_dir`."""
+    return ["--inMemoryPersistence"] if in_memory else ["--location", str(data_dir)]
+
+
+def data_size_bytes(data_dir: Path) -> int:
+    """How much Azurite keeps in `data_dir` (0 when there is nothing)."""
+    if not data_dir.is_dir():
+        return 0
+    return sum(f.stat().st_size for f in data_dir.rglob("*") if f.is_file())
+
+
+def storage_notice(in_memory: bool, data_dir: Path) -> str:
+    """The start banner's storage line, with a hint when the kept data has grown large enough to slow us."""
+    if in_memory:
+        return " in memory (make run KEEP_DATA=1 keeps data in .azurite/)"
+    size = data_size_bytes(data_dir)
+    notice = f", data kept in {data_dir.name}/ ({size / 1024 / 1024:.1f} MB)"
+    if size > KEPT_DATA_WARNING_BYTES:
+        limit_mb = KEPT_DATA_WARNING_BYTES // 1024 // 1024
+        notice += (f"\n           over {limit_mb} MB: Azurite rewrites its whole file as data changes, which "
+                   "slows the stack; `make reset` (stack stopped) starts afresh")
+    return notice
+
+
 # Development only, never a production value: 32 bytes that say what they are, base64.
 DEV_INGEST_CREDENTIAL_KEY = base64.b64encode(b"riposte-local-dev-ingest-cred-ky").decode()
 
@@ -133,7 +166,7 @@ DEV_INGEST_CREDENTIAL_KEY = base64.b64encode(b"riposte-local-dev-ingest-cred-ky"
 class LocalStack:
     ports: StackPorts = field(default_factory=StackPorts)
     data_dir: Path = ROOT / ".azurite"
-    in_memory_storage: bool = False
+    in_memory_storage: bool = True  # False: Azurite keeps its data in `data_dir` across restarts
     echo: bool = False  # stream children's output to this process's stdout, prefixed
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     _reveal_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
@@ -230,7 +263,7 @@ class LocalStack:
         check_ports_free(self.ports)
         deadline = time.monotonic() + timeout
         p = self.ports
-        storage = ["--inMemoryPersistence"] if self.in_memory_storage else ["--location", str(self.data_dir)]
+        storage = azurite_storage_args(self.in_memory_storage, self.data_dir)
         if not self.in_memory_storage:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -274,16 +307,26 @@ class LocalStack:
         self.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devhost.stack", description=__doc__)
     parser.add_argument("--port", type=int, default=7071, help="devhost port")
     parser.add_argument("--sandbox-port", type=int, default=7081)
     parser.add_argument("--azurite-base-port", type=int, default=10000, help="blob; queue and table follow")
-    parser.add_argument("--in-memory", action="store_true", help="Azurite keeps nothing on disk")
-    args = parser.parse_args(argv)
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument("--keep-data", action="store_true",
+                         help="Azurite keeps its data in .azurite/ across restarts (slower as it grows)")
+    storage.add_argument("--in-memory", action="store_true", help="Azurite keeps nothing on disk (the default)")
+    return parser.parse_args(argv)
+
+
+def stack_from_args(args: argparse.Namespace) -> LocalStack:
     base = args.azurite_base_port
     ports = StackPorts(devhost=args.port, sandbox=args.sandbox_port, blob=base, queue=base + 1, table=base + 2)
-    stack = LocalStack(ports=ports, in_memory_storage=args.in_memory, echo=True)
+    return LocalStack(ports=ports, in_memory_storage=not args.keep_data, echo=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    stack = stack_from_args(parse_args(argv))
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
@@ -297,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
           f"  API      {stack.devhost_url}/api/health\n"
           f"  sandbox  {stack.sandbox_url}/_sandbox/health (Microsoft Graph fake)\n"
           f"  storage  Azurite on 127.0.0.1:{stack.ports.table} (tables)"
-          f"{' in memory' if args.in_memory else ', data in .azurite/'}\n"
+          f"{storage_notice(stack.in_memory_storage, stack.data_dir)}\n"
           "Ctrl-C stops everything.\n", flush=True)
     while not stopping.wait(0.5):
         dead = [name for name, proc in stack.procs.items() if proc.poll() is not None]

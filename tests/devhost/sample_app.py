@@ -76,3 +76,17 @@ async def on_message(message: func.ServiceBusMessage, client: df.DurableOrchestr
 @app.durable_client_input(client_name="client")
 async def every_second(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     await client.start_new("record_orchestrator", client_input={"kind": "timer", "pastDue": timer.past_due})
+
+
+@app.orchestration_trigger(context_name="context")
+def wait_orchestrator(context: df.DurableOrchestrationContext):
+    context.set_custom_status({"waitingFor": "go"})
+    got = yield context.wait_for_external_event("go")
+    context.set_custom_status({"phase": "finished"})
+    return {"input": context.get_input(), "got": got}
+
+
+@app.orchestration_trigger(context_name="context")
+def failing_orchestrator(context: df.DurableOrchestrationContext):
+    raise ValueError(f"no luck for {context.get_input()}")
+    yield

@@ -207,15 +207,16 @@ def test_cmdlet_errors(http: httpx.Client, name, parameters, status, exception) 
     assert box["ForwardingSmtpAddress"] == "smtp:exfil@protonmail.example"  # a failed Set-Mailbox changed nothing
 
 
+# Headers are minted when each case runs, not at collection: a long suite must not age a valid token out.
 @pytest.mark.parametrize(("headers", "path", "reason"), [
-    ({}, INVOKE, "missing"),
-    (bearer("https://graph.microsoft.com"), INVOKE, "audience"),  # a Graph token is not an Exchange token
-    (bearer(EXCHANGE, lifetime_s=-5), INVOKE, "expired"),
-    (bearer(EXCHANGE, tenant_id="33333333-3333-4333-8333-333333333333"), INVOKE, "not known"),
-    (bearer(EXCHANGE), f"/adminapi/beta/{FABRIKAM_TENANT_ID}/InvokeCommand", "not the tenant of the token"),
+    (dict, INVOKE, "missing"),
+    (lambda: bearer("https://graph.microsoft.com"), INVOKE, "audience"),  # a Graph token is not an Exchange token
+    (lambda: bearer(EXCHANGE, lifetime_s=-5), INVOKE, "expired"),
+    (lambda: bearer(EXCHANGE, tenant_id="33333333-3333-4333-8333-333333333333"), INVOKE, "not known"),
+    (lambda: bearer(EXCHANGE), f"/adminapi/beta/{FABRIKAM_TENANT_ID}/InvokeCommand", "not the tenant of the token"),
 ])
 def test_exchange_authenticates_on_its_own_terms(http: httpx.Client, headers, path, reason) -> None:
-    response = http.post(path, json=cmdlet("Get-Mailbox"), headers=headers)
+    response = http.post(path, json=cmdlet("Get-Mailbox"), headers=headers())
 
     assert response.status_code == 401
     assert "client_id=\"00000002-0000-0ff1-ce00-000000000000\"" in response.headers["WWW-Authenticate"]
