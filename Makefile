@@ -47,10 +47,12 @@ bench: deps
 	$(PY) -m benchmarks.containment_bench
 	$(PY) -m benchmarks.approval_bench
 	$(PY) -m benchmarks.poller_bench
+	$(PY) -m benchmarks.fanout_bench
 	$(PY) -m benchmarks.graph_reads_bench
 	$(PY) -m benchmarks.pool_bench
 	$(PY) -m benchmarks.notification_bench
 	$(PY) -m benchmarks.fault_bench
+	$(PY) -m benchmarks.import_bench
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 

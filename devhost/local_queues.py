@@ -9,6 +9,7 @@ identity-based and names a real namespace). It keeps Service Bus's delivery cont
 - after `max_delivery_count` failed deliveries the message moves to `{queue}-deadletter` with the
   broker's reason (MaxDeliveryCountExceeded) and the last error, as a JSON envelope.
 Messages are text (the queue's default encoding): send the alert JSON as is (docs/alert-sources.md).
+The app's own sends to the connection (shared/queues.py) go to the same Azurite queues (`AzuriteQueueSender`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,8 @@ from azure.storage.queue.aio import QueueClient
 log = logging.getLogger("devhost.queues")
 MAX_DELIVERY_COUNT = 10  # the `alerts` queue's maxDeliveryCount (infra/core/servicebus.bicep)
 LOCK_SECONDS = 60  # its lockDuration
+# Queues provisioned with other delivery settings (infra/core/servicebus.bicep): (maxDeliveryCount, lock seconds).
+DELIVERY = {"polls": (5, 60)}
 DEAD_LETTER_SUFFIX = "-deadletter"  # Azure Storage queue names cannot hold Service Bus's "/$deadletterqueue"
 
 
@@ -55,6 +58,25 @@ def dead_letter_envelope(message: QueueMessage, error: BaseException) -> str:
         "deadLetterErrorDescription": f"{type(error).__name__}: {error}",
         "body": message.content,
     })
+
+
+class AzuriteQueueSender:
+    """shared.queues.QueueSender over Azurite's queues: what the devhost installs for the `ServiceBus`
+    connection, so the app's sends reach the queue triggers it serves."""
+
+    def __init__(self, connection_string: str) -> None:
+        self._connection_string = connection_string
+        self._created: set[str] = set()
+
+    async def send(self, queue: str, bodies: Sequence[str]) -> None:
+        async with QueueClient.from_connection_string(self._connection_string, queue) as client:
+            if queue not in self._created:
+                try:
+                    await client.create_queue()
+                except ResourceExistsError:
+                    pass
+                self._created.add(queue)
+            await asyncio.gather(*(client.send_message(body) for body in bodies))
 
 
 @dataclass

@@ -22,7 +22,8 @@ from devhost.durable_engine import FINISHED_RETENTION, LocalDurableEngine
 from devhost.event_grid_webhook import add_event_grid_routes
 from devhost.function_index import SERVICE_BUS_TRIGGER, FunctionIndex, index_app
 from devhost.http_functions import call_user_function, make_api_handler
-from devhost.local_queues import QueueTrigger, storage_connection
+from devhost.local_queues import DELIVERY, AzuriteQueueSender, QueueTrigger, storage_connection
+from shared import queues
 
 log = logging.getLogger("devhost")
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's default request size limit
@@ -75,7 +76,12 @@ def queue_triggers(index: FunctionIndex, runner: TriggerRunner, env: dict[str, s
             await call_user_function(spec, runner.kwargs_for(spec, message))
 
         handle.__name__ = spec.name
-        found.append(QueueTrigger(connection, spec.trigger["queueName"], handle))
+        queue = spec.trigger["queueName"]
+        if queue in DELIVERY:
+            max_deliveries, lock = DELIVERY[queue]
+            found.append(QueueTrigger(connection, queue, handle, max_delivery_count=max_deliveries, lock_seconds=lock))
+        else:
+            found.append(QueueTrigger(connection, queue, handle))
     return found
 
 
@@ -96,6 +102,8 @@ class DevHost:
         self._stop_timers = asyncio.Event()
         self._timer_task: asyncio.Task[Any] | None = None
         self._queue_tasks: list[asyncio.Task[Any]] = []
+        self._transport: AzuriteQueueSender | None = None
+        self._previous_transport: queues.QueueSender | None = None
         self.port: int | None = None
 
     @property
@@ -139,6 +147,10 @@ class DevHost:
         await site.start()
         self._runner = runner
         self.port = runner.addresses[0][1]
+        local_service_bus = storage_connection(env, "ServiceBus")
+        if local_service_bus is not None:  # the app's own sends (shared/queues.py) go to the queues served below
+            self._transport = AzuriteQueueSender(local_service_bus)
+            self._previous_transport = queues.use_transport(self._transport)
         # The app's durable client reaches `management` in-process; other clients still use HTTP.
         if durable_transport.install():
             durable_transport.register(self.origin, management)
@@ -171,5 +183,8 @@ class DevHost:
             if self._runner is not None:
                 await self._runner.cleanup()
         finally:
+            # Process-wide: put back what was there (another in-process devhost's), unless replaced since.
+            if self._transport is not None and queues.installed_transport() is self._transport:
+                queues.use_transport(self._previous_transport)
             if self._engine is not None:
                 await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)

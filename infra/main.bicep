@@ -130,6 +130,7 @@ module serviceBus 'core/servicebus.bicep' = {
     location: location
     tags: tags
     queueName: 'alerts'
+    pollQueueName: 'polls'
     workspaceId: monitoring.outputs.workspaceId
   }
 }
@@ -207,6 +208,7 @@ module rbac 'app/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     deadLetterContainerName: deadLetterContainerName
     serviceBusNamespaceName: serviceBus.outputs.name
+    pollQueueName: serviceBus.outputs.pollQueueName
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     eventGridPrincipalId: eventGrid.outputs.principalId
@@ -232,6 +234,7 @@ output AZURE_EVENTGRID_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
 output AZURE_EVENTGRID_DEADLETTER_CONTAINER string = deadLetterContainerName
 output AZURE_SERVICEBUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output AZURE_SERVICEBUS_QUEUE string = serviceBus.outputs.queueName
+output AZURE_SERVICEBUS_POLL_QUEUE string = serviceBus.outputs.pollQueueName
 output RIPOSTE_TASK_HUB string = taskHubName
 output RIPOSTE_AUTH_REDIRECT_URI string = auth.outputs.redirectUri
 output RIPOSTE_API_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'

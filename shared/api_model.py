@@ -16,4 +16,7 @@ def is_saving(info: ValidationInfo) -> bool:
 
 
 class CamelModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    # defer_build: a model's validator is built when it is first used, not when its module is imported, so
+    # `import function_app` does not build the ~100 models its functions may use (docs/benchmarks.md). Pydantic
+    # 2.14+ builds a deferred model under a lock: threads that use it first at the same time are safe.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True)

@@ -30,8 +30,6 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.models.run import Run, StepResult, StepStatus
 from shared.secrets import MissingSecretError, load_key, new_key
@@ -116,12 +114,18 @@ class Sealed:
 
 
 def seal(key: bytes, entries: list[dict[str, Any]], aad: bytes) -> Sealed:
+    # cryptography is imported by the first run that seals or reveals, not by `import function_app`.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce = secrets.token_bytes(12)
     plaintext = json.dumps(entries, separators=(",", ":")).encode()
     return Sealed(nonce, AESGCM(key).encrypt(nonce, plaintext, aad))
 
 
 def unseal(key: bytes, sealed: Sealed, aad: bytes) -> list[dict[str, Any]]:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         return json.loads(AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, aad))
     except (InvalidTag, ValueError) as exc:

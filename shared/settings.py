@@ -53,6 +53,10 @@ class AppSettings(BaseModel, frozen=True):
     # destination.py): delivered through each tenant's partner topic to the Event Grid trigger.
     # Unset or `none`: no subscriptions (polling only).
     graph_notification_url: str | None = None
+    # The `ServiceBus` connection the queue triggers read, for the queues the app sends to (`polls`):
+    # in Azure identity-based (ServiceBus__fullyQualifiedNamespace, ServiceBus__clientId).
+    service_bus_namespace: str | None = None
+    service_bus_client_id: str | None = None
 
     @field_validator("graph_notification_url")
     @classmethod
@@ -91,6 +95,8 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         if env.get("RIPOSTE_SOURCES_ON_REGISTER_SECONDS") else None,
         graph_notification_url=None if (env.get("RIPOSTE_GRAPH_NOTIFICATION_URL") or "none").lower() == "none"
         else env["RIPOSTE_GRAPH_NOTIFICATION_URL"].rstrip("/"),
+        service_bus_namespace=env.get("ServiceBus__fullyQualifiedNamespace") or None,
+        service_bus_client_id=env.get("ServiceBus__clientId") or None,
     )
 
 

@@ -50,27 +50,47 @@ async def evaluate_now(playbook: Playbook, client: df.DurableOrchestrationClient
     return result
 
 
-async def tick(client: df.DurableOrchestrationClient, now: datetime) -> list[Evaluation]:
-    """Every enabled scheduled playbook whose occurrence is due and claimed by this instance, evaluated."""
+# Playbooks evaluated at once in a tick: each one's tenants already run side by side (shared/schedules/
+# evaluate.py), so a few playbooks keep the instance busy without one slow population holding the others.
+CONCURRENT_PLAYBOOKS = 4
+
+
+async def _claim_and_evaluate(playbook: Playbook, client: df.DurableOrchestrationClient,
+                              now: datetime) -> Evaluation | None:
+    """One playbook's due occurrence, claimed on its marker row (ETag) then evaluated; None: not due, taken
+    by another instance, or failed (logged; it waits for the next minute or its next occurrence)."""
+    spec = playbook.trigger.schedule
+    try:
+        occurrence = await asyncio.to_thread(markers().claim_due, playbook.id, playbook.version, spec,
+                                             playbook.updated_at, now, INSTANCE)
+        if occurrence is None:
+            return None
+        result = await evaluate_now(playbook, client, occurrence)
+    except Exception:
+        log.exception("schedule %s: not evaluated", playbook.id)
+        return None
+    try:
+        await asyncio.to_thread(markers().record_result, playbook.id, result.model_dump(mode="json", by_alias=True))
+    except Exception:  # evaluated (findings taken in, audited): only the marker's summary is missing
+        log.exception("schedule %s: result not recorded on its marker", playbook.id)
+    return result
+
+
+async def tick(client: df.DurableOrchestrationClient, now: datetime,
+               concurrency: int = CONCURRENT_PLAYBOOKS) -> list[Evaluation]:
+    """Every enabled scheduled playbook whose occurrence is due and claimed by this instance, evaluated,
+    up to `concurrency` playbooks at a time."""
     # The matching snapshot: rebuilt only when a playbook or tenant changed, so a quiet minute costs one read.
     snapshot = await asyncio.to_thread(intake().snapshot)
-    done = []
-    for playbook in snapshot.playbooks.values():
-        spec = playbook.trigger.schedule
-        if spec is None or not playbook.enabled:
-            continue
-        try:
-            occurrence = await asyncio.to_thread(markers().claim_due, playbook.id, playbook.version, spec,
-                                                 playbook.updated_at, now, INSTANCE)
-            if occurrence is None:
-                continue
-            result = await evaluate_now(playbook, client, occurrence)
-        except Exception:  # this playbook waits for the next minute (or its next occurrence); the others run
-            log.exception("schedule %s: not evaluated", playbook.id)
-            continue
-        await asyncio.to_thread(markers().record_result, playbook.id, result.model_dump(mode="json", by_alias=True))
-        done.append(result)
-    return done
+    scheduled = [p for p in snapshot.playbooks.values() if p.trigger.schedule is not None and p.enabled]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(playbook: Playbook) -> Evaluation | None:
+        async with gate:
+            return await _claim_and_evaluate(playbook, client, now)
+
+    results = await asyncio.gather(*(one(p) for p in scheduled))
+    return [r for r in results if r is not None]
 
 
 @bp.timer_trigger(schedule="0 * * * * *", arg_name="timer", run_on_startup=False)

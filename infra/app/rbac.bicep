@@ -5,6 +5,7 @@ param identityPrincipalId string
 param storageAccountName string
 param deadLetterContainerName string
 param serviceBusNamespaceName string
+param pollQueueName string
 param keyVaultName string
 param applicationInsightsName string
 param eventGridPrincipalId string
@@ -17,7 +18,8 @@ var roles = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Event Grid dead letters
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Durable control and work-item queues
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Durable history, Riposte's tables
-  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // the alerts queue trigger
+  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0' // the alerts and polls queue triggers
+  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // the pollers' timer sends to the polls queue
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault references
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // the deployer sets the ingestion secret
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb' // Entra ID telemetry ingestion
@@ -39,6 +41,11 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 
 resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
   name: serviceBusNamespaceName
+}
+
+resource pollsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
+  parent: serviceBus
+  name: pollQueueName
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -84,6 +91,17 @@ resource appServiceBusReceiver 'Microsoft.Authorization/roleAssignments@2022-04-
   scope: serviceBus
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Send on the polls queue only: the app never sends to `alerts` (its senders are other systems).
+resource appPollsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(pollsQueue.id, identityPrincipalId, roles.serviceBusDataSender)
+  scope: pollsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -30,17 +30,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
-from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import (
-    ManagedDevicesRequestBuilder,
-)
-from msgraph.generated.models.directory_role import DirectoryRole
-from msgraph.generated.models.managed_device import ManagedDevice
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from shared.graph import InvalidTenantIdError
@@ -48,6 +43,9 @@ from shared.graph.enums import COMPLIANT, NO_RISK
 from shared.graph.odata import is_guid, odata_literal
 from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepError
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.managed_device import ManagedDevice
 from shared.primitives.context import AlertContext, StepDependencies
 from shared.primitives.graph_errors import from_odata, step_error
 from shared.primitives.user_actions import user_key
@@ -105,6 +103,9 @@ def first_device(alert: AlertContext) -> DeviceEntity | None:
 
 
 async def _admin_roles(graph: GraphServiceClient, key: str) -> list[str]:
+    # msgraph's models and request builders are imported where used: `import function_app` stays light.
+    from msgraph.generated.models.directory_role import DirectoryRole
+
     builder = graph.users.by_user_id(key).transitive_member_of
     page = await builder.get()
     roles: list[str] = []
@@ -170,6 +171,10 @@ async def user_facts(graph: GraphServiceClient, user: UserEntity, errors: list[d
 
 
 async def _managed_devices(graph: GraphServiceClient, clause: str) -> list[ManagedDevice]:
+    from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import (
+        ManagedDevicesRequestBuilder,
+    )
+
     builder = graph.device_management.managed_devices
     query = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(filter=clause,
                                                                                        select=DEVICE_SELECT)

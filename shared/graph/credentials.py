@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.identity import ManagedIdentityCredential
-from azure.identity.aio import CertificateCredential, ClientAssertionCredential
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 TOKEN_EXCHANGE_SCOPE = "api://AzureADTokenExchange/.default"  # noqa: S105 - a scope, not a secret
@@ -102,7 +100,13 @@ class ManagedIdentityAssertion:
     """
 
     def __init__(self, managed_identity_client_id: str | None, credential: TokenCredential | None = None) -> None:
-        self._credential = credential or ManagedIdentityCredential(client_id=managed_identity_client_id)
+        if credential is None:
+            # azure.identity (with msal and cryptography, ~200 modules) is imported by the first production
+            # credential, not by `import function_app` (docs/benchmarks.md, cold import).
+            from azure.identity import ManagedIdentityCredential
+
+            credential = ManagedIdentityCredential(client_id=managed_identity_client_id)
+        self._credential = credential
 
     def __call__(self) -> str:
         return self._credential.get_token(TOKEN_EXCHANGE_SCOPE).token
@@ -116,8 +120,12 @@ class ManagedIdentityAssertion:
 def federated_managed_identity_credential(
     tenant_id: str, client_id: str, assertion: ManagedIdentityAssertion
 ) -> AsyncTokenCredential:
+    from azure.identity.aio import ClientAssertionCredential  # imported when first needed, as above
+
     return ClientAssertionCredential(tenant_id=tenant_id, client_id=client_id, func=assertion)
 
 
 def certificate_credential(tenant_id: str, client_id: str, certificate_path: str) -> AsyncTokenCredential:
+    from azure.identity.aio import CertificateCredential  # imported when first needed, as above
+
     return CertificateCredential(tenant_id=tenant_id, client_id=client_id, certificate_path=certificate_path)

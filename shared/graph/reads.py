@@ -18,7 +18,6 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -83,6 +82,9 @@ def without_nulls(value: Any) -> Any:
 
 async def read_user(graph: GraphServiceClient, key: str, *fields: str) -> GraphUser | None:
     """`GET /users/{key}?$select=id,userPrincipalName,<fields>` (None for an empty answer, as the SDK)."""
+    # msgraph's request builders are imported where used: `import function_app` stays light (docs/benchmarks.md).
+    from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
     query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
         select=["id", "userPrincipalName", *fields])
     request = graph.users.by_user_id(key).to_get_request_information(RequestConfiguration(query_parameters=query))

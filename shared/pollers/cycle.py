@@ -1,6 +1,7 @@
-"""A polling cycle: find the (tenant, source) pairs that are due, claim each window, poll the claimed
-ones with bounded concurrency. Run by the timer in triggers/pollers.py (docs/alert-sources.md, "Pulled
-sources", says why this fan-out and what comes next).
+"""Polling: find the (tenant, source) pairs that are due, claim each window, poll the claimed ones.
+`poll_queued_tenant` does it for the one tenant of a `polls` message (the production path: the timer in
+triggers/pollers.py fans tenants out, shared/pollers/fanout.py); `run_cycle` does it for every tenant in
+one process with bounded concurrency (benchmarks and tests of the poll itself).
 
 One table query finds what is due (SourceStore.snapshot); each claim is a conditional write on the
 state row read by that query, so of two instances running a cycle at once only one polls a window.
@@ -75,9 +76,11 @@ def _nudged(state: SourceState, nudged_at: datetime | None) -> SourceState:
     return state.model_copy(update={"next_due_at": nudged_at})
 
 
-def due_candidates(snapshot: dict[str, TenantSources], now: datetime, slack: timedelta = DUE_SLACK
-                   ) -> dict[str, list[Candidate]]:
-    """Per tenant, the sources that are on, due within `slack` and not held, with the state read."""
+def due_candidates(snapshot: dict[str, TenantSources], now: datetime, slack: timedelta = DUE_SLACK, *,
+                   skip_queued: bool = True) -> dict[str, list[Candidate]]:
+    """Per tenant, the sources that are on, due within `slack` and not held, with the state read; and not
+    queued (a `polls` message is on its way, shared/pollers/fanout.py) unless `skip_queued` is False
+    (that message's own poll)."""
     due: dict[str, list[Candidate]] = {}
     for tenant_id, tenant in snapshot.items():
         for source in POLLED:
@@ -88,8 +91,43 @@ def due_candidates(snapshot: dict[str, TenantSources], now: datetime, slack: tim
             state = _nudged(state, tenant.nudges.get(source))
             if state.claimed_at(now) or not state.due(now + slack, config.interval):
                 continue
+            if skip_queued and state.queued_at(now):
+                continue
             due.setdefault(tenant_id, []).append((source, state, etag, config.interval))
     return due
+
+
+MAX_TAKE_ATTEMPTS = 3  # reads of a tenant's rows when they change under a `polls` message's poll
+
+
+async def poll_queued_tenant(store: SourceStore, graph: GraphClientFactory, deliver: Deliver, tenant_id: str, *,
+                             owner: str, now: Callable[[], datetime] | None = None,
+                             rng: random.Random | None = None) -> CycleReport:
+    """A `polls` message's poll (shared/pollers/fanout.py): read the tenant's rows, claim its due windows
+    (ETags), clear the queued marks of sources found not due, poll what was claimed. Nothing due (a
+    duplicate message, a tenant polled or removed meanwhile): nothing is polled. When a row changed
+    between the read and a write (a notification made a source due, the timer marked it again) the rows
+    are read again, so a notification that came during this poll is not left waiting behind a mark."""
+    clock = now or (lambda: datetime.now(UTC))
+    rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+    report = CycleReport()
+    claims = []
+    for _ in range(MAX_TAKE_ATTEMPTS):
+        tenant = await asyncio.to_thread(store.tenant_snapshot, tenant_id)
+        at = clock()
+        due = due_candidates({tenant_id: tenant}, at, skip_queued=False).get(tenant_id, [])
+        report.due = max(report.due, len(due))
+        won = await asyncio.to_thread(store.claim_many, tenant_id, due, owner=owner, now=at, early=DUE_SLACK)
+        claims += won
+        due_sources = {source for source, *_ in due}
+        stale = [(source, state, etag) for source, (state, etag) in tenant.states.items()
+                 if source not in due_sources and state.queued_at(at)]
+        unqueued = await asyncio.to_thread(store.unqueue, tenant_id, stale) if stale else True
+        if len(won) == len(due) and unqueued:
+            break
+    report.claimed = len(claims)
+    report.outcomes = await poll_tenant(store, graph, claims, deliver, clock, rng) if claims else []
+    return report
 
 
 async def run_cycle(store: SourceStore, graph: GraphClientFactory, deliver: Deliver, *, owner: str,

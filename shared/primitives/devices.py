@@ -27,17 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
-from msgraph.generated.device_management.managed_devices.item.wipe.wipe_post_request_body import (
-    WipePostRequestBody,
-)
-from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import (
-    ManagedDevicesRequestBuilder,
-)
-from msgraph.generated.models.managed_device import ManagedDevice
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field, StrictBool
 
@@ -50,6 +43,9 @@ from shared.primitives.graph_errors import from_odata
 from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.managed_device import ManagedDevice
 
 MAX_DEVICES = 50
 MAX_PAGES = 10  # of a device listing; a user or a filter with more devices than that is not a real case
@@ -118,6 +114,11 @@ def _device_view(device: ManagedDevice) -> dict[str, Any]:
 
 async def list_managed_devices(builder: Any, filter_clause: str | None = None) -> list[dict[str, Any]]:
     """Every page of a managedDevices listing (raises ODataError)."""
+    # msgraph's request builders are imported where used: `import function_app` stays light.
+    from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import (
+        ManagedDevicesRequestBuilder,
+    )
+
     query = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(
         filter=filter_clause, select=SELECT)
     page = await builder.get(RequestConfiguration(query_parameters=query))
@@ -258,6 +259,10 @@ Act = Callable[[GraphServiceClient, str], Awaitable[None]]
 
 def _wipe(options: WipeOptions) -> Act:
     async def act(graph: GraphServiceClient, device_id: str) -> None:
+        from msgraph.generated.device_management.managed_devices.item.wipe.wipe_post_request_body import (
+            WipePostRequestBody,
+        )
+
         body = WipePostRequestBody(keep_enrollment_data=options.keep_enrollment_data,
                                    keep_user_data=options.keep_user_data)
         await graph.device_management.managed_devices.by_managed_device_id(device_id).wipe.post(body)

@@ -15,9 +15,7 @@ from typing import Any, Literal
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
-from msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder import SignInsRequestBuilder
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from pydantic import Field
 
 from shared.exchange.client import ExchangeError
@@ -48,6 +46,9 @@ class CollectEvidenceParams(UserTargetParams):
 
 
 async def _account(graph: GraphServiceClient, key: str) -> dict[str, Any]:
+    # msgraph's request builders are imported where used: `import function_app` stays light.
+    from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
     query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
         select=["id", "userPrincipalName", "accountEnabled", "assignedLicenses", "lastPasswordChangeDateTime",
                 "signInSessionsValidFromDateTime", "userType"])
@@ -61,6 +62,8 @@ async def _account(graph: GraphServiceClient, key: str) -> dict[str, Any]:
 
 
 async def _sign_ins(graph: GraphServiceClient, user_id: str, params: CollectEvidenceParams) -> list[dict[str, Any]]:
+    from msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder import SignInsRequestBuilder
+
     since = (datetime.now(UTC) - timedelta(hours=params.sign_in_hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
     query = SignInsRequestBuilder.SignInsRequestBuilderGetQueryParameters(
         filter=f"userId eq '{user_id}' and createdDateTime ge {since}", top=params.max_sign_ins)

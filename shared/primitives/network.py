@@ -17,10 +17,9 @@ country, where its own staff sign in): a spoofed or mis-geolocated alert must no
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from msgraph import GraphServiceClient
-from msgraph.generated.models.country_named_location import CountryNamedLocation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import AfterValidator, Field
 
@@ -30,6 +29,9 @@ from shared.models.tenant import Guid
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.registry import Primitive, register
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.country_named_location import CountryNamedLocation
 
 COUNTRY_TYPE = "#microsoft.graph.countryNamedLocation"
 MAX_COUNTRIES = 50
@@ -79,6 +81,9 @@ def _location_label(location: Any, location_id: str) -> dict[str, Any]:
 
 
 async def _get_country_location(graph: GraphServiceClient, location_id: str) -> CountryNamedLocation | StepOutcome:
+    # msgraph's models are imported where used: `import function_app` stays light.
+    from msgraph.generated.models.country_named_location import CountryNamedLocation
+
     try:
         location = await graph.identity.conditional_access.named_locations.by_named_location_id(location_id).get()
     except ODataError as exc:
@@ -96,6 +101,8 @@ async def _get_country_location(graph: GraphServiceClient, location_id: str) -> 
 
 async def _patch_countries(graph: GraphServiceClient, location_id: str, current: CountryNamedLocation,
                            countries: list[str]) -> ODataError | None:
+    from msgraph.generated.models.country_named_location import CountryNamedLocation
+
     # The unchanged properties are sent too: harmless if PATCH merges, and safe if it replaces.
     body = CountryNamedLocation(
         odata_type=COUNTRY_TYPE,

@@ -9,13 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from msgraph import GraphServiceClient
-from msgraph.generated.models.body_type import BodyType
-from msgraph.generated.models.email_address import EmailAddress as GraphEmailAddress
-from msgraph.generated.models.item_body import ItemBody
-from msgraph.generated.models.message import Message
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.recipient import Recipient
-from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from shared.api_model import CamelModel
@@ -72,6 +66,14 @@ def body_text(alert: AlertContext, run: RunContext, run_url: str) -> str:
 async def send_notification(graph: GraphServiceClient, sender: str, params: NotifyEmailParams,
                             alert: AlertContext, run: RunContext, run_url: str,
                             subject: str | None = None, body: str | None = None) -> StepOutcome:
+    # msgraph's models and request bodies are imported where used: `import function_app` stays light.
+    from msgraph.generated.models.body_type import BodyType
+    from msgraph.generated.models.email_address import EmailAddress as GraphEmailAddress
+    from msgraph.generated.models.item_body import ItemBody
+    from msgraph.generated.models.message import Message
+    from msgraph.generated.models.recipient import Recipient
+    from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
+
     message = Message(
         subject=subject or params.subject or default_subject(alert),
         body=ItemBody(content_type=BodyType.Text, content=body if body is not None else body_text(alert, run, run_url)),

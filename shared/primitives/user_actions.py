@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.user import User
 
 from shared.graph.batch import (
     JSON,
@@ -68,6 +67,9 @@ def _summarize(per_user: list[dict[str, Any]]) -> StepOutcome:
 
 
 async def disable_users(graph: GraphServiceClient, users: list[UserEntity]) -> StepOutcome:
+    # msgraph's models are imported where used: `import function_app` stays light.
+    from msgraph.generated.models.user import User
+
     per_user = []
     for user in users:
         try:

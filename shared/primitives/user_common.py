@@ -6,7 +6,6 @@ from typing import Any
 
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.user import User
 
 from shared.graph import reads
 from shared.models.alert import UserEntity
@@ -72,6 +71,9 @@ def entity(entry: dict[str, Any]) -> UserEntity:
 async def set_account_enabled(graph: GraphServiceClient, users: list[UserEntity], enabled: bool) -> StepOutcome:
     """Set accountEnabled on each user, recording the value before. A user already in that state is not
     touched (idempotent). The before-read is best effort: without User.Read.All it is recorded as unknown."""
+    # msgraph's models are imported where used: `import function_app` stays light (docs/benchmarks.md).
+    from msgraph.generated.models.user import User
+
     per_user = []
     for user in users:
         key, entry = user_key(user), label(user)
@@ -99,6 +101,8 @@ async def set_account_enabled(graph: GraphServiceClient, users: list[UserEntity]
 async def restore_account_enabled(step: StepResult, ctx: StepContext) -> StepOutcome:
     """Undo of enable_user and disable_user: put accountEnabled back to its recorded before-value for each
     user the step changed (unknown before: the opposite of what the step set)."""
+    from msgraph.generated.models.user import User
+
     graph = ctx.tenant_graph()
     per_user = []
     for entry in entries(step):

@@ -22,12 +22,10 @@ re-create. The result lists, per user, what was removed and what could not be, w
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from msgraph import GraphServiceClient
-from msgraph.generated.models.authentication_method import AuthenticationMethod
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.users.item.authentication.authentication_request_builder import AuthenticationRequestBuilder
 
 from shared.models.alert import UserEntity
 from shared.models.run import StepError
@@ -37,6 +35,12 @@ from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 from shared.primitives.user_common import describe_users, error_entry, label, summarize
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.authentication_method import AuthenticationMethod
+    from msgraph.generated.users.item.authentication.authentication_request_builder import (
+        AuthenticationRequestBuilder,
+    )
 
 _NS = "#microsoft.graph."
 # @odata.type -> (collection, deletion rank: lower goes first; usual default methods last).

@@ -18,16 +18,10 @@ can be undone from that record; a password reset cannot (the old password is unk
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from msgraph import GraphServiceClient
-from msgraph.generated.models.assigned_license import AssignedLicense
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.password_profile import PasswordProfile
-from msgraph.generated.models.user import User
-from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
-    AssignLicensePostRequestBody,
-)
 from pydantic import Field
 
 from shared import passwords
@@ -50,6 +44,10 @@ from shared.primitives.user_common import (
     set_account_enabled,
     summarize,
 )
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.password_profile import PasswordProfile
+    from msgraph.generated.models.user import User
 
 REVEAL_PATH = passwords.REVEAL_PATH
 
@@ -80,6 +78,9 @@ class ForcePasswordResetParams(UserTargetParams):
 async def force_password_reset(params: ForcePasswordResetParams, ctx: StepContext) -> StepOutcome:
     """Set a random password that must be changed at next sign-in. The password is sealed into the reveal
     store *before* Graph is called, so no password is ever set that a technician could not retrieve."""
+    # msgraph's models and request bodies are imported where used: `import function_app` stays light.
+    from msgraph.generated.models.user import User
+
     users = user_targets(ctx.alert, params)
     if isinstance(users, StepOutcome):
         return users
@@ -105,6 +106,8 @@ async def force_password_reset(params: ForcePasswordResetParams, ctx: StepContex
 
 
 def new_password_profile(pending: passwords.PendingPasswords, index: int) -> PasswordProfile:
+    from msgraph.generated.models.password_profile import PasswordProfile
+
     return PasswordProfile(password=pending.password(index), force_change_password_next_sign_in=True)
 
 
@@ -141,6 +144,11 @@ def _licenses(user: User | GraphUser | None) -> list[dict[str, Any]]:
 
 
 async def _assign(graph: GraphServiceClient, key: str, add: list[dict[str, Any]], remove: list[str]) -> User | None:
+    from msgraph.generated.models.assigned_license import AssignedLicense
+    from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
+        AssignLicensePostRequestBody,
+    )
+
     body = AssignLicensePostRequestBody(
         add_licenses=[AssignedLicense(sku_id=uuid.UUID(a["skuId"]), disabled_plans=[uuid.UUID(p)
                                                                                     for p in a["disabledPlans"]])

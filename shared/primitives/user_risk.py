@@ -17,17 +17,10 @@ result for the technician.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from msgraph import GraphServiceClient
-from msgraph.generated.identity_protection.risky_users.confirm_compromised.confirm_compromised_post_request_body import (  # noqa: E501
-    ConfirmCompromisedPostRequestBody,
-)
-from msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_request_body import (
-    DismissPostRequestBody,
-)
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-from msgraph.generated.models.risky_user import RiskyUser
 
 from shared.graph.enums import CONFIRMED_COMPROMISED, RISK_DISMISSED
 from shared.primitives.context import StepContext, StepOutcome
@@ -36,6 +29,9 @@ from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_targets
 from shared.primitives.user_common import describe_users, error_entry, label, object_id, summarize
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.risky_user import RiskyUser
 
 CONFIRMED = CONFIRMED_COMPROMISED
 DISMISSED = RISK_DISMISSED
@@ -60,6 +56,14 @@ def _already(before: dict[str, Any] | None, target: dict[str, str]) -> bool:
 
 
 async def _verdict(graph: GraphServiceClient, users, target: dict[str, str]) -> StepOutcome:
+    # msgraph's request bodies are imported where used: `import function_app` stays light.
+    from msgraph.generated.identity_protection.risky_users.confirm_compromised.confirm_compromised_post_request_body import (  # noqa: E501
+        ConfirmCompromisedPostRequestBody,
+    )
+    from msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_request_body import (
+        DismissPostRequestBody,
+    )
+
     per_user: list[dict[str, Any]] = []
     to_change: list[dict[str, Any]] = []
     for user in users:

@@ -25,13 +25,6 @@ from typing import Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphServiceClient
-from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import (
-    ManagedDevicesRequestBuilder,
-)
-from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
-    UserRegistrationDetailsRequestBuilder,
-)
-from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from shared.schedules.models import (
     GuestsNeverSignedIn,
@@ -86,6 +79,9 @@ USER_SELECT = ["id", "userPrincipalName", "displayName", "accountEnabled", "user
 
 
 async def inactive_users(graph: GraphServiceClient, query: InactiveUsers, now: datetime) -> list[Target]:
+    # msgraph's request builders are imported where used: `import function_app` stays light (docs/benchmarks.md).
+    from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
     cutoff = now - timedelta(days=query.days)
     params = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
         filter=f"signInActivity/lastSignInDateTime le {_literal(cutoff)}", select=USER_SELECT, top=PAGE_SIZE)
@@ -102,6 +98,8 @@ async def inactive_users(graph: GraphServiceClient, query: InactiveUsers, now: d
 
 async def guests_never_signed_in(graph: GraphServiceClient, query: GuestsNeverSignedIn,
                                  now: datetime) -> list[Target]:
+    from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
     cutoff = now - timedelta(days=query.days)
     params = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
         filter="userType eq 'Guest'", select=USER_SELECT, top=PAGE_SIZE)
@@ -122,6 +120,10 @@ async def guests_never_signed_in(graph: GraphServiceClient, query: GuestsNeverSi
 
 
 async def mfa_not_registered(graph: GraphServiceClient, query: MfaNotRegistered, now: datetime) -> list[Target]:
+    from msgraph.generated.reports.authentication_methods.user_registration_details.user_registration_details_request_builder import (  # noqa: E501
+        UserRegistrationDetailsRequestBuilder,
+    )
+
     builder = graph.reports.authentication_methods.user_registration_details
     params = UserRegistrationDetailsRequestBuilder.UserRegistrationDetailsRequestBuilderGetQueryParameters(
         filter="isMfaRegistered eq false and userType eq 'member'",
@@ -142,6 +144,10 @@ NO_GRACE_RUNNING = 9999  # Intune's complianceGracePeriodExpirationDateTime year
 
 async def noncompliant_devices(graph: GraphServiceClient, query: NoncompliantDevices,
                                now: datetime) -> list[Target]:
+    from msgraph.generated.device_management.managed_devices.managed_devices_request_builder import (
+        ManagedDevicesRequestBuilder,
+    )
+
     cutoff = now - timedelta(hours=query.hours)
     params = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(
         filter="complianceState eq 'noncompliant'",

@@ -98,12 +98,18 @@ class SourceState(CamelModel):
     next_due_at: datetime | None = None  # None: due now
     counts: SourceCounts = Field(default_factory=SourceCounts)
     claim: ClaimLease | None = None
+    # A `polls` message was sent for this source's tenant (shared/pollers/fanout.py): the timer does not send
+    # another until then; the poll that message leads to clears it. The bound makes a lost message harmless.
+    queued_until: datetime | None = None
     # managedDevices, before tracked devices had rows of their own (shared/store/tracked_devices.py): read
     # once more as the devices followed, then emptied by the next successful poll. Always empty otherwise.
     tracked: dict[str, str] = Field(default_factory=dict)
 
     def claimed_at(self, now: datetime) -> bool:
         return self.claim is not None and self.claim.expires_at > now
+
+    def queued_at(self, now: datetime) -> bool:
+        return self.queued_until is not None and self.queued_until > now
 
     def next_due(self, interval: timedelta) -> datetime | None:
         """When the source is due with the interval configured now (None: now). A shorter interval set

@@ -9,6 +9,8 @@ Polling a window is claim → fetch → advance, each state write conditional on
   poller whose lease expired and was taken over gets ClaimLost and writes nothing.
 So two instances never process the same window twice while a lease holds; after a crash the window is
 taken again once the lease expires, and intake's dedupe keeps the alerts it re-reads to one each.
+The fan-out's `queued_until` mark (`mark_queued` / `unqueue`, shared/pollers/fanout.py) is written the
+same way; a claim clears it.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def _claimed(state: SourceState, *, owner: str, now: datetime, interval: timedel
     if start >= now:  # the watermark is ahead of this clock: nothing to read yet
         return None
     held = ClaimLease(id=uuid.uuid4().hex, owner=owner, window_start=start, window_end=now, expires_at=now + lease)
-    return state.model_copy(update={"claim": held, "last_attempt_at": now})
+    return state.model_copy(update={"claim": held, "last_attempt_at": now, "queued_until": None})
 
 
 def _advanced(claim: Claim, *, now: datetime, watermark: datetime | None = None, items: int = 0, alerts: int = 0,
@@ -131,6 +133,24 @@ def _advanced(claim: Claim, *, now: datetime, watermark: datetime | None = None,
                                               consecutive_failures=0, items=counts.items + items,
                                               alerts=counts.alerts + alerts),
         "tracked": claim.state.tracked if tracked is None else tracked})
+
+
+def _read_row(tenant: TenantSources, row) -> None:
+    """Add one row of a tenant's partition to what snapshot() returns (other rows are not the pollers')."""
+    key = row["RowKey"]
+    if key == CONFIG_ROW:
+        tenant.config = SourcesConfig.model_validate(get_json(row, "doc"))
+    elif key.startswith("state-"):
+        try:
+            name = SourceName(key.removeprefix("state-"))
+        except ValueError:
+            return  # a source this version no longer knows
+        tenant.states[name] = (SourceState.model_validate(get_json(row, "doc")), row.metadata["etag"])
+    elif key.startswith("nudge-"):
+        try:
+            tenant.nudges[SourceName(key.removeprefix("nudge-"))] = datetime.fromisoformat(row["at"])
+        except (ValueError, KeyError):
+            return
 
 
 class SourceStore:
@@ -156,25 +176,18 @@ class SourceStore:
 
     def snapshot(self) -> dict[str, TenantSources]:
         """Every tenant's configuration and source states (with their ETags) in one query of the table:
-        what the pollers' timer reads each tick to find the due sources, then claims with try_claim."""
+        what the pollers' timer reads each tick to find the due sources."""
         tenants: dict[str, TenantSources] = {}
         for row in self._table.list_entities():
-            tenant = tenants.setdefault(row["PartitionKey"], TenantSources())
-            key = row["RowKey"]
-            if key == CONFIG_ROW:
-                tenant.config = SourcesConfig.model_validate(get_json(row, "doc"))
-            elif key.startswith("state-"):
-                try:
-                    name = SourceName(key.removeprefix("state-"))
-                except ValueError:
-                    continue  # a source this version no longer knows
-                tenant.states[name] = (SourceState.model_validate(get_json(row, "doc")), row.metadata["etag"])
-            elif key.startswith("nudge-"):
-                try:
-                    tenant.nudges[SourceName(key.removeprefix("nudge-"))] = datetime.fromisoformat(row["at"])
-                except (ValueError, KeyError):
-                    continue
+            _read_row(tenants.setdefault(row["PartitionKey"], TenantSources()), row)
         return tenants
+
+    def tenant_snapshot(self, tenant_id: str) -> TenantSources:
+        """snapshot() for one tenant: its partition in one query (a `polls` message's poll reads this)."""
+        tenant = TenantSources()
+        for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id}):
+            _read_row(tenant, row)
+        return tenant
 
     def put_config(self, tenant_id: str, config: SourcesConfig) -> SourcesConfig:
         """Replace the configuration (the config row only: no state row is read or written)."""
@@ -301,6 +314,22 @@ class SourceStore:
         self._write_claimed(claim, failed)
         return failed
 
+    def mark_queued(self, tenant_id: str, candidates: list[tuple[SourceName, SourceState, str | None]], *,
+                    until: datetime) -> list[SourceName]:
+        """Note that a `polls` message is on its way for these sources of one tenant, (source, state as read,
+        etag) each: `queued_until` set, each row conditional on its ETag, in one transaction (one request per
+        tenant). The sources marked; one that changed since it was read (a poll, a notification) is left to
+        the next tick."""
+        return self._write_each(tenant_id, [
+            (source, state.model_copy(update={"queued_until": until}), etag) for source, state, etag in candidates])
+
+    def unqueue(self, tenant_id: str, marked: list[tuple[SourceName, SourceState, str | None]]) -> bool:
+        """Clear the queued marks of sources a `polls` message found not due (so the timer looks at them
+        again next tick); True when every row was still as read."""
+        written = self._write_each(tenant_id, [
+            (source, state.model_copy(update={"queued_until": None}), etag) for source, state, etag in marked])
+        return len(written) == len(marked)
+
     def mark_due(self, tenant_id: str, source: SourceName, *, now: datetime) -> bool:
         """Make the source due now (a change notification or a `missed` lifecycle event): the next tick
         polls it. Not while a poll holds it (writing would make that poll lose its claim; the alert is then
@@ -426,6 +455,19 @@ class SourceStore:
                 pass
 
     # --- conditional writes ----------------------------------------------------------------------
+    def _write_each(self, tenant_id: str, writes: list[tuple[SourceName, SourceState, str | None]]) -> list[SourceName]:
+        """Conditional writes of one tenant's state rows, (source, new state, etag as read) each: one
+        transaction, or each alone when it fails (a transaction is all or nothing). The sources written."""
+        if len(writes) > 1:
+            try:
+                self._table.submit_transaction([self._operation(tenant_id, source, state, etag)
+                                                for source, state, etag in writes])
+            except TableTransactionError:
+                pass
+            else:
+                return [source for source, _, _ in writes]
+        return [source for source, state, etag in writes if self._write(tenant_id, source, state, etag) is not None]
+
     def _write_claimed(self, claim: Claim, state: SourceState) -> None:
         if self._write(claim.tenant_id, claim.source, state, claim.etag) is None:
             raise ClaimLost(f"{claim.tenant_id}/{claim.source.value}")

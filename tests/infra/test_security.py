@@ -14,6 +14,7 @@ ROLE_IDS = {
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Azure Service Bus Data Receiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+    "Azure Service Bus Data Sender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
@@ -23,6 +24,7 @@ APP_ROLES = {
     "Storage Queue Data Contributor": "Microsoft.Storage/storageAccounts",
     "Storage Table Data Contributor": "Microsoft.Storage/storageAccounts",
     "Azure Service Bus Data Receiver": "Microsoft.ServiceBus/namespaces",
+    "Azure Service Bus Data Sender": "Microsoft.ServiceBus/namespaces/queues",  # the polls queue only
     "Key Vault Secrets User": "Microsoft.KeyVault/vaults",
     "Monitoring Metrics Publisher": "Microsoft.Insights/components",
 }
@@ -81,12 +83,12 @@ def test_key_vault_uses_rbac_and_keeps_deleted_secrets():
     assert "accessPolicies" not in props
 
 
-def test_service_bus_has_the_alerts_queue_and_tls12():
+def test_service_bus_has_the_alerts_and_polls_queues_and_tls12():
     assert one("Microsoft.ServiceBus/namespaces")["properties"]["minimumTlsVersion"] == "1.2"
-    queue = one("Microsoft.ServiceBus/namespaces/queues")
-    assert queue["name"] == "queueName"
-    call = parse(MAIN)["modules"]["serviceBus"]
-    assert body(call)["params"]["queueName"] == "alerts"
+    queues = {body(r)["name"] for _, _, r in all_resources("Microsoft.ServiceBus/namespaces/queues")}
+    assert queues == {"queueName", "pollQueueName"}
+    params = body(parse(MAIN)["modules"]["serviceBus"])["params"]
+    assert (params["queueName"], params["pollQueueName"]) == ("alerts", "polls")
 
 
 SECRET_PATTERNS = ("listKeys(", "listkeys(", "listConnectionStrings", "AccountKey=", "SharedAccessKey",

@@ -3,6 +3,8 @@ sources store on Azurite under a table prefix of their own (a cycle reads the wh
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -11,6 +13,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
+from shared.settings import get_settings
 from shared.store.sources import SourceStore
 from shared.store.tables import Tables
 
@@ -60,3 +63,23 @@ def graph_calls(control: httpx.Client, tenant_id: str) -> list[dict]:
     response = control.get("/_sandbox/calls", params={"tenantId": tenant_id, "since": 0})
     response.raise_for_status()
     return [c for c in response.json()["value"] if not c["path"].startswith("/_sandbox")]
+
+
+@pytest.fixture
+def local_stack_sources(app_devhost):
+    """The setting `make run` gives the app (devhost/stack.py): registered tenants are polled every 5 s."""
+    os.environ["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"] = "5"
+    get_settings.cache_clear()
+    yield
+    os.environ.pop("RIPOSTE_SOURCES_ON_REGISTER_SECONDS", None)
+    get_settings.cache_clear()
+
+
+def wait_for(check, timeout: float = 45.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.25)

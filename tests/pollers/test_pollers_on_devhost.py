@@ -5,42 +5,19 @@ poll, it stays one alert with one run."""
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import timedelta
 
 import pytest
 
 from shared import services
 from shared.pollers.cycle import POLLED
-from shared.settings import get_settings
 from shared.sources.catalog import SourceName
 from tests.api.helpers import ALL_ROLES, bec_playbook, client, unique
 
-from .conftest import inject
+from .conftest import inject, wait_for
 
 pytestmark = pytest.mark.stack
 ALERTS = SourceName.ALERTS_V2
-
-
-@pytest.fixture
-def local_stack_sources(app_devhost):
-    """The setting `make run` gives the app (devhost/stack.py): registered tenants are polled every 5 s."""
-    os.environ["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"] = "5"
-    get_settings.cache_clear()
-    yield
-    os.environ.pop("RIPOSTE_SOURCES_ON_REGISTER_SECONDS", None)
-    get_settings.cache_clear()
-
-
-def wait_for(check, timeout: float = 45.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.25)
 
 
 def test_an_alert_injected_in_the_sandbox_fires_its_playbook(app_devhost, local_stack_sources, control, tenant):

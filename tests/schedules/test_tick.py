@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -37,3 +38,38 @@ async def test_one_failing_playbook_does_not_stop_the_tick(monkeypatch):
     monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
     done = await schedules.tick(client=None, now=NOW)
     assert [e.playbook_id for e in done] == ["pb-ok"] and list(recorded) == ["pb-ok"]
+
+
+async def test_due_playbooks_are_evaluated_side_by_side_up_to_the_bound(monkeypatch):
+    """Six due playbooks, four at a time: each evaluation waits until four are running, which sequential
+    evaluation would never reach. Each is still claimed on its own marker first."""
+    playbooks = [scheduled_playbook(f"pb-{n}") for n in range(6)]
+    claimed, running, most = [], 0, 0
+    four_running = asyncio.Event()
+
+    class Markers:
+        def claim_due(self, playbook_id, version, spec, saved_at, now, owner):
+            claimed.append(playbook_id)
+            return NOW
+
+        def record_result(self, playbook_id, result):
+            pass
+
+    async def evaluate_now(playbook, client, occurrence, actor="riposte"):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        if running == 4:
+            four_running.set()
+        await asyncio.wait_for(four_running.wait(), timeout=10)
+        running -= 1
+        return Evaluation(playbook_id=playbook.id, playbook_version=1, occurrence="x", tenants=[])
+
+    snapshot = SimpleNamespace(playbooks={p.id: p for p in playbooks})
+    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot=lambda: snapshot))
+    monkeypatch.setattr(schedules, "markers", Markers)
+    monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
+    done = await schedules.tick(client=None, now=NOW, concurrency=4)
+    assert sorted(e.playbook_id for e in done) == sorted(p.id for p in playbooks)
+    assert sorted(claimed) == sorted(p.id for p in playbooks)
+    assert most == 4
