@@ -19,7 +19,7 @@ import time
 import httpx
 
 from devhost.stack import _wait_for_http, free_port
-from shared.graph.client_factory import GRAPH_SHARD_FILL, GRAPH_SHARD_LIMITS, GRAPH_SHARDS
+from shared.graph.http_pipeline import GRAPH_SHARD_FILL, GRAPH_SHARD_LIMITS, GRAPH_SHARDS
 from shared.loop_clients import ShardedPool, pool_limits
 
 REQUESTS = int(os.environ.get("BENCH_POOL_REQUESTS", "2000"))

@@ -5,7 +5,6 @@ event_grid.py)."""
 import asyncio
 import logging
 import uuid
-from datetime import UTC, datetime
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -16,9 +15,9 @@ from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
 from shared.ingestion import PayloadError
 from shared.notifications import event_grid
-from shared.notifications.client_state import configured_key
 from shared.settings import get_settings
 from shared.store.alerts import AlertTooLarge
+from triggers import notifications
 from triggers.alert_intake import accept, check_azure_role_sender
 from triggers.api import path_id, respond
 from triggers.http_responses import error_response, json_response
@@ -94,10 +93,8 @@ def _canonical_guid(value: str) -> str:
 async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
     # Event Grid schema gives an EventGridEvent (event_type), CloudEvents 1.0 a CloudEvent (type, source).
     event_type = getattr(event, "type", None) or getattr(event, "event_type", None)
-    if event_grid.is_graph_event(event_type):  # a Graph change notification from a partner topic
-        handled = await asyncio.to_thread(event_grid.handle_event, event_type, event.id, getattr(event, "source", None),
-                                          event.get_json(), services.sources(), configured_key(), datetime.now(UTC))
-        log.info("Event Grid event %s (%s): %d accepted", event.id, event_type, handled.accepted)
+    if event_grid.is_graph_event(event_type):  # a Graph change notification from a partner topic: polled now
+        await notifications.receive_graph_event(event, event_type, client)
         return
     try:
         summaries = await accept(event.get_json(), client, endpoint_tenant=None, check=check_azure_role_sender)

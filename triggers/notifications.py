@@ -14,7 +14,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared import services
-from shared.notifications import receiver, subscriptions
+from shared.notifications import event_grid, receiver, subscriptions
 from shared.notifications.client_state import configured_key
 from shared.pollers import prompt
 from shared.settings import get_settings
@@ -55,12 +55,31 @@ async def _receive(req: func.HttpRequest, handle: Handler, client: df.DurableOrc
         return error_response(400, "invalid_notification", f"{field}: {reason}.", field=field)
     store = services.sources()
     handled = await asyncio.to_thread(handle, batch, store, _key(), datetime.now(UTC))
-    if handled.due:  # the hook: the tenant's `polls` message sent now, not at the pollers' next tick
+    await poll_due(store, handled, client)
+    return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
+
+
+async def poll_due(store: SourceStore, handled: receiver.Handled, client: df.DurableOrchestrationClient) -> None:
+    """The hook, for the webhook endpoints and the Event Grid trigger alike: each tenant a notification
+    made due gets its `polls` message now, rather than at the pollers' next tick, sent before the
+    trigger returns (work left behind a response or an acknowledged event is not durable)."""
+    if handled.due:
         sending = prompt.poll_soon(store, services.graph_factory(), pollers.intake_delivery(client), handled.due,
                                    owner=pollers.owner())
-        if sending is not None:  # sent before the 202: work left behind a response is not durable
+        if sending is not None:  # None: every tenant's send is in flight already (or a test's stand-in)
             await sending
-    return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
+
+
+async def receive_graph_event(event: func.EventGridEvent, event_type: str,
+                              client: df.DurableOrchestrationClient) -> receiver.Handled:
+    """A Graph notification from a partner topic (the Event Grid trigger, triggers/alerts.py): handled as
+    the webhook's, and its tenant polled now through the same hook."""
+    store = services.sources()
+    handled = await asyncio.to_thread(event_grid.handle_event, event_type, event.id, getattr(event, "source", None),
+                                      event.get_json(), store, _key(), datetime.now(UTC))
+    await poll_due(store, handled, client)
+    log.info("Event Grid event %s (%s): %d accepted", event.id, event_type, handled.accepted)
+    return handled
 
 
 @bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)

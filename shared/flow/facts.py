@@ -35,16 +35,16 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from shared.graph import InvalidTenantIdError
 from shared.graph.enums import COMPLIANT, NO_RISK
+from shared.graph.errors import odata_error
 from shared.graph.odata import is_guid, odata_literal
 from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepError
 
 if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
     from msgraph.generated.models.managed_device import ManagedDevice
 from shared.primitives.context import AlertContext, StepDependencies
 from shared.primitives.graph_errors import from_odata, step_error
@@ -78,7 +78,7 @@ async def _attempt(read: Awaitable[Any]) -> Any:
     """The read's value, or a _Failed: a Graph or network failure never leaves this module."""
     try:
         return await read
-    except ODataError as exc:
+    except odata_error() as exc:
         return _Failed(from_odata(exc), exc.response_status_code)
     except APIError as exc:  # an error body that is not Graph's JSON (e.g. a gateway's HTML page)
         return _Failed(step_error(exc.response_status_code, None, exc.message), exc.response_status_code)
@@ -124,7 +124,7 @@ async def _admin_roles(graph: GraphServiceClient, key: str) -> list[str]:
 async def _risk(graph: GraphServiceClient, user_id: str) -> dict[str, Any]:
     try:
         view = risk_view(await graph.identity_protection.risky_users.by_risky_user_id(user_id).get())
-    except ODataError as exc:
+    except odata_error() as exc:
         if exc.response_status_code != 404:
             raise
         view = None  # Identity Protection never flagged the user
@@ -198,7 +198,7 @@ async def _find_device(graph: GraphServiceClient, device: DeviceEntity) -> list[
     if is_guid(device.id):
         try:
             found = await listing.by_managed_device_id(str(device.id)).get()
-        except ODataError as exc:
+        except odata_error() as exc:
             if exc.response_status_code == 404:
                 return []
             raise

@@ -28,7 +28,8 @@ from kiota_abstractions.headers_collection import HeadersCollection
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_adapter import RequestAdapter
 from kiota_abstractions.request_information import RequestInformation
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+from shared.graph.errors import error_map
 
 MAX_BATCH_REQUESTS = 20
 JSON = "application/json"
@@ -157,7 +158,7 @@ async def _post(adapter: RequestAdapter, steps: Sequence[BatchStep]) -> dict[str
     info.headers.try_add("Accept", JSON)
     info.content = json.dumps(batch_payload(steps)).encode()
     # "bytes" hands back the raw body; a failed outer request raises ODataError like any SDK call.
-    raw = await adapter.send_primitive_async(info, "bytes", {"XXX": ODataError})
+    raw = await adapter.send_primitive_async(info, "bytes", error_map())
     document = json.loads(raw or b"{}")
     responses = document.get("responses") if isinstance(document, dict) else None
     if not isinstance(responses, list):

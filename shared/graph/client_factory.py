@@ -13,23 +13,14 @@ a pool per tenant, a poller's next poll of a tenant found its connection expired
 
 from __future__ import annotations
 
-import math
 import threading
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx
 from azure.core.credentials_async import AsyncTokenCredential
-from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
-from kiota_http.kiota_client_factory import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, KiotaClientFactory
-from kiota_http.middleware import RetryHandler
-from msgraph import GraphRequestAdapter, GraphServiceClient
-from msgraph.graph_request_adapter import options as SDK_MIDDLEWARE_OPTIONS
-from msgraph_core import GraphClientFactory as HttpClientFactory
-from msgraph_core.middleware import GraphTelemetryHandler
-from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
-from shared.loop_clients import PerLoop, ShardedPool, pool_limits, ssl_context
+from shared.loop_clients import PerLoop
 
 from .credentials import (
     LocalTokenCredential,
@@ -38,6 +29,11 @@ from .credentials import (
     federated_managed_identity_credential,
 )
 from .settings import GraphAuthMode, GraphSettings, is_loopback_url, load_graph_settings
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
+
+    from .http_pipeline import GraphHttpClient
 
 LOCAL_CLIENT_ID = "riposte-local"
 
@@ -58,59 +54,10 @@ def validate_tenant_id(tenant_id: str) -> str:
         raise InvalidTenantIdError(f"tenant id must be a GUID, got {tenant_id!r}") from None
 
 
-class FractionalRetryAfterRetryHandler(RetryHandler):
-    """Kiota's retry handler, honouring fractional ``Retry-After`` values as Graph sends them.
+def _new_http_client() -> GraphHttpClient:
+    from .http_pipeline import build_http_client  # msgraph's client stack, loaded with a loop's first client
 
-    Kiota parses Retry-After with ``int()``, so Graph's "2.128" counts as *no header* and it falls
-    back to its backoff (about 3.25-4.25 s on the first retry), which is shorter than asked when
-    Graph wants e.g. 30.5 s.
-    """
-
-    def _parse_retry_after(self, retry_after: str) -> float | None:
-        try:
-            seconds = float(retry_after)
-        except ValueError:
-            return super()._parse_retry_after(retry_after)  # HTTP-date form
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-@dataclass
-class GraphHttpClient:
-    client: httpx.AsyncClient
-    # msgraph-core's AsyncGraphTransport has no aclose(), so client.aclose() leaves the pool's
-    # sockets open; the pool transport is kept here to be closed explicitly.
-    pool: httpx.AsyncBaseTransport
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-        await self.pool.aclose()
-
-
-# One transport serves every tenant of a loop: small httpcore pools behind it (ShardedPool says why). Over
-# HTTP/2 (Microsoft) light traffic shares one connection; over HTTP/1.1 (the sandbox) there is one per
-# request in flight: the pollers run 32 tenants at a time, each with up to 5 sources. Connections are kept
-# between the pollers' 5 s ticks.
-GRAPH_SHARDS, GRAPH_SHARD_FILL = 32, 4
-GRAPH_SHARD_LIMITS = pool_limits(connections=8, keepalive_s=30.0)
-
-
-def _graph_pool() -> httpx.AsyncHTTPTransport:
-    return httpx.AsyncHTTPTransport(http2=True, verify=ssl_context(http2=True), limits=GRAPH_SHARD_LIMITS)
-
-
-def build_http_client() -> GraphHttpClient:
-    """The SDK's default middleware pipeline with the retry handler swapped for the fixed one."""
-    middleware = [
-        FractionalRetryAfterRetryHandler() if isinstance(handler, RetryHandler) else handler
-        for handler in KiotaClientFactory.get_default_middleware(SDK_MIDDLEWARE_OPTIONS)
-    ]
-    telemetry_options = SDK_MIDDLEWARE_OPTIONS.get(GraphTelemetryHandlerOption.get_key())
-    middleware.append(GraphTelemetryHandler(options=telemetry_options))
-    # As KiotaClientFactory.get_default_client (HTTP/2, same timeouts), with the shared TLS context.
-    pool = ShardedPool(_graph_pool, GRAPH_SHARDS, GRAPH_SHARD_FILL)
-    client = httpx.AsyncClient(transport=pool, timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT,
-                                                                     connect=DEFAULT_CONNECTION_TIMEOUT))
-    return GraphHttpClient(HttpClientFactory.create_with_custom_middleware(middleware, client=client), pool)
+    return build_http_client()
 
 
 @dataclass
@@ -123,7 +70,7 @@ class _TenantClient:
 class _LoopClients:
     """A loop's shared HTTP client and the tenants' clients over it."""
 
-    http: GraphHttpClient = field(default_factory=build_http_client)
+    http: GraphHttpClient = field(default_factory=_new_http_client)
     tenants: dict[str, _TenantClient] = field(default_factory=dict)
 
     async def aclose(self) -> None:
@@ -180,6 +127,11 @@ class GraphClientFactory:
             self._assertion = None
 
     def _build(self, tenant_id: str, http: GraphHttpClient) -> _TenantClient:
+        from kiota_authentication_azure.azure_identity_authentication_provider import (
+            AzureIdentityAuthenticationProvider,
+        )
+        from msgraph import GraphRequestAdapter, GraphServiceClient
+
         credential = self.credential_for(tenant_id)
         auth = AzureIdentityAuthenticationProvider(
             credential, scopes=[self.settings.scope], allowed_hosts=[self.settings.host]

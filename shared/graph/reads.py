@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-ERROR_MAP = {"XXX": ODataError}
+from shared.graph.errors import error_map
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
+
 
 
 class GraphModel(BaseModel):
@@ -49,7 +51,7 @@ class GraphUser(GraphModel):
 
 async def get_json(graph: GraphServiceClient, request: RequestInformation) -> dict[str, Any]:
     """The response body of a GET as a JSON object ({} for an empty body); ODataError as Graph answered."""
-    body = await graph.request_adapter.send_primitive_async(request, "bytes", ERROR_MAP)
+    body = await graph.request_adapter.send_primitive_async(request, "bytes", error_map())
     document = json.loads(body) if body else {}
     if not isinstance(document, dict):
         raise ValueError(f"Graph answered {request.url_template} with JSON that is not an object")

@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Literal
 
 from pydantic import ConfigDict, Field
@@ -22,7 +23,8 @@ from pydantic.alias_generators import to_camel
 from shared.api_model import CamelModel
 from shared.notifications.client_state import matches
 from shared.sources.catalog import SourceName
-from shared.store.sources import SourceStore
+from shared.sources.models import SubscriptionState
+from shared.store.sources import KEEP_ROW, RowVerdict, SourceStore
 
 log = logging.getLogger("riposte.notifications")
 
@@ -135,13 +137,19 @@ def handle_lifecycle(batch: NotificationBatch, store: SourceStore, key: bytes | 
         if event == "missed":
             _make_due(store, tenant, now, handled)
             continue
-        current = store.get_subscription(tenant, SOURCE)
-        if current is None:
-            continue
-        if event == "reauthorizationRequired":
-            flagged = current.model_copy(update={"reauthorize": True})
-        else:  # removed by Graph: recreate, and poll now for what went unnotified meanwhile
-            flagged = current.model_copy(update={"id": None, "expires_at": None, "reauthorize": False})
+        if event == "subscriptionRemoved":  # removed by Graph: poll now for what went unnotified meanwhile
             _make_due(store, tenant, now, handled)
-        store.put_subscription(tenant, SOURCE, flagged)
+        # Read-modify-write on the row's ETag: the maintenance timer may be writing it at the same moment.
+        store.update_subscription(tenant, SOURCE, partial(_flagged, event, note.subscription_id))
     return handled
+
+
+def _flagged(event: LifecycleEvent, subscription_id: str, row: SubscriptionState | None
+             ) -> SubscriptionState | RowVerdict:
+    """The row with the lifecycle event's flag, if it still names the notified subscription (the timer may
+    have replaced it meanwhile: the new one needs nothing)."""
+    if row is None or row.id != subscription_id:
+        return KEEP_ROW
+    if event == "reauthorizationRequired":
+        return row.model_copy(update={"reauthorize": True})
+    return row.model_copy(update={"id": None, "expires_at": None, "reauthorize": False})  # the timer recreates

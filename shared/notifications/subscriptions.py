@@ -26,14 +26,13 @@ from datetime import datetime, timedelta
 
 import httpx
 from kiota_abstractions.api_error import APIError
-from msgraph.generated.models.subscription import Subscription
 
 from shared.graph import GraphClientFactory
 from shared.notifications import destination
 from shared.notifications.client_state import client_state, fingerprint
 from shared.notifications.receiver import RESOURCE, SOURCE, make_due
 from shared.sources.models import SourceError, SourcesConfig, SubscriptionState
-from shared.store.sources import SourceStore
+from shared.store.sources import DELETE_ROW, KEEP_ROW, RowVerdict, SourceStore
 
 log = logging.getLogger("riposte.notifications")
 
@@ -73,6 +72,8 @@ class Desired:
 
 
 async def _create(graphs: GraphClientFactory, tenant_id: str, desired: Desired, now: datetime) -> SubscriptionState:
+    from msgraph.generated.models.subscription import Subscription  # msgraph loads its client stack: not at import
+
     change_url, lifecycle_url = endpoints(desired.base_url or "", tenant_id)
     created = await graphs.for_tenant(tenant_id).subscriptions.post(Subscription(
         change_type="created", resource=RESOURCE, notification_url=change_url,
@@ -92,6 +93,8 @@ async def _delete(graphs: GraphClientFactory, tenant_id: str, sub_id: str) -> No
 
 async def _renew(graphs: GraphClientFactory, tenant_id: str, current: SubscriptionState,
                  now: datetime) -> SubscriptionState:
+    from msgraph.generated.models.subscription import Subscription
+
     item = graphs.for_tenant(tenant_id).subscriptions.by_subscription_id(current.id or "")
     if current.reauthorize:
         await item.reauthorize.post()
@@ -127,8 +130,7 @@ async def maintain_tenant(store: SourceStore, graphs: GraphClientFactory, tenant
                 return "none"
             if current.id:
                 await _delete(graphs, tenant_id, current.id)
-            await asyncio.to_thread(store.delete_subscription, tenant_id, SOURCE)
-            return "deleted"
+            return "deleted" if await _record(store, graphs, tenant_id, current, None) else "raced"
         change_url, _ = endpoints(desired.base_url or "", tenant_id)
         if current is not None and current.id and current.notification_url != change_url:
             await _delete(graphs, tenant_id, current.id)  # the app moved: a subscription to the new URL
@@ -155,14 +157,42 @@ async def maintain_tenant(store: SourceStore, graphs: GraphClientFactory, tenant
             return "current"
     except (APIError, httpx.HTTPError) as exc:
         failed = (current or SubscriptionState()).model_copy(update={"last_error": _error(exc, now, "subscription")})
-        await asyncio.to_thread(store.put_subscription, tenant_id, SOURCE, failed)
         log.warning("graph subscription of tenant %s: %s", tenant_id, failed.last_error.reason)
+        await _record(store, graphs, tenant_id, current, failed)
         return "failed"
-    await asyncio.to_thread(store.put_subscription, tenant_id, SOURCE, state)
+    if not await _record(store, graphs, tenant_id, current, state):
+        return "raced"
     if action in ("rekeyed", "recreated"):  # notifications may have been lost or refused meanwhile: poll now
         await asyncio.to_thread(make_due, store, tenant_id, now)
         log.info("graph subscription of tenant %s %s (%s): source made due", tenant_id, action, state.id)
     return action
+
+
+async def _record(store: SourceStore, graphs: GraphClientFactory, tenant_id: str, read: SubscriptionState | None,
+                  result: SubscriptionState | None) -> bool:
+    """Write what the timer did (None: delete the row), conditional on the row's ETag, unless a lifecycle
+    notification (or another instance) changed the row since `read`, while Graph was being called: its
+    flag then stands and the next tick acts on it, rather than a stale expiry or id overwriting it. A
+    subscription created now is the exception: it supersedes whatever was said of the one it replaces,
+    unless another instance created one of its own meanwhile (then ours is deleted). True: written."""
+    read_id = read.id if read else None
+
+    def change(row: SubscriptionState | None) -> SubscriptionState | RowVerdict:
+        if row == read:
+            return DELETE_ROW if result is None else result
+        created = result is not None and result.id is not None and result.id != read_id
+        if created and (row is None or row.id in (None, read_id)):
+            return result
+        return KEEP_ROW
+
+    written = await asyncio.to_thread(store.update_subscription, tenant_id, SOURCE, change)
+    if written == result:
+        return True
+    log.info("graph subscription row of tenant %s changed while the timer called Graph: left for the next tick",
+             tenant_id)
+    if result is not None and result.id is not None and result.id != read_id:
+        await _retire(graphs, tenant_id, result.id)
+    return False
 
 
 async def _retire(graphs: GraphClientFactory, tenant_id: str, sub_id: str) -> None:

@@ -16,17 +16,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from kiota_http.middleware.options import RetryHandlerOption
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
+from shared.graph.errors import error_map
 from shared.sources.catalog import SOURCES, SourceName
 
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
+
 MAX_PAGES = 1_000  # per window (500,000 alerts): a runaway nextLink loop fails the poll instead of spinning
-ERROR_MAP = {"XXX": ODataError}
 
 
 class PageLimit(Exception):
@@ -84,6 +84,8 @@ async def read_noncompliant_devices(graph: GraphServiceClient, *, max_pages: int
 async def read_list(graph: GraphServiceClient, builder: Any, *, max_pages: int, **options: Any
                     ) -> tuple[list[dict[str, Any]], int]:
     """Every page of a list request built by `builder` with these query options, as JSON records."""
+    from kiota_http.middleware.options import RetryHandlerOption  # with msgraph's client stack: not at import
+
     params_class = next(getattr(type(builder), name) for name in dir(type(builder))
                         if name.endswith("GetQueryParameters"))
     first = builder.to_get_request_information(RequestConfiguration(query_parameters=params_class(**options)))
@@ -94,7 +96,7 @@ async def read_list(graph: GraphServiceClient, builder: Any, *, max_pages: int, 
     records: list[dict[str, Any]] = []
     for page_number in range(1, max_pages + 1):
         request.add_request_options([RetryHandlerOption(max_retries=0, should_retry=False)])
-        body = await graph.request_adapter.send_primitive_async(request, "bytes", ERROR_MAP)
+        body = await graph.request_adapter.send_primitive_async(request, "bytes", error_map())
         page = json.loads(body) if body else {}
         records.extend(item for item in page.get("value") or [] if isinstance(item, dict))
         next_link = page.get("@odata.nextLink")

@@ -137,7 +137,9 @@ async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held
     if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
         devices, requests = await read_noncompliant_devices(graph)
         first = claim.state.last_success_at is None  # a baseline: today's gaps are not events
-        records, tracked = compliance.drift(claim.state.tracked, devices, claim.window_end, baseline=first)
+        rows = await asyncio.to_thread(store.tracked_devices, tenant)
+        # A state written before tracked devices had rows of their own still holds them in `tracked`.
+        records, following = compliance.drift(claim.state.tracked | rows, devices, claim.window_end, baseline=first)
         items = len(devices)
     else:
         spec = SOURCES[source]
@@ -155,6 +157,10 @@ async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held
         held[0] = await _held(store, held[0], now())
         alerts += await deliver(tenant, source, record)
     held[0] = await _held(store, held[0], now())
+    if source is SourceName.MANAGED_DEVICES:  # after intake has the alerts, before the watermark moves
+        await asyncio.to_thread(store.replace_tracked_devices, tenant, rows, following)
+        tracked = {}  # held in rows now: the state's legacy property is emptied
+        held[0] = await _held(store, held[0], now())
     return _Read(items, alerts, requests, tracked, recent, reread)
 
 

@@ -19,12 +19,11 @@ and expects one back, while Graph takes an object and answers `{"value": [...]}`
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kiota_abstractions.headers_collection import HeadersCollection
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from shared.api_model import CamelModel, is_saving
@@ -35,6 +34,7 @@ from shared.graph.enums import (
     LEGACY_DETERMINATIONS,
     literal,
 )
+from shared.graph.errors import error_map, odata_error
 from shared.models.alert import AlertSource
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
@@ -42,6 +42,9 @@ from shared.primitives.graph_errors import from_odata
 from shared.primitives.registry import Primitive, register
 from shared.primitives.templates import TemplateRenderer, template_text
 from shared.primitives.webhook import run_url
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 PERMISSION = "SecurityAlert.ReadWrite.All"
 ALERT_URL = "{+baseurl}/security/alerts_v2/{alert_id}"
@@ -122,7 +125,7 @@ async def _graph(ctx: StepContext, method: Method, template: str, alert_id: str,
     if body is not None:
         info.headers.try_add("Content-Type", "application/json")
         info.content = json.dumps(body).encode()
-    raw = await ctx.tenant_graph().request_adapter.send_primitive_async(info, "bytes", {"XXX": ODataError})
+    raw = await ctx.tenant_graph().request_adapter.send_primitive_async(info, "bytes", error_map())
     return json.loads(raw) if raw else None
 
 
@@ -153,7 +156,7 @@ async def add_alert_comment(params: AddAlertCommentParams, ctx: StepContext) -> 
     try:
         answer = await _graph(ctx, Method.POST, COMMENTS_URL, alert_id, {"@odata.type": COMMENT_TYPE,
                                                                          "comment": comment})
-    except ODataError as exc:
+    except odata_error() as exc:
         return _failed(exc, result)
     comments = answer.get("value") if isinstance(answer, dict) else None
     return StepOutcome(StepStatus.SUCCEEDED, result=result | {
@@ -185,7 +188,7 @@ async def update_alert_status(params: UpdateAlertStatusParams, ctx: StepContext)
             return StepOutcome(StepStatus.SUCCEEDED, result=result | {"before": before, "after": before,
                                                                       "changed": False})
         updated = await _graph(ctx, Method.PATCH, ALERT_URL, alert_id, changes)
-    except ODataError as exc:
+    except odata_error() as exc:
         return _failed(exc, result)
     after = _fields(updated, list(wanted))
     return StepOutcome(StepStatus.SUCCEEDED, result=result | {"before": before, "after": after, "changed": True})
@@ -208,7 +211,7 @@ async def undo_update_alert_status(step: StepResult, ctx: StepContext) -> StepOu
             note = f"changed since the step ({changed}): left as is" if left else "already as before the step"
             return StepOutcome(StepStatus.SUCCEEDED, result=result | {"restored": {}, "leftAsIs": left, "note": note})
         updated = await _graph(ctx, Method.PATCH, ALERT_URL, alert_id, restore)
-    except ODataError as exc:
+    except odata_error() as exc:
         return _failed(exc, result)
     return StepOutcome(StepStatus.SUCCEEDED, result=result | {
         "before": {k: current[k] for k in restore}, "after": _fields(updated, list(restore)),

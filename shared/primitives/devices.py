@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field, StrictBool
 
 from shared.graph.enums import RETIRE_STATES, WIPE_STATES
+from shared.graph.errors import odata_error
 from shared.graph.odata import is_guid, odata_literal
 from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepStatus
@@ -45,6 +44,7 @@ from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 
 if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
     from msgraph.generated.models.managed_device import ManagedDevice
 
 MAX_DEVICES = 50
@@ -171,7 +171,7 @@ async def _resolve_entity(graph: GraphServiceClient, entity: DeviceEntity) -> li
         else:
             return _problem(label, "device_not_found", "The alert's device has no Azure AD device id, managed "
                             "device id or name to find it in Intune by.")
-    except ODataError as exc:
+    except odata_error() as exc:
         if exc.response_status_code == 404:
             return _problem(label, "device_not_found", f"No Intune-managed device has {how}.")
         return label | {"error": from_odata(exc).model_dump()}
@@ -186,7 +186,7 @@ async def _resolve_users(graph: GraphServiceClient, users: list[UserEntity]) -> 
         label = {k: v for k, v in {"userId": user.id, "upn": user.upn}.items() if v}
         try:
             found = await list_managed_devices(graph.users.by_user_id(user_key(user)).managed_devices)
-        except ODataError as exc:
+        except odata_error() as exc:
             targets.problems.append(label | {"error": from_odata(exc).model_dump()})
             continue
         targets.devices.extend(d | {"matchedBy": label} for d in found)
@@ -254,7 +254,7 @@ def _too_many(count: int, bound: int, verb: str, devices: list[dict[str, Any]] |
 
 
 # --- acting ----------------------------------------------------------------------------------------
-Act = Callable[[GraphServiceClient, str], Awaitable[None]]
+Act = Callable[["GraphServiceClient", str], Awaitable[None]]  # a type alias is evaluated: the name quoted
 
 
 def _wipe(options: WipeOptions) -> Act:
@@ -308,7 +308,7 @@ async def _run(action: str, act: Act, params: Any, ctx: StepContext, scope: Scop
             continue
         try:
             await act(graph, device["id"])
-        except ODataError as exc:
+        except odata_error() as exc:
             entries.append(entry | {"error": from_odata(exc).model_dump()})
             continue
         entries.append(entry | {"after": _after(action, params)})

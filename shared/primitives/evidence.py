@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field
 
 from shared.exchange.client import ExchangeError
+from shared.graph.errors import odata_error
 from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
@@ -31,6 +30,9 @@ from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 from shared.primitives.user_mfa import method_view
 from shared.primitives.user_risk import risk_view
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
 
 Source = Literal["account", "inboxRules", "mailboxForwarding", "authMethods", "signIns", "devices", "risk"]
 ALL_SOURCES: tuple[Source, ...] = ("account", "inboxRules", "mailboxForwarding", "authMethods", "signIns",
@@ -89,7 +91,7 @@ async def _read(section: Callable[[], Awaitable[Any]]) -> Any:
     """One source's evidence, or its error: a failing source never loses the others."""
     try:
         return await section()
-    except ODataError as exc:
+    except odata_error() as exc:
         return {"error": from_odata(exc).model_dump()}
     except ExchangeError as exc:
         return {"error": StepError(code=exc.code, message=str(exc)).model_dump()}

@@ -20,12 +20,14 @@ What then, by the read's status:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-
-from msgraph import GraphServiceClient
+from typing import TYPE_CHECKING
 
 from shared.graph.batch import BatchRetryPolicy, BatchStep, BatchStepResult
 from shared.models.alert import UserEntity
 from shared.primitives.user_actions import disable_write, revoke_write, send_chain_caught, user_path, write_error
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
 
 READ_FIELDS = ("id", "userPrincipalName", "accountEnabled")  # accountEnabled: what rollback restores
 THROTTLED = BatchRetryPolicy().retry_statuses  # send_batch resends these itself

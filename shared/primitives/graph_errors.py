@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from typing import TYPE_CHECKING
 
 from shared.models.run import StepError
+
+if TYPE_CHECKING:
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 _BY_STATUS = {
     401: ("graph_unauthorized", "Riposte could not authenticate to the tenant's Microsoft Graph."),

@@ -22,14 +22,13 @@ parts) cannot be changed through REST: they are reported, and the step fails so 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field, model_validator
 
 from shared.exchange import EXCHANGE_PERMISSION, EXCHANGE_ROLE, ExchangeAdminClient, ExchangeError
 from shared.graph.client_factory import validate_tenant_id
+from shared.graph.errors import odata_error
 from shared.graph.settings import GraphAuthMode, is_loopback_url
 from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepResult, StepStatus
@@ -41,6 +40,9 @@ from shared.primitives.graph_errors import from_odata
 from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
 
 RULE_ID_PATTERN = r"^[A-Za-z0-9+/=_-]{1,512}$"
 
@@ -175,7 +177,7 @@ async def _handle_rule(graph: GraphServiceClient, key: str, rule: dict[str, Any]
             return entry | {"action": "alreadyDisabled"}
         updated = await rules_api.set_enabled(graph, key, rule["id"], False)
         return disabled_rule(rule, bool(updated.get("isEnabled", False)))
-    except ODataError as exc:
+    except odata_error() as exc:
         if exc.response_status_code == 404:  # gone between the list and the change: nothing forwards
             return entry | {"action": "alreadyGone"}
         return entry | {"error": _error(from_odata(exc))}
@@ -203,7 +205,7 @@ async def _remove_for_user(graph: GraphServiceClient, exchange: ExchangeAdminCli
         return entry | {"error": errors[0]}
     try:
         rules = await rules_api.list_rules(graph, user_key(user))
-    except ODataError as exc:
+    except odata_error() as exc:
         return entry | {"error": [*errors, _error(from_odata(exc))][0]}
     for rule in rules:
         forwards = rules_api.recipients(rule)
@@ -260,7 +262,7 @@ async def _restore_rules(graph: GraphServiceClient, user: UserEntity, recorded: 
                     continue
                 created = await rules_api.create_rule(graph, user_key(user), rule["before"])
                 done.append(rules_api.label(rule) | {"action": "recreated", "newId": created.get("id")})
-        except ODataError as exc:
+        except odata_error() as exc:
             if exc.response_status_code == 404 and rule.get("action") == "disabled":
                 done.append(rules_api.label(rule) | {"action": "gone"})  # deleted since: nothing to re-enable
                 continue
@@ -343,7 +345,7 @@ async def _disable_for_user(graph: GraphServiceClient, user: UserEntity, params:
     entry = _label(user) | {"rules": []}
     try:
         found = [r for r in await rules_api.list_rules(graph, user_key(user)) if matches(r)]
-    except ODataError as exc:
+    except odata_error() as exc:
         return entry | {"error": _error(from_odata(exc))}
     entry["matched"] = len(found)
     if len(found) > params.max_rules:
@@ -364,7 +366,7 @@ async def _disable_for_user(graph: GraphServiceClient, user: UserEntity, params:
                 updated = await rules_api.set_enabled(graph, user_key(user), rule["id"], False)
                 item |= {"action": "disabled", "before": {"isEnabled": True},
                          "after": {"isEnabled": bool(updated.get("isEnabled", False))}}
-            except ODataError as exc:
+            except odata_error() as exc:
                 item |= {"error": _error(from_odata(exc))}
         entry["rules"].append(item)
         if item.get("error") and not entry.get("error"):

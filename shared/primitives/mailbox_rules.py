@@ -9,18 +9,17 @@ changed through REST at all.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from kiota_serialization_json.json_parse_node import JsonParseNode
-from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
-from msgraph import GraphServiceClient
-from msgraph.generated.models.message_rule import MessageRule
-from msgraph.generated.users.item.mail_folders.item.message_rules.message_rules_request_builder import (
-    MessageRulesRequestBuilder,
-)
-
 from shared.graph import reads
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
+    from msgraph.generated.models.message_rule import MessageRule
+    from msgraph.generated.users.item.mail_folders.item.message_rules.message_rules_request_builder import (
+        MessageRulesRequestBuilder,
+    )
 
 # The actions that send mail on: forwardTo and forwardAsAttachmentTo keep the original in the mailbox,
 # redirectTo hands it on as if it came from the original sender.
@@ -30,13 +29,20 @@ WRITABLE = ("displayName", "sequence", "isEnabled", "conditions", "exceptions", 
 MAX_PAGES = 20  # a mailbox holds a few dozen rules at most; a longer chain means something is wrong
 
 
+# msgraph's model and serializers are imported by the functions that use them: any msgraph import loads
+# its whole client stack, which `import function_app` should not pay for (shared/graph/errors.py).
 def rule_json(rule: MessageRule) -> dict[str, Any]:
+    from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
+
     writer = JsonSerializationWriter()
     writer.write_object_value(None, rule)
     return json.loads(writer.get_serialized_content() or b"{}")
 
 
 def rule_model(data: dict[str, Any]) -> MessageRule:
+    from kiota_serialization_json.json_parse_node import JsonParseNode
+    from msgraph.generated.models.message_rule import MessageRule
+
     return JsonParseNode(data).get_object_value(MessageRule)
 
 
@@ -58,6 +64,8 @@ async def list_rules(graph: GraphServiceClient, user_key: str) -> list[dict[str,
 
 
 async def set_enabled(graph: GraphServiceClient, user_key: str, rule_id: str, enabled: bool) -> dict[str, Any]:
+    from msgraph.generated.models.message_rule import MessageRule
+
     updated = await inbox_rules(graph, user_key).by_message_rule_id(rule_id).patch(MessageRule(is_enabled=enabled))
     return rule_json(updated) if updated is not None else {}
 

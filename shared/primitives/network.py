@@ -19,11 +19,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import AfterValidator, Field
 
 from shared.api_model import CamelModel
+from shared.graph.errors import odata_error
 from shared.models.run import StepResult, StepStatus
 from shared.models.tenant import Guid
 from shared.primitives.context import StepContext, StepOutcome
@@ -31,7 +30,9 @@ from shared.primitives.graph_errors import from_odata
 from shared.primitives.registry import Primitive, register
 
 if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
     from msgraph.generated.models.country_named_location import CountryNamedLocation
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 COUNTRY_TYPE = "#microsoft.graph.countryNamedLocation"
 MAX_COUNTRIES = 50
@@ -86,7 +87,7 @@ async def _get_country_location(graph: GraphServiceClient, location_id: str) -> 
 
     try:
         location = await graph.identity.conditional_access.named_locations.by_named_location_id(location_id).get()
-    except ODataError as exc:
+    except odata_error() as exc:
         error = from_odata(exc)
         return StepOutcome.failed(error.code, error.message, {"namedLocation": {"id": location_id}})
     if not isinstance(location, CountryNamedLocation):
@@ -112,7 +113,7 @@ async def _patch_countries(graph: GraphServiceClient, location_id: str, current:
     )
     try:
         await graph.identity.conditional_access.named_locations.by_named_location_id(location_id).patch(body)
-    except ODataError as exc:
+    except odata_error() as exc:
         return exc
     return None
 

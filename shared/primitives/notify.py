@@ -6,19 +6,21 @@ checked when the playbook is saved, default text if one fails to render, with `t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from shared.api_model import CamelModel
+from shared.graph.errors import odata_error
 from shared.models.run import StepStatus
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.params import EmailAddress
 from shared.primitives.registry import Primitive, register
 from shared.primitives.templates import TemplateRenderer, template_text
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
 
 MAX_DESCRIPTION = 2000
 MAX_SUBJECT = 255
@@ -82,7 +84,7 @@ async def send_notification(graph: GraphServiceClient, sender: str, params: Noti
     try:
         await graph.users.by_user_id(sender).send_mail.post(
             SendMailPostRequestBody(message=message, save_to_sent_items=False))
-    except ODataError as exc:
+    except odata_error() as exc:
         error = from_odata(exc)
         return StepOutcome.failed(error.code, error.message, {"to": params.to})
     return StepOutcome(StepStatus.SUCCEEDED, result={"to": params.to, "from": sender, "subject": message.subject})

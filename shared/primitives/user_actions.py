@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from shared.graph.batch import (
     JSON,
@@ -19,11 +16,15 @@ from shared.graph.batch import (
     BatchStepResult,
     send_batch,
 )
+from shared.graph.errors import odata_error
 from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepStatus
 from shared.primitives.context import AlertContext, StepOutcome
 from shared.primitives.graph_errors import from_odata, step_error
 from shared.primitives.params import UserTargetParams
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
 
 
 def user_targets(alert: AlertContext, params: UserTargetParams) -> list[UserEntity] | StepOutcome:
@@ -75,7 +76,7 @@ async def disable_users(graph: GraphServiceClient, users: list[UserEntity]) -> S
         try:
             await graph.users.by_user_id(user_key(user)).patch(User(account_enabled=False))
             per_user.append(_label(user) | {"accountEnabled": {"after": False}})
-        except ODataError as exc:
+        except odata_error() as exc:
             per_user.append(_label(user) | {"error": from_odata(exc).model_dump()})
     return _summarize(per_user)
 
@@ -86,7 +87,7 @@ async def revoke_sessions(graph: GraphServiceClient, users: list[UserEntity]) ->
         try:
             await graph.users.by_user_id(user_key(user)).revoke_sign_in_sessions.post()
             per_user.append(_label(user) | {"sessionsRevoked": True})
-        except ODataError as exc:
+        except odata_error() as exc:
             per_user.append(_label(user) | {"error": from_odata(exc).model_dump()})
     return _summarize(per_user)
 
@@ -151,7 +152,7 @@ async def send_chain_caught(graph: GraphServiceClient, writes: Sequence[BatchSte
     write's failure and the others' 424: nothing was written."""
     try:
         return await send_chain(graph, writes, policy)
-    except ODataError as exc:
+    except odata_error() as exc:
         status = exc.response_status_code or 0
         first = BatchStepResult(writes[0].id, status, {}, {"error": {"code": getattr(exc.error, "code", None)}})
         return {writes[0].id: first} | {w.id: not_sent(w.id) for w in writes[1:]}, 1

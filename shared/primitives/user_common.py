@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from typing import TYPE_CHECKING, Any
 
 from shared.graph import reads
+from shared.graph.errors import odata_error
 from shared.models.alert import UserEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.user_actions import user_key
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 
 def label(user: UserEntity) -> dict[str, Any]:
@@ -81,7 +83,7 @@ async def set_account_enabled(graph: GraphServiceClient, users: list[UserEntity]
         try:
             current = await read_user(graph, key, "accountEnabled")
             before = current.account_enabled if current else None
-        except ODataError as exc:
+        except odata_error() as exc:
             if exc.response_status_code == 404:
                 per_user.append(entry | error_entry(exc))
                 continue
@@ -91,7 +93,7 @@ async def set_account_enabled(graph: GraphServiceClient, users: list[UserEntity]
             continue
         try:
             await graph.users.by_user_id(key).patch(User(account_enabled=enabled))
-        except ODataError as exc:
+        except odata_error() as exc:
             per_user.append(entry | {"accountEnabled": {"before": before}, "changed": False} | error_entry(exc))
             continue
         per_user.append(entry | {"accountEnabled": {"before": before, "after": enabled}, "changed": True})
@@ -114,7 +116,7 @@ async def restore_account_enabled(step: StepResult, ctx: StepContext) -> StepOut
         user = entity(entry)
         try:
             await graph.users.by_user_id(user_key(user)).patch(User(account_enabled=target))
-        except ODataError as exc:
+        except odata_error() as exc:
             per_user.append(label(user) | error_entry(exc))
             continue
         per_user.append(label(user) | {"accountEnabled": {"before": state["after"], "after": target}})

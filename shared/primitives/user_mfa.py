@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-
+from shared.graph.errors import odata_error
 from shared.models.alert import UserEntity
 from shared.models.run import StepError
 from shared.primitives.context import StepContext, StepOutcome
@@ -37,6 +35,7 @@ from shared.primitives.user_actions import user_key, user_targets
 from shared.primitives.user_common import describe_users, error_entry, label, summarize
 
 if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
     from msgraph.generated.models.authentication_method import AuthenticationMethod
     from msgraph.generated.users.item.authentication.authentication_request_builder import (
         AuthenticationRequestBuilder,
@@ -105,7 +104,7 @@ async def _reset_for_user(graph: GraphServiceClient, user: UserEntity) -> dict[s
     auth = graph.users.by_user_id(user_key(user)).authentication
     try:
         page = await auth.methods.get()
-    except ODataError as exc:
+    except odata_error() as exc:
         return entry | error_entry(exc)
     before = [method_view(m) for m in (page.value if page else None) or []]
     kept = [m for m in before if _NS + m["type"] not in DELETABLE]  # the password; types this code does not know
@@ -117,7 +116,7 @@ async def _reset_for_user(graph: GraphServiceClient, user: UserEntity) -> dict[s
         for method in queue:
             try:
                 await _delete(auth, method)
-            except ODataError as exc:
+            except odata_error() as exc:
                 if exc.response_status_code != 404:  # 404: gone since the listing, which is what was wanted
                     failed[method["id"]] = (method, from_odata(exc))
                     if exc.response_status_code == 400:  # the default method, or a mobile before its alternate

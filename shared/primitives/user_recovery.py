@@ -20,11 +20,10 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field
 
 from shared import passwords
+from shared.graph.errors import odata_error
 from shared.graph.reads import GraphUser
 from shared.models.alert import UserEntity
 from shared.models.run import StepResult, StepStatus
@@ -46,6 +45,7 @@ from shared.primitives.user_common import (
 )
 
 if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
     from msgraph.generated.models.password_profile import PasswordProfile
     from msgraph.generated.models.user import User
 
@@ -94,7 +94,7 @@ async def force_password_reset(params: ForcePasswordResetParams, ctx: StepContex
         change = User(password_profile=new_password_profile(pending, index))
         try:
             await graph.users.by_user_id(user_key(user)).patch(change)
-        except ODataError as exc:
+        except odata_error() as exc:
             per_user.append(label(user) | {"passwordReset": False} | error_entry(exc))
             continue
         done.append(index)
@@ -162,7 +162,7 @@ async def _remove_for_user(graph: GraphServiceClient, user: UserEntity, only: se
     key, entry = user_key(user), label(user)
     try:
         current = await read_user(graph, key, "assignedLicenses", "usageLocation")
-    except ODataError as exc:
+    except odata_error() as exc:
         return entry | error_entry(exc)
     before = _licenses(current)
     entry["usageLocation"] = current.usage_location if current else None
@@ -173,7 +173,7 @@ async def _remove_for_user(graph: GraphServiceClient, user: UserEntity, only: se
     try:
         after = _licenses(await _assign(graph, key, [], [t["skuId"] for t in targets]))
         removed = targets
-    except ODataError as exc:
+    except odata_error() as exc:
         if exc.response_status_code != 400:
             return entry | {"assignedLicenses": {"before": before}, "removed": []} | error_entry(exc)
         if len(targets) == 1:
@@ -184,7 +184,7 @@ async def _remove_for_user(graph: GraphServiceClient, user: UserEntity, only: se
                 try:
                     after = _licenses(await _assign(graph, key, [], [target["skuId"]]))
                     removed.append(target)
-                except ODataError as one:
+                except odata_error() as one:
                     not_removed.append(target | {"error": from_odata(one).message})
     if after is None:
         gone = {r["skuId"] for r in removed}
@@ -219,7 +219,7 @@ async def restore_licenses(step: StepResult, ctx: StepContext) -> StepOutcome:
         add = [{"skuId": r["skuId"], "disabledPlans": list(r.get("disabledPlans") or [])} for r in removed]
         try:
             after = _licenses(await _assign(graph, user_key(user), add, []))
-        except ODataError as exc:
+        except odata_error() as exc:
             per_user.append(label(user) | {"restored": []} | error_entry(exc))
             continue
         per_user.append(label(user) | {"restored": add, "assignedLicenses": {"after": after}})

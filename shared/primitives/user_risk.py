@@ -19,10 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-
 from shared.graph.enums import CONFIRMED_COMPROMISED, RISK_DISMISSED
+from shared.graph.errors import is_odata_error, odata_error
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.params import UserTargetParams
@@ -31,6 +29,7 @@ from shared.primitives.user_actions import user_targets
 from shared.primitives.user_common import describe_users, error_entry, label, object_id, summarize
 
 if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
     from msgraph.generated.models.risky_user import RiskyUser
 
 CONFIRMED = CONFIRMED_COMPROMISED
@@ -71,14 +70,14 @@ async def _verdict(graph: GraphServiceClient, users, target: dict[str, str]) -> 
         per_user.append(entry)
         try:
             entry["id"] = await object_id(graph, user)
-        except (ODataError, LookupError) as exc:
-            entry |= error_entry(exc) if isinstance(exc, ODataError) else {
+        except (odata_error(), LookupError) as exc:
+            entry |= error_entry(exc) if is_odata_error(exc) else {
                 "error": {"code": "graph_not_found", "message": str(exc)}}
             continue
         before: dict[str, Any] | None = None
         try:
             before = risk_view(await graph.identity_protection.risky_users.by_risky_user_id(entry["id"]).get())
-        except ODataError as exc:
+        except odata_error() as exc:
             if exc.response_status_code != 404:  # 404: Identity Protection holds no risk for this user
                 entry["beforeUnknown"] = from_odata(exc).code
         if _already(before, target) and "beforeUnknown" not in entry:
@@ -94,7 +93,7 @@ async def _verdict(graph: GraphServiceClient, users, target: dict[str, str]) -> 
                 await risky_users.confirm_compromised.post(ConfirmCompromisedPostRequestBody(user_ids=ids))
             else:
                 await risky_users.dismiss.post(DismissPostRequestBody(user_ids=ids))
-        except ODataError as exc:
+        except odata_error() as exc:
             for entry in to_change:
                 entry |= {"changed": False} | error_entry(exc)
         else:

@@ -45,15 +45,14 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from msgraph import GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from pydantic import Field
 
 from shared import passwords
 from shared.exchange import EXCHANGE_PERMISSION, EXCHANGE_ROLE, ExchangeAdminClient, ExchangeError
 from shared.graph.batch import JSON, BatchStep, BatchStepResult
+from shared.graph.errors import odata_error
 from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepResult, StepStatus
 from shared.primitives import mailbox_rules as rules_api
@@ -88,6 +87,9 @@ from shared.primitives.user_common import (
     set_account_enabled,
 )
 from shared.primitives.user_recovery import password_profile_body, password_reset_entry
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
 
 
 class DisableUserParams(UserTargetParams):
@@ -162,7 +164,7 @@ class _User:
 async def _read_rules(graph: GraphServiceClient, one: _User) -> None:
     try:
         listed = await rules_api.list_rules(graph, user_key(one.user))
-    except ODataError as exc:
+    except odata_error() as exc:
         if exc.response_status_code == 404:  # no mailbox (or no user: the disable says so): nothing forwards
             one.entry["rulesRead"] = "noMailbox"
             return

@@ -13,10 +13,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
-
 from shared.api_model import CamelModel
 from shared.graph import GraphClientFactory
+from shared.graph.errors import is_odata_error
 from shared.models.alert import NormalizedAlert
 from shared.models.playbook import AllTenants, OneTenant, Playbook
 from shared.models.tenant import Tenant, TenantGroup
@@ -73,7 +72,7 @@ def tenants_in_scope(playbook: Playbook, tenants: list[Tenant], groups: list[Ten
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, ODataError):
+    if is_odata_error(exc):
         error = from_odata(exc)
         return f"{error.code}: {error.message}"
     return f"{type(exc).__name__}: {str(exc)[:300]}"

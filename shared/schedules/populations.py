@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph import GraphServiceClient
 
 from shared.schedules.models import (
     GuestsNeverSignedIn,
@@ -33,6 +32,9 @@ from shared.schedules.models import (
     NoncompliantDevices,
     Population,
 )
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
 
 MAX_PAGES = 100  # 99,900 users at $top=999: a bound, so a looping nextLink cannot hold a timer forever
 PAGE_SIZE = 999

@@ -1,13 +1,11 @@
 """How the pulled sources that are not alerts become alerts: a risky user's risk level and state, a
-managed device's compliance state. Keyed by msgraph-sdk's enum values (tests check every member is
-mapped), documented in docs/alert-sources.md ("Pulled sources"). The pollers (next increment) use these.
+managed device's compliance state. Keyed by msgraph-sdk's enum values, written out (tests check every SDK member
+is mapped), documented in docs/alert-sources.md ("Pulled sources"). The pollers (next increment) use these.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
-
-from msgraph.generated.models.compliance_state import ComplianceState
 
 from shared.ingestion.sources import risk_detection
 from shared.models.alert import AlertStatus, Severity
@@ -30,15 +28,15 @@ class ComplianceOutcome(NamedTuple):
 
 COMPLIANCE: dict[str, ComplianceOutcome] = {
     # Non-compliant once its grace period is over: the alert, medium (a policy gap, not an attack).
-    ComplianceState.Noncompliant.value: ComplianceOutcome(True, AlertStatus.NEW, Severity.MEDIUM),
+    "noncompliant": ComplianceOutcome(True, AlertStatus.NEW, Severity.MEDIUM),
     # Compliant again: the open alert is resolved.
-    ComplianceState.Compliant.value: ComplianceOutcome(False, AlertStatus.RESOLVED),
+    "compliant": ComplianceOutcome(False, AlertStatus.RESOLVED),
     # Non-compliant but within the policy's grace period: no alert until it ends (Intune then reports
     # noncompliant), so a device that fixes itself in time costs nobody anything.
-    ComplianceState.InGracePeriod.value: ComplianceOutcome(False, None),
+    "inGracePeriod": ComplianceOutcome(False, None),
     # Not a verdict on the device (Intune could not evaluate it, or another system manages it).
-    ComplianceState.Unknown.value: ComplianceOutcome(False, None),
-    ComplianceState.Conflict.value: ComplianceOutcome(False, None),
-    ComplianceState.Error.value: ComplianceOutcome(False, None),
-    ComplianceState.ConfigManager.value: ComplianceOutcome(False, None),
+    "unknown": ComplianceOutcome(False, None),
+    "conflict": ComplianceOutcome(False, None),
+    "error": ComplianceOutcome(False, None),
+    "configManager": ComplianceOutcome(False, None),
 }

@@ -102,8 +102,8 @@ class SourceState(CamelModel):
     # A `polls` message was sent for this source's tenant (shared/pollers/fanout.py): the timer does not send
     # another until then; the poll that message leads to clears it. The bound makes a lost message harmless.
     queued_until: datetime | None = None
-    # managedDevices: the devices non-compliant at the last poll, device id → its compliance alert's id
-    # (a device that leaves this set has its alert resolved; one that enters it opens a new alert).
+    # managedDevices, before tracked devices had rows of their own (shared/store/tracked_devices.py): read
+    # once more as the devices followed, then emptied by the next successful poll. Always empty otherwise.
     tracked: dict[str, str] = Field(default_factory=dict)
     # Windowed sources: the records handed on whose stamp lies in the next poll's overlap (the lag margin
     # before the watermark), record id → its stamp as Graph wrote it; at most overlap.MAX_RECENT of them.

@@ -15,7 +15,10 @@ same way; a claim clears it.
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,11 +35,29 @@ from shared.sources.models import (
     SourceState,
     SubscriptionState,
 )
+from shared.store import tracked_devices
 from shared.store.tables import Tables, get_json, put_json
 
 SOURCES = "Sources"
 CONFIG_ROW = "config"
 DEFAULT_LEASE = timedelta(minutes=5)
+
+
+class SubscriptionContended(Exception):
+    """update_subscription lost the race for the subscription row every time it tried."""
+
+
+class RowVerdict:
+    def __init__(self, name: str):
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+KEEP_ROW = RowVerdict("KEEP_ROW")  # update_subscription: write nothing
+DELETE_ROW = RowVerdict("DELETE_ROW")  # update_subscription: delete the row
+SubscriptionChange = Callable[[SubscriptionState | None], SubscriptionState | RowVerdict]
 
 
 class ClaimLost(Exception):
@@ -257,8 +278,9 @@ class SourceStore:
                           recent: dict[str, str] | None = None, reread: int = 0) -> SourceState:
         """The window was handed to intake: move the watermark (to the window's end unless told), release
         the claim, schedule the next poll one interval after this window; `tracked` replaces what the
-        source compares the next poll with (managedDevices), `recent` the records of the next poll's lag
-        overlap handed on already (shared/pollers/overlap.py). ClaimLost if taken over."""
+        source compares the next poll with (managedDevices: {} clears what rows now hold, see
+        shared/store/tracked_devices.py), `recent` the records of the next poll's lag overlap handed on
+        already (shared/pollers/overlap.py). ClaimLost if taken over."""
         done = _advanced(claim, now=now, watermark=watermark, items=items, alerts=alerts, tracked=tracked,
                          recent=recent, reread=reread)
         self._write_claimed(claim, done)
@@ -358,19 +380,78 @@ class SourceStore:
         rows = self._table.query_entities("RowKey eq @row", parameters={"row": _subscription_row(source)})
         return {row["PartitionKey"]: SubscriptionState.model_validate(get_json(row, "doc")) for row in rows}
 
-    def put_subscription(self, tenant_id: str, source: SourceName, subscription: SubscriptionState) -> None:
-        self._table.upsert_entity(put_json({"PartitionKey": tenant_id, "RowKey": _subscription_row(source)}, "doc",
-                                           subscription.model_dump(mode="json", by_alias=True)),
-                                  mode=UpdateMode.REPLACE)
+    def get_subscription_row(self, tenant_id: str, source: SourceName) -> tuple[SubscriptionState | None, str | None]:
+        """The subscription row and its ETag ((None, None): no row)."""
+        try:
+            entity = self._table.get_entity(tenant_id, _subscription_row(source))
+        except ResourceNotFoundError:
+            return None, None
+        return SubscriptionState.model_validate(get_json(entity, "doc")), entity.metadata["etag"]
+
+    def put_subscription(self, tenant_id: str, source: SourceName, subscription: SubscriptionState,
+                         *, etag: str | None = None) -> str | None:
+        """Write the row if it is as read (etag), or create it if it was absent (etag None): the new ETag,
+        or None when another writer got there first (nothing written)."""
+        entity = put_json({"PartitionKey": tenant_id, "RowKey": _subscription_row(source)}, "doc",
+                          subscription.model_dump(mode="json", by_alias=True))
+        try:
+            if etag is None:
+                return self._table.create_entity(entity)["etag"]
+            return self._table.update_entity(entity, mode=UpdateMode.REPLACE, etag=etag,
+                                             match_condition=MatchConditions.IfNotModified)["etag"]
+        except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
+            return None
+
+    def update_subscription(self, tenant_id: str, source: SourceName, change: SubscriptionChange,
+                            *, attempts: int = 8) -> SubscriptionState | None:
+        """Read-modify-write of the subscription row, conditional on its ETag and retried when another
+        writer (the maintenance timer, a lifecycle notification) got there between read and write, so
+        neither overwrites the other's update. `change` gets the row as it is now (None: no row) and
+        returns the row to write, DELETE_ROW, or KEEP_ROW (write nothing). What the row is afterwards."""
+        for attempt in range(attempts):
+            if attempt:  # lost a race: back off a little, with jitter, so the writers do not collide again
+                time.sleep(random.uniform(0, 0.01 * 2 ** min(attempt, 5)))  # noqa: S311 - jitter
+            current, etag = self.get_subscription_row(tenant_id, source)
+            wanted = change(current)
+            if wanted is KEEP_ROW:
+                return current
+            if wanted is DELETE_ROW:
+                if etag is None or self._delete_subscription_if(tenant_id, source, etag):
+                    return None
+                continue
+            if self.put_subscription(tenant_id, source, wanted, etag=etag) is not None:
+                return wanted
+        raise SubscriptionContended(f"{tenant_id}/{source.value}")
+
+    def _delete_subscription_if(self, tenant_id: str, source: SourceName, etag: str) -> bool:
+        try:
+            self._table.delete_entity(tenant_id, _subscription_row(source), etag=etag,
+                                      match_condition=MatchConditions.IfNotModified)
+        except ResourceNotFoundError:
+            return True
+        except ResourceModifiedError:
+            return False
+        return True
 
     def delete_subscription(self, tenant_id: str, source: SourceName) -> None:
+        """Remove the row whatever it holds (tests, a tenant's removal); the timer uses update_subscription."""
         try:
             self._table.delete_entity(tenant_id, _subscription_row(source))
         except ResourceNotFoundError:
             pass
 
+    # --- managedDevices' tracked devices (shared/store/tracked_devices.py) ------------------------
+    def tracked_devices(self, tenant_id: str) -> dict[str, str]:
+        """The devices managedDevices follows, device id → alert id ("" for a baseline device)."""
+        return tracked_devices.read(self._tables(tracked_devices.TRACKED_DEVICES), tenant_id)
+
+    def replace_tracked_devices(self, tenant_id: str, before: dict[str, str], after: dict[str, str]) -> int:
+        """Write only what changed from `before` (as read) to `after`; the number of row operations."""
+        return tracked_devices.replace(self._tables(tracked_devices.TRACKED_DEVICES), tenant_id, before, after)
+
     def delete_tenant(self, tenant_id: str) -> None:
-        """Every row of the tenant (its config and states), e.g. when the tenant is deleted."""
+        """Every row of the tenant (its config, states and tracked devices), e.g. when the tenant is deleted."""
+        tracked_devices.delete_tenant(self._tables(tracked_devices.TRACKED_DEVICES), tenant_id)
         for row in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": tenant_id},
                                               select=["PartitionKey", "RowKey"]):
             try:

@@ -24,14 +24,13 @@ DEFERRED = (
     "azure.identity",  # production credentials (with msal and cryptography's x509)
     "msal",
     "cryptography",  # sealing passwords (shared/passwords.py)
-    "msgraph.generated.models.user",  # msgraph's models and request builders, by the primitives that send them
-    "msgraph.generated.users.users_request_builder",
-    "msgraph.generated.users.item.user_item_request_builder",
-    "msgraph.generated.device_management.managed_devices.managed_devices_request_builder",
-    "msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder",
-    "msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_request_body",
-    "msgraph.generated.users.item.send_mail.send_mail_post_request_body",
-    "msgraph.generated.models.country_named_location",
+    # msgraph's package loads its whole client stack (msgraph-core, kiota-http and the rest: ~130 modules):
+    # Graph errors are imported when handled (shared/graph/errors.py), enum values are literals
+    # (shared/graph/enums.py), the HTTP pipeline is built with a loop's first client (shared/graph/http_pipeline.py)
+    "msgraph",
+    "msgraph_core",
+    "kiota_http",
+    "kiota_serialization_json",
 )
 
 # A fresh interpreter, as the worker's: the msgraph warm-up thread is kept from starting, since it loads

@@ -127,7 +127,11 @@ def test_every_run_writes_one_playbook_execute_audit_event(api, azurite_connecti
     accepted = api.post("/alerts", json=graph_alert(MEGAN, f"alert {token}")).json()["alerts"][0]
     run = run_for(api, accepted, pb["id"])
     audit = AuditLog(Tables(TableServiceClient.from_connection_string(azurite_connection_string), prefix="test"))
-    events = audit.for_subject(datetime.now(UTC).strftime("%Y-%m-%d"), run["id"])
+    day = run["completedAt"][:10]
+    # The run's status is written just before its audit event (same activity): wait for the event, then check.
+    deadline = time.monotonic() + 20
+    while not (events := audit.for_subject(day, run["id"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [e["event"] for e in events] == ["playbook.execute"]
     details = events[0]["details"]
     assert (details["alertId"], details["playbookId"], details["playbookVersion"]) == (

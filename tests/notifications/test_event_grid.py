@@ -5,7 +5,7 @@ the notification URL (shared/notifications/destination.py)."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -119,3 +119,43 @@ def test_the_event_grid_notification_url_names_one_partner_topic_per_tenant():
             check_event_grid(bad)
         with pytest.raises(ValueError, match="RIPOSTE_GRAPH_NOTIFICATION_URL"):
             load_settings({"RIPOSTE_GRAPH_NOTIFICATION_URL": bad})
+
+
+class _CloudEvent:
+    """What the Functions host hands the Event Grid trigger for a CloudEvents 1.0 event."""
+
+    def __init__(self, event_type: str, event_id: str, source: str, data: dict):
+        self.type, self.id, self.source, self._data = event_type, event_id, source, data
+
+    def get_json(self) -> dict:
+        return self._data
+
+
+async def test_the_event_grid_trigger_polls_the_notified_tenant_at_once(store, monkeypatch):
+    """Like POST /api/graph/notifications: the tenant made due is handed to the prompt poller (the hook),
+    not left for the pollers' next tick."""
+    from shared import services
+    from shared.pollers import prompt
+    from triggers import alerts, notifications
+
+    tenant_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    polled = SourceState(watermark=now, last_attempt_at=now, next_due_at=now + timedelta(hours=1),
+                         counts=SourceCounts(polls=1))
+    assert store._write(tenant_id, ALERTS, polled, None)
+    store.put_subscription(tenant_id, ALERTS, SubscriptionState(id=SUB, expires_at=now + timedelta(days=2)))
+    handed: list[list[str]] = []
+    monkeypatch.setattr(prompt, "poll_soon", lambda _store, _graphs, _deliver, tenants, *, owner:
+                        handed.append(list(tenants)))
+    monkeypatch.setattr(services, "sources", lambda: store)
+    monkeypatch.setattr(services, "graph_factory", lambda: None)
+    monkeypatch.setattr(notifications, "_key", lambda: KEY)
+    monkeypatch.setattr(alerts, "configured_key", lambda: KEY, raising=False)  # where the trigger read it before
+
+    trigger = alerts.ingest_event_grid_alert._function._func.__wrapped__  # the user code, past the client binding
+    await trigger(_CloudEvent(*alert_created(tenant_id)), client=None)
+    assert handed == [[tenant_id]]
+    assert store.get_state(tenant_id, ALERTS)[0].next_due_at <= datetime.now(UTC)
+
+    handed.clear()  # a forged event: nothing made due, nothing polled
+    await trigger(_CloudEvent(*alert_created(tenant_id, clientState="guess")), client=None)
+    assert handed == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from shared.notifications.client_state import client_state, matches, notificatio
 from shared.notifications.receiver import NotificationBatch, echoable_token, handle_changes, handle_lifecycle
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceCounts, SourceError, SourceState, SubscriptionState
+from shared.store.tables import put_json
 
 KEY = b"k" * 32
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -178,3 +180,51 @@ def test_a_notification_during_a_poll_of_a_due_source_is_nudged_not_lost(store, 
     assert (during.accepted, during.due) == (1, [])
     assert store.get_state(tenant, ALERTS)[1] == claim.etag  # the poll keeps its claim
     assert store.nudged_at(tenant, ALERTS) == NOW + timedelta(seconds=2)
+
+
+class _TimerWritesBetweenReadAndWrite:
+    """The Sources table as the receiver sees it while the maintenance timer renews the subscription: right
+    after the receiver's second read of the row (the one it modifies), the timer writes a renewed expiry."""
+
+    def __init__(self, table, renewed: SubscriptionState):
+        self._table, self._renewed, self._reads = table, renewed, 0
+
+    def __getattr__(self, name):
+        return getattr(self._table, name)
+
+    def get_entity(self, partition_key, row_key, **kwargs):
+        entity = self._table.get_entity(partition_key, row_key, **kwargs)
+        if row_key.startswith("subscription-"):
+            self._reads += 1
+            if self._reads == 2:
+                row = {"PartitionKey": partition_key, "RowKey": row_key}
+                self._table.upsert_entity(put_json(row, "doc", self._renewed.model_dump(mode="json", by_alias=True)))
+        return entity
+
+
+def test_a_lifecycle_flag_and_a_renewal_written_at_once_both_stand(store, tenant, monkeypatch):
+    renewed = SubscriptionState(id=SUB, expires_at=NOW + timedelta(days=3), renewed_at=NOW)
+    table = _TimerWritesBetweenReadAndWrite(store._tables("Sources"), renewed)
+    monkeypatch.setattr(store, "_tables", lambda name: table)
+    handled = handle_lifecycle(NotificationBatch.model_validate({"value": [
+        {"subscriptionId": SUB, "tenantId": tenant, "clientState": client_state(KEY, tenant),
+         "lifecycleEvent": "reauthorizationRequired"}]}), store, KEY, NOW)
+    assert handled.accepted == 1 and table._reads >= 2
+    row = store.get_subscription(tenant, ALERTS)
+    assert row.reauthorize is True  # the notification's flag
+    assert row.expires_at == renewed.expires_at and row.renewed_at == NOW  # and the timer's renewal
+
+
+def test_concurrent_subscription_row_updates_lose_nothing(store, tenant):
+    def bump(row: SubscriptionState | None) -> SubscriptionState:
+        return row.model_copy(update={"expires_at": row.expires_at + timedelta(seconds=1)})
+
+    def writer() -> None:
+        for _ in range(5):
+            store.update_subscription(tenant, ALERTS, bump)
+
+    start = store.get_subscription(tenant, ALERTS).expires_at
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        for future in [pool.submit(writer) for _ in range(6)]:
+            future.result()
+    assert store.get_subscription(tenant, ALERTS).expires_at == start + timedelta(seconds=30)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.notifications.client_state import client_state, fingerprint
+from shared.notifications.receiver import NotificationBatch, handle_lifecycle
 from shared.notifications.subscriptions import CHECK_EVERY, RETRY_FAILED, Desired, endpoints, maintain_tenant
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceCounts, SourceState, SubscriptionState
@@ -65,6 +66,7 @@ async def test_created_kept_renewed_reauthorized_recreated_deleted(app_devhost, 
                         json={"lifecycleEvent": "reauthorizationRequired"}).status_code == 200
     assert sandbox_subs(control, tenant)[0]["_sandbox"]["reauthorizationRequired"] is True
     flagged = row.model_copy(update={"reauthorize": True})
+    store.put_subscription(tenant, ALERTS, flagged, etag=store.get_subscription_row(tenant, ALERTS)[1])
     assert await maintain_tenant(store, graphs, tenant, True, flagged, desired, now) == "renewed"
     assert sandbox_subs(control, tenant)[0]["_sandbox"]["reauthorizationRequired"] is False
     assert store.get_subscription(tenant, ALERTS).reauthorize is False
@@ -160,3 +162,38 @@ async def test_a_rotated_key_recreates_the_subscription_with_the_new_client_stat
     # A row written before fingerprints existed is recreated once, as its key is not known.
     legacy = rekeyed.model_copy(update={"key_fingerprint": None})
     assert await maintain_tenant(store, graphs, tenant, True, legacy, new, now) == "rekeyed"
+
+
+async def test_a_removal_notified_while_the_timer_renews_is_not_overwritten(app_devhost, store, graphs, tenant):
+    """The timer read the row (`row`) and renews; meanwhile Graph notifies subscriptionRemoved and the
+    receiver clears the row's id. The timer's stale renewal must not write the old id back."""
+    desired = Desired(base_url=app_devhost.origin, key=KEY)
+    now = datetime.now(UTC)
+    assert await maintain_tenant(store, graphs, tenant, True, None, desired, now) == "created"
+    row = store.get_subscription(tenant, ALERTS)
+    removed = handle_lifecycle(NotificationBatch.model_validate({"value": [
+        {"subscriptionId": row.id, "tenantId": tenant, "clientState": client_state(KEY, tenant),
+         "lifecycleEvent": "subscriptionRemoved"}]}), store, KEY, now)
+    assert removed.accepted == 1
+    renew_time = row.expires_at - timedelta(hours=1)
+    assert await maintain_tenant(store, graphs, tenant, True, row, desired, renew_time) == "raced"
+    assert store.get_subscription(tenant, ALERTS).id is None  # the removal stands: the next tick recreates
+    fresh = store.get_subscription(tenant, ALERTS)
+    assert await maintain_tenant(store, graphs, tenant, True, fresh, desired, renew_time) == "created"
+    assert store.get_subscription(tenant, ALERTS).id not in (None, row.id)
+
+
+async def test_a_subscription_created_meanwhile_supersedes_a_flag_on_the_old_one(app_devhost, store, graphs, control,
+                                                                                tenant):
+    old, new = Desired(base_url=app_devhost.origin, key=KEY), Desired(base_url=app_devhost.origin, key=b"n" * 32)
+    now = datetime.now(UTC)
+    assert await maintain_tenant(store, graphs, tenant, True, None, old, now) == "created"
+    row = store.get_subscription(tenant, ALERTS)
+    flag = handle_lifecycle(NotificationBatch.model_validate({"value": [
+        {"subscriptionId": row.id, "tenantId": tenant, "clientState": client_state(KEY, tenant),
+         "lifecycleEvent": "reauthorizationRequired"}]}), store, KEY, now)
+    assert flag.accepted == 1
+    assert await maintain_tenant(store, graphs, tenant, True, row, new, now) == "rekeyed"
+    rekeyed = store.get_subscription(tenant, ALERTS)
+    assert rekeyed.id != row.id and rekeyed.reauthorize is False
+    assert [s["id"] for s in sandbox_subs(control, tenant)] == [rekeyed.id]

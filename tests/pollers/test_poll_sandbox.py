@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 from shared.pollers import cycle, graph_lists
 from shared.pollers.graph_lists import ListQuery
 from shared.sources.catalog import SourceName
-from shared.sources.models import SourceConfig, SourcesConfig
+from shared.sources.models import SourceConfig, SourceCounts, SourcesConfig, SourceState
+from shared.store.sources import SourceStore
+from tests.table_limits import StrictTables
 
 from .conftest import graph_calls, inject, new_sandbox_tenant
 
@@ -192,7 +196,7 @@ async def test_a_device_turning_noncompliant_opens_an_alert_and_turning_back_res
     drift("noncompliant")
     [again] = await poll_at(4)
     assert again["alertId"] != opened["alertId"] and again["status"] == "new"  # a new episode, a new alert
-    assert store.get_state(tenant, SourceName.MANAGED_DEVICES)[0].tracked == {device_id: again["alertId"]}
+    assert store.tracked_devices(tenant) == {device_id: again["alertId"]}
 
 
 async def test_the_first_poll_is_a_baseline_that_raises_no_standing_noncompliance(store, graphs, control, tenant):
@@ -214,7 +218,7 @@ async def test_the_first_poll_is_a_baseline_that_raises_no_standing_noncomplianc
     first = await poll(store, graphs, deliver)
     assert (first.claimed, first.failures) == (1, 0) and deliver.records == []
     state, _ = store.get_state(tenant, SourceName.MANAGED_DEVICES)
-    assert state.tracked == {device_id: ""} and state.counts.items == 1
+    assert store.tracked_devices(tenant) == {device_id: ""} and state.counts.items == 1
     drift("compliant")
     await poll(store, graphs, deliver, offset=MINUTE + timedelta(seconds=5))
     assert deliver.records == []  # no alert was opened, so none is resolved
@@ -297,3 +301,60 @@ async def test_a_window_that_takes_long_to_deliver_stays_with_its_poller(store, 
     assert (outcome.error, outcome.alerts) == (None, 3)
     state = store.get_state(tenant, ALERTS)[0]
     assert (state.counts.polls, state.claim, state.watermark) == (1, None, claim.window_end)
+
+
+async def test_thousands_of_noncompliant_devices_fit_azures_table_limits(azurite_connection_string, graphs, control,
+                                                                         tenant):
+    """5,000 devices turning non-compliant at once: one alert each, all tracked (a row each, written in
+    transactions), and no entity or property over Azure's limits (StrictTables refuses what Azure would);
+    one turning compliant resolves exactly its alert."""
+    store = SourceStore(StrictTables(TableServiceClient.from_connection_string(azurite_connection_string),
+                                     prefix="p" + uuid.uuid4().hex[:12]))
+    enable(store, tenant, SourceName.MANAGED_DEVICES)
+    deliver = Collected()
+    assert (await poll(store, graphs, deliver)).failures == 0  # the baseline: no device yet
+    count = 5_000
+    ids = []
+    for n in range(count):
+        response = control.post(f"/_sandbox/intune/tenants/{tenant}/managedDevices",
+                                json={"userId": f"kim@t{tenant[:8]}.onmicrosoft.com", "deviceName": f"LT-{n:05}",
+                                      "complianceState": "noncompliant"})
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+
+    report = await poll(store, graphs, deliver, offset=MINUTE + timedelta(seconds=5))
+    assert (report.claimed, report.failures) == (1, 0)
+    opened = {r["devices"][0]["id"]: r["alertId"] for _, _, r in deliver.records if r["status"] == "new"}
+    assert len(deliver.records) == count and set(opened) == set(ids)
+    assert store.tracked_devices(tenant) == opened
+    state, _ = store.get_state(tenant, SourceName.MANAGED_DEVICES)
+    assert state.tracked == {} and state.counts.alerts == count
+
+    fixed = control.patch(f"/_sandbox/intune/tenants/{tenant}/managedDevices/{ids[0]}",
+                          json={"complianceState": "compliant"})
+    assert fixed.status_code == 200, fixed.text
+    deliver.records.clear()
+    await poll(store, graphs, deliver, offset=2 * (MINUTE + timedelta(seconds=5)))
+    [resolved] = [r for _, _, r in deliver.records]
+    assert (resolved["alertId"], resolved["status"]) == (opened[ids[0]], "resolved")
+    assert len(store.tracked_devices(tenant)) == count - 1
+
+
+async def test_devices_tracked_in_the_state_before_rows_are_carried_over(store, graphs, control, tenant):
+    """A state written by the version that kept tracked devices in one property: its devices are still
+    followed (a fixed one resolves its alert), then held in rows and the property emptied."""
+    enable(store, tenant, SourceName.MANAGED_DEVICES)
+    response = control.post(f"/_sandbox/intune/tenants/{tenant}/managedDevices",
+                            json={"userId": f"kim@t{tenant[:8]}.onmicrosoft.com", "deviceName": "KIM-LT-03",
+                                  "complianceState": "noncompliant"})
+    still = response.json()["id"]
+    now = datetime.now(UTC)
+    legacy = SourceState(watermark=now - MINUTE, last_success_at=now - MINUTE, next_due_at=now - MINUTE,
+                         counts=SourceCounts(polls=1), tracked={still: "compliance:a", "gone-device": "compliance:b"})
+    assert store._write(tenant, SourceName.MANAGED_DEVICES, legacy, None)
+    deliver = Collected()
+    assert (await poll(store, graphs, deliver)).failures == 0
+    [resolved] = [r for _, _, r in deliver.records]
+    assert (resolved["alertId"], resolved["status"]) == ("compliance:b", "resolved")
+    assert store.tracked_devices(tenant) == {still: "compliance:a"}
+    assert store.get_state(tenant, SourceName.MANAGED_DEVICES)[0].tracked == {}

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from sandbox.security_alerts import ENUMS as SANDBOX_ALERT_ENUMS
 from shared.api_model import SAVING
 from shared.flow import facts
+from shared.graph import enums
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
 from shared.primitives import devices, user_risk
 from shared.primitives.alert_writeback import UpdateAlertStatusParams
@@ -116,3 +117,31 @@ def test_graph_values_are_accepted_on_save():
     for value in sdk_values(AlertDetermination) - {"unknownFutureValue"}:
         saved = PlaybookDraft.model_validate(draft(value), context=SAVING)
         assert saved.actions[0].determination == value
+
+
+def graph_order(enum: type[Enum]) -> tuple[str, ...]:
+    """The SDK's values in its order, up to unknownFutureValue (what Riposte offers)."""
+    values = [member.value for member in enum]
+    return tuple(values[:values.index("unknownFutureValue")] if "unknownFutureValue" in values else values)
+
+
+def test_enum_literals_are_the_sdks_members():
+    """shared/graph/enums.py writes the values out (importing msgraph loads its whole client stack): each
+    one must be the SDK member it stands for, so an SDK upgrade that renames or adds one fails here."""
+    assert enums.ALERT_STATUSES == graph_order(AlertStatus)
+    assert enums.ALERT_CLASSIFICATIONS == graph_order(AlertClassification)
+    assert enums.ALERT_DETERMINATIONS == graph_order(AlertDetermination)
+    assert enums.LEGACY_DETERMINATIONS == {
+        "compromisedUser": AlertDetermination.CompromisedAccount.value, "clean": AlertDetermination.NotMalicious.value,
+        "insufficientData": AlertDetermination.NotEnoughDataToValidate.value,
+        "confirmedUserActivity": AlertDetermination.ConfirmedActivity.value}
+    assert enums.CONFIRMED_COMPROMISED == {"riskLevel": RiskLevel.High.value,
+                                           "riskState": RiskState.ConfirmedCompromised.value,
+                                           "riskDetail": RiskDetail.AdminConfirmedUserCompromised.value}
+    assert enums.RISK_DISMISSED == {"riskLevel": RiskLevel.None_.value, "riskState": RiskState.Dismissed.value,
+                                    "riskDetail": RiskDetail.AdminDismissedAllRiskForUser.value}
+    assert enums.NO_RISK == {"riskLevel": RiskLevel.None_.value, "riskState": RiskState.None_.value}
+    assert enums.COMPLIANT == ComplianceState.Compliant.value
+    assert enums.WIPE_STATES == (ManagementState.WipePending.value, ManagementState.WipeIssued.value)
+    assert enums.RETIRE_STATES == (ManagementState.RetirePending.value, ManagementState.RetireIssued.value)
+    assert enums.UNKNOWN_FUTURE_VALUE == AlertStatus.UnknownFutureValue.value

@@ -3,15 +3,13 @@ incident per call here; the `{"value": [...]}` list form is split by normalize.p
 
 An incident is one alert to Riposte, keyed by the incident id: a redelivery (or a later poll of the same
 incident with a new status) is intake's duplicate and updates the stored status. Field names and enum
-members are msgraph-sdk's (msgraph.generated.models.security.incident); tests check every SDK member
+members are msgraph-sdk's (msgraph.generated.models.security.incident), written out; tests check every SDK member
 of severity and status is mapped here.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from msgraph.generated.models.security.incident_status import IncidentStatus
 
 from shared.ingestion import lenient
 from shared.ingestion.alert_builder import build_alert
@@ -28,12 +26,12 @@ SEVERITIES = graph_security.SEVERITIES
 # active: open, nobody on it; inProgress / awaitingAction: being handled; resolved: closed; redirected:
 # merged into another incident (redirectIncidentId), so this one is closed and the other carries on.
 STATUSES = {
-    lenient.enum_key(IncidentStatus.Active.value): AlertStatus.NEW,
-    lenient.enum_key(IncidentStatus.InProgress.value): AlertStatus.IN_PROGRESS,
-    lenient.enum_key(IncidentStatus.AwaitingAction.value): AlertStatus.IN_PROGRESS,
-    lenient.enum_key(IncidentStatus.Resolved.value): AlertStatus.RESOLVED,
-    lenient.enum_key(IncidentStatus.Redirected.value): AlertStatus.RESOLVED,
-    lenient.enum_key(IncidentStatus.UnknownFutureValue.value): AlertStatus.UNKNOWN,
+    lenient.enum_key("active"): AlertStatus.NEW,
+    lenient.enum_key("inProgress"): AlertStatus.IN_PROGRESS,
+    lenient.enum_key("awaitingAction"): AlertStatus.IN_PROGRESS,
+    lenient.enum_key("resolved"): AlertStatus.RESOLVED,
+    lenient.enum_key("redirected"): AlertStatus.RESOLVED,
+    lenient.enum_key("unknownFutureValue"): AlertStatus.UNKNOWN,
 }
 # Fields only an incident has (not alerts_v2, not Sentinel's ARM resource): with `id` and `displayName`
 # they identify an incident whose @odata.type a pipeline dropped.
