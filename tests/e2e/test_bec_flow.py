@@ -116,7 +116,11 @@ def test_bec_playbook_contains_the_user_and_tells_the_service_desk(bec, sandbox_
     # the disable, then the revoke; once Adele was out, a second batch: the password, then the three rules.
     calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls", params={"tenantId": CONTOSO}).json()["value"]
     first, then = [c for c in calls if c["path"] == "/v1.0/$batch" and ADELE[0] in json.dumps(c["body"])]
-    assert first["seq"] == min(c["seq"] for c in calls if not c["batched"])  # the run's first request
+    # Pollers of other tests may read Contoso's lists meanwhile (security, identityProtection, subscriptions):
+    # those are not the run's.
+    polls = ("/v1.0/security/", "/v1.0/identityProtection/", "/v1.0/deviceManagement/", "/v1.0/subscriptions")
+    run_calls = [c for c in calls if not c["batched"] and not c["path"].startswith(polls)]
+    assert first["seq"] == min(c["seq"] for c in run_calls)  # the run's first request
     assert [(r["id"], r.get("dependsOn")) for r in first["body"]["requests"]] == [
         ("read", None), ("disable", ["read"]), ("revoke", ["disable"])]
     assert [(r["id"], r.get("dependsOn")) for r in then["body"]["requests"]] == [
