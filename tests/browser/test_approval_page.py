@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.api.helpers import client, principal_header, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, graph_alert, sandbox_user, wait_for_run, wait_for_status
+from tests.sandbox_calls import writes
 
 pytestmark = pytest.mark.stack
 
@@ -235,8 +236,3 @@ def test_opening_the_link_decides_nothing(api, page, browser, sandbox_server, ap
     assert (decision["approver"], decision["decision"], decision["via"]) == (APPROVER, "reject", "api")
     assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is True
 
-
-def writes(sandbox_server) -> list[dict]:
-    """Graph calls that change something (everything but GET)."""
-    calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls").json()["value"]
-    return [c for c in calls if c["method"] != "GET"]

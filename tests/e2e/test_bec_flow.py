@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.api.helpers import bec_playbook, client
+from tests.sandbox_calls import is_background
 
 CONTOSO = "11111111-1111-4111-8111-111111111111"
 ADELE = ("87d349ed-44d7-43e1-9a83-5f2406dee5bd", "adele.vance@contoso-demo.onmicrosoft.com")
@@ -116,10 +117,7 @@ def test_bec_playbook_contains_the_user_and_tells_the_service_desk(bec, sandbox_
     # the disable, then the revoke; once Adele was out, a second batch: the password, then the three rules.
     calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls", params={"tenantId": CONTOSO}).json()["value"]
     first, then = [c for c in calls if c["path"] == "/v1.0/$batch" and ADELE[0] in json.dumps(c["body"])]
-    # Pollers of other tests may read Contoso's lists meanwhile (security, identityProtection, subscriptions):
-    # those are not the run's.
-    polls = ("/v1.0/security/", "/v1.0/identityProtection/", "/v1.0/deviceManagement/", "/v1.0/subscriptions")
-    run_calls = [c for c in calls if not c["batched"] and not c["path"].startswith(polls)]
+    run_calls = [c for c in calls if not c["batched"] and not is_background(c)]  # other tests' pollers
     assert first["seq"] == min(c["seq"] for c in run_calls)  # the run's first request
     assert [(r["id"], r.get("dependsOn")) for r in first["body"]["requests"]] == [
         ("read", None), ("disable", ["read"]), ("revoke", ["disable"])]

@@ -7,6 +7,7 @@ import httpx
 
 from tests.api.helpers import principal_header, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run, wait_for_status
+from tests.sandbox_calls import writes
 
 APPROVER = "ann@yourmsp.com.au"
 
@@ -24,9 +25,6 @@ def start(api: httpx.Client, actions: list[dict], user=ADELE, **playbook) -> str
     return run_id
 
 
-def writes(sandbox_server) -> list[dict]:
-    calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls").json()["value"]
-    return [c for c in calls if c["method"] != "GET"]
 
 
 def test_a_wait_shows_what_it_waits_for_until_when_then_the_run_goes_on(api):
