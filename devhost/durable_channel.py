@@ -8,14 +8,18 @@ item; docs/benchmarks.md, "The in-process channel"). Here:
 - `InProcessStub` calls the backend's servicer methods directly with the request objects. The backend
   is unchanged: it copies history into each work item (protobuf copies a message added to a repeated
   field) and the worker builds new response messages, so neither side shares a message the other changes.
-- `WorkItemDispatcher` is one thread reading the backend's own `GetWorkItems` loop, so work items are
-  chosen as upstream chooses them: one turn per instance at a time, events that arrive during a turn
-  held for the next, activities in the order their turns scheduled them. It wakes on the backend's
-  `_work_available` event, set at every enqueue (a push, not a poll).
-- Orchestrator turns run on that thread through durabletask's worker (`_execute_orchestrator`: the same
-  replay executor, failure handling and abandon path as over gRPC), then complete by a direct call.
-- Activities run on the devhost's event loop (async ones as tasks, sync ones in its executor), at most
-  `activity_slots` at a time, and complete from there: no thread waits for an async activity.
+- `WorkItemDispatcher` drains the backend's own `GetWorkItems` loop on the devhost's event loop, so work
+  items are chosen as upstream chooses them: one turn per instance at a time, events that arrive during a
+  turn held for the next, activities in the order their turns scheduled them. The backend's
+  `_work_available` event is replaced by `_Wake`: every enqueue (from the loop, a timer thread or a
+  management call) schedules a drain on the loop, a push; the drain ends where upstream would wait.
+- Orchestrator turns run in the drain through durabletask's worker (`_execute_orchestrator`: the same
+  replay executor, failure handling and abandon path as over gRPC), then complete by a direct call. A turn
+  is a few hundred microseconds of CPU with no I/O: on the loop it costs no thread hand-off (under the GIL
+  a busy loop makes another thread wait up to its 5 ms switch interval), and a drain yields to the loop
+  every `DRAIN_BATCH` items so HTTP requests interleave with a burst of turns.
+- Activities run on the loop (async ones as tasks, sync ones in its executor), at most `activity_slots` at
+  a time, and complete from there: no thread waits for an async activity.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import inspect
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -98,8 +102,32 @@ class Activity:
         self.is_async = inspect.iscoroutinefunction(function)
 
 
+DRAIN_BATCH = 32  # work items a drain runs before it lets the loop serve other callbacks
+
+
+class _Wake:
+    """Stands in for the backend's `_work_available` threading.Event: `set` (at each enqueue) schedules a
+    drain; `wait`, which `GetWorkItems` calls only when it found no work, ends the drain instead of blocking."""
+
+    def __init__(self, schedule: Callable[[], None], found_none: Callable[[], None]):
+        self._schedule, self._found_none = schedule, found_none
+
+    def set(self) -> None:
+        self._schedule()
+
+    def clear(self) -> None:
+        pass
+
+    def is_set(self) -> bool:
+        return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._found_none()
+        return False
+
+
 class WorkItemDispatcher:
-    """Runs the backend's work items: orchestrator turns on its thread, activities on `loop`."""
+    """Runs the backend's work items on `loop`: orchestrator turns in a drain, activities as tasks."""
 
     def __init__(self, backend: InMemoryOrchestrationBackend, worker: dt_worker.TaskHubGrpcWorker,
                  activities: dict[str, Activity], loop: asyncio.AbstractEventLoop, activity_slots: int):
@@ -110,38 +138,63 @@ class WorkItemDispatcher:
         self._loop = loop
         self._slots = activity_slots
         self._semaphore: asyncio.Semaphore | None = None  # made on the loop, in the first activity
-        self._stream = LocalCall()
-        self._thread = threading.Thread(target=self._run, name="devhost-durable-dispatcher", daemon=True)
+        self._flag = threading.Lock()
+        self._scheduled = False
+        self._stopped = False
+        self._draining: LocalCall | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        self._backend._work_available = _Wake(self._schedule_drain, self._found_none)
+        self._schedule_drain()  # work enqueued before the start
 
-    def stop(self, timeout: float = 10) -> None:
-        """End the work stream (the backend's shutdown wakes it) and wait for the turn in progress."""
-        self._stream.cancel()
-        self._backend._work_available.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+    def stop(self) -> None:
+        """Schedule no more drains; one in progress ends after its current work item."""
+        with self._flag:
+            self._stopped = True
+        self._found_none()
 
-    @property
-    def thread(self) -> threading.Thread:
-        return self._thread
+    def _schedule_drain(self) -> None:
+        with self._flag:
+            if self._stopped or self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop is closed (a timer firing as the process ends): nothing runs any more
+            with self._flag:
+                self._scheduled = False
 
-    def _work_items(self) -> Iterator[pb.WorkItem]:
-        return self._backend.GetWorkItems(pb.GetWorkItemsRequest(), self._stream)
+    def _found_none(self) -> None:
+        if self._draining is not None:
+            self._draining.cancel()
 
-    def _run(self) -> None:
-        for item in self._work_items():
-            try:
-                if item.HasField("orchestratorRequest"):
-                    self._worker._execute_orchestrator(item.orchestratorRequest, self._stub, item.completionToken)
-                elif item.HasField("activityRequest"):
-                    asyncio.run_coroutine_threadsafe(
-                        self._run_activity(item.activityRequest, item.completionToken), self._loop)
-                else:  # entities: the app has none
-                    log.error("the local engine does not run %s work items", item.WhichOneof("request"))
-            except Exception:  # one bad item must not end the stream: later instances still run
-                log.exception("a durable work item failed to dispatch")
+    def _drain(self) -> None:
+        with self._flag:
+            self._scheduled = False  # before looking: an enqueue from now on schedules the next drain
+            if self._stopped:
+                return
+        self._draining = call = LocalCall()
+        items = self._backend.GetWorkItems(pb.GetWorkItemsRequest(), call)
+        try:
+            for count, item in enumerate(items, start=1):
+                self._dispatch(item)
+                if count == DRAIN_BATCH:
+                    self._schedule_drain()  # the rest after the loop's other callbacks
+                    break
+        finally:
+            items.close()
+            self._draining = None
+
+    def _dispatch(self, item: pb.WorkItem) -> None:
+        try:
+            if item.HasField("orchestratorRequest"):
+                self._worker._execute_orchestrator(item.orchestratorRequest, self._stub, item.completionToken)
+            elif item.HasField("activityRequest"):
+                self._loop.create_task(self._run_activity(item.activityRequest, item.completionToken))
+            else:  # entities: the app has none
+                log.error("the local engine does not run %s work items", item.WhichOneof("request"))
+        except Exception:  # one bad item must not stop the others: later instances still run
+            log.exception("a durable work item failed to dispatch")
 
     async def _run_activity(self, request: pb.ActivityRequest, token: str) -> None:
         if self._semaphore is None:

@@ -270,10 +270,10 @@ class LocalDurableEngine:
                  len(self._orchestrators), len(self._activities), self.task_hub)
 
     def stop(self) -> None:
-        self._backend.stop(grace=1)  # ends the work stream
         if self._dispatcher is not None:
             self._dispatcher.stop()
             self._dispatcher = None
+        self._backend.stop(grace=1)
 
     def crash(self) -> None:
         """Lose every instance and start empty, as a host crash does with this in-memory engine (tests)."""
@@ -297,7 +297,8 @@ class LocalDurableEngine:
     # --- finished instances --------------------------------------------------------------
     def add_finish_listener(self, listener: FinishListener) -> Callable[[], None]:
         """Call `listener(status)` as each instance finishes (a push: no polling); returns its removal.
-        It runs on an engine thread under the backend's lock: it must be quick and must not call the engine."""
+        It runs under the backend's lock, usually on the devhost's loop: it must be quick and must not call the
+        engine."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 

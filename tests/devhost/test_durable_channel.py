@@ -18,7 +18,7 @@ from durabletask import worker as dt_worker
 from durabletask.internal import client_helpers
 from durabletask.serialization import JsonDataConverter
 
-from devhost.durable_channel import Activity, InProcessStub, LocalRpcError, WorkItemDispatcher
+from devhost.durable_channel import DRAIN_BATCH, Activity, InProcessStub, LocalRpcError, WorkItemDispatcher
 from devhost.durable_context import as_durabletask_orchestrator
 from devhost.durable_engine import LoopbackBackend
 
@@ -190,9 +190,60 @@ def test_a_refused_call_raises_the_grpc_status_the_client_would_have_seen(channe
     assert raised.value.code().name == "NOT_FOUND"
 
 
-def test_stop_ends_the_dispatcher_thread(loop_thread):
-    short_lived = Channel(loop_thread.loop)
-    short_lived.start("chain", "before-stop", [1])
-    assert short_lived.output("before-stop") == [10]
-    short_lived.stop()
-    assert not short_lived.dispatcher.thread.is_alive()
+class RecordingLoop:
+    """A loop that only records what the dispatcher schedules: the test runs each drain itself."""
+
+    def __init__(self) -> None:
+        self.callbacks: list = []
+
+    def call_soon_threadsafe(self, callback, *args) -> None:
+        self.callbacks.append(callback)
+
+
+def quiet_worker() -> dt_worker.TaskHubGrpcWorker:
+    quiet = logging.getLogger("tests.devhost.durabletask")
+    quiet.setLevel(logging.CRITICAL)
+    worker = dt_worker.TaskHubGrpcWorker(logger=quiet, emit_trace_spans=False)
+    worker.add_orchestrator(as_durabletask_orchestrator("again", again, set(), set()))
+    return worker
+
+
+def test_one_drain_serves_every_enqueue_until_it_runs_and_a_stopped_dispatcher_schedules_none():
+    backend = LoopbackBackend(lambda *_: None)
+    backend.start()
+    loop = RecordingLoop()
+    dispatcher = WorkItemDispatcher(backend, quiet_worker(), {}, loop, 1)
+    dispatcher.start()
+    assert len(loop.callbacks) == 1  # the start's drain: work may have been enqueued before it
+    backend._work_available.set()
+    assert len(loop.callbacks) == 1
+    loop.callbacks.pop()()  # finds no work and returns
+    backend._work_available.set()
+    assert len(loop.callbacks) == 1  # the next enqueue schedules the next drain
+    dispatcher.stop()
+    loop.callbacks.clear()
+    backend._work_available.set()
+    assert loop.callbacks == []
+
+
+def test_a_drain_yields_to_the_loop_after_a_batch_of_work_items():
+    backend = LoopbackBackend(lambda *_: None)
+    backend.start()
+    loop = RecordingLoop()
+    dispatcher = WorkItemDispatcher(backend, quiet_worker(), {}, loop, 1)
+    dispatcher.start()
+    stub = InProcessStub(backend)
+    count = DRAIN_BATCH + 8
+    for n in range(count):
+        stub.StartInstance(client_helpers.build_schedule_new_orchestration_req(
+            "again", input=3, instance_id=f"batch-{n}", start_at=None, reuse_id_policy=None, tags=None,
+            version=None, data_converter=JsonDataConverter()))
+
+    def completed() -> int:
+        return sum(i.status == pb.ORCHESTRATION_STATUS_COMPLETED for i in backend._instances.values())
+
+    loop.callbacks.pop()()
+    assert completed() == DRAIN_BATCH and len(loop.callbacks) == 1  # the rest is scheduled, not run
+    loop.callbacks.pop()()
+    assert completed() == count
+    dispatcher.stop()
