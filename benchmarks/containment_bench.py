@@ -20,6 +20,7 @@ Method, two figures:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -136,10 +137,17 @@ def stack_figures() -> None:
     report("stack", by_latency)
 
 
-def main() -> int:
-    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
-    asyncio.run(step_figures())
-    stack_figures()
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("step", "stack"), help="one of the two figures (default: both)")
+    args = parser.parse_args(argv)
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, load average "
+          f"{os.getloadavg()[0]:.1f}")
+    if args.only != "stack":
+        asyncio.run(step_figures())
+    if args.only != "step":
+        stack_figures()
+    print(f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
 
