@@ -33,6 +33,18 @@ async def note(number: int) -> int:
     return number * 10
 
 
+in_flight = {"now": 0, "most": 0}
+
+
+async def counted(number: int) -> int:
+    in_flight["now"] += 1
+    in_flight["most"] = max(in_flight["most"], in_flight["now"])
+    for _ in range(3):
+        await asyncio.sleep(0)  # every other started activity runs to its first await meanwhile
+    in_flight["now"] -= 1
+    return number
+
+
 def held(instance_id: str) -> str:
     if not _held[instance_id].wait(timeout=10):
         raise TimeoutError("the test never released the activity")
@@ -48,6 +60,10 @@ def chain(context):
 
 def fan(context):
     return (yield context.task_all([context.call_activity("note", n) for n in context.get_input()]))
+
+
+def counted_fan(context):
+    return (yield context.task_all([context.call_activity("counted", n) for n in context.get_input()]))
 
 
 def two_events(context):
@@ -80,8 +96,8 @@ def missing_activity(context):
     return "no failure"
 
 
-ORCHESTRATORS = {"chain": chain, "fan": fan, "two_events": two_events, "again": again, "holding": holding,
-                 "missing_activity": missing_activity}
+ORCHESTRATORS = {"chain": chain, "fan": fan, "counted_fan": counted_fan, "two_events": two_events, "again": again,
+                 "holding": holding, "missing_activity": missing_activity}
 
 
 class Channel:
@@ -93,10 +109,11 @@ class Channel:
         self.backend = LoopbackBackend(lambda *_: None)
         self.address = self.backend.start()
         worker = dt_worker.TaskHubGrpcWorker(logger=quiet, emit_trace_spans=False)
-        known = {"note", "held", "registered_nowhere"}
+        known = {"note", "held", "counted", "registered_nowhere"}
         for name, fn in ORCHESTRATORS.items():
             worker.add_orchestrator(as_durabletask_orchestrator(name, fn, known, set(ORCHESTRATORS)))
-        activities = {"note": Activity(note, "number"), "held": Activity(held, "instance_id")}
+        activities = {"note": Activity(note, "number"), "held": Activity(held, "instance_id"),
+                      "counted": Activity(counted, "number")}
         self.dispatcher = WorkItemDispatcher(self.backend, worker, activities, loop, slots)
         self.dispatcher.start()
         self.stub = InProcessStub(self.backend)
@@ -147,6 +164,17 @@ def test_a_turns_activities_start_in_the_order_it_scheduled_them(channel):
     channel.start("fan", "fan-1", list(range(8)))
     assert channel.output("fan-1") == [n * 10 for n in range(8)]
     assert started_order == list(range(8))
+
+
+def test_at_most_the_activity_slots_run_at_once(loop_thread):
+    two_slots = Channel(loop_thread.loop, slots=2)
+    try:
+        in_flight.update(now=0, most=0)
+        two_slots.start("counted_fan", "counted-1", list(range(8)))
+        assert two_slots.output("counted-1") == list(range(8))
+        assert in_flight["most"] == 2
+    finally:
+        two_slots.stop()
 
 
 def test_events_raised_during_a_turn_are_held_for_the_next_turn(channel):
