@@ -25,6 +25,7 @@ item; docs/benchmarks.md, "The in-process channel"). Here:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import logging
@@ -159,7 +160,9 @@ class WorkItemDispatcher:
                 return
             self._scheduled = True
         try:
-            self._loop.call_soon_threadsafe(self._drain)
+            # In a context of its own: the enqueuer may be an HTTP function, whose context (the devhost's
+            # INVOKED, for one) must not pass to the turns and activities the drain runs.
+            self._loop.call_soon_threadsafe(self._drain, context=contextvars.Context())
         except RuntimeError:  # the loop is closed (a timer firing as the process ends): nothing runs any more
             with self._flag:
                 self._scheduled = False
@@ -190,7 +193,9 @@ class WorkItemDispatcher:
             if item.HasField("orchestratorRequest"):
                 self._worker._execute_orchestrator(item.orchestratorRequest, self._stub, item.completionToken)
             elif item.HasField("activityRequest"):
-                self._loop.create_task(self._run_activity(item.activityRequest, item.completionToken))
+                # Each activity is an invocation of its own, as in the Functions host: a fresh context.
+                self._loop.create_task(self._run_activity(item.activityRequest, item.completionToken),
+                                       context=contextvars.Context())
             else:  # entities: the app has none
                 log.error("the local engine does not run %s work items", item.WhichOneof("request"))
         except Exception:  # one bad item must not stop the others: later instances still run

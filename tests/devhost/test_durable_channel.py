@@ -8,6 +8,7 @@ during a turn lost, a failing work item failing only its instance, and durableta
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import threading
@@ -34,6 +35,11 @@ async def note(number: int) -> int:
 
 
 in_flight = {"now": 0, "most": 0}
+invocation: contextvars.ContextVar[str | None] = contextvars.ContextVar("invocation", default=None)
+
+
+async def reads_invocation(_: None) -> str | None:
+    return invocation.get()
 
 
 async def counted(number: int) -> int:
@@ -84,6 +90,10 @@ def again(context):
     return count
 
 
+def asks_invocation(context):
+    return (yield context.call_activity("reads_invocation", None))
+
+
 def holding(context):
     return (yield context.call_activity("held", context.instance_id))
 
@@ -97,7 +107,7 @@ def missing_activity(context):
 
 
 ORCHESTRATORS = {"chain": chain, "fan": fan, "counted_fan": counted_fan, "two_events": two_events, "again": again,
-                 "holding": holding, "missing_activity": missing_activity}
+                 "holding": holding, "missing_activity": missing_activity, "asks_invocation": asks_invocation}
 
 
 class Channel:
@@ -109,11 +119,11 @@ class Channel:
         self.backend = LoopbackBackend(lambda *_: None)
         self.address = self.backend.start()
         worker = dt_worker.TaskHubGrpcWorker(logger=quiet, emit_trace_spans=False)
-        known = {"note", "held", "counted", "registered_nowhere"}
+        known = {"note", "held", "counted", "reads_invocation", "registered_nowhere"}
         for name, fn in ORCHESTRATORS.items():
             worker.add_orchestrator(as_durabletask_orchestrator(name, fn, known, set(ORCHESTRATORS)))
         activities = {"note": Activity(note, "number"), "held": Activity(held, "instance_id"),
-                      "counted": Activity(counted, "number")}
+                      "counted": Activity(counted, "number"), "reads_invocation": Activity(reads_invocation, "_")}
         self.dispatcher = WorkItemDispatcher(self.backend, worker, activities, loop, slots)
         self.dispatcher.start()
         self.stub = InProcessStub(self.backend)
@@ -133,7 +143,7 @@ class Channel:
     def output(self, instance_id: str):
         state = self.finish(instance_id)
         assert state.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED, state
-        return json.loads(state.output.value)
+        return json.loads(state.output.value) if state.HasField("output") else None
 
     def stop(self) -> None:
         self.backend.stop(grace=1)
@@ -175,6 +185,15 @@ def test_at_most_the_activity_slots_run_at_once(loop_thread):
         assert in_flight["most"] == 2
     finally:
         two_slots.stop()
+
+
+def test_an_activity_does_not_inherit_the_context_of_the_function_that_started_its_run(channel, loop_thread):
+    async def start_inside_an_invocation() -> None:  # as an HTTP function on the devhost's loop starts a run
+        invocation.set("the alert intake")
+        channel.start("asks_invocation", "context-1")
+
+    loop_thread.run(start_inside_an_invocation())
+    assert channel.output("context-1") is None
 
 
 def test_events_raised_during_a_turn_are_held_for_the_next_turn(channel):
@@ -224,7 +243,7 @@ class RecordingLoop:
     def __init__(self) -> None:
         self.callbacks: list = []
 
-    def call_soon_threadsafe(self, callback, *args) -> None:
+    def call_soon_threadsafe(self, callback, *args, context=None) -> None:
         self.callbacks.append(callback)
 
 
