@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Command:
     status: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RunPrimitive(Command):
     """Run one primitive step and record it. Answered by StepFinished."""
 
@@ -26,7 +26,7 @@ class RunPrimitive(Command):
     first: bool  # no step has acted yet: the run becomes `running`
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DescribeStep(Command):
     """Simulate mode: record what the step would do, do nothing. Answered by StepFinished."""
 
@@ -34,7 +34,7 @@ class DescribeStep(Command):
     action: dict[str, Any]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReadFacts(Command):
     """Evaluate an expression over the alert, the named earlier steps, run facts and facts read from Graph
     (read-only). Answered by FactsRead."""
@@ -44,7 +44,7 @@ class ReadFacts(Command):
     run_facts: dict[str, Any]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RecordStep(Command):
     """Write a flow step (and what the run waits for, if it waits). Answered by StepRecorded."""
 
@@ -52,7 +52,7 @@ class RecordStep(Command):
     waiting: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class OpenGate(Command):
     """Ask a gate's approvers (its record, mails, Teams). Answered by GateOpened."""
 
@@ -64,7 +64,7 @@ class OpenGate(Command):
     started_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WaitForDecisions(Command):
     """Sleep until one of `events` (an approver's wake-up, each waited for once) or the gate's deadline.
     Answered by GateWoken or TimerFired. Repeated for the same gate, the deadline is the same timer."""
@@ -74,14 +74,14 @@ class WaitForDecisions(Command):
     deadline: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CountDecisions(Command):
     """Count the gate's stored decisions (the gate's truth). Answered by DecisionsCounted."""
 
     approval_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CloseGate(Command):
     """Close the gate with its outcome. Answered by GateClosed. The gate's deadline timer, if it has not
     fired, is no longer waited for."""
@@ -92,14 +92,14 @@ class CloseGate(Command):
     closed_at: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class WaitUntil(Command):
     """Sleep until `until` (a durable timer). Answered by TimerFired."""
 
     until: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CloseRun(Command):
     """Close the run (status, audit), writing the steps no activity recorded. Answered by RunClosed."""
 
@@ -108,7 +108,7 @@ class CloseRun(Command):
     unrecorded: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Finish(Command):
     """The run is over: `output` is the orchestration's output."""
 

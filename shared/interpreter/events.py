@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Event:
     now: datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class StepFinished(Event):
     """A primitive ran (or was described): its recorded result, or the failure that kept it from running."""
 
@@ -24,12 +24,12 @@ class StepFinished(Event):
     failure: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class StepRecorded(Event):
     ok: bool = True  # False: storage failed; the run goes on and the step is written when it closes
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class FactsRead(Event):
     """An expression checked: {"holds", "facts", "errors"?}, or the failure that kept it from running."""
 
@@ -37,7 +37,7 @@ class FactsRead(Event):
     failure: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GateOpened(Event):
     """{"approvalId", "notified", "notifyErrors"?}, or the failure that kept the gate from opening."""
 
@@ -45,30 +45,30 @@ class GateOpened(Event):
     failure: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GateWoken(Event):
     """An approver's wake-up event arrived (it only wakes the run: the stored decisions decide)."""
 
     event: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class TimerFired(Event):
     """A wait's timer, a re-check's timer or a gate's deadline."""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DecisionsCounted(Event):
     """The gate decided (`outcome` set) or not yet; None when the store could not be read."""
 
     counted: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class GateClosed(Event):
     failure: str | None = None  # the outcome stands; the record says pending until its deadline
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RunClosed(Event):
     summary: dict[str, Any]

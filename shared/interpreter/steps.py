@@ -1,21 +1,23 @@
 """The records of steps the interpreter writes itself (flow actions, skips, steps whose activity could not
-run): StepResult, the one step-result model, as the JSON the activities read back."""
+run): the JSON of StepResult, the one step-result model, which the activities read back.
+
+Built as plain dicts, not through the model: the orchestrator rebuilds every record on each replay, and
+validating each one there cost ~8 % of a run's replay CPU (benchmarks/interpreter_bench.py). A test holds
+them to the model (tests/interpreter/test_steps.py).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from shared.models.run import StepError, StepResult, StepStatus
-
 
 def step_record(index: int, action_type: str, status: str, started: datetime, ended: datetime,
                 result: dict[str, Any] | None = None, reason: str | None = None,
                 error: dict[str, str] | None = None) -> dict[str, Any]:
-    step = StepResult(index=index, action_type=action_type, status=StepStatus(status), started_at=started,
-                      completed_at=ended, duration_ms=round((ended - started).total_seconds() * 1000, 2),
-                      result=result or {}, reason=reason, error=StepError(**error) if error else None)
-    return step.model_dump(mode="json", by_alias=True)
+    return {"index": index, "actionType": action_type, "status": status, "startedAt": started.isoformat(),
+            "completedAt": ended.isoformat(), "durationMs": round((ended - started).total_seconds() * 1000, 2),
+            "result": result or {}, "error": error, "reason": reason}
 
 
 def skipped_step(index: int, action_type: str, at: datetime, reason: str) -> dict[str, Any]:

@@ -198,3 +198,16 @@ def test_nothing_is_asked_after_the_run_finished():
 
 def test_the_same_answers_give_the_same_commands():
     assert drive([condition(), WIPE, NOTIFY]).commands == drive([condition(), WIPE, NOTIFY]).commands
+
+
+def test_the_records_the_interpreter_writes_are_step_results():
+    from shared.interpreter.steps import not_run, skipped_step, step_record
+    from shared.models.run import StepResult
+
+    records = [step_record(0, "wait", "succeeded", T0, T0 + timedelta(seconds=2), {"waited": "PT2S"}),
+               skipped_step(1, "wipe_device", T0, "why"), not_run(2, WIPE, T0, "TaskFailedError")]
+    for record in records:
+        model = StepResult.model_validate(record)
+        assert set(record) == set(model.model_dump(by_alias=True))
+        assert model.model_dump(mode="json", by_alias=True) | {"startedAt": record["startedAt"],
+                                                               "completedAt": record["completedAt"]} == record
