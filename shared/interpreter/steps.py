@@ -2,8 +2,8 @@
 run): the JSON of StepResult, the one step-result model, which the activities read back.
 
 Built as plain dicts, not through the model: the orchestrator rebuilds every record on each replay, and
-validating each one there cost ~8 % of a run's replay CPU (benchmarks/interpreter_bench.py). A test holds
-them to the model (tests/interpreter/test_steps.py).
+building each through the model took ~2 % of a profiled replay (benchmarks/interpreter_bench.py). A test
+holds them to the model (tests/interpreter/test_steps.py).
 """
 
 from __future__ import annotations
