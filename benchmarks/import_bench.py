@@ -2,7 +2,7 @@
 
 Method: the app's code (function_app.py and its packages, without `__pycache__`, as a package made without
 the prepackage hook holds them) is copied to a temporary folder, and IMPORT_RUNS (default 15)
-fresh interpreters run `import function_app` there, one after another, in two modes:
+fresh interpreters run `import function_app` there, one after another, in these modes:
 - as deployed: with PYTHONDONTWRITEBYTECODE=1, so the app's modules are compiled from source on every
   import, as in a package without bytecode; the installed libraries use their installed .pyc;
 - bytecode cached: the app's .pyc written by a first, untimed run and used by the timed ones.
