@@ -1,8 +1,9 @@
 """User primitives: block sign-in and revoke sessions, alone or as the compromise containment preset.
 
-disable_user records each user's accountEnabled before and after (the before-read is best effort), so
-its undo (rollback) re-enables exactly the accounts it disabled, and leaves alone one that was disabled
-before the run. enable_user, its reverse, lives in user_recovery.py.
+disable_user (user_disable.py) sends each user one $batch, read -> disable chained by dependsOn, and records
+the accountEnabled it read before and the one after (the read is best effort), so its undo (rollback)
+re-enables exactly the accounts it disabled, and leaves alone one that was disabled before the run.
+enable_user, its reverse, lives in user_recovery.py.
 
 disable_user_and_revoke is the compromise preset. Its default is to get the user out of the seat, then report
 what is left: per user, disable sign-in and revoke every session, then reset the password (force_password_reset's
