@@ -42,7 +42,7 @@ async def reveal_password(req: func.HttpRequest) -> func.HttpResponse:
         run = await asyncio.to_thread(services.alerts().get_run, run_id)
     except NotFound:
         return error_response(404, "not_found", f"'{run_id}' does not exist.")
-    outcome = await asyncio.to_thread(passwords.reveal, run, int(raw_index), passwords.reveal_store())
+    outcome = await asyncio.to_thread(passwords.reveal, run, int(raw_index), services.reveal_store())
     if outcome.audit is not None:
         await asyncio.to_thread(services.audit().record, "password.reveal", run_id, outcome.audit, who.name)
     if outcome.status != 200:

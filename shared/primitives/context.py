@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
     from shared.graph import GraphClientFactory
     from shared.models.tenant import Tenant
+    from shared.passwords import RevealStore
     from shared.settings import AppSettings
+    from shared.store.audit import AuditLog
 
 
 class AlertContext(CamelModel):
@@ -60,12 +62,18 @@ class StepOutcome:
 
 @dataclass
 class StepDependencies:
-    """The outside world a primitive may use, built once per process (shared/services.py)."""
+    """The outside world a primitive may use, built once per process (shared/services.py, the composition
+    root). A step reaches it through its context, never through module globals."""
 
     graph: GraphClientFactory
     settings: AppSettings
     # A registered tenant by id (PSA mapping and the like); None when the tenant is unknown.
     tenants: Callable[[str], Awaitable[Tenant | None]] | None = None
+    # The password vault: where a reset's temporary passwords are sealed for their one reveal. None: no
+    # password may be set (the step fails before any reaches Graph).
+    passwords: RevealStore | None = None
+    # The audit log (approval gates record their decisions and closing); None where nothing is audited.
+    audit: AuditLog | None = None
 
 
 @dataclass
