@@ -70,7 +70,7 @@ async def approval_page(req: func.HttpRequest) -> func.HttpResponse:
 async def approval_response(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return _page(await link.respond(req.route_params["id"], req.params, req.headers, req.get_body() or b"",
                                     services.approvals(), get_settings(), client.raise_event, datetime.now(UTC),
-                                    recover_run=_recoverer(client)))
+                                    audit=services.audit(), recover_run=_recoverer(client)))
 
 
 def _recoverer(client: df.DurableOrchestrationClient):
@@ -137,7 +137,8 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
     decision = Decision(approver=who.name.strip().lower(), decision=request.decision, at=now,
                         address=client_address(req.headers), user_agent=user_agent(req.headers), via="api",
                         comment=(request.comment or "").strip() or None)
-    result = await submit_decision(store, record, decision, client.raise_event, now=now, actor=who.name,
+    result = await submit_decision(store, record, decision, client.raise_event, now=now, audit=services.audit(),
+                                   actor=who.name,
                                    recover_run=_recoverer(client))
     if isinstance(result, Refusal):
         return error_response(result.status, result.code, result.message)
