@@ -178,7 +178,6 @@ def unexplained_function_imports() -> list[str]:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="the cycles are broken in the next commits")
 def test_the_project_has_no_import_cycle():
     assert find_cycles(_edges()) == []
 
