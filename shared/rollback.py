@@ -14,6 +14,7 @@ from pydantic import Field
 
 from shared.api_model import CamelModel
 from shared.flow.actions import FLOW_ACTIONS
+from shared.intake import alert_context
 from shared.models.alert import Alert
 from shared.models.run import Run, StepStatus
 from shared.primitives.catalog import PRIMITIVES
@@ -44,8 +45,6 @@ class RollbackRecord(CamelModel):
 
 
 async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -> RollbackRecord:
-    from shared.intake import alert_context
-
     record = RollbackRecord(run_id=run.id, requested_by=actor, started_at=datetime.now(UTC))
     ctx = StepContext(alert_context(alert),
                       RunContext(run_id=run.id, playbook_id=run.playbook_id, playbook_name=run.playbook_name,

@@ -6,6 +6,7 @@ decorator: the Functions worker reads the function's signature to bind its param
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from shared.settings import get_settings
 from shared.store.directory import AlreadyExists, Conflict, NotFound
 from shared.validation import describe
 from triggers.http_responses import error_response, json_response
+from triggers.request_parsing import parse_json_body
 
 log = logging.getLogger("riposte.api")
 
@@ -74,12 +76,8 @@ def path_id(req: func.HttpRequest, name: str = "id") -> str:
 
 def body_of(req: func.HttpRequest, *, allow_empty: bool = False):
     """The JSON body, or ApiError(400/413)."""
-    from triggers.request_parsing import parse_json_body
-
     parsed = parse_json_body(req, allow_empty=allow_empty)
     if isinstance(parsed, func.HttpResponse):
-        import json
-
         error = json.loads(parsed.get_body())["error"]
         raise ApiError(parsed.status_code, error["code"], error["message"])
     return parsed

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("shared", "triggers", "activities", "orchestrations", "devhost", "sandbox")
 TOP_MODULES = ("function_app",)
@@ -182,7 +180,6 @@ def test_the_project_has_no_import_cycle():
     assert find_cycles(_edges()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the imports are explained or moved in the next commits")
 def test_every_import_inside_a_function_states_why():
     assert unexplained_function_imports() == []
 
