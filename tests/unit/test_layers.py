@@ -184,6 +184,56 @@ def test_every_import_inside_a_function_states_why():
     assert unexplained_function_imports() == []
 
 
+# The layers: parameter schemas -> models -> stores -> domain -> the composition root (shared/services.py)
+# -> triggers and activities. A layer imports only from the layers before it.
+COMPOSITION_ROOT = "shared.services"
+ENTRY_POINTS = ("triggers", "activities", "orchestrations", "function_app", "devhost", "sandbox")
+DOMAIN = ("shared.primitives", "shared.flow", "shared.approvals", "shared.intake", "shared.rollback",
+          "shared.passwords", "shared.pollers", "shared.notifications", "shared.ingestion")
+
+
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for importer, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            why = None
+            if target == COMPOSITION_ROOT and not _under(importer, ("triggers", "activities")):
+                why = "the composition root is for triggers and activities; pass what you need in"
+            elif _under(importer, ("shared",)) and _under(target, ENTRY_POINTS):
+                why = "shared code does not know the Functions app, the devhost or the sandbox"
+            elif _under(importer, ("shared.store",)) and _under(target, DOMAIN):
+                why = "a store keeps records; the domain uses stores, not the other way round"
+            elif _under(importer, ("shared.models",)) and _under(target, ("shared.store", *DOMAIN)) \
+                    and not _under(target, KNOWN_MODEL_TO_DOMAIN):
+                why = "a model is data: it imports no store and no domain code"
+            if why:
+                found.append(f"{importer} imports {target}: {why}")
+    return found
+
+
+# Left as is (issue 13): a playbook's action union is built from the primitive catalog, whose family modules
+# hold each primitive's parameter schema beside its handler; the schemas could move to their own modules.
+KNOWN_MODEL_TO_DOMAIN = ("shared.primitives", "shared.primitives.catalog", "shared.flow", "shared.flow.actions",
+                         "shared.flow.expressions")
+
+
+def test_each_layer_imports_only_from_the_layers_before_it():
+    assert layer_violations(_edges()) == []
+
+
+def test_layer_violations_are_found():
+    graph = {"shared.passwords": {"shared.services"}, "shared.store.alerts": {"shared.intake"},
+             "shared.models.run": {"shared.store.tables"}, "shared.health": {"triggers.api"},
+             "triggers.runs": {"shared.services"}, "shared.services": {"shared.store.alerts"}}
+    assert [v.split(":")[0] for v in layer_violations(graph)] == [
+        "shared.health imports triggers.api", "shared.models.run imports shared.store.tables",
+        "shared.passwords imports shared.services", "shared.store.alerts imports shared.intake"]
+
+
 # The checks themselves, on small graphs and sources, so that a broken check cannot pass silently.
 
 
