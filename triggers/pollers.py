@@ -38,7 +38,7 @@ POLL_SCHEDULE = "*/5 * * * * *"  # the tick: a due source waits at most this lon
 
 def owner() -> str:
     """Who holds a claim (shown in the state): the Functions instance, else host and process."""
-    return os.environ.get("WEBSITE_INSTANCE_ID") or f"{socket.gethostname()}:{os.getpid()}"
+    return get_settings().instance_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def intake_delivery(client: df.DurableOrchestrationClient) -> Deliver:

@@ -97,7 +97,7 @@ async def create_psa_ticket(params: CreatePsaTicketParams, ctx: StepContext) -> 
         "title": ticket.title,
     })
     try:
-        created = await adapter.create_ticket(outbound_http.client(), ticket)
+        created = await adapter.create_ticket(outbound_http.client(), ticket, ctx.deps.settings)
     except PsaError as exc:
         return StepOutcome.failed(exc.code, exc.message, result | exc.details)
     return StepOutcome(StepStatus.SUCCEEDED, result=result | {"ticketId": created.id, "attempts": created.attempts})

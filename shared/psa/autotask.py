@@ -22,6 +22,7 @@ import httpx
 from shared.primitives.webhook import send_with_retries
 from shared.psa.base import CREATE_POLICY, CreatedTicket, PsaError, TicketRequest, base_url, json_body
 from shared.psa.base import secrets as read_secrets
+from shared.settings import AppSettings
 
 URL_SETTING = "RIPOSTE_AUTOTASK_URL"
 SECRETS = ("autotask-integration-code", "autotask-username", "autotask-secret")
@@ -38,8 +39,9 @@ class Autotask:
                                                       "informational": 3}
     supports_team: ClassVar[bool] = False
 
-    async def create_ticket(self, http: httpx.AsyncClient, ticket: TicketRequest) -> CreatedTicket:
-        url = base_url(URL_SETTING, self.label)
+    async def create_ticket(self, http: httpx.AsyncClient, ticket: TicketRequest,
+                            settings: AppSettings) -> CreatedTicket:
+        url = base_url(settings.autotask_url, URL_SETTING, self.label)
         if ticket.technician_id is not None and ticket.technician_role_id is None:
             raise PsaError("psa_mapping_incomplete", "Autotask needs the tenant's technicianRoleId to assign a "
                            "technician (assignedResourceRoleID).")
