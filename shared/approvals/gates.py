@@ -226,7 +226,7 @@ async def _email(record: ApprovalRecord, approver: str, opening: GateOpening, de
 
 
 async def _post_teams(record: ApprovalRecord, secret: str, deps: StepDependencies, run_url: str) -> NotifyError | None:
-    url = secret_or_failure(secret)
+    url = secret_or_failure(secret, deps)
     if not isinstance(url, str):
         return NotifyError(to="teams", code="secret_missing", message=f"secret '{secret}' is not configured.")
     try:
@@ -240,7 +240,7 @@ async def _post_teams(record: ApprovalRecord, secret: str, deps: StepDependencie
             "Content-Type": "application/json", "User-Agent": f"Riposte/{deps.settings.version}"})
 
     try:
-        sent = await send_with_retries(outbound_http.client(), make_request)
+        sent = await send_with_retries(deps.http(), make_request)
     except Exception as exc:  # reported, never raised
         return NotifyError(to="teams", code="teams_failed",
                            message=f"The card could not be posted ({type(exc).__name__}).")

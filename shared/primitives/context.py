@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from shared import outbound_http
 from shared.api_model import CamelModel
 from shared.models.alert import AlertEntities, Severity
 from shared.models.run import StepError, StepStatus
+from shared.secrets import get_secret
 
 if TYPE_CHECKING:
+    import httpx
     from msgraph import GraphServiceClient
 
     from shared.graph import GraphClientFactory
@@ -74,6 +77,10 @@ class StepDependencies:
     passwords: RevealStore | None = None
     # The audit log (approval gates record their decisions and closing); None where nothing is audited.
     audit: AuditLog | None = None
+    # Outbound HTTP (webhooks, chat, PSA systems): the running loop's shared client (shared/outbound_http.py).
+    http: Callable[[], httpx.AsyncClient] = outbound_http.client
+    # A secret by name (shared/secrets.py); MissingSecretError when it is not configured.
+    secrets: Callable[[str], str] = get_secret
 
 
 @dataclass

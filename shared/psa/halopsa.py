@@ -19,10 +19,10 @@ from urllib.parse import quote
 
 import httpx
 
+from shared.primitives.context import StepDependencies
 from shared.primitives.webhook import Delivery, send_with_retries
 from shared.psa.base import CREATE_POLICY, TOKEN_POLICY, CreatedTicket, PsaError, TicketRequest, base_url, json_body
 from shared.psa.base import secrets as read_secrets
-from shared.settings import AppSettings
 
 URL_SETTING = "RIPOSTE_HALOPSA_URL"
 SECRETS = ("halopsa-client-id", "halopsa-client-secret")
@@ -40,10 +40,11 @@ class HaloPsa:
                                                       "informational": 4}
     supports_team: ClassVar[bool] = True
 
-    async def _token(self, http: httpx.AsyncClient, url: str, tenant: str | None,
+    async def _token(self, http: httpx.AsyncClient, url: str, deps: StepDependencies,
                      fresh: bool = False) -> tuple[str, bool]:
         """(access token, whether it came from the cache)."""
-        client_id, client_secret = read_secrets(SECRETS, self.label)
+        client_id, client_secret = read_secrets(SECRETS, self.label, deps.secrets)
+        tenant = deps.settings.halopsa_tenant
         token_url = f"{url}/auth/token" + (f"?tenant={quote(tenant)}" if tenant else "")
         key = (token_url, client_id, hashlib.sha256(client_secret.encode()).hexdigest())
         cached = _TOKENS.get(key)
@@ -63,8 +64,8 @@ class HaloPsa:
         _TOKENS[key] = (token, time.monotonic() + max(0.0, lifetime - 60))
         return token, False
 
-    async def create_ticket(self, http: httpx.AsyncClient, ticket: TicketRequest,
-                            settings: AppSettings) -> CreatedTicket:
+    async def create_ticket(self, ticket: TicketRequest, deps: StepDependencies) -> CreatedTicket:
+        http, settings = deps.http(), deps.settings
         url = base_url(settings.halopsa_url, URL_SETTING, self.label)
         item: dict[str, Any] = {
             "summary": ticket.title, "details": ticket.description, "client_id": ticket.company_id,
@@ -72,11 +73,11 @@ class HaloPsa:
         }
         optional = {"tickettype_id": ticket.board_id, "team_id": ticket.team_id, "agent_id": ticket.technician_id}
         item |= {k: v for k, v in optional.items() if v is not None}
-        token, cached = await self._token(http, url, settings.halopsa_tenant)
+        token, cached = await self._token(http, url, deps)
         sent = await self._post(http, url, token, item)
         if cached and sent.response is not None and sent.response.status_code == 401:
             # A cached token that was revoked or outlived: a 401 means nothing was created, so ask again once.
-            token, _ = await self._token(http, url, settings.halopsa_tenant, fresh=True)
+            token, _ = await self._token(http, url, deps, fresh=True)
             sent = await self._post(http, url, token, item)
         if not sent.ok:
             raise PsaError.from_delivery(sent, self.label)
