@@ -48,13 +48,11 @@ async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
 
     try:
         summaries = await accept(body, client, endpoint_tenant, check=check)
-    except PayloadError as exc:
-        return error_response(400, "invalid_alert", exc.reason, field=exc.field)
     except ClaimRefused as exc:
         await asyncio.to_thread(_audit_refusal, exc, sender, endpoint_tenant)
         return api_error_response(exc)
-    except AlertTooLarge as exc:
-        return error_response(413, "alert_too_large", f"The alert cannot be stored: {exc}.")
+    except (PayloadError, AlertTooLarge) as exc:
+        return api_error_response(exc)
     return json_response({"alerts": summaries}, status_code=202)
 
 

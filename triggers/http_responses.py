@@ -12,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 from shared.auth import AuthError
 from shared.errors import Refused
 from shared.ids import InvalidId
+from shared.ingestion.errors import PayloadError
+from shared.store.alerts import AlertTooLarge
 from shared.store.directory import AlreadyExists, Conflict, NotFound
 from shared.validation import describe
 
@@ -39,7 +41,8 @@ def validation_response(exc: ValidationError) -> func.HttpResponse:
 
 
 # What a request may raise that is the caller's problem, each with its answer (api_error_response).
-API_ERRORS = (AuthError, Refused, InvalidId, ValidationError, NotFound, AlreadyExists, Conflict)
+API_ERRORS = (AuthError, Refused, InvalidId, ValidationError, NotFound, AlreadyExists, Conflict, PayloadError,
+              AlertTooLarge)
 
 
 def api_error_response(exc: Exception) -> func.HttpResponse:
@@ -58,4 +61,8 @@ def api_error_response(exc: Exception) -> func.HttpResponse:
         return error_response(409, "already_exists", f"'{exc}' already exists.")
     if isinstance(exc, Conflict):
         return error_response(409, "conflict", f"'{exc}' was changed by someone else; read it again.")
+    if isinstance(exc, PayloadError):
+        return error_response(400, "invalid_alert", exc.reason, field=exc.field)
+    if isinstance(exc, AlertTooLarge):
+        return error_response(413, "alert_too_large", f"The alert cannot be stored: {exc}.")
     raise TypeError(f"not an API error: {type(exc).__name__}") from exc
