@@ -7,8 +7,10 @@ Method (the stack is `LocalStack`: Azurite in memory, the sandbox and the devhos
   also starts a durable run that contains the user and sends mail, competing for the same 2 cores).
   Alongside each rate: the devhost process's CPU time (user + system, every thread, from /proc) over the
   same interval, divided by the deliveries; with no match that is intake's cost per delivery. WARMUP_ALERTS
-  alerts are posted first, so first-use costs (imports, connections) are not counted. BENCH_WITH_RUNS=0
-  stops after the intake-only phase.
+  alerts are posted first, so first-use costs (imports, connections) are not counted, then the bench waits
+  until the devhost is idle (its start-up work, such as warming msgraph's models on a thread, done) and
+  prints its idle CPU (timers, pollers, queue listeners, the engine's threads), which the per-delivery
+  figure includes. BENCH_WITH_RUNS=0 stops after the intake-only phase.
 - containment latency: LATENCY_ALERTS alerts posted one at a time with the BEC playbook enabled; for each,
   the time from just before `POST /api/alerts` to the sandbox recording the disable request (the PATCH of
   the user inside the Graph batch), both read from this machine's clock; p50 and p99.
@@ -49,6 +51,19 @@ def process_cpu_seconds(pid: int) -> float:
     """User + system CPU of a process (all its threads) so far, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ms_per_second(pid: int, seconds: float) -> float:
+    before = process_cpu_seconds(pid)
+    time.sleep(seconds)
+    return (process_cpu_seconds(pid) - before) * 1000 / seconds
+
+
+def settle(pid: int, idle_ms_per_second: float = 100, timeout: float = 30) -> None:
+    """Wait until the process uses under a tenth of a core over half a second: its start-up work is done."""
+    deadline = time.monotonic() + timeout
+    while cpu_ms_per_second(pid, 0.5) >= idle_ms_per_second and time.monotonic() < deadline:
+        pass
 
 
 def ingest_rate(api: httpx.Client, title: str, devhost_pid: int) -> tuple[float, float]:
@@ -104,6 +119,8 @@ def main() -> int:
         devhost_pid = stack.procs["devhost"].pid
         for n in range(WARMUP_ALERTS):  # first-use costs (imports, connections) are not a delivery's
             assert api.post("/alerts", json=graph_alert(f"warm-up {n}")).status_code == 202
+        settle(devhost_pid)
+        print(f"devhost idle: {cpu_ms_per_second(devhost_pid, 2):.0f} ms CPU per second")
         quiet, quiet_cpu = ingest_rate(api, "no playbook matches this", devhost_pid)
         print(f"ingestion, intake only: {quiet:.0f} deliveries/s accepted "
               f"({INGEST_ALERTS} alerts x 2 deliveries, 8 clients, all 202); devhost CPU {quiet_cpu:.1f} ms/delivery")
