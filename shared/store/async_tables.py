@@ -31,7 +31,7 @@ PROXY_SETTINGS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL
 
 
 def client_options() -> dict[str, bool]:
-    """Keyword arguments for an async table client (or its transport): see the module's docstring."""
+    """Keyword arguments for an azure-core client, async or sync (or its transport): see the module's docstring."""
     return {} if any(os.environ.get(name) for name in PROXY_SETTINGS) else {"use_env_settings": False}
 
 
