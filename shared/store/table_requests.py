@@ -52,9 +52,9 @@ class LeanTable:
     def _body(entity: Mapping[str, Any]) -> str:
         return json.dumps(_add_entity_properties(entity), cls=AzureJSONEncoder)
 
-    async def _call(self, request: HttpRequest, ok: int) -> Any:
+    async def _call(self, request: HttpRequest) -> Any:
         response = await self._send(request)
-        if response.status_code != ok:
+        if not 200 <= response.status_code < 300:  # as the SDK: a 201 with the entity is a create too
             raise _decode_error(response)
         return response
 
@@ -62,7 +62,7 @@ class LeanTable:
         """Insert Entity; ResourceExistsError when its keys are taken (nothing is written then)."""
         headers = self._headers("application/json;odata=minimalmetadata")
         headers.update({"Content-Type": "application/json;odata=nometadata", "Prefer": "return-no-content"})
-        await self._call(HttpRequest("POST", self._path, headers=headers, content=self._body(entity)), 204)
+        await self._call(HttpRequest("POST", self._path, headers=headers, content=self._body(entity)))
 
     async def upsert(self, entity: Mapping[str, Any], mode: UpdateMode) -> None:
         """Insert Or Replace (REPLACE) / Insert Or Merge (MERGE) Entity: no If-Match, so it never conflicts."""
@@ -70,7 +70,7 @@ class LeanTable:
         headers["Content-Type"] = "application/json"
         method = "PATCH" if mode is UpdateMode.MERGE else "PUT"
         await self._call(HttpRequest(method, self._entity_path(entity), headers=headers,
-                                     content=self._body(entity)), 204)
+                                     content=self._body(entity)))
 
     async def query(self, query_filter: str, parameters: Mapping[str, Any]) -> list[TableEntity]:
         """Query Entities, every page (a page may be empty and still carry a continuation)."""
@@ -79,8 +79,7 @@ class LeanTable:
         rows: list[TableEntity] = []
         while True:
             response = await self._call(HttpRequest("GET", f"{self._path}()", params=params,
-                                                    headers=self._headers("application/json;odata=minimalmetadata")),
-                                        200)
+                                                    headers=self._headers("application/json;odata=minimalmetadata")))
             rows.extend(_convert_to_entity(row) for row in response.json().get("value", ()))
             next_partition = response.headers.get(_NEXT_PARTITION)
             if next_partition is None:

@@ -127,3 +127,23 @@ async def test_a_query_follows_continuations(table):
 
     assert [row["RowKey"] for row in found] == [row["RowKey"] for row in rows]
     assert len(transport.sent) == 2 and "NextRowKey=" in transport.sent[1][1]
+
+
+class IgnoresPrefer(AioHttpTransport):
+    """A service that answers a create with the entity (201), as one that ignores `Prefer` would."""
+
+    async def send(self, request, **kwargs):
+        request.headers.pop("Prefer", None)
+        return await super().send(request, **kwargs)
+
+
+async def test_a_create_answered_with_the_entity_is_a_create(azurite_connection_string):
+    async with TableServiceClient.from_connection_string(azurite_connection_string,
+                                                         transport=IgnoresPrefer(**client_options())) as service:
+        name = f"t{uuid.uuid4().hex[:12]}"
+        await service.create_table(name)
+        client = service.get_table_client(name)
+
+        await LeanTable(client).create(every_type("p"))
+
+        assert (await client.get_entity("p", "alert"))["text"] == every_type("p")["text"]
