@@ -10,6 +10,7 @@ from shared.models.run import STOPPED_STATUSES, RunStatus, StepResult, StepStatu
 from shared.primitives.runner import execute_step
 from shared.run_request import FinishRequest, StepRequest
 from shared.store.open_runs import OpenRuns
+from shared.store.run_start import mark_running
 
 bp = df.Blueprint()
 
@@ -21,9 +22,8 @@ async def run_step(payload: dict) -> dict:
     if request.first:
         # Before the first action, not after: a run lost from here on may have acted, so it is never
         # restarted blindly (shared/run_recovery.py). One write per run.
-        now = datetime.now(UTC)
-        await asyncio.to_thread(store.set_run_status, request.run.run_id, RunStatus.RUNNING,
-                                started_at=now, acted_at=now)
+        # On the event loop (shared/store/run_start.py): no worker-thread hop before the disable.
+        await mark_running(services.async_tables(), request.run.run_id, datetime.now(UTC))
     step = await execute_step(request.index, request.action, request.alert, request.run,
                               services.step_dependencies())
     # Recorded after acting, so containment is not delayed by bookkeeping.

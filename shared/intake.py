@@ -189,6 +189,7 @@ class IntakeResult:
     to_start: list[RunRequest] = field(default_factory=list)  # runs the caller hands to Durable Functions
     run_ids: list[str] = field(default_factory=list)
     redrive: list[Run] = field(default_factory=list)  # a re-delivery: stored runs whose instance may be gone
+    unlisted: dict | None = None  # a new alert's row, not yet in the alert list (Intake.list writes it)
 
 
 class Intake:
@@ -200,6 +201,21 @@ class Intake:
                       now: datetime | None = None, finding_of: Playbook | None = None) -> IntakeResult:
         """`finding_of`: the alert is a finding of this scheduled playbook's population, which it alone
         decides on (ordinary playbooks never see findings; scheduled ones never see alerts)."""
+        result = await self.take_in(normalized, endpoint_tenant, now, finding_of)
+        await self.list(result)
+        return result
+
+    async def list(self, result: IntakeResult) -> None:
+        """Write a new alert's list row (shared/alert_listing.py). After its runs are started: the list row is
+        not on containment's critical path, and the delivery is answered only once it is written (a crash
+        before it: the sender's retry is a duplicate delivery, which rewrites the list row)."""
+        if result.unlisted is not None:
+            await self._alerts.list_alert(result.unlisted)
+            result.unlisted = None
+
+    async def take_in(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
+                      now: datetime | None = None, finding_of: Playbook | None = None) -> IntakeResult:
+        """receive() but the new alert's list row: the caller starts the runs, then calls list()."""
         now = now or datetime.now(UTC)
         snapshot = await self._cache.current_async()
         alert = make_alert(normalized, snapshot, endpoint_tenant, now)
@@ -231,7 +247,7 @@ class Intake:
         # Started is derived, not recorded: a run's own row moves on from pending when its orchestration
         # starts, and the open-run index (shared/run_recovery.py) finds those that never did.
         return IntakeResult(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
-                            run_ids=[r.id for r in runs])
+                            run_ids=[r.id for r in runs], unlisted=rows[0])
 
     async def _existing(self, alert: Alert, stored: StoredAlert, now: datetime) -> IntakeResult:
         """A delivery of an alert stored before: update its status; restart runs a crash left pending."""

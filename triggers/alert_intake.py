@@ -100,7 +100,8 @@ async def accept_alerts(alerts: list[NormalizedAlert], client: df.DurableOrchest
         check_storable(normalized)
     summaries = []
     for normalized in alerts:
-        result = await intake().receive(normalized, endpoint_tenant)
-        await start_runs(client, result)
+        result = await intake().take_in(normalized, endpoint_tenant)
+        await start_runs(client, result)  # before the list row: the runs do not wait for it (Intake.list)
+        await intake().list(result)
         summaries.append(summary(result))
     return summaries

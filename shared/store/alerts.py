@@ -156,6 +156,27 @@ def _run_entity(run: Run) -> dict[str, Any]:
     return put_json(entity, "doc", run.model_dump(mode="json", by_alias=True, exclude={"steps"}))
 
 
+def run_entity(run: Run) -> dict[str, Any]:
+    """The run's row (shared/store/run_start.py writes it from the event loop)."""
+    return _run_entity(run)
+
+
+def status_change(status: RunStatus, *, started_at: datetime | None = None, completed_at: datetime | None = None,
+                  waiting: Waiting | None = None, acted_at: datetime | None = None) -> Callable[[Run], bool]:
+    """AlertStore.set_run_status's change of a run read from its row: False (write nothing) for a stopped run."""
+    def change(run: Run) -> bool:
+        if run.status in STOPPED_STATUSES:
+            return False
+        run.status = status
+        run.started_at = run.started_at or started_at
+        run.acted_at = run.acted_at or acted_at
+        run.completed_at = completed_at or run.completed_at
+        run.waiting = waiting if status is RunStatus.WAITING else None
+        return True
+
+    return change
+
+
 class AlertStore:
     def __init__(self, tables: Tables):
         self._tables = tables
@@ -261,17 +282,8 @@ class AlertStore:
         """Move the run to `status`; `waiting` says what it waits for (cleared unless the run waits).
 
         A cancelled or lost run stays so: an activity that was in flight when it was stopped changes nothing."""
-        def change(run: Run) -> bool:
-            if run.status in STOPPED_STATUSES:
-                return False
-            run.status = status
-            run.started_at = run.started_at or started_at
-            run.acted_at = run.acted_at or acted_at
-            run.completed_at = completed_at or run.completed_at
-            run.waiting = waiting if status is RunStatus.WAITING else None
-            return True
-
-        return self._change_run(run_id, change)
+        return self._change_run(run_id, status_change(status, started_at=started_at, completed_at=completed_at,
+                                                      waiting=waiting, acted_at=acted_at))
 
     def stop_run(self, run_id: str, status: RunStatus, reason: str, by: str, at: datetime) -> Run:
         """Record a run as cancelled or lost from outside its orchestration, with why and by whom."""

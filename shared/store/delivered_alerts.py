@@ -6,7 +6,8 @@ Per delivery (the playbook revision is cached: shared/intake.py):
   delivery's transaction and its list row. A new status adds one merge of the alert row.
 - a new alert: that query (empty), the open-run listing when runs matched, the alert's create (one entity
   when it starts no run and fits, else a transaction whose alert row is a create: the dedupe when two
-  deliveries race past the query), the list row. 3 requests with no match, 4 with.
+  deliveries race past the query), the list row (after the runs are started: it is not on containment's
+  critical path; the delivery is answered once it is written). 3 requests with no match, 4 with.
 Rows and their layout: shared/store/alerts.py. The query, the single-entity create and the upserts are built
 by shared/store/table_requests.py (the same requests as the SDK's methods, for less CPU); transactions and
 the rare status update use the SDK's methods.
@@ -63,8 +64,8 @@ class DeliveredAlerts:
                 await (await self._tables(ALERTS)).submit_transaction(transaction)
 
     async def record_new(self, rows: list[dict[str, Any]]) -> bool:
-        """Store a new alert's rows (shared/store/alerts.new_alert_rows), then list it; False if it was
-        stored before (nothing is written then)."""
+        """Store a new alert's rows (shared/store/alerts.new_alert_rows); False if it was stored before (nothing
+        is written then). The caller lists it (list_alert with rows[0]) once its runs are started."""
         table = await self._tables(ALERTS)
         first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
         try:
@@ -78,7 +79,6 @@ class DeliveredAlerts:
             if exc.error_code == "EntityAlreadyExists":
                 return False
             raise
-        await self.list_alert(rows[0])
         # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
         for start in range(0, len(rest), TRANSACTION_LIMIT):
             await table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])

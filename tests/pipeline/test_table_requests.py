@@ -6,7 +6,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.data.tables import EdmType, EntityProperty, UpdateMode
 from azure.data.tables.aio import TableServiceClient
@@ -147,3 +148,46 @@ async def test_a_create_answered_with_the_entity_is_a_create(azurite_connection_
         await LeanTable(client).create(every_type("p"))
 
         assert (await client.get_entity("p", "alert"))["text"] == every_type("p")["text"]
+
+
+async def test_a_get_sends_the_sdks_request_and_reads_the_same_entity(table):
+    client, lean, transport = table
+    await client.create_entity(every_type(AWKWARD, "run|1"))
+    transport.sent.clear()
+
+    expected = await client.get_entity(AWKWARD, "run|1")
+    got = await lean.get(AWKWARD, "run|1")
+
+    assert transport.sent[0] == transport.sent[1]
+    assert (got, got.metadata) == (expected, expected.metadata) and got.metadata["etag"]
+
+
+async def test_a_conditional_replace_sends_the_sdks_request(table):
+    client, lean, transport = table
+    await client.create_entity(every_type(AWKWARD, "run|1"))
+    etag = (await client.get_entity(AWKWARD, "run|1")).metadata["etag"]
+    transport.sent.clear()
+
+    await client.update_entity({**every_type(AWKWARD, "run|1"), "text": "sdk0"}, mode=UpdateMode.REPLACE, etag=etag,
+                               match_condition=MatchConditions.IfNotModified)
+    etag = (await client.get_entity(AWKWARD, "run|1")).metadata["etag"]
+    await lean.replace({**every_type(AWKWARD, "run|1"), "text": "lean"}, etag)
+
+    (sdk_method, sdk_url, sdk_headers, sdk_body), _, (method, url, headers, body) = transport.sent
+    assert (method, url, body.replace("lean", "sdk0")) == (sdk_method, sdk_url, sdk_body)
+    assert {**headers, "if-match": ""} == {**sdk_headers, "if-match": ""} and headers["if-match"] == etag
+    assert (await client.get_entity(AWKWARD, "run|1"))["text"] == "lean"
+
+
+async def test_a_replace_of_a_row_changed_since_it_was_read_raises_and_writes_nothing(table):
+    client, lean, _ = table
+    await client.create_entity(every_type("p", "run|1"))
+    stale = (await lean.get("p", "run|1")).metadata["etag"]
+    await client.upsert_entity({**every_type("p", "run|1"), "text": "cancelled meanwhile"}, mode=UpdateMode.REPLACE)
+
+    with pytest.raises(ResourceModifiedError):
+        await lean.replace({**every_type("p", "run|1"), "text": "running"}, stale)
+
+    assert (await client.get_entity("p", "run|1"))["text"] == "cancelled meanwhile"
+    with pytest.raises(ResourceNotFoundError):
+        await lean.get("p", "missing")

@@ -1,0 +1,47 @@
+"""A run's move to running before its first action, from the event loop (async table client, lean requests).
+
+`run_step` records the run as running before the first step acts (activities/playbook_steps.py says why), so this
+write is on containment's critical path: it precedes the disable. AlertStore.set_run_status does the same
+read-change-write through the sync Tables SDK on a worker thread: a thread hop each way and the SDK's pipeline
+around two requests (docs/benchmarks.md, "Containment: the disable first", "Before the first $batch"). Here the
+same two requests (read the row, replace it under its ETag) go through the async client's pipeline as
+shared/store/table_requests.py builds them. Same semantics: a stopped run stays so; a concurrent change (a
+cancel) makes the replace fail and the change is made again on what was read anew.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+from shared.models.run import Run, RunStatus, alert_id_of_run
+from shared.store.alerts import run_entity, status_change
+from shared.store.async_tables import AsyncTables
+from shared.store.directory import NotFound
+from shared.store.tables import ALERTS, get_json
+
+ATTEMPTS = 5  # as AlertStore._change_run
+
+
+async def mark_running(tables: AsyncTables, run_id: str, now: datetime) -> Run:
+    """set_run_status(run_id, RUNNING, started_at=now, acted_at=now), async; returns the run as stored."""
+    alert_id = alert_id_of_run(run_id)
+    if alert_id is None:
+        raise NotFound(run_id)
+    change = status_change(RunStatus.RUNNING, started_at=now, acted_at=now)
+    table = await tables.lean(ALERTS)
+    for _ in range(ATTEMPTS):
+        try:
+            entity = await table.get(alert_id, f"run|{run_id}")
+        except ResourceNotFoundError:
+            raise NotFound(run_id) from None
+        run = Run.model_validate(get_json(entity, "doc"))
+        if not change(run):
+            return run
+        try:
+            await table.replace(run_entity(run), entity.metadata["etag"])
+            return run
+        except ResourceModifiedError:
+            continue
+    raise ResourceModifiedError(f"run {run_id} kept changing")

@@ -1,0 +1,46 @@
+"""The order of a delivery's writes around its runs' start (triggers/alert_intake.accept_alerts): the runs start
+before the alert's list row is written (it is not on containment's critical path), and the delivery is answered
+only once it is."""
+
+from __future__ import annotations
+
+from shared.alert_listing import AlertQuery
+from shared.store.alerts import AlertStore
+from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
+
+
+class ObservingDurable:
+    """Starts nothing; records, at each start, whether the alert was listed then."""
+
+    def __init__(self, tables):
+        self.store = AlertStore(tables)
+        self.listed_at_start: list[bool] = []
+
+    def listed(self) -> bool:
+        alerts, _ = self.store.list_page(AlertQuery.from_params({}))
+        return bool(alerts)
+
+    async def start_new(self, name, instance_id=None, client_input=None):
+        assert self.store.get_run(instance_id) is not None  # its run row exists before it starts
+        self.listed_at_start.append(self.listed())
+        return instance_id
+
+
+async def test_the_run_starts_before_the_list_row_and_the_delivery_lists_it(tables, intake, monkeypatch):  # noqa: F811
+    import triggers.alert_intake as alert_intake
+
+    monkeypatch.setattr(alert_intake, "intake", lambda: intake)
+    playbook(tables, {"type": "all"})
+    durable = ObservingDurable(tables)
+
+    [summary] = await alert_intake.accept_alerts([normalized(tenant_id=T1)], durable, None)
+
+    assert durable.listed_at_start == [False]
+    assert len(summary["runIds"]) == 1 and durable.listed()
+
+
+async def test_receive_still_lists_a_new_alert(tables, intake):  # noqa: F811
+    result = await intake.receive(normalized(tenant_id=T1))
+    assert result.unlisted is None
+    [listed], _ = AlertStore(tables).list_page(AlertQuery.from_params({}))
+    assert listed.id == result.alert.id

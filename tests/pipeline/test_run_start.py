@@ -1,0 +1,72 @@
+"""mark_running (shared/store/run_start.py): the first step's move to running, from the event loop, with
+AlertStore.set_run_status's semantics (a stopped run stays so; a concurrent change is not overwritten)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.models.run import RunStatus
+from shared.store.alerts import AlertStore
+from shared.store.directory import NotFound
+from shared.store.run_start import mark_running
+from shared.store.table_requests import LeanTable
+from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
+
+NOW = datetime(2026, 12, 4, 19, 0, tzinfo=UTC)
+
+
+async def test_a_pending_run_is_stored_as_set_run_status_stores_it(tables, async_tables, intake):  # noqa: F811
+    playbook(tables, {"type": "all"})
+    by_loop, by_thread = [(await intake.receive(normalized(tenant_id=T1))).run_ids[0] for _ in range(2)]
+    store = AlertStore(tables)
+
+    returned = await mark_running(async_tables, by_loop, NOW)
+    store.set_run_status(by_thread, RunStatus.RUNNING, started_at=NOW, acted_at=NOW)
+
+    stored, reference = store.get_run(by_loop), store.get_run(by_thread)
+    assert returned == stored and stored.status is RunStatus.RUNNING
+    assert (stored.started_at, stored.acted_at) == (NOW, NOW)
+    ignored = {"id", "alert_id", "created_at"}
+    assert stored.model_dump(exclude=ignored) == reference.model_dump(exclude=ignored)
+
+
+async def test_a_cancelled_run_stays_cancelled(tables, async_tables, intake):  # noqa: F811
+    playbook(tables, {"type": "all"})
+    run_id = (await intake.receive(normalized(tenant_id=T1))).run_ids[0]
+    store = AlertStore(tables)
+    store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)
+
+    returned = await mark_running(async_tables, run_id, NOW)
+
+    assert returned.status is RunStatus.CANCELLED and store.get_run(run_id).status is RunStatus.CANCELLED
+    assert store.get_run(run_id).acted_at is None
+
+
+async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables, intake, monkeypatch):  # noqa: F811
+    playbook(tables, {"type": "all"})
+    run_id = (await intake.receive(normalized(tenant_id=T1))).run_ids[0]
+    store = AlertStore(tables)
+    reads = []
+    real_get = LeanTable.get
+
+    async def get_then_cancel(self, partition_key, row_key):
+        entity = await real_get(self, partition_key, row_key)
+        reads.append(entity["status"])
+        if len(reads) == 1:  # the cancel lands after the first read: the replace under its ETag must fail
+            store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)
+        return entity
+
+    monkeypatch.setattr(LeanTable, "get", get_then_cancel)
+    returned = await mark_running(async_tables, run_id, NOW)
+
+    assert reads == ["pending", "cancelled"]
+    assert returned.status is RunStatus.CANCELLED and store.get_run(run_id).status is RunStatus.CANCELLED
+
+
+async def test_an_unknown_run_is_not_found(async_tables):
+    with pytest.raises(NotFound):
+        await mark_running(async_tables, "ru-" + "a" * 32 + "-" + "b" * 32, NOW)
+    with pytest.raises(NotFound):
+        await mark_running(async_tables, "not-a-run-id", NOW)
