@@ -1,4 +1,5 @@
-"""Run history: GET /api/runs?alertId=..., GET /api/runs/{id} (with every step); rollback and cancel."""
+"""Run history: GET /api/runs (filtered, paged: triggers/run_listing.py) or ?alertId=..., GET /api/runs/{id}
+(with every step); rollback and cancel."""
 
 import asyncio
 import logging
@@ -15,8 +16,9 @@ from shared.rollback import rollback
 from shared.run_recovery import stop_run
 from shared.settings import get_settings
 from shared.store.directory import NotFound
-from triggers.api import ApiError, api_error_response, path_id, respond
+from triggers.api import api_error_response, path_id, respond
 from triggers.http_responses import error_response, json_response
+from triggers.run_listing import list_all_runs
 
 bp = df.Blueprint()
 log = logging.getLogger("riposte.runs")
@@ -26,8 +28,8 @@ log = logging.getLogger("riposte.runs")
 def list_runs(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         alert_id = req.params.get("alertId")
-        if not alert_id:
-            raise ApiError(400, "invalid_request", "alertId is required", field="alertId")
+        if alert_id is None:
+            return list_all_runs(req.params)
         checked_id(alert_id, "alertId")
         services.alerts().get_entity(alert_id)  # 404 for an unknown alert, not an empty list
         runs = services.alerts().runs(alert_id)

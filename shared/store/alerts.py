@@ -34,6 +34,7 @@ from shared.matching.decision import MatchDecision
 from shared.models.alert import Alert, NormalizedAlert
 from shared.models.run import STOPPED_STATUSES, Run, RunStatus, StepResult, Waiting, alert_id_of_run
 from shared.store.directory import NotFound
+from shared.store.run_index import RunIndex
 from shared.store.tables import ALERTS, MAX_ENTITY_BYTES, Tables, entity_size, get_json, put_json
 
 ALERT_ROW = "alert"
@@ -150,9 +151,10 @@ def run_from_entity(entity: dict[str, Any]) -> Run:
     return Run.model_validate(get_json(entity, "doc"))
 
 
-def _run_entity(run: Run) -> dict[str, Any]:
+def _run_entity(run: Run, rev: int = 0) -> dict[str, Any]:
+    """The run row; `rev` counts its changes, so its list row only moves forward (shared/store/run_index.py)."""
     entity = {"PartitionKey": run.alert_id, "RowKey": f"run|{run.id}", "status": run.status.value,
-              "playbookId": run.playbook_id}
+              "playbookId": run.playbook_id, "rev": rev}
     return put_json(entity, "doc", run.model_dump(mode="json", by_alias=True, exclude={"steps"}))
 
 
@@ -245,7 +247,20 @@ class AlertStore:
         return run
 
     def save_run(self, run: Run) -> None:
-        self._table.upsert_entity(_run_entity(run), mode=UpdateMode.REPLACE)
+        """Store a new run (started by hand) and list it."""
+        entity = _run_entity(run)
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        RunIndex(self._tables).sync(entity)
+
+    def reindex(self, run_id: str) -> None:
+        """Bring the run's list row up to its run row (the reconciler's repair after a crash between them)."""
+        alert_id = alert_id_of_run(run_id)
+        if alert_id is None:
+            raise NotFound(run_id)
+        try:
+            RunIndex(self._tables).sync(self._table.get_entity(alert_id, f"run|{run_id}"))
+        except ResourceNotFoundError:
+            raise NotFound(run_id) from None
 
     def record_step(self, run_id: str, step: StepResult) -> None:
         alert_id = alert_id_of_run(run_id)
@@ -295,12 +310,14 @@ class AlertStore:
             run = Run.model_validate(get_json(entity, "doc"))
             if not change(run):
                 return run
+            changed = _run_entity(run, int(entity.get("rev", 0)) + 1)
             try:
-                self._table.update_entity(_run_entity(run), mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+                self._table.update_entity(changed, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
                                           match_condition=MatchConditions.IfNotModified)
-                return run
             except ResourceModifiedError:
                 continue
+            RunIndex(self._tables).sync(changed)
+            return run
         raise ResourceModifiedError(f"run {run_id} kept changing")
 
     # --- rollbacks ---------------------------------------------------------------------------
