@@ -16,6 +16,7 @@ from triggers.audit import bp as audit_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
 from triggers.ingest_credentials import bp as ingest_credential_triggers
+from triggers.metrics import bp as metrics_triggers
 from triggers.notifications import bp as notification_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbook_runs import bp as playbook_run_triggers
@@ -48,6 +49,7 @@ BLUEPRINTS = (
     password_reveal_triggers,
     approval_triggers,
     audit_triggers,
+    metrics_triggers,
     primitive_triggers,
     reconcile_triggers,
     poller_triggers,

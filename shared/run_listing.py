@@ -94,9 +94,10 @@ class RunQuery:
     def odata(self) -> tuple[str, dict[str, Any]]:
         """The filter and its parameters: values are bound, never spliced into the filter."""
         clauses, params = ["PartitionKey eq @pk"], {"pk": RUN_LIST_PARTITION}
-        if self.since is not None:  # created at or after `since`: inverted time at most its own
-            clauses.append("RowKey lt @newestKey")
-            params["newestKey"] = inverted_time(self.since) + "}"
+        # Created at or after `since`: inverted time at most its own. Without it, below ":" still: the
+        # partition's metrics rows ("metrics|...", shared/store/run_index.py) sort after the digits.
+        clauses.append("RowKey lt @newestKey")
+        params["newestKey"] = inverted_time(self.since) + "}" if self.since is not None else ":"
         if self.until is not None:  # created before `until`: inverted time above its own
             clauses.append("RowKey gt @oldestKey")
             params["oldestKey"] = inverted_time(self.until) + "}"

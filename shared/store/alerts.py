@@ -38,6 +38,7 @@ from shared.store.run_index import RunIndex
 from shared.store.tables import ALERTS, MAX_ENTITY_BYTES, Tables, entity_size, get_json, put_json
 
 ALERT_ROW = "alert"
+FAILURES = "failures"  # a run row's failed steps once it ended: [{"step", "action", "code", "message"}]
 # Marks the one-time listing of alerts stored before the "list" partition (not an alert id: no "al-").
 BACKFILL_KEY = ("migrations", "alert-listing")
 DECISIONS_ROW = "decisions"
@@ -272,7 +273,7 @@ class AlertStore:
 
     def set_run_status(self, run_id: str, status: RunStatus, *, started_at: datetime | None = None,
                        completed_at: datetime | None = None, waiting: Waiting | None = None,
-                       acted_at: datetime | None = None) -> Run:
+                       acted_at: datetime | None = None, failures: list[dict[str, Any]] | None = None) -> Run:
         """Move the run to `status`; `waiting` says what it waits for (cleared unless the run waits).
 
         A cancelled or lost run stays so: an activity that was in flight when it was stopped changes nothing."""
@@ -286,7 +287,7 @@ class AlertStore:
             run.waiting = waiting if status is RunStatus.WAITING else None
             return True
 
-        return self._change_run(run_id, change)
+        return self._change_run(run_id, change, failures)
 
     def stop_run(self, run_id: str, status: RunStatus, reason: str, by: str, at: datetime) -> Run:
         """Record a run as cancelled or lost from outside its orchestration, with why and by whom."""
@@ -296,7 +297,8 @@ class AlertStore:
 
         return self._change_run(run_id, change)
 
-    def _change_run(self, run_id: str, change: Callable[[Run], bool], attempts: int = 5) -> Run:
+    def _change_run(self, run_id: str, change: Callable[[Run], bool], failures: list[dict[str, Any]] | None = None,
+                    attempts: int = 5) -> Run:
         """Read-change-write of the run row under its ETag: a cancel and a step's status update that race
         cannot overwrite each other (the loser reads again). `change` returns False to write nothing."""
         alert_id = alert_id_of_run(run_id)
@@ -311,6 +313,10 @@ class AlertStore:
             if not change(run):
                 return run
             changed = _run_entity(run, int(entity.get("rev", 0)) + 1)
+            # The failed steps of an ended run (the metrics count them: shared/store/run_index.py), kept on.
+            kept = failures if failures is not None else get_json(entity, FAILURES)
+            if kept:
+                put_json(changed, FAILURES, kept)
             try:
                 self._table.update_entity(changed, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
                                           match_condition=MatchConditions.IfNotModified)

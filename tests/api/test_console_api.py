@@ -125,3 +125,16 @@ def test_playbook_version_bad_input_is_400_naming_the_field(api, path, field):
 
 def test_versions_of_an_unknown_playbook_are_404(api):
     assert api.get(f"/playbooks/{uuid.uuid4().hex}/versions").status_code == 404
+
+
+def test_playbook_metrics_list_every_playbook_with_both_windows(api):
+    trigger = {"category": "security", "minSeverity": "high", "titleRegex": unique("zz"),
+               "tenantScope": {"type": "all"}}
+    playbook = api.post("/playbooks", json=bec_playbook(name=unique("pb-"), trigger=trigger)).json()
+    response = api.get("/metrics/playbooks")
+    assert response.status_code == 200, response.text
+    entry = next(m for m in response.json()["value"] if m["playbookId"] == playbook["id"])
+    assert entry["name"] == playbook["name"]
+    for window in ("last7Days", "last30Days"):
+        assert entry[window] == {"runs": 0, "succeeded": 0, "withErrors": 0, "failed": 0, "cancelled": 0,
+                                 "mostFailing": None}

@@ -72,6 +72,7 @@ MATRIX: dict[str, Route] = {
     "list_runs": Route("GET", f"/runs?alertId={uuid.uuid4().hex}", READ, 404),
     "get_run": Route("GET", f"/runs/{uuid.uuid4().hex}", READ, 404),
     "list_audit": Route("GET", "/audit?limit=1", READ, 200),
+    "playbook_metrics_report": Route("GET", "/metrics/playbooks", READ, 200),
     "list_playbook_versions": Route("GET", f"/playbooks/{uuid.uuid4().hex}/versions", READ, 404),
     "get_playbook_version": Route("GET", f"/playbooks/{uuid.uuid4().hex}/versions/1", READ, 404),
     "list_primitives": Route("GET", "/primitives", READ, 200),
