@@ -45,7 +45,8 @@ async def poll_now(store: SourceStore, graphs: GraphClientFactory, deliver: Deli
     """Claim the tenant's alerts_v2 window if it is on and due (a notification made it due), and poll it.
     Nothing when it is off, not due, or held: whoever holds it reads the alert."""
     clock = now or (lambda: datetime.now(UTC))
-    config = (await asyncio.to_thread(store.get_config, tenant_id)).of(SOURCE)
+    sources = await asyncio.to_thread(store.get_config, tenant_id)
+    config = sources.of(SOURCE)
     if not config.enabled:
         return []
     state, etag = await asyncio.to_thread(store.get_state, tenant_id, SOURCE)
@@ -53,7 +54,8 @@ async def poll_now(store: SourceStore, graphs: GraphClientFactory, deliver: Deli
                                      owner=owner, now=clock())
     if not claims:
         return []
-    return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random())  # noqa: S311 - jitter
+    return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random(),  # noqa: S311 - jitter
+                             config=sources)
 
 
 async def send_poll(store: SourceStore, tenant_id: str, send: Send, *,

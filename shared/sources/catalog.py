@@ -30,7 +30,7 @@ class SourceSpec:
     watermark_field: str | None
     # How far behind its watermark each poll reads again: Graph lists a record some time after the stamp it
     # is filtered on (ingestion lag), so a window read at `now` can miss one stamped just before `now`.
-    # docs/alert-sources.md, "Listing lag and the overlap".
+    # docs/alert-sources.md, "Listing lag and the overlap". A tenant's listingLagSeconds replaces it.
     lag_margin: timedelta = timedelta(0)
 
 
