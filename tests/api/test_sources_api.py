@@ -18,7 +18,7 @@ MANAGER, READER = "PLAYBOOKS_MANAGE", "PLAYBOOKS_READ"
 
 
 @pytest.fixture
-def tenant_id(app_devhost) -> str:
+def tenant_id(app_devhost, sources_off_at_teardown) -> str:
     return services.directory().create_tenant(Tenant(id=str(uuid.uuid4()), name=unique("Contoso "))).id
 
 
