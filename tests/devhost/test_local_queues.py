@@ -187,3 +187,35 @@ async def test_at_most_max_concurrent_calls_deliveries_run_at_once(azurite_conne
     await serve_until(QueueTrigger(azurite_connection_string, name, handle, idle_poll_seconds=0.02,
                                    max_concurrent_calls=2), lambda: len(done) == 5)
     assert peak[0] <= 2
+
+
+@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"])
+async def test_receives_read_proxy_settings_only_when_a_proxy_is_configured(azurite_connection_string, monkeypatch,
+                                                                            proxy):
+    # aiohttp, trusting the environment, scans it for proxies (and reads ~/.netrc) on every request: the idle
+    # polls of every queue paid it. With a proxy configured, it is honoured (Azurite is exempted by NO_PROXY).
+    import aiohttp.client
+
+    for setting in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(setting, raising=False)
+    if proxy is not None:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    lookups = []
+    real = aiohttp.client.get_env_proxy_for_url
+
+    def counted(url):
+        lookups.append(url)
+        return real(url)
+
+    monkeypatch.setattr(aiohttp.client, "get_env_proxy_for_url", counted)
+    name = queue_name()
+    send(azurite_connection_string, name, "{}")
+    seen = []
+
+    async def handle(message):
+        seen.append(message.message_id)
+
+    await serve_until(QueueTrigger(azurite_connection_string, name, handle), lambda: seen)
+
+    assert (lookups == []) is (proxy is None)
