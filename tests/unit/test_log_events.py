@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +117,11 @@ def _alert_of(ctx) -> Alert:
     return Alert(id=ctx.id, source=AlertSource.GRAPH_SECURITY, source_alert_id="x", tenant_id=ctx.tenant_id,
                  attribution=Attribution.PAYLOAD, category=ctx.category, severity=ctx.severity, title=ctx.title,
                  created_at=datetime.now(UTC), received_at=datetime.now(UTC), raw={})
+
+
+def test_host_json_lets_the_events_through_unsampled():
+    """Information records of the worker (category Function.<name>.User) pass, and traces are not sampled."""
+    host = json.loads((Path(__file__).parents[2] / "host.json").read_text())["logging"]
+    levels = host["logLevel"]
+    assert levels.get("Function", levels["default"]) in ("Trace", "Debug", "Information")
+    assert "Trace" in host["applicationInsights"]["samplingSettings"]["excludedTypes"].split(";")
