@@ -43,6 +43,7 @@ bench: deps
 	$(PY) -m benchmarks.local_data_bench
 	$(PY) -m benchmarks.matching_bench
 	$(PY) -m benchmarks.pipeline_bench
+	$(PY) -m benchmarks.intake_tables_bench
 	$(PY) -m benchmarks.preset_bench
 	$(PY) -m benchmarks.containment_bench
 	$(PY) -m benchmarks.approval_bench

@@ -7,6 +7,7 @@ import importlib
 import ipaddress
 import json
 import logging
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -117,8 +118,6 @@ class DevHost:
         return f"http://{self._host}:{self.port}"
 
     async def start(self) -> None:
-        import os
-
         env = dict(os.environ) if self._env is None else self._env
         module = importlib.import_module(self._app_module)
         index = index_app(module.app).without_disabled(env)
