@@ -122,7 +122,7 @@ class DevHost:
         module = importlib.import_module(self._app_module)
         index = index_app(module.app).without_disabled(env)
         loop = asyncio.get_running_loop()
-        # Management calls block on gRPC; the default executor (cores + 4 threads) starves under load.
+        # Sync functions and blocking calls run here; the default executor (cores + 4 threads) starves under load.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="devhost-io"))
         task_hub = task_hub_from_host_json(self._host_json, env)
         engine = LocalDurableEngine(index, loop, task_hub, self._finished_retention)
