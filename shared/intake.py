@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from shared import log_events
 from shared.matching.decision import ConditionOutcome, MatchDecision
 from shared.matching.index import PlaybookIndex
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
@@ -246,6 +247,7 @@ class Intake:
             return await self._existing(alert, stored, now)
         # Started is derived, not recorded: a run's own row moves on from pending when its orchestration
         # starts, and the open-run index (shared/run_recovery.py) finds those that never did.
+        log_events.alert_received(alert.id, alert.tenant_id, alert.source.value, False, len(runs))
         return IntakeResult(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
                             run_ids=[r.id for r in runs], unlisted=rows[0])
 
@@ -265,6 +267,7 @@ class Intake:
         # their instance still exists and starts those that are safe to start (shared/run_recovery.py).
         result.redrive = [r for r in stored.runs if r.status in OPEN_STATUSES and r.started_by is None
                           and now - r.created_at > REDRIVE_AFTER]
+        log_events.alert_received(known.id, known.tenant_id, known.source.value, True, len(result.redrive))
         return result
 
     def snapshot(self) -> MatchingSnapshot:

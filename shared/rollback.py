@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
+from shared import log_events
 from shared.api_model import CamelModel
 from shared.errors import Refused
 from shared.flow.actions import FLOW_ACTIONS
@@ -79,6 +80,8 @@ async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -
             record.steps.append(StepRollback(**entry, status=UndoStatus.UNDONE if ok else UndoStatus.FAILED,
                                              detail=detail, result=outcome.result))
     record.completed_at = datetime.now(UTC)
+    log_events.run_rolled_back(run.id, actor, *(sum(s.status is u for s in record.steps) for u in
+                                                 (UndoStatus.UNDONE, UndoStatus.FAILED, UndoStatus.NOT_REVERSIBLE)))
     return record
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from shared import log_events
 from shared.approvals.store import ApprovalStore
 from shared.intake import run_request
 from shared.models.run import OPEN_STATUSES, Run, RunStatus
@@ -97,6 +98,7 @@ def stop_run(tables, run_id: str, status: RunStatus, reason: str, by: str, now: 
     OpenRuns(tables).remove(run_id)
     audit.record(f"playbook.{status.value}", run_id, {"alertId": run.alert_id, "playbookId": run.playbook_id,
                                                       "reason": reason}, by)
+    log_events.run_finished(run, by, reason)
     return run
 
 
@@ -134,6 +136,8 @@ async def sweep(client: DurableClient, tables, audit, grace: timedelta, now: dat
         except NotFound:
             run = None
         try:
+            if run is not None:  # heals a run-list row left behind by a crash (shared/store/run_index.py)
+                await asyncio.to_thread(store.reindex, listed.run_id)
             decision = await recover(client, tables, audit, run, listed.run_id, now, grace)
         except Exception:  # one run's failure must not stop the sweep: the next one tries again
             log.exception("run %s could not be reconciled", listed.run_id)

@@ -20,6 +20,7 @@ from datetime import datetime
 from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
+from shared import log_events
 from shared.approvals.gates import decision_payload, event_name, slot_of, tally
 from shared.approvals.records import MAX_USER_AGENT, ApprovalRecord, ApprovalStatus, Decision
 from shared.approvals.store import AlreadyDecided, ApprovalStore
@@ -130,6 +131,7 @@ async def _wake(store: ApprovalStore, record: ApprovalRecord, decision: Decision
 
 async def _audit_decision(record: ApprovalRecord, decision: Decision, audit: AuditLog, actor: str | None,
                           *, needed: bool) -> None:
+    log_events.gate_decision(record.run_id, record.id, decision.decision, decision.approver, decision.via, needed)
     await asyncio.to_thread(audit.record, "approval.decision", record.run_id, {
         "approvalId": record.id, "stepIndex": record.step_index, "approver": decision.approver,
         "decision": decision.decision, "via": decision.via, "address": decision.address,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import Field, field_validator
 
-from shared import outbound_http
+from shared import log_events, outbound_http
 from shared.api_model import CamelModel
 from shared.approvals import notices
 from shared.approvals.records import (
@@ -167,6 +167,8 @@ async def open_gate(opening: GateOpening, deps: StepDependencies, store: Approva
         "automatic": record.automatic, "notified": notified,
         "notifyErrors": [e.model_dump(mode="json", by_alias=True) for e in errors]})
     record.notified, record.notify_errors = notified, errors
+    log_events.gate_opened(record.run_id, record.id, record.step_index, len(record.approvers),
+                           record.required_approvals, record.automatic, len(notified), len(errors))
     return _summary(record)
 
 
@@ -182,6 +184,8 @@ def close_gate(store: ApprovalStore, approval_id: str, outcome: Outcome, counted
             "counted": sorted(d.approver for d in record.decisions if d.counted),
             "decisions": [{"approver": d.approver, "decision": d.decision, "via": d.via, "counted": d.counted}
                           for d in record.decisions]})
+        log_events.gate_closed(record.run_id, record.id, outcome, sorted(d.approver for d in record.decisions
+                                                                        if d.counted))
     return record
 
 

@@ -126,7 +126,8 @@ async def poll_queued_tenant(store: SourceStore, graph: GraphClientFactory, deli
         if len(won) == len(due) and unqueued:
             break
     report.claimed = len(claims)
-    report.outcomes = await poll_tenant(store, graph, claims, deliver, clock, rng) if claims else []
+    report.outcomes = (await poll_tenant(store, graph, claims, deliver, clock, rng, config=tenant.config)
+                       if claims else [])
     return report
 
 
@@ -147,7 +148,8 @@ async def run_cycle(store: SourceStore, graph: GraphClientFactory, deliver: Deli
             claims = await asyncio.to_thread(store.claim_many, tenant_id, candidates, owner=owner, now=clock(),
                                              early=DUE_SLACK)
             report.claimed += len(claims)
-            return await poll_tenant(store, graph, claims, deliver, clock, rng) if claims else []
+            return (await poll_tenant(store, graph, claims, deliver, clock, rng, config=snapshot[tenant_id].config)
+                    if claims else [])
 
     report.outcomes = [o for outcomes in await asyncio.gather(*(poll(t, c) for t, c in due.items()))
                        for o in outcomes]

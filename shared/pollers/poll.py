@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,11 +27,12 @@ from typing import Any
 import httpx
 from kiota_abstractions.api_error import APIError
 
+from shared import log_events
 from shared.graph import GraphClientFactory
 from shared.pollers import compliance, overlap
 from shared.pollers.graph_lists import read_noncompliant_devices, read_window
 from shared.sources.catalog import SOURCES, SourceName
-from shared.sources.models import SourceError
+from shared.sources.models import SourceError, SourcesConfig
 from shared.store.sources import DEFAULT_LEASE, Claim, ClaimLost, SourceStore
 
 log = logging.getLogger("riposte.pollers")
@@ -126,9 +128,9 @@ async def _held(store: SourceStore, claim: Claim, now: datetime) -> Claim:
 
 
 async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held: list[Claim], deliver: Deliver,
-                            now: Callable[[], datetime]) -> _Read:
+                            now: Callable[[], datetime], config: SourcesConfig) -> _Read:
     """Read the claimed window (held[0], replaced as it is extended) from the tenant's Graph and hand each
-    record to intake."""
+    record to intake. `config`: the tenant's, for its lag margins."""
     claim = held[0]
     tenant, source = claim.tenant_id, claim.source
     graph = graphs.for_tenant(tenant)
@@ -142,15 +144,15 @@ async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held
         records, following = compliance.drift(claim.state.tracked | rows, devices, claim.window_end, baseline=first)
         items = len(devices)
     else:
-        spec = SOURCES[source]
-        field = spec.watermark_field
+        field = SOURCES[source].watermark_field
         assert field is not None
+        lag = config.lag_margin(source)  # the tenant's listing-lag override, else the catalog's margin
         # A first window (no watermark yet) reaches back one interval and no more: enabling a source does
         # not replay what came before it.
-        margin = spec.lag_margin if claim.state.watermark is not None else timedelta(0)
+        margin = lag if claim.state.watermark is not None else timedelta(0)
         read, requests = await read_window(graph, source, claim.window_start - margin, claim.window_end)
         records = overlap.unseen(read, field, claim.state.recent)
-        recent = overlap.remembered(read, field, claim.window_end - spec.lag_margin)
+        recent = overlap.remembered(read, field, claim.window_end - lag)
         items, reread = len(read), len(read) - len(records)
     alerts = 0
     for record in records:
@@ -201,13 +203,15 @@ def _renotified(store: SourceStore, advanced: list[Claim], now: datetime) -> lis
 
 
 async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: list[Claim], deliver: Deliver,
-                      now: Callable[[], datetime], rng: random.Random, *,
+                      now: Callable[[], datetime], rng: random.Random, *, config: SourcesConfig | None = None,
                       rounds: int = RENOTIFIED_ROUNDS) -> list[PollOutcome]:
     """Poll one tenant's claimed windows together; the successful ones are advanced in one storage
     transaction, each failure is recorded on its source (with its backoff). A source notified during the
-    poll is polled again at once (up to `rounds` polls in all)."""
-    holders = [[claim] for claim in claims]
-    results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now) for h in holders),
+    poll is polled again at once (up to `rounds` polls in all). `config`: the tenant's sources
+    configuration as read with the claims (its listing-lag override); None: the catalog's margins."""
+    config = config or SourcesConfig()
+    holders, clock = [[claim] for claim in claims], time.perf_counter()
+    results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now, config) for h in holders),
                                    return_exceptions=True)
     outcomes: list[PollOutcome] = []
     done: list[tuple[Claim, _Read]] = []
@@ -216,6 +220,8 @@ async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: li
             done.append((claim, result))
         elif isinstance(result, Exception):  # every failure is recorded on the source; none stops the cycle
             outcomes.append(await _failed(store, claim, result, now(), rng))
+            log_events.source_polled(claim.tenant_id, claim.source.value, 0, 0, 0, (time.perf_counter() - clock) * 1000,
+                                     outcomes[-1].error.code if outcomes[-1].error else None)
         else:  # CancelledError and the like: not ours to swallow
             raise result
     if done:
@@ -227,8 +233,10 @@ async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: li
                 log.warning("poll of %s for tenant %s: the window was taken over", claim.source.value, claim.tenant_id)
             outcomes.append(PollOutcome(claim.tenant_id, claim.source, items=r.items, alerts=r.alerts,
                                         requests=r.requests))
+            log_events.source_polled(claim.tenant_id, claim.source.value, r.items, r.alerts, r.requests,
+                                     (time.perf_counter() - clock) * 1000)
         advanced = [claim for (claim, _), state in zip(done, written, strict=True) if not isinstance(state, ClaimLost)]
         again = await asyncio.to_thread(_renotified, store, advanced, now()) if rounds > 1 else []
         if again:
-            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, rounds=rounds - 1)
+            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, config=config, rounds=rounds - 1)
     return outcomes

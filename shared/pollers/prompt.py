@@ -45,7 +45,8 @@ async def poll_now(store: SourceStore, graphs: GraphClientFactory, deliver: Deli
     """Claim the tenant's alerts_v2 window if it is on and due (a notification made it due), and poll it.
     Nothing when it is off, not due, or held: whoever holds it reads the alert."""
     clock = now or (lambda: datetime.now(UTC))
-    config = (await asyncio.to_thread(store.get_config, tenant_id)).of(SOURCE)
+    sources = await asyncio.to_thread(store.get_config, tenant_id)
+    config = sources.of(SOURCE)
     if not config.enabled:
         return []
     state, etag = await asyncio.to_thread(store.get_state, tenant_id, SOURCE)
@@ -53,7 +54,8 @@ async def poll_now(store: SourceStore, graphs: GraphClientFactory, deliver: Deli
                                      owner=owner, now=clock())
     if not claims:
         return []
-    return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random())  # noqa: S311 - jitter
+    return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random(),  # noqa: S311 - jitter
+                             config=sources)
 
 
 async def send_poll(store: SourceStore, tenant_id: str, send: Send, *,
@@ -66,13 +68,11 @@ async def send_poll(store: SourceStore, tenant_id: str, send: Send, *,
     return report.sent > 0
 
 
-def poll_soon(store: SourceStore, graphs: GraphClientFactory, deliver: Deliver, tenant_ids: list[str], *,
-              owner: str, send: Send | None = None) -> asyncio.Task[None] | None:
+def poll_soon(store: SourceStore, tenant_ids: list[str], *, send: Send | None = None) -> asyncio.Task[None] | None:
     """Each tenant's `polls` message sent (send_poll) by a task of the running loop; returns at once with
     that task (None: every tenant already has a send in flight here). A caller that can wait (the
     notification endpoints) awaits it, so the message is sent before the request ends; the task never
-    raises. `graphs`, `deliver` and `owner` are the queue trigger's now (kept: the hook's interface)."""
-    del graphs, deliver, owner
+    raises. The poll itself is the queue trigger's, with its own Graph client and intake delivery."""
     sender = send or _send_polls
     tenants = [t for t in dict.fromkeys(tenant_ids) if t not in _sending]
     if not tenants:

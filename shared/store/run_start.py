@@ -3,20 +3,24 @@
 `run_step` records the run as running before the first step acts (activities/playbook_steps.py says why), so this
 write is on containment's critical path: it precedes the disable. AlertStore.set_run_status does the same
 read-change-write through the sync Tables SDK on a worker thread: a thread hop each way and the SDK's pipeline
-around two requests (docs/benchmarks.md, "Containment: the disable first", "Before the first $batch"). Here the
-same two requests (read the row, replace it under its ETag) go through the async client's pipeline as
-shared/store/table_requests.py builds them. Same semantics: a stopped run stays so; a concurrent change (a
-cancel) makes the replace fail and the change is made again on what was read anew.
+around two requests, then two more for the run's list row (docs/benchmarks.md, "Containment: the disable first",
+"Before the first $batch"). Here the same two requests (read the row, replace it under its ETag and revision) go
+through the async client's pipeline as shared/store/table_requests.py builds them, and the caller syncs the list
+row (RunIndex.sync with `changed`) once the step has acted. Same semantics: a stopped run stays so; a concurrent
+change (a cancel) makes the replace fail and the change is made again on what was read anew; the list row only
+moves forward, and one left behind by a crash is synced by the reconciler (shared/store/run_index.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
 from shared.models.run import Run, RunStatus, alert_id_of_run
-from shared.store.alerts import run_entity, status_change
+from shared.store.alerts import changed_run_entity, status_change
 from shared.store.async_tables import AsyncTables
 from shared.store.directory import NotFound
 from shared.store.tables import ALERTS, get_json
@@ -24,8 +28,14 @@ from shared.store.tables import ALERTS, get_json
 ATTEMPTS = 5  # as AlertStore._change_run
 
 
-async def mark_running(tables: AsyncTables, run_id: str, now: datetime) -> Run:
-    """set_run_status(run_id, RUNNING, started_at=now, acted_at=now), async; returns the run as stored."""
+@dataclass(frozen=True)
+class Marked:
+    run: Run  # as stored
+    changed: dict[str, Any] | None  # the run row written, for its list row; None when nothing was (stopped)
+
+
+async def mark_running(tables: AsyncTables, run_id: str, now: datetime) -> Marked:
+    """set_run_status(run_id, RUNNING, started_at=now, acted_at=now) but the list row's sync, async."""
     alert_id = alert_id_of_run(run_id)
     if alert_id is None:
         raise NotFound(run_id)
@@ -38,10 +48,11 @@ async def mark_running(tables: AsyncTables, run_id: str, now: datetime) -> Run:
             raise NotFound(run_id) from None
         run = Run.model_validate(get_json(entity, "doc"))
         if not change(run):
-            return run
+            return Marked(run, None)
+        changed = changed_run_entity(run, entity)
         try:
-            await table.replace(run_entity(run), entity.metadata["etag"])
-            return run
+            await table.replace(changed, entity.metadata["etag"])
+            return Marked(run, changed)
         except ResourceModifiedError:
             continue
     raise ResourceModifiedError(f"run {run_id} kept changing")

@@ -13,7 +13,7 @@ import pytest
 
 from devhost.durable_api import client_binding
 from shared import run_recovery, services
-from shared.models.run import Run
+from shared.models.run import Run, RunStatus
 from tests.api.helpers import principal_header
 from tests.e2e.test_bec_flow import ADELE, sandbox_user, wait_for_run, wait_for_status
 from tests.e2e.test_flow_runs import APPROVER, approval_gate, start
@@ -141,3 +141,27 @@ def test_a_run_is_marked_acted_before_its_first_primitive_acts(api, monkeypatch)
     run = wait_for_run(api, run_id)
     assert len(seen) == 1 and seen[0] is not None
     assert run["actedAt"] is not None
+
+
+def test_the_run_list_row_follows_the_first_step_and_nothing_else_is_written_before_it(api, monkeypatch):
+    """The move to running is one run-row write before the first action; the run list's row of it follows the
+    step (activities/playbook_steps.py), so containment's disable waits for no more than that."""
+    import activities.playbook_steps as steps
+    from shared.run_listing import RunQuery
+    from shared.store.run_index import RunIndex
+
+    seen = []
+    real = steps.execute_step
+
+    async def observing(index, action, alert, run, deps):
+        listed = [r for r in RunIndex(services.tables()).page(RunQuery.from_params({"limit": "200"}))[0]
+                  if r.id == run.run_id]
+        seen.append((services.alerts().get_run(run.run_id).status, [r.status for r in listed]))
+        return await real(index, action, alert, run, deps)
+
+    monkeypatch.setattr(steps, "execute_step", observing)
+    run_id = start(api, [{"type": "disable_user"}])
+    run = wait_for_run(api, run_id)
+    assert seen == [(RunStatus.RUNNING, [RunStatus.PENDING])]
+    listed = [r for r in RunIndex(services.tables()).page(RunQuery.from_params({"limit": "200"}))[0] if r.id == run_id]
+    assert [r.status.value for r in listed] == [run["status"]]

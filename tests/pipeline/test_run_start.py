@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.models.run import RunStatus
+from shared.models.run import RunStatus, alert_id_of_run
+from shared.run_listing import RunQuery
 from shared.store.alerts import AlertStore
 from shared.store.directory import NotFound
+from shared.store.run_index import RunIndex
 from shared.store.run_start import mark_running
 from shared.store.table_requests import LeanTable
+from shared.store.tables import ALERTS
 from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
 
 NOW = datetime(2026, 12, 4, 19, 0, tzinfo=UTC)
@@ -22,14 +25,25 @@ async def test_a_pending_run_is_stored_as_set_run_status_stores_it(tables, async
     by_loop, by_thread = [(await intake.receive(normalized(tenant_id=T1))).run_ids[0] for _ in range(2)]
     store = AlertStore(tables)
 
-    returned = await mark_running(async_tables, by_loop, NOW)
+    marked = await mark_running(async_tables, by_loop, NOW)
     store.set_run_status(by_thread, RunStatus.RUNNING, started_at=NOW, acted_at=NOW)
 
     stored, reference = store.get_run(by_loop), store.get_run(by_thread)
-    assert returned == stored and stored.status is RunStatus.RUNNING
+    assert marked.run == stored and stored.status is RunStatus.RUNNING
     assert (stored.started_at, stored.acted_at) == (NOW, NOW)
     ignored = {"id", "alert_id", "created_at"}
     assert stored.model_dump(exclude=ignored) == reference.model_dump(exclude=ignored)
+    # The same row (its revision too); the list row is left to the caller, after the step (run_step).
+    rows = {run_id: tables(ALERTS).get_entity(alert_id_of_run(run_id), f"run|{run_id}")
+            for run_id in (by_loop, by_thread)}
+    assert rows[by_loop]["rev"] == rows[by_thread]["rev"] == 1 and marked.changed["rev"] == 1
+    assert {k: v for k, v in rows[by_loop].items() if not k.startswith(("doc", "PartitionKey", "RowKey"))} == \
+        {k: v for k, v in rows[by_thread].items() if not k.startswith(("doc", "PartitionKey", "RowKey"))}
+    assert [r.status for r in RunIndex(tables).page(RunQuery.from_params({}))[0] if r.id == by_loop] == \
+        [RunStatus.PENDING]
+    RunIndex(tables).sync(marked.changed)
+    assert [r.status for r in RunIndex(tables).page(RunQuery.from_params({}))[0] if r.id == by_loop] == \
+        [RunStatus.RUNNING]
 
 
 async def test_a_cancelled_run_stays_cancelled(tables, async_tables, intake):  # noqa: F811
@@ -38,10 +52,10 @@ async def test_a_cancelled_run_stays_cancelled(tables, async_tables, intake):  #
     store = AlertStore(tables)
     store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)
 
-    returned = await mark_running(async_tables, run_id, NOW)
+    marked = await mark_running(async_tables, run_id, NOW)
 
-    assert returned.status is RunStatus.CANCELLED and store.get_run(run_id).status is RunStatus.CANCELLED
-    assert store.get_run(run_id).acted_at is None
+    assert marked.run.status is RunStatus.CANCELLED and marked.changed is None
+    assert store.get_run(run_id).status is RunStatus.CANCELLED and store.get_run(run_id).acted_at is None
 
 
 async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables, intake, monkeypatch):  # noqa: F811
@@ -59,10 +73,10 @@ async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables
         return entity
 
     monkeypatch.setattr(LeanTable, "get", get_then_cancel)
-    returned = await mark_running(async_tables, run_id, NOW)
+    marked = await mark_running(async_tables, run_id, NOW)
 
     assert reads == ["pending", "cancelled"]
-    assert returned.status is RunStatus.CANCELLED and store.get_run(run_id).status is RunStatus.CANCELLED
+    assert marked.run.status is RunStatus.CANCELLED and store.get_run(run_id).status is RunStatus.CANCELLED
 
 
 async def test_an_unknown_run_is_not_found(async_tables):

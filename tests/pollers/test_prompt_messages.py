@@ -28,7 +28,7 @@ async def notified(store, graphs, tenant) -> Collected:
 
 
 def hook(store, tenant, outbox):
-    return prompt.poll_soon(store, None, None, [tenant], owner="instance-a", send=outbox)
+    return prompt.poll_soon(store, [tenant], send=outbox)
 
 
 async def test_a_notification_burst_is_one_polls_message_and_the_timer_sends_none(store, graphs, control, tenant):
