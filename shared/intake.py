@@ -190,7 +190,7 @@ class IntakeResult:
     to_start: list[RunRequest] = field(default_factory=list)  # runs the caller hands to Durable Functions
     run_ids: list[str] = field(default_factory=list)
     redrive: list[Run] = field(default_factory=list)  # a re-delivery: stored runs whose instance may be gone
-    unlisted: dict | None = None  # a new alert's row, not yet in the alert list (Intake.list writes it)
+    unlisted: list[dict] | None = None  # a new alert's rows, not yet in the alert and run lists (Intake.list)
 
 
 class Intake:
@@ -207,11 +207,12 @@ class Intake:
         return result
 
     async def list(self, result: IntakeResult) -> None:
-        """Write a new alert's list row (shared/alert_listing.py). After its runs are started: the list row is
-        not on containment's critical path, and the delivery is answered only once it is written (a crash
-        before it: the sender's retry is a duplicate delivery, which rewrites the list row)."""
+        """Write a new alert's list row (shared/alert_listing.py) and its runs' (shared/store/run_index.py). After
+        its runs are started: they are not on containment's critical path, and the delivery is answered only
+        once they are written. A crash before: the sender's retry is a duplicate delivery, which rewrites the
+        alert's list row; the runs are listed open, and the reconciler lists them (AlertStore.reindex)."""
         if result.unlisted is not None:
-            await self._alerts.list_alert(result.unlisted)
+            await self._alerts.list_new(result.unlisted)
             result.unlisted = None
 
     async def take_in(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
@@ -249,7 +250,7 @@ class Intake:
         # starts, and the open-run index (shared/run_recovery.py) finds those that never did.
         log_events.alert_received(alert.id, alert.tenant_id, alert.source.value, False, len(runs))
         return IntakeResult(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
-                            run_ids=[r.id for r in runs], unlisted=rows[0])
+                            run_ids=[r.id for r in runs], unlisted=rows)
 
     async def _existing(self, alert: Alert, stored: StoredAlert, now: datetime) -> IntakeResult:
         """A delivery of an alert stored before: update its status; restart runs a crash left pending."""

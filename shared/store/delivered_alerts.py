@@ -6,9 +6,9 @@ Per delivery (the playbook revision is cached: shared/intake.py):
   delivery's transaction and its list row. A new status adds one merge of the alert row.
 - a new alert: that query (empty), the open-run listing when runs matched, the alert's create (one entity
   when it starts no run and fits, else a transaction whose alert row is a create: the dedupe when two
-  deliveries race past the query), a run-list row per run (shared/store/run_index.py), the list row (after
-  the runs are started: it is not on containment's critical path; the delivery is answered once it is
-  written). 3 requests with no match, 5 with one.
+  deliveries race past the query), then, after the runs are started (not on containment's critical path;
+  the delivery is answered once they are written), the list row and a run-list row per run
+  (shared/store/run_index.py). 3 requests with no match, 5 with one.
 Rows and their layout: shared/store/alerts.py. The query, the single-entity create and the upserts are built
 by shared/store/table_requests.py (the same requests as the SDK's methods, for less CPU); transactions and
 the rare status update use the SDK's methods.
@@ -66,9 +66,8 @@ class DeliveredAlerts:
                 await (await self._tables(ALERTS)).submit_transaction(transaction)
 
     async def record_new(self, rows: list[dict[str, Any]]) -> bool:
-        """Store a new alert's rows (shared/store/alerts.new_alert_rows) and list its runs; False if it was stored
-        before (nothing is written then). The caller lists the alert (list_alert with rows[0]) once its runs are
-        started."""
+        """Store a new alert's rows (shared/store/alerts.new_alert_rows); False if it was stored before (nothing
+        is written then). The caller lists the alert and its runs (list_new) once the runs are started."""
         table = await self._tables(ALERTS)
         first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
         try:
@@ -85,8 +84,12 @@ class DeliveredAlerts:
         # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
         for start in range(0, len(rest), TRANSACTION_LIMIT):
             await table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
-        await self._list_runs([row for row in rows if row["RowKey"].startswith("run|")])
         return True
+
+    async def list_new(self, rows: list[dict[str, Any]]) -> None:
+        """List a new alert recorded by record_new, and its runs: after the runs started (shared/intake.py)."""
+        await self.list_alert(rows[0])
+        await self._list_runs([row for row in rows if row["RowKey"].startswith("run|")])
 
     async def _list_runs(self, run_rows: list[dict[str, Any]]) -> None:
         """The new runs' list rows (shared/store/run_index.py), as creates: a run's activity may have synced a

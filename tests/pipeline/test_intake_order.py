@@ -1,11 +1,13 @@
 """The order of a delivery's writes around its runs' start (triggers/alert_intake.accept_alerts): the runs start
-before the alert's list row is written (it is not on containment's critical path), and the delivery is answered
-only once it is."""
+before the alert's list row and their run-list rows are written (not on containment's critical path), and the
+delivery is answered only once they are."""
 
 from __future__ import annotations
 
 from shared.alert_listing import AlertQuery
+from shared.run_listing import RunQuery
 from shared.store.alerts import AlertStore
+from shared.store.run_index import RunIndex
 from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
 
 
@@ -14,11 +16,14 @@ class ObservingDurable:
 
     def __init__(self, tables):
         self.store = AlertStore(tables)
-        self.listed_at_start: list[bool] = []
+        self.runs = RunIndex(tables)
+        self.listed_at_start: list[tuple[bool, bool]] = []
 
-    def listed(self) -> bool:
+    def listed(self) -> tuple[bool, bool]:
+        """(the alert is in the alert list, a run is in the run list)"""
         alerts, _ = self.store.list_page(AlertQuery.from_params({}))
-        return bool(alerts)
+        runs, _ = self.runs.page(RunQuery.from_params({}))
+        return bool(alerts), bool(runs)
 
     async def start_new(self, name, instance_id=None, client_input=None):
         assert self.store.get_run(instance_id) is not None  # its run row exists before it starts
@@ -35,12 +40,14 @@ async def test_the_run_starts_before_the_list_row_and_the_delivery_lists_it(tabl
 
     [summary] = await alert_intake.accept_alerts([normalized(tenant_id=T1)], durable, None)
 
-    assert durable.listed_at_start == [False]
-    assert len(summary["runIds"]) == 1 and durable.listed()
+    assert durable.listed_at_start == [(False, False)]
+    assert len(summary["runIds"]) == 1 and durable.listed() == (True, True)
 
 
-async def test_receive_still_lists_a_new_alert(tables, intake):  # noqa: F811
+async def test_receive_still_lists_a_new_alert_and_its_runs(tables, intake):  # noqa: F811
+    playbook(tables, {"type": "all"})
     result = await intake.receive(normalized(tenant_id=T1))
     assert result.unlisted is None
     [listed], _ = AlertStore(tables).list_page(AlertQuery.from_params({}))
-    assert listed.id == result.alert.id
+    [run], _ = RunIndex(tables).page(RunQuery.from_params({}))
+    assert (listed.id, [run.id]) == (result.alert.id, result.run_ids)
