@@ -59,17 +59,17 @@ async def _receive(req: func.HttpRequest, handle: Handler, client: df.DurableOrc
         return error_response(400, "invalid_notification", f"{field}: {reason}.", field=field)
     store = services.sources()
     handled = await asyncio.to_thread(handle, batch, store, _key(), datetime.now(UTC))
-    await poll_due(store, handled, client)
+    await poll_due(handled, client)
     return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
 
 
-async def poll_due(store: SourceStore, handled: receiver.Handled, client: df.DurableOrchestrationClient) -> None:
+async def poll_due(handled: receiver.Handled, client: df.DurableOrchestrationClient) -> None:
     """The hook, for the webhook endpoints and the Event Grid trigger alike: each tenant a notification
     made due gets its `polls` message now, rather than at the pollers' next tick, sent before the
     trigger returns (work left behind a response or an acknowledged event is not durable)."""
     if handled.due:
-        sending = prompt.poll_soon(store, services.graph_factory(), pollers.intake_delivery(client), handled.due,
-                                   owner=pollers.owner())
+        sending = prompt.poll_soon(services.poll_states(), services.graph_factory(), pollers.intake_delivery(client),
+                                   handled.due, owner=pollers.owner())
         if sending is None:  # every tenant's send is in flight already (or a test's stand-in)
             return
         try:
@@ -86,7 +86,7 @@ async def receive_graph_event(event: func.EventGridEvent, event_type: str,
     store = services.sources()
     handled = await asyncio.to_thread(event_grid.handle_event, event_type, event.id, getattr(event, "source", None),
                                       event.get_json(), store, _key(), datetime.now(UTC))
-    await poll_due(store, handled, client)
+    await poll_due(handled, client)
     log.info("Event Grid event %s (%s): %d accepted", event.id, event_type, handled.accepted)
     return handled
 
