@@ -132,11 +132,10 @@ async def _read_and_deliver(store: PollStates, graphs: GraphClientFactory, held:
     record to intake."""
     claim = held[0]
     tenant, source = claim.tenant_id, claim.source
-    graph = graphs.for_tenant(tenant)
     tracked = recent = None
     reread = 0
     if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
-        devices, requests = await read_noncompliant_devices(graph)
+        devices, requests = await read_noncompliant_devices(graphs, tenant)
         first = claim.state.last_success_at is None  # a baseline: today's gaps are not events
         rows = await store.tracked_devices(tenant)
         # A state written before tracked devices had rows of their own still holds them in `tracked`.
@@ -149,7 +148,7 @@ async def _read_and_deliver(store: PollStates, graphs: GraphClientFactory, held:
         # A first window (no watermark yet) reaches back one interval and no more: enabling a source does
         # not replay what came before it.
         margin = spec.lag_margin if claim.state.watermark is not None else timedelta(0)
-        read, requests = await read_window(graph, source, claim.window_start - margin, claim.window_end)
+        read, requests = await read_window(graphs, tenant, source, claim.window_start - margin, claim.window_end)
         records = overlap.unseen(read, field, claim.state.recent)
         recent = overlap.remembered(read, field, claim.window_end - spec.lag_margin)
         items, reread = len(read), len(read) - len(records)

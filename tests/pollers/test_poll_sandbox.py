@@ -93,7 +93,7 @@ async def test_an_update_is_read_again_in_the_next_window(store, states, graphs,
 
 
 async def test_every_page_is_followed(store, states, graphs, control, tenant, monkeypatch):
-    monkeypatch.setitem(graph_lists.QUERIES, ALERTS, ListQuery(lambda g: g.security.alerts_v2, top=2))
+    monkeypatch.setitem(graph_lists.QUERIES, ALERTS, ListQuery("security/alerts_v2", top=2))
     enable(store, tenant, ALERTS)
     injected = [inject(control, tenant, "security/alerts", {"title": f"alert {n}"})["id"] for n in range(5)]
     deliver = Collected()
