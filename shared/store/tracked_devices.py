@@ -4,7 +4,7 @@ alert's id ("" for a baseline device).
 
 A row per device, not one property of the source's state: a tenant with thousands of non-compliant
 devices would pass Table Storage's 64 KiB per property and 1 MiB per entity, and the state rows are read
-by every pollers' tick (SourceStore.snapshot), so they stay small. A poll reads the partition once and
+by every pollers' tick (PollStates.snapshot), so they stay small. A poll reads the partition once and
 writes only what changed, in transactions of at most MAX_BATCH operations (Table Storage's limit), each
 all or nothing. The poll holds the source's claim while it writes; a crash between two transactions
 leaves some devices updated and some not, which the next poll (the same window again) finishes: a device
