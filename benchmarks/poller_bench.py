@@ -59,6 +59,16 @@ def start(args: list[str]) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # noqa: S603
 
 
+def process_cpu(proc: subprocess.Popen) -> float | None:
+    """CPU seconds (user + system) a child process has used so far, from /proc (None where there is none)."""
+    try:
+        with open(f"/proc/{proc.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def nothing(tenant_id: str, source: SourceName, record: dict) -> int:
     raise AssertionError(f"a quiet cycle delivered a record of {tenant_id}/{source}")
 
@@ -97,17 +107,24 @@ def quiet_cycle() -> None:
             seq = (await asyncio.to_thread(control.get, "/_sandbox/calls", params={"since": 0})).json()["value"]
             since = seq[-1]["seq"] if seq else 0
             later = datetime.now(UTC) + timedelta(seconds=INTERVAL + 1)
+            others0 = [process_cpu(p) for p in (sandbox, azurite)]
             cpu0, loop_cpu0, t0 = time.process_time(), time.thread_time(), time.perf_counter()
             report = await cycle.run_cycle(states, graphs, nothing, owner="bench", now=lambda: later + timedelta(
                 seconds=time.perf_counter() - t0))
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             loop_cpu = time.thread_time() - loop_cpu0
+            others = [None if a is None or b is None else b - a
+                      for a, b in zip(others0, (process_cpu(p) for p in (sandbox, azurite)), strict=True)]
             calls = (await asyncio.to_thread(control.get, "/_sandbox/calls", params={"since": since})).json()["value"]
             print(f"quiet cycle, {TENANTS} tenants x {len(SOURCES)} sources: {wall:.1f} s wall, {cpu:.1f} s CPU "
                   f"(poller process; {loop_cpu:.1f} s on the event loop's thread, the rest in other threads), "
                   f"{cpu / max(report.claimed, 1) * 1000:.1f} ms CPU per poll, {report.claimed} windows, "
                   f"{report.requests} Graph requests "
                   f"({len(calls)} in the sandbox's call log), {report.failures} failed")
+            if None not in others:
+                total = cpu + sum(others)
+                print(f"  meanwhile the sandbox used {others[0]:.1f} s CPU and Azurite {others[1]:.1f} s: "
+                      f"{total:.1f} s of CPU in all, so at least {total / 2:.1f} s of wall time on 2 cores")
             await graphs.aclose()
 
         asyncio.run(run())
