@@ -1,24 +1,26 @@
-"""The containment preset's first request: one Graph ``$batch`` per user that reads what rollback needs, blocks
-sign-in and revokes the sessions, chained with dependsOn (read -> disable -> revoke).
+"""The first request of the containment preset and of disable_user: one Graph ``$batch`` per user that reads what
+rollback needs, then blocks sign-in (and, for the preset, revokes the sessions), chained with dependsOn (read ->
+disable [-> revoke]).
 
 The disable is the point of containment, so nothing goes to Graph (or to storage) before it: the before-read
 rides in the same round trip, and dependsOn makes Graph run it first, so the accountEnabled it returns is the
 state rollback restores. Disable before revoke: a token refreshed between the two cannot outlive the revoke.
 
-Graph answers 424 (Failed Dependency) for the disable and the revoke when the read fails: nothing was written.
+Graph answers 424 (Failed Dependency) for the writes (disable, revoke) when the read fails: nothing was written.
 What then, by the read's status:
 - 404: the user does not exist. Nothing more is sent; the step reports it not found.
 - 429, 503, 504 (throttled): send_batch has already resent the whole chain after Retry-After, a bounded number
   of times. Still throttled: the user is reported not contained and nothing was written (sending past Graph's
   Retry-After would only be throttled again).
 - another 5xx: a passing fault. The same chain goes once more, so the before-state stays exact.
-- anything else (e.g. 403, the app may not read the user), or a 5xx twice: disable -> revoke go again without
+- anything else (e.g. 403, the app may not read the user), or a 5xx twice: the writes go again without
   the read. Getting the user out comes before an exact rollback: the before-state is recorded unknown
   (``beforeUnknown``: the read's error) and rollback re-enables the account, as disable_user does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -35,8 +37,8 @@ THROTTLED = BatchRetryPolicy().retry_statuses  # send_batch resends these itself
 
 @dataclass(frozen=True)
 class FirstBatch:
-    """What the first request did: each request's last result by id (read, disable, revoke), the $batch posts it
-    took, and the account's state before the disable."""
+    """What the first request did: each request's last result by id (read, then the writes: disable, revoke), the
+    $batch posts it took, and the account's state before the disable."""
 
     results: dict[str, BatchStepResult]
     posts: int
@@ -45,8 +47,8 @@ class FirstBatch:
 
     @property
     def out(self) -> bool:
-        """Disabled and sessions revoked: the user is out of the seat."""
-        return self.results["disable"].ok and self.results["revoke"].ok
+        """Every write succeeded (disabled, and for the preset sessions revoked): the user is out of the seat."""
+        return all(result.ok for key, result in self.results.items() if key != "read")
 
 
 def read_step(user: UserEntity) -> BatchStep:
@@ -68,9 +70,11 @@ def _before(read: BatchStepResult) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-async def take_out(graph: GraphServiceClient, user: UserEntity) -> FirstBatch:
-    """Send read -> disable -> revoke as one $batch, and decide what to do when the read fails (module docstring)."""
-    chain = [read_step(user), disable_write(user), revoke_write(user)]
+async def take_out(graph: GraphServiceClient, user: UserEntity, writes: Sequence[BatchStep] | None = None
+                   ) -> FirstBatch:
+    """Send read -> writes (by default disable -> revoke) as one $batch, and decide what to do when the read fails
+    (module docstring)."""
+    chain = [read_step(user), *(writes if writes is not None else (disable_write(user), revoke_write(user)))]
     results, posts = await send_chain_caught(graph, chain)
     read = results["read"]
     if not read.ok and read.status >= 500 and read.status not in THROTTLED:

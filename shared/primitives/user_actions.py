@@ -1,5 +1,5 @@
-"""User primitives' building blocks: the alert's targets, disable, revoke sessions, and the write chains the
-containment preset (users.py, disable_user_and_revoke) sends as Graph JSON batches."""
+"""User primitives' building blocks: the alert's targets, revoke sessions, the disable and revoke writes, and the
+write chains disable_user and the containment preset (disable_user_and_revoke) send as Graph JSON batches."""
 
 from __future__ import annotations
 
@@ -65,20 +65,6 @@ def _summarize(per_user: list[dict[str, Any]]) -> StepOutcome:
     first = failures[0]["error"]
     message = f"{len(failures)} of {len(per_user)} users failed; first: {first['message']}"
     return StepOutcome.failed(first["code"], message, result)
-
-
-async def disable_users(graph: GraphServiceClient, users: list[UserEntity]) -> StepOutcome:
-    # msgraph's models are imported where used: `import function_app` stays light.
-    from msgraph.generated.models.user import User
-
-    per_user = []
-    for user in users:
-        try:
-            await graph.users.by_user_id(user_key(user)).patch(User(account_enabled=False))
-            per_user.append(_label(user) | {"accountEnabled": {"after": False}})
-        except odata_error() as exc:
-            per_user.append(_label(user) | {"error": from_odata(exc).model_dump()})
-    return _summarize(per_user)
 
 
 async def revoke_sessions(graph: GraphServiceClient, users: list[UserEntity]) -> StepOutcome:

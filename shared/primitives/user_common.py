@@ -69,7 +69,7 @@ def entity(entry: dict[str, Any]) -> UserEntity:
     return UserEntity(id=entry.get("id"), upn=entry.get("upn"))
 
 
-# --- accountEnabled: enable_user and disable_user ---------------------------------------------------
+# --- accountEnabled: enable_user (disable_user sends one $batch: user_disable.py), and both undos -----------
 async def set_account_enabled(graph: GraphServiceClient, users: list[UserEntity], enabled: bool) -> StepOutcome:
     """Set accountEnabled on each user, recording the value before. A user already in that state is not
     touched (idempotent). The before-read is best effort: without User.Read.All it is recorded as unknown."""

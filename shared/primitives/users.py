@@ -1,8 +1,9 @@
 """User primitives: block sign-in and revoke sessions, alone or as the compromise containment preset.
 
-disable_user records each user's accountEnabled before and after (the before-read is best effort), so
-its undo (rollback) re-enables exactly the accounts it disabled, and leaves alone one that was disabled
-before the run. enable_user, its reverse, lives in user_recovery.py.
+disable_user (user_disable.py) sends each user one $batch, read -> disable chained by dependsOn, and records
+the accountEnabled it read before and the one after (the read is best effort), so its undo (rollback)
+re-enables exactly the accounts it disabled, and leaves alone one that was disabled before the run.
+enable_user, its reverse, lives in user_recovery.py.
 
 disable_user_and_revoke is the compromise preset. Its default is to get the user out of the seat, then report
 what is left: per user, disable sign-in and revoke every session, then reset the password (force_password_reset's
@@ -84,8 +85,8 @@ from shared.primitives.user_common import (
     entries,
     label,
     restore_account_enabled,
-    set_account_enabled,
 )
+from shared.primitives.user_disable import disable_accounts
 from shared.primitives.user_recovery import password_profile_body, password_reset_entry
 
 if TYPE_CHECKING:
@@ -108,10 +109,6 @@ class DisableUserAndRevokeParams(UserTargetParams):
         "disable inbox rules that forward or redirect (Graph) and clear mailbox forwarding (Exchange Online)"))
 
 
-async def _disable(graph, users) -> StepOutcome:
-    return await set_account_enabled(graph, users, False)
-
-
 def _on_users(act):
     async def handler(params: UserTargetParams, ctx: StepContext) -> StepOutcome:
         users = user_targets(ctx.alert, params)
@@ -130,6 +127,16 @@ def _describe(verb: str):
         return f"Would {verb}: {', '.join(names[:params.max_targets])} in tenant {ctx.alert.tenant_id}."
 
     return describe
+
+
+def describe_disable(params: DisableUserParams, ctx: StepContext) -> str:
+    names = describe_users(ctx, max_targets=params.max_targets)
+    if names is None:
+        return "Would skip: the alert names no user to disable."
+    return (f"Would disable: {', '.join(names)} in tenant {ctx.alert.tenant_id}, in one $batch per user that reads "
+            "the account's state (for rollback), then blocks sign-in (accountEnabled = false; dependsOn keeps the "
+            "order). An account already disabled stays so and is not changed; rollback re-enables the accounts "
+            "this step disabled.")
 
 
 # --- disable_user_and_revoke: the compromise preset ------------------------------------------------------------
@@ -455,10 +462,12 @@ def describe_containment(params: DisableUserAndRevokeParams, ctx: StepContext) -
 register(
     Primitive(
         "disable_user", DisableUserParams,
-        "Block sign-in for each user named by the alert (accountEnabled = false).",
+        "Block sign-in for each user named by the alert (accountEnabled = false), in one Graph $batch per user "
+        "that reads the account's state (for rollback) and then disables it. Rollback re-enables the accounts "
+        "it disabled, not one that was disabled before.",
         ("User.EnableDisableAccount.All",), ("User Administrator",),
         destructive=False, idempotent=True, needs_user=True,
-        handler=_on_users(_disable), describe=_describe("disable"), undo=restore_account_enabled,
+        handler=_on_users(disable_accounts), describe=describe_disable, undo=restore_account_enabled,
     ),
     Primitive(
         "revoke_user_sessions", RevokeUserSessionsParams,

@@ -13,7 +13,7 @@ OUTPUTS = parse(MAIN)["outputs"]
 def test_the_service_is_a_python_function_app_deployed_from_the_repository_root():
     assert AZURE_YAML["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
     api = AZURE_YAML["services"]["api"]
-    assert api == {"project": ".", "language": "python", "host": "function"}
+    assert {k: v for k, v in api.items() if k != "hooks"} == {"project": ".", "language": "python", "host": "function"}
     assert (ROOT / api["project"] / "function_app.py").is_file()
 
 
