@@ -246,7 +246,7 @@ async def test_a_source_notified_during_its_poll_is_polled_again_at_once(store, 
 
     enable(store, tenant, ALERTS, interval=3600)
     claim = await states.claim_window(tenant, ALERTS, owner="poller-a", now=datetime.now(UTC),
-                               interval=timedelta(hours=1))
+                                      interval=timedelta(hours=1))
     # Created after the claimed window ended, notified while the poll holds the source: a nudge.
     alert = inject(control, tenant, "security/alerts", {"title": "Created during the poll", "severity": "high"})
     assert store.mark_due(tenant, ALERTS, now=datetime.now(UTC)) is False
@@ -261,6 +261,30 @@ async def test_a_source_notified_during_its_poll_is_polled_again_at_once(store, 
     assert state.counts.polls == 2 and state.claim is None
     # Spent: the next poll (an hour away) is not hurried, and polling again makes no third poll.
     assert state.next_due_at > datetime.now(UTC) + timedelta(minutes=59)
+
+
+async def test_a_notification_after_the_advance_does_not_stop_the_poll_again(store, states, graphs, control,
+                                                                              tenant):
+    """The poll claims the notified window again on the row as its advance wrote it; a second notification
+    that made the source due in between changed that row, so the poll reads it again and still claims."""
+    from shared.pollers.poll import poll_tenant
+
+    enable(store, tenant, ALERTS, interval=3600)
+    claim = await states.claim_window(tenant, ALERTS, owner="poller-a", now=datetime.now(UTC),
+                                      interval=timedelta(hours=1))
+    alert = inject(control, tenant, "security/alerts", {"title": "Created during the poll", "severity": "high"})
+    store.nudge(tenant, ALERTS, now=datetime.now(UTC))
+
+    class NotifiedAgain(PollStates):
+        async def nudged_at(self, tenant_id, source):
+            assert store.mark_due(tenant_id, source, now=datetime.now(UTC))  # after the advance, before the claim
+            return await super().nudged_at(tenant_id, source)
+
+    deliver = Collected()
+    outcomes = await poll_tenant(NotifiedAgain(states._tables), graphs, [claim], deliver, clock(), random.Random(7))
+
+    assert deliver.ids() == [alert["id"]] and [o.items for o in outcomes][:2] == [0, 1]
+    assert store.get_state(tenant, ALERTS)[0].claim is None
 
 
 async def test_a_notified_tenant_is_polled_now_once_and_only_if_due(store, states, graphs, control, tenant):
