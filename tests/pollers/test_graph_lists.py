@@ -5,6 +5,7 @@ SDK's ODataError (status, Retry-After, code), and a quiet source still one reque
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import random
 import uuid
@@ -134,3 +135,11 @@ async def test_a_quiet_tenant_costs_one_request_per_source(store, states, graphs
         ["/v1.0/" + q.path for q in graph_lists.QUERIES.values()] + ["/v1.0/deviceManagement/managedDevices"])
     assert all((c["method"], c["status"], c["tenantId"], c["appId"]) == ("GET", 200, tenant, "riposte-tests")
                for c in calls)
+
+
+async def test_a_compressed_page_is_read(offline):
+    body = gzip.compress(json.dumps({"value": [{"id": "a"}, {"id": "b"}]}).encode())
+    offline.transport = lambda: httpx.MockTransport(lambda r: httpx.Response(
+        200, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}, content=body))
+    records, requests = await graph_lists.read_list(offline, TENANT, f"{BASE}/security/alerts_v2", max_pages=1)
+    assert (records, requests) == ([{"id": "a"}, {"id": "b"}], 1)
