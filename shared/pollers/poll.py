@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -178,7 +178,8 @@ async def _failed(store: PollStates, claim: Claim, exc: Exception, now: datetime
     return PollOutcome(tenant, source, error=error)
 
 
-async def _renotified(store: PollStates, advanced: list[tuple[Claim, SourceState, str]], now: datetime) -> list[Claim]:
+async def _renotified(store: PollStates, advanced: list[tuple[Claim, SourceState, str]], now: datetime,
+                      nudgeable: Collection[SourceName]) -> list[Claim]:
     """Claims again the windows after those just advanced, (claim, state written, its ETag) each, whose source
     was notified while this poll held it (SourceStore.nudge, later than the window's end: the alert may be
     after what was read), so the alert is read now rather than at the next tick. One point read per
@@ -186,7 +187,7 @@ async def _renotified(store: PollStates, advanced: list[tuple[Claim, SourceState
     since (a notification made it due, another poller took it) is it read again."""
     again = []
     for claim, state, etag in advanced:
-        if claim.source not in NOTIFIED:
+        if claim.source not in NOTIFIED or claim.source not in nudgeable:
             continue
         nudged_at = await store.nudged_at(claim.tenant_id, claim.source)
         if nudged_at is None or nudged_at <= claim.window_end:
@@ -210,11 +211,13 @@ async def _claim_notified(store: PollStates, claim: Claim, state: SourceState, e
 
 
 async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: list[Claim], deliver: Deliver,
-                      now: Callable[[], datetime], rng: random.Random, *,
-                      rounds: int = RENOTIFIED_ROUNDS) -> list[PollOutcome]:
+                      now: Callable[[], datetime], rng: random.Random, *, rounds: int = RENOTIFIED_ROUNDS,
+                      nudgeable: Collection[SourceName] = NOTIFIED) -> list[PollOutcome]:
     """Poll one tenant's claimed windows together; the successful ones are advanced in one storage
     transaction, each failure is recorded on its source (with its backoff). A source notified during the
-    poll is polled again at once (up to `rounds` polls in all)."""
+    poll is polled again at once (up to `rounds` polls in all). `nudgeable`: the sources that can have been
+    notified (TenantSources.subscribed, as the caller read it); the others read no nudge. A subscription
+    created during this poll is not seen, so its first nudge waits for the next tick (cycle.due_candidates)."""
     holders = [[claim] for claim in claims]
     results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now) for h in holders),
                                    return_exceptions=True)
@@ -238,7 +241,8 @@ async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: lis
                                         requests=r.requests))
         advanced = [(claim, *state) for (claim, _), state in zip(done, written, strict=True)
                     if not isinstance(state, ClaimLost)]
-        again = await _renotified(store, advanced, now()) if rounds > 1 else []
+        again = await _renotified(store, advanced, now(), nudgeable) if rounds > 1 else []
         if again:
-            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, rounds=rounds - 1)
+            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, rounds=rounds - 1,
+                                          nudgeable=nudgeable)
     return outcomes

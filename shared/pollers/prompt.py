@@ -53,7 +53,8 @@ async def poll_now(store: PollStates, graphs: GraphClientFactory, deliver: Deliv
                                     now=clock())
     if not claims:
         return []
-    return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random())  # noqa: S311 - jitter
+    return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random(),  # noqa: S311 - jitter
+                             nudgeable=tenant.subscribed)
 
 
 async def send_poll(store: PollStates, tenant_id: str, send: Send, *,

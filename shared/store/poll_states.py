@@ -102,6 +102,11 @@ def read_row(tenant: TenantSources, row) -> None:
             tenant.nudges[SourceName(key.removeprefix("nudge-"))] = datetime.fromisoformat(row["at"])
         except (ValueError, KeyError):
             return
+    elif key.startswith("subscription-"):
+        try:
+            tenant.subscribed.add(SourceName(key.removeprefix("subscription-")))
+        except ValueError:
+            return
 
 
 def _operation(tenant_id: str, source: SourceName, state: SourceState, etag: str | None) -> tuple:

@@ -87,6 +87,9 @@ class TenantSources:
     config: SourcesConfig = field(default_factory=SourcesConfig)
     states: dict[SourceName, tuple[SourceState, str]] = field(default_factory=dict)
     nudges: dict[SourceName, datetime] = field(default_factory=dict)  # see SourceStore.nudge
+    # Sources with a change-notification subscription row: only those can be nudged (the receiver verifies
+    # each notification against that row), so a poll of another source reads no nudge.
+    subscribed: set[SourceName] = field(default_factory=set)
 
     def state(self, source: SourceName) -> tuple[SourceState, str | None]:
         return self.states.get(source, (SourceState(), None))

@@ -15,7 +15,7 @@ from azure.data.tables import TableServiceClient
 from shared.pollers import cycle, graph_lists
 from shared.pollers.graph_lists import ListQuery
 from shared.sources.catalog import SourceName
-from shared.sources.models import SourceConfig, SourceCounts, SourcesConfig, SourceState
+from shared.sources.models import SourceConfig, SourceCounts, SourcesConfig, SourceState, SubscriptionState
 from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
 from tests.table_limits import StrictAsyncTables, StrictTables
@@ -388,3 +388,24 @@ async def test_devices_tracked_in_the_state_before_rows_are_carried_over(store, 
     assert (resolved["alertId"], resolved["status"]) == ("compliance:b", "resolved")
     assert store.tracked_devices(tenant) == {still: "compliance:a"}
     assert store.get_state(tenant, SourceName.MANAGED_DEVICES)[0].tracked == {}
+
+
+async def test_only_a_subscribed_source_reads_its_nudge_after_a_poll(store, states, graphs, control, tenant):
+    """A nudge needs a notification, which needs the tenant's subscription row (the receiver verifies each
+    against it): a tenant without one costs no nudge read per poll; one with it still gets its nudge read."""
+    subscribed = new_sandbox_tenant(control)
+    for tid in (tenant, subscribed):
+        enable(store, tid, ALERTS)
+    store.put_subscription(subscribed, ALERTS, SubscriptionState(id=str(uuid.uuid4()),
+                                                                 expires_at=datetime.now(UTC) + timedelta(days=2)))
+    read = []
+
+    class Counted(PollStates):
+        async def nudged_at(self, tenant_id, source):
+            read.append(tenant_id)
+            return await super().nudged_at(tenant_id, source)
+
+    report = await poll(Counted(states._tables), graphs, Collected())
+
+    assert {o.tenant_id for o in report.outcomes} >= {tenant, subscribed}
+    assert subscribed in read and tenant not in read
