@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.deps-installed
 NPM_STAMP := node_modules/.deps-installed
 
-.PHONY: run reset test lint bench deps chromium clean
+.PHONY: run reset test lint bench deps chromium clean try
 
 # Ports are variables (`make run PORT=7072 SANDBOX_PORT=7082 AZURITE_PORT=10010`; Azurite takes three from its
 # base); a taken port fails at once, naming it. Azurite keeps its data in memory; `make run KEEP_DATA=1` keeps it
@@ -43,6 +43,7 @@ bench: deps
 	$(PY) -m benchmarks.local_data_bench
 	$(PY) -m benchmarks.matching_bench
 	$(PY) -m benchmarks.pipeline_bench
+	$(PY) -m benchmarks.intake_tables_bench
 	$(PY) -m benchmarks.preset_bench
 	$(PY) -m benchmarks.containment_bench
 	$(PY) -m benchmarks.approval_bench
@@ -53,6 +54,14 @@ bench: deps
 	$(PY) -m benchmarks.notification_bench
 	$(PY) -m benchmarks.fault_bench
 	$(PY) -m benchmarks.import_bench
+	$(PY) -m benchmarks.interpreter_bench
+
+# What a playbook would do to an alert, offline (no Azure, Azurite or server): JSON on stdout, docs/try.md.
+# The tester exits 0 on a match, 1 on none, 2 on an invalid file; make reports any non-zero as its own 2, so
+# a CI job that needs the three codes runs `.venv/bin/python -m shared.tryout` itself.
+try: $(PY_STAMP)
+	@test -n "$(PLAYBOOK)" -a -n "$(ALERT)" || { echo "usage: make try PLAYBOOK=file ALERT=file [FACTS=file]" >&2; exit 2; }
+	@$(PY) -m shared.tryout "$(PLAYBOOK)" "$(ALERT)" $(if $(FACTS),--facts "$(FACTS)")
 
 deps: $(PY_STAMP) $(NPM_STAMP)
 

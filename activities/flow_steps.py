@@ -78,7 +78,7 @@ def tally_approval(payload: dict) -> dict:
 @bp.activity_trigger(input_name="payload")
 def close_approval(payload: dict) -> dict:
     record = close_gate(services.approvals(), payload["approvalId"], payload["outcome"], payload["counted"],
-                        datetime.fromisoformat(payload["closedAt"]))
+                        datetime.fromisoformat(payload["closedAt"]), audit=services.audit())
     run = RunContext.model_validate(payload["run"])
     services.alerts().set_run_status(run.run_id, RunStatus.RUNNING)
     return {"approvalId": record.id, "status": record.status}

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
-from shared import services
+from shared import log_events, services
 from shared.models.run import STOPPED_STATUSES, RunStatus, StepResult, StepStatus
 from shared.primitives.runner import execute_step
 from shared.run_request import FinishRequest, StepRequest
@@ -24,6 +24,7 @@ async def run_step(payload: dict) -> dict:
         now = datetime.now(UTC)
         await asyncio.to_thread(store.set_run_status, request.run.run_id, RunStatus.RUNNING,
                                 started_at=now, acted_at=now)
+        log_events.run_started(request.run, request.alert)
     step = await execute_step(request.index, request.action, request.alert, request.run,
                               services.step_dependencies())
     # Recorded after acting, so containment is not delayed by bookkeeping.
@@ -43,6 +44,7 @@ def close_run(request: FinishRequest) -> dict:
     if run.status in STOPPED_STATUSES:  # cancelled while this activity was in flight: that record stands
         return {"runId": run.id, "status": run.status.value, "failedSteps": [s.index for s in failed]}
     OpenRuns(services.tables()).remove(run.id)
+    log_events.run_finished(run)
     services.audit().record("playbook.execute", request.run.run_id, {
         "alertId": request.alert_id,
         "playbookId": request.run.playbook_id,

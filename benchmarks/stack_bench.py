@@ -5,7 +5,8 @@ Method:
   `GET /api/health` answers 200, repeated COLD_RUNS times; the median is reported.
 - per-step latency: one orchestration chaining 1 and then 21 no-op activities, started through the
   app's durable client binding (in-process) and awaited by push (the engine's finish listener, no
-  polling); (t21 - t1) / 20 isolates the cost of one activity step. Median of 5 each.
+  polling); (t21 - t1) / 20 isolates the cost of one activity step. Median of 5 each. CPU per step: the
+  process's CPU time (all threads) over the five 21-step runs minus over the five 1-step runs, / 100.
 - throughput: ORCH_COUNT orchestrations of a 3-step chain started through the client binding, 16 starts
   at a time, on the devhost's loop; wall time from the first start to the last finish (pushed), and the
   process's CPU time (all threads) over the same span, per orchestration: on a busy machine the CPU
@@ -17,6 +18,7 @@ Printed figures depend on the machine; record them with its core count.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -62,8 +64,11 @@ async def _engine_figures(host: DevHost) -> dict[str, float]:
             await run_chain(client, finishes, steps)
             return time.perf_counter() - started
 
+        cpu_one = time.process_time()
         one = statistics.median([await timed(1) for _ in range(5)])
+        cpu_many = time.process_time()
         many = statistics.median([await timed(21) for _ in range(5)])
+        cpu_per_step = ((time.process_time() - cpu_many) - (cpu_many - cpu_one)) / (5 * 20)
 
         started, cpu_started = time.perf_counter(), time.process_time()
         finished = await start_chains(client, finishes, ORCH_COUNT, 3)
@@ -80,6 +85,7 @@ async def _engine_figures(host: DevHost) -> dict[str, float]:
         finishes.remove()
     return {
         "per_step_ms": (many - one) / 20 * 1000,
+        "cpu_ms_per_step": cpu_per_step * 1000,
         "one_step_ms": one * 1000,
         "orchestrations_per_s": ORCH_COUNT / (done - started),
         "cpu_ms_per_orchestration": cpu / ORCH_COUNT * 1000,
@@ -101,20 +107,32 @@ def engine_figures() -> dict[str, float]:
         loop.call_soon_threadsafe(loop.stop)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine-only", action="store_true", help="the durable engine's figures, no cold start")
+    parser.add_argument("--repeat", type=int, default=1, help="engine measurements in a row (default 1)")
+    args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
-    engine = engine_figures()
-    print(f"durable engine: {engine['per_step_ms']:.2f} ms per activity step (median of 5, 21-step minus 1-step)")
+    for _ in range(args.repeat):
+        print_engine_figures(engine_figures())
+    if args.engine_only:
+        return 0
+    runs = cold_start_seconds()
+    print(f"cold start (Azurite + sandbox + devhost until /api/health is 200): median "
+          f"{statistics.median(runs):.2f} s over {len(runs)} runs ({', '.join(f'{r:.2f}' for r in runs)})")
+    return 0
+
+
+def print_engine_figures(engine: dict[str, float]) -> None:
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print(f"durable engine: {engine['per_step_ms']:.2f} ms per activity step (median of 5, 21-step minus 1-step), "
+          f"{engine['cpu_ms_per_step']:.2f} ms of CPU per step")
     print(f"durable engine: a 1-step orchestration, start to finish (pushed): {engine['one_step_ms']:.1f} ms")
     print(f"durable engine: {engine['orchestrations_per_s']:.0f} orchestrations/s "
           f"({ORCH_COUNT} x 3-step chains started through the client binding, 16 at a time, until the last "
           f"finished); starts alone: {engine['starts_per_s']:.0f}/s in-process, "
           f"{engine['http_starts_per_s']:.0f}/s over HTTP; {engine['cpu_ms_per_orchestration']:.1f} ms of CPU "
           "per orchestration (the process's, all threads)")
-    runs = cold_start_seconds()
-    print(f"cold start (Azurite + sandbox + devhost until /api/health is 200): median "
-          f"{statistics.median(runs):.2f} s over {len(runs)} runs ({', '.join(f'{r:.2f}' for r in runs)})")
-    return 0
 
 
 if __name__ == "__main__":

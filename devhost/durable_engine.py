@@ -1,8 +1,9 @@
 """The local durable engine: durabletask's in-memory backend, a worker running the app's functions.
 
-Orchestrators run through `DurableContextAdapter`, so they are the production code. Async activities
-run on the devhost's one long-lived event loop (never `asyncio.run` per call: Graph clients are
-bound to the loop that created them). Nothing persists: a restart loses in-flight instances; Azure
+Orchestrators run through `DurableContextAdapter` and durabletask's replay executor, so they are the
+production code. Worker and backend talk in-process (devhost/durable_channel.py: no gRPC, no socket).
+Activities run on the devhost's one long-lived event loop (never `asyncio.run` per call: Graph clients
+are bound to the loop that created them). Nothing persists: a restart loses in-flight instances; Azure
 Durable Functions is the production engine.
 
 A finished instance is forgotten by the backend at once (its history, the bulk of its memory) and only
@@ -14,27 +15,28 @@ its status is kept (`FinishedInstances`, bounded): the management API answers fo
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
+import os
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import durabletask.internal.orchestrator_service_pb2 as pb
-import durabletask.internal.orchestrator_service_pb2_grpc as stubs
 import grpc
 from durabletask import client as dt_client
 from durabletask import worker as dt_worker
+from durabletask.internal import client_helpers
+from durabletask.serialization import JsonDataConverter
 from durabletask.testing import InMemoryOrchestrationBackend
 
-from devhost.durable_context import _json_roundtrip, as_durabletask_orchestrator
-from devhost.function_index import ACTIVITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex, FunctionSpec
+from devhost.durable_channel import Activity, InProcessStub, WorkItemDispatcher
+from devhost.durable_context import as_durabletask_orchestrator
+from devhost.function_index import ACTIVITY_TRIGGER, ORCHESTRATION_TRIGGER, FunctionIndex
 
 log = logging.getLogger("devhost.durable")
 
@@ -50,6 +52,7 @@ RUNTIME_STATUS = {
     pb.ORCHESTRATION_STATUS_SUSPENDED: "Suspended",
 }
 TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
+_CONVERTER = JsonDataConverter()  # as durabletask's client encodes inputs, events and outputs
 _REPLACEABLE = pb.OrchestrationIdReusePolicy(replaceableStatus=[
     pb.ORCHESTRATION_STATUS_COMPLETED, pb.ORCHESTRATION_STATUS_FAILED, pb.ORCHESTRATION_STATUS_TERMINATED,
 ])
@@ -64,8 +67,8 @@ class UnknownOrchestratorError(Exception):
 
 
 class LoopbackBackend(InMemoryOrchestrationBackend):
-    """The in-memory backend bound to 127.0.0.1 on a free port (upstream binds [::]:50051); it hands each
-    instance that finished to `on_finished`, and forgets it when that answers True."""
+    """The in-memory backend, served in-process (it starts no gRPC server, listens on no port); it hands
+    each instance that finished to `on_finished`, and forgets it when that answers True."""
 
     def __init__(self, on_status: Callable[[str, str, str], None],
                  on_finished: Callable[[FinishedRecord], bool] = lambda _record: False):
@@ -77,13 +80,9 @@ class LoopbackBackend(InMemoryOrchestrationBackend):
         self._logger.setLevel(logging.ERROR)
 
     def start(self) -> str:
+        """Ready for work (upstream starts its gRPC server here); `stop` still ends the work stream."""
         self._shutdown_event.clear()
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-        stubs.add_TaskHubSidecarServiceServicer_to_server(self, server)
-        self._port = server.add_insecure_port("127.0.0.1:0")
-        server.start()
-        self._server = server
-        return f"127.0.0.1:{self._port}"
+        return "in-process"
 
     def _notify_waiters(self, instance_id: str) -> None:
         # Called once per completed orchestrator turn: the place to observe status changes.
@@ -225,6 +224,8 @@ def _loads(raw: str | None) -> Any:
 
 
 FINISHED_RETENTION = 1000  # finished instances whose status is kept after the backend forgot them, per kind
+# Activities in flight at once: Durable Functions' default maxConcurrentActivityFunctions (10 per core).
+ACTIVITY_SLOTS = 10 * (os.cpu_count() or 1)
 
 FinishListener = Callable[[InstanceStatus], None]
 
@@ -243,42 +244,42 @@ class LocalDurableEngine:
         self.finished = FinishedInstances(finished_retention)
         self._listeners: list[FinishListener] = []
         self._backend = self._new_backend()
-        self._worker: dt_worker.TaskHubGrpcWorker | None = None
-        self._client: dt_client.TaskHubGrpcClient | None = None
+        self._stub = InProcessStub(self._backend)
+        self._dispatcher: WorkItemDispatcher | None = None
 
     def _new_backend(self) -> LoopbackBackend:
         return LoopbackBackend(self._log_status, self._instance_finished)
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        address = self._backend.start()
+        self._backend.start()
         quiet = logging.getLogger("devhost.durabletask")
-        quiet.setLevel(logging.ERROR)  # INFO per work item; WARNING for the stream it cancels on stop
-        worker = dt_worker.TaskHubGrpcWorker(host_address=address, logger=quiet)
+        quiet.setLevel(logging.ERROR)  # INFO per work item
+        # The worker is durabletask's, for its orchestrator replay; it never opens its gRPC stream.
+        worker = dt_worker.TaskHubGrpcWorker(logger=quiet, emit_trace_spans=False)
         for spec in self._index.by_trigger(ORCHESTRATION_TRIGGER):
             generator_fn = getattr(spec.user_function, "orchestrator_function", spec.user_function)
             worker.add_orchestrator(
                 as_durabletask_orchestrator(spec.name, generator_fn, self._activities, self._orchestrators)
             )
-        for spec in self._index.by_trigger(ACTIVITY_TRIGGER):
-            worker.add_activity(self._activity_runner(spec))
-        worker.start()
-        self._worker = worker
-        self._client = dt_client.TaskHubGrpcClient(host_address=address, logger=quiet)
+        activities = {spec.name: Activity(spec.user_function, spec.trigger_param)
+                      for spec in self._index.by_trigger(ACTIVITY_TRIGGER)}
+        self._dispatcher = WorkItemDispatcher(self._backend, worker, activities, self._loop, ACTIVITY_SLOTS)
+        self._dispatcher.start()
         log.info("durable engine ready: %d orchestrators, %d activities, task hub %s",
                  len(self._orchestrators), len(self._activities), self.task_hub)
 
     def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-        if self._client is not None:
-            self._client.close()
+        if self._dispatcher is not None:
+            self._dispatcher.stop()
+            self._dispatcher = None
         self._backend.stop(grace=1)
 
     def crash(self) -> None:
         """Lose every instance and start empty, as a host crash does with this in-memory engine (tests)."""
         self.stop()
         self._backend = self._new_backend()
+        self._stub = InProcessStub(self._backend)
         self._last_status.clear()
         self.finished.clear()
         with self._started_lock:
@@ -296,7 +297,8 @@ class LocalDurableEngine:
     # --- finished instances --------------------------------------------------------------
     def add_finish_listener(self, listener: FinishListener) -> Callable[[], None]:
         """Call `listener(status)` as each instance finishes (a push: no polling); returns its removal.
-        It runs on an engine thread under the backend's lock: it must be quick and must not call the engine."""
+        It runs under the backend's lock, usually on the devhost's loop: it must be quick and must not call the
+        engine."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
@@ -317,24 +319,7 @@ class LocalDurableEngine:
                     log.exception("a finish listener failed for %s", record.instance_id)
         return started_here
 
-    def _activity_runner(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
-        user_function, param, loop = spec.user_function, spec.trigger_param, self._loop
-
-        def activity(_ctx: Any, activity_input: Any) -> Any:
-            result = user_function(**{param: activity_input})
-            if inspect.isawaitable(result):
-                result = asyncio.run_coroutine_threadsafe(_await(result), loop).result()
-            return _json_roundtrip(result)
-
-        activity.__name__ = spec.name
-        return activity
-
-    # --- management (blocking gRPC calls: run them off the event loop) -------------------
-    @property
-    def client(self) -> dt_client.TaskHubGrpcClient:
-        if self._client is None:
-            raise RuntimeError("durable engine not started")
-        return self._client
+    # --- management (in-process calls into the backend: a lock and a few dict operations) --
 
     def start_instance(self, name: str, instance_id: str | None, input_json: str | None) -> str:
         if name not in self._orchestrators:
@@ -346,9 +331,10 @@ class LocalDurableEngine:
         with self._started_lock:
             self._started.add(instance_id)
         try:
-            new_id = self.client.schedule_new_orchestration(
-                name, input=_loads(input_json), instance_id=instance_id, reuse_id_policy=_REPLACEABLE
-            )
+            new_id = self._stub.StartInstance(client_helpers.build_schedule_new_orchestration_req(
+                name, input=_loads(input_json), instance_id=instance_id, start_at=None,
+                reuse_id_policy=_REPLACEABLE, tags=None, version=None, data_converter=_CONVERTER,
+            )).instanceId
         except grpc.RpcError as exc:
             if replaced is not None:
                 self.finished.add(replaced)
@@ -365,7 +351,8 @@ class LocalDurableEngine:
         kept = self.finished.get(instance_id)
         if kept is not None:
             return kept.status()
-        state = self.client.get_orchestration_state(instance_id, fetch_payloads=True)
+        state = dt_client.new_orchestration_state(instance_id, self._stub.GetInstance(
+            pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True)))
         if state is None:
             # It may have finished (and moved to `finished`) while we asked.
             kept = self.finished.get(instance_id)
@@ -373,20 +360,24 @@ class LocalDurableEngine:
         return status_from_state(state)
 
     def list_statuses(self) -> list[InstanceStatus]:
-        ids = [s.instance_id for s in self.client.get_all_orchestration_states()]
+        with self._backend._lock:
+            ids = list(self._backend._instances)
         live = [s for s in (self.get_status(i) for i in ids) if s is not None]
         seen = {s.instance_id for s in live}
         return live + [r.status() for r in self.finished.all() if r.instance_id not in seen]
 
     def raise_event(self, instance_id: str, event_name: str, data_json: str | None) -> None:
-        self.client.raise_orchestration_event(instance_id, event_name, data=_loads(data_json))
+        self._stub.RaiseEvent(client_helpers.build_raise_event_req(instance_id, event_name, _loads(data_json),
+                                                                  _CONVERTER))
 
     def terminate(self, instance_id: str, reason: str | None) -> None:
-        self.client.terminate_orchestration(instance_id, output=reason)
+        self._stub.TerminateInstance(client_helpers.build_terminate_req(instance_id, reason, True, _CONVERTER))
 
     def purge(self, instance_id: str) -> int:
         forgotten = 1 if self.finished.pop(instance_id) is not None else 0
-        return forgotten + self.client.purge_orchestration(instance_id).deleted_instance_count
+        purged = self._stub.PurgeInstances(pb.PurgeInstancesRequest(instanceId=instance_id, recursive=True,
+                                                                    isOrchestration=True))
+        return forgotten + purged.deletedInstanceCount
 
     def backend_holds(self, instance_id: str) -> bool:
         """Whether the backend still holds the instance whole (history and all)."""
@@ -400,5 +391,3 @@ class LocalDurableEngine:
         return {"backend": held, "finished": len(self.finished)}
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable

@@ -27,6 +27,8 @@ from azure.functions.servicebus import ServiceBusMessage
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
+from shared.store.async_tables import client_options
+
 log = logging.getLogger("devhost.queues")
 MAX_DELIVERY_COUNT = 10  # the `alerts` queue's maxDeliveryCount (infra/core/servicebus.bicep)
 LOCK_SECONDS = 60  # its lockDuration
@@ -77,7 +79,7 @@ class AzuriteQueueSender:
         return event
 
     async def send(self, queue: str, bodies: Sequence[str]) -> None:
-        async with QueueClient.from_connection_string(self._connection_string, queue) as client:
+        async with QueueClient.from_connection_string(self._connection_string, queue, **client_options()) as client:
             if queue not in self._created:
                 try:
                     await client.create_queue()
@@ -108,8 +110,11 @@ class QueueTrigger:
         return f"{self.queue_name}{DEAD_LETTER_SUFFIX}"
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with (QueueClient.from_connection_string(self.connection_string, self.queue_name) as queue,
-                    QueueClient.from_connection_string(self.connection_string, self.dead_letter_queue) as dead):
+        # No proxy look-up per receive (shared/store/async_tables.client_options): the idle polls add up.
+        async with (QueueClient.from_connection_string(self.connection_string, self.queue_name,
+                                                       **client_options()) as queue,
+                    QueueClient.from_connection_string(self.connection_string, self.dead_letter_queue,
+                                                       **client_options()) as dead):
             for client in (queue, dead):
                 try:
                     await client.create_queue()

@@ -7,6 +7,7 @@ import importlib
 import ipaddress
 import json
 import logging
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -117,13 +118,11 @@ class DevHost:
         return f"http://{self._host}:{self.port}"
 
     async def start(self) -> None:
-        import os
-
         env = dict(os.environ) if self._env is None else self._env
         module = importlib.import_module(self._app_module)
         index = index_app(module.app).without_disabled(env)
         loop = asyncio.get_running_loop()
-        # Management calls block on gRPC; the default executor (cores + 4 threads) starves under load.
+        # Sync functions and blocking calls run here; the default executor (cores + 4 threads) starves under load.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="devhost-io"))
         task_hub = task_hub_from_host_json(self._host_json, env)
         engine = LocalDurableEngine(index, loop, task_hub, self._finished_retention)

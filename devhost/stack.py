@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ctypes
 import os
 import signal
 import socket
@@ -36,8 +37,6 @@ SANDBOX_NOTIFY_SENDER = "riposte@contoso-demo.onmicrosoft.com"
 def _die_with_parent() -> None:
     """Linux: children get SIGTERM if the stack process dies, even by SIGKILL, so no Azurite is orphaned."""
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass

@@ -1,172 +1,143 @@
-"""One run of one playbook on one alert: its steps in order; a failing step does not stop the rest.
+"""One run of one playbook on one alert, on Durable Functions: the interpreter's commands as Durable calls.
 
-Flow actions steer it: `wait` and `wait_until` pause on durable timers, `condition` skips ahead or
-stops, `approval` pauses until approvers decide (orchestrations/flow_steps.py). A playbook with an
-approval policy gets a gate before each destructive step. A run in simulate mode describes every step
-(conditions are still evaluated, read-only) and waits for nothing.
+The run's rules live in shared/interpreter/ (a pure state machine). This loop only turns each command into
+an activity call, a durable timer or an approver's wake-up raced against a gate's deadline, and each
+answer into an event stamped with the context's deterministic clock. No I/O, no clock, no randomness here.
+Activity names and inputs are the run's durable contract: in-flight runs replay against them.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 import azure.durable_functions as df
 
-from activities.flow_steps import simulate_step
-from activities.playbook_steps import finish_run, run_step
-from orchestrations import flow_steps
-from shared.flow.actions import (
-    ADMIN_CHECK,
-    ApprovalParams,
-    ApprovalPolicy,
-    ConditionParams,
-    WaitParams,
-    WaitUntilParams,
+from activities.flow_steps import (
+    check_condition,
+    close_approval,
+    open_approval,
+    record_flow_step,
+    simulate_step,
+    tally_approval,
 )
-from shared.flow.progress import RunProgress
+from activities.playbook_steps import finish_run, run_step
+from shared.interpreter import commands as cmd
+from shared.interpreter import events as ev
+from shared.interpreter.machine import RunInterpreter
 from shared.run_request import RunRequest
 
 bp = df.Blueprint()
 
-
-def _infrastructure_failure(index: int, action: dict, at: str, exc: Exception) -> dict:
-    """A step whose activity could not run at all: recorded from the orchestrator's side."""
-    return {
-        "index": index, "actionType": action.get("type", "?"), "status": "failed", "startedAt": at,
-        "completedAt": at, "durationMs": 0, "result": {},
-        "error": {"code": "activity_failed", "message": f"The step could not run ({type(exc).__name__})."},
-    }
+TALLY_RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
 
 
-def _finish_flow_step(run: "_Run", index: int, step: dict):
-    recorded = yield from flow_steps.record(run.context, run.base, step)
-    run.progress.done(index, step, recorded=recorded)
+class _Race:
+    """A gate's wait: one wake-up task per approver and the deadline's timer, armed once per gate."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, command: cmd.WaitForDecisions):
+        self.approval_id = command.approval_id
+        self.wakeups = {name: context.wait_for_external_event(name) for name in command.events}
+        self.timer = context.create_timer(command.deadline)
+        self.timer_fired = False
+
+    def end(self) -> None:
+        """Durable Functions keeps an instance open until each timer fires or is cancelled."""
+        if not self.timer_fired:
+            self.timer.cancel()
 
 
-class _Run:
-    """The run's fixed inputs and its progress, passed to the step helpers."""
-
+class DurableDriver:
     def __init__(self, context: df.DurableOrchestrationContext, request: RunRequest):
         self.context = context
-        self.request = request
         self.base = request.model_dump(mode="json", by_alias=True,
-                                         exclude={"actions", "approval_policy", "simulated"})
-        self.progress = RunProgress(request.actions)
-        self.policy = ApprovalPolicy.model_validate(request.approval_policy) if request.approval_policy else None
-        self.approved: set[int] = set()  # steps an explicit approval gate let through
-        self.acted = False  # a step has run: the run is `running`
+                                       exclude={"actions", "approval_policy", "simulated"})
+        self.race: _Race | None = None
 
-    def now(self):
-        return self.context.current_utc_datetime
+    def _call(self, activity: Any, payload: dict, retry: df.RetryOptions | None = None):
+        """(result, None), or (None, the exception's type name) when the activity failed."""
+        try:
+            if retry is None:
+                result = yield self.context.call_activity(activity, payload)
+            else:
+                result = yield self.context.call_activity_with_retry(activity, retry, payload)
+        except Exception as exc:
+            return None, type(exc).__name__
+        return result, None
 
+    def perform(self, command: cmd.Command):
+        """Do one command; the event that answers it."""
+        context, run = self.context, self.base["run"]
+        if command.status is not None:
+            context.set_custom_status(command.status)
+        if self.race and not isinstance(command, cmd.WaitForDecisions | cmd.CountDecisions):
+            self.race.end()
+            self.race = None
+        match command:
+            case cmd.RunPrimitive():
+                step, failure = yield from self._call(run_step, self.base | {
+                    "index": command.index, "action": command.action, "first": command.first})
+                return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
+            case cmd.DescribeStep():
+                step, failure = yield from self._call(simulate_step, self.base | {
+                    "index": command.index, "action": command.action})
+                return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
+            case cmd.ReadFacts():
+                checked, failure = yield from self._call(check_condition, {
+                    "run": run, "alert": self.base["alert"], "expression": command.expression,
+                    "steps": command.steps, "runFacts": command.run_facts})
+                return ev.FactsRead(now=context.current_utc_datetime, checked=checked, failure=failure)
+            case cmd.RecordStep():
+                _, failure = yield from self._call(record_flow_step, {
+                    "run": run, "step": command.step, "waiting": command.waiting})
+                return ev.StepRecorded(now=context.current_utc_datetime, ok=failure is None)
+            case cmd.OpenGate():
+                opened, failure = yield from self._call(open_approval, {
+                    "run": run, "alert": self.base["alert"], "index": command.index,
+                    "automatic": command.automatic, "gate": command.gate, "covered": command.covered,
+                    "deadline": command.deadline.isoformat(), "startedAt": command.started_at.isoformat()})
+                return ev.GateOpened(now=context.current_utc_datetime, opened=opened, failure=failure)
+            case cmd.WaitForDecisions():
+                return (yield from self._race(command))
+            case cmd.CountDecisions():
+                counted, _ = yield from self._call(tally_approval, {
+                    "run": run, "approvalId": command.approval_id}, retry=TALLY_RETRY)
+                return ev.DecisionsCounted(now=context.current_utc_datetime, counted=counted)
+            case cmd.CloseGate():
+                _, failure = yield from self._call(close_approval, {
+                    "run": run, "approvalId": command.approval_id, "outcome": command.outcome,
+                    "counted": command.counted, "closedAt": command.closed_at.isoformat()})
+                return ev.GateClosed(now=context.current_utc_datetime, failure=failure)
+            case cmd.WaitUntil():
+                yield context.create_timer(command.until)
+                return ev.TimerFired(now=context.current_utc_datetime)
+            case cmd.CloseRun():  # not caught: a run that cannot be closed fails (and is recovered)
+                summary = yield context.call_activity(finish_run, {
+                    "run": run, "alertId": command.alert_id, "steps": command.steps,
+                    "unrecorded": command.unrecorded})
+                return ev.RunClosed(now=context.current_utc_datetime, summary=summary)
+        raise TypeError(f"no Durable call for {type(command).__name__}")
 
-def _needs_gate(run: "_Run", index: int, kind: str):
-    """Whether the playbook's approval policy puts a gate before this step (may check `user.isAdmin`)."""
-    if not run.policy or index in run.approved:
-        return False
-    if run.policy.requires_approval(kind):
-        return True
-    if run.policy.guards_admin(kind):
-        checked = yield from flow_steps.evaluate(run.context, run.base, run.progress, ADMIN_CHECK, simulated=False)
-        # Fail closed: if whether the user is an admin cannot be read, ask.
-        return bool(checked.get("holds") or checked.get("errors"))
-    return False
-
-
-def _primitive(run: _Run, index: int, action: dict):
-    """Run one primitive (after its automatic approval gate, when the playbook's policy asks for one)."""
-    if (yield from _needs_gate(run, index, action.get("type", ""))):
-        gate = run.policy.gate_for()
-        outcome, details = yield from flow_steps.approval_gate(
-            run.context, run.base, index, gate, flow_steps.covered_steps(run.request.actions, index, 1), automatic=True)
-        if not flow_steps.proceeds(outcome, gate):
-            step = flow_steps.flow_step(index, action.get("type", "?"), run.now(), run.now(), "skipped",
-                                        {"approval": details}, reason=f"approval {outcome}: the step was not run")
-            yield from _finish_flow_step(run, index, step)
-            return
-    try:
-        step = yield run.context.call_activity(run_step, run.base | {"index": index, "action": action,
-                                                                     "first": not run.acted})
-        run.progress.done(index, step)
-    except Exception as exc:  # the activity itself failed (e.g. storage down): record it, go on
-        run.progress.done(index, _infrastructure_failure(index, action, run.now().isoformat(), exc), recorded=False)
-    run.acted = True
-
-
-def _condition(run: _Run, index: int, params: ConditionParams):
-    started = run.now()
-    checked = yield from flow_steps.evaluate(run.context, run.base, run.progress, params.if_, run.request.simulated)
-    holds = bool(checked.get("holds"))
-    result = {"holds": holds, "facts": checked.get("facts", {})} | (
-        {"errors": checked["errors"]} if checked.get("errors") else {})
-    step = flow_steps.flow_step(index, "condition", started, run.now(),
-                                "simulated" if run.request.simulated else "succeeded", result)
-    yield from _finish_flow_step(run, index, step)
-    if not holds:
-        reason = f"the condition at step {index} (`{params.if_}`) did not hold"
-        if params.when_false == "stop":
-            run.progress.stop(run.now(), reason + ": the run stopped")
-        else:
-            run.progress.skip(index + 1, params.skip, run.now(), reason)
-
-
-def _approval(run: _Run, index: int, gate: ApprovalParams):
-    started = run.now()
-    covered = flow_steps.covered_steps(run.request.actions, index + 1, gate.covers)
-    outcome, details = yield from flow_steps.approval_gate(run.context, run.base, index, gate, covered,
-                                                           automatic=False)
-    go_on = flow_steps.proceeds(outcome, gate)
-    error = details.pop("error", None)
-    step = flow_steps.flow_step(index, "approval", started, run.now(), "failed" if error else "succeeded",
-                                details, error=error)
-    yield from _finish_flow_step(run, index, step)
-    if go_on:
-        run.approved.update(c["index"] for c in covered)
-    elif gate.on_reject == "stop":
-        run.progress.stop(run.now(), f"approval at step {index} {outcome}: the run stopped")
-    else:
-        run.progress.skip(index + 1, gate.covers, run.now(), f"approval at step {index} {outcome}")
-
-
-def _wait_until(run: _Run, index: int, params: WaitUntilParams):
-    step = yield from flow_steps.wait_until(run.context, run.base, index, params, run.progress)
-    yield from _finish_flow_step(run, index, step)
-    if not step["result"]["met"] and params.on_timeout == "stop":
-        run.progress.stop(run.now(), f"the wait at step {index} timed out: the run stopped")
-
-
-def _simulated(run: _Run, index: int, action: dict):
-    """Simulate mode: describe the step; conditions are evaluated (read-only) so branches are followed."""
-    if action.get("type") == "condition":
-        yield from _condition(run, index, ConditionParams.model_validate(action))
-        return
-    try:
-        step = yield run.context.call_activity(simulate_step, run.base | {"index": index, "action": action})
-        run.progress.done(index, step)
-    except Exception as exc:
-        run.progress.done(index, _infrastructure_failure(index, action, run.now().isoformat(), exc), recorded=False)
+    def _race(self, command: cmd.WaitForDecisions):
+        if self.race is None or self.race.approval_id != command.approval_id:
+            self.race = _Race(self.context, command)
+        race = self.race
+        pending = [race.wakeups[name] for name in command.events]
+        winner = yield self.context.task_any([*pending, race.timer])
+        now = self.context.current_utc_datetime
+        if winner == race.timer:
+            race.timer_fired = True
+            return ev.TimerFired(now=now)
+        return ev.GateWoken(now=now, event=next(name for name, task in race.wakeups.items() if task == winner))
 
 
 @bp.orchestration_trigger(context_name="context")
 def playbook_run(context: df.DurableOrchestrationContext):
     request = RunRequest.model_validate(context.get_input(expected_type=dict))
-    run = _Run(context, request)
-    while (index := run.progress.next_index()) is not None:
-        action = request.actions[index]
-        kind = action.get("type")
-        context.set_custom_status({"step": index + 1, "of": len(request.actions), "action": kind})
-        if request.simulated:
-            yield from _simulated(run, index, action)
-        elif kind == "wait":
-            step = yield from flow_steps.wait(context, run.base, index, WaitParams.model_validate(action))
-            yield from _finish_flow_step(run, index, step)
-        elif kind == "wait_until":
-            yield from _wait_until(run, index, WaitUntilParams.model_validate(action))
-        elif kind == "condition":
-            yield from _condition(run, index, ConditionParams.model_validate(action))
-        elif kind == "approval":
-            yield from _approval(run, index, ApprovalParams.model_validate(action))
-        else:
-            yield from _primitive(run, index, action)
-    summary = yield context.call_activity(finish_run, {
-        "run": run.base["run"], "alertId": request.alert.id, "steps": run.progress.ordered(),
-        "unrecorded": run.progress.unrecorded,
-    })
-    context.set_custom_status({"phase": "finished", "status": summary["status"]})
-    return summary
+    interpreter = RunInterpreter(request)
+    driver = DurableDriver(context, request)
+    command = interpreter.start(context.current_utc_datetime)
+    while not isinstance(command, cmd.Finish):
+        event = yield from driver.perform(command)
+        command = interpreter.send(event)
+    context.set_custom_status(command.status)
+    return command.output

@@ -7,10 +7,9 @@ import logging
 
 from aiohttp import web
 
-from .app import ACCESS_LOG_FORMAT, create_app
+from .app import ACCESS_LOG_FORMAT, create_app, new_state
 from .background import LOOPBACK_HOSTS
 from .seed import SEEDS
-from .state import SandboxState
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -22,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("sandbox")
-    app = create_app(SandboxState(seed=SEEDS[args.seed]))
+    app = create_app(new_state(SEEDS[args.seed]))
     log.info("Graph sandbox (seed %s) on http://%s:%d/v1.0, control API under /_sandbox",
              args.seed, args.host, args.port)
     # run_app handles SIGINT and SIGTERM with a graceful shutdown; the access log is one line per request.

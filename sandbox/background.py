@@ -14,7 +14,7 @@ import threading
 
 from aiohttp import web
 
-from .app import ACCESS_LOG_FORMAT, create_app
+from .app import ACCESS_LOG_FORMAT, create_app, new_state
 from .state import SandboxState
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -24,7 +24,7 @@ class SandboxServer:
     def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"the sandbox binds loopback only, not {host!r}")
-        self.state = state if state is not None else SandboxState()
+        self.state = state if state is not None else new_state()
         self.host = host
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -10,14 +10,18 @@ import copy
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .faults import FaultRegistry
 from .models import TenantSpec, UserSpec
+from .seed import demo_tenants
 from .tenant_conditions import TenantConditions
+
+if TYPE_CHECKING:
+    from .areas import Area
 
 # The call log keeps the newest calls only, so a long bench over 1,000 tenants stays in bounded memory.
 CALL_LOG_LIMIT = 20_000
@@ -180,12 +184,11 @@ SeedFactory = Callable[[], Iterable[TenantSpec]]
 
 
 class SandboxState:
-    def __init__(self, seed: SeedFactory | None = None) -> None:
-        if seed is None:
-            from .seed import demo_tenants
-
-            seed = demo_tenants
-        self._seed = seed
+    def __init__(self, seed: SeedFactory | None = None, *, areas: Sequence[Area]) -> None:
+        """`areas` (sandbox/areas.py's AREAS) seed each tenant and hold the state that is not per tenant; they
+        are given, not imported, because each area's routes read this state."""
+        self._seed = seed or demo_tenants
+        self._areas = tuple(areas)
         self.lock = threading.RLock()  # guards tenants and outbox
         self.calls = CallLog()
         self.faults = FaultRegistry()
@@ -199,11 +202,9 @@ class SandboxState:
 
     def reset(self) -> None:
         """Back to the seed: tenants rebuilt, calls, outbox, faults and latency cleared."""
-        from .areas import AREAS
-
         tenants = [Tenant.from_spec(spec) for spec in self._seed()]
         services: dict[str, Any] = {}
-        for area in AREAS:
+        for area in self._areas:
             for tenant in tenants:
                 if area.seed_tenant is not None:
                     area.seed_tenant(tenant)

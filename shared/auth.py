@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,11 +38,6 @@ GRANTS: dict[Permission, frozenset[Role]] = {
 }
 
 PRINCIPAL_HEADER = "x-ms-client-principal"
-# Set by App Service itself when its authentication is on. Only then is the principal header the
-# platform's: with authentication off, a client could send the header and claim any role.
-PLATFORM_AUTH_FLAG = "WEBSITE_AUTH_ENABLED"
-LOCAL_PRINCIPAL_ROLES = "RIPOSTE_LOCAL_PRINCIPAL_ROLES"
-LOCAL_PRINCIPAL_NAME = "RIPOSTE_LOCAL_PRINCIPAL_NAME"
 
 
 @dataclass(frozen=True)
@@ -74,25 +68,23 @@ def _from_easy_auth(header_value: str) -> Principal:
     return Principal(name=str(name), roles=roles)
 
 
-def resolve_principal(headers: Mapping[str, str], settings: AppSettings,
-                      env: Mapping[str, str] | None = None) -> Principal:
+def resolve_principal(headers: Mapping[str, str], settings: AppSettings) -> Principal:
     """The caller, or AuthError(401) when there is none."""
-    env = os.environ if env is None else env
     lowered = {k.lower(): v for k, v in headers.items()}
     if lowered.get(PRINCIPAL_HEADER):
-        if not settings.is_development and env.get(PLATFORM_AUTH_FLAG, "").lower() != "true":
+        # Only behind App Service authentication is the header the platform's: with it off, a client could
+        # send the header and claim any role.
+        if not settings.is_development and not settings.platform_auth_enabled:
             raise AuthError(401, "unauthenticated", "App Service authentication is not enabled, so the client "
                             "principal header cannot be trusted.")
         return _from_easy_auth(lowered[PRINCIPAL_HEADER])
-    if settings.is_development and env.get(LOCAL_PRINCIPAL_ROLES):
-        roles = frozenset(r.strip() for r in env[LOCAL_PRINCIPAL_ROLES].split(",") if r.strip())
-        return Principal(name=env.get(LOCAL_PRINCIPAL_NAME, "local-developer"), roles=roles)
+    if settings.is_development and settings.local_principal_roles is not None:
+        return Principal(name=settings.local_principal_name, roles=settings.local_principal_roles)
     raise AuthError(401, "unauthenticated", "Sign in first: no authenticated principal on the request.")
 
 
-def authorize(headers: Mapping[str, str], settings: AppSettings, permission: Permission,
-              env: Mapping[str, str] | None = None) -> Principal:
-    principal = resolve_principal(headers, settings, env)
+def authorize(headers: Mapping[str, str], settings: AppSettings, permission: Permission) -> Principal:
+    principal = resolve_principal(headers, settings)
     if not principal.may(permission):
         needed = " or ".join(sorted(r.value for r in GRANTS[permission]))
         raise AuthError(403, "forbidden", f"This needs the {needed} role.")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from shared.api_model import CamelModel
 from shared.settings import AppSettings
+from shared.storage import get_table_service
 
 
 class CheckResult(CamelModel):
@@ -34,8 +35,6 @@ def run_check(name: str, probe: Callable[[], str]) -> CheckResult:
 
 
 def probe_table_storage() -> str:
-    from shared.storage import get_table_service
-
     # One page of one table, no retries: health must answer fast even when storage is down.
     pages = get_table_service().list_tables(results_per_page=1, retry_total=0).by_page()
     next(pages, None)

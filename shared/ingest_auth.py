@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from shared.auth import AuthError
+from shared.errors import Refused
 from shared.models.alert import NormalizedAlert
 from shared.settings import AppSettings
 
@@ -76,12 +77,12 @@ class Sender:
         return f"{self.kind.value}:{self.credential_id}" if self.credential_id else self.kind.value
 
 
-class ClaimRefused(Exception):
+class ClaimRefused(Refused):
     """A verified sender named a tenant it may not deliver for (nothing is stored)."""
 
     def __init__(self, status: int, code: str, message: str, field: str, claimed: str | None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.field, self.claimed = status, code, message, field, claimed
+        super().__init__(status, code, message, field)
+        self.claimed = claimed
 
 
 def _utf8(value: str | None) -> bytes | None:

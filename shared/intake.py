@@ -12,14 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from shared import log_events
 from shared.matching.decision import ConditionOutcome, MatchDecision
 from shared.matching.index import PlaybookIndex
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
 from shared.models.playbook import Playbook, PlaybookMode
-from shared.models.run import OPEN_STATUSES, Run, RunStatus, run_id_for
+from shared.models.run import OPEN_STATUSES, Run, run_id_for
 from shared.models.tenant import Tenant, TenantGroup
 from shared.primitives.context import AlertContext, RunContext
-from shared.run_request import RunRequest
+from shared.run_request import RunRequest, pending_run
 from shared.store.alerts import alert_from_entity, new_alert_rows
 from shared.store.async_tables import AsyncTables
 from shared.store.delivered_alerts import DeliveredAlerts, StoredAlert
@@ -218,11 +219,7 @@ class Intake:
         matched = ([finding_of] if finding_of is not None and decisions[0].matched
                    else [snapshot.playbooks[d.playbook_id] for d in decisions if d.matched])
         requests = [run_request(alert, p) for p in matched]
-        runs = [Run(id=r.run.run_id, alert_id=alert.id, playbook_id=r.run.playbook_id,
-                    playbook_name=r.run.playbook_name, playbook_version=r.run.playbook_version,
-                    tenant_id=alert.tenant_id, status=RunStatus.PENDING, created_at=now, step_count=len(r.actions),
-                    simulated=r.simulated)
-                for r in requests]
+        runs = [pending_run(r, now) for r in requests]
         rows = new_alert_rows(alert, decisions, runs)  # AlertTooLarge before anything is written
         if runs:  # listed first, so that no run exists which the reconciler cannot see
             await self._alerts.list_open([(r.id, alert.id) for r in runs], now)
@@ -234,6 +231,7 @@ class Intake:
             return await self._existing(alert, stored, now)
         # Started is derived, not recorded: a run's own row moves on from pending when its orchestration
         # starts, and the open-run index (shared/run_recovery.py) finds those that never did.
+        log_events.alert_received(alert.id, alert.tenant_id, alert.source.value, False, len(runs))
         return IntakeResult(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
                             run_ids=[r.id for r in runs])
 
@@ -253,6 +251,7 @@ class Intake:
         # their instance still exists and starts those that are safe to start (shared/run_recovery.py).
         result.redrive = [r for r in stored.runs if r.status in OPEN_STATUSES and r.started_by is None
                           and now - r.created_at > REDRIVE_AFTER]
+        log_events.alert_received(known.id, known.tenant_id, known.source.value, True, len(result.redrive))
         return result
 
     def snapshot(self) -> MatchingSnapshot:

@@ -217,13 +217,6 @@ class RevealStore:
         return len(rows)
 
 
-def reveal_store() -> RevealStore:
-    """The process's store (Table Storage from settings). Tests replace this function."""
-    from shared import services
-
-    return RevealStore(services.tables())
-
-
 # --- a step that sets passwords ------------------------------------------------------------------
 @dataclass(frozen=True)
 class NotSealed:
@@ -292,18 +285,21 @@ def reveal_path(run_id: str, step_index: int | None) -> str:
 
 
 async def seal_new_passwords(run_id: str, tenant_id: str, users: Sequence[Mapping[str, Any]],
-                             key_loader=load_reveal_key, step_index: int | None = None
-                             ) -> PendingPasswords | NotSealed:
+                             key_loader=load_reveal_key, step_index: int | None = None, *,
+                             store: RevealStore | None) -> PendingPasswords | NotSealed:
     """Generate a password per user (`users`: their labels, `{"id", "upn"}`) and seal them all into one
-    reveal-store row *before* any is set, so no password is ever set that a technician could not retrieve.
-    NotSealed (and nothing stored) when the key is missing or the store is unavailable."""
+    row of `store` (the step's password vault, `StepDependencies.passwords`) *before* any is set, so no
+    password is ever set that a technician could not retrieve. NotSealed (and nothing stored) when the key
+    is missing or the store is unavailable."""
     try:
         key = key_loader()
     except RevealKeyError as exc:
         return NotSealed("not_configured", f"{exc}; no password was changed.")
+    if store is None:
+        return NotSealed("reveal_store_unavailable", "No password vault is configured for this step; no password "
+                         "was changed.")
     entries = [(dict(user), generate_password(user.get("upn"))) for user in users]
     try:
-        store = reveal_store()
         pending = PendingPasswords(store, key, run_id, tenant_id, new_ticket(), datetime.now(UTC) + REVEAL_TTL,
                                    entries, step_index)
         try:

@@ -6,18 +6,24 @@ of the named location. A wipe or a password reset cannot be taken back; the reco
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
+from shared import log_events
 from shared.api_model import CamelModel
+from shared.errors import Refused
 from shared.flow.actions import FLOW_ACTIONS
+from shared.intake import alert_context
 from shared.models.alert import Alert
-from shared.models.run import Run, StepStatus
+from shared.models.run import OPEN_STATUSES, Run, StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import RunContext, StepContext, StepDependencies
+from shared.store.alerts import AlertStore
+from shared.store.audit import AuditLog
 
 
 class UndoStatus(StrEnum):
@@ -44,8 +50,6 @@ class RollbackRecord(CamelModel):
 
 
 async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -> RollbackRecord:
-    from shared.intake import alert_context
-
     record = RollbackRecord(run_id=run.id, requested_by=actor, started_at=datetime.now(UTC))
     ctx = StepContext(alert_context(alert),
                       RunContext(run_id=run.id, playbook_id=run.playbook_id, playbook_name=run.playbook_name,
@@ -76,4 +80,24 @@ async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -
             record.steps.append(StepRollback(**entry, status=UndoStatus.UNDONE if ok else UndoStatus.FAILED,
                                              detail=detail, result=outcome.result))
     record.completed_at = datetime.now(UTC)
+    log_events.run_rolled_back(run.id, actor, *(sum(s.status is u for s in record.steps) for u in
+                                                 (UndoStatus.UNDONE, UndoStatus.FAILED, UndoStatus.NOT_REVERSIBLE)))
+    return record
+
+
+async def roll_back_run(run_id: str, actor: str, store: AlertStore, audit: AuditLog,
+                        deps: StepDependencies) -> RollbackRecord:
+    """Roll back a finished run, at most once: claim it, reverse its steps, keep the record, audit it.
+    NotFound for an unknown run; Refused (409) while it runs or when it was rolled back already."""
+    run = await asyncio.to_thread(store.get_run, run_id)
+    alert = await asyncio.to_thread(store.get, run.alert_id)
+    if run.status in OPEN_STATUSES:
+        raise Refused(409, "run_in_progress", "The run has not finished; roll it back when it has.")
+    if not await asyncio.to_thread(store.claim_rollback, run_id, actor):
+        raise Refused(409, "already_rolled_back", "This run was rolled back already.")
+    record = await rollback(run, alert, deps, actor)
+    body = record.model_dump(mode="json", by_alias=True)
+    await asyncio.to_thread(store.save_rollback, run_id, body)
+    await asyncio.to_thread(audit.record, "playbook.rollback", run_id,
+                            {"alertId": run.alert_id, "playbookId": run.playbook_id, "steps": body["steps"]}, actor)
     return record

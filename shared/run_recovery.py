@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from shared import log_events
 from shared.approvals.store import ApprovalStore
 from shared.intake import run_request
 from shared.models.run import OPEN_STATUSES, Run, RunStatus
@@ -97,6 +98,7 @@ def stop_run(tables, run_id: str, status: RunStatus, reason: str, by: str, now: 
     OpenRuns(tables).remove(run_id)
     audit.record(f"playbook.{status.value}", run_id, {"alertId": run.alert_id, "playbookId": run.playbook_id,
                                                       "reason": reason}, by)
+    log_events.run_finished(run, by, reason)
     return run
 
 

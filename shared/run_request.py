@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
 from shared.api_model import CamelModel
+from shared.models.run import Run, RunStatus
 from shared.primitives.context import AlertContext, RunContext
 
 
@@ -16,6 +18,14 @@ class RunRequest(CamelModel):
     actions: list[dict[str, Any]] = Field(min_length=1)  # the playbook version's actions, as saved
     simulated: bool = False  # the playbook is in simulate mode: describe each step, do none
     approval_policy: dict[str, Any] | None = None  # the playbook's ApprovalPolicy, as saved
+
+
+def pending_run(request: RunRequest, created_at: datetime, started_by: str | None = None) -> Run:
+    """The run's record before its orchestration starts (intake's matched runs and runs started by hand)."""
+    return Run(id=request.run.run_id, alert_id=request.alert.id, playbook_id=request.run.playbook_id,
+               playbook_name=request.run.playbook_name, playbook_version=request.run.playbook_version,
+               tenant_id=request.alert.tenant_id, status=RunStatus.PENDING, created_at=created_at,
+               step_count=len(request.actions), started_by=started_by, simulated=request.simulated)
 
 
 class StepRequest(CamelModel):

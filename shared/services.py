@@ -8,6 +8,7 @@ from functools import lru_cache
 from shared.approvals.store import ApprovalStore
 from shared.graph import GraphClientFactory
 from shared.models.tenant import Tenant
+from shared.passwords import RevealStore
 from shared.primitives.context import StepDependencies
 from shared.settings import get_settings
 from shared.storage import create_async_table_service, get_table_service
@@ -58,6 +59,11 @@ def audit() -> AuditLog:
     return AuditLog(tables())
 
 
+def reveal_store() -> RevealStore:
+    """The password vault: temporary passwords sealed for their one reveal (shared/passwords.py)."""
+    return RevealStore(tables())
+
+
 def approvals() -> ApprovalStore:
     return ApprovalStore(tables())
 
@@ -75,4 +81,5 @@ async def find_tenant(tenant_id: str) -> Tenant | None:
 
 
 def step_dependencies() -> StepDependencies:
-    return StepDependencies(graph=graph_factory(), settings=get_settings(), tenants=find_tenant)
+    return StepDependencies(graph=graph_factory(), settings=get_settings(), tenants=find_tenant,
+                            passwords=reveal_store(), audit=audit())

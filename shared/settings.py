@@ -1,7 +1,10 @@
 """App settings, read once from the environment (App Settings in Azure, local.settings.json locally).
 
 Every setting the code reads is named here, so the Bicep template and the docs can be checked
-against one list.
+against one list; code gets them from this object (a step through `StepDependencies.settings`), never from
+the environment. The exceptions, each a seam of its own (tests/unit/test_one_settings.py): secrets
+(shared/secrets.py, and the ingestion secrets in shared/ingest_auth.py), Graph's connection
+(shared/graph/settings.py) and the HTTP libraries' proxy variables (shared/store/async_tables.py).
 """
 
 from __future__ import annotations
@@ -57,6 +60,20 @@ class AppSettings(BaseModel, frozen=True):
     # in Azure identity-based (ServiceBus__fullyQualifiedNamespace, ServiceBus__clientId).
     service_bus_namespace: str | None = None
     service_bus_client_id: str | None = None
+    # App Service authentication is on (WEBSITE_AUTH_ENABLED, set by the platform): only then is the client
+    # principal header the platform's, in production (shared/auth.py).
+    platform_auth_enabled: bool = False
+    # Development only: who calls when no principal header is sent (RIPOSTE_LOCAL_PRINCIPAL_ROLES, comma-separated,
+    # and RIPOSTE_LOCAL_PRINCIPAL_NAME). Unset: no local caller; set but empty: a caller who may do nothing.
+    local_principal_roles: frozenset[str] | None = None
+    local_principal_name: str = "local-developer"
+    # The MSP's PSA systems (shared/psa): each one's base URL (https), and HaloPSA's tenant on a shared host.
+    halopsa_url: str | None = None
+    halopsa_tenant: str | None = None
+    connectwise_url: str | None = None
+    autotask_url: str | None = None
+    # This Functions instance (WEBSITE_INSTANCE_ID, set by App Service on each): who holds a poll's claim.
+    instance_id: str | None = None
 
     @field_validator("graph_notification_url")
     @classmethod
@@ -97,6 +114,15 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         else env["RIPOSTE_GRAPH_NOTIFICATION_URL"].rstrip("/"),
         service_bus_namespace=env.get("ServiceBus__fullyQualifiedNamespace") or None,
         service_bus_client_id=env.get("ServiceBus__clientId") or None,
+        platform_auth_enabled=env.get("WEBSITE_AUTH_ENABLED", "").lower() == "true",
+        local_principal_roles=frozenset(role.strip() for role in env["RIPOSTE_LOCAL_PRINCIPAL_ROLES"].split(",")
+                                        if role.strip()) if env.get("RIPOSTE_LOCAL_PRINCIPAL_ROLES") else None,
+        local_principal_name=env.get("RIPOSTE_LOCAL_PRINCIPAL_NAME", "local-developer"),
+        instance_id=env.get("WEBSITE_INSTANCE_ID") or None,
+        halopsa_url=env.get("RIPOSTE_HALOPSA_URL") or None,
+        halopsa_tenant=env.get("RIPOSTE_HALOPSA_TENANT") or None,
+        connectwise_url=env.get("RIPOSTE_CONNECTWISE_URL") or None,
+        autotask_url=env.get("RIPOSTE_AUTOTASK_URL") or None,
     )
 
 

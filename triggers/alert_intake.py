@@ -10,15 +10,16 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from shared import run_recovery, services
-from shared.ingest_auth import Sender, SenderKind, check_claims
+from shared import log_events, run_recovery, services
+from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims
 from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import REDRIVE_AFTER, Intake, IntakeResult, MatchingCache, MatchingSnapshot
 from shared.models.alert import NormalizedAlert
-from shared.store.alerts import check_storable
+from shared.store.alerts import AlertTooLarge, check_storable
 
 log = logging.getLogger("riposte.intake")
 MAX_ALERTS_PER_DELIVERY = 100
+_REFUSAL_CODES = {PayloadError: "invalid_alert", AlertTooLarge: "alert_too_large"}  # as the HTTP answer
 RUN_ORCHESTRATOR = run_recovery.RUN_ORCHESTRATOR
 
 
@@ -82,10 +83,15 @@ async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tena
 
     Everything runs on the event loop (async table clients, cached matching snapshot): no worker-thread hop
     per delivery."""
-    alerts = normalize_payload(body)
-    if not alerts:
-        raise PayloadError("The body contains no alerts.", None)
-    return await accept_alerts(alerts, client, endpoint_tenant, check)
+    try:
+        alerts = normalize_payload(body)
+        if not alerts:
+            raise PayloadError("The body contains no alerts.", None)
+        return await accept_alerts(alerts, client, endpoint_tenant, check)
+    except (PayloadError, ClaimRefused, AlertTooLarge) as exc:
+        log_events.alert_refused(getattr(exc, "code", None) or _REFUSAL_CODES[type(exc)], getattr(exc, "field", None),
+                                 endpoint_tenant)
+        raise
 
 
 async def accept_alerts(alerts: list[NormalizedAlert], client: df.DurableOrchestrationClient,

@@ -20,7 +20,7 @@ from shared.store.alerts import AlertTooLarge
 from triggers import notifications
 from triggers.alert_intake import accept, check_azure_role_sender
 from triggers.api import path_id, respond
-from triggers.http_responses import error_response, json_response
+from triggers.http_responses import api_error_response, error_response, json_response
 from triggers.ingest_credentials import credentials_for_delivery
 from triggers.request_parsing import parse_json_body
 
@@ -37,7 +37,7 @@ async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
         sender = verify_sender(req.headers, req.params, req.get_body() or b"", get_settings(),
                                tenant_id=endpoint_tenant, tenant_credentials=tenant_credentials)
     except AuthError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        return api_error_response(exc)
     body = parse_json_body(req)
     if isinstance(body, func.HttpResponse):
         return body
@@ -48,13 +48,11 @@ async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
 
     try:
         summaries = await accept(body, client, endpoint_tenant, check=check)
-    except PayloadError as exc:
-        return error_response(400, "invalid_alert", exc.reason, field=exc.field)
     except ClaimRefused as exc:
         await asyncio.to_thread(_audit_refusal, exc, sender, endpoint_tenant)
-        return error_response(exc.status, exc.code, exc.message, field=exc.field)
-    except AlertTooLarge as exc:
-        return error_response(413, "alert_too_large", f"The alert cannot be stored: {exc}.")
+        return api_error_response(exc)
+    except (PayloadError, AlertTooLarge) as exc:
+        return api_error_response(exc)
     return json_response({"alerts": summaries}, status_code=202)
 
 

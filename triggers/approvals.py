@@ -25,11 +25,12 @@ from shared.api_model import CamelModel
 from shared.approvals import link
 from shared.approvals.decisions import Refusal, client_address, submit_decision, user_agent
 from shared.approvals.records import MAX_COMMENT, ApprovalStatus, Decision
-from shared.auth import Permission, authorize
+from shared.auth import Permission, Principal
+from shared.errors import Refused
 from shared.settings import get_settings
 from shared.store.directory import NotFound
-from triggers.api import API_ERRORS, ApiError, api_error_response, body_of, respond
-from triggers.http_responses import error_response, json_response
+from triggers.api import ApiError, body_of, respond, respond_async
+from triggers.http_responses import json_response
 
 bp = df.Blueprint()
 
@@ -70,7 +71,7 @@ async def approval_page(req: func.HttpRequest) -> func.HttpResponse:
 async def approval_response(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return _page(await link.respond(req.route_params["id"], req.params, req.headers, req.get_body() or b"",
                                     services.approvals(), get_settings(), client.raise_event, datetime.now(UTC),
-                                    recover_run=_recoverer(client)))
+                                    audit=services.audit(), recover_run=_recoverer(client)))
 
 
 def _recoverer(client: df.DurableOrchestrationClient):
@@ -123,24 +124,25 @@ class DecisionRequest(CamelModel):
 @bp.durable_client_input(client_name="client")
 async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Decide as the signed-in caller, who must be one of the gate's approvers; the same rules as the link."""
+    return await respond_async(req, Permission.RUN, lambda who: _decide(req, client, who))
+
+
+async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, who: Principal) -> func.HttpResponse:
     store = services.approvals()
-    try:
-        who = authorize(req.headers, get_settings(), Permission.RUN)
-        approval_id = _approval_id(req)
-        request = DecisionRequest.model_validate(body_of(req))
-        record = await asyncio.to_thread(store.get, approval_id)
-    except API_ERRORS as exc:
-        return api_error_response(exc)
+    approval_id = _approval_id(req)
+    request = DecisionRequest.model_validate(body_of(req))
+    record = await asyncio.to_thread(store.get, approval_id)
     if not record.is_approver(who.name):
-        return error_response(403, "not_an_approver", "You are not an approver of this gate.")
+        raise Refused(403, "not_an_approver", "You are not an approver of this gate.")
     now = datetime.now(UTC)
     decision = Decision(approver=who.name.strip().lower(), decision=request.decision, at=now,
                         address=client_address(req.headers), user_agent=user_agent(req.headers), via="api",
                         comment=(request.comment or "").strip() or None)
-    result = await submit_decision(store, record, decision, client.raise_event, now=now, actor=who.name,
+    result = await submit_decision(store, record, decision, client.raise_event, now=now, audit=services.audit(),
+                                   actor=who.name,
                                    recover_run=_recoverer(client))
     if isinstance(result, Refusal):
-        return error_response(result.status, result.code, result.message)
+        raise Refused(result.status, result.code, result.message)
     # needed: false when the others had reached the outcome already (kept on record, not counted)
     return json_response({"approvalId": record.id, "runId": record.run_id, "needed": result.needed,
                           "decision": decision.model_dump(mode="json", by_alias=True)})

@@ -7,11 +7,11 @@ import azure.functions as func
 
 from shared import services
 from shared.auth import Permission
-from shared.models.playbook import OneTenant, TenantGroupScope
 from shared.models.tenant import Tenant, TenantGroup
 from shared.pollers.cycle import polled_sources_on
 from shared.settings import get_settings
 from shared.store.directory import NotFound
+from shared.tenant_references import check_members, delete_unused_group, delete_unused_tenant
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import json_response
 
@@ -20,19 +20,6 @@ bp = df.Blueprint()
 
 def _dump(items) -> dict:
     return {"value": [i.model_dump(mode="json", by_alias=True) for i in items]}
-
-
-def _refuse_if_used(predicate, what: str) -> None:
-    users = [p.name for p in services.playbooks().list() if predicate(p.trigger.tenant_scope)]
-    if users:
-        raise ApiError(409, "in_use", f"{what} is used by playbooks: {', '.join(sorted(users)[:10])}.")
-
-
-def _check_members(group: TenantGroup) -> None:
-    known = {t.id for t in services.directory().list_tenants()}
-    for index, tenant_id in enumerate(group.tenant_ids):
-        if tenant_id not in known:
-            raise ApiError(400, "invalid_request", f"Unknown tenant '{tenant_id}'.", field=f"tenantIds[{index}]")
 
 
 def tenant_id_from(req: func.HttpRequest) -> str:
@@ -95,14 +82,7 @@ def replace_tenant(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenantId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
-        tenant_id = tenant_id_from(req)
-        services.directory().get_tenant(tenant_id)
-        _refuse_if_used(lambda s: isinstance(s, OneTenant) and s.tenant_id == tenant_id, f"Tenant {tenant_id}")
-        groups = [g.id for g in services.directory().list_groups() if tenant_id in g.tenant_ids]
-        if groups:
-            raise ApiError(409, "in_use", f"Tenant {tenant_id} is a member of groups: {', '.join(groups)}.")
-        services.directory().delete_tenant(tenant_id)
-        services.sources().delete_tenant(tenant_id)  # a tenant registered again starts with every source off
+        delete_unused_tenant(tenant_id_from(req), services.directory(), services.playbooks(), services.sources())
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)
@@ -118,7 +98,7 @@ def list_groups(req: func.HttpRequest) -> func.HttpResponse:
 def create_group(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         group = TenantGroup.model_validate(body_of(req))
-        _check_members(group)
+        check_members(services.directory(), group)
         created = services.directory().create_group(group)
         return json_response(created, status_code=201, headers={"Location": f"/api/tenant-groups/{created.id}"})
 
@@ -135,7 +115,7 @@ def get_group(req: func.HttpRequest) -> func.HttpResponse:
 def replace_group(req: func.HttpRequest) -> func.HttpResponse:
     def replace(who):
         group = TenantGroup.model_validate(_body_with_id(req, path_id(req, "groupId")))
-        _check_members(group)
+        check_members(services.directory(), group)
         return json_response(services.directory().replace_group(group))
 
     return respond(req, Permission.MANAGE, replace)
@@ -144,10 +124,7 @@ def replace_group(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenant-groups/{groupId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_group(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
-        group_id = path_id(req, "groupId")
-        services.directory().get_group(group_id)
-        _refuse_if_used(lambda s: isinstance(s, TenantGroupScope) and s.group_id == group_id, f"Group {group_id}")
-        services.directory().delete_group(group_id)
+        delete_unused_group(path_id(req, "groupId"), services.directory(), services.playbooks())
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

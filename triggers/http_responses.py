@@ -1,4 +1,5 @@
-"""JSON responses with one error shape for every endpoint: {"error": {"code", "message", "field"?}}."""
+"""JSON responses with one error shape for every endpoint: {"error": {"code", "message", "field"?}}, and the
+one mapping from what a request may raise that is the caller's problem to that shape (sync and async triggers)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import json
 from typing import Any
 
 import azure.functions as func
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+from shared.auth import AuthError
+from shared.errors import Refused
+from shared.ids import InvalidId
+from shared.ingestion.errors import PayloadError
+from shared.store.alerts import AlertTooLarge
+from shared.store.directory import AlreadyExists, Conflict, NotFound
+from shared.validation import describe
 
 
 def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -22,3 +31,38 @@ def error_response(status_code: int, code: str, message: str, field: str | None 
     if field is not None:
         error["field"] = field
     return json_response({"error": error}, status_code=status_code)
+
+
+def validation_response(exc: ValidationError) -> func.HttpResponse:
+    problems = describe(exc)
+    body = {"error": {"code": "invalid_request", "message": problems[0]["reason"], "field": problems[0]["field"],
+                      "details": problems}}
+    return json_response(body, status_code=400)
+
+
+# What a request may raise that is the caller's problem, each with its answer (api_error_response).
+API_ERRORS = (AuthError, Refused, InvalidId, ValidationError, NotFound, AlreadyExists, Conflict, PayloadError,
+              AlertTooLarge)
+
+
+def api_error_response(exc: Exception) -> func.HttpResponse:
+    """The 4xx answer for one of API_ERRORS."""
+    if isinstance(exc, AuthError):
+        return error_response(exc.status, exc.code, exc.message)
+    if isinstance(exc, Refused):
+        return error_response(exc.status, exc.code, exc.message, field=exc.field)
+    if isinstance(exc, InvalidId):
+        return error_response(400, "invalid_id", f"{exc.field} {exc.reason}.", field=exc.field)
+    if isinstance(exc, ValidationError):
+        return validation_response(exc)
+    if isinstance(exc, NotFound):
+        return error_response(404, "not_found", f"'{exc}' does not exist.")
+    if isinstance(exc, AlreadyExists):
+        return error_response(409, "already_exists", f"'{exc}' already exists.")
+    if isinstance(exc, Conflict):
+        return error_response(409, "conflict", f"'{exc}' was changed by someone else; read it again.")
+    if isinstance(exc, PayloadError):
+        return error_response(400, "invalid_alert", exc.reason, field=exc.field)
+    if isinstance(exc, AlertTooLarge):
+        return error_response(413, "alert_too_large", f"The alert cannot be stored: {exc}.")
+    raise TypeError(f"not an API error: {type(exc).__name__}") from exc

@@ -19,9 +19,10 @@ from shared.notifications.client_state import configured_key
 from shared.pollers import prompt
 from shared.settings import get_settings
 from shared.store.sources import SourceStore
+from shared.validation import describe
 from triggers import pollers
 from triggers.http_responses import error_response, json_response
-from triggers.request_parsing import first_validation_error, parse_json_body
+from triggers.request_parsing import parse_json_body
 
 bp = df.Blueprint()
 log = logging.getLogger("riposte.notifications")
@@ -55,8 +56,9 @@ async def _receive(req: func.HttpRequest, handle: Handler, client: df.DurableOrc
     try:
         batch = receiver.NotificationBatch.model_validate(body)
     except ValidationError as exc:
-        field, reason = first_validation_error(exc)
-        return error_response(400, "invalid_notification", f"{field}: {reason}.", field=field)
+        problem = describe(exc)[0]
+        return error_response(400, "invalid_notification", f"{problem['field']}: {problem['reason']}.",
+                              field=problem["field"])
     store = services.sources()
     handled = await asyncio.to_thread(handle, batch, store, _key(), datetime.now(UTC))
     await poll_due(handled, client)

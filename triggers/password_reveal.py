@@ -13,11 +13,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import passwords, services
-from shared.auth import AuthError, Permission, authorize
-from shared.ids import InvalidId, checked_id
-from shared.settings import get_settings
-from shared.store.directory import NotFound
-from triggers.api import api_error_response
+from shared.auth import Permission, Principal
+from shared.errors import Refused
+from shared.ids import checked_id
+from triggers.api import respond_async
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
@@ -27,22 +26,15 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 @bp.route(route="runs/{id}/steps/{index}/password", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def reveal_password(req: func.HttpRequest) -> func.HttpResponse:
-    try:
-        who = authorize(req.headers, get_settings(), Permission.RUN)
-    except AuthError as exc:
-        return error_response(exc.status, exc.code, exc.message)
-    run_id, raw_index = req.route_params["id"], req.route_params.get("index", "")
-    try:
-        checked_id(run_id, "id")
-    except InvalidId as exc:
-        return api_error_response(exc)
+    return await respond_async(req, Permission.RUN, lambda who: _reveal(req, who))
+
+
+async def _reveal(req: func.HttpRequest, who: Principal) -> func.HttpResponse:
+    run_id, raw_index = checked_id(req.route_params["id"], "id"), req.route_params.get("index", "")
     if not raw_index.isdigit() or len(raw_index) > 4:
-        return error_response(400, "invalid_request", "The step index is a number.", field="index")
-    try:
-        run = await asyncio.to_thread(services.alerts().get_run, run_id)
-    except NotFound:
-        return error_response(404, "not_found", f"'{run_id}' does not exist.")
-    outcome = await asyncio.to_thread(passwords.reveal, run, int(raw_index), passwords.reveal_store())
+        raise Refused(400, "invalid_request", "The step index is a number.", field="index")
+    run = await asyncio.to_thread(services.alerts().get_run, run_id)
+    outcome = await asyncio.to_thread(passwords.reveal, run, int(raw_index), services.reveal_store())
     if outcome.audit is not None:
         await asyncio.to_thread(services.audit().record, "password.reveal", run_id, outcome.audit, who.name)
     if outcome.status != 200:

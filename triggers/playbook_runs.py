@@ -6,24 +6,22 @@ POST /api/playbooks/{id}/execute   {} on a scheduled playbook: evaluate its popu
 """
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
-from shared.auth import Permission, authorize
+from shared.auth import Permission
 from shared.ids import checked_id
 from shared.ingestion import PayloadError, normalize_payload
-from shared.intake import make_alert, run_request
+from shared.intake import make_alert
+from shared.manual_runs import start_manual_run
 from shared.models.alert import Alert
-from shared.models.run import Run, RunStatus, manual_run_id
-from shared.settings import get_settings
 from shared.simulation import simulate
 from shared.store.open_runs import OpenRuns
 from triggers.alert_intake import RUN_ORCHESTRATOR, intake
-from triggers.api import API_ERRORS, ApiError, api_error_response, body_of, path_id, respond
+from triggers.api import ApiError, body_of, path_id, respond, respond_async
 from triggers.http_responses import json_response
 from triggers.schedules import evaluate_now
 
@@ -71,8 +69,7 @@ async def _evaluate_population(playbook, client: df.DurableOrchestrationClient, 
 @bp.durable_client_input(client_name="client")
 async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Run the playbook's current version on a stored alert now, whatever its trigger says."""
-    try:
-        who = authorize(req.headers, get_settings(), Permission.RUN)
+    async def execute(who):
         body = body_of(req, allow_empty=True)
         body = {} if body is None else body
         if not isinstance(body, dict):
@@ -84,17 +81,13 @@ async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestratio
             raise ApiError(400, "invalid_request", "alertId (a stored alert's id) is required: this playbook is "
                            "triggered by alerts, not by a schedule.", field="alertId")
         alert = await asyncio.to_thread(services.alerts().get, checked_id(body["alertId"], "alertId"))
-    except API_ERRORS as exc:
-        return api_error_response(exc)
-    request = run_request(alert, playbook)
-    request.run.run_id = manual_run_id(alert.id, playbook.id, uuid.uuid4().hex)
-    run = Run(id=request.run.run_id, alert_id=alert.id, playbook_id=playbook.id, playbook_name=playbook.name,
-              playbook_version=playbook.version, tenant_id=alert.tenant_id, status=RunStatus.PENDING,
-              created_at=datetime.now(UTC), step_count=len(request.actions), started_by=who.name,
-              simulated=request.simulated)
-    await asyncio.to_thread(OpenRuns(services.tables()).add, [(run.id, alert.id)])  # before the run row
-    await asyncio.to_thread(services.alerts().save_run, run)
-    await client.start_new(RUN_ORCHESTRATOR, instance_id=run.id,
-                           client_input=request.model_dump(mode="json", by_alias=True))
-    return json_response({"runId": run.id, "startedBy": who.name}, status_code=202,
-                         headers={"Location": f"/api/runs/{run.id}"})
+
+        async def start(run_id: str, request: dict) -> None:
+            await client.start_new(RUN_ORCHESTRATOR, instance_id=run_id, client_input=request)
+
+        run = await start_manual_run(alert, playbook, who.name, open_runs=OpenRuns(services.tables()),
+                                     alerts=services.alerts(), start=start)
+        return json_response({"runId": run.id, "startedBy": who.name}, status_code=202,
+                             headers={"Location": f"/api/runs/{run.id}"})
+
+    return await respond_async(req, Permission.RUN, execute)

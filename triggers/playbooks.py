@@ -7,37 +7,17 @@ from shared import services
 from shared.api_model import SAVING
 from shared.auth import Permission
 from shared.models.playbook import (
-    OneTenant,
     Playbook,
     PlaybookDraft,
     PlaybookPatch,
-    TenantGroupScope,
-    Trigger,
     broad_problem,
 )
-from shared.store.directory import NotFound
 from shared.store.playbooks import PreconditionFailed, etag_of
+from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
-
-
-def _check_scope_exists(trigger: Trigger) -> None:
-    """A saved playbook must be able to run: its tenant or group must exist."""
-    scope = trigger.tenant_scope
-    try:
-        if isinstance(scope, OneTenant):
-            services.directory().get_tenant(scope.tenant_id)
-        elif isinstance(scope, TenantGroupScope):
-            services.directory().get_group(scope.group_id)
-    except NotFound:
-        if isinstance(scope, OneTenant):
-            kind, field, value = "tenant", "tenantId", scope.tenant_id
-        else:
-            kind, field, value = "tenant group", "groupId", scope.group_id
-        raise ApiError(400, "invalid_request", f"Unknown {kind} '{value}'.",
-                       field=f"trigger.tenantScope.{field}") from None
 
 
 def _refuse_broad(playbook: PlaybookDraft) -> None:
@@ -70,7 +50,7 @@ def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
 def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
-        _check_scope_exists(draft.trigger)
+        check_scope_exists(services.directory(), draft.trigger.tenant_scope)
         _refuse_broad(draft)
         return _with_etag(services.playbooks().create(draft, actor=who.name), status_code=201)
 
@@ -92,7 +72,7 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
                            field="If-Match")
         patch = PlaybookPatch.model_validate(body_of(req), context=SAVING)
         if patch.trigger is not None:
-            _check_scope_exists(patch.trigger)
+            check_scope_exists(services.directory(), patch.trigger.tenant_scope)
         try:
             updated = services.playbooks().update(path_id(req), patch, if_match, actor=who.name,
                                                   check=_refuse_broad)

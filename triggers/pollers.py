@@ -28,6 +28,7 @@ from shared.pollers.records import alerts_of
 from shared.settings import get_settings
 from shared.sources.catalog import SourceName
 from shared.store.alerts import AlertTooLarge
+from shared.validation import field_path
 from triggers import alert_intake
 from triggers.alert_queue import UndeliverableMessage, decode_message
 
@@ -38,7 +39,7 @@ POLL_SCHEDULE = "*/5 * * * * *"  # the tick: a due source waits at most this lon
 
 def owner() -> str:
     """Who holds a claim (shown in the state): the Functions instance, else host and process."""
-    return os.environ.get("WEBSITE_INSTANCE_ID") or f"{socket.gethostname()}:{os.getpid()}"
+    return get_settings().instance_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def intake_delivery(client: df.DurableOrchestrationClient) -> Deliver:
@@ -60,7 +61,7 @@ def read_poll_message(message: func.ServiceBusMessage) -> fanout.PollMessage:
         return fanout.PollMessage.model_validate(body)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or None
+        field = field_path(tuple(error["loc"])) if error["loc"] else None
         raise UndeliverableMessage(message.message_id, error["msg"], field) from None
 
 

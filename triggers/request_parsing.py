@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import azure.functions as func
-from pydantic import ValidationError
 
 from shared import json_limits
 from triggers.http_responses import error_response
@@ -26,10 +25,3 @@ def parse_json_body(req: func.HttpRequest, *, allow_empty: bool = False) -> Any 
         return json_limits.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and TooDeep are ValueErrors
         return error_response(400, "invalid_json", f"Body is not valid JSON: {exc}")
-
-
-def first_validation_error(exc: ValidationError) -> tuple[str, str]:
-    """(field path such as "trigger.minSeverity", reason) of the first pydantic error."""
-    err = exc.errors()[0]
-    path = ".".join(str(part) for part in err["loc"]) or "(body)"
-    return path, err["msg"]

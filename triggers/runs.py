@@ -8,15 +8,14 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
-from shared.auth import AuthError, Permission, authorize
-from shared.ids import InvalidId, checked_id
+from shared.auth import Permission
+from shared.errors import Refused
+from shared.ids import checked_id
 from shared.models.run import OPEN_STATUSES, RunStatus
-from shared.rollback import rollback
+from shared.rollback import roll_back_run
 from shared.run_recovery import stop_run
-from shared.settings import get_settings
-from shared.store.directory import NotFound
-from triggers.api import ApiError, api_error_response, path_id, respond
-from triggers.http_responses import error_response, json_response
+from triggers.api import ApiError, path_id, respond, respond_async
+from triggers.http_responses import json_response
 
 bp = df.Blueprint()
 log = logging.getLogger("riposte.runs")
@@ -44,30 +43,12 @@ def get_run(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="runs/{id}/rollback", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
     """Reverse a finished run's reversible steps (SECURITY_MANAGE); a run is rolled back at most once."""
-    try:
-        who = authorize(req.headers, get_settings(), Permission.RUN)
-    except AuthError as exc:
-        return error_response(exc.status, exc.code, exc.message)
-    store = services.alerts()
-    try:
-        run_id = path_id(req)
-        run = await asyncio.to_thread(store.get_run, run_id)
-        alert = await asyncio.to_thread(store.get, run.alert_id)
-    except InvalidId as exc:
-        return api_error_response(exc)
-    except NotFound:
-        return error_response(404, "not_found", f"'{run_id}' does not exist.")
-    if run.status in OPEN_STATUSES:
-        return error_response(409, "run_in_progress", "The run has not finished; roll it back when it has.")
-    if not await asyncio.to_thread(store.claim_rollback, run_id, who.name):
-        return error_response(409, "already_rolled_back", "This run was rolled back already.")
-    record = await rollback(run, alert, services.step_dependencies(), who.name)
-    body = record.model_dump(mode="json", by_alias=True)
-    await asyncio.to_thread(store.save_rollback, run_id, body)
-    await asyncio.to_thread(services.audit().record, "playbook.rollback", run_id,
-                            {"alertId": run.alert_id, "playbookId": run.playbook_id, "steps": body["steps"]},
-                            who.name)
-    return json_response(body)
+    async def roll_back(who):
+        record = await roll_back_run(path_id(req), who.name, services.alerts(), services.audit(),
+                                     services.step_dependencies())
+        return json_response(record)
+
+    return await respond_async(req, Permission.RUN, roll_back)
 
 
 @bp.route(route="runs/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -75,24 +56,18 @@ async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Stop a run that has not ended (SECURITY_MANAGE): terminate its instance, record it cancelled with who
     did it, cancel its open approval gates, audit. Steps already done stay done (roll them back after)."""
-    try:
-        who = authorize(req.headers, get_settings(), Permission.RUN)
-    except AuthError as exc:
-        return error_response(exc.status, exc.code, exc.message)
-    try:
+    async def cancel(who):
         run_id = path_id(req)
         run = await asyncio.to_thread(services.alerts().get_run, run_id)
-    except InvalidId as exc:
-        return api_error_response(exc)
-    except NotFound:
-        return error_response(404, "not_found", f"'{run_id}' does not exist.")
-    if run.status not in OPEN_STATUSES:
-        return error_response(409, "run_ended", f"The run has ended already ({run.status.value}).")
-    reason = f"cancelled by {who.name}"
-    try:
-        await client.terminate(run_id, reason)
-    except Exception as exc:  # no instance (lost): there is nothing to stop, the run is still recorded
-        log.warning("cancel %s: terminate failed (%s)", run_id, type(exc).__name__)
-    await asyncio.to_thread(stop_run, services.tables(), run_id, RunStatus.CANCELLED, reason, who.name,
-                            datetime.now(UTC), services.audit())
-    return json_response(await asyncio.to_thread(services.alerts().get_run, run_id))
+        if run.status not in OPEN_STATUSES:
+            raise Refused(409, "run_ended", f"The run has ended already ({run.status.value}).")
+        reason = f"cancelled by {who.name}"
+        try:
+            await client.terminate(run_id, reason)
+        except Exception as exc:  # no instance (lost): there is nothing to stop, the run is still recorded
+            log.warning("cancel %s: terminate failed (%s)", run_id, type(exc).__name__)
+        await asyncio.to_thread(stop_run, services.tables(), run_id, RunStatus.CANCELLED, reason, who.name,
+                                datetime.now(UTC), services.audit())
+        return json_response(await asyncio.to_thread(services.alerts().get_run, run_id))
+
+    return await respond_async(req, Permission.RUN, cancel)

@@ -20,6 +20,7 @@ from datetime import datetime
 from ipaddress import ip_address
 from typing import TYPE_CHECKING, Any
 
+from shared import log_events
 from shared.approvals.gates import decision_payload, event_name, slot_of, tally
 from shared.approvals.records import MAX_USER_AGENT, ApprovalRecord, ApprovalStatus, Decision
 from shared.approvals.store import AlreadyDecided, ApprovalStore
@@ -73,7 +74,7 @@ def refusal_for(record: ApprovalRecord, approver: str, now: datetime) -> Refusal
 
 
 async def submit_decision(store: ApprovalStore, record: ApprovalRecord, decision: Decision, raise_event: RaiseEvent,
-                          *, now: datetime, audit: AuditLog | None = None, actor: str | None = None,
+                          *, now: datetime, audit: AuditLog, actor: str | None = None,
                           recover_run: RecoverRun | None = None) -> Refusal | Accepted:
     """Claim the approver's one decision and wake the run; Accepted when it is stored (and the run woken)."""
     refused = refusal_for(record, decision.approver, now)
@@ -128,12 +129,9 @@ async def _wake(store: ApprovalStore, record: ApprovalRecord, decision: Decision
                    "recorded. Try again in a minute.")
 
 
-async def _audit_decision(record: ApprovalRecord, decision: Decision, audit: AuditLog | None, actor: str | None,
+async def _audit_decision(record: ApprovalRecord, decision: Decision, audit: AuditLog, actor: str | None,
                           *, needed: bool) -> None:
-    if audit is None:
-        from shared import services
-
-        audit = services.audit()
+    log_events.gate_decision(record.run_id, record.id, decision.decision, decision.approver, decision.via, needed)
     await asyncio.to_thread(audit.record, "approval.decision", record.run_id, {
         "approvalId": record.id, "stepIndex": record.step_index, "approver": decision.approver,
         "decision": decision.decision, "via": decision.via, "address": decision.address,

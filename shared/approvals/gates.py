@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import Field, field_validator
 
-from shared import outbound_http
+from shared import log_events, outbound_http
 from shared.api_model import CamelModel
 from shared.approvals import notices
 from shared.approvals.records import (
@@ -158,35 +158,35 @@ async def open_gate(opening: GateOpening, deps: StepDependencies, store: Approva
         log.info("approval %s: notifying again after an interrupted attempt", record.id)
     notified, errors = await _notify(record, opening, deps)
     await asyncio.to_thread(store.mark_notified, record.id, notified, errors)
-    audit = audit or _audit()
+    audit = audit or deps.audit
+    if audit is None:
+        raise ValueError("open_gate needs an audit log (StepDependencies.audit)")
     await asyncio.to_thread(audit.record, "approval.opened", record.run_id, {
         "approvalId": record.id, "stepIndex": record.step_index, "approvers": record.approvers,
         "requiredApprovals": record.required_approvals, "deadline": record.deadline.isoformat(),
         "automatic": record.automatic, "notified": notified,
         "notifyErrors": [e.model_dump(mode="json", by_alias=True) for e in errors]})
     record.notified, record.notify_errors = notified, errors
+    log_events.gate_opened(record.run_id, record.id, record.step_index, len(record.approvers),
+                           record.required_approvals, record.automatic, len(notified), len(errors))
     return _summary(record)
 
 
 def close_gate(store: ApprovalStore, approval_id: str, outcome: Outcome, counted: list[str],
-               closed_at: datetime, *, audit: AuditLog | None = None) -> ApprovalRecord:
+               closed_at: datetime, *, audit: AuditLog) -> ApprovalRecord:
     """Mark the gate closed with its outcome and which approvers' decisions counted; audit `approval.closed`.
     A closed gate stays as it is (a retried activity); a decision stored after the outcome is kept,
     marked not counted."""
     record, closed_now = store.close(approval_id, outcome, counted, closed_at)
     if closed_now:
-        (audit or _audit()).record("approval.closed", record.run_id, {
+        audit.record("approval.closed", record.run_id, {
             "approvalId": record.id, "stepIndex": record.step_index, "outcome": outcome,
             "counted": sorted(d.approver for d in record.decisions if d.counted),
             "decisions": [{"approver": d.approver, "decision": d.decision, "via": d.via, "counted": d.counted}
                           for d in record.decisions]})
+        log_events.gate_closed(record.run_id, record.id, outcome, sorted(d.approver for d in record.decisions
+                                                                        if d.counted))
     return record
-
-
-def _audit() -> AuditLog:
-    from shared import services
-
-    return services.audit()
 
 
 # --- notifying --------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ async def _email(record: ApprovalRecord, approver: str, opening: GateOpening, de
 
 
 async def _post_teams(record: ApprovalRecord, secret: str, deps: StepDependencies, run_url: str) -> NotifyError | None:
-    url = secret_or_failure(secret)
+    url = secret_or_failure(secret, deps)
     if not isinstance(url, str):
         return NotifyError(to="teams", code="secret_missing", message=f"secret '{secret}' is not configured.")
     try:
@@ -244,7 +244,7 @@ async def _post_teams(record: ApprovalRecord, secret: str, deps: StepDependencie
             "Content-Type": "application/json", "User-Agent": f"Riposte/{deps.settings.version}"})
 
     try:
-        sent = await send_with_retries(outbound_http.client(), make_request)
+        sent = await send_with_retries(deps.http(), make_request)
     except Exception as exc:  # reported, never raised
         return NotifyError(to="teams", code="teams_failed",
                            message=f"The card could not be posted ({type(exc).__name__}).")

@@ -41,6 +41,7 @@ from shared.approvals.tokens import (
     verify,
 )
 from shared.settings import AppSettings
+from shared.store.audit import AuditLog
 from shared.store.directory import NotFound
 
 MAX_FORM_BYTES = 8192
@@ -184,7 +185,7 @@ def _comment(text: str | None) -> str | Page | None:
 
 async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes,
                   store: ApprovalStore, settings: AppSettings, raise_event: RaiseEvent, now: datetime,
-                  recover_run: RecoverRun | None = None) -> Page:
+                  *, audit: AuditLog, recover_run: RecoverRun | None = None) -> Page:
     """POST: take the decision of the approver the token names."""
     if cross_site(headers, settings):
         return _refused(403, "Refused", "This form can only be sent from the approval page itself.")
@@ -216,7 +217,8 @@ async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[s
         return _refused(404, "Request not found", "This approval request no longer exists.")
     decision = Decision(approver=approver, decision=form["decision"], at=now, address=client_address(headers),
                         user_agent=user_agent(headers), via="link", comment=comment)
-    result = await submit_decision(store, record, decision, raise_event, now=now, recover_run=recover_run)
+    result = await submit_decision(store, record, decision, raise_event, now=now, audit=audit,
+                                   recover_run=recover_run)
     if isinstance(result, Accepted):
         return Page(200, pages.confirmation_page(record, decision, needed=result.needed))
     if result.status == 409:

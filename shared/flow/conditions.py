@@ -15,8 +15,13 @@ async def check(expression: str, alert: AlertContext, steps: list[Any], run_fact
     compiled = compile_expression(expression)
     facts = await resolve_facts(compiled.roots() & {"user", "device"}, alert, deps)
     errors = facts.pop("errors", None)
-    env = {"alert": alert.model_dump(mode="json", by_alias=True), "steps": steps, "run": run_facts} | facts
+    env = expression_env(alert, steps, run_facts) | facts
     result: dict[str, Any] = {"holds": compiled.evaluate(env), "facts": facts}
     if errors:
         result["errors"] = errors
     return result
+
+
+def expression_env(alert: AlertContext, steps: list[Any], run_facts: dict[str, Any]) -> dict[str, Any]:
+    """What an expression reads besides user and device facts (`make try` gives those from a file)."""
+    return {"alert": alert.model_dump(mode="json", by_alias=True), "steps": steps, "run": run_facts}

@@ -51,6 +51,7 @@ from typing import Annotated, Any, Final
 import re2
 from pydantic import AfterValidator
 
+from shared.models.severity import SEVERITY_RANK
 from shared.patterns import MAX_PATTERN_LENGTH, compile_re2
 
 MAX_LENGTH: Final = 1000
@@ -89,9 +90,10 @@ NAMES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType({
 })
 ROOTS: Final = tuple(NAMES)
 
-# Severities and risk levels, compared by rank with < <= > >=.
+# Severities and risk levels, compared by rank with < <= > >=: the severity scale, with Entra's risk level
+# "none" below it (risk levels are none, low, medium, high).
 SCALE: Final[Mapping[str, int]] = MappingProxyType(
-    {"none": 0, "informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5})
+    {"none": 0, **{severity.value: rank + 1 for severity, rank in SEVERITY_RANK.items()}})
 
 KEYWORDS: Final = frozenset({"and", "or", "not", "in", "contains", "matches", "startswith", "endswith",
                              "true", "false", "null"})

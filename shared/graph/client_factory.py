@@ -56,7 +56,7 @@ def validate_tenant_id(tenant_id: str) -> str:
 
 
 def _new_http_client() -> GraphHttpClient:
-    from .http_pipeline import build_http_client  # msgraph's client stack, loaded with a loop's first client
+    from .http_pipeline import build_http_client  # lazy: msgraph's client stack, loaded with a loop's first client
 
     return build_http_client()
 

@@ -12,6 +12,7 @@ from shared.ingestion import lenient
 from shared.ingestion.entities import EntityCollector
 from shared.ingestion.errors import PayloadError
 from shared.models.alert import AlertSource, AlertStatus, NormalizedAlert, Severity
+from shared.validation import field_path
 
 MAX_TITLE = 1024
 MAX_DESCRIPTION = 32_768
@@ -56,7 +57,8 @@ def build_alert(
         )
     except ValidationError as exc:  # a bug here, not the sender's fault; still never a 500
         err = exc.errors()[0]
-        raise PayloadError(f"cannot build the alert: {err['msg']}", ".".join(map(str, err["loc"])) or None) from exc
+        raise PayloadError(f"cannot build the alert: {err['msg']}",
+                           field_path(tuple(err["loc"])) if err["loc"] else None) from exc
 
 
 def _unique(values: list[str | None] | None) -> list[str]:

@@ -15,6 +15,7 @@ from shared.matching.decision import ConditionOutcome, MatchDecision, outcome
 from shared.matching.patterns import TitlePattern
 from shared.models.alert import Alert, Severity
 from shared.models.playbook import AllTenants, OneTenant, Playbook, TenantScope
+from shared.models.severity import SEVERITY_RANK
 from shared.models.tenant import TenantGroup
 
 
@@ -37,12 +38,11 @@ def _explain_equals(name: str, value: str, criterion: str | None, passed: bool) 
     return f"{name} {value!r} is {criterion!r}" if passed else f"{name} {value!r} is not {criterion!r}"
 
 
-_SEVERITY_RANKS = {severity: severity.rank for severity in Severity}
 
 
 def severity_rank(value: Severity) -> int:
-    """Severity.rank by table lookup (rank searches a list); a KeyError for anything not a severity."""
-    return _SEVERITY_RANKS[value]
+    """The severity's rank on the one scale; a KeyError for anything not a severity."""
+    return SEVERITY_RANK[value]
 
 
 def _at_least(value: Severity, criterion: Severity) -> bool:

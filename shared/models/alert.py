@@ -12,7 +12,10 @@ from typing import Any
 from pydantic import Field
 
 from shared.api_model import CamelModel
+from shared.models.severity import Severity
 from shared.models.tenant import Guid
+
+__all__ = ["Severity"]  # the scale has its own module; alerts are where most readers look for it
 
 _NOT_IN_CATEGORY = re.compile(r"[^a-z0-9._/-]+")
 
@@ -22,19 +25,6 @@ def normalize_category(value: str) -> str:
     return _NOT_IN_CATEGORY.sub("-", value.casefold()).strip("-")[:100]
 
 
-class Severity(StrEnum):
-    INFORMATIONAL = "informational"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_ORDER.index(self)
-
-
-_SEVERITY_ORDER = list(Severity)
 
 
 class AlertSource(StrEnum):

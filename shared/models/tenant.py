@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from shared.api_model import CamelModel
+from shared.models.severity import Severity
 
 
 def _guid(value: str) -> str:
@@ -31,7 +32,6 @@ class PsaSystem(StrEnum):
 
 
 PsaId = Annotated[int, Field(ge=1, le=2_147_483_647)]
-SeverityName = Literal["informational", "low", "medium", "high", "critical"]
 
 
 class PsaMapping(CamelModel):
@@ -43,7 +43,7 @@ class PsaMapping(CamelModel):
     team_id: PsaId | None = None  # default team (HaloPSA team_id, ConnectWise team; Autotask: the queue is the team)
     technician_id: PsaId | None = None  # default technician (HaloPSA agent_id, ConnectWise owner, Autotask resource)
     technician_role_id: PsaId | None = None  # Autotask assignedResourceRoleID (required with a technician there)
-    priorities: dict[SeverityName, PsaId] = Field(default_factory=dict)  # overrides of the PSA's default table
+    priorities: dict[Severity, PsaId] = Field(default_factory=dict)  # overrides of the PSA's default table
 
     @model_validator(mode="after")
     def _complete_for_its_system(self) -> PsaMapping:

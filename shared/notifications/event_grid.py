@@ -32,6 +32,7 @@ from shared.notifications.receiver import (
     handle_lifecycle,
 )
 from shared.store.sources import SourceStore
+from shared.validation import field_path
 
 log = logging.getLogger("riposte.notifications")
 
@@ -78,8 +79,8 @@ def handle_event(event_type: str, event_id: str | None, source: str | None, data
         note = Notification.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "data"
-        return _ignored(f"data.{field}: {first.get('msg')}", event_id)
+        loc = tuple(first.get("loc", ()))
+        return _ignored(f"{'data.' + field_path(loc) if loc else 'data'}: {first.get('msg')}", event_id)
     claimed = SOURCE_TENANT.match(source or "")
     if claimed and claimed.group(1).lower() != note.tenant_id.lower():
         return _ignored("data.tenantId is not the tenant the event's source names", event_id)

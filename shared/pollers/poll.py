@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 from kiota_abstractions.api_error import APIError
 
+from shared import log_events
 from shared.graph import GraphClientFactory
 from shared.pollers import compliance, overlap
 from shared.pollers.graph_lists import read_noncompliant_devices, read_window
@@ -218,7 +220,7 @@ async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: lis
     poll is polled again at once (up to `rounds` polls in all). `nudgeable`: the sources that can have been
     notified (TenantSources.subscribed, as the caller read it); the others read no nudge. A subscription
     created during this poll is not seen, so its first nudge waits for the next tick (cycle.due_candidates)."""
-    holders = [[claim] for claim in claims]
+    holders, clock = [[claim] for claim in claims], time.perf_counter()
     results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now) for h in holders),
                                    return_exceptions=True)
     outcomes: list[PollOutcome] = []
@@ -228,6 +230,8 @@ async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: lis
             done.append((claim, result))
         elif isinstance(result, Exception):  # every failure is recorded on the source; none stops the cycle
             outcomes.append(await _failed(store, claim, result, now(), rng))
+            log_events.source_polled(claim.tenant_id, claim.source.value, 0, 0, 0, (time.perf_counter() - clock) * 1000,
+                                     outcomes[-1].error.code if outcomes[-1].error else None)
         else:  # CancelledError and the like: not ours to swallow
             raise result
     if done:
@@ -239,6 +243,8 @@ async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: lis
                 log.warning("poll of %s for tenant %s: the window was taken over", claim.source.value, claim.tenant_id)
             outcomes.append(PollOutcome(claim.tenant_id, claim.source, items=r.items, alerts=r.alerts,
                                         requests=r.requests))
+            log_events.source_polled(claim.tenant_id, claim.source.value, r.items, r.alerts, r.requests,
+                                     (time.perf_counter() - clock) * 1000)
         advanced = [(claim, *state) for (claim, _), state in zip(done, written, strict=True)
                     if not isinstance(state, ClaimLost)]
         again = await _renotified(store, advanced, now(), nudgeable) if rounds > 1 else []

@@ -132,7 +132,7 @@ def slack_message(title: str, text: str, facts: list[tuple[str, str]], link: str
 
 async def _post(service: str, label: str, secret: str, payload: dict[str, Any], ctx: StepContext,
                 result: dict[str, Any]) -> StepOutcome:
-    url = secret_or_failure(secret)
+    url = secret_or_failure(secret, ctx.deps)
     if isinstance(url, StepOutcome):
         return url
     try:
@@ -145,7 +145,7 @@ async def _post(service: str, label: str, secret: str, payload: dict[str, Any], 
         return httpx.Request("POST", url, content=body, headers={
             "Content-Type": "application/json", "User-Agent": f"Riposte/{ctx.deps.settings.version}"})
 
-    sent = await send_with_retries(outbound_http.client(), make_request)
+    sent = await send_with_retries(ctx.deps.http(), make_request)
     if not sent.ok:
         return delivery_failure(sent, service, label, result)
     assert sent.response is not None

@@ -8,16 +8,21 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from shared import outbound_http
 from shared.api_model import CamelModel
 from shared.models.alert import AlertEntities, Severity
 from shared.models.run import StepError, StepStatus
+from shared.secrets import get_secret
 
 if TYPE_CHECKING:
+    import httpx
     from msgraph import GraphServiceClient
 
     from shared.graph import GraphClientFactory
     from shared.models.tenant import Tenant
+    from shared.passwords import RevealStore
     from shared.settings import AppSettings
+    from shared.store.audit import AuditLog
 
 
 class AlertContext(CamelModel):
@@ -60,12 +65,22 @@ class StepOutcome:
 
 @dataclass
 class StepDependencies:
-    """The outside world a primitive may use, built once per process (shared/services.py)."""
+    """The outside world a primitive may use, built once per process (shared/services.py, the composition
+    root). A step reaches it through its context, never through module globals."""
 
     graph: GraphClientFactory
     settings: AppSettings
     # A registered tenant by id (PSA mapping and the like); None when the tenant is unknown.
     tenants: Callable[[str], Awaitable[Tenant | None]] | None = None
+    # The password vault: where a reset's temporary passwords are sealed for their one reveal. None: no
+    # password may be set (the step fails before any reaches Graph).
+    passwords: RevealStore | None = None
+    # The audit log (approval gates record their decisions and closing); None where nothing is audited.
+    audit: AuditLog | None = None
+    # Outbound HTTP (webhooks, chat, PSA systems): the running loop's shared client (shared/outbound_http.py).
+    http: Callable[[], httpx.AsyncClient] = outbound_http.client
+    # A secret by name (shared/secrets.py); MissingSecretError when it is not configured.
+    secrets: Callable[[str], str] = get_secret
 
 
 @dataclass

@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from shared.primitives.catalog import PRIMITIVES
+from shared.sources.catalog import SOURCES
+
 BEGIN_MARKER = "<!-- primitives:begin -->"
 END_MARKER = "<!-- primitives:end -->"
 REGENERATE = "python -m shared.primitives.permissions_doc --write docs/deploy.md"
@@ -173,14 +176,8 @@ def _customer_tenant_commands(roles: list[str], home_only: list[str]) -> str:
 
 def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping[Any, Any] | None = None) -> str:
     """The generated part of docs/deploy.md, without the markers."""
-    if primitives is None:
-        from shared.primitives.catalog import PRIMITIVES
-
-        primitives = PRIMITIVES
-    if sources is None:
-        from shared.sources.catalog import SOURCES
-
-        sources = SOURCES
+    primitives = PRIMITIVES if primitives is None else primitives
+    sources = SOURCES if sources is None else sources
     customer = _unique(customer_permissions(primitives) + source_permissions(sources))
     home = home_permissions(primitives)
     home_only = [p for p in home if p not in customer]

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from shared import log_events
 from shared.graph import InvalidTenantIdError
-from shared.models.run import StepResult
+from shared.models.run import StepResult, StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepDependencies, StepOutcome
 from shared.validation import describe
@@ -42,6 +43,9 @@ async def execute_step(index: int, action: dict, alert: AlertContext, run: RunCo
         # Unexpected: keep the run going, keep the details in the log (not in the run record).
         log.exception("step %d (%s) of run %s failed unexpectedly", index, action_type, run.run_id)
         outcome = StepOutcome.failed("internal_error", f"{type(exc).__name__} while running the step.")
+    if outcome.status is StepStatus.FAILED:
+        log_events.step_failed(run.run_id, index, action_type, outcome.error.code if outcome.error else None,
+                               outcome.error.message if outcome.error else outcome.reason)
     return StepResult(
         index=index, action_type=action_type, status=outcome.status, started_at=started_at,
         completed_at=datetime.now(UTC), duration_ms=round((time.perf_counter() - clock) * 1000, 2),

@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from shared import outbound_http
 from shared.api_model import CamelModel
 from shared.models.run import StepStatus
 from shared.models.tenant import PsaMapping, Tenant
@@ -97,7 +96,7 @@ async def create_psa_ticket(params: CreatePsaTicketParams, ctx: StepContext) -> 
         "title": ticket.title,
     })
     try:
-        created = await adapter.create_ticket(outbound_http.client(), ticket)
+        created = await adapter.create_ticket(ticket, ctx.deps)
     except PsaError as exc:
         return StepOutcome.failed(exc.code, exc.message, result | exc.details)
     return StepOutcome(StepStatus.SUCCEEDED, result=result | {"ticketId": created.id, "attempts": created.attempts})

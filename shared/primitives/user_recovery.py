@@ -85,7 +85,7 @@ async def force_password_reset(params: ForcePasswordResetParams, ctx: StepContex
     if isinstance(users, StepOutcome):
         return users
     pending = await passwords.seal_new_passwords(ctx.run.run_id, ctx.alert.tenant_id or "", [label(u) for u in users],
-                                                 step_index=ctx.step_index)
+                                                 step_index=ctx.step_index, store=ctx.deps.passwords)
     if isinstance(pending, passwords.NotSealed):
         return StepOutcome.failed(pending.code, pending.message)
 

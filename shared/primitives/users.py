@@ -369,7 +369,7 @@ async def contain_users(params: DisableUserAndRevokeParams, ctx: StepContext) ->
         # Sealed into the reveal store before any password reaches Graph, while the rules and mailboxes are read.
         sealing = asyncio.ensure_future(passwords.seal_new_passwords(
             ctx.run.run_id, ctx.alert.tenant_id or "", [label(one.user) for one in contained],
-            step_index=ctx.step_index))
+            step_index=ctx.step_index, store=ctx.deps.passwords))
     reveal_info: dict[str, Any] | None = None
     try:
         async with contextlib.AsyncExitStack() as stack:

@@ -40,10 +40,10 @@ from shared import outbound_http
 from shared.api_model import CamelModel
 from shared.ingest_auth import MIN_SECRET_LENGTH, sign
 from shared.models.run import StepStatus
-from shared.primitives.context import StepContext, StepOutcome
+from shared.primitives.context import StepContext, StepDependencies, StepOutcome
 from shared.primitives.registry import Primitive, register
 from shared.primitives.templates import TemplateRenderer, template_text
-from shared.secrets import MissingSecretError, get_secret, setting_name
+from shared.secrets import MissingSecretError, setting_name
 
 log = logging.getLogger("riposte.outbound")
 
@@ -198,9 +198,9 @@ def _detail(response: httpx.Response) -> str:
     return f" {text}" if text else ""
 
 
-def secret_or_failure(name: str) -> str | StepOutcome:
+def secret_or_failure(name: str, deps: StepDependencies) -> str | StepOutcome:
     try:
-        return get_secret(name)
+        return deps.secrets(name)
     except MissingSecretError as exc:
         return StepOutcome.failed("secret_missing", str(exc))
 
@@ -236,7 +236,7 @@ def run_url(ctx: StepContext) -> str:
 
 
 async def call_webhook(params: CallWebhookParams, ctx: StepContext) -> StepOutcome:
-    key = secret_or_failure(params.signing_secret)
+    key = secret_or_failure(params.signing_secret, ctx.deps)
     if isinstance(key, StepOutcome):
         return key
     if len(key) < MIN_SECRET_LENGTH:
@@ -259,7 +259,7 @@ async def call_webhook(params: CallWebhookParams, ctx: StepContext) -> StepOutco
         })
 
     result: dict[str, Any] = {"url": redacted_url(params.url), "deliveryId": delivery}
-    sent = await send_with_retries(outbound_http.client(), make_request)
+    sent = await send_with_retries(ctx.deps.http(), make_request)
     renderer.record(result)
     if not sent.ok:
         return delivery_failure(sent, "webhook", "The webhook endpoint", result)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from shared.primitives.context import StepDependencies
 from shared.primitives.webhook import send_with_retries
 from shared.psa.base import CREATE_POLICY, CreatedTicket, PsaError, TicketRequest, base_url, json_body
 from shared.psa.base import secrets as read_secrets
@@ -38,12 +39,13 @@ class Autotask:
                                                       "informational": 3}
     supports_team: ClassVar[bool] = False
 
-    async def create_ticket(self, http: httpx.AsyncClient, ticket: TicketRequest) -> CreatedTicket:
-        url = base_url(URL_SETTING, self.label)
+    async def create_ticket(self, ticket: TicketRequest, deps: StepDependencies) -> CreatedTicket:
+        http, settings = deps.http(), deps.settings
+        url = base_url(settings.autotask_url, URL_SETTING, self.label)
         if ticket.technician_id is not None and ticket.technician_role_id is None:
             raise PsaError("psa_mapping_incomplete", "Autotask needs the tenant's technicianRoleId to assign a "
                            "technician (assignedResourceRoleID).")
-        code, user, secret = read_secrets(SECRETS, self.label)
+        code, user, secret = read_secrets(SECRETS, self.label, deps.secrets)
         body: dict[str, Any] = {
             "companyID": ticket.company_id, "queueID": ticket.board_id, "title": ticket.title,
             "description": ticket.description, "status": STATUS_NEW, "priority": ticket.priority,

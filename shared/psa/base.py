@@ -14,16 +14,16 @@ Where each adapter's configuration comes from (one PSA instance per MSP, shared 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import httpx
 
 from shared.outbound_http import InsecureUrlError, require_secure
+from shared.primitives.context import StepDependencies
 from shared.primitives.webhook import Delivery, RetryPolicy, delivery_failure
-from shared.secrets import MissingSecretError, get_secret
+from shared.secrets import MissingSecretError
 
 # Creating a ticket twice is a duplicate ticket: retry only what was certainly not processed
 # (throttled, gateway/unavailable answers, connections that never reached the PSA), not a 500 or a
@@ -76,12 +76,13 @@ class PsaAdapter(Protocol):
     default_priorities: ClassVar[Mapping[str, int]]  # severity -> the PSA's priority id (documented per PSA)
     supports_team: ClassVar[bool]
 
-    async def create_ticket(self, http: httpx.AsyncClient, ticket: TicketRequest) -> CreatedTicket: ...
+    async def create_ticket(self, ticket: TicketRequest, deps: StepDependencies) -> CreatedTicket:
+        """Through the step's HTTP client, settings (the PSA's URL) and secrets (its credentials)."""
 
 
-def base_url(setting: str, label: str, env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    url = (env.get(setting) or "").rstrip("/")
+def base_url(configured: str | None, setting: str, label: str) -> str:
+    """The PSA's configured base URL (`configured`, from app setting `setting`), checked."""
+    url = (configured or "").rstrip("/")
     if not url:
         raise PsaError("psa_not_configured", f"{label} is not configured (app setting {setting}).")
     try:
@@ -90,9 +91,9 @@ def base_url(setting: str, label: str, env: Mapping[str, str] | None = None) -> 
         raise PsaError("psa_not_configured", f"{setting} is refused: {exc}.") from None
 
 
-def secrets(names: tuple[str, ...], label: str) -> list[str]:
+def secrets(names: tuple[str, ...], label: str, read: Callable[[str], str]) -> list[str]:
     try:
-        return [get_secret(name) for name in names]
+        return [read(name) for name in names]
     except MissingSecretError as exc:
         raise PsaError("psa_not_configured", f"{label} credentials are incomplete: {exc}.") from None
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from shared.primitives.context import StepDependencies
 from shared.primitives.webhook import send_with_retries
 from shared.psa.base import CREATE_POLICY, CreatedTicket, PsaError, TicketRequest, base_url, json_body
 from shared.psa.base import secrets as read_secrets
@@ -37,9 +38,10 @@ class ConnectWise:
                                                       "informational": 4}
     supports_team: ClassVar[bool] = True
 
-    async def create_ticket(self, http: httpx.AsyncClient, ticket: TicketRequest) -> CreatedTicket:
-        url = base_url(URL_SETTING, self.label)
-        company, public_key, private_key, client_id = read_secrets(SECRETS, self.label)
+    async def create_ticket(self, ticket: TicketRequest, deps: StepDependencies) -> CreatedTicket:
+        http, settings = deps.http(), deps.settings
+        url = base_url(settings.connectwise_url, URL_SETTING, self.label)
+        company, public_key, private_key, client_id = read_secrets(SECRETS, self.label, deps.secrets)
         basic = base64.b64encode(f"{company}+{public_key}:{private_key}".encode()).decode()
         body: dict[str, Any] = {
             "summary": ticket.title, "initialDescription": ticket.description,

@@ -13,19 +13,18 @@ of tickets (Halo's create-or-update convention), answered with the created ticke
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
 
+from shared.primitives.context import StepDependencies
 from shared.primitives.webhook import Delivery, send_with_retries
 from shared.psa.base import CREATE_POLICY, TOKEN_POLICY, CreatedTicket, PsaError, TicketRequest, base_url, json_body
 from shared.psa.base import secrets as read_secrets
 
 URL_SETTING = "RIPOSTE_HALOPSA_URL"
-TENANT_SETTING = "RIPOSTE_HALOPSA_TENANT"
 SECRETS = ("halopsa-client-id", "halopsa-client-secret")
 
 # (token URL, client id, secret digest) -> (access token, expiry): one token per process for its lifetime.
@@ -41,10 +40,11 @@ class HaloPsa:
                                                       "informational": 4}
     supports_team: ClassVar[bool] = True
 
-    async def _token(self, http: httpx.AsyncClient, url: str, fresh: bool = False) -> tuple[str, bool]:
+    async def _token(self, http: httpx.AsyncClient, url: str, deps: StepDependencies,
+                     fresh: bool = False) -> tuple[str, bool]:
         """(access token, whether it came from the cache)."""
-        client_id, client_secret = read_secrets(SECRETS, self.label)
-        tenant = os.environ.get(TENANT_SETTING)
+        client_id, client_secret = read_secrets(SECRETS, self.label, deps.secrets)
+        tenant = deps.settings.halopsa_tenant
         token_url = f"{url}/auth/token" + (f"?tenant={quote(tenant)}" if tenant else "")
         key = (token_url, client_id, hashlib.sha256(client_secret.encode()).hexdigest())
         cached = _TOKENS.get(key)
@@ -64,19 +64,20 @@ class HaloPsa:
         _TOKENS[key] = (token, time.monotonic() + max(0.0, lifetime - 60))
         return token, False
 
-    async def create_ticket(self, http: httpx.AsyncClient, ticket: TicketRequest) -> CreatedTicket:
-        url = base_url(URL_SETTING, self.label)
+    async def create_ticket(self, ticket: TicketRequest, deps: StepDependencies) -> CreatedTicket:
+        http, settings = deps.http(), deps.settings
+        url = base_url(settings.halopsa_url, URL_SETTING, self.label)
         item: dict[str, Any] = {
             "summary": ticket.title, "details": ticket.description, "client_id": ticket.company_id,
             "priority_id": ticket.priority,
         }
         optional = {"tickettype_id": ticket.board_id, "team_id": ticket.team_id, "agent_id": ticket.technician_id}
         item |= {k: v for k, v in optional.items() if v is not None}
-        token, cached = await self._token(http, url)
+        token, cached = await self._token(http, url, deps)
         sent = await self._post(http, url, token, item)
         if cached and sent.response is not None and sent.response.status_code == 401:
             # A cached token that was revoked or outlived: a 401 means nothing was created, so ask again once.
-            token, _ = await self._token(http, url, fresh=True)
+            token, _ = await self._token(http, url, deps, fresh=True)
             sent = await self._post(http, url, token, item)
         if not sent.ok:
             raise PsaError.from_delivery(sent, self.label)

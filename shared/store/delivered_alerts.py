@@ -7,7 +7,9 @@ Per delivery (the playbook revision is cached: shared/intake.py):
 - a new alert: that query (empty), the open-run listing when runs matched, the alert's create (one entity
   when it starts no run and fits, else a transaction whose alert row is a create: the dedupe when two
   deliveries race past the query), the list row. 3 requests with no match, 4 with.
-Rows and their layout: shared/store/alerts.py.
+Rows and their layout: shared/store/alerts.py. The query, the single-entity create and the upserts are built
+by shared/store/table_requests.py (the same requests as the SDK's methods, for less CPU); transactions and
+the rare status update use the SDK's methods.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ class DeliveredAlerts:
 
     async def stored(self, alert_id: str) -> StoredAlert | None:
         """The alert's row and runs, or None when it was never stored: one query."""
-        table = await self._tables(ALERTS)
+        table = await self._tables.lean(ALERTS)
         entity, runs = None, []
-        async for row in table.query_entities(_STORED, parameters={"pk": alert_id, "alert": ALERT_ROW}):
+        for row in await table.query(_STORED, {"pk": alert_id, "alert": ALERT_ROW}):
             if row["RowKey"] == ALERT_ROW:
                 entity = row
             else:
@@ -54,12 +56,11 @@ class DeliveredAlerts:
 
     async def list_open(self, runs: list[tuple[str, str]], now: datetime) -> None:
         """List (run id, alert id) pairs as open (shared/store/open_runs.py), before their run rows exist."""
-        table = await self._tables(ALERTS)
         for transaction in open_run_rows(runs, now):
             if len(transaction) == 1:  # the usual one run: an upsert costs a third of a $batch's CPU
-                await table.upsert_entity(transaction[0][1], mode=UpdateMode.MERGE)
+                await (await self._tables.lean(ALERTS)).upsert(transaction[0][1], UpdateMode.MERGE)
             else:
-                await table.submit_transaction(transaction)
+                await (await self._tables(ALERTS)).submit_transaction(transaction)
 
     async def record_new(self, rows: list[dict[str, Any]]) -> bool:
         """Store a new alert's rows (shared/store/alerts.new_alert_rows), then list it; False if it was
@@ -68,7 +69,7 @@ class DeliveredAlerts:
         first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
         try:
             if len(first) == 1:  # one entity (shared/store/alerts.py): a create, cheaper than a $batch of one
-                await table.create_entity(first[0])
+                await (await self._tables.lean(ALERTS)).create(first[0])
             else:
                 await table.submit_transaction([("create", row) for row in first])
         except ResourceExistsError:
@@ -90,5 +91,4 @@ class DeliveredAlerts:
 
     async def list_alert(self, alert_entity: dict[str, Any]) -> None:
         """(Re)write the alert's list row from its alert row: idempotent, carries the current status."""
-        table = await self._tables(ALERTS)
-        await table.upsert_entity(list_entity(alert_entity), mode=UpdateMode.REPLACE)
+        await (await self._tables.lean(ALERTS)).upsert(list_entity(alert_entity), UpdateMode.REPLACE)

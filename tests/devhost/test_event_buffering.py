@@ -12,17 +12,20 @@ import json
 import logging
 import threading
 
+import durabletask.internal.orchestrator_service_pb2 as pb
 import pytest
-from durabletask import client as dt_client
 from durabletask import worker as dt_worker
+from durabletask.internal import client_helpers
+from durabletask.serialization import JsonDataConverter
 
+from devhost.durable_channel import Activity, InProcessStub, WorkItemDispatcher
 from devhost.durable_context import as_durabletask_orchestrator
 from devhost.durable_engine import LoopbackBackend
 
 _release: dict[str, threading.Event] = {}
 
 
-def busy(_ctx, instance_id: str) -> None:
+def busy(instance_id: str) -> None:
     """Holds the orchestrator away from its waits until the test has raised its events."""
     if not _release[instance_id].wait(timeout=10):
         raise TimeoutError("the test never released the activity")
@@ -36,32 +39,34 @@ def two_waits(context):
 
 
 @pytest.fixture(scope="module")
-def engine():
+def engine(loop_thread):
+    """The devhost's engine parts (backend, in-process channel, durabletask's replay) around one orchestrator."""
     quiet = logging.getLogger("tests.devhost.durabletask")
     quiet.setLevel(logging.ERROR)
     backend = LoopbackBackend(lambda *_: None)
-    address = backend.start()
-    worker = dt_worker.TaskHubGrpcWorker(host_address=address, logger=quiet)
+    backend.start()
+    worker = dt_worker.TaskHubGrpcWorker(logger=quiet, emit_trace_spans=False)
     worker.add_orchestrator(as_durabletask_orchestrator("two_waits", two_waits, {"busy"}, set()))
-    worker.add_activity(busy)
-    worker.start()
-    client = dt_client.TaskHubGrpcClient(host_address=address, logger=quiet)
-    yield client
-    worker.stop()
-    client.close()
+    dispatcher = WorkItemDispatcher(backend, worker, {"busy": Activity(busy, "instance_id")}, loop_thread.loop, 4)
+    dispatcher.start()
+    yield InProcessStub(backend)
     backend.stop(grace=1)
+    dispatcher.stop()
 
 
-def run_with_early_events(client, instance_id: str, payloads: list[int]) -> list[int]:
+def run_with_early_events(stub, instance_id: str, payloads: list[int]) -> list[int]:
     _release[instance_id] = threading.Event()
-    client.schedule_new_orchestration("two_waits", instance_id=instance_id)
-    client.wait_for_orchestration_start(instance_id, timeout=10)
+    stub.StartInstance(client_helpers.build_schedule_new_orchestration_req(
+        "two_waits", input=None, instance_id=instance_id, start_at=None, reuse_id_policy=None, tags=None,
+        version=None, data_converter=JsonDataConverter()))
+    waited = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True)
+    stub.WaitForInstanceStart(waited, timeout=10)
     for payload in payloads:
-        client.raise_orchestration_event(instance_id, "x", data=payload)
+        stub.RaiseEvent(client_helpers.build_raise_event_req(instance_id, "x", payload))
     _release[instance_id].set()
-    state = client.wait_for_orchestration_completion(instance_id, timeout=10)
-    assert state is not None and state.failure_details is None, state
-    return json.loads(state.serialized_output)
+    state = stub.WaitForInstanceCompletion(waited, timeout=10).orchestrationState
+    assert state.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED, state
+    return json.loads(state.output.value)
 
 
 def test_a_later_unmatched_event_overwrites_the_earlier(engine):

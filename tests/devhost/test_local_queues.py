@@ -137,3 +137,35 @@ async def test_a_local_send_wakes_an_idle_trigger_as_a_service_bus_receiver_gets
                            wake=sender.waker(name))
     await serve_until(trigger, lambda: len(seen) == 2)
     assert seen == ['{"n": 1}', '{"n": 2}']
+
+
+@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"])
+async def test_receives_read_proxy_settings_only_when_a_proxy_is_configured(azurite_connection_string, monkeypatch,
+                                                                            proxy):
+    # aiohttp, trusting the environment, scans it for proxies (and reads ~/.netrc) on every request: the idle
+    # polls of every queue paid it. With a proxy configured, it is honoured (Azurite is exempted by NO_PROXY).
+    import aiohttp.client
+
+    for setting in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(setting, raising=False)
+    if proxy is not None:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    lookups = []
+    real = aiohttp.client.get_env_proxy_for_url
+
+    def counted(url):
+        lookups.append(url)
+        return real(url)
+
+    monkeypatch.setattr(aiohttp.client, "get_env_proxy_for_url", counted)
+    name = queue_name()
+    send(azurite_connection_string, name, "{}")
+    seen = []
+
+    async def handle(message):
+        seen.append(message.message_id)
+
+    await serve_until(QueueTrigger(azurite_connection_string, name, handle), lambda: seen)
+
+    assert (lookups == []) is (proxy is None)

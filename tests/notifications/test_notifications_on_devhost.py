@@ -53,7 +53,7 @@ def test_the_handshake_echoes_the_token_as_plain_text(endpoint):
 def test_bad_bodies_are_400_and_unverified_notifications_are_ignored(endpoint, tenant):
     assert endpoint.post("/notifications", content=b"{nope").json()["error"]["code"] == "invalid_json"
     missing = endpoint.post("/notifications", json={"value": [{"tenantId": tenant}]})
-    assert missing.status_code == 400 and missing.json()["error"]["field"] == "value.0.subscriptionId"
+    assert missing.status_code == 400 and missing.json()["error"]["field"] == "value[0].subscriptionId"
     forged = endpoint.post("/notifications", json={"value": [{
         "subscriptionId": "x", "tenantId": tenant, "clientState": "guess", "changeType": "created",
         "resource": "security/alerts_v2/1"}]})

@@ -23,7 +23,7 @@ from shared.models.alert import AlertEntities, DeviceEntity, Severity, UserEntit
 from shared.models.run import StepResult
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepDependencies
 from shared.primitives.runner import execute_step
-from shared.settings import AppSettings, Environment
+from shared.settings import AppSettings, Environment, load_settings
 
 ADELE = UserEntity(id="87d349ed-44d7-43e1-9a83-5f2406dee5bd", upn=f"adele.vance@{CONTOSO_DOMAIN}",
                    display_name="Adele Vance")
@@ -71,13 +71,17 @@ OUTSIDE_SETTINGS = (
 
 
 @pytest.fixture
-def outside(server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+def outside(server: SandboxServer, deps: StepDependencies, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
     """The sandbox's Teams, Slack, webhook and PSA endpoints as Riposte's secrets and settings, exactly as the
     local stack configures them (devhost/stack.py), so the stack's configuration is what these tests prove."""
-    env = LocalStack(ports=StackPorts(sandbox=server.port)).app_environment()
-    for name in OUTSIDE_SETTINGS:
-        monkeypatch.setenv(name, env[name])
-    monkeypatch.delenv("RIPOSTE_HALOPSA_TENANT", raising=False)
+    env = {name: value for name, value in LocalStack(ports=StackPorts(sandbox=server.port)).app_environment().items()
+           if name in OUTSIDE_SETTINGS}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)  # the secrets, read through the secrets seam
+    read = load_settings(env)  # the settings, read as the app reads them
+    deps.settings = deps.settings.model_copy(update={
+        "halopsa_url": read.halopsa_url, "halopsa_tenant": None, "connectwise_url": read.connectwise_url,
+        "autotask_url": read.autotask_url})
     return server
 
 

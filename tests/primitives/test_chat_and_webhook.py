@@ -14,7 +14,6 @@ import pytest
 from pydantic import ValidationError
 
 from sandbox import SandboxServer, chat_receivers
-from shared import outbound_http
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.webhook import CallWebhookParams
@@ -157,17 +156,16 @@ async def test_call_webhook_delivers_a_signed_json_body(deps, server: SandboxSer
     assert step.result["url"] == f"{server.base_url}{HOOK_PATH}" and step.result["status"] == 200
 
 
-async def test_the_signature_is_hmac_sha256_over_timestamp_and_body(deps, server: SandboxServer, monkeypatch):
+async def test_the_signature_is_hmac_sha256_over_timestamp_and_body(deps, server: SandboxServer):
     seen: list[httpx.Request] = []
-    original = outbound_http.client
 
-    def recording_client() -> httpx.AsyncClient:
-        client = original()
-        client.event_hooks["request"].append(lambda request: _remember(seen, request))
-        return client
+    async def remember(request: httpx.Request) -> None:
+        await request.aread()
+        seen.append(request)
 
-    monkeypatch.setattr(outbound_http, "client", recording_client)
-    step = await run(hook(server), deps)
+    async with httpx.AsyncClient(event_hooks={"request": [remember]}) as recording:
+        deps.http = lambda: recording  # the step's HTTP client, recording what it sends
+        step = await run(hook(server), deps)
 
     assert step.status is StepStatus.SUCCEEDED
     [request] = seen
@@ -176,10 +174,6 @@ async def test_the_signature_is_hmac_sha256_over_timestamp_and_body(deps, server
                         hashlib.sha256).hexdigest()
     assert request.headers["X-Riposte-Signature"] == f"sha256={expected}"
     assert request.headers["Content-Type"] == "application/json"
-
-
-async def _remember(seen: list[httpx.Request], request: httpx.Request) -> None:
-    seen.append(request)
 
 
 async def test_retries_share_the_delivery_id_and_body(deps, server: SandboxServer):
@@ -197,11 +191,12 @@ async def test_retries_share_the_delivery_id_and_body(deps, server: SandboxServe
     assert (first["duplicate"], second["duplicate"]) == (False, True)
 
 
-async def test_a_timeout_is_retried(deps, server: SandboxServer, monkeypatch):
-    monkeypatch.setattr(outbound_http, "TIMEOUT", httpx.Timeout(0.3))
+async def test_a_timeout_is_retried(deps, server: SandboxServer):
     fault(server.state, method="POST", pathRegex=f"^{HOOK_PATH}$", latencyMs=1000, times=1)
 
-    step = await run(hook(server), deps)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(0.3)) as impatient:
+        deps.http = lambda: impatient  # the step's HTTP client, with a short timeout
+        step = await run(hook(server), deps)
 
     assert step.status is StepStatus.SUCCEEDED and step.result["attempts"] == 2
     # The timed-out first attempt still reaches the receiver a moment later. Wait for it here (it must not land in

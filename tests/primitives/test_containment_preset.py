@@ -61,9 +61,10 @@ def reveal_tables(azurite_connection_string: str) -> Tables:
 
 
 @pytest.fixture(autouse=True)
-def reveal_store(reveal_tables: Tables, monkeypatch: pytest.MonkeyPatch) -> passwords.RevealStore:
+def reveal_store(reveal_tables: Tables, deps: StepDependencies,
+                 monkeypatch: pytest.MonkeyPatch) -> passwords.RevealStore:
     store = passwords.RevealStore(reveal_tables)
-    monkeypatch.setattr(passwords, "reveal_store", lambda: store)
+    deps.passwords = store  # the steps' password vault
     monkeypatch.setenv(KEY_SETTING, TEST_KEY)
     return store
 

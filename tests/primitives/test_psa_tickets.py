@@ -127,7 +127,7 @@ async def test_a_tenant_without_a_mapping_is_a_clear_failure(deps, server: Sandb
 
 
 async def test_missing_settings_or_secrets(deps, monkeypatch):
-    monkeypatch.delenv("RIPOSTE_CONNECTWISE_URL")
+    deps.settings = deps.settings.model_copy(update={"connectwise_url": None})
     no_url = await run(TICKET, with_tenants(deps, tenant(MAPPINGS["connectwise"])))
     monkeypatch.delenv("RIPOSTE_SECRET_AUTOTASK_SECRET")
     no_secret = await run(TICKET, with_tenants(deps, tenant(MAPPINGS["autotask"])))

@@ -81,10 +81,12 @@ def reveal_tables(azurite_connection_string: str) -> Tables:
 
 
 @pytest.fixture
-def reveal_store(reveal_tables: Tables, monkeypatch: pytest.MonkeyPatch) -> passwords.RevealStore:
-    """The real Table Storage reveal store (on Azurite, its own table prefix) and a reveal key."""
+def reveal_store(reveal_tables: Tables, deps: StepDependencies,
+                 monkeypatch: pytest.MonkeyPatch) -> passwords.RevealStore:
+    """The real Table Storage reveal store (on Azurite, its own table prefix) as the steps' password vault,
+    and a reveal key."""
     store = passwords.RevealStore(reveal_tables)
-    monkeypatch.setattr(passwords, "reveal_store", lambda: store)
+    deps.passwords = store
     monkeypatch.setenv(KEY_SETTING, TEST_KEY)
     return store
 
@@ -262,6 +264,15 @@ async def test_no_reveal_key_changes_no_password(sandbox, deps, reveal_store, mo
     step = await run({"type": "force_password_reset"}, alert(ADELE), deps)
     assert (step.status, step.error.code) == (StepStatus.FAILED, "not_configured")
     assert "RIPOSTE_SECRET_PASSWORD_REVEAL_KEY" in step.error.message
+    assert sandbox.calls("PATCH") == [] and sandbox.user(ADELE.upn)["_sandbox"]["passwordResets"] == 0
+
+
+async def test_a_step_without_a_password_vault_changes_no_password(sandbox, deps, monkeypatch):
+    """The vault reaches the step through its context; a context without one sets no password."""
+    monkeypatch.setenv(KEY_SETTING, TEST_KEY)
+    assert deps.passwords is None
+    step = await run({"type": "force_password_reset"}, alert(ADELE), deps)
+    assert (step.status, step.error.code) == (StepStatus.FAILED, "reveal_store_unavailable")
     assert sandbox.calls("PATCH") == [] and sandbox.user(ADELE.upn)["_sandbox"]["passwordResets"] == 0
 
 

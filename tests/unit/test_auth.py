@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shared.auth import GRANTS, AuthError, Permission, Principal, Role, authorize, resolve_principal
-from shared.settings import AppSettings, Environment
+from shared.settings import AppSettings, Environment, load_settings
 from tests.api.helpers import principal_header
 
 DEV = AppSettings(environment=Environment.DEVELOPMENT)
@@ -27,8 +27,13 @@ def encoded(doc) -> dict[str, str]:
 BEHIND_EASY_AUTH = {"WEBSITE_AUTH_ENABLED": "True"}
 
 
+def with_env(settings: AppSettings, env: dict[str, str]) -> AppSettings:
+    """The settings `load_settings` reads from this environment, in the given settings' environment."""
+    return load_settings({"RIPOSTE_ENVIRONMENT": settings.environment.value, **env})
+
+
 def resolve(headers, settings=PROD, env=None) -> Principal:
-    return resolve_principal(headers, settings, BEHIND_EASY_AUTH if env is None else env)
+    return resolve_principal(headers, with_env(settings, BEHIND_EASY_AUTH if env is None else env))
 
 
 def assert_unauthenticated(headers, settings=PROD, env=None) -> AuthError:
@@ -120,7 +125,7 @@ def test_local_principal_name_defaults():
 def test_local_principal_is_refused_in_production():
     assert_unauthenticated({}, PROD, LOCAL_ENV)
     with pytest.raises(AuthError) as caught:
-        authorize({}, PROD, Permission.READ, LOCAL_ENV)
+        authorize({}, with_env(PROD, LOCAL_ENV), Permission.READ)
     assert caught.value.status == 401
 
 
@@ -133,7 +138,7 @@ def test_a_local_principal_without_roles_may_do_nothing():
     env = {"RIPOSTE_LOCAL_PRINCIPAL_ROLES": " , "}
     assert resolve({}, DEV, env).roles == frozenset()
     with pytest.raises(AuthError) as caught:
-        authorize({}, DEV, Permission.READ, env)
+        authorize({}, with_env(DEV, env), Permission.READ)
     assert caught.value.status == 403
 
 
@@ -141,16 +146,18 @@ def test_a_presented_principal_wins_over_the_local_one():
     principal = resolve(principal_header("PLAYBOOKS_READ", name="reader"), DEV, LOCAL_ENV)
     assert principal.name == "reader" and principal.roles == frozenset({"PLAYBOOKS_READ"})
     with pytest.raises(AuthError) as caught:
-        authorize(principal_header("PLAYBOOKS_READ"), DEV, Permission.MANAGE, LOCAL_ENV)
+        authorize(principal_header("PLAYBOOKS_READ"), with_env(DEV, LOCAL_ENV), Permission.MANAGE)
     assert caught.value.status == 403
 
 
-def test_resolve_reads_os_environ_by_default(monkeypatch):
+def test_the_local_principal_is_read_with_the_other_settings(monkeypatch):
+    monkeypatch.setenv("RIPOSTE_ENVIRONMENT", "development")
     monkeypatch.setenv("RIPOSTE_LOCAL_PRINCIPAL_ROLES", "SECURITY_MANAGE")
     monkeypatch.delenv("RIPOSTE_LOCAL_PRINCIPAL_NAME", raising=False)
-    assert resolve_principal({}, DEV).roles == frozenset({"SECURITY_MANAGE"})
+    settings = load_settings()
+    assert resolve_principal({}, settings) == Principal(name="local-developer", roles=frozenset({"SECURITY_MANAGE"}))
     with pytest.raises(AuthError):
-        resolve_principal({}, PROD)
+        resolve_principal({}, settings.model_copy(update={"environment": Environment.PRODUCTION}))
 
 
 # --- grants --------------------------------------------------------------------------------------
@@ -170,24 +177,21 @@ def test_authorize_follows_grants(roles, permission):
     expected = bool(set(roles) & {r.value for r in GRANTS[permission]})
     assert Principal(name="x", roles=frozenset(roles)).may(permission) is expected
     if expected:
-        assert authorize(headers, PROD, permission, BEHIND_EASY_AUTH).roles == frozenset(roles)
+        assert authorize(headers, with_env(PROD, BEHIND_EASY_AUTH), permission).roles == frozenset(roles)
     else:
         with pytest.raises(AuthError) as caught:
-            authorize(headers, PROD, permission, BEHIND_EASY_AUTH)
+            authorize(headers, with_env(PROD, BEHIND_EASY_AUTH), permission)
         assert caught.value.status == 403 and caught.value.code == "forbidden"
         for role in GRANTS[permission]:
             assert role.value in caught.value.message
 
 
 def test_in_production_the_principal_header_is_trusted_only_behind_app_service_authentication():
-    from shared.auth import PLATFORM_AUTH_FLAG, resolve_principal
-    from shared.settings import AppSettings, Environment
-
     header = {"X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(
         {"claims": [{"typ": "roles", "val": "SECURITY_MANAGE"}]}).encode()).decode()}
     production = AppSettings(environment=Environment.PRODUCTION)
     with pytest.raises(AuthError) as refused:
-        resolve_principal(header, production, env={})  # authentication off: anyone could send the header
+        resolve_principal(header, production)  # authentication off: anyone could send the header
     assert refused.value.status == 401
-    principal = resolve_principal(header, production, env={PLATFORM_AUTH_FLAG: "True"})
+    principal = resolve_principal(header, with_env(production, {"WEBSITE_AUTH_ENABLED": "True"}))
     assert "SECURITY_MANAGE" in principal.roles

@@ -9,11 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-
-def skipped_step(index: int, action_type: str, at: datetime, reason: str) -> dict[str, Any]:
-    stamp = at.isoformat()
-    return {"index": index, "actionType": action_type, "status": "skipped", "startedAt": stamp,
-            "completedAt": stamp, "durationMs": 0, "result": {}, "reason": reason}
+from shared.interpreter.steps import skipped_step
 
 
 class RunProgress:
