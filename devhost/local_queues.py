@@ -7,7 +7,11 @@ identity-based and names a real namespace). It keeps Service Bus's delivery cont
   function returns, made visible again at once (abandoned) when it raises;
 - the delivery count is the queue's dequeue count;
 - after `max_delivery_count` failed deliveries the message moves to `{queue}-deadletter` with the
-  broker's reason (MaxDeliveryCountExceeded) and the last error, as a JSON envelope.
+  broker's reason (MaxDeliveryCountExceeded) and the last error, as a JSON envelope;
+- a message pump, as the Functions Service Bus trigger's: up to `max_concurrent_calls` deliveries at once,
+  and a slot freed by a finished delivery takes the next message at once. (Receiving a batch and waiting
+  for all of it made one slow poll hold 15 others: the fault bench's `polls` queue fell minutes behind,
+  and every tenant's message waiting past its 60 s hold was sent again, docs/benchmarks.md.)
 Messages are text (the queue's default encoding): send the alert JSON as is (docs/alert-sources.md).
 The app's own sends to the connection (shared/queues.py) go to the same Azurite queues (`AzuriteQueueSender`).
 """
@@ -34,6 +38,9 @@ MAX_DELIVERY_COUNT = 10  # the `alerts` queue's maxDeliveryCount (infra/core/ser
 LOCK_SECONDS = 60  # its lockDuration
 # Queues provisioned with other delivery settings (infra/core/servicebus.bicep): (maxDeliveryCount, lock seconds).
 DELIVERY = {"polls": (5, 60)}
+# The host's default maxConcurrentCalls is 16 per core (host.json sets none); one instance of the devhost
+# runs on a share of a laptop, so 16 in all.
+MAX_CONCURRENT_CALLS = 16
 DEAD_LETTER_SUFFIX = "-deadletter"  # Azure Storage queue names cannot hold Service Bus's "/$deadletterqueue"
 
 
@@ -104,6 +111,7 @@ class QueueTrigger:
     # AzuriteQueueSender.waker); others' are received within this.
     idle_poll_seconds: float = 0.2
     wake: asyncio.Event | None = None
+    max_concurrent_calls: int = MAX_CONCURRENT_CALLS
 
     @property
     def dead_letter_queue(self) -> str:
@@ -120,19 +128,32 @@ class QueueTrigger:
                     await client.create_queue()
                 except ResourceExistsError:
                     pass
+            in_flight: set[asyncio.Task] = set()
             while not stop.is_set():
+                free = self.max_concurrent_calls - len(in_flight)
+                if free <= 0:  # every slot busy: receive again when one is free (or on stop)
+                    stopping = asyncio.ensure_future(stop.wait())
+                    try:
+                        await asyncio.wait({*in_flight, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        stopping.cancel()
+                    continue
                 if self.wake is not None:
                     self.wake.clear()  # a send from here on wakes the idle wait below
-                try:
+                try:  # received only when a slot is free, so a message's lock starts as its delivery does
                     received = [m async for m in queue.receive_messages(
-                        messages_per_page=16, max_messages=16, visibility_timeout=self.lock_seconds)]
+                        messages_per_page=free, max_messages=free, visibility_timeout=self.lock_seconds)]
                 except Exception:  # Azurite restarting: try again after a pause, never stop serving
                     log.exception("could not receive from queue %s", self.queue_name)
                     received = []
-                if received:
-                    await asyncio.gather(*(self._deliver(queue, dead, m) for m in received))
-                    continue
-                await self._idle(stop)
+                for message in received:
+                    delivery = asyncio.create_task(self._deliver(queue, dead, message))
+                    in_flight.add(delivery)
+                    delivery.add_done_callback(in_flight.discard)
+                if not received:
+                    await self._idle(stop)
+            if in_flight:  # stopping: deliveries under way settle first, as before
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Until the next receive: the idle poll interval, cut short by a stop or a local send."""

@@ -3,7 +3,11 @@
 State: ``tenant.areas["risk_detections"]`` = {id: riskDetection as Graph returns it}. Injected with
 ``POST /_sandbox/tenants/{tid}/riskDetections``; as in Identity Protection, a detection ``atRisk`` for a
 user of the tenant raises that user's riskyUser (level = the highest seen, ``riskLastUpdatedDateTime``
-now). Graph: default page 20, ``$top`` at most 500; ``$filter`` on the dates, levels and user.
+now). ``PATCH /_sandbox/tenants/{tid}/riskDetections/{id}`` changes one as Identity Protection does when
+an admin or a remediation acts on it (``riskState``, ``riskDetail``, ...): ``lastUpdatedDateTime`` becomes
+now, ``detectedDateTime`` stays. An offline detection is injected with an old ``detectedDateTime`` and
+``lastUpdatedDateTime`` now (when it was processed). Graph: default page 20, ``$top`` at most 500;
+``$filter`` on the dates, levels and user.
 """
 
 from __future__ import annotations
@@ -100,11 +104,13 @@ async def list_risk_detections(ctx: HandlerContext) -> GraphResponse:
     return GraphResponse(200, body)
 
 
-def _checked(body: Any) -> dict[str, Any]:
+def _checked(body: Any, *, creating: bool = True) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object (a riskDetection)")
     fields = {k: v for k, v in body.items() if k != "@odata.type"}
     for key, value in fields.items():
+        if not creating and key in ("id", "userId"):
+            raise ValueError(f"{key}: cannot be changed")
         if key not in PROPERTIES:
             raise ValueError(f"{key}: not a property of microsoft.graph.riskDetection")
         if key == "riskLevel" and value not in RISK_LEVELS:
@@ -136,3 +142,22 @@ async def inject_risk_detection(request: web.Request) -> web.Response:
         _detections(tenant)[detection["id"]] = detection
         _raise_user_risk(tenant, detection)
         return web.json_response(copy.deepcopy(detection), status=201)
+
+
+@web_routes.patch("/_sandbox/tenants/{tid}/riskDetections/{detection}")
+async def change_risk_detection(request: web.Request) -> web.Response:
+    """Change a detection as Identity Protection would (riskState, riskDetail, ...); ``lastUpdatedDateTime``
+    becomes now unless given."""
+    state: SandboxState = request.app[STATE_KEY]
+    try:
+        fields = _checked(await control_body(request), creating=False)
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    with state.lock:
+        tenant = state.tenants.get(request.match_info["tid"].lower())
+        detection = _detections(tenant).get(request.match_info["detection"]) if tenant else None
+        if detection is None:
+            return web.json_response({"error": "unknown tenant or risk detection"}, status=404)
+        detection.update(fields)
+        detection["lastUpdatedDateTime"] = fields.get("lastUpdatedDateTime") or utc_now_iso()
+        return web.json_response(copy.deepcopy(detection))

@@ -110,6 +110,31 @@ def app_devhost(loop_thread: LoopThread, azurite_connection_string: str, sandbox
 
 
 @pytest.fixture
+def sources_off_at_teardown(app_devhost, loop_thread):
+    """For a test that turns tenants' pulled sources on in the shared devhost (a PUT, or registering under
+    RIPOSTE_SOURCES_ON_REGISTER_SECONDS): at teardown every tenant whose sources it turned on has them all off
+    again, and the subscriptions of those tenants are deleted at the sandbox at once (the maintenance
+    timer's own pass, run now rather than at its next tick). Later tests then see no background polls or
+    subscription calls for them."""
+    from shared import services
+    from shared.sources.catalog import SourceName
+    from shared.sources.models import SourcesConfig
+    from triggers import notifications
+
+    def turned_on() -> set[str]:
+        return {t for t, c in services.sources().configs() if any(s.enabled for s in c.sources.values())}
+
+    before = turned_on()
+    yield
+    store = services.sources()
+    left_on = turned_on() - before
+    for tenant_id in left_on:
+        store.put_config(tenant_id, SourcesConfig())
+    if any(store.get_subscription(t, SourceName.ALERTS_V2) is not None for t in left_on):
+        loop_thread.run(notifications.maintain(), timeout=60)  # a source off: its subscription is deleted
+
+
+@pytest.fixture
 def production_settings(app_devhost):
     """Switch the running app to production settings for one test (no local principal, secrets required)."""
     from shared.settings import get_settings

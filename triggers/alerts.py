@@ -92,7 +92,7 @@ async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.Durable
     # Event Grid schema gives an EventGridEvent (event_type), CloudEvents 1.0 a CloudEvent (type, source).
     event_type = getattr(event, "type", None) or getattr(event, "event_type", None)
     if event_grid.is_graph_event(event_type):  # a Graph change notification from a partner topic: polled now
-        await notifications.receive_graph_event(event, event_type, client)
+        await notifications.receive_graph_event(event, event_type)
         return
     try:
         summaries = await accept(event.get_json(), client, endpoint_tenant=None, check=check_azure_role_sender)

@@ -20,7 +20,6 @@ from shared.pollers import prompt
 from shared.settings import get_settings
 from shared.store.sources import SourceStore
 from shared.validation import describe
-from triggers import pollers
 from triggers.http_responses import error_response, json_response
 from triggers.request_parsing import parse_json_body
 
@@ -39,8 +38,7 @@ def _key() -> bytes | None:
     return configured_key()
 
 
-async def _receive(req: func.HttpRequest, handle: Handler, client: df.DurableOrchestrationClient
-                   ) -> func.HttpResponse:
+async def _receive(req: func.HttpRequest, handle: Handler) -> func.HttpResponse:
     token = req.params.get("validationToken")
     if token is not None:  # the handshake before a subscription is created: echo the token, plain text
         echoed = receiver.echoable_token(token)
@@ -61,17 +59,16 @@ async def _receive(req: func.HttpRequest, handle: Handler, client: df.DurableOrc
                               field=problem["field"])
     store = services.sources()
     handled = await asyncio.to_thread(handle, batch, store, _key(), datetime.now(UTC))
-    await poll_due(handled, client)
+    await poll_due(handled)
     return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
 
 
-async def poll_due(handled: receiver.Handled, client: df.DurableOrchestrationClient) -> None:
+async def poll_due(handled: receiver.Handled) -> None:
     """The hook, for the webhook endpoints and the Event Grid trigger alike: each tenant a notification
     made due gets its `polls` message now, rather than at the pollers' next tick, sent before the
     trigger returns (work left behind a response or an acknowledged event is not durable)."""
     if handled.due:
-        sending = prompt.poll_soon(services.poll_states(), services.graph_factory(), pollers.intake_delivery(client),
-                                   handled.due, owner=pollers.owner())
+        sending = prompt.poll_soon(services.poll_states(), handled.due)
         if sending is None:  # every tenant's send is in flight already (or a test's stand-in)
             return
         try:
@@ -81,28 +78,27 @@ async def poll_due(handled: receiver.Handled, client: df.DurableOrchestrationCli
                         ", ".join(handled.due), SEND_BUDGET_SECONDS)
 
 
-async def receive_graph_event(event: func.EventGridEvent, event_type: str,
-                              client: df.DurableOrchestrationClient) -> receiver.Handled:
+async def receive_graph_event(event: func.EventGridEvent, event_type: str) -> receiver.Handled:
     """A Graph notification from a partner topic (the Event Grid trigger, triggers/alerts.py): handled as
     the webhook's, and its tenant polled now through the same hook."""
     store = services.sources()
     handled = await asyncio.to_thread(event_grid.handle_event, event_type, event.id, getattr(event, "source", None),
                                       event.get_json(), store, _key(), datetime.now(UTC))
-    await poll_due(handled, client)
+    await poll_due(handled)
     log.info("Event Grid event %s (%s): %d accepted", event.id, event_type, handled.accepted)
     return handled
 
 
+# No durable client binding: a notification only makes its tenant's source due and sends its `polls`
+# message; the queue trigger polls, with the client that starts runs (triggers/pollers.py).
 @bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@bp.durable_client_input(client_name="client")
-async def graph_notifications(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return await _receive(req, receiver.handle_changes, client)
+async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
+    return await _receive(req, receiver.handle_changes)
 
 
 @bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@bp.durable_client_input(client_name="client")
-async def graph_lifecycle(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    return await _receive(req, receiver.handle_lifecycle, client)
+async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
+    return await _receive(req, receiver.handle_lifecycle)
 
 
 async def maintain() -> dict[str, str]:

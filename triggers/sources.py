@@ -27,11 +27,12 @@ def sources_view(tenant_id: str, config: SourcesConfig, states: dict[SourceName,
     config = config.complete()
     subscriptions = subscriptions or {}
     views = {name: SourceView(enabled=c.enabled, interval_seconds=c.interval_seconds,
+                              lag_margin_seconds=int(config.lag_margin(name).total_seconds()),
                               graph_permissions=list(SOURCES[name].graph_permissions),
                               state=_shown(states.get(name) or SourceState(), c.interval),
                               subscription=subscriptions.get(name))
              for name, c in config.sources.items()}
-    return {"tenantId": tenant_id,
+    return {"tenantId": tenant_id, "listingLagSeconds": config.listing_lag_seconds,
             "sources": {name.value: v.model_dump(mode="json", by_alias=True) for name, v in views.items()}}
 
 
@@ -80,8 +81,10 @@ def replace_tenant_sources(req: func.HttpRequest) -> func.HttpResponse:
         config = parse_update(body_of(req), get_settings().is_development)
         store = services.sources()
         saved = store.put_config(tenant_id, config)
-        services.audit().record("sources.update", tenant_id, {
-            "enabled": {n.value: c.interval_seconds for n, c in saved.sources.items() if c.enabled}}, who.name)
+        details: dict = {"enabled": {n.value: c.interval_seconds for n, c in saved.sources.items() if c.enabled}}
+        if saved.listing_lag_seconds is not None:
+            details["listingLagSeconds"] = saved.listing_lag_seconds
+        services.audit().record("sources.update", tenant_id, details, who.name)
         return json_response(sources_view(tenant_id, saved, store.get_states(tenant_id),
                                           _subscriptions(store, tenant_id)))
 

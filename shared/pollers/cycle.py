@@ -124,8 +124,8 @@ async def poll_queued_tenant(store: PollStates, graph: GraphClientFactory, deliv
         if len(won) == len(due) and unqueued:
             break
     report.claimed = len(claims)
-    report.outcomes = await poll_tenant(store, graph, claims, deliver, clock, rng,
-                                        nudgeable=tenant.subscribed) if claims else []
+    report.outcomes = (await poll_tenant(store, graph, claims, deliver, clock, rng, config=tenant.config,
+                                         nudgeable=tenant.subscribed) if claims else [])
     return report
 
 
@@ -145,8 +145,8 @@ async def run_cycle(store: PollStates, graph: GraphClientFactory, deliver: Deliv
         async with gate:
             claims = await store.claim_many(tenant_id, candidates, owner=owner, now=clock(), early=DUE_SLACK)
             report.claimed += len(claims)
-            return await poll_tenant(store, graph, claims, deliver, clock, rng,
-                                     nudgeable=snapshot[tenant_id].subscribed) if claims else []
+            return (await poll_tenant(store, graph, claims, deliver, clock, rng, config=snapshot[tenant_id].config,
+                                      nudgeable=snapshot[tenant_id].subscribed) if claims else [])
 
     report.outcomes = [o for outcomes in await asyncio.gather(*(poll(t, c) for t, c in due.items()))
                        for o in outcomes]

@@ -6,7 +6,10 @@ The message is a wake-up, not a claim: the poll re-reads the tenant's rows and c
 under their ETags, so a duplicate or redelivered message, or one for a tenant no longer due, polls nothing
 twice. After sending, the timer marks the sources `queuedUntil` (a conditional write per row), so it does
 not send again every tick while the message waits; the mark lapses after QUEUED_HOLD, so a lost message
-delays a tenant by that much, never forever.
+delays a tenant by that much, never forever. A mark that lapsed unconsumed (the queue is behind, or the
+message was lost) is renewed for as long as the source has been waiting (`hold_for`, at most MAX_HOLD):
+a backlog of D seconds then costs each tenant about log2(D / 60 s) duplicate messages, not D / 60 s,
+each of which the backlogged queue would have to work through too.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from shared.api_model import CamelModel
 from shared.models.tenant import Guid
 from shared.pollers.cycle import due_candidates
-from shared.store.poll_states import PollStates
+from shared.store.poll_states import Candidate, PollStates
 from shared.store.sources import TenantSources
 
 log = logging.getLogger("riposte.pollers")
@@ -29,6 +32,7 @@ POLL_QUEUE = "polls"  # infra/core/servicebus.bicep provisions it; triggers/poll
 # How long a sent message holds its tenant's sources back from the next sends: longer than a message
 # normally waits in the queue (seconds), short enough that a lost one costs a minute.
 QUEUED_HOLD = timedelta(seconds=60)
+MAX_HOLD = timedelta(minutes=10)  # the longest a tenant waits on a lost message while its queue was behind
 MARK_CONCURRENCY = 32  # tenants marked at once (one storage transaction each)
 
 # Sends one message per body to the `polls` queue (shared/queues.py); raises when it could not.
@@ -49,6 +53,19 @@ class FanOutReport:
 
     def summary(self) -> dict[str, int]:
         return {"due": self.due, "sent": self.sent, "marked": self.marked}
+
+
+def hold_for(candidates: list[Candidate], at: datetime, hold: timedelta = QUEUED_HOLD) -> timedelta:
+    """How long a message sent now holds the tenant's due sources: `hold`, or, when a source's earlier mark
+    lapsed without a poll taking it (a claim clears the mark), as long as that source has been due, at most
+    MAX_HOLD. Messages that wait longer than the hold are each sent again: doubling the hold as the wait
+    grows keeps those duplicates few, and a lost message still costs `hold` the first time."""
+    waited = timedelta(0)
+    for _, state, _, interval in candidates:
+        due_since = state.next_due(interval)
+        if state.queued_until is not None and state.queued_until <= at and due_since is not None:
+            waited = max(waited, at - due_since)
+    return min(max(hold, waited), max(hold, MAX_HOLD))
 
 
 async def enqueue_due(store: PollStates, send: Send, *, now: Callable[[], datetime] | None = None,
@@ -88,7 +105,7 @@ async def enqueue_tenants(store: PollStates, send: Send, snapshot: dict[str, Ten
         rows = [(source, *tenant.state(source)) for source, *_ in due[tenant_id]]
         async with gate:
             try:
-                return len(await store.mark_queued(tenant_id, rows, until=at + hold))
+                return len(await store.mark_queued(tenant_id, rows, until=at + hold_for(due[tenant_id], at, hold)))
             except Exception:  # the message is sent: at worst the next tick sends a duplicate
                 log.exception("pollers: tenant %s not marked queued", tenant_id)
                 return 0

@@ -1,6 +1,7 @@
 """The lag overlap: each poll of a windowed source reads from its watermark minus the source's lag margin
-(catalog.SourceSpec.lag_margin), because Graph lists a record some time after the stamp the window filters
-on; a window that ended before Graph listed a record would otherwise pass it for good.
+(catalog.SourceSpec.lag_margin, or the tenant's override: SourcesConfig.lag_margin), because Graph lists
+a record some time after the stamp the window filters on; a window that ended before Graph listed a record
+would otherwise pass it for good.
 
 The records read again in the overlap were handed to intake already. The source's state keeps those it
 handed on whose stamp falls in the next poll's overlap (`SourceState.recent`, id → stamp), and the next

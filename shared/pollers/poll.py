@@ -32,7 +32,7 @@ from shared.graph import GraphClientFactory
 from shared.pollers import compliance, overlap
 from shared.pollers.graph_lists import read_noncompliant_devices, read_window
 from shared.sources.catalog import SOURCES, SourceName
-from shared.sources.models import SourceError, SourceState
+from shared.sources.models import SourceError, SourcesConfig, SourceState
 from shared.store.poll_states import PollStates
 from shared.store.sources import DEFAULT_LEASE, Claim, ClaimLost
 
@@ -129,9 +129,9 @@ async def _held(store: PollStates, claim: Claim, now: datetime) -> Claim:
 
 
 async def _read_and_deliver(store: PollStates, graphs: GraphClientFactory, held: list[Claim], deliver: Deliver,
-                            now: Callable[[], datetime]) -> _Read:
+                            now: Callable[[], datetime], config: SourcesConfig) -> _Read:
     """Read the claimed window (held[0], replaced as it is extended) from the tenant's Graph and hand each
-    record to intake."""
+    record to intake. `config`: the tenant's, for its lag margins."""
     claim = held[0]
     tenant, source = claim.tenant_id, claim.source
     tracked = recent = None
@@ -144,15 +144,15 @@ async def _read_and_deliver(store: PollStates, graphs: GraphClientFactory, held:
         records, following = compliance.drift(claim.state.tracked | rows, devices, claim.window_end, baseline=first)
         items = len(devices)
     else:
-        spec = SOURCES[source]
-        field = spec.watermark_field
+        field = SOURCES[source].watermark_field
         assert field is not None
+        lag = config.lag_margin(source)  # the tenant's listing-lag override, else the catalog's margin
         # A first window (no watermark yet) reaches back one interval and no more: enabling a source does
         # not replay what came before it.
-        margin = spec.lag_margin if claim.state.watermark is not None else timedelta(0)
+        margin = lag if claim.state.watermark is not None else timedelta(0)
         read, requests = await read_window(graphs, tenant, source, claim.window_start - margin, claim.window_end)
         records = overlap.unseen(read, field, claim.state.recent)
-        recent = overlap.remembered(read, field, claim.window_end - spec.lag_margin)
+        recent = overlap.remembered(read, field, claim.window_end - lag)
         items, reread = len(read), len(read) - len(records)
     alerts = 0
     for record in records:
@@ -213,15 +213,19 @@ async def _claim_notified(store: PollStates, claim: Claim, state: SourceState, e
 
 
 async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: list[Claim], deliver: Deliver,
-                      now: Callable[[], datetime], rng: random.Random, *, rounds: int = RENOTIFIED_ROUNDS,
-                      nudgeable: Collection[SourceName] = NOTIFIED) -> list[PollOutcome]:
+                      now: Callable[[], datetime], rng: random.Random, *, config: SourcesConfig | None = None,
+                      rounds: int = RENOTIFIED_ROUNDS, nudgeable: Collection[SourceName] = NOTIFIED
+                      ) -> list[PollOutcome]:
     """Poll one tenant's claimed windows together; the successful ones are advanced in one storage
     transaction, each failure is recorded on its source (with its backoff). A source notified during the
-    poll is polled again at once (up to `rounds` polls in all). `nudgeable`: the sources that can have been
-    notified (TenantSources.subscribed, as the caller read it); the others read no nudge. A subscription
-    created during this poll is not seen, so its first nudge waits for the next tick (cycle.due_candidates)."""
+    poll is polled again at once (up to `rounds` polls in all). `config`: the tenant's sources
+    configuration as read with the claims (its listing-lag override); None: the catalog's margins.
+    `nudgeable`: the sources that can have been notified (TenantSources.subscribed, as the caller read it);
+    the others read no nudge. A subscription created during this poll is not seen, so its first nudge waits
+    for the next tick (cycle.due_candidates)."""
+    config = config or SourcesConfig()
     holders, clock = [[claim] for claim in claims], time.perf_counter()
-    results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now) for h in holders),
+    results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now, config) for h in holders),
                                    return_exceptions=True)
     outcomes: list[PollOutcome] = []
     done: list[tuple[Claim, _Read]] = []
@@ -249,6 +253,6 @@ async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: lis
                     if not isinstance(state, ClaimLost)]
         again = await _renotified(store, advanced, now(), nudgeable) if rounds > 1 else []
         if again:
-            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, rounds=rounds - 1,
+            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, config=config, rounds=rounds - 1,
                                           nudgeable=nudgeable)
     return outcomes

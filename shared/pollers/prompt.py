@@ -54,7 +54,7 @@ async def poll_now(store: PollStates, graphs: GraphClientFactory, deliver: Deliv
     if not claims:
         return []
     return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random(),  # noqa: S311 - jitter
-                             nudgeable=tenant.subscribed)
+                             config=tenant.config, nudgeable=tenant.subscribed)
 
 
 async def send_poll(store: PollStates, tenant_id: str, send: Send, *,
@@ -67,13 +67,11 @@ async def send_poll(store: PollStates, tenant_id: str, send: Send, *,
     return report.sent > 0
 
 
-def poll_soon(store: PollStates, graphs: GraphClientFactory, deliver: Deliver, tenant_ids: list[str], *,
-              owner: str, send: Send | None = None) -> asyncio.Task[None] | None:
+def poll_soon(store: PollStates, tenant_ids: list[str], *, send: Send | None = None) -> asyncio.Task[None] | None:
     """Each tenant's `polls` message sent (send_poll) by a task of the running loop; returns at once with
     that task (None: every tenant already has a send in flight here). A caller that can wait (the
     notification endpoints) awaits it, so the message is sent before the request ends; the task never
-    raises. `graphs`, `deliver` and `owner` are the queue trigger's now (kept: the hook's interface)."""
-    del graphs, deliver, owner
+    raises. The poll itself is the queue trigger's, with its own Graph client and intake delivery."""
     sender = send or _send_polls
     tenants = [t for t in dict.fromkeys(tenant_ids) if t not in _sending]
     if not tenants:

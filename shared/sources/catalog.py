@@ -30,7 +30,7 @@ class SourceSpec:
     watermark_field: str | None
     # How far behind its watermark each poll reads again: Graph lists a record some time after the stamp it
     # is filtered on (ingestion lag), so a window read at `now` can miss one stamped just before `now`.
-    # docs/alert-sources.md, "Listing lag and the overlap".
+    # docs/alert-sources.md, "Listing lag and the overlap". A tenant's listingLagSeconds replaces it.
     lag_margin: timedelta = timedelta(0)
 
 
@@ -41,7 +41,9 @@ SOURCES: dict[SourceName, SourceSpec] = {spec.name: spec for spec in (
     SourceSpec(SourceName.INCIDENTS, "Defender XDR incidents, with their alerts expanded.",
                "/security/incidents", ("SecurityIncident.Read.All",), "lastUpdateDateTime", timedelta(minutes=10)),
     SourceSpec(SourceName.RISK_DETECTIONS, "Entra ID Protection risk detections (sign-in and user risk events).",
-               "/identityProtection/riskDetections", ("IdentityRiskEvent.Read.All",), "detectedDateTime",
+               # lastUpdatedDateTime, not detectedDateTime: an offline detection is listed up to 48 h after it
+               # was detected, stamped when Identity Protection wrote it; a riskState change moves it too.
+               "/identityProtection/riskDetections", ("IdentityRiskEvent.Read.All",), "lastUpdatedDateTime",
                timedelta(minutes=30)),
     SourceSpec(SourceName.RISKY_USERS, "Entra ID Protection risky users: a user whose risk rises.",
                "/identityProtection/riskyUsers", ("IdentityRiskyUser.Read.All",), "riskLastUpdatedDateTime",

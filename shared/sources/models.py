@@ -12,12 +12,16 @@ from typing import Annotated
 from pydantic import Field, ValidationInfo, field_validator
 
 from shared.api_model import SAVING, CamelModel, is_saving
-from shared.sources.catalog import SourceName
+from shared.sources.catalog import SOURCES, SourceName
 
 MIN_INTERVAL_SECONDS = 60  # production: at most one poll a minute per source and tenant (Graph throttling)
 DEV_MIN_INTERVAL_SECONDS = 5  # development (make run): the sandbox demo sees an alert within seconds
 MAX_INTERVAL_SECONDS = 86_400
 DEFAULT_INTERVAL_SECONDS = 300
+# A tenant's listing-lag override (docs/alert-sources.md, "Listing lag and the overlap"): 0 (no overlap) to a
+# day. Past a day the re-read of a busy tenant's windows grows for little: Microsoft's longest documented
+# delay (offline risk detections, 48 h) is covered by the riskDetections window's own stamp.
+MAX_LISTING_LAG_SECONDS = 86_400
 
 
 def saving_context(development: bool) -> dict:
@@ -51,13 +55,32 @@ class SourcesConfig(CamelModel):
     """What PUT /api/tenants/{id}/sources sets: every source, those not named are off."""
 
     sources: dict[SourceName, SourceConfig] = Field(default_factory=dict)
+    # How far behind its watermark each poll of this tenant's windowed sources reads again, replacing the
+    # catalog's per-source margins (SourceSpec.lag_margin); None: the catalog's.
+    listing_lag_seconds: Annotated[int, Field(strict=True)] | None = None  # strict: true or "1h" is no number
+
+    @field_validator("listing_lag_seconds")
+    @classmethod
+    def _lag_within_bounds(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= MAX_LISTING_LAG_SECONDS:
+            raise ValueError(f"must be between 0 and {MAX_LISTING_LAG_SECONDS} seconds (24 hours)")
+        return value
 
     def of(self, name: SourceName) -> SourceConfig:
         return self.sources.get(name) or SourceConfig()
 
+    def lag_margin(self, name: SourceName) -> timedelta:
+        """How far behind its watermark a poll of the source reads: the tenant's override, else the
+        catalog's margin; nothing for a source that is not read in windows (managedDevices)."""
+        spec = SOURCES[name]
+        if spec.watermark_field is None:
+            return timedelta(0)
+        return spec.lag_margin if self.listing_lag_seconds is None else timedelta(seconds=self.listing_lag_seconds)
+
     def complete(self) -> SourcesConfig:
         """Every known source named, in catalog order (what GET shows)."""
-        return SourcesConfig(sources={name: self.of(name) for name in SourceName})
+        return SourcesConfig(sources={name: self.of(name) for name in SourceName},
+                             listing_lag_seconds=self.listing_lag_seconds)
 
 
 class SourceError(CamelModel):
@@ -148,6 +171,7 @@ class SourceView(CamelModel):
 
     enabled: bool
     interval_seconds: int
+    lag_margin_seconds: int  # how far behind its watermark each poll reads (SourcesConfig.lag_margin)
     graph_permissions: list[str]
     state: SourceState
     subscription: SubscriptionState | None = None  # alerts_v2's Graph change-notification subscription

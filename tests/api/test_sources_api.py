@@ -18,7 +18,7 @@ MANAGER, READER = "PLAYBOOKS_MANAGE", "PLAYBOOKS_READ"
 
 
 @pytest.fixture
-def tenant_id(app_devhost) -> str:
+def tenant_id(app_devhost, sources_off_at_teardown) -> str:
     return services.directory().create_tenant(Tenant(id=str(uuid.uuid4()), name=unique("Contoso "))).id
 
 
@@ -79,6 +79,11 @@ async def test_put_never_touches_the_pollers_state(app_devhost, production_setti
     ({"sources": {"alerts_v2": {"enabled": True, "state": {"watermark": None}}}}, "sources.alerts_v2.state"),
     ({"sources": ["alerts_v2"]}, "sources"),
     ({"source": {}}, "source"),
+    ({"sources": {"alerts_v2": {"enabled": True}}, "listingLagSeconds": -1}, "listingLagSeconds"),
+    ({"sources": {"alerts_v2": {"enabled": True}}, "listingLagSeconds": 86_401}, "listingLagSeconds"),
+    ({"sources": {"alerts_v2": {"enabled": True}}, "listingLagSeconds": "3600"}, "listingLagSeconds"),
+    ({"sources": {"alerts_v2": {"enabled": True}}, "listingLagSeconds": True}, "listingLagSeconds"),
+    ({"sources": {"alerts_v2": {"enabled": True}}, "listingLagSeconds": 1.5}, "listingLagSeconds"),
 ])
 def test_bad_input_is_400_naming_the_field(app_devhost, production_settings, tenant_id, body, field):
     response = put(app_devhost, tenant_id, body)
@@ -125,3 +130,30 @@ def test_a_put_is_audited(app_devhost, production_settings, tenant_id):
     [event] = [e for e in events if e["event"] == "sources.update"]
     assert event["details"] == {"enabled": {"riskDetections": 120}}
     assert event["actor"] == "tech@yourmsp.com.au"
+
+
+def test_a_tenants_listing_lag_override_replaces_every_windowed_sources_margin(app_devhost, production_settings,
+                                                                              tenant_id):
+    shown = get(app_devhost, tenant_id).json()
+    assert shown["listingLagSeconds"] is None  # the catalog's margins
+    assert {n: s["lagMarginSeconds"] for n, s in shown["sources"].items()} == {
+        "alerts_v2": 600, "incidents": 600, "riskDetections": 1800, "riskyUsers": 1800, "managedDevices": 0}
+
+    response = put(app_devhost, tenant_id, {"sources": {"alerts_v2": {"enabled": True}}, "listingLagSeconds": 7200})
+    assert response.status_code == 200, response.text
+    shown = get(app_devhost, tenant_id).json()
+    assert shown == response.json() and shown["listingLagSeconds"] == 7200
+    assert {n: s["lagMarginSeconds"] for n, s in shown["sources"].items()} == {
+        "alerts_v2": 7200, "incidents": 7200, "riskDetections": 7200, "riskyUsers": 7200, "managedDevices": 0}
+    events = services.audit().for_subject(datetime.now(UTC).strftime("%Y-%m-%d"), tenant_id)
+    assert [e["details"] for e in events if e["event"] == "sources.update"][-1]["listingLagSeconds"] == 7200
+
+    assert put(app_devhost, tenant_id, {"sources": {}, "listingLagSeconds": 0}).json()["listingLagSeconds"] == 0
+    assert put(app_devhost, tenant_id, {"sources": {}, "listingLagSeconds": 86_400}).status_code == 200
+    # PUT replaces the configuration: leaving the override out is the catalog's margins again
+    assert put(app_devhost, tenant_id, {"sources": {}}).json()["listingLagSeconds"] is None
+
+
+def test_an_out_of_bounds_listing_lag_says_why(app_devhost, production_settings, tenant_id):
+    error = put(app_devhost, tenant_id, {"sources": {}, "listingLagSeconds": 90_000}).json()["error"]
+    assert error["field"] == "listingLagSeconds" and "between 0 and 86400 seconds" in error["message"]

@@ -139,6 +139,56 @@ async def test_a_local_send_wakes_an_idle_trigger_as_a_service_bus_receiver_gets
     assert seen == ['{"n": 1}', '{"n": 2}']
 
 
+async def test_a_slow_message_holds_only_its_own_slot(azurite_connection_string):
+    """As the Service Bus trigger's message pump (maxConcurrentCalls): each finished delivery frees a slot for
+    the next message at once; a slow poll does not hold messages that arrive after it was received."""
+    name = queue_name()
+    send(azurite_connection_string, name, "slow")
+    release, started, fast_done = asyncio.Event(), asyncio.Event(), []
+
+    async def handle(message):
+        if message.get_body() == b"slow":
+            started.set()
+            await release.wait()
+        else:
+            fast_done.append(message.get_body())
+
+    trigger = QueueTrigger(azurite_connection_string, name, handle, idle_poll_seconds=0.02)
+    stop = asyncio.Event()
+    task = asyncio.create_task(trigger.run(stop))
+    try:
+        await asyncio.wait_for(started.wait(), 20)
+        for n in range(3):
+            await asyncio.to_thread(send, azurite_connection_string, name, f"fast {n}")
+        deadline = time.monotonic() + 20
+        while len(fast_done) < 3 and time.monotonic() < deadline:  # noqa: ASYNC110 - Azurite has no event to await
+            await asyncio.sleep(0.02)
+        assert sorted(fast_done) == [b"fast 0", b"fast 1", b"fast 2"]  # while the slow one still runs
+    finally:
+        release.set()
+        stop.set()
+        await asyncio.wait_for(task, 20)
+    assert drain(azurite_connection_string, name) == []  # every message completed
+
+
+async def test_at_most_max_concurrent_calls_deliveries_run_at_once(azurite_connection_string):
+    name = queue_name()
+    for n in range(5):
+        send(azurite_connection_string, name, str(n))
+    running, peak, done = [0], [0], []
+
+    async def handle(message):
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        await asyncio.sleep(0.05)
+        running[0] -= 1
+        done.append(message.get_body())
+
+    await serve_until(QueueTrigger(azurite_connection_string, name, handle, idle_poll_seconds=0.02,
+                                   max_concurrent_calls=2), lambda: len(done) == 5)
+    assert peak[0] <= 2
+
+
 @pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"])
 async def test_receives_read_proxy_settings_only_when_a_proxy_is_configured(azurite_connection_string, monkeypatch,
                                                                             proxy):

@@ -144,10 +144,8 @@ async def test_the_event_grid_trigger_polls_the_notified_tenant_at_once(store, m
     assert store._write(tenant_id, ALERTS, polled, None)
     store.put_subscription(tenant_id, ALERTS, SubscriptionState(id=SUB, expires_at=now + timedelta(days=2)))
     handed: list[list[str]] = []
-    monkeypatch.setattr(prompt, "poll_soon", lambda _store, _graphs, _deliver, tenants, *, owner:
-                        handed.append(list(tenants)))
+    monkeypatch.setattr(prompt, "poll_soon", lambda _store, tenants: handed.append(list(tenants)))
     monkeypatch.setattr(services, "sources", lambda: store)
-    monkeypatch.setattr(services, "graph_factory", lambda: None)
     monkeypatch.setattr(notifications, "_key", lambda: KEY)
     monkeypatch.setattr(alerts, "configured_key", lambda: KEY, raising=False)  # where the trigger read it before
 

@@ -27,7 +27,7 @@ EVENT_GRID = ("EventGrid:?azuresubscriptionid=8a8a8a8a-4b4b-4c4c-4d4d-12e12e12e1
 
 
 @pytest.fixture
-def event_grid_url(app_devhost):
+def event_grid_url(app_devhost, sources_off_at_teardown):
     os.environ["RIPOSTE_GRAPH_NOTIFICATION_URL"] = EVENT_GRID
     get_settings.cache_clear()
     yield EVENT_GRID

@@ -24,7 +24,7 @@ ALERTS = SourceName.ALERTS_V2
 
 
 @pytest.fixture
-def notification_url(app_devhost):
+def notification_url(app_devhost, sources_off_at_teardown):
     """What the local stack sets (devhost/stack.py): Graph reaches the app at the devhost's URL."""
     os.environ["RIPOSTE_GRAPH_NOTIFICATION_URL"] = app_devhost.origin
     get_settings.cache_clear()

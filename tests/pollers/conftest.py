@@ -82,8 +82,9 @@ def graph_calls(control: httpx.Client, tenant_id: str) -> list[dict]:
 
 
 @pytest.fixture
-def local_stack_sources(app_devhost):
-    """The setting `make run` gives the app (devhost/stack.py): registered tenants are polled every 5 s."""
+def local_stack_sources(app_devhost, sources_off_at_teardown):
+    """The setting `make run` gives the app (devhost/stack.py): registered tenants are polled every 5 s
+    (their sources off again after the test)."""
     os.environ["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"] = "5"
     get_settings.cache_clear()
     yield

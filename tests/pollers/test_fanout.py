@@ -13,6 +13,7 @@ import pytest
 
 from shared.pollers import cycle, fanout
 from shared.sources.catalog import SourceName
+from shared.sources.models import SourceCounts, SourceState
 from shared.store.poll_states import PollStates
 
 from .conftest import graph_calls, inject, new_sandbox_tenant
@@ -146,3 +147,25 @@ async def test_a_notification_during_the_messages_poll_is_not_left_behind_its_ma
     assert report.claimed == 1 and NotifiedBetween.reads == 2
     assert deliver.ids() == [alert["id"]]
     assert store.get_state(tenant, ALERTS)[0].queued_until is None
+
+
+async def test_a_mark_that_lapsed_unpolled_is_renewed_for_as_long_as_the_source_waited(store, states, tenant):
+    """The queue is behind (or the message was lost): each lapse doubles the hold, at most MAX_HOLD, so a
+    backlog does not get one more message per tenant every minute."""
+    at = datetime.now(UTC)
+    enable(store, tenant, ALERTS)
+    polled = SourceState(watermark=at - MINUTE, last_attempt_at=at - MINUTE, next_due_at=at - timedelta(seconds=10),
+                         counts=SourceCounts(polls=1))
+    assert store._write(tenant, ALERTS, polled, None)
+    outbox = Outbox()
+
+    async def tick_at(when: datetime) -> datetime | None:
+        await fanout.enqueue_due(states, outbox, now=lambda: when)
+        return store.get_state(tenant, ALERTS)[0].queued_until
+
+    assert await tick_at(at) == at + fanout.QUEUED_HOLD  # a first message: the usual hold
+    later = at + timedelta(minutes=4)  # no poll took it: the mark lapsed
+    assert await tick_at(later) == later + timedelta(minutes=4, seconds=10)  # as long as the source has waited
+    much_later = later + timedelta(hours=2)
+    assert await tick_at(much_later) == much_later + fanout.MAX_HOLD
+    assert mine(outbox, tenant) == [tenant] * 3

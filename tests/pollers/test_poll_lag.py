@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared.pollers import overlap
+from shared.pollers.graph_lists import odata_datetime
+from shared.sources.models import SourceConfig, SourcesConfig
 
-from .conftest import graph_calls, inject
+from .conftest import graph_calls, inject, new_sandbox_tenant
 from .test_poll_sandbox import ALERTS, MINUTE, Collected, enable, poll
 
 pytestmark = pytest.mark.stack
@@ -94,3 +96,44 @@ async def test_a_first_window_reads_no_overlap(store, states, graphs, control, t
     assert deliver.ids() == []  # enabling a source does not replay what came before it
     [call] = graph_calls(control, tenant)
     assert call["query"]["$filter"].startswith("lastUpdateDateTime ge ")
+
+
+def _stamped(minutes_ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def _late_alert_caught(store, states, graphs, control, tenant, listing_lag_seconds: int | None) -> list[str]:
+    """An alert stamped 30 minutes before the source's first poll, listed by Graph only after it: whether
+    the next poll's overlap reaches it."""
+    store.put_config(tenant, SourcesConfig(sources={ALERTS: SourceConfig(enabled=True, interval_seconds=60)},
+                                           listing_lag_seconds=listing_lag_seconds))
+    set_lag(control, tenant, 3600)
+    stamp = _stamped(30)
+    inject(control, tenant, "security/alerts", {"title": "late", "createdDateTime": stamp, "lastUpdateDateTime": stamp})
+    deliver = Collected()
+    await poll(states, graphs, deliver)
+    set_lag(control, tenant, 0)
+    await poll(states, graphs, deliver, offset=LATER)
+    return deliver.ids()
+
+
+async def test_a_tenants_listing_lag_override_reaches_further_back_than_the_catalogs_margin(
+        store, states, graphs, control, tenant):
+    assert await _late_alert_caught(store, states, graphs, control, tenant, None) == []  # 10 minutes: passed for good
+    other = new_sandbox_tenant(control)
+    assert len(await _late_alert_caught(store, states, graphs, control, other, 3600)) == 1
+    state, _ = store.get_state(other, ALERTS)
+    [*_, call] = graph_calls(control, other)
+    start = datetime.fromisoformat(call["query"]["$filter"].split(" ge ")[1].split(" and ")[0])
+    assert state.watermark - start >= timedelta(hours=1) - LATER  # read from an hour before the last watermark
+
+
+async def test_a_listing_lag_override_of_zero_reads_no_overlap(store, states, graphs, control, tenant):
+    store.put_config(tenant, SourcesConfig(sources={ALERTS: SourceConfig(enabled=True, interval_seconds=60)},
+                                           listing_lag_seconds=0))
+    deliver = Collected()
+    await poll(states, graphs, deliver)
+    watermark = store.get_state(tenant, ALERTS)[0].watermark
+    await poll(states, graphs, deliver, offset=LATER)
+    [*_, call] = graph_calls(control, tenant)
+    assert call["query"]["$filter"].startswith(f"lastUpdateDateTime ge {odata_datetime(watermark)} ")

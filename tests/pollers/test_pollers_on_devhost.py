@@ -15,6 +15,7 @@ from shared.sources.catalog import SourceName
 from tests.api.helpers import ALL_ROLES, bec_playbook, client, unique
 
 from .conftest import inject, wait_for
+from .test_poll_risk_detections import offline_detection
 
 pytestmark = pytest.mark.stack
 ALERTS = SourceName.ALERTS_V2
@@ -52,4 +53,33 @@ def test_an_alert_injected_in_the_sandbox_fires_its_playbook(app_devhost, local_
         reread = wait_for(lambda: (s := store.get_state(tenant, ALERTS)[0]).counts.polls > polls and s)
         assert reread.counts.items >= 2 and reread.last_error is None
         assert [a["id"] for a in api.get("/alerts", params={"tenantId": tenant}).json()["value"]] == [alert["id"]]
+        assert [r["id"] for r in api.get(f"/alerts/{alert['id']}").json()["runs"]] == [r["id"] for r in stored["runs"]]
+
+
+def test_an_offline_risk_detection_fires_once_and_a_change_of_its_risk_state_updates_it(
+        app_devhost, local_stack_sources, control, tenant):
+    """Identity Protection lists an offline detection up to 48 h after it detected it: one detected 30 h ago
+    and written now is one alert with one run; its dismissal later is intake's update, not a new alert."""
+    marker = unique("Offline risk ")
+    with client(app_devhost, *ALL_ROLES) as api:
+        assert api.post("/tenants", json={"id": tenant, "name": marker}).status_code == 201
+        playbook = api.post("/playbooks", json=bec_playbook(
+            name=marker, mode="simulate",
+            trigger={"category": "security", "minSeverity": "high", "titleRegex": "^Risk detection: leakedCredentials",
+                     "tenantScope": {"type": "tenant", "tenantId": tenant}})).json()
+        detection = offline_detection(control, tenant)
+
+        def detections():
+            return api.get("/alerts", params={"tenantId": tenant, "source": "entraRiskDetection"}).json()["value"]
+
+        [alert] = wait_for(detections)
+        stored = wait_for(lambda: (a := api.get(f"/alerts/{alert['id']}").json())["runs"] and a)
+        assert (stored["sourceAlertId"], stored["status"]) == (detection["id"], "new")
+        assert [r["playbookId"] for r in stored["runs"]] == [playbook["id"]]
+
+        response = control.patch(f"/_sandbox/tenants/{tenant}/riskDetections/{detection['id']}",
+                                 json={"riskState": "dismissed", "riskDetail": "adminDismissedAllRiskForUser"})
+        assert response.status_code == 200, response.text
+        wait_for(lambda: api.get(f"/alerts/{alert['id']}").json()["status"] == "resolved")
+        assert [a["id"] for a in detections()] == [alert["id"]]
         assert [r["id"] for r in api.get(f"/alerts/{alert['id']}").json()["runs"]] == [r["id"] for r in stored["runs"]]

@@ -28,7 +28,7 @@ async def notified(store, states, graphs, tenant) -> Collected:
 
 
 def hook(states, tenant, outbox):
-    return prompt.poll_soon(states, None, None, [tenant], owner="instance-a", send=outbox)
+    return prompt.poll_soon(states, [tenant], send=outbox)
 
 
 async def test_a_notification_burst_is_one_polls_message_and_the_timer_sends_none(store, states, graphs, control,
