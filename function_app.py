@@ -12,12 +12,15 @@ from shared.graph import warmup as graph_warmup
 from triggers.alert_queue import bp as alert_queue_triggers
 from triggers.alerts import bp as alert_triggers
 from triggers.approvals import bp as approval_triggers
+from triggers.audit import bp as audit_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
 from triggers.ingest_credentials import bp as ingest_credential_triggers
+from triggers.metrics import bp as metrics_triggers
 from triggers.notifications import bp as notification_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbook_runs import bp as playbook_run_triggers
+from triggers.playbook_versions import bp as playbook_version_triggers
 from triggers.playbooks import bp as playbook_triggers
 from triggers.pollers import bp as poller_triggers
 from triggers.primitives import bp as primitive_triggers
@@ -37,6 +40,7 @@ BLUEPRINTS = (
     alert_triggers,
     alert_queue_triggers,
     playbook_triggers,
+    playbook_version_triggers,
     playbook_run_triggers,
     directory_triggers,
     ingest_credential_triggers,
@@ -44,6 +48,8 @@ BLUEPRINTS = (
     run_triggers,
     password_reveal_triggers,
     approval_triggers,
+    audit_triggers,
+    metrics_triggers,
     primitive_triggers,
     reconcile_triggers,
     poller_triggers,

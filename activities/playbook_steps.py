@@ -40,7 +40,9 @@ def close_run(request: FinishRequest) -> dict:
             store.record_step(request.run.run_id, step)
     failed = [s for s in steps if s.status is StepStatus.FAILED]
     status = RunStatus.COMPLETED_WITH_ERRORS if failed else RunStatus.SUCCEEDED
-    run = store.set_run_status(request.run.run_id, status, completed_at=datetime.now(UTC))
+    failures = [{"step": s.index, "action": s.action_type, "code": s.error.code if s.error else "",
+                 "message": (s.error.message if s.error else "")[:300]} for s in failed[:20]]
+    run = store.set_run_status(request.run.run_id, status, completed_at=datetime.now(UTC), failures=failures)
     if run.status in STOPPED_STATUSES:  # cancelled while this activity was in flight: that record stands
         return {"runId": run.id, "status": run.status.value, "failedSteps": [s.index for s in failed]}
     OpenRuns(services.tables()).remove(run.id)

@@ -136,6 +136,8 @@ async def sweep(client: DurableClient, tables, audit, grace: timedelta, now: dat
         except NotFound:
             run = None
         try:
+            if run is not None:  # heals a run-list row left behind by a crash (shared/store/run_index.py)
+                await asyncio.to_thread(store.reindex, listed.run_id)
             decision = await recover(client, tables, audit, run, listed.run_id, now, grace)
         except Exception:  # one run's failure must not stop the sweep: the next one tries again
             log.exception("run %s could not be reconciled", listed.run_id)

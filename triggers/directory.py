@@ -18,6 +18,10 @@ from triggers.http_responses import json_response
 bp = df.Blueprint()
 
 
+def _audit(action: str, target: str, who, **details) -> None:
+    services.audit().record(action, target, details, who.name)
+
+
 def _dump(items) -> dict:
     return {"value": [i.model_dump(mode="json", by_alias=True) for i in items]}
 
@@ -59,6 +63,7 @@ def create_tenant(req: func.HttpRequest) -> func.HttpResponse:
         if settings.sources_on_register_seconds:  # the local stack: the sandbox tenant is polled at once
             services.sources().put_config(tenant.id, polled_sources_on(settings.sources_on_register_seconds,
                                                                        settings.is_development))
+        _audit("tenant.created", tenant.id, who, name=tenant.name)
         return json_response(tenant, status_code=201, headers={"Location": f"/api/tenants/{tenant.id}"})
 
     return respond(req, Permission.MANAGE, create)
@@ -74,7 +79,9 @@ def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
 def replace_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def replace(who):
         tenant = Tenant.model_validate(_body_with_id(req, tenant_id_from(req), lambda v: str(uuid.UUID(v))))
-        return json_response(services.directory().replace_tenant(tenant))
+        replaced = services.directory().replace_tenant(tenant)
+        _audit("tenant.replaced", replaced.id, who, name=replaced.name)
+        return json_response(replaced)
 
     return respond(req, Permission.MANAGE, replace)
 
@@ -82,7 +89,9 @@ def replace_tenant(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenants/{tenantId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
-        delete_unused_tenant(tenant_id_from(req), services.directory(), services.playbooks(), services.sources())
+        tenant_id = tenant_id_from(req)
+        delete_unused_tenant(tenant_id, services.directory(), services.playbooks(), services.sources())
+        _audit("tenant.deleted", tenant_id, who)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)
@@ -100,6 +109,7 @@ def create_group(req: func.HttpRequest) -> func.HttpResponse:
         group = TenantGroup.model_validate(body_of(req))
         check_members(services.directory(), group)
         created = services.directory().create_group(group)
+        _audit("group.created", created.id, who, name=created.name, tenantIds=created.tenant_ids)
         return json_response(created, status_code=201, headers={"Location": f"/api/tenant-groups/{created.id}"})
 
     return respond(req, Permission.MANAGE, create)
@@ -116,7 +126,9 @@ def replace_group(req: func.HttpRequest) -> func.HttpResponse:
     def replace(who):
         group = TenantGroup.model_validate(_body_with_id(req, path_id(req, "groupId")))
         check_members(services.directory(), group)
-        return json_response(services.directory().replace_group(group))
+        replaced = services.directory().replace_group(group)
+        _audit("group.replaced", replaced.id, who, name=replaced.name, tenantIds=replaced.tenant_ids)
+        return json_response(replaced)
 
     return respond(req, Permission.MANAGE, replace)
 
@@ -124,7 +136,9 @@ def replace_group(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="tenant-groups/{groupId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_group(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
-        delete_unused_group(path_id(req, "groupId"), services.directory(), services.playbooks())
+        group_id = path_id(req, "groupId")
+        delete_unused_group(group_id, services.directory(), services.playbooks())
+        _audit("group.deleted", group_id, who)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

@@ -40,6 +40,11 @@ def _precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
     return response
 
 
+def _audit(action: str, playbook: Playbook, who, **details) -> None:
+    services.audit().record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details},
+                            who.name)
+
+
 @bp.route(route="playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(
@@ -52,7 +57,9 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
         _refuse_broad(draft)
-        return _with_etag(services.playbooks().create(draft, actor=who.name), status_code=201)
+        created = services.playbooks().create(draft, actor=who.name)
+        _audit("playbook.created", created, who)
+        return _with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
 
@@ -78,6 +85,7 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
                                                   check=_refuse_broad)
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
+        _audit("playbook.updated", updated, who, changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
         return _with_etag(updated)
 
     return respond(req, Permission.MANAGE, update)
@@ -86,10 +94,12 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="playbooks/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
+        playbook_id = path_id(req)
         try:
-            services.playbooks().delete(path_id(req), req.headers.get("If-Match"))
+            deleted = services.playbooks().delete(playbook_id, req.headers.get("If-Match"))
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
+        _audit("playbook.deleted", deleted, who)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

@@ -1,4 +1,5 @@
-"""Run history: GET /api/runs?alertId=..., GET /api/runs/{id} (with every step); rollback and cancel."""
+"""Run history: GET /api/runs (filtered, paged: triggers/run_listing.py) or ?alertId=..., GET /api/runs/{id}
+(with every step); rollback and cancel."""
 
 import asyncio
 import logging
@@ -14,8 +15,9 @@ from shared.ids import checked_id
 from shared.models.run import OPEN_STATUSES, RunStatus
 from shared.rollback import roll_back_run
 from shared.run_recovery import stop_run
-from triggers.api import ApiError, path_id, respond, respond_async
+from triggers.api import path_id, respond, respond_async
 from triggers.http_responses import json_response
+from triggers.run_listing import list_all_runs
 
 bp = df.Blueprint()
 log = logging.getLogger("riposte.runs")
@@ -25,8 +27,8 @@ log = logging.getLogger("riposte.runs")
 def list_runs(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         alert_id = req.params.get("alertId")
-        if not alert_id:
-            raise ApiError(400, "invalid_request", "alertId is required", field="alertId")
+        if alert_id is None:
+            return list_all_runs(req.params)
         checked_id(alert_id, "alertId")
         services.alerts().get_entity(alert_id)  # 404 for an unknown alert, not an empty list
         runs = services.alerts().runs(alert_id)

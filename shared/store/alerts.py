@@ -34,9 +34,11 @@ from shared.matching.decision import MatchDecision
 from shared.models.alert import Alert, NormalizedAlert
 from shared.models.run import STOPPED_STATUSES, Run, RunStatus, StepResult, Waiting, alert_id_of_run
 from shared.store.directory import NotFound
+from shared.store.run_index import RunIndex
 from shared.store.tables import ALERTS, MAX_ENTITY_BYTES, Tables, entity_size, get_json, put_json
 
 ALERT_ROW = "alert"
+FAILURES = "failures"  # a run row's failed steps once it ended: [{"step", "action", "code", "message"}]
 # Marks the one-time listing of alerts stored before the "list" partition (not an alert id: no "al-").
 BACKFILL_KEY = ("migrations", "alert-listing")
 DECISIONS_ROW = "decisions"
@@ -150,9 +152,10 @@ def run_from_entity(entity: dict[str, Any]) -> Run:
     return Run.model_validate(get_json(entity, "doc"))
 
 
-def _run_entity(run: Run) -> dict[str, Any]:
+def _run_entity(run: Run, rev: int = 0) -> dict[str, Any]:
+    """The run row; `rev` counts its changes, so its list row only moves forward (shared/store/run_index.py)."""
     entity = {"PartitionKey": run.alert_id, "RowKey": f"run|{run.id}", "status": run.status.value,
-              "playbookId": run.playbook_id}
+              "playbookId": run.playbook_id, "rev": rev}
     return put_json(entity, "doc", run.model_dump(mode="json", by_alias=True, exclude={"steps"}))
 
 
@@ -245,7 +248,20 @@ class AlertStore:
         return run
 
     def save_run(self, run: Run) -> None:
-        self._table.upsert_entity(_run_entity(run), mode=UpdateMode.REPLACE)
+        """Store a new run (started by hand) and list it."""
+        entity = _run_entity(run)
+        self._table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        RunIndex(self._tables).sync(entity)
+
+    def reindex(self, run_id: str) -> None:
+        """Bring the run's list row up to its run row (the reconciler's repair after a crash between them)."""
+        alert_id = alert_id_of_run(run_id)
+        if alert_id is None:
+            raise NotFound(run_id)
+        try:
+            RunIndex(self._tables).sync(self._table.get_entity(alert_id, f"run|{run_id}"))
+        except ResourceNotFoundError:
+            raise NotFound(run_id) from None
 
     def record_step(self, run_id: str, step: StepResult) -> None:
         alert_id = alert_id_of_run(run_id)
@@ -257,7 +273,7 @@ class AlertStore:
 
     def set_run_status(self, run_id: str, status: RunStatus, *, started_at: datetime | None = None,
                        completed_at: datetime | None = None, waiting: Waiting | None = None,
-                       acted_at: datetime | None = None) -> Run:
+                       acted_at: datetime | None = None, failures: list[dict[str, Any]] | None = None) -> Run:
         """Move the run to `status`; `waiting` says what it waits for (cleared unless the run waits).
 
         A cancelled or lost run stays so: an activity that was in flight when it was stopped changes nothing."""
@@ -271,7 +287,7 @@ class AlertStore:
             run.waiting = waiting if status is RunStatus.WAITING else None
             return True
 
-        return self._change_run(run_id, change)
+        return self._change_run(run_id, change, failures)
 
     def stop_run(self, run_id: str, status: RunStatus, reason: str, by: str, at: datetime) -> Run:
         """Record a run as cancelled or lost from outside its orchestration, with why and by whom."""
@@ -281,7 +297,8 @@ class AlertStore:
 
         return self._change_run(run_id, change)
 
-    def _change_run(self, run_id: str, change: Callable[[Run], bool], attempts: int = 5) -> Run:
+    def _change_run(self, run_id: str, change: Callable[[Run], bool], failures: list[dict[str, Any]] | None = None,
+                    attempts: int = 5) -> Run:
         """Read-change-write of the run row under its ETag: a cancel and a step's status update that race
         cannot overwrite each other (the loser reads again). `change` returns False to write nothing."""
         alert_id = alert_id_of_run(run_id)
@@ -295,12 +312,18 @@ class AlertStore:
             run = Run.model_validate(get_json(entity, "doc"))
             if not change(run):
                 return run
+            changed = _run_entity(run, int(entity.get("rev", 0)) + 1)
+            # The failed steps of an ended run (the metrics count them: shared/store/run_index.py), kept on.
+            kept = failures if failures is not None else get_json(entity, FAILURES)
+            if kept:
+                put_json(changed, FAILURES, kept)
             try:
-                self._table.update_entity(_run_entity(run), mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+                self._table.update_entity(changed, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
                                           match_condition=MatchConditions.IfNotModified)
-                return run
             except ResourceModifiedError:
                 continue
+            RunIndex(self._tables).sync(changed)
+            return run
         raise ResourceModifiedError(f"run {run_id} kept changing")
 
     # --- rollbacks ---------------------------------------------------------------------------

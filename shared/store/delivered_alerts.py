@@ -6,7 +6,8 @@ Per delivery (the playbook revision is cached: shared/intake.py):
   delivery's transaction and its list row. A new status adds one merge of the alert row.
 - a new alert: that query (empty), the open-run listing when runs matched, the alert's create (one entity
   when it starts no run and fits, else a transaction whose alert row is a create: the dedupe when two
-  deliveries race past the query), the list row. 3 requests with no match, 4 with.
+  deliveries race past the query), the list row, a run-list row per run (shared/store/run_index.py). 3
+  requests with no match, 5 with one.
 Rows and their layout: shared/store/alerts.py. The query, the single-entity create and the upserts are built
 by shared/store/table_requests.py (the same requests as the SDK's methods, for less CPU); transactions and
 the rare status update use the SDK's methods.
@@ -26,6 +27,7 @@ from shared.models.run import Run
 from shared.store.alerts import ALERT_ROW, list_entity, run_from_entity
 from shared.store.async_tables import AsyncTables
 from shared.store.open_runs import open_run_rows
+from shared.store.run_index import list_row
 from shared.store.tables import ALERTS
 
 TRANSACTION_LIMIT = 100
@@ -82,7 +84,18 @@ class DeliveredAlerts:
         # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
         for start in range(0, len(rest), TRANSACTION_LIMIT):
             await table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
+        await self._list_runs([row for row in rows if row["RowKey"].startswith("run|")])
         return True
+
+    async def _list_runs(self, run_rows: list[dict[str, Any]]) -> None:
+        """The new runs' list rows (shared/store/run_index.py), as creates: a run's activity may have synced a
+        newer one already. A crash before this leaves the runs pending and listed open, and the reconciler
+        lists them (AlertStore.reindex)."""
+        for row in run_rows:
+            try:
+                await (await self._tables.lean(ALERTS)).create(list_row(row))
+            except ResourceExistsError:
+                pass
 
     async def update_status(self, alert_id: str, status: AlertStatus) -> None:
         table = await self._tables(ALERTS)

@@ -76,6 +76,15 @@ class PlaybookStore:
         except ResourceNotFoundError:
             raise NotFound(f"{playbook_id} v{version}") from None
 
+    def versions(self, playbook_id: str, limit: int, token: dict[str, str] | None
+                 ) -> tuple[list[Playbook], dict[str, str] | None]:
+        """A page of the playbook's saved versions, oldest first (one range read), and the next page's token.
+        Versions outlive a deleted playbook: its runs still point at what they ran."""
+        pages = self._table.query_entities("PartitionKey eq @pk and RowKey ge 'v' and RowKey lt 'w'",
+                                           parameters={"pk": playbook_id}, results_per_page=limit).by_page(token)
+        versions = [_from_entity(row) for row in next(pages, [])]
+        return versions, pages.continuation_token or None
+
     def create(self, draft: PlaybookDraft, actor: str) -> Playbook:
         now = datetime.now(UTC)
         playbook = Playbook(id=uuid.uuid4().hex, version=1, created_at=now, updated_at=now, updated_by=actor,
@@ -112,7 +121,8 @@ class PlaybookStore:
         bump_revision(self._tables)
         return updated
 
-    def delete(self, playbook_id: str, if_match: str | None) -> None:
+    def delete(self, playbook_id: str, if_match: str | None) -> Playbook:
+        """Delete the playbook; the version deleted."""
         current, table_etag = self._get_with_etag(playbook_id)
         if if_match is not None and if_match.strip() not in (etag_of(current), "*"):
             raise PreconditionFailed(current)
@@ -123,3 +133,4 @@ class PlaybookStore:
         except HttpResponseError as exc:
             raise Conflict(playbook_id) from exc
         bump_revision(self._tables)
+        return current

@@ -98,7 +98,7 @@ def list_key(transport: CountingTransport) -> str:
     return transport.requests[-1][1].split("RowKey='", 1)[1].split("'", 1)[0]
 
 
-async def test_a_new_alert_costs_a_read_a_transaction_and_its_list_row(tables, intake, transport):
+async def test_a_new_alert_costs_a_read_a_transaction_its_list_row_and_its_runs(tables, intake, transport):
     playbook(tables, {"type": "all"})
     await intake.receive(normalized(tenant_id=T1))  # the cache is warm, the tables exist
     transport.requests.clear()
@@ -106,10 +106,11 @@ async def test_a_new_alert_costs_a_read_a_transaction_and_its_list_row(tables, i
     result = await intake.receive(normalized(tenant_id=T1))
 
     assert len(result.to_start) == 1
-    # Dedupe read, open-run listing, the alert's transaction, its list row; nothing recorded after the start.
+    # Dedupe read, open-run listing, the alert's transaction, its list row, its run's list row (a create:
+    # shared/store/run_index.py); nothing recorded after the start.
     alerts = f"/{tables._prefix}{ALERTS}"
     assert [(method, path.split("(")[0]) for method, path, _ in transport.requests] == [
-        ("GET", alerts), ("PATCH", alerts), ("POST", "/$batch"), ("PUT", alerts)]
+        ("GET", alerts), ("PATCH", alerts), ("POST", "/$batch"), ("PUT", alerts), ("POST", alerts)]
     assert f"(PartitionKey='open-runs',RowKey='{result.run_ids[0]}')" in transport.requests[1][1]
 
 

@@ -1,0 +1,25 @@
+"""GET /api/runs without alertId: every alert's runs, filtered and paged (shared/run_listing.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import azure.functions as func
+
+from shared import services
+from shared.alert_listing import InvalidQuery, encode_token
+from shared.run_listing import RunQuery
+from shared.store.run_index import RunIndex
+from triggers.api import ApiError
+from triggers.http_responses import json_response
+
+
+def list_all_runs(params: Mapping[str, str]) -> func.HttpResponse:
+    """Runs newest first (without their steps: GET /api/runs/{id} has them) and the next page's token."""
+    try:
+        query = RunQuery.from_params(params)
+    except InvalidQuery as exc:
+        raise ApiError(400, "invalid_request", f"{exc.field} {exc.reason}.", field=exc.field) from None
+    runs, token = RunIndex(services.tables()).page(query)
+    return json_response({"value": [r.model_dump(mode="json", by_alias=True, exclude={"steps"}) for r in runs],
+                          "continuationToken": encode_token(token)})
