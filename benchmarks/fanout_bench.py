@@ -25,6 +25,8 @@ from devhost.stack import AZURITE, _wait_for_port, free_port, storage_connection
 from shared.pollers.fanout import POLL_QUEUE, enqueue_due
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceConfig, SourcesConfig
+from shared.store.async_tables import AsyncTables
+from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
 from shared.store.tables import Tables
 
@@ -49,13 +51,14 @@ def main() -> None:
         for _ in range(TENANTS):
             store.put_config(str(uuid.uuid4()), config)
         sender = AzuriteQueueSender(connection)
+        states = PollStates(AsyncTables.from_connection_string(connection, prefix="bench"))
 
         async def send(bodies) -> None:
             await sender.send(POLL_QUEUE, bodies)
 
         async def tick(label: str, at: datetime) -> None:
             cpu0, t0 = time.process_time(), time.perf_counter()
-            report = await enqueue_due(store, send, now=lambda: at)
+            report = await enqueue_due(states, send, now=lambda: at)
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             print(f"{label}: {wall:.2f} s wall, {cpu:.2f} s CPU, {report.sent} messages, {report.marked} sources "
                   f"marked")

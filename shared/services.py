@@ -17,6 +17,7 @@ from shared.store.async_tables import AsyncTables
 from shared.store.audit import AuditLog
 from shared.store.directory import DirectoryStore, NotFound
 from shared.store.playbooks import PlaybookStore
+from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
 from shared.store.tables import Tables
 
@@ -43,6 +44,11 @@ def directory() -> DirectoryStore:
 
 def sources() -> SourceStore:
     return SourceStore(tables())
+
+
+def poll_states() -> PollStates:
+    """The pollers' side of the Sources table, async (shared/store/poll_states.py)."""
+    return PollStates(async_tables())
 
 
 def alerts() -> AlertStore:

@@ -59,16 +59,16 @@ async def _receive(req: func.HttpRequest, handle: Handler) -> func.HttpResponse:
                               field=problem["field"])
     store = services.sources()
     handled = await asyncio.to_thread(handle, batch, store, _key(), datetime.now(UTC))
-    await poll_due(store, handled)
+    await poll_due(handled)
     return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
 
 
-async def poll_due(store: SourceStore, handled: receiver.Handled) -> None:
+async def poll_due(handled: receiver.Handled) -> None:
     """The hook, for the webhook endpoints and the Event Grid trigger alike: each tenant a notification
     made due gets its `polls` message now, rather than at the pollers' next tick, sent before the
     trigger returns (work left behind a response or an acknowledged event is not durable)."""
     if handled.due:
-        sending = prompt.poll_soon(store, handled.due)
+        sending = prompt.poll_soon(services.poll_states(), handled.due)
         if sending is None:  # every tenant's send is in flight already (or a test's stand-in)
             return
         try:
@@ -84,7 +84,7 @@ async def receive_graph_event(event: func.EventGridEvent, event_type: str) -> re
     store = services.sources()
     handled = await asyncio.to_thread(event_grid.handle_event, event_type, event.id, getattr(event, "source", None),
                                       event.get_json(), store, _key(), datetime.now(UTC))
-    await poll_due(store, handled)
+    await poll_due(handled)
     log.info("Event Grid event %s (%s): %d accepted", event.id, event_type, handled.accepted)
     return handled
 

@@ -71,7 +71,7 @@ async def send_polls(bodies: Sequence[str]) -> None:
 
 @bp.timer_trigger(schedule=POLL_SCHEDULE, arg_name="timer", run_on_startup=False)
 async def fan_out_polls(timer: func.TimerRequest) -> None:
-    report = await fanout.enqueue_due(services.sources(), send_polls)
+    report = await fanout.enqueue_due(services.poll_states(), send_polls)
     if report.sent:
         log.info("pollers: %s", report.summary())
 
@@ -84,7 +84,7 @@ async def poll_tenant_sources(message: func.ServiceBusMessage, client: df.Durabl
     except UndeliverableMessage as exc:  # the reason, never the body; raising hands it back to the broker
         log.error("%s (delivery %s)", exc, message.delivery_count)
         raise
-    report = await cycle.poll_queued_tenant(services.sources(), services.graph_factory(), intake_delivery(client),
+    report = await cycle.poll_queued_tenant(services.poll_states(), services.graph_factory(), intake_delivery(client),
                                             tenant_id, owner=owner())
     if report.claimed:
         log.info("pollers: tenant %s (message %s): %s", tenant_id, message.message_id, report.summary())

@@ -31,6 +31,7 @@ from .credentials import (
 from .settings import GraphAuthMode, GraphSettings, is_loopback_url, load_graph_settings
 
 if TYPE_CHECKING:
+    import httpx
     from msgraph import GraphServiceClient
 
     from .http_pipeline import GraphHttpClient
@@ -61,22 +62,18 @@ def _new_http_client() -> GraphHttpClient:
 
 
 @dataclass
-class _TenantClient:
-    client: GraphServiceClient
-    credential: AsyncTokenCredential
-
-
-@dataclass
 class _LoopClients:
-    """A loop's shared HTTP client and the tenants' clients over it."""
+    """A loop's shared HTTP client, the tenants' credentials, and the tenants' SDK clients over both (built
+    on first use: the pollers' reads need only the credential, shared/graph/json_get.py)."""
 
     http: GraphHttpClient = field(default_factory=_new_http_client)
-    tenants: dict[str, _TenantClient] = field(default_factory=dict)
+    credentials: dict[str, AsyncTokenCredential] = field(default_factory=dict)
+    clients: dict[str, GraphServiceClient] = field(default_factory=dict)
 
     async def aclose(self) -> None:
-        tenants, self.tenants = list(self.tenants.values()), {}
-        for tenant in tenants:
-            await tenant.credential.close()
+        credentials, self.credentials, self.clients = list(self.credentials.values()), {}, {}
+        for credential in credentials:
+            await credential.close()
         await self.http.aclose()
 
 
@@ -100,20 +97,30 @@ class GraphClientFactory:
         self._assertion: ManagedIdentityAssertion | None = None
 
     def for_tenant(self, tenant_id: str) -> GraphServiceClient:
-        return self._tenant(tenant_id).client
+        tid = validate_tenant_id(tenant_id)
+        clients = self._loops.get()
+        with self._lock:
+            if tid not in clients.clients:
+                clients.clients[tid] = self._build(self._credential(clients, tid), clients.http)
+            return clients.clients[tid]
 
     def tenant_credential(self, tenant_id: str) -> AsyncTokenCredential:
         """The running loop's credential of the tenant, the one its Graph client uses. It caches tokens per
         scope, so an Exchange call does not ask Entra ID for a new token each step. The factory closes it."""
-        return self._tenant(tenant_id).credential
-
-    def _tenant(self, tenant_id: str) -> _TenantClient:
         tid = validate_tenant_id(tenant_id)
         clients = self._loops.get()
         with self._lock:
-            if tid not in clients.tenants:
-                clients.tenants[tid] = self._build(tid, clients.http)
-            return clients.tenants[tid]
+            return self._credential(clients, tid)
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """The running loop's transport under every tenant's Graph client (connection pools, TLS context),
+        for requests that skip the SDK's middleware (shared/graph/json_get.py)."""
+        return self._loops.get().http.pool
+
+    def _credential(self, clients: _LoopClients, tid: str) -> AsyncTokenCredential:
+        if tid not in clients.credentials:
+            clients.credentials[tid] = self.credential_for(tid)
+        return clients.credentials[tid]
 
     async def aclose(self) -> None:
         """Close the running loop's clients, credentials and connections (also done when the loop is
@@ -126,19 +133,18 @@ class GraphClientFactory:
             self._assertion.close()
             self._assertion = None
 
-    def _build(self, tenant_id: str, http: GraphHttpClient) -> _TenantClient:
+    def _build(self, credential: AsyncTokenCredential, http: GraphHttpClient) -> GraphServiceClient:
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
         from msgraph import GraphRequestAdapter, GraphServiceClient
 
-        credential = self.credential_for(tenant_id)
         auth = AzureIdentityAuthenticationProvider(
             credential, scopes=[self.settings.scope], allowed_hosts=[self.settings.host]
         )
         adapter = GraphRequestAdapter(auth, client=http.client)  # the adapter authenticates each request
         adapter.base_url = self.settings.base_url  # before GraphServiceClient reads it
-        return _TenantClient(GraphServiceClient(request_adapter=adapter), credential)
+        return GraphServiceClient(request_adapter=adapter)
 
     def credential_for(self, tenant_id: str) -> AsyncTokenCredential:
         """A new async credential for the tenant, of the kind the settings ask for (caller closes it)."""

@@ -3,7 +3,7 @@
 triggers/pollers.py fans tenants out, shared/pollers/fanout.py); `run_cycle` does it for every tenant in
 one process with bounded concurrency (benchmarks and tests of the poll itself).
 
-One table query finds what is due (SourceStore.snapshot); each claim is a conditional write on the
+One table query finds what is due (PollStates.snapshot); each claim is a conditional write on the
 state row read by that query, so of two instances running a cycle at once only one polls a window.
 A tenant's poll never waits on another's: each runs in its own task, and a throttled or refused tenant
 records its failure and is skipped until its retry time.
@@ -24,7 +24,8 @@ from shared.pollers.graph_lists import QUERIES
 from shared.pollers.poll import Deliver, PollOutcome, poll_tenant
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourcesConfig, SourceState, saving_context
-from shared.store.sources import SourceStore, TenantSources
+from shared.store.poll_states import Candidate, PollStates
+from shared.store.sources import TenantSources
 
 log = logging.getLogger("riposte.pollers")
 
@@ -64,9 +65,6 @@ def polled_sources_on(interval_seconds: int, development: bool) -> SourcesConfig
         context=saving_context(development))
 
 
-Candidate = tuple[SourceName, SourceState, str | None, timedelta]  # what SourceStore.claim_many takes
-
-
 def _nudged(state: SourceState, nudged_at: datetime | None) -> SourceState:
     """A notification that came after the last window ended (SourceStore.nudge) makes the source due then:
     in memory only, the claim's conditional write is on the row as read. Not while it backs off."""
@@ -100,7 +98,7 @@ def due_candidates(snapshot: dict[str, TenantSources], now: datetime, slack: tim
 MAX_TAKE_ATTEMPTS = 3  # reads of a tenant's rows when they change under a `polls` message's poll
 
 
-async def poll_queued_tenant(store: SourceStore, graph: GraphClientFactory, deliver: Deliver, tenant_id: str, *,
+async def poll_queued_tenant(store: PollStates, graph: GraphClientFactory, deliver: Deliver, tenant_id: str, *,
                              owner: str, now: Callable[[], datetime] | None = None,
                              rng: random.Random | None = None) -> CycleReport:
     """A `polls` message's poll (shared/pollers/fanout.py): read the tenant's rows, claim its due windows
@@ -113,43 +111,42 @@ async def poll_queued_tenant(store: SourceStore, graph: GraphClientFactory, deli
     report = CycleReport()
     claims = []
     for _ in range(MAX_TAKE_ATTEMPTS):
-        tenant = await asyncio.to_thread(store.tenant_snapshot, tenant_id)
+        tenant = await store.tenant_snapshot(tenant_id)
         at = clock()
         due = due_candidates({tenant_id: tenant}, at, skip_queued=False).get(tenant_id, [])
         report.due = max(report.due, len(due))
-        won = await asyncio.to_thread(store.claim_many, tenant_id, due, owner=owner, now=at, early=DUE_SLACK)
+        won = await store.claim_many(tenant_id, due, owner=owner, now=at, early=DUE_SLACK)
         claims += won
         due_sources = {source for source, *_ in due}
         stale = [(source, state, etag) for source, (state, etag) in tenant.states.items()
                  if source not in due_sources and state.queued_at(at)]
-        unqueued = await asyncio.to_thread(store.unqueue, tenant_id, stale) if stale else True
+        unqueued = await store.unqueue(tenant_id, stale) if stale else True
         if len(won) == len(due) and unqueued:
             break
     report.claimed = len(claims)
-    report.outcomes = (await poll_tenant(store, graph, claims, deliver, clock, rng, config=tenant.config)
-                       if claims else [])
+    report.outcomes = (await poll_tenant(store, graph, claims, deliver, clock, rng, config=tenant.config,
+                                         nudgeable=tenant.subscribed) if claims else [])
     return report
 
 
-async def run_cycle(store: SourceStore, graph: GraphClientFactory, deliver: Deliver, *, owner: str,
+async def run_cycle(store: PollStates, graph: GraphClientFactory, deliver: Deliver, *, owner: str,
                     concurrency: int = DEFAULT_CONCURRENCY, now: Callable[[], datetime] | None = None,
                     rng: random.Random | None = None) -> CycleReport:
     """One cycle: up to `concurrency` tenants at a time, each claimed in one storage transaction, its
     windows polled together and advanced in one transaction."""
     clock = now or (lambda: datetime.now(UTC))
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
-    snapshot = await asyncio.to_thread(store.snapshot)
+    snapshot = await store.snapshot()
     due = due_candidates(snapshot, clock())
     report = CycleReport(due=sum(len(c) for c in due.values()))
     gate = asyncio.Semaphore(concurrency)
 
     async def poll(tenant_id: str, candidates: list[Candidate]) -> list[PollOutcome]:
         async with gate:
-            claims = await asyncio.to_thread(store.claim_many, tenant_id, candidates, owner=owner, now=clock(),
-                                             early=DUE_SLACK)
+            claims = await store.claim_many(tenant_id, candidates, owner=owner, now=clock(), early=DUE_SLACK)
             report.claimed += len(claims)
-            return (await poll_tenant(store, graph, claims, deliver, clock, rng, config=snapshot[tenant_id].config)
-                    if claims else [])
+            return (await poll_tenant(store, graph, claims, deliver, clock, rng, config=snapshot[tenant_id].config,
+                                      nudgeable=snapshot[tenant_id].subscribed) if claims else [])
 
     report.outcomes = [o for outcomes in await asyncio.gather(*(poll(t, c) for t, c in due.items()))
                        for o in outcomes]

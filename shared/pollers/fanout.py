@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 from shared.api_model import CamelModel
 from shared.models.tenant import Guid
-from shared.pollers.cycle import Candidate, due_candidates
-from shared.store.sources import SourceStore, TenantSources
+from shared.pollers.cycle import due_candidates
+from shared.store.poll_states import Candidate, PollStates
+from shared.store.sources import TenantSources
 
 log = logging.getLogger("riposte.pollers")
 
@@ -67,18 +68,18 @@ def hold_for(candidates: list[Candidate], at: datetime, hold: timedelta = QUEUED
     return min(max(hold, waited), max(hold, MAX_HOLD))
 
 
-async def enqueue_due(store: SourceStore, send: Send, *, now: Callable[[], datetime] | None = None,
+async def enqueue_due(store: PollStates, send: Send, *, now: Callable[[], datetime] | None = None,
                       hold: timedelta = QUEUED_HOLD) -> FanOutReport:
     """One tick: a message for each tenant with a due source that no earlier message still covers,
     then those sources marked queued. Sent before marked: a send that fails leaves nothing marked (the next
     tick sends again); a mark that fails (the row changed: a poll or a notification) costs at most a
     duplicate message, which is harmless."""
     clock = now or (lambda: datetime.now(UTC))
-    snapshot = await asyncio.to_thread(store.snapshot)
+    snapshot = await store.snapshot()
     return await enqueue_tenants(store, send, snapshot, clock(), hold=hold)
 
 
-async def enqueue_tenants(store: SourceStore, send: Send, snapshot: dict[str, TenantSources], at: datetime, *,
+async def enqueue_tenants(store: PollStates, send: Send, snapshot: dict[str, TenantSources], at: datetime, *,
                           hold: timedelta = QUEUED_HOLD) -> FanOutReport:
     """enqueue_due over these tenants' rows as read at `at` (the timer: all of them; a change notification:
     its tenant, shared/pollers/prompt.py): one message per tenant with a due, unqueued source, then marked."""
@@ -104,8 +105,7 @@ async def enqueue_tenants(store: SourceStore, send: Send, snapshot: dict[str, Te
         rows = [(source, *tenant.state(source)) for source, *_ in due[tenant_id]]
         async with gate:
             try:
-                return len(await asyncio.to_thread(store.mark_queued, tenant_id, rows,
-                                                   until=at + hold_for(due[tenant_id], at, hold)))
+                return len(await store.mark_queued(tenant_id, rows, until=at + hold_for(due[tenant_id], at, hold)))
             except Exception:  # the message is sent: at worst the next tick sends a duplicate
                 log.exception("pollers: tenant %s not marked queued", tenant_id)
                 return 0

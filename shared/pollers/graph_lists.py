@@ -1,8 +1,10 @@
-"""Reading one window of a source's Graph list through msgraph-sdk's request builders.
+"""Reading one window of a source's Graph list: Graph's JSON, through shared/graph/json_get.py.
 
-The request builders make the request (URL, query options, the client's auth and middleware); the
-pages are read as JSON, not as SDK models, because the normalizers take Graph's JSON (as posted to
-/api/alerts) and parsing each record into a model costs ~10 ms of CPU for nothing.
+A quiet tenant's poll is one request per source, so the request's own cost is most of a poll's: the
+request goes to the loop's shared transport with the tenant's token, without msgraph-sdk's request
+builders and middleware (json_get.py says what that keeps), and the pages are read as JSON, not as SDK
+models, because the normalizers take Graph's JSON (as posted to /api/alerts) and parsing each record into
+a model costs ~10 ms of CPU for nothing.
 
 Windows are filtered on the source's watermark field, `ge start and lt end`: consecutive windows meet
 without a gap or an overlap, and a record stamped exactly at a window's end is in the next one.
@@ -12,19 +14,13 @@ whole before the watermark moves, so order does not matter.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
-
-from shared.graph.errors import error_map
+from shared.graph import GraphClientFactory
+from shared.graph.json_get import get_json, odata_url
 from shared.sources.catalog import SOURCES, SourceName
-
-if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
 
 MAX_PAGES = 1_000  # per window (500,000 alerts): a runaway nextLink loop fails the poll instead of spinning
 
@@ -35,16 +31,16 @@ class PageLimit(Exception):
 
 @dataclass(frozen=True)
 class ListQuery:
-    builder: Callable[[GraphServiceClient], Any]  # the list's request builder
+    path: str  # the list's path under Graph's base URL
     top: int  # page size ($top), at most the list's maximum
     expand: tuple[str, ...] = ()
 
 
 QUERIES: dict[SourceName, ListQuery] = {
-    SourceName.ALERTS_V2: ListQuery(lambda g: g.security.alerts_v2, top=500),
-    SourceName.INCIDENTS: ListQuery(lambda g: g.security.incidents, top=50, expand=("alerts",)),
-    SourceName.RISK_DETECTIONS: ListQuery(lambda g: g.identity_protection.risk_detections, top=500),
-    SourceName.RISKY_USERS: ListQuery(lambda g: g.identity_protection.risky_users, top=500),
+    SourceName.ALERTS_V2: ListQuery("security/alerts_v2", top=500),
+    SourceName.INCIDENTS: ListQuery("security/incidents", top=50, expand=("alerts",)),
+    SourceName.RISK_DETECTIONS: ListQuery("identityProtection/riskDetections", top=500),
+    SourceName.RISKY_USERS: ListQuery("identityProtection/riskyUsers", top=500),
 }
 
 
@@ -59,14 +55,15 @@ def window_filter(source: SourceName, start: datetime, end: datetime) -> str:
     return f"{field} ge {odata_datetime(start)} and {field} lt {odata_datetime(end)}"
 
 
-async def read_window(graph: GraphServiceClient, source: SourceName, start: datetime, end: datetime,
-                      *, max_pages: int = MAX_PAGES) -> tuple[list[dict[str, Any]], int]:
+async def read_window(graphs: GraphClientFactory, tenant_id: str, source: SourceName, start: datetime,
+                      end: datetime, *, max_pages: int = MAX_PAGES) -> tuple[list[dict[str, Any]], int]:
     """The records of the source stamped in [start, end), every page followed; and how many Graph
     requests it took. Raises ODataError as Graph answered (no retry here: a throttled tenant is the
     poller's to back off, not a reason to hold this poll)."""
     query = QUERIES[source]
-    return await read_list(graph, query.builder(graph), filter=window_filter(source, start, end), top=query.top,
-                           expand=list(query.expand) or None, max_pages=max_pages)
+    url = odata_url(graphs.settings.base_url, query.path, expand=list(query.expand) or None,
+                    filter=window_filter(source, start, end), top=query.top)
+    return await read_list(graphs, tenant_id, url, max_pages=max_pages)
 
 
 # What a compliance alert needs of a device: $select keeps a tenant's 1,000-device page small.
@@ -74,33 +71,24 @@ DEVICE_FIELDS = ["id", "deviceName", "azureADDeviceId", "userId", "userPrincipal
                  "complianceState", "operatingSystem", "lastSyncDateTime"]
 
 
-async def read_noncompliant_devices(graph: GraphServiceClient, *, max_pages: int = MAX_PAGES
+async def read_noncompliant_devices(graphs: GraphClientFactory, tenant_id: str, *, max_pages: int = MAX_PAGES
                                     ) -> tuple[list[dict[str, Any]], int]:
     """The tenant's managed devices that are non-compliant now (a state, compared with the last poll's)."""
-    return await read_list(graph, graph.device_management.managed_devices, filter="complianceState eq 'noncompliant'",
-                           top=1000, select=DEVICE_FIELDS, max_pages=max_pages)
+    url = odata_url(graphs.settings.base_url, "deviceManagement/managedDevices",
+                    filter="complianceState eq 'noncompliant'", select=DEVICE_FIELDS, top=1000)
+    return await read_list(graphs, tenant_id, url, max_pages=max_pages)
 
 
-async def read_list(graph: GraphServiceClient, builder: Any, *, max_pages: int, **options: Any
+async def read_list(graphs: GraphClientFactory, tenant_id: str, url: str, *, max_pages: int
                     ) -> tuple[list[dict[str, Any]], int]:
-    """Every page of a list request built by `builder` with these query options, as JSON records."""
-    from kiota_http.middleware.options import RetryHandlerOption  # with msgraph's client stack: not at import
-
-    params_class = next(getattr(type(builder), name) for name in dir(type(builder))
-                        if name.endswith("GetQueryParameters"))
-    first = builder.to_get_request_information(RequestConfiguration(query_parameters=params_class(**options)))
-    # The builder's URL template is expanded once here: kiota expands it again each time it reads the URL
-    # (three times a request, ~0.7 ms of CPU each with a $filter), a raw URL it just returns.
-    first.path_parameters["baseurl"] = graph.request_adapter.base_url  # as the adapter sets it when sending
-    request = builder.with_url(first.url).to_get_request_information()
+    """Every page of a list from its first page's URL, `@odata.nextLink` followed, as JSON records; and how
+    many requests it took."""
     records: list[dict[str, Any]] = []
     for page_number in range(1, max_pages + 1):
-        request.add_request_options([RetryHandlerOption(max_retries=0, should_retry=False)])
-        body = await graph.request_adapter.send_primitive_async(request, "bytes", error_map())
-        page = json.loads(body) if body else {}
+        page = await get_json(graphs, tenant_id, url)
         records.extend(item for item in page.get("value") or [] if isinstance(item, dict))
         next_link = page.get("@odata.nextLink")
-        if not next_link:
+        if not isinstance(next_link, str) or not next_link:
             return records, page_number
-        request = builder.with_url(next_link).to_get_request_information()
+        url = next_link
     raise PageLimit(f"more than {max_pages} pages in one poll")

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,8 +32,9 @@ from shared.graph import GraphClientFactory
 from shared.pollers import compliance, overlap
 from shared.pollers.graph_lists import read_noncompliant_devices, read_window
 from shared.sources.catalog import SOURCES, SourceName
-from shared.sources.models import SourceError, SourcesConfig
-from shared.store.sources import DEFAULT_LEASE, Claim, ClaimLost, SourceStore
+from shared.sources.models import SourceError, SourcesConfig, SourceState
+from shared.store.poll_states import PollStates
+from shared.store.sources import DEFAULT_LEASE, Claim, ClaimLost
 
 log = logging.getLogger("riposte.pollers")
 
@@ -118,28 +119,27 @@ class _Read:
     reread: int = 0
 
 
-async def _held(store: SourceStore, claim: Claim, now: datetime) -> Claim:
+async def _held(store: PollStates, claim: Claim, now: datetime) -> Claim:
     """The claim, its lease extended once half of it has run out: a window whose records take long to hand
     to intake (a busy instance, a big window) stays this poller's. Otherwise another poller takes the
     expired lease and reads the same window again from its start, and under load neither ever finishes."""
     if claim.lease.expires_at - now > DEFAULT_LEASE / 2:
         return claim
-    return await asyncio.to_thread(store.extend_claim, claim, now=now)  # ClaimLost: taken over already
+    return await store.extend_claim(claim, now=now)  # ClaimLost: taken over already
 
 
-async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held: list[Claim], deliver: Deliver,
+async def _read_and_deliver(store: PollStates, graphs: GraphClientFactory, held: list[Claim], deliver: Deliver,
                             now: Callable[[], datetime], config: SourcesConfig) -> _Read:
     """Read the claimed window (held[0], replaced as it is extended) from the tenant's Graph and hand each
     record to intake. `config`: the tenant's, for its lag margins."""
     claim = held[0]
     tenant, source = claim.tenant_id, claim.source
-    graph = graphs.for_tenant(tenant)
     tracked = recent = None
     reread = 0
     if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
-        devices, requests = await read_noncompliant_devices(graph)
+        devices, requests = await read_noncompliant_devices(graphs, tenant)
         first = claim.state.last_success_at is None  # a baseline: today's gaps are not events
-        rows = await asyncio.to_thread(store.tracked_devices, tenant)
+        rows = await store.tracked_devices(tenant)
         # A state written before tracked devices had rows of their own still holds them in `tracked`.
         records, following = compliance.drift(claim.state.tracked | rows, devices, claim.window_end, baseline=first)
         items = len(devices)
@@ -150,7 +150,7 @@ async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held
         # A first window (no watermark yet) reaches back one interval and no more: enabling a source does
         # not replay what came before it.
         margin = lag if claim.state.watermark is not None else timedelta(0)
-        read, requests = await read_window(graph, source, claim.window_start - margin, claim.window_end)
+        read, requests = await read_window(graphs, tenant, source, claim.window_start - margin, claim.window_end)
         records = overlap.unseen(read, field, claim.state.recent)
         recent = overlap.remembered(read, field, claim.window_end - lag)
         items, reread = len(read), len(read) - len(records)
@@ -160,13 +160,13 @@ async def _read_and_deliver(store: SourceStore, graphs: GraphClientFactory, held
         alerts += await deliver(tenant, source, record)
     held[0] = await _held(store, held[0], now())
     if source is SourceName.MANAGED_DEVICES:  # after intake has the alerts, before the watermark moves
-        await asyncio.to_thread(store.replace_tracked_devices, tenant, rows, following)
+        await store.replace_tracked_devices(tenant, rows, following)
         tracked = {}  # held in rows now: the state's legacy property is emptied
         held[0] = await _held(store, held[0], now())
     return _Read(items, alerts, requests, tracked, recent, reread)
 
 
-async def _failed(store: SourceStore, claim: Claim, exc: Exception, now: datetime, rng: random.Random) -> PollOutcome:
+async def _failed(store: PollStates, claim: Claim, exc: Exception, now: datetime, rng: random.Random) -> PollOutcome:
     tenant, source = claim.tenant_id, claim.source
     error, retry_at = classify(exc, now, claim.interval, claim.state.counts.consecutive_failures + 1, rng)
     if error.code == "graph_error" and not isinstance(exc, (APIError, httpx.HTTPError)):
@@ -174,41 +174,55 @@ async def _failed(store: SourceStore, claim: Claim, exc: Exception, now: datetim
     else:
         log.warning("poll of %s for tenant %s failed: %s", source.value, tenant, error.code)
     try:
-        await asyncio.to_thread(store.record_failure, claim, error=error, retry_at=retry_at)
+        await store.record_failure(claim, error=error, retry_at=retry_at)
     except ClaimLost:
         log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
     return PollOutcome(tenant, source, error=error)
 
 
-def _renotified(store: SourceStore, advanced: list[Claim], now: datetime) -> list[Claim]:
-    """Claims again the windows after those just advanced whose source was notified while this poll held it
-    (SourceStore.nudge, later than the window's end: the alert may be after what was read), so the alert is
-    read now rather than at the next tick. One point read per advanced alerts_v2 window."""
+async def _renotified(store: PollStates, advanced: list[tuple[Claim, SourceState, str]], now: datetime,
+                      nudgeable: Collection[SourceName]) -> list[Claim]:
+    """Claims again the windows after those just advanced, (claim, state written, its ETag) each, whose source
+    was notified while this poll held it (SourceStore.nudge, later than the window's end: the alert may be
+    after what was read), so the alert is read now rather than at the next tick. One point read per
+    advanced alerts_v2 window; the claim is written on the state as advanced, and only when that row changed
+    since (a notification made it due, another poller took it) is it read again."""
     again = []
-    for claim in advanced:
-        if claim.source not in NOTIFIED:
+    for claim, state, etag in advanced:
+        if claim.source not in NOTIFIED or claim.source not in nudgeable:
             continue
-        nudged_at = store.nudged_at(claim.tenant_id, claim.source)
+        nudged_at = await store.nudged_at(claim.tenant_id, claim.source)
         if nudged_at is None or nudged_at <= claim.window_end:
             continue
-        state, etag = store.get_state(claim.tenant_id, claim.source)
-        if state.claimed_at(now) or state.counts.consecutive_failures or etag is None:
-            continue  # taken meanwhile, or backing off: not ours to hurry
-        due = state.model_copy(update={"next_due_at": min(nudged_at, now)})
-        taken = store.try_claim(claim.tenant_id, claim.source, due, etag, owner=claim.lease.owner, now=now,
-                                interval=claim.interval)
+        taken = await _claim_notified(store, claim, state, etag, nudged_at, now)
+        if taken is None:
+            state, etag = await store.get_state(claim.tenant_id, claim.source)
+            taken = await _claim_notified(store, claim, state, etag, nudged_at, now)
         if taken is not None:
             again.append(taken)
     return again
 
 
-async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: list[Claim], deliver: Deliver,
+async def _claim_notified(store: PollStates, claim: Claim, state: SourceState, etag: str | None,
+                          nudged_at: datetime, now: datetime) -> Claim | None:
+    if state.claimed_at(now) or state.counts.consecutive_failures or etag is None:
+        return None  # taken meanwhile, or backing off: not ours to hurry
+    due = state.model_copy(update={"next_due_at": min(nudged_at, now)})
+    return await store.try_claim(claim.tenant_id, claim.source, due, etag, owner=claim.lease.owner, now=now,
+                                 interval=claim.interval)
+
+
+async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: list[Claim], deliver: Deliver,
                       now: Callable[[], datetime], rng: random.Random, *, config: SourcesConfig | None = None,
-                      rounds: int = RENOTIFIED_ROUNDS) -> list[PollOutcome]:
+                      rounds: int = RENOTIFIED_ROUNDS, nudgeable: Collection[SourceName] = NOTIFIED
+                      ) -> list[PollOutcome]:
     """Poll one tenant's claimed windows together; the successful ones are advanced in one storage
     transaction, each failure is recorded on its source (with its backoff). A source notified during the
     poll is polled again at once (up to `rounds` polls in all). `config`: the tenant's sources
-    configuration as read with the claims (its listing-lag override); None: the catalog's margins."""
+    configuration as read with the claims (its listing-lag override); None: the catalog's margins.
+    `nudgeable`: the sources that can have been notified (TenantSources.subscribed, as the caller read it);
+    the others read no nudge. A subscription created during this poll is not seen, so its first nudge waits
+    for the next tick (cycle.due_candidates)."""
     config = config or SourcesConfig()
     holders, clock = [[claim] for claim in claims], time.perf_counter()
     results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now, config) for h in holders),
@@ -225,7 +239,7 @@ async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: li
         else:  # CancelledError and the like: not ours to swallow
             raise result
     if done:
-        written = await asyncio.to_thread(store.advance_many, [
+        written = await store.advance_many([
             (claim, {"items": r.items, "alerts": r.alerts, "tracked": r.tracked, "recent": r.recent,
                      "reread": r.reread}) for claim, r in done], now=now())
         for (claim, r), state in zip(done, written, strict=True):
@@ -235,8 +249,10 @@ async def poll_tenant(store: SourceStore, graphs: GraphClientFactory, claims: li
                                         requests=r.requests))
             log_events.source_polled(claim.tenant_id, claim.source.value, r.items, r.alerts, r.requests,
                                      (time.perf_counter() - clock) * 1000)
-        advanced = [claim for (claim, _), state in zip(done, written, strict=True) if not isinstance(state, ClaimLost)]
-        again = await asyncio.to_thread(_renotified, store, advanced, now()) if rounds > 1 else []
+        advanced = [(claim, *state) for (claim, _), state in zip(done, written, strict=True)
+                    if not isinstance(state, ClaimLost)]
+        again = await _renotified(store, advanced, now(), nudgeable) if rounds > 1 else []
         if again:
-            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, config=config, rounds=rounds - 1)
+            outcomes += await poll_tenant(store, graphs, again, deliver, now, rng, config=config, rounds=rounds - 1,
+                                          nudgeable=nudgeable)
     return outcomes

@@ -28,7 +28,7 @@ from shared.pollers.fanout import Send
 from shared.pollers.poll import Deliver, PollOutcome, poll_tenant
 from shared.settings import get_settings
 from shared.sources.catalog import SourceName
-from shared.store.sources import SourceStore
+from shared.store.poll_states import PollStates
 
 log = logging.getLogger("riposte.pollers")
 
@@ -39,36 +39,35 @@ _running: set[asyncio.Task] = set()  # referenced until done, or the loop may co
 _sending: set[str] = set()
 
 
-async def poll_now(store: SourceStore, graphs: GraphClientFactory, deliver: Deliver, tenant_id: str, *,
+async def poll_now(store: PollStates, graphs: GraphClientFactory, deliver: Deliver, tenant_id: str, *,
                    owner: str, now: Callable[[], datetime] | None = None,
                    rng: random.Random | None = None) -> list[PollOutcome]:
     """Claim the tenant's alerts_v2 window if it is on and due (a notification made it due), and poll it.
     Nothing when it is off, not due, or held: whoever holds it reads the alert."""
     clock = now or (lambda: datetime.now(UTC))
-    sources = await asyncio.to_thread(store.get_config, tenant_id)
-    config = sources.of(SOURCE)
+    tenant = await store.tenant_snapshot(tenant_id)  # its config and state in one read
+    config = tenant.config.of(SOURCE)
     if not config.enabled:
         return []
-    state, etag = await asyncio.to_thread(store.get_state, tenant_id, SOURCE)
-    claims = await asyncio.to_thread(store.claim_many, tenant_id, [(SOURCE, state, etag, config.interval)],
-                                     owner=owner, now=clock())
+    claims = await store.claim_many(tenant_id, [(SOURCE, *tenant.state(SOURCE), config.interval)], owner=owner,
+                                    now=clock())
     if not claims:
         return []
     return await poll_tenant(store, graphs, claims, deliver, clock, rng or random.Random(),  # noqa: S311 - jitter
-                             config=sources)
+                             config=tenant.config, nudgeable=tenant.subscribed)
 
 
-async def send_poll(store: SourceStore, tenant_id: str, send: Send, *,
+async def send_poll(store: PollStates, tenant_id: str, send: Send, *,
                     now: Callable[[], datetime] | None = None) -> bool:
     """The tenant's `polls` message sent and its due sources marked queued; False when nothing was due
     and unqueued (a message already waits, a poll holds the source). Raises when the send failed."""
     clock = now or (lambda: datetime.now(UTC))
-    tenant = await asyncio.to_thread(store.tenant_snapshot, tenant_id)
+    tenant = await store.tenant_snapshot(tenant_id)
     report = await fanout.enqueue_tenants(store, send, {tenant_id: tenant}, clock())
     return report.sent > 0
 
 
-def poll_soon(store: SourceStore, tenant_ids: list[str], *, send: Send | None = None) -> asyncio.Task[None] | None:
+def poll_soon(store: PollStates, tenant_ids: list[str], *, send: Send | None = None) -> asyncio.Task[None] | None:
     """Each tenant's `polls` message sent (send_poll) by a task of the running loop; returns at once with
     that task (None: every tenant already has a send in flight here). A caller that can wait (the
     notification endpoints) awaits it, so the message is sent before the request ends; the task never

@@ -58,11 +58,12 @@ def test_put_turns_sources_on_and_get_shows_them(app_devhost, production_setting
     assert [n for n, s in shown.items() if s["enabled"]] == ["incidents"]
 
 
-def test_put_never_touches_the_pollers_state(app_devhost, production_settings, tenant_id):
-    store = services.sources()
+async def test_put_never_touches_the_pollers_state(app_devhost, production_settings, tenant_id):
+    store, states = services.sources(), services.poll_states()
     now = datetime.now(UTC)
-    claim = store.claim_window(tenant_id, SourceName.ALERTS_V2, owner="poller", now=now, interval=timedelta(minutes=1))
-    store.advance_watermark(claim, now=now, items=3, alerts=1)
+    claim = await states.claim_window(tenant_id, SourceName.ALERTS_V2, owner="poller", now=now,
+                                      interval=timedelta(minutes=1))
+    await states.advance_watermark(claim, now=now, items=3, alerts=1)
     before = store.get_state(tenant_id, SourceName.ALERTS_V2)
     assert put(app_devhost, tenant_id, {"sources": {"alerts_v2": {"enabled": False}}}).status_code == 200
     assert store.get_state(tenant_id, SourceName.ALERTS_V2) == before  # same state, same ETag

@@ -1,1 +1,1 @@
-from tests.pollers.conftest import control, graphs, store, tenant  # noqa: F401 - the pollers' fixtures
+from tests.pollers.conftest import control, graphs, states, store, table_prefix, tenant  # noqa: F401 - the pollers' fixtures

@@ -25,7 +25,7 @@ async def test_a_slow_send_does_not_hold_the_answer_and_goes_on(monkeypatch):
     monkeypatch.setattr(notifications, "SEND_BUDGET_SECONDS", 0.05)
 
     handled = receiver.Handled(due=["11111111-1111-4111-8111-111111111111"])
-    await asyncio.wait_for(notifications.poll_due(None, handled), timeout=10)  # answered, not stuck
+    await asyncio.wait_for(notifications.poll_due(handled), timeout=10)  # answered, not stuck
 
     assert not sending[0].done()  # the send was not cancelled by the budget: it goes on behind the answer
     release.set()
@@ -34,4 +34,4 @@ async def test_a_slow_send_does_not_hold_the_answer_and_goes_on(monkeypatch):
 
 async def test_nothing_due_sends_nothing(monkeypatch):
     monkeypatch.setattr(notifications.prompt, "poll_soon", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
-    await notifications.poll_due(None, receiver.Handled())
+    await notifications.poll_due(receiver.Handled())

@@ -14,14 +14,30 @@ from azure.data.tables import TableServiceClient
 
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.settings import get_settings
+from shared.store.async_tables import AsyncTables
+from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
 from shared.store.tables import Tables
 
 
 @pytest.fixture
-def store(azurite_connection_string) -> SourceStore:
-    prefix = "p" + uuid.uuid4().hex[:12]
-    return SourceStore(Tables(TableServiceClient.from_connection_string(azurite_connection_string), prefix=prefix))
+def table_prefix() -> str:
+    return "p" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def store(azurite_connection_string, table_prefix) -> SourceStore:
+    """The Sources table as people and notifications write it (sync), for setting up and checking."""
+    return SourceStore(Tables(TableServiceClient.from_connection_string(azurite_connection_string),
+                              prefix=table_prefix))
+
+
+@pytest.fixture
+async def states(azurite_connection_string, table_prefix) -> AsyncIterator[PollStates]:
+    """The same table as the pollers read and write it (async)."""
+    tables = AsyncTables.from_connection_string(azurite_connection_string, prefix=table_prefix)
+    yield PollStates(tables)
+    await tables.close()
 
 
 @pytest.fixture

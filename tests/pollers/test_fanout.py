@@ -14,7 +14,7 @@ import pytest
 from shared.pollers import cycle, fanout
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceCounts, SourceState
-from shared.store.sources import SourceStore
+from shared.store.poll_states import PollStates
 
 from .conftest import graph_calls, inject, new_sandbox_tenant
 from .test_poll_sandbox import ALERTS, MINUTE, Collected, clock, enable
@@ -43,112 +43,113 @@ def mine(outbox: Outbox, *tenants: str) -> list[str]:
     return [t for t in outbox.tenants() if t in tenants]
 
 
-async def tick(store, outbox, offset=timedelta(0)):
-    return await fanout.enqueue_due(store, outbox, now=clock(offset))
+async def tick(states, outbox, offset=timedelta(0)):
+    return await fanout.enqueue_due(states, outbox, now=clock(offset))
 
 
-async def take(store, graphs, deliver, tenant, offset=timedelta(0), owner="instance-a"):
-    return await cycle.poll_queued_tenant(store, graphs, deliver, tenant, owner=owner, now=clock(offset),
+async def take(states, graphs, deliver, tenant, offset=timedelta(0), owner="instance-a"):
+    return await cycle.poll_queued_tenant(states, graphs, deliver, tenant, owner=owner, now=clock(offset),
                                           rng=random.Random(7))
 
 
-async def test_one_message_per_due_tenant_and_none_again_while_it_is_queued(store, control, tenant):
+async def test_one_message_per_due_tenant_and_none_again_while_it_is_queued(store, states, control, tenant):
     other, quiet = new_sandbox_tenant(control), new_sandbox_tenant(control)
     enable(store, tenant, ALERTS, SourceName.INCIDENTS)
     enable(store, other, ALERTS)
     store.put_config(quiet, store.get_config(quiet))  # a tenant with every source off
     outbox = Outbox()
 
-    report = await tick(store, outbox)
+    report = await tick(states, outbox)
     assert sorted(mine(outbox, tenant, other, quiet)) == sorted([tenant, other])  # one each, two sources or one
     assert report.marked >= 3
     assert all(store.get_state(tenant, s)[0].queued_at(datetime.now(UTC)) for s in (ALERTS, SourceName.INCIDENTS))
 
-    await tick(store, outbox, offset=timedelta(seconds=5))  # the next tick: still queued
+    await tick(states, outbox, offset=timedelta(seconds=5))  # the next tick: still queued
     assert sorted(mine(outbox, tenant, other)) == sorted([tenant, other])
 
     # The message was lost: the mark lapses and the tenant is sent again.
-    await tick(store, outbox, offset=fanout.QUEUED_HOLD + timedelta(seconds=1))
+    await tick(states, outbox, offset=fanout.QUEUED_HOLD + timedelta(seconds=1))
     assert sorted(mine(outbox, tenant)) == [tenant, tenant]
 
 
-async def test_a_failed_send_marks_nothing_so_the_next_tick_sends_again(store, tenant):
+async def test_a_failed_send_marks_nothing_so_the_next_tick_sends_again(store, states, tenant):
     enable(store, tenant, ALERTS)
     outbox = Outbox()
     outbox.fail = True
     with pytest.raises(ConnectionError):
-        await tick(store, outbox)
+        await tick(states, outbox)
     assert store.get_state(tenant, ALERTS)[0].queued_until is None
     outbox.fail = False
-    await tick(store, outbox)
+    await tick(states, outbox)
     assert mine(outbox, tenant) == [tenant]
 
 
-async def test_the_message_polls_the_tenant_and_a_duplicate_polls_nothing(store, graphs, control, tenant):
+async def test_the_message_polls_the_tenant_and_a_duplicate_polls_nothing(store, states, graphs, control, tenant):
     enable(store, tenant, ALERTS)
     alert = inject(control, tenant, "security/alerts", {"title": "Impossible travel", "severity": "high"})
     outbox, deliver = Outbox(), Collected()
-    await tick(store, outbox)
+    await tick(states, outbox)
     assert mine(outbox, tenant) == [tenant]
 
-    first = await take(store, graphs, deliver, tenant)
-    duplicate = await take(store, graphs, deliver, tenant, owner="instance-b")  # redelivered, or sent twice
+    first = await take(states, graphs, deliver, tenant)
+    duplicate = await take(states, graphs, deliver, tenant, owner="instance-b")  # redelivered, or sent twice
     assert (first.claimed, duplicate.claimed) == (1, 0)
     assert deliver.ids() == [alert["id"]]
     assert len(graph_calls(control, tenant)) == 1
     state, _ = store.get_state(tenant, ALERTS)
     assert state.queued_until is None and state.counts.polls == 1  # the claim cleared the mark
 
-    await tick(store, outbox, offset=timedelta(seconds=5))  # polled: not due, nothing sent
+    await tick(states, outbox, offset=timedelta(seconds=5))  # polled: not due, nothing sent
     assert mine(outbox, tenant) == [tenant]
-    await tick(store, outbox, offset=MINUTE + timedelta(seconds=1))  # due again one interval later
+    await tick(states, outbox, offset=MINUTE + timedelta(seconds=1))  # due again one interval later
     assert mine(outbox, tenant) == [tenant, tenant]
 
 
-async def test_a_message_for_a_tenant_no_longer_due_does_nothing_and_clears_its_mark(store, graphs, control,
+async def test_a_message_for_a_tenant_no_longer_due_does_nothing_and_clears_its_mark(store, states, graphs, control,
                                                                                      tenant):
     enable(store, tenant, ALERTS)
     deliver = Collected()
-    await cycle.run_cycle(store, graphs, deliver, owner="elsewhere", now=clock())  # polled meanwhile
+    await cycle.run_cycle(states, graphs, deliver, owner="elsewhere", now=clock())  # polled meanwhile
     state, etag = store.get_state(tenant, ALERTS)
-    assert store.mark_queued(tenant, [(ALERTS, state, etag)], until=datetime.now(UTC) + MINUTE) == [ALERTS]
+    assert await states.mark_queued(tenant, [(ALERTS, state, etag)], until=datetime.now(UTC) + MINUTE) == [ALERTS]
 
-    report = await take(store, graphs, deliver, tenant)
+    report = await take(states, graphs, deliver, tenant)
     assert (report.due, report.claimed) == (0, 0)
     assert store.get_state(tenant, ALERTS)[0].queued_until is None  # the timer looks at it again next tick
     assert len(graph_calls(control, tenant)) == 1  # the poll that made it not due
 
     removed = new_sandbox_tenant(control)  # a tenant whose sources were deleted: nothing to read, nothing done
-    assert (await take(store, graphs, deliver, removed)).claimed == 0
+    assert (await take(states, graphs, deliver, removed)).claimed == 0
 
 
-async def test_a_notification_during_the_messages_poll_is_not_left_behind_its_mark(store, graphs, control, tenant):
+async def test_a_notification_during_the_messages_poll_is_not_left_behind_its_mark(store, states, graphs, control,
+                                                                                   tenant):
     """The message's poll reads the rows, finds the source not due; a notification makes it due before the
     poll clears the mark. The poll reads again and polls it (instead of the mark holding it for a minute)."""
     enable(store, tenant, ALERTS)
     deliver = Collected()
-    await cycle.run_cycle(store, graphs, deliver, owner="elsewhere", now=clock())
+    await cycle.run_cycle(states, graphs, deliver, owner="elsewhere", now=clock())
     state, etag = store.get_state(tenant, ALERTS)
-    store.mark_queued(tenant, [(ALERTS, state, etag)], until=datetime.now(UTC) + MINUTE)
+    await states.mark_queued(tenant, [(ALERTS, state, etag)], until=datetime.now(UTC) + MINUTE)
     alert = inject(control, tenant, "security/alerts", {"title": "notified", "severity": "high"})
 
-    class NotifiedBetween(SourceStore):
+    class NotifiedBetween(PollStates):
         reads = 0
 
-        def tenant_snapshot(self, tenant_id):
-            snapshot = super().tenant_snapshot(tenant_id)
+        async def tenant_snapshot(self, tenant_id):
+            snapshot = await super().tenant_snapshot(tenant_id)
             NotifiedBetween.reads += 1
             if NotifiedBetween.reads == 1:  # the change notification's receiver, right after this read
-                assert self.mark_due(tenant_id, ALERTS, now=datetime.now(UTC))
+                assert store.mark_due(tenant_id, ALERTS, now=datetime.now(UTC))
             return snapshot
 
-    report = await take(NotifiedBetween(store._tables), graphs, deliver, tenant)
+    report = await take(NotifiedBetween(states._tables), graphs, deliver, tenant)
     assert report.claimed == 1 and NotifiedBetween.reads == 2
     assert deliver.ids() == [alert["id"]]
     assert store.get_state(tenant, ALERTS)[0].queued_until is None
 
 
-async def test_a_mark_that_lapsed_unpolled_is_renewed_for_as_long_as_the_source_waited(store, tenant):
+async def test_a_mark_that_lapsed_unpolled_is_renewed_for_as_long_as_the_source_waited(store, states, tenant):
     """The queue is behind (or the message was lost): each lapse doubles the hold, at most MAX_HOLD, so a
     backlog does not get one more message per tenant every minute."""
     at = datetime.now(UTC)
@@ -159,7 +160,7 @@ async def test_a_mark_that_lapsed_unpolled_is_renewed_for_as_long_as_the_source_
     outbox = Outbox()
 
     async def tick_at(when: datetime) -> datetime | None:
-        await fanout.enqueue_due(store, outbox, now=lambda: when)
+        await fanout.enqueue_due(states, outbox, now=lambda: when)
         return store.get_state(tenant, ALERTS)[0].queued_until
 
     assert await tick_at(at) == at + fanout.QUEUED_HOLD  # a first message: the usual hold

@@ -19,7 +19,7 @@ def polled(caplog, tenant_id: str) -> list[dict]:
             and r.tenantId == tenant_id]
 
 
-async def test_each_poll_logs_its_tenant_source_counts_and_error(store, graphs, control, tenant, caplog):
+async def test_each_poll_logs_its_tenant_source_counts_and_error(store, states, graphs, control, tenant, caplog):
     caplog.set_level(logging.INFO, logger="riposte.events")
     throttled = new_sandbox_tenant(control)
     enable(store, tenant, ALERTS)
@@ -27,7 +27,7 @@ async def test_each_poll_logs_its_tenant_source_counts_and_error(store, graphs, 
     assert control.post(f"/_sandbox/tenants/{throttled}/throttle", json={"retryAfter": 120}).status_code < 300
     inject(control, tenant, "security/alerts", {"title": "Impossible travel"})
 
-    await poll(store, graphs, Collected())
+    await poll(states, graphs, Collected())
 
     [ok] = polled(caplog, tenant)
     assert (ok["source"], ok["items"], ok["alerts"], ok["graphRequests"], ok["levelname"]) == (

@@ -31,32 +31,33 @@ def offline_detection(control, tenant: str) -> dict:
         "detectionTimingType": "offline", "activityDateTime": _hours_ago(30.2), "detectedDateTime": _hours_ago(30)})
 
 
-async def test_an_offline_detection_listed_30_hours_after_it_was_detected_is_raised(store, graphs, control, tenant):
+async def test_an_offline_detection_listed_30_hours_after_it_was_detected_is_raised(store, states, graphs, control,
+                                                                                    tenant):
     enable(store, tenant, RISK)
     deliver = Collected()
-    await poll(store, graphs, deliver)  # the source's first window: nothing yet
+    await poll(states, graphs, deliver)  # the source's first window: nothing yet
     detection = offline_detection(control, tenant)
     assert detection["lastUpdatedDateTime"] > detection["detectedDateTime"]
 
-    await poll(store, graphs, deliver, offset=LATER)
+    await poll(states, graphs, deliver, offset=LATER)
     assert deliver.ids(RISK) == [detection["id"]]
     [call] = graph_calls(control, tenant)[-1:]
     assert call["query"]["$filter"].startswith("lastUpdatedDateTime ge ")
 
     before = len(graph_calls(control, tenant))
-    quiet = await poll(store, graphs, deliver, offset=2 * LATER)
+    quiet = await poll(states, graphs, deliver, offset=2 * LATER)
     assert quiet.claimed == 1 and deliver.ids(RISK) == [detection["id"]]  # re-read in the overlap, not handed on
     assert len(graph_calls(control, tenant)) - before == 1  # a quiet source: one Graph request
     state, _ = store.get_state(tenant, RISK)
     assert state.recent == {detection["id"]: detection["lastUpdatedDateTime"]}
 
 
-async def test_a_risk_state_change_is_read_again_once(store, graphs, control, tenant):
+async def test_a_risk_state_change_is_read_again_once(store, states, graphs, control, tenant):
     enable(store, tenant, RISK)
     detection = inject(control, tenant, "riskDetections", {
         "userId": f"kim@t{tenant[:8]}.onmicrosoft.com", "riskLevel": "medium", "riskState": "atRisk"})
     deliver = Collected()
-    await poll(store, graphs, deliver)
+    await poll(states, graphs, deliver)
     assert deliver.ids(RISK) == [detection["id"]]
 
     response = control.patch(f"/_sandbox/tenants/{tenant}/riskDetections/{detection['id']}",
@@ -65,10 +66,10 @@ async def test_a_risk_state_change_is_read_again_once(store, graphs, control, te
     changed = response.json()
     assert changed["detectedDateTime"] == detection["detectedDateTime"]  # the detection's own times stay
 
-    await poll(store, graphs, deliver, offset=LATER)
+    await poll(states, graphs, deliver, offset=LATER)
     assert deliver.ids(RISK) == [detection["id"], detection["id"]]
     assert deliver.records[-1][2]["riskState"] == "dismissed"  # intake's update path takes it from here
-    await poll(store, graphs, deliver, offset=2 * LATER)
+    await poll(states, graphs, deliver, offset=2 * LATER)
     assert deliver.ids(RISK) == [detection["id"], detection["id"]]  # the change is handed on once
 
 

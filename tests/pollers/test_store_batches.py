@@ -23,42 +23,56 @@ def candidates(store, tenant):
     return [(s, *store.get_state(tenant, s), MINUTE) for s in SOURCES]
 
 
-def test_claim_many_claims_every_due_source_and_advance_many_releases_them(store):
+async def test_claim_many_claims_every_due_source_and_advance_many_releases_them(store, states):
     tenant = str(uuid.uuid4())
-    claims = store.claim_many(tenant, candidates(store, tenant), owner="a", now=T0)  # rows created
+    claims = await states.claim_many(tenant, candidates(store, tenant), owner="a", now=T0)  # rows created
     assert [c.source for c in claims] == list(SOURCES)
     assert all(store.get_state(tenant, s)[0].claim.owner == "a" for s in SOURCES)
-    assert store.claim_many(tenant, candidates(store, tenant), owner="b", now=T0) == []  # held
+    assert await states.claim_many(tenant, candidates(store, tenant), owner="b", now=T0) == []  # held
 
-    states = store.advance_many([(c, {"items": 2}) for c in claims], now=T0)
-    assert all(isinstance(s, SourceState) and s.claim is None and s.watermark == T0 for s in states)
+    written = await states.advance_many([(c, {"items": 2}) for c in claims], now=T0)
+    assert all(isinstance(s, SourceState) and s.claim is None and s.watermark == T0 for s, _ in written)
+    assert [etag for _, etag in written] == [store.get_state(tenant, s)[1] for s in SOURCES]  # the rows' ETags
     assert [store.get_state(tenant, s)[0].counts.items for s in SOURCES] == [2, 2, 2]
 
     later = T0 + MINUTE
-    claims = store.claim_many(tenant, candidates(store, tenant), owner="a", now=later)  # rows updated
+    claims = await states.claim_many(tenant, candidates(store, tenant), owner="a", now=later)  # rows updated
     assert len(claims) == 3 and all(c.window_start == T0 for c in claims)
 
 
-def test_a_row_changed_since_read_loses_only_its_own_claim(store):
+async def test_a_row_changed_since_read_loses_only_its_own_claim(store, states):
     tenant = str(uuid.uuid4())
-    store.advance_many([(c, {}) for c in store.claim_many(tenant, candidates(store, tenant), owner="a", now=T0)],
-                       now=T0)
+    first = await states.claim_many(tenant, candidates(store, tenant), owner="a", now=T0)
+    await states.advance_many([(c, {}) for c in first], now=T0)
     read = candidates(store, tenant)
     later = T0 + MINUTE
-    assert store.claim_window(tenant, SourceName.INCIDENTS, owner="other", now=later, interval=MINUTE)
+    assert await states.claim_window(tenant, SourceName.INCIDENTS, owner="other", now=later, interval=MINUTE)
 
-    claims = store.claim_many(tenant, read, owner="a", now=later)
+    claims = await states.claim_many(tenant, read, owner="a", now=later)
     assert [c.source for c in claims] == [SourceName.ALERTS_V2, SourceName.RISK_DETECTIONS]
     assert store.get_state(tenant, SourceName.INCIDENTS)[0].claim.owner == "other"
 
 
-def test_a_claim_taken_over_is_not_advanced_and_the_others_are(store):
+async def test_a_claim_taken_over_is_not_advanced_and_the_others_are(store, states):
     tenant = str(uuid.uuid4())
-    claims = store.claim_many(tenant, candidates(store, tenant), owner="a", now=T0, lease=MINUTE)
+    claims = await states.claim_many(tenant, candidates(store, tenant), owner="a", now=T0, lease=MINUTE)
     late = T0 + 2 * MINUTE  # the lease expired: another poller takes the incidents window again
-    assert store.claim_window(tenant, SourceName.INCIDENTS, owner="b", now=late, interval=MINUTE)
+    assert await states.claim_window(tenant, SourceName.INCIDENTS, owner="b", now=late, interval=MINUTE)
 
-    outcomes = store.advance_many([(c, {"alerts": 1}) for c in claims], now=late)
-    assert [type(o) for o in outcomes] == [SourceState, ClaimLost, SourceState]
+    outcomes = await states.advance_many([(c, {"alerts": 1}) for c in claims], now=late)
+    assert [type(o) for o in outcomes] == [tuple, ClaimLost, tuple]
     assert store.get_state(tenant, SourceName.INCIDENTS)[0].claim.owner == "b"  # untouched
     assert store.get_state(tenant, SourceName.ALERTS_V2)[0].counts.alerts == 1
+
+
+async def test_the_fanouts_marks_are_one_transaction_and_a_changed_row_is_left_alone(store, states):
+    tenant = str(uuid.uuid4())
+    await states.advance_many([(c, {}) for c in await states.claim_many(tenant, candidates(store, tenant),
+                                                                         owner="a", now=T0)], now=T0)
+    read = [(s, state, etag) for s, state, etag, _ in candidates(store, tenant)]
+    assert await states.claim_window(tenant, SourceName.INCIDENTS, owner="b", now=T0 + MINUTE, interval=MINUTE)
+
+    marked = await states.mark_queued(tenant, read, until=T0 + 2 * MINUTE)
+    assert marked == [SourceName.ALERTS_V2, SourceName.RISK_DETECTIONS]
+    assert store.get_state(tenant, SourceName.INCIDENTS)[0].queued_until is None  # a poll holds it: not marked
+    assert store.get_state(tenant, SourceName.ALERTS_V2)[0].queued_until == T0 + 2 * MINUTE

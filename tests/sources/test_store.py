@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,8 @@ from azure.data.tables import TableServiceClient
 
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceConfig, SourceError, SourcesConfig
+from shared.store.async_tables import AsyncTables
+from shared.store.poll_states import PollStates
 from shared.store.sources import ClaimLost, SourceStore
 from shared.store.tables import Tables
 
@@ -27,12 +30,20 @@ def store(azurite_connection_string) -> SourceStore:
 
 
 @pytest.fixture
+async def states(azurite_connection_string):
+    """The pollers' side of the same table (async)."""
+    tables = AsyncTables.from_connection_string(azurite_connection_string, prefix="test")
+    yield PollStates(tables)
+    await tables.close()
+
+
+@pytest.fixture
 def tenant() -> str:
     return str(uuid.uuid4())
 
 
-def claim(store, tenant, now=T0, owner="poller-a", lease=5 * MINUTE, source=ALERTS):
-    return store.claim_window(tenant, source, owner=owner, now=now, interval=MINUTE, lease=lease)
+async def claim(states, tenant, now=T0, owner="poller-a", lease=5 * MINUTE, source=ALERTS):
+    return await states.claim_window(tenant, source, owner=owner, now=now, interval=MINUTE, lease=lease)
 
 
 def test_a_tenant_never_configured_has_every_source_off(store, tenant):
@@ -50,108 +61,125 @@ def test_put_config_replaces_it_and_names_every_source(store, tenant):
     assert saved.of(SourceName.INCIDENTS).enabled is True
 
 
-def test_the_first_window_reaches_back_one_interval(store, tenant):
-    held = claim(store, tenant)
+async def test_the_first_window_reaches_back_one_interval(store, states, tenant):
+    held = await claim(states, tenant)
     assert (held.window_start, held.window_end) == (T0 - MINUTE, T0)
     state, _ = store.get_state(tenant, ALERTS)
     assert state.claim.owner == "poller-a" and state.last_attempt_at == T0
 
 
-def test_advance_moves_the_watermark_and_schedules_the_next_poll(store, tenant):
-    held = claim(store, tenant)
-    state = store.advance_watermark(held, now=T0 + timedelta(seconds=3), items=4, alerts=2)
+async def test_advance_moves_the_watermark_and_schedules_the_next_poll(store, states, tenant):
+    held = await claim(states, tenant)
+    state = await states.advance_watermark(held, now=T0 + timedelta(seconds=3), items=4, alerts=2)
     assert state == store.get_state(tenant, ALERTS)[0]
     assert state.watermark == T0 and state.claim is None
     assert state.last_success_at == T0 + timedelta(seconds=3)
     assert state.next_due_at == T0 + MINUTE
     assert (state.counts.polls, state.counts.items, state.counts.alerts) == (1, 4, 2)
-    assert claim(store, tenant, now=T0 + 30 * timedelta(seconds=1)) is None  # not due yet
-    following = claim(store, tenant, now=T0 + MINUTE)
+    assert await claim(states, tenant, now=T0 + 30 * timedelta(seconds=1)) is None  # not due yet
+    following = await claim(states, tenant, now=T0 + MINUTE)
     assert (following.window_start, following.window_end) == (T0, T0 + MINUTE)  # contiguous, no overlap
 
 
-def test_a_shorter_interval_applies_at_once_but_never_cuts_a_backoff(store, tenant):
+async def test_a_shorter_interval_applies_at_once_but_never_cuts_a_backoff(store, states, tenant):
     hour = 60 * MINUTE
-    store.advance_watermark(store.claim_window(tenant, ALERTS, owner="a", now=T0, interval=hour), now=T0)
-    assert store.claim_window(tenant, ALERTS, owner="a", now=T0 + MINUTE, interval=hour) is None
-    held = store.claim_window(tenant, ALERTS, owner="a", now=T0 + MINUTE, interval=MINUTE)  # a PUT shortened it
+    await states.advance_watermark(await states.claim_window(tenant, ALERTS, owner="a", now=T0, interval=hour), now=T0)
+    assert await states.claim_window(tenant, ALERTS, owner="a", now=T0 + MINUTE, interval=hour) is None
+    held = await states.claim_window(tenant, ALERTS, owner="a", now=T0 + MINUTE, interval=MINUTE)  # a PUT shortened it
     assert held is not None
-    store.record_failure(held, error=SourceError(at=T0, code="throttled", reason="429"), retry_at=T0 + hour)
-    assert store.claim_window(tenant, ALERTS, owner="a", now=T0 + 10 * MINUTE, interval=MINUTE) is None
+    await states.record_failure(held, error=SourceError(at=T0, code="throttled", reason="429"), retry_at=T0 + hour)
+    assert await states.claim_window(tenant, ALERTS, owner="a", now=T0 + 10 * MINUTE, interval=MINUTE) is None
 
 
-def test_a_poller_may_set_the_watermark_but_never_backwards(store, tenant):
-    held = claim(store, tenant)
+async def test_a_poller_may_set_the_watermark_but_never_backwards(store, states, tenant):
+    held = await claim(states, tenant)
     with pytest.raises(ValueError, match="backwards"):
-        store.advance_watermark(held, now=T0, watermark=held.window_start - MINUTE)
-    assert store.advance_watermark(held, now=T0, watermark=T0 - timedelta(seconds=5)).watermark == \
+        await states.advance_watermark(held, now=T0, watermark=held.window_start - MINUTE)
+    assert (await states.advance_watermark(held, now=T0, watermark=T0 - timedelta(seconds=5))).watermark == \
         T0 - timedelta(seconds=5)
 
 
-def test_a_held_window_is_not_claimed_again(store, tenant):
-    assert claim(store, tenant) is not None
-    assert claim(store, tenant, owner="poller-b", now=T0 + MINUTE) is None
+async def test_a_held_window_is_not_claimed_again(store, states, tenant):
+    assert await claim(states, tenant) is not None
+    assert await claim(states, tenant, owner="poller-b", now=T0 + MINUTE) is None
 
 
-def test_two_pollers_that_read_the_same_state_claim_it_once(store, tenant):
+async def test_two_pollers_that_read_the_same_state_claim_it_once(store, states, tenant):
     """The race, interleaved: both read the state, then both write; only the first write wins."""
-    store.advance_watermark(claim(store, tenant), now=T0)  # a row exists, due at T0 + 1 min
+    await states.advance_watermark(await claim(states, tenant), now=T0)  # a row exists, due at T0 + 1 min
     now = T0 + MINUTE
     read_a = store.get_state(tenant, ALERTS)
     read_b = store.get_state(tenant, ALERTS)
-    won = store.try_claim(tenant, ALERTS, *read_a, owner="a", now=now, interval=MINUTE)
-    lost = store.try_claim(tenant, ALERTS, *read_b, owner="b", now=now, interval=MINUTE)
+    won = await states.try_claim(tenant, ALERTS, *read_a, owner="a", now=now, interval=MINUTE)
+    lost = await states.try_claim(tenant, ALERTS, *read_b, owner="b", now=now, interval=MINUTE)
     assert won is not None and lost is None
     assert store.get_state(tenant, ALERTS)[0].claim.owner == "a"
 
 
-def test_two_pollers_racing_on_a_source_never_polled_claim_it_once(store, tenant):
+async def test_two_pollers_racing_on_a_source_never_polled_claim_it_once(store, states, tenant):
     """No row yet: both create it; the second create fails rather than overwriting the first."""
     read_a = store.get_state(tenant, ALERTS)
     read_b = store.get_state(tenant, ALERTS)
     assert read_a[1] is None
-    won = store.try_claim(tenant, ALERTS, *read_a, owner="a", now=T0, interval=MINUTE)
-    lost = store.try_claim(tenant, ALERTS, *read_b, owner="b", now=T0, interval=MINUTE)
+    won = await states.try_claim(tenant, ALERTS, *read_a, owner="a", now=T0, interval=MINUTE)
+    lost = await states.try_claim(tenant, ALERTS, *read_b, owner="b", now=T0, interval=MINUTE)
     assert won is not None and lost is None
 
 
-def test_many_threads_claim_one_window_once(store, tenant):
-    results, barrier = [], threading.Barrier(8)
-
-    def poll(owner):
-        barrier.wait()
-        results.append(claim(store, tenant, owner=owner))
-
-    threads = [threading.Thread(target=poll, args=(f"p{i}",)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+async def test_many_pollers_claim_one_window_once(store, states, tenant):
+    """Eight claims in flight at once on one loop's clients: each reads the row, then writes on it."""
+    results = await asyncio.gather(*(claim(states, tenant, owner=f"p{i}") for i in range(8)))
     winners = [r for r in results if r is not None]
     assert len(winners) == 1
     assert store.get_state(tenant, ALERTS)[0].claim.owner == winners[0].lease.owner
 
 
-def test_an_expired_lease_is_taken_over_and_the_late_poller_writes_nothing(store, tenant):
-    slow = claim(store, tenant, lease=MINUTE)
+def test_pollers_in_separate_loops_and_threads_claim_one_window_once(azurite_connection_string, store, tenant):
+    """As separate instances: each thread runs its own event loop with its own clients."""
+    results, barrier = [], threading.Barrier(6)
+
+    def poll(owner):
+        async def run():
+            tables = AsyncTables.from_connection_string(azurite_connection_string, prefix="test")
+            states = PollStates(tables)
+            await states.get_state(tenant, ALERTS)  # clients (and the table) ready before the race starts
+            barrier.wait()
+            try:
+                return await claim(states, tenant, owner=owner)
+            finally:
+                await tables.close()
+        results.append(asyncio.run(run()))
+
+    threads = [threading.Thread(target=poll, args=(f"p{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [r for r in results if r is not None]
+    assert len(results) == 6 and len(winners) == 1
+    assert store.get_state(tenant, ALERTS)[0].claim.owner == winners[0].lease.owner
+
+
+async def test_an_expired_lease_is_taken_over_and_the_late_poller_writes_nothing(store, states, tenant):
+    slow = await claim(states, tenant, lease=MINUTE)
     later = T0 + 2 * MINUTE
-    takeover = claim(store, tenant, owner="poller-b", now=later)
+    takeover = await claim(states, tenant, owner="poller-b", now=later)
     assert takeover.window_start == slow.window_start  # the window nobody finished is read again
     with pytest.raises(ClaimLost):
-        store.advance_watermark(slow, now=later)
+        await states.advance_watermark(slow, now=later)
     with pytest.raises(ClaimLost):
-        store.record_failure(slow, error=SourceError(at=later, code="graph_error", reason="x"), retry_at=later)
-    store.advance_watermark(takeover, now=later)
+        await states.record_failure(slow, error=SourceError(at=later, code="graph_error", reason="x"), retry_at=later)
+    await states.advance_watermark(takeover, now=later)
     assert store.get_state(tenant, ALERTS)[0].watermark == later
 
 
-def test_an_extended_lease_is_not_taken_over_and_the_old_claim_is_spent(store, tenant):
-    held = claim(store, tenant, lease=MINUTE)
-    extended = store.extend_claim(held, now=T0 + 50 * timedelta(seconds=1), lease=MINUTE)
-    assert claim(store, tenant, owner="poller-b", now=T0 + 90 * timedelta(seconds=1)) is None  # still held
+async def test_an_extended_lease_is_not_taken_over_and_the_old_claim_is_spent(store, states, tenant):
+    held = await claim(states, tenant, lease=MINUTE)
+    extended = await states.extend_claim(held, now=T0 + 50 * timedelta(seconds=1), lease=MINUTE)
+    assert await claim(states, tenant, owner="poller-b", now=T0 + 90 * timedelta(seconds=1)) is None  # still held
     with pytest.raises(ClaimLost):
-        store.advance_watermark(held, now=T0)  # the pre-extension claim's ETag is stale
-    store.advance_watermark(extended, now=T0 + 2 * MINUTE)
+        await states.advance_watermark(held, now=T0)  # the pre-extension claim's ETag is stale
+    await states.advance_watermark(extended, now=T0 + 2 * MINUTE)
     assert store.get_state(tenant, ALERTS)[0].watermark == T0
 
 
@@ -160,47 +188,47 @@ def test_configs_lists_every_configured_tenant(store, tenant):
     assert (tenant, config) in store.configs()
 
 
-def test_a_failure_keeps_the_watermark_and_says_why(store, tenant):
-    store.advance_watermark(claim(store, tenant), now=T0)
-    held = claim(store, tenant, now=T0 + MINUTE)
+async def test_a_failure_keeps_the_watermark_and_says_why(store, states, tenant):
+    await states.advance_watermark(await claim(states, tenant), now=T0)
+    held = await claim(states, tenant, now=T0 + MINUTE)
     error = SourceError(at=T0 + MINUTE, code="consent_revoked", reason="Graph answered 403 Authorization_RequestDenied",
                         status=403)
-    state = store.record_failure(held, error=error, retry_at=T0 + 30 * MINUTE)
+    state = await states.record_failure(held, error=error, retry_at=T0 + 30 * MINUTE)
     assert state.watermark == T0 and state.claim is None
     assert state.last_error == error and state.next_due_at == T0 + 30 * MINUTE
     assert (state.counts.failures, state.counts.consecutive_failures) == (1, 1)
-    assert claim(store, tenant, now=T0 + 29 * MINUTE) is None  # backing off
-    again = claim(store, tenant, now=T0 + 30 * MINUTE)
+    assert await claim(states, tenant, now=T0 + 29 * MINUTE) is None  # backing off
+    again = await claim(states, tenant, now=T0 + 30 * MINUTE)
     assert again.window_start == T0
-    assert store.advance_watermark(again, now=T0 + 30 * MINUTE).counts.consecutive_failures == 0
+    assert (await states.advance_watermark(again, now=T0 + 30 * MINUTE)).counts.consecutive_failures == 0
 
 
-def test_a_failed_first_window_is_read_again(store, tenant):
-    held = claim(store, tenant)
-    store.record_failure(held, error=SourceError(at=T0, code="throttled", reason="429", status=429),
-                         retry_at=T0 + MINUTE)
-    assert claim(store, tenant, now=T0 + 10 * MINUTE).window_start == held.window_start
+async def test_a_failed_first_window_is_read_again(store, states, tenant):
+    held = await claim(states, tenant)
+    await states.record_failure(held, error=SourceError(at=T0, code="throttled", reason="429", status=429),
+                                retry_at=T0 + MINUTE)
+    assert (await claim(states, tenant, now=T0 + 10 * MINUTE)).window_start == held.window_start
 
 
-def test_a_config_put_during_a_poll_changes_no_state(store, tenant):
-    held = claim(store, tenant)
+async def test_a_config_put_during_a_poll_changes_no_state(store, states, tenant):
+    held = await claim(states, tenant)
     before = store.get_state(tenant, ALERTS)
     store.put_config(tenant, SourcesConfig(sources={ALERTS: SourceConfig(enabled=False)}))
     assert store.get_state(tenant, ALERTS) == before  # same state, same ETag
-    store.advance_watermark(held, now=T0)  # the poller's claim still holds
+    await states.advance_watermark(held, now=T0)  # the poller's claim still holds
 
 
-def test_sources_have_their_own_state(store, tenant):
-    held = claim(store, tenant)
-    other = claim(store, tenant, source=SourceName.RISKY_USERS)
+async def test_sources_have_their_own_state(store, states, tenant):
+    held = await claim(states, tenant)
+    other = await claim(states, tenant, source=SourceName.RISKY_USERS)
     assert other is not None
-    store.advance_watermark(held, now=T0)
+    await states.advance_watermark(held, now=T0)
     assert set(store.get_states(tenant)) == {ALERTS, SourceName.RISKY_USERS}
     assert store.get_states(tenant)[SourceName.RISKY_USERS].claim is not None
 
 
-def test_delete_tenant_removes_config_and_state(store, tenant):
+async def test_delete_tenant_removes_config_and_state(store, states, tenant):
     store.put_config(tenant, SourcesConfig(sources={ALERTS: SourceConfig(enabled=True)}))
-    claim(store, tenant)
+    await claim(states, tenant)
     store.delete_tenant(tenant)
     assert store.get_states(tenant) == {} and store.get_config(tenant) == SourcesConfig()
