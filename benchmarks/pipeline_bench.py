@@ -15,7 +15,9 @@ Method (the stack is `LocalStack`: Azurite in memory, the sandbox and the devhos
   stops after the intake-only phase.
 - containment latency: LATENCY_ALERTS alerts posted one at a time with the BEC playbook enabled; for each,
   the time from just before `POST /api/alerts` to the sandbox recording the disable request (the PATCH of
-  the user inside the Graph batch), both read from this machine's clock; p50 and p99.
+  the user with `accountEnabled: false` inside the Graph batch; not the password reset's later PATCH of the
+  same user), both read from this machine's clock; p50 and p99. It starts once the runs of the rate phase
+  are done (the devhost idle again).
 """
 
 from __future__ import annotations
@@ -96,16 +98,23 @@ def containment_latencies(api: httpx.Client, sandbox: httpx.Client) -> list[floa
         deadline = time.monotonic() + 10
         while True:
             calls = sandbox.get("/_sandbox/calls", params={"since": seq}).json()["value"]
-            disable = next((c for c in calls if c["method"] == "PATCH" and ADELE_ID in c["path"]), None)
+            # The disable itself: the run's later password reset is a PATCH of the same user, and the last
+            # alert's can land after this alert was posted.
+            disable = next((c for c in calls if c["method"] == "PATCH" and ADELE_ID in c["path"]
+                            and isinstance(c["body"], dict) and c["body"].get("accountEnabled") is False
+                            and _epoch(c["timestamp"]) >= before), None)
             if disable is not None:
                 break
             if time.monotonic() > deadline:
                 raise AssertionError(f"no disable request for alert {n}")
             time.sleep(0.002)
         seq = max(c["seq"] for c in calls)
-        at = datetime.fromisoformat(disable["timestamp"].replace("Z", "+00:00")).timestamp()
-        latencies.append((at - before) * 1000)
+        latencies.append((_epoch(disable["timestamp"]) - before) * 1000)
     return latencies
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -147,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{busy_cpu} (runs included)")
         if not LATENCY_ALERTS:
             return 0
-        time.sleep(5)  # let the runs started above finish before measuring latency
+        # The runs started above finish long after their deliveries are accepted (each disables the same
+        # user): wait until the devhost is idle again, or their PATCHes would be taken for the next alerts'.
+        settle(devhost_pid, idle_ms_per_second=idle * 1.5 + 20, timeout=600)
         latencies = containment_latencies(api, sandbox)
         print(f"containment latency (POST /api/alerts -> sandbox receives the disable), {len(latencies)} alerts: "
               f"p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
