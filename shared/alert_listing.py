@@ -31,6 +31,36 @@ class InvalidQuery(ValueError):
         self.field, self.reason = field, reason
 
 
+# The query parameters every listing takes (alerts, runs, audit), read the same way everywhere.
+def query_limit(params: Mapping[str, str], default: int, maximum: int) -> int:
+    raw = params.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise InvalidQuery("limit", f"is a whole number from 1 to {maximum}")
+    return int(raw)
+
+
+def query_tenant_id(params: Mapping[str, str]) -> str | None:
+    value = params.get("tenantId")
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidQuery("tenantId", "is a tenant GUID") from None
+
+
+def query_time(params: Mapping[str, str], name: str) -> datetime | None:
+    """An ISO 8601 date-time parameter; one without a zone is UTC."""
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidQuery(name, "is an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def inverted_time(at: datetime) -> str:
     """A 19-digit key that sorts later times first."""
     micros = int(at.astimezone(UTC).timestamp() * 1_000_000)
@@ -82,29 +112,16 @@ class AlertQuery:
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> AlertQuery:
         """The query of GET /api/alerts's parameters; InvalidQuery naming the parameter otherwise."""
-        raw_limit = params.get("limit", str(DEFAULT_LIMIT))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise InvalidQuery("limit", f"is a whole number from 1 to {MAX_LIMIT}")
-        tenant_id = params.get("tenantId")
-        if tenant_id is not None:
-            try:
-                tenant_id = str(uuid.UUID(tenant_id))
-            except ValueError:
-                raise InvalidQuery("tenantId", "is a tenant GUID") from None
-        since = params.get("since")
-        if since is not None:
-            try:
-                since = datetime.fromisoformat(since)
-            except ValueError:
-                raise InvalidQuery("since", "is an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z") from None
-            since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        limit = query_limit(params, DEFAULT_LIMIT, MAX_LIMIT)
+        tenant_id = query_tenant_id(params)
+        since = query_time(params, "since")
         unattributed = params.get("unattributed", "false")
         if unattributed not in ("true", "false"):
             raise InvalidQuery("unattributed", "is true or false")
         if unattributed == "true" and tenant_id:
             raise InvalidQuery("unattributed", "cannot be combined with tenantId")
         token = params.get("continuationToken")
-        return cls(limit=int(raw_limit), tenant_id=tenant_id, unattributed=unattributed == "true",
+        return cls(limit=limit, tenant_id=tenant_id, unattributed=unattributed == "true",
                    severity=_enum(params, "severity", Severity), status=_enum(params, "status", AlertStatus),
                    source=_enum(params, "source", AlertSource), since=since,
                    token=decode_token(token) if token is not None else None)

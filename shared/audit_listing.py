@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.alert_listing import InvalidQuery
+from shared.alert_listing import InvalidQuery, query_limit, query_time
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 DEFAULT_DAYS, MAX_DAYS = 30, 400
@@ -55,16 +55,6 @@ def decode_audit_token(text: str) -> tuple[date, dict[str, str] | None]:
     return day, token or None
 
 
-def _time(params: Mapping[str, str], name: str) -> datetime | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidQuery(name, "is an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
 
 @dataclass(frozen=True)
 class AuditQuery:
@@ -79,11 +69,9 @@ class AuditQuery:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str], now: datetime) -> AuditQuery:
-        raw_limit = params.get("limit", str(DEFAULT_LIMIT))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise InvalidQuery("limit", f"is a whole number from 1 to {MAX_LIMIT}")
-        until = _time(params, "until") or now
-        since = _time(params, "since") or until - timedelta(days=DEFAULT_DAYS)
+        limit = query_limit(params, DEFAULT_LIMIT, MAX_LIMIT)
+        until = query_time(params, "until") or now
+        since = query_time(params, "since") or until - timedelta(days=DEFAULT_DAYS)
         if until <= since:
             raise InvalidQuery("until", "is later than since")
         if until - since > timedelta(days=MAX_DAYS):
@@ -97,7 +85,7 @@ class AuditQuery:
         day, table_token = None, None
         if params.get("continuationToken") is not None:
             day, table_token = decode_audit_token(params["continuationToken"])
-        return cls(since=since, until=until, limit=int(raw_limit), day=day, table_token=table_token, **texts)
+        return cls(since=since, until=until, limit=limit, day=day, table_token=table_token, **texts)
 
     def first_day(self) -> date:
         return self.day or self.until.astimezone(UTC).date()

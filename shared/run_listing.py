@@ -11,13 +11,12 @@ starts with the inverted creation time, so key order is newest first. What each 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from shared.alert_listing import InvalidQuery, decode_token, inverted_time
+from shared.alert_listing import InvalidQuery, decode_token, inverted_time, query_limit, query_tenant_id, query_time
 from shared.ids import InvalidId, checked_id
 from shared.models.run import RunStatus
 
@@ -31,16 +30,6 @@ STATUS_GROUPS: dict[str, tuple[str, ...]] = {"failed": (RunStatus.LOST.value,)}
 def run_list_row_key(created_at: datetime, run_id: str) -> str:
     return f"{inverted_time(created_at)}|{run_id}"
 
-
-def _time(params: Mapping[str, str], name: str) -> datetime | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidQuery(name, "is an ISO 8601 date-time, e.g. 2026-01-31T00:00:00Z") from None
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _statuses(value: str | None) -> tuple[str, ...] | None:
@@ -68,26 +57,19 @@ class RunQuery:
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> RunQuery:
         """The query of GET /api/runs's parameters; InvalidQuery naming the parameter otherwise."""
-        raw_limit = params.get("limit", str(DEFAULT_LIMIT))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
-            raise InvalidQuery("limit", f"is a whole number from 1 to {MAX_LIMIT}")
-        tenant_id = params.get("tenantId")
-        if tenant_id is not None:
-            try:
-                tenant_id = str(uuid.UUID(tenant_id))
-            except ValueError:
-                raise InvalidQuery("tenantId", "is a tenant GUID") from None
+        limit = query_limit(params, DEFAULT_LIMIT, MAX_LIMIT)
+        tenant_id = query_tenant_id(params)
         playbook_id = params.get("playbookId")
         if playbook_id is not None:
             try:
                 checked_id(playbook_id, "playbookId")
             except InvalidId as exc:
                 raise InvalidQuery(exc.field, exc.reason) from None
-        since, until = _time(params, "since"), _time(params, "until")
+        since, until = query_time(params, "since"), query_time(params, "until")
         if since is not None and until is not None and until <= since:
             raise InvalidQuery("until", "is later than since")
         token = params.get("continuationToken")
-        return cls(limit=int(raw_limit), statuses=_statuses(params.get("status")), playbook_id=playbook_id,
+        return cls(limit=limit, statuses=_statuses(params.get("status")), playbook_id=playbook_id,
                    tenant_id=tenant_id, since=since, until=until,
                    token=decode_token(token) if token is not None else None)
 
