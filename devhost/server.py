@@ -37,6 +37,12 @@ def task_hub_from_host_json(host_json: Path, env: dict[str, str]) -> str:
     return re.sub(r"%([^%]+)%", lambda m: env.get(m.group(1), ""), name) or "TestHubName"
 
 
+def route_prefix_from_host_json(host_json: Path) -> str:
+    """`extensions.http.routePrefix`: the path every HTTP function's route sits under ("api" when unset)."""
+    config = json.loads(host_json.read_text())
+    return str(config.get("extensions", {}).get("http", {}).get("routePrefix", "api")).strip("/")
+
+
 def require_loopback(host: str) -> None:
     if host == "localhost":
         return
@@ -139,7 +145,10 @@ class DevHost:
         app.router.add_get("/admin/host/status", self._host_status)
         app.router.add_post("/admin/functions/{name}", triggers.invoke)
         add_event_grid_routes(app, index, triggers)
-        app.router.add_route("*", "/api/{tail:.*}", make_api_handler(index, binding))
+        # Registered last: with an empty routePrefix the app's routes share the root with the host's own routes
+        # above, which win, as the host's do on Azure.
+        prefix = route_prefix_from_host_json(self._host_json)
+        app.router.add_route("*", (f"/{prefix}" if prefix else "") + "/{tail:.*}", make_api_handler(index, binding))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -168,7 +177,8 @@ class DevHost:
                  len(index.http_routes))
         for route in index.http_routes:
             methods = ",".join(sorted(route.methods)) if route.methods else "*"
-            log.info("  %-6s %s/api/%s  (%s)", methods, self.origin, route.template, route.spec.name)
+            log.info("  %-6s %s/%s  (%s)", methods, self.origin, f"{prefix}/{route.template}".lstrip("/"),
+                     route.spec.name)
 
     async def _host_status(self, _request: web.Request) -> web.Response:
         return web.json_response({"state": "Running", "host": "riposte-devhost"})

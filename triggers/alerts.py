@@ -65,13 +65,13 @@ def _audit_refusal(exc: ClaimRefused, sender: Sender, endpoint_tenant: str | Non
                             actor=f"sender:{sender.describe()}")
 
 
-@bp.route(route="alerts", methods=["POST"])
+@bp.route(route="api/alerts", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def ingest_alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return await _ingest(req, client, endpoint_tenant=None)
 
 
-@bp.route(route="tenants/{tenantId}/alerts", methods=["POST"])
+@bp.route(route="api/tenants/{tenantId}/alerts", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 async def ingest_tenant_alerts(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return await _ingest(req, client, endpoint_tenant=_canonical_guid(req.route_params["tenantId"]))
@@ -109,7 +109,7 @@ async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.Durable
     log.info("Event Grid event %s: %s", event.id, [s["alertId"] for s in summaries])
 
 
-@bp.route(route="alerts", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/alerts", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         try:
@@ -123,7 +123,7 @@ def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, listing)
 
 
-@bp.route(route="alerts/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/alerts/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     def read(who):
         store = services.alerts()

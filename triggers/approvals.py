@@ -60,13 +60,13 @@ def _page(page: link.Page) -> func.HttpResponse:
                              charset="utf-8")
 
 
-@bp.route(route="approvals/{id}/respond", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/approvals/{id}/respond", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def approval_page(req: func.HttpRequest) -> func.HttpResponse:
     return _page(await link.show(req.route_params["id"], req.params, req.headers, services.approvals(),
                                  get_settings(), datetime.now(UTC)))
 
 
-@bp.route(route="approvals/{id}/respond", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/approvals/{id}/respond", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def approval_response(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return _page(await link.respond(req.route_params["id"], req.params, req.headers, req.get_body() or b"",
@@ -95,7 +95,7 @@ def _approval_id(req: func.HttpRequest) -> str:
     return approval_id
 
 
-@bp.route(route="approvals", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/approvals", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_approvals(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         raw = req.params.get("status", ApprovalStatus.PENDING.value)
@@ -110,7 +110,7 @@ def list_approvals(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.RUN, listing)
 
 
-@bp.route(route="approvals/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/approvals/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_approval(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.RUN, lambda who: json_response(services.approvals().get(_approval_id(req))))
 
@@ -120,7 +120,7 @@ class DecisionRequest(CamelModel):
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
 
-@bp.route(route="approvals/{id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/approvals/{id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Decide as the signed-in caller, who must be one of the gate's approvers; the same rules as the link."""

@@ -17,7 +17,7 @@ from triggers.http_responses import json_response
 bp = df.Blueprint()
 
 
-@bp.route(route="audit", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/audit", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_audit(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         try:

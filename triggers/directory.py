@@ -50,12 +50,12 @@ def _body_with_id(req: func.HttpRequest, route_id: str, canonical=lambda v: v) -
 
 
 # --- tenants -------------------------------------------------------------------------------
-@bp.route(route="tenants", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenants", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(_dump(services.directory().list_tenants())))
 
 
-@bp.route(route="tenants", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenants", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def create_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         tenant = services.directory().create_tenant(Tenant.model_validate(body_of(req)))
@@ -69,13 +69,13 @@ def create_tenant(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.MANAGE, create)
 
 
-@bp.route(route="tenants/{tenantId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenants/{tenantId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ,
                    lambda who: json_response(services.directory().get_tenant(tenant_id_from(req))))
 
 
-@bp.route(route="tenants/{tenantId}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenants/{tenantId}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 def replace_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def replace(who):
         tenant = Tenant.model_validate(_body_with_id(req, tenant_id_from(req), lambda v: str(uuid.UUID(v))))
@@ -86,7 +86,7 @@ def replace_tenant(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.MANAGE, replace)
 
 
-@bp.route(route="tenants/{tenantId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenants/{tenantId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
         tenant_id = tenant_id_from(req)
@@ -98,12 +98,12 @@ def delete_tenant(req: func.HttpRequest) -> func.HttpResponse:
 
 
 # --- tenant groups ---------------------------------------------------------------------------
-@bp.route(route="tenant-groups", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenant-groups", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_groups(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(_dump(services.directory().list_groups())))
 
 
-@bp.route(route="tenant-groups", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenant-groups", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def create_group(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         group = TenantGroup.model_validate(body_of(req))
@@ -115,13 +115,13 @@ def create_group(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.MANAGE, create)
 
 
-@bp.route(route="tenant-groups/{groupId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenant-groups/{groupId}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_group(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ,
                    lambda who: json_response(services.directory().get_group(path_id(req, "groupId"))))
 
 
-@bp.route(route="tenant-groups/{groupId}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenant-groups/{groupId}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
 def replace_group(req: func.HttpRequest) -> func.HttpResponse:
     def replace(who):
         group = TenantGroup.model_validate(_body_with_id(req, path_id(req, "groupId")))
@@ -133,7 +133,7 @@ def replace_group(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.MANAGE, replace)
 
 
-@bp.route(route="tenant-groups/{groupId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/tenant-groups/{groupId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_group(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
         group_id = path_id(req, "groupId")

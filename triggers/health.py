@@ -10,7 +10,7 @@ from triggers.http_responses import json_response
 bp = df.Blueprint()
 
 
-@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
     report = build_report(get_settings(), {"tableStorage": probe_table_storage})
     return json_response(report, status_code=200 if report.status == "ok" else 503)

@@ -33,7 +33,7 @@ from triggers.http_responses import json_response
 
 bp = df.Blueprint()
 log = logging.getLogger("riposte.ingest_credentials")
-ROUTE = "tenants/{tenantId}/ingest-credentials"
+ROUTE = "api/tenants/{tenantId}/ingest-credentials"
 NO_STORE = {"Cache-Control": "no-store"}
 
 

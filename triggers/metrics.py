@@ -18,7 +18,7 @@ from triggers.http_responses import json_response
 bp = df.Blueprint()
 
 
-@bp.route(route="metrics/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/metrics/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def playbook_metrics_report(req: func.HttpRequest) -> func.HttpResponse:
     def report(who):
         today = datetime.now(UTC).date()

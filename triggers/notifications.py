@@ -91,12 +91,12 @@ async def receive_graph_event(event: func.EventGridEvent, event_type: str) -> re
 
 # No durable client binding: a notification only makes its tenant's source due and sends its `polls`
 # message; the queue trigger polls, with the client that starts runs (triggers/pollers.py).
-@bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
     return await _receive(req, receiver.handle_changes)
 
 
-@bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
     return await _receive(req, receiver.handle_lifecycle)
 

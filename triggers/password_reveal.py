@@ -24,7 +24,7 @@ bp = df.Blueprint()
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-@bp.route(route="runs/{id}/steps/{index}/password", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/runs/{id}/steps/{index}/password", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def reveal_password(req: func.HttpRequest) -> func.HttpResponse:
     return await respond_async(req, Permission.RUN, lambda who: _reveal(req, who))
 

@@ -43,7 +43,7 @@ def _alert_for(body: object) -> Alert:
     return make_alert(normalized[0], intake().snapshot(), None, datetime.now(UTC))
 
 
-@bp.route(route="playbooks/{id}/simulate", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks/{id}/simulate", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def simulate_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def run(who):
         playbook = services.playbooks().get(path_id(req))
@@ -65,7 +65,7 @@ async def _evaluate_population(playbook, client: df.DurableOrchestrationClient, 
     return json_response(result, status_code=202)
 
 
-@bp.route(route="playbooks/{id}/execute", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks/{id}/execute", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Run the playbook's current version on a stored alert now, whatever its trigger says."""

@@ -25,7 +25,7 @@ def _limit(req: func.HttpRequest) -> int:
     return int(raw)
 
 
-@bp.route(route="playbooks/{id}/versions", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks/{id}/versions", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_playbook_versions(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         playbook_id, limit = path_id(req), _limit(req)
@@ -44,7 +44,7 @@ def list_playbook_versions(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, listing)
 
 
-@bp.route(route="playbooks/{id}/versions/{version}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks/{id}/versions/{version}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_playbook_version(req: func.HttpRequest) -> func.HttpResponse:
     def read(who):
         playbook_id, raw = path_id(req), req.route_params.get("version", "")

@@ -45,13 +45,13 @@ def _audit(action: str, playbook: Playbook, who, **details) -> None:
                             who.name)
 
 
-@bp.route(route="playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(
         {"value": [p.model_dump(mode="json", by_alias=True) for p in services.playbooks().list()]}))
 
 
-@bp.route(route="playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
@@ -64,12 +64,12 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.MANAGE, create)
 
 
-@bp.route(route="playbooks/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_playbook(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: _with_etag(services.playbooks().get(path_id(req))))
 
 
-@bp.route(route="playbooks/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
 def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def update(who):
         if_match = req.headers.get("If-Match")
@@ -91,7 +91,7 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.MANAGE, update)
 
 
-@bp.route(route="playbooks/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/playbooks/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
         playbook_id = path_id(req)

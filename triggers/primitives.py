@@ -25,6 +25,6 @@ def describe_primitives() -> list[dict]:
     } for spec in PRIMITIVES.values()]
 
 
-@bp.route(route="primitives", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/primitives", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_primitives(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response({"value": describe_primitives()}))

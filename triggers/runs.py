@@ -23,7 +23,7 @@ bp = df.Blueprint()
 log = logging.getLogger("riposte.runs")
 
 
-@bp.route(route="runs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/runs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_runs(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         alert_id = req.params.get("alertId")
@@ -37,12 +37,12 @@ def list_runs(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, listing)
 
 
-@bp.route(route="runs/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/runs/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_run(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(services.alerts().get_run(path_id(req))))
 
 
-@bp.route(route="runs/{id}/rollback", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/runs/{id}/rollback", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
     """Reverse a finished run's reversible steps (SECURITY_MANAGE); a run is rolled back at most once."""
     async def roll_back(who):
@@ -53,7 +53,7 @@ async def rollback_run(req: func.HttpRequest) -> func.HttpResponse:
     return await respond_async(req, Permission.RUN, roll_back)
 
 
-@bp.route(route="runs/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/runs/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Stop a run that has not ended (SECURITY_MANAGE): terminate its instance, record it cancelled with who

@@ -15,7 +15,7 @@ from triggers.http_responses import json_response
 bp = df.Blueprint()
 
 
-@bp.route(route="selftest", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/selftest", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def start_selftest(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     async def start(who):
@@ -26,7 +26,7 @@ async def start_selftest(req: func.HttpRequest, client: df.DurableOrchestrationC
     return await respond_async(req, Permission.RUN, start)
 
 
-@bp.route(route="selftest/{instanceId}/ack", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/selftest/{instanceId}/ack", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def ack_selftest(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     async def ack(who):

@@ -19,7 +19,7 @@ from triggers.directory import tenant_id_from
 from triggers.http_responses import json_response
 
 bp = df.Blueprint()
-ROUTE = "tenants/{tenantId}/sources"
+ROUTE = "api/tenants/{tenantId}/sources"
 
 
 def sources_view(tenant_id: str, config: SourcesConfig, states: dict[SourceName, SourceState],

@@ -7,6 +7,6 @@ import azure.functions as func
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 
-@app.route(route="ping", methods=["GET"])
+@app.route(route="api/ping", methods=["GET"])
 def ping(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("pong")
