@@ -29,7 +29,7 @@ async def run_step(payload: dict) -> dict:
         running = await mark_running(services.async_tables(), request.run.run_id, datetime.now(UTC))
         log_events.run_started(request.run, request.alert)
     step = await execute_step(request.index, request.action, request.alert, request.run,
-                              services.step_dependencies())
+                              services.step_dependencies(), steps=request.steps)
     # Recorded after acting, so containment is not delayed by bookkeeping: the step, and the run list's row of
     # the move to running (a crash before it leaves that row behind; the reconciler syncs it: run_index.py).
     if running is not None and running.changed is not None:

@@ -42,6 +42,7 @@ from shared.flow.quorum import Quorum
 from shared.primitives.context import AlertContext, RunContext, StepDependencies
 from shared.primitives.notify import NotifyEmailParams, send_notification
 from shared.primitives.webhook import delivery_failure, outbound_json, secret_or_failure, send_with_retries
+from shared.run_links import run_page_url
 
 if TYPE_CHECKING:
     from shared.store.audit import AuditLog
@@ -192,7 +193,7 @@ def close_gate(store: ApprovalStore, approval_id: str, outcome: Outcome, counted
 # --- notifying --------------------------------------------------------------------------------------
 async def _notify(record: ApprovalRecord, opening: GateOpening,
                   deps: StepDependencies) -> tuple[list[str], list[NotifyError]]:
-    run_url = f"{deps.settings.public_base_url}/api/runs/{record.run_id}"
+    run_url = run_page_url(deps.settings.public_base_url, record.run_id)
     results = await asyncio.gather(*(_email(record, approver, opening, deps, run_url)
                                      for approver in record.approvers))
     notified = [a for a, error in zip(record.approvers, results, strict=True) if error is None]

@@ -24,6 +24,8 @@ class RunPrimitive(Command):
     index: int
     action: dict[str, Any]
     first: bool  # no step has acted yet: the run becomes `running`
+    # The outcomes of the steps before it, for a primitive that reports them (notifications); else None.
+    steps: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -43,6 +43,7 @@ from shared.interpreter.commands import (
 from shared.interpreter.events import Event, FactsRead, RunClosed, StepFinished, StepRecorded, TimerFired
 from shared.interpreter.progress import RunProgress
 from shared.interpreter.steps import not_run, step_record
+from shared.primitives.catalog import PRIMITIVES
 from shared.run_request import RunRequest
 
 Script = Generator[Command, Event, Any]
@@ -159,7 +160,10 @@ class RunInterpreter:
                                    reason=f"approval {outcome}: the step was not run")
                 yield from self._finish_flow_step(index, step)
                 return
-        ran = yield from self.ask(RunPrimitive(index=index, action=action, first=not self.acted), StepFinished)
+        spec = PRIMITIVES.get(kind)
+        steps = self.progress.outcomes() if spec is not None and spec.reports_steps else None
+        ran = yield from self.ask(RunPrimitive(index=index, action=action, first=not self.acted, steps=steps),
+                                  StepFinished)
         if ran.failure:  # the activity itself failed (e.g. storage down): record it, go on
             self.progress.done(index, not_run(index, action, self.now, ran.failure), recorded=False)
         else:

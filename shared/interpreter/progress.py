@@ -6,10 +6,14 @@ so every run ends. A step skipped by a branch or a stop is recorded with the rea
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from shared.interpreter.steps import skipped_step
+
+# A step's result as a notification sees it: at most this many characters of JSON (else only its size).
+MAX_REPORTED_RESULT = 2000
 
 
 class RunProgress:
@@ -53,3 +57,16 @@ class RunProgress:
             if step is not None:
                 view[i] = {k: step.get(k) for k in ("status", "actionType", "result", "error", "reason")}
         return view
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        """The steps done so far, in order, as a notification reports them (steps[i] is step i: every earlier
+        step is done, skipped ones too). A large result is left out, so activity inputs stay small."""
+        reported = []
+        for step in self.ordered():
+            result = step.get("result") or {}
+            if len(json.dumps(result, default=str)) > MAX_REPORTED_RESULT:
+                result = {"omitted": f"the result is over {MAX_REPORTED_RESULT} characters: see the run"}
+            reported.append({"index": step.get("index"), "actionType": step.get("actionType"),
+                             "status": step.get("status"), "result": result, "error": step.get("error"),
+                             "reason": step.get("reason")})
+        return reported

@@ -1,7 +1,9 @@
 """notify_email: the alert and the run, as plain text, from the operator's notification mailbox.
 
-`subject` and `body` are templates over the alert and the run (shared/primitives/templates.py: sandboxed,
-checked when the playbook is saved, default text if one fails to render, with `templateErrors` recorded).
+`subject` and `body` are templates over the alert, the run and the steps before this one
+(shared/primitives/templates.py: sandboxed, checked when the playbook is saved, default text if one fails to
+render, with `templateErrors` recorded). The default body lists each earlier step's outcome (status, what was
+done, error: shared/primitives/step_report.py) and links to the run's page in the console.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from shared.primitives.context import AlertContext, RunContext, StepContext, Ste
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.params import EmailAddress
 from shared.primitives.registry import Primitive, register
+from shared.primitives.step_report import steps_text
 from shared.primitives.templates import TemplateRenderer, template_text
+from shared.run_links import run_page_url
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -46,7 +50,7 @@ def default_subject(alert: AlertContext) -> str:
     return f"[Riposte] {alert.severity.value.upper()}: {alert.title}"[:255]
 
 
-def body_text(alert: AlertContext, run: RunContext, run_url: str) -> str:
+def body_text(alert: AlertContext, run: RunContext, run_url: str, steps: list[dict[str, Any]] | None = None) -> str:
     """Plain text on purpose: alert fields come from outside and must not become markup."""
     users = ", ".join(u.upn or u.id or "?" for u in alert.entities.users) or "none named"
     lines = [
@@ -59,6 +63,10 @@ def body_text(alert: AlertContext, run: RunContext, run_url: str) -> str:
         "",
         alert.description[:MAX_DESCRIPTION],
         "",
+    ]
+    if steps:
+        lines += ["Steps so far:", steps_text(steps), ""]
+    lines += [
         f"Run: {run_url}",
         f"Alert id: {alert.id}",
     ]
@@ -95,11 +103,11 @@ async def notify_email(params: NotifyEmailParams, ctx: StepContext) -> StepOutco
     if not (s.notify_tenant_id and s.notify_sender):
         return StepOutcome.failed("not_configured", "No notification mailbox is configured "
                                   "(RIPOSTE_NOTIFY_TENANT_ID and RIPOSTE_NOTIFY_SENDER).")
-    run_url = f"{s.public_base_url}/api/runs/{ctx.run.run_id}"
-    renderer = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url)
+    run_url = run_page_url(s.public_base_url, ctx.run.run_id)
+    renderer = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url, ctx.steps)
     subject = renderer.text("subject", params.subject, lambda: default_subject(ctx.alert), MAX_SUBJECT,
                             single_line=True) or default_subject(ctx.alert)
-    body = renderer.text("body", params.body, lambda: body_text(ctx.alert, ctx.run, run_url), MAX_BODY)
+    body = renderer.text("body", params.body, lambda: body_text(ctx.alert, ctx.run, run_url, ctx.steps), MAX_BODY)
     outcome = await send_notification(ctx.deps.graph.for_tenant(s.notify_tenant_id), s.notify_sender, params,
                                       ctx.alert, ctx.run, run_url, subject=subject, body=body)
     renderer.record(outcome.result)
@@ -107,8 +115,8 @@ async def notify_email(params: NotifyEmailParams, ctx: StepContext) -> StepOutco
 
 
 def describe_notify(params: NotifyEmailParams, ctx: StepContext) -> str:
-    run_url = f"{ctx.deps.settings.public_base_url}/api/runs/{ctx.run.run_id}"
-    subject = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url).text(
+    run_url = run_page_url(ctx.deps.settings.public_base_url, ctx.run.run_id)
+    subject = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url, ctx.steps).text(
         "subject", params.subject, lambda: default_subject(ctx.alert), MAX_SUBJECT, single_line=True)
     return f"Would email {', '.join(params.to)}: \"{subject}\"."
 
@@ -118,6 +126,6 @@ register(Primitive(
     "Email the alert and the run's progress to the given recipients from the configured sender.",
     ("Mail.Send",), (),
     destructive=False, idempotent=False, needs_user=False,
-    handler=notify_email, describe=describe_notify,
+    handler=notify_email, describe=describe_notify, reports_steps=True,
     example={"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]},
 ))

@@ -36,6 +36,9 @@ class Primitive:
     other_permissions: tuple[str, ...] = ()  # e.g. Exchange Online's Exchange.ManageAsApp
     # A valid action using this primitive, for docs and tests; needed when `{"type": name}` alone is not.
     example: dict[str, Any] | None = None
+    # Reports on the run so far (notifications): the run hands it the outcomes of the steps before it
+    # (`StepContext.steps`); other steps get none, so activity inputs stay small.
+    reports_steps: bool = False
 
     def example_action(self) -> dict[str, Any]:
         return self.example if self.example is not None else {"type": self.name}

@@ -43,6 +43,7 @@ from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepDependencies, StepOutcome
 from shared.primitives.registry import Primitive, register
 from shared.primitives.templates import TemplateRenderer, template_text
+from shared.run_links import run_page_url
 from shared.secrets import MissingSecretError, setting_name
 
 log = logging.getLogger("riposte.outbound")
@@ -232,7 +233,7 @@ def webhook_payload(renderer: TemplateRenderer, delivery: str, message: str | No
 
 
 def run_url(ctx: StepContext) -> str:
-    return f"{ctx.deps.settings.public_base_url}/api/runs/{ctx.run.run_id}"
+    return run_page_url(ctx.deps.settings.public_base_url, ctx.run.run_id)
 
 
 async def call_webhook(params: CallWebhookParams, ctx: StepContext) -> StepOutcome:

@@ -120,7 +120,7 @@ async def test_the_teams_card_informs_and_carries_no_token(server, deps, store, 
     assert facts["Approvers"] == ", ".join(APPROVERS)
     assert facts["Deadline"] == gate.deadline.strftime("%Y-%m-%d %H:%M UTC")
     assert "Would disable adele.vance" in text
-    assert card["actions"][0]["url"] == f"{PUBLIC_URL}/api/runs/{gate.run.run_id}"  # the run: behind sign-in
+    assert card["actions"][0]["url"] == f"{PUBLIC_URL}/runs/{gate.run.run_id}"  # the run: behind sign-in
 
 
 async def test_an_alert_title_cannot_put_a_link_on_the_card(server, deps, store, audit):
