@@ -102,6 +102,21 @@ async def get_user(ctx: HandlerContext) -> GraphResponse:
     return GraphResponse(200, {"@odata.context": _context_url("users", fields, entity=True), **body})
 
 
+@routes.get("/users/{user}/manager")
+async def get_manager(ctx: HandlerContext) -> GraphResponse:
+    # Graph answers the manager as a directoryObject (a user here), and 404 Request_ResourceNotFound naming
+    # 'manager' when the user has none (or the manager was deleted).
+    fields = _selected(ctx)
+    with ctx.state.lock:
+        user = _find_user(ctx)
+        manager = ctx.tenant.find_user(user.manager) if user.manager else None
+        if manager is None:
+            raise not_found("manager")
+        body = _project(manager, fields)
+    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#directoryObjects/$entity",
+                               "@odata.type": "#microsoft.graph.user", **body})
+
+
 @routes.get("/users/{user}/memberOf")
 async def list_member_of(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:

@@ -17,7 +17,7 @@ from shared.graph.errors import odata_error
 from shared.models.run import StepStatus
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import EmailAddress
+from shared.primitives.recipients import Recipient, RecipientRole, describe_recipient, resolve
 from shared.primitives.registry import Primitive, register
 from shared.primitives.step_report import steps_text
 from shared.primitives.templates import TemplateRenderer, template_text
@@ -34,7 +34,8 @@ MAX_BODY = 32_000  # rendered; longer output is cut there
 
 class NotifyEmailParams(CamelModel):
     type: Literal["notify_email"]
-    to: list[EmailAddress] = Field(min_length=1, max_length=50)
+    # Addresses, or roles resolved through Graph when the step runs (shared/primitives/recipients.py).
+    to: list[Recipient] = Field(min_length=1, max_length=50)
     subject: template_text(MAX_SUBJECT) | None = None
     body: template_text(MAX_BODY_TEMPLATE) | None = None  # plain text; default: the alert summary (body_text)
 
@@ -75,7 +76,9 @@ def body_text(alert: AlertContext, run: RunContext, run_url: str, steps: list[di
 
 async def send_notification(graph: GraphServiceClient, sender: str, params: NotifyEmailParams,
                             alert: AlertContext, run: RunContext, run_url: str,
-                            subject: str | None = None, body: str | None = None) -> StepOutcome:
+                            subject: str | None = None, body: str | None = None,
+                            to: list[str] | None = None) -> StepOutcome:
+    """Send to `to` (resolved addresses), else to `params.to`, which must then be addresses only."""
     # msgraph's models and request bodies are imported where used: `import function_app` stays light.
     from msgraph.generated.models.body_type import BodyType
     from msgraph.generated.models.email_address import EmailAddress as GraphEmailAddress
@@ -84,18 +87,19 @@ async def send_notification(graph: GraphServiceClient, sender: str, params: Noti
     from msgraph.generated.models.recipient import Recipient
     from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 
+    addresses = to if to is not None else [a for a in params.to if isinstance(a, str)]
     message = Message(
         subject=subject or params.subject or default_subject(alert),
         body=ItemBody(content_type=BodyType.Text, content=body if body is not None else body_text(alert, run, run_url)),
-        to_recipients=[Recipient(email_address=GraphEmailAddress(address=a)) for a in params.to],
+        to_recipients=[Recipient(email_address=GraphEmailAddress(address=a)) for a in addresses],
     )
     try:
         await graph.users.by_user_id(sender).send_mail.post(
             SendMailPostRequestBody(message=message, save_to_sent_items=False))
     except odata_error() as exc:
         error = from_odata(exc)
-        return StepOutcome.failed(error.code, error.message, {"to": params.to})
-    return StepOutcome(StepStatus.SUCCEEDED, result={"to": params.to, "from": sender, "subject": message.subject})
+        return StepOutcome.failed(error.code, error.message, {"to": addresses})
+    return StepOutcome(StepStatus.SUCCEEDED, result={"to": addresses, "from": sender, "subject": message.subject})
 
 
 async def notify_email(params: NotifyEmailParams, ctx: StepContext) -> StepOutcome:
@@ -108,8 +112,18 @@ async def notify_email(params: NotifyEmailParams, ctx: StepContext) -> StepOutco
     subject = renderer.text("subject", params.subject, lambda: default_subject(ctx.alert), MAX_SUBJECT,
                             single_line=True) or default_subject(ctx.alert)
     body = renderer.text("body", params.body, lambda: body_text(ctx.alert, ctx.run, run_url, ctx.steps), MAX_BODY)
+    roles = any(isinstance(r, RecipientRole) for r in params.to)
+    recipients = await resolve(params.to, ctx) if roles else None
+    if recipients is not None and not recipients.addresses:
+        outcome = StepOutcome.skipped("No recipient could be resolved: " + "; ".join(
+            f"{s['role']}: {s['reason']}" for s in recipients.skipped[:5]))
+        outcome.result = {"recipients": recipients.record()}
+        return outcome
     outcome = await send_notification(ctx.deps.graph.for_tenant(s.notify_tenant_id), s.notify_sender, params,
-                                      ctx.alert, ctx.run, run_url, subject=subject, body=body)
+                                      ctx.alert, ctx.run, run_url, subject=subject, body=body,
+                                      to=recipients.addresses if recipients is not None else None)
+    if recipients is not None:
+        outcome.result["recipients"] = recipients.record()
     renderer.record(outcome.result)
     return outcome
 
@@ -118,13 +132,16 @@ def describe_notify(params: NotifyEmailParams, ctx: StepContext) -> str:
     run_url = run_page_url(ctx.deps.settings.public_base_url, ctx.run.run_id)
     subject = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url, ctx.steps).text(
         "subject", params.subject, lambda: default_subject(ctx.alert), MAX_SUBJECT, single_line=True)
-    return f"Would email {', '.join(params.to)}: \"{subject}\"."
+    return f"Would email {', '.join(describe_recipient(r) for r in params.to)}: \"{subject}\"."
 
 
 register(Primitive(
     "notify_email", NotifyEmailParams,
-    "Email the alert and the run's progress to the given recipients from the configured sender.",
-    ("Mail.Send",), (),
+    "Email the alert and each earlier step's outcome from the configured sender to addresses, or to roles "
+    "resolved through Graph when the step runs ({\"role\": affectedUser, manager, devicePrimaryUser, tenantContacts, "
+    "or approvers with \"step\"}; an unresolvable one is a recorded skip: docs/notifications.md).",
+    # Mail.Send in the notification mailbox's tenant; the reads resolve roles in the alert's tenant.
+    ("Mail.Send", "User.Read.All", "DeviceManagementManagedDevices.Read.All"), (),
     destructive=False, idempotent=False, needs_user=False,
     handler=notify_email, describe=describe_notify, reports_steps=True,
     example={"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]},

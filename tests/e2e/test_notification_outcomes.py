@@ -17,7 +17,7 @@ def test_the_service_desk_mail_lists_each_step_outcome(api, sandbox_server):
                  "tenantScope": {"type": "all"}},
         actions=[{"type": "disable_user"}, {"type": "sync_device"},
                  {"type": "post_teams", "webhookSecret": "teams-soc"},
-                 {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"],
+                 {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au", {"role": "manager"}],
                   "subject": "{{ alert.title }}: disable {{ steps[0].status }}"}]))
     assert playbook.status_code == 201, playbook.text
     try:
@@ -31,6 +31,10 @@ def test_the_service_desk_mail_lists_each_step_outcome(api, sandbox_server):
         outbox = httpx.get(f"{sandbox_server.base_url}/_sandbox/outbox").json()["value"]
         [mail] = [m for m in outbox if run_id in m["body"]["content"]]
         assert mail["subject"] == f"{title}: disable succeeded"
+        # Adele's manager, read from the sandbox's Graph when the step ran (issue 15 item 2)
+        assert mail["to"] == ["servicedesk@yourmsp.com.au", "admin@contoso-demo.onmicrosoft.com"]
+        assert {"role": "manager", "address": "admin@contoso-demo.onmicrosoft.com", "via": ADELE[1]} in (
+            run["steps"][3]["result"]["recipients"]["resolved"])
         body = mail["body"]["content"]
         section = body.split("Steps so far:\n", 1)[1].split("\n\n", 1)[0].splitlines()
         assert section[0].startswith("1. disable_user: succeeded (")

@@ -39,3 +39,12 @@ def test_a_large_result_is_left_out_of_the_notification_input():
     [step] = trace.of(cmd.RunPrimitive)[1].steps
     assert step["status"] == "succeeded" and "omitted" in step["result"]
     assert str(MAX_REPORTED_RESULT) in step["result"]["omitted"]
+
+
+def test_an_approval_step_records_its_approvers_for_later_notifications():
+    from tests.interpreter.script import APPROVERS, counted, gate, tallies, woken
+    trace = drive([gate(), DISABLE, NOTIFY], {cmd.WaitForDecisions: woken("approval-0-0"),
+                                              cmd.CountDecisions: tallies(counted("approved", ["ann@msp.example"]))})
+    notify = trace.of(cmd.RunPrimitive)[-1]
+    assert notify.steps[0]["actionType"] == "approval"
+    assert notify.steps[0]["result"]["approvers"] == APPROVERS
