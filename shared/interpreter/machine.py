@@ -27,7 +27,7 @@ from shared.flow.actions import (
     WaitParams,
     WaitUntilParams,
 )
-from shared.flow.durations import format_duration
+from shared.flow.durations import MAX_TIMER, format_duration
 from shared.flow.expressions import compile_expression
 from shared.interpreter import gates
 from shared.interpreter.commands import (
@@ -209,10 +209,18 @@ class RunInterpreter:
         yield from self._record(pending, {"stepIndex": index, "kind": "timer", "until": until.isoformat(),
                                           "detail": detail})
         self.show({"step": index + 1, "waitingFor": detail, "until": until.isoformat()})
-        yield from self.ask(WaitUntil(until=until), TimerFired)
+        yield from self._sleep_until(until)
         step = step_record(index, "wait", "succeeded", started, self.now,
                            {"waited": format_duration(params.duration), "until": until.isoformat()})
         yield from self._finish_flow_step(index, step)
+
+    def _sleep_until(self, until: datetime) -> Script:
+        """Sleep on durable timers of at most MAX_TIMER each, one after the other, until `until` (a wait of up
+        to 30 days; one timer stays under the storage backend's six days)."""
+        while True:
+            yield from self.ask(WaitUntil(until=min(until, self.now + MAX_TIMER)), TimerFired)
+            if self.now >= until:
+                return
 
     def _wait_until(self, index: int, params: WaitUntilParams) -> Script:
         """Check, then wait `every` and check again, until the condition holds or the timeout passes."""
@@ -232,7 +240,7 @@ class RunInterpreter:
                                 {"until": deadline.isoformat(), "checks": checks}),
                     {"stepIndex": index, "kind": "condition", "until": deadline.isoformat(), "detail": detail})
             self.show({"step": index + 1, "waitingFor": detail, "until": deadline.isoformat(), "checks": checks})
-            yield from self.ask(WaitUntil(until=min(checked_at + params.every, deadline)), TimerFired)
+            yield from self._sleep_until(min(checked_at + params.every, deadline))
         met = bool(last.get("holds"))
         result = {"met": met, "checks": checks, "facts": last.get("facts", {})}
         if last.get("errors"):
