@@ -77,7 +77,7 @@ async def show(approval_id: str, query: Mapping[str, str], headers: Mapping[str,
     who = _signed_in(headers, settings, approval_id, redirect=True)
     if isinstance(who, Page):
         return who
-    meant = (query.get("as") or "").strip().lower()
+    meant = (query.get("as") or "").strip().lower()[:254]
     if meant and meant != who:
         return refused_page(403, "Not your button", f"This button is for {meant}, and you are signed in as {who}. "
                             "Use your own button, or sign in as that approver.")
