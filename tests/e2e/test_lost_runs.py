@@ -132,9 +132,9 @@ def test_a_run_is_marked_acted_before_its_first_primitive_acts(api, monkeypatch)
     seen = []
     real = steps.execute_step
 
-    async def observing(index, action, alert, run, deps):
+    async def observing(index, action, alert, run, deps, **kwargs):
         seen.append(services.alerts().get_run(run.run_id).acted_at)
-        return await real(index, action, alert, run, deps)
+        return await real(index, action, alert, run, deps, **kwargs)
 
     monkeypatch.setattr(steps, "execute_step", observing)
     run_id = start(api, [{"type": "disable_user"}])
@@ -153,11 +153,11 @@ def test_the_run_list_row_follows_the_first_step_and_nothing_else_is_written_bef
     seen = []
     real = steps.execute_step
 
-    async def observing(index, action, alert, run, deps):
+    async def observing(index, action, alert, run, deps, **kwargs):
         listed = [r for r in RunIndex(services.tables()).page(RunQuery.from_params({"limit": "200"}))[0]
                   if r.id == run.run_id]
         seen.append((services.alerts().get_run(run.run_id).status, [r.status for r in listed]))
-        return await real(index, action, alert, run, deps)
+        return await real(index, action, alert, run, deps, **kwargs)
 
     monkeypatch.setattr(steps, "execute_step", observing)
     run_id = start(api, [{"type": "disable_user"}])
