@@ -116,7 +116,7 @@ async def notify_email(params: NotifyEmailParams, ctx: StepContext) -> StepOutco
     recipients = await resolve(params.to, ctx) if roles else None
     if recipients is not None and not recipients.addresses:
         outcome = StepOutcome.skipped("No recipient could be resolved: " + "; ".join(
-            f"{s['role']}: {s['reason']}" for s in recipients.skipped[:5]))
+            f"{skip['role']}: {skip['reason']}" for skip in recipients.skipped[:5]))
         outcome.result = {"recipients": recipients.record()}
         return outcome
     outcome = await send_notification(ctx.deps.graph.for_tenant(s.notify_tenant_id), s.notify_sender, params,
