@@ -22,12 +22,14 @@ class RunProgress:
         self.steps: dict[int, dict[str, Any]] = {}
         self.unrecorded: list[int] = []  # steps the finishing activity still has to write
         self._next = 0
+        self._reported: dict[int, dict[str, Any]] = {}  # outcomes(): each done step's view, built once
 
     def next_index(self) -> int | None:
         return self._next if self._next < len(self.actions) else None
 
     def done(self, index: int, step: dict[str, Any], recorded: bool = True) -> None:
         self.steps[index] = step
+        self._reported.pop(index, None)
         if not recorded:
             self.unrecorded.append(index)
         self._next = max(self._next, index + 1)
@@ -60,13 +62,14 @@ class RunProgress:
 
     def outcomes(self) -> list[dict[str, Any]]:
         """The steps done so far, in order, as a notification reports them (steps[i] is step i: every earlier
-        step is done, skipped ones too). A large result is left out, so activity inputs stay small."""
-        reported = []
-        for step in self.ordered():
+        step is done, skipped ones too). A large result is left out, so activity inputs stay small. Each step's
+        view is built once (a replay asks again for every notification)."""
+        for index in self.steps.keys() - self._reported.keys():
+            step = self.steps[index]
             result = step.get("result") or {}
             if len(json.dumps(result, default=str)) > MAX_REPORTED_RESULT:
                 result = {"omitted": f"the result is over {MAX_REPORTED_RESULT} characters: see the run"}
-            reported.append({"index": step.get("index"), "actionType": step.get("actionType"),
-                             "status": step.get("status"), "result": result, "error": step.get("error"),
-                             "reason": step.get("reason")})
-        return reported
+            self._reported[index] = {"index": step.get("index"), "actionType": step.get("actionType"),
+                                     "status": step.get("status"), "result": result, "error": step.get("error"),
+                                     "reason": step.get("reason")}
+        return [self._reported[i] for i in sorted(self._reported)]
