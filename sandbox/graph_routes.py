@@ -68,6 +68,11 @@ def _project(user: UserRecord, fields: list[str] | None) -> dict[str, Any]:
     return {name: user.props.get(name) for name in wanted}
 
 
+# For other areas that return users (a device's registered owners): `$select` read and applied as here.
+selected_user_fields = _selected
+user_view = _project
+
+
 def _context_url(entity_set: str, fields: list[str] | None, entity: bool) -> str:
     select = f"({','.join(fields)})" if fields else ""
     return f"{GRAPH_ROOT}/$metadata#{entity_set}{select}{'/$entity' if entity else ''}"

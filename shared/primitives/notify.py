@@ -141,7 +141,7 @@ register(Primitive(
     "resolved through Graph when the step runs ({\"role\": affectedUser, manager, devicePrimaryUser, tenantContacts, "
     "or approvers with \"step\"}; an unresolvable one is a recorded skip: docs/notifications.md).",
     # Mail.Send in the notification mailbox's tenant; the reads resolve roles in the alert's tenant.
-    ("Mail.Send", "User.Read.All", "DeviceManagementManagedDevices.Read.All"), (),
+    ("Mail.Send", "User.Read.All", "DeviceManagementManagedDevices.Read.All", "Device.Read.All"), (),
     destructive=False, idempotent=False, needs_user=False,
     handler=notify_email, describe=describe_notify, reports_steps=True,
     example={"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]},

@@ -6,7 +6,7 @@ In `notify_email`'s `to`, beside addresses, a playbook may name a role:
 |---|---|---|
 | `affectedUser` | each user the alert names | `GET /users/{id}?$select=id,userPrincipalName,mail` |
 | `manager` | each such user's manager | `GET /users/{id}/manager?$select=id,userPrincipalName,mail` |
-| `devicePrimaryUser` | each alert device's primary user | its Intune managed device, then the user's `mail` |
+| `devicePrimaryUser` | each alert device's primary user | its Intune device's user, else its Entra registered owner |
 | `tenantContacts` | the alert's tenant's `contacts` (a tenant setting) | Riposte's tenant record |
 | `approvers` (+ `step`) | the approvers of the approval step `step` (an earlier step) | that step's recorded result |
 
@@ -28,6 +28,7 @@ from pydantic import BeforeValidator, Field, ValidationError, model_validator
 from shared.api_model import CamelModel
 from shared.graph import reads
 from shared.graph.errors import odata_error
+from shared.graph.odata import odata_literal
 from shared.models.email import EmailAddress, _email
 from shared.primitives.context import StepContext
 from shared.primitives.devices import resolve_alert_device
@@ -209,7 +210,12 @@ async def _device_users(ctx: StepContext, out: Resolution) -> None:
         except Exception as exc:  # the device read never fails the step: a recorded skip
             out.skip("devicePrimaryUser", f"The device could not be read ({type(exc).__name__}).", "read_failed", of)
             continue
-        if isinstance(found, dict):  # a problem: not found, ambiguous, refused
+        if isinstance(found, dict) and entity.azure_ad_device_id and \
+                (found.get("error") or {}).get("code") == "device_not_found":
+            # Not enrolled in Intune: the device's registered owner in Entra ID is its user.
+            await _registered_owner(graph, entity.azure_ad_device_id, of, out)
+            continue
+        if isinstance(found, dict):  # a problem: ambiguous, refused, nothing to find it by
             error = found.get("error") or {}
             out.skip("devicePrimaryUser", str(error.get("message") or "The device was not found."),
                      str(error.get("code") or "device_not_found"), of)
@@ -231,3 +237,38 @@ async def _device_users(ctx: StepContext, out: Resolution) -> None:
                 out.skip("devicePrimaryUser", f"{who} has no mail address.", "no_mail", of)
             else:
                 out.add("devicePrimaryUser", mail, via=device.get("deviceName") or of)
+
+
+async def _registered_owner(graph: GraphServiceClient, azure_ad_device_id: str, of: str, out: Resolution) -> None:
+    """`GET /devices?$filter=deviceId eq '<id>'`, then `GET /devices/{objectId}/registeredOwners` (Device.Read.All)."""
+    # msgraph's request builders are imported where used: `import function_app` stays light.
+    from msgraph.generated.devices.devices_request_builder import DevicesRequestBuilder
+    from msgraph.generated.devices.item.registered_owners.registered_owners_request_builder import (
+        RegisteredOwnersRequestBuilder,
+    )
+
+    try:
+        query = DevicesRequestBuilder.DevicesRequestBuilderGetQueryParameters(
+            filter=f"deviceId eq {odata_literal(azure_ad_device_id)}", select=["id", "deviceId", "displayName"])
+        devices = await reads.list_json(graph, graph.devices, max_pages=1,
+                                        config=RequestConfiguration(query_parameters=query))
+        if not devices:
+            out.skip("devicePrimaryUser", "The device is neither in Intune nor in Entra ID.", "device_not_found", of)
+            return
+        owners_query = RegisteredOwnersRequestBuilder.RegisteredOwnersRequestBuilderGetQueryParameters(
+            select=_MAIL_FIELDS)
+        owners = await reads.list_json(graph, graph.devices.by_device_id(str(devices[0]["id"])).registered_owners,
+                                       max_pages=1, config=RequestConfiguration(query_parameters=owners_query))
+    except odata_error() as exc:
+        error = from_odata(exc)
+        out.skip("devicePrimaryUser", f"Graph refused the read: {error.message}", error.code, of)
+        return
+    name = str(devices[0].get("displayName") or of)
+    users = [o for o in owners if o.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user"]
+    if not users:
+        out.skip("devicePrimaryUser", f"The device {name} has no registered owner.", "no_primary_user", of)
+    elif not users[0].get("mail"):
+        who = users[0].get("userPrincipalName") or users[0].get("id") or "?"
+        out.skip("devicePrimaryUser", f"{who} has no mail address.", "no_mail", of)
+    else:
+        out.add("devicePrimaryUser", str(users[0]["mail"]), via=name)

@@ -118,7 +118,7 @@ def test_primitives_are_listed_with_schemas_and_permissions(api):
         "MailboxSettings.ReadWrite", "User.Read.All"}
     # Mail.Send for the mail; the reads that resolve recipients by role (issue 15 item 2)
     assert by_name["notify_email"]["graphPermissions"] == ["Mail.Send", "User.Read.All",
-                                                           "DeviceManagementManagedDevices.Read.All"]
+                                                           "DeviceManagementManagedDevices.Read.All", "Device.Read.All"]
     assert "User Administrator" in by_name["disable_user"]["directoryRoles"]
     notify = by_name["notify_email"]["parameters"]
     assert "to" in notify["properties"] and "to" in notify["required"]

@@ -157,3 +157,18 @@ def test_approvers_of_an_earlier_approval_step_save():
     gate = {"type": "approval", "approvers": ["ann@msp.example"], "timeout": "PT1H"}
     PlaybookDraft.model_validate(bec_playbook(actions=[gate, {"type": "disable_user"},
                                                        notify({"role": "approvers", "step": 0})]))
+
+
+async def test_a_device_not_in_intune_reaches_its_entra_registered_owner(deps, server: SandboxServer):
+    from sandbox.entra_devices import KIOSK_AAD_ID, SHARED_AAD_ID
+    kiosk = DeviceEntity(id="mde-3", name="kiosk", azure_ad_device_id=KIOSK_AAD_ID)
+    shared = DeviceEntity(id="mde-4", name="shared", azure_ad_device_id=SHARED_AAD_ID)
+    step = await _send(notify({"role": "devicePrimaryUser"}), deps, devices=[kiosk, shared])
+
+    assert step.status is StepStatus.SUCCEEDED, step.error
+    assert step.result["recipients"]["resolved"] == [
+        {"role": "devicePrimaryUser", "address": MEGAN.upn, "via": "CONTOSO-KIOSK-07"}]
+    [skip] = step.result["recipients"]["skipped"]
+    assert (skip["code"], skip["of"]) == ("no_primary_user", "shared")
+    reads = [c["path"] for c in server.state.calls.list() if c["method"] == "GET"]
+    assert any(p.startswith("/v1.0/devices/") and p.endswith("/registeredOwners") for p in reads)
