@@ -64,6 +64,11 @@ RISK_FACTS = ("riskLevel", "riskState")
 LOOKUP_FACTS = ("platform", "complianceState", "compliant", "managed")
 
 Facts = dict[str, Any]
+# The Graph application permissions reading each root's facts takes (the reads listed above).
+FACT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "user": ("User.Read.All", "Directory.Read.All", "IdentityRiskyUser.Read.All"),
+    "device": ("DeviceManagementManagedDevices.Read.All",),
+}
 
 
 class _Failed:

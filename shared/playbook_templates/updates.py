@@ -1,0 +1,117 @@
+"""Installing a template, and bringing an installed playbook to the template's newest version.
+
+An installed playbook records its template, version and install choices (`TemplateRef`). Its update compares
+three renderings: the recorded version with the recorded choices (what was installed), the playbook as it is
+now (the operator's edits), and the newest version with the same choices. Template changes apply where the
+operator did not edit; the operator's edits stay where the template did not change; a field both changed is a
+conflict, resolved per field by the caller (`"local"` or `"template"`) or refused with 409 naming the fields.
+Nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from shared.api_model import SAVING, CamelModel
+from shared.errors import Refused
+from shared.models.playbook import InstallOptions, Playbook, PlaybookDraft, PlaybookPatch, TemplateRef
+from shared.playbook_templates.catalog import Template, TemplateCatalog
+from shared.playbook_templates.merge import Merge, three_way
+from shared.playbook_templates.render import draft_json, render
+from shared.validation import describe
+
+DRAFT_FIELDS = frozenset(PlaybookDraft.model_fields)
+
+
+class UpdateRequest(CamelModel):
+    # A conflicting field (as listed by the preview) -> which side wins.
+    resolutions: dict[str, Literal["local", "template"]] = Field(default_factory=dict, max_length=200)
+
+
+def template_of(catalog: TemplateCatalog, template_id: str) -> Template:
+    template = catalog.get(template_id)
+    if template is None:
+        raise Refused(404, "not_found", f"There is no template '{template_id}'.")
+    return template
+
+
+def install(catalog: TemplateCatalog, template_id: str, body: Any) -> tuple[PlaybookDraft, TemplateRef]:
+    """The playbook the newest version of the template makes with these choices, and the record of it."""
+    template = template_of(catalog, template_id)
+    options = InstallOptions.model_validate(body if body is not None else {}, context=SAVING)
+    return render(template, options), TemplateRef(id=template.id, version=template.version, install=options)
+
+
+def status(catalog: TemplateCatalog, playbook: Playbook) -> dict[str, Any] | None:
+    """The template part of a playbook's view: which version it follows and whether a newer one exists."""
+    ref = playbook.template
+    if ref is None:
+        return None
+    latest = catalog.get(ref.id)
+    latest_version = latest.version if latest is not None else None
+    return {"id": ref.id, "version": ref.version, "latestVersion": latest_version,
+            "updateAvailable": latest_version is not None and latest_version > ref.version}
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    template: Template  # the newest version
+    from_version: int
+    merge: Merge
+
+    def view(self) -> dict[str, Any]:
+        return {"template": {"id": self.template.id, "from": self.from_version, "to": self.template.version},
+                "updateAvailable": self.template.version > self.from_version,
+                "changes": [c.view() for c in self.merge.changes], "conflicts": self.merge.conflicts,
+                "result": None if self.merge.conflicts else self.merge.result}
+
+
+def _local(playbook: Playbook) -> dict[str, Any]:
+    return playbook.model_dump(mode="json", by_alias=True, include=set(DRAFT_FIELDS))
+
+
+def plan_update(catalog: TemplateCatalog, playbook: Playbook, resolutions: dict[str, str] | None = None
+                ) -> UpdatePlan:
+    ref = playbook.template
+    if ref is None:
+        raise Refused(409, "not_from_template", "This playbook was not installed from a template.")
+    installed = catalog.get(ref.id, ref.version)
+    newest = catalog.get(ref.id)
+    if installed is None or newest is None:
+        raise Refused(409, "template_unknown", f"Template '{ref.id}' version {ref.version} is no longer known.")
+    try:
+        base, new = draft_json(render(installed, ref.install)), draft_json(render(newest, ref.install))
+    except Refused as exc:  # the recorded choices no longer fit the template (e.g. a parameter it dropped)
+        raise Refused(409, "template_conflict", f"The recorded install choices do not fit {ref.id} version "
+                      f"{newest.version}: {exc.message}", field=exc.field) from None
+    merge = three_way(base, _local(playbook), new, resolutions)
+    unknown = sorted(set(resolutions or {}) - {c.field for c in merge.changes})
+    if unknown:
+        raise Refused(400, "invalid_request", "not a conflicting field of this update",
+                      field=f"resolutions.{unknown[0]}")
+    return UpdatePlan(newest, ref.version, merge)
+
+
+def merged_patch(plan: UpdatePlan) -> PlaybookPatch:
+    """The merged playbook as a full patch, validated as a client's edit is; refused while a conflict is open."""
+    if plan.merge.conflicts:
+        raise Refused(409, "template_conflict",
+                      "The playbook and the template both changed: " + ", ".join(plan.merge.conflicts)
+                      + '. Resolve each in "resolutions" ("local" keeps yours, "template" takes the template\'s).',
+                      field=plan.merge.conflicts[0],
+                      details=[{"field": f, "reason": "changed in the playbook and in the template"}
+                               for f in plan.merge.conflicts])
+    try:
+        return PlaybookPatch.model_validate(plan.merge.result, context=SAVING)
+    except ValidationError as exc:
+        problem = describe(exc)[0]
+        raise Refused(409, "template_conflict", f"The merged playbook is not valid: {problem['reason']}",
+                      field=problem["field"]) from None
+
+
+def next_ref(plan: UpdatePlan, playbook: Playbook) -> TemplateRef:
+    assert playbook.template is not None
+    return TemplateRef(id=plan.template.id, version=plan.template.version, install=playbook.template.install)
