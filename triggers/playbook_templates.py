@@ -94,8 +94,8 @@ def apply_template_update(req: func.HttpRequest) -> func.HttpResponse:
         playbook = store.get(path_id(req))
         if if_match.strip() not in (etag_of(playbook), "*"):
             return precondition_failed(PreconditionFailed(playbook))
-        plan = plan_update(services.playbook_templates(), playbook, request.resolutions)
-        if not plan.view()["updateAvailable"]:
+        plan = plan_update(services.playbook_templates(), playbook, request.resolutions, request.parameters)
+        if not plan.view()["updateAvailable"] and not request.parameters:
             raise ApiError(409, "up_to_date", f"The playbook follows {plan.template.id} version "
                            f"{plan.template.version}, the newest.")
         patch = merged_patch(plan)
@@ -104,7 +104,7 @@ def apply_template_update(req: func.HttpRequest) -> func.HttpResponse:
         try:
             # The merge was computed on this version: the store refuses the write if another edit came between.
             updated = store.update(playbook.id, patch, etag_of(playbook), actor=who.name, check=refuse_broad,
-                                   template=next_ref(plan, playbook))
+                                   template=next_ref(plan))
         except PreconditionFailed as exc:
             return precondition_failed(exc)
         changed = sorted({c.field.split(".")[0].split("[")[0] for c in plan.merge.changes

@@ -29,6 +29,8 @@ DRAFT_FIELDS = frozenset(PlaybookDraft.model_fields)
 class UpdateRequest(CamelModel):
     # A conflicting field (as listed by the preview) -> which side wins.
     resolutions: dict[str, Literal["local", "template"]] = Field(default_factory=dict, max_length=200)
+    # Parameter values to install the newest version with, over the recorded ones (e.g. one it added).
+    parameters: dict[str, Any] = Field(default_factory=dict, max_length=50)
 
 
 def template_of(catalog: TemplateCatalog, template_id: str) -> Template:
@@ -61,6 +63,7 @@ class UpdatePlan:
     template: Template  # the newest version
     from_version: int
     merge: Merge
+    install: InstallOptions  # what the newest version was rendered with (recorded with the update)
 
     def view(self) -> dict[str, Any]:
         return {"template": {"id": self.template.id, "from": self.from_version, "to": self.template.version},
@@ -73,8 +76,10 @@ def _local(playbook: Playbook) -> dict[str, Any]:
     return playbook.model_dump(mode="json", by_alias=True, include=set(DRAFT_FIELDS))
 
 
-def plan_update(catalog: TemplateCatalog, playbook: Playbook, resolutions: dict[str, str] | None = None
-                ) -> UpdatePlan:
+def plan_update(catalog: TemplateCatalog, playbook: Playbook, resolutions: dict[str, str] | None = None,
+                parameters: dict[str, Any] | None = None) -> UpdatePlan:
+    """The merge of the installed version's rendering, the playbook now and the newest version's rendering
+    (with the recorded install request, its parameters overridden by `parameters`)."""
     ref = playbook.template
     if ref is None:
         raise Refused(409, "not_from_template", "This playbook was not installed from a template.")
@@ -82,17 +87,24 @@ def plan_update(catalog: TemplateCatalog, playbook: Playbook, resolutions: dict[
     newest = catalog.get(ref.id)
     if installed is None or newest is None:
         raise Refused(409, "template_unknown", f"Template '{ref.id}' version {ref.version} is no longer known.")
+    # Recorded values of parameters the newest version dropped are dropped with them; given ones are checked.
+    kept = {k: v for k, v in ref.install.parameters.items() if newest.parameter(k) is not None}
+    install = ref.install.model_copy(update={"parameters": kept | (parameters or {})})
+    base = draft_json(render(installed, ref.install))  # it rendered when installed: it still does
     try:
-        base, new = draft_json(render(installed, ref.install)), draft_json(render(newest, ref.install))
-    except Refused as exc:  # the recorded choices no longer fit the template (e.g. a parameter it dropped)
-        raise Refused(409, "template_conflict", f"The recorded install choices do not fit {ref.id} version "
-                      f"{newest.version}: {exc.message}", field=exc.field) from None
+        new = draft_json(render(newest, install))
+    except Refused as exc:  # e.g. a parameter the newest version added (required) or whose bounds it changed
+        if parameters:  # the caller's values do not fit: their 400
+            raise
+        raise Refused(409, "template_conflict", f"{ref.id} version {newest.version} cannot be installed with the "
+                      f"recorded parameters: {exc.message}. Send \"parameters\" with the update.",
+                      field=exc.field) from None
     merge = three_way(base, _local(playbook), new, resolutions)
     unknown = sorted(set(resolutions or {}) - {c.field for c in merge.changes})
     if unknown:
         raise Refused(400, "invalid_request", "not a conflicting field of this update",
                       field=f"resolutions.{unknown[0]}")
-    return UpdatePlan(newest, ref.version, merge)
+    return UpdatePlan(newest, ref.version, merge, install)
 
 
 def merged_patch(plan: UpdatePlan) -> PlaybookPatch:
@@ -112,6 +124,5 @@ def merged_patch(plan: UpdatePlan) -> PlaybookPatch:
                       field=problem["field"]) from None
 
 
-def next_ref(plan: UpdatePlan, playbook: Playbook) -> TemplateRef:
-    assert playbook.template is not None
-    return TemplateRef(id=plan.template.id, version=plan.template.version, install=playbook.template.install)
+def next_ref(plan: UpdatePlan) -> TemplateRef:
+    return TemplateRef(id=plan.template.id, version=plan.template.version, install=plan.install)

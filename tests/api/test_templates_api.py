@@ -219,3 +219,32 @@ def test_a_playbook_written_by_hand_has_no_template_update(api, tenant):
         assert response.status_code == 409 and response.json()["error"]["code"] == "not_from_template"
     finally:
         api.delete(f"/playbooks/{created.json()['id']}")
+
+
+def _new_required_parameter(doc: dict) -> None:
+    doc["parameters"].append({"name": "userRecipients", "type": "emailList", "description": "Also told."})
+    doc["playbook"]["actions"].append({"type": "notify_email", "to": {"$param": "userRecipients"}})
+
+
+def test_a_parameter_the_new_version_needs_is_asked_for_and_given_with_the_update(api, installed, newer_template):
+    playbook = installed()
+    newer_template(_new_required_parameter)
+    url = f"/playbooks/{playbook['id']}/template-update"
+    preview = api.get(url)
+    assert preview.status_code == 409 and preview.json()["error"]["field"] == "parameters.userRecipients"
+    bad = api.post(url, headers={"If-Match": '"v1"'}, json={"parameters": {"userRecipients": ["nope"]}})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "parameters.userRecipients[0]", bad.text
+    applied = api.post(url, headers={"If-Match": '"v1"'}, json={"parameters": {"userRecipients": SOC}})
+    assert applied.status_code == 200, applied.text
+    assert [a["type"] for a in applied.json()["actions"]] == ["remove_forwarding_rules", "notify_email", "notify_email"]
+    assert applied.json()["template"]["install"]["parameters"] == {"securityRecipients": SOC, "userRecipients": SOC}
+
+
+def test_new_parameter_values_at_the_same_version_apply_where_not_edited(api, installed):
+    playbook = installed()
+    url = f"/playbooks/{playbook['id']}/template-update"
+    assert api.post(url, headers={"If-Match": '"v1"'}).json()["error"]["code"] == "up_to_date"
+    applied = api.post(url, headers={"If-Match": '"v1"'}, json={"parameters": {"minSeverity": "high"}})
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["trigger"]["minSeverity"] == "high" and applied.json()["version"] == 2
+    assert applied.json()["template"]["install"]["parameters"]["minSeverity"] == "high"
