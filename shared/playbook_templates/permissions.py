@@ -30,8 +30,11 @@ def template_permissions(template: Template) -> dict[str, list[str]]:
     graph = {p for spec in primitives if spec.name not in HOME_TENANT_PRIMITIVES for p in spec.graph_permissions}
     home = {p for spec in primitives if spec.name in HOME_TENANT_PRIMITIVES for p in spec.graph_permissions}
     for text in _expressions(actions):
-        for root in compile_expression(text).roots():
+        compiled = compile_expression(text)
+        for root in compiled.roots():
             graph.update(FACT_PERMISSIONS.get(root, ()))
+        for path in compiled.references():  # a fact read on demand (user.mfaRegistered) has its own
+            graph.update(FACT_PERMISSIONS.get(".".join(map(str, path[:2])), ()))
     query = playbook.get("trigger", {}).get("population", {}).get("query")
     if query is not None:
         graph.update(POPULATION_PERMISSIONS[PopulationQuery(query)])

@@ -241,7 +241,7 @@ def test_suspicious_mail_rule_disables_external_forwarding_and_alerts_security(a
     assert mail["to"] == SOC and mail["subject"] == f"[Riposte] External forwarding rule disabled: {kim}"
 
 
-def test_mfa_not_registered_ships_paused_reminds_three_times_then_blocks_after_approval(api, sandbox, stage):
+def test_mfa_not_registered_ships_paused_reminds_rechecks_then_blocks_after_approval(api, sandbox, stage):
     tenant = stage.tenant()  # Kim has a password only: no MFA method
     kim = tenant.upn("kim")
     playbook = stage.install("mfa-not-registered", tenant, reminderRecipients=SOC, approvers=[APPROVER],
@@ -265,8 +265,12 @@ def test_mfa_not_registered_ships_paused_reminds_three_times_then_blocks_after_a
                        headers=principal_header("SECURITY_MANAGE", name=APPROVER))
     assert decided.status_code == 200, decided.text
     run = wait_for_run(api, run_id)
-    assert [s["status"] for s in run["steps"]] == ["succeeded"] * 9
+    assert [s["status"] for s in run["steps"]] == ["succeeded"] * 12
+    rechecks = [s["result"] for s in run["steps"] if s["actionType"] == "condition"]
+    assert [(r["holds"], r["facts"]["user"]["mfaRegistered"]) for r in rechecks] == [(True, False)] * 3
     assert user(sandbox, tenant, kim)["accountEnabled"] is False
+    assert ("GET", f"/v1.0/reports/authenticationMethods/userRegistrationDetails/{user(sandbox, tenant, kim)['id']}") \
+        in graph_calls(sandbox, tenant)
 
 
 def test_stale_account_cleanup_notifies_disables_and_unlicenses_accounts_not_signed_in_for_long(api, sandbox, stage):
