@@ -89,7 +89,8 @@ def apply_template_update(req: func.HttpRequest) -> func.HttpResponse:
             raise ApiError(428, "precondition_required",
                            "Send If-Match with the ETag you read, so the merge is of the playbook you saw.",
                            field="If-Match")
-        request = UpdateRequest.model_validate(body_of(req, allow_empty=True) or {})
+        body = body_of(req, allow_empty=True)
+        request = UpdateRequest.model_validate({} if body is None else body)
         store = services.playbooks()
         playbook = store.get(path_id(req))
         if if_match.strip() not in (etag_of(playbook), "*"):

@@ -50,6 +50,8 @@ def parameter_values(template: Template, given: dict[str, Any]) -> dict[str, Any
             raise _invalid(f"parameters.{name}", f"unknown parameter; {template.id} takes {known}")
     values: dict[str, Any] = {}
     for parameter in template.parameters:
+        if parameter.name in given and given[parameter.name] is None:
+            raise _invalid(f"parameters.{parameter.name}", "cannot be null; leave it out for its default")
         value = given.get(parameter.name, parameter.default)
         if value is None:
             raise _invalid(f"parameters.{parameter.name}", f"required: {parameter.description}")

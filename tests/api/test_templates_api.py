@@ -95,6 +95,13 @@ def test_install_makes_a_simulated_playbook_that_records_its_template_and_is_aud
     ({"tenantScope": {"type": "all"}, "parameters": {}}, 400, "parameters.securityRecipients"),
     ({"tenantScope": {"type": "all"}, "parameters": {"securityRecipients": SOC}, "mode": "loud"}, 400, "mode"),
     ({"tenantScope": {"type": "all"}, "parameters": {"securityRecipients": SOC}, "extra": 1}, 400, "extra"),
+    ({"tenantScope": {"type": "all"}, "parameters": {"securityRecipients": SOC, "minSeverity": None}}, 400,
+     "parameters.minSeverity"),
+    ({"tenantScope": {"type": "all"}, "parameters": {"securityRecipients": [{"a": 1}]}}, 400,
+     "parameters.securityRecipients"),
+    ({"tenantScope": {"type": "all"}, "parameters": ["securityRecipients"]}, 400, "parameters"),
+    ({"tenantScope": "all", "parameters": {"securityRecipients": SOC}}, 400, "tenantScope"),
+    ([], 400, "(body)"),
 ])
 def test_bad_install_requests_name_the_field_and_store_nothing(api, body, status, field):
     before = len(api.get("/playbooks").json()["value"])
@@ -207,6 +214,10 @@ def test_the_update_needs_if_match_and_refuses_a_stale_one(api, installed, newer
     assert missing.status_code == 428 and missing.json()["error"]["field"] == "If-Match"
     stale = api.post(url, headers={"If-Match": '"v9"'})
     assert stale.status_code == 412 and stale.headers["ETag"] == '"v1"'
+    for body, field in (([], "(body)"), ({"resolutions": {"name": "maybe"}}, "resolutions.name"),
+                        ({"parameters": {"nope": 1}}, "parameters.nope"), ({"extra": 1}, "extra")):
+        bad = api.post(url, headers={"If-Match": '"v1"'}, json=body)
+        assert bad.status_code == 400 and bad.json()["error"]["field"] == field, bad.text
     assert api.post(url, headers={"If-Match": '"v1"'}).status_code == 200
 
 
