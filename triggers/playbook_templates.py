@@ -8,16 +8,8 @@ from shared import services
 from shared.auth import Permission
 from shared.playbook_templates.catalog import Template
 from shared.playbook_templates.permissions import template_permissions
-from shared.playbook_templates.updates import (
-    UpdateRequest,
-    install,
-    merged_patch,
-    next_ref,
-    plan_update,
-    template_of,
-)
+from shared.playbook_templates.updates import apply_update, install_playbook, plan_update, template_of
 from shared.store.playbooks import PreconditionFailed, etag_of
-from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import json_response
 from triggers.playbooks import audit, precondition_failed, refuse_broad, with_etag
@@ -55,16 +47,10 @@ def get_template(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="api/templates/{id}/install", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def install_template(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
-        draft, ref = install(services.playbook_templates(), path_id(req), body_of(req))
-        try:
-            check_scope_exists(services.directory(), draft.trigger.tenant_scope)
-            refuse_broad(draft)
-        except ApiError as exc:  # named as the install request names it: the scope is the installer's choice
-            exc.field = exc.field and exc.field.replace("trigger.tenantScope", "tenantScope").replace(
-                "trigger", "tenantScope")
-            raise
-        created = services.playbooks().create(draft, actor=who.name, template=ref)
-        audit("playbook.created", created, who, template={"id": ref.id, "version": ref.version})
+        created = install_playbook(services.playbook_templates(), services.playbooks(), services.directory(),
+                                   path_id(req), body_of(req), who.name, check=refuse_broad)
+        audit("playbook.created", created, who, template={"id": created.template.id,
+                                                          "version": created.template.version})
         return with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
@@ -89,29 +75,13 @@ def apply_template_update(req: func.HttpRequest) -> func.HttpResponse:
             raise ApiError(428, "precondition_required",
                            "Send If-Match with the ETag you read, so the merge is of the playbook you saw.",
                            field="If-Match")
-        body = body_of(req, allow_empty=True)
-        request = UpdateRequest.model_validate({} if body is None else body)
-        store = services.playbooks()
-        playbook = store.get(path_id(req))
-        if if_match.strip() not in (etag_of(playbook), "*"):
-            return precondition_failed(PreconditionFailed(playbook))
-        plan = plan_update(services.playbook_templates(), playbook, request.resolutions, request.parameters)
-        if not plan.view()["updateAvailable"] and not request.parameters:
-            raise ApiError(409, "up_to_date", f"The playbook follows {plan.template.id} version "
-                           f"{plan.template.version}, the newest.")
-        patch = merged_patch(plan)
-        if patch.trigger is not None:
-            check_scope_exists(services.directory(), patch.trigger.tenant_scope)
         try:
-            # The merge was computed on this version: the store refuses the write if another edit came between.
-            updated = store.update(playbook.id, patch, etag_of(playbook), actor=who.name, check=refuse_broad,
-                                   template=next_ref(plan))
+            updated, details = apply_update(services.playbook_templates(), services.playbooks(), services.directory(),
+                                            path_id(req), if_match, body_of(req, allow_empty=True), who.name,
+                                            check=refuse_broad)
         except PreconditionFailed as exc:
             return precondition_failed(exc)
-        changed = sorted({c.field.split(".")[0].split("[")[0] for c in plan.merge.changes
-                          if c.outcome in ("template", "conflict") or c.field in request.resolutions})
-        audit("playbook.updated", updated, who, changed=changed,
-              template={"id": plan.template.id, "from": plan.from_version, "to": plan.template.version})
+        audit("playbook.updated", updated, who, **details)
         return with_etag(updated)
 
     return respond(req, Permission.MANAGE, apply)

@@ -10,6 +10,7 @@ Nothing is lost silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +22,12 @@ from shared.models.playbook import InstallOptions, Playbook, PlaybookDraft, Play
 from shared.playbook_templates.catalog import Template, TemplateCatalog
 from shared.playbook_templates.merge import Merge, three_way
 from shared.playbook_templates.render import draft_json, render
+from shared.store.directory import DirectoryStore
+from shared.store.playbooks import PlaybookStore, PreconditionFailed, etag_of
+from shared.tenant_references import check_scope_exists
 from shared.validation import describe
+
+Check = Callable[[PlaybookDraft], None]  # the save-time rule a playbook must pass (the broad-trigger refusal)
 
 DRAFT_FIELDS = frozenset(PlaybookDraft.model_fields)
 
@@ -45,6 +51,20 @@ def install(catalog: TemplateCatalog, template_id: str, body: Any) -> tuple[Play
     template = template_of(catalog, template_id)
     options = InstallOptions.model_validate(body if body is not None else {}, context=SAVING)
     return render(template, options), TemplateRef(id=template.id, version=template.version, install=options)
+
+
+def install_playbook(catalog: TemplateCatalog, playbooks: PlaybookStore, directory: DirectoryStore,
+                     template_id: str, body: Any, actor: str, check: Check) -> Playbook:
+    """Install: render, check as a new playbook is checked (its scope exists, `check`), save with its template."""
+    draft, ref = install(catalog, template_id, body)
+    try:
+        check_scope_exists(directory, draft.trigger.tenant_scope)
+        check(draft)
+    except Refused as exc:  # named as the install request names it: the scope is the installer's choice
+        if exc.field is not None:
+            exc.field = "tenantScope" + exc.field.removeprefix("trigger").removeprefix(".tenantScope")
+        raise
+    return playbooks.create(draft, actor=actor, template=ref)
 
 
 def status(catalog: TemplateCatalog, playbook: Playbook) -> dict[str, Any] | None:
@@ -126,3 +146,27 @@ def merged_patch(plan: UpdatePlan) -> PlaybookPatch:
 
 def next_ref(plan: UpdatePlan) -> TemplateRef:
     return TemplateRef(id=plan.template.id, version=plan.template.version, install=plan.install)
+
+
+def apply_update(catalog: TemplateCatalog, playbooks: PlaybookStore, directory: DirectoryStore, playbook_id: str,
+                 if_match: str, body: Any, actor: str, check: Check) -> tuple[Playbook, dict[str, Any]]:
+    """Bring the playbook to the template's newest version (or to new parameter values): the saved playbook and
+    what to audit. PreconditionFailed when `if_match` is not the current version: the merge is of the
+    playbook the caller saw, and the store refuses the write if another edit comes in between."""
+    request = UpdateRequest.model_validate({} if body is None else body)
+    playbook = playbooks.get(playbook_id)
+    if if_match.strip() not in (etag_of(playbook), "*"):
+        raise PreconditionFailed(playbook)
+    plan = plan_update(catalog, playbook, request.resolutions, request.parameters)
+    if plan.template.version == plan.from_version and not request.parameters:
+        raise Refused(409, "up_to_date", f"The playbook follows {plan.template.id} version {plan.template.version}, "
+                      "the newest.")
+    patch = merged_patch(plan)
+    if patch.trigger is not None:
+        check_scope_exists(directory, patch.trigger.tenant_scope)
+    updated = playbooks.update(playbook.id, patch, etag_of(playbook), actor=actor, check=check,
+                               template=next_ref(plan))
+    changed = sorted({c.field.split(".")[0].split("[")[0] for c in plan.merge.changes
+                      if c.outcome == "template" or c.field in request.resolutions})
+    return updated, {"changed": changed,
+                     "template": {"id": plan.template.id, "from": plan.from_version, "to": plan.template.version}}
