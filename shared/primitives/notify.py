@@ -140,8 +140,9 @@ register(Primitive(
     "Email the alert and each earlier step's outcome from the configured sender to addresses, or to roles "
     "resolved through Graph when the step runs ({\"role\": affectedUser, manager, devicePrimaryUser, tenantContacts, "
     "or approvers with \"step\"}; an unresolvable one is a recorded skip: docs/notifications.md).",
-    # Mail.Send in the notification mailbox's tenant; the reads resolve roles in the alert's tenant.
-    ("Mail.Send", "User.Read.All", "DeviceManagementManagedDevices.Read.All", "Device.Read.All"), (),
+    # Mail.Send in the operator's home tenant; resolving roles reads in the alert's tenant with
+    # recipients.RECIPIENT_PERMISSIONS (customer consent, docs/deploy.md).
+    ("Mail.Send",), (),
     destructive=False, idempotent=False, needs_user=False,
     handler=notify_email, describe=describe_notify, reports_steps=True,
     example={"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]},

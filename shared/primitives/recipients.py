@@ -40,6 +40,15 @@ if TYPE_CHECKING:
 
 RoleName = Literal["affectedUser", "manager", "devicePrimaryUser", "tenantContacts", "approvers"]
 ROLES: tuple[str, ...] = RoleName.__args__
+# What resolving each role reads in the ALERT's tenant (customer consent; notify_email's own Mail.Send is in
+# the operator's home tenant). The consent docs and the built-in templates' permissions are derived from it.
+RECIPIENT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "affectedUser": ("User.Read.All",),
+    "manager": ("User.Read.All",),
+    "devicePrimaryUser": ("DeviceManagementManagedDevices.Read.All", "User.Read.All", "Device.Read.All"),
+    "tenantContacts": (),
+    "approvers": (),
+}
 MAX_PER_ROLE = 10  # users or devices of one alert a role reads (one noisy alert must not mail a company)
 _MAIL_FIELDS = ["id", "userPrincipalName", "mail"]
 

@@ -116,9 +116,7 @@ def test_primitives_are_listed_with_schemas_and_permissions(api):
     assert set(by_name["disable_user_and_revoke"]["graphPermissions"]) == {  # the preset: every request it batches
         "User.EnableDisableAccount.All", "User.RevokeSessions.All", "User-PasswordProfile.ReadWrite.All",
         "MailboxSettings.ReadWrite", "User.Read.All"}
-    # Mail.Send for the mail; the reads that resolve recipients by role (issue 15 item 2)
-    assert by_name["notify_email"]["graphPermissions"] == ["Mail.Send", "User.Read.All",
-                                                           "DeviceManagementManagedDevices.Read.All", "Device.Read.All"]
+    assert by_name["notify_email"]["graphPermissions"] == ["Mail.Send"]
     assert "User Administrator" in by_name["disable_user"]["directoryRoles"]
     notify = by_name["notify_email"]["parameters"]
     assert "to" in notify["properties"] and "to" in notify["required"]

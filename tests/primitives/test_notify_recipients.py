@@ -172,3 +172,13 @@ async def test_a_device_not_in_intune_reaches_its_entra_registered_owner(deps, s
     assert (skip["code"], skip["of"]) == ("no_primary_user", "shared")
     reads = [c["path"] for c in server.state.calls.list() if c["method"] == "GET"]
     assert any(p.startswith("/v1.0/devices/") and p.endswith("/registeredOwners") for p in reads)
+
+
+def test_resolving_roles_is_consented_in_customer_tenants_not_the_home_tenant():
+    from shared.primitives.catalog import PRIMITIVES as ALL
+    from shared.primitives.permissions_doc import home_permissions, render_section
+    from shared.primitives.recipients import RECIPIENT_PERMISSIONS
+    assert home_permissions(ALL) == ["Mail.Send"]  # the mail goes out from the operator's tenant
+    customer_line = next(line for line in render_section().splitlines() if line.startswith("- **Each customer"))
+    for reads in RECIPIENT_PERMISSIONS.values():
+        assert all(f"`{p}`" in customer_line for p in reads)
