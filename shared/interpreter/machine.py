@@ -154,6 +154,11 @@ class RunInterpreter:
             gate = self.policy.gate_for()
             covered = gates.covered_steps(self.request.actions, index, 1)
             outcome, details = yield from gates.decide(self, index, gate, covered, automatic=True)
+            if outcome == "skipped":  # nothing to act on: the step is not run, and nobody was asked
+                step = step_record(index, kind, "skipped", self.now, self.now, {"approval": details},
+                                   reason=gates.skip_reason(details))
+                yield from self._finish_flow_step(index, step)
+                return
             if not gates.proceeds(outcome, gate):
                 step = step_record(index, kind, "skipped", self.now, self.now, {"approval": details},
                                    reason=f"approval {outcome}: the step was not run")
@@ -185,6 +190,13 @@ class RunInterpreter:
         started = self.now
         covered = gates.covered_steps(self.request.actions, index + 1, gate.covers)
         outcome, details = yield from gates.decide(self, index, gate, covered, automatic=False)
+        if outcome == "skipped":  # the covered steps would act on nothing: skipped with their reasons, unasked
+            step = step_record(index, "approval", "skipped", started, self.now, details,
+                               reason=gates.skip_reason(details))
+            yield from self._finish_flow_step(index, step)
+            for target in details["targets"]:
+                self.progress.skip(target["index"], 1, self.now, target["reason"])
+            return
         go_on = gates.proceeds(outcome, gate)
         error = details.pop("error", None)
         step = step_record(index, "approval", "failed" if error else "succeeded", started, self.now, details,

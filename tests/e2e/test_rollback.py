@@ -58,8 +58,9 @@ def test_the_alert_lists_each_runs_step_outcomes(api):
     token = unique("al")
     pb = api.post("/playbooks", json={"name": f"pb {token}", "trigger": {
         "titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}},
-        "actions": [{"type": "sync_device"}, {"type": "call_webhook",
-                                             "url": "https://hooks.example.invalid/x", "signingSecret": "none-set"}]}).json()
+        "actions": [{"type": "sync_device"},
+                    {"type": "call_webhook", "url": "https://hooks.example.invalid/x", "signingSecret": "none-set"}]}
+    ).json()
     accepted = api.post("/alerts", json=graph_alert(MEGAN, f"alert {token}")).json()["alerts"][0]
     wait_for_run(api, next(r for r in accepted["runIds"] if pb["id"] in r))
 

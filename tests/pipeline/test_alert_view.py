@@ -116,7 +116,7 @@ def test_a_run_is_read_with_its_steps_and_rollback_in_one_request(counted):
 
 def test_unknown_alert_and_run_are_not_found(counted):
     tables, _ = counted
-    alert, runs = stored_alert(tables, runs=1)
+    alert, _ = stored_alert(tables, runs=1)
     store = AlertStore(tables)
     with pytest.raises(NotFound):
         store.alert_view("al-" + uuid.uuid4().hex)
