@@ -41,6 +41,7 @@ from shared.interpreter.commands import (
     WaitUntil,
 )
 from shared.interpreter.events import Event, FactsRead, RunClosed, StepFinished, StepRecorded, TimerFired
+from shared.interpreter.learned import learn_from_check, learn_from_step, with_learned
 from shared.interpreter.progress import RunProgress
 from shared.interpreter.steps import not_run, step_record
 from shared.run_request import RunRequest
@@ -61,6 +62,9 @@ class RunInterpreter:
         self.finished = False
         self._status: dict[str, Any] | None = None
         self._script = self._run()
+        # What the run read about the alert's user and device, for the next steps' templates (learned.py).
+        self.learned: dict[str, Any] = {}
+        self._alert = request.alert.model_dump(mode="json", by_alias=True)
 
     def start(self, now: datetime) -> Command:
         self.now = now
@@ -133,6 +137,7 @@ class RunInterpreter:
         if read.failure:
             return {"holds": False, "errors": [{"fact": "*", "code": "check_failed",
                                                 "message": f"The check could not run ({read.failure})."}]}
+        self.learned = learn_from_check(self.learned, read.checked)
         return read.checked
 
     def _needs_gate(self, index: int, kind: str) -> Script:
@@ -164,11 +169,14 @@ class RunInterpreter:
                                    reason=f"approval {outcome}: the step was not run")
                 yield from self._finish_flow_step(index, step)
                 return
-        ran = yield from self.ask(RunPrimitive(index=index, action=action, first=not self.acted), StepFinished)
+        alert = with_learned(self._alert, self.learned) if self.learned else None
+        ran = yield from self.ask(RunPrimitive(index=index, action=action, first=not self.acted, alert=alert),
+                                  StepFinished)
         if ran.failure:  # the activity itself failed (e.g. storage down): record it, go on
             self.progress.done(index, not_run(index, action, self.now, ran.failure), recorded=False)
         else:
             self.progress.done(index, ran.step)
+            self.learned = learn_from_step(self.learned, self._alert, ran.step)
         self.acted = True
 
     def _condition(self, index: int, params: ConditionParams) -> Script:

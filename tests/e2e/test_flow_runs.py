@@ -169,3 +169,20 @@ def test_the_approval_policy_asks_nobody_to_wipe_the_devices_of_a_user_who_has_n
                                        approvalPolicy=policy), "waiting")
     assert gated["waiting"]["kind"] == "approval"
     api.post(f"/runs/{gated['id']}/cancel")
+
+
+GUEST = ("5e4f6a21-7c8b-4d9e-a0f1-2b3c4d5e6f70", "alex.wilber_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com")
+
+
+def test_a_upn_a_condition_read_reaches_the_next_steps_template(api, sandbox_server):
+    token = unique("facts")
+    subject = "{{ users[0].upn }} ({{ facts.user.type }}, admin: {{ facts.user.isAdmin }}, {{ facts.device.name }})"
+    run_id = start(api, [{"type": "condition", "if": "user.type == 'guest'", "whenFalse": "skip", "skip": 1},
+                         {"type": "notify_email", "to": [f"{token}@yourmsp.com.au"], "subject": subject}],
+                   user=(GUEST[0], None))  # the alert names the guest by object id only
+    run = wait_for_run(api, run_id)
+    assert run["steps"][0]["result"]["facts"]["user"]["upn"] == GUEST[1]
+    assert "templateErrors" not in run["steps"][1]["result"], run["steps"][1]
+    [mail] = [m for m in httpx.get(f"{sandbox_server.base_url}/_sandbox/outbox").json()["value"]
+              if token in str(m["to"])]
+    assert mail["subject"] == f"{GUEST[1]} (guest, admin: False, (unknown))"
