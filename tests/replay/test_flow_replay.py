@@ -285,3 +285,16 @@ def test_a_simulated_run_describes_steps_and_waits_for_nothing():
     r = replay(playbook_run, h)
     assert finish(r)
     assert not [a for a in r.leaves if isinstance(a, CreateTimer | WaitForExternalEvent)]
+
+
+def test_facts_a_condition_read_reach_the_next_steps_activity_input():
+    upn = "alex.wilber_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com"
+    h = started([{"type": "condition", "if": "user.type == 'guest'", "whenFalse": "skip", "skip": 1}, NOTIFY])
+    h.task_scheduled("check_condition").episode().task_completed("check_condition", {
+        "holds": True, "facts": {"user": {"id": ALERT["entities"]["users"][0]["id"], "upn": upn, "type": "guest"}}})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    notify = last_call(r)
+    assert notify.name == "run_step" and notify.input["action"] == NOTIFY
+    assert notify.input["alert"]["entities"]["users"][0]["upn"] == upn
+    assert notify.input["alert"]["facts"]["user"]["type"] == "guest"
