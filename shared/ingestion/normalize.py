@@ -32,9 +32,9 @@ NORMALIZERS: dict[AlertSource, Callable[[Any], list[NormalizedAlert]]] = {
 
 
 def normalize_payload(body: Any, max_alerts: int = MAX_ALERTS_PER_PAYLOAD) -> list[NormalizedAlert]:
-    """Every alert in body, in order (at most `max_alerts`, else PayloadError on `value`). A batch is all or nothing: one bad item refuses the payload, its
-    error naming the item ("value[3].severity"), so a sender never has to guess what was taken.
-    An empty batch ({"value": []} or []) is no alerts, not an error."""
+    """Every alert in body, in order (at most `max_alerts`, else PayloadError on `value`). A batch is all or
+    nothing: one bad item refuses the payload, its error naming the item ("value[3].severity"), so a sender
+    never has to guess what was taken. An empty batch ({"value": []} or []) is no alerts, not an error."""
     try:
         alerts: list[NormalizedAlert] = []
         for field, payload in alert_items(body, max_alerts):
