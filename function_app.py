@@ -13,6 +13,7 @@ from triggers.alert_queue import bp as alert_queue_triggers
 from triggers.alerts import bp as alert_triggers
 from triggers.approvals import bp as approval_triggers
 from triggers.audit import bp as audit_triggers
+from triggers.console import bp as console_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
 from triggers.ingest_credentials import bp as ingest_credential_triggers
@@ -55,6 +56,7 @@ BLUEPRINTS = (
     poller_triggers,
     notification_triggers,
     schedule_triggers,
+    console_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,
     selftest_activities,

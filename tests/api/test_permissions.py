@@ -26,7 +26,9 @@ READ, MANAGE, RUN = "read", "manage", "run"
 # the health probe (anonymous by design), the approval link's pages (its token, tests/approvals/test_link_http.py)
 # and Graph's notification endpoints (each notification's clientState, tests/notifications/).
 NOT_MANAGEMENT = {"ingest_alerts", "ingest_tenant_alerts", "health", "approval_page", "approval_response",
-                  "graph_notifications", "graph_lifecycle"}
+                  "graph_notifications", "graph_lifecycle",
+                  # the console checks each page's permission itself (shared/console/dispatch.py, tests/console)
+                  "console_page", "console_action"}
 
 
 @dataclass(frozen=True)
