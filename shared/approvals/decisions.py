@@ -65,6 +65,11 @@ def refusal_for(record: ApprovalRecord, approver: str, now: datetime) -> Refusal
     decided = record.decision_of(approver)
     if decided is not None:  # before the gate's state: a second click after the deciding one is "already decided"
         return Refusal(409, "already_decided", already_decided_message(record, decided))
+    return state_refusal(record, now)
+
+
+def state_refusal(record: ApprovalRecord, now: datetime) -> Refusal | None:
+    """Why nobody may decide on this gate now (cancelled, closed, past its deadline), or None."""
     if record.status is ApprovalStatus.CANCELLED:
         return Refusal(410, "run_ended", f"This request was cancelled: {record.closed_reason or 'its run ended'}.")
     if not record.is_pending:
@@ -129,8 +134,8 @@ async def _wake(store: ApprovalStore, record: ApprovalRecord, decision: Decision
         try:
             await recover_run(record.run_id)
             fresh = await asyncio.to_thread(store.get, record.id)
-            if not fresh.is_pending:
-                return refusal_for(fresh, decision.approver, now)
+            if not fresh.is_pending:  # recorded lost: the gate was cancelled (this claim is released after)
+                return state_refusal(fresh, now)
             await raise_event(record.run_id, name, payload)
             return None
         except Exception:  # the reconciler's timer tries again; the approver is told to retry meanwhile
