@@ -15,6 +15,8 @@ from typing import Any
 # The facts shared/flow/facts.py reads from Graph (named here: this module is pure, that one does I/O).
 USER_FACTS = ("id", "upn", "type", "accountEnabled", "isAdmin", "adminRoles", "riskLevel", "riskState",
               "department")
+# Facts that cost a Graph request few conditions need: read only when an expression names them.
+ON_DEMAND_USER_FACTS = ("mfaRegistered",)
 DEVICE_FACTS = ("id", "name", "platform", "complianceState", "compliant", "managed")
 
 
@@ -32,7 +34,7 @@ def _merge(known: dict[str, Any], root: str, values: dict[str, Any]) -> dict[str
 def learn_from_check(known: dict[str, Any], checked: dict[str, Any] | None) -> dict[str, Any]:
     """Add the user and device facts a condition read (a check's `facts`)."""
     facts = (checked or {}).get("facts") or {}
-    for root, names in (("user", USER_FACTS), ("device", DEVICE_FACTS)):
+    for root, names in (("user", USER_FACTS + ON_DEMAND_USER_FACTS), ("device", DEVICE_FACTS)):
         if isinstance(facts.get(root), dict):
             known = _merge(known, root, {k: v for k, v in facts[root].items() if k in names})
     return known
@@ -64,4 +66,5 @@ def with_learned(alert: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]
     if devices and device.get("name") and not devices[0].get("name"):
         devices[0] = devices[0] | {"name": device["name"]}
     return alert | {"entities": entities | {"users": users, "devices": devices},
-                    "facts": {"user": dict.fromkeys(USER_FACTS) | user, "device": dict.fromkeys(DEVICE_FACTS) | device}}
+                    "facts": {"user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | user,
+                              "device": dict.fromkeys(DEVICE_FACTS) | device}}

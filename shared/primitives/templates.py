@@ -60,7 +60,7 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, StringConstraints
 
-from shared.interpreter.learned import DEVICE_FACTS, USER_FACTS
+from shared.interpreter.learned import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS
 from shared.primitives.context import AlertContext, RunContext
 
 TEMPLATE_VARIABLES: dict[str, str] = {
@@ -198,7 +198,7 @@ def template_context(alert: AlertContext, run: RunContext, run_url: str) -> dict
         "run": {"id": run.run_id, "url": run_url, "playbookId": run.playbook_id, "playbookName": run.playbook_name,
                 "playbookVersion": run.playbook_version},
         "playbook": {"id": run.playbook_id, "name": run.playbook_name, "version": run.playbook_version},
-        "facts": {"user": dict.fromkeys(USER_FACTS) | (alert.facts.get("user") or {}),
+        "facts": {"user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | (alert.facts.get("user") or {}),
                   "device": dict.fromkeys(DEVICE_FACTS) | (alert.facts.get("device") or {})},
     }
 
