@@ -2,8 +2,9 @@
 
 An example is a command in a ```sh or ```bash block; the `# ...` lines right after it are what it prints
 (`...` stands for what is left out). Commands that span lines (a trailing backslash, a quoted JSON body over
-several lines) are one command. Assignments (`S=http://...`, `TOKEN=$(...)`) are kept for the commands after
-them in the same document.
+several lines) are one command. A block fenced ```sh illustrative (a state the stack cannot reach by
+itself, e.g. a template version that does not ship yet) is not read. Assignments (`S=http://...`,
+`TOKEN=$(...)`) are kept for the commands after them in the same document.
 """
 
 from __future__ import annotations

@@ -22,12 +22,16 @@ curl -s -i http://127.0.0.1:7071/api/playbooks \\
 curl -s "$S/outbox" | python3 -c 'import sys
 print(1)'
 ```
+
+```sh illustrative
+curl -s http://127.0.0.1:7071/api/playbooks/<id>/template-update
+```
 '''
 
 
 def test_commands_their_printed_lines_and_assignments(tmp_path: Path):
     (tmp_path / "doc.md").write_text(DOC)
-    alert, assignment, playbook, piped = examples(tmp_path / "doc.md", tmp_path)
+    alert, assignment, playbook, piped = examples(tmp_path / "doc.md", tmp_path)  # the illustrative block: not read
     assert alert.where == "doc.md:4" and alert.command.endswith('"title": "x"}\'')
     assert assignment.is_assignment and assignment.assigned() == ["S", "T"]
     assert playbook.printed == ["HTTP/1.1 201 Created", 'ETag: "v1"', '{"id": "...", "status": "succeeded"}']
