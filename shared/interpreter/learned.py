@@ -41,16 +41,26 @@ def learn_from_check(known: dict[str, Any], checked: dict[str, Any] | None) -> d
 
 
 def learn_from_step(known: dict[str, Any], alert: dict[str, Any], step: dict[str, Any] | None) -> dict[str, Any]:
-    """Add what a primitive recorded of the alert's first user (its id and UPN as Graph has them)."""
+    """Add what a primitive recorded of the alert's first user (its id and UPN as Graph has them) and first
+    device (the Intune device it was matched to: its id and name)."""
     result = (step or {}).get("result") or {}
-    users = (alert.get("entities") or {}).get("users") or []
-    if not users or not isinstance(result.get("users"), list):
-        return known
-    first = users[0]
-    for entry in result["users"]:
-        if isinstance(entry, dict) and (_same(entry.get("id"), first.get("id"))
-                                        or _same(entry.get("upn"), first.get("upn"))):
-            return _merge(known, "user", {"id": entry.get("id"), "upn": entry.get("upn")})
+    entities = alert.get("entities") or {}
+    users, devices = entities.get("users") or [], entities.get("devices") or []
+    if users and isinstance(result.get("users"), list):
+        first = users[0]
+        for entry in result["users"]:
+            if isinstance(entry, dict) and (_same(entry.get("id"), first.get("id"))
+                                            or _same(entry.get("upn"), first.get("upn"))):
+                known = _merge(known, "user", {"id": entry.get("id"), "upn": entry.get("upn")})
+                break
+    if devices and isinstance(result.get("devices"), list):
+        first = devices[0]
+        for entry in result["devices"]:
+            matched = entry.get("matchedBy") if isinstance(entry, dict) else None
+            if isinstance(matched, dict) and any(_same(matched.get(k), first.get(k))
+                                                 for k in ("azureAdDeviceId", "id", "name")):
+                known = _merge(known, "device", {"id": entry.get("id"), "name": entry.get("deviceName")})
+                break
     return known
 
 

@@ -44,8 +44,9 @@ lists of strings. Missing optional values are `None` (printed as `(unknown)`).
 
 Facts read during the run reach templates (shared/interpreter/learned.py): a UPN or object id a condition
 read from Graph, or a primitive recorded (disable_user reads each user), fills `users[0]` (and
-`alert.users[0]`) where the alert left it out, and `facts.user` / `facts.device` hold every fact read so far
-(each None, printed `(unknown)`, until a step reads it).
+`alert.users[0]`) where the alert left it out, a device's name `alert.devices[0].name` likewise, and
+`facts.user` / `facts.device` hold every fact read so far (each None, printed `(unknown)`, until a step
+reads it).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shared.interpreter import commands as cmd
 from shared.interpreter import events as ev
-from shared.interpreter.learned import with_learned
+from shared.interpreter.learned import learn_from_step, with_learned
 from tests.interpreter.script import ALERT, DISABLE, NOTIFY, drive, facts, in_turn
 
 GUEST_UPN = "alex.wilber_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com"
@@ -40,3 +40,16 @@ def test_nothing_learned_about_another_user_is_applied_to_the_first():
     alert = with_learned(ALERT, other)
     assert alert["entities"]["users"] == ALERT["entities"]["users"]
     assert alert["facts"]["user"]["upn"] == "x@example.com"  # facts.user is what was read, as read
+
+
+def test_a_device_primitives_match_names_the_alerts_device_for_the_steps_after_it():
+    alert = ALERT | {"entities": {"users": [], "devices": [{"azureAdDeviceId": "a9e4c7d2"}]}}
+    locked = {"index": 0, "actionType": "remote_lock_device", "status": "succeeded", "result": {"devices": [
+        {"id": "4c1f2a8e", "deviceName": "CONTOSO-LT-4127", "matchedBy": {"azureAdDeviceId": "A9E4C7D2"}}]}}
+    learned = learn_from_step({}, alert, locked)
+    assert learned == {"device": {"id": "4c1f2a8e", "name": "CONTOSO-LT-4127"}}
+    shown = with_learned(alert, learned)
+    assert shown["entities"]["devices"] == [{"azureAdDeviceId": "a9e4c7d2", "name": "CONTOSO-LT-4127"}]
+    assert shown["facts"]["device"]["name"] == "CONTOSO-LT-4127"
+    other = {"result": {"devices": [{"id": "x", "deviceName": "OTHER", "matchedBy": {"userId": "u1"}}]}}
+    assert learn_from_step({}, alert, other) == {}  # a user's device, not the one the alert names
