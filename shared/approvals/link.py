@@ -133,8 +133,8 @@ async def show(approval_id: str, query: Mapping[str, str], headers: Mapping[str,
     """GET: the request and a form, for the approver the token names. Changes nothing but the CSRF cookie."""
     token = query.get("token", "")
     if not token:
-        return refused_page(400, "This link is incomplete", "The link has no token. Open the link from your email "
-                        "exactly as it was sent.")
+        return refused_page(400, "This link is incomplete", "The link has no token. Open the link from your "
+                            "email exactly as it was sent.")
     checked = _verify(approval_id, token, now)
     if isinstance(checked, Page):
         return checked
@@ -151,11 +151,9 @@ def decision_page(record: ApprovalRecord, approver: str, key: bytes, headers: Ma
     """The form for this approver (and the CSRF cookie it needs), or why they cannot decide now."""
     refused = refusal_for(record, approver, now)
     if refused is not None and refused.code == "not_an_approver":
-        return refused_page(403, "Not an approver", "You are not (or no longer) an approver of this request.")
-    if refused is not None and refused.code == "already_decided":
-        decision = record.decision_of(approver)
-        assert decision is not None
-        return Page(200, pages.status_page(record, "Already decided", pages.decided_message(decision)))
+        return refused_page(403, "Not an approver", "You are no longer an approver of this request.")
+    if refused is not None and refused.code == "already_decided":  # opening the link again decides nothing
+        return Page(200, pages.status_page(record, "Already decided", refused.message))
     if refused is not None:
         heading = "This link has expired" if refused.code == "expired" else "No longer open"
         return Page(refused.status, pages.status_page(record, heading, refused.message))

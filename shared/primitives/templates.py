@@ -19,7 +19,9 @@ and must not be able to run code, read Riposte's internals or exhaust the proces
   stops there and the text is marked truncated), and loops by the data (at most 50 users, ...).
 
 Undefined values are strict: `{{ alert.titel }}` is an error, not an empty string (use
-`{{ x|default('') }}` or `{% if x is defined %}` for optional values). `None` prints as nothing.
+`{{ x|default('') }}` or `{% if x is defined %}` for optional values). A value Riposte could not resolve
+(`None`: a UPN the alert does not give and the run has not read, a fact not read) prints as `(unknown)`,
+visibly, never as nothing; `{{ x or 'n/a' }}` or `{% if x %}` choose otherwise.
 
 Fallback (documented behaviour): when a template fails to render at run time (an undefined field, a
 value of the wrong type), the step does not fail; it uses the primitive's default text instead and
@@ -36,9 +38,17 @@ Variables (camelCase, as in the API):
 | `playbook` | `id`, `name`, `version` |
 | `steps` | the steps before this one, in order (`steps[0]` is the first): each `index`, `actionType`, |
 |  | `status`, `result`, `error` (`code`, `message`) or None, `reason`, `summary`, `line` |
+| `facts` | what the run read before this step about the alert's first user and first device: `user` |
+|  | (`id`, `upn`, `type`, `accountEnabled`, `isAdmin`, ...) and `device` (`id`, `name`, `platform`, ...) |
 
 `alert.devices` items have `id`, `name`, `azureAdDeviceId`; `ips`, `countries` and `mailboxes` are
-lists of strings. Missing optional values are `None` (printed as nothing).
+lists of strings. Missing optional values are `None` (printed as `(unknown)`).
+
+Facts read during the run reach templates (shared/interpreter/learned.py): a UPN or object id a condition
+read from Graph, or a primitive recorded (disable_user reads each user), fills `users[0]` (and
+`alert.users[0]`) where the alert left it out, a device's name `alert.devices[0].name` likewise, and
+`facts.user` / `facts.device` hold every fact read so far (each None, printed `(unknown)`, until a step
+reads it).
 
 `steps` is filled for notifications (notify_email, post_teams, post_slack; shared/primitives/step_report.py):
 `{{ steps[0].status }}`, `{% for s in steps %}{{ s.line }}\n{% endfor %}`. `summary` is what the step did
@@ -58,6 +68,7 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, StringConstraints
 
+from shared.interpreter.learned import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS
 from shared.primitives.context import AlertContext, RunContext
 from shared.primitives.step_report import template_steps
 
@@ -69,7 +80,9 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "playbook": "the playbook: id, name, version",
     "steps": "the steps before this one (steps[0] is the first): index, actionType, status, result, error, "
              "reason, summary, line",
+    "facts": "facts the run read: user (id, upn, type, accountEnabled, isAdmin, ...), device (id, name, ...)",
 }
+UNRESOLVED = "(unknown)"  # what a None prints as: visible, so a missing value is noticed
 
 ALLOWED_FILTERS = frozenset({
     "abs", "capitalize", "count", "d", "default", "first", "float", "int", "join", "last", "length", "list",
@@ -116,7 +129,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 
 def _finalize(value: Any) -> Any:
-    return "" if value is None else value
+    return UNRESOLVED if value is None else value
 
 
 def _environment() -> _Sandbox:
@@ -198,6 +211,8 @@ def template_context(alert: AlertContext, run: RunContext, run_url: str,
                 "playbookVersion": run.playbook_version},
         "playbook": {"id": run.playbook_id, "name": run.playbook_name, "version": run.playbook_version},
         "steps": template_steps(steps or []),
+        "facts": {"user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | (alert.facts.get("user") or {}),
+                  "device": dict.fromkeys(DEVICE_FACTS) | (alert.facts.get("device") or {})},
     }
 
 
