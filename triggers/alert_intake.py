@@ -11,8 +11,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from shared import log_events, run_recovery, services
+from shared.alert_payloads import PayloadError, normalize_payload
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims
-from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import REDRIVE_AFTER, Intake, IntakeResult, MatchingCache, MatchingSnapshot
 from shared.models.alert import NormalizedAlert
 from shared.store.alerts import AlertTooLarge, check_storable

@@ -17,8 +17,8 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import json_limits
+from shared.alert_payloads import PayloadError
 from shared.ingest_auth import ClaimRefused
-from shared.ingestion import PayloadError
 from shared.store.alerts import AlertTooLarge
 from triggers.alert_intake import accept, check_azure_role_sender
 from triggers.request_parsing import MAX_BODY_BYTES

@@ -11,9 +11,9 @@ import azure.functions as func
 
 from shared import services
 from shared.alert_listing import AlertQuery, InvalidQuery, encode_token
+from shared.alert_payloads import PayloadError
 from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
-from shared.ingestion import PayloadError
 from shared.notifications import event_grid
 from shared.settings import get_settings
 from shared.store.alerts import AlertTooLarge

@@ -12,9 +12,9 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
+from shared.alert_payloads import PayloadError, normalize_payload
 from shared.auth import Permission
 from shared.ids import checked_id
-from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import make_alert
 from shared.manual_runs import start_manual_run
 from shared.models.alert import Alert

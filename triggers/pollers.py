@@ -21,7 +21,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared import queues, services
-from shared.ingestion import PayloadError
+from shared.alert_payloads import PayloadError
 from shared.pollers import cycle, fanout
 from shared.pollers.poll import Deliver
 from shared.pollers.records import alerts_of

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.alert_payloads import PayloadError, normalize_payload
 from shared.api_model import SAVING
 from shared.flow.describe import describe_action
 from shared.flow.durations import format_duration
-from shared.ingestion import PayloadError, normalize_payload
 from shared.intake import MatchingSnapshot, alert_context, make_alert, run_request
 from shared.interpreter import commands as cmd
 from shared.interpreter.machine import RunInterpreter

@@ -137,7 +137,7 @@ async def test_decisions_and_runs_are_stored_with_the_alert(tables, intake):
 async def test_a_defender_incident_redelivered_with_a_new_status_is_one_alert_updated(tables, intake):
     """An incident polled or posted again (issue 11) takes intake's duplicate path: one alert, runs once,
     its status updated."""
-    from shared.ingestion import normalize_payload
+    from shared.alert_payloads import normalize_payload
 
     playbook(tables, {"type": "all"})
     body = {"@odata.type": "#microsoft.graph.security.incident", "id": uuid.uuid4().hex[:8], "tenantId": T1,

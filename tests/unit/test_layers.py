@@ -189,7 +189,7 @@ def test_every_import_inside_a_function_states_why():
 COMPOSITION_ROOT = "shared.services"
 ENTRY_POINTS = ("triggers", "activities", "orchestrations", "function_app", "devhost", "sandbox")
 DOMAIN = ("shared.primitives", "shared.flow", "shared.approvals", "shared.intake", "shared.rollback",
-          "shared.passwords", "shared.pollers", "shared.notifications", "shared.ingestion")
+          "shared.passwords", "shared.pollers", "shared.notifications", "shared.alert_payloads")
 
 
 def _under(module: str, prefixes: tuple[str, ...]) -> bool:

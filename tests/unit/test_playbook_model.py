@@ -182,7 +182,7 @@ def test_whitespace_only_category_is_refused():
 
 
 def test_playbook_category_is_normalized_like_an_alert_category():
-    from shared.ingestion.sources import generic
+    from shared.alert_payloads.sources import generic
 
     alert = generic.normalize({"schema": "riposte.alert.v1", "alertId": "1", "severity": "high",
                                "category": "Data Loss"})[0]

@@ -1,10 +1,10 @@
 import pytest
 
-from shared.ingestion import PayloadError, normalize_payload
-from shared.ingestion import normalize as normalize_module
-from shared.ingestion.payload_items import MAX_ALERTS_PER_PAYLOAD
+from shared.alert_payloads import PayloadError, normalize_payload
+from shared.alert_payloads import normalize as normalize_module
+from shared.alert_payloads.payload_items import MAX_ALERTS_PER_PAYLOAD
 from shared.models.alert import AlertSource, NormalizedAlert
-from tests.ingestion import all_payload_names, load_payload
+from tests.alert_payloads import all_payload_names, load_payload
 
 
 @pytest.mark.parametrize("name", all_payload_names())

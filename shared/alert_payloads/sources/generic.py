@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.ingestion import lenient
-from shared.ingestion.alert_builder import build_alert
-from shared.ingestion.entities import EntityCollector
-from shared.ingestion.errors import PayloadError
+from shared.alert_payloads import lenient
+from shared.alert_payloads.alert_builder import build_alert
+from shared.alert_payloads.entities import EntityCollector
+from shared.alert_payloads.errors import PayloadError
 from shared.models.alert import AlertSource, AlertStatus, NormalizedAlert, Severity, normalize_category
 
 SCHEMA = "riposte.alert.v1"

@@ -7,11 +7,11 @@ from msgraph.generated.models.security.alert_severity import AlertSeverity
 from msgraph.generated.models.security.incident import Incident
 from msgraph.generated.models.security.incident_status import IncidentStatus
 
-from shared.ingestion import PayloadError, detect_format, normalize_payload
-from shared.ingestion.lenient import enum_key
-from shared.ingestion.sources import defender_incident
+from shared.alert_payloads import PayloadError, detect_format, normalize_payload
+from shared.alert_payloads.lenient import enum_key
+from shared.alert_payloads.sources import defender_incident
 from shared.models.alert import AlertSource, AlertStatus, DeviceEntity, Severity, UserEntity, alert_id_for
-from tests.ingestion import load_payload
+from tests.alert_payloads import load_payload
 
 TENANT = "4a9c2f1e-7b3d-4e8a-9c6b-5d4e3f2a1b0c"
 

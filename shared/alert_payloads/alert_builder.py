@@ -1,5 +1,5 @@
 """Making the NormalizedAlert: sizes capped (truncate, never fail) and the model's own validation turned
-into a PayloadError, so no pydantic error ever leaves ingestion."""
+into a PayloadError, so no pydantic error ever leaves this package."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.ingestion import lenient
-from shared.ingestion.entities import EntityCollector
-from shared.ingestion.errors import PayloadError
+from shared.alert_payloads import lenient
+from shared.alert_payloads.entities import EntityCollector
+from shared.alert_payloads.errors import PayloadError
 from shared.models.alert import AlertSource, AlertStatus, NormalizedAlert, Severity
 from shared.validation import field_path
 

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from shared.ingestion import PayloadError, normalize_payload, unwrap_event
+from shared.alert_payloads import PayloadError, normalize_payload, unwrap_event
 from shared.models.alert import AlertSource
-from tests.ingestion import load_payload
+from tests.alert_payloads import load_payload
 
 
 def test_event_grid_schema_event_yields_its_data():

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from shared.ingestion.detect import detect_alert_format
-from shared.ingestion.errors import PayloadError
-from shared.ingestion.payload_items import alert_items
-from shared.ingestion.sources import (
+from shared.alert_payloads.detect import detect_alert_format
+from shared.alert_payloads.errors import PayloadError
+from shared.alert_payloads.payload_items import alert_items
+from shared.alert_payloads.sources import (
     azure_monitor,
     defender_incident,
     generic,

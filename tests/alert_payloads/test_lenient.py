@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.ingestion import lenient
-from shared.ingestion.errors import PayloadError
+from shared.alert_payloads import lenient
+from shared.alert_payloads.errors import PayloadError
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

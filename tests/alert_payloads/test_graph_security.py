@@ -2,9 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.ingestion import PayloadError, normalize_payload
+from shared.alert_payloads import PayloadError, normalize_payload
 from shared.models.alert import AlertSource, AlertStatus, DeviceEntity, Severity, UserEntity
-from tests.ingestion import load_payload
+from tests.alert_payloads import load_payload
 
 
 def normalize_one(body):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.ingestion import lenient
+from shared.alert_payloads import lenient
 from shared.models.alert import AlertEntities, DeviceEntity, UserEntity
 
 MAX_PER_KIND = 100

@@ -2,9 +2,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.ingestion import PayloadError, normalize_payload
+from shared.alert_payloads import PayloadError, normalize_payload
 from shared.models.alert import AlertSource, AlertStatus, DeviceEntity, Severity, UserEntity
-from tests.ingestion import load_payload
+from tests.alert_payloads import load_payload
 
 AUTOMATION_INCIDENT_ID = (
     "/subscriptions/d0cfe6b2-9ac0-4464-9919-dccaee2e48c0/resourcegroups/myrg/providers/microsoft.operationalinsights/"

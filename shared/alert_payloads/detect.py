@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.ingestion import lenient
-from shared.ingestion.errors import PayloadError
-from shared.ingestion.payload_items import alert_items
-from shared.ingestion.sources import (
+from shared.alert_payloads import lenient
+from shared.alert_payloads.errors import PayloadError
+from shared.alert_payloads.payload_items import alert_items
+from shared.alert_payloads.sources import (
     azure_monitor,
     defender_incident,
     generic,

@@ -1,4 +1,4 @@
-"""The one exception ingestion raises: a payload that cannot become an alert, and why."""
+"""The one exception normalizing a payload raises: a payload that cannot become an alert, and why."""
 
 from __future__ import annotations
 

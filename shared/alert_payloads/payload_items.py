@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from shared.ingestion.errors import PayloadError, join_field
-from shared.ingestion.event_grid import is_event_envelope, unwrap_event
+from shared.alert_payloads.errors import PayloadError, join_field
+from shared.alert_payloads.event_grid import is_event_envelope, unwrap_event
 
 MAX_ALERTS_PER_PAYLOAD = 1000
 # Keys that make an object an alert (or an envelope of one) rather than a bare `{"value": [...]}` page.

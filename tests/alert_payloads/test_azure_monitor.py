@@ -2,10 +2,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.ingestion import PayloadError, normalize_payload
-from shared.ingestion.sources import azure_monitor
+from shared.alert_payloads import PayloadError, normalize_payload
+from shared.alert_payloads.sources import azure_monitor
 from shared.models.alert import AlertSource, AlertStatus, Severity
-from tests.ingestion import load_payload
+from tests.alert_payloads import load_payload
 
 
 def normalize_one(body):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
-from shared.ingestion.errors import PayloadError
+from shared.alert_payloads.errors import PayloadError
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ import binascii
 import json
 from typing import Any
 
-from shared.ingestion import lenient
-from shared.ingestion.errors import PayloadError
+from shared.alert_payloads import lenient
+from shared.alert_payloads.errors import PayloadError
 
 SUBSCRIPTION_VALIDATION = "microsoft.eventgrid.subscriptionvalidationevent"
 _MAX_DATA_TEXT = 1_048_576 * 2  # a string or base64 `data` larger than an HTTP body could be is refused

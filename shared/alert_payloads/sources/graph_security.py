@@ -7,10 +7,10 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from shared.ingestion import lenient
-from shared.ingestion.alert_builder import build_alert
-from shared.ingestion.entities import EntityCollector
-from shared.ingestion.errors import PayloadError
+from shared.alert_payloads import lenient
+from shared.alert_payloads.alert_builder import build_alert
+from shared.alert_payloads.entities import EntityCollector
+from shared.alert_payloads.errors import PayloadError
 from shared.models.alert import AlertSource, AlertStatus, NormalizedAlert, Severity
 
 ODATA_TYPE = "#microsoft.graph.security.alert"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.ingestion import lenient
-from shared.ingestion.alert_builder import build_alert
-from shared.ingestion.errors import PayloadError
-from shared.ingestion.sources import graph_security
+from shared.alert_payloads import lenient
+from shared.alert_payloads.alert_builder import build_alert
+from shared.alert_payloads.errors import PayloadError
+from shared.alert_payloads.sources import graph_security
 from shared.models.alert import AlertSource, AlertStatus, NormalizedAlert
 
 ODATA_TYPE = "#microsoft.graph.security.incident"

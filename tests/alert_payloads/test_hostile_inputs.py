@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.ingestion import PayloadError, detect_format, normalize_payload, unwrap_event
+from shared.alert_payloads import PayloadError, detect_format, normalize_payload, unwrap_event
 from shared.models.alert import NormalizedAlert
-from tests.ingestion import all_payload_names, load_payload
+from tests.alert_payloads import all_payload_names, load_payload
 
 HYPOTHESIS = settings(max_examples=60, deadline=None,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
