@@ -14,10 +14,10 @@ from typing import Any
 from pydantic import Field
 
 from shared import log_events
+from shared.alert_recording import alert_context
 from shared.api_model import CamelModel
 from shared.errors import Refused
 from shared.flow.actions import FLOW_ACTIONS
-from shared.intake import alert_context
 from shared.models.alert import Alert
 from shared.models.run import OPEN_STATUSES, Run, StepStatus
 from shared.primitives.catalog import PRIMITIVES

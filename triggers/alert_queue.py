@@ -20,7 +20,7 @@ from shared import json_limits
 from shared.alert_payloads import PayloadError
 from shared.ingest_auth import ClaimRefused
 from shared.store.alerts import AlertTooLarge
-from triggers.alert_intake import accept, check_azure_role_sender
+from triggers.alert_delivery import accept, check_azure_role_sender
 from triggers.request_parsing import MAX_BODY_BYTES
 
 bp = df.Blueprint()

@@ -18,7 +18,7 @@ from shared.notifications import event_grid
 from shared.settings import get_settings
 from shared.store.alerts import AlertTooLarge
 from triggers import notifications
-from triggers.alert_intake import accept, check_azure_role_sender
+from triggers.alert_delivery import accept, check_azure_role_sender
 from triggers.api import path_id, respond
 from triggers.http_responses import api_error_response, error_response, json_response
 from triggers.ingest_credentials import credentials_for_delivery

@@ -29,7 +29,7 @@ from shared.settings import get_settings
 from shared.sources.catalog import SourceName
 from shared.store.alerts import AlertTooLarge
 from shared.validation import field_path
-from triggers import alert_intake
+from triggers import alert_delivery
 from triggers.alert_queue import UndeliverableMessage, decode_message
 
 bp = df.Blueprint()
@@ -46,7 +46,7 @@ def intake_delivery(client: df.DurableOrchestrationClient) -> Deliver:
     async def deliver(tenant_id: str, source: SourceName, record: dict[str, Any]) -> int:
         try:
             alerts = alerts_of(source, record)
-            return len(await alert_intake.accept_alerts(alerts, client, tenant_id)) if alerts else 0
+            return len(await alert_delivery.accept_alerts(alerts, client, tenant_id)) if alerts else 0
         except (PayloadError, AlertTooLarge) as exc:  # one unreadable record must not hold the tenant's feed
             log.warning("poll of %s for tenant %s: record %s skipped: %s", source.value, tenant_id,
                         str(record.get("id"))[:128], exc)

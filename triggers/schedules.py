@@ -18,7 +18,7 @@ from shared.models.alert import NormalizedAlert
 from shared.models.playbook import Playbook
 from shared.schedules.evaluate import Evaluation, evaluate, tenants_in_scope
 from shared.store.schedule_markers import ScheduleMarkers
-from triggers.alert_intake import intake, start_runs, summary
+from triggers.alert_delivery import recorder, start_runs, summary
 
 bp = df.Blueprint()
 log = logging.getLogger("riposte.schedules")
@@ -38,7 +38,7 @@ async def evaluate_now(playbook: Playbook, client: df.DurableOrchestrationClient
                                            asyncio.to_thread(directory.list_groups))
 
     async def take_in(finding: NormalizedAlert) -> dict:
-        result = await intake().receive(finding, None, None, playbook)
+        result = await recorder().receive(finding, None, None, playbook)
         await start_runs(client, result)
         return summary(result)
 
@@ -81,7 +81,7 @@ async def tick(client: df.DurableOrchestrationClient, now: datetime,
     """Every enabled scheduled playbook whose occurrence is due and claimed by this instance, evaluated,
     up to `concurrency` playbooks at a time."""
     # The matching snapshot: rebuilt only when a playbook or tenant changed, so a quiet minute costs one read.
-    snapshot = await intake().snapshot_async()
+    snapshot = await recorder().snapshot_async()
     scheduled = [p for p in snapshot.playbooks.values() if p.trigger.schedule is not None and p.enabled]
     gate = asyncio.Semaphore(concurrency)
 

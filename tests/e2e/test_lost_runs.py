@@ -78,8 +78,8 @@ def test_a_redelivery_restarts_a_run_whose_instance_is_gone(api, app_devhost, mo
     run_id = start(api, [approval_gate(timeout="PT2M"), {"type": "disable_user"}])
     run = wait_for_status(api, run_id, "waiting")
     crash(app_devhost)
-    monkeypatch.setattr("triggers.alert_intake.REDRIVE_AFTER", timedelta(0))  # the run is old enough
-    monkeypatch.setattr("shared.intake.REDRIVE_AFTER", timedelta(0))
+    monkeypatch.setattr("triggers.alert_delivery.REDRIVE_AFTER", timedelta(0))  # the run is old enough
+    monkeypatch.setattr("shared.alert_recording.REDRIVE_AFTER", timedelta(0))
     alert = api.get(f"/alerts/{run['alertId']}").json()
     redelivered = api.post("/alerts", json=alert["raw"])
     assert redelivered.json()["alerts"][0]["duplicate"] is True

@@ -37,7 +37,7 @@ async def test_one_failing_playbook_does_not_stop_the_tick(monkeypatch):
     async def snapshot_async():
         return snapshot
 
-    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot_async=snapshot_async))
+    monkeypatch.setattr(schedules, "recorder", lambda: SimpleNamespace(snapshot_async=snapshot_async))
     monkeypatch.setattr(schedules, "markers", Markers)
     monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
     done = await schedules.tick(client=None, now=NOW)
@@ -74,7 +74,7 @@ async def test_due_playbooks_are_evaluated_side_by_side_up_to_the_bound(monkeypa
     async def snapshot_async():
         return snapshot
 
-    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot_async=snapshot_async))
+    monkeypatch.setattr(schedules, "recorder", lambda: SimpleNamespace(snapshot_async=snapshot_async))
     monkeypatch.setattr(schedules, "markers", Markers)
     monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
     done = await schedules.tick(client=None, now=NOW, concurrency=4)

@@ -188,7 +188,7 @@ def test_every_import_inside_a_function_states_why():
 # -> triggers and activities. A layer imports only from the layers before it.
 COMPOSITION_ROOT = "shared.services"
 ENTRY_POINTS = ("triggers", "activities", "orchestrations", "function_app", "devhost", "sandbox")
-DOMAIN = ("shared.primitives", "shared.flow", "shared.approvals", "shared.intake", "shared.rollback",
+DOMAIN = ("shared.primitives", "shared.flow", "shared.approvals", "shared.alert_recording", "shared.rollback",
           "shared.passwords", "shared.pollers", "shared.notifications", "shared.alert_payloads")
 
 
@@ -226,12 +226,12 @@ def test_each_layer_imports_only_from_the_layers_before_it():
 
 
 def test_layer_violations_are_found():
-    graph = {"shared.passwords": {"shared.services"}, "shared.store.alerts": {"shared.intake"},
+    graph = {"shared.passwords": {"shared.services"}, "shared.store.alerts": {"shared.alert_recording"},
              "shared.models.run": {"shared.store.tables"}, "shared.health": {"triggers.api"},
              "triggers.runs": {"shared.services"}, "shared.services": {"shared.store.alerts"}}
     assert [v.split(":")[0] for v in layer_violations(graph)] == [
         "shared.health imports triggers.api", "shared.models.run imports shared.store.tables",
-        "shared.passwords imports shared.services", "shared.store.alerts imports shared.intake"]
+        "shared.passwords imports shared.services", "shared.store.alerts imports shared.alert_recording"]
 
 
 # The checks themselves, on small graphs and sources, so that a broken check cannot pass silently.

@@ -1,122 +1,27 @@
-"""From a normalized alert to the runs to start: attribute, dedupe, match, record.
+"""Recording an alert: from a normalized alert to the runs to start: attribute, dedupe, match, record.
 
-Plain code, called by the HTTP and Event Grid triggers (which then hand the runs to Durable Functions).
+Plain code, called on every delivery (triggers/alert_delivery.py), which then hands the runs to Durable Functions.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from shared import log_events
 from shared.matching.decision import ConditionOutcome, MatchDecision
-from shared.matching.index import PlaybookIndex
+from shared.matching.snapshot import MatchingCache, MatchingSnapshot
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
 from shared.models.playbook import Playbook, PlaybookMode
 from shared.models.run import OPEN_STATUSES, Run, run_id_for
-from shared.models.tenant import Tenant, TenantGroup
 from shared.primitives.context import AlertContext, RunContext
 from shared.run_request import RunRequest, pending_run
 from shared.store.alerts import alert_from_entity, new_alert_rows
 from shared.store.async_tables import AsyncTables
 from shared.store.delivered_alerts import DeliveredAlerts, StoredAlert
-from shared.store.directory import DirectoryStore, current_revision, current_revision_async
-from shared.store.playbooks import PlaybookStore
-from shared.store.tables import Tables
 
 # A run not ended this long after it was stored may have lost its instance (a crash): a redelivery checks.
 REDRIVE_AFTER = timedelta(seconds=60)
-# How long an instance matches with the playbooks and tenants it has without reading the revision again: the
-# bound on how late it sees a change saved through another instance (its own changes it sees at once).
-REVISION_TTL_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class MatchingSnapshot:
-    revision: str
-    index: PlaybookIndex
-    playbooks: dict[str, Playbook]
-    tenants: dict[str, Tenant]
-    tenant_by_subscription: dict[str, str]
-    tenant_by_workspace: dict[str, str]
-    groups: tuple[TenantGroup, ...]
-
-
-def build_snapshot(revision: str, playbooks: list[Playbook], directory: DirectoryStore) -> MatchingSnapshot:
-    tenants, groups = directory.list_tenants(), tuple(directory.list_groups())
-    return MatchingSnapshot(
-        revision=revision,
-        index=PlaybookIndex.build(playbooks, groups),
-        groups=groups,
-        playbooks={p.id: p for p in playbooks},
-        tenants={t.id: t for t in tenants},
-        tenant_by_subscription={s: t.id for t in tenants for s in t.subscription_ids},
-        tenant_by_workspace={w: t.id for t in tenants for w in t.workspace_ids},
-    )
-
-
-class MatchingCache:
-    """The playbook index and tenant lookups, rebuilt only when the stored revision changes.
-
-    The revision (one point read) is read at most once per `ttl` seconds, not per alert. A change written
-    through this process's stores (bump_revision on the same Tables) is seen by the next alert at once; one
-    written by another instance is seen by alerts that arrive more than `ttl` seconds after its save
-    returned (REVISION_TTL_SECONDS, plus the time of one point read).
-    """
-
-    def __init__(self, tables: Tables, async_tables: AsyncTables | None = None, ttl: float = REVISION_TTL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
-        self._tables = tables
-        self._async_tables = async_tables
-        self._ttl = ttl
-        self._clock = clock
-        self._snapshot: MatchingSnapshot | None = None
-        self._checked: tuple[float, int] | None = None  # when the revision was read; local changes then
-        self._lock = threading.Lock()
-
-    def _fresh(self) -> MatchingSnapshot | None:
-        snapshot, checked = self._snapshot, self._checked
-        if snapshot is None or checked is None:
-            return None
-        at, changes = checked
-        if changes != self._tables.local_changes or self._clock() - at >= self._ttl:
-            return None
-        return snapshot
-
-    def current(self) -> MatchingSnapshot:
-        """For synchronous callers (a worker thread): may read the revision and rebuild."""
-        snapshot = self._fresh()
-        if snapshot is not None:
-            return snapshot
-        checked = (self._clock(), self._tables.local_changes)  # taken before the read (see bump_revision)
-        return self._adopt(current_revision(self._tables), checked)
-
-    async def current_async(self) -> MatchingSnapshot:
-        """On the event loop: the revision read is async; a rebuild (rare) runs on a worker thread."""
-        snapshot = self._fresh()
-        if snapshot is not None:
-            return snapshot
-        if self._async_tables is None:
-            return await asyncio.to_thread(self.current)
-        checked = (self._clock(), self._tables.local_changes)
-        revision = await current_revision_async(self._async_tables)
-        snapshot = self._snapshot
-        if snapshot is not None and snapshot.revision == revision:
-            self._checked = checked
-            return snapshot
-        return await asyncio.to_thread(self._adopt, revision, checked)
-
-    def _adopt(self, revision: str, checked: tuple[float, int]) -> MatchingSnapshot:
-        with self._lock:
-            if self._snapshot is None or self._snapshot.revision != revision:
-                self._snapshot = build_snapshot(revision, PlaybookStore(self._tables).list(),
-                                                DirectoryStore(self._tables))
-            self._checked = checked
-            return self._snapshot
 
 
 def attribute(alert: NormalizedAlert, snapshot: MatchingSnapshot,
@@ -182,7 +87,7 @@ def finding_decision(playbook: Playbook) -> MatchDecision:
 
 
 @dataclass
-class IntakeResult:
+class Recorded:
     alert: Alert
     duplicate: bool
     status_updated: bool = False
@@ -190,23 +95,23 @@ class IntakeResult:
     to_start: list[RunRequest] = field(default_factory=list)  # runs the caller hands to Durable Functions
     run_ids: list[str] = field(default_factory=list)
     redrive: list[Run] = field(default_factory=list)  # a re-delivery: stored runs whose instance may be gone
-    unlisted: list[dict] | None = None  # a new alert's rows, not yet in the alert and run lists (Intake.list)
+    unlisted: list[dict] | None = None  # a new alert's rows, not yet in the alert and run lists (AlertRecorder.list)
 
 
-class Intake:
+class AlertRecorder:
     def __init__(self, async_tables: AsyncTables, cache: MatchingCache):
         self._alerts = DeliveredAlerts(async_tables)
         self._cache = cache
 
     async def receive(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
-                      now: datetime | None = None, finding_of: Playbook | None = None) -> IntakeResult:
+                      now: datetime | None = None, finding_of: Playbook | None = None) -> Recorded:
         """`finding_of`: the alert is a finding of this scheduled playbook's population, which it alone
         decides on (ordinary playbooks never see findings; scheduled ones never see alerts)."""
-        result = await self.take_in(normalized, endpoint_tenant, now, finding_of)
+        result = await self.record(normalized, endpoint_tenant, now, finding_of)
         await self.list(result)
         return result
 
-    async def list(self, result: IntakeResult) -> None:
+    async def list(self, result: Recorded) -> None:
         """Write a new alert's list row (shared/alert_listing.py) and its runs' (shared/store/run_index.py). After
         its runs are started: they are not on containment's critical path, and the delivery is answered only
         once they are written. A crash before: the sender's retry is a duplicate delivery, which rewrites the
@@ -215,8 +120,8 @@ class Intake:
             await self._alerts.list_new(result.unlisted)
             result.unlisted = None
 
-    async def take_in(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
-                      now: datetime | None = None, finding_of: Playbook | None = None) -> IntakeResult:
+    async def record(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
+                      now: datetime | None = None, finding_of: Playbook | None = None) -> Recorded:
         """receive() but the new alert's list row: the caller starts the runs, then calls list()."""
         now = now or datetime.now(UTC)
         snapshot = await self._cache.current_async()
@@ -249,10 +154,10 @@ class Intake:
         # Started is derived, not recorded: a run's own row moves on from pending when its orchestration
         # starts, and the open-run index (shared/run_recovery.py) finds those that never did.
         log_events.alert_received(alert.id, alert.tenant_id, alert.source.value, False, len(runs))
-        return IntakeResult(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
+        return Recorded(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
                             run_ids=[r.id for r in runs], unlisted=rows)
 
-    async def _existing(self, alert: Alert, stored: StoredAlert, now: datetime) -> IntakeResult:
+    async def _existing(self, alert: Alert, stored: StoredAlert, now: datetime) -> Recorded:
         """A delivery of an alert stored before: update its status; restart runs a crash left pending."""
         entity = stored.entity
         known = alert_from_entity(entity)
@@ -261,8 +166,8 @@ class Intake:
             await self._alerts.update_status(alert.id, alert.status)
             known.status = alert.status
             entity["status"] = alert.status.value
-        await self._alerts.list_alert(entity)  # the list row follows the status, and heals a crash after intake
-        result = IntakeResult(alert=known, duplicate=True, status_updated=status_updated,
+        await self._alerts.list_alert(entity)  # the list row follows the status, and heals a crash after recording
+        result = Recorded(alert=known, duplicate=True, status_updated=status_updated,
                               run_ids=[r.id for r in stored.runs])
         # Runs not ended and old enough that their start is not still under way: the caller checks whether
         # their instance still exists and starts those that are safe to start (shared/run_recovery.py).

@@ -1,4 +1,4 @@
-"""The order of a delivery's writes around its runs' start (triggers/alert_intake.accept_alerts): the runs start
+"""The order of a delivery's writes around its runs' start (triggers/alert_delivery.accept_alerts): the runs start
 before the alert's list row and their run-list rows are written (not on containment's critical path), and the
 delivery is answered only once they are."""
 
@@ -8,7 +8,7 @@ from shared.alert_listing import AlertQuery
 from shared.run_listing import RunQuery
 from shared.store.alerts import AlertStore
 from shared.store.run_index import RunIndex
-from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
+from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
 
 
 class ObservingDurable:
@@ -31,22 +31,22 @@ class ObservingDurable:
         return instance_id
 
 
-async def test_the_run_starts_before_the_list_row_and_the_delivery_lists_it(tables, intake, monkeypatch):  # noqa: F811
-    import triggers.alert_intake as alert_intake
+async def test_the_run_starts_before_the_list_row_and_the_delivery_lists_it(tables, recorder, monkeypatch):  # noqa: F811
+    import triggers.alert_delivery as alert_delivery
 
-    monkeypatch.setattr(alert_intake, "intake", lambda: intake)
+    monkeypatch.setattr(alert_delivery, "recorder", lambda: recorder)
     playbook(tables, {"type": "all"})
     durable = ObservingDurable(tables)
 
-    [summary] = await alert_intake.accept_alerts([normalized(tenant_id=T1)], durable, None)
+    [summary] = await alert_delivery.accept_alerts([normalized(tenant_id=T1)], durable, None)
 
     assert durable.listed_at_start == [(False, False)]
     assert len(summary["runIds"]) == 1 and durable.listed() == (True, True)
 
 
-async def test_receive_still_lists_a_new_alert_and_its_runs(tables, intake):  # noqa: F811
+async def test_receive_still_lists_a_new_alert_and_its_runs(tables, recorder):  # noqa: F811
     playbook(tables, {"type": "all"})
-    result = await intake.receive(normalized(tenant_id=T1))
+    result = await recorder.receive(normalized(tenant_id=T1))
     assert result.unlisted is None
     [listed], _ = AlertStore(tables).list_page(AlertQuery.from_params({}))
     [run], _ = RunIndex(tables).page(RunQuery.from_params({}))

@@ -13,13 +13,14 @@ from azure.core.pipeline.transport import AioHttpTransport
 from azure.data.tables import TableServiceClient
 from azure.data.tables.aio import TableServiceClient as AsyncTableServiceClient
 
-from shared.intake import REVISION_TTL_SECONDS, Intake, MatchingCache
+from shared.alert_recording import AlertRecorder
+from shared.matching.snapshot import REVISION_TTL_SECONDS, MatchingCache
 from shared.models.playbook import PlaybookPatch
 from shared.store.alerts import AlertStore
 from shared.store.async_tables import AsyncTables, client_options
 from shared.store.playbooks import PlaybookStore, etag_of
 from shared.store.tables import ALERTS, Tables
-from tests.pipeline.test_intake import T1, normalized, playbook
+from tests.pipeline.test_alert_recording import T1, normalized, playbook
 
 
 class CountingTransport(AioHttpTransport):
@@ -64,8 +65,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def intake(tables, counted, clock) -> Intake:
-    return Intake(counted, MatchingCache(tables, counted, clock=clock))
+def recorder(tables, counted, clock) -> AlertRecorder:
+    return AlertRecorder(counted, MatchingCache(tables, counted, clock=clock))
 
 
 @pytest.fixture
@@ -78,13 +79,13 @@ def ran(result) -> set[str]:
     return {run_id.rsplit("-", 1)[1] for run_id in result.run_ids}
 
 
-async def test_a_duplicate_costs_two_table_requests(tables, intake, transport):
+async def test_a_duplicate_costs_two_table_requests(tables, recorder, transport):
     playbook(tables, {"type": "all"})  # the worst case: the alert matched, so it has a run
     alert = normalized(tenant_id=T1)
-    first = await intake.receive(alert)
+    first = await recorder.receive(alert)
     transport.requests.clear()
 
-    again = await intake.receive(alert)
+    again = await recorder.receive(alert)
 
     assert again.duplicate and again.run_ids == first.run_ids and again.to_start == []
     # The alert's partition (its row and runs), then its list row: no revision read, no failed create.
@@ -98,12 +99,12 @@ def list_key(transport: CountingTransport) -> str:
     return transport.requests[-1][1].split("RowKey='", 1)[1].split("'", 1)[0]
 
 
-async def test_a_new_alert_costs_a_read_a_transaction_its_list_row_and_its_runs(tables, intake, transport):
+async def test_a_new_alert_costs_a_read_a_transaction_its_list_row_and_its_runs(tables, recorder, transport):
     playbook(tables, {"type": "all"})
-    await intake.receive(normalized(tenant_id=T1))  # the cache is warm, the tables exist
+    await recorder.receive(normalized(tenant_id=T1))  # the cache is warm, the tables exist
     transport.requests.clear()
 
-    result = await intake.receive(normalized(tenant_id=T1))
+    result = await recorder.receive(normalized(tenant_id=T1))
 
     assert len(result.to_start) == 1
     # Dedupe read, open-run listing, the alert's transaction, its list row, its run's list row (a create:
@@ -114,12 +115,12 @@ async def test_a_new_alert_costs_a_read_a_transaction_its_list_row_and_its_runs(
     assert f"(PartitionKey='open-runs',RowKey='{result.run_ids[0]}')" in transport.requests[1][1]
 
 
-async def test_an_alert_that_starts_no_run_is_one_create_and_reads_back_whole(tables, intake, transport):
+async def test_an_alert_that_starts_no_run_is_one_create_and_reads_back_whole(tables, recorder, transport):
     missed = playbook(tables, {"type": "all"}, minSeverity="critical")
-    await intake.receive(normalized(tenant_id=T1))  # the cache is warm, the tables exist
+    await recorder.receive(normalized(tenant_id=T1))  # the cache is warm, the tables exist
     transport.requests.clear()
 
-    result = await intake.receive(normalized(tenant_id=T1, raw={"payload": "x" * 5_000}))
+    result = await recorder.receive(normalized(tenant_id=T1, raw={"payload": "x" * 5_000}))
 
     assert result.to_start == []
     assert [(method, path) for method, path, _ in transport.requests][:2] == [
@@ -130,11 +131,11 @@ async def test_an_alert_that_starts_no_run_is_one_create_and_reads_back_whole(ta
     assert [(d.playbook_id, d.matched) for d in store.decisions(result.alert.id)] == [(missed, False)]
 
 
-async def test_a_delivery_never_leaves_the_event_loop_and_makes_no_thread_pool(tables, intake, transport,
+async def test_a_delivery_never_leaves_the_event_loop_and_makes_no_thread_pool(tables, recorder, transport,
                                                                                 monkeypatch):
     playbook(tables, {"type": "all"})
     alert = normalized(tenant_id=T1)
-    await intake.receive(normalized(tenant_id=T1))  # warm: the snapshot is built (on a worker thread) once
+    await recorder.receive(normalized(tenant_id=T1))  # warm: the snapshot is built (on a worker thread) once
     pools, hops = [], []
     real_pool = concurrent.futures.ThreadPoolExecutor
 
@@ -151,8 +152,8 @@ async def test_a_delivery_never_leaves_the_event_loop_and_makes_no_thread_pool(t
     pools.clear()
     monkeypatch.setattr(concurrent.futures, "ThreadPoolExecutor", CountedPool)
     transport.requests.clear()
-    await intake.receive(alert)
-    await intake.receive(alert)
+    await recorder.receive(alert)
+    await recorder.receive(alert)
 
     assert pools == [] and hops == []  # e.g. aiohttp's proxy and netrc look-ups when it trusts the environment
     assert {thread for _, _, thread in transport.requests} == {threading.get_ident()}
@@ -162,27 +163,27 @@ async def test_a_delivery_never_leaves_the_event_loop_and_makes_no_thread_pool(t
     assert len(pools) == 3
 
 
-async def test_a_playbook_saved_or_disabled_here_is_honoured_by_the_next_alert(tables, intake, clock):
-    assert ran(await intake.receive(normalized(tenant_id=T1))) == set()
+async def test_a_playbook_saved_or_disabled_here_is_honoured_by_the_next_alert(tables, recorder, clock):
+    assert ran(await recorder.receive(normalized(tenant_id=T1))) == set()
     new = playbook(tables, {"type": "all"})
-    assert ran(await intake.receive(normalized(tenant_id=T1))) == {new}  # the clock stood still: no TTL expired
+    assert ran(await recorder.receive(normalized(tenant_id=T1))) == {new}  # the clock stood still: no TTL expired
     store = PlaybookStore(tables)
     store.update(new, PlaybookPatch(enabled=False), etag_of(store.get(new)), actor="test")
-    assert ran(await intake.receive(normalized(tenant_id=T1))) == set()
+    assert ran(await recorder.receive(normalized(tenant_id=T1))) == set()
 
 
-async def test_another_instances_change_is_honoured_within_the_revision_ttl(tables, other_instance, intake, clock,
+async def test_another_instances_change_is_honoured_within_the_revision_ttl(tables, other_instance, recorder, clock,
                                                                             transport):
-    assert ran(await intake.receive(normalized(tenant_id=T1))) == set()
+    assert ran(await recorder.receive(normalized(tenant_id=T1))) == set()
     new = playbook(other_instance, {"type": "all"})
     transport.requests.clear()
-    await intake.receive(normalized(tenant_id=T1))  # within the TTL: matched as before, the revision not read
+    await recorder.receive(normalized(tenant_id=T1))  # within the TTL: matched as before, the revision not read
     assert not any("Directory" in path for _, path, _ in transport.requests)
 
     clock.now += REVISION_TTL_SECONDS
-    assert ran(await intake.receive(normalized(tenant_id=T1))) == {new}
+    assert ran(await recorder.receive(normalized(tenant_id=T1))) == {new}
 
     store = PlaybookStore(other_instance)
     store.update(new, PlaybookPatch(enabled=False), etag_of(store.get(new)), actor="test")
     clock.now += REVISION_TTL_SECONDS
-    assert ran(await intake.receive(normalized(tenant_id=T1))) == set()
+    assert ran(await recorder.receive(normalized(tenant_id=T1))) == set()

@@ -1,4 +1,5 @@
-"""The one path every alert takes, whatever delivered it: normalize, take in, start the matched runs."""
+"""A delivery of alerts, whatever delivered it (HTTP, Event Grid, Service Bus, a poll, a schedule), takes one
+path: normalize, record (shared/alert_recording.py), start the matched runs."""
 
 from __future__ import annotations
 
@@ -12,24 +13,25 @@ import azure.durable_functions as df
 
 from shared import log_events, run_recovery, services
 from shared.alert_payloads import PayloadError, normalize_payload
+from shared.alert_recording import REDRIVE_AFTER, AlertRecorder, Recorded
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims
-from shared.intake import REDRIVE_AFTER, Intake, IntakeResult, MatchingCache, MatchingSnapshot
+from shared.matching.snapshot import MatchingCache, MatchingSnapshot
 from shared.models.alert import NormalizedAlert
 from shared.store.alerts import AlertTooLarge, check_storable
 
-log = logging.getLogger("riposte.intake")
+log = logging.getLogger("riposte.delivery")
 MAX_ALERTS_PER_DELIVERY = 100
 _REFUSAL_CODES = {PayloadError: "invalid_alert", AlertTooLarge: "alert_too_large"}  # as the HTTP answer
 RUN_ORCHESTRATOR = run_recovery.RUN_ORCHESTRATOR
 
 
 @lru_cache(maxsize=1)
-def intake() -> Intake:
+def recorder() -> AlertRecorder:
     async_tables = services.async_tables()
-    return Intake(async_tables, MatchingCache(services.tables(), async_tables))
+    return AlertRecorder(async_tables, MatchingCache(services.tables(), async_tables))
 
 
-async def start_runs(client: df.DurableOrchestrationClient, result: IntakeResult) -> list[str]:
+async def start_runs(client: df.DurableOrchestrationClient, result: Recorded) -> list[str]:
     """Hand each new run to Durable Functions under its deterministic instance id; returns those started.
     A re-delivery restarts a run whose instance is gone when that is safe (shared/run_recovery.py)."""
     started = []
@@ -63,7 +65,7 @@ def check_azure_role_sender(alerts: list[NormalizedAlert], snapshot: MatchingSna
     check_claims(alerts, AZURE_ROLE_SENDER, None, snapshot.tenants)
 
 
-def summary(result: IntakeResult) -> dict[str, Any]:
+def summary(result: Recorded) -> dict[str, Any]:
     return {
         "alertId": result.alert.id,
         "duplicate": result.duplicate,
@@ -101,13 +103,13 @@ async def accept_alerts(alerts: list[NormalizedAlert], client: df.DurableOrchest
     if len(alerts) > MAX_ALERTS_PER_DELIVERY:
         raise PayloadError(f"At most {MAX_ALERTS_PER_DELIVERY} alerts per delivery, got {len(alerts)}.", "value")
     if check is not None:  # the sender's claims (shared/ingest_auth.check_claims), before anything is stored
-        check(alerts, await intake().snapshot_async())
+        check(alerts, await recorder().snapshot_async())
     for normalized in alerts:
         check_storable(normalized)
     summaries = []
     for normalized in alerts:
-        result = await intake().take_in(normalized, endpoint_tenant)
-        await start_runs(client, result)  # before the list row: the runs do not wait for it (Intake.list)
-        await intake().list(result)
+        result = await recorder().record(normalized, endpoint_tenant)
+        await start_runs(client, result)  # before the list row: the runs do not wait for it (AlertRecorder.list)
+        await recorder().list(result)
         summaries.append(summary(result))
     return summaries
