@@ -13,22 +13,23 @@ from pydantic import Field
 from shared.primitives import (
     alert_writeback,
     chat,
+    containment,
     devices,
     evidence,
     mailbox,
     network,
     notify,
     tickets,
+    user_access,
     user_mfa,
     user_recovery,
     user_risk,
-    users,
     webhook,
 )
 from shared.primitives.registry import REGISTRY, Primitive
 
 FAMILIES = (
-    users, notify, devices, network, mailbox, user_recovery, user_mfa, user_risk,
+    user_access, containment, notify, devices, network, mailbox, user_recovery, user_mfa, user_risk,
     webhook, chat, tickets, alert_writeback, evidence,
 )
 

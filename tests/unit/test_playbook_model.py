@@ -23,8 +23,8 @@ from shared.models.playbook import (
 from shared.models.tenant import Tenant, TenantGroup
 from shared.patterns import MAX_PATTERN_LENGTH
 from shared.primitives.catalog import PRIMITIVES
+from shared.primitives.containment import DisableUserAndRevokeParams
 from shared.primitives.notify import NotifyEmailParams
-from shared.primitives.users import DisableUserAndRevokeParams
 from shared.validation import describe, field_path
 from tests.api.helpers import bec_playbook
 

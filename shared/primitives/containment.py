@@ -1,14 +1,9 @@
-"""User primitives: block sign-in and revoke sessions, alone or as the compromise containment preset.
+"""The compromise containment preset, disable_user_and_revoke: get the user out of the seat, then report what is left.
 
-disable_user (user_disable.py) sends each user one $batch, read -> disable chained by dependsOn, and records
-the accountEnabled it read before and the one after (the read is best effort), so its undo (rollback)
-re-enables exactly the accounts it disabled, and leaves alone one that was disabled before the run.
-enable_user, its reverse, lives in user_recovery.py.
-
-disable_user_and_revoke is the compromise preset. Its default is to get the user out of the seat, then report
-what is left: per user, disable sign-in and revoke every session, then reset the password (force_password_reset's
+Its default: per user, disable sign-in and revoke every session, then reset the password (force_password_reset's
 sealed, reveal-once password) and disable the inbox rules that forward or redirect mail (remove_forwarding_rules'
-rules), then clear mailbox forwarding, in one call:
+rules), then clear mailbox forwarding, in one call. Its parts alone: disable_user and revoke_user_sessions
+(user_access.py), enable_user (user_recovery.py).
 
 - The step's first request, per user, is ONE ``$batch`` (first_batch.py): ``GET /users/{id}?$select=...``
   (accountEnabled, the state rollback restores) -> ``PATCH /users/{id}`` accountEnabled false -> ``POST
@@ -72,7 +67,6 @@ from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import (
     not_sent,
-    revoke_sessions,
     send_chain_caught,
     send_parallel,
     user_key,
@@ -86,19 +80,10 @@ from shared.primitives.user_common import (
     label,
     restore_account_enabled,
 )
-from shared.primitives.user_disable import disable_accounts
 from shared.primitives.user_recovery import password_profile_body, password_reset_entry
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
-
-
-class DisableUserParams(UserTargetParams):
-    type: Literal["disable_user"]
-
-
-class RevokeUserSessionsParams(UserTargetParams):
-    type: Literal["revoke_user_sessions"]
 
 
 class DisableUserAndRevokeParams(UserTargetParams):
@@ -109,37 +94,6 @@ class DisableUserAndRevokeParams(UserTargetParams):
         "disable inbox rules that forward or redirect (Graph) and clear mailbox forwarding (Exchange Online)"))
 
 
-def _on_users(act):
-    async def handler(params: UserTargetParams, ctx: StepContext) -> StepOutcome:
-        users = user_targets(ctx.alert, params)
-        if isinstance(users, StepOutcome):
-            return users
-        return await act(ctx.tenant_graph(), users)
-
-    return handler
-
-
-def _describe(verb: str):
-    def describe(params: UserTargetParams, ctx: StepContext) -> str:
-        names = [u.upn or u.id or "?" for u in ctx.alert.entities.users]
-        if not names:
-            return f"Would skip: the alert names no user to {verb}."
-        return f"Would {verb}: {', '.join(names[:params.max_targets])} in tenant {ctx.alert.tenant_id}."
-
-    return describe
-
-
-def describe_disable(params: DisableUserParams, ctx: StepContext) -> str:
-    names = describe_users(ctx, max_targets=params.max_targets)
-    if names is None:
-        return "Would skip: the alert names no user to disable."
-    return (f"Would disable: {', '.join(names)} in tenant {ctx.alert.tenant_id}, in one $batch per user that reads "
-            "the account's state (for rollback), then blocks sign-in (accountEnabled = false; dependsOn keeps the "
-            "order). An account already disabled stays so and is not changed; rollback re-enables the accounts "
-            "this step disabled.")
-
-
-# --- disable_user_and_revoke: the compromise preset ------------------------------------------------------------
 log = logging.getLogger("riposte.steps")
 CONCURRENT_USERS = 4  # users contained at the same time (each its own $batch posts)
 WHAT = {"read": "Reading the account before disabling it", "disable": "Disabling the account",
@@ -460,22 +414,6 @@ def describe_containment(params: DisableUserAndRevokeParams, ctx: StepContext) -
 
 
 register(
-    Primitive(
-        "disable_user", DisableUserParams,
-        "Block sign-in for each user named by the alert (accountEnabled = false), in one Graph $batch per user "
-        "that reads the account's state (for rollback) and then disables it. Rollback re-enables the accounts "
-        "it disabled, not one that was disabled before.",
-        ("User.EnableDisableAccount.All",), ("User Administrator",),
-        destructive=False, idempotent=True, needs_user=True,
-        handler=_on_users(disable_accounts), describe=describe_disable, undo=restore_account_enabled,
-    ),
-    Primitive(
-        "revoke_user_sessions", RevokeUserSessionsParams,
-        "Invalidate refresh tokens and session cookies of each user named by the alert.",
-        ("User.RevokeSessions.All",), (),
-        destructive=False, idempotent=True, needs_user=True,
-        handler=_on_users(revoke_sessions), describe=_describe("revoke the sessions of"),
-    ),
     Primitive(
         "disable_user_and_revoke", DisableUserAndRevokeParams,
         "Compromise containment in one call, the disable first: the step's first request is one Graph $batch per "
