@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from shared.flow.actions import FLOW_ACTIONS
 from shared.primitives.catalog import PRIMITIVES
+from shared.schemas.flow import FLOW_ACTIONS
 
 _SCOPE_TAGS = {"all", "tenant", "group"}
 

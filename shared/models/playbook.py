@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from shared.api_model import CamelModel
-from shared.flow.actions import FLOW_ACTIONS, ApprovalPolicy, ConditionParams, WaitUntilParams
-from shared.flow.expressions import compile_expression
+from shared.expressions import compile_expression
 from shared.models.alert import Severity, normalize_category
 from shared.models.tenant import GroupId, Guid
 from shared.patterns import Re2Pattern
 from shared.primitives.catalog import PRIMITIVES
 from shared.schedules.models import Population, ScheduleSpec
+from shared.schemas.flow import FLOW_ACTIONS, ApprovalPolicy, ConditionParams, WaitUntilParams
 
 MAX_ACTIONS = 50
 

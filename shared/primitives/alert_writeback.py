@@ -40,8 +40,8 @@ from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
 from shared.primitives.webhook import run_url
+from shared.templates import TemplateRenderer, template_text
 
 if TYPE_CHECKING:
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError

@@ -12,7 +12,7 @@ holds it (`webhookSecret`), never the URL: `RIPOSTE_SECRET_<NAME>` (a Key Vault 
   `channel_not_found`, ...). Everything Riposte puts in a Slack message is escaped (`&`, `<`, `>`), so an
   alert title cannot mention `@channel` or disguise a link.
 
-`title` and `text` are templates (shared/primitives/templates.py); without them a default summary is
+`title` and `text` are templates (shared/templates.py); without them a default summary is
 sent. Retries: see shared/primitives/webhook.py (429, 5xx, timeouts; at most 3 attempts). A retry after
 a timeout may post the message twice; a duplicate notification is preferred to a lost one, and the
 primitives are `idempotent=False` so a run never repeats the step. Not reversible (a posted message
@@ -30,7 +30,6 @@ from shared.api_model import CamelModel
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
 from shared.primitives.webhook import (
     SecretName,
     delivery_failure,
@@ -39,6 +38,7 @@ from shared.primitives.webhook import (
     secret_or_failure,
     send_with_retries,
 )
+from shared.templates import TemplateRenderer, template_text
 
 MAX_TITLE = 150  # Slack's header block limit; Teams shows the same title
 MAX_TEXT = 3000  # Slack's section text limit

@@ -63,7 +63,6 @@ from shared.primitives.mailbox import (
     read_only_rule,
     undo_remove_forwarding_rules,
 )
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import (
     not_sent,
@@ -81,6 +80,7 @@ from shared.primitives.user_common import (
     restore_account_enabled,
 )
 from shared.primitives.user_recovery import password_profile_body, password_reset_entry
+from shared.schemas.common import UserTargetParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient

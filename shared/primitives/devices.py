@@ -39,9 +39,9 @@ from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
+from shared.schemas.common import UserTargetParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient

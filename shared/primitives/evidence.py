@@ -25,11 +25,11 @@ from shared.primitives.devices import list_managed_devices
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.mailbox import open_exchange
 from shared.primitives.mailbox_rules import list_rules
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 from shared.primitives.user_mfa import method_view
 from shared.primitives.user_risk import risk_view
+from shared.schemas.common import UserTargetParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient

@@ -1,6 +1,6 @@
 """notify_email: the alert and the run, as plain text, from the operator's notification mailbox.
 
-`subject` and `body` are templates over the alert and the run (shared/primitives/templates.py: sandboxed,
+`subject` and `body` are templates over the alert and the run (shared/templates.py: sandboxed,
 checked when the playbook is saved, default text if one fails to render, with `templateErrors` recorded).
 """
 
@@ -15,9 +15,9 @@ from shared.graph.errors import odata_error
 from shared.models.run import StepStatus
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import EmailAddress
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
+from shared.schemas.common import EmailAddress
+from shared.templates import TemplateRenderer, template_text
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient

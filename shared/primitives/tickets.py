@@ -4,7 +4,7 @@ Which PSA, which company and board/queue, and the default team and technician co
 tenant's `psa` mapping (shared/models/tenant.py); a tenant without one fails the step with
 `psa_not_mapped`. The vendor's URL comes from an app setting and its credentials from secrets
 (shared/psa/*). The ticket carries the alert summary (title, severity, category, users, source,
-description) and the link to the run; `title` and `note` are templates (shared/primitives/templates.py).
+description) and the link to the run; `title` and `note` are templates (shared/templates.py).
 
 Priority comes from the alert's severity through the PSA's default table (documented in each adapter
 in shared/psa), overridable per tenant with `psa.priorities`. `teamId` / `technicianId` in the step
@@ -28,9 +28,9 @@ from shared.models.tenant import PsaMapping, Tenant
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.notify import body_text
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
 from shared.primitives.webhook import run_url
 from shared.psa import ADAPTERS, PsaAdapter, PsaError, TicketRequest
+from shared.templates import TemplateRenderer, template_text
 
 MAX_TITLE = 255
 MAX_NOTE = 4000

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Literal
 
 from shared.primitives.context import StepContext, StepOutcome
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import revoke_sessions, user_targets
 from shared.primitives.user_common import describe_users, restore_account_enabled
 from shared.primitives.user_disable import disable_accounts
+from shared.schemas.common import UserTargetParams
 
 
 class DisableUserParams(UserTargetParams):

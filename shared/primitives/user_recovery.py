@@ -29,7 +29,6 @@ from shared.models.alert import UserEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 from shared.primitives.user_common import (
@@ -43,6 +42,7 @@ from shared.primitives.user_common import (
     set_account_enabled,
     summarize,
 )
+from shared.schemas.common import UserTargetParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient

@@ -23,10 +23,10 @@ from shared.graph.enums import CONFIRMED_COMPROMISED, RISK_DISMISSED
 from shared.graph.errors import is_odata_error, odata_error
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_targets
 from shared.primitives.user_common import describe_users, error_entry, label, object_id, summarize
+from shared.schemas.common import UserTargetParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient

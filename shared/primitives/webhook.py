@@ -42,8 +42,8 @@ from shared.ingest_auth import MIN_SECRET_LENGTH, sign
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepDependencies, StepOutcome
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
 from shared.secrets import MissingSecretError, setting_name
+from shared.templates import TemplateRenderer, template_text
 
 log = logging.getLogger("riposte.outbound")
 
@@ -220,7 +220,7 @@ def delivery_id(ctx: StepContext, params: CallWebhookParams) -> str:
 
 
 def webhook_payload(renderer: TemplateRenderer, delivery: str, message: str | None) -> dict[str, Any]:
-    """The JSON body: the alert and the run in the template variables' shape (see templates.py)."""
+    """The JSON body: the alert and the run in the template variables' shape (see shared/templates.py)."""
     return {
         "type": "riposte.alert",
         "deliveryId": delivery,

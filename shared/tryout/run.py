@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from shared.alert_payloads import PayloadError, normalize_payload
 from shared.alert_recording import alert_context, make_alert, run_request
 from shared.api_model import SAVING
+from shared.durations import format_duration
 from shared.flow.describe import describe_action
-from shared.flow.durations import format_duration
 from shared.interpreter import commands as cmd
 from shared.interpreter.machine import RunInterpreter
 from shared.matching.index import PlaybookIndex

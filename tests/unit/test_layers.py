@@ -217,8 +217,8 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
 
 # Left as is (issue 13): a playbook's action union is built from the primitive catalog, whose family modules
 # hold each primitive's parameter schema beside its handler; the schemas could move to their own modules.
-KNOWN_MODEL_TO_DOMAIN = ("shared.primitives", "shared.primitives.catalog", "shared.flow", "shared.flow.actions",
-                         "shared.flow.expressions")
+KNOWN_MODEL_TO_DOMAIN = ("shared.primitives", "shared.primitives.catalog", "shared.flow", "shared.schemas.flow",
+                         "shared.expressions")
 
 
 def test_each_layer_imports_only_from_the_layers_before_it():

@@ -44,14 +44,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, StringConstraints
 
-from shared.primitives.context import AlertContext, RunContext
+if TYPE_CHECKING:
+    from shared.primitives.context import AlertContext, RunContext
+
 
 TEMPLATE_VARIABLES: dict[str, str] = {
     "alert": "the alert: id, source, sourceAlertId, tenantId, category, severity, title, description, createdAt, "

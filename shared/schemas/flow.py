@@ -13,11 +13,11 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from shared.api_model import CamelModel
-from shared.flow.durations import duration
-from shared.flow.expressions import Expression
+from shared.durations import duration
+from shared.expressions import Expression
 from shared.primitives.catalog import PRIMITIVES
-from shared.primitives.params import EmailAddress
 from shared.primitives.webhook import SecretName
+from shared.schemas.common import EmailAddress
 
 MAX_APPROVERS = 10
 MAX_CHECKS = 500  # wait_until: timeout / every; each check is an activity in the run's durable history
