@@ -41,9 +41,7 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import Field
+from typing import TYPE_CHECKING, Any
 
 from shared import passwords
 from shared.exchange import EXCHANGE_PERMISSION, EXCHANGE_ROLE, ExchangeAdminClient, ExchangeError
@@ -80,18 +78,10 @@ from shared.primitives.user_common import (
     restore_account_enabled,
 )
 from shared.primitives.user_recovery import password_profile_body, password_reset_entry
-from shared.schemas.common import UserTargetParams
+from shared.schemas.containment import DisableUserAndRevokeParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
-
-
-class DisableUserAndRevokeParams(UserTargetParams):
-    type: Literal["disable_user_and_revoke"]
-    reset_password: bool = Field(default=True, description=(
-        "set a random password that must be changed at next sign-in; a technician reveals it once"))
-    remove_forwarding: bool = Field(default=True, description=(
-        "disable inbox rules that forward or redirect (Graph) and clear mailbox forwarding (Exchange Online)"))
 
 
 log = logging.getLogger("riposte.steps")
@@ -426,7 +416,7 @@ register(
         ("User.EnableDisableAccount.All", "User.RevokeSessions.All", "User-PasswordProfile.ReadWrite.All",
          "MailboxSettings.ReadWrite", "User.Read.All"),
         ("User Administrator", EXCHANGE_ROLE),
-        destructive=True, idempotent=False, needs_user=True,
+        idempotent=False, needs_user=True,
         handler=contain_users, describe=describe_containment, undo=undo_containment,
         other_permissions=(EXCHANGE_PERMISSION,),
         example={"type": "disable_user_and_revoke", "resetPassword": True, "removeForwarding": True, "maxTargets": 5},

@@ -9,22 +9,13 @@ containment.py.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import revoke_sessions, user_targets
 from shared.primitives.user_common import describe_users, restore_account_enabled
 from shared.primitives.user_disable import disable_accounts
 from shared.schemas.common import UserTargetParams
-
-
-class DisableUserParams(UserTargetParams):
-    type: Literal["disable_user"]
-
-
-class RevokeUserSessionsParams(UserTargetParams):
-    type: Literal["revoke_user_sessions"]
+from shared.schemas.user_access import DisableUserParams, RevokeUserSessionsParams
 
 
 def _on_users(act):
@@ -64,14 +55,14 @@ register(
         "that reads the account's state (for rollback) and then disables it. Rollback re-enables the accounts "
         "it disabled, not one that was disabled before.",
         ("User.EnableDisableAccount.All",), ("User Administrator",),
-        destructive=False, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=_on_users(disable_accounts), describe=describe_disable, undo=restore_account_enabled,
     ),
     Primitive(
         "revoke_user_sessions", RevokeUserSessionsParams,
         "Invalidate refresh tokens and session cookies of each user named by the alert.",
         ("User.RevokeSessions.All",), (),
-        destructive=False, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=_on_users(revoke_sessions), describe=_describe("revoke the sessions of"),
     ),
 )

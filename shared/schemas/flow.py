@@ -15,9 +15,9 @@ from pydantic import Field, field_validator, model_validator
 from shared.api_model import CamelModel
 from shared.durations import duration
 from shared.expressions import Expression
-from shared.primitives.catalog import PRIMITIVES
-from shared.primitives.webhook import SecretName
 from shared.schemas.common import EmailAddress
+from shared.schemas.primitives import PRIMITIVE_PARAMS, is_destructive
+from shared.schemas.webhook import SecretName
 
 MAX_APPROVERS = 10
 MAX_CHECKS = 500  # wait_until: timeout / every; each check is an activity in the run's durable history
@@ -105,7 +105,7 @@ class ApprovalPolicy(CamelModel):
     required_approvals: int = Field(default=1, ge=1, le=MAX_APPROVERS)
     timeout: duration() = DEFAULT_APPROVAL_TIMEOUT
     on_timeout: Literal["reject", "approve"] = "reject"
-    # Which primitives need it; None: every destructive one (shared/primitives registry `destructive`).
+    # Which primitives need it; None: every destructive one (their schemas' `destructive`).
     primitives: list[str] | None = Field(default=None, min_length=1)
     # Disabling an account that holds a directory role also waits for approval (checked when the step
     # comes: `user.isAdmin`, the alert's first user).
@@ -120,7 +120,7 @@ class ApprovalPolicy(CamelModel):
     @field_validator("primitives")
     @classmethod
     def _known(cls, names: list[str] | None) -> list[str] | None:
-        unknown = [n for n in names or () if n not in PRIMITIVES]
+        unknown = [n for n in names or () if n not in PRIMITIVE_PARAMS]
         if unknown:
             raise ValueError(f"no primitive named {', '.join(map(repr, unknown))}")
         return names
@@ -132,8 +132,7 @@ class ApprovalPolicy(CamelModel):
     def requires_approval(self, action_type: str) -> bool:
         if self.primitives is not None:
             return action_type in self.primitives
-        spec = PRIMITIVES.get(action_type)
-        return spec is not None and spec.destructive
+        return is_destructive(action_type)
 
     @model_validator(mode="after")
     def _quorum_possible(self) -> ApprovalPolicy:
