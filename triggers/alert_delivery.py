@@ -91,9 +91,15 @@ async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tena
             raise PayloadError("The body contains no alerts.", None)
         return await accept_alerts(alerts, client, endpoint_tenant, check)
     except (PayloadError, ClaimRefused, AlertTooLarge) as exc:
-        log_events.alert_refused(getattr(exc, "code", None) or _REFUSAL_CODES[type(exc)], getattr(exc, "field", None),
-                                 endpoint_tenant)
+        log_refused(exc, endpoint_tenant)
         raise
+
+
+def log_refused(exc: PayloadError | ClaimRefused | AlertTooLarge, tenant_id: str | None, source: str | None = None,
+                record_id: str | None = None) -> None:
+    """The `alert.refused` event, with the code the HTTP answer carries (a polled record: its source and id)."""
+    log_events.alert_refused(getattr(exc, "code", None) or _REFUSAL_CODES[type(exc)], getattr(exc, "field", None),
+                             tenant_id, source, record_id)
 
 
 async def accept_alerts(alerts: list[NormalizedAlert], client: df.DurableOrchestrationClient,

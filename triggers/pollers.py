@@ -42,14 +42,13 @@ def owner() -> str:
     return get_settings().instance_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
-def intake_delivery(client: df.DurableOrchestrationClient) -> Deliver:
+def deliver_polled_records(client: df.DurableOrchestrationClient) -> Deliver:
     async def deliver(tenant_id: str, source: SourceName, record: dict[str, Any]) -> int:
         try:
             alerts = alerts_of(source, record)
             return len(await alert_delivery.accept_alerts(alerts, client, tenant_id)) if alerts else 0
         except (PayloadError, AlertTooLarge) as exc:  # one unreadable record must not hold the tenant's feed
-            log.warning("poll of %s for tenant %s: record %s skipped: %s", source.value, tenant_id,
-                        str(record.get("id"))[:128], exc)
+            alert_delivery.log_refused(exc, tenant_id, source.value, str(record.get("id")))
             return 0
     return deliver
 
@@ -84,7 +83,7 @@ async def poll_tenant_sources(message: func.ServiceBusMessage, client: df.Durabl
     except UndeliverableMessage as exc:  # the reason, never the body; raising hands it back to the broker
         log.error("%s (delivery %s)", exc, message.delivery_count)
         raise
-    report = await cycle.poll_queued_tenant(services.poll_states(), services.graph_factory(), intake_delivery(client),
-                                            tenant_id, owner=owner())
+    report = await cycle.poll_queued_tenant(services.poll_states(), services.graph_factory(),
+                                            deliver_polled_records(client), tenant_id, owner=owner())
     if report.claimed:
         log.info("pollers: tenant %s (message %s): %s", tenant_id, message.message_id, report.summary())

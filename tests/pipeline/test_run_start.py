@@ -84,3 +84,17 @@ async def test_an_unknown_run_is_not_found(async_tables):
         await mark_running(async_tables, "ru-" + "a" * 32 + "-" + "b" * 32, NOW)
     with pytest.raises(NotFound):
         await mark_running(async_tables, "not-a-run-id", NOW)
+
+
+async def test_only_the_first_mark_says_the_run_started(tables, async_tables, recorder):  # noqa: F811
+    """run.started is logged when `started` (activities/playbook_steps.py): once per run, not again when the
+    first step is retried (Durable retries the activity), and not for a stopped run."""
+    playbook(tables, {"type": "all"})
+    run_id, stopped = [(await recorder.receive(normalized(tenant_id=T1))).run_ids[0] for _ in range(2)]
+    AlertStore(tables).stop_run(stopped, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)
+
+    first, retried = await mark_running(async_tables, run_id, NOW), await mark_running(async_tables, run_id, NOW)
+
+    assert (first.started, first.changed is not None) == (True, True)
+    assert (retried.started, retried.run.status) == (False, RunStatus.RUNNING)
+    assert (await mark_running(async_tables, stopped, NOW)).started is False
