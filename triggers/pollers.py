@@ -42,11 +42,11 @@ def owner() -> str:
     return get_settings().instance_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
-def deliver_polled_records(client: df.DurableOrchestrationClient) -> Deliver:
+def deliver_polled_records(client: df.DurableOrchestrationClient, deliveries: alert_delivery.Delivery) -> Deliver:
     async def deliver(tenant_id: str, source: SourceName, record: dict[str, Any]) -> int:
         try:
             alerts = alerts_of(source, record)
-            return len(await alert_delivery.accept_alerts(alerts, client, tenant_id)) if alerts else 0
+            return len(await deliveries.accept_alerts(alerts, client, tenant_id)) if alerts else 0
         except (PayloadError, AlertTooLarge) as exc:  # one unreadable record must not hold the tenant's feed
             alert_delivery.log_refused(exc, tenant_id, source.value, str(record.get("id")))
             return 0
@@ -84,6 +84,7 @@ async def poll_tenant_sources(message: func.ServiceBusMessage, client: df.Durabl
         log.error("%s (delivery %s)", exc, message.delivery_count)
         raise
     report = await cycle.poll_queued_tenant(services.poll_states(), services.graph_factory(),
-                                            deliver_polled_records(client), tenant_id, owner=owner())
+                                            deliver_polled_records(client, alert_delivery.delivery()), tenant_id,
+                                            owner=owner())
     if report.claimed:
         log.info("pollers: tenant %s (message %s): %s", tenant_id, message.message_id, report.summary())

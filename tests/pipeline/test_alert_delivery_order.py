@@ -1,14 +1,16 @@
-"""The order of a delivery's writes around its runs' start (triggers/alert_delivery.accept_alerts): the runs start
-before the alert's list row and their run-list rows are written (not on containment's critical path), and the
-delivery is answered only once they are."""
+"""The order of a delivery's writes around its runs' start (triggers/alert_delivery.Delivery.accept_alerts): the
+runs start before the alert's list row and their run-list rows are written (not on containment's critical path),
+and the delivery is answered only once they are."""
 
 from __future__ import annotations
 
 from shared.alert_listing import AlertQuery
 from shared.run_listing import RunQuery
 from shared.store.alerts import AlertStore
+from shared.store.audit import AuditLog
 from shared.store.run_index import RunIndex
 from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
+from triggers.alert_delivery import Delivery
 
 
 class ObservingDurable:
@@ -31,14 +33,12 @@ class ObservingDurable:
         return instance_id
 
 
-async def test_the_run_starts_before_the_list_row_and_the_delivery_lists_it(tables, recorder, monkeypatch):  # noqa: F811
-    import triggers.alert_delivery as alert_delivery
-
-    monkeypatch.setattr(alert_delivery, "recorder", lambda: recorder)
+async def test_the_run_starts_before_the_list_row_and_the_delivery_lists_it(tables, recorder):  # noqa: F811
     playbook(tables, {"type": "all"})
     durable = ObservingDurable(tables)
+    delivery = Delivery(recorder, tables, AuditLog(tables))
 
-    [summary] = await alert_delivery.accept_alerts([normalized(tenant_id=T1)], durable, None)
+    [summary] = await delivery.accept_alerts([normalized(tenant_id=T1)], durable, None)
 
     assert durable.listed_at_start == [(False, False)]
     assert len(summary["runIds"]) == 1 and durable.listed() == (True, True)
