@@ -99,7 +99,8 @@ class Recorded:
 
 
 class AlertRecorder:
-    def __init__(self, async_tables: AsyncTables, cache: MatchingCache):
+    def __init__(self, async_tables: AsyncTables, cache: MatchingCache, redrive_after: timedelta = REDRIVE_AFTER):
+        self.redrive_after = redrive_after  # the age from which a re-delivery checks a run that has not ended
         self._alerts = DeliveredAlerts(async_tables)
         self._cache = cache
 
@@ -172,7 +173,7 @@ class AlertRecorder:
         # Runs not ended and old enough that their start is not still under way: the caller checks whether
         # their instance still exists and starts those that are safe to start (shared/run_recovery.py).
         result.redrive = [r for r in stored.runs if r.status in OPEN_STATUSES and r.started_by is None
-                          and now - r.created_at > REDRIVE_AFTER]
+                          and now - r.created_at > self.redrive_after]
         log_events.alert_received(known.id, known.tenant_id, known.source.value, True, len(result.redrive))
         return result
 

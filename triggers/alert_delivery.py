@@ -14,7 +14,7 @@ import azure.durable_functions as df
 
 from shared import log_events, run_recovery, services
 from shared.alert_payloads import PayloadError, normalize_payload
-from shared.alert_recording import REDRIVE_AFTER, AlertRecorder, Recorded
+from shared.alert_recording import AlertRecorder, Recorded
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims
 from shared.matching.snapshot import MatchingCache, MatchingSnapshot
 from shared.models.alert import NormalizedAlert
@@ -54,7 +54,7 @@ class Delivery:
         for run in result.redrive:
             try:
                 decision = await run_recovery.recover(client, self.tables, self.audit, run, run.id,
-                                                      datetime.now(UTC), REDRIVE_AFTER)
+                                                      datetime.now(UTC), self.recorder.redrive_after)
             except Exception:  # the reconciler tries again
                 log.exception("could not check run %s of alert %s", run.id, result.alert.id)
                 continue

@@ -17,6 +17,7 @@ from shared.models.run import Run, RunStatus
 from tests.api.helpers import principal_header
 from tests.e2e.test_bec_flow import ADELE, sandbox_user, wait_for_run, wait_for_status
 from tests.e2e.test_flow_runs import APPROVER, approval_gate, start
+from triggers.alert_delivery import delivery
 
 LATER = timedelta(minutes=10)  # past the grace period, without waiting for it
 
@@ -78,8 +79,8 @@ def test_a_redelivery_restarts_a_run_whose_instance_is_gone(api, app_devhost, mo
     run_id = start(api, [approval_gate(timeout="PT2M"), {"type": "disable_user"}])
     run = wait_for_status(api, run_id, "waiting")
     crash(app_devhost)
-    monkeypatch.setattr("triggers.alert_delivery.REDRIVE_AFTER", timedelta(0))  # the run is old enough
-    monkeypatch.setattr("shared.alert_recording.REDRIVE_AFTER", timedelta(0))
+    # The run is old enough: the app's recorder (built by its composition root) checks runs of any age.
+    monkeypatch.setattr(delivery().recorder, "redrive_after", timedelta(0))
     alert = api.get(f"/alerts/{run['alertId']}").json()
     redelivered = api.post("/alerts", json=alert["raw"])
     assert redelivered.json()["alerts"][0]["duplicate"] is True
