@@ -1,50 +1,31 @@
 """notify_email: the alert and the run, as plain text, from the operator's notification mailbox.
 
 `subject` and `body` are templates over the alert, the run and the steps before this one
-(shared/primitives/templates.py: sandboxed, checked when the playbook is saved, default text if one fails to
+(shared/templates.py: sandboxed, checked when the playbook is saved, default text if one fails to
 render, with `templateErrors` recorded). The default body lists each earlier step's outcome (status, what was
-done, error: shared/primitives/step_report.py) and links to the run's page in the console.
+done, error: shared/step_report.py) and links to the run's page in the console.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
-
-from shared.api_model import CamelModel
 from shared.graph.errors import odata_error
 from shared.models.run import StepStatus
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.recipients import Recipient, RecipientRole, describe_recipient, resolve
+from shared.primitives.recipients import RecipientRole, describe_recipient, resolve
 from shared.primitives.registry import Primitive, register
-from shared.primitives.step_report import steps_text
-from shared.primitives.templates import TemplateRenderer, template_text
 from shared.run_links import run_page_url
+from shared.schemas.notify import MAX_SUBJECT, NotifyEmailParams
+from shared.step_report import steps_text
+from shared.templates import TemplateRenderer
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
 MAX_DESCRIPTION = 2000
-MAX_SUBJECT = 255
-MAX_BODY_TEMPLATE = 8000
 MAX_BODY = 32_000  # rendered; longer output is cut there
-
-
-class NotifyEmailParams(CamelModel):
-    type: Literal["notify_email"]
-    # Addresses, or roles resolved through Graph when the step runs (shared/primitives/recipients.py).
-    to: list[Recipient] = Field(min_length=1, max_length=50)
-    subject: template_text(MAX_SUBJECT) | None = None
-    body: template_text(MAX_BODY_TEMPLATE) | None = None  # plain text; default: the alert summary (body_text)
-
-    @model_serializer(mode="wrap")
-    def _omit_unset_body(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if self.body is None and isinstance(data, dict):
-            data.pop("body", None)  # stored playbooks written before templates keep their exact shape
-        return data
 
 
 def default_subject(alert: AlertContext) -> str:
@@ -143,7 +124,7 @@ register(Primitive(
     # Mail.Send in the operator's home tenant; resolving roles reads in the alert's tenant with
     # recipients.RECIPIENT_PERMISSIONS (customer consent, docs/deploy.md).
     ("Mail.Send",), (),
-    destructive=False, idempotent=False, needs_user=False,
+    idempotent=False, needs_user=False,
     handler=notify_email, describe=describe_notify, reports_steps=True,
     example={"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]},
 ))

@@ -20,26 +20,22 @@ from (`recipients.resolved`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
-from shared.api_model import CamelModel
 from shared.graph import reads
 from shared.graph.errors import odata_error
 from shared.graph.odata import odata_literal
-from shared.models.email import EmailAddress, _email
 from shared.primitives.context import StepContext
 from shared.primitives.devices import resolve_alert_device
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.user_actions import user_key
+from shared.schemas.notify import RecipientRole
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
-RoleName = Literal["affectedUser", "manager", "devicePrimaryUser", "tenantContacts", "approvers"]
-ROLES: tuple[str, ...] = RoleName.__args__
 # What resolving each role reads in the ALERT's tenant (customer consent; notify_email's own Mail.Send is in
 # the operator's home tenant). The consent docs and the built-in templates' permissions are derived from it.
 RECIPIENT_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -51,40 +47,6 @@ RECIPIENT_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 MAX_PER_ROLE = 10  # users or devices of one alert a role reads (one noisy alert must not mail a company)
 _MAIL_FIELDS = ["id", "userPrincipalName", "mail"]
-
-
-class RecipientRole(CamelModel):
-    """A recipient named by role, resolved when the step runs."""
-
-    role: RoleName
-    step: int | None = Field(default=None, ge=0)  # for `approvers`: the approval step (an earlier one)
-
-    @model_validator(mode="after")
-    def _step_only_for_approvers(self) -> RecipientRole:
-        if self.role == "approvers" and self.step is None:
-            raise ValueError("step is required with role approvers: the index of an earlier approval step")
-        if self.role != "approvers" and self.step is not None:
-            raise ValueError(f"step applies to role approvers only, not {self.role}")
-        return self
-
-
-def _recipient(value: Any) -> Any:
-    """An address (checked here, so the error says what an address needs) or a role object."""
-    if isinstance(value, str):
-        return _email(value)
-    if isinstance(value, dict):
-        try:
-            return RecipientRole.model_validate(value)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            raise ValueError(f"{where}: {message}" if where else message) from None
-    return value
-
-
-# An address, or {"role": ...} (see the table above).
-Recipient = Annotated[EmailAddress | RecipientRole, BeforeValidator(_recipient)]
 
 
 def describe_recipient(recipient: str | RecipientRole) -> str:

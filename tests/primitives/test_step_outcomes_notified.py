@@ -8,7 +8,7 @@ import pytest
 from sandbox import SandboxServer
 from shared.models.run import StepStatus
 from shared.primitives.runner import execute_step
-from shared.primitives.templates import TEMPLATE_VARIABLES, check_template
+from shared.templates import TEMPLATE_VARIABLES, check_template
 from tests.primitives.notify_fixtures import PUBLIC_URL, RUN, alert, deps, fresh, outside, server
 
 __all__ = ["deps", "fresh", "outside", "server"]  # fixtures used by name
