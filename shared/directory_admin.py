@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.models.tenant import Tenant, TenantGroup
+from shared.pollers.cycle import polled_sources_on
+from shared.settings import AppSettings
 from shared.sources.models import SourcesConfig
 from shared.store.audit import AuditLog, pending_event
 from shared.store.directory import GROUP_PK, TENANT_PK, DirectoryStore
@@ -19,6 +21,13 @@ from shared.store.playbooks import PlaybookStore
 from shared.store.sources import SourceStore
 from shared.store.tables import DIRECTORY
 from shared.tenant_references import check_members, delete_unused_group, delete_unused_tenant
+
+
+def sources_on_register(settings: AppSettings) -> SourcesConfig | None:
+    """The local stack turns a registered tenant's sources on at once (the sandbox tenant is polled); else None."""
+    if not settings.sources_on_register_seconds:
+        return None
+    return polled_sources_on(settings.sources_on_register_seconds, settings.is_development)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import azure.functions as func
 
 from shared import services
 from shared.auth import Permission
+from shared.directory_admin import sources_on_register
 from shared.models.tenant import Tenant, TenantGroup
-from shared.pollers.cycle import polled_sources_on
 from shared.settings import get_settings
 from shared.store.directory import NotFound
 from triggers.api import ApiError, body_of, path_id, respond
@@ -19,14 +19,6 @@ bp = df.Blueprint()
 
 def _dump(items) -> dict:
     return {"value": [i.model_dump(mode="json", by_alias=True) for i in items]}
-
-
-def sources_on_register():
-    """The local stack turns a registered tenant's sources on at once (the sandbox tenant is polled); else None."""
-    settings = get_settings()
-    if not settings.sources_on_register_seconds:
-        return None
-    return polled_sources_on(settings.sources_on_register_seconds, settings.is_development)
 
 
 def tenant_id_from(req: func.HttpRequest) -> str:
@@ -62,7 +54,7 @@ def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
 def create_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         tenant = services.directory_admin().create_tenant(Tenant.model_validate(body_of(req)), who.name,
-                                                          sources_on_register())
+                                                          sources_on_register(get_settings()))
         return json_response(tenant, status_code=201, headers={"Location": f"/api/tenants/{tenant.id}"})
 
     return respond(req, Permission.MANAGE, create)

@@ -99,6 +99,20 @@ class DirectoryStore:
         rows = self._table.query_entities(f"PartitionKey eq '{TENANT_PK}' and {_RECORDS}")
         return [Tenant.model_validate(get_json(r, "doc")) for r in rows]
 
+    def tenants_page(self, limit: int, token: dict[str, str] | None) -> tuple[list[Tenant], dict[str, str] | None]:
+        """Up to `limit` tenants in id order, and the next page's token (None: no more)."""
+        return self._page(TENANT_PK, Tenant, limit, token)
+
+    def groups_page(self, limit: int, token: dict[str, str] | None
+                    ) -> tuple[list[TenantGroup], dict[str, str] | None]:
+        return self._page(GROUP_PK, TenantGroup, limit, token)
+
+    def _page(self, partition: str, model, limit: int, token: dict[str, str] | None):
+        pages = self._table.query_entities(f"PartitionKey eq @pk and {_RECORDS}", parameters={"pk": partition},
+                                           results_per_page=limit).by_page(token)
+        items = [model.model_validate(get_json(r, "doc")) for r in next(pages, [])]
+        return items, pages.continuation_token or None
+
     def get_tenant(self, tenant_id: str) -> Tenant:
         try:
             return Tenant.model_validate(get_json(self._table.get_entity(TENANT_PK, tenant_id), "doc"))
