@@ -44,7 +44,8 @@ def _summary(details: dict[str, Any]) -> str:
 @ROUTER.get("audit")
 def audit(req: ConsoleRequest) -> ConsoleResponse:
     # An empty filter box is no filter (a GET form sends every box).
-    params = {k: v for k, v in req.params.items() if v != "" and k in {"continuationToken", *(f[0] for f in FILTERS)}}
+    known = {"continuationToken", "limit", *(f[0] for f in FILTERS)}
+    params = {k: v for k, v in req.params.items() if v != "" and k in known}
     values = {k: v for k, v in params.items() if k != "continuationToken"}
     filters_only = urlencode(values)
     context = {"filters": FILTERS, "values": values, "default_days": DEFAULT_DAYS, "events": [],
