@@ -12,7 +12,9 @@ from shared.models.playbook import (
     PlaybookPatch,
     broad_problem,
 )
+from shared.store.audit import PendingEvent
 from shared.store.playbooks import PreconditionFailed, etag_of
+from shared.store.tables import PLAYBOOKS
 from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import error_response, json_response
@@ -40,9 +42,9 @@ def _precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
     return response
 
 
-def _audit(action: str, playbook: Playbook, who, **details) -> None:
-    services.audit().record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details},
-                            who.name)
+def _deliver(event: PendingEvent) -> None:
+    """The change's audit event, written in its transaction, into the audit log (shared/store/audit.py)."""
+    services.audit().deliver_written(PLAYBOOKS, event)
 
 
 @bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -57,8 +59,9 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
         _refuse_broad(draft)
-        created = services.playbooks().create(draft, actor=who.name)
-        _audit("playbook.created", created, who)
+        event = PendingEvent("playbook.created", who.name)
+        created = services.playbooks().create(draft, actor=who.name, audit=event)
+        _deliver(event)
         return _with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
@@ -80,12 +83,14 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
         patch = PlaybookPatch.model_validate(body_of(req), context=SAVING)
         if patch.trigger is not None:
             check_scope_exists(services.directory(), patch.trigger.tenant_scope)
+        event = PendingEvent("playbook.updated", who.name,
+                             changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
         try:
             updated = services.playbooks().update(path_id(req), patch, if_match, actor=who.name,
-                                                  check=_refuse_broad)
+                                                  check=_refuse_broad, audit=event)
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
-        _audit("playbook.updated", updated, who, changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
+        _deliver(event)
         return _with_etag(updated)
 
     return respond(req, Permission.MANAGE, update)
@@ -95,11 +100,12 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
 def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
         playbook_id = path_id(req)
+        event = PendingEvent("playbook.deleted", who.name)
         try:
-            deleted = services.playbooks().delete(playbook_id, req.headers.get("If-Match"))
+            services.playbooks().delete(playbook_id, req.headers.get("If-Match"), audit=event)
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
-        _audit("playbook.deleted", deleted, who)
+        _deliver(event)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

@@ -15,7 +15,7 @@ import azure.functions as func
 
 from shared import run_recovery, services
 from shared.settings import get_settings
-from shared.store.tables import DIRECTORY
+from shared.store.tables import DIRECTORY, PLAYBOOKS
 
 bp = df.Blueprint()
 log = logging.getLogger("riposte.recovery")
@@ -34,6 +34,7 @@ async def reconcile_runs(timer: func.TimerRequest, client: df.DurableOrchestrati
     runs = await asyncio.to_thread(services.alerts().backfill_run_list)
     if runs is not None:
         log.info("run list backfill: read %d run rows stored before the run list existed", runs)
-    delivered = await asyncio.to_thread(services.audit().deliver_pending, DIRECTORY)
+    delivered = sum([await asyncio.to_thread(services.audit().deliver_pending, table)
+                     for table in (DIRECTORY, PLAYBOOKS)])
     if delivered:
         log.warning("delivered %d audit events left pending by a writer that stopped after its change", delivered)

@@ -1,7 +1,7 @@
 """The audit log: append-only events, partitioned by day, newest first within a day.
 
 A change and its audit event live in different tables, so no transaction holds both. Where the change is one
-single-partition write (tenants, groups), the event is first written as a *pending* row in the changed row's
+single-partition write (tenants, groups, playbooks), the event is first written as a *pending* row in the changed row's
 own partition, in the change's transaction (`pending_event`), then copied here under the row key it was given
 and the pending row deleted (`AuditLog.deliver`). A crash between the two leaves the pending row, which the
 reconciler's sweep delivers (`deliver_pending`): the change is never stored unaudited, and the event is never
@@ -39,6 +39,20 @@ def pending_event(partition: str, event: str, subject: str, details: dict[str, A
     return put_json(entity, "details", details)
 
 
+class PendingEvent:
+    """An audit event whose subject and details a store learns only as it builds the change (a new playbook's
+    id and version): the store asks `row(...)` for the pending row to write in its transaction; the caller
+    delivers `entity` afterwards (AuditLog.deliver)."""
+
+    def __init__(self, event: str, actor: str, **details: Any):
+        self.event, self.actor, self.details = event, actor, details
+        self.entity: dict[str, Any] | None = None
+
+    def row(self, partition: str, subject: str, **details: Any) -> dict[str, Any]:
+        self.entity = pending_event(partition, self.event, subject, details | self.details, self.actor)
+        return self.entity
+
+
 def is_pending_event(entity: dict[str, Any]) -> bool:
     return str(entity.get("RowKey", "")).startswith(PENDING_PREFIX)
 
@@ -72,6 +86,11 @@ class AuditLog:
         except ResourceNotFoundError:
             pass
         return row_key
+
+    def deliver_written(self, table: str, pending: PendingEvent) -> None:
+        """Deliver a PendingEvent its store wrote (nothing when the store wrote no change)."""
+        if pending.entity is not None:
+            self.deliver(table, pending.entity)
 
     def deliver_pending(self, table: str) -> int:
         """Deliver every pending event left in `table` by a writer that stopped after its change (the

@@ -13,12 +13,14 @@ from azure.data.tables import TableClient
 from shared.audit_listing import AuditQuery
 from shared.directory_admin import DirectoryAdmin
 from shared.errors import Refused
+from shared.models.playbook import PlaybookDraft, PlaybookPatch
 from shared.models.tenant import Tenant, TenantGroup
-from shared.store.audit import AuditLog
+from shared.store.audit import AuditLog, PendingEvent
 from shared.store.directory import AlreadyExists, DirectoryStore
-from shared.store.playbooks import PlaybookStore
+from shared.store.playbooks import PlaybookStore, PreconditionFailed
 from shared.store.sources import SourceStore
-from shared.store.tables import DIRECTORY
+from shared.store.tables import DIRECTORY, PLAYBOOKS
+from tests.api.helpers import bec_playbook
 
 
 class Crash(Exception):
@@ -90,3 +92,34 @@ def test_every_change_is_audited_and_a_refused_one_writes_nothing(tables, admin)
     assert [e[0] for e in events(tables)][::-1] == [
         "tenant.created", "tenant.replaced", "group.created", "group.replaced", "group.deleted", "tenant.deleted"]
     assert pending(tables) == 0 and admin.directory.list_tenants() == []
+
+
+def crash_on_delivery(self, table, row):
+    raise Crash("the process stopped between the change and the audit log")
+
+
+def test_playbook_changes_carry_their_event_in_their_transaction(tables, monkeypatch):
+    store, log = PlaybookStore(tables), AuditLog(tables)
+    draft = PlaybookDraft.model_validate(bec_playbook(name="Outboxed"))
+    created_event = PendingEvent("playbook.created", "ana")
+    created = store.create(draft, "ana", audit=created_event)
+    updated_event = PendingEvent("playbook.updated", "ben", changed=["enabled"])
+    with monkeypatch.context() as patched:
+        patched.setattr(AuditLog, "deliver", crash_on_delivery)
+        with pytest.raises(Crash):
+            log.deliver_written(PLAYBOOKS, created_event)
+        updated = store.update(created.id, PlaybookPatch(enabled=False), '"v1"', "ben", audit=updated_event)
+    assert updated.version == 2 and events(tables) == []  # both changes stored, their events pending beside them
+    assert [p.id for p in store.list()] == [created.id] and len(store.versions(created.id, 10, None)[0]) == 2
+
+    assert log.deliver_pending(PLAYBOOKS) == 2
+    refused = PendingEvent("playbook.deleted", "eve")
+    with pytest.raises(PreconditionFailed):
+        store.delete(created.id, '"v1"', audit=refused)  # a stale If-Match: nothing written, no event
+    log.deliver_written(PLAYBOOKS, refused)
+    deleted_event = PendingEvent("playbook.deleted", "ana")
+    store.delete(created.id, '"v2"', audit=deleted_event)
+    log.deliver_written(PLAYBOOKS, deleted_event)
+    assert events(tables) == [("playbook.deleted", created.id, "ana"), ("playbook.updated", created.id, "ben"),
+                              ("playbook.created", created.id, "ana")]
+    assert log.deliver_pending(PLAYBOOKS) == 0 and store.list() == []
