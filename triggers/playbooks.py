@@ -12,6 +12,7 @@ from shared.models.playbook import (
     PlaybookPatch,
     broad_problem,
 )
+from shared.playbook_templates.updates import status
 from shared.store.audit import PendingEvent
 from shared.store.playbooks import PreconditionFailed, etag_of
 from shared.store.tables import PLAYBOOKS
@@ -22,24 +23,39 @@ from triggers.http_responses import error_response, json_response
 bp = df.Blueprint()
 
 
-def _refuse_broad(playbook: PlaybookDraft) -> None:
+def refuse_broad(playbook: PlaybookDraft) -> None:
     problem = broad_problem(playbook)
     if problem is not None:
         raise ApiError(400, "invalid_request", problem, field="trigger")
 
 
-def _with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
+def playbook_view(playbook: Playbook) -> dict:
+    """A playbook as the API shows it: as stored, and for one installed from a template, whether the template
+    has a newer version (`template.latestVersion`, `template.updateAvailable`)."""
+    view = playbook.model_dump(mode="json", by_alias=True)
+    template = status(services.playbook_templates(), playbook)
+    if template is not None:
+        view["template"] |= template
+    return view
+
+
+def with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
     headers = {"ETag": etag_of(playbook)}
     if status_code == 201:
         headers["Location"] = f"/api/playbooks/{playbook.id}"
-    return json_response(playbook, status_code=status_code, headers=headers)
+    return json_response(playbook_view(playbook), status_code=status_code, headers=headers)
 
 
-def _precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
+def precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
     response = error_response(412, "precondition_failed",
                               f"The playbook changed; it is now at {etag_of(exc.current)}.", field="If-Match")
     response.headers["ETag"] = etag_of(exc.current)
     return response
+
+
+def audit(action: str, playbook: Playbook, who, **details) -> None:
+    services.audit().record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details},
+                            who.name)
 
 
 def _deliver(event: PendingEvent) -> None:
@@ -50,7 +66,7 @@ def _deliver(event: PendingEvent) -> None:
 @bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(
-        {"value": [p.model_dump(mode="json", by_alias=True) for p in services.playbooks().list()]}))
+        {"value": [playbook_view(p) for p in services.playbooks().list()]}))
 
 
 @bp.route(route="api/playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -58,18 +74,18 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
-        _refuse_broad(draft)
+        refuse_broad(draft)
         event = PendingEvent("playbook.created", who.name)
         created = services.playbooks().create(draft, actor=who.name, audit=event)
         _deliver(event)
-        return _with_etag(created, status_code=201)
+        return with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
 
 
 @bp.route(route="api/playbooks/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_playbook(req: func.HttpRequest) -> func.HttpResponse:
-    return respond(req, Permission.READ, lambda who: _with_etag(services.playbooks().get(path_id(req))))
+    return respond(req, Permission.READ, lambda who: with_etag(services.playbooks().get(path_id(req))))
 
 
 @bp.route(route="api/playbooks/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -87,11 +103,11 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
                              changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
         try:
             updated = services.playbooks().update(path_id(req), patch, if_match, actor=who.name,
-                                                  check=_refuse_broad, audit=event)
+                                                  check=refuse_broad, audit=event)
         except PreconditionFailed as exc:
-            return _precondition_failed(exc)
+            return precondition_failed(exc)
         _deliver(event)
-        return _with_etag(updated)
+        return with_etag(updated)
 
     return respond(req, Permission.MANAGE, update)
 
@@ -104,7 +120,7 @@ def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
         try:
             services.playbooks().delete(playbook_id, req.headers.get("If-Match"), audit=event)
         except PreconditionFailed as exc:
-            return _precondition_failed(exc)
+            return precondition_failed(exc)
         _deliver(event)
         return func.HttpResponse(status_code=204)
 
