@@ -25,17 +25,18 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.console_api_bench import NOW, seed
 from devhost.stack import AZURITE, _wait_for_port, azurite_storage_args, free_ports, storage_connection_string
 from shared import services
+from shared.approvals.records import AlertSummary, ApprovalRecord, CoveredStep
 from shared.audit_listing import audit_row_prefix
 from shared.console.dispatch import handle
 from shared.console.routing import _PARAM, ROUTER
 from shared.models.alert import Alert
-from shared.models.playbook import PlaybookDraft
+from shared.models.playbook import PlaybookDraft, PlaybookPatch
 from shared.models.run import Run, StepResult, StepStatus
 from shared.models.tenant import Tenant, TenantGroup
 from shared.settings import get_settings
@@ -47,6 +48,7 @@ from shared.store.tables import ALERTS, AUDIT, get_json, put_json
 
 TARGET_MS = 300
 PREFIX = "benchpages"
+APPROVER = "bench.approver@yourmsp.example"  # the signed-in principal: the approvals inbox shows their gates
 
 
 def _alert_rows(run_entity: dict, n: int) -> list[dict]:
@@ -116,15 +118,45 @@ def seed_all(alerts: int, workers: int) -> dict[str, str]:
     for rows in days.values():
         for start in range(0, len(rows), 100):
             tables(AUDIT).submit_transaction([("create", row) for row in rows[start:start + 100]])
+    store.update(playbooks[0], PlaybookPatch(description="Second version"), '"v1"', "bench")  # a diff to show
+    gates = seed_gates(20, playbooks[0], tenants[0])
     run_id = runs[0]["RowKey"].removeprefix("run|")
     return {"alertId": runs[0]["PartitionKey"], "runId": run_id, "playbookId": playbooks[0], "tenantId": tenants[3],
-            "groupId": "group-1", "version": "1", "id": run_id}
+            "groupId": "group-1", "version": "1", "id": run_id, "approvalId": gates[0]}
 
 
+def seed_gates(count: int, playbook_id: str, tenant_id: str) -> list[str]:
+    """Pending approval gates naming the signed-in approver (the inbox and a gate's page)."""
+    store, now, ids = services.approvals(), datetime.now(UTC), []
+    for n in range(count):
+        record = ApprovalRecord(
+            id="ap-" + uuid.uuid4().hex, run_id=f"ru-{uuid.uuid4().hex}-{playbook_id}", alert_id="al-x",
+            playbook_id=playbook_id, playbook_name="Playbook 00", playbook_version=1, tenant_id=tenant_id,
+            step_index=0, approvers=[APPROVER, "other@yourmsp.example"], required_approvals=1,
+            on_timeout="reject", on_reject="stop", deadline=now + timedelta(hours=4), created_at=now,
+            alert=AlertSummary(id="al-x", title=f"Alert {n}", severity="high", category="security",
+                               source="graphSecurityAlert", users=["adele@contoso.example"]),
+            covered=[CoveredStep(index=1, action_type="disable_user", would_do="Would disable adele",
+                                 destructive=True)])
+        store.create(record)
+        ids.append(record.id)
+    return ids
+
+
+# The query a page is opened with (by route template), where it needs one to show what a technician sees.
+QUERIES: dict[str, dict[str, str]] = {
+    "playbooks/{playbookId}/diff": {"from": "1", "to": "2"},
+    "playbooks/title-test": {"pattern": "inbox rule", "last": "200"},
+}
 # Filtered lists worth their own line, where the page exists: (path, query).
 VARIANTS = [("alerts", {"severity": "high"}), ("alerts", {"tenantId": str(uuid.UUID(int=3))}),
             ("runs", {"status": "failed"}), ("runs", {"status": "completedWithErrors"}),
             ("audit", {"actor": "ana"}), ("audit", {"action": "tenant.replaced"})]
+
+
+def page_queries(ids: dict[str, str]) -> dict[str, dict[str, str]]:
+    return QUERIES | {"playbooks/{playbookId}/simulate": {"alertId": ids["alertId"]},
+                      "alerts/{alertId}/run": {"playbookId": ids["playbookId"]}}
 
 
 def pages(ids: dict[str, str]) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
@@ -142,8 +174,8 @@ def pages(ids: dict[str, str]) -> tuple[list[tuple[str, dict[str, str]]], list[s
                 break
             segments.append(ids[param.group(1)] if param else segment)
         else:
-            chosen.append(("/".join(segments), {}))
-    present = {path for path, _ in chosen}
+            chosen.append(("/".join(segments), page_queries(ids).get(route.template, {})))
+    present = {path for path, query in chosen if not query}
     chosen += [(path, query) for path, query in VARIANTS if path in present]
     return chosen, missing
 
@@ -194,10 +226,13 @@ def main() -> int:
                 "AzureWebJobsStorage": storage_connection_string(blob, queue, table_port),
                 "RIPOSTE_TABLE_PREFIX": PREFIX, "RIPOSTE_ENVIRONMENT": "development",
                 "RIPOSTE_LOCAL_PRINCIPAL_ROLES": "PLAYBOOKS_READ,PLAYBOOKS_MANAGE,SECURITY_MANAGE",
-                "RIPOSTE_LOCAL_PRINCIPAL_NAME": "bench",
+                "RIPOSTE_LOCAL_PRINCIPAL_NAME": APPROVER,
+                # Simulation describes steps and calls nothing, but builds its dependencies.
+                "GRAPH_AUTH_MODE": "local_token", "GRAPH_CLIENT_ID": "bench", "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0",
                 "RIPOSTE_SECRET_APPROVAL_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode()})
 
             get_settings.cache_clear()
+            services.tables.cache_clear()
             started = time.monotonic()
             ids = seed_all(args.alerts, args.workers)
             print(f"{args.alerts} alerts and runs, 50 tenants, 20 playbooks, 2,000 audit events stored in "
