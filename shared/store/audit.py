@@ -1,9 +1,9 @@
 """The audit log: append-only events, partitioned by day, newest first within a day.
 
 A change and its audit event live in different tables, so no transaction holds both. Where the change is one
-single-partition write (tenants, groups, playbooks), the event is first written as a *pending* row in the changed row's
-own partition, in the change's transaction (`pending_event`), then copied here under the row key it was given
-and the pending row deleted (`AuditLog.deliver`). A crash between the two leaves the pending row, which the
+single-partition transaction (tenants, groups, playbooks), the event is first written as a *pending* row in the
+changed rows' own partition, in the change's transaction (`pending_event`), then copied here under the row key
+it was given and the pending row deleted (`AuditLog.deliver`). A crash between the two leaves the pending row, which the
 reconciler's sweep delivers (`deliver_pending`): the change is never stored unaudited, and the event is never
 stored twice (its row key is fixed when the change is written; a second copy is refused as existing).
 """
@@ -53,10 +53,6 @@ class PendingEvent:
         return self.entity
 
 
-def is_pending_event(entity: dict[str, Any]) -> bool:
-    return str(entity.get("RowKey", "")).startswith(PENDING_PREFIX)
-
-
 class AuditLog:
     def __init__(self, tables: Tables):
         self._tables = tables
@@ -94,7 +90,8 @@ class AuditLog:
 
     def deliver_pending(self, table: str) -> int:
         """Deliver every pending event left in `table` by a writer that stopped after its change (the
-        reconciler's sweep); how many. One range filter on the row key over a small table."""
+        reconciler's sweep); how many. A row-key range filter over the whole table: Table Storage scans it
+        server-side (Directory: tenants and groups; Playbooks: every version row), a few pages every 5 minutes."""
         rows = self._tables(table).query_entities("RowKey ge @lo and RowKey lt @hi",
                                                   parameters={"lo": PENDING_PREFIX, "hi": _PENDING_END})
         delivered = 0
