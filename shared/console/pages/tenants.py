@@ -139,7 +139,7 @@ def tenants(req: ConsoleRequest) -> ConsoleResponse:
     listed, token = services.directory().tenants_page(PAGE_SIZE, _token(req))
     groups, _ = services.directory().groups_page(PAGE_SIZE, None)
     return page(req, "tenants/list.html", title="Tenants", tenants=listed, groups=groups,
-                next_link=_next_link("tenants", token), first_page="page" in req.params,
+                next_link=_next_link("tenants", token), paged="page" in req.params,
                 may_manage=req.principal.may(Permission.MANAGE))
 
 
