@@ -6,6 +6,7 @@ import asyncio
 from functools import lru_cache
 
 from shared.approvals.store import ApprovalStore
+from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
@@ -47,6 +48,11 @@ def playbooks() -> PlaybookStore:
 
 def directory() -> DirectoryStore:
     return DirectoryStore(tables())
+
+
+def directory_admin() -> DirectoryAdmin:
+    """Audited changes of tenants and groups (the API's and the console's)."""
+    return DirectoryAdmin(directory(), playbooks(), sources(), audit())
 
 
 def sources() -> SourceStore:
