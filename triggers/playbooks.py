@@ -3,27 +3,17 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared import services
+from shared import playbook_edits, services
 from shared.api_model import SAVING
 from shared.auth import Permission
-from shared.models.playbook import (
-    Playbook,
-    PlaybookDraft,
-    PlaybookPatch,
-    broad_problem,
-)
+from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
+from shared.playbook_edits import audit, refuse_broad
 from shared.store.playbooks import PreconditionFailed, etag_of
 from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
-
-
-def _refuse_broad(playbook: PlaybookDraft) -> None:
-    problem = broad_problem(playbook)
-    if problem is not None:
-        raise ApiError(400, "invalid_request", problem, field="trigger")
 
 
 def _with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
@@ -40,11 +30,6 @@ def _precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
     return response
 
 
-def _audit(action: str, playbook: Playbook, who, **details) -> None:
-    services.audit().record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details},
-                            who.name)
-
-
 @bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(
@@ -56,9 +41,9 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
-        _refuse_broad(draft)
+        refuse_broad(draft)
         created = services.playbooks().create(draft, actor=who.name)
-        _audit("playbook.created", created, who)
+        audit("playbook.created", created, who)
         return _with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
@@ -78,14 +63,10 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
                            "Send If-Match with the ETag you read, so concurrent edits are not lost.",
                            field="If-Match")
         patch = PlaybookPatch.model_validate(body_of(req), context=SAVING)
-        if patch.trigger is not None:
-            check_scope_exists(services.directory(), patch.trigger.tenant_scope)
         try:
-            updated = services.playbooks().update(path_id(req), patch, if_match, actor=who.name,
-                                                  check=_refuse_broad)
+            updated = playbook_edits.update_playbook(path_id(req), patch, if_match, who)
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
-        _audit("playbook.updated", updated, who, changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
         return _with_etag(updated)
 
     return respond(req, Permission.MANAGE, update)
@@ -99,7 +80,7 @@ def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
             deleted = services.playbooks().delete(playbook_id, req.headers.get("If-Match"))
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
-        _audit("playbook.deleted", deleted, who)
+        audit("playbook.deleted", deleted, who)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

@@ -1,4 +1,5 @@
 """One module per console section; importing this package registers every page in routing.ROUTER."""
 
-import shared.console.pages.approvals  # noqa: F401
+from shared.console.pages import approvals as approvals
 from shared.console.pages import home  # noqa: F401
+from shared.console.pages import playbooks as playbooks

@@ -1,0 +1,32 @@
+"""Saving a change to a playbook, the same way for the API (`PATCH /api/playbooks/{id}`) and the console: the
+scope it names must exist, a broad live trigger must be acknowledged, the If-Match version must be current, and
+the change is audited."""
+
+from __future__ import annotations
+
+from shared import services
+from shared.auth import Principal
+from shared.errors import Refused
+from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch, broad_problem
+from shared.tenant_references import check_scope_exists
+
+
+def refuse_broad(playbook: PlaybookDraft) -> None:
+    problem = broad_problem(playbook)
+    if problem is not None:
+        raise Refused(400, "invalid_request", problem, field="trigger")
+
+
+def audit(action: str, playbook: Playbook, who: Principal, **details) -> None:
+    services.audit().record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details},
+                            who.name)
+
+
+def update_playbook(playbook_id: str, patch: PlaybookPatch, if_match: str, who: Principal) -> Playbook:
+    """The saved playbook. Raises Refused (400, naming the field), PreconditionFailed (If-Match is not the
+    current version), Conflict (another writer saved in between) or NotFound."""
+    if patch.trigger is not None:
+        check_scope_exists(services.directory(), patch.trigger.tenant_scope)
+    updated = services.playbooks().update(playbook_id, patch, if_match, actor=who.name, check=refuse_broad)
+    audit("playbook.updated", updated, who, changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
+    return updated
