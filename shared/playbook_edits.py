@@ -4,11 +4,24 @@ the change is audited."""
 
 from __future__ import annotations
 
-from shared import services
+from dataclasses import dataclass
+
 from shared.auth import Principal
 from shared.errors import Refused
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch, broad_problem
+from shared.store.audit import AuditLog
+from shared.store.directory import DirectoryStore
+from shared.store.playbooks import PlaybookStore
 from shared.tenant_references import check_scope_exists
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What saving reads and writes (the caller passes shared/services.py's)."""
+
+    playbooks: PlaybookStore
+    directory: DirectoryStore
+    audit: AuditLog
 
 
 def refuse_broad(playbook: PlaybookDraft) -> None:
@@ -17,16 +30,16 @@ def refuse_broad(playbook: PlaybookDraft) -> None:
         raise Refused(400, "invalid_request", problem, field="trigger")
 
 
-def audit(action: str, playbook: Playbook, who: Principal, **details) -> None:
-    services.audit().record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details},
-                            who.name)
+def audit(log: AuditLog, action: str, playbook: Playbook, who: Principal, **details) -> None:
+    log.record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details}, who.name)
 
 
-def update_playbook(playbook_id: str, patch: PlaybookPatch, if_match: str, who: Principal) -> Playbook:
+def update_playbook(deps: Deps, playbook_id: str, patch: PlaybookPatch, if_match: str, who: Principal) -> Playbook:
     """The saved playbook. Raises Refused (400, naming the field), PreconditionFailed (If-Match is not the
     current version), Conflict (another writer saved in between) or NotFound."""
     if patch.trigger is not None:
-        check_scope_exists(services.directory(), patch.trigger.tenant_scope)
-    updated = services.playbooks().update(playbook_id, patch, if_match, actor=who.name, check=refuse_broad)
-    audit("playbook.updated", updated, who, changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
+        check_scope_exists(deps.directory, patch.trigger.tenant_scope)
+    updated = deps.playbooks.update(playbook_id, patch, if_match, actor=who.name, check=refuse_broad)
+    audit(deps.audit, "playbook.updated", updated, who,
+          changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
     return updated

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from functools import lru_cache
 
+from shared import playbook_edits
+from shared.approvals import signed_in
 from shared.approvals.store import ApprovalStore
 from shared.graph import GraphClientFactory
 from shared.intake import Intake, MatchingCache
@@ -76,6 +78,16 @@ def approvals() -> ApprovalStore:
 
 
 @lru_cache(maxsize=1)
+def approval_deps() -> signed_in.Deps:
+    """What a signed-in approver's decision uses (the API and the console's inbox)."""
+    return signed_in.Deps(approvals(), alerts(), tables(), audit())
+
+
+def playbook_edit_deps() -> playbook_edits.Deps:
+    """What saving a playbook change uses (the API and the console's editor)."""
+    return playbook_edits.Deps(playbooks(), directory(), audit())
+
+
 def graph_factory() -> GraphClientFactory:
     return GraphClientFactory()
 

@@ -70,7 +70,8 @@ async def approval_page(req: func.HttpRequest) -> func.HttpResponse:
 async def approval_response(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return _page(await link.respond(req.route_params["id"], req.params, req.headers, req.get_body() or b"",
                                     services.approvals(), get_settings(), client.raise_event, datetime.now(UTC),
-                                    audit=services.audit(), recover_run=signed_in.run_recoverer(client)))
+                                    audit=services.audit(),
+                                    recover_run=signed_in.run_recoverer(client, services.approval_deps())))
 
 
 # --- management API ---------------------------------------------------------------------------------
@@ -115,8 +116,8 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
 
 async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, who: Principal) -> func.HttpResponse:
     request = DecisionRequest.model_validate(body_of(req))
-    outcome = await signed_in.decide(_approval_id(req), who.name, request.decision, request.comment, req.headers,
-                                     client, "api", actor=who.name)
+    outcome = await signed_in.decide(services.approval_deps(), _approval_id(req), who.name, request.decision,
+                                     request.comment, req.headers, client, "api", actor=who.name)
     if isinstance(outcome.result, Refusal):
         raise Refused(outcome.result.status, outcome.result.code, outcome.result.message)
     # needed: false when the others had reached the outcome already (kept on record, not counted)

@@ -43,7 +43,7 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
         refuse_broad(draft)
         created = services.playbooks().create(draft, actor=who.name)
-        audit("playbook.created", created, who)
+        audit(services.audit(), "playbook.created", created, who)
         return _with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
@@ -64,7 +64,8 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
                            field="If-Match")
         patch = PlaybookPatch.model_validate(body_of(req), context=SAVING)
         try:
-            updated = playbook_edits.update_playbook(path_id(req), patch, if_match, who)
+            updated = playbook_edits.update_playbook(services.playbook_edit_deps(), path_id(req), patch, if_match,
+                                                         who)
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
         return _with_etag(updated)
@@ -80,7 +81,7 @@ def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
             deleted = services.playbooks().delete(playbook_id, req.headers.get("If-Match"))
         except PreconditionFailed as exc:
             return _precondition_failed(exc)
-        audit("playbook.deleted", deleted, who)
+        audit(services.audit(), "playbook.deleted", deleted, who)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared import run_recovery, services
+from shared import run_recovery
 from shared.approvals.decisions import (
     Accepted,
     RecoverRun,
@@ -23,7 +23,11 @@ from shared.approvals.decisions import (
     user_agent,
 )
 from shared.approvals.records import ApprovalRecord, ApprovalStatus, Decision, DecisionValue, Via
+from shared.approvals.store import ApprovalStore
+from shared.store.alerts import AlertStore
+from shared.store.audit import AuditLog
 from shared.store.directory import NotFound
+from shared.store.tables import Tables
 
 NOT_AN_APPROVER = Refusal(403, "not_an_approver", "You are not an approver of this gate.")
 
@@ -35,36 +39,45 @@ class Outcome:
     result: Accepted | Refusal
 
 
-def run_recoverer(client: Any) -> RecoverRun:
+@dataclass(frozen=True)
+class Deps:
+    """What deciding reads and writes (the caller passes shared/services.py's)."""
+
+    approvals: ApprovalStore
+    alerts: AlertStore
+    tables: Tables
+    audit: AuditLog
+
+
+def run_recoverer(client: Any, deps: Deps) -> RecoverRun:
     """Reconcile a run that could not be woken: restarted, or recorded lost (shared/run_recovery.py)."""
     async def recover_run(run_id: str) -> None:
         # The run opened this gate, so it had started: no grace period. Restarted or recorded lost if its
         # instance is gone; left alone if it is alive (the wake-up failed for another reason).
         try:
-            run = await asyncio.to_thread(services.alerts().get_run, run_id)
+            run = await asyncio.to_thread(deps.alerts.get_run, run_id)
         except NotFound:
             run = None
-        await run_recovery.recover(client, services.tables(), services.audit(), run, run_id, datetime.now(UTC),
-                                   timedelta(0))
+        await run_recovery.recover(client, deps.tables, deps.audit, run, run_id, datetime.now(UTC), timedelta(0))
     return recover_run
 
 
-def pending_for(approver: str, limit: int = 200) -> list[ApprovalRecord]:
+def pending_for(store: ApprovalStore, approver: str, limit: int = 200) -> list[ApprovalRecord]:
     """The pending gates this principal is an approver of, newest first (the store lists at most `limit`)."""
-    return [r for r in services.approvals().list(ApprovalStatus.PENDING, limit) if r.is_approver(approver)]
+    return [r for r in store.list(ApprovalStatus.PENDING, limit) if r.is_approver(approver)]
 
 
-async def decide(approval_id: str, approver: str, value: DecisionValue, comment: str | None,
+async def decide(deps: Deps, approval_id: str, approver: str, value: DecisionValue, comment: str | None,
                  headers: Mapping[str, str], client: Any, via: Via, *, actor: str | None = None) -> Outcome:
     """Take `approver`'s decision on the gate and wake its run (client: the durable orchestration client).
     NotFound when there is no such gate."""
-    store = services.approvals()
+    store = deps.approvals
     record = await asyncio.to_thread(store.get, approval_id)
     now = datetime.now(UTC)
     decision = Decision(approver=approver.strip().lower(), decision=value, at=now, address=client_address(headers),
                         user_agent=user_agent(headers), via=via, comment=(comment or "").strip() or None)
     if not record.is_approver(approver):
         return Outcome(record, decision, NOT_AN_APPROVER)
-    result = await submit_decision(store, record, decision, client.raise_event, now=now, audit=services.audit(),
-                                   actor=actor or approver, recover_run=run_recoverer(client))
+    result = await submit_decision(store, record, decision, client.raise_event, now=now, audit=deps.audit,
+                                   actor=actor or approver, recover_run=run_recoverer(client, deps))
     return Outcome(record, decision, result)

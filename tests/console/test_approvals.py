@@ -148,9 +148,10 @@ def test_approving_in_the_console_lets_the_waiting_run_go_on(app_devhost, api, s
         assert done.headers["location"] == f"/approvals/{gated.approval_id}?done=sent"
         shown = c.get(done.headers["location"]).text
         assert "Your decision was recorded and sent to the run." in shown and "You approved this request" in shown
-        assert gated.approval_id not in c.get("/approvals").text  # closed: no longer pending
     run = wait_for_run(api, gated.run_id)
     assert run["status"] == "succeeded", run
+    with console(app_devhost, "SECURITY_MANAGE", name=APPROVER) as c:
+        assert gated.approval_id not in c.get("/approvals").text  # the run closed the gate: not pending
     assert sandbox_user(sandbox_server, ADELE[1])["accountEnabled"] is False
     [decision] = api.get(f"/approvals/{gated.approval_id}").json()["decisions"]
     assert decision["via"] == "console" and decision["comment"] == "checked with Adele's manager"

@@ -48,7 +48,8 @@ def _gate(record: ApprovalRecord, approver: str, now: datetime, heading_level: i
 @ROUTER.get("approvals", Permission.RUN)
 def inbox(req: ConsoleRequest) -> ConsoleResponse:
     now = datetime.now(UTC)
-    gates = [_gate(r, req.principal.name, now, 3) for r in signed_in.pending_for(req.principal.name)]
+    pending = signed_in.pending_for(services.approvals(), req.principal.name)
+    gates = [_gate(r, req.principal.name, now, 3) for r in pending]
     return page(req, "approvals/inbox.html", title="Approvals", gates=gates, max_comment=MAX_COMMENT)
 
 
@@ -80,8 +81,8 @@ async def decide(req: ConsoleRequest) -> ConsoleResponse:
         return _gate_page(req, record, 400, "The decision was not sent: see below.", "error", comment, errors)
     if req.durable_client is None:
         raise RuntimeError("the console action has no durable client binding")
-    outcome = await signed_in.decide(approval_id, req.principal.name, value, comment, req.headers,
-                                     req.durable_client, "console", actor=req.principal.name)
+    outcome = await signed_in.decide(services.approval_deps(), approval_id, req.principal.name, value, comment,
+                                     req.headers, req.durable_client, "console", actor=req.principal.name)
     if isinstance(outcome.result, Accepted):
         done = "sent" if outcome.result.needed else "notNeeded"
         return redirect(f"/approvals/{approval_id}?done={done}")

@@ -72,7 +72,7 @@ def _save(req: ConsoleRequest, playbook_id: str, patch: PlaybookPatch) -> Playbo
     if_match = req.form.get("etag", "")
     if not if_match:
         raise Refused(428, "precondition_required", "The form has no version: reload the page.", field="etag")
-    return playbook_edits.update_playbook(playbook_id, patch, if_match, req.principal)
+    return playbook_edits.update_playbook(services.playbook_edit_deps(), playbook_id, patch, if_match, req.principal)
 
 
 @ROUTER.post("actions/playbooks/{playbookId}/settings", Permission.MANAGE)
