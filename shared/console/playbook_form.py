@@ -107,7 +107,7 @@ def read_form(form: Mapping[str, str]) -> tuple[dict[str, Any] | None, EditorSta
     unknown = [key for key in document if key not in DOCUMENT_KEYS]
     if unknown:
         add_problems(state, [(key, "is not edited here: the document holds " + ", ".join(DOCUMENT_KEYS)
-                              + " (the other fields are above it)") for key in unknown])
+                              + " (the other fields are above it)") for key in unknown], in_document=True)
         return None, state
     trigger = document.get("trigger", {})
     if isinstance(trigger, dict):
@@ -120,15 +120,16 @@ def read_form(form: Mapping[str, str]) -> tuple[dict[str, Any] | None, EditorSta
     return body, state
 
 
-def add_problems(state: EditorState, problems: list[tuple[str, str]]) -> None:
-    """Put each (path, reason) at its structured field, or at its line of the document."""
+def add_problems(state: EditorState, problems: list[tuple[str, str]], in_document: bool = False) -> None:
+    """Put each (path, reason) at its structured field, or at its line of the document (`in_document`: paths
+    of the document itself, even where a structured field has the same name)."""
     where: dict[str, int] = {}
     try:
         where = pretty_with_lines(json.loads(state.values[DOCUMENT]))[1]
     except json.JSONDecodeError:
         pass
     for path, reason in problems:
-        form_field = STRUCTURED.get(path)
+        form_field = None if in_document else STRUCTURED.get(path)
         if form_field is not None:
             state.errors.setdefault(form_field, []).append(reason)
             state.summary.append((form_field, f"{path}: {reason}"))

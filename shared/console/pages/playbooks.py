@@ -112,6 +112,7 @@ def _editor(req: ConsoleRequest, playbook: Playbook, state: EditorState, status:
             notice: str | None = None, tone: str = "ok") -> ConsoleResponse:
     return page(req, "playbooks/edit.html", status=status, title=f"Playbook: {playbook.name}", playbook=playbook,
                 state=state, severities=list(Severity), notice=notice, tone=tone, DOCUMENT=DOCUMENT,
+                playbook_json=playbook.model_dump(mode="json", by_alias=True),
                 may_manage=req.principal.may(Permission.MANAGE), modes=list(PlaybookMode))
 
 
