@@ -64,7 +64,7 @@ def run_recoverer(client: Any, deps: Deps) -> RecoverRun:
 
 def pending_for(store: ApprovalStore, approver: str, limit: int = 200) -> list[ApprovalRecord]:
     """The pending gates this principal is an approver of, newest first (the store lists at most `limit`)."""
-    return [r for r in store.list(ApprovalStatus.PENDING, limit) if r.is_approver(approver)]
+    return [r for r in store.list(ApprovalStatus.PENDING, limit, approver=approver) if r.is_approver(approver)]
 
 
 async def decide(deps: Deps, approval_id: str, approver: str, value: DecisionValue, comment: str | None,
