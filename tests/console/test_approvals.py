@@ -56,7 +56,10 @@ def test_the_inbox_lists_the_approvers_own_pending_gates_with_the_mailed_text(ap
     close_gate(store, closed.id, "rejected", [], datetime.now(UTC), audit=AuditLog(tables))
     with console(app_devhost, "SECURITY_MANAGE", name=LEAD.upper()) as c:  # names compare case-blind
         inbox = c.get("/approvals")
+        detail = c.get(f"/approvals/{mine.id}")
     assert inbox.status_code == 200, inbox.text
+    assert detail.status_code == 200 and "Adele is travelling" in detail.text  # the playbook's message
+    assert "<img src=x onerror" not in detail.text and "&lt;img src=x onerror=alert(1)&gt;" in detail.text
     html = inbox.text
     assert f'href="/approvals/{mine.id}"' in html
     assert others.id not in html and closed.id not in html
