@@ -7,7 +7,8 @@ from shared import playbook_edits, services
 from shared.api_model import SAVING
 from shared.auth import Permission
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
-from shared.playbook_edits import audit, refuse_broad
+from shared.playbook_edits import refuse_broad
+from shared.playbook_templates.updates import status
 from shared.store.playbooks import PreconditionFailed, etag_of
 from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
@@ -16,24 +17,38 @@ from triggers.http_responses import error_response, json_response
 bp = df.Blueprint()
 
 
-def _with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
+def playbook_view(playbook: Playbook) -> dict:
+    """A playbook as the API shows it: as stored, and for one installed from a template, whether the template
+    has a newer version (`template.latestVersion`, `template.updateAvailable`)."""
+    view = playbook.model_dump(mode="json", by_alias=True)
+    template = status(services.playbook_templates(), playbook)
+    if template is not None:
+        view["template"] |= template
+    return view
+
+
+def with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
     headers = {"ETag": etag_of(playbook)}
     if status_code == 201:
         headers["Location"] = f"/api/playbooks/{playbook.id}"
-    return json_response(playbook, status_code=status_code, headers=headers)
+    return json_response(playbook_view(playbook), status_code=status_code, headers=headers)
 
 
-def _precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
+def precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
     response = error_response(412, "precondition_failed",
                               f"The playbook changed; it is now at {etag_of(exc.current)}.", field="If-Match")
     response.headers["ETag"] = etag_of(exc.current)
     return response
 
 
+def audit(action: str, playbook: Playbook, who, **details) -> None:
+    playbook_edits.audit(services.audit(), action, playbook, who, **details)
+
+
 @bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(
-        {"value": [p.model_dump(mode="json", by_alias=True) for p in services.playbooks().list()]}))
+        {"value": [playbook_view(p) for p in services.playbooks().list()]}))
 
 
 @bp.route(route="api/playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -43,15 +58,15 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
         refuse_broad(draft)
         created = services.playbooks().create(draft, actor=who.name)
-        audit(services.audit(), "playbook.created", created, who)
-        return _with_etag(created, status_code=201)
+        audit("playbook.created", created, who)
+        return with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
 
 
 @bp.route(route="api/playbooks/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_playbook(req: func.HttpRequest) -> func.HttpResponse:
-    return respond(req, Permission.READ, lambda who: _with_etag(services.playbooks().get(path_id(req))))
+    return respond(req, Permission.READ, lambda who: with_etag(services.playbooks().get(path_id(req))))
 
 
 @bp.route(route="api/playbooks/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -64,11 +79,12 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
                            field="If-Match")
         patch = PlaybookPatch.model_validate(body_of(req), context=SAVING)
         try:
+            # The scope check, the broad-trigger refusal and the audit: shared with the console's editor.
             updated = playbook_edits.update_playbook(services.playbook_edit_deps(), path_id(req), patch, if_match,
-                                                         who)
+                                                     who)
         except PreconditionFailed as exc:
-            return _precondition_failed(exc)
-        return _with_etag(updated)
+            return precondition_failed(exc)
+        return with_etag(updated)
 
     return respond(req, Permission.MANAGE, update)
 
@@ -80,8 +96,8 @@ def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
         try:
             deleted = services.playbooks().delete(playbook_id, req.headers.get("If-Match"))
         except PreconditionFailed as exc:
-            return _precondition_failed(exc)
-        audit(services.audit(), "playbook.deleted", deleted, who)
+            return precondition_failed(exc)
+        audit("playbook.deleted", deleted, who)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)
