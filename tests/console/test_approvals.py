@@ -103,7 +103,7 @@ def test_refusals_say_which_with_their_status(app_devhost, store, tables):
         closed_page = c.get(f"/approvals/{closed.id}")
         assert closed_page.status_code == 200 and "nothing left to decide" in closed_page.text
         assert 'action="/actions/approvals/' not in closed_page.text  # no form on a closed gate
-        assert "You rejected this request" in c.get(f"/approvals/{decided.id}").text
+        assert "You already rejected this request" in c.get(f"/approvals/{decided.id}").text
         twice = c.post(f"/actions/approvals/{decided.id}/decide", data={"csrf": token, "decision": "approve"})
         assert twice.status_code == 409 and "Already decided" in twice.text
         again = c.post(f"/actions/approvals/{closed.id}/decide", data={"csrf": token, "decision": "approve"})
@@ -150,7 +150,8 @@ def test_approving_in_the_console_lets_the_waiting_run_go_on(app_devhost, api, s
         assert done.status_code == 303, done.text
         assert done.headers["location"] == f"/approvals/{gated.approval_id}?done=sent"
         shown = c.get(done.headers["location"]).text
-        assert "Your decision was recorded and sent to the run." in shown and "You approved this request" in shown
+        assert "Your decision was recorded and sent to the run." in shown
+        assert "You already approved this request" in shown
     run = wait_for_run(api, gated.run_id)
     assert run["status"] == "succeeded", run
     with console(app_devhost, "SECURITY_MANAGE", name=APPROVER) as c:

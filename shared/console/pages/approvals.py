@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from shared import services
 from shared.approvals import signed_in
 from shared.approvals.decisions import Accepted, Refusal, refusal_for
-from shared.approvals.pages import decided_message, gate_values
+from shared.approvals.pages import gate_values
 from shared.approvals.records import MAX_COMMENT, ApprovalRecord
 from shared.auth import Permission
 from shared.console.render import page
@@ -39,10 +39,9 @@ def _approval_id(req: ConsoleRequest) -> str:
 
 def _gate(record: ApprovalRecord, approver: str, now: datetime, heading_level: int) -> dict[str, object]:
     """The gate's template values, and whether (or why not) this approver can decide now."""
-    refused = refusal_for(record, approver, now)
-    mine = record.decision_of(approver)
-    status = decided_message(mine) if mine is not None else (refused.message if refused else None)
-    return gate_values(record, heading_level) | {"can_decide": refused is None, "my_status": status}
+    refused = refusal_for(record, approver, now)  # decided already: their decision and the request's state
+    return gate_values(record, heading_level) | {"can_decide": refused is None,
+                                                 "my_status": refused.message if refused else None}
 
 
 @ROUTER.get("approvals", Permission.RUN)
