@@ -26,9 +26,9 @@ from azure.data.tables import TableServiceClient
 from benchmarks.console_api_bench import seed, timed
 from devhost.stack import AZURITE, _wait_for_port, azurite_storage_args, free_ports, storage_connection_string
 from shared.alert_listing import LIST_PARTITION
+from shared.alert_payloads import normalize_payload
 from shared.approvals.records import AlertSummary, ApprovalRecord, CoveredStep
 from shared.approvals.store import ApprovalStore
-from shared.ingestion import normalize_payload
 from shared.models.alert import Alert, Attribution
 from shared.models.playbook import PlaybookDraft
 from shared.store.alerts import _alert_entity, list_entity

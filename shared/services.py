@@ -9,7 +9,7 @@ from shared import playbook_edits
 from shared.approvals import signed_in
 from shared.approvals.store import ApprovalStore
 from shared.graph import GraphClientFactory
-from shared.intake import Intake, MatchingCache
+from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
 from shared.playbook_templates.catalog import TemplateCatalog
@@ -39,9 +39,9 @@ def async_tables() -> AsyncTables:
 
 
 @lru_cache(maxsize=1)
-def intake() -> Intake:
-    """Alert intake and its matching snapshot cache, one per process: the alert triggers, simulation, the console."""
-    return Intake(async_tables(), MatchingCache(tables(), async_tables()))
+def matching_cache() -> MatchingCache:
+    """The playbook index and tenant lookups, one per process: alert delivery and the console's simulation."""
+    return MatchingCache(tables(), async_tables())
 
 
 @lru_cache(maxsize=1)

@@ -205,7 +205,7 @@ def simulate_page(req: ConsoleRequest) -> ConsoleResponse:
     result = alert = None
     if chosen:
         alert = services.alerts().get(checked_id(chosen, "alertId"))
-        result = simulate(playbook, alert, services.intake().snapshot(), services.step_dependencies())
+        result = simulate(playbook, alert, services.matching_cache().current(), services.step_dependencies())
     return page(req, "playbooks/simulate.html", title=f"Simulate: {playbook.name}", playbook=playbook,
                 alerts=alerts, chosen=chosen, alert=alert, result=result)
 
