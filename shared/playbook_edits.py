@@ -1,6 +1,6 @@
 """Saving a change to a playbook, the same way for the API (`PATCH /api/playbooks/{id}`) and the console: the
 scope it names must exist, a broad live trigger must be acknowledged, the If-Match version must be current, and
-the change is audited."""
+the change's audit event is written in its transaction, then delivered (shared/store/audit.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from shared.auth import Principal
 from shared.errors import Refused
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch, broad_problem
-from shared.store.audit import AuditLog
+from shared.store.audit import AuditLog, PendingEvent
 from shared.store.directory import DirectoryStore
 from shared.store.playbooks import PlaybookStore
+from shared.store.tables import PLAYBOOKS
 from shared.tenant_references import check_scope_exists
 
 
@@ -30,16 +31,13 @@ def refuse_broad(playbook: PlaybookDraft) -> None:
         raise Refused(400, "invalid_request", problem, field="trigger")
 
 
-def audit(log: AuditLog, action: str, playbook: Playbook, who: Principal, **details) -> None:
-    log.record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details}, who.name)
-
-
 def update_playbook(deps: Deps, playbook_id: str, patch: PlaybookPatch, if_match: str, who: Principal) -> Playbook:
     """The saved playbook. Raises Refused (400, naming the field), PreconditionFailed (If-Match is not the
     current version), Conflict (another writer saved in between) or NotFound."""
     if patch.trigger is not None:
         check_scope_exists(deps.directory, patch.trigger.tenant_scope)
-    updated = deps.playbooks.update(playbook_id, patch, if_match, actor=who.name, check=refuse_broad)
-    audit(deps.audit, "playbook.updated", updated, who,
-          changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
+    event = PendingEvent("playbook.updated", who.name,
+                         changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
+    updated = deps.playbooks.update(playbook_id, patch, if_match, actor=who.name, check=refuse_broad, audit=event)
+    deps.audit.deliver_written(PLAYBOOKS, event)
     return updated

@@ -8,6 +8,7 @@ from functools import lru_cache
 from shared import playbook_edits
 from shared.approvals import signed_in
 from shared.approvals.store import ApprovalStore
+from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
 from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
@@ -56,6 +57,11 @@ def playbooks() -> PlaybookStore:
 
 def directory() -> DirectoryStore:
     return DirectoryStore(tables())
+
+
+def directory_admin() -> DirectoryAdmin:
+    """Audited changes of tenants and groups (the API's and the console's)."""
+    return DirectoryAdmin(directory(), playbooks(), sources(), audit())
 
 
 def sources() -> SourceStore:

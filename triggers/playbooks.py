@@ -9,7 +9,9 @@ from shared.auth import Permission
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
 from shared.playbook_edits import refuse_broad
 from shared.playbook_templates.updates import status
+from shared.store.audit import PendingEvent
 from shared.store.playbooks import PreconditionFailed, etag_of
+from shared.store.tables import PLAYBOOKS
 from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import error_response, json_response
@@ -42,7 +44,13 @@ def precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
 
 
 def audit(action: str, playbook: Playbook, who, **details) -> None:
-    playbook_edits.audit(services.audit(), action, playbook, who, **details)
+    services.audit().record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details},
+                            who.name)
+
+
+def _deliver(event: PendingEvent) -> None:
+    """The change's audit event, written in its transaction, into the audit log (shared/store/audit.py)."""
+    services.audit().deliver_written(PLAYBOOKS, event)
 
 
 @bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -57,8 +65,9 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
         refuse_broad(draft)
-        created = services.playbooks().create(draft, actor=who.name)
-        audit("playbook.created", created, who)
+        event = PendingEvent("playbook.created", who.name)
+        created = services.playbooks().create(draft, actor=who.name, audit=event)
+        _deliver(event)
         return with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
@@ -93,11 +102,12 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
 def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
         playbook_id = path_id(req)
+        event = PendingEvent("playbook.deleted", who.name)
         try:
-            deleted = services.playbooks().delete(playbook_id, req.headers.get("If-Match"))
+            services.playbooks().delete(playbook_id, req.headers.get("If-Match"), audit=event)
         except PreconditionFailed as exc:
             return precondition_failed(exc)
-        audit("playbook.deleted", deleted, who)
+        _deliver(event)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)
