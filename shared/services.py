@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 from functools import lru_cache
 
+from shared import playbook_edits
+from shared.approvals import signed_in
 from shared.approvals.store import ApprovalStore
 from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
+from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
 from shared.playbook_templates.catalog import TemplateCatalog
@@ -34,6 +37,12 @@ def async_tables() -> AsyncTables:
     """Async table clients (per event loop) for intake's hot path: shared/store/async_tables.py."""
     settings = get_settings()
     return AsyncTables(lambda: create_async_table_service(settings), prefix=settings.table_prefix)
+
+
+@lru_cache(maxsize=1)
+def matching_cache() -> MatchingCache:
+    """The playbook index and tenant lookups, one per process: alert delivery and the console's simulation."""
+    return MatchingCache(tables(), async_tables())
 
 
 @lru_cache(maxsize=1)
@@ -82,6 +91,16 @@ def approvals() -> ApprovalStore:
 
 
 @lru_cache(maxsize=1)
+def approval_deps() -> signed_in.Deps:
+    """What a signed-in approver's decision uses (the API and the console's inbox)."""
+    return signed_in.Deps(approvals(), alerts(), tables(), audit())
+
+
+def playbook_edit_deps() -> playbook_edits.Deps:
+    """What saving a playbook change uses (the API and the console's editor)."""
+    return playbook_edits.Deps(playbooks(), directory(), audit())
+
+
 def graph_factory() -> GraphClientFactory:
     return GraphClientFactory()
 

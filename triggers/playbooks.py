@@ -3,15 +3,11 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared import services
+from shared import playbook_edits, services
 from shared.api_model import SAVING
 from shared.auth import Permission
-from shared.models.playbook import (
-    Playbook,
-    PlaybookDraft,
-    PlaybookPatch,
-    broad_problem,
-)
+from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
+from shared.playbook_edits import refuse_broad
 from shared.playbook_templates.updates import status
 from shared.store.audit import PendingEvent
 from shared.store.playbooks import PreconditionFailed, etag_of
@@ -21,12 +17,6 @@ from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
-
-
-def refuse_broad(playbook: PlaybookDraft) -> None:
-    problem = broad_problem(playbook)
-    if problem is not None:
-        raise ApiError(400, "invalid_request", problem, field="trigger")
 
 
 def playbook_view(playbook: Playbook) -> dict:
@@ -97,16 +87,12 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
                            "Send If-Match with the ETag you read, so concurrent edits are not lost.",
                            field="If-Match")
         patch = PlaybookPatch.model_validate(body_of(req), context=SAVING)
-        if patch.trigger is not None:
-            check_scope_exists(services.directory(), patch.trigger.tenant_scope)
-        event = PendingEvent("playbook.updated", who.name,
-                             changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
         try:
-            updated = services.playbooks().update(path_id(req), patch, if_match, actor=who.name,
-                                                  check=refuse_broad, audit=event)
+            # The scope check, the broad-trigger refusal and the audit: shared with the console's editor.
+            updated = playbook_edits.update_playbook(services.playbook_edit_deps(), path_id(req), patch, if_match,
+                                                     who)
         except PreconditionFailed as exc:
             return precondition_failed(exc)
-        _deliver(event)
         return with_etag(updated)
 
     return respond(req, Permission.MANAGE, update)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.approvals import signed_in
+from shared.approvals import signed_in_page as signed_in
 from shared.settings import AppSettings, Environment
 
 APPROVAL_ID = "ap-" + "c" * 32
