@@ -18,7 +18,7 @@ from shared.console import pages  # noqa: F401  (registers every page in ROUTER)
 from shared.console.render import page
 from shared.console.routing import ROUTER
 from shared.console.security import SECURITY_HEADERS, CsrfError, check_csrf, issue_csrf_token
-from shared.console.web import ConsoleRequest, ConsoleResponse
+from shared.console.web import ConsoleRequest, ConsoleResponse, ConsoleServices
 from shared.errors import Refused
 from shared.ids import InvalidId
 from shared.settings import get_settings
@@ -70,17 +70,17 @@ def _form(body: bytes) -> dict[str, str]:
 
 
 async def handle(method: str, path: str, params: Mapping[str, str], body: bytes,
-                 headers: Mapping[str, str]) -> ConsoleResponse:
+                 headers: Mapping[str, str], services: ConsoleServices | None = None) -> ConsoleResponse:
     path = path.strip("/")
     try:
-        return await _handle(method.upper(), path, params, body, headers)
+        return await _handle(method.upper(), path, params, body, headers, services)
     except Exception:
         log.exception("console.error path=/%s method=%s", path, method)
         return _error_page(None, 500, "Something went wrong", "The error was logged.")
 
 
 async def _handle(method: str, path: str, params: Mapping[str, str], body: bytes,
-                  headers: Mapping[str, str]) -> ConsoleResponse:
+                  headers: Mapping[str, str], services: ConsoleServices | None) -> ConsoleResponse:
     if path == "api" or path.startswith("api/"):
         return _api_not_found()  # an API path no API function serves: JSON, not a page
     if method == "GET" and path.startswith("static/"):
@@ -90,7 +90,8 @@ async def _handle(method: str, path: str, params: Mapping[str, str], body: bytes
         principal = resolve_principal(headers, settings)
     except AuthError:
         return _sign_in(path) if method == "GET" else _error_page(None, 401, "Sign in first", "No signed-in user.")
-    req = ConsoleRequest(method, path, params, {}, headers, principal, csrf_token=issue_csrf_token(principal.name))
+    req = ConsoleRequest(method, path, params, {}, headers, principal, csrf_token=issue_csrf_token(principal.name),
+                         services=services)
     found = ROUTER.match(method, path)
     if found is None:
         if ROUTER.path_exists(path):
@@ -104,7 +105,7 @@ async def _handle(method: str, path: str, params: Mapping[str, str], body: bytes
         form = _form(body) if method == "POST" else {}
         if method == "POST":
             check_csrf(form, headers, principal.name, settings)
-        req = ConsoleRequest(method, path, params, form, headers, principal, route_params, req.csrf_token)
+        req = ConsoleRequest(method, path, params, form, headers, principal, route_params, req.csrf_token, services)
         if inspect.iscoroutinefunction(route.handler):
             return await route.handler(req)
         return await asyncio.to_thread(route.handler, req)
