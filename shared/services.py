@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from shared.approvals.store import ApprovalStore
 from shared.graph import GraphClientFactory
+from shared.intake import Intake, MatchingCache
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
 from shared.primitives.context import StepDependencies
@@ -32,6 +33,12 @@ def async_tables() -> AsyncTables:
     """Async table clients (per event loop) for intake's hot path: shared/store/async_tables.py."""
     settings = get_settings()
     return AsyncTables(lambda: create_async_table_service(settings), prefix=settings.table_prefix)
+
+
+@lru_cache(maxsize=1)
+def intake() -> Intake:
+    """Alert intake and its matching snapshot cache, one per process: the alert triggers, simulation, the console."""
+    return Intake(async_tables(), MatchingCache(tables(), async_tables()))
 
 
 def playbooks() -> PlaybookStore:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import azure.durable_functions as df
@@ -13,7 +12,7 @@ import azure.durable_functions as df
 from shared import log_events, run_recovery, services
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims
 from shared.ingestion import PayloadError, normalize_payload
-from shared.intake import REDRIVE_AFTER, Intake, IntakeResult, MatchingCache, MatchingSnapshot
+from shared.intake import REDRIVE_AFTER, IntakeResult, MatchingSnapshot
 from shared.models.alert import NormalizedAlert
 from shared.store.alerts import AlertTooLarge, check_storable
 
@@ -23,10 +22,7 @@ _REFUSAL_CODES = {PayloadError: "invalid_alert", AlertTooLarge: "alert_too_large
 RUN_ORCHESTRATOR = run_recovery.RUN_ORCHESTRATOR
 
 
-@lru_cache(maxsize=1)
-def intake() -> Intake:
-    async_tables = services.async_tables()
-    return Intake(async_tables, MatchingCache(services.tables(), async_tables))
+intake = services.intake  # one per process, shared with the console (shared/services.py)
 
 
 async def start_runs(client: df.DurableOrchestrationClient, result: IntakeResult) -> list[str]:

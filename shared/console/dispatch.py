@@ -11,6 +11,7 @@ import logging
 import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from shared.auth import GRANTS, AuthError, resolve_principal
@@ -18,7 +19,7 @@ from shared.console import pages  # noqa: F401  (registers every page in ROUTER)
 from shared.console.render import page
 from shared.console.routing import ROUTER
 from shared.console.security import SECURITY_HEADERS, CsrfError, check_csrf, issue_csrf_token
-from shared.console.web import ConsoleRequest, ConsoleResponse, ConsoleServices
+from shared.console.web import ConsoleRequest, ConsoleResponse
 from shared.errors import Refused
 from shared.ids import InvalidId
 from shared.settings import get_settings
@@ -70,17 +71,17 @@ def _form(body: bytes) -> dict[str, str]:
 
 
 async def handle(method: str, path: str, params: Mapping[str, str], body: bytes,
-                 headers: Mapping[str, str], services: ConsoleServices | None = None) -> ConsoleResponse:
+                 headers: Mapping[str, str], durable_client: Any = None) -> ConsoleResponse:
     path = path.strip("/")
     try:
-        return await _handle(method.upper(), path, params, body, headers, services)
+        return await _handle(method.upper(), path, params, body, headers, durable_client)
     except Exception:
         log.exception("console.error path=/%s method=%s", path, method)
         return _error_page(None, 500, "Something went wrong", "The error was logged.")
 
 
 async def _handle(method: str, path: str, params: Mapping[str, str], body: bytes,
-                  headers: Mapping[str, str], services: ConsoleServices | None) -> ConsoleResponse:
+                  headers: Mapping[str, str], durable_client: Any) -> ConsoleResponse:
     if path == "api" or path.startswith("api/"):
         return _api_not_found()  # an API path no API function serves: JSON, not a page
     if method == "GET" and path.startswith("static/"):
@@ -90,8 +91,7 @@ async def _handle(method: str, path: str, params: Mapping[str, str], body: bytes
         principal = resolve_principal(headers, settings)
     except AuthError:
         return _sign_in(path) if method == "GET" else _error_page(None, 401, "Sign in first", "No signed-in user.")
-    req = ConsoleRequest(method, path, params, {}, headers, principal, csrf_token=issue_csrf_token(principal.name),
-                         services=services)
+    req = ConsoleRequest(method, path, params, {}, headers, principal, csrf_token=issue_csrf_token(principal.name))
     found = ROUTER.match(method, path)
     if found is None:
         if ROUTER.path_exists(path):
@@ -105,7 +105,8 @@ async def _handle(method: str, path: str, params: Mapping[str, str], body: bytes
         form = _form(body) if method == "POST" else {}
         if method == "POST":
             check_csrf(form, headers, principal.name, settings)
-        req = ConsoleRequest(method, path, params, form, headers, principal, route_params, req.csrf_token, services)
+        req = ConsoleRequest(method, path, params, form, headers, principal, route_params, req.csrf_token,
+                             durable_client)
         if inspect.iscoroutinefunction(route.handler):
             return await route.handler(req)
         return await asyncio.to_thread(route.handler, req)

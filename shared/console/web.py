@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.auth import Principal
-
-if TYPE_CHECKING:
-    from shared.intake import MatchingSnapshot
-
-
-@dataclass(frozen=True)
-class ConsoleServices:
-    """What pages reach the world through, handed in by triggers/console.py: shared code may not import the
-    composition root (tests/unit/test_layers.py), so the trigger passes it, as the API triggers use it."""
-
-    root: ModuleType  # shared/services.py: alerts(), playbooks(), tables(), audit(), step_dependencies(), ...
-    matching: Callable[[], MatchingSnapshot]  # intake's cached playbook index and tenants (triggers/alert_intake)
-    durable: Any = None  # the Durable Functions client, on form actions: start_new, terminate, raise_event
 
 
 @dataclass(frozen=True)
@@ -33,13 +19,8 @@ class ConsoleRequest:
     principal: Principal
     route_params: Mapping[str, str] = field(default_factory=dict)
     csrf_token: str = ""  # for forms the page renders
-    services: ConsoleServices | None = None  # None only where no trigger serves the request (unit tests)
-
-    @property
-    def app(self) -> ConsoleServices:
-        if self.services is None:
-            raise RuntimeError("this console request has no services: serve it through triggers/console.py")
-        return self.services
+    # The Durable Functions client of a form action (triggers/console.py binds it): raise events, start runs.
+    durable_client: Any = None
 
 
 @dataclass

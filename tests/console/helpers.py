@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 
 import httpx
 
@@ -29,3 +30,14 @@ def assert_escaped(page_html: str, text: str) -> None:
     """The attacker's text is on the page as text, and nowhere as markup."""
     assert html.escape(text, quote=False) in page_html or html.escape(text) in page_html
     assert text not in page_html
+
+
+def eventually(read, accept, timeout: float = 10):
+    """`read()` until `accept(value)`, then the value; the last value when time is up (the caller asserts on it).
+    For list pages: a run's list row is written right after its run row (shared/store/run_index.py)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if accept(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)

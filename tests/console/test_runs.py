@@ -13,7 +13,7 @@ import pytest
 
 from shared.console.security import issue_csrf_token
 from tests.api.helpers import principal_header, unique
-from tests.console.helpers import XSS_TITLES, assert_escaped, console, csrf_of, form_actions
+from tests.console.helpers import XSS_TITLES, assert_escaped, console, csrf_of, eventually, form_actions
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run, wait_for_status
 
 pytestmark = pytest.mark.stack
@@ -60,7 +60,10 @@ def test_the_list_filters_by_playbook_status_and_time_and_pages(api, web):
     rest = web.get(older.group(1).replace("&amp;", "&"))
     assert run_ids_on(rest.text) == [first]
 
-    assert run_ids_on(web.get("/runs", params={"playbookId": pb["id"], "status": "succeeded"}).text)
+    succeeded = eventually(lambda: run_ids_on(web.get("/runs", params={"playbookId": pb["id"],
+                                                                       "status": "succeeded"}).text),
+                           lambda ids: len(ids) == 3)
+    assert sorted(succeeded) == sorted([first, *manual])
     assert run_ids_on(web.get("/runs", params={"playbookId": pb["id"], "status": "waiting"}).text) == []
     assert run_ids_on(web.get("/runs", params={"playbookId": pb["id"], "status": "failed"}).text) == []
     later = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
@@ -109,8 +112,9 @@ def test_a_waiting_run_says_for_what_and_whom_and_can_be_cancelled(api, web):
     assert "approval, until" in page.text
     assert f"/actions/runs/{run_id}/cancel" in form_actions(page.text)
     assert f"/actions/runs/{run_id}/rollback" not in form_actions(page.text)
-    listed = web.get("/runs", params={"status": "waiting"})
-    assert run_id in run_ids_on(listed.text)
+    listed = eventually(lambda: run_ids_on(web.get("/runs", params={"status": "waiting"}).text),
+                        lambda ids: run_id in ids)
+    assert run_id in listed
 
     assert web.post(f"/actions/runs/{run_id}/cancel", data={}).status_code == 403  # no CSRF token
     reader = principal_header("PLAYBOOKS_READ")

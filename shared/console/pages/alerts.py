@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
+from shared import services
 from shared.alert_listing import AlertQuery, InvalidQuery, encode_token
 from shared.auth import Permission
 from shared.console.render import page
@@ -56,7 +57,7 @@ def _query(filters: dict[str, str], token: str | None) -> AlertQuery:
 
 
 def _choices(req: ConsoleRequest) -> dict[str, object]:
-    snapshot = req.app.matching()
+    snapshot = services.intake().snapshot()
     tenants = sorted(snapshot.tenants.values(), key=lambda t: t.name.casefold())
     return {"tenants": tenants, "tenant_names": {t.id: t.name for t in tenants},
             "severities": list(Severity), "statuses": list(AlertStatus), "sources": list(AlertSource)}
@@ -73,7 +74,7 @@ def alert_list(req: ConsoleRequest) -> ConsoleResponse:
     except InvalidQuery as exc:
         errors[exc.field] = f"{exc.reason}."
     else:
-        alerts, token = req.app.root.alerts().list_page(query)
+        alerts, token = services.alerts().list_page(query)
         if token:
             next_url = "/alerts?" + urlencode(filters | {"continuationToken": encode_token(token)})
     return page(req, "alerts/list.html", status=400 if errors else 200, title="Alerts", alerts=alerts,
@@ -82,7 +83,7 @@ def alert_list(req: ConsoleRequest) -> ConsoleResponse:
 
 
 def _runs_with_steps(req: ConsoleRequest, alert_id: str) -> list[Run]:
-    store = req.app.root.alerts()
+    store = services.alerts()
     runs = sorted(store.runs(alert_id), key=lambda r: r.created_at, reverse=True)
     return [store.get_run(r.id) if i < MAX_RUNS_WITH_STEPS else r for i, r in enumerate(runs)]
 
@@ -90,7 +91,7 @@ def _runs_with_steps(req: ConsoleRequest, alert_id: str) -> list[Run]:
 @ROUTER.get("alerts/{alertId}")
 def alert_page(req: ConsoleRequest) -> ConsoleResponse:
     alert_id = checked_id(req.route_params["alertId"], "alertId")
-    store = req.app.root.alerts()
+    store = services.alerts()
     alert = store.get(alert_id)
     decisions = sorted(store.decisions(alert_id), key=lambda d: (not d.matched, d.playbook_name.casefold()))
     runs = _runs_with_steps(req, alert_id)
@@ -101,7 +102,7 @@ def alert_page(req: ConsoleRequest) -> ConsoleResponse:
 
 # --- Run playbook… and Simulate… -------------------------------------------------------------------------------
 def _playbooks(req: ConsoleRequest) -> list[Playbook]:
-    return sorted(req.app.matching().playbooks.values(), key=lambda p: p.name.casefold())
+    return sorted(services.intake().snapshot().playbooks.values(), key=lambda p: p.name.casefold())
 
 
 def _chosen_playbook(req: ConsoleRequest, raw: str | None) -> tuple[Playbook | None, str | None]:
@@ -109,7 +110,7 @@ def _chosen_playbook(req: ConsoleRequest, raw: str | None) -> tuple[Playbook | N
     if not raw:
         return None, None
     try:
-        return req.app.root.playbooks().get(checked_id(raw, "playbookId")), None
+        return services.playbooks().get(checked_id(raw, "playbookId")), None
     except InvalidId:
         return None, "This is not a playbook id."
     except NotFound:
@@ -120,7 +121,7 @@ def _try_page(req: ConsoleRequest, template: str, title: str, alert: Alert, play
               error: str | None, status: int = 200) -> ConsoleResponse:
     simulation = None
     if playbook is not None:
-        simulation = simulate(playbook, alert, req.app.matching(), req.app.root.step_dependencies())
+        simulation = simulate(playbook, alert, services.intake().snapshot(), services.step_dependencies())
     return page(req, template, status=400 if error and status == 200 else status, title=title, alert=alert,
                 playbooks=_playbooks(req), playbook=playbook, simulation=simulation, error=error,
                 may_run=req.principal.may(Permission.RUN))
@@ -129,7 +130,7 @@ def _try_page(req: ConsoleRequest, template: str, title: str, alert: Alert, play
 @ROUTER.get("alerts/{alertId}/run")
 def run_playbook_form(req: ConsoleRequest) -> ConsoleResponse:
     """Pick a playbook, then confirm on the same page, which shows what it will do."""
-    alert = req.app.root.alerts().get(checked_id(req.route_params["alertId"], "alertId"))
+    alert = services.alerts().get(checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = _chosen_playbook(req, req.params.get("playbookId"))
     return _try_page(req, "alerts/run.html", "Run a playbook on this alert", alert, playbook, error)
 
@@ -137,7 +138,7 @@ def run_playbook_form(req: ConsoleRequest) -> ConsoleResponse:
 @ROUTER.get("alerts/{alertId}/simulate")
 def simulate_playbook(req: ConsoleRequest) -> ConsoleResponse:
     """What a playbook would do for this alert, and whether it would match it; nothing is done."""
-    alert = req.app.root.alerts().get(checked_id(req.route_params["alertId"], "alertId"))
+    alert = services.alerts().get(checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = _chosen_playbook(req, req.params.get("playbookId"))
     return _try_page(req, "alerts/simulate.html", "Simulate a playbook on this alert", alert, playbook, error)
 
@@ -145,20 +146,19 @@ def simulate_playbook(req: ConsoleRequest) -> ConsoleResponse:
 @ROUTER.post("actions/alerts/{alertId}/run", Permission.RUN)
 async def run_playbook(req: ConsoleRequest) -> ConsoleResponse:
     """Start the playbook's current version on the alert (as POST /api/playbooks/{id}/execute), then its run page."""
-    alert = await asyncio.to_thread(req.app.root.alerts().get, checked_id(req.route_params["alertId"], "alertId"))
+    alert = await asyncio.to_thread(services.alerts().get, checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = await asyncio.to_thread(_chosen_playbook, req, req.form.get("playbookId"))
     if playbook is None:
         error = error or "Choose a playbook."
         return await asyncio.to_thread(_try_page, req, "alerts/run.html", "Run a playbook on this alert", alert,
                                        None, error, 422)
-    durable = req.app.durable
+    durable = req.durable_client
     if durable is None:
         raise Refused(503, "not_available", "Runs cannot be started here (no Durable Functions client).")
 
     async def start(run_id: str, request: dict) -> None:
         await durable.start_new(RUN_ORCHESTRATOR, instance_id=run_id, client_input=request)
 
-    root = req.app.root
-    run = await start_manual_run(alert, playbook, req.principal.name, open_runs=OpenRuns(root.tables()),
-                                 alerts=root.alerts(), start=start, now=datetime.now(UTC))
+    run = await start_manual_run(alert, playbook, req.principal.name, open_runs=OpenRuns(services.tables()),
+                                 alerts=services.alerts(), start=start, now=datetime.now(UTC))
     return redirect("/runs/" + quote(run.id, safe=""))

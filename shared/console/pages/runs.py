@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
+from shared import services
 from shared.alert_listing import InvalidQuery, encode_token
 from shared.approvals.records import ApprovalRecord
 from shared.auth import Permission
@@ -46,7 +47,7 @@ def _status_choices() -> list[tuple[str, str]]:
 
 def _list_alert_runs(req: ConsoleRequest, alert_id: str) -> list[Run]:
     """An alert's runs (its partition): the list's `alertId` filter, as GET /api/runs?alertId= answers."""
-    store = req.app.root.alerts()
+    store = services.alerts()
     store.get_entity(checked_id(alert_id, "alertId"))
     return sorted(store.runs(alert_id), key=lambda r: r.created_at, reverse=True)
 
@@ -64,12 +65,12 @@ def run_list(req: ConsoleRequest) -> ConsoleResponse:
             params = {"limit": str(PAGE_SIZE)} | filters
             if req.params.get("continuationToken"):
                 params["continuationToken"] = req.params["continuationToken"]
-            runs, token = RunIndex(req.app.root.tables()).page(RunQuery.from_params(params))
+            runs, token = RunIndex(services.tables()).page(RunQuery.from_params(params))
             if token:
                 next_url = "/runs?" + urlencode(filters | {"continuationToken": encode_token(token)})
     except InvalidQuery as exc:
         errors[exc.field] = f"{exc.reason}."
-    snapshot = req.app.matching()
+    snapshot = services.intake().snapshot()
     return page(req, "runs/list.html", status=400 if errors else 200, title="Runs", runs=runs, filters=filters,
                 errors=errors, next_url=next_url, paged="continuationToken" in req.params,
                 first_url="/runs" + ("?" + urlencode(filters) if filters else ""), statuses=_status_choices(),
@@ -79,8 +80,7 @@ def run_list(req: ConsoleRequest) -> ConsoleResponse:
 
 
 def _run_page(req: ConsoleRequest, run_id: str, status: int = 200, notice: str | None = None) -> ConsoleResponse:
-    root = req.app.root
-    store = root.alerts()
+    store = services.alerts()
     run = store.get_run(run_id)
     try:
         alert_title = store.get_entity(run.alert_id).get("title", "")
@@ -89,10 +89,10 @@ def _run_page(req: ConsoleRequest, run_id: str, status: int = 200, notice: str |
     approval: ApprovalRecord | None = None
     if run.waiting is not None and run.waiting.approval_id:
         try:
-            approval = root.approvals().get(run.waiting.approval_id)
+            approval = services.approvals().get(run.waiting.approval_id)
         except NotFound:
             approval = None
-    snapshot = req.app.matching()
+    snapshot = services.intake().snapshot()
     tenant = snapshot.tenants.get(run.tenant_id) if run.tenant_id else None
     return page(req, "runs/run.html", status=status, title=f"Run of {run.playbook_name}"[:200], run=run,
                 alert_title=alert_title, approval=approval, tenant_name=tenant.name if tenant else None,
@@ -112,11 +112,11 @@ def _back_to_run(run_id: str, anchor: str = "") -> ConsoleResponse:
 @ROUTER.post("actions/runs/{runId}/cancel", Permission.RUN)
 async def cancel(req: ConsoleRequest) -> ConsoleResponse:
     run_id = checked_id(req.route_params["runId"], "runId")
-    if req.app.durable is None:
+    if req.durable_client is None:
         raise Refused(503, "not_available", "Runs cannot be cancelled here (no Durable Functions client).")
-    root = req.app.root
     try:
-        await cancel_run(req.app.durable, root.tables(), root.audit(), run_id, req.principal.name, datetime.now(UTC))
+        await cancel_run(req.durable_client, services.tables(), services.audit(), run_id, req.principal.name,
+                         datetime.now(UTC))
     except Refused as exc:
         return await asyncio.to_thread(_run_page, req, run_id, exc.status, exc.message)
     return _back_to_run(run_id)
@@ -125,9 +125,9 @@ async def cancel(req: ConsoleRequest) -> ConsoleResponse:
 @ROUTER.post("actions/runs/{runId}/rollback", Permission.RUN)
 async def roll_back(req: ConsoleRequest) -> ConsoleResponse:
     run_id = checked_id(req.route_params["runId"], "runId")
-    root = req.app.root
     try:
-        await roll_back_run(run_id, req.principal.name, root.alerts(), root.audit(), root.step_dependencies())
+        await roll_back_run(run_id, req.principal.name, services.alerts(), services.audit(),
+                            services.step_dependencies())
     except Refused as exc:
         return await asyncio.to_thread(_run_page, req, run_id, exc.status, exc.message)
     return _back_to_run(run_id, "#rollback")
@@ -140,9 +140,8 @@ def reveal_password(req: ConsoleRequest) -> ConsoleResponse:
     run_id, raw_index = checked_id(req.route_params["runId"], "runId"), req.route_params["index"]
     if not raw_index.isdigit() or len(raw_index) > MAX_STEP_INDEX_DIGITS:
         raise Refused(400, "invalid_request", "The step index is a number.", field="index")
-    root = req.app.root
-    outcome = reveal_step(run_id, int(raw_index), req.principal.name, alerts=root.alerts(),
-                          vault=root.reveal_store(), audit=root.audit())
+    outcome = reveal_step(run_id, int(raw_index), req.principal.name, alerts=services.alerts(),
+                          vault=services.reveal_store(), audit=services.audit())
     if outcome.status != 200:
         return _run_page(req, run_id, outcome.status, outcome.message)
     response = page(req, "runs/password.html", title="Temporary password", run_id=run_id, step_index=int(raw_index),
