@@ -21,6 +21,7 @@ from triggers.metrics import bp as metrics_triggers
 from triggers.notifications import bp as notification_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbook_runs import bp as playbook_run_triggers
+from triggers.playbook_templates import bp as playbook_template_triggers
 from triggers.playbook_versions import bp as playbook_version_triggers
 from triggers.playbooks import bp as playbook_triggers
 from triggers.pollers import bp as poller_triggers
@@ -43,6 +44,7 @@ BLUEPRINTS = (
     playbook_triggers,
     playbook_version_triggers,
     playbook_run_triggers,
+    playbook_template_triggers,
     directory_triggers,
     ingest_credential_triggers,
     source_triggers,

@@ -10,6 +10,7 @@ from shared.graph import GraphClientFactory
 from shared.intake import Intake, MatchingCache
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
+from shared.playbook_templates.catalog import TemplateCatalog
 from shared.primitives.context import StepDependencies
 from shared.settings import get_settings
 from shared.storage import create_async_table_service, get_table_service
@@ -39,6 +40,12 @@ def async_tables() -> AsyncTables:
 def intake() -> Intake:
     """Alert intake and its matching snapshot cache, one per process: the alert triggers, simulation, the console."""
     return Intake(async_tables(), MatchingCache(tables(), async_tables()))
+
+
+@lru_cache(maxsize=1)
+def playbook_templates() -> TemplateCatalog:
+    """The built-in playbook templates (data files read once per process)."""
+    return TemplateCatalog.load()
 
 
 def playbooks() -> PlaybookStore:
