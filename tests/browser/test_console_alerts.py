@@ -69,6 +69,10 @@ def test_alert_to_run_to_rollback_in_the_browser(watched, api, app_devhost, sand
         "name": f"Contain {token}", "enabled": False,
         "actions": [{"type": "disable_user"}, {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}],
         "trigger": {"titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}}}).json()
+    # A long playbook name in the pickers must not widen the page on a phone.
+    api.post("/playbooks", json={"name": f"Long {token} " + "w" * 180, "enabled": False,
+                                 "actions": [{"type": "revoke_user_sessions"}],
+                                 "trigger": {"titleRegex": f"never{token}", "tenantScope": {"type": "all"}}})
     titles = [f"{XSS_TITLES[0]} {token}", f"{XSS_TITLES[1]} {token}"]
     alert_ids = [api.post("/alerts", json=graph_alert(MEGAN, t)).json()["alerts"][0]["alertId"] for t in titles]
 
