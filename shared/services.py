@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from shared.approvals.store import ApprovalStore
 from shared.graph import GraphClientFactory
-from shared.intake import Intake, MatchingCache
+from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
 from shared.playbook_templates.catalog import TemplateCatalog
@@ -37,9 +37,10 @@ def async_tables() -> AsyncTables:
 
 
 @lru_cache(maxsize=1)
-def intake() -> Intake:
-    """Alert intake and its matching snapshot cache, one per process: the alert triggers, simulation, the console."""
-    return Intake(async_tables(), MatchingCache(tables(), async_tables()))
+def matching() -> MatchingCache:
+    """The playbook index and tenants, rebuilt when their revision changes; one per process: alert delivery
+    (triggers/alert_delivery.py) and the console read the same."""
+    return MatchingCache(tables(), async_tables())
 
 
 @lru_cache(maxsize=1)
