@@ -99,8 +99,8 @@ class Delivery:
 @lru_cache(maxsize=1)
 def delivery() -> Delivery:
     """The process's Delivery, from the composition root (shared/services.py)."""
-    async_tables = services.async_tables()
-    return Delivery(AlertRecorder(async_tables, services.matching()), services.tables(),
+    # The matching cache is the process's own, shared with the console's simulation.
+    return Delivery(AlertRecorder(services.async_tables(), services.matching_cache()), services.tables(),
                     services.audit())
 
 

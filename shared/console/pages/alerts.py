@@ -57,7 +57,7 @@ def _query(filters: dict[str, str], token: str | None) -> AlertQuery:
 
 
 def _choices(req: ConsoleRequest) -> dict[str, object]:
-    snapshot = services.matching().current()
+    snapshot = services.matching_cache().current()
     tenants = sorted(snapshot.tenants.values(), key=lambda t: t.name.casefold())
     return {"tenants": tenants, "tenant_names": {t.id: t.name for t in tenants},
             "severities": list(Severity), "statuses": list(AlertStatus), "sources": list(AlertSource)}
@@ -102,7 +102,7 @@ def alert_page(req: ConsoleRequest) -> ConsoleResponse:
 
 # --- Run playbook… and Simulate… -------------------------------------------------------------------------------
 def _playbooks(req: ConsoleRequest) -> list[Playbook]:
-    return sorted(services.matching().current().playbooks.values(), key=lambda p: p.name.casefold())
+    return sorted(services.matching_cache().current().playbooks.values(), key=lambda p: p.name.casefold())
 
 
 def _chosen_playbook(req: ConsoleRequest, raw: str | None) -> tuple[Playbook | None, str | None]:
@@ -121,7 +121,7 @@ def _try_page(req: ConsoleRequest, template: str, title: str, alert: Alert, play
               error: str | None, status: int = 200) -> ConsoleResponse:
     simulation = None
     if playbook is not None:
-        simulation = simulate(playbook, alert, services.matching().current(), services.step_dependencies())
+        simulation = simulate(playbook, alert, services.matching_cache().current(), services.step_dependencies())
     return page(req, template, status=400 if error and status == 200 else status, title=title, alert=alert,
                 playbooks=_playbooks(req), playbook=playbook, simulation=simulation, error=error,
                 may_run=req.principal.may(Permission.RUN))

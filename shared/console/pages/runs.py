@@ -70,7 +70,7 @@ def run_list(req: ConsoleRequest) -> ConsoleResponse:
                 next_url = "/runs?" + urlencode(filters | {"continuationToken": encode_token(token)})
     except InvalidQuery as exc:
         errors[exc.field] = f"{exc.reason}."
-    snapshot = services.matching().current()
+    snapshot = services.matching_cache().current()
     return page(req, "runs/list.html", status=400 if errors else 200, title="Runs", runs=runs, filters=filters,
                 errors=errors, next_url=next_url, paged="continuationToken" in req.params,
                 first_url="/runs" + ("?" + urlencode(filters) if filters else ""), statuses=_status_choices(),
@@ -92,7 +92,7 @@ def _run_page(req: ConsoleRequest, run_id: str, status: int = 200, notice: str |
             approval = services.approvals().get(run.waiting.approval_id)
         except NotFound:
             approval = None
-    snapshot = services.matching().current()
+    snapshot = services.matching_cache().current()
     tenant = snapshot.tenants.get(run.tenant_id) if run.tenant_id else None
     return page(req, "runs/run.html", status=status, title=f"Run of {run.playbook_name}"[:200], run=run,
                 alert_title=alert_title, approval=approval, tenant_name=tenant.name if tenant else None,
