@@ -12,18 +12,25 @@ from shared.store.tables import AUDIT, Tables, get_json, put_json
 _MAX_TICKS = 10**13
 
 
+def audit_entity(event: str, subject: str, details: dict[str, Any], actor: str = "riposte",
+                 at: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """An event's row key and row: in its day's partition, keyed newest first."""
+    now = at or datetime.now(UTC)
+    inverted = _MAX_TICKS - int(now.timestamp() * 1000)  # row keys sort newest first
+    row_key = f"{inverted:013d}-{uuid.uuid4().hex[:12]}"
+    entity = {"PartitionKey": now.strftime("%Y-%m-%d"), "RowKey": row_key, "event": event, "subject": subject,
+              "actor": actor, "at": now}
+    return row_key, put_json(entity, "details", details)
+
+
 class AuditLog:
     def __init__(self, tables: Tables):
         self._tables = tables
 
     def record(self, event: str, subject: str, details: dict[str, Any], actor: str = "riposte",
                at: datetime | None = None) -> str:
-        now = at or datetime.now(UTC)
-        inverted = _MAX_TICKS - int(now.timestamp() * 1000)  # row keys sort newest first
-        row_key = f"{inverted:013d}-{uuid.uuid4().hex[:12]}"
-        entity = {"PartitionKey": now.strftime("%Y-%m-%d"), "RowKey": row_key, "event": event, "subject": subject,
-                  "actor": actor, "at": now}
-        self._tables(AUDIT).create_entity(put_json(entity, "details", details))
+        row_key, entity = audit_entity(event, subject, details, actor, at)
+        self._tables(AUDIT).create_entity(entity)
         return row_key
 
     def for_subject(self, day: str, subject: str) -> list[dict[str, Any]]:

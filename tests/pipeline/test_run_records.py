@@ -1,0 +1,108 @@
+"""A run's end written from the event loop (activities/playbook_steps.close_run over shared/store/run_records.py):
+the records AlertStore, RunIndex, OpenRuns and AuditLog wrote through the sync client, now with no sync client
+at all, and the same guarantees (a stopped run keeps its record; concurrent ends are each counted once)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from activities.playbook_steps import close_run
+from shared import services
+from shared.models.run import Run, RunStatus, StepResult, StepStatus, run_id_for
+from shared.primitives.context import RunContext
+from shared.run_listing import RunQuery
+from shared.run_metrics import first_day, playbook_metrics
+from shared.run_request import FinishRequest
+from shared.store.alerts import AlertStore
+from shared.store.audit import AuditLog
+from shared.store.open_runs import OpenRuns
+from shared.store.run_index import RunIndex
+from shared.store.run_start import mark_running
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+PLAYBOOK = uuid.uuid4().hex
+
+
+@pytest.fixture
+def loop_only(monkeypatch, async_tables):
+    """The activities get the test's async tables; any use of the sync client fails the test."""
+    def no_sync_client():
+        raise AssertionError("a run's records went through the sync table client")
+
+    monkeypatch.setattr(services, "async_tables", lambda: async_tables)
+    monkeypatch.setattr(services, "tables", no_sync_client)
+
+
+async def running_run(tables, async_tables) -> Run:
+    alert_id = "al-" + uuid.uuid4().hex
+    run = Run(id=run_id_for(alert_id, PLAYBOOK), alert_id=alert_id, playbook_id=PLAYBOOK, playbook_name="BEC",
+              playbook_version=3, tenant_id=None, status=RunStatus.PENDING, created_at=NOW - timedelta(minutes=1),
+              step_count=2)
+    AlertStore(tables).save_run(run)
+    OpenRuns(tables).add([(run.id, alert_id)])
+    RunIndex(tables).sync((await mark_running(async_tables, run.id, NOW)).changed)
+    return run
+
+
+def step(index: int, status: StepStatus = StepStatus.SUCCEEDED) -> dict:
+    error = {"code": "Forbidden", "message": "no permission"} if status is StepStatus.FAILED else None
+    return StepResult(index=index, action_type="disable_user", status=status, started_at=NOW, completed_at=NOW,
+                      duration_ms=5, error=error).model_dump(mode="json", by_alias=True)
+
+
+def finish(run: Run, steps: list[dict], unrecorded: list[int]) -> FinishRequest:
+    return FinishRequest(run=RunContext(run_id=run.id, playbook_id=PLAYBOOK, playbook_name="BEC", playbook_version=3),
+                         alert_id=run.alert_id, steps=steps, unrecorded=unrecorded)
+
+
+def week(tables) -> dict:
+    rows = RunIndex(tables).metrics_rows(first_day(NOW.date()))
+    return {m["playbookId"]: m for m in playbook_metrics(rows, {}, NOW.date())}[PLAYBOOK]["last7Days"]
+
+
+async def test_a_run_ends_with_every_record_and_no_sync_client(tables, async_tables, loop_only):
+    run = await running_run(tables, async_tables)
+
+    summary = await close_run(finish(run, [step(0), step(1, StepStatus.FAILED)], unrecorded=[1]))
+
+    assert summary == {"runId": run.id, "status": "completedWithErrors", "failedSteps": [1]}
+    stored = AlertStore(tables).get_run(run.id)
+    assert stored.status is RunStatus.COMPLETED_WITH_ERRORS and stored.completed_at is not None
+    assert [s.index for s in stored.steps] == [1]  # the unrecorded one; step 0 was recorded by its activity
+    listed = [r for r in RunIndex(tables).page(RunQuery.from_params({}))[0] if r.id == run.id]
+    assert [r.status for r in listed] == [RunStatus.COMPLETED_WITH_ERRORS]
+    counted = week(tables)
+    assert (counted["runs"], counted["withErrors"], counted["mostFailing"]["code"]) == (1, 1, "Forbidden")
+    assert OpenRuns(tables).opened_before(NOW + timedelta(days=1)) == []
+    audited = AuditLog(tables).for_subject(datetime.now(UTC).strftime("%Y-%m-%d"), run.id)
+    assert [(a["event"], a["details"]["status"], len(a["details"]["steps"])) for a in audited] == \
+        [("playbook.execute", "completedWithErrors", 2)]
+
+
+async def test_a_run_cancelled_while_it_finished_keeps_its_record(tables, async_tables, loop_only):
+    run = await running_run(tables, async_tables)
+    AlertStore(tables).stop_run(run.id, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)
+
+    summary = await close_run(finish(run, [step(0), step(1)], unrecorded=[]))
+
+    assert summary["status"] == "cancelled"
+    assert AlertStore(tables).get_run(run.id).status is RunStatus.CANCELLED
+    assert AuditLog(tables).for_subject(datetime.now(UTC).strftime("%Y-%m-%d"), run.id) == []
+    assert week(tables)["succeeded"] == 0 and week(tables)["cancelled"] == 1  # counted once, by the cancel
+
+
+async def test_runs_ending_at_once_are_each_counted_once(tables, async_tables, loop_only):
+    runs = [await running_run(tables, async_tables) for _ in range(8)]
+
+    summaries = await asyncio.gather(*(close_run(finish(r, [step(0, StepStatus.FAILED)], unrecorded=[]))
+                                       for r in runs))
+    await asyncio.gather(*(close_run(finish(r, [step(0, StepStatus.FAILED)], unrecorded=[]))  # retried finishes
+                           for r in runs[:3]))
+
+    assert {s["status"] for s in summaries} == {"completedWithErrors"}
+    counted = week(tables)
+    assert (counted["runs"], counted["withErrors"], counted["mostFailing"]["count"]) == (8, 8, 8)
