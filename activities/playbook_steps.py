@@ -57,6 +57,7 @@ async def close_run(request: FinishRequest) -> dict:
     run = ended.run
     if ended.changed is not None:
         await sync_async(tables, ended.changed)
+        await run_records.forget(tables, ended.changed)
     if run.status in STOPPED_STATUSES:  # cancelled while this activity was in flight: that record stands
         return {"runId": run.id, "status": run.status.value, "failedSteps": [s.index for s in failed]}
     await run_records.remove_open(tables, run.id)

@@ -75,7 +75,12 @@ class DeliveredAlerts:
             if len(first) == 1:  # one entity (shared/store/alerts.py): a create, cheaper than a $batch of one
                 await table.create(first[0])
             else:
-                await table.transaction([("create", row) for row in first])
+                written = await table.transaction([("create", row) for row in first])
+                # The run rows as written: the run's move to running replaces them without reading them first
+                # (shared/store/known_rows.py).
+                for row, answer in zip(first, written, strict=True):
+                    if row["RowKey"].startswith("run|"):
+                        table.remember(row, answer.get("etag"))
         except ResourceExistsError:
             return False
         except TableTransactionError as exc:
@@ -96,9 +101,11 @@ class DeliveredAlerts:
         """The new runs' list rows (shared/store/run_index.py), as creates: a run's activity may have synced a
         newer one already. A crash before this leaves the runs pending and listed open, and the reconciler
         lists them (AlertStore.reindex)."""
+        table = await self._tables.lean(ALERTS)
         for row in run_rows:
+            listed = list_row(row)
             try:
-                await (await self._tables.lean(ALERTS)).create(list_row(row))
+                table.remember(listed, await table.create(listed))  # synced next without a read (known_rows.py)
             except ResourceExistsError:
                 pass
 

@@ -25,6 +25,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 from shared.models.run import Run, RunStatus
 from shared.run_listing import MAX_READS, RUN_LIST_PARTITION, RunQuery, run_list_row_key
 from shared.store.async_tables import AsyncTables
+from shared.store.table_requests import LeanTable
 from shared.store.tables import ALERTS, Tables, get_json, put_json
 
 FAILURES = "failures"  # the run row's failed steps (shared/store/alerts.py)
@@ -109,34 +110,49 @@ async def sync_async(tables: AsyncTables, run_entity: dict[str, Any], attempts: 
     for attempt in range(attempts):
         if attempt:
             await asyncio.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 (jitter, as sync)
-        try:
-            current = await table.get(RUN_LIST_PARTITION, row["RowKey"])
-        except ResourceNotFoundError:
-            current = None
+        # Rows as this process wrote them last, if it did (shared/store/known_rows.py): the writes below are
+        # conditional on their ETags, so a stale one fails and the next attempt reads.
+        current = await _read(table, row["RowKey"], known=attempt == 0)
         if _up_to_date(current, row):
             return
-        counter = None
-        if _ends(row, current):
-            try:
-                counter = await table.get(RUN_LIST_PARTITION, counter_key(run_entity))
-            except ResourceNotFoundError:
-                counter = None
+        counter = await _read(table, counter_key(run_entity), known=attempt == 0) if _ends(row, current) else None
         operations = sync_operations(run_entity, row, current, counter)
         try:
             if len(operations) == 1 and current is None:
-                await table.create(row)
+                table.remember(row, await table.create(row))
             elif len(operations) == 1:
-                await table.replace(row, current.metadata["etag"])
+                table.remember(row, await table.replace(row, current.metadata["etag"]))
             else:
-                await table.transaction(operations)
+                for operation, answer in zip(operations, await table.transaction(operations), strict=True):
+                    table.remember(operation[1], answer.get("etag"))
             return
-        except (ResourceExistsError, ResourceModifiedError):
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError):
+            _forget(table, row, operations)
             continue
         except TableTransactionError as exc:
-            if exc.error_code in _RACED:
+            if exc.error_code in _RACED or exc.status_code == 404:
+                _forget(table, row, operations)
                 continue
             raise
     raise ResourceModifiedError(f"run list row of {row['runId']} kept changing")
+
+
+async def _read(table: LeanTable, row_key: str, known: bool) -> dict[str, Any] | None:
+    """A row of the run-list partition (None when absent): as this process last wrote it when `known` and it
+    did, else as stored."""
+    entity = table.known(RUN_LIST_PARTITION, row_key) if known else None
+    if entity is not None:
+        return entity
+    try:
+        return await table.get(RUN_LIST_PARTITION, row_key)
+    except ResourceNotFoundError:
+        return None
+
+
+def _forget(table: LeanTable, row: dict[str, Any], operations: list[tuple]) -> None:
+    for operation in operations:
+        table.forget(operation[1]["PartitionKey"], operation[1]["RowKey"])
+    table.forget(row["PartitionKey"], row["RowKey"])
 
 
 class RunIndex:

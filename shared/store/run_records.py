@@ -26,6 +26,7 @@ from shared.store.async_tables import AsyncTables
 from shared.store.audit import audit_entity
 from shared.store.directory import NotFound
 from shared.store.open_runs import PARTITION as OPEN_RUNS
+from shared.store.run_index import list_row
 from shared.store.tables import ALERTS, AUDIT, get_json
 
 ATTEMPTS = 5  # as AlertStore._change_run
@@ -49,23 +50,36 @@ async def change_run(tables: AsyncTables, run_id: str, change: Callable[[Run], b
     """AlertStore._change_run but the list row's sync (the caller's, with `changed`): read the run row, change
     it, replace it under its ETag; a concurrent change makes the replace fail and the change is made again on
     the row read anew. `change` returns False to write nothing (a stopped run)."""
-    alert_id = _alert_id(run_id)
+    alert_id, row_key = _alert_id(run_id), f"run|{run_id}"
     table = await tables.lean(ALERTS)
-    for _ in range(ATTEMPTS):
-        try:
-            entity = await table.get(alert_id, f"run|{run_id}")
-        except ResourceNotFoundError:
-            raise NotFound(run_id) from None
+    for attempt in range(ATTEMPTS):
+        # The row as this process wrote it last, if it did (shared/store/known_rows.py); else, and after a lost
+        # race, as stored.
+        entity = table.known(alert_id, row_key) if attempt == 0 else None
+        if entity is None:
+            try:
+                entity = await table.get(alert_id, row_key)
+            except ResourceNotFoundError:
+                raise NotFound(run_id) from None
         run = Run.model_validate(get_json(entity, "doc"))
         if not change(run):
             return Changed(run, None)
         changed = changed_run_entity(run, entity, failures)
         try:
-            await table.replace(changed, entity.metadata["etag"])
+            table.remember(changed, await table.replace(changed, entity.metadata["etag"]))
             return Changed(run, changed)
-        except ResourceModifiedError:
+        except (ResourceModifiedError, ResourceNotFoundError):  # changed (or gone) since: read it anew
+            table.forget(alert_id, row_key)
             continue
     raise ResourceModifiedError(f"run {run_id} kept changing")
+
+
+async def forget(tables: AsyncTables, run_entity: dict[str, Any]) -> None:
+    """An ended run's rows leave this process's known rows (shared/store/known_rows.py)."""
+    table = await tables.lean(ALERTS)
+    table.forget(run_entity["PartitionKey"], run_entity["RowKey"])
+    listed = list_row(run_entity)
+    table.forget(listed["PartitionKey"], listed["RowKey"])
 
 
 async def record_step(tables: AsyncTables, run_id: str, step: StepResult) -> None:

@@ -37,6 +37,8 @@ from azure.data.tables._error import _decode_error
 from azure.data.tables._serialize import _add_entity_properties, _parameter_filter_substitution, _prepare_key
 from azure.data.tables.aio import TableClient
 
+from shared.store.known_rows import KnownRows
+
 _NEXT_PARTITION = "x-ms-continuation-NextPartitionKey"
 _NEXT_ROW = "x-ms-continuation-NextRowKey"
 # An operation of a transaction, as TableClient.submit_transaction takes it: ("create" | "upsert" | "update" |
@@ -101,7 +103,8 @@ class LeanTable:
     """create, upsert, query, get and conditional replace of one table, as TableClient's methods do them, at a
     fraction of their CPU."""
 
-    def __init__(self, client: TableClient):
+    def __init__(self, client: TableClient, known: KnownRows | None = None):
+        self._known = known if known is not None else KnownRows()
         self._send = client._client.send_request  # the generated client: the SDK's configured pipeline
         self._path = "/" + quote(client.table_name)
         self._version = client.api_version
@@ -125,19 +128,32 @@ class LeanTable:
             raise _decode_error(response)
         return response
 
-    async def create(self, entity: Mapping[str, Any]) -> None:
-        """Insert Entity; ResourceExistsError when its keys are taken (nothing is written then)."""
+    async def create(self, entity: Mapping[str, Any]) -> str | None:
+        """Insert Entity; ResourceExistsError when its keys are taken (nothing is written then). The new ETag."""
         headers = self._headers("application/json;odata=minimalmetadata")
         headers.update({"Content-Type": "application/json;odata=nometadata", "Prefer": "return-no-content"})
-        await self._call(HttpRequest("POST", self._path, headers=headers, content=self._body(entity)))
+        response = await self._call(HttpRequest("POST", self._path, headers=headers, content=self._body(entity)))
+        return response.headers.get("ETag")
 
-    async def upsert(self, entity: Mapping[str, Any], mode: UpdateMode) -> None:
+    async def upsert(self, entity: Mapping[str, Any], mode: UpdateMode) -> str | None:
         """Insert Or Replace (REPLACE) / Insert Or Merge (MERGE) Entity: no If-Match, so it never conflicts."""
         headers = self._headers("application/json")
         headers["Content-Type"] = "application/json"
         method = "PATCH" if mode is UpdateMode.MERGE else "PUT"
-        await self._call(HttpRequest(method, self._entity_path(entity), headers=headers,
-                                     content=self._body(entity)))
+        response = await self._call(HttpRequest(method, self._entity_path(entity), headers=headers,
+                                                content=self._body(entity)))
+        return response.headers.get("ETag")
+
+    # Rows as this process last wrote them (shared/store/known_rows.py): a read-change-replace cycle may start
+    # from one instead of a read; the replace's ETag condition still decides.
+    def known(self, partition_key: str, row_key: str) -> TableEntity | None:
+        return self._known.known(self._table_name, partition_key, row_key)
+
+    def remember(self, entity: Mapping[str, Any], etag: str | None) -> None:
+        self._known.remember(self._table_name, entity, etag)
+
+    def forget(self, partition_key: str, row_key: str) -> None:
+        self._known.forget(self._table_name, partition_key, row_key)
 
     async def get(self, partition_key: str, row_key: str) -> TableEntity:
         """Query Entity by its keys (ResourceNotFoundError when absent); the row's ETag is in `.metadata["etag"]`."""
@@ -146,12 +162,14 @@ class LeanTable:
                                                 headers=self._headers("application/json;odata=minimalmetadata")))
         return _convert_to_entity(response.json())
 
-    async def replace(self, entity: Mapping[str, Any], etag: str) -> None:
+    async def replace(self, entity: Mapping[str, Any], etag: str) -> str | None:
         """Update Entity (REPLACE) under If-Match `etag`: ResourceModifiedError when the row changed since it was
-        read (nothing is written then), ResourceNotFoundError when it is gone."""
+        read (nothing is written then), ResourceNotFoundError when it is gone. The new ETag."""
         headers = self._headers("application/json")
         headers.update({"Content-Type": "application/json", "If-Match": etag})
-        await self._call(HttpRequest("PUT", self._entity_path(entity), headers=headers, content=self._body(entity)))
+        response = await self._call(HttpRequest("PUT", self._entity_path(entity), headers=headers,
+                                                content=self._body(entity)))
+        return response.headers.get("ETag")
 
     async def delete(self, partition_key: str, row_key: str) -> None:
         """Delete Entity, whatever its ETag (If-Match: *): ResourceNotFoundError when it is absent."""
