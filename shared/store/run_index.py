@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import weakref
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -104,7 +105,33 @@ def _count(run_entity: dict[str, Any], row: dict[str, Any], counter: dict[str, A
 
 async def sync_async(tables: AsyncTables, run_entity: dict[str, Any], attempts: int = 12) -> None:
     """RunIndex.sync from the event loop: the same reads and writes through the async client's lean requests
-    (shared/store/table_requests.py), no worker thread."""
+    (shared/store/table_requests.py), no worker thread.
+
+    The ends of one playbook's runs on one day all change its counter row: this process's ends take their turn
+    on it (a lock per row), each from the row as the one before wrote it (shared/store/known_rows.py), instead
+    of racing each other for its ETag and reading it again after every lost race. Other instances' ends
+    still race, as before, under the ETag."""
+    if run_entity.get("status") not in ENDED:
+        return await _sync_async(tables, run_entity, attempts)
+    async with _counter_lock(counter_key(run_entity)):
+        return await _sync_async(tables, run_entity, attempts)
+
+
+_COUNTER_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = \
+    weakref.WeakKeyDictionary()
+MAX_COUNTER_LOCKS = 1_000
+
+
+def _counter_lock(key: str) -> asyncio.Lock:
+    """The running loop's lock of a counter row (asyncio locks belong to one loop)."""
+    locks = _COUNTER_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    if key not in locks and len(locks) >= MAX_COUNTER_LOCKS:  # days and playbooks gone by: drop the idle ones
+        for idle in [k for k, lock in locks.items() if not lock.locked()]:
+            del locks[idle]
+    return locks.setdefault(key, asyncio.Lock())
+
+
+async def _sync_async(tables: AsyncTables, run_entity: dict[str, Any], attempts: int) -> None:
     row = list_row(run_entity)
     table = await tables.lean(ALERTS)
     for attempt in range(attempts):

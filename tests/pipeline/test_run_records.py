@@ -97,8 +97,22 @@ async def test_a_run_cancelled_while_it_finished_keeps_its_record(tables, async_
     assert week(tables)["succeeded"] == 0 and week(tables)["cancelled"] == 1  # counted once, by the cancel
 
 
-async def test_runs_ending_at_once_are_each_counted_once(tables, async_tables, loop_only):
+async def test_runs_ending_at_once_are_each_counted_once(tables, async_tables, loop_only, monkeypatch):
     runs = [await running_run(tables, async_tables) for _ in range(8)]
+    counter_reads, transactions = [], []
+    real_get, real_transaction = LeanTable.get, LeanTable.transaction
+
+    async def get(self, partition_key, row_key):
+        if row_key.startswith("metrics|"):
+            counter_reads.append(row_key)
+        return await real_get(self, partition_key, row_key)
+
+    async def transaction(self, operations):
+        transactions.append(len(operations))
+        return await real_transaction(self, operations)
+
+    monkeypatch.setattr(LeanTable, "get", get)
+    monkeypatch.setattr(LeanTable, "transaction", transaction)
 
     summaries = await asyncio.gather(*(close_run(finish(r, [step(0, StepStatus.FAILED)], unrecorded=[]))
                                        for r in runs))
@@ -108,6 +122,9 @@ async def test_runs_ending_at_once_are_each_counted_once(tables, async_tables, l
     assert {s["status"] for s in summaries} == {"completedWithErrors"}
     counted = week(tables)
     assert (counted["runs"], counted["withErrors"], counted["mostFailing"]["count"]) == (8, 8, 8)
+    # They took turns on the counter row, each from the row the one before wrote: one read (it was absent), no
+    # lost race (one transaction per end).
+    assert len(counter_reads) == 1 and transactions == [2] * 8
 
 
 async def test_a_run_taken_in_here_is_ended_without_reading_its_rows_again(tables, async_tables, intake,  # noqa: F811
