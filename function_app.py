@@ -13,6 +13,7 @@ from triggers.alert_queue import bp as alert_queue_triggers
 from triggers.alerts import bp as alert_triggers
 from triggers.approvals import bp as approval_triggers
 from triggers.audit import bp as audit_triggers
+from triggers.console import bp as console_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
 from triggers.ingest_credentials import bp as ingest_credential_triggers
@@ -20,6 +21,7 @@ from triggers.metrics import bp as metrics_triggers
 from triggers.notifications import bp as notification_triggers
 from triggers.password_reveal import bp as password_reveal_triggers
 from triggers.playbook_runs import bp as playbook_run_triggers
+from triggers.playbook_templates import bp as playbook_template_triggers
 from triggers.playbook_versions import bp as playbook_version_triggers
 from triggers.playbooks import bp as playbook_triggers
 from triggers.pollers import bp as poller_triggers
@@ -42,6 +44,7 @@ BLUEPRINTS = (
     playbook_triggers,
     playbook_version_triggers,
     playbook_run_triggers,
+    playbook_template_triggers,
     directory_triggers,
     ingest_credential_triggers,
     source_triggers,
@@ -55,6 +58,7 @@ BLUEPRINTS = (
     poller_triggers,
     notification_triggers,
     schedule_triggers,
+    console_triggers,
     selftest_orchestrations,
     playbook_run_orchestrations,
     selftest_activities,

@@ -78,7 +78,8 @@ def route_pattern(template: str) -> re.Pattern[str]:
         catch_all, name, optional = param.groups()
         body = f"(?P<{name}>.+)" if catch_all else f"(?P<{name}>[^/]+)"
         regex += f"(?:/{body})?" if (optional or catch_all) else f"/{body}"
-    return re.compile(regex or "/?")
+    # A trailing slash is tolerated, as by ASP.NET routing: `/` reaches a root catch-all, `/api/health/` health.
+    return re.compile(regex + "/?")
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 
 class Refused(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 details: list[dict[str, str]] | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.details = details  # several problems, each {"field", "reason"} (the first is `field`)

@@ -9,6 +9,7 @@ from shared.approvals.store import ApprovalStore
 from shared.graph import GraphClientFactory
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
+from shared.playbook_templates.catalog import TemplateCatalog
 from shared.primitives.context import StepDependencies
 from shared.settings import get_settings
 from shared.storage import create_async_table_service, get_table_service
@@ -32,6 +33,12 @@ def async_tables() -> AsyncTables:
     """Async table clients (per event loop) for intake's hot path: shared/store/async_tables.py."""
     settings = get_settings()
     return AsyncTables(lambda: create_async_table_service(settings), prefix=settings.table_prefix)
+
+
+@lru_cache(maxsize=1)
+def playbook_templates() -> TemplateCatalog:
+    """The built-in playbook templates (data files read once per process)."""
+    return TemplateCatalog.load()
 
 
 def playbooks() -> PlaybookStore:

@@ -26,10 +26,13 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
     return func.HttpResponse(payload, status_code=status_code, mimetype="application/json", headers=headers)
 
 
-def error_response(status_code: int, code: str, message: str, field: str | None = None) -> func.HttpResponse:
-    error: dict[str, str] = {"code": code, "message": message}
+def error_response(status_code: int, code: str, message: str, field: str | None = None,
+                   details: list[dict[str, str]] | None = None) -> func.HttpResponse:
+    error: dict[str, Any] = {"code": code, "message": message}
     if field is not None:
         error["field"] = field
+    if details is not None:
+        error["details"] = details
     return json_response({"error": error}, status_code=status_code)
 
 
@@ -50,7 +53,7 @@ def api_error_response(exc: Exception) -> func.HttpResponse:
     if isinstance(exc, AuthError):
         return error_response(exc.status, exc.code, exc.message)
     if isinstance(exc, Refused):
-        return error_response(exc.status, exc.code, exc.message, field=exc.field)
+        return error_response(exc.status, exc.code, exc.message, field=exc.field, details=exc.details)
     if isinstance(exc, InvalidId):
         return error_response(400, "invalid_id", f"{exc.field} {exc.reason}.", field=exc.field)
     if isinstance(exc, ValidationError):

@@ -12,6 +12,7 @@ from shared.models.playbook import (
     PlaybookPatch,
     broad_problem,
 )
+from shared.playbook_templates.updates import status
 from shared.store.playbooks import PreconditionFailed, etag_of
 from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
@@ -20,27 +21,37 @@ from triggers.http_responses import error_response, json_response
 bp = df.Blueprint()
 
 
-def _refuse_broad(playbook: PlaybookDraft) -> None:
+def refuse_broad(playbook: PlaybookDraft) -> None:
     problem = broad_problem(playbook)
     if problem is not None:
         raise ApiError(400, "invalid_request", problem, field="trigger")
 
 
-def _with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
+def playbook_view(playbook: Playbook) -> dict:
+    """A playbook as the API shows it: as stored, and for one installed from a template, whether the template
+    has a newer version (`template.latestVersion`, `template.updateAvailable`)."""
+    view = playbook.model_dump(mode="json", by_alias=True)
+    template = status(services.playbook_templates(), playbook)
+    if template is not None:
+        view["template"] |= template
+    return view
+
+
+def with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
     headers = {"ETag": etag_of(playbook)}
     if status_code == 201:
         headers["Location"] = f"/api/playbooks/{playbook.id}"
-    return json_response(playbook, status_code=status_code, headers=headers)
+    return json_response(playbook_view(playbook), status_code=status_code, headers=headers)
 
 
-def _precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
+def precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
     response = error_response(412, "precondition_failed",
                               f"The playbook changed; it is now at {etag_of(exc.current)}.", field="If-Match")
     response.headers["ETag"] = etag_of(exc.current)
     return response
 
 
-def _audit(action: str, playbook: Playbook, who, **details) -> None:
+def audit(action: str, playbook: Playbook, who, **details) -> None:
     services.audit().record(action, playbook.id, {"name": playbook.name, "version": playbook.version, **details},
                             who.name)
 
@@ -48,7 +59,7 @@ def _audit(action: str, playbook: Playbook, who, **details) -> None:
 @bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(
-        {"value": [p.model_dump(mode="json", by_alias=True) for p in services.playbooks().list()]}))
+        {"value": [playbook_view(p) for p in services.playbooks().list()]}))
 
 
 @bp.route(route="api/playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -56,17 +67,17 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
-        _refuse_broad(draft)
+        refuse_broad(draft)
         created = services.playbooks().create(draft, actor=who.name)
-        _audit("playbook.created", created, who)
-        return _with_etag(created, status_code=201)
+        audit("playbook.created", created, who)
+        return with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
 
 
 @bp.route(route="api/playbooks/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_playbook(req: func.HttpRequest) -> func.HttpResponse:
-    return respond(req, Permission.READ, lambda who: _with_etag(services.playbooks().get(path_id(req))))
+    return respond(req, Permission.READ, lambda who: with_etag(services.playbooks().get(path_id(req))))
 
 
 @bp.route(route="api/playbooks/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -82,11 +93,11 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
             check_scope_exists(services.directory(), patch.trigger.tenant_scope)
         try:
             updated = services.playbooks().update(path_id(req), patch, if_match, actor=who.name,
-                                                  check=_refuse_broad)
+                                                  check=refuse_broad)
         except PreconditionFailed as exc:
-            return _precondition_failed(exc)
-        _audit("playbook.updated", updated, who, changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
-        return _with_etag(updated)
+            return precondition_failed(exc)
+        audit("playbook.updated", updated, who, changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
+        return with_etag(updated)
 
     return respond(req, Permission.MANAGE, update)
 
@@ -98,8 +109,8 @@ def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
         try:
             deleted = services.playbooks().delete(playbook_id, req.headers.get("If-Match"))
         except PreconditionFailed as exc:
-            return _precondition_failed(exc)
-        _audit("playbook.deleted", deleted, who)
+            return precondition_failed(exc)
+        audit("playbook.deleted", deleted, who)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

@@ -156,6 +156,8 @@ var appSettings = {
   // secret), and only tokens from this tenant are accepted.
   OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: identityClientId
   WEBSITE_AUTH_AAD_ALLOWED_TENANTS: tenant().tenantId
+  // The console answers the root URL (host.json routePrefix is empty): no Functions home page in its place.
+  AzureWebJobsDisableHomepage: 'true'
 }
 
 // Playbook secrets by name: `halo-client-secret` is read from RIPOSTE_SECRET_HALO_CLIENT_SECRET

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from shared.flow.expressions import compile_expression
-from shared.flow.facts import resolve_facts
+from shared.flow.facts import ON_DEMAND_USER_FACTS, resolve_facts
 from shared.primitives.context import AlertContext, StepDependencies
 
 
 async def check(expression: str, alert: AlertContext, steps: list[Any], run_facts: dict[str, Any],
                 deps: StepDependencies) -> dict[str, Any]:
     compiled = compile_expression(expression)
-    facts = await resolve_facts(compiled.roots() & {"user", "device"}, alert, deps)
+    on_demand = frozenset(name for name in ON_DEMAND_USER_FACTS if ("user", name) in compiled.references())
+    facts = await resolve_facts(compiled.roots() & {"user", "device"}, alert, deps, on_demand)
     errors = facts.pop("errors", None)
     env = expression_env(alert, steps, run_facts) | facts
     result: dict[str, Any] = {"holds": compiled.evaluate(env), "facts": facts}

@@ -70,7 +70,7 @@ STEP_FIELDS: Final = ("status", "actionType", "result", "error", "reason")
 STEP_ERROR_FIELDS: Final = ("code", "message")
 RUN_FIELDS: Final = ("failedSteps", "simulated")
 USER_FIELDS: Final = ("id", "upn", "type", "accountEnabled", "isAdmin", "adminRoles", "riskLevel", "riskState",
-                      "department")
+                      "department", "mfaRegistered")
 DEVICE_FIELDS: Final = ("id", "name", "platform", "complianceState", "compliant", "managed")
 
 INDEXED_ROOTS: Final = frozenset({"steps"})  # read as `steps[N].field`, never bare

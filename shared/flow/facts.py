@@ -13,6 +13,9 @@ Graph facts (graph-contract.md 9, 12, 14; Identity Protection 404 = no risk reco
   no OData cast, which would need `ConsistencyLevel: eventual` + `$count`;
 - riskLevel, riskState: `GET /identityProtection/riskyUsers/{id}` (IdentityRiskyUser.Read.All); a 404 means
   Identity Protection holds no risk for the user: "none" / "none";
+- mfaRegistered, read only when an expression names it (ON_DEMAND_USER_FACTS; the key is absent otherwise):
+  `GET /reports/authenticationMethods/userRegistrationDetails/{id}` `isMfaRegistered`
+  (UserAuthenticationMethod.Read.All);
 - device: `GET /deviceManagement/managedDevices` filtered on `azureADDeviceId`, else `GET
   /deviceManagement/managedDevices/{id}` for an id that is a GUID, else filtered on `deviceName` (the
   devices primitives' matching, shared/primitives/devices.py; DeviceManagementManagedDevices.Read.All).
@@ -54,6 +57,8 @@ from shared.primitives.user_risk import risk_view
 
 USER_FACTS = ("id", "upn", "type", "accountEnabled", "isAdmin", "adminRoles", "riskLevel", "riskState",
               "department")
+# Facts that cost a Graph request few conditions need: read only when an expression names them.
+ON_DEMAND_USER_FACTS = ("mfaRegistered",)
 DEVICE_FACTS = ("id", "name", "platform", "complianceState", "compliant", "managed")
 ROOTS = ("user", "device")
 MAX_PAGES = 10  # of memberships or of a device listing
@@ -64,6 +69,12 @@ RISK_FACTS = ("riskLevel", "riskState")
 LOOKUP_FACTS = ("platform", "complianceState", "compliant", "managed")
 
 Facts = dict[str, Any]
+# The Graph application permissions reading each root's facts takes (the reads listed above).
+FACT_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "user": ("User.Read.All", "Directory.Read.All", "IdentityRiskyUser.Read.All"),
+    "user.mfaRegistered": ("UserAuthenticationMethod.Read.All",),
+    "device": ("DeviceManagementManagedDevices.Read.All",),
+}
 
 
 class _Failed:
@@ -131,14 +142,34 @@ async def _risk(graph: GraphServiceClient, user_id: str) -> dict[str, Any]:
     return view or dict(NO_RISK)
 
 
-async def user_facts(graph: GraphServiceClient, user: UserEntity, errors: list[dict[str, Any]]) -> Facts | None:
-    """USER_FACTS of one user (None when Graph does not know the user); failures go to `errors`."""
+async def _mfa_registered(graph: GraphServiceClient, user_id: str) -> bool | None:
+    details = await graph.reports.authentication_methods.user_registration_details.by_user_registration_details_id(
+        user_id).get()
+    return details.is_mfa_registered if details is not None else None
+
+
+async def _by_object_id(graph: GraphServiceClient, facts: Facts, account: Any, read: Any) -> Any:
+    """A read that needs the user's object id, once the account read gave it (a _Failed without one)."""
+    if facts["id"]:
+        return await _attempt(read(graph, facts["id"]))
+    return account if isinstance(account, _Failed) else _Failed(
+        StepError(code="unknown_user", message="The user's object id could not be read."))
+
+
+async def user_facts(graph: GraphServiceClient, user: UserEntity, errors: list[dict[str, Any]],
+                     on_demand: frozenset[str] = frozenset()) -> Facts | None:
+    """USER_FACTS of one user, plus the ON_DEMAND_USER_FACTS in `on_demand` (None when Graph does not know the
+    user); failures go to `errors`."""
     key = user_key(user)
     reads: list[Awaitable[Any]] = [read_user(graph, key, "userType", "accountEnabled", "department"),
                                    _admin_roles(graph, key)]
-    if user.id:  # the risk read needs the object id: concurrent only when the alert gives it
+    mfa_wanted = "mfaRegistered" in on_demand
+    if user.id:  # the risk and registration reads need the object id: concurrent only when the alert gives it
         reads.append(_risk(graph, user.id))
-    account, roles, *risk = await asyncio.gather(*(_attempt(r) for r in reads))
+        if mfa_wanted:
+            reads.append(_mfa_registered(graph, user.id))
+    account, roles, *by_id = await asyncio.gather(*(_attempt(r) for r in reads))
+    risk, mfa = by_id[:1], by_id[1:]
     if isinstance(account, _Failed) and account.status == 404:
         _report(errors, "user", ("",), account)
         return None
@@ -154,16 +185,20 @@ async def user_facts(graph: GraphServiceClient, user: UserEntity, errors: list[d
         _report(errors, "user", ROLE_FACTS, roles)
     else:
         facts |= {"isAdmin": bool(roles), "adminRoles": roles}
-    if not risk:
-        if facts["id"]:
-            risk = [await _attempt(_risk(graph, facts["id"]))]
-        else:  # the account read failed: no object id to ask Identity Protection with
-            risk = [account if isinstance(account, _Failed) else _Failed(
-                StepError(code="unknown_user", message="The user's object id could not be read."))]
+    if not risk:  # the alert named the user by UPN: the account read gave the object id (or failed)
+        risk = [await _by_object_id(graph, facts, account, _risk)]
     if isinstance(risk[0], _Failed):
         _report(errors, "user", RISK_FACTS, risk[0])
     else:
         facts |= {name: risk[0].get(name) for name in RISK_FACTS}
+    if mfa_wanted:
+        if not mfa:
+            mfa = [await _by_object_id(graph, facts, account, _mfa_registered)]
+        facts["mfaRegistered"] = None
+        if isinstance(mfa[0], _Failed):
+            _report(errors, "user", ("mfaRegistered",), mfa[0])
+        else:
+            facts["mfaRegistered"] = mfa[0]
     return facts
 
 
@@ -230,12 +265,14 @@ async def device_facts(graph: GraphServiceClient, device: DeviceEntity, errors: 
 
 
 # --- both ------------------------------------------------------------------------------------------
-async def resolve_facts(roots: frozenset[str], alert: AlertContext, deps: StepDependencies) -> dict[str, Any]:
+async def resolve_facts(roots: frozenset[str], alert: AlertContext, deps: StepDependencies,
+                        on_demand: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The facts of each root in `roots` ("user", "device"; others are ignored), read-only, from Graph.
 
     "The user" is the first user the alert names, "the device" the first device it names. Returns
     {"user": {USER_FACTS...} | None, "device": {DEVICE_FACTS...} | None, "errors": [...]}, with only the
-    requested roots as keys; a root is None when the alert names no such entity, has no tenant, or (user)
+    requested roots as keys (and the user's ON_DEMAND_USER_FACTS named in `on_demand`); a root is None when the
+    alert names no such entity, has no tenant, or (user)
     Graph answers 404. `errors` (always present, possibly empty) lists per fact what could not be read:
     {"fact": "user.isAdmin", "code": "graph_forbidden", "message": ...}; such a fact is None. Never raises
     for a Graph failure. No Graph call at all when `roots` holds neither root.
@@ -258,7 +295,7 @@ async def resolve_facts(roots: frozenset[str], alert: AlertContext, deps: StepDe
     device_errors: list[dict[str, Any]] = []
     reads: dict[str, Awaitable[Facts | None]] = {}
     if user is not None:
-        reads["user"] = user_facts(graph, user, user_errors)
+        reads["user"] = user_facts(graph, user, user_errors, on_demand)
     if device is not None:
         reads["device"] = device_facts(graph, device, device_errors)
     for root, facts in zip(reads, await asyncio.gather(*reads.values()), strict=True):

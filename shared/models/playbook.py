@@ -191,9 +191,41 @@ def broad_problem(playbook: PlaybookDraft) -> str | None:
             '"acknowledgeBroadTrigger": true to say you mean it')
 
 
+TEMPLATE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+
+
+class InstallOptions(CamelModel):
+    """What `POST /api/templates/{id}/install` takes: the installer's choices, kept with the playbook so a newer
+    template version is rendered with the same ones (shared/playbook_templates/)."""
+
+    tenant_scope: TenantScope
+    parameters: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    mode: PlaybookMode = PlaybookMode.SIMULATE  # a built-in describes what it would do until told to act
+    name: str | None = Field(default=None, min_length=1, max_length=200)  # None: the template's name
+    enabled: bool | None = None  # None: as the template ships (MFA Not Registered ships paused)
+    acknowledge_broad_trigger: bool = False
+
+
+class TemplateRef(CamelModel):
+    """The template (and version) a playbook was installed or last updated from, and how it was installed."""
+
+    id: str = Field(pattern=TEMPLATE_ID_PATTERN)
+    version: int = Field(ge=1)
+    install: InstallOptions
+
+
 class Playbook(PlaybookDraft):
     id: str
     version: int = Field(ge=1)
     created_at: datetime
     updated_at: datetime
     updated_by: str | None = None
+    template: TemplateRef | None = None  # installed from a built-in template (None: written by hand)
+
+    @model_serializer(mode="wrap")
+    def _omit_no_template(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A playbook written by hand reads (and is stored) as before templates existed.
+        data = handler(self)
+        if self.template is None and isinstance(data, dict):
+            data.pop("template", None)
+        return data

@@ -24,6 +24,16 @@ class PopulationQuery(StrEnum):
     GUESTS_NEVER_SIGNED_IN = "guestsNeverSignedIn"  # guests invited more than N days ago, never signed in
 
 
+# The Graph application permissions each query reads with (shared/schedules/populations.py; in every customer
+# tenant of a scheduled playbook's scope).
+POPULATION_PERMISSIONS: dict[PopulationQuery, tuple[str, ...]] = {
+    PopulationQuery.INACTIVE_USERS: ("User.Read.All", "AuditLog.Read.All"),  # signInActivity needs AuditLog
+    PopulationQuery.MFA_NOT_REGISTERED: ("UserAuthenticationMethod.Read.All",),
+    PopulationQuery.NONCOMPLIANT_DEVICES: ("DeviceManagementManagedDevices.Read.All",),
+    PopulationQuery.GUESTS_NEVER_SIGNED_IN: ("User.Read.All", "AuditLog.Read.All"),
+}
+
+
 class ScheduleSpec(CamelModel):
     cron: str = Field(min_length=1, max_length=200)  # NCRONTAB: second minute hour day month day-of-week
     time_zone: str = Field(default="UTC", min_length=1, max_length=64)  # IANA, e.g. "Australia/Sydney"

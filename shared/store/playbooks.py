@@ -15,7 +15,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
-from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
+from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch, TemplateRef
 from shared.store.directory import Conflict, NotFound, bump_revision
 from shared.store.tables import PLAYBOOKS, Tables, get_json, put_json
 
@@ -85,10 +85,10 @@ class PlaybookStore:
         versions = [_from_entity(row) for row in next(pages, [])]
         return versions, pages.continuation_token or None
 
-    def create(self, draft: PlaybookDraft, actor: str) -> Playbook:
+    def create(self, draft: PlaybookDraft, actor: str, template: TemplateRef | None = None) -> Playbook:
         now = datetime.now(UTC)
         playbook = Playbook(id=uuid.uuid4().hex, version=1, created_at=now, updated_at=now, updated_by=actor,
-                            **draft.model_dump())
+                            template=template, **draft.model_dump())
         self._table.submit_transaction([
             ("create", _entity(playbook, CURRENT)),
             ("create", _entity(playbook, version_row(1))),
@@ -97,12 +97,15 @@ class PlaybookStore:
         return playbook
 
     def update(self, playbook_id: str, patch: PlaybookPatch, if_match: str, actor: str,
-               check: Callable[[Playbook], None] | None = None) -> Playbook:
-        """Apply the patch; `check` sees the merged playbook before anything is written (and may raise)."""
+               check: Callable[[Playbook], None] | None = None, template: TemplateRef | None = None) -> Playbook:
+        """Apply the patch; `check` sees the merged playbook before anything is written (and may raise).
+        `template`: the template version the playbook now follows (a template update), else kept as stored."""
         current, table_etag = self._get_with_etag(playbook_id)
         if if_match.strip() not in (etag_of(current), "*"):
             raise PreconditionFailed(current)
         changes = patch.model_dump(exclude_unset=True)
+        if template is not None:
+            changes["template"] = template.model_dump()
         merged = current.model_dump() | changes | {
             "version": current.version + 1, "updated_at": datetime.now(UTC), "updated_by": actor,
         }

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from shared.api_model import CamelModel
-from shared.flow.facts import DEVICE_FACTS, USER_FACTS
+from shared.flow.facts import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS
 from shared.models.tenant import TenantGroup
 
 GateOutcome = Literal["approved", "rejected", "timedOut"]
@@ -43,7 +43,7 @@ class TryFacts(CamelModel):
     @field_validator("user")
     @classmethod
     def _user_facts(cls, facts: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _known(facts, USER_FACTS)
+        return _known(facts, USER_FACTS + ON_DEMAND_USER_FACTS)
 
     @field_validator("device")
     @classmethod

@@ -163,7 +163,10 @@ def test_a_bad_rotation_request_is_400_naming_the_field(app_devhost, tenants, bo
 def test_unknown_or_malformed_credential_ids_are_404(app_devhost, tenants, credential_id):
     contoso, _ = tenants
     with api(app_devhost) as c:
-        assert c.delete(f"/tenants/{contoso}/ingest-credentials/{credential_id}", headers=MANAGER).status_code == 404
+        status = c.delete(f"/tenants/{contoso}/ingest-credentials/{credential_id}", headers=MANAGER).status_code
+    # A decoded slash makes a path no DELETE route has; the console's GET catch-all still matches it, so the
+    # host answers 405 there (as ASP.NET routing does), never a delete.
+    assert status == 404 if "%2F" not in credential_id else status in (404, 405)
 
 
 def test_credentials_of_an_unregistered_tenant_are_404(app_devhost, production_settings):

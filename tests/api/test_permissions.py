@@ -26,7 +26,9 @@ READ, MANAGE, RUN = "read", "manage", "run"
 # the health probe (anonymous by design), the approval link's pages (its token, tests/approvals/test_link_http.py)
 # and Graph's notification endpoints (each notification's clientState, tests/notifications/).
 NOT_MANAGEMENT = {"ingest_alerts", "ingest_tenant_alerts", "health", "approval_page", "approval_response",
-                  "graph_notifications", "graph_lifecycle"}
+                  "graph_notifications", "graph_lifecycle",
+                  # the console checks each page's permission itself (shared/console/dispatch.py, tests/console)
+                  "console_page", "console_action"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,13 @@ MATRIX: dict[str, Route] = {
     "list_playbook_versions": Route("GET", f"/playbooks/{uuid.uuid4().hex}/versions", READ, 404),
     "get_playbook_version": Route("GET", f"/playbooks/{uuid.uuid4().hex}/versions/1", READ, 404),
     "list_primitives": Route("GET", "/primitives", READ, 200),
+    "list_templates": Route("GET", "/templates", READ, 200),
+    "get_template": Route("GET", "/templates/no-such-template", READ, 404),
+    "install_template": Route("POST", "/templates/no-such-template/install", MANAGE, 404,
+                              body={"tenantScope": {"type": "all"}}),
+    "preview_template_update": Route("GET", f"/playbooks/{uuid.uuid4().hex}/template-update", READ, 404),
+    "apply_template_update": Route("POST", f"/playbooks/{uuid.uuid4().hex}/template-update", MANAGE, 404,
+                                   headers={"If-Match": '"v1"'}),
     "simulate_playbook": Route("POST", f"/playbooks/{uuid.uuid4().hex}/simulate", READ, 404,
                                body={"alertId": "al-" + "0" * 32}),
     "execute_playbook": Route("POST", f"/playbooks/{uuid.uuid4().hex}/execute", RUN, 404,

@@ -16,6 +16,7 @@ from sandbox import SandboxServer
 from sandbox.faults import FaultRuleSpec
 from sandbox.intune import ADELE_IPHONE_ID, ADELE_LAPTOP_AAD_ID, ADELE_LAPTOP_ID, MEGAN_MAC_ID
 from sandbox.seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID
+from shared.flow.conditions import check
 from shared.flow.facts import DEVICE_FACTS, USER_FACTS, resolve_facts
 from shared.models.alert import AlertEntities, DeviceEntity, Severity, UserEntity
 from shared.primitives.context import AlertContext
@@ -255,3 +256,38 @@ async def test_failed_account_read_of_a_upn_only_user(server, deps):
     assert {e["fact"] for e in facts["errors"]} == {"user.type", "user.accountEnabled", "user.department",
                                                     "user.riskLevel", "user.riskState"}
     assert not any("/riskyUsers/" in c["path"] for c in calls(server))  # no object id to ask with
+
+
+# --- facts read on demand ----------------------------------------------------------------------------
+MFA = frozenset({"mfaRegistered"})
+REGISTRATION = "/reports/authenticationMethods/userRegistrationDetails/"
+
+
+async def test_mfa_registration_is_read_only_when_named(server, deps):
+    registered = await resolve_facts(frozenset({"user"}), alert([ADELE]), deps, MFA)
+    assert registered["user"]["mfaRegistered"] is True and registered["errors"] == []
+    assert f"{REGISTRATION}{ADELE.id}" in [c["path"].removeprefix("/v1.0") for c in calls(server)]
+    server.state.calls.clear()
+    plain = await resolve_facts(frozenset({"user"}), alert([ADELE]), deps)
+    assert "mfaRegistered" not in plain["user"] and not [c for c in calls(server) if REGISTRATION in c["path"]]
+
+
+async def test_mfa_registration_of_a_user_named_by_upn_and_of_one_without_a_method(server, deps):
+    # The alert names the notification mailbox by UPN only: its object id comes from the account read first.
+    mailbox = UserEntity(upn=f"riposte@{CONTOSO_DOMAIN}")
+    facts = await resolve_facts(frozenset({"user"}), alert([mailbox]), deps, MFA)
+    assert facts["user"]["mfaRegistered"] is False and facts["errors"] == []
+
+
+async def test_an_unreadable_registration_is_null_with_its_error(server, deps):
+    fault(server, method="GET", path_regex="/userRegistrationDetails/", status=403)
+    facts = await resolve_facts(frozenset({"user"}), alert([ADELE]), deps, MFA)
+    assert facts["user"]["mfaRegistered"] is None and facts["user"]["riskLevel"] == "medium"
+    assert [(e["fact"], e["code"]) for e in facts["errors"]] == [("user.mfaRegistered", "graph_forbidden")]
+
+
+async def test_a_condition_naming_mfa_registration_reads_it(server, deps):
+    held = await check("user.mfaRegistered == false", alert([ADELE]), [], {}, deps)
+    assert held["holds"] is False and held["facts"]["user"]["mfaRegistered"] is True
+    other = await check("user.isAdmin == false", alert([ADELE]), [], {}, deps)
+    assert other["holds"] is True and "mfaRegistered" not in other["facts"]["user"]

@@ -12,6 +12,25 @@ _CURL_BODY = re.compile(r"/api/playbooks -d '(.*?)'", re.DOTALL)
 _JSON_BLOCK = re.compile(r"```json\n(.*?)```", re.DOTALL)
 
 
+CONTOSO = "11111111-1111-4111-8111-111111111111"
+
+
+def builtin_playbooks() -> dict[str, dict]:
+    """Each built-in template as an installer would make it live for Contoso, with example recipients
+    (shared/playbook_templates/builtin/<id>/v<N>.json, newest version)."""
+    from shared.models.playbook import InstallOptions
+    from shared.playbook_templates.catalog import TemplateCatalog
+    from shared.playbook_templates.render import body
+    from tests.templates.examples import required_parameters
+
+    found: dict[str, dict] = {}
+    for template in TemplateCatalog.load().latest.values():
+        options = InstallOptions.model_validate({"tenantScope": {"type": "tenant", "tenantId": CONTOSO},
+                                                 "parameters": required_parameters(template), "mode": "live"})
+        found[f"template {template.id} v{template.version}"] = body(template, options)
+    return found
+
+
 def example_playbooks() -> dict[str, dict]:
     """Each example playbook by where it is shown (`README.md#2`, `examples/playbooks/x.json`)."""
     found: dict[str, dict] = {}

@@ -17,7 +17,7 @@ import pytest
 
 from shared.tryout.__main__ import main
 from shared.tryout.run import try_playbook
-from tests.golden.sources import ROOT, example_playbooks
+from tests.golden.sources import ROOT, builtin_playbooks, example_playbooks
 
 CASES = Path(__file__).parent / "cases"
 
@@ -44,6 +44,13 @@ def test_golden(case: str):
 def test_every_example_playbook_has_a_golden_case():
     tried = [_load(CASES / case / "playbook.json") for case in _case_names()]
     missing = [where for where, playbook in example_playbooks().items() if playbook not in tried]
+    assert not missing, f"add a case in tests/golden/cases for: {missing}"
+
+
+def test_every_built_in_template_has_a_golden_case():
+    """Installed live for Contoso with example recipients: a new template version needs its cases again."""
+    tried = [_load(CASES / case / "playbook.json") for case in _case_names()]
+    missing = [where for where, playbook in builtin_playbooks().items() if playbook not in tried]
     assert not missing, f"add a case in tests/golden/cases for: {missing}"
 
 

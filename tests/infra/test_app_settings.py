@@ -177,3 +177,10 @@ def test_the_graph_notification_key_is_always_a_key_vault_reference():
 def test_the_task_hub_is_per_environment():
     task_hub = parse(MAIN)["variables"]["taskHubName"]["value"]
     assert "environmentName" in json.dumps(task_hub)
+
+
+def test_the_console_owns_the_root_url():
+    """host.json has no route prefix, so the console (triggers/console.py) serves `/`; without this setting the
+    Functions host would show its own home page there instead."""
+    assert json.loads((ROOT / "host.json").read_text())["extensions"]["http"]["routePrefix"] == ""
+    assert app_settings()["AzureWebJobsDisableHomepage"] == "true"

@@ -1,0 +1,45 @@
+"""Pages from Jinja templates in templates/, autoescaped: attacker-controlled alert text always renders as text."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from shared.auth import Permission
+from shared.console.security import CSRF_FIELD, SECURITY_HEADERS
+from shared.console.web import ConsoleRequest, ConsoleResponse
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# The sections in the navigation bar: (path, label). Pages register themselves in routing; this is the menu.
+NAV = [("alerts", "Alerts"), ("runs", "Runs"), ("approvals", "Approvals"), ("playbooks", "Playbooks"),
+       ("tenants", "Tenants"), ("audit", "Audit log")]
+
+
+def _pretty_json(value: Any) -> str:
+    """Raw payloads for a <pre>: indented JSON text (escaped by autoescape like any other value)."""
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    env.filters["pretty_json"] = _pretty_json
+    env.globals.update(NAV=NAV, CSRF_FIELD=CSRF_FIELD, Permission=Permission)
+    return env
+
+
+def render_html(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def page(req: ConsoleRequest, template: str, status: int = 200, **context: Any) -> ConsoleResponse:
+    """A full page: the template with the request's principal, path and CSRF token, and the security headers."""
+    html = render_html(template, request=req, principal=req.principal, csrf_token=req.csrf_token,
+                       current_path=req.path, **context)
+    return ConsoleResponse(status, html.encode(), headers=dict(SECURITY_HEADERS))
