@@ -87,6 +87,12 @@ def gate_opened(run_id: str, gate_id: str, index: int, approvers: int, required:
           automatic=automatic, notified=notified, notifyErrors=notify_errors or None)
 
 
+def gate_skipped(run_id: str, index: int, reasons: list[str | None]) -> None:
+    """A gate not opened: the steps it would cover have no targets (the run records the reasons)."""
+    _emit(logging.INFO, "gate.skipped", f"approval gate of run {run_id} at step {index} skipped: no targets",
+          runId=run_id, stepIndex=index, reason="; ".join(r for r in reasons if r))
+
+
 def gate_decision(run_id: str, gate_id: str, decision: str, by: str, via: str, needed: bool) -> None:
     """One approver's decision, stored (the token or link that carried it is never logged)."""
     _emit(logging.INFO, "gate.decision", f"{by} {decision} gate {gate_id} of run {run_id}",
@@ -106,10 +112,13 @@ def alert_received(alert_id: str, tenant_id: str | None, source: str, duplicate:
           source=source, runs=runs)
 
 
-def alert_refused(code: str, field: str | None, tenant_id: str | None) -> None:
-    """A delivery refused before anything of it was stored (the payload itself is never logged)."""
-    _emit(logging.WARNING, "alert.refused", f"a delivery of alerts was refused: {code}", tenantId=tenant_id,
-          code=code, field=field)
+def alert_refused(code: str, field: str | None, tenant_id: str | None, source: str | None = None,
+                  record_id: str | None = None) -> None:
+    """A delivery refused before anything of it was stored, or a polled record (`source`, `record_id`: Graph's id
+    of the record) skipped for the same reasons. The payload itself is never logged."""
+    what = f"a polled {source} record was refused" if source else "a delivery of alerts was refused"
+    _emit(logging.WARNING, "alert.refused", f"{what}: {code}", tenantId=tenant_id, code=code, field=field,
+          source=source, recordId=record_id[:128] if record_id else None)
 
 
 def source_polled(tenant_id: str, source: str, items: int, alerts: int, requests: int, duration_ms: float,

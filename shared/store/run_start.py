@@ -14,16 +14,33 @@ read-change-replace is shared/store/run_records.change_run, which the run's othe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from shared.models.run import RunStatus
+from shared.models.run import Run, RunStatus
 from shared.store.alerts import status_change
 from shared.store.async_tables import AsyncTables
-from shared.store.run_records import Changed, change_run
+from shared.store.run_records import change_run
 
-Marked = Changed  # the run as stored, and the row written (None when the run was stopped: nothing written)
+
+@dataclass(frozen=True)
+class Marked:
+    run: Run  # as stored
+    changed: dict[str, Any] | None  # the run row written, for its list row; None when nothing was (stopped)
+    # This write is the run's first action mark (acted_at was unset): the run starts acting now. False for a
+    # retried first step or a stopped run, so "run started" is logged once per run.
+    started: bool = False
 
 
 async def mark_running(tables: AsyncTables, run_id: str, now: datetime) -> Marked:
     """set_run_status(run_id, RUNNING, started_at=now, acted_at=now) but the list row's sync, async."""
-    return await change_run(tables, run_id, status_change(RunStatus.RUNNING, started_at=now, acted_at=now))
+    change = status_change(RunStatus.RUNNING, started_at=now, acted_at=now)
+    first_act: list[bool] = []  # per attempt: the run as read had not acted yet (the last attempt's counts)
+
+    def marking(run: Run) -> bool:
+        first_act.append(run.acted_at is None)
+        return change(run)
+
+    done = await change_run(tables, run_id, marking)
+    return Marked(done.run, done.changed, started=done.changed is not None and first_act[-1])

@@ -23,7 +23,7 @@ from shared.store.open_runs import OpenRuns
 from shared.store.run_index import RunIndex, sync_async
 from shared.store.run_start import mark_running
 from shared.store.table_requests import LeanTable
-from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
+from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PLAYBOOK = uuid.uuid4().hex
@@ -127,7 +127,7 @@ async def test_runs_ending_at_once_are_each_counted_once(tables, async_tables, l
     assert len(counter_reads) == 1 and transactions == [2] * 8
 
 
-async def test_a_run_taken_in_here_is_ended_without_reading_its_rows_again(tables, async_tables, intake,  # noqa: F811
+async def test_a_run_taken_in_here_is_ended_without_reading_its_rows_again(tables, async_tables, recorder,  # noqa: F811
                                                                           loop_only, monkeypatch):
     pb = playbook(tables, {"type": "all"})
     reads = []
@@ -139,7 +139,7 @@ async def test_a_run_taken_in_here_is_ended_without_reading_its_rows_again(table
 
     monkeypatch.setattr(LeanTable, "get", get)
     for _ in range(2):
-        run_id = (await intake.receive(normalized(tenant_id=T1))).run_ids[0]
+        run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
         marked = await mark_running(async_tables, run_id, NOW)
         await sync_async(async_tables, marked.changed)  # run_step's list row after its step
         run = AlertStore(tables).get_run(run_id)
