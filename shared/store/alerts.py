@@ -120,11 +120,13 @@ _LISTED = ("tenantId", "attribution", "source", "severity", "status", "title", "
 
 
 def list_entity(alert_entity: dict[str, Any]) -> dict[str, Any]:
-    """The alert's row in the list partition: its filterable fields and its document (no raw payload)."""
+    """The alert's row in the list partition: its filterable fields and its document (no raw payload).
+    `matched`: how many playbooks matched it at intake (each started one run, so its automatic runs)."""
     doc = {k: v for k, v in alert_entity.items() if k == "doc" or k.startswith("doc_")}
     return {"PartitionKey": LIST_PARTITION, "RowKey": list_row_key(alert_entity["receivedAt"],
                                                                    alert_entity["PartitionKey"]),
-            **{k: alert_entity[k] for k in _LISTED}, **doc}
+            **{k: alert_entity[k] for k in _LISTED}, "matched": len(get_json(alert_entity, "runIds", []) or []),
+            **doc}
 
 
 def _decision_docs(decisions: list[MatchDecision]) -> tuple[dict[str, int], list[dict[str, Any]]]:
