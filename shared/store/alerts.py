@@ -172,6 +172,12 @@ def _run_entity(run: Run, rev: int = 0) -> dict[str, Any]:
     return put_json(entity, "doc", run.model_dump(mode="json", by_alias=True, exclude={"steps", "rollback"}))
 
 
+def step_entity(alert_id: str, run_id: str, step: StepResult) -> dict[str, Any]:
+    """A step's row in its alert's partition."""
+    return put_json({"PartitionKey": alert_id, "RowKey": f"step|{run_id}|{step.index:03d}",
+                     "status": step.status.value}, "doc", step.model_dump(mode="json", by_alias=True))
+
+
 def changed_run_entity(run: Run, read: dict[str, Any], failures: list[dict[str, Any]] | None = None
                        ) -> dict[str, Any]:
     """The run row after a change of the row `read`: its revision + 1; the failed steps of an ended run (the
@@ -374,9 +380,7 @@ class AlertStore:
         alert_id = alert_id_of_run(run_id)
         if alert_id is None:
             raise NotFound(run_id)
-        self._table.upsert_entity(put_json({"PartitionKey": alert_id, "RowKey": f"step|{run_id}|{step.index:03d}",
-                                            "status": step.status.value}, "doc",
-                                           step.model_dump(mode="json", by_alias=True)), mode=UpdateMode.REPLACE)
+        self._table.upsert_entity(step_entity(alert_id, run_id, step), mode=UpdateMode.REPLACE)
 
     def set_run_status(self, run_id: str, status: RunStatus, *, started_at: datetime | None = None,
                        completed_at: datetime | None = None, waiting: Waiting | None = None,
