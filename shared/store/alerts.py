@@ -400,9 +400,12 @@ class AlertStore:
         return self._change_run(run_id, change)
 
     def _change_run(self, run_id: str, change: Callable[[Run], bool], failures: list[dict[str, Any]] | None = None,
-                    attempts: int = 5) -> Run:
+                    attempts: int = 12) -> Run:
         """Read-change-write of the run row under its ETag: a cancel and a step's status update that race
-        cannot overwrite each other (the loser reads again). `change` returns False to write nothing."""
+        cannot overwrite each other (the loser reads again). `change` returns False to write nothing.
+
+        Each round of racing writers has one winner, so N writers need up to N attempts: 12, like the list
+        row's sync, not 5 (six racing writers could exhaust five and drop a status change)."""
         alert_id = alert_id_of_run(run_id)
         if alert_id is None:
             raise NotFound(run_id)
