@@ -29,7 +29,7 @@ from shared.store.open_runs import PARTITION as OPEN_RUNS
 from shared.store.run_index import list_row
 from shared.store.tables import ALERTS, AUDIT, get_json
 
-ATTEMPTS = 5  # as AlertStore._change_run
+ATTEMPTS = 12  # as AlertStore._change_run: N racing writers need up to N attempts
 
 
 @dataclass(frozen=True)
