@@ -137,3 +137,15 @@ def test_an_unexpected_error_is_a_500_page_without_detail(scratch_routes):
     response = _run(dispatch.handle("GET", "/scratch/broken", {}, b"", {}))
     assert response.status == 500 and b"secret detail" not in response.body
     assert re.search(rb"error was logged", response.body)
+
+
+def test_every_scrolling_table_box_is_keyboard_reachable():
+    """A .table-wrap scrolls sideways on a narrow screen (or with a long session's data); keyboard users must be
+    able to scroll it (axe-core's scrollable-region-focusable, found by the tenants browser test)."""
+    from pathlib import Path
+
+    templates = Path(dispatch.__file__).parent / "templates"
+    boxes = [(p.name, tag) for p in templates.rglob("*.html")
+             for tag in re.findall(r"<div[^>]*class=\"table-wrap\"[^>]*>", p.read_text())]
+    assert boxes
+    assert [(name, tag) for name, tag in boxes if 'tabindex="0"' not in tag or "aria-label=" not in tag] == []
