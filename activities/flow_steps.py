@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
-from shared import services
+from shared import log_events, services
 from shared.approvals.gates import CoveredStep, GateOpening, close_gate, open_gate, tally
 from shared.flow.actions import ApprovalParams
 from shared.flow.conditions import check
 from shared.flow.describe import describe_action
 from shared.models.run import RunStatus, StepResult, StepStatus, Waiting
 from shared.primitives.context import AlertContext, RunContext, StepContext
+from shared.primitives.targets import no_targets
 
 bp = df.Blueprint()
 
@@ -45,6 +46,13 @@ async def open_approval(payload: dict) -> dict:
     run = RunContext.model_validate(payload["run"])
     alert = AlertContext.model_validate(payload["alert"])
     ctx = StepContext(alert, run, services.step_dependencies())
+    # Nobody is asked to approve steps that would do nothing: the gate is skipped (the run records why).
+    reasons = [await no_targets(entry["action"], ctx) for entry in payload["covered"]]
+    if payload["covered"] and all(reasons):
+        log_events.gate_skipped(run.run_id, payload["index"], reasons)
+        return {"skipped": True, "targets": [
+            {"index": entry["index"], "actionType": entry["action"].get("type", "?"), "reason": reason}
+            for entry, reason in zip(payload["covered"], reasons, strict=True)]}
     covered = []
     for entry in payload["covered"]:
         would_do, destructive, _ = describe_action(entry["action"], ctx)

@@ -74,8 +74,10 @@ class DurableDriver:
             self.race = None
         match command:
             case cmd.RunPrimitive():
-                step, failure = yield from self._call(run_step, self.base | {
-                    "index": command.index, "action": command.action, "first": command.first})
+                payload = self.base | {"index": command.index, "action": command.action, "first": command.first}
+                if command.alert is not None:  # with what the run learned of its user and device
+                    payload["alert"] = command.alert
+                step, failure = yield from self._call(run_step, payload)
                 return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
             case cmd.DescribeStep():
                 step, failure = yield from self._call(simulate_step, self.base | {

@@ -87,6 +87,12 @@ def gate_opened(run_id: str, gate_id: str, index: int, approvers: int, required:
           automatic=automatic, notified=notified, notifyErrors=notify_errors or None)
 
 
+def gate_skipped(run_id: str, index: int, reasons: list[str | None]) -> None:
+    """A gate not opened: the steps it would cover have no targets (the run records the reasons)."""
+    _emit(logging.INFO, "gate.skipped", f"approval gate of run {run_id} at step {index} skipped: no targets",
+          runId=run_id, stepIndex=index, reason="; ".join(r for r in reasons if r))
+
+
 def gate_decision(run_id: str, gate_id: str, decision: str, by: str, via: str, needed: bool) -> None:
     """One approver's decision, stored (the token or link that carried it is never logged)."""
     _emit(logging.INFO, "gate.decision", f"{by} {decision} gate {gate_id} of run {run_id}",

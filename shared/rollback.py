@@ -65,6 +65,9 @@ async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -
         elif not changed_something:
             record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
                                              detail=f"the step {step.status.value}; it changed nothing"))
+        elif step.result.get("changed") is False:  # e.g. an alert status set already
+            record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
+                                             detail="the step found everything as it wanted it; it changed nothing"))
         elif primitive is None or primitive.undo is None:
             record.steps.append(StepRollback(**entry, status=UndoStatus.NOT_REVERSIBLE,
                                              detail=f"{step.action_type} cannot be reversed"))
@@ -76,6 +79,10 @@ async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -
                                                  detail=f"{type(exc).__name__} while undoing"))
                 continue
             ok = outcome.status is StepStatus.SUCCEEDED
+            if ok and outcome.reason:  # the undo found nothing the step had changed (e.g. "changed no account")
+                record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO, detail=outcome.reason,
+                                                 result=outcome.result))
+                continue
             detail = "reversed" if ok else (outcome.error.message if outcome.error else outcome.reason or "failed")
             record.steps.append(StepRollback(**entry, status=UndoStatus.UNDONE if ok else UndoStatus.FAILED,
                                              detail=detail, result=outcome.result))

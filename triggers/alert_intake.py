@@ -84,7 +84,7 @@ async def accept(body: Any, client: df.DurableOrchestrationClient, endpoint_tena
     Everything runs on the event loop (async table clients, cached matching snapshot): no worker-thread hop
     per delivery."""
     try:
-        alerts = normalize_payload(body)
+        alerts = normalize_payload(body, MAX_ALERTS_PER_DELIVERY)  # refused before parsing more
         if not alerts:
             raise PayloadError("The body contains no alerts.", None)
         return await accept_alerts(alerts, client, endpoint_tenant, check)

@@ -14,6 +14,7 @@ from shared.alert_listing import AlertQuery, InvalidQuery, encode_token
 from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
 from shared.ingestion import PayloadError
+from shared.models.run import run_outline
 from shared.notifications import event_grid
 from shared.settings import get_settings
 from shared.store.alerts import AlertTooLarge
@@ -126,13 +127,11 @@ def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="api/alerts/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     def read(who):
-        store = services.alerts()
-        alert_id = path_id(req)
-        alert = store.get(alert_id)
+        alert, decisions, runs = services.alerts().alert_view(path_id(req))
         return json_response({
             **alert.model_dump(mode="json", by_alias=True),
-            "matchDecisions": [d.model_dump(mode="json", by_alias=True) for d in store.decisions(alert_id)],
-            "runs": [r.model_dump(mode="json", by_alias=True) for r in store.runs(alert_id)],
+            "matchDecisions": [d.model_dump(mode="json", by_alias=True) for d in decisions],
+            "runs": [run_outline(r) for r in runs],
         })
 
     return respond(req, Permission.READ, read)

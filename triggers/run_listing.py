@@ -21,5 +21,6 @@ def list_all_runs(params: Mapping[str, str]) -> func.HttpResponse:
     except InvalidQuery as exc:
         raise ApiError(400, "invalid_request", f"{exc.field} {exc.reason}.", field=exc.field) from None
     runs, token = RunIndex(services.tables()).page(query)
-    return json_response({"value": [r.model_dump(mode="json", by_alias=True, exclude={"steps"}) for r in runs],
-                          "continuationToken": encode_token(token)})
+    # Steps and rollback are in GET /runs/{id}.
+    listed = [r.model_dump(mode="json", by_alias=True, exclude={"steps", "rollback"}) for r in runs]
+    return json_response({"value": listed, "continuationToken": encode_token(token)})

@@ -32,7 +32,7 @@ def list_runs(req: func.HttpRequest) -> func.HttpResponse:
         checked_id(alert_id, "alertId")
         services.alerts().get_entity(alert_id)  # 404 for an unknown alert, not an empty list
         runs = services.alerts().runs(alert_id)
-        return json_response({"value": [r.model_dump(mode="json", by_alias=True) for r in runs]})
+        return json_response({"value": [r.model_dump(mode="json", by_alias=True, exclude={"rollback"}) for r in runs]})
 
     return respond(req, Permission.READ, listing)
 

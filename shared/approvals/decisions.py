@@ -62,15 +62,31 @@ def refusal_for(record: ApprovalRecord, approver: str, now: datetime) -> Refusal
     """Why this approver may not decide on this gate now, or None."""
     if not record.is_approver(approver):
         return Refusal(403, "not_an_approver", "You are not an approver of this gate.")
+    decided = record.decision_of(approver)
+    if decided is not None:  # before the gate's state: a second click after the deciding one is "already decided"
+        return Refusal(409, "already_decided", already_decided_message(record, decided))
+    return state_refusal(record, now)
+
+
+def state_refusal(record: ApprovalRecord, now: datetime) -> Refusal | None:
+    """Why nobody may decide on this gate now (cancelled, closed, past its deadline), or None."""
     if record.status is ApprovalStatus.CANCELLED:
         return Refusal(410, "run_ended", f"This request was cancelled: {record.closed_reason or 'its run ended'}.")
     if not record.is_pending:
         return Refusal(410, "closed", closed_message(record))
     if now >= record.deadline:
         return Refusal(410, "expired", "The deadline for this decision has passed.")
-    if record.decision_of(approver) is not None:
-        return Refusal(409, "already_decided", "You have decided on this request already; a decision is final.")
     return None
+
+
+def already_decided_message(record: ApprovalRecord, decision: Decision) -> str:
+    """What a second click of an approver's link says: their decision, and the request's state now."""
+    word = "approved" if decision.decision == "approve" else "rejected"
+    at = decision.at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    now = ("it is still waiting for the other approvers" if record.is_pending else
+           "it was cancelled" if record.status is ApprovalStatus.CANCELLED else
+           f"it is now {_OUTCOME_WORDS.get(record.status, record.status.value)}")
+    return f"You already {word} this request, at {at}; a decision is final, and {now}."
 
 
 async def submit_decision(store: ApprovalStore, record: ApprovalRecord, decision: Decision, raise_event: RaiseEvent,
@@ -118,8 +134,8 @@ async def _wake(store: ApprovalStore, record: ApprovalRecord, decision: Decision
         try:
             await recover_run(record.run_id)
             fresh = await asyncio.to_thread(store.get, record.id)
-            if not fresh.is_pending:
-                return refusal_for(fresh, decision.approver, now)
+            if not fresh.is_pending:  # recorded lost: the gate was cancelled (this claim is released after)
+                return state_refusal(fresh, now)
             await raise_event(record.run_id, name, payload)
             return None
         except Exception:  # the reconciler's timer tries again; the approver is told to retry meanwhile

@@ -145,10 +145,8 @@ async def show(approval_id: str, query: Mapping[str, str], headers: Mapping[str,
     refused = refusal_for(record, approver, now)
     if refused is not None and refused.code == "not_an_approver":
         return _refused(403, "Not an approver", "You are no longer an approver of this request.")
-    if refused is not None and refused.code == "already_decided":
-        decision = record.decision_of(approver)
-        assert decision is not None
-        return Page(200, pages.status_page(record, "Already decided", pages.decided_message(decision)))
+    if refused is not None and refused.code == "already_decided":  # opening the link again decides nothing
+        return Page(200, pages.status_page(record, "Already decided", refused.message))
     if refused is not None:
         heading = "This link has expired" if refused.code == "expired" else "No longer open"
         return Page(refused.status, pages.status_page(record, heading, refused.message))

@@ -158,8 +158,3 @@ def confirmation_page(record: ApprovalRecord, decision: Decision, *, needed: boo
 
 def message_page(heading: str, message: str) -> str:
     return _ENV.get_template("message.html").render(heading=heading, message=message, record=None)
-
-
-def decided_message(decision: Decision) -> str:
-    word = "approved" if decision.decision == "approve" else "rejected"
-    return f"You {word} this request at {decision.at.strftime('%Y-%m-%d %H:%M:%S UTC')}. A decision is final."

@@ -43,6 +43,7 @@ from shared.graph import InvalidTenantIdError
 from shared.graph.enums import COMPLIANT, NO_RISK
 from shared.graph.errors import odata_error
 from shared.graph.odata import is_guid, odata_literal
+from shared.interpreter.learned import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS  # noqa: F401 (the fact names, here too)
 from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepError
 
@@ -55,11 +56,6 @@ from shared.primitives.user_actions import user_key
 from shared.primitives.user_common import read_user
 from shared.primitives.user_risk import risk_view
 
-USER_FACTS = ("id", "upn", "type", "accountEnabled", "isAdmin", "adminRoles", "riskLevel", "riskState",
-              "department")
-# Facts that cost a Graph request few conditions need: read only when an expression names them.
-ON_DEMAND_USER_FACTS = ("mfaRegistered",)
-DEVICE_FACTS = ("id", "name", "platform", "complianceState", "compliant", "managed")
 ROOTS = ("user", "device")
 MAX_PAGES = 10  # of memberships or of a device listing
 DEVICE_SELECT = ["id", "deviceName", "azureADDeviceId", "operatingSystem", "complianceState"]

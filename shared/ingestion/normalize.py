@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.ingestion.detect import detect_alert_format
 from shared.ingestion.errors import PayloadError
-from shared.ingestion.payload_items import alert_items
+from shared.ingestion.payload_items import MAX_ALERTS_PER_PAYLOAD, alert_items
 from shared.ingestion.sources import (
     azure_monitor,
     defender_incident,
@@ -31,13 +31,13 @@ NORMALIZERS: dict[AlertSource, Callable[[Any], list[NormalizedAlert]]] = {
 }
 
 
-def normalize_payload(body: Any) -> list[NormalizedAlert]:
-    """Every alert in body, in order. A batch is all or nothing: one bad item refuses the payload, its
-    error naming the item ("value[3].severity"), so a sender never has to guess what was taken.
-    An empty batch ({"value": []} or []) is no alerts, not an error."""
+def normalize_payload(body: Any, max_alerts: int = MAX_ALERTS_PER_PAYLOAD) -> list[NormalizedAlert]:
+    """Every alert in body, in order (at most `max_alerts`, else PayloadError on `value`). A batch is all or
+    nothing: one bad item refuses the payload, its error naming the item ("value[3].severity"), so a sender
+    never has to guess what was taken. An empty batch ({"value": []} or []) is no alerts, not an error."""
     try:
         alerts: list[NormalizedAlert] = []
-        for field, payload in alert_items(body):
+        for field, payload in alert_items(body, max_alerts):
             try:
                 alerts.extend(NORMALIZERS[detect_alert_format(payload)](payload))
             except PayloadError as exc:

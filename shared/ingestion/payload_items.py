@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 from shared.ingestion.errors import PayloadError, join_field
 from shared.ingestion.event_grid import is_event_envelope, unwrap_event
 
-MAX_ALERTS_PER_PAYLOAD = 1000
+MAX_ALERTS_PER_PAYLOAD = 1000  # what is parsed at all (a polled page); HTTP deliveries take fewer (max_items)
 # Keys that make an object an alert (or an envelope of one) rather than a bare `{"value": [...]}` page.
 _ALERT_KEYS = ("id", "schemaId", "schema", "data", "object", "properties", "@odata.type")
 
@@ -25,12 +25,12 @@ def is_collection(body: Any) -> bool:
     return isinstance(body, dict) and isinstance(body.get("value"), list) and not any(k in body for k in _ALERT_KEYS)
 
 
-def alert_items(body: Any) -> list[AlertItem]:
+def alert_items(body: Any, max_items: int = MAX_ALERTS_PER_PAYLOAD) -> list[AlertItem]:
     """The alert objects in body, envelopes opened and pages split; never deeper than one array, one
-    envelope and one page, so hostile nesting costs nothing."""
+    envelope and one page, so hostile nesting costs nothing. More than `max_items`: PayloadError."""
     documents = [AlertItem(f"[{i}]", item) for i, item in enumerate(body)] if isinstance(body, list) else [
         AlertItem("", body)]
-    _check_count(len(documents))
+    _check_count(len(documents), max_items)
     items: list[AlertItem] = []
     for field, document in documents:
         if is_event_envelope(document):
@@ -41,16 +41,16 @@ def alert_items(body: Any) -> list[AlertItem]:
             field = join_field(field, "data")
             if isinstance(document, list):  # an event may carry a batch
                 items.extend(AlertItem(join_field(field, f"[{i}]"), x) for i, x in enumerate(document))
-                _check_count(len(items))
+                _check_count(len(items), max_items)
                 continue
         if is_collection(document):
             items.extend(AlertItem(join_field(field, f"value[{i}]"), x) for i, x in enumerate(document["value"]))
         else:
             items.append(AlertItem(field, document))
-        _check_count(len(items))
+        _check_count(len(items), max_items)
     return items
 
 
-def _check_count(count: int) -> None:
-    if count > MAX_ALERTS_PER_PAYLOAD:
-        raise PayloadError(f"more than {MAX_ALERTS_PER_PAYLOAD} alerts in one payload; send them in smaller batches")
+def _check_count(count: int, max_items: int) -> None:
+    if count > max_items:
+        raise PayloadError(f"more than {max_items} alerts in one payload; send them in smaller batches", "value")

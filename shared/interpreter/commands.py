@@ -24,6 +24,8 @@ class RunPrimitive(Command):
     index: int
     action: dict[str, Any]
     first: bool  # no step has acted yet: the run becomes `running`
+    # The alert as this step gets it when the run has learned facts (interpreter/learned.py); None: as started.
+    alert: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

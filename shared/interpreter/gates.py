@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 def decide(run: RunInterpreter, index: int, gate: ApprovalParams, covered: list[dict[str, Any]],
            automatic: bool) -> Generator[Any, Any, tuple[str, dict[str, Any]]]:
-    """(outcome, details): "approved", "rejected", "timedOut" or "failed"."""
+    """(outcome, details): "approved", "rejected", "timedOut", "failed", or "skipped" when the covered steps have
+    no targets (details["targets"]: each covered step's index, actionType and why it would act on nothing)."""
     started = run.now
     deadline = started + gate.timeout
     opening = yield from run.ask(OpenGate(index=index, automatic=automatic,
@@ -34,6 +35,8 @@ def decide(run: RunInterpreter, index: int, gate: ApprovalParams, covered: list[
         return "failed", {"error": {"code": "approval_not_opened",
                                     "message": f"The approval could not be requested ({opening.failure})."}}
     opened = opening.opened
+    if opened.get("skipped"):  # the covered steps have no targets: nobody was asked (open_approval read them)
+        return "skipped", {"outcome": "skipped", "targets": opened["targets"]}
     approval_id = opened["approvalId"]
     run.show({"step": index + 1, "waitingFor": "approval", "approvalId": approval_id, "until": deadline.isoformat()})
     # One wake-up per approver, each waited for once: Durable Functions keeps one unmatched event per name
@@ -64,6 +67,12 @@ def decide(run: RunInterpreter, index: int, gate: ApprovalParams, covered: list[
     if closing.failure:  # the outcome stands; the record keeps saying pending until its deadline
         details["closeError"] = closing.failure
     return outcome, details
+
+
+def skip_reason(details: dict[str, Any]) -> str:
+    """Why a skipped gate asked nobody: each covered step's reason for acting on nothing."""
+    return "no approval asked: the covered steps have no targets (" + "; ".join(
+        f"step {t['index']} {t['actionType']}: {t['reason']}" for t in details["targets"]) + ")"
 
 
 def proceeds(outcome: str, gate: ApprovalParams) -> bool:

@@ -41,6 +41,7 @@ from shared.interpreter.commands import (
     WaitUntil,
 )
 from shared.interpreter.events import Event, FactsRead, RunClosed, StepFinished, StepRecorded, TimerFired
+from shared.interpreter.learned import learn_from_check, learn_from_step, with_learned
 from shared.interpreter.progress import RunProgress
 from shared.interpreter.steps import not_run, step_record
 from shared.run_request import RunRequest
@@ -61,6 +62,9 @@ class RunInterpreter:
         self.finished = False
         self._status: dict[str, Any] | None = None
         self._script = self._run()
+        # What the run read about the alert's user and device, for the next steps' templates (learned.py).
+        self.learned: dict[str, Any] = {}
+        self._alert = request.alert.model_dump(mode="json", by_alias=True)
 
     def start(self, now: datetime) -> Command:
         self.now = now
@@ -133,6 +137,7 @@ class RunInterpreter:
         if read.failure:
             return {"holds": False, "errors": [{"fact": "*", "code": "check_failed",
                                                 "message": f"The check could not run ({read.failure})."}]}
+        self.learned = learn_from_check(self.learned, read.checked)
         return read.checked
 
     def _needs_gate(self, index: int, kind: str) -> Script:
@@ -154,16 +159,24 @@ class RunInterpreter:
             gate = self.policy.gate_for()
             covered = gates.covered_steps(self.request.actions, index, 1)
             outcome, details = yield from gates.decide(self, index, gate, covered, automatic=True)
+            if outcome == "skipped":  # nothing to act on: the step is not run, and nobody was asked
+                step = step_record(index, kind, "skipped", self.now, self.now, {"approval": details},
+                                   reason=gates.skip_reason(details))
+                yield from self._finish_flow_step(index, step)
+                return
             if not gates.proceeds(outcome, gate):
                 step = step_record(index, kind, "skipped", self.now, self.now, {"approval": details},
                                    reason=f"approval {outcome}: the step was not run")
                 yield from self._finish_flow_step(index, step)
                 return
-        ran = yield from self.ask(RunPrimitive(index=index, action=action, first=not self.acted), StepFinished)
+        alert = with_learned(self._alert, self.learned) if self.learned else None
+        ran = yield from self.ask(RunPrimitive(index=index, action=action, first=not self.acted, alert=alert),
+                                  StepFinished)
         if ran.failure:  # the activity itself failed (e.g. storage down): record it, go on
             self.progress.done(index, not_run(index, action, self.now, ran.failure), recorded=False)
         else:
             self.progress.done(index, ran.step)
+            self.learned = learn_from_step(self.learned, self._alert, ran.step)
         self.acted = True
 
     def _condition(self, index: int, params: ConditionParams) -> Script:
@@ -185,6 +198,13 @@ class RunInterpreter:
         started = self.now
         covered = gates.covered_steps(self.request.actions, index + 1, gate.covers)
         outcome, details = yield from gates.decide(self, index, gate, covered, automatic=False)
+        if outcome == "skipped":  # the covered steps would act on nothing: skipped with their reasons, unasked
+            step = step_record(index, "approval", "skipped", started, self.now, details,
+                               reason=gates.skip_reason(details))
+            yield from self._finish_flow_step(index, step)
+            for target in details["targets"]:
+                self.progress.skip(target["index"], 1, self.now, target["reason"])
+            return
         go_on = gates.proceeds(outcome, gate)
         error = details.pop("error", None)
         step = step_record(index, "approval", "failed" if error else "succeeded", started, self.now, details,

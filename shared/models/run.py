@@ -65,6 +65,17 @@ class Waiting(CamelModel):
     approval_id: str | None = None
 
 
+class RunRollback(CamelModel):
+    """That a run was rolled back, by whom and when (POST /api/runs/{id}/rollback); read with the run, never
+    stored in its row. `steps` is each step's undo (shared/rollback.py's StepRollback, as JSON)."""
+
+    state: Literal["inProgress", "done"]
+    requested_by: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class Run(CamelModel):
     id: str
     alert_id: str
@@ -86,6 +97,7 @@ class Run(CamelModel):
     acted_at: datetime | None = None
     end_reason: str | None = None  # why a cancelled or lost run ended
     ended_by: str | None = None  # who cancelled it, or "riposte" for a run recorded lost
+    rollback: RunRollback | None = None  # set when read with GET /api/runs/{id}; None: never rolled back
 
 
 def run_id_for(alert_id: str, playbook_id: str) -> str:
@@ -102,3 +114,21 @@ def manual_run_id(alert_id: str, playbook_id: str, token: str) -> str:
 def alert_id_of_run(run_id: str) -> str | None:
     found = _RUN_ID.match(run_id)
     return f"al-{found.group(1)}" if found else None
+
+
+class StepOutline(CamelModel):
+    """A step as an alert lists it: its outcome without its result (GET /api/runs/{id} has the results)."""
+
+    index: int
+    action_type: str
+    status: StepStatus
+    error: StepError | None = None
+    reason: str | None = None
+
+
+def run_outline(run: Run) -> dict[str, Any]:
+    """A run as GET /api/alerts/{id} lists it: the run, and each step's outcome (status, action, error, reason)."""
+    outline = run.model_dump(mode="json", by_alias=True, exclude={"steps"})
+    outline["steps"] = [StepOutline(index=s.index, action_type=s.action_type, status=s.status, error=s.error,
+                                    reason=s.reason).model_dump(mode="json", by_alias=True) for s in run.steps]
+    return outline

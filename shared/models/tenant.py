@@ -45,10 +45,18 @@ class PsaMapping(CamelModel):
     technician_role_id: PsaId | None = None  # Autotask assignedResourceRoleID (required with a technician there)
     priorities: dict[Severity, PsaId] = Field(default_factory=dict)  # overrides of the PSA's default table
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_queue_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "queueId" in data:  # the name Autotask's own docs use
+            raise ValueError("queueId is not a field: the Autotask queue (and ConnectWise board, HaloPSA ticket "
+                             "type) goes in boardId")
+        return data
+
     @model_validator(mode="after")
     def _complete_for_its_system(self) -> PsaMapping:
         if self.system is not PsaSystem.HALOPSA and self.board_id is None:
-            raise ValueError("boardId is required for ConnectWise (service board) and Autotask (queue)")
+            raise ValueError("boardId is required for ConnectWise (the service board) and Autotask (the queue)")
         if self.system is PsaSystem.AUTOTASK and self.technician_id and not self.technician_role_id:
             raise ValueError("Autotask needs technicianRoleId together with technicianId")
         return self

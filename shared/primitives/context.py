@@ -38,6 +38,9 @@ class AlertContext(CamelModel):
     description: str = ""
     created_at: str
     entities: AlertEntities = Field(default_factory=AlertEntities)
+    # What the run read about the alert's user and device before this step (shared/interpreter/learned.py):
+    # {"user": {...}, "device": {...}} for templates; empty outside a run.
+    facts: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunContext(CamelModel):

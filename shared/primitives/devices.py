@@ -324,6 +324,23 @@ async def _run(action: str, act: Act, params: Any, ctx: StepContext, scope: Scop
                               result)
 
 
+def _no_targets(fixed_scope: Scope | None = None):
+    """The devices the step would act on, found as it finds them (reads only): why there are none, or None."""
+    async def no_targets(params: Any, ctx: StepContext) -> str | None:
+        targets = await _targets(params, ctx, fixed_scope or params.scope)
+        if isinstance(targets, StepOutcome):
+            return targets.reason if targets.status is StepStatus.SKIPPED else None
+        if targets.devices:
+            return None
+        if not targets.problems:
+            return "The alert's users have no Intune-managed device."
+        if all(p["error"]["code"] == "device_not_found" for p in targets.problems):
+            return " ".join(p["error"]["message"] for p in targets.problems)
+        return None  # a lookup failed: the devices are unknown
+
+    return no_targets
+
+
 def _handler(action: str, act: Act | None = None, fixed_scope: Scope | None = None):
     async def handler(params: Any, ctx: StepContext) -> StepOutcome:
         return await _run(action, act or _wipe(params), params, ctx, fixed_scope or params.scope)
@@ -374,6 +391,7 @@ register(
         (READ, PRIVILEGED), (),
         destructive=True, idempotent=True, needs_user=True,
         handler=_handler("wipe", fixed_scope="userDevices"), describe=_describe_wipe("userDevices"),
+        no_targets=_no_targets("userDevices"),
     ),
     Primitive(
         "wipe_device", WipeDeviceParams,
@@ -382,6 +400,7 @@ register(
         (READ, PRIVILEGED), (),
         destructive=True, idempotent=True, needs_user=False,
         handler=_handler("wipe"), describe=_describe_wipe(),
+        no_targets=_no_targets(),
     ),
     Primitive(
         "retire_device", RetireDeviceParams,
@@ -390,6 +409,7 @@ register(
         (READ, PRIVILEGED), (),
         destructive=True, idempotent=True, needs_user=False,
         handler=_handler("retire", _retire), describe=_describe("retire"),
+        no_targets=_no_targets(),
     ),
     Primitive(
         "remote_lock_device", RemoteLockDeviceParams,
@@ -398,6 +418,7 @@ register(
         (READ, PRIVILEGED), (),
         destructive=False, idempotent=True, needs_user=False,
         handler=_handler("remoteLock", _remote_lock), describe=_describe("remote-lock"),
+        no_targets=_no_targets(),
     ),
     Primitive(
         "sync_device", SyncDeviceParams,
@@ -405,5 +426,6 @@ register(
         (READ, PRIVILEGED), (),
         destructive=False, idempotent=True, needs_user=False,
         handler=_handler("syncDevice", _sync), describe=_describe("sync"),
+        no_targets=_no_targets(),
     ),
 )

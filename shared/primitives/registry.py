@@ -18,6 +18,9 @@ from shared.primitives.context import StepContext, StepOutcome
 Handler = Callable[[Any, StepContext], Awaitable[StepOutcome]]
 Describer = Callable[[Any, StepContext], str]
 Undoer = Callable[[StepResult, StepContext], Awaitable[StepOutcome]]
+# Why the step would act on nothing (read-only: an approval gate is not opened for it), or None when it has
+# targets or cannot tell.
+NoTargets = Callable[[Any, StepContext], Awaitable[str | None]]
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class Primitive:
     other_permissions: tuple[str, ...] = ()  # e.g. Exchange Online's Exchange.ManageAsApp
     # A valid action using this primitive, for docs and tests; needed when `{"type": name}` alone is not.
     example: dict[str, Any] | None = None
+    # Targets beyond the alert's users (devices found in Intune); a `needs_user` primitive without it has
+    # none when the alert names no user (shared/primitives/targets.py).
+    no_targets: NoTargets | None = None
 
     def example_action(self) -> dict[str, Any]:
         return self.example if self.example is not None else {"type": self.name}

@@ -19,7 +19,9 @@ and must not be able to run code, read Riposte's internals or exhaust the proces
   stops there and the text is marked truncated), and loops by the data (at most 50 users, ...).
 
 Undefined values are strict: `{{ alert.titel }}` is an error, not an empty string (use
-`{{ x|default('') }}` or `{% if x is defined %}` for optional values). `None` prints as nothing.
+`{{ x|default('') }}` or `{% if x is defined %}` for optional values). A value Riposte could not resolve
+(`None`: a UPN the alert does not give and the run has not read, a fact not read) prints as `(unknown)`,
+visibly, never as nothing; `{{ x or 'n/a' }}` or `{% if x %}` choose otherwise.
 
 Fallback (documented behaviour): when a template fails to render at run time (an undefined field, a
 value of the wrong type), the step does not fail; it uses the primitive's default text instead and
@@ -34,9 +36,17 @@ Variables (camelCase, as in the API):
 | `users` | the alert's users (same as `alert.users`): each `id`, `upn`, `displayName` |
 | `run` | `id`, `url` (the run in Riposte's API), `playbookId`, `playbookName`, `playbookVersion` |
 | `playbook` | `id`, `name`, `version` |
+| `facts` | what the run read before this step about the alert's first user and first device: `user` |
+|  | (`id`, `upn`, `type`, `accountEnabled`, `isAdmin`, ...) and `device` (`id`, `name`, `platform`, ...) |
 
 `alert.devices` items have `id`, `name`, `azureAdDeviceId`; `ips`, `countries` and `mailboxes` are
-lists of strings. Missing optional values are `None` (printed as nothing).
+lists of strings. Missing optional values are `None` (printed as `(unknown)`).
+
+Facts read during the run reach templates (shared/interpreter/learned.py): a UPN or object id a condition
+read from Graph, or a primitive recorded (disable_user reads each user), fills `users[0]` (and
+`alert.users[0]`) where the alert left it out, a device's name `alert.devices[0].name` likewise, and
+`facts.user` / `facts.device` hold every fact read so far (each None, printed `(unknown)`, until a step
+reads it).
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, StringConstraints
 
+from shared.interpreter.learned import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS
 from shared.primitives.context import AlertContext, RunContext
 
 TEMPLATE_VARIABLES: dict[str, str] = {
@@ -59,7 +70,9 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "users": "the alert's users: id, upn, displayName",
     "run": "the run: id, url, playbookId, playbookName, playbookVersion",
     "playbook": "the playbook: id, name, version",
+    "facts": "facts the run read: user (id, upn, type, accountEnabled, isAdmin, ...), device (id, name, ...)",
 }
+UNRESOLVED = "(unknown)"  # what a None prints as: visible, so a missing value is noticed
 
 ALLOWED_FILTERS = frozenset({
     "abs", "capitalize", "count", "d", "default", "first", "float", "int", "join", "last", "length", "list",
@@ -106,7 +119,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 
 def _finalize(value: Any) -> Any:
-    return "" if value is None else value
+    return UNRESOLVED if value is None else value
 
 
 def _environment() -> _Sandbox:
@@ -186,6 +199,8 @@ def template_context(alert: AlertContext, run: RunContext, run_url: str) -> dict
         "run": {"id": run.run_id, "url": run_url, "playbookId": run.playbook_id, "playbookName": run.playbook_name,
                 "playbookVersion": run.playbook_version},
         "playbook": {"id": run.playbook_id, "name": run.playbook_name, "version": run.playbook_version},
+        "facts": {"user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | (alert.facts.get("user") or {}),
+                  "device": dict.fromkeys(DEVICE_FACTS) | (alert.facts.get("device") or {})},
     }
 
 

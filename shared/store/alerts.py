@@ -32,7 +32,15 @@ from azure.data.tables import UpdateMode
 from shared.alert_listing import LIST_PARTITION, AlertQuery, list_row_key
 from shared.matching.decision import MatchDecision
 from shared.models.alert import Alert, NormalizedAlert
-from shared.models.run import STOPPED_STATUSES, Run, RunStatus, StepResult, Waiting, alert_id_of_run
+from shared.models.run import (
+    STOPPED_STATUSES,
+    Run,
+    RunRollback,
+    RunStatus,
+    StepResult,
+    Waiting,
+    alert_id_of_run,
+)
 from shared.store.directory import NotFound
 from shared.store.run_index import RunIndex
 from shared.store.tables import ALERTS, MAX_ENTITY_BYTES, Tables, entity_size, get_json, put_json
@@ -156,7 +164,7 @@ def _run_entity(run: Run, rev: int = 0) -> dict[str, Any]:
     """The run row; `rev` counts its changes, so its list row only moves forward (shared/store/run_index.py)."""
     entity = {"PartitionKey": run.alert_id, "RowKey": f"run|{run.id}", "status": run.status.value,
               "playbookId": run.playbook_id, "rev": rev}
-    return put_json(entity, "doc", run.model_dump(mode="json", by_alias=True, exclude={"steps"}))
+    return put_json(entity, "doc", run.model_dump(mode="json", by_alias=True, exclude={"steps", "rollback"}))
 
 
 def changed_run_entity(run: Run, read: dict[str, Any], failures: list[dict[str, Any]] | None = None
@@ -184,6 +192,15 @@ def status_change(status: RunStatus, *, started_at: datetime | None = None, comp
         return True
 
     return change
+
+
+def rollback_view(entity: dict[str, Any]) -> RunRollback:
+    """A rollback row as the run shows it: the record once done; who and since when while in progress."""
+    doc = get_json(entity, "doc") or {}
+    return RunRollback(state="done" if entity.get("state") == "done" else "inProgress",
+                       requested_by=doc.get("requestedBy", entity.get("requestedBy")),
+                       started_at=doc.get("startedAt", entity.get("startedAt")),
+                       completed_at=doc.get("completedAt"), steps=doc.get("steps") or [])
 
 
 class AlertStore:
@@ -244,6 +261,31 @@ class AlertStore:
                 break
         return alerts, token or None
 
+    def alert_view(self, alert_id: str) -> tuple[Alert, list[MatchDecision], list[Run]]:
+        """The alert, its match decisions and its runs with their steps and rollbacks: GET /api/alerts/{id}.
+        One query of the alert's partition (its rows are all of these), not one request per run."""
+        rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": alert_id}))
+        by_key = {r["RowKey"]: r for r in rows}
+        if ALERT_ROW not in by_key:
+            raise NotFound(alert_id)
+        entity = by_key[ALERT_ROW]
+        alert = _alert_from(entity, _raw_from(entity, [r for r in rows if r["RowKey"].startswith("raw|")]))
+        docs = get_json(by_key[DECISIONS_ROW], "doc", []) if DECISIONS_ROW in by_key else get_json(
+            entity, "decisions", [])
+        runs = {r["RowKey"].removeprefix("run|"): run_from_entity(r) for r in rows if r["RowKey"].startswith("run|")}
+        for row in rows:
+            kind, _, rest = row["RowKey"].partition("|")
+            run = runs.get(rest.rsplit("|", 1)[0] if kind == "step" else rest)
+            if run is None:
+                continue
+            if kind == "step":
+                run.steps.append(StepResult.model_validate(get_json(row, "doc")))
+            elif kind == "rollback":
+                run.rollback = rollback_view(row)
+        for run in runs.values():
+            run.steps.sort(key=lambda step: step.index)
+        return alert, [MatchDecision.model_validate(d) for d in docs], list(runs.values())
+
     def decisions(self, alert_id: str) -> list[MatchDecision]:
         rows = {r["RowKey"]: r for r in self._table.query_entities(
             f"PartitionKey eq @pk and (RowKey eq '{ALERT_ROW}' or RowKey eq '{DECISIONS_ROW}')",
@@ -261,17 +303,22 @@ class AlertStore:
         return [run_from_entity(r) for r in rows]
 
     def get_run(self, run_id: str) -> Run:
+        """The run with its steps and its rollback, if any: one query of the alert's partition."""
         alert_id = alert_id_of_run(run_id)
         if alert_id is None:
             raise NotFound(run_id)
-        try:
-            run = Run.model_validate(get_json(self._table.get_entity(alert_id, f"run|{run_id}"), "doc"))
-        except ResourceNotFoundError:
-            raise NotFound(run_id) from None
-        steps = self._table.query_entities("PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
-                                           parameters={"pk": alert_id, "lo": f"step|{run_id}|",
-                                                       "hi": f"step|{run_id}}}"})
-        run.steps = sorted((StepResult.model_validate(get_json(s, "doc")) for s in steps), key=lambda s: s.index)
+        # Spaces inside the parentheses: the SDK finds parameters by splitting the filter on spaces.
+        rows = {r["RowKey"]: r for r in self._table.query_entities(
+            "PartitionKey eq @pk and ( RowKey eq @run or RowKey eq @rollback or ( RowKey ge @lo and RowKey lt @hi ) )",
+            parameters={"pk": alert_id, "run": f"run|{run_id}", "rollback": f"rollback|{run_id}",
+                        "lo": f"step|{run_id}|", "hi": f"step|{run_id}}}"})}
+        if f"run|{run_id}" not in rows:
+            raise NotFound(run_id)
+        run = run_from_entity(rows[f"run|{run_id}"])
+        run.steps = sorted((StepResult.model_validate(get_json(r, "doc")) for key, r in rows.items()
+                            if key.startswith("step|")), key=lambda s: s.index)
+        if f"rollback|{run_id}" in rows:
+            run.rollback = rollback_view(rows[f"rollback|{run_id}"])
         return run
 
     def save_run(self, run: Run) -> None:
@@ -348,7 +395,7 @@ class AlertStore:
             raise NotFound(run_id)
         try:
             self._table.create_entity({"PartitionKey": alert_id, "RowKey": f"rollback|{run_id}",
-                                       "requestedBy": actor, "state": "inProgress"})
+                                       "requestedBy": actor, "state": "inProgress", "startedAt": datetime.now(UTC)})
         except ResourceExistsError:
             return False
         return True

@@ -268,3 +268,15 @@ def test_deleting_a_group_a_playbook_uses_is_409(api):
     assert api.get(f"/tenant-groups/{group['id']}").status_code == 200
     assert api.delete(f"/playbooks/{playbook['id']}").status_code == 204
     assert api.delete(f"/tenant-groups/{group['id']}").status_code == 204
+
+
+def test_an_autotask_queue_goes_in_board_id_and_a_queue_id_is_refused_naming_it(api):
+    psa = {"system": "autotask", "companyId": 29683500, "queueId": 29682833}
+    error = assert_error(api.post("/tenants", json={"id": guid(), "name": "x", "psa": psa}), 400, "invalid_request",
+                         "psa")
+    assert "boardId" in error["message"], error
+    error = assert_error(api.post("/tenants", json={"id": guid(), "name": "x", "psa": {
+        "system": "autotask", "companyId": 29683500}}), 400, "invalid_request", "psa")
+    assert "the queue" in error["message"], error
+    taken = new_tenant(api, psa={"system": "autotask", "companyId": 29683500, "boardId": 29682833})
+    assert taken["psa"]["boardId"] == 29682833

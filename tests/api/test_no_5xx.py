@@ -177,3 +177,12 @@ def test_list_alerts_pages_newest_first(api):
     assert [a["id"] for a in second["value"]] == ids[:1]
     bad = api.get("/alerts", params={"limit": 0})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "limit"
+
+
+@pytest.mark.parametrize("count", [101, 1001])
+def test_more_alerts_than_a_delivery_takes_are_refused_with_the_delivery_limit(api, writes, count):
+    alert = {"schema": "riposte.alert.v1", "alertId": "a", "severity": "low"}
+    response = api.post("/alerts", json={"value": [alert] * count})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["field"] == "value" and "100 alerts" in error["message"], error

@@ -127,7 +127,7 @@ def test_two_approvers_each_decide_once(gate_devhost, store, key):
     assert [(d["approver"], d["decision"]) for d in output["decisions"]] == [(LEAD, "approve"), (MANAGER, "reject")]
     # The page now shows the decision, without a form.
     page = open_page(gate_devhost, rec.id, lead)
-    assert page.response.status_code == 200 and "You approved this request" in page.response.text
+    assert page.response.status_code == 200 and "You already approved this request" in page.response.text
     assert page.csrf is None
 
 
@@ -314,3 +314,25 @@ def test_a_form_from_one_approvers_page_does_not_carry_another_approvers_token(a
     fields = {"token": token_for(key, rec, MANAGER), "csrf": lead_page.csrf, "decision": "approve"}
     refused(post_form(app_devhost, rec.id, fields, cookie=lead_page.cookie), 403, "not sent from the approval page")
     assert store.get(rec.id).decisions == []
+
+
+def test_a_second_click_after_the_deciding_one_is_409_already_decided_and_says_the_outcome(app_devhost, store,
+                                                                                          audit, key):
+    rec = stored(store)
+    lead, manager = token_for(key, rec, LEAD), token_for(key, rec, MANAGER)
+    lead_page, manager_page = open_page(app_devhost, rec.id, lead), open_page(app_devhost, rec.id, manager)
+    store.claim(rec.id, Decision(approver=LEAD, decision="approve", at=datetime.now(UTC), via="link"))
+    close_gate(store, rec.id, "approved", [LEAD], datetime.now(UTC), audit=audit)  # the lead's click closed it
+
+    again = post_form(app_devhost, rec.id, {"token": lead, "csrf": lead_page.csrf, "decision": "approve"},
+                      cookie=lead_page.cookie)
+    refused(again, 409, "already decided")
+    assert "You already approved this request" in again.text and "it is now approved" in again.text
+    reopened = open_page(app_devhost, rec.id, lead).response
+    assert reopened.status_code == 200 and "it is now approved" in reopened.text
+    # Another approver, who had not decided, is too late.
+    late = post_form(app_devhost, rec.id, {"token": manager, "csrf": manager_page.csrf, "decision": "reject"},
+                     cookie=manager_page.cookie)
+    refused(late, 410, "too late")
+    assert "approved: there is nothing left to decide" in late.text
+    assert [d.approver for d in store.get(rec.id).decisions] == [LEAD]

@@ -136,11 +136,12 @@ def test_the_approver_opens_the_mailed_link_approves_and_the_run_goes_on(api, pa
     assert decision["comment"] == "checked with the user's manager"
     assert "Chrome" in (decision["userAgent"] or "")
 
-    # The link again, once the gate has closed: nothing left to decide, nothing to click.
+    # The link again, once the approver's own click closed the gate: their decision and the outcome, no button.
     again = page.goto(link)
-    assert again is not None and again.status == 410
-    expect(page.locator("h1")).to_have_text("No longer open")
-    expect(page.locator("main")).to_contain_text("This request was approved")
+    assert again is not None and again.status == 200
+    expect(page.locator("h1")).to_have_text("Already decided")
+    expect(page.locator("main")).to_contain_text("You already approved this request")
+    expect(page.locator("main")).to_contain_text("it is now approved")
     expect(page.get_by_role("button")).to_have_count(0)
     # The other approver had a link of their own, and it decides nothing now either.
     other = mailed_link(sandbox_server, gated.approval_id, OTHER_APPROVER, app_devhost.origin)

@@ -131,3 +131,58 @@ def test_the_approval_policy_asks_before_disabling_an_admin(api, sandbox_server)
 
     member = wait_for_run(api, start(api, [{"type": "disable_user"}], user=ADELE, approvalPolicy=policy))
     assert member["steps"][0]["status"] == "succeeded"  # not an admin, not destructive: no gate
+
+
+MOD_ADMIN = ("f0c7b7a2-9e3d-4c1a-8d55-6b2f1e9a4c37", "admin@contoso-demo.onmicrosoft.com")  # no managed device
+
+
+def approval_mails(sandbox_server) -> int:
+    return sum(APPROVER in str(m.get("to")) for m in httpx.get(f"{sandbox_server.base_url}/_sandbox/outbox").json()[
+        "value"])
+
+
+def test_a_gate_covering_a_step_with_no_device_asks_nobody(api, sandbox_server):
+    mails = approval_mails(sandbox_server)
+    run = wait_for_run(api, start(api, [approval_gate(timeout="PT1H"), {"type": "sync_device"},
+                                        {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}]))
+    gate, sync, notify = run["steps"]
+    assert (gate["status"], gate["result"]["outcome"]) == ("skipped", "skipped"), gate
+    assert "no approval asked" in gate["reason"] and "The alert names no device." in gate["reason"]
+    assert (sync["status"], sync["reason"]) == ("skipped", "The alert names no device.")
+    assert notify["status"] == "succeeded"
+    assert approval_mails(sandbox_server) == mails  # no approver was mailed
+    assert all(a["runId"] != run["id"] for a in api.get("/approvals").json()["value"])  # no gate record
+
+
+def test_the_approval_policy_asks_nobody_to_wipe_the_devices_of_a_user_who_has_none(api, sandbox_server):
+    policy = {"approvers": [APPROVER], "timeout": "PT1H"}
+    mails = approval_mails(sandbox_server)
+    run = wait_for_run(api, start(api, [{"type": "wipe_device", "scope": "userDevices"}], user=MOD_ADMIN,
+                                  approvalPolicy=policy))
+    (wipe,) = run["steps"]
+    assert wipe["status"] == "skipped" and wipe["result"]["approval"]["outcome"] == "skipped", wipe
+    assert "have no Intune-managed device" in wipe["reason"]
+    assert approval_mails(sandbox_server) == mails
+
+    # A user with a device: the gate opens as before (and the wipe waits for it).
+    gated = wait_for_status(api, start(api, [{"type": "wipe_device", "scope": "userDevices"}], user=MEGAN,
+                                       approvalPolicy=policy), "waiting")
+    assert gated["waiting"]["kind"] == "approval"
+    api.post(f"/runs/{gated['id']}/cancel")
+
+
+GUEST = ("5e4f6a21-7c8b-4d9e-a0f1-2b3c4d5e6f70", "alex.wilber_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com")
+
+
+def test_a_upn_a_condition_read_reaches_the_next_steps_template(api, sandbox_server):
+    token = unique("facts")
+    subject = "{{ users[0].upn }} ({{ facts.user.type }}, admin: {{ facts.user.isAdmin }}, {{ facts.device.name }})"
+    run_id = start(api, [{"type": "condition", "if": "user.type == 'guest'", "whenFalse": "skip", "skip": 1},
+                         {"type": "notify_email", "to": [f"{token}@yourmsp.com.au"], "subject": subject}],
+                   user=(GUEST[0], None))  # the alert names the guest by object id only
+    run = wait_for_run(api, run_id)
+    assert run["steps"][0]["result"]["facts"]["user"]["upn"] == GUEST[1]
+    assert "templateErrors" not in run["steps"][1]["result"], run["steps"][1]
+    [mail] = [m for m in httpx.get(f"{sandbox_server.base_url}/_sandbox/outbox").json()["value"]
+              if token in str(m["to"])]
+    assert mail["subject"] == f"{GUEST[1]} (guest, admin: False, (unknown))"

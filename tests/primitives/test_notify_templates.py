@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from sandbox import SandboxServer
-from shared.models.alert import Severity
+from shared.models.alert import Severity, UserEntity
 from shared.models.playbook import PlaybookDraft
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
@@ -15,6 +15,7 @@ from shared.primitives.context import StepDependencies
 from shared.primitives.notify import MAX_BODY, NotifyEmailParams
 from shared.primitives.templates import (
     TEMPLATE_VARIABLES,
+    UNRESOLVED,
     TemplateRenderError,
     check_template,
     render,
@@ -118,6 +119,19 @@ def test_rendering_uses_plain_data_and_refuses_methods_of_it():
         render("{{ alert.keys }}", variables, 500)  # a dict method: not reachable
     with pytest.raises(TemplateRenderError, match="UndefinedError"):
         render("{{ alert.titel }}", variables, 500)  # strict: a typo is an error, not an empty string
+
+
+def test_an_unresolved_value_prints_visibly_and_facts_read_by_the_run_are_variables():
+    guest = UserEntity(id="5e4f6a21-7c8b-4d9e-a0f1-2b3c4d5e6f70")  # named by object id only
+    variables = template_context(alert(users=[guest]), RUN, RUN_URL)
+    assert render("for {{ users[0].upn }} ({{ facts.user.department }})", variables, 500).text == (
+        f"for {UNRESOLVED} ({UNRESOLVED})")
+    assert render("{{ users[0].upn or 'n/a' }}{% if facts.user.upn %}!{% endif %}", variables, 500).text == "n/a"
+    read = alert(users=[UserEntity(id=guest.id, upn="alex_fabrikam.com#EXT#@contoso")],
+                 facts={"user": {"upn": "alex_fabrikam.com#EXT#@contoso", "type": "guest"}})
+    variables = template_context(read, RUN, RUN_URL)
+    assert render("{{ users[0].upn }} is a {{ facts.user.type }}; admin: {{ facts.user.isAdmin }}", variables,
+                  500).text == f"alex_fabrikam.com#EXT#@contoso is a guest; admin: {UNRESOLVED}"
 
 
 def test_output_is_cut_at_the_limit():

@@ -163,6 +163,56 @@ def test_an_explicit_gate_covering_the_step_is_not_asked_twice():
     assert last_call(r).name == "run_step"
 
 
+# -- gates of steps that would act on nothing --------------------------------------------------------------
+
+SYNC = {"type": "sync_device", "maxTargets": 5, "scope": "alertDevices", "maxDevices": 5}
+NO_DEVICE = "The alert names no device."
+
+
+def no_targets(*covered: tuple[int, str]) -> dict:
+    """What open_approval answers when it read the covered steps' targets and found none: nobody was asked."""
+    return {"skipped": True, "targets": [{"index": i, "actionType": t, "reason": NO_DEVICE} for i, t in covered]}
+
+
+def test_a_gate_whose_steps_have_no_targets_is_skipped_and_recorded_without_a_wait():
+    h = started([gate(covers=1), SYNC, NOTIFY]).task_scheduled("open_approval")
+    h.episode().task_completed("open_approval", no_targets((1, "sync_device")))
+    r = replay(playbook_run, h)
+    record = last_call(r)
+    assert record.name == "record_flow_step", r.actions
+    assert record.input["waiting"] is None
+    assert record.input["step"]["status"] == "skipped"
+    assert record.input["step"]["result"]["outcome"] == "skipped"
+    assert "no approval asked" in record.input["step"]["reason"] and NO_DEVICE in record.input["step"]["reason"]
+    # No approver's wake-up and no deadline timer: the run did not wait.
+    assert not any(isinstance(a, WaitForExternalEvent | CreateTimer | WhenAny) for a in r.actions)
+
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "run_step" and last_call(r).input["action"] == NOTIFY  # sync_device is not run
+    h.task_scheduled("run_step").episode().task_completed("run_step", step(2, "notify_email"))
+    done = finish(replay(playbook_run, h))
+    assert [(s["actionType"], s["status"]) for s in done.input["steps"]] == [
+        ("approval", "skipped"), ("sync_device", "skipped"), ("notify_email", "succeeded")]
+    assert done.input["steps"][1]["reason"] == NO_DEVICE
+    assert done.input["unrecorded"] == [1]  # written when the run closes
+
+
+def test_a_policy_gate_before_a_step_with_no_targets_is_skipped_and_the_step_not_run():
+    h = started([WIPE, NOTIFY], approvalPolicy=POLICY)
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "open_approval"  # the targets are read in the activity, not here
+    h.task_scheduled("open_approval").episode().task_completed("open_approval", no_targets((0, "wipe_device")))
+    r = replay(playbook_run, h)
+    skipped = last_call(r).input["step"]
+    assert (skipped["actionType"], skipped["status"]) == ("wipe_device", "skipped")
+    assert NO_DEVICE in skipped["reason"] and skipped["result"]["approval"]["outcome"] == "skipped"
+    assert not any(isinstance(a, WaitForExternalEvent | CreateTimer | WhenAny) for a in r.actions)
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "run_step" and last_call(r).input["action"] == NOTIFY
+
+
 # -- conditions --------------------------------------------------------------------------------------------
 
 def test_false_condition_skips_the_next_steps_and_the_run_goes_on():
@@ -235,3 +285,16 @@ def test_a_simulated_run_describes_steps_and_waits_for_nothing():
     r = replay(playbook_run, h)
     assert finish(r)
     assert not [a for a in r.leaves if isinstance(a, CreateTimer | WaitForExternalEvent)]
+
+
+def test_facts_a_condition_read_reach_the_next_steps_activity_input():
+    upn = "alex.wilber_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com"
+    h = started([{"type": "condition", "if": "user.type == 'guest'", "whenFalse": "skip", "skip": 1}, NOTIFY])
+    h.task_scheduled("check_condition").episode().task_completed("check_condition", {
+        "holds": True, "facts": {"user": {"id": ALERT["entities"]["users"][0]["id"], "upn": upn, "type": "guest"}}})
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {})
+    r = replay(playbook_run, h)
+    notify = last_call(r)
+    assert notify.name == "run_step" and notify.input["action"] == NOTIFY
+    assert notify.input["alert"]["entities"]["users"][0]["upn"] == upn
+    assert notify.input["alert"]["facts"]["user"]["type"] == "guest"

@@ -35,6 +35,8 @@ CASES = {
                     ("runId", "stepIndex", "action", "code", "reason")),
     "gate.opened": (lambda: log_events.gate_opened("ru-1", "ap-1", 0, 2, 1, False, 2, 0),
                     ("runId", "gateId", "stepIndex", "approvers", "requiredApprovals", "notified")),
+    "gate.skipped": (lambda: log_events.gate_skipped("ru-1", 1, ["The alert names no device."]),
+                     ("runId", "stepIndex", "reason")),
     "gate.decision": (lambda: log_events.gate_decision("ru-1", "ap-1", "approve", "ann@msp.example", "link", True),
                       ("runId", "gateId", "decision", "by", "via")),
     "gate.closed": (lambda: log_events.gate_closed("ru-1", "ap-1", "approved", ["ann@msp.example"]),
