@@ -53,3 +53,29 @@ def test_run_refuses_what_execute_refuses(api):
     missing = "0" * 32
     same_answer(api.post(f"/playbooks/{missing}/execute", json={"alertId": "al-" + "0" * 32}),
                 api.post(f"/automation/playbooks/{missing}/run", json={"alertId": "al-" + "0" * 32}))
+
+
+def test_a_delivery_at_a_higher_severity_runs_the_playbooks_that_opt_in(api):
+    """Severity escalation end to end (shared/severity_escalation.py): the alert endpoint's duplicate starts the
+    opted-in playbook's run, once."""
+    token = unique("esc")
+    notify = [{"type": "notify_email", "to": ["soc@yourmsp.com.au"]}]
+    pb = playbook(api, token, notify, minSeverity="high", reevaluateOnSeverityIncrease=True)
+    plain = playbook(api, token, notify, minSeverity="high")
+    for created in (pb, plain):
+        enabled = api.patch(f"/playbooks/{created['id']}", json={"enabled": True}, headers={"If-Match": '"v1"'})
+        assert enabled.status_code == 200, enabled.text
+    assert enabled.json()["trigger"].get("reevaluateOnSeverityIncrease") is None  # off: not shown
+    assert api.get(f"/playbooks/{pb['id']}").json()["trigger"]["reevaluateOnSeverityIncrease"] is True
+    low = graph_alert(MEGAN, f"alert {token}", severity="low")
+    first = api.post("/alerts", json=low).json()["alerts"][0]
+    assert first["runIds"] == []
+    risen = api.post("/alerts", json=low | {"severity": "high"}).json()["alerts"][0]
+    assert risen["duplicate"] is True
+    [run_id] = risen["runIds"]
+    assert run_id.endswith(f"-{pb['id']}-shigh")
+    run = wait_for_run(api, run_id)
+    assert [s["status"] for s in run["steps"]] == ["succeeded"]
+    again = api.post("/alerts", json=low | {"severity": "high"}).json()["alerts"][0]
+    assert again["runIds"] == [run_id]
+    assert api.get(f"/alerts/{first['alertId']}").json()["severity"] == "high"
