@@ -8,12 +8,12 @@ import azure.durable_functions as df
 
 from shared import log_events, services
 from shared.approvals.gates import CoveredStep, GateOpening, close_gate, open_gate, tally
-from shared.flow.actions import ApprovalParams
 from shared.flow.conditions import check
 from shared.flow.describe import describe_action
 from shared.models.run import RunStatus, StepResult, StepStatus, Waiting
 from shared.primitives.context import AlertContext, RunContext, StepContext
 from shared.primitives.targets import no_targets
+from shared.schemas.flow import ApprovalParams
 
 bp = df.Blueprint()
 

@@ -27,7 +27,8 @@ async def run_step(payload: dict) -> dict:
         # On the event loop (shared/store/run_start.py): no worker-thread hop before the disable; the run's list
         # row follows after the step (below).
         running = await mark_running(services.async_tables(), request.run.run_id, datetime.now(UTC))
-        log_events.run_started(request.run, request.alert)
+        if running.started:  # not again for a retried first step, nor for a run stopped meanwhile
+            log_events.run_started(request.run, request.alert)
     step = await execute_step(request.index, request.action, request.alert, request.run,
                               services.step_dependencies())
     # Recorded after acting, so containment is not delayed by bookkeeping: the step, and the run list's row of

@@ -28,7 +28,7 @@ from azure.data.tables.aio import TableServiceClient
 
 from benchmarks.pipeline_bench import graph_alert
 from devhost.stack import AZURITE, _wait_for_port, azurite_storage_args, free_ports, storage_connection_string
-from shared.ingestion import normalize_payload
+from shared.alert_payloads import normalize_payload
 from shared.models.alert import Alert, Attribution, alert_id_for
 from shared.store.alerts import ALERT_ROW, list_entity, new_alert_rows
 from shared.store.async_tables import client_options

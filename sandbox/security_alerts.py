@@ -82,7 +82,7 @@ def _user_evidence(user_id: str, upn: str, name: str) -> dict[str, Any]:
 def _alert(tenant_id: str, alert_id: str, title: str, description: str, severity: str, category: str,
            service_source: str, evidence: list[dict[str, Any]], status: str = "new",
            assigned_to: str | None = None, comments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An alert shaped like Graph's *Get alert* response (tests/ingestion/payloads/graph_security_alert.json)."""
+    """An alert shaped like Graph's *Get alert* response (tests/alert_payloads/payloads/graph_security_alert.json)."""
     return {
         "@odata.type": "#microsoft.graph.security.alert",
         "id": alert_id, "providerAlertId": alert_id, "incidentId": "28282", "status": status,

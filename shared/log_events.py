@@ -120,10 +120,13 @@ def alert_escalated(alert_id: str, tenant_id: str | None, before: str, after: st
           tenantId=tenant_id, before=before, after=after, playbookIds=matched, runIds=run_ids)
 
 
-def alert_refused(code: str, field: str | None, tenant_id: str | None) -> None:
-    """A delivery refused before anything of it was stored (the payload itself is never logged)."""
-    _emit(logging.WARNING, "alert.refused", f"a delivery of alerts was refused: {code}", tenantId=tenant_id,
-          code=code, field=field)
+def alert_refused(code: str, field: str | None, tenant_id: str | None, source: str | None = None,
+                  record_id: str | None = None) -> None:
+    """A delivery refused before anything of it was stored, or a polled record (`source`, `record_id`: Graph's id
+    of the record) skipped for the same reasons. The payload itself is never logged."""
+    what = f"a polled {source} record was refused" if source else "a delivery of alerts was refused"
+    _emit(logging.WARNING, "alert.refused", f"{what}: {code}", tenantId=tenant_id, code=code, field=field,
+          source=source, recordId=record_id[:128] if record_id else None)
 
 
 def source_polled(tenant_id: str, source: str, items: int, alerts: int, requests: int, duration_ms: float,

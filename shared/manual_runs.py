@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.intake import run_request
+from shared.alert_recording import run_request
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook
 from shared.models.run import Run, manual_run_id

@@ -14,14 +14,14 @@ from typing import Any
 from pydantic import Field
 
 from shared import log_events
+from shared.alert_recording import alert_context
 from shared.api_model import CamelModel
 from shared.errors import Refused
-from shared.flow.actions import FLOW_ACTIONS
-from shared.intake import alert_context
 from shared.models.alert import Alert
 from shared.models.run import OPEN_STATUSES, Run, StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import RunContext, StepContext, StepDependencies
+from shared.schemas.flow import FLOW_ACTIONS
 from shared.store.alerts import AlertStore
 from shared.store.audit import AuditLog
 

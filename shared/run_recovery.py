@@ -17,8 +17,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from shared import log_events
+from shared.alert_recording import run_request
 from shared.approvals.store import ApprovalStore
-from shared.intake import run_request
 from shared.models.run import OPEN_STATUSES, Run, RunStatus
 from shared.store.alerts import AlertStore
 from shared.store.directory import NotFound

@@ -3,7 +3,7 @@ again, for the playbooks that opt in (`trigger.reevaluateOnSeverityIncrease`). B
 runs. Each opted-in playbook whose trigger matches the alert at its new severity gets one run per severity
 level, under a deterministic id (shared/models/run.escalation_run_id), so a redelivery starts nothing twice.
 
-Plain code: intake (shared/intake.py) reads and writes, this decides.
+Plain code: the recorder (shared/alert_recording.py) reads and writes, this decides.
 """
 
 from __future__ import annotations

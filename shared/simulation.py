@@ -7,11 +7,12 @@ too, so an author sees whether the alert would have started the playbook at all,
 
 from __future__ import annotations
 
+from shared.alert_recording import alert_context
 from shared.api_model import CamelModel
 from shared.flow.describe import describe_action, describe_flow
-from shared.intake import MatchingSnapshot, alert_context
 from shared.matching.decision import MatchDecision
 from shared.matching.index import PlaybookIndex
+from shared.matching.snapshot import MatchingSnapshot
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook
 from shared.primitives.context import RunContext, StepContext, StepDependencies

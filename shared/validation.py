@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from shared.flow.actions import FLOW_ACTIONS
-from shared.primitives.catalog import PRIMITIVES
+from shared.schemas.flow import FLOW_ACTIONS
+from shared.schemas.primitives import PRIMITIVE_PARAMS
 
 _SCOPE_TAGS = {"all", "tenant", "group"}
 
@@ -14,7 +14,7 @@ def _is_union_tag(part: str, previous: int | str | None) -> bool:
     """Pydantic puts a discriminated union's tag right after the union's position: an action's type
     after its list index, a scope's type after `tenantScope`. Elsewhere the same word is a field name."""
     if isinstance(previous, int):
-        return part in PRIMITIVES or part in FLOW_ACTIONS
+        return part in PRIMITIVE_PARAMS or part in FLOW_ACTIONS
     return previous == "tenantScope" and part in _SCOPE_TAGS
 
 

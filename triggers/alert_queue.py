@@ -17,10 +17,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import json_limits
+from shared.alert_payloads import PayloadError
 from shared.ingest_auth import ClaimRefused
-from shared.ingestion import PayloadError
 from shared.store.alerts import AlertTooLarge
-from triggers.alert_intake import accept, check_azure_role_sender
+from triggers.alert_delivery import check_azure_role_sender, delivery
 from triggers.request_parsing import MAX_BODY_BYTES
 
 bp = df.Blueprint()
@@ -53,7 +53,7 @@ async def take_message(message: func.ServiceBusMessage, client: df.DurableOrches
     message_id = message.message_id
     body = decode_message(message_id, message.get_body() or b"")
     try:
-        return await accept(body, client, endpoint_tenant=None, check=check_azure_role_sender)
+        return await delivery().accept(body, client, endpoint_tenant=None, check=check_azure_role_sender)
     except PayloadError as exc:
         raise UndeliverableMessage(message_id, exc.reason, exc.field) from None
     except ClaimRefused as exc:

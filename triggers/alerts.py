@@ -5,21 +5,22 @@ event_grid.py)."""
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
 from shared.alert_listing import AlertQuery, InvalidQuery, encode_token
+from shared.alert_payloads import PayloadError
 from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
-from shared.ingestion import PayloadError
 from shared.models.run import run_outline
 from shared.notifications import event_grid
 from shared.settings import get_settings
 from shared.store.alerts import AlertTooLarge
 from triggers import notifications
-from triggers.alert_intake import accept, check_azure_role_sender
+from triggers.alert_delivery import Delivery, check_azure_role_sender, delivery
 from triggers.api import path_id, respond
 from triggers.http_responses import api_error_response, error_response, json_response
 from triggers.ingest_credentials import credentials_for_delivery
@@ -48,7 +49,7 @@ async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
         check_claims(alerts, sender, endpoint_tenant, registered)
 
     try:
-        summaries = await accept(body, client, endpoint_tenant, check=check)
+        summaries = await delivery().accept(body, client, endpoint_tenant, check=check)
     except ClaimRefused as exc:
         await asyncio.to_thread(_audit_refusal, exc, sender, endpoint_tenant)
         return api_error_response(exc)
@@ -90,13 +91,21 @@ def _canonical_guid(value: str) -> str:
 @bp.event_grid_trigger(arg_name="event")
 @bp.durable_client_input(client_name="client")
 async def ingest_event_grid_alert(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
+    await take_event(event, client, delivery(), notifications.dependencies)
+
+
+async def take_event(event: func.EventGridEvent, client: df.DurableOrchestrationClient, deliveries: Delivery,
+                     notices: Callable[[], notifications.NotificationDeps]) -> None:
+    """An Event Grid event: an alert (delivered), or a Graph change notification from a partner topic (its
+    tenant polled now). `notices` is called for a notification only (it reads the clientState key)."""
     # Event Grid schema gives an EventGridEvent (event_type), CloudEvents 1.0 a CloudEvent (type, source).
     event_type = getattr(event, "type", None) or getattr(event, "event_type", None)
-    if event_grid.is_graph_event(event_type):  # a Graph change notification from a partner topic: polled now
-        await notifications.receive_graph_event(event, event_type)
+    if event_grid.is_graph_event(event_type):
+        await notifications.receive_graph_event(event, event_type, notices())
         return
     try:
-        summaries = await accept(event.get_json(), client, endpoint_tenant=None, check=check_azure_role_sender)
+        summaries = await deliveries.accept(event.get_json(), client, endpoint_tenant=None,
+                                            check=check_azure_role_sender)
     except AlertTooLarge as exc:
         log.error("Event Grid event %s is too large to store: %s", event.id, exc)
         return

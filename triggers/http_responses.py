@@ -9,10 +9,10 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from shared.alert_payloads.errors import PayloadError
 from shared.auth import AuthError
 from shared.errors import Refused
 from shared.ids import InvalidId
-from shared.ingestion.errors import PayloadError
 from shared.store.alerts import AlertTooLarge
 from shared.store.directory import AlreadyExists, Conflict, NotFound
 from shared.validation import describe

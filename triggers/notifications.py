@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -32,13 +34,27 @@ MAINTAIN_SCHEDULE = "*/30 * * * * *"  # a lifecycle event is acted on within 30 
 SEND_BUDGET_SECONDS = 2.0
 
 Handler = Callable[[receiver.NotificationBatch, SourceStore, bytes | None, datetime], receiver.Handled]
+PollSoon = Callable[[Collection[str]], "asyncio.Task[None] | None"]
 
 
-def _key() -> bytes | None:
-    return configured_key()
+@dataclass(frozen=True)
+class NotificationDeps:
+    """What a notification needs from the world; the triggers build it from the composition root (dependencies),
+    tests pass their own."""
+
+    sources: SourceStore
+    key: bytes | None  # the clientState key (None: notifications are not configured)
+    poll_soon: PollSoon  # sends the due tenants' `polls` messages (shared/pollers/prompt.poll_soon)
+    send_budget: float = SEND_BUDGET_SECONDS
 
 
-async def _receive(req: func.HttpRequest, handle: Handler) -> func.HttpResponse:
+def dependencies() -> NotificationDeps:
+    return NotificationDeps(sources=services.sources(), key=configured_key(),
+                            poll_soon=partial(prompt.poll_soon, services.poll_states()))
+
+
+async def _receive(req: func.HttpRequest, handle: Handler,
+                   deps_of: Callable[[], NotificationDeps] = dependencies) -> func.HttpResponse:
     token = req.params.get("validationToken")
     if token is not None:  # the handshake before a subscription is created: echo the token, plain text
         echoed = receiver.echoable_token(token)
@@ -57,34 +73,34 @@ async def _receive(req: func.HttpRequest, handle: Handler) -> func.HttpResponse:
         problem = describe(exc)[0]
         return error_response(400, "invalid_notification", f"{problem['field']}: {problem['reason']}.",
                               field=problem["field"])
-    store = services.sources()
-    handled = await asyncio.to_thread(handle, batch, store, _key(), datetime.now(UTC))
-    await poll_due(handled)
+    deps = deps_of()  # after the handshake, which needs none of it
+    handled = await asyncio.to_thread(handle, batch, deps.sources, deps.key, datetime.now(UTC))
+    await poll_due(handled, deps)
     return json_response({"accepted": handled.accepted, "ignored": len(handled.ignored)}, status_code=202)
 
 
-async def poll_due(handled: receiver.Handled) -> None:
+async def poll_due(handled: receiver.Handled, deps: NotificationDeps) -> None:
     """The hook, for the webhook endpoints and the Event Grid trigger alike: each tenant a notification
     made due gets its `polls` message now, rather than at the pollers' next tick, sent before the
     trigger returns (work left behind a response or an acknowledged event is not durable)."""
     if handled.due:
-        sending = prompt.poll_soon(services.poll_states(), handled.due)
-        if sending is None:  # every tenant's send is in flight already (or a test's stand-in)
+        sending = deps.poll_soon(handled.due)
+        if sending is None:  # every tenant's send is in flight already
             return
         try:
-            await asyncio.wait_for(asyncio.shield(sending), SEND_BUDGET_SECONDS)
+            await asyncio.wait_for(asyncio.shield(sending), deps.send_budget)
         except TimeoutError:
             log.warning("polls message for tenants %s not sent within %.1f s; answering, the send goes on",
-                        ", ".join(handled.due), SEND_BUDGET_SECONDS)
+                        ", ".join(handled.due), deps.send_budget)
 
 
-async def receive_graph_event(event: func.EventGridEvent, event_type: str) -> receiver.Handled:
+async def receive_graph_event(event: func.EventGridEvent, event_type: str,
+                              deps: NotificationDeps) -> receiver.Handled:
     """A Graph notification from a partner topic (the Event Grid trigger, triggers/alerts.py): handled as
     the webhook's, and its tenant polled now through the same hook."""
-    store = services.sources()
     handled = await asyncio.to_thread(event_grid.handle_event, event_type, event.id, getattr(event, "source", None),
-                                      event.get_json(), store, _key(), datetime.now(UTC))
-    await poll_due(handled)
+                                      event.get_json(), deps.sources, deps.key, datetime.now(UTC))
+    await poll_due(handled, deps)
     log.info("Event Grid event %s (%s): %d accepted", event.id, event_type, handled.accepted)
     return handled
 
@@ -104,7 +120,7 @@ async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
 async def maintain() -> dict[str, str]:
     settings = get_settings()
     desired = subscriptions.Desired(base_url=settings.graph_notification_url,
-                                    key=_key() if settings.graph_notification_url else None)
+                                    key=configured_key() if settings.graph_notification_url else None)
     return await subscriptions.maintain_all(services.sources(), services.graph_factory(), desired, datetime.now(UTC))
 
 

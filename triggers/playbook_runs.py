@@ -14,15 +14,15 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
+from shared.alert_payloads import PayloadError, normalize_payload
+from shared.alert_recording import make_alert
 from shared.auth import Permission
 from shared.ids import checked_id
-from shared.ingestion import PayloadError, normalize_payload
-from shared.intake import make_alert
 from shared.manual_runs import start_manual_run
 from shared.models.alert import Alert
 from shared.simulation import simulate
 from shared.store.open_runs import OpenRuns
-from triggers.alert_intake import RUN_ORCHESTRATOR, intake
+from triggers.alert_delivery import RUN_ORCHESTRATOR, delivery
 from triggers.api import ApiError, body_of, path_id, respond, respond_async
 from triggers.http_responses import json_response
 from triggers.schedules import evaluate_now
@@ -42,14 +42,14 @@ def _alert_for(body: object) -> Alert:
         raise ApiError(400, "invalid_alert", exc.reason, field=f"alert.{exc.field}" if exc.field else "alert") from None
     if len(normalized) != 1:
         raise ApiError(400, "invalid_alert", "Simulate one alert at a time.", field="alert")
-    return make_alert(normalized[0], intake().snapshot(), None, datetime.now(UTC))
+    return make_alert(normalized[0], delivery().recorder.snapshot(), None, datetime.now(UTC))
 
 
 def handle_simulate(req: func.HttpRequest) -> func.HttpResponse:
     def run(who):
         playbook = services.playbooks().get(path_id(req))
         alert = _alert_for(body_of(req))
-        result = simulate(playbook, alert, intake().snapshot(), services.step_dependencies())
+        result = simulate(playbook, alert, delivery().recorder.snapshot(), services.step_dependencies())
         return json_response(result)
 
     return respond(req, Permission.READ, run)

@@ -21,7 +21,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from shared import queues, services
-from shared.ingestion import PayloadError
+from shared.alert_payloads import PayloadError
 from shared.pollers import cycle, fanout
 from shared.pollers.poll import Deliver
 from shared.pollers.records import alerts_of
@@ -29,7 +29,7 @@ from shared.settings import get_settings
 from shared.sources.catalog import SourceName
 from shared.store.alerts import AlertTooLarge
 from shared.validation import field_path
-from triggers import alert_intake
+from triggers import alert_delivery
 from triggers.alert_queue import UndeliverableMessage, decode_message
 
 bp = df.Blueprint()
@@ -42,14 +42,13 @@ def owner() -> str:
     return get_settings().instance_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
-def intake_delivery(client: df.DurableOrchestrationClient) -> Deliver:
+def deliver_polled_records(client: df.DurableOrchestrationClient, deliveries: alert_delivery.Delivery) -> Deliver:
     async def deliver(tenant_id: str, source: SourceName, record: dict[str, Any]) -> int:
         try:
             alerts = alerts_of(source, record)
-            return len(await alert_intake.accept_alerts(alerts, client, tenant_id)) if alerts else 0
+            return len(await deliveries.accept_alerts(alerts, client, tenant_id)) if alerts else 0
         except (PayloadError, AlertTooLarge) as exc:  # one unreadable record must not hold the tenant's feed
-            log.warning("poll of %s for tenant %s: record %s skipped: %s", source.value, tenant_id,
-                        str(record.get("id"))[:128], exc)
+            alert_delivery.log_refused(exc, tenant_id, source.value, str(record.get("id")))
             return 0
     return deliver
 
@@ -84,7 +83,8 @@ async def poll_tenant_sources(message: func.ServiceBusMessage, client: df.Durabl
     except UndeliverableMessage as exc:  # the reason, never the body; raising hands it back to the broker
         log.error("%s (delivery %s)", exc, message.delivery_count)
         raise
-    report = await cycle.poll_queued_tenant(services.poll_states(), services.graph_factory(), intake_delivery(client),
-                                            tenant_id, owner=owner())
+    report = await cycle.poll_queued_tenant(services.poll_states(), services.graph_factory(),
+                                            deliver_polled_records(client, alert_delivery.delivery()), tenant_id,
+                                            owner=owner())
     if report.claimed:
         log.info("pollers: tenant %s (message %s): %s", tenant_id, message.message_id, report.summary())

@@ -37,11 +37,11 @@ from shared.approvals.records import (
 )
 from shared.approvals.store import ApprovalStore
 from shared.approvals.tokens import SigningKeyError, issue, load_signing_key
-from shared.flow.actions import ApprovalParams
 from shared.flow.quorum import Quorum
 from shared.primitives.context import AlertContext, RunContext, StepDependencies
 from shared.primitives.notify import NotifyEmailParams, send_notification
 from shared.primitives.webhook import delivery_failure, outbound_json, secret_or_failure, send_with_retries
+from shared.schemas.flow import ApprovalParams
 
 if TYPE_CHECKING:
     from shared.store.audit import AuditLog

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.flow.expressions import compile_expression
+from shared.expressions import compile_expression
 from shared.flow.facts import ON_DEMAND_USER_FACTS, resolve_facts
 from shared.primitives.context import AlertContext, StepDependencies
 

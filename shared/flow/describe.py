@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.flow.actions import FLOW_ACTIONS, ApprovalParams, ConditionParams, WaitParams, WaitUntilParams
-from shared.flow.durations import format_duration
+from shared.durations import format_duration
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import StepContext
+from shared.schemas.flow import FLOW_ACTIONS, ApprovalParams, ConditionParams, WaitParams, WaitUntilParams
 
 
 def describe_action(action: dict[str, Any], ctx: StepContext) -> tuple[str, bool, bool]:

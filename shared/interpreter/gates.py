@@ -13,10 +13,10 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from shared.approvals.gates import event_name
-from shared.flow.actions import ApprovalParams
 from shared.interpreter.commands import CloseGate, CountDecisions, OpenGate, WaitForDecisions
 from shared.interpreter.events import DecisionsCounted, GateClosed, GateOpened, GateWoken, TimerFired
 from shared.primitives.catalog import PRIMITIVES
+from shared.schemas.flow import ApprovalParams
 
 if TYPE_CHECKING:
     from shared.interpreter.machine import RunInterpreter

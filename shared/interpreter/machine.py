@@ -19,16 +19,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from shared.flow.actions import (
-    ADMIN_CHECK,
-    ApprovalParams,
-    ApprovalPolicy,
-    ConditionParams,
-    WaitParams,
-    WaitUntilParams,
-)
-from shared.flow.durations import format_duration
-from shared.flow.expressions import compile_expression
+from shared.durations import format_duration
+from shared.expressions import compile_expression
 from shared.interpreter import gates
 from shared.interpreter.commands import (
     CloseRun,
@@ -45,6 +37,14 @@ from shared.interpreter.learned import learn_from_check, learn_from_step, with_l
 from shared.interpreter.progress import RunProgress
 from shared.interpreter.steps import not_run, step_record
 from shared.run_request import RunRequest
+from shared.schemas.flow import (
+    ADMIN_CHECK,
+    ApprovalParams,
+    ApprovalPolicy,
+    ConditionParams,
+    WaitParams,
+    WaitUntilParams,
+)
 
 Script = Generator[Command, Event, Any]
 

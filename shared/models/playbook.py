@@ -9,18 +9,18 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from shared.api_model import CamelModel
-from shared.flow.actions import FLOW_ACTIONS, ApprovalPolicy, ConditionParams, WaitUntilParams
-from shared.flow.expressions import compile_expression
+from shared.expressions import compile_expression
 from shared.models.alert import Severity, normalize_category
 from shared.models.tenant import GroupId, Guid
 from shared.patterns import Re2Pattern
-from shared.primitives.catalog import PRIMITIVES
 from shared.schedules.models import Population, ScheduleSpec
+from shared.schemas.flow import FLOW_ACTIONS, ApprovalPolicy, ConditionParams, WaitUntilParams
+from shared.schemas.primitives import PRIMITIVE_PARAMS, is_destructive
 
 MAX_ACTIONS = 50
 
 # A playbook's `actions`: any primitive or flow action, chosen by `type` (an unknown type is a 400).
-Action = Annotated[Union[tuple(p.params for p in PRIMITIVES.values()) + tuple(FLOW_ACTIONS.values())],  # noqa: UP007
+Action = Annotated[Union[tuple(PRIMITIVE_PARAMS.values()) + tuple(FLOW_ACTIONS.values())],  # noqa: UP007
                    Field(discriminator="type")]
 
 
@@ -188,7 +188,7 @@ def broad_problem(playbook: PlaybookDraft) -> str | None:
                 and (policy.primitives is None or action_type in policy.primitives))
 
     ungated = [a.type for a in playbook.actions
-               if a.type in PRIMITIVES and PRIMITIVES[a.type].destructive and not gated(a.type)]
+               if is_destructive(a.type) and not gated(a.type)]
     if not ungated:
         return None
     steps = ", ".join(dict.fromkeys(ungated))

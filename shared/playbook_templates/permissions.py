@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.flow.expressions import compile_expression
+from shared.expressions import compile_expression
 from shared.flow.facts import FACT_PERMISSIONS
 from shared.playbook_templates.catalog import Template
 from shared.primitives.catalog import PRIMITIVES

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.ingestion import normalize_payload
-from shared.ingestion.lenient import enum_key
-from shared.ingestion.sources import generic
+from shared.alert_payloads import normalize_payload
+from shared.alert_payloads.lenient import enum_key
+from shared.alert_payloads.sources import generic
 from shared.models.alert import AlertSource, AlertStatus, NormalizedAlert
 from shared.sources.catalog import SourceName
 from shared.sources.mappings import RISK_LEVEL_SEVERITIES, RISK_STATE_STATUSES

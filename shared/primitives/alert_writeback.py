@@ -19,29 +19,25 @@ and expects one back, while Graph takes an object and answers `{"value": [...]}`
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.headers_collection import HeadersCollection
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
-from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from shared.api_model import CamelModel, is_saving
-from shared.graph.enums import (
-    ALERT_CLASSIFICATIONS,
-    ALERT_DETERMINATIONS,
-    ALERT_STATUSES,
-    LEGACY_DETERMINATIONS,
-    literal,
-)
 from shared.graph.errors import error_map, odata_error
 from shared.models.alert import AlertSource
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
 from shared.primitives.webhook import run_url
+from shared.schemas.alert_writeback import (
+    MAX_COMMENT,
+    AddAlertCommentParams,
+    UpdateAlertStatusParams,
+)
+from shared.templates import TemplateRenderer
 
 if TYPE_CHECKING:
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
@@ -50,52 +46,8 @@ PERMISSION = "SecurityAlert.ReadWrite.All"
 ALERT_URL = "{+baseurl}/security/alerts_v2/{alert_id}"
 COMMENTS_URL = "{+baseurl}/security/alerts_v2/{alert_id}/comments"
 COMMENT_TYPE = "microsoft.graph.security.alertComment"
-MAX_COMMENT = 2000
 
-# Graph's enums, from msgraph-sdk (shared/graph/enums.py), not from documentation prose.
-AlertStatusValue = literal(ALERT_STATUSES)
-Classification = literal(ALERT_CLASSIFICATIONS)
-Determination = literal(ALERT_DETERMINATIONS)
-_RENAMED = ", ".join(f"`{old}` (now `{new}`)" for old, new in LEGACY_DETERMINATIONS.items())
 FIELDS = ("status", "classification", "determination", "assignedTo")
-
-
-class AddAlertCommentParams(CamelModel):
-    type: Literal["add_alert_comment"]
-    comment: template_text(MAX_COMMENT) | None = None  # default: which playbook responds, and the run link
-
-
-class UpdateAlertStatusParams(CamelModel):
-    type: Literal["update_alert_status"]
-    status: AlertStatusValue | None = None
-    classification: Classification | None = None
-    determination: Determination | None = Field(default=None, description=(
-        f"Graph's alertDetermination values. Older Riposte names are refused on save: {_RENAMED}; a playbook "
-        "saved with one before keeps working, as the new value"))
-    assigned_to: str | None = Field(default=None, min_length=1, max_length=256)
-
-    @field_validator("determination", mode="before")
-    @classmethod
-    def _legacy_determination(cls, value: object, info: ValidationInfo) -> object:
-        """An old name (see LEGACY_DETERMINATIONS) is refused on save, naming Graph's value; read back from
-        a playbook saved with it, it becomes Graph's value, so that playbook keeps working."""
-        if not isinstance(value, str) or value not in LEGACY_DETERMINATIONS:
-            return value
-        if is_saving(info):
-            raise ValueError(f"'{value}' is not one of Graph's alert determinations; use "
-                             f"'{LEGACY_DETERMINATIONS[value]}'")
-        return LEGACY_DETERMINATIONS[value]
-
-    @model_validator(mode="after")
-    def _changes_something(self) -> UpdateAlertStatusParams:
-        if not self.wanted():
-            raise ValueError("set at least one of status, classification, determination, assignedTo")
-        return self
-
-    def wanted(self) -> dict[str, str]:
-        values = {"status": self.status, "classification": self.classification,
-                  "determination": self.determination, "assignedTo": self.assigned_to}
-        return {k: v for k, v in values.items() if v is not None}
 
 
 class _Skip(Exception):
@@ -232,7 +184,7 @@ register(
         "add_alert_comment", AddAlertCommentParams,
         "Add a comment to the Defender / Graph security alert behind the run (comments cannot be removed).",
         (PERMISSION,), (),
-        destructive=False, idempotent=False, needs_user=False,
+        idempotent=False, needs_user=False,
         handler=add_alert_comment, describe=describe_add_alert_comment,
         example={"type": "add_alert_comment", "comment": "Riposte ran {{ playbook.name }}: {{ run.url }}"},
     ),
@@ -240,7 +192,7 @@ register(
         "update_alert_status", UpdateAlertStatusParams,
         "Set status, classification, determination or assignee of the Defender / Graph security alert.",
         (PERMISSION,), (),
-        destructive=False, idempotent=True, needs_user=False,
+        idempotent=True, needs_user=False,
         handler=update_alert_status, describe=describe_update_alert_status, undo=undo_update_alert_status,
         example={"type": "update_alert_status", "status": "inProgress", "assignedTo": "soc@yourmsp.example"},
     ),

@@ -20,7 +20,7 @@ REGENERATE = "python -m shared.primitives.catalog_doc --write docs/primitives.md
 # Sections of the docs, in order, by the module that defines a primitive's parameters.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Evidence", ("evidence",)),
-    ("Users", ("users", "user_recovery", "user_mfa", "user_risk")),
+    ("Users", ("user_access", "containment", "user_recovery", "user_mfa", "user_risk")),
     ("Mailbox", ("mailbox",)),
     ("Network and devices", ("network", "devices")),
     ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback")),

@@ -12,7 +12,7 @@ holds it (`webhookSecret`), never the URL: `RIPOSTE_SECRET_<NAME>` (a Key Vault 
   `channel_not_found`, ...). Everything Riposte puts in a Slack message is escaped (`&`, `<`, `>`), so an
   alert title cannot mention `@channel` or disguise a link.
 
-`title` and `text` are templates (shared/primitives/templates.py); without them a default summary is
+`title` and `text` are templates (shared/templates.py); without them a default summary is
 sent. Retries: see shared/primitives/webhook.py (429, 5xx, timeouts; at most 3 attempts). A retry after
 a timeout may post the message twice; a duplicate notification is preferred to a lost one, and the
 primitives are `idempotent=False` so a run never repeats the step. Not reversible (a posted message
@@ -21,45 +21,27 @@ stays posted).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
 from shared import outbound_http
-from shared.api_model import CamelModel
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
 from shared.primitives.webhook import (
-    SecretName,
     delivery_failure,
     outbound_json,
     run_url,
     secret_or_failure,
     send_with_retries,
 )
+from shared.schemas.chat import MAX_TEXT, MAX_TITLE, PostSlackParams, PostTeamsParams
+from shared.templates import TemplateRenderer
 
-MAX_TITLE = 150  # Slack's header block limit; Teams shows the same title
-MAX_TEXT = 3000  # Slack's section text limit
 MAX_DESCRIPTION = 1000
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 _HIGH = {"high", "critical"}
-
-
-class PostTeamsParams(CamelModel):
-    type: Literal["post_teams"]
-    webhook_secret: SecretName  # the secret holding the Workflows / incoming webhook URL
-    title: template_text(MAX_TITLE) | None = None
-    text: template_text(MAX_TEXT) | None = None
-
-
-class PostSlackParams(CamelModel):
-    type: Literal["post_slack"]
-    webhook_secret: SecretName  # the secret holding the incoming webhook URL
-    title: template_text(MAX_TITLE) | None = None
-    text: template_text(MAX_TEXT) | None = None
-    format: Literal["blocks", "text"] = "blocks"
 
 
 def _default_title(ctx: StepContext) -> str:
@@ -181,7 +163,7 @@ register(
         "post_teams", PostTeamsParams,
         "Post the alert as an Adaptive Card to a Teams channel (Workflows / incoming webhook URL held in a secret).",
         (), (),
-        destructive=False, idempotent=False, needs_user=False,
+        idempotent=False, needs_user=False,
         handler=post_teams, describe=_describe("Teams"),
         example={"type": "post_teams", "webhookSecret": "teams-soc",
                  "text": "Contained {{ users|map(attribute='upn')|join(', ') }}. Run: {{ run.url }}"},
@@ -190,7 +172,7 @@ register(
         "post_slack", PostSlackParams,
         "Post the alert to a Slack channel (blocks or text; incoming webhook URL held in a secret).",
         (), (),
-        destructive=False, idempotent=False, needs_user=False,
+        idempotent=False, needs_user=False,
         handler=post_slack, describe=_describe("Slack"),
         example={"type": "post_slack", "webhookSecret": "slack-soc", "format": "blocks"},
     ),

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from pydantic import Field, StrictBool
 
 from shared.graph.enums import RETIRE_STATES, WIPE_STATES
 from shared.graph.errors import odata_error
@@ -39,15 +38,23 @@ from shared.models.alert import DeviceEntity, UserEntity
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
+from shared.schemas.devices import (
+    DeviceTargetParams,
+    RemoteLockDeviceParams,
+    RetireDeviceParams,
+    Scope,
+    SyncDeviceParams,
+    TerminateDevicesParams,
+    WipeDeviceParams,
+    WipeOptions,
+)
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
     from msgraph.generated.models.managed_device import ManagedDevice
 
-MAX_DEVICES = 50
 MAX_PAGES = 10  # of a device listing; a user or a filter with more devices than that is not a real case
 READ = "DeviceManagementManagedDevices.Read.All"
 PRIVILEGED = "DeviceManagementManagedDevices.PrivilegedOperations.All"
@@ -56,44 +63,6 @@ SELECT = ["id", "deviceName", "azureADDeviceId", "userId", "userPrincipalName", 
 # managementState after a wipe/retire request: asking again while it is pending changes nothing.
 PENDING = {"wipe": WIPE_STATES, "retire": RETIRE_STATES}
 AFTER_STATE = {"wipe": WIPE_STATES[0], "retire": RETIRE_STATES[0]}
-
-Scope = Literal["alertDevices", "userDevices"]
-
-
-class DeviceTargetParams(UserTargetParams):
-    """`maxTargets` (users) applies with `scope: userDevices`; `maxDevices` always."""
-
-    scope: Scope = "alertDevices"
-    max_devices: int = Field(default=5, ge=1, le=MAX_DEVICES)
-
-
-class WipeOptions(UserTargetParams):
-    # Strict: "yes" or 1 must not silently decide how much of a device survives a wipe.
-    keep_enrollment_data: StrictBool = False
-    keep_user_data: StrictBool = False
-
-
-class WipeDeviceParams(WipeOptions, DeviceTargetParams):
-    type: Literal["wipe_device"]
-
-
-class RetireDeviceParams(DeviceTargetParams):
-    type: Literal["retire_device"]
-
-
-class RemoteLockDeviceParams(DeviceTargetParams):
-    type: Literal["remote_lock_device"]
-
-
-class SyncDeviceParams(DeviceTargetParams):
-    type: Literal["sync_device"]
-
-
-class TerminateDevicesParams(WipeOptions):
-    """Every managed device of the alert's users; more devices than `maxDevices`: none is wiped."""
-
-    type: Literal["terminate_devices"]
-    max_devices: int = Field(default=10, ge=1, le=MAX_DEVICES)
 
 
 # --- finding the devices ---------------------------------------------------------------------------
@@ -108,8 +77,6 @@ def _device_view(device: ManagedDevice) -> dict[str, Any]:
         "managementState": state,
         "lastSyncDateTime": device.last_sync_date_time.isoformat() if device.last_sync_date_time else None,
     }
-
-
 
 
 async def list_managed_devices(builder: Any, filter_clause: str | None = None) -> list[dict[str, Any]]:
@@ -389,7 +356,7 @@ register(
         "Wipe every Intune-managed device of each user named by the alert (factory reset unless "
         "keepEnrollmentData/keepUserData)." + NOT_REVERSIBLE + "the device's data is gone.",
         (READ, PRIVILEGED), (),
-        destructive=True, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=_handler("wipe", fixed_scope="userDevices"), describe=_describe_wipe("userDevices"),
         no_targets=_no_targets("userDevices"),
     ),
@@ -398,7 +365,7 @@ register(
         "Wipe the Intune-managed devices the alert names (or, with scope userDevices, its users' devices)."
         + NOT_REVERSIBLE + "the device's data is gone.",
         (READ, PRIVILEGED), (),
-        destructive=True, idempotent=True, needs_user=False,
+        idempotent=True, needs_user=False,
         handler=_handler("wipe"), describe=_describe_wipe(),
         no_targets=_no_targets(),
     ),
@@ -407,7 +374,7 @@ register(
         "Retire the Intune-managed devices the alert names: company data and management removed, personal data "
         "kept." + NOT_REVERSIBLE + "the device must be enrolled again.",
         (READ, PRIVILEGED), (),
-        destructive=True, idempotent=True, needs_user=False,
+        idempotent=True, needs_user=False,
         handler=_handler("retire", _retire), describe=_describe("retire"),
         no_targets=_no_targets(),
     ),
@@ -416,7 +383,7 @@ register(
         "Lock the screen of the Intune-managed devices the alert names." + NOT_REVERSIBLE
         + "the user unlocks with their PIN; Graph has no remote unlock.",
         (READ, PRIVILEGED), (),
-        destructive=False, idempotent=True, needs_user=False,
+        idempotent=True, needs_user=False,
         handler=_handler("remoteLock", _remote_lock), describe=_describe("remote-lock"),
         no_targets=_no_targets(),
     ),
@@ -424,7 +391,7 @@ register(
         "sync_device", SyncDeviceParams,
         "Make the Intune-managed devices the alert names check in now (policies, compliance). Nothing to undo.",
         (READ, PRIVILEGED), (),
-        destructive=False, idempotent=True, needs_user=False,
+        idempotent=True, needs_user=False,
         handler=_handler("syncDevice", _sync), describe=_describe("sync"),
         no_targets=_no_targets(),
     ),

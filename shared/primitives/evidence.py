@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from pydantic import Field
 
 from shared.exchange.client import ExchangeError
 from shared.graph.errors import odata_error
@@ -25,26 +24,16 @@ from shared.primitives.devices import list_managed_devices
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.mailbox import open_exchange
 from shared.primitives.mailbox_rules import list_rules
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 from shared.primitives.user_mfa import method_view
 from shared.primitives.user_risk import risk_view
+from shared.schemas.evidence import CollectEvidenceParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
-Source = Literal["account", "inboxRules", "mailboxForwarding", "authMethods", "signIns", "devices", "risk"]
-ALL_SOURCES: tuple[Source, ...] = ("account", "inboxRules", "mailboxForwarding", "authMethods", "signIns",
-                                   "devices", "risk")
 FORWARDING_FIELDS = ("ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward")
-
-
-class CollectEvidenceParams(UserTargetParams):
-    type: Literal["collect_evidence"]
-    sources: list[Source] = Field(default_factory=lambda: list(ALL_SOURCES), min_length=1, max_length=7)
-    sign_in_hours: int = Field(default=72, ge=1, le=720)
-    max_sign_ins: int = Field(default=50, ge=1, le=500)
 
 
 async def _account(graph: GraphServiceClient, key: str) -> dict[str, Any]:
@@ -162,7 +151,7 @@ register(Primitive(
     "mailbox forwarding, MFA methods (types only), recent sign-ins, devices and risk. Run it before containment.",
     ("User.Read.All", "MailboxSettings.Read", "UserAuthenticationMethod.Read.All", "AuditLog.Read.All",
      "DeviceManagementManagedDevices.Read.All", "IdentityRiskyUser.Read.All"), (),
-    destructive=False, idempotent=True, needs_user=True,
+    idempotent=True, needs_user=True,
     handler=collect_evidence, describe=describe_collect,
     other_permissions=("Exchange.ManageAsApp",),
 ))

@@ -22,9 +22,7 @@ parts) cannot be changed through REST: they are reported, and the step fails so 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import Field, model_validator
+from typing import TYPE_CHECKING, Any
 
 from shared.exchange import EXCHANGE_PERMISSION, EXCHANGE_ROLE, ExchangeAdminClient, ExchangeError
 from shared.graph.client_factory import validate_tenant_id
@@ -33,49 +31,21 @@ from shared.graph.settings import GraphAuthMode, is_loopback_url
 from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepResult, StepStatus
 from shared.outbound_http import InsecureUrlError, require_secure
-from shared.patterns import Re2Pattern, compile_re2
+from shared.patterns import compile_re2
 from shared.primitives import mailbox_rules as rules_api
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
+from shared.schemas.common import UserTargetParams
+from shared.schemas.mailbox import (
+    ConvertToSharedMailboxParams,
+    DisableInboxRuleParams,
+    RemoveForwardingRulesParams,
+)
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
-
-RULE_ID_PATTERN = r"^[A-Za-z0-9+/=_-]{1,512}$"
-
-
-# --- parameters ----------------------------------------------------------------------------------
-class RemoveForwardingRulesParams(UserTargetParams):
-    type: Literal["remove_forwarding_rules"]
-    # disable: reversible and keeps the evidence; delete: the rule is gone (rollback re-creates it).
-    mode: Literal["disable", "delete"] = "disable"
-    # Only rules/forwarding to addresses outside the tenant's domain (the user's UPN domain or a subdomain
-    # of it). Mailbox ForwardingAddress names a recipient object of the organisation, so it counts as internal.
-    external_only: bool = False
-    # Also clear Exchange Online mailbox forwarding (needs Exchange.ManageAsApp + Exchange Administrator).
-    include_mailbox_forwarding: bool = True
-
-
-class DisableInboxRuleParams(UserTargetParams):
-    type: Literal["disable_inbox_rule"]
-    # RE2, searched in the rule's displayName (case-sensitive unless it starts with (?i)).
-    name_pattern: Re2Pattern | None = None
-    rule_id: str | None = Field(default=None, pattern=RULE_ID_PATTERN)
-    # A pattern matching more rules than this in one mailbox is refused rather than disabling them all.
-    max_rules: int = Field(default=5, ge=1, le=50)
-
-    @model_validator(mode="after")
-    def _names_a_rule(self) -> DisableInboxRuleParams:
-        if self.name_pattern is None and self.rule_id is None:
-            raise ValueError("give namePattern, ruleId or both (both: a rule must match both)")
-        return self
-
-
-class ConvertToSharedMailboxParams(UserTargetParams):
-    type: Literal["convert_to_shared_mailbox"]
 
 
 # --- shared helpers ------------------------------------------------------------------------------
@@ -471,7 +441,7 @@ register(
         "Disable (or delete) inbox rules that forward or redirect mail, and clear mailbox forwarding "
         "(ForwardingSmtpAddress/ForwardingAddress), for each user named by the alert; read-only rules are reported.",
         ("MailboxSettings.ReadWrite",), (EXCHANGE_ROLE,),
-        destructive=False, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=remove_forwarding_rules, describe=describe_remove_forwarding, undo=undo_remove_forwarding_rules,
         other_permissions=(EXCHANGE_PERMISSION,),
     ),
@@ -480,7 +450,7 @@ register(
         "Disable the inbox rules of each user named by the alert whose name matches namePattern (RE2) and/or "
         "whose id is ruleId.",
         ("MailboxSettings.ReadWrite",), (),
-        destructive=False, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=disable_inbox_rule, describe=describe_disable_inbox_rule, undo=undo_disable_inbox_rule,
         example={"type": "disable_inbox_rule", "namePattern": "(?i)^(\\.|fwd|rss)"},
     ),
@@ -489,7 +459,7 @@ register(
         "Convert each named user's mailbox to a shared mailbox (Exchange Online). Undo converts it back; a user "
         "mailbox needs an Exchange Online licence again (a shared one needs none up to 50 GB).",
         (), (EXCHANGE_ROLE,),
-        destructive=True, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=convert_to_shared_mailbox, describe=describe_convert_to_shared, undo=undo_convert_to_shared_mailbox,
         other_permissions=(EXCHANGE_PERMISSION,),
     ),

@@ -16,18 +16,14 @@ country, where its own staff sign in): a spoofed or mis-geolocated alert must no
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AfterValidator, Field
-
-from shared.api_model import CamelModel
 from shared.graph.errors import odata_error
 from shared.models.run import StepResult, StepStatus
-from shared.models.tenant import Guid
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.registry import Primitive, register
+from shared.schemas.network import _ALPHA2, BlockSignInCountryParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -35,26 +31,6 @@ if TYPE_CHECKING:
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 COUNTRY_TYPE = "#microsoft.graph.countryNamedLocation"
-MAX_COUNTRIES = 50
-_ALPHA2 = re.compile(r"^[A-Z]{2}$")
-
-
-def _country_code(value: str) -> str:
-    code = value.strip().upper()
-    if not _ALPHA2.match(code):
-        raise ValueError("must be an ISO 3166-1 alpha-2 country code (two letters)")
-    return code
-
-
-CountryCode = Annotated[str, AfterValidator(_country_code)]
-
-
-class BlockSignInCountryParams(CamelModel):
-    type: Literal["block_sign_in_country"]
-    named_location_id: Guid  # a countryNamedLocation referenced by a blocking Conditional Access policy
-    never_block: list[CountryCode] = Field(default_factory=list, max_length=MAX_COUNTRIES)
-    # Adding more countries than this from one alert is refused (nothing is added).
-    max_countries: int = Field(default=5, ge=1, le=MAX_COUNTRIES)
 
 
 def _alert_countries(countries: list[str]) -> tuple[list[str], list[str]]:
@@ -201,7 +177,7 @@ register(Primitive(
     "Add the alert's countries to a countryNamedLocation that a blocking Conditional Access policy uses "
     "(never the neverBlock countries). Rollback removes only the countries this step added.",
     ("Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"), (),
-    destructive=False, idempotent=True, needs_user=False,
+    idempotent=True, needs_user=False,
     handler=block_sign_in_country, describe=describe_block_sign_in_country, undo=undo_block_sign_in_country,
     example={"type": "block_sign_in_country", "namedLocationId": "5f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b",
              "neverBlock": ["AU"]},

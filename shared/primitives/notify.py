@@ -1,45 +1,26 @@
 """notify_email: the alert and the run, as plain text, from the operator's notification mailbox.
 
-`subject` and `body` are templates over the alert and the run (shared/primitives/templates.py: sandboxed,
+`subject` and `body` are templates over the alert and the run (shared/templates.py: sandboxed,
 checked when the playbook is saved, default text if one fails to render, with `templateErrors` recorded).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
-
-from shared.api_model import CamelModel
 from shared.graph.errors import odata_error
 from shared.models.run import StepStatus
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import EmailAddress
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
+from shared.schemas.notify import MAX_SUBJECT, NotifyEmailParams
+from shared.templates import TemplateRenderer
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
 MAX_DESCRIPTION = 2000
-MAX_SUBJECT = 255
-MAX_BODY_TEMPLATE = 8000
 MAX_BODY = 32_000  # rendered; longer output is cut there
-
-
-class NotifyEmailParams(CamelModel):
-    type: Literal["notify_email"]
-    to: list[EmailAddress] = Field(min_length=1, max_length=50)
-    subject: template_text(MAX_SUBJECT) | None = None
-    body: template_text(MAX_BODY_TEMPLATE) | None = None  # plain text; default: the alert summary (body_text)
-
-    @model_serializer(mode="wrap")
-    def _omit_unset_body(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if self.body is None and isinstance(data, dict):
-            data.pop("body", None)  # stored playbooks written before templates keep their exact shape
-        return data
 
 
 def default_subject(alert: AlertContext) -> str:
@@ -117,7 +98,7 @@ register(Primitive(
     "notify_email", NotifyEmailParams,
     "Email the alert and the run's progress to the given recipients from the configured sender.",
     ("Mail.Send",), (),
-    destructive=False, idempotent=False, needs_user=False,
+    idempotent=False, needs_user=False,
     handler=notify_email, describe=describe_notify,
     example={"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]},
 ))

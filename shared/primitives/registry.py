@@ -1,9 +1,10 @@
 """The registry of response primitives: one entry per primitive, declared next to its code.
 
-An entry carries everything the rest of Riposte needs to know: the parameter model (validated when
-a playbook is saved), the Graph permissions and directory roles (for docs and consent), safety facts
-(destructive, idempotent), the handler that acts, `describe` (what it would do: simulation), and
-`undo` (how to reverse what it did: rollback), when it can be reversed.
+An entry carries everything the rest of Riposte needs to know: the parameter schema (shared/schemas/,
+validated when a playbook is saved, and which says whether the primitive is destructive), the Graph
+permissions and directory roles (for docs and consent), whether it is idempotent, the handler that acts,
+`describe` (what it would do: simulation), and `undo` (how to reverse what it did: rollback), when it can
+be reversed.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ NoTargets = Callable[[Any, StepContext], Awaitable[str | None]]
 @dataclass(frozen=True)
 class Primitive:
     name: str
-    params: type[Any]  # a CamelModel with `type: Literal[name]`
+    params: type[Any]  # its parameter schema (shared/schemas/): `type: Literal[name]`, `destructive: ClassVar[bool]`
     summary: str
     graph_permissions: tuple[str, ...]  # least-privileged application permissions
     directory_roles: tuple[str, ...]  # Entra roles the app's service principal also needs
-    destructive: bool  # may need an approval gate (wipe, disabling an admin, ...)
     idempotent: bool  # safe to retry; a non-idempotent step never runs twice for one step of a run
     needs_user: bool  # acts on the users the alert names
     handler: Handler
@@ -42,6 +42,12 @@ class Primitive:
     # Targets beyond the alert's users (devices found in Intune); a `needs_user` primitive without it has
     # none when the alert names no user (shared/primitives/targets.py).
     no_targets: NoTargets | None = None
+
+    @property
+    def destructive(self) -> bool:
+        """May need an approval gate (wipe, disabling an admin, ...): declared on the parameter schema, which
+        playbook validation reads without the handlers (shared/schemas/)."""
+        return self.params.destructive
 
     def example_action(self) -> dict[str, Any]:
         return self.example if self.example is not None else {"type": self.name}
@@ -56,4 +62,6 @@ def register(*primitives: Primitive) -> None:
             raise ValueError(f"primitive {primitive.name} registered twice")
         if primitive.params.model_fields["type"].annotation.__args__ != (primitive.name,):
             raise ValueError(f"{primitive.params.__name__}.type must be Literal['{primitive.name}']")
+        if not isinstance(getattr(primitive.params, "destructive", None), bool):
+            raise ValueError(f"{primitive.params.__name__} must declare destructive: ClassVar[bool]")
         REGISTRY[primitive.name] = primitive

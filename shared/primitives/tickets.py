@@ -4,7 +4,7 @@ Which PSA, which company and board/queue, and the default team and technician co
 tenant's `psa` mapping (shared/models/tenant.py); a tenant without one fails the step with
 `psa_not_mapped`. The vendor's URL comes from an app setting and its credentials from secrets
 (shared/psa/*). The ticket carries the alert summary (title, severity, category, users, source,
-description) and the link to the run; `title` and `note` are templates (shared/primitives/templates.py).
+description) and the link to the run; `title` and `note` are templates (shared/templates.py).
 
 Priority comes from the alert's severity through the PSA's default table (documented in each adapter
 in shared/psa), overridable per tenant with `psa.priorities`. `teamId` / `technicianId` in the step
@@ -18,32 +18,19 @@ rollback leaves it for the service desk to close.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from shared.api_model import CamelModel
 from shared.models.run import StepStatus
 from shared.models.tenant import PsaMapping, Tenant
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.notify import body_text
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
 from shared.primitives.webhook import run_url
 from shared.psa import ADAPTERS, PsaAdapter, PsaError, TicketRequest
-
-MAX_TITLE = 255
-MAX_NOTE = 4000
+from shared.schemas.tickets import MAX_NOTE, MAX_TITLE, CreatePsaTicketParams
+from shared.templates import TemplateRenderer
 
 TenantLookup = Callable[[str], Awaitable[Tenant | None]]
-
-
-class CreatePsaTicketParams(CamelModel):
-    type: Literal["create_psa_ticket"]
-    title: template_text(MAX_TITLE) | None = None  # default: "[Riposte] HIGH: <alert title>"
-    note: template_text(MAX_NOTE) | None = None  # text placed above the alert summary
-    team_id: int | None = Field(default=None, ge=1, le=2_147_483_647)  # overrides the tenant's default team
-    technician_id: int | None = Field(default=None, ge=1, le=2_147_483_647)  # overrides the default technician
 
 
 def tenant_lookup(ctx: StepContext) -> TenantLookup:
@@ -117,7 +104,7 @@ register(Primitive(
     "create_psa_ticket", CreatePsaTicketParams,
     "Open a ticket for the alert in the MSP's PSA (HaloPSA, ConnectWise or Autotask), per the tenant's PSA mapping.",
     (), (),
-    destructive=False, idempotent=False, needs_user=False,
+    idempotent=False, needs_user=False,
     handler=create_psa_ticket, describe=describe_create_psa_ticket,
     example={"type": "create_psa_ticket", "note": "Riposte contained {{ users|length }} user(s) automatically."},
     # Not reversible: the ticket is the incident's record; rollback leaves it for the service desk.

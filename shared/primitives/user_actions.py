@@ -21,7 +21,7 @@ from shared.models.alert import UserEntity
 from shared.models.run import StepError, StepStatus
 from shared.primitives.context import AlertContext, StepOutcome
 from shared.primitives.graph_errors import from_odata, step_error
-from shared.primitives.params import UserTargetParams
+from shared.schemas.common import UserTargetParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient

@@ -22,17 +22,17 @@ re-create. The result lists, per user, what was removed and what could not be, w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from shared.graph.errors import odata_error
 from shared.models.alert import UserEntity
 from shared.models.run import StepError
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 from shared.primitives.user_common import describe_users, error_entry, label, summarize
+from shared.schemas.user_mfa import ResetMfaRegistrationParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -142,10 +142,6 @@ async def _reset_for_user(graph: GraphServiceClient, user: UserEntity) -> dict[s
     return entry
 
 
-class ResetMfaRegistrationParams(UserTargetParams):
-    type: Literal["reset_mfa_registration"]
-
-
 async def reset_mfa_registration(params: ResetMfaRegistrationParams, ctx: StepContext) -> StepOutcome:
     users = user_targets(ctx.alert, params)
     if isinstance(users, StepOutcome):
@@ -168,6 +164,6 @@ register(Primitive(
     "Delete every MFA method of each user named by the alert (not the password), so they must register again "
     "(e.g. after an attacker registered their own authenticator). Cannot be undone.",
     ("UserAuthenticationMethod.ReadWrite.All",), (),
-    destructive=True, idempotent=True, needs_user=True,
+    idempotent=True, needs_user=True,
     handler=reset_mfa_registration, describe=describe_reset_mfa,
 ))

@@ -18,9 +18,7 @@ can be undone from that record; a password reset cannot (the old password is unk
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import Field
+from typing import TYPE_CHECKING, Any
 
 from shared import passwords
 from shared.graph.errors import odata_error
@@ -29,7 +27,6 @@ from shared.models.alert import UserEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_key, user_targets
 from shared.primitives.user_common import (
@@ -43,6 +40,7 @@ from shared.primitives.user_common import (
     set_account_enabled,
     summarize,
 )
+from shared.schemas.user_recovery import EnableUserParams, ForcePasswordResetParams, RemoveLicensesParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -50,10 +48,6 @@ if TYPE_CHECKING:
     from msgraph.generated.models.user import User
 
 REVEAL_PATH = passwords.REVEAL_PATH
-
-
-class EnableUserParams(UserTargetParams):
-    type: Literal["enable_user"]
 
 
 async def enable_user(params: EnableUserParams, ctx: StepContext) -> StepOutcome:
@@ -71,8 +65,6 @@ def describe_enable(params: EnableUserParams, ctx: StepContext) -> str:
 
 
 # --- force_password_reset -----------------------------------------------------------------------------
-class ForcePasswordResetParams(UserTargetParams):
-    type: Literal["force_password_reset"]
 
 
 async def force_password_reset(params: ForcePasswordResetParams, ctx: StepContext) -> StepOutcome:
@@ -132,10 +124,6 @@ def describe_password_reset(params: ForcePasswordResetParams, ctx: StepContext) 
 
 
 # --- remove_licenses ----------------------------------------------------------------------------------
-class RemoveLicensesParams(UserTargetParams):
-    type: Literal["remove_licenses"]
-    # Only these SKUs (e.g. the one that carries the mailbox); none given: every directly assigned licence.
-    sku_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=50)
 
 
 def _licenses(user: User | GraphUser | None) -> list[dict[str, Any]]:
@@ -244,7 +232,7 @@ register(
         "Allow sign-in again for each user named by the alert (accountEnabled = true); the reverse of disable_user.",
         # User.Read.All: the before-state read (rollback puts back exactly what was there).
         ("User.EnableDisableAccount.All", "User.Read.All"), ("User Administrator",),
-        destructive=False, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=enable_user, describe=describe_enable, undo=restore_account_enabled,
     ),
     Primitive(
@@ -254,7 +242,7 @@ register(
         # Contract: only delegated permissions are documented for passwordProfile (Directory.AccessAsUser.All,
         # User-PasswordProfile.ReadWrite.All); the granular application permission is the least privileged.
         ("User-PasswordProfile.ReadWrite.All",), ("User Administrator",),
-        destructive=True, idempotent=False, needs_user=True,
+        idempotent=False, needs_user=True,
         handler=force_password_reset, describe=describe_password_reset,
     ),
     Primitive(
@@ -262,7 +250,7 @@ register(
         "Remove the directly assigned licences (all, or the given SKUs) of each user named by the alert; "
         "rollback assigns them again.",
         ("LicenseAssignment.ReadWrite.All", "User.Read.All"), (),
-        destructive=True, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=remove_licenses, describe=describe_remove_licenses, undo=restore_licenses,
     ),
 )

@@ -17,16 +17,17 @@ result for the technician.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from shared.graph.enums import CONFIRMED_COMPROMISED, RISK_DISMISSED
 from shared.graph.errors import is_odata_error, odata_error
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
-from shared.primitives.params import UserTargetParams
 from shared.primitives.registry import Primitive, register
 from shared.primitives.user_actions import user_targets
 from shared.primitives.user_common import describe_users, error_entry, label, object_id, summarize
+from shared.schemas.common import UserTargetParams
+from shared.schemas.user_risk import ConfirmUserCompromisedParams, DismissUserRiskParams
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -104,14 +105,6 @@ async def _verdict(graph: GraphServiceClient, users, target: dict[str, str]) -> 
     return summarize(per_user)
 
 
-class ConfirmUserCompromisedParams(UserTargetParams):
-    type: Literal["confirm_user_compromised"]
-
-
-class DismissUserRiskParams(UserTargetParams):
-    type: Literal["dismiss_user_risk"]
-
-
 def _handler(target: dict[str, str]):
     async def handler(params: UserTargetParams, ctx: StepContext) -> StepOutcome:
         users = user_targets(ctx.alert, params)
@@ -144,7 +137,7 @@ register(
         "Confirm each user named by the alert compromised in Entra ID Protection (risk high; needs Entra ID P2). "
         "Cannot be undone.",
         ("IdentityRiskyUser.ReadWrite.All", "User.Read.All"), (),
-        destructive=False, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=_handler(CONFIRMED), describe=describe_confirm,
     ),
     Primitive(
@@ -152,7 +145,7 @@ register(
         "Dismiss the Entra ID Protection user risk of each user named by the alert (risk none; needs Entra ID P2), "
         "e.g. for a false positive. Cannot be undone.",
         ("IdentityRiskyUser.ReadWrite.All", "User.Read.All"), (),
-        destructive=False, idempotent=True, needs_user=True,
+        idempotent=True, needs_user=True,
         handler=_handler(DISMISSED), describe=describe_dismiss,
     ),
 )

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import json
 import logging
 import time
@@ -30,53 +29,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import AfterValidator, StringConstraints
 
-from shared import outbound_http
-from shared.api_model import CamelModel
 from shared.ingest_auth import MIN_SECRET_LENGTH, sign
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepDependencies, StepOutcome
 from shared.primitives.registry import Primitive, register
-from shared.primitives.templates import TemplateRenderer, template_text
-from shared.secrets import MissingSecretError, setting_name
+from shared.schemas.webhook import MAX_MESSAGE, CallWebhookParams
+from shared.secrets import MissingSecretError
+from shared.templates import TemplateRenderer
 
 log = logging.getLogger("riposte.outbound")
 
 SIGNATURE_HEADER = "X-Riposte-Signature"
 TIMESTAMP_HEADER = "X-Riposte-Timestamp"
 DELIVERY_HEADER = "X-Riposte-Delivery"
-MAX_MESSAGE = 4000
-
-
-# --- parameter types --------------------------------------------------------------------------------
-def _secret_name(value: str) -> str:
-    setting_name(value)  # ValueError with the naming rule
-    return value
-
-
-SecretName = Annotated[str, StringConstraints(min_length=1, max_length=63), AfterValidator(_secret_name)]
-
-
-def _webhook_url(value: str) -> str:
-    outbound_http.require_secure(value)  # InsecureUrlError is a ValueError
-    parts = urlsplit(value)
-    if parts.username or parts.password:
-        raise ValueError("a URL with credentials must be stored as a secret, not in the playbook")
-    try:
-        address = ipaddress.ip_address(parts.hostname or "")
-    except ValueError:
-        return value
-    if address.is_link_local or address.is_unspecified or address.is_multicast:
-        raise ValueError("link-local, multicast and unspecified addresses are not allowed")
-    return value
-
-
-WebhookUrl = Annotated[str, StringConstraints(min_length=8, max_length=2048), AfterValidator(_webhook_url)]
 
 
 def redacted_url(url: str) -> str:
@@ -206,11 +176,6 @@ def secret_or_failure(name: str, deps: StepDependencies) -> str | StepOutcome:
 
 
 # --- call_webhook -----------------------------------------------------------------------------------
-class CallWebhookParams(CamelModel):
-    type: Literal["call_webhook"]
-    url: WebhookUrl
-    signing_secret: SecretName  # the name of the secret holding the HMAC key
-    message: template_text(MAX_MESSAGE) | None = None
 
 
 def delivery_id(ctx: StepContext, params: CallWebhookParams) -> str:
@@ -220,7 +185,7 @@ def delivery_id(ctx: StepContext, params: CallWebhookParams) -> str:
 
 
 def webhook_payload(renderer: TemplateRenderer, delivery: str, message: str | None) -> dict[str, Any]:
-    """The JSON body: the alert and the run in the template variables' shape (see templates.py)."""
+    """The JSON body: the alert and the run in the template variables' shape (see shared/templates.py)."""
     return {
         "type": "riposte.alert",
         "deliveryId": delivery,
@@ -282,7 +247,7 @@ register(Primitive(
     "call_webhook", CallWebhookParams,
     "POST the alert and the run as JSON to an HTTPS endpoint, signed with HMAC-SHA256 (X-Riposte-Signature).",
     (), (),
-    destructive=False, idempotent=False, needs_user=False,
+    idempotent=False, needs_user=False,
     handler=call_webhook, describe=describe_call_webhook,
     example={"type": "call_webhook", "url": "https://soar.yourmsp.example/hooks/riposte",
              "signingSecret": "webhook-soar", "message": "{{ alert.severity|upper }}: {{ alert.title }}"},

@@ -25,7 +25,7 @@ from shared.schedules.populations import population
 
 log = logging.getLogger("riposte.schedules")
 
-# What taking one finding in reports: {"alertId", "duplicate", "runIds", ...} (triggers/alert_intake.summary).
+# What taking one finding in reports: {"alertId", "duplicate", "runIds", ...} (triggers/alert_delivery.summary).
 TakeIn = Callable[[NormalizedAlert], Awaitable[dict[str, Any]]]
 
 

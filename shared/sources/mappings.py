@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from shared.ingestion.sources import risk_detection
+from shared.alert_payloads.sources import risk_detection
 from shared.models.alert import AlertStatus, Severity
 
 # riskyUsers carry the same riskLevel and riskState enums as riskDetections: one table for both, so a

@@ -109,7 +109,7 @@ def _raw_from(entity: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, A
 
 
 def _alert_from(entity: dict[str, Any], raw: dict[str, Any] | None = None) -> Alert:
-    # Status and severity are the row's own columns: a later delivery may change them (shared/intake.py).
+    # Status and severity are the row's own columns: a later delivery may change them (shared/alert_recording.py).
     doc = get_json(entity, "doc") | {"raw": raw or {}, "status": entity["status"]}
     if "severity" in entity:
         doc["severity"] = entity["severity"]
@@ -171,7 +171,7 @@ def _run_entity(run: Run, rev: int = 0) -> dict[str, Any]:
 
 
 def run_rows(run: Run) -> dict[str, Any]:
-    """A new run's row, for a run added to an alert stored before (a rise in severity: shared/intake.py)."""
+    """A new run's row, for a run added to an alert stored before (a rise in severity: shared/alert_recording.py)."""
     return _run_entity(run)
 
 

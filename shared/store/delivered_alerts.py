@@ -1,6 +1,6 @@
 """Intake's table operations, async (shared/store/async_tables.py says why): what a delivery reads and writes.
 
-Per delivery (the playbook revision is cached: shared/intake.py):
+Per delivery (the playbook revision is cached: shared/alert_recording.py):
 - a duplicate: 2 requests. One query of the alert's partition for its row and its run rows (was it stored
   before? which runs, in what state?), then the list row's rewrite, which also heals a crash between a first
   delivery's transaction and its list row. A new status adds one merge of the alert row.
@@ -100,7 +100,7 @@ class DeliveredAlerts:
         return created
 
     async def list_new(self, rows: list[dict[str, Any]]) -> None:
-        """List a new alert recorded by record_new, and its runs: after the runs started (shared/intake.py)."""
+        """List a new alert recorded by record_new, and its runs: after the runs started (shared/alert_recording.py)."""
         await self.list_alert(rows[0])
         await self._list_runs([row for row in rows if row["RowKey"].startswith("run|")])
 

@@ -31,7 +31,7 @@ class Conflict(Exception):
 
 def bump_revision(tables: Tables) -> str:
     """Mark playbooks/tenants/groups as changed: every instance rebuilds its matching index (this one at
-    once, others when they next read the revision: shared/intake.MatchingCache)."""
+    once, others when they next read the revision: shared/matching/snapshot.MatchingCache)."""
     revision = uuid.uuid4().hex
     tables(DIRECTORY).upsert_entity({"PartitionKey": REVISION_KEY[0], "RowKey": REVISION_KEY[1],
                                      "revision": revision})

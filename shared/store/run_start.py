@@ -32,6 +32,9 @@ ATTEMPTS = 5  # as AlertStore._change_run
 class Marked:
     run: Run  # as stored
     changed: dict[str, Any] | None  # the run row written, for its list row; None when nothing was (stopped)
+    # This write is the run's first action mark (acted_at was unset): the run starts acting now. False for a
+    # retried first step or a stopped run, so "run started" is logged once per run.
+    started: bool = False
 
 
 async def mark_running(tables: AsyncTables, run_id: str, now: datetime) -> Marked:
@@ -47,12 +50,13 @@ async def mark_running(tables: AsyncTables, run_id: str, now: datetime) -> Marke
         except ResourceNotFoundError:
             raise NotFound(run_id) from None
         run = Run.model_validate(get_json(entity, "doc"))
+        first_act = run.acted_at is None
         if not change(run):
             return Marked(run, None)
         changed = changed_run_entity(run, entity)
         try:
             await table.replace(changed, entity.metadata["etag"])
-            return Marked(run, changed)
+            return Marked(run, changed, started=first_act)
         except ResourceModifiedError:
             continue
     raise ResourceModifiedError(f"run {run_id} kept changing")

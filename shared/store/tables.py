@@ -31,7 +31,7 @@ class Tables:
         self._clients: dict[str, TableClient] = {}
         self._lock = threading.Lock()
         # Revision bumps written through this object (shared/store/directory.bump_revision): caches of what
-        # the revision covers compare it to see this process's own changes at once (shared/intake.py).
+        # the revision covers compare it to see this process's own changes at once (shared/matching/snapshot.py).
         self.local_changes = 0
 
     def note_change(self) -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.flow.actions import ADMIN_CHECK
+from shared.expressions import compile_expression
 from shared.flow.conditions import expression_env
 from shared.flow.describe import describe_action
-from shared.flow.expressions import compile_expression
 from shared.interpreter import commands as cmd
 from shared.interpreter import events as ev
 from shared.interpreter.steps import step_record
 from shared.primitives.context import StepContext
+from shared.schemas.flow import ADMIN_CHECK
 from shared.tryout.facts import TryFacts
 
 

@@ -9,14 +9,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.alert_payloads import PayloadError, normalize_payload
+from shared.alert_recording import alert_context, make_alert, run_request
 from shared.api_model import SAVING
+from shared.durations import format_duration
 from shared.flow.describe import describe_action
-from shared.flow.durations import format_duration
-from shared.ingestion import PayloadError, normalize_payload
-from shared.intake import MatchingSnapshot, alert_context, make_alert, run_request
 from shared.interpreter import commands as cmd
 from shared.interpreter.machine import RunInterpreter
 from shared.matching.index import PlaybookIndex
+from shared.matching.snapshot import MatchingSnapshot
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook, PlaybookDraft, broad_problem
 from shared.primitives.catalog import PRIMITIVES

@@ -8,8 +8,8 @@ import pytest
 
 from shared import services
 from shared.models.tenant import Tenant
+from tests.alert_payloads import load_payload
 from tests.api.helpers import ALL_ROLES, client, unique
-from tests.ingestion import load_payload
 
 pytestmark = pytest.mark.stack
 

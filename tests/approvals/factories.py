@@ -11,9 +11,9 @@ from typing import Any
 from shared.approvals.gates import CoveredStep, GateOpening, new_record
 from shared.approvals.records import ApprovalRecord
 from shared.approvals.tokens import SIGNING_KEY_SECRET, issue
-from shared.flow.actions import ApprovalParams
 from shared.models.alert import AlertEntities, Severity, UserEntity
 from shared.primitives.context import AlertContext, RunContext
+from shared.schemas.flow import ApprovalParams
 from shared.secrets import setting_name
 
 KEY_SETTING = setting_name(SIGNING_KEY_SECRET)

@@ -8,7 +8,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared.approvals.gates import event_name
-from shared.flow.actions import MAX_APPROVERS
+from shared.schemas.flow import MAX_APPROVERS
 from triggers.approvals import bp as approval_triggers
 from triggers.automation import bp as automation_triggers
 

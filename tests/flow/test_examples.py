@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.flow.actions import ApprovalParams, ConditionParams, WaitUntilParams
 from shared.models.playbook import PlaybookDraft
 from shared.primitives.catalog import PRIMITIVES
+from shared.schemas.flow import ApprovalParams, ConditionParams, WaitUntilParams
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "playbooks").glob("*.json"))
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from shared.flow.expressions import (
+from shared.expressions import (
     MAX_DEPTH,
     MAX_LENGTH,
     MAX_TOKENS,
@@ -435,7 +435,7 @@ def test_every_documented_name_is_allowed():
 
 
 def test_condition_action_uses_the_language():
-    from shared.flow.actions import ConditionParams, WaitUntilParams
+    from shared.schemas.flow import ConditionParams, WaitUntilParams
 
     assert ConditionParams.model_validate({"type": "condition", "if": "user.isAdmin"}).if_ == "user.isAdmin"
     with pytest.raises(ValidationError, match="unknown field 'isAdmn' of user"):

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from shared.flow.actions import ApprovalPolicy
-from shared.flow.durations import format_duration, parse_duration
+from shared.durations import format_duration, parse_duration
 from shared.models.playbook import PlaybookDraft, PlaybookPatch
+from shared.schemas.flow import ApprovalPolicy
 from shared.validation import describe
 
 NOTIFY = {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}

@@ -131,11 +131,9 @@ class _CloudEvent:
         return self._data
 
 
-async def test_the_event_grid_trigger_polls_the_notified_tenant_at_once(store, monkeypatch):
+async def test_the_event_grid_trigger_polls_the_notified_tenant_at_once(store):
     """Like POST /api/graph/notifications: the tenant made due is handed to the prompt poller (the hook),
     not left for the pollers' next tick."""
-    from shared import services
-    from shared.pollers import prompt
     from triggers import alerts, notifications
 
     tenant_id, now = str(uuid.uuid4()), datetime.now(UTC)
@@ -144,12 +142,12 @@ async def test_the_event_grid_trigger_polls_the_notified_tenant_at_once(store, m
     assert store._write(tenant_id, ALERTS, polled, None)
     store.put_subscription(tenant_id, ALERTS, SubscriptionState(id=SUB, expires_at=now + timedelta(days=2)))
     handed: list[list[str]] = []
-    monkeypatch.setattr(prompt, "poll_soon", lambda _store, tenants: handed.append(list(tenants)))
-    monkeypatch.setattr(services, "sources", lambda: store)
-    monkeypatch.setattr(notifications, "_key", lambda: KEY)
-    monkeypatch.setattr(alerts, "configured_key", lambda: KEY, raising=False)  # where the trigger read it before
+    deps = notifications.NotificationDeps(sources=store, key=KEY,
+                                          poll_soon=lambda tenants: handed.append(list(tenants)))
 
-    trigger = alerts.ingest_event_grid_alert._function._func.__wrapped__  # the user code, past the client binding
+    async def trigger(event, client):  # the Event Grid trigger's code, with these dependencies (no alert delivery)
+        await alerts.take_event(event, client, deliveries=None, notices=lambda: deps)
+
     await trigger(_CloudEvent(*alert_created(tenant_id)), client=None)
     assert handed == [[tenant_id]]
     assert store.get_state(tenant_id, ALERTS)[0].next_due_at <= datetime.now(UTC)

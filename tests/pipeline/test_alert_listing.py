@@ -9,7 +9,8 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.alert_listing import AlertQuery, InvalidQuery, decode_token, encode_token
-from shared.intake import Intake, MatchingCache
+from shared.alert_recording import AlertRecorder
+from shared.matching.snapshot import MatchingCache
 from shared.models.alert import AlertSource, NormalizedAlert
 from shared.store.alerts import AlertStore
 from tests.table_limits import StrictAsyncTables, StrictTables
@@ -33,13 +34,13 @@ async def async_tables(azurite_connection_string, table_prefix):
 
 @pytest.fixture
 def receive(tables, async_tables):
-    intake = Intake(async_tables, MatchingCache(tables, async_tables))
+    recorder = AlertRecorder(async_tables, MatchingCache(tables, async_tables))
 
     async def receive(minutes: int, **changes):
         base = {"source": AlertSource.GENERIC, "source_alert_id": f"a{minutes}", "category": "security",
                 "severity": "high", "title": f"at {minutes}", "created_at": T0, "raw": {"m": minutes}}
         alert = NormalizedAlert.model_validate(base | changes)
-        return (await intake.receive(alert, now=T0 + timedelta(minutes=minutes))).alert
+        return (await recorder.receive(alert, now=T0 + timedelta(minutes=minutes))).alert
 
     return receive
 

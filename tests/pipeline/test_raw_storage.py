@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.intake import Intake, MatchingCache
+from shared.alert_recording import AlertRecorder
+from shared.matching.snapshot import MatchingCache
 from shared.models.alert import AlertSource, NormalizedAlert
 from shared.store.alerts import AlertStore, AlertTooLarge, check_storable
 from tests.table_limits import EntityTooLarge, StrictAsyncTables, StrictTables, check_entity
@@ -30,8 +31,8 @@ async def async_tables(azurite_connection_string, table_prefix):
 
 
 @pytest.fixture
-def intake(tables, async_tables) -> Intake:
-    return Intake(async_tables, MatchingCache(tables, async_tables))
+def recorder(tables, async_tables) -> AlertRecorder:
+    return AlertRecorder(async_tables, MatchingCache(tables, async_tables))
 
 
 def normalized(raw: dict) -> NormalizedAlert:
@@ -51,15 +52,15 @@ def test_strict_tables_refuse_what_azure_refuses():
     {"blob": base64.b64encode(os.urandom(600_000)).decode()},  # 800k characters of noise: barely compresses
     {"notes": ["é\ud800" * 20] * 5_000},  # non-ASCII and lone surrogates
 ])
-async def test_a_large_alert_is_stored_whole(tables, intake, raw):
-    result = await intake.receive(normalized(raw))
+async def test_a_large_alert_is_stored_whole(tables, recorder, raw):
+    result = await recorder.receive(normalized(raw))
     assert AlertStore(tables).get(result.alert.id).raw == raw
 
 
-async def test_an_alert_too_large_to_store_is_refused_whole(tables, intake):
+async def test_an_alert_too_large_to_store_is_refused_whole(tables, recorder):
     alert = normalized({"blob": base64.b64encode(os.urandom(2_000_000)).decode()})  # 2 MB compressed
     with pytest.raises(AlertTooLarge):
         check_storable(alert)
     with pytest.raises(AlertTooLarge):
-        await intake.receive(alert)
+        await recorder.receive(alert)
     assert list(AlertStore(tables)._table.list_entities()) == []

@@ -18,7 +18,7 @@ from shared.store.alerts import AlertStore
 from shared.store.audit import AuditLog
 from shared.store.open_runs import OpenRuns
 from shared.store.tables import ALERTS
-from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
+from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
 
 GRACE = timedelta(minutes=5)
 
@@ -59,9 +59,9 @@ def test_a_sweep_with_nothing_open_reads_one_empty_partition(tables):
     assert set(counts.values()) == {0} and durable.status_reads == 0
 
 
-async def test_a_sweep_restarts_the_run_that_never_acted_and_records_the_one_that_did(tables, intake):  # noqa: F811
+async def test_a_sweep_restarts_the_run_that_never_acted_and_records_the_one_that_did(tables, recorder):  # noqa: F811
     playbook(tables, {"type": "all"})
-    quiet, acted, alive = [(await intake.receive(normalized(tenant_id=T1))).run_ids[0] for _ in range(3)]
+    quiet, acted, alive = [(await recorder.receive(normalized(tenant_id=T1))).run_ids[0] for _ in range(3)]
     store = AlertStore(tables)
     store.set_run_status(acted, RunStatus.RUNNING, started_at=datetime.now(UTC), acted_at=datetime.now(UTC))
     OpenRuns(tables).add([("ru-" + "e" * 32 + "-" + "f" * 32, "al-" + "e" * 32)])  # listed, never stored
@@ -79,18 +79,18 @@ async def test_a_sweep_restarts_the_run_that_never_acted_and_records_the_one_tha
     assert still_open == {quiet, alive}
 
 
-async def test_an_activity_in_flight_cannot_reopen_a_stopped_run(tables, intake):  # noqa: F811
+async def test_an_activity_in_flight_cannot_reopen_a_stopped_run(tables, recorder):  # noqa: F811
     playbook(tables, {"type": "all"})
-    [run_id] = (await intake.receive(normalized(tenant_id=T1))).run_ids
+    [run_id] = (await recorder.receive(normalized(tenant_id=T1))).run_ids
     store = AlertStore(tables)
     store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", datetime.now(UTC))
     store.set_run_status(run_id, RunStatus.SUCCEEDED, completed_at=datetime.now(UTC))
     assert store.get_run(run_id).status is RunStatus.CANCELLED
 
 
-async def test_a_status_update_racing_a_cancel_does_not_undo_it(tables, intake, monkeypatch):  # noqa: F811
+async def test_a_status_update_racing_a_cancel_does_not_undo_it(tables, recorder, monkeypatch):  # noqa: F811
     playbook(tables, {"type": "all"})
-    [run_id] = (await intake.receive(normalized(tenant_id=T1))).run_ids
+    [run_id] = (await recorder.receive(normalized(tenant_id=T1))).run_ids
     client = tables(ALERTS)
     real_get, cancelled = client.get_entity, []
 

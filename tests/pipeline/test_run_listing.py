@@ -136,7 +136,7 @@ async def test_intake_lists_a_new_alerts_runs(azurite_connection_string, table_p
         run = make_run(0).model_copy(update={"alert_id": alert.id, "id": run_id_for(alert.id, PLAYBOOK_A)})
         rows = new_alert_rows(alert, [], [run])
         assert await DeliveredAlerts(async_tables).record_new(rows)
-        assert listed(tables) == []  # listed once the runs are started (shared/intake.py, Intake.list)
+        assert listed(tables) == []  # listed once the runs are started (shared/alert_recording.py, AlertRecorder.list)
         await DeliveredAlerts(async_tables).list_new(rows)
     finally:
         await async_tables.close()

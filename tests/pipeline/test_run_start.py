@@ -15,14 +15,14 @@ from shared.store.run_index import RunIndex
 from shared.store.run_start import mark_running
 from shared.store.table_requests import LeanTable
 from shared.store.tables import ALERTS
-from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
+from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
 
 NOW = datetime(2026, 12, 4, 19, 0, tzinfo=UTC)
 
 
-async def test_a_pending_run_is_stored_as_set_run_status_stores_it(tables, async_tables, intake):  # noqa: F811
+async def test_a_pending_run_is_stored_as_set_run_status_stores_it(tables, async_tables, recorder):  # noqa: F811
     playbook(tables, {"type": "all"})
-    by_loop, by_thread = [(await intake.receive(normalized(tenant_id=T1))).run_ids[0] for _ in range(2)]
+    by_loop, by_thread = [(await recorder.receive(normalized(tenant_id=T1))).run_ids[0] for _ in range(2)]
     store = AlertStore(tables)
 
     marked = await mark_running(async_tables, by_loop, NOW)
@@ -46,9 +46,9 @@ async def test_a_pending_run_is_stored_as_set_run_status_stores_it(tables, async
         [RunStatus.RUNNING]
 
 
-async def test_a_cancelled_run_stays_cancelled(tables, async_tables, intake):  # noqa: F811
+async def test_a_cancelled_run_stays_cancelled(tables, async_tables, recorder):  # noqa: F811
     playbook(tables, {"type": "all"})
-    run_id = (await intake.receive(normalized(tenant_id=T1))).run_ids[0]
+    run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
     store = AlertStore(tables)
     store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)
 
@@ -58,9 +58,9 @@ async def test_a_cancelled_run_stays_cancelled(tables, async_tables, intake):  #
     assert store.get_run(run_id).status is RunStatus.CANCELLED and store.get_run(run_id).acted_at is None
 
 
-async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables, intake, monkeypatch):  # noqa: F811
+async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables, recorder, monkeypatch):  # noqa: F811
     playbook(tables, {"type": "all"})
-    run_id = (await intake.receive(normalized(tenant_id=T1))).run_ids[0]
+    run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
     store = AlertStore(tables)
     reads = []
     real_get = LeanTable.get
@@ -84,3 +84,17 @@ async def test_an_unknown_run_is_not_found(async_tables):
         await mark_running(async_tables, "ru-" + "a" * 32 + "-" + "b" * 32, NOW)
     with pytest.raises(NotFound):
         await mark_running(async_tables, "not-a-run-id", NOW)
+
+
+async def test_only_the_first_mark_says_the_run_started(tables, async_tables, recorder):  # noqa: F811
+    """run.started is logged when `started` (activities/playbook_steps.py): once per run, not again when the
+    first step is retried (Durable retries the activity), and not for a stopped run."""
+    playbook(tables, {"type": "all"})
+    run_id, stopped = [(await recorder.receive(normalized(tenant_id=T1))).run_ids[0] for _ in range(2)]
+    AlertStore(tables).stop_run(stopped, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)
+
+    first, retried = await mark_running(async_tables, run_id, NOW), await mark_running(async_tables, run_id, NOW)
+
+    assert (first.started, first.changed is not None) == (True, True)
+    assert (retried.started, retried.run.status) == (False, RunStatus.RUNNING)
+    assert (await mark_running(async_tables, stopped, NOW)).started is False

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from shared.models.run import RunStatus
 from shared.run_recovery import stop_run
 from shared.store.audit import AuditLog
-from tests.pipeline.test_intake import T1, intake, normalized, playbook  # noqa: F401 (fixtures)
+from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
 
 
-async def test_a_cancelled_run_logs_run_finished_with_who_and_why(tables, intake, caplog):  # noqa: F811
+async def test_a_cancelled_run_logs_run_finished_with_who_and_why(tables, recorder, caplog):  # noqa: F811
     caplog.set_level(logging.INFO, logger="riposte.events")
     playbook(tables, {"type": "all"})
-    result = await intake.receive(normalized(tenant_id=T1))
+    result = await recorder.receive(normalized(tenant_id=T1))
     [run_id] = result.run_ids
     stop_run(tables, run_id, RunStatus.CANCELLED, "false positive", "tech@msp.example", datetime.now(UTC),
              AuditLog(tables))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.ingestion import normalize_payload
+from shared.alert_payloads import normalize_payload
 from shared.models.alert import AlertSource, AlertStatus, Severity, alert_id_for
 from shared.pollers.records import alerts_of, payload_of
 from shared.sources.catalog import SourceName

@@ -21,8 +21,9 @@ from sandbox import SandboxServer
 from sandbox.mail_rules import add_rule
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared import passwords
+from shared.models.playbook import Action
 from shared.models.run import StepStatus
-from shared.primitives.catalog import PRIMITIVES, ActionSpec
+from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import StepContext, StepDependencies
 from shared.primitives.runner import execute_step
 from shared.store.tables import Tables
@@ -473,9 +474,9 @@ def test_catalog_entry() -> None:
     assert spec.other_permissions == ("Exchange.ManageAsApp",)
     assert spec.directory_roles == ("User Administrator", "Exchange Administrator")
     assert (spec.destructive, spec.idempotent, spec.undo is not None) == (True, False, True)
-    parsed = TypeAdapter(ActionSpec).validate_python(spec.example_action())
+    parsed = TypeAdapter(Action).validate_python(spec.example_action())
     assert (parsed.reset_password, parsed.remove_forwarding) == (True, True)
-    defaults = TypeAdapter(ActionSpec).validate_python({"type": PRESET})
+    defaults = TypeAdapter(Action).validate_python({"type": PRESET})
     assert (defaults.reset_password, defaults.remove_forwarding, defaults.max_targets) == (True, True, 5)
 
 

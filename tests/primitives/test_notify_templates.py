@@ -13,7 +13,7 @@ from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import StepDependencies
 from shared.primitives.notify import MAX_BODY, NotifyEmailParams
-from shared.primitives.templates import (
+from shared.templates import (
     TEMPLATE_VARIABLES,
     UNRESOLVED,
     TemplateRenderError,

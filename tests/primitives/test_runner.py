@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 import pytest
@@ -26,6 +26,7 @@ SECRET = "client_secret=hunter2"  # an exception's text may hold anything: it be
 
 class ExplodeParams(CamelModel):
     type: Literal["test_explode"] = "test_explode"
+    destructive: ClassVar[bool] = False
     limit: int = 1
 
 
@@ -63,7 +64,7 @@ def explode_with(monkeypatch: pytest.MonkeyPatch, behaviour) -> None:
 
     monkeypatch.setitem(PRIMITIVES, "test_explode", Primitive(
         name="test_explode", params=ExplodeParams, summary="raises", graph_permissions=(), directory_roles=(),
-        destructive=False, idempotent=True, needs_user=False, handler=handler, describe=lambda p, c: ""))
+        idempotent=True, needs_user=False, handler=handler, describe=lambda p, c: ""))
 
 
 async def run_step(action: dict[str, Any] | None = None):

@@ -27,8 +27,9 @@ from sandbox.licenses import POWER_BI_PRO, SPE_E3, SPE_E5, YAMMER_ENTERPRISE
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared import passwords
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
+from shared.models.playbook import Action
 from shared.models.run import StepStatus
-from shared.primitives.catalog import PRIMITIVES, ActionSpec
+from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import StepContext, StepDependencies
 from shared.primitives.runner import execute_step
 from shared.settings import AppSettings
@@ -132,7 +133,7 @@ def test_bad_parameters_are_refused_when_saved(action):
     from pydantic import TypeAdapter
 
     with pytest.raises(ValidationError):
-        TypeAdapter(ActionSpec).validate_python(action)
+        TypeAdapter(Action).validate_python(action)
 
 
 # --- enable_user and disable_user's undo ----------------------------------------------------------------

@@ -13,7 +13,7 @@ from triggers import schedules
 NOW = datetime(2026, 12, 7, 7, tzinfo=UTC)
 
 
-async def test_one_failing_playbook_does_not_stop_the_tick(monkeypatch):
+async def test_one_failing_playbook_does_not_stop_the_tick():
     playbooks = [scheduled_playbook("pb-claim-fails"), scheduled_playbook("pb-eval-fails"),
                  scheduled_playbook("pb-ok"), scheduled_playbook("pb-off").model_copy(update={"enabled": False})]
     recorded = {}
@@ -27,7 +27,7 @@ async def test_one_failing_playbook_does_not_stop_the_tick(monkeypatch):
         def record_result(self, playbook_id, result):
             recorded[playbook_id] = result
 
-    async def evaluate_now(playbook, client, occurrence, actor="riposte"):
+    async def evaluate(playbook, occurrence):
         if playbook.id == "pb-eval-fails":
             raise RuntimeError("boom")
         return Evaluation(playbook_id=playbook.id, playbook_version=1, occurrence="x", tenants=[])
@@ -37,14 +37,12 @@ async def test_one_failing_playbook_does_not_stop_the_tick(monkeypatch):
     async def snapshot_async():
         return snapshot
 
-    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot_async=snapshot_async))
-    monkeypatch.setattr(schedules, "markers", Markers)
-    monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
-    done = await schedules.tick(client=None, now=NOW)
+    deps = schedules.TickDeps(snapshot=snapshot_async, markers=Markers(), evaluate=evaluate)
+    done = await schedules.tick(deps, now=NOW)
     assert [e.playbook_id for e in done] == ["pb-ok"] and list(recorded) == ["pb-ok"]
 
 
-async def test_due_playbooks_are_evaluated_side_by_side_up_to_the_bound(monkeypatch):
+async def test_due_playbooks_are_evaluated_side_by_side_up_to_the_bound():
     """Six due playbooks, four at a time: each evaluation waits until four are running, which sequential
     evaluation would never reach. Each is still claimed on its own marker first."""
     playbooks = [scheduled_playbook(f"pb-{n}") for n in range(6)]
@@ -59,7 +57,7 @@ async def test_due_playbooks_are_evaluated_side_by_side_up_to_the_bound(monkeypa
         def record_result(self, playbook_id, result):
             pass
 
-    async def evaluate_now(playbook, client, occurrence, actor="riposte"):
+    async def evaluate(playbook, occurrence):
         nonlocal running, most
         running += 1
         most = max(most, running)
@@ -74,10 +72,8 @@ async def test_due_playbooks_are_evaluated_side_by_side_up_to_the_bound(monkeypa
     async def snapshot_async():
         return snapshot
 
-    monkeypatch.setattr(schedules, "intake", lambda: SimpleNamespace(snapshot_async=snapshot_async))
-    monkeypatch.setattr(schedules, "markers", Markers)
-    monkeypatch.setattr(schedules, "evaluate_now", evaluate_now)
-    done = await schedules.tick(client=None, now=NOW, concurrency=4)
+    deps = schedules.TickDeps(snapshot=snapshot_async, markers=Markers(), evaluate=evaluate)
+    done = await schedules.tick(deps, now=NOW, concurrency=4)
     assert sorted(e.playbook_id for e in done) == sorted(p.id for p in playbooks)
     assert sorted(claimed) == sorted(p.id for p in playbooks)
     assert most == 4

@@ -8,7 +8,7 @@ from msgraph.generated.models.risk_level import RiskLevel
 from msgraph.generated.models.risk_state import RiskState
 from pydantic import ValidationError
 
-from shared.ingestion.lenient import enum_key
+from shared.alert_payloads.lenient import enum_key
 from shared.models.alert import AlertStatus, Severity
 from shared.sources import mappings
 from shared.sources.catalog import SOURCES, SourceName

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from triggers.alert_intake import MAX_ALERTS_PER_DELIVERY
+from triggers.alert_delivery import MAX_ALERTS_PER_DELIVERY
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "alert-sources.md").read_text(encoding="utf-8")
 

@@ -188,8 +188,11 @@ def test_every_import_inside_a_function_states_why():
 # -> triggers and activities. A layer imports only from the layers before it.
 COMPOSITION_ROOT = "shared.services"
 ENTRY_POINTS = ("triggers", "activities", "orchestrations", "function_app", "devhost", "sandbox")
-DOMAIN = ("shared.primitives", "shared.flow", "shared.approvals", "shared.intake", "shared.rollback",
-          "shared.passwords", "shared.pollers", "shared.notifications", "shared.ingestion")
+DOMAIN = ("shared.primitives", "shared.flow", "shared.approvals", "shared.alert_recording", "shared.rollback",
+          "shared.passwords", "shared.pollers", "shared.notifications", "shared.alert_payloads", "shared.interpreter",
+          "shared.matching.snapshot", "shared.manual_runs", "shared.tenant_references", "shared.run_recovery",
+          "shared.simulation", "shared.tryout")
+DATA = ("shared.models", "shared.schemas")  # the first layer: parameter schemas and models
 
 
 def _under(module: str, prefixes: tuple[str, ...]) -> bool:
@@ -207,18 +210,11 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
                 why = "shared code does not know the Functions app, the devhost or the sandbox"
             elif _under(importer, ("shared.store",)) and _under(target, DOMAIN):
                 why = "a store keeps records; the domain uses stores, not the other way round"
-            elif _under(importer, ("shared.models",)) and _under(target, ("shared.store", *DOMAIN)) \
-                    and not _under(target, KNOWN_MODEL_TO_DOMAIN):
-                why = "a model is data: it imports no store and no domain code"
+            elif _under(importer, DATA) and _under(target, ("shared.store", *DOMAIN)):
+                why = "a model or a parameter schema is data: it imports no store and no domain code"
             if why:
                 found.append(f"{importer} imports {target}: {why}")
     return found
-
-
-# Left as is (issue 13): a playbook's action union is built from the primitive catalog, whose family modules
-# hold each primitive's parameter schema beside its handler; the schemas could move to their own modules.
-KNOWN_MODEL_TO_DOMAIN = ("shared.primitives", "shared.primitives.catalog", "shared.flow", "shared.flow.actions",
-                         "shared.flow.expressions")
 
 
 def test_each_layer_imports_only_from_the_layers_before_it():
@@ -226,12 +222,14 @@ def test_each_layer_imports_only_from_the_layers_before_it():
 
 
 def test_layer_violations_are_found():
-    graph = {"shared.passwords": {"shared.services"}, "shared.store.alerts": {"shared.intake"},
+    graph = {"shared.passwords": {"shared.services"}, "shared.store.alerts": {"shared.alert_recording"},
              "shared.models.run": {"shared.store.tables"}, "shared.health": {"triggers.api"},
-             "triggers.runs": {"shared.services"}, "shared.services": {"shared.store.alerts"}}
+             "triggers.runs": {"shared.services"}, "shared.services": {"shared.store.alerts"},
+             "shared.schemas.flow": {"shared.primitives.catalog"}}
     assert [v.split(":")[0] for v in layer_violations(graph)] == [
         "shared.health imports triggers.api", "shared.models.run imports shared.store.tables",
-        "shared.passwords imports shared.services", "shared.store.alerts imports shared.intake"]
+        "shared.passwords imports shared.services", "shared.schemas.flow imports shared.primitives.catalog",
+        "shared.store.alerts imports shared.alert_recording"]
 
 
 # The checks themselves, on small graphs and sources, so that a broken check cannot pass silently.

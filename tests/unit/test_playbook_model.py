@@ -23,8 +23,8 @@ from shared.models.playbook import (
 from shared.models.tenant import Tenant, TenantGroup
 from shared.patterns import MAX_PATTERN_LENGTH
 from shared.primitives.catalog import PRIMITIVES
+from shared.primitives.containment import DisableUserAndRevokeParams
 from shared.primitives.notify import NotifyEmailParams
-from shared.primitives.users import DisableUserAndRevokeParams
 from shared.validation import describe, field_path
 from tests.api.helpers import bec_playbook
 
@@ -182,7 +182,7 @@ def test_whitespace_only_category_is_refused():
 
 
 def test_playbook_category_is_normalized_like_an_alert_category():
-    from shared.ingestion.sources import generic
+    from shared.alert_payloads.sources import generic
 
     alert = generic.normalize({"schema": "riposte.alert.v1", "alertId": "1", "severity": "high",
                                "category": "Data Loss"})[0]

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from shared.flow.expressions import SCALE
+from shared.expressions import SCALE
 from shared.matching.conditions import severity_rank
 from shared.models.alert import Severity as AlertSeverity
 from shared.models.severity import SEVERITY_RANK, Severity
