@@ -57,6 +57,7 @@ bench: deps
 	$(PY) -m benchmarks.import_bench
 	$(PY) -m benchmarks.interpreter_bench
 	$(PY) -m benchmarks.console_api_bench
+	$(PY) -m benchmarks.console_pages_bench
 
 # What a playbook would do to an alert, offline (no Azure, Azurite or server): JSON on stdout, docs/try.md.
 # The tester exits 0 on a match, 1 on none, 2 on an invalid file; make reports any non-zero as its own 2, so

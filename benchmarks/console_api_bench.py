@@ -33,8 +33,10 @@ NOW = datetime.now(UTC)
 FAILURES = '{"1|disable_user|Forbidden":{"n":1,"message":"x"}}'
 
 
-def seed(tables: Tables, runs: int, playbooks: list[str]) -> None:
-    rows, counters = [], {}
+def seed(tables: Tables, runs: int, playbooks: list[str]) -> list[dict]:
+    """Store the run-list rows and counters of `runs` runs; the run rows they were made from (each in its own
+    alert's partition: benchmarks/console_pages_bench.py stores those too)."""
+    rows, counters, entities = [], {}, []
     for n in range(runs):
         playbook_id = playbooks[n % len(playbooks)]
         status = RunStatus.LOST if n % 100 == 0 else RunStatus.COMPLETED_WITH_ERRORS if n % 10 == 1 \
@@ -47,6 +49,7 @@ def seed(tables: Tables, runs: int, playbooks: list[str]) -> None:
         entity = put_json({"PartitionKey": alert_id, "RowKey": f"run|{run.id}", "status": status.value,
                            "playbookId": playbook_id, "rev": 2}, "doc", run.model_dump(mode="json", by_alias=True))
         rows.append(list_row(entity))
+        entities.append(entity)
         key = metrics_row_key(created.date(), playbook_id)
         counter = counters.setdefault(key, {"PartitionKey": RUN_LIST_PARTITION, "RowKey": key,
                                             "playbookId": playbook_id, "day": created.date().isoformat(),
@@ -56,6 +59,7 @@ def seed(tables: Tables, runs: int, playbooks: list[str]) -> None:
     table = tables(ALERTS)
     for start in range(0, len(rows), 100):
         table.submit_transaction([("upsert", row) for row in rows[start:start + 100]])
+    return entities
 
 
 def timed(label: str, repeat: int, call) -> None:

@@ -336,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the stack did not start: {exc}", file=sys.stderr)
         return 1
     print(f"\nRiposte local stack is up in {time.monotonic() - started:.1f}s:\n"
+          f"  console  {stack.devhost_url}/ (open it in a browser)\n"
           f"  API      {stack.devhost_url}/api/health\n"
           f"  sandbox  {stack.sandbox_url}/_sandbox/health (Microsoft Graph fake)\n"
           f"  storage  Azurite on 127.0.0.1:{stack.ports.table} (tables)"

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.models.playbook import Playbook
+    from shared.store.run_index import RunIndex
 
 WINDOWS = {"last7Days": 7, "last30Days": 30}  # UTC days, today included, by the day a run ended
 COUNTS = ("runs", "succeeded", "withErrors", "failed", "cancelled")
@@ -46,3 +50,9 @@ def playbook_metrics(rows: Iterable[dict[str, Any]], names: dict[str, str], toda
 
 def first_day(today: date) -> date:
     return today - timedelta(days=max(WINDOWS.values()) - 1)
+
+
+def read_metrics(run_index: RunIndex, playbooks: Iterable[Playbook], today: date) -> list[dict[str, Any]]:
+    """The report of GET /api/metrics/playbooks and the console's playbook list: one range read of counters."""
+    names = {p.id: p.name for p in playbooks}
+    return playbook_metrics(run_index.metrics_rows(first_day(today)), names, today)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from functools import lru_cache
 
+from shared import playbook_edits
+from shared.approvals import signed_in
 from shared.approvals.store import ApprovalStore
+from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
+from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
 from shared.playbook_templates.catalog import TemplateCatalog
@@ -36,6 +40,12 @@ def async_tables() -> AsyncTables:
 
 
 @lru_cache(maxsize=1)
+def matching_cache() -> MatchingCache:
+    """The playbook index and tenant lookups, one per process: alert delivery and the console's simulation."""
+    return MatchingCache(tables(), async_tables())
+
+
+@lru_cache(maxsize=1)
 def playbook_templates() -> TemplateCatalog:
     """The built-in playbook templates (data files read once per process)."""
     return TemplateCatalog.load()
@@ -47,6 +57,11 @@ def playbooks() -> PlaybookStore:
 
 def directory() -> DirectoryStore:
     return DirectoryStore(tables())
+
+
+def directory_admin() -> DirectoryAdmin:
+    """Audited changes of tenants and groups (the API's and the console's)."""
+    return DirectoryAdmin(directory(), playbooks(), sources(), audit())
 
 
 def sources() -> SourceStore:
@@ -76,6 +91,16 @@ def approvals() -> ApprovalStore:
 
 
 @lru_cache(maxsize=1)
+def approval_deps() -> signed_in.Deps:
+    """What a signed-in approver's decision uses (the API and the console's inbox)."""
+    return signed_in.Deps(approvals(), alerts(), tables(), audit())
+
+
+def playbook_edit_deps() -> playbook_edits.Deps:
+    """What saving a playbook change uses (the API and the console's editor)."""
+    return playbook_edits.Deps(playbooks(), directory(), audit())
+
+
 def graph_factory() -> GraphClientFactory:
     return GraphClientFactory()
 

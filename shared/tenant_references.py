@@ -5,6 +5,7 @@ group stays until it leaves the group."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from shared.errors import Refused
 from shared.models.playbook import OneTenant, TenantGroupScope, TenantScope
@@ -46,7 +47,7 @@ def check_members(directory: DirectoryStore, group: TenantGroup) -> None:
 
 
 def delete_unused_tenant(tenant_id: str, directory: DirectoryStore, playbooks: PlaybookStore,
-                         sources: SourceStore) -> None:
+                         sources: SourceStore, audit: dict[str, Any] | None = None) -> None:
     """Delete a tenant no playbook and no group names (NotFound, or Refused 409), and its source settings:
     a tenant registered again starts with every source off."""
     directory.get_tenant(tenant_id)
@@ -54,13 +55,14 @@ def delete_unused_tenant(tenant_id: str, directory: DirectoryStore, playbooks: P
     groups = [g.id for g in directory.list_groups() if tenant_id in g.tenant_ids]
     if groups:
         raise Refused(409, "in_use", f"Tenant {tenant_id} is a member of groups: {', '.join(groups)}.")
-    directory.delete_tenant(tenant_id)
+    directory.delete_tenant(tenant_id, audit=audit)
     sources.delete_tenant(tenant_id)
 
 
-def delete_unused_group(group_id: str, directory: DirectoryStore, playbooks: PlaybookStore) -> None:
+def delete_unused_group(group_id: str, directory: DirectoryStore, playbooks: PlaybookStore,
+                        audit: dict[str, Any] | None = None) -> None:
     """Delete a group no playbook names (NotFound, or Refused 409)."""
     directory.get_group(group_id)
     refuse_if_used(playbooks, lambda s: isinstance(s, TenantGroupScope) and s.group_id == group_id,
                    f"Group {group_id}")
-    directory.delete_group(group_id)
+    directory.delete_group(group_id, audit=audit)

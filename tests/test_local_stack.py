@@ -112,6 +112,7 @@ def test_one_interrupt_stops_every_process():
     assert proc.wait(timeout=30) == 0
     output = proc.stdout.read()
     assert "Riposte local stack is up" in output
+    assert f"console  http://127.0.0.1:{ports['devhost']}/ " in output  # the banner names the console's URL
     for name, port in (("devhost", ports["devhost"]), ("sandbox", ports["sandbox"]), ("azurite", ports["azurite"])):
         assert not listening(port), f"{name} still listening on {port}"
 

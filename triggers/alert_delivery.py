@@ -16,7 +16,7 @@ from shared import log_events, run_recovery, services
 from shared.alert_payloads import PayloadError, normalize_payload
 from shared.alert_recording import AlertRecorder, Recorded
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims
-from shared.matching.snapshot import MatchingCache, MatchingSnapshot
+from shared.matching.snapshot import MatchingSnapshot
 from shared.models.alert import NormalizedAlert
 from shared.store.alerts import AlertTooLarge, check_storable
 from shared.store.audit import AuditLog
@@ -99,8 +99,8 @@ class Delivery:
 @lru_cache(maxsize=1)
 def delivery() -> Delivery:
     """The process's Delivery, from the composition root (shared/services.py)."""
-    async_tables = services.async_tables()
-    return Delivery(AlertRecorder(async_tables, MatchingCache(services.tables(), async_tables)), services.tables(),
+    # The matching cache is the process's own, shared with the console's simulation.
+    return Delivery(AlertRecorder(services.async_tables(), services.matching_cache()), services.tables(),
                     services.audit())
 
 

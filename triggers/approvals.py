@@ -11,20 +11,19 @@ GET  /api/approvals/{id}
 POST /api/approvals/{id}  {"decision": "approve"|"reject", "comment"?}
 """
 
-import asyncio
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 import azure.durable_functions as df
 import azure.functions as func
 from pydantic import Field
 
-from shared import run_recovery, services
+from shared import services
 from shared.api_model import CamelModel
-from shared.approvals import link
-from shared.approvals.decisions import Refusal, client_address, submit_decision, user_agent
-from shared.approvals.records import MAX_COMMENT, ApprovalStatus, Decision
+from shared.approvals import link, signed_in
+from shared.approvals.decisions import Refusal
+from shared.approvals.records import MAX_COMMENT, ApprovalStatus
 from shared.auth import Permission, Principal
 from shared.errors import Refused
 from shared.settings import get_settings
@@ -71,20 +70,8 @@ async def approval_page(req: func.HttpRequest) -> func.HttpResponse:
 async def approval_response(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     return _page(await link.respond(req.route_params["id"], req.params, req.headers, req.get_body() or b"",
                                     services.approvals(), get_settings(), client.raise_event, datetime.now(UTC),
-                                    audit=services.audit(), recover_run=_recoverer(client)))
-
-
-def _recoverer(client: df.DurableOrchestrationClient):
-    async def recover_run(run_id: str) -> None:
-        # The run opened this gate, so it had started: no grace period. Restarted or recorded lost if its
-        # instance is gone; left alone if it is alive (the wake-up failed for another reason).
-        try:
-            run = await asyncio.to_thread(services.alerts().get_run, run_id)
-        except NotFound:
-            run = None
-        await run_recovery.recover(client, services.tables(), services.audit(), run, run_id, datetime.now(UTC),
-                                   timedelta(0))
-    return recover_run
+                                    audit=services.audit(),
+                                    recover_run=signed_in.run_recoverer(client, services.approval_deps())))
 
 
 # --- management API ---------------------------------------------------------------------------------
@@ -133,21 +120,12 @@ async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestration
 
 
 async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, who: Principal) -> func.HttpResponse:
-    store = services.approvals()
-    approval_id = _approval_id(req)
     request = DecisionRequest.model_validate(body_of(req))
-    record = await asyncio.to_thread(store.get, approval_id)
-    if not record.is_approver(who.name):
-        raise Refused(403, "not_an_approver", "You are not an approver of this gate.")
-    now = datetime.now(UTC)
-    decision = Decision(approver=who.name.strip().lower(), decision=request.decision, at=now,
-                        address=client_address(req.headers), user_agent=user_agent(req.headers), via="api",
-                        comment=(request.comment or "").strip() or None)
-    result = await submit_decision(store, record, decision, client.raise_event, now=now, audit=services.audit(),
-                                   actor=who.name,
-                                   recover_run=_recoverer(client))
-    if isinstance(result, Refusal):
-        raise Refused(result.status, result.code, result.message)
+    outcome = await signed_in.decide(services.approval_deps(), _approval_id(req), who.name, request.decision,
+                                     request.comment, req.headers, client, "api", actor=who.name)
+    if isinstance(outcome.result, Refusal):
+        raise Refused(outcome.result.status, outcome.result.code, outcome.result.message)
     # needed: false when the others had reached the outcome already (kept on record, not counted)
-    return json_response({"approvalId": record.id, "runId": record.run_id, "needed": result.needed,
-                          "decision": decision.model_dump(mode="json", by_alias=True)})
+    return json_response({"approvalId": outcome.record.id, "runId": outcome.record.run_id,
+                          "needed": outcome.result.needed,
+                          "decision": outcome.decision.model_dump(mode="json", by_alias=True)})

@@ -13,10 +13,10 @@ from shared.console.dispatch import handle
 bp = df.Blueprint()
 
 
-async def _serve(req: func.HttpRequest) -> func.HttpResponse:
+async def _serve(req: func.HttpRequest, client: df.DurableOrchestrationClient | None = None) -> func.HttpResponse:
     # The URL's own path, not the route parameter: the action route's parameter drops its "actions/" prefix.
     response = await handle(req.method, urlsplit(req.url).path, dict(req.params), req.get_body() or b"",
-                            dict(req.headers))
+                            dict(req.headers), durable_client=client)
     return func.HttpResponse(response.body, status_code=response.status, headers=response.headers,
                              mimetype=response.content_type.split(";")[0], charset="utf-8")
 
@@ -27,5 +27,7 @@ async def console_page(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="actions/{*path}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-async def console_action(req: func.HttpRequest) -> func.HttpResponse:
-    return await _serve(req)
+@bp.durable_client_input(client_name="client")
+async def console_action(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    # Actions reach orchestrations (an approval's decision wakes its run): ConsoleRequest.durable_client.
+    return await _serve(req, client)

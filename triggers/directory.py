@@ -7,19 +7,14 @@ import azure.functions as func
 
 from shared import services
 from shared.auth import Permission
+from shared.directory_admin import sources_on_register
 from shared.models.tenant import Tenant, TenantGroup
-from shared.pollers.cycle import polled_sources_on
 from shared.settings import get_settings
 from shared.store.directory import NotFound
-from shared.tenant_references import check_members, delete_unused_group, delete_unused_tenant
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import json_response
 
 bp = df.Blueprint()
-
-
-def _audit(action: str, target: str, who, **details) -> None:
-    services.audit().record(action, target, details, who.name)
 
 
 def _dump(items) -> dict:
@@ -58,12 +53,8 @@ def list_tenants(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="api/tenants", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def create_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
-        tenant = services.directory().create_tenant(Tenant.model_validate(body_of(req)))
-        settings = get_settings()
-        if settings.sources_on_register_seconds:  # the local stack: the sandbox tenant is polled at once
-            services.sources().put_config(tenant.id, polled_sources_on(settings.sources_on_register_seconds,
-                                                                       settings.is_development))
-        _audit("tenant.created", tenant.id, who, name=tenant.name)
+        tenant = services.directory_admin().create_tenant(Tenant.model_validate(body_of(req)), who.name,
+                                                          sources_on_register(get_settings()))
         return json_response(tenant, status_code=201, headers={"Location": f"/api/tenants/{tenant.id}"})
 
     return respond(req, Permission.MANAGE, create)
@@ -79,8 +70,7 @@ def get_tenant(req: func.HttpRequest) -> func.HttpResponse:
 def replace_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def replace(who):
         tenant = Tenant.model_validate(_body_with_id(req, tenant_id_from(req), lambda v: str(uuid.UUID(v))))
-        replaced = services.directory().replace_tenant(tenant)
-        _audit("tenant.replaced", replaced.id, who, name=replaced.name)
+        replaced = services.directory_admin().replace_tenant(tenant, who.name)
         return json_response(replaced)
 
     return respond(req, Permission.MANAGE, replace)
@@ -89,9 +79,7 @@ def replace_tenant(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="api/tenants/{tenantId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_tenant(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
-        tenant_id = tenant_id_from(req)
-        delete_unused_tenant(tenant_id, services.directory(), services.playbooks(), services.sources())
-        _audit("tenant.deleted", tenant_id, who)
+        services.directory_admin().delete_tenant(tenant_id_from(req), who.name)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)
@@ -106,10 +94,7 @@ def list_groups(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="api/tenant-groups", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def create_group(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
-        group = TenantGroup.model_validate(body_of(req))
-        check_members(services.directory(), group)
-        created = services.directory().create_group(group)
-        _audit("group.created", created.id, who, name=created.name, tenantIds=created.tenant_ids)
+        created = services.directory_admin().create_group(TenantGroup.model_validate(body_of(req)), who.name)
         return json_response(created, status_code=201, headers={"Location": f"/api/tenant-groups/{created.id}"})
 
     return respond(req, Permission.MANAGE, create)
@@ -125,9 +110,7 @@ def get_group(req: func.HttpRequest) -> func.HttpResponse:
 def replace_group(req: func.HttpRequest) -> func.HttpResponse:
     def replace(who):
         group = TenantGroup.model_validate(_body_with_id(req, path_id(req, "groupId")))
-        check_members(services.directory(), group)
-        replaced = services.directory().replace_group(group)
-        _audit("group.replaced", replaced.id, who, name=replaced.name, tenantIds=replaced.tenant_ids)
+        replaced = services.directory_admin().replace_group(group, who.name)
         return json_response(replaced)
 
     return respond(req, Permission.MANAGE, replace)
@@ -136,9 +119,7 @@ def replace_group(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="api/tenant-groups/{groupId}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 def delete_group(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
-        group_id = path_id(req, "groupId")
-        delete_unused_group(group_id, services.directory(), services.playbooks())
-        _audit("group.deleted", group_id, who)
+        services.directory_admin().delete_group(path_id(req, "groupId"), who.name)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

@@ -10,7 +10,7 @@ import azure.functions as func
 
 from shared import services
 from shared.auth import Permission
-from shared.run_metrics import first_day, playbook_metrics
+from shared.run_metrics import read_metrics
 from shared.store.run_index import RunIndex
 from triggers.api import respond
 from triggers.http_responses import json_response
@@ -22,8 +22,7 @@ bp = df.Blueprint()
 def playbook_metrics_report(req: func.HttpRequest) -> func.HttpResponse:
     def report(who):
         today = datetime.now(UTC).date()
-        rows = RunIndex(services.tables()).metrics_rows(first_day(today))
-        names = {p.id: p.name for p in services.playbooks().list()}
-        return json_response({"asOf": today.isoformat(), "value": playbook_metrics(rows, names, today)})
+        value = read_metrics(RunIndex(services.tables()), services.playbooks().list(), today)
+        return json_response({"asOf": today.isoformat(), "value": value})
 
     return respond(req, Permission.READ, report)

@@ -7,28 +7,20 @@ through the same code: a Python function can be registered once only.
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared import services
+from shared import playbook_edits, services
 from shared.api_model import SAVING
 from shared.auth import Permission
-from shared.models.playbook import (
-    Playbook,
-    PlaybookDraft,
-    PlaybookPatch,
-    broad_problem,
-)
+from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
+from shared.playbook_edits import refuse_broad
 from shared.playbook_templates.updates import status
+from shared.store.audit import PendingEvent
 from shared.store.playbooks import PreconditionFailed, etag_of
+from shared.store.tables import PLAYBOOKS
 from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import error_response, json_response
 
 bp = df.Blueprint()
-
-
-def refuse_broad(playbook: PlaybookDraft) -> None:
-    problem = broad_problem(playbook)
-    if problem is not None:
-        raise ApiError(400, "invalid_request", problem, field="trigger")
 
 
 def playbook_view(playbook: Playbook) -> dict:
@@ -60,6 +52,11 @@ def audit(action: str, playbook: Playbook, who, **details) -> None:
                             who.name)
 
 
+def _deliver(event: PendingEvent) -> None:
+    """The change's audit event, written in its transaction, into the audit log (shared/store/audit.py)."""
+    services.audit().deliver_written(PLAYBOOKS, event)
+
+
 def handle_list(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(
         {"value": [playbook_view(p) for p in services.playbooks().list()]}))
@@ -70,8 +67,9 @@ def handle_create(req: func.HttpRequest) -> func.HttpResponse:
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
         refuse_broad(draft)
-        created = services.playbooks().create(draft, actor=who.name)
-        audit("playbook.created", created, who)
+        event = PendingEvent("playbook.created", who.name)
+        created = services.playbooks().create(draft, actor=who.name, audit=event)
+        _deliver(event)
         return with_etag(created, status_code=201)
 
     return respond(req, Permission.MANAGE, create)
@@ -86,13 +84,11 @@ def _required_if_match(req: func.HttpRequest) -> str:
 
 
 def _save(req: func.HttpRequest, who, patch: PlaybookPatch, if_match: str) -> func.HttpResponse:
-    if patch.trigger is not None:
-        check_scope_exists(services.directory(), patch.trigger.tenant_scope)
     try:
-        updated = services.playbooks().update(path_id(req), patch, if_match, actor=who.name, check=refuse_broad)
+        # The scope check, the broad-trigger refusal and the audit: shared with the console's editor.
+        updated = playbook_edits.update_playbook(services.playbook_edit_deps(), path_id(req), patch, if_match, who)
     except PreconditionFailed as exc:
         return precondition_failed(exc)
-    audit("playbook.updated", updated, who, changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
     return with_etag(updated)
 
 
@@ -141,11 +137,12 @@ def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
 def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
         playbook_id = path_id(req)
+        event = PendingEvent("playbook.deleted", who.name)
         try:
-            deleted = services.playbooks().delete(playbook_id, req.headers.get("If-Match"))
+            services.playbooks().delete(playbook_id, req.headers.get("If-Match"), audit=event)
         except PreconditionFailed as exc:
             return precondition_failed(exc)
-        audit("playbook.deleted", deleted, who)
+        _deliver(event)
         return func.HttpResponse(status_code=204)
 
     return respond(req, Permission.MANAGE, delete)

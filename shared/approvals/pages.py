@@ -56,16 +56,21 @@ button.reject { background: #a4000f; border-color: #a4000f; color: #fff; }
 </html>
 """
 
-_GATE = """
+# The gate in three parts, each its own template so the console (shared/console/pages/approvals.py) shows the
+# same text: `h` is the level of the parts' headings (2 here, under the page's h1).
+_ABOUT = """
 <table>
-<tr><th>Alert</th><td>{{ record.alert.title }}</td></tr>
-<tr><th>Severity</th><td>{{ record.alert.severity }}</td></tr>
-<tr><th>Tenant</th><td>{{ record.tenant_id or "unattributed" }}</td></tr>
-<tr><th>Users</th><td>{{ record.alert.users | join(", ") or "none named" }}</td></tr>
-<tr><th>Category / source</th><td>{{ record.alert.category }} / {{ record.alert.source }}</td></tr>
-<tr><th>Playbook</th><td>{{ record.playbook_name }} (version {{ record.playbook_version }})</td></tr>
+<tr><th scope="row">Alert</th><td>{{ record.alert.title }}</td></tr>
+<tr><th scope="row">Severity</th><td>{{ record.alert.severity }}</td></tr>
+<tr><th scope="row">Tenant</th><td>{{ record.tenant_id or "unattributed" }}</td></tr>
+<tr><th scope="row">Users</th><td>{{ record.alert.users | join(", ") or "none named" }}</td></tr>
+<tr><th scope="row">Category / source</th><td>{{ record.alert.category }} / {{ record.alert.source }}</td></tr>
+<tr><th scope="row">Playbook</th><td>{{ record.playbook_name }} (version {{ record.playbook_version }})</td></tr>
 </table>
-<h2>If approved, Riposte will</h2>
+"""
+
+_WILL = """
+<h{{ h }}>If approved, Riposte will</h{{ h }}>
 <ol>
 {% for step in record.covered %}
 <li>{% if step.destructive %}<span class="destructive">Destructive:</span> {% endif %}{{ step.would_do }}
@@ -74,14 +79,18 @@ _GATE = """
 </ol>
 <p>{{ reject_text }}{% if record.automatic %} This playbook asks for approval before each destructive
 step.{% endif %}</p>
-{% if record.message %}<h2>Message from the playbook</h2><div class="note">{{ record.message }}</div>{% endif %}
-<h2>Who decides</h2>
+{% if record.message %}<h{{ h }}>Message from the playbook</h{{ h }}><div class="note">{{ record.message }}</div>
+{% endif %}
+"""
+
+_WHO = """
+<h{{ h }}>Who decides</h{{ h }}>
 <table>
-<tr><th>Approvers</th><td>{{ record.approvers | join(", ") }}</td></tr>
-<tr><th>Needed</th><td>{{ quorum }}</td></tr>
-<tr><th>Deadline</th><td>{{ deadline }}. {{ timeout_text }}</td></tr>
+<tr><th scope="row">Approvers</th><td>{{ record.approvers | join(", ") }}</td></tr>
+<tr><th scope="row">Needed</th><td>{{ quorum }}</td></tr>
+<tr><th scope="row">Deadline</th><td>{{ deadline }}. {{ timeout_text }}</td></tr>
 </table>
-<h2>Decisions so far</h2>
+<h{{ h }}>Decisions so far</h{{ h }}>
 {% if record.decisions %}
 <ul>
 {% for d in record.decisions %}
@@ -95,7 +104,10 @@ step.{% endif %}</p>
 
 _TEMPLATES = {
     "layout.html": _LAYOUT,
-    "gate.html": _GATE,
+    "about.html": _ABOUT,
+    "will.html": _WILL,
+    "who.html": _WHO,
+    "gate.html": '{% include "about.html" %}{% include "will.html" %}{% include "who.html" %}',
     "form.html": """{% extends "layout.html" %}{% block content %}
 <p>You are deciding as <strong>{{ approver }}</strong>.</p>
 {% include "gate.html" %}
@@ -121,25 +133,28 @@ _TEMPLATES = {
 {% endblock %}""",
 }
 
-_ENV = Environment(loader=DictLoader(_TEMPLATES), autoescape=True, undefined=StrictUndefined,
+LOADER = DictLoader(_TEMPLATES)
+_ENV = Environment(loader=LOADER, autoescape=True, undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True)
 
 
-def _gate_values(record: ApprovalRecord) -> dict[str, object]:
+def gate_values(record: ApprovalRecord, h: int = 2) -> dict[str, object]:
+    """What the gate's parts (about.html, will.html, who.html) read; the console includes the same parts
+    (shared/console/render.py loads them under "approval-page/"), so both say the same."""
     return {"record": record, "quorum": notices.quorum_text(record), "deadline": notices.deadline_text(record),
-            "timeout_text": notices.timeout_text(record), "reject_text": notices.reject_text(record)}
+            "timeout_text": notices.timeout_text(record), "reject_text": notices.reject_text(record), "h": h}
 
 
 def form_page(record: ApprovalRecord, approver: str, token: str, csrf: str, action: str) -> str:
     return _ENV.get_template("form.html").render(
         heading="Approval needed", approver=approver, token=token, csrf=csrf, action=action,
-        max_comment=MAX_COMMENT, **_gate_values(record))
+        max_comment=MAX_COMMENT, **gate_values(record))
 
 
 def status_page(record: ApprovalRecord, heading: str, message: str, tone: str = "note") -> str:
     """The gate as it stands, with a message and no form (decided, closed or expired)."""
     return _ENV.get_template("status.html").render(heading=heading, message=message, tone=tone,
-                                                   **_gate_values(record))
+                                                   **gate_values(record))
 
 
 def confirmation_page(record: ApprovalRecord, decision: Decision, *, needed: bool = True) -> str:

@@ -20,7 +20,7 @@ MAX_COMMENT = 500
 MAX_USER_AGENT = 300
 
 DecisionValue = Literal["approve", "reject"]
-Via = Literal["link", "api"]
+Via = Literal["link", "api", "console"]  # the mailed link, the API, the console's inbox
 Outcome = Literal["approved", "rejected", "timedOut"]
 
 

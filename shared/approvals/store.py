@@ -82,11 +82,15 @@ class ApprovalStore:
         record = _record_from(record_row, [r for r in rows if r["RowKey"].startswith(DECISION_PREFIX)])
         return record, record_row.metadata["etag"]
 
-    def list(self, status: ApprovalStatus, limit: int = 100) -> list[ApprovalRecord]:
-        """Gates with this status, newest first (each with its decisions)."""
+    def list(self, status: ApprovalStatus, limit: int = 100, approver: str | None = None) -> list[ApprovalRecord]:
+        """Gates with this status, newest first (each with its decisions); with `approver`, only the gates that
+        name them (case-insensitive), whose decisions alone are then read."""
         limit = max(1, min(limit, MAX_LIST))
         rows = self._table.query_entities("RowKey eq @row and status eq @status",
                                           parameters={"row": RECORD_ROW, "status": status.value})
+        if approver is not None:
+            wanted = approver.strip().lower()
+            rows = [r for r in rows if wanted in get_json(r, "doc").get("approvers", [])]
         found = sorted(rows, key=lambda r: r["createdAt"], reverse=True)[:limit]
         return [_record_from(r, self._decision_rows(r["PartitionKey"])) for r in found]
 

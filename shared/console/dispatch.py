@@ -11,6 +11,7 @@ import logging
 import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from shared.auth import GRANTS, AuthError, resolve_principal
@@ -70,17 +71,17 @@ def _form(body: bytes) -> dict[str, str]:
 
 
 async def handle(method: str, path: str, params: Mapping[str, str], body: bytes,
-                 headers: Mapping[str, str]) -> ConsoleResponse:
+                 headers: Mapping[str, str], durable_client: Any = None) -> ConsoleResponse:
     path = path.strip("/")
     try:
-        return await _handle(method.upper(), path, params, body, headers)
+        return await _handle(method.upper(), path, params, body, headers, durable_client)
     except Exception:
         log.exception("console.error path=/%s method=%s", path, method)
         return _error_page(None, 500, "Something went wrong", "The error was logged.")
 
 
 async def _handle(method: str, path: str, params: Mapping[str, str], body: bytes,
-                  headers: Mapping[str, str]) -> ConsoleResponse:
+                  headers: Mapping[str, str], durable_client: Any) -> ConsoleResponse:
     if path == "api" or path.startswith("api/"):
         return _api_not_found()  # an API path no API function serves: JSON, not a page
     if method == "GET" and path.startswith("static/"):
@@ -104,7 +105,8 @@ async def _handle(method: str, path: str, params: Mapping[str, str], body: bytes
         form = _form(body) if method == "POST" else {}
         if method == "POST":
             check_csrf(form, headers, principal.name, settings)
-        req = ConsoleRequest(method, path, params, form, headers, principal, route_params, req.csrf_token)
+        req = ConsoleRequest(method, path, params, form, headers, principal, route_params, req.csrf_token,
+                             durable_client)
         if inspect.iscoroutinefunction(route.handler):
             return await route.handler(req)
         return await asyncio.to_thread(route.handler, req)

@@ -7,8 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
 
+from shared.approvals import pages as approval_pages
 from shared.auth import Permission
 from shared.console.security import CSRF_FIELD, SECURITY_HEADERS
 from shared.console.web import ConsoleRequest, ConsoleResponse
@@ -27,7 +28,9 @@ def _pretty_json(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+    # "approval-page/...": the mailed approval page's parts, so the console's inbox says exactly what it says.
+    loader = ChoiceLoader([FileSystemLoader(TEMPLATES), PrefixLoader({"approval-page": approval_pages.LOADER})])
+    env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["pretty_json"] = _pretty_json
     env.globals.update(NAV=NAV, CSRF_FIELD=CSRF_FIELD, Permission=Permission)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.auth import Principal
 
@@ -18,6 +19,8 @@ class ConsoleRequest:
     principal: Principal
     route_params: Mapping[str, str] = field(default_factory=dict)
     csrf_token: str = ""  # for forms the page renders
+    # The Durable Functions client of a form action (triggers/console.py binds it): raise events, start runs.
+    durable_client: Any = None
 
 
 @dataclass

@@ -14,7 +14,8 @@ three times the CPU of a single write: multipart building and MIME parsing). Rea
 
 The "list" partition holds one row per alert keyed newest first (shared/alert_listing.py), written
 right after the alert's transaction and again by every redelivery (so a crash in between heals).
-Alerts stored before that partition existed are listed once by `backfill_listing` (a maintenance timer).
+Alerts stored before that partition existed are listed once by `backfill_listing` (a maintenance timer), runs
+stored before the run list existed by `backfill_run_list` (the same timer, a batch per sweep).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ ALERT_ROW = "alert"
 FAILURES = "failures"  # a run row's failed steps once it ended: [{"step", "action", "code", "message"}]
 # Marks the one-time listing of alerts stored before the "list" partition (not an alert id: no "al-").
 BACKFILL_KEY = ("migrations", "alert-listing")
+RUN_BACKFILL_KEY = ("migrations", "run-listing")  # where the run list's backfill stands (its scan's token)
+RUN_BACKFILL_BATCH = 1_000
 DECISIONS_ROW = "decisions"
 MAX_DECISION_CHARS = 450_000  # the decisions row stays under the 1 MiB entity limit (UTF-16)
 RAW_CHUNK_BYTES = 60_000  # one binary property, under the 64 KiB property limit
@@ -250,6 +253,34 @@ class AlertStore:
         self._table.upsert_entity({"PartitionKey": BACKFILL_KEY[0], "RowKey": BACKFILL_KEY[1], "added": added,
                                    "doneAt": datetime.now(UTC)})
         return added
+
+    def backfill_run_list(self, batch: int = RUN_BACKFILL_BATCH) -> int | None:
+        """List runs stored before the run list existed (GET /api/runs, the console): up to `batch` run rows per
+        call, going on where the previous call stopped (the scan's token is kept in a marker row, so a crash or
+        a restart resumes, never starts over); how many run rows this call read, or None once done (one point
+        read). Idempotent: RunIndex.sync never moves a list row back and adds an ended run to its playbook's
+        counters once (with the row that lists it, in one transaction), so a batch read twice changes nothing."""
+        try:
+            marker = self._table.get_entity(*RUN_BACKFILL_KEY)
+        except ResourceNotFoundError:
+            marker = None
+        if marker is not None and marker.get("doneAt") is not None:
+            return None
+        where = "PartitionKey ge 'al-' and PartitionKey lt 'al.' and RowKey ge 'run|' and RowKey lt 'run}'"
+        pages = self._table.query_entities(where, results_per_page=batch).by_page(
+            get_json(marker, "token") if marker is not None else None)
+        rows = list(next(pages, []))
+        index = RunIndex(self._tables)
+        for row in rows:
+            index.sync(row)
+        state: dict[str, Any] = {"PartitionKey": RUN_BACKFILL_KEY[0], "RowKey": RUN_BACKFILL_KEY[1],
+                                 "read": int((marker or {}).get("read", 0)) + len(rows)}
+        if pages.continuation_token:
+            put_json(state, "token", pages.continuation_token)
+        else:
+            state["doneAt"] = datetime.now(UTC)
+        self._table.upsert_entity(state, mode=UpdateMode.REPLACE)
+        return len(rows)
 
     def list_page(self, query: AlertQuery, max_reads: int = 5) -> tuple[list[Alert], dict[str, str] | None]:
         """Up to query.limit alerts, newest first, and the token of the next page (None: no more).

@@ -16,6 +16,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch, TemplateRef
+from shared.store.audit import PendingEvent
 from shared.store.directory import Conflict, NotFound, bump_revision
 from shared.store.tables import PLAYBOOKS, Tables, get_json, put_json
 
@@ -42,6 +43,15 @@ def _entity(playbook: Playbook, row_key: str) -> dict[str, Any]:
     entity = {"PartitionKey": playbook.id, "RowKey": row_key, "name": playbook.name,
               "enabled": playbook.enabled, "version": playbook.version}
     return put_json(entity, "doc", playbook.model_dump(mode="json", by_alias=True))
+
+
+def _audited(operations: list[tuple], playbook: Playbook, audit: PendingEvent | None) -> list[tuple]:
+    """The change's operations and, when asked, its audit event as a pending row in the same partition and
+    transaction (shared/store/audit.py): a crash after the change cannot leave it unaudited."""
+    if audit is None:
+        return operations
+    return [*operations, ("create", audit.row(playbook.id, playbook.id, name=playbook.name,
+                                              version=playbook.version))]
 
 
 def _from_entity(entity: dict[str, Any]) -> Playbook:
@@ -85,19 +95,21 @@ class PlaybookStore:
         versions = [_from_entity(row) for row in next(pages, [])]
         return versions, pages.continuation_token or None
 
-    def create(self, draft: PlaybookDraft, actor: str, template: TemplateRef | None = None) -> Playbook:
+    def create(self, draft: PlaybookDraft, actor: str, template: TemplateRef | None = None,
+               audit: PendingEvent | None = None) -> Playbook:
         now = datetime.now(UTC)
         playbook = Playbook(id=uuid.uuid4().hex, version=1, created_at=now, updated_at=now, updated_by=actor,
                             template=template, **draft.model_dump())
-        self._table.submit_transaction([
+        self._table.submit_transaction(_audited([
             ("create", _entity(playbook, CURRENT)),
             ("create", _entity(playbook, version_row(1))),
-        ])
+        ], playbook, audit))
         bump_revision(self._tables)
         return playbook
 
     def update(self, playbook_id: str, patch: PlaybookPatch, if_match: str, actor: str,
-               check: Callable[[Playbook], None] | None = None, template: TemplateRef | None = None) -> Playbook:
+               check: Callable[[Playbook], None] | None = None, template: TemplateRef | None = None,
+               audit: PendingEvent | None = None) -> Playbook:
         """Apply the patch; `check` sees the merged playbook before anything is written (and may raise).
         `template`: the template version the playbook now follows (a template update), else kept as stored."""
         current, table_etag = self._get_with_etag(playbook_id)
@@ -113,27 +125,32 @@ class PlaybookStore:
         if check is not None:
             check(updated)
         try:
-            self._table.submit_transaction([
+            self._table.submit_transaction(_audited([
                 ("update", _entity(updated, CURRENT),
                  {"mode": UpdateMode.REPLACE, "etag": table_etag, "match_condition": MatchConditions.IfNotModified}),
                 ("create", _entity(updated, version_row(updated.version))),
-            ])
+            ], updated, audit))
         except (TableTransactionError, HttpResponseError) as exc:
             # Another writer saved in between (stale table ETag, or its version row exists already).
             raise Conflict(playbook_id) from exc
         bump_revision(self._tables)
         return updated
 
-    def delete(self, playbook_id: str, if_match: str | None) -> Playbook:
+    def delete(self, playbook_id: str, if_match: str | None, audit: PendingEvent | None = None) -> Playbook:
         """Delete the playbook; the version deleted."""
         current, table_etag = self._get_with_etag(playbook_id)
         if if_match is not None and if_match.strip() not in (etag_of(current), "*"):
             raise PreconditionFailed(current)
         # Version snapshots stay: runs that used this playbook still point at what they ran.
         try:
-            self._table.delete_entity(playbook_id, CURRENT, etag=table_etag,
-                                      match_condition=MatchConditions.IfNotModified)
-        except HttpResponseError as exc:
+            if audit is None:
+                self._table.delete_entity(playbook_id, CURRENT, etag=table_etag,
+                                          match_condition=MatchConditions.IfNotModified)
+            else:
+                self._table.submit_transaction(_audited([
+                    ("delete", {"PartitionKey": playbook_id, "RowKey": CURRENT},
+                     {"etag": table_etag, "match_condition": MatchConditions.IfNotModified})], current, audit))
+        except (TableTransactionError, HttpResponseError) as exc:
             raise Conflict(playbook_id) from exc
         bump_revision(self._tables)
         return current

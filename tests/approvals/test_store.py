@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -145,3 +146,12 @@ def test_list_by_status(store):
     assert pending.id in {r.id for r in store.list(ApprovalStatus.PENDING)}
     assert done.id not in {r.id for r in store.list(ApprovalStatus.PENDING)}
     assert done.id in {r.id for r in store.list(ApprovalStatus.TIMED_OUT)}
+
+
+def test_list_for_one_approver_reads_only_the_gates_naming_them(store):
+    lead = f"lead{uuid.uuid4().hex[:8]}@yourmsp.example"
+    theirs, _ = store.create(record(approvers=[lead, "other@yourmsp.example"]))
+    others, _ = store.create(record(approvers=["other@yourmsp.example"]))
+    listed = {r.id for r in store.list(ApprovalStatus.PENDING, approver=lead.upper())}
+    assert listed == {theirs.id}
+    assert others.id in {r.id for r in store.list(ApprovalStatus.PENDING)}

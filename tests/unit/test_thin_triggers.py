@@ -85,10 +85,10 @@ class Directory:
         if group_id not in self.groups:
             raise NotFound(group_id)
 
-    def delete_tenant(self, tenant_id):
+    def delete_tenant(self, tenant_id, audit=None):
         self.deleted.append(tenant_id)
 
-    def delete_group(self, group_id):
+    def delete_group(self, group_id, audit=None):
         self.deleted.append(group_id)
 
 
