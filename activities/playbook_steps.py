@@ -1,6 +1,5 @@
 """Activities of a playbook run: execute one step (and record it), then close the run with its audit event."""
 
-import asyncio
 from datetime import UTC, datetime
 
 import azure.durable_functions as df
@@ -9,8 +8,9 @@ from shared import log_events, services
 from shared.models.run import STOPPED_STATUSES, RunStatus, StepResult, StepStatus
 from shared.primitives.runner import execute_step
 from shared.run_request import FinishRequest, StepRequest
-from shared.store.open_runs import OpenRuns
-from shared.store.run_index import RunIndex
+from shared.store import run_records
+from shared.store.alerts import status_change
+from shared.store.run_index import sync_async
 from shared.store.run_start import mark_running
 
 bp = df.Blueprint()
@@ -19,42 +19,51 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="payload")
 async def run_step(payload: dict) -> dict:
     request = StepRequest.model_validate(payload)
-    store = services.alerts()
+    tables = services.async_tables()
     running = None
     if request.first:
         # Before the first action, not after: a run lost from here on may have acted, so it is never
         # restarted blindly (shared/run_recovery.py). One write per run.
         # On the event loop (shared/store/run_start.py): no worker-thread hop before the disable; the run's list
         # row follows after the step (below).
-        running = await mark_running(services.async_tables(), request.run.run_id, datetime.now(UTC))
+        running = await mark_running(tables, request.run.run_id, datetime.now(UTC))
         if running.started:  # not again for a retried first step, nor for a run stopped meanwhile
             log_events.run_started(request.run, request.alert)
     step = await execute_step(request.index, request.action, request.alert, request.run,
-                              services.step_dependencies())
+                              services.step_dependencies(), steps=request.steps)
     # Recorded after acting, so containment is not delayed by bookkeeping: the step, and the run list's row of
     # the move to running (a crash before it leaves that row behind; the reconciler syncs it: run_index.py).
+    # All on the event loop (shared/store/run_records.py): no worker-thread hop, no SDK pipeline per row.
     if running is not None and running.changed is not None:
-        await asyncio.to_thread(RunIndex(services.tables()).sync, running.changed)
-    await asyncio.to_thread(store.record_step, request.run.run_id, step)
+        await sync_async(tables, running.changed)
+    await run_records.record_step(tables, request.run.run_id, step)
     return step.model_dump(mode="json", by_alias=True)
 
 
-def close_run(request: FinishRequest) -> dict:
-    store = services.alerts()
+async def close_run(request: FinishRequest) -> dict:
+    """The run's end: its unrecorded steps, its status (a run stopped meanwhile keeps its record), its list row
+    and counters, its open-run row removed (last: until then the reconciler can repair the others), its audit
+    event. From the event loop, as AlertStore and OpenRuns would write them (shared/store/run_records.py)."""
+    tables = services.async_tables()
     steps = [StepResult.model_validate(s) for s in request.steps]
     for step in steps:
         if step.index in request.unrecorded:
-            store.record_step(request.run.run_id, step)
+            await run_records.record_step(tables, request.run.run_id, step)
     failed = [s for s in steps if s.status is StepStatus.FAILED]
     status = RunStatus.COMPLETED_WITH_ERRORS if failed else RunStatus.SUCCEEDED
     failures = [{"step": s.index, "action": s.action_type, "code": s.error.code if s.error else "",
                  "message": (s.error.message if s.error else "")[:300]} for s in failed[:20]]
-    run = store.set_run_status(request.run.run_id, status, completed_at=datetime.now(UTC), failures=failures)
+    ended = await run_records.change_run(tables, request.run.run_id,
+                                         status_change(status, completed_at=datetime.now(UTC)), failures)
+    run = ended.run
+    if ended.changed is not None:
+        await sync_async(tables, ended.changed)
+        await run_records.forget(tables, ended.changed)
     if run.status in STOPPED_STATUSES:  # cancelled while this activity was in flight: that record stands
         return {"runId": run.id, "status": run.status.value, "failedSteps": [s.index for s in failed]}
-    OpenRuns(services.tables()).remove(run.id)
+    await run_records.remove_open(tables, run.id)
     log_events.run_finished(run)
-    services.audit().record("playbook.execute", request.run.run_id, {
+    await run_records.audit(tables, "playbook.execute", request.run.run_id, {
         "alertId": request.alert_id,
         "playbookId": request.run.playbook_id,
         "playbookVersion": request.run.playbook_version,
@@ -66,5 +75,5 @@ def close_run(request: FinishRequest) -> dict:
 
 
 @bp.activity_trigger(input_name="payload")
-def finish_run(payload: dict) -> dict:
-    return close_run(FinishRequest.model_validate(payload))
+async def finish_run(payload: dict) -> dict:
+    return await close_run(FinishRequest.model_validate(payload))

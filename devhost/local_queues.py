@@ -98,6 +98,12 @@ class AzuriteQueueSender:
             event.set()
 
 
+def next_idle_wait(wait: float, busy: bool, first: float, most: float) -> float:
+    """The wait before the next receive when the queue stays empty: back to `first` after a message (or a
+    local send), else twice the last wait, at most `most` (the Functions queue trigger's back-off)."""
+    return first if busy else min(wait * 2, most)
+
+
 @dataclass
 class QueueTrigger:
     """One queue and the function it feeds: `handle(message)` raises to abandon."""
@@ -108,8 +114,12 @@ class QueueTrigger:
     max_delivery_count: int = MAX_DELIVERY_COUNT
     lock_seconds: int = LOCK_SECONDS
     # Azurite has no push: the trigger polls. Sends from this process wake it at once (`wake`,
-    # AzuriteQueueSender.waker); others' are received within this.
+    # AzuriteQueueSender.waker); others' are received within the idle interval, which backs off as the
+    # Functions host's queue polling does: from `idle_poll_seconds`, doubled after each empty receive up to
+    # `max_idle_poll_seconds`, and back to the start at a message or a local send (next_idle_wait). Idle
+    # receives were most of the devhost's idle CPU (docs/benchmarks.md).
     idle_poll_seconds: float = 0.2
+    max_idle_poll_seconds: float = 2.0
     wake: asyncio.Event | None = None
     max_concurrent_calls: int = MAX_CONCURRENT_CALLS
 
@@ -129,6 +139,7 @@ class QueueTrigger:
                 except ResourceExistsError:
                     pass
             in_flight: set[asyncio.Task] = set()
+            wait = self.idle_poll_seconds
             while not stop.is_set():
                 free = self.max_concurrent_calls - len(in_flight)
                 if free <= 0:  # every slot busy: receive again when one is free (or on stop)
@@ -150,21 +161,25 @@ class QueueTrigger:
                     delivery = asyncio.create_task(self._deliver(queue, dead, message))
                     in_flight.add(delivery)
                     delivery.add_done_callback(in_flight.discard)
+                woken = False
                 if not received:
-                    await self._idle(stop)
+                    woken = await self._idle(stop, wait)
+                wait = next_idle_wait(wait, bool(received) or woken, self.idle_poll_seconds,
+                                      self.max_idle_poll_seconds)
             if in_flight:  # stopping: deliveries under way settle first, as before
                 await asyncio.gather(*in_flight, return_exceptions=True)
 
-    async def _idle(self, stop: asyncio.Event) -> None:
-        """Until the next receive: the idle poll interval, cut short by a stop or a local send."""
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> bool:
+        """Until the next receive: `seconds`, cut short by a stop or a local send (True: a send woke it)."""
         waits = [asyncio.ensure_future(stop.wait())]
         if self.wake is not None:
             waits.append(asyncio.ensure_future(self.wake.wait()))
         try:
-            await asyncio.wait(waits, timeout=self.idle_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
+        return self.wake is not None and self.wake.is_set()
 
     async def _deliver(self, queue: QueueClient, dead: QueueClient, message: QueueMessage) -> None:
         try:

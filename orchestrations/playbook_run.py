@@ -77,6 +77,8 @@ class DurableDriver:
                 payload = self.base | {"index": command.index, "action": command.action, "first": command.first}
                 if command.alert is not None:  # with what the run learned of its user and device
                     payload["alert"] = command.alert
+                if command.steps is not None:
+                    payload["steps"] = command.steps
                 step, failure = yield from self._call(run_step, payload)
                 return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
             case cmd.DescribeStep():

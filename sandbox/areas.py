@@ -20,6 +20,7 @@ from . import (
     auth_methods,
     batch,
     chat_receivers,
+    entra_devices,
     exchange_admin,
     graph_routes,
     identity_protection,
@@ -56,6 +57,7 @@ AREAS: list[Area] = [
     Area("users", graph_routes=graph_routes.routes),
     Area("batch", graph_routes=batch.routes),
     Area("intune", graph_routes=intune.routes, web_routes=intune.web_routes, seed_tenant=intune.seed_tenant),
+    Area("entra_devices", graph_routes=entra_devices.routes, seed_tenant=entra_devices.seed_tenant),  # after intune
     Area("named_locations", graph_routes=named_locations.routes, web_routes=named_locations.web_routes,
          seed_tenant=named_locations.seed_tenant),
     Area("auth_methods", graph_routes=auth_methods.routes, web_routes=auth_methods.web_routes,

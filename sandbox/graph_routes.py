@@ -68,6 +68,11 @@ def _project(user: UserRecord, fields: list[str] | None) -> dict[str, Any]:
     return {name: user.props.get(name) for name in wanted}
 
 
+# For other areas that return users (a device's registered owners): `$select` read and applied as here.
+selected_user_fields = _selected
+user_view = _project
+
+
 def _context_url(entity_set: str, fields: list[str] | None, entity: bool) -> str:
     select = f"({','.join(fields)})" if fields else ""
     return f"{GRAPH_ROOT}/$metadata#{entity_set}{select}{'/$entity' if entity else ''}"
@@ -100,6 +105,21 @@ async def get_user(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         body = _project(_find_user(ctx), fields)
     return GraphResponse(200, {"@odata.context": _context_url("users", fields, entity=True), **body})
+
+
+@routes.get("/users/{user}/manager")
+async def get_manager(ctx: HandlerContext) -> GraphResponse:
+    # Graph answers the manager as a directoryObject (a user here), and 404 Request_ResourceNotFound naming
+    # 'manager' when the user has none (or the manager was deleted).
+    fields = _selected(ctx)
+    with ctx.state.lock:
+        user = _find_user(ctx)
+        manager = ctx.tenant.find_user(user.manager) if user.manager else None
+        if manager is None:
+            raise not_found("manager")
+        body = _project(manager, fields)
+    return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#directoryObjects/$entity",
+                               "@odata.type": "#microsoft.graph.user", **body})
 
 
 @routes.get("/users/{user}/memberOf")

@@ -22,6 +22,8 @@ class UserSpec(BaseModel):
     memberOf: list[dict[str, Any]] = Field(default_factory=list)
     # Guests have no Exchange mailbox in the tenant, so sendMail as them fails. None = Members only.
     hasMailbox: bool | None = None
+    # The user's manager (GET /users/{id}/manager): a user id or UPN of the same tenant; None: no manager (404).
+    manager: str | None = None
 
     @field_validator("id")
     @classmethod

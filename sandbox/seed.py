@@ -105,7 +105,7 @@ def contoso() -> TenantSpec:
         domain=d,
         users=[
             _member("87d349ed-44d7-43e1-9a83-5f2406dee5bd", "Adele", "Vance", f"adele.vance@{d}", "Retail Manager",
-                    department="Retail", memberOf=[all_company]),
+                    department="Retail", memberOf=[all_company], manager=f"admin@{d}"),
             _member("48d31887-5fad-4d73-a9f5-3c356e68a038", "Megan", "Bowen", f"megan.bowen@{d}", "Marketing Manager",
                     department="Marketing", memberOf=[all_company, user_admin]),
             _member("f0c7b7a2-9e3d-4c1a-8d55-6b2f1e9a4c37", "MOD", "Administrator", f"admin@{d}", "IT Administrator",

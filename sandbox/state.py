@@ -36,19 +36,21 @@ class UserRecord:
     props: dict[str, Any]  # what Graph can return for the user
     member_of: list[dict[str, Any]]
     has_mailbox: bool
+    manager: str | None = None  # a user id or UPN of the same tenant (GET /users/{id}/manager)
     # Sandbox-only facts (Graph never returns passwordProfile); the password itself is never kept.
     force_change_password_next_sign_in: bool = False
     password_resets: int = 0
 
     @classmethod
     def from_spec(cls, spec: UserSpec) -> UserRecord:
-        props = spec.model_dump(exclude={"memberOf", "hasMailbox"})
+        props = spec.model_dump(exclude={"memberOf", "hasMailbox", "manager"})
         props.setdefault("createdDateTime", utc_now_iso())
         props.setdefault("signInSessionsValidFromDateTime", props["createdDateTime"])
         props.setdefault("lastPasswordChangeDateTime", props["createdDateTime"])
         props.setdefault("mail", None if spec.userType == "Guest" else spec.userPrincipalName)
         has_mailbox = spec.hasMailbox if spec.hasMailbox is not None else spec.userType == "Member"
-        return cls(props=props, member_of=copy.deepcopy(spec.memberOf), has_mailbox=has_mailbox)
+        return cls(props=props, member_of=copy.deepcopy(spec.memberOf), has_mailbox=has_mailbox,
+                   manager=spec.manager)
 
     @property
     def id(self) -> str:
@@ -66,6 +68,7 @@ class UserRecord:
                 "hasMailbox": self.has_mailbox,
                 "forceChangePasswordNextSignIn": self.force_change_password_next_sign_in,
                 "passwordResets": self.password_resets,
+                "manager": self.manager,
             },
         }
 

@@ -107,6 +107,7 @@ class AlertQuery:
     status: str | None = None
     source: str | None = None
     since: datetime | None = None
+    matched: bool | None = None  # True: some playbook matched it at intake; False: none did
     token: dict[str, str] | None = None
 
     @classmethod
@@ -120,10 +121,14 @@ class AlertQuery:
             raise InvalidQuery("unattributed", "is true or false")
         if unattributed == "true" and tenant_id:
             raise InvalidQuery("unattributed", "cannot be combined with tenantId")
+        matched = params.get("matched")
+        if matched not in (None, "true", "false"):
+            raise InvalidQuery("matched", "is true or false")
         token = params.get("continuationToken")
         return cls(limit=limit, tenant_id=tenant_id, unattributed=unattributed == "true",
                    severity=_enum(params, "severity", Severity), status=_enum(params, "status", AlertStatus),
                    source=_enum(params, "source", AlertSource), since=since,
+                   matched=None if matched is None else matched == "true",
                    token=decode_token(token) if token is not None else None)
 
     def odata(self) -> tuple[str, dict[str, Any]]:
@@ -134,6 +139,8 @@ class AlertQuery:
             params["until"] = inverted_time(self.since) + "}"
         if self.unattributed:
             clauses.append("attribution eq 'unattributed'")
+        if self.matched is not None:  # rows listed before `matched` existed have neither value
+            clauses.append("matched gt 0" if self.matched else "matched eq 0")
         for name, value in (("tenantId", self.tenant_id), ("severity", self.severity), ("status", self.status),
                             ("source", self.source)):
             if value is not None:

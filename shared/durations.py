@@ -1,8 +1,10 @@
 """ISO 8601 durations (`PT4H`, `P1DT12H`, `PT30S`) as playbook parameters.
 
 Only the day-and-time form: months and years have no fixed length, and a week is written `P7D`.
-Durable Functions' timers in Python are limited to six days (longer ones are split by the SDK but a
-cancelled long timer may keep an instance open), so every duration Riposte waits on stays below that.
+One durable timer in Python stays under six days (the Azure Storage backend's limit; the SDK's own
+splitting needs the host's timer settings, and a cancelled long timer may keep an instance open), so:
+approval deadlines stay below `MAX_WAIT`, and `wait` / `wait_until` (up to `MAX_LONG_WAIT`) sleep on a
+chain of timers of at most `MAX_TIMER` each, one after the other (shared/interpreter/machine.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 MAX_WAIT = timedelta(days=6) - timedelta(seconds=1)
+MAX_TIMER = MAX_WAIT  # one durable timer; a wait that fitted in one before still makes exactly that one timer
+MAX_LONG_WAIT = timedelta(days=30)  # wait and wait_until: chained timers (the brief's 7-day escalation steps)
 
 _DURATION = re.compile(
     r"^P(?:(?P<days>\d{1,3})D)?(?:T(?:(?P<hours>\d{1,4})H)?(?:(?P<minutes>\d{1,5})M)?(?:(?P<seconds>\d{1,6})S)?)?$")
@@ -49,7 +53,8 @@ def _bounded(minimum: timedelta, maximum: timedelta):
         if parsed < minimum:
             raise ValueError(f"must be at least {format_duration(minimum)}")
         if parsed > maximum:
-            raise ValueError(f"must be at most {format_duration(maximum)} (durable timers stay under six days)")
+            why = " (durable timers stay under six days)" if maximum == MAX_WAIT else ""
+            raise ValueError(f"must be at most {format_duration(maximum)}{why}")
         return parsed
     return check
 

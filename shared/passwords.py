@@ -21,6 +21,7 @@ import base64
 import json
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ from shared.store.tables import Tables
 REVEAL_KEY_SECRET = "password-reveal-key"  # noqa: S105 (the secret's name, not its value)
 REVEALS_TABLE = "PasswordReveals"
 REVEAL_TTL = timedelta(hours=1)
+# How often a new reset purges expired rows, at most (per process). The purge is a query of the whole table (an
+# hour of runs' rows): once per reset, its cost grew with the run rate. An expired row is refused by `take`
+# whenever it is asked for; the purge only keeps it from lingering, so a minute more is of no consequence.
+PURGE_EVERY_SECONDS = 60.0
 ACTION_TYPE = "force_password_reset"
 # Every primitive whose step may set passwords (and so may carry a reveal ticket).
 PASSWORD_ACTION_TYPES = (ACTION_TYPE, "disable_user_and_revoke")
@@ -217,6 +222,23 @@ class RevealStore:
         return len(rows)
 
 
+class PurgeSchedule:
+    """When the next reset purges expired reveals: the first one, then once per `every` seconds."""
+
+    def __init__(self, every: float = PURGE_EVERY_SECONDS, clock=time.monotonic):
+        self._every, self._clock, self._next = every, clock, None
+
+    def due(self) -> bool:
+        now = self._clock()
+        if self._next is not None and now < self._next:
+            return False
+        self._next = now + self._every
+        return True
+
+
+purges = PurgeSchedule()
+
+
 # --- a step that sets passwords ------------------------------------------------------------------
 @dataclass(frozen=True)
 class NotSealed:
@@ -302,10 +324,11 @@ async def seal_new_passwords(run_id: str, tenant_id: str, users: Sequence[Mappin
     try:
         pending = PendingPasswords(store, key, run_id, tenant_id, new_ticket(), datetime.now(UTC) + REVEAL_TTL,
                                    entries, step_index)
-        try:
-            await asyncio.to_thread(store.purge_expired)
-        except Exception:  # housekeeping only: never blocks a reset
-            log.warning("could not purge expired password reveals", exc_info=True)
+        if purges.due():
+            try:
+                await asyncio.to_thread(store.purge_expired)
+            except Exception:  # housekeeping only: never blocks a reset
+                log.warning("could not purge expired password reveals", exc_info=True)
         await pending._put()
     except Exception as exc:
         log.warning("password reveal store unavailable for run %s: %s", run_id, type(exc).__name__)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from shared import log_events
 from shared.alert_recording import run_request
 from shared.approvals.store import ApprovalStore
+from shared.errors import Refused
 from shared.models.run import OPEN_STATUSES, Run, RunStatus
 from shared.store.alerts import AlertStore
 from shared.store.directory import NotFound
@@ -72,6 +73,7 @@ class DurableClient(Protocol):
     async def get_status(self, instance_id: str) -> Any: ...
     async def start_new(self, orchestration_function_name: str, instance_id: str | None = None,
                         client_input: Any = None) -> str: ...
+    async def terminate(self, instance_id: str, reason: str) -> Any: ...
 
 
 async def instance_status(client: DurableClient, instance_id: str) -> str | None:
@@ -100,6 +102,22 @@ def stop_run(tables, run_id: str, status: RunStatus, reason: str, by: str, now: 
                                                       "reason": reason}, by)
     log_events.run_finished(run, by, reason)
     return run
+
+
+async def cancel_run(client: DurableClient, tables, audit, run_id: str, actor: str, now: datetime) -> Run:
+    """Stop a run that has not ended (POST /api/runs/{id}/cancel, the console's Cancel): terminate its instance,
+    record it cancelled with who did it, cancel its open approval gates, audit. Steps already done stay done
+    (roll them back after). NotFound for an unknown run; Refused (409) for one that has ended."""
+    run = await asyncio.to_thread(AlertStore(tables).get_run, run_id)
+    if run.status not in OPEN_STATUSES:
+        raise Refused(409, "run_ended", f"The run has ended already ({run.status.value}).")
+    reason = f"cancelled by {actor}"
+    try:
+        await client.terminate(run_id, reason)
+    except Exception as exc:  # no instance (lost): there is nothing to stop, the run is still recorded
+        log.warning("cancel %s: terminate failed (%s)", run_id, type(exc).__name__)
+    await asyncio.to_thread(stop_run, tables, run_id, RunStatus.CANCELLED, reason, actor, now, audit)
+    return await asyncio.to_thread(AlertStore(tables).get_run, run_id)
 
 
 async def recover(client: DurableClient, tables, audit, run: Run | None, run_id: str, now: datetime,

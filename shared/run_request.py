@@ -34,6 +34,7 @@ class StepRequest(CamelModel):
     index: int
     action: dict[str, Any]
     first: bool = False  # the first step to act: the run becomes `running`
+    steps: list[dict[str, Any]] | None = None  # the steps before it, for a step that reports them (notifications)
 
 
 class FinishRequest(CamelModel):

@@ -34,8 +34,10 @@ Variables (camelCase, as in the API):
 | `alert` | `id`, `source`, `sourceAlertId`, `tenantId`, `category`, `severity`, `title`, `description`, |
 |  | `createdAt`, `users`, `devices`, `ips`, `countries`, `mailboxes` |
 | `users` | the alert's users (same as `alert.users`): each `id`, `upn`, `displayName` |
-| `run` | `id`, `url` (the run in Riposte's API), `playbookId`, `playbookName`, `playbookVersion` |
+| `run` | `id`, `url` (the run's page in the console), `playbookId`, `playbookName`, `playbookVersion` |
 | `playbook` | `id`, `name`, `version` |
+| `steps` | the steps before this one, in order (`steps[0]` is the first): each `index`, `actionType`, |
+|  | `status`, `result`, `error` (`code`, `message`) or None, `reason`, `summary`, `line` |
 | `facts` | what the run read before this step about the alert's first user and first device: `user` |
 |  | (`id`, `upn`, `type`, `accountEnabled`, `isAdmin`, ...) and `device` (`id`, `name`, `platform`, ...) |
 
@@ -47,6 +49,11 @@ read from Graph, or a primitive recorded (disable_user reads each user), fills `
 `alert.users[0]`) where the alert left it out, a device's name `alert.devices[0].name` likewise, and
 `facts.user` / `facts.device` hold every fact read so far (each None, printed `(unknown)`, until a step
 reads it).
+
+`steps` is filled for notifications (notify_email, post_teams, post_slack; shared/step_report.py):
+`{{ steps[0].status }}`, `{% for s in steps %}{{ s.line }}\n{% endfor %}`. `summary` is what the step did
+in a line, `line` the step as the default text shows it. Other primitives see an empty list; a step that
+has not run yet is out of range (an error, so the default text is used).
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, StringConstraints
 
 from shared.interpreter.learned import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS
+from shared.step_report import template_steps
 
 if TYPE_CHECKING:
     from shared.primitives.context import AlertContext, RunContext
@@ -73,6 +81,8 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "users": "the alert's users: id, upn, displayName",
     "run": "the run: id, url, playbookId, playbookName, playbookVersion",
     "playbook": "the playbook: id, name, version",
+    "steps": "the steps before this one (steps[0] is the first): index, actionType, status, result, error, "
+             "reason, summary, line",
     "facts": "facts the run read: user (id, upn, type, accountEnabled, isAdmin, ...), device (id, name, ...)",
 }
 UNRESOLVED = "(unknown)"  # what a None prints as: visible, so a missing value is noticed
@@ -186,8 +196,9 @@ def template_text(max_chars: int) -> Any:
     return Annotated[str, StringConstraints(max_length=max_chars), AfterValidator(check_template)]
 
 
-def template_context(alert: AlertContext, run: RunContext, run_url: str) -> dict[str, Any]:
-    """The variables a template sees: plain JSON data, built from the alert and the run only."""
+def template_context(alert: AlertContext, run: RunContext, run_url: str,
+                     steps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The variables a template sees: plain JSON data, built from the alert, the run and its steps so far."""
     users = [{"id": u.id, "upn": u.upn, "displayName": u.display_name} for u in alert.entities.users]
     devices = [{"id": d.id, "name": d.name, "azureAdDeviceId": d.azure_ad_device_id} for d in alert.entities.devices]
     return {
@@ -202,6 +213,7 @@ def template_context(alert: AlertContext, run: RunContext, run_url: str) -> dict
         "run": {"id": run.run_id, "url": run_url, "playbookId": run.playbook_id, "playbookName": run.playbook_name,
                 "playbookVersion": run.playbook_version},
         "playbook": {"id": run.playbook_id, "name": run.playbook_name, "version": run.playbook_version},
+        "steps": template_steps(steps or []),
         "facts": {"user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | (alert.facts.get("user") or {}),
                   "device": dict.fromkeys(DEVICE_FACTS) | (alert.facts.get("device") or {})},
     }
@@ -247,8 +259,9 @@ class TemplateRenderer:
     errors: dict[str, str]
 
     @classmethod
-    def for_step(cls, alert: AlertContext, run: RunContext, run_url: str) -> TemplateRenderer:
-        return cls(template_context(alert, run, run_url), {})
+    def for_step(cls, alert: AlertContext, run: RunContext, run_url: str,
+                 steps: list[dict[str, Any]] | None = None) -> TemplateRenderer:
+        return cls(template_context(alert, run, run_url, steps), {})
 
     def text(self, name: str, source: str | None, default: Callable[[], str] | str, max_chars: int,
              single_line: bool = False) -> str:

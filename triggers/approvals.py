@@ -5,6 +5,10 @@ The approver's link (HTML pages):
 GET  /api/approvals/{id}/respond?token=...   the request and a form; decides nothing
 POST /api/approvals/{id}/respond             the form: decision, token, csrf, comment
 
+The signed-in page (a Teams card's buttons; the caller's sign-in, not a token, says who decides):
+GET  /api/approvals/{id}/decide[?as=...]      the request and a form; decides nothing
+POST /api/approvals/{id}/decide               the form: decision, csrf, comment
+
 The management API (SECURITY_MANAGE; a decision also needs the caller to be one of the gate's approvers):
 GET  /api/approvals?status=pending|approved|rejected|timedOut
 GET  /api/approvals/{id}
@@ -22,6 +26,7 @@ from pydantic import Field
 from shared import services
 from shared.api_model import CamelModel
 from shared.approvals import link, signed_in
+from shared.approvals import signed_in_page as signed_in_page_code
 from shared.approvals.decisions import Refusal
 from shared.approvals.records import MAX_COMMENT, ApprovalStatus
 from shared.auth import Permission, Principal
@@ -55,6 +60,8 @@ def _page(page: link.Page) -> func.HttpResponse:
     headers = dict(PAGE_HEADERS)
     if page.set_cookie:
         headers["Set-Cookie"] = page.set_cookie
+    if page.location:
+        headers["Location"] = page.location
     return func.HttpResponse(page.html, status_code=page.status, headers=headers, mimetype="text/html",
                              charset="utf-8")
 
@@ -72,6 +79,21 @@ async def approval_response(req: func.HttpRequest, client: df.DurableOrchestrati
                                     services.approvals(), get_settings(), client.raise_event, datetime.now(UTC),
                                     audit=services.audit(),
                                     recover_run=signed_in.run_recoverer(client, services.approval_deps())))
+
+
+@bp.route(route="api/approvals/{id}/decide", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def signed_in_page(req: func.HttpRequest) -> func.HttpResponse:
+    return _page(await signed_in_page_code.show(req.route_params["id"], req.params, req.headers,
+                                                services.approvals(), get_settings(), datetime.now(UTC)))
+
+
+@bp.route(route="api/approvals/{id}/decide", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+async def signed_in_decision(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return _page(await signed_in_page_code.respond(
+        req.route_params["id"], req.headers, req.get_body() or b"", services.approvals(), get_settings(),
+        client.raise_event, datetime.now(UTC), audit=services.audit(),
+        recover_run=signed_in.run_recoverer(client, services.approval_deps())))
 
 
 # --- management API ---------------------------------------------------------------------------------

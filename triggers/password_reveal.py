@@ -12,10 +12,11 @@ import asyncio
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared import passwords, services
+from shared import services
 from shared.auth import Permission, Principal
 from shared.errors import Refused
 from shared.ids import checked_id
+from shared.password_reveals import reveal_step
 from triggers.api import respond_async
 from triggers.http_responses import error_response, json_response
 
@@ -33,10 +34,8 @@ async def _reveal(req: func.HttpRequest, who: Principal) -> func.HttpResponse:
     run_id, raw_index = checked_id(req.route_params["id"], "id"), req.route_params.get("index", "")
     if not raw_index.isdigit() or len(raw_index) > 4:
         raise Refused(400, "invalid_request", "The step index is a number.", field="index")
-    run = await asyncio.to_thread(services.alerts().get_run, run_id)
-    outcome = await asyncio.to_thread(passwords.reveal, run, int(raw_index), services.reveal_store())
-    if outcome.audit is not None:
-        await asyncio.to_thread(services.audit().record, "password.reveal", run_id, outcome.audit, who.name)
+    outcome = await asyncio.to_thread(reveal_step, run_id, int(raw_index), who.name, alerts=services.alerts(),
+                                      vault=services.reveal_store(), audit=services.audit())
     if outcome.status != 200:
         response = error_response(outcome.status, outcome.code, outcome.message)
         response.headers.update(NO_STORE)

@@ -1,20 +1,16 @@
 """Run history: GET /api/runs (filtered, paged: triggers/run_listing.py) or ?alertId=..., GET /api/runs/{id}
 (with every step); rollback and cancel."""
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from shared import services
+from shared import run_recovery, services
 from shared.auth import Permission
-from shared.errors import Refused
 from shared.ids import checked_id
-from shared.models.run import OPEN_STATUSES, RunStatus
 from shared.rollback import roll_back_run
-from shared.run_recovery import stop_run
 from triggers.api import path_id, respond, respond_async
 from triggers.http_responses import json_response
 from triggers.run_listing import list_all_runs
@@ -59,17 +55,8 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     """Stop a run that has not ended (SECURITY_MANAGE): terminate its instance, record it cancelled with who
     did it, cancel its open approval gates, audit. Steps already done stay done (roll them back after)."""
     async def cancel(who):
-        run_id = path_id(req)
-        run = await asyncio.to_thread(services.alerts().get_run, run_id)
-        if run.status not in OPEN_STATUSES:
-            raise Refused(409, "run_ended", f"The run has ended already ({run.status.value}).")
-        reason = f"cancelled by {who.name}"
-        try:
-            await client.terminate(run_id, reason)
-        except Exception as exc:  # no instance (lost): there is nothing to stop, the run is still recorded
-            log.warning("cancel %s: terminate failed (%s)", run_id, type(exc).__name__)
-        await asyncio.to_thread(stop_run, services.tables(), run_id, RunStatus.CANCELLED, reason, who.name,
-                                datetime.now(UTC), services.audit())
-        return json_response(await asyncio.to_thread(services.alerts().get_run, run_id))
+        run = await run_recovery.cancel_run(client, services.tables(), services.audit(), path_id(req), who.name,
+                               datetime.now(UTC))
+        return json_response(run)
 
     return await respond_async(req, Permission.RUN, cancel)

@@ -3,7 +3,7 @@
 The run orchestrator (run id == Durable instance id):
 1. calls an activity that awaits `open_gate(opening, deps, store)`: the gate's record is created (once:
    a retried activity finds it and sends nothing again), each approver is emailed their own link, and a
-   Teams channel is told (no link in it);
+   Teams channel is told (its buttons open the signed-in approval page: no token in it);
 2. waits for a wake-up event from any approver's slot (`event_name(step_index, slot)`) raced against a durable
    timer at the deadline, and on each wake-up (and when the timer fires) calls an activity that reads the
    stored decisions and counts them (`tally`). The decision table is the gate's truth; an event only wakes
@@ -27,6 +27,7 @@ from pydantic import Field, field_validator
 from shared import log_events, outbound_http
 from shared.api_model import CamelModel
 from shared.approvals import notices
+from shared.approvals.paths import decide_url
 from shared.approvals.records import (
     AlertSummary,
     ApprovalRecord,
@@ -41,6 +42,7 @@ from shared.flow.quorum import Quorum
 from shared.primitives.context import AlertContext, RunContext, StepDependencies
 from shared.primitives.notify import NotifyEmailParams, send_notification
 from shared.primitives.webhook import delivery_failure, outbound_json, secret_or_failure, send_with_retries
+from shared.run_links import run_page_url
 from shared.schemas.flow import ApprovalParams
 
 if TYPE_CHECKING:
@@ -192,7 +194,7 @@ def close_gate(store: ApprovalStore, approval_id: str, outcome: Outcome, counted
 # --- notifying --------------------------------------------------------------------------------------
 async def _notify(record: ApprovalRecord, opening: GateOpening,
                   deps: StepDependencies) -> tuple[list[str], list[NotifyError]]:
-    run_url = f"{deps.settings.public_base_url}/api/runs/{record.run_id}"
+    run_url = run_page_url(deps.settings.public_base_url, record.run_id)
     results = await asyncio.gather(*(_email(record, approver, opening, deps, run_url)
                                      for approver in record.approvers))
     notified = [a for a, error in zip(record.approvers, results, strict=True) if error is None]
@@ -237,7 +239,8 @@ async def _post_teams(record: ApprovalRecord, secret: str, deps: StepDependencie
         outbound_http.require_secure(url)
     except outbound_http.InsecureUrlError as exc:
         return NotifyError(to="teams", code="insecure_url", message=f"The URL in secret '{secret}' is refused: {exc}.")
-    body = outbound_json(notices.teams_card(record, run_url))
+    base = deps.settings.public_base_url
+    body = outbound_json(notices.teams_card(record, run_url, lambda approver: decide_url(base, record.id, approver)))
 
     def make_request() -> httpx.Request:
         return httpx.Request("POST", url, content=body, headers={

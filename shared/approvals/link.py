@@ -28,7 +28,7 @@ from shared.approvals.decisions import (
     user_agent,
 )
 from shared.approvals.gates import respond_path
-from shared.approvals.records import MAX_COMMENT, Decision
+from shared.approvals.records import MAX_COMMENT, ApprovalRecord, Decision
 from shared.approvals.store import ApprovalStore
 from shared.approvals.tokens import (
     SigningKeyError,
@@ -55,9 +55,10 @@ class Page:
     status: int
     html: str
     set_cookie: str | None = None
+    location: str | None = None  # a redirect's target (sign-in)
 
 
-def _refused(status: int, heading: str, message: str) -> Page:
+def refused_page(status: int, heading: str, message: str) -> Page:
     return Page(status, pages.message_page(heading, message))
 
 
@@ -119,10 +120,10 @@ def _verify(approval_id: str, token: str, now: datetime) -> tuple[bytes, str] | 
     try:
         key = load_signing_key()
     except SigningKeyError:
-        return _refused(*NOT_CONFIGURED)
+        return refused_page(*NOT_CONFIGURED)
     verified = verify(key, token, approval_id, now)
     if not verified.ok:
-        return _refused(*_VERDICTS[verified.verdict])
+        return refused_page(*_VERDICTS[verified.verdict])
     assert verified.approver is not None
     return key, verified.approver
 
@@ -132,8 +133,8 @@ async def show(approval_id: str, query: Mapping[str, str], headers: Mapping[str,
     """GET: the request and a form, for the approver the token names. Changes nothing but the CSRF cookie."""
     token = query.get("token", "")
     if not token:
-        return _refused(400, "This link is incomplete", "The link has no token. Open the link from your email "
-                        "exactly as it was sent.")
+        return refused_page(400, "This link is incomplete", "The link has no token. Open the link from your "
+                            "email exactly as it was sent.")
     checked = _verify(approval_id, token, now)
     if isinstance(checked, Page):
         return checked
@@ -141,10 +142,16 @@ async def show(approval_id: str, query: Mapping[str, str], headers: Mapping[str,
     try:
         record = await asyncio.to_thread(store.get, approval_id)
     except NotFound:
-        return _refused(404, "Request not found", "This approval request no longer exists.")
+        return refused_page(404, "Request not found", "This approval request no longer exists.")
+    return decision_page(record, approver, key, headers, settings, now, respond_path(approval_id), token)
+
+
+def decision_page(record: ApprovalRecord, approver: str, key: bytes, headers: Mapping[str, str],
+                  settings: AppSettings, now: datetime, action: str, token: str = "") -> Page:
+    """The form for this approver (and the CSRF cookie it needs), or why they cannot decide now."""
     refused = refusal_for(record, approver, now)
     if refused is not None and refused.code == "not_an_approver":
-        return _refused(403, "Not an approver", "You are no longer an approver of this request.")
+        return refused_page(403, "Not an approver", "You are no longer an approver of this request.")
     if refused is not None and refused.code == "already_decided":  # opening the link again decides nothing
         return Page(200, pages.status_page(record, "Already decided", refused.message))
     if refused is not None:
@@ -154,30 +161,29 @@ async def show(approval_id: str, query: Mapping[str, str], headers: Mapping[str,
     if not is_csrf_cookie(cookie):
         cookie = new_csrf_cookie()
     assert cookie is not None
-    html = pages.form_page(record, approver, token, csrf_field(key, cookie, approval_id, approver),
-                           respond_path(approval_id))
+    html = pages.form_page(record, approver, token, csrf_field(key, cookie, record.id, approver), action)
     return Page(200, html, set_cookie=set_cookie_header(settings, cookie))
 
 
-def _form(headers: Mapping[str, str], body: bytes) -> dict[str, str] | Page:
+def read_form(headers: Mapping[str, str], body: bytes) -> dict[str, str] | Page:
     content_type = _lowered(headers).get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM_TYPE:
-        return _refused(400, "Not a form", "Send the decision with the form on the approval page.")
+        return refused_page(400, "Not a form", "Send the decision with the form on the approval page.")
     if len(body) > MAX_FORM_BYTES:
-        return _refused(400, "Too large", "The form is too large.")
+        return refused_page(400, "Too large", "The form is too large.")
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
-        return _refused(400, "Not a form", "The form could not be read.")
+        return refused_page(400, "Not a form", "The form could not be read.")
     if any(len(values) != 1 for values in fields.values()):
-        return _refused(400, "Not a form", "Each field is sent once.")
+        return refused_page(400, "Not a form", "Each field is sent once.")
     return {name: values[0] for name, values in fields.items()}
 
 
-def _comment(text: str | None) -> str | Page | None:
+def clean_comment(text: str | None) -> str | Page | None:
     cleaned = "".join(c for c in (text or "") if c.isprintable() or c in "\n\t").strip()
     if len(cleaned) > MAX_COMMENT:
-        return _refused(400, "Comment too long", f"A comment has at most {MAX_COMMENT} characters.")
+        return refused_page(400, "Comment too long", f"A comment has at most {MAX_COMMENT} characters.")
     return cleaned or None
 
 
@@ -186,19 +192,19 @@ async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[s
                   *, audit: AuditLog, recover_run: RecoverRun | None = None) -> Page:
     """POST: take the decision of the approver the token names."""
     if cross_site(headers, settings):
-        return _refused(403, "Refused", "This form can only be sent from the approval page itself.")
-    form = _form(headers, body)
+        return refused_page(403, "Refused", "This form can only be sent from the approval page itself.")
+    form = read_form(headers, body)
     if isinstance(form, Page):
         return form
     field_token, query_token = form.get("token", ""), query.get("token", "")
     if field_token and query_token and field_token != query_token:
-        return _refused(400, "Two different links", "The request carries two different tokens.")
+        return refused_page(400, "Two different links", "The request carries two different tokens.")
     token = field_token or query_token
     if not token:
-        return _refused(400, "Missing token", "The form has no token. Open the link from your email again.")
+        return refused_page(400, "Missing token", "The form has no token. Open the link from your email again.")
     if form.get("decision") not in ("approve", "reject"):
-        return _refused(400, "No decision", "Choose Approve or Reject.")
-    comment = _comment(form.get("comment"))
+        return refused_page(400, "No decision", "Choose Approve or Reject.")
+    comment = clean_comment(form.get("comment"))
     if isinstance(comment, Page):
         return comment
     checked = _verify(approval_id, token, now)
@@ -207,12 +213,12 @@ async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[s
     key, approver = checked
     if not csrf_matches(key, read_cookie(headers, cookie_name(settings)), form.get("csrf"), approval_id,
                         approver):
-        return _refused(403, "Refused", "This form has expired or was not sent from the approval page. Open the "
+        return refused_page(403, "Refused", "This form has expired or was not sent from the approval page. Open the "
                         "link from your email again.")
     try:
         record = await asyncio.to_thread(store.get, approval_id)
     except NotFound:
-        return _refused(404, "Request not found", "This approval request no longer exists.")
+        return refused_page(404, "Request not found", "This approval request no longer exists.")
     decision = Decision(approver=approver, decision=form["decision"], at=now, address=client_address(headers),
                         user_agent=user_agent(headers), via="link", comment=comment)
     result = await submit_decision(store, record, decision, raise_event, now=now, audit=audit,
@@ -227,4 +233,4 @@ async def respond(approval_id: str, query: Mapping[str, str], headers: Mapping[s
         heading = "Not an approver"
     else:
         heading = "Not delivered"
-    return _refused(result.status, heading, result.message)
+    return refused_page(result.status, heading, result.message)

@@ -1,11 +1,12 @@
 """What approvers are sent when a gate opens: a plain-text email with their own link, and an optional
-Teams card that informs the channel and decides nothing.
+Teams card whose buttons open the signed-in approval page (the card itself carries no token).
 
 Plain text on purpose: the alert's fields come from whoever raised the alert and must not become markup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from shared.approvals.records import ApprovalRecord, CoveredStep
@@ -89,10 +90,14 @@ def _no_links(text: str) -> str:
     return one_line(text).replace("](", "] (")
 
 
-def teams_card(record: ApprovalRecord, run_url: str) -> dict[str, Any]:
-    """The channel learns that a decision is asked, of whom and by when. It carries NO approval link or
-    token: everyone in a channel sees a card, and a token there would let any of them decide as the
-    approver. Approvers decide through their own email link (or the API)."""
+MAX_APPROVER_BUTTONS = 5  # Teams shows at most 6 actions on a card; the last is the run
+
+
+def teams_card(record: ApprovalRecord, run_url: str, decide: Callable[[str | None], str]) -> dict[str, Any]:
+    """The channel learns that a decision is asked, of whom and by when, and each approver gets a button
+    that opens the signed-in approval page (`decide(approver)`: one click to decide). The card carries NO
+    approval token: everyone in a channel sees a card, so the page identifies the approver by their
+    sign-in, never by the link (shared/approvals/signed_in.py)."""
     alert = record.alert
     facts = [
         ("Severity", alert.severity),
@@ -107,6 +112,11 @@ def teams_card(record: ApprovalRecord, run_url: str) -> dict[str, Any]:
     text = f"If approved, Riposte will:\n{steps}\n\n{reject_text(record)} {timeout_text(record)}"
     if record.message:
         text += f"\n\n{_no_links(record.message[:MAX_MESSAGE])}"
-    text += "\n\nApprovers decide through the link in their own email."
+    text += "\n\nApprovers: your button opens the approval page, where you approve or reject once signed in."
     title = f"[Riposte] Approval needed: {_no_links(alert.title)}"[:150]
-    return teams_message(title, text, facts, run_url, alert.severity)
+    if len(record.approvers) <= MAX_APPROVER_BUTTONS:
+        buttons = [{"type": "Action.OpenUrl", "title": f"Decide as {a}", "url": decide(a)} for a in record.approvers]
+    else:
+        buttons = [{"type": "Action.OpenUrl", "title": "Approve or reject (approvers)", "url": decide(None)}]
+    buttons.append({"type": "Action.OpenUrl", "title": "Open the run", "url": run_url})
+    return teams_message(title, text, facts, run_url, alert.severity, actions=buttons)

@@ -113,7 +113,7 @@ _TEMPLATES = {
 {% include "gate.html" %}
 <h2>Your decision</h2>
 <form method="post" action="{{ action }}">
-<input type="hidden" name="token" value="{{ token }}">
+{% if token %}<input type="hidden" name="token" value="{{ token }}">{% endif %}
 <input type="hidden" name="csrf" value="{{ csrf }}">
 <label for="comment">Comment (optional)</label>
 <textarea id="comment" name="comment" rows="3" maxlength="{{ max_comment }}"></textarea>

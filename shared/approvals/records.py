@@ -20,7 +20,8 @@ MAX_COMMENT = 500
 MAX_USER_AGENT = 300
 
 DecisionValue = Literal["approve", "reject"]
-Via = Literal["link", "api", "console"]  # the mailed link, the API, the console's inbox
+Via = Literal["link", "api", "console", "signin"]  # the mailed link, the API, the console's inbox, the
+# signed-in page a Teams card opens
 Outcome = Literal["approved", "rejected", "timedOut"]
 
 

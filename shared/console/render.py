@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,17 @@ def _pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
 
 
+def _when(value: datetime | None) -> str:
+    """A time as technicians read it in every tenant: UTC, to the second."""
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s" if ms < 120_000 else f"{ms / 60_000:.1f} min"
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     # "approval-page/...": the mailed approval page's parts, so the console's inbox says exactly what it says.
@@ -33,6 +45,8 @@ def environment() -> Environment:
     env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["pretty_json"] = _pretty_json
+    env.filters["when"] = _when
+    env.filters["duration"] = _duration
     env.globals.update(NAV=NAV, CSRF_FIELD=CSRF_FIELD, Permission=Permission)
     return env
 

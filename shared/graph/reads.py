@@ -42,6 +42,7 @@ class GraphUser(GraphModel):
 
     id: str | None = None
     user_principal_name: str | None = None
+    mail: str | None = None
     account_enabled: bool | None = None
     user_type: str | None = None
     department: str | None = None

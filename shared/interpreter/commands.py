@@ -26,6 +26,8 @@ class RunPrimitive(Command):
     first: bool  # no step has acted yet: the run becomes `running`
     # The alert as this step gets it when the run has learned facts (interpreter/learned.py); None: as started.
     alert: dict[str, Any] | None = None
+    # The outcomes of the steps before it, for a primitive that reports them (notifications); else None.
+    steps: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

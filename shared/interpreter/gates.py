@@ -56,7 +56,8 @@ def decide(run: RunInterpreter, index: int, gate: ApprovalParams, covered: list[
                           "error": {"code": "approval_not_counted",
                                     "message": "The decisions could not be read at the deadline."}}
     outcome = counted["outcome"] or "timedOut"
-    details = {"approvalId": approval_id, "outcome": outcome, "approvals": counted["approvals"],
+    details = {"approvalId": approval_id, "outcome": outcome, "approvers": list(gate.approvers),
+               "approvals": counted["approvals"],
                "rejections": counted["rejections"], "notified": opened.get("notified", []),
                "deadline": deadline.isoformat()}
     if opened.get("notifyErrors"):

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from shared.durations import format_duration
+from shared.durations import MAX_TIMER, format_duration
 from shared.expressions import compile_expression
 from shared.interpreter import gates
 from shared.interpreter.commands import (
@@ -36,6 +36,7 @@ from shared.interpreter.events import Event, FactsRead, RunClosed, StepFinished,
 from shared.interpreter.learned import learn_from_check, learn_from_step, with_learned
 from shared.interpreter.progress import RunProgress
 from shared.interpreter.steps import not_run, step_record
+from shared.primitives.catalog import PRIMITIVES
 from shared.run_request import RunRequest
 from shared.schemas.flow import (
     ADMIN_CHECK,
@@ -170,7 +171,10 @@ class RunInterpreter:
                 yield from self._finish_flow_step(index, step)
                 return
         alert = with_learned(self._alert, self.learned) if self.learned else None
-        ran = yield from self.ask(RunPrimitive(index=index, action=action, first=not self.acted, alert=alert),
+        spec = PRIMITIVES.get(kind)
+        steps = self.progress.outcomes() if spec is not None and spec.reports_steps else None
+        ran = yield from self.ask(RunPrimitive(index=index, action=action, first=not self.acted, alert=alert,
+                                               steps=steps),
                                   StepFinished)
         if ran.failure:  # the activity itself failed (e.g. storage down): record it, go on
             self.progress.done(index, not_run(index, action, self.now, ran.failure), recorded=False)
@@ -225,10 +229,18 @@ class RunInterpreter:
         yield from self._record(pending, {"stepIndex": index, "kind": "timer", "until": until.isoformat(),
                                           "detail": detail})
         self.show({"step": index + 1, "waitingFor": detail, "until": until.isoformat()})
-        yield from self.ask(WaitUntil(until=until), TimerFired)
+        yield from self._sleep_until(until)
         step = step_record(index, "wait", "succeeded", started, self.now,
                            {"waited": format_duration(params.duration), "until": until.isoformat()})
         yield from self._finish_flow_step(index, step)
+
+    def _sleep_until(self, until: datetime) -> Script:
+        """Sleep on durable timers of at most MAX_TIMER each, one after the other, until `until` (a wait of up
+        to 30 days; one timer stays under the storage backend's six days)."""
+        while True:
+            yield from self.ask(WaitUntil(until=min(until, self.now + MAX_TIMER)), TimerFired)
+            if self.now >= until:
+                return
 
     def _wait_until(self, index: int, params: WaitUntilParams) -> Script:
         """Check, then wait `every` and check again, until the condition holds or the timeout passes."""
@@ -248,7 +260,7 @@ class RunInterpreter:
                                 {"until": deadline.isoformat(), "checks": checks}),
                     {"stepIndex": index, "kind": "condition", "until": deadline.isoformat(), "detail": detail})
             self.show({"step": index + 1, "waitingFor": detail, "until": deadline.isoformat(), "checks": checks})
-            yield from self.ask(WaitUntil(until=min(checked_at + params.every, deadline)), TimerFired)
+            yield from self._sleep_until(min(checked_at + params.every, deadline))
         met = bool(last.get("holds"))
         result = {"met": met, "checks": checks, "facts": last.get("facts", {})}
         if last.get("errors"):

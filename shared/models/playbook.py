@@ -113,6 +113,12 @@ def check_actions(actions: list) -> list:
             if later:
                 raise ValueError(f"actions[{i}] refers to steps[{later[0]}], which has not run yet at that "
                                  f"point: a condition can read only earlier steps (0 to {i - 1})")
+        for n, recipient in enumerate(getattr(action, "to", None) or []):
+            step = getattr(recipient, "step", None)
+            if step is not None and (step >= i or getattr(actions[step], "type", None) != "approval"):
+                gates = [j for j in range(i) if getattr(actions[j], "type", None) == "approval"] or "none"
+                raise ValueError(f"actions[{i}].to[{n}] names the approvers of step {step}, which is not an approval "
+                                 f"step before it (approval steps before it: {gates})")
         skipped = action.skip if isinstance(action, ConditionParams) else getattr(action, "covers", None)
         if skipped is not None and i + skipped >= len(actions):
             what = "skip" if isinstance(action, ConditionParams) else "covers"

@@ -7,9 +7,17 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from shared.api_model import CamelModel
+from shared.models.email import EmailAddress
 from shared.models.severity import Severity
 
 
@@ -31,6 +39,7 @@ class PsaSystem(StrEnum):
     AUTOTASK = "autotask"
 
 
+MAX_CONTACTS = 20
 PsaId = Annotated[int, Field(ge=1, le=2_147_483_647)]
 
 
@@ -69,12 +78,26 @@ class Tenant(CamelModel):
     subscription_ids: list[Guid] = Field(default_factory=list, max_length=500)
     workspace_ids: list[Guid] = Field(default_factory=list, max_length=100)
     psa: PsaMapping | None = None  # ticketing (create_psa_ticket); omitted from JSON when not set
+    # Who a notification to the tenant's contacts reaches (`{"role": "tenantContacts"}` in notify_email's `to`);
+    # omitted from JSON when empty.
+    contacts: list[EmailAddress] = Field(default_factory=list, max_length=MAX_CONTACTS)
+
+    @field_validator("contacts")
+    @classmethod
+    def _distinct_contacts(cls, contacts: list[str]) -> list[str]:
+        lowered = [c.lower() for c in contacts]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("lists an address twice")
+        return contacts
 
     @model_serializer(mode="wrap")
     def _omit_unset_psa(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
-        if self.psa is None and isinstance(data, dict):
-            data.pop("psa", None)
+        if isinstance(data, dict):
+            if self.psa is None:
+                data.pop("psa", None)
+            if not self.contacts:
+                data.pop("contacts", None)
         return data
 
 

@@ -11,6 +11,7 @@ from shared.flow.facts import FACT_PERMISSIONS
 from shared.playbook_templates.catalog import Template
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.permissions_doc import HOME_TENANT_PRIMITIVES
+from shared.primitives.recipients import RECIPIENT_PERMISSIONS
 from shared.schedules.models import POPULATION_PERMISSIONS, PopulationQuery
 from shared.sources.catalog import SOURCES
 
@@ -35,6 +36,10 @@ def template_permissions(template: Template) -> dict[str, list[str]]:
             graph.update(FACT_PERMISSIONS.get(root, ()))
         for path in compiled.references():  # a fact read on demand (user.mfaRegistered) has its own
             graph.update(FACT_PERMISSIONS.get(".".join(map(str, path[:2])), ()))
+    for action in actions:  # notify_email's recipients by role are read in the customer tenant
+        for recipient in action.get("to") or [] if action.get("type") == "notify_email" else []:
+            if isinstance(recipient, dict):
+                graph.update(RECIPIENT_PERMISSIONS.get(recipient.get("role"), ()))
     query = playbook.get("trigger", {}).get("population", {}).get("query")
     if query is not None:
         graph.update(POPULATION_PERMISSIONS[PopulationQuery(query)])

@@ -1,7 +1,7 @@
 """A template plus the installer's choices -> a playbook draft, validated like `POST /api/playbooks`.
 
 Parameters are checked twice: their JSON type here (a list of strings, a string, an integer within bounds),
-then their meaning by the playbook's own models once substituted (an address, a duration under six days, an
+then their meaning by the playbook's own models once substituted (an address, a wait of up to 30 days, an
 NCRONTAB expression ...). Either way the error names the parameter, `parameters.<name>`, not the place in
 the playbook it landed in.
 """

@@ -12,8 +12,10 @@ holds it (`webhookSecret`), never the URL: `RIPOSTE_SECRET_<NAME>` (a Key Vault 
   `channel_not_found`, ...). Everything Riposte puts in a Slack message is escaped (`&`, `<`, `>`), so an
   alert title cannot mention `@channel` or disguise a link.
 
-`title` and `text` are templates (shared/templates.py); without them a default summary is
-sent. Retries: see shared/primitives/webhook.py (429, 5xx, timeouts; at most 3 attempts). A retry after
+`title` and `text` are templates (shared/templates.py, which can read the earlier steps); without
+them a default summary is sent. Either way the message lists each earlier step's outcome (status, what was
+done, error: shared/step_report.py), and its button opens the run's page in the console.
+Retries: see shared/primitives/webhook.py (429, 5xx, timeouts; at most 3 attempts). A retry after
 a timeout may post the message twice; a duplicate notification is preferred to a lost one, and the
 primitives are `idempotent=False` so a run never repeats the step. Not reversible (a posted message
 stays posted).
@@ -37,6 +39,7 @@ from shared.primitives.webhook import (
     send_with_retries,
 )
 from shared.schemas.chat import MAX_TEXT, MAX_TITLE, PostSlackParams, PostTeamsParams
+from shared.step_report import steps_text
 from shared.templates import TemplateRenderer
 
 MAX_DESCRIPTION = 1000
@@ -66,13 +69,15 @@ def _facts(ctx: StepContext) -> list[tuple[str, str]]:
 
 
 def _texts(params: PostTeamsParams | PostSlackParams, ctx: StepContext) -> tuple[TemplateRenderer, str, str]:
-    renderer = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url(ctx))
+    renderer = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url(ctx), ctx.steps)
     title = renderer.text("title", params.title, lambda: _default_title(ctx), MAX_TITLE, single_line=True)
     text = renderer.text("text", params.text, lambda: _default_text(ctx), MAX_TEXT)
     return renderer, title, text
 
 
-def teams_message(title: str, text: str, facts: list[tuple[str, str]], link: str, severity: str) -> dict[str, Any]:
+def teams_message(title: str, text: str, facts: list[tuple[str, str]], link: str, severity: str,
+                  steps: str = "", actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An Adaptive Card 1.4: title, facts, text, the steps so far, and buttons (by default one: the run)."""
     body: list[dict[str, Any]] = [
         {"type": "TextBlock", "text": title, "wrap": True, "weight": "Bolder", "size": "Medium", "style": "heading",
          "color": "Attention" if severity in _HIGH else "Default"},
@@ -80,15 +85,25 @@ def teams_message(title: str, text: str, facts: list[tuple[str, str]], link: str
     ]
     if text:
         body.append({"type": "TextBlock", "text": text, "wrap": True})
+    if steps:
+        body += [{"type": "TextBlock", "text": "Steps so far", "weight": "Bolder", "wrap": True, "spacing": "Medium"},
+                 {"type": "TextBlock", "text": _card_lines(steps), "wrap": True}]
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
         "body": body,
-        "actions": [{"type": "Action.OpenUrl", "title": "Open the run", "url": link}],
+        "actions": actions if actions is not None else [{"type": "Action.OpenUrl", "title": "Open the run",
+                                                          "url": link}],
         "msteams": {"width": "Full"},
     }
     return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}]}
+
+
+def _card_lines(text: str) -> str:
+    # Adaptive Card text is markdown: one line per step needs a blank line between, and a step's text (it
+    # may carry alert data) must not become a link.
+    return "\n\n".join(line.replace("](", "] (") for line in text.splitlines())
 
 
 def slack_escape(text: str) -> str:
@@ -96,9 +111,12 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_message(title: str, text: str, facts: list[tuple[str, str]], link: str, fmt: str) -> dict[str, Any]:
+def slack_message(title: str, text: str, facts: list[tuple[str, str]], link: str, fmt: str,
+                  steps: str = "") -> dict[str, Any]:
     fallback = slack_escape(f"{title}\n{text}" if text else title)[:MAX_TEXT]
     if fmt == "text":
+        if steps:
+            fallback = (fallback + "\n" + slack_escape("Steps so far:\n" + steps))[:MAX_TEXT]
         return {"text": f"{fallback}\n{link}", "unfurl_links": False, "unfurl_media": False}
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:MAX_TITLE], "emoji": False}},
@@ -107,6 +125,9 @@ def slack_message(title: str, text: str, facts: list[tuple[str, str]], link: str
     ]
     if text:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(text)[:MAX_TEXT]}})
+    if steps:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn",
+                                                   "text": ("*Steps so far*\n" + slack_escape(steps))[:MAX_TEXT]}})
     blocks.append({"type": "actions", "elements": [
         {"type": "button", "text": {"type": "plain_text", "text": "Open the run"}, "url": link}]})
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
@@ -137,14 +158,14 @@ async def _post(service: str, label: str, secret: str, payload: dict[str, Any], 
 
 async def post_teams(params: PostTeamsParams, ctx: StepContext) -> StepOutcome:
     renderer, title, text = _texts(params, ctx)
-    payload = teams_message(title, text, _facts(ctx), run_url(ctx), ctx.alert.severity.value)
+    payload = teams_message(title, text, _facts(ctx), run_url(ctx), ctx.alert.severity.value, steps_text(ctx.steps))
     result = renderer.record({"channel": "teams", "webhookSecret": params.webhook_secret, "title": title})
     return await _post("teams", "The Teams webhook", params.webhook_secret, payload, ctx, result)
 
 
 async def post_slack(params: PostSlackParams, ctx: StepContext) -> StepOutcome:
     renderer, title, text = _texts(params, ctx)
-    payload = slack_message(title, text, _facts(ctx), run_url(ctx), params.format)
+    payload = slack_message(title, text, _facts(ctx), run_url(ctx), params.format, steps_text(ctx.steps))
     result = renderer.record({"channel": "slack", "webhookSecret": params.webhook_secret, "title": title,
                               "format": params.format})
     return await _post("slack", "The Slack webhook", params.webhook_secret, payload, ctx, result)
@@ -164,7 +185,7 @@ register(
         "Post the alert as an Adaptive Card to a Teams channel (Workflows / incoming webhook URL held in a secret).",
         (), (),
         idempotent=False, needs_user=False,
-        handler=post_teams, describe=_describe("Teams"),
+        handler=post_teams, describe=_describe("Teams"), reports_steps=True,
         example={"type": "post_teams", "webhookSecret": "teams-soc",
                  "text": "Contained {{ users|map(attribute='upn')|join(', ') }}. Run: {{ run.url }}"},
     ),
@@ -173,7 +194,7 @@ register(
         "Post the alert to a Slack channel (blocks or text; incoming webhook URL held in a secret).",
         (), (),
         idempotent=False, needs_user=False,
-        handler=post_slack, describe=_describe("Slack"),
+        handler=post_slack, describe=_describe("Slack"), reports_steps=True,
         example={"type": "post_slack", "webhookSecret": "slack-soc", "format": "blocks"},
     ),
 )

@@ -94,6 +94,9 @@ class StepContext:
     run: RunContext
     deps: StepDependencies
     step_index: int | None = None  # the step's place in the run (the runner sets it; None in describe/undo)
+    # The outcomes of the steps before it (a primitive that `reports_steps`: notifications), as the run
+    # recorded them: index, actionType, status, result, error, reason. Empty for other primitives.
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def tenant_graph(self) -> GraphServiceClient:
         """The Graph client of the alert's tenant (callers check `alert.tenant_id` first)."""

@@ -115,7 +115,8 @@ def _problem(label: dict[str, Any], code: str, message: str) -> dict[str, Any]:
     return label | {"error": {"code": code, "message": message}}
 
 
-async def _resolve_entity(graph: GraphServiceClient, entity: DeviceEntity) -> list[dict[str, Any]] | dict[str, Any]:
+async def resolve_alert_device(graph: GraphServiceClient,
+                               entity: DeviceEntity) -> list[dict[str, Any]] | dict[str, Any]:
     """The managed devices one alert device maps to, or a problem."""
     label = _entity_label(entity)
     listing = graph.device_management.managed_devices
@@ -197,7 +198,7 @@ async def _targets(params: DeviceTargetParams | TerminateDevicesParams, ctx: Ste
         graph = ctx.tenant_graph()
         targets = Targets([], [])
         for entity in entities:
-            found = await _resolve_entity(graph, entity)
+            found = await resolve_alert_device(graph, entity)
             if isinstance(found, dict):
                 targets.problems.append(found)
             else:

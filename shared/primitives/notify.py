@@ -1,19 +1,24 @@
 """notify_email: the alert and the run, as plain text, from the operator's notification mailbox.
 
-`subject` and `body` are templates over the alert and the run (shared/templates.py: sandboxed,
-checked when the playbook is saved, default text if one fails to render, with `templateErrors` recorded).
+`subject` and `body` are templates over the alert, the run and the steps before this one
+(shared/templates.py: sandboxed, checked when the playbook is saved, default text if one fails to
+render, with `templateErrors` recorded). The default body lists each earlier step's outcome (status, what was
+done, error: shared/step_report.py) and links to the run's page in the console.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.graph.errors import odata_error
 from shared.models.run import StepStatus
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
+from shared.primitives.recipients import RecipientRole, describe_recipient, resolve
 from shared.primitives.registry import Primitive, register
+from shared.run_links import run_page_url
 from shared.schemas.notify import MAX_SUBJECT, NotifyEmailParams
+from shared.step_report import steps_text
 from shared.templates import TemplateRenderer
 
 if TYPE_CHECKING:
@@ -27,7 +32,7 @@ def default_subject(alert: AlertContext) -> str:
     return f"[Riposte] {alert.severity.value.upper()}: {alert.title}"[:255]
 
 
-def body_text(alert: AlertContext, run: RunContext, run_url: str) -> str:
+def body_text(alert: AlertContext, run: RunContext, run_url: str, steps: list[dict[str, Any]] | None = None) -> str:
     """Plain text on purpose: alert fields come from outside and must not become markup."""
     users = ", ".join(u.upn or u.id or "?" for u in alert.entities.users) or "none named"
     lines = [
@@ -40,6 +45,10 @@ def body_text(alert: AlertContext, run: RunContext, run_url: str) -> str:
         "",
         alert.description[:MAX_DESCRIPTION],
         "",
+    ]
+    if steps:
+        lines += ["Steps so far:", steps_text(steps), ""]
+    lines += [
         f"Run: {run_url}",
         f"Alert id: {alert.id}",
     ]
@@ -48,7 +57,9 @@ def body_text(alert: AlertContext, run: RunContext, run_url: str) -> str:
 
 async def send_notification(graph: GraphServiceClient, sender: str, params: NotifyEmailParams,
                             alert: AlertContext, run: RunContext, run_url: str,
-                            subject: str | None = None, body: str | None = None) -> StepOutcome:
+                            subject: str | None = None, body: str | None = None,
+                            to: list[str] | None = None) -> StepOutcome:
+    """Send to `to` (resolved addresses), else to `params.to`, which must then be addresses only."""
     # msgraph's models and request bodies are imported where used: `import function_app` stays light.
     from msgraph.generated.models.body_type import BodyType
     from msgraph.generated.models.email_address import EmailAddress as GraphEmailAddress
@@ -57,18 +68,19 @@ async def send_notification(graph: GraphServiceClient, sender: str, params: Noti
     from msgraph.generated.models.recipient import Recipient
     from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 
+    addresses = to if to is not None else [a for a in params.to if isinstance(a, str)]
     message = Message(
         subject=subject or params.subject or default_subject(alert),
         body=ItemBody(content_type=BodyType.Text, content=body if body is not None else body_text(alert, run, run_url)),
-        to_recipients=[Recipient(email_address=GraphEmailAddress(address=a)) for a in params.to],
+        to_recipients=[Recipient(email_address=GraphEmailAddress(address=a)) for a in addresses],
     )
     try:
         await graph.users.by_user_id(sender).send_mail.post(
             SendMailPostRequestBody(message=message, save_to_sent_items=False))
     except odata_error() as exc:
         error = from_odata(exc)
-        return StepOutcome.failed(error.code, error.message, {"to": params.to})
-    return StepOutcome(StepStatus.SUCCEEDED, result={"to": params.to, "from": sender, "subject": message.subject})
+        return StepOutcome.failed(error.code, error.message, {"to": addresses})
+    return StepOutcome(StepStatus.SUCCEEDED, result={"to": addresses, "from": sender, "subject": message.subject})
 
 
 async def notify_email(params: NotifyEmailParams, ctx: StepContext) -> StepOutcome:
@@ -76,29 +88,43 @@ async def notify_email(params: NotifyEmailParams, ctx: StepContext) -> StepOutco
     if not (s.notify_tenant_id and s.notify_sender):
         return StepOutcome.failed("not_configured", "No notification mailbox is configured "
                                   "(RIPOSTE_NOTIFY_TENANT_ID and RIPOSTE_NOTIFY_SENDER).")
-    run_url = f"{s.public_base_url}/api/runs/{ctx.run.run_id}"
-    renderer = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url)
+    run_url = run_page_url(s.public_base_url, ctx.run.run_id)
+    renderer = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url, ctx.steps)
     subject = renderer.text("subject", params.subject, lambda: default_subject(ctx.alert), MAX_SUBJECT,
                             single_line=True) or default_subject(ctx.alert)
-    body = renderer.text("body", params.body, lambda: body_text(ctx.alert, ctx.run, run_url), MAX_BODY)
+    body = renderer.text("body", params.body, lambda: body_text(ctx.alert, ctx.run, run_url, ctx.steps), MAX_BODY)
+    roles = any(isinstance(r, RecipientRole) for r in params.to)
+    recipients = await resolve(params.to, ctx) if roles else None
+    if recipients is not None and not recipients.addresses:
+        outcome = StepOutcome.skipped("No recipient could be resolved: " + "; ".join(
+            f"{skip['role']}: {skip['reason']}" for skip in recipients.skipped[:5]))
+        outcome.result = {"recipients": recipients.record()}
+        return outcome
     outcome = await send_notification(ctx.deps.graph.for_tenant(s.notify_tenant_id), s.notify_sender, params,
-                                      ctx.alert, ctx.run, run_url, subject=subject, body=body)
+                                      ctx.alert, ctx.run, run_url, subject=subject, body=body,
+                                      to=recipients.addresses if recipients is not None else None)
+    if recipients is not None:
+        outcome.result["recipients"] = recipients.record()
     renderer.record(outcome.result)
     return outcome
 
 
 def describe_notify(params: NotifyEmailParams, ctx: StepContext) -> str:
-    run_url = f"{ctx.deps.settings.public_base_url}/api/runs/{ctx.run.run_id}"
-    subject = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url).text(
+    run_url = run_page_url(ctx.deps.settings.public_base_url, ctx.run.run_id)
+    subject = TemplateRenderer.for_step(ctx.alert, ctx.run, run_url, ctx.steps).text(
         "subject", params.subject, lambda: default_subject(ctx.alert), MAX_SUBJECT, single_line=True)
-    return f"Would email {', '.join(params.to)}: \"{subject}\"."
+    return f"Would email {', '.join(describe_recipient(r) for r in params.to)}: \"{subject}\"."
 
 
 register(Primitive(
     "notify_email", NotifyEmailParams,
-    "Email the alert and the run's progress to the given recipients from the configured sender.",
+    "Email the alert and each earlier step's outcome from the configured sender to addresses, or to roles "
+    "resolved through Graph when the step runs ({\"role\": affectedUser, manager, devicePrimaryUser, tenantContacts, "
+    "or approvers with \"step\"}; an unresolvable one is a recorded skip: docs/notifications.md).",
+    # Mail.Send in the operator's home tenant; resolving roles reads in the alert's tenant with
+    # recipients.RECIPIENT_PERMISSIONS (customer consent, docs/deploy.md).
     ("Mail.Send",), (),
     idempotent=False, needs_user=False,
-    handler=notify_email, describe=describe_notify,
+    handler=notify_email, describe=describe_notify, reports_steps=True,
     example={"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]},
 ))

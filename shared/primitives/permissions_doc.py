@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.primitives.catalog import PRIMITIVES
+from shared.primitives.recipients import RECIPIENT_PERMISSIONS
 from shared.sources.catalog import SOURCES
 
 BEGIN_MARKER = "<!-- primitives:begin -->"
@@ -178,7 +179,8 @@ def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping
     """The generated part of docs/deploy.md, without the markers."""
     primitives = PRIMITIVES if primitives is None else primitives
     sources = SOURCES if sources is None else sources
-    customer = _unique(customer_permissions(primitives) + source_permissions(sources))
+    customer = _unique(customer_permissions(primitives) + source_permissions(sources)
+                       + [p for reads in RECIPIENT_PERMISSIONS.values() for p in reads])
     home = home_permissions(primitives)
     home_only = [p for p in home if p not in customer]
     roles = customer_directory_roles(primitives)
@@ -193,7 +195,9 @@ def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping
         "",
         f"- **The app registration** lists every application permission: {_cell(_unique(customer + home))}.",
         f"- **Each customer tenant** needs: {_cell(customer)}, and the directory roles {_cell(roles)} for "
-        "Riposte's service principal.",
+        "Riposte's service principal. Those include the reads that resolve a notification's recipients by role "
+        f"({_cell(_unique(p for reads in RECIPIENT_PERMISSIONS.values() for p in reads))}, "
+        "[notifications.md](notifications.md#recipients)).",
         f"- **Your home tenant** (`RIPOSTE_NOTIFY_TENANT_ID`) needs: {_cell(home)}. Notifications go out from "
         "`RIPOSTE_NOTIFY_SENDER` there, never from a customer's mailbox.",
     ]

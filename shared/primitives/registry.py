@@ -42,6 +42,9 @@ class Primitive:
     # Targets beyond the alert's users (devices found in Intune); a `needs_user` primitive without it has
     # none when the alert names no user (shared/primitives/targets.py).
     no_targets: NoTargets | None = None
+    # Reports on the run so far (notifications): the run hands it the outcomes of the steps before it
+    # (`StepContext.steps`); other steps get none, so activity inputs stay small.
+    reports_steps: bool = False
 
     @property
     def destructive(self) -> bool:

@@ -23,7 +23,7 @@ log = logging.getLogger("riposte.steps")
 
 
 async def execute_step(index: int, action: dict, alert: AlertContext, run: RunContext,
-                       deps: StepDependencies) -> StepResult:
+                       deps: StepDependencies, steps: list[dict] | None = None) -> StepResult:
     started_at, clock = datetime.now(UTC), time.perf_counter()
     action_type = str(action.get("type", "?"))
     spec = PRIMITIVES.get(action_type)
@@ -31,7 +31,8 @@ async def execute_step(index: int, action: dict, alert: AlertContext, run: RunCo
         if spec is None:
             outcome = StepOutcome.failed("unknown_action", f"No primitive named '{action_type}'.")
         else:
-            outcome = await spec.handler(spec.params.model_validate(action), StepContext(alert, run, deps, index))
+            ctx = StepContext(alert, run, deps, index, steps or [])
+            outcome = await spec.handler(spec.params.model_validate(action), ctx)
             if not isinstance(outcome, StepOutcome):  # a primitive's bug; still a recorded failure, not a raise
                 raise TypeError(f"{action_type} returned {type(outcome).__name__}, not a StepOutcome")
     except ValidationError as exc:  # playbooks are validated on save; this guards stored data drift

@@ -38,6 +38,7 @@ from shared.ingest_auth import MIN_SECRET_LENGTH, sign
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepDependencies, StepOutcome
 from shared.primitives.registry import Primitive, register
+from shared.run_links import run_page_url
 from shared.schemas.webhook import MAX_MESSAGE, CallWebhookParams
 from shared.secrets import MissingSecretError
 from shared.templates import TemplateRenderer
@@ -197,7 +198,7 @@ def webhook_payload(renderer: TemplateRenderer, delivery: str, message: str | No
 
 
 def run_url(ctx: StepContext) -> str:
-    return f"{ctx.deps.settings.public_base_url}/api/runs/{ctx.run.run_id}"
+    return run_page_url(ctx.deps.settings.public_base_url, ctx.run.run_id)
 
 
 async def call_webhook(params: CallWebhookParams, ctx: StepContext) -> StepOutcome:

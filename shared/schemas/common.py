@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
-
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from shared.api_model import CamelModel
+from shared.models.email import EmailAddress
 
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value) or len(value) > 254:
-        raise ValueError("must be an email address")
-    return value
-
-
-EmailAddress = Annotated[str, AfterValidator(_email)]
+__all__ = ["EmailAddress"]  # re-exported: the primitives' parameter building blocks
 
 MAX_USER_TARGETS = 50
 

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from shared.api_model import CamelModel
-from shared.durations import duration
+from shared.durations import MAX_LONG_WAIT, duration
 from shared.expressions import Expression
 from shared.schemas.common import EmailAddress
 from shared.schemas.primitives import PRIMITIVE_PARAMS, is_destructive
@@ -30,7 +30,7 @@ MAX_REASON = 300
 
 class WaitParams(CamelModel):
     type: Literal["wait"]
-    duration: duration()
+    duration: duration(maximum=MAX_LONG_WAIT)  # up to 30 days: a chain of durable timers
     reason: str | None = Field(default=None, max_length=MAX_REASON)  # shown on the run while it waits
 
 
@@ -40,7 +40,7 @@ class WaitUntilParams(CamelModel):
     type: Literal["wait_until"]
     condition: Expression
     every: duration(maximum=timedelta(days=1)) = timedelta(minutes=15)
-    timeout: duration()
+    timeout: duration(maximum=MAX_LONG_WAIT)
     on_timeout: Literal["continue", "stop"] = "continue"  # continue: later steps see result.met == false
     reason: str | None = Field(default=None, max_length=MAX_REASON)
 

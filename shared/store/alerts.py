@@ -123,11 +123,13 @@ _LISTED = ("tenantId", "attribution", "source", "severity", "status", "title", "
 
 
 def list_entity(alert_entity: dict[str, Any]) -> dict[str, Any]:
-    """The alert's row in the list partition: its filterable fields and its document (no raw payload)."""
+    """The alert's row in the list partition: its filterable fields and its document (no raw payload).
+    `matched`: how many playbooks matched it at intake (each started one run, so its automatic runs)."""
     doc = {k: v for k, v in alert_entity.items() if k == "doc" or k.startswith("doc_")}
     return {"PartitionKey": LIST_PARTITION, "RowKey": list_row_key(alert_entity["receivedAt"],
                                                                    alert_entity["PartitionKey"]),
-            **{k: alert_entity[k] for k in _LISTED}, **doc}
+            **{k: alert_entity[k] for k in _LISTED}, "matched": len(get_json(alert_entity, "runIds", []) or []),
+            **doc}
 
 
 def _decision_docs(decisions: list[MatchDecision]) -> tuple[dict[str, int], list[dict[str, Any]]]:
@@ -176,6 +178,12 @@ def _run_entity(run: Run, rev: int = 0) -> dict[str, Any]:
 def run_rows(run: Run) -> dict[str, Any]:
     """A new run's row, for a run added to an alert stored before (a rise in severity: shared/alert_recording.py)."""
     return _run_entity(run)
+
+
+def step_entity(alert_id: str, run_id: str, step: StepResult) -> dict[str, Any]:
+    """A step's row in its alert's partition."""
+    return put_json({"PartitionKey": alert_id, "RowKey": f"step|{run_id}|{step.index:03d}",
+                     "status": step.status.value}, "doc", step.model_dump(mode="json", by_alias=True))
 
 
 def changed_run_entity(run: Run, read: dict[str, Any], failures: list[dict[str, Any]] | None = None
@@ -380,9 +388,7 @@ class AlertStore:
         alert_id = alert_id_of_run(run_id)
         if alert_id is None:
             raise NotFound(run_id)
-        self._table.upsert_entity(put_json({"PartitionKey": alert_id, "RowKey": f"step|{run_id}|{step.index:03d}",
-                                            "status": step.status.value}, "doc",
-                                           step.model_dump(mode="json", by_alias=True)), mode=UpdateMode.REPLACE)
+        self._table.upsert_entity(step_entity(alert_id, run_id, step), mode=UpdateMode.REPLACE)
 
     def set_run_status(self, run_id: str, status: RunStatus, *, started_at: datetime | None = None,
                        completed_at: datetime | None = None, waiting: Waiting | None = None,
@@ -402,9 +408,12 @@ class AlertStore:
         return self._change_run(run_id, change)
 
     def _change_run(self, run_id: str, change: Callable[[Run], bool], failures: list[dict[str, Any]] | None = None,
-                    attempts: int = 5) -> Run:
+                    attempts: int = 12) -> Run:
         """Read-change-write of the run row under its ETag: a cancel and a step's status update that race
-        cannot overwrite each other (the loser reads again). `change` returns False to write nothing."""
+        cannot overwrite each other (the loser reads again). `change` returns False to write nothing.
+
+        Each round of racing writers has one winner, so N writers need up to N attempts: 12, like the list
+        row's sync, not 5 (six racing writers could exhaust five and drop a status change)."""
         alert_id = alert_id_of_run(run_id)
         if alert_id is None:
             raise NotFound(run_id)

@@ -25,6 +25,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.loop_clients import PerLoop
+from shared.store.known_rows import KnownRows
 from shared.store.table_requests import LeanTable
 
 PROXY_SETTINGS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
@@ -40,7 +41,8 @@ class AsyncTables:
 
     def __init__(self, make_service: Callable[[], TableServiceClient], prefix: str = "riposte"):
         self._prefix = prefix
-        self._per_loop: PerLoop[_LoopClients] = PerLoop(lambda: _LoopClients(make_service()),
+        self.known = KnownRows()  # rows written last, for every loop's lean tables (shared/store/known_rows.py)
+        self._per_loop: PerLoop[_LoopClients] = PerLoop(lambda: _LoopClients(make_service(), self.known),
                                                         lambda clients: clients.service.close())
 
     @classmethod
@@ -60,8 +62,9 @@ class AsyncTables:
 
 
 class _LoopClients:
-    def __init__(self, service: TableServiceClient):
+    def __init__(self, service: TableServiceClient, known: KnownRows):
         self.service = service
+        self._known = known
         self._tables: dict[str, TableClient] = {}
         self._lean: dict[str, LeanTable] = {}
         self._lock = asyncio.Lock()
@@ -69,7 +72,7 @@ class _LoopClients:
     async def lean(self, name: str) -> LeanTable:
         lean = self._lean.get(name)
         if lean is None:
-            lean = self._lean[name] = LeanTable(await self.table(name))
+            lean = self._lean[name] = LeanTable(await self.table(name), self._known)
         return lean
 
     async def table(self, name: str) -> TableClient:

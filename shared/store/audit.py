@@ -53,17 +53,24 @@ class PendingEvent:
         return self.entity
 
 
+def audit_entity(event: str, subject: str, details: dict[str, Any], actor: str = "riposte",
+                 at: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """An event's row key and row: in its day's partition, keyed newest first."""
+    now = at or datetime.now(UTC)
+    row_key = _row_key(now)
+    entity = {"PartitionKey": now.astimezone(UTC).strftime("%Y-%m-%d"), "RowKey": row_key, "event": event,
+              "subject": subject, "actor": actor, "at": now}
+    return row_key, put_json(entity, "details", details)
+
+
 class AuditLog:
     def __init__(self, tables: Tables):
         self._tables = tables
 
     def record(self, event: str, subject: str, details: dict[str, Any], actor: str = "riposte",
                at: datetime | None = None) -> str:
-        now = at or datetime.now(UTC)
-        row_key = _row_key(now)
-        entity = {"PartitionKey": now.astimezone(UTC).strftime("%Y-%m-%d"), "RowKey": row_key, "event": event,
-                  "subject": subject, "actor": actor, "at": now}
-        self._tables(AUDIT).create_entity(put_json(entity, "details", details))
+        row_key, entity = audit_entity(event, subject, details, actor, at)
+        self._tables(AUDIT).create_entity(entity)
         return row_key
 
     def deliver(self, table: str, pending: dict[str, Any]) -> str:

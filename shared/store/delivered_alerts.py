@@ -9,9 +9,9 @@ Per delivery (the playbook revision is cached: shared/alert_recording.py):
   deliveries race past the query), then, after the runs are started (not on containment's critical path;
   the delivery is answered once they are written), the list row and a run-list row per run
   (shared/store/run_index.py). 3 requests with no match, 5 with one.
-Rows and their layout: shared/store/alerts.py. The query, the single-entity create and the upserts are built
-by shared/store/table_requests.py (the same requests as the SDK's methods, for less CPU); transactions and
-the rare status update use the SDK's methods.
+Rows and their layout: shared/store/alerts.py. The query, the creates, the upserts and the transactions are
+built by shared/store/table_requests.py (the same requests as the SDK's methods, for less CPU); the rare status
+update uses the SDK's method.
 """
 
 from __future__ import annotations
@@ -61,21 +61,27 @@ class DeliveredAlerts:
     async def list_open(self, runs: list[tuple[str, str]], now: datetime) -> None:
         """List (run id, alert id) pairs as open (shared/store/open_runs.py), before their run rows exist."""
         for transaction in open_run_rows(runs, now):
-            if len(transaction) == 1:  # the usual one run: an upsert costs a third of a $batch's CPU
-                await (await self._tables.lean(ALERTS)).upsert(transaction[0][1], UpdateMode.MERGE)
+            table = await self._tables.lean(ALERTS)
+            if len(transaction) == 1:  # the usual one run: an upsert costs less than a $batch
+                await table.upsert(transaction[0][1], UpdateMode.MERGE)
             else:
-                await (await self._tables(ALERTS)).submit_transaction(transaction)
+                await table.transaction(transaction)
 
     async def record_new(self, rows: list[dict[str, Any]]) -> bool:
         """Store a new alert's rows (shared/store/alerts.new_alert_rows); False if it was stored before (nothing
         is written then). The caller lists the alert and its runs (list_new) once the runs are started."""
-        table = await self._tables(ALERTS)
+        table = await self._tables.lean(ALERTS)
         first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
         try:
             if len(first) == 1:  # one entity (shared/store/alerts.py): a create, cheaper than a $batch of one
-                await (await self._tables.lean(ALERTS)).create(first[0])
+                await table.create(first[0])
             else:
-                await table.submit_transaction([("create", row) for row in first])
+                written = await table.transaction([("create", row) for row in first])
+                # The run rows as written: the run's move to running replaces them without reading them first
+                # (shared/store/known_rows.py).
+                for row, answer in zip(first, written, strict=True):
+                    if row["RowKey"].startswith("run|"):
+                        table.remember(row, answer.get("etag"))
         except ResourceExistsError:
             return False
         except TableTransactionError as exc:
@@ -84,7 +90,7 @@ class DeliveredAlerts:
             raise
         # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
         for start in range(0, len(rest), TRANSACTION_LIMIT):
-            await table.submit_transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
+            await table.transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
         return True
 
     async def record_runs(self, rows: list[dict[str, Any]]) -> list[str]:
@@ -108,9 +114,11 @@ class DeliveredAlerts:
         """The new runs' list rows (shared/store/run_index.py), as creates: a run's activity may have synced a
         newer one already. A crash before this leaves the runs pending and listed open, and the reconciler
         lists them (AlertStore.reindex)."""
+        table = await self._tables.lean(ALERTS)
         for row in run_rows:
+            listed = list_row(row)
             try:
-                await (await self._tables.lean(ALERTS)).create(list_row(row))
+                table.remember(listed, await table.create(listed))  # synced next without a read (known_rows.py)
             except ResourceExistsError:
                 pass
 

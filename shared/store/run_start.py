@@ -8,7 +8,8 @@ around two requests, then two more for the run's list row (docs/benchmarks.md, "
 through the async client's pipeline as shared/store/table_requests.py builds them, and the caller syncs the list
 row (RunIndex.sync with `changed`) once the step has acted. Same semantics: a stopped run stays so; a concurrent
 change (a cancel) makes the replace fail and the change is made again on what was read anew; the list row only
-moves forward, and one left behind by a crash is synced by the reconciler (shared/store/run_index.py).
+moves forward, and one left behind by a crash is synced by the reconciler (shared/store/run_index.py). The
+read-change-replace is shared/store/run_records.change_run, which the run's other records use too.
 """
 
 from __future__ import annotations
@@ -17,15 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
-
-from shared.models.run import Run, RunStatus, alert_id_of_run
-from shared.store.alerts import changed_run_entity, status_change
+from shared.models.run import Run, RunStatus
+from shared.store.alerts import status_change
 from shared.store.async_tables import AsyncTables
-from shared.store.directory import NotFound
-from shared.store.tables import ALERTS, get_json
-
-ATTEMPTS = 5  # as AlertStore._change_run
+from shared.store.run_records import change_run
 
 
 @dataclass(frozen=True)
@@ -39,24 +35,12 @@ class Marked:
 
 async def mark_running(tables: AsyncTables, run_id: str, now: datetime) -> Marked:
     """set_run_status(run_id, RUNNING, started_at=now, acted_at=now) but the list row's sync, async."""
-    alert_id = alert_id_of_run(run_id)
-    if alert_id is None:
-        raise NotFound(run_id)
     change = status_change(RunStatus.RUNNING, started_at=now, acted_at=now)
-    table = await tables.lean(ALERTS)
-    for _ in range(ATTEMPTS):
-        try:
-            entity = await table.get(alert_id, f"run|{run_id}")
-        except ResourceNotFoundError:
-            raise NotFound(run_id) from None
-        run = Run.model_validate(get_json(entity, "doc"))
-        first_act = run.acted_at is None
-        if not change(run):
-            return Marked(run, None)
-        changed = changed_run_entity(run, entity)
-        try:
-            await table.replace(changed, entity.metadata["etag"])
-            return Marked(run, changed, started=first_act)
-        except ResourceModifiedError:
-            continue
-    raise ResourceModifiedError(f"run {run_id} kept changing")
+    first_act: list[bool] = []  # per attempt: the run as read had not acted yet (the last attempt's counts)
+
+    def marking(run: Run) -> bool:
+        first_act.append(run.acted_at is None)
+        return change(run)
+
+    done = await change_run(tables, run_id, marking)
+    return Marked(done.run, done.changed, started=done.changed is not None and first_act[-1])

@@ -104,8 +104,11 @@ def test_duplicate_tenant_is_409_and_keeps_the_first(api):
     ({"id": "VALID", "name": "x", "subscriptionIds": ["nope"]}, "subscriptionIds[0]"),
     ({"id": "VALID", "name": "x", "workspaceIds": [guid(), "nope"]}, "workspaceIds[1]"),
     ({"id": "VALID", "name": "x", "owner": "me"}, "owner"),
+    ({"id": "VALID", "name": "x", "contacts": ["soc@x.example", "nope"]}, "contacts[1]"),
+    ({"id": "VALID", "name": "x", "contacts": ["soc@x.example", "SOC@x.example"]}, "contacts"),
+    ({"id": "VALID", "name": "x", "contacts": [f"c{n}@x.example" for n in range(21)]}, "contacts"),
 ], ids=["not-a-guid", "empty", "missing", "first-error-is-id", "bad-hex", "empty-name", "bad-subscription",
-        "bad-workspace", "extra-field"])
+        "bad-workspace", "extra-field", "bad-contact", "duplicate-contact", "too-many-contacts"])
 def test_invalid_tenant_is_400_naming_the_field(api, body, field):
     body = {k: (guid() if v == "VALID" else v) for k, v in body.items()}
     before = {t["id"] for t in api.get("/tenants").json()["value"]}
@@ -132,6 +135,15 @@ def test_put_replaces_the_tenant(api):
     expected = replacement | {"subscriptionIds": [], "workspaceIds": []}
     assert response.json() == expected
     assert api.get(url).json() == expected
+
+
+def test_a_tenant_keeps_its_contacts_and_omits_none(api):
+    tenant = new_tenant(api)
+    assert "contacts" not in tenant
+    url = f"/tenants/{tenant['id']}"
+    response = api.put(url, json={"name": tenant["name"], "contacts": ["soc@customer.example"]})
+    assert response.status_code == 200, response.text
+    assert api.get(url).json()["contacts"] == ["soc@customer.example"]
 
 
 def test_put_without_id_in_body_uses_the_url(api):

@@ -23,10 +23,13 @@ pytestmark = pytest.mark.stack
 
 READ, MANAGE, RUN = "read", "manage", "run"
 # The routes that are not the management API: alert senders (sender secrets, tests/api/test_ingest_auth_http.py),
-# the health probe (anonymous by design), the approval link's pages (its token, tests/approvals/test_link_http.py)
-# and Graph's notification endpoints (each notification's clientState, tests/notifications/).
+# the health probe (anonymous by design), the approval link's pages (its token, tests/approvals/test_link_http.py),
+# the signed-in approval page (the caller must be one of the gate's approvers) and Graph's notification
+# endpoints (each notification's clientState, tests/notifications/).
 NOT_MANAGEMENT = {"ingest_alerts", "ingest_tenant_alerts", "health", "approval_page", "approval_response",
                   "graph_notifications", "graph_lifecycle",
+                  # the signed-in approval page: being on the gate, not a role (tests/approvals/test_signed_in_http.py)
+                  "signed_in_page", "signed_in_decision",
                   # the console checks each page's permission itself (shared/console/dispatch.py, tests/console)
                   "console_page", "console_action"}
 

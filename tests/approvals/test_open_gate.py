@@ -104,7 +104,8 @@ async def test_each_approver_gets_their_own_link_once(server, deps, store, audit
     assert len(outbox(server)) == 2
 
 
-async def test_the_teams_card_informs_and_carries_no_token(server, deps, store, audit):
+async def test_the_teams_card_buttons_open_each_approvers_signed_in_page_and_carry_no_token(server, deps, store,
+                                                                                           audit):
     gate = opening(teams="teams-soc")
     result = await open_gate(gate, deps, store, audit=audit)
     assert result["notifyErrors"] == []
@@ -120,7 +121,19 @@ async def test_the_teams_card_informs_and_carries_no_token(server, deps, store, 
     assert facts["Approvers"] == ", ".join(APPROVERS)
     assert facts["Deadline"] == gate.deadline.strftime("%Y-%m-%d %H:%M UTC")
     assert "Would disable adele.vance" in text
-    assert card["actions"][0]["url"] == f"{PUBLIC_URL}/api/runs/{gate.run.run_id}"  # the run: behind sign-in
+    # One click per approver to the signed-in approval page (issue 15 item 6), then the run's page.
+    assert card["actions"] == [
+        *({"type": "Action.OpenUrl", "title": f"Decide as {a}",
+           "url": f"{PUBLIC_URL}/api/approvals/{result['approvalId']}/decide?as={a}"} for a in APPROVERS),
+        {"type": "Action.OpenUrl", "title": "Open the run", "url": f"{PUBLIC_URL}/runs/{gate.run.run_id}"}]
+
+
+async def test_a_gate_with_many_approvers_gets_one_button_for_all(server, deps, store, audit):
+    many = [f"approver{n}@msp.example" for n in range(7)]
+    result = await open_gate(opening(teams="teams-soc", approvers=many), deps, store, audit=audit)
+    card = teams_cards(server)[0]["body"]["attachments"][0]["content"]
+    assert [a["url"] for a in card["actions"]][:1] == [f"{PUBLIC_URL}/api/approvals/{result['approvalId']}/decide"]
+    assert len(card["actions"]) == 2
 
 
 async def test_an_alert_title_cannot_put_a_link_on_the_card(server, deps, store, audit):

@@ -215,3 +215,13 @@ def test_unknown_or_malformed_ids_are_404_pages(console):
     assert console.get("/tenants/not-a-guid").status_code == 404
     assert console.get("/groups/NOPE!").status_code == 404
     assert console.get(f"/groups/{unique('none-')}").status_code == 404
+
+
+def test_editing_a_tenant_in_the_console_keeps_its_notification_contacts(console):
+    # The form does not show contacts (the API sets them, issue 15 item 2): an edit must not drop them.
+    tenant_id = guid()
+    services.directory().create_tenant(Tenant(id=tenant_id, name="Contoso", contacts=["soc@contoso.example"]))
+    edited = post(console, f"/tenants/{tenant_id}/edit", f"/actions/tenants/{tenant_id}", name="Contoso Ltd")
+    assert edited.status_code == 303
+    stored = services.directory().get_tenant(tenant_id)
+    assert (stored.name, stored.contacts) == ("Contoso Ltd", ["soc@contoso.example"])

@@ -11,7 +11,7 @@ import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
-from devhost.local_queues import QueueTrigger, storage_connection
+from devhost.local_queues import QueueTrigger, next_idle_wait, storage_connection
 
 
 def queue_name() -> str:
@@ -219,3 +219,35 @@ async def test_receives_read_proxy_settings_only_when_a_proxy_is_configured(azur
     await serve_until(QueueTrigger(azurite_connection_string, name, handle), lambda: seen)
 
     assert (lookups == []) is (proxy is None)
+
+
+async def test_an_idle_queue_is_polled_less_and_less_until_a_message_comes(azurite_connection_string, monkeypatch):
+    name = queue_name()
+    waits, seen = [], []
+    stop = asyncio.Event()
+
+    async def idle(self, stop_event, seconds):  # records the wait instead of waiting it
+        waits.append(seconds)
+        if len(waits) == 6:
+            send(azurite_connection_string, name, "{}")  # another process's send: no local wake-up
+        if (len(waits) > 6 and seconds == 0.2) or len(waits) > 200:  # reset by the message: done
+            stop.set()
+        await asyncio.sleep(0.01 if len(waits) > 6 else 0)
+        return False
+
+    async def handle(message):
+        seen.append(message.message_id)
+
+    monkeypatch.setattr(QueueTrigger, "_idle", idle)
+    trigger = QueueTrigger(azurite_connection_string, name, handle, idle_poll_seconds=0.2, max_idle_poll_seconds=2)
+    await asyncio.wait_for(trigger.run(stop), timeout=30)
+
+    # Doubling from 0.2 s to the 2 s cap while empty (however many receives the send takes to show); back to
+    # 0.2 s once the message came (run() returns once its delivery is done).
+    assert waits[:6] == [0.2, 0.4, 0.8, 1.6, 2, 2] and set(waits[6:-1]) <= {2} and waits[-1] == 0.2
+    assert len(seen) == 1
+
+
+def test_a_local_send_restarts_the_back_off():
+    assert next_idle_wait(2, True, 0.2, 2) == 0.2
+    assert next_idle_wait(1.6, False, 0.2, 2) == 2

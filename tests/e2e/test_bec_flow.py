@@ -84,6 +84,9 @@ def test_bec_playbook_contains_the_user_and_tells_the_service_desk(bec, sandbox_
     assert before["accountEnabled"] is True
     assert sandbox_mailbox(sandbox_server, ADELE[1])["ForwardingSmtpAddress"] == "smtp:exfil@protonmail.example"
 
+    # Calls logged before this alert are other tests' (the sandbox is the session's): this run's come after.
+    logged = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls", params={"tenantId": CONTOSO}).json()["value"]
+    since = max((c["seq"] for c in logged), default=0)
     response = api.post("/alerts", json=graph_alert(ADELE, "Suspicious inbox forwarding rule"))
     assert response.status_code == 202, response.text
     accepted = response.json()["alerts"][0]
@@ -115,9 +118,12 @@ def test_bec_playbook_contains_the_user_and_tells_the_service_desk(bec, sandbox_
 
     # The containment's first request was one batch, fully sequential: the read rollback needs, then (dependsOn)
     # the disable, then the revoke; once Adele was out, a second batch: the password, then the three rules.
-    calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls", params={"tenantId": CONTOSO}).json()["value"]
+    calls = httpx.get(f"{sandbox_server.base_url}/_sandbox/calls",
+                      params={"tenantId": CONTOSO, "since": since}).json()["value"]
     first, then = [c for c in calls if c["path"] == "/v1.0/$batch" and ADELE[0] in json.dumps(c["body"])]
-    run_calls = [c for c in calls if not c["batched"] and not is_background(c)]  # other tests' pollers
+    # This run's requests: about Adele (an earlier test's run may still be calling, pollers too).
+    run_calls = [c for c in calls if not c["batched"] and not is_background(c)
+                 and any(who in c["path"] + json.dumps(c.get("body")) for who in ADELE)]
     assert first["seq"] == min(c["seq"] for c in run_calls)  # the run's first request
     assert [(r["id"], r.get("dependsOn")) for r in first["body"]["requests"]] == [
         ("read", None), ("disable", ["read"]), ("revoke", ["disable"])]

@@ -133,9 +133,9 @@ def test_a_run_is_marked_acted_before_its_first_primitive_acts(api, monkeypatch)
     seen = []
     real = steps.execute_step
 
-    async def observing(index, action, alert, run, deps):
+    async def observing(index, action, alert, run, deps, **kwargs):
         seen.append(services.alerts().get_run(run.run_id).acted_at)
-        return await real(index, action, alert, run, deps)
+        return await real(index, action, alert, run, deps, **kwargs)
 
     monkeypatch.setattr(steps, "execute_step", observing)
     run_id = start(api, [{"type": "disable_user"}])
@@ -160,13 +160,16 @@ def test_the_run_list_row_follows_the_first_step_and_nothing_else_is_written_bef
     seen = []
     real = steps.execute_step
 
-    async def observing(index, action, alert, run, deps):
+    async def observing(index, action, alert, run, deps, **kwargs):
         listed = listed_runs(run.run_id)
         seen.append((services.alerts().get_run(run.run_id).status, [r.status for r in listed]))
-        return await real(index, action, alert, run, deps)
+        return await real(index, action, alert, run, deps, **kwargs)
 
     monkeypatch.setattr(steps, "execute_step", observing)
     run_id = start(api, [{"type": "disable_user"}])
     run = wait_for_run(api, run_id)
-    assert seen == [(RunStatus.RUNNING, [RunStatus.PENDING])]
+    # The list row is not moved before the step. It may not exist yet: intake lists a new run after starting it
+    # (shared/store/delivered_alerts.py), and the move to running is a single write when this instance took the
+    # alert in (shared/store/known_rows.py), so the first step can come first.
+    assert seen in ([(RunStatus.RUNNING, [RunStatus.PENDING])], [(RunStatus.RUNNING, [])])
     assert [r.status.value for r in listed_runs(run_id)] == [run["status"]]

@@ -45,7 +45,11 @@ def test_durations_are_written_back_in_one_canonical_form():
 
 @pytest.mark.parametrize("action,field,reason_part", [
     ({"type": "wait", "duration": "PT0S"}, "actions[0].duration", "at least PT1S"),
-    ({"type": "wait", "duration": "P6D"}, "actions[0].duration", "at most"),
+    ({"type": "wait", "duration": "P30DT1S"}, "actions[0].duration", "at most P30D"),
+    ({"type": "wait_until", "condition": "user.isAdmin", "every": "P1D", "timeout": "P31D"}, "actions[0].timeout",
+     "at most P30D"),
+    ({"type": "approval", "approvers": ["ann@msp.example"], "timeout": "P6D"}, "actions[0].timeout",
+     "under six days"),
     ({"type": "wait", "duration": 3600}, "actions[0].duration", "ISO 8601"),
     ({"type": "wait", "duration": "PT1H", "until": "x"}, "actions[0].until", "Extra inputs"),
     ({"type": "wait_until", "condition": "user.isAdmin", "every": "PT2H", "timeout": "PT1H"}, "actions[0]",

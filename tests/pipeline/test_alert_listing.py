@@ -12,7 +12,9 @@ from shared.alert_listing import AlertQuery, InvalidQuery, decode_token, encode_
 from shared.alert_recording import AlertRecorder
 from shared.matching.snapshot import MatchingCache
 from shared.models.alert import AlertSource, NormalizedAlert
+from shared.models.playbook import PlaybookDraft
 from shared.store.alerts import AlertStore
+from shared.store.playbooks import PlaybookStore
 from tests.table_limits import StrictAsyncTables, StrictTables
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -77,6 +79,19 @@ async def test_filters(tables, receive):
     assert titles(tables, since="2026-03-01T12:01:00") == ["at 3", "at 2", "at 1"]  # no offset: UTC
 
 
+async def test_whether_a_playbook_matched_at_intake(tables, receive):
+    PlaybookStore(tables).create(PlaybookDraft.model_validate({
+        "name": "high only", "actions": [{"type": "revoke_user_sessions"}],
+        "trigger": {"category": "security", "minSeverity": "high", "tenantScope": {"type": "all"}}}), "test")
+    await receive(0, severity="low")
+    await receive(1, severity="high")
+    await receive(2, severity="high", status="resolved")  # a resolved alert starts nothing: not matched
+    assert titles(tables, matched="true") == ["at 1"]
+    assert titles(tables, matched="false") == ["at 2", "at 0"]
+    await receive(3, severity="low", source_alert_id="a1")  # a redelivery keeps the count of its intake
+    assert titles(tables, matched="true") == ["at 1"]
+
+
 async def test_a_redelivered_status_moves_the_listed_alert(tables, receive):
     await receive(0)
     await receive(5, status="resolved", source_alert_id="a0")  # the same alert, resolved later
@@ -95,7 +110,7 @@ async def test_a_filtered_page_reads_on_until_full(tables, receive):
     ({"limit": "0"}, "limit"), ({"limit": "501"}, "limit"), ({"limit": "ten"}, "limit"), ({"limit": "-1"}, "limit"),
     ({"severity": "urgent"}, "severity"), ({"status": "x"}, "status"), ({"source": "splunk"}, "source"),
     ({"since": "yesterday"}, "since"), ({"tenantId": "a'b"}, "tenantId"), ({"unattributed": "yes"}, "unattributed"),
-    ({"continuationToken": "not-a-token"}, "continuationToken"),
+    ({"continuationToken": "not-a-token"}, "continuationToken"), ({"matched": "yes"}, "matched"),
     ({"continuationToken": encode_token({"RowKey": "a\nb"})}, "continuationToken"),
 ])
 def test_bad_parameters_name_the_field(params, field):

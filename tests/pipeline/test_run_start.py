@@ -61,6 +61,7 @@ async def test_a_cancelled_run_stays_cancelled(tables, async_tables, recorder): 
 async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables, recorder, monkeypatch):  # noqa: F811
     playbook(tables, {"type": "all"})
     run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
+    async_tables.known.clear()  # another instance took the run in: this one reads its row first
     store = AlertStore(tables)
     reads = []
     real_get = LeanTable.get
@@ -77,6 +78,48 @@ async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables
 
     assert reads == ["pending", "cancelled"]
     assert marked.run.status is RunStatus.CANCELLED and store.get_run(run_id).status is RunStatus.CANCELLED
+
+
+def recording_reads(monkeypatch) -> list[str]:
+    """The status of every run row LeanTable.get reads."""
+    reads = []
+    real_get = LeanTable.get
+
+    async def get(self, partition_key, row_key):
+        entity = await real_get(self, partition_key, row_key)
+        reads.append(entity["status"])
+        return entity
+
+    monkeypatch.setattr(LeanTable, "get", get)
+    return reads
+
+
+async def test_a_run_this_instance_took_in_moves_to_running_without_a_read(tables, async_tables, recorder,  # noqa: F811
+                                                                          monkeypatch):
+    playbook(tables, {"type": "all"})
+    run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
+    reads = recording_reads(monkeypatch)
+
+    marked = await mark_running(async_tables, run_id, NOW)
+
+    assert reads == []  # one request: the replace, under the ETag intake's transaction was answered with
+    assert marked.run.status is RunStatus.RUNNING and AlertStore(tables).get_run(run_id).status is RunStatus.RUNNING
+    assert tables(ALERTS).get_entity(alert_id_of_run(run_id), f"run|{run_id}")["rev"] == 1
+
+
+async def test_a_cancel_after_intake_wrote_the_run_wins_over_the_known_row(tables, async_tables, recorder,  # noqa: F811
+                                                                          monkeypatch):
+    playbook(tables, {"type": "all"})
+    run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
+    store = AlertStore(tables)
+    store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)  # after intake's write
+    reads = recording_reads(monkeypatch)
+
+    marked = await mark_running(async_tables, run_id, NOW)
+
+    assert reads == ["cancelled"]  # the replace from the known row failed on its ETag; the row was read anew
+    assert marked.run.status is RunStatus.CANCELLED and marked.changed is None
+    assert store.get_run(run_id).status is RunStatus.CANCELLED and store.get_run(run_id).acted_at is None
 
 
 async def test_an_unknown_run_is_not_found(async_tables):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.core.pipeline.transport import AioHttpTransport
-from azure.data.tables import EdmType, EntityProperty, UpdateMode
+from azure.data.tables import EdmType, EntityProperty, TableTransactionError, UpdateMode
+from azure.data.tables._serialize import _prepare_key
 from azure.data.tables.aio import TableServiceClient
 
 from shared.store.async_tables import client_options
@@ -191,3 +195,89 @@ async def test_a_replace_of_a_row_changed_since_it_was_read_raises_and_writes_no
     assert (await client.get_entity("p", "run|1"))["text"] == "cancelled meanwhile"
     with pytest.raises(ResourceNotFoundError):
         await lean.get("p", "missing")
+
+
+def _comparable(body: bytes | str, key: str = "", etag: str = "") -> str:
+    """A $batch body with its boundaries and clock taken out (they differ per request), and its partition key and
+    ETag in any of their spellings (JSON, URL, as is)."""
+    text = body.decode() if isinstance(body, bytes) else body
+    text = re.sub(r"(batch|changeset)_[0-9a-f-]{36}", r"\1_X", text)
+    text = re.sub(r"(x-ms-date|Date): [^\r]*GMT", r"\1: D", text)
+    if etag:
+        text = text.replace(etag, "ETAG")
+    for spelling in ((json.dumps(key)[1:-1], quote(_prepare_key(key), safe=""), key) if key else ()):
+        text = text.replace(spelling, "KEY")
+    return text
+
+
+def _operations(partition: str, etag: str) -> list[tuple]:
+    return [("create", every_type(partition, "a")), ("upsert", {"PartitionKey": partition, "RowKey": "c", "x": 1}),
+            ("upsert", {"PartitionKey": partition, "RowKey": "d", "x": 1}, {"mode": UpdateMode.REPLACE}),
+            ("update", {"PartitionKey": partition, "RowKey": "b", "x": 2},
+             {"mode": UpdateMode.REPLACE, "etag": etag, "match_condition": MatchConditions.IfNotModified}),
+            ("update", {"PartitionKey": partition, "RowKey": "e", "y": 2}),
+            ("delete", {"PartitionKey": partition, "RowKey": "f"})]
+
+
+async def test_a_transaction_sends_the_sdks_batch_and_reads_its_etags(table):
+    client, lean, transport = table
+    keys = (AWKWARD, "z" + AWKWARD[1:])  # the same length: the same Content-Length
+    for partition in keys:
+        for row in "bef":
+            await client.create_entity({"PartitionKey": partition, "RowKey": row})
+    etags = [(await client.get_entity(p, "b")).metadata["etag"] for p in keys]
+    transport.sent.clear()
+
+    by_sdk = await client.submit_transaction(_operations(keys[0], etags[0]))
+    by_lean = await lean.transaction(_operations(keys[1], etags[1]))
+
+    (_, sdk_url, sdk_headers, sdk_body), (_, url, headers, body) = transport.sent
+    assert _comparable(body, keys[1], etags[1]) == _comparable(sdk_body, keys[0], etags[0])
+    assert "KEY" in _comparable(body, keys[1]) and "ETAG" in _comparable(body, etag=etags[1])
+    assert url == sdk_url
+    assert {k: _comparable(v) for k, v in headers.items()} == {k: _comparable(v) for k, v in sdk_headers.items()}
+    assert [set(r) for r in by_lean] == [set(r) for r in by_sdk] == [{"etag"}] * 5 + [set()]
+    assert by_lean[3]["etag"] == (await client.get_entity(keys[1], "b")).metadata["etag"]
+    assert {r["RowKey"]: r.get("x") async for r in client.query_entities("PartitionKey eq @pk",
+                                                                          parameters={"pk": keys[1]})} == \
+        {"a": None, "b": 2, "c": 1, "d": 1, "e": None}
+
+
+@pytest.mark.parametrize("failing", ["create of an existing row", "replace under a stale etag"])
+async def test_a_failed_transaction_raises_the_sdks_error_and_writes_nothing(table, failing):
+    client, lean, _ = table
+    await client.create_entity(every_type("p", "a"))
+    stale = (await client.get_entity("p", "a")).metadata["etag"]
+    await client.upsert_entity({**every_type("p", "a"), "text": "changed"}, mode=UpdateMode.REPLACE)
+    second = (("create", every_type("p", "a")) if failing.startswith("create") else
+              ("update", every_type("p", "a"), {"mode": UpdateMode.REPLACE, "etag": stale,
+                                                "match_condition": MatchConditions.IfNotModified}))
+    operations = [("upsert", {"PartitionKey": "p", "RowKey": "z"}), second]
+    errors = []
+    for submit in (client.submit_transaction, lean.transaction):
+        with pytest.raises(TableTransactionError) as raised:
+            await submit(operations)
+        errors.append(raised.value)
+
+    sdk, ours = errors
+    assert (ours.error_code, ours.index, ours.status_code, ours.message.split("\n")[0]) == \
+        (sdk.error_code, sdk.index, sdk.status_code, sdk.message.split("\n")[0]) == \
+        ((("EntityAlreadyExists", 1, 409) if failing.startswith("create") else ("UpdateConditionNotSatisfied", 1, 412))
+         + (sdk.message.split("\n")[0],))
+    assert [r["RowKey"] async for r in client.query_entities("PartitionKey eq 'p'")] == ["a"]
+
+
+async def test_a_delete_sends_the_sdks_request(table):
+    client, lean, transport = table
+    for row in ("sdk0", "lean"):
+        await client.create_entity(every_type(AWKWARD, row))
+    transport.sent.clear()
+
+    await client.delete_entity(AWKWARD, "sdk0")
+    await lean.delete(AWKWARD, "lean")
+
+    (sdk_method, sdk_url, sdk_headers, _), (method, url, headers, _) = transport.sent
+    assert (method, url.replace("lean", "sdk0"), headers) == (sdk_method, sdk_url, sdk_headers)
+    assert [r async for r in client.query_entities("PartitionKey eq @pk", parameters={"pk": AWKWARD})] == []
+    with pytest.raises(ResourceNotFoundError):
+        await lean.delete(AWKWARD, "lean")

@@ -32,7 +32,7 @@ MEGAN = UserEntity(id="48d31887-5fad-4d73-a9f5-3c356e68a038", upn=f"megan.bowen@
 PUBLIC_URL = "https://riposte.yourmsp.example"
 RUN = RunContext(run_id="ru-" + "a" * 32 + "-" + "b" * 32, playbook_id="b" * 32, playbook_name="BEC response",
                  playbook_version=3)
-RUN_URL = f"{PUBLIC_URL}/api/runs/{RUN.run_id}"
+RUN_URL = f"{PUBLIC_URL}/runs/{RUN.run_id}"  # the console's run page
 SENDER = f"riposte@{CONTOSO_DOMAIN}"
 
 

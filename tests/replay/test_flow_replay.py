@@ -7,6 +7,7 @@ test_approval_replay.py.
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 from orchestrations.playbook_run import playbook_run
 from tests.replay.history import CallActivity, CreateTimer, History, WaitForExternalEvent, WhenAny, replay
@@ -298,3 +299,50 @@ def test_facts_a_condition_read_reach_the_next_steps_activity_input():
     assert notify.name == "run_step" and notify.input["action"] == NOTIFY
     assert notify.input["alert"]["entities"]["users"][0]["upn"] == upn
     assert notify.input["alert"]["facts"]["user"]["type"] == "guest"
+
+
+# -- long waits: a chain of durable timers (issue 15 item 8) -----------------------------------------------
+
+def test_a_30_day_wait_sleeps_on_a_chain_of_timers_each_under_six_days():
+    from shared.durations import MAX_TIMER
+
+    h = started([{"type": "wait", "duration": "P30D"}, NOTIFY])
+    start = h.now
+    until = start + timedelta(days=30)
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {"recorded": 0})
+    fired_at = []
+    while True:
+        r = replay(playbook_run, h)
+        timer = r.actions[-1]
+        if not isinstance(timer, CreateTimer):
+            break
+        # Each timer is a plain one (not the SDK's long timer) and under the storage backend's six days.
+        assert timer.fire_at - h.now <= MAX_TIMER < timedelta(days=6)
+        assert r.custom_status["until"] == until.isoformat()  # the run shows the whole wait
+        h.timer_created(timer.fire_at).episode(at=timer.fire_at).timer_fired()
+        fired_at.append(timer.fire_at)
+    assert fired_at[-1] == until and len(fired_at) == 6  # 5 x (6 days - 1 s), then the rest
+    assert all(b - a == MAX_TIMER for a, b in pairwise(fired_at[:-1]))
+    final = last_call(r)
+    assert final.name == "record_flow_step" and final.input["step"]["status"] == "succeeded"
+    assert final.input["step"]["result"] == {"waited": "P30D", "until": until.isoformat()}
+
+
+def test_a_wait_that_fits_one_timer_still_makes_exactly_that_timer():
+    # In-flight runs replay unchanged: a wait allowed before (under six days) is still one timer at its end.
+    h = started([{"type": "wait", "duration": "P5DT23H59M59S"}, NOTIFY])
+    until = h.now + timedelta(days=6) - timedelta(seconds=1)
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {"recorded": 0})
+    assert replay(playbook_run, h).actions[-1] == CreateTimer(until)
+    h.timer_created(until).episode(at=until).timer_fired()
+    assert last_call(replay(playbook_run, h)).input["step"]["status"] == "succeeded"
+
+
+def test_a_late_timer_shortens_the_rest_of_the_chain():
+    h = started([{"type": "wait", "duration": "P10D"}, NOTIFY])
+    until = h.now + timedelta(days=10)
+    h.task_scheduled("record_flow_step").episode().task_completed("record_flow_step", {"recorded": 0})
+    first = replay(playbook_run, h).actions[-1]
+    # The first timer fires a day late (a host outage): the next one is due at the wait's end, not later.
+    h.timer_created(first.fire_at).episode(at=first.fire_at + timedelta(days=1)).timer_fired()
+    assert replay(playbook_run, h).actions[-1] == CreateTimer(until)

@@ -45,7 +45,7 @@ def test_each_renders_with_its_defaults_in_simulate_mode(template_id):
     ("compromised-user-response", {"socRecipients": "soc@yourmsp.com.au"}, "parameters.socRecipients"),
     ("compromised-user-response", {"minSeverity": "severe"}, "parameters.minSeverity"),
     ("compromised-user-response", {"recipients": SOC}, "parameters.recipients"),
-    ("device-non-compliance", {"graceBeforeBlock": "P7D"}, "parameters.graceBeforeBlock"),
+    ("device-non-compliance", {"graceBeforeBlock": "P31D"}, "parameters.graceBeforeBlock"),  # waits: up to P30D
     ("device-non-compliance", {"graceBeforeBlock": "a day"}, "parameters.graceBeforeBlock"),
     ("stale-account-cleanup", {"inactiveDays": 7}, "parameters.inactiveDays"),
     ("stale-account-cleanup", {"inactiveDays": "90"}, "parameters.inactiveDays"),

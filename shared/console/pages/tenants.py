@@ -92,6 +92,8 @@ def _tenant_body(form: Mapping[str, str], tenant_id: str | None, stored: Tenant 
         if stored is not None and stored.psa is not None and stored.psa.system.value == system:
             psa["priorities"] = {k.value: v for k, v in stored.psa.priorities.items()}
         body["psa"] = psa
+    if stored is not None and stored.contacts:  # not on this form either: an edit keeps them (the API sets them)
+        body["contacts"] = list(stored.contacts)
     return body
 
 
