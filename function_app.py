@@ -13,6 +13,7 @@ from triggers.alert_queue import bp as alert_queue_triggers
 from triggers.alerts import bp as alert_triggers
 from triggers.approvals import bp as approval_triggers
 from triggers.audit import bp as audit_triggers
+from triggers.automation import bp as automation_triggers
 from triggers.console import bp as console_triggers
 from triggers.directory import bp as directory_triggers
 from triggers.health import bp as health_triggers
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     playbook_version_triggers,
     playbook_run_triggers,
     playbook_template_triggers,
+    automation_triggers,
     directory_triggers,
     ingest_credential_triggers,
     source_triggers,

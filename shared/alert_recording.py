@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from shared import log_events
+from shared import log_events, severity_escalation
 from shared.matching.decision import ConditionOutcome, MatchDecision
 from shared.matching.snapshot import MatchingCache, MatchingSnapshot
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
@@ -16,7 +16,7 @@ from shared.models.playbook import Playbook, PlaybookMode
 from shared.models.run import OPEN_STATUSES, Run, run_id_for
 from shared.primitives.context import AlertContext, RunContext
 from shared.run_request import RunRequest, pending_run
-from shared.store.alerts import alert_from_entity, new_alert_rows
+from shared.store.alerts import alert_from_entity, new_alert_rows, run_rows
 from shared.store.async_tables import AsyncTables
 from shared.store.delivered_alerts import DeliveredAlerts, StoredAlert
 
@@ -131,7 +131,7 @@ class AlertRecorder:
         # common as new alerts, and this one query is all a duplicate reads (shared/store/delivered_alerts.py).
         stored = await self._alerts.stored(alert.id)
         if stored is not None:
-            return await self._existing(alert, stored, now)
+            return await self._existing(alert, stored, now, snapshot, finding_of is None)
 
         decisions = snapshot.index.match(alert) if finding_of is None else [finding_decision(finding_of)]
         if normalized.status is AlertStatus.RESOLVED:
@@ -151,15 +151,17 @@ class AlertRecorder:
             stored = await self._alerts.stored(alert.id)
             if stored is None:  # cannot happen: the create failed because the row exists
                 raise RuntimeError(f"alert {alert.id} exists and cannot be read")
-            return await self._existing(alert, stored, now)
+            return await self._existing(alert, stored, now, snapshot, finding_of is None)
         # Started is derived, not recorded: a run's own row moves on from pending when its orchestration
         # starts, and the open-run index (shared/run_recovery.py) finds those that never did.
         log_events.alert_received(alert.id, alert.tenant_id, alert.source.value, False, len(runs))
         return Recorded(alert=alert, duplicate=False, decisions=decisions, to_start=requests,
                             run_ids=[r.id for r in runs], unlisted=rows)
 
-    async def _existing(self, alert: Alert, stored: StoredAlert, now: datetime) -> Recorded:
-        """A delivery of an alert stored before: update its status; restart runs a crash left pending."""
+    async def _existing(self, alert: Alert, stored: StoredAlert, now: datetime, snapshot: MatchingSnapshot,
+                        may_escalate: bool) -> Recorded:
+        """A delivery of an alert stored before: update its status; restart runs a crash left pending; on a rise
+        in severity, start the runs of the playbooks that opt in (shared/severity_escalation.py)."""
         entity = stored.entity
         known = alert_from_entity(entity)
         status_updated = known.status != alert.status and alert.status is not AlertStatus.NEW
@@ -167,15 +169,46 @@ class AlertRecorder:
             await self._alerts.update_status(alert.id, alert.status)
             known.status = alert.status
             entity["status"] = alert.status.value
+        escalation: list[Run] = []
+        requests: list[RunRequest] = []
+        if may_escalate and severity_escalation.rose(known, alert):
+            requests, escalation = await self._escalate(known, alert, stored, snapshot, now)
+            known.severity = alert.severity
+            entity["severity"] = alert.severity.value
         await self._alerts.list_alert(entity)  # the list row follows the status, and heals a crash after recording
         result = Recorded(alert=known, duplicate=True, status_updated=status_updated,
-                              run_ids=[r.id for r in stored.runs])
+                          run_ids=[r.id for r in stored.runs] + [r.id for r in escalation], to_start=requests)
         # Runs not ended and old enough that their start is not still under way: the caller checks whether
         # their instance still exists and starts those that are safe to start (shared/run_recovery.py).
         result.redrive = [r for r in stored.runs if r.status in OPEN_STATUSES and r.started_by is None
                           and now - r.created_at > self.redrive_after]
+        if escalation:
+            result.unlisted = [entity, *(run_rows(r) for r in escalation)]
         log_events.alert_received(known.id, known.tenant_id, known.source.value, True, len(result.redrive))
         return result
+
+    async def _escalate(self, known: Alert, delivered: Alert, stored: StoredAlert, snapshot: MatchingSnapshot,
+                        now: datetime) -> tuple[list[RunRequest], list[Run]]:
+        """Match the alert again at its new severity; record the runs of the opted-in playbooks that match it
+        and have none at this level, then the new severity. Returns the runs to start: those this delivery
+        created (a racing delivery that created one starts it). A crash before the severity is written: the
+        next delivery rises again, finds the runs and leaves them to the redrive."""
+        escalated = known.model_copy(update={"severity": delivered.severity})
+        decisions = severity_escalation.opted_in(snapshot.index.match(escalated), snapshot.playbooks)
+        requests = []
+        for run_id, playbook in severity_escalation.to_run(escalated, decisions, snapshot.playbooks,
+                                                          {r.id for r in stored.runs}):
+            request = run_request(escalated, playbook)
+            request.run.run_id = run_id
+            requests.append(request)
+        runs = [pending_run(r, now) for r in requests]
+        if runs:  # listed first, so that no run exists which the reconciler cannot see
+            await self._alerts.list_open([(r.id, known.id) for r in runs], now)
+        created = set(await self._alerts.record_runs([run_rows(r) for r in runs]))
+        await self._alerts.update_severity(known.id, delivered.severity)
+        log_events.alert_escalated(known.id, known.tenant_id, known.severity.value, delivered.severity.value,
+                                   [d.playbook_id for d in decisions if d.matched], sorted(created))
+        return ([r for r in requests if r.run.run_id in created], [r for r in runs if r.id in created])
 
     def snapshot(self) -> MatchingSnapshot:
         return self._cache.current()

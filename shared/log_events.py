@@ -112,6 +112,14 @@ def alert_received(alert_id: str, tenant_id: str | None, source: str, duplicate:
           source=source, runs=runs)
 
 
+def alert_escalated(alert_id: str, tenant_id: str | None, before: str, after: str, matched: list[str],
+                    run_ids: list[str]) -> None:
+    """An alert delivered again at a higher severity, matched again by the playbooks that opt in."""
+    _emit(logging.INFO, "alert.escalated", f"alert {alert_id} rose from {before} to {after}: "
+          f"{len(matched)} opted-in playbook(s) match, {len(run_ids)} run(s) to start", alertId=alert_id,
+          tenantId=tenant_id, before=before, after=after, playbookIds=matched, runIds=run_ids)
+
+
 def alert_refused(code: str, field: str | None, tenant_id: str | None, source: str | None = None,
                   record_id: str | None = None) -> None:
     """A delivery refused before anything of it was stored, or a polled record (`source`, `record_id`: Graph's id

@@ -129,11 +129,16 @@ class DecisionRequest(CamelModel):
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
 
+async def handle_decide(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Decide as the signed-in caller, who must be one of the gate's approvers; the same rules as the link.
+    Also the answer of POST /api/automation/approvals/{id} (triggers/automation.py)."""
+    return await respond_async(req, Permission.RUN, lambda who: _decide(req, client, who))
+
+
 @bp.route(route="api/approvals/{id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def decide_approval(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Decide as the signed-in caller, who must be one of the gate's approvers; the same rules as the link."""
-    return await respond_async(req, Permission.RUN, lambda who: _decide(req, client, who))
+    return await handle_decide(req, client)
 
 
 async def _decide(req: func.HttpRequest, client: df.DurableOrchestrationClient, who: Principal) -> func.HttpResponse:

@@ -3,6 +3,8 @@
 POST /api/playbooks/{id}/simulate  {"alertId": ...} or {"alert": <an alert payload>}  (read)
 POST /api/playbooks/{id}/execute   {"alertId": ...}                                   (SECURITY_MANAGE)
 POST /api/playbooks/{id}/execute   {} on a scheduled playbook: evaluate its population now
+
+The handler bodies (`handle_*`) also answer the automation paths (triggers/automation.py).
 """
 
 import asyncio
@@ -43,8 +45,7 @@ def _alert_for(body: object) -> Alert:
     return make_alert(normalized[0], delivery().recorder.snapshot(), None, datetime.now(UTC))
 
 
-@bp.route(route="api/playbooks/{id}/simulate", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-def simulate_playbook(req: func.HttpRequest) -> func.HttpResponse:
+def handle_simulate(req: func.HttpRequest) -> func.HttpResponse:
     def run(who):
         playbook = services.playbooks().get(path_id(req))
         alert = _alert_for(body_of(req))
@@ -52,6 +53,11 @@ def simulate_playbook(req: func.HttpRequest) -> func.HttpResponse:
         return json_response(result)
 
     return respond(req, Permission.READ, run)
+
+
+@bp.route(route="api/playbooks/{id}/simulate", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def simulate_playbook(req: func.HttpRequest) -> func.HttpResponse:
+    return handle_simulate(req)
 
 
 async def _evaluate_population(playbook, client: df.DurableOrchestrationClient, actor: str) -> func.HttpResponse:
@@ -65,9 +71,7 @@ async def _evaluate_population(playbook, client: df.DurableOrchestrationClient, 
     return json_response(result, status_code=202)
 
 
-@bp.route(route="api/playbooks/{id}/execute", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@bp.durable_client_input(client_name="client")
-async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def handle_execute(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Run the playbook's current version on a stored alert now, whatever its trigger says."""
     async def execute(who):
         body = body_of(req, allow_empty=True)
@@ -91,3 +95,9 @@ async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestratio
                              headers={"Location": f"/api/runs/{run.id}"})
 
     return await respond_async(req, Permission.RUN, execute)
+
+
+@bp.route(route="api/playbooks/{id}/execute", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.durable_client_input(client_name="client")
+async def execute_playbook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return await handle_execute(req, client)

@@ -1,4 +1,8 @@
-"""Playbook API: list, create, read, edit (If-Match), delete. Saving validates the whole playbook."""
+"""Playbook API: list, create, read, edit (If-Match), delete. Saving validates the whole playbook.
+
+The handler bodies are plain functions (`handle_*`), so the automation paths (triggers/automation.py) answer
+through the same code: a Python function can be registered once only.
+"""
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -53,14 +57,12 @@ def _deliver(event: PendingEvent) -> None:
     services.audit().deliver_written(PLAYBOOKS, event)
 
 
-@bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
+def handle_list(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: json_response(
         {"value": [playbook_view(p) for p in services.playbooks().list()]}))
 
 
-@bp.route(route="api/playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
+def handle_create(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
@@ -73,6 +75,54 @@ def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.MANAGE, create)
 
 
+def _required_if_match(req: func.HttpRequest) -> str:
+    if_match = req.headers.get("If-Match")
+    if not if_match:
+        raise ApiError(428, "precondition_required",
+                       "Send If-Match with the ETag you read, so concurrent edits are not lost.", field="If-Match")
+    return if_match
+
+
+def _save(req: func.HttpRequest, who, patch: PlaybookPatch, if_match: str) -> func.HttpResponse:
+    try:
+        # The scope check, the broad-trigger refusal and the audit: shared with the console's editor.
+        updated = playbook_edits.update_playbook(services.playbook_edit_deps(), path_id(req), patch, if_match, who)
+    except PreconditionFailed as exc:
+        return precondition_failed(exc)
+    return with_etag(updated)
+
+
+def handle_patch(req: func.HttpRequest) -> func.HttpResponse:
+    def update(who):
+        if_match = _required_if_match(req)
+        return _save(req, who, PlaybookPatch.model_validate(body_of(req), context=SAVING), if_match)
+
+    return respond(req, Permission.MANAGE, update)
+
+
+def handle_replace(req: func.HttpRequest) -> func.HttpResponse:
+    """A full replace (PUT): the body is validated as a whole playbook, so a field left out takes its default
+    (as on create), not the stored value; If-Match as for PATCH."""
+    def replace(who):
+        if_match = _required_if_match(req)
+        draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
+        # Every field set: the stored playbook keeps only its id, history and template record.
+        patch = PlaybookPatch.model_construct(**{name: getattr(draft, name) for name in PlaybookPatch.model_fields})
+        return _save(req, who, patch, if_match)
+
+    return respond(req, Permission.MANAGE, replace)
+
+
+@bp.route(route="api/playbooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def list_playbooks(req: func.HttpRequest) -> func.HttpResponse:
+    return handle_list(req)
+
+
+@bp.route(route="api/playbooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+def create_playbook(req: func.HttpRequest) -> func.HttpResponse:
+    return handle_create(req)
+
+
 @bp.route(route="api/playbooks/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_playbook(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, Permission.READ, lambda who: with_etag(services.playbooks().get(path_id(req))))
@@ -80,22 +130,7 @@ def get_playbook(req: func.HttpRequest) -> func.HttpResponse:
 
 @bp.route(route="api/playbooks/{id}", methods=["PATCH"], auth_level=func.AuthLevel.ANONYMOUS)
 def update_playbook(req: func.HttpRequest) -> func.HttpResponse:
-    def update(who):
-        if_match = req.headers.get("If-Match")
-        if not if_match:
-            raise ApiError(428, "precondition_required",
-                           "Send If-Match with the ETag you read, so concurrent edits are not lost.",
-                           field="If-Match")
-        patch = PlaybookPatch.model_validate(body_of(req), context=SAVING)
-        try:
-            # The scope check, the broad-trigger refusal and the audit: shared with the console's editor.
-            updated = playbook_edits.update_playbook(services.playbook_edit_deps(), path_id(req), patch, if_match,
-                                                     who)
-        except PreconditionFailed as exc:
-            return precondition_failed(exc)
-        return with_etag(updated)
-
-    return respond(req, Permission.MANAGE, update)
+    return handle_patch(req)
 
 
 @bp.route(route="api/playbooks/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)

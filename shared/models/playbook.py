@@ -57,6 +57,10 @@ class Trigger(CamelModel):
     population: Population | None = None
     # False: a target fires once per episode (e.g. per last sign-in), however many periods it stays found.
     refire_each_period: bool = False
+    # True: an alert already taken in that is delivered again at a higher severity is matched again, and this
+    # playbook runs if it matches now (once per severity level; shared/severity_escalation.py). False (the
+    # default): only new alerts start runs.
+    reevaluate_on_severity_increase: bool = False
 
     @field_validator("category", mode="before")
     @classmethod
@@ -72,6 +76,9 @@ class Trigger(CamelModel):
                              "population")
         if self.schedule is None and self.refire_each_period:
             raise ValueError("trigger.refireEachPeriod applies to scheduled triggers only (add a schedule)")
+        if self.schedule is not None and self.reevaluate_on_severity_increase:
+            raise ValueError("trigger.reevaluateOnSeverityIncrease applies to alert triggers only: a scheduled "
+                             "trigger matches no alert")
         if self.schedule is not None and (self.category is not None or self.title_regex is not None):
             raise ValueError("trigger.category and trigger.titleRegex match alerts; a scheduled trigger "
                              "matches none (its population's findings have their own category)")
@@ -87,6 +94,10 @@ class Trigger(CamelModel):
         data = handler(self)
         if self.schedule is None and isinstance(data, dict):
             for name in ("schedule", "population", "refireEachPeriod", "refire_each_period"):
+                data.pop(name, None)
+        if not self.reevaluate_on_severity_increase and isinstance(data, dict):
+            # Off by default: a trigger that does not opt in reads (and is stored) as before the option.
+            for name in ("reevaluateOnSeverityIncrease", "reevaluate_on_severity_increase"):
                 data.pop(name, None)
         return data
 

@@ -12,7 +12,7 @@ from pydantic import Field
 from shared.api_model import CamelModel
 
 # ru-<alert hash>-<playbook id>, plus -m<8 hex> for a run started by hand (many may exist per pair).
-_RUN_ID = re.compile(r"^ru-([0-9a-f]{32})-([0-9a-f]{32})(?:-m[0-9a-f]{8})?$")
+_RUN_ID = re.compile(r"^ru-([0-9a-f]{32})-([0-9a-f]{32})(?:-m[0-9a-f]{8}|-s(?:low|medium|high|critical))?$")
 
 
 class RunStatus(StrEnum):
@@ -109,6 +109,12 @@ def run_id_for(alert_id: str, playbook_id: str) -> str:
 def manual_run_id(alert_id: str, playbook_id: str, token: str) -> str:
     """A run started by hand: its own id (and Durable instance), never the automatic run's."""
     return f"{run_id_for(alert_id, playbook_id)}-m{token[:8]}"
+
+
+def escalation_run_id(alert_id: str, playbook_id: str, severity: str) -> str:
+    """The run an alert's rise to `severity` starts (shared/severity_escalation.py): deterministic, so one per
+    (alert, playbook, severity level) however often the higher severity is delivered."""
+    return f"{run_id_for(alert_id, playbook_id)}-s{severity}"
 
 
 def alert_id_of_run(run_id: str) -> str | None:

@@ -112,7 +112,10 @@ def _raw_from(entity: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, A
 
 
 def _alert_from(entity: dict[str, Any], raw: dict[str, Any] | None = None) -> Alert:
+    # Status and severity are the row's own columns: a later delivery may change them (shared/alert_recording.py).
     doc = get_json(entity, "doc") | {"raw": raw or {}, "status": entity["status"]}
+    if "severity" in entity:
+        doc["severity"] = entity["severity"]
     return Alert.model_validate(doc)
 
 
@@ -170,6 +173,11 @@ def _run_entity(run: Run, rev: int = 0) -> dict[str, Any]:
     entity = {"PartitionKey": run.alert_id, "RowKey": f"run|{run.id}", "status": run.status.value,
               "playbookId": run.playbook_id, "rev": rev}
     return put_json(entity, "doc", run.model_dump(mode="json", by_alias=True, exclude={"steps", "rollback"}))
+
+
+def run_rows(run: Run) -> dict[str, Any]:
+    """A new run's row, for a run added to an alert stored before (a rise in severity: shared/alert_recording.py)."""
+    return _run_entity(run)
 
 
 def step_entity(alert_id: str, run_id: str, step: StepResult) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.models.alert import AlertStatus
 from shared.models.run import Run
+from shared.models.severity import Severity
 from shared.store.alerts import ALERT_ROW, list_entity, run_from_entity
 from shared.store.async_tables import AsyncTables
 from shared.store.open_runs import open_run_rows
@@ -92,6 +93,18 @@ class DeliveredAlerts:
             await table.transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
         return True
 
+    async def record_runs(self, rows: list[dict[str, Any]]) -> list[str]:
+        """Create run rows for an alert stored before; the ids of those created (a row that exists already was
+        created by a racing delivery, which starts its run)."""
+        created = []
+        for row in rows:
+            try:
+                await (await self._tables.lean(ALERTS)).create(row)
+            except ResourceExistsError:
+                continue
+            created.append(row["RowKey"].removeprefix("run|"))
+        return created
+
     async def list_new(self, rows: list[dict[str, Any]]) -> None:
         """List a new alert recorded by record_new, and its runs: after the runs started (shared/alert_recording.py)."""
         await self.list_alert(rows[0])
@@ -113,6 +126,11 @@ class DeliveredAlerts:
         table = await self._tables(ALERTS)
         await table.update_entity({"PartitionKey": alert_id, "RowKey": ALERT_ROW, "status": status.value,
                                    "statusUpdatedAt": datetime.now(UTC)}, mode=UpdateMode.MERGE)
+
+    async def update_severity(self, alert_id: str, severity: Severity) -> None:
+        table = await self._tables(ALERTS)
+        await table.update_entity({"PartitionKey": alert_id, "RowKey": ALERT_ROW, "severity": severity.value,
+                                   "severityUpdatedAt": datetime.now(UTC)}, mode=UpdateMode.MERGE)
 
     async def list_alert(self, alert_entity: dict[str, Any]) -> None:
         """(Re)write the alert's list row from its alert row: idempotent, carries the current status."""

@@ -100,6 +100,18 @@ MATRIX: dict[str, Route] = {
     "list_approvals": Route("GET", "/approvals?status=pending", RUN, 200),
     "get_approval": Route("GET", f"/approvals/ap-{uuid.uuid4().hex}", RUN, 404),
     "decide_approval": Route("POST", f"/approvals/ap-{uuid.uuid4().hex}", RUN, 404, body={"decision": "approve"}),
+    # the automation paths: the same handlers as above (tests/api/test_automation_api.py)
+    "automation_list_playbooks": Route("GET", "/automation/playbooks", READ, 200),
+    "automation_create_playbook": Route("POST", "/automation/playbooks", MANAGE, 400,
+                                        body={"name": "no actions, never saved"}),
+    "automation_replace_playbook": Route("PUT", f"/automation/playbooks/{uuid.uuid4().hex}", MANAGE, 404,
+                                         body=bec_playbook(name="never saved"), headers={"If-Match": '"v1"'}),
+    "automation_run_playbook": Route("POST", f"/automation/playbooks/{uuid.uuid4().hex}/run", RUN, 404,
+                                     body={"alertId": "al-" + "0" * 32}),
+    "automation_simulate_playbook": Route("POST", f"/automation/playbooks/{uuid.uuid4().hex}/simulate", READ, 404,
+                                          body={"alertId": "al-" + "0" * 32}),
+    "automation_decide_approval": Route("POST", f"/automation/approvals/ap-{uuid.uuid4().hex}", RUN, 404,
+                                        body={"decision": "approve"}),
 }
 
 # Which roles grant what, as the product promises it (not read from shared.auth, so a change there shows here).

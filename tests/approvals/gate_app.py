@@ -10,6 +10,7 @@ import azure.functions as func
 from shared.approvals.gates import event_name
 from shared.schemas.flow import MAX_APPROVERS
 from triggers.approvals import bp as approval_triggers
+from triggers.automation import bp as automation_triggers
 
 probe = df.Blueprint()
 
@@ -33,4 +34,6 @@ def approval_probe(context: df.DurableOrchestrationContext):
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(approval_triggers)
+# POST /api/automation/approvals/{id} (and the other automation paths, unused here)
+app.register_functions(automation_triggers)
 app.register_functions(probe)

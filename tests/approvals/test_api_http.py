@@ -16,6 +16,8 @@ from tests.approvals.http_helpers import start_probe, wait_for_output
 
 pytestmark = pytest.mark.stack
 LEAD, MANAGER = APPROVERS
+# A decision is answered alike under both paths (triggers/automation.py).
+DECIDE = pytest.mark.parametrize("decide", ["/approvals", "/automation/approvals"])
 
 
 def api(host, *roles: str, name: str = LEAD) -> httpx.Client:
@@ -59,30 +61,32 @@ def test_only_security_manage_may_use_it(app_devhost, production_settings, store
     assert store.get(rec.id).decisions == []
 
 
-def test_a_security_manager_who_is_not_an_approver_cannot_decide(app_devhost, store):
+@DECIDE
+def test_a_security_manager_who_is_not_an_approver_cannot_decide(app_devhost, store, decide):
     rec = stored(store)
     with api(app_devhost, "SECURITY_MANAGE", name="someone.else@yourmsp.example") as c:
-        response = c.post(f"/approvals/{rec.id}", json={"decision": "approve"})
+        response = c.post(f"{decide}/{rec.id}", json={"decision": "approve"})
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "not_an_approver"
     assert "not an approver of this gate" in response.json()["error"]["message"]
     assert store.get(rec.id).decisions == []
 
 
-def test_an_approver_decides_through_the_api_once(gate_devhost, store):
+@DECIDE
+def test_an_approver_decides_through_the_api_once(gate_devhost, store, decide):
     rec = stored(store)
     status_url = start_probe(gate_devhost, rec.run_id, index=rec.step_index)
     with api(gate_devhost, "SECURITY_MANAGE", name=LEAD.upper()) as c:  # names compare case-insensitively
-        bad = c.post(f"/approvals/{rec.id}", json={"decision": "yes"})
+        bad = c.post(f"{decide}/{rec.id}", json={"decision": "yes"})
         assert bad.status_code == 400 and bad.json()["error"]["field"] == "decision"
-        long = c.post(f"/approvals/{rec.id}", json={"decision": "approve", "comment": "x" * 501})
+        long = c.post(f"{decide}/{rec.id}", json={"decision": "approve", "comment": "x" * 501})
         assert long.status_code == 400 and long.json()["error"]["field"] == "comment"
-        done = c.post(f"/approvals/{rec.id}", json={"decision": "approve", "comment": "ok"},
+        done = c.post(f"{decide}/{rec.id}", json={"decision": "approve", "comment": "ok"},
                       headers={"X-Client-IP": "198.51.100.7"})
         assert done.status_code == 200, done.text
         assert done.json()["decision"]["via"] == "api" and done.json()["decision"]["approver"] == LEAD
         assert done.json()["needed"] is True
-        again = c.post(f"/approvals/{rec.id}", json={"decision": "reject"})
+        again = c.post(f"{decide}/{rec.id}", json={"decision": "reject"})
         assert again.status_code == 409 and again.json()["error"]["code"] == "already_decided"
     [payload] = wait_for_output(status_url)["decisions"]
     assert (payload["approver"], payload["decision"], payload["via"]) == (LEAD, "approve", "api")
@@ -90,14 +94,15 @@ def test_an_approver_decides_through_the_api_once(gate_devhost, store):
     assert decision is not None and decision.address == "198.51.100.7" and decision.comment == "ok"
 
 
-def test_closed_or_expired_gates_are_410_and_an_unreachable_run_503(app_devhost, store, audit):
+@DECIDE
+def test_closed_or_expired_gates_are_410_and_an_unreachable_run_503(app_devhost, store, audit, decide):
     closed, expired, unreachable = stored(store), stored(store, deadline=datetime.now(UTC) - timedelta(seconds=1)), \
         stored(store)
     close_gate(store, closed.id, "approved", [], datetime.now(UTC), audit=audit)
     with api(app_devhost, "SECURITY_MANAGE", name=MANAGER) as c:
-        assert c.post(f"/approvals/{closed.id}", json={"decision": "approve"}).status_code == 410
-        assert c.post(f"/approvals/{expired.id}", json={"decision": "approve"}).status_code == 410
-        failed = c.post(f"/approvals/{unreachable.id}", json={"decision": "approve"})
+        assert c.post(f"{decide}/{closed.id}", json={"decision": "approve"}).status_code == 410
+        assert c.post(f"{decide}/{expired.id}", json={"decision": "approve"}).status_code == 410
+        failed = c.post(f"{decide}/{unreachable.id}", json={"decision": "approve"})
         assert failed.status_code == 503 and failed.json()["error"]["code"] == "run_unreachable"
     for rec in (closed, expired, unreachable):
         assert store.get(rec.id).decisions == []
