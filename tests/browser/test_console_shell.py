@@ -34,3 +34,23 @@ def test_axe_finds_what_it_should(page, app_devhost):
     page.evaluate("() => { const i = document.createElement('img'); i.src = '/static/console.css';"
                   " document.querySelector('main').appendChild(i); }")
     assert any(v["id"] == "image-alt" for v in axe_violations(page))
+
+
+SECTIONS = ["/", "/alerts", "/runs", "/approvals", "/playbooks", "/tenants", "/groups", "/audit"]
+
+
+def test_every_section_reads_without_javascript_and_tabs_to_its_content(browser, app_devhost):
+    """The console ships no script at all: each section is complete HTML, and the keyboard reaches it."""
+    context = browser.new_context(java_script_enabled=False)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        for path in SECTIONS:
+            response = page.goto(app_devhost.origin + path)
+            assert response.status == 200, path
+            assert page.locator("main h1").count() == 1, path
+            assert page.locator("script").count() == 0, path
+            page.keyboard.press("Tab")  # the skip link first, then the sections' links
+            assert page.evaluate("document.activeElement.textContent") == "Skip to content", path
+    finally:
+        context.close()
