@@ -38,6 +38,11 @@ def _duration(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s" if ms < 120_000 else f"{ms / 60_000:.1f} min"
 
 
+def _options(items: Any, value: str, label: str) -> list[tuple[str, str]]:
+    """(value, label) pairs for a <select> from objects' attributes (tenants, playbooks, enum members)."""
+    return [(str(getattr(item, value)), str(getattr(item, label))) for item in items]
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     # "approval-page/...": the mailed approval page's parts, so the console's inbox says exactly what it says.
@@ -45,6 +50,7 @@ def environment() -> Environment:
     env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.filters["pretty_json"] = _pretty_json
+    env.filters["options"] = _options
     env.filters["when"] = _when
     env.filters["duration"] = _duration
     env.globals.update(NAV=NAV, CSRF_FIELD=CSRF_FIELD, Permission=Permission)

@@ -76,6 +76,10 @@ def test_the_list_filters_by_severity_tenant_and_whether_a_playbook_matched(api,
     assert unmatched["alertId"] in ids(severity="medium") and matched["alertId"] not in ids(severity="medium")
     assert matched["alertId"] in ids(tenantId=CONTOSO)
     assert matched["alertId"] not in ids(tenantId="unattributed")
+    # the page shows the filters it applied
+    shown = web.get("/alerts", params={"severity": "medium", "tenantId": CONTOSO, "matched": "false"}).text
+    for value in ("medium", CONTOSO, "false"):
+        assert f'<option value="{value}" selected>' in shown
 
 
 def test_a_bad_filter_is_a_400_with_the_reason_at_its_field(web):
