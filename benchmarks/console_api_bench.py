@@ -13,16 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from azure.data.tables import TableServiceClient
 
-from devhost.stack import AZURITE, _wait_for_port, azurite_storage_args, free_ports, storage_connection_string
+from devhost.stack import throwaway_azurite
 from shared.models.run import Run, RunStatus
 from shared.run_listing import RUN_LIST_PARTITION, RunQuery
 from shared.run_metrics import first_day, playbook_metrics
@@ -79,39 +76,26 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10_000, help="runs stored (default 10,000)")
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per query (default 20)")
     args = parser.parse_args()
-    blob, queue, table_port = free_ports(3)
-    with tempfile.TemporaryDirectory(prefix="azurite-bench-") as data_dir:
-        proc = subprocess.Popen(  # noqa: S603 (fixed argv we build)
-            [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
-             "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1", "--queuePort", str(queue),
-             "--tableHost", "127.0.0.1", "--tablePort", str(table_port), *azurite_storage_args(True, Path(data_dir))],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 30
-            for port in (blob, queue, table_port):
-                _wait_for_port(port, deadline, proc)
-            service = TableServiceClient.from_connection_string(storage_connection_string(blob, queue, table_port))
-            tables = Tables(service, prefix="bench")
-            playbooks = [uuid.uuid4().hex for _ in range(20)]
-            seed(tables, args.runs, playbooks)
-            index = RunIndex(tables)
-            print(f"{args.runs} runs, 20 playbooks; load average {os.getloadavg()[0]:.2f}")
+    with throwaway_azurite() as connection_string:
+        service = TableServiceClient.from_connection_string(connection_string)
+        tables = Tables(service, prefix="bench")
+        playbooks = [uuid.uuid4().hex for _ in range(20)]
+        seed(tables, args.runs, playbooks)
+        index = RunIndex(tables)
+        print(f"{args.runs} runs, 20 playbooks; load average {os.getloadavg()[0]:.2f}")
 
-            def page(**params):
-                return lambda: len(index.page(RunQuery.from_params(params))[0])
+        def page(**params):
+            return lambda: len(index.page(RunQuery.from_params(params))[0])
 
-            timed("GET /runs (50 newest)", args.repeat, page())
-            timed("GET /runs?status=failed (1 % of runs)", args.repeat, page(status="failed"))
-            timed("GET /runs?playbookId=... (5 %)", args.repeat, page(playbookId=playbooks[3]))
-            week_ago = (NOW - timedelta(days=7)).isoformat()
-            timed("GET /runs?since=7 days ago&status=completedWithErrors", args.repeat,
-                  page(since=week_ago, status="completedWithErrors"))
-            today = NOW.date()
-            timed("GET /metrics/playbooks (read + aggregate)", args.repeat,
-                  lambda: len(playbook_metrics(index.metrics_rows(first_day(today)), {}, today)))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        timed("GET /runs (50 newest)", args.repeat, page())
+        timed("GET /runs?status=failed (1 % of runs)", args.repeat, page(status="failed"))
+        timed("GET /runs?playbookId=... (5 %)", args.repeat, page(playbookId=playbooks[3]))
+        week_ago = (NOW - timedelta(days=7)).isoformat()
+        timed("GET /runs?since=7 days ago&status=completedWithErrors", args.repeat,
+              page(since=week_ago, status="completedWithErrors"))
+        today = NOW.date()
+        timed("GET /metrics/playbooks (read + aggregate)", args.repeat,
+              lambda: len(playbook_metrics(index.metrics_rows(first_day(today)), {}, today)))
     return 0
 
 

@@ -20,16 +20,13 @@ import base64
 import os
 import secrets
 import statistics
-import subprocess
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from benchmarks.console_api_bench import NOW, seed
-from devhost.stack import AZURITE, _wait_for_port, azurite_storage_args, free_ports, storage_connection_string
+from devhost.stack import throwaway_azurite
 from shared import services
 from shared.approvals.records import AlertSummary, ApprovalRecord, CoveredStep
 from shared.audit_listing import audit_row_prefix
@@ -211,44 +208,31 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=20, help="timed renders per page (default 20)")
     parser.add_argument("--workers", type=int, default=8, help="threads storing alert partitions (default 8)")
     args = parser.parse_args()
-    blob, queue, table_port = free_ports(3)
-    with tempfile.TemporaryDirectory(prefix="azurite-bench-") as data_dir:
-        proc = subprocess.Popen(  # noqa: S603 (fixed argv we build)
-            [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
-             "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1", "--queuePort", str(queue),
-             "--tableHost", "127.0.0.1", "--tablePort", str(table_port), *azurite_storage_args(True, Path(data_dir))],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 30
-            for port in (blob, queue, table_port):
-                _wait_for_port(port, deadline, proc)
-            os.environ.update({
-                "AzureWebJobsStorage": storage_connection_string(blob, queue, table_port),
-                "RIPOSTE_TABLE_PREFIX": PREFIX, "RIPOSTE_ENVIRONMENT": "development",
-                "RIPOSTE_LOCAL_PRINCIPAL_ROLES": "PLAYBOOKS_READ,PLAYBOOKS_MANAGE,SECURITY_MANAGE",
-                "RIPOSTE_LOCAL_PRINCIPAL_NAME": APPROVER,
-                # Simulation describes steps and calls nothing, but builds its dependencies.
-                "GRAPH_AUTH_MODE": "local_token", "GRAPH_CLIENT_ID": "bench", "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0",
-                "RIPOSTE_SECRET_APPROVAL_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode()})
+    with throwaway_azurite() as connection_string:
+        os.environ.update({
+            "AzureWebJobsStorage": connection_string,
+            "RIPOSTE_TABLE_PREFIX": PREFIX, "RIPOSTE_ENVIRONMENT": "development",
+            "RIPOSTE_LOCAL_PRINCIPAL_ROLES": "PLAYBOOKS_READ,PLAYBOOKS_MANAGE,SECURITY_MANAGE",
+            "RIPOSTE_LOCAL_PRINCIPAL_NAME": APPROVER,
+            # Simulation describes steps and calls nothing, but builds its dependencies.
+            "GRAPH_AUTH_MODE": "local_token", "GRAPH_CLIENT_ID": "bench", "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0",
+            "RIPOSTE_SECRET_APPROVAL_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode()})
 
-            get_settings.cache_clear()
-            services.tables.cache_clear()
-            started = time.monotonic()
-            ids = seed_all(args.alerts, args.workers)
-            print(f"{args.alerts} alerts and runs, 50 tenants, 20 playbooks, 2,000 audit events stored in "
-                  f"{time.monotonic() - started:.0f} s; load average {os.getloadavg()[0]:.2f}")
-            chosen, missing = pages(ids)
-            over = 0
-            for label, p50, p95, cpu in measure(chosen, args.repeat):
-                flag = "" if p95 < TARGET_MS else f"  (over {TARGET_MS} ms)"
-                over += p95 >= TARGET_MS
-                print(f"GET {label}: wall p50 {p50:.1f} ms p95 {p95:.1f} ms, CPU {cpu:.1f} ms per page{flag}")
-            print(f"load average {os.getloadavg()[0]:.2f}; {len(chosen)} pages, {over} with p95 over {TARGET_MS} ms")
-            for template in missing:
-                print(f"NOT COVERED: GET /{template} (no parameter value for it in this bench)")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        get_settings.cache_clear()
+        services.tables.cache_clear()
+        started = time.monotonic()
+        ids = seed_all(args.alerts, args.workers)
+        print(f"{args.alerts} alerts and runs, 50 tenants, 20 playbooks, 2,000 audit events stored in "
+              f"{time.monotonic() - started:.0f} s; load average {os.getloadavg()[0]:.2f}")
+        chosen, missing = pages(ids)
+        over = 0
+        for label, p50, p95, cpu in measure(chosen, args.repeat):
+            flag = "" if p95 < TARGET_MS else f"  (over {TARGET_MS} ms)"
+            over += p95 >= TARGET_MS
+            print(f"GET {label}: wall p50 {p50:.1f} ms p95 {p95:.1f} ms, CPU {cpu:.1f} ms per page{flag}")
+        print(f"load average {os.getloadavg()[0]:.2f}; {len(chosen)} pages, {over} with p95 over {TARGET_MS} ms")
+        for template in missing:
+            print(f"NOT COVERED: GET /{template} (no parameter value for it in this bench)")
     return 1 if missing else 0
 
 

@@ -16,18 +16,16 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
 from benchmarks.pipeline_bench import graph_alert
-from devhost.stack import AZURITE, _wait_for_port, azurite_storage_args, free_ports, storage_connection_string
+from devhost.stack import throwaway_azurite
 from shared.alert_payloads import normalize_payload
 from shared.models.alert import Alert, Attribution, alert_id_for
 from shared.store.alerts import ALERT_ROW, list_entity, new_alert_rows
@@ -111,20 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter,
                             epilog="Settings (environment): BENCH_ROUNDS (6 per implementation).").parse_args(argv)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, load {os.getloadavg()[0]:.1f}")
-    blob, queue, table = free_ports(3)
-    proc = subprocess.Popen(  # noqa: S603 (fixed argv we build)
-        [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
-         "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1", "--queuePort", str(queue),
-         "--tableHost", "127.0.0.1", "--tablePort", str(table), *azurite_storage_args(True, Path("."))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        for port in (blob, queue, table):
-            _wait_for_port(port, deadline, proc)
-        figures = asyncio.run(measure(storage_connection_string(blob, queue, table)))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with throwaway_azurite() as connection_string:
+        figures = asyncio.run(measure(connection_string))
     medians = {name: statistics.median(values) for name, values in figures.items()}
     for name, values in figures.items():
         print(f"{name:12} CPU per delivery (half new, half duplicates): median {medians[name]:.2f} ms "

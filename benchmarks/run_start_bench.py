@@ -15,16 +15,14 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from azure.data.tables import TableServiceClient
 
-from devhost.stack import AZURITE, _wait_for_port, azurite_storage_args, free_ports, storage_connection_string
+from devhost.stack import throwaway_azurite
 from shared.models.run import Run, RunStatus, run_id_for
 from shared.store.alerts import AlertStore
 from shared.store.async_tables import AsyncTables, client_options
@@ -87,20 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                             formatter_class=argparse.RawDescriptionHelpFormatter,
                             epilog="Settings (environment): BENCH_ROUNDS (6 per implementation).").parse_args(argv)
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, load {os.getloadavg()[0]:.1f}")
-    blob, queue, table = free_ports(3)
-    proc = subprocess.Popen(  # noqa: S603 (fixed argv we build)
-        [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
-         "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1", "--queuePort", str(queue),
-         "--tableHost", "127.0.0.1", "--tablePort", str(table), *azurite_storage_args(True, Path("."))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        for port in (blob, queue, table):
-            _wait_for_port(port, deadline, proc)
-        figures = asyncio.run(measure(storage_connection_string(blob, queue, table)))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with throwaway_azurite() as connection_string:
+        figures = asyncio.run(measure(connection_string))
     cpu = {name: statistics.median(c for c, _ in values) for name, values in figures.items()}
     for name, values in figures.items():
         print(f"{name:20} per run: CPU median {cpu[name]:.2f} ms (rounds: {', '.join(f'{c:.2f}' for c, _ in values)}),"

@@ -20,7 +20,8 @@ import sys
 import threading
 import time
 import urllib.request
-from contextlib import ExitStack, closing
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,6 +137,25 @@ KEPT_DATA_WARNING_BYTES = 5 * 1024 * 1024
 def azurite_storage_args(in_memory: bool, data_dir: Path) -> list[str]:
     """Azurite's storage options: nothing on disk, or its files in `data_dir`."""
     return ["--inMemoryPersistence"] if in_memory else ["--location", str(data_dir)]
+
+
+@contextmanager
+def throwaway_azurite() -> Iterator[str]:
+    """An in-memory Azurite on free loopback ports for a benchmark; yields its connection string, stops it after."""
+    blob, queue, table = free_ports(3)
+    proc = subprocess.Popen(  # noqa: S603 (fixed argv we build)
+        [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",
+         "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1", "--queuePort", str(queue),
+         "--tableHost", "127.0.0.1", "--tablePort", str(table), "--inMemoryPersistence"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        for port in (blob, queue, table):
+            _wait_for_port(port, deadline, proc)
+        yield storage_connection_string(blob, queue, table)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def data_size_bytes(data_dir: Path) -> int:
