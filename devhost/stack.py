@@ -141,7 +141,8 @@ def azurite_storage_args(in_memory: bool, data_dir: Path) -> list[str]:
 
 @contextmanager
 def throwaway_azurite() -> Iterator[str]:
-    """An in-memory Azurite on free loopback ports for a benchmark; yields its connection string, stops it after."""
+    """An in-memory Azurite on free loopback ports (the test session's, a benchmark's); yields its connection
+    string and stops it after."""
     blob, queue, table = free_ports(3)
     proc = subprocess.Popen(  # noqa: S603 (fixed argv we build)
         [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose",

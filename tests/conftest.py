@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from devhost.stack import AZURITE, _wait_for_port, free_ports, storage_connection_string
+from devhost.stack import AZURITE, throwaway_azurite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,23 +20,8 @@ def azurite_connection_string() -> Iterator[str]:
     """An in-memory Azurite for the session; its connection string."""
     if not AZURITE.exists():
         pytest.fail(f"{AZURITE} missing: run `make test`, which runs `npm ci` first")
-    blob, queue, table = free_ports(3)
-    proc = subprocess.Popen(  # noqa: S603
-        [str(AZURITE), "--silent", "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--inMemoryPersistence",
-         "--blobHost", "127.0.0.1", "--blobPort", str(blob), "--queueHost", "127.0.0.1", "--queuePort", str(queue),
-         "--tableHost", "127.0.0.1", "--tablePort", str(table)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        import time
-
-        deadline = time.monotonic() + 30
-        for port in (blob, queue, table):
-            _wait_for_port(port, deadline, proc)
-        yield storage_connection_string(blob, queue, table)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with throwaway_azurite() as connection_string:
+        yield connection_string
 
 
 class LoopThread:
