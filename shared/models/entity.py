@@ -17,8 +17,8 @@ from shared.api_model import CamelModel
 from shared.models.alert import AlertEntities, DeviceEntity, UserEntity
 from shared.models.tenant import Guid
 
-# A UPN is name@domain: what Graph's /users/{id | userPrincipalName} takes.
-_UPN = re.compile(r"^[^@\s/\\#?]{1,113}@[A-Za-z0-9.-]{1,255}$")
+# A UPN is name@domain: what Graph's /users/{id | userPrincipalName} takes. A guest's has '#' ("ann_x.com#EXT#@...").
+_UPN = re.compile(r"^[^@\s/\\?]{1,113}@[A-Za-z0-9.-]{1,255}$")
 # Defender for Endpoint machine ids are 40 hex digits (a SHA-1); other tools print them upper case.
 _MDE_ID = re.compile(r"^[0-9a-fA-F]{40}$")
 # A DNS name or NetBIOS name: letters, digits, '-', '_' and dots, at most 255 characters.
@@ -35,7 +35,7 @@ class UserTarget(CamelModel):
     def _upn(cls, value: str | None) -> str | None:
         if value is not None and not _UPN.match(value):
             raise ValueError("must be a user principal name (name@domain)")
-        return value.lower() if value else value
+        return value.casefold() if value else value  # as alerts keep UPNs (shared/alert_payloads/lenient.py)
 
     @model_validator(mode="after")
     def _named(self) -> UserTarget:

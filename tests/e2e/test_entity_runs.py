@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 
+from sandbox.intune import ADELE_IPHONE_ID, ADELE_LAPTOP_AAD_ID, ADELE_LAPTOP_ID
 from tests.api.helpers import principal_header, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, sandbox_user, wait_for_run
 from tests.e2e.test_simulate_and_execute import graph_calls, playbook
@@ -72,6 +73,18 @@ def test_a_notify_playbook_on_an_ip_entity_renders_the_ip(api, sandbox_server):
     assert f"Blocked 2001:db8::7 for {CONTOSO}." in mail[0]["body"]["content"]
     alert = api.get(f"/alerts/{run['alertId']}").json()
     assert (alert["category"], alert["entities"]["ips"]) == ("sign-in", ["2001:db8::7"])
+
+
+def test_retire_device_on_a_device_entity_retires_that_device(api, sandbox_server):
+    pb = playbook(api, unique("ent"), [{"type": "retire_device"}])
+    started = api.post(f"/playbooks/{pb['id']}/execute",
+                       json={"entity": {"type": "device", "id": ADELE_LAPTOP_AAD_ID}, "tenantId": CONTOSO})
+    run = wait_for_run(api, started.json()["runId"])
+    assert run["status"] == "succeeded", run
+    laptop = f"{sandbox_server.base_url}/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_LAPTOP_ID}"
+    assert httpx.get(laptop).json()["managementState"] == "retirePending"
+    iphone = f"{sandbox_server.base_url}/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_IPHONE_ID}"
+    assert httpx.get(iphone).json()["managementState"] != "retirePending"  # the entity's device, not its user's
 
 
 def test_a_playbook_in_simulate_mode_describes_its_steps_on_an_entity(api, sandbox_server):

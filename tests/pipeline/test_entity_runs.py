@@ -121,3 +121,12 @@ async def test_a_tenant_out_of_scope_stores_nothing(tables, async_tables, direct
         await start_entity_run(device_request(T2), pb, "tech", directory=directory,
                                delivered=DeliveredAlerts(async_tables), start=start)
     assert open_runs(tables) == []
+
+
+@pytest.mark.parametrize(("upn", "kept"), [
+    ("Adele.Vance@Contoso-Demo.onmicrosoft.com", "adele.vance@contoso-demo.onmicrosoft.com"),
+    ("ann_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com", "ann_fabrikam.com#ext#@contoso-demo.onmicrosoft.com"),
+])
+def test_a_user_principal_name_is_kept_as_alerts_keep_it(upn, kept):
+    request = EntityRunRequest.model_validate({"entity": {"type": "user", "userPrincipalName": upn}, "tenantId": T1})
+    assert request.entity.entities().users[0].upn == kept
