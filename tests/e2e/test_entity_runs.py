@@ -117,6 +117,7 @@ def test_simulate_takes_an_entity_and_does_nothing(api, sandbox_server):
 
 
 BAD_BODIES = [
+    ({}, "alertId"),
     ({"alertId": "al-" + "0" * 32, "entity": {"type": "ip", "address": "10.0.0.1"}, "tenantId": CONTOSO}, "entity"),
     ({"alertId": "al-" + "0" * 32, "tenantId": CONTOSO}, "tenantId"),
     ({"entity": {"type": "ip", "address": "10.0.0.1"}}, "tenantId"),
