@@ -19,7 +19,7 @@ from shared.schemas.devices import (
 )
 from shared.schemas.evidence import CollectEvidenceParams
 from shared.schemas.mailbox import ConvertToSharedMailboxParams, DisableInboxRuleParams, RemoveForwardingRulesParams
-from shared.schemas.network import BlockSignInCountryParams
+from shared.schemas.network import BlockSignInCountryParams, BlockSignInIpParams
 from shared.schemas.notify import NotifyEmailParams
 from shared.schemas.tickets import CreatePsaTicketParams
 from shared.schemas.user_access import DisableUserParams, RevokeUserSessionsParams
@@ -34,7 +34,7 @@ SCHEMAS: tuple[type[Any], ...] = (
     DisableUserAndRevokeParams,
     NotifyEmailParams,
     WipeDeviceParams, RetireDeviceParams, RemoteLockDeviceParams, SyncDeviceParams, TerminateDevicesParams,
-    BlockSignInCountryParams,
+    BlockSignInCountryParams, BlockSignInIpParams,
     RemoveForwardingRulesParams, DisableInboxRuleParams, ConvertToSharedMailboxParams,
     EnableUserParams, ForcePasswordResetParams, RemoveLicensesParams,
     ResetMfaRegistrationParams,

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from sandbox.intune import ADELE_IPHONE_ID, ADELE_LAPTOP_AAD_ID, ADELE_LAPTOP_ID
-from sandbox.named_locations import CONTOSO_BLOCKED_COUNTRIES_ID
+from sandbox.named_locations import CONTOSO_BLOCKED_COUNTRIES_ID, CONTOSO_BLOCKED_IPS_ID
 from shared.primitives.catalog import PRIMITIVES
 from tests.api.helpers import client, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, wait_for_run
@@ -29,6 +29,7 @@ ACTIONS = [
     {"type": "remove_licenses"},
     {"type": "convert_to_shared_mailbox"},
     {"type": "block_sign_in_country", "namedLocationId": CONTOSO_BLOCKED_COUNTRIES_ID},
+    {"type": "block_sign_in_ip", "namedLocationId": CONTOSO_BLOCKED_IPS_ID},
     {"type": "sync_device"},
     {"type": "remote_lock_device"},
     {"type": "retire_device"},
@@ -108,6 +109,8 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     location = sandbox.get(f"/_sandbox/named_locations/tenants/{CONTOSO}/namedLocations/"
                            f"{CONTOSO_BLOCKED_COUNTRIES_ID}").json()
     assert "NG" in location["countriesAndRegions"]
+    ip_location = sandbox.get(f"/_sandbox/named_locations/tenants/{CONTOSO}/namedLocations/{CONTOSO_BLOCKED_IPS_ID}")
+    assert "102.89.34.7/32" in [r["cidrAddress"] for r in ip_location.json()["ipRanges"]]
     laptop = sandbox.get(f"/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_LAPTOP_ID}").json()
     iphone = sandbox.get(f"/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_IPHONE_ID}").json()
     assert laptop["managementState"] in {"retirePending", "wipePending"}
