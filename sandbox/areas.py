@@ -20,6 +20,7 @@ from . import (
     auth_methods,
     batch,
     chat_receivers,
+    conditional_access_policies,
     entra_devices,
     exchange_admin,
     graph_routes,
@@ -60,6 +61,8 @@ AREAS: list[Area] = [
     Area("entra_devices", graph_routes=entra_devices.routes, seed_tenant=entra_devices.seed_tenant),  # after intune
     Area("named_locations", graph_routes=named_locations.routes, web_routes=named_locations.web_routes,
          seed_tenant=named_locations.seed_tenant),
+    Area("conditional_access_policies", graph_routes=conditional_access_policies.routes,
+         web_routes=conditional_access_policies.web_routes, seed_tenant=conditional_access_policies.seed_tenant),
     Area("auth_methods", graph_routes=auth_methods.routes, web_routes=auth_methods.web_routes,
          seed_tenant=auth_methods.seed_tenant),
     Area("identity_protection", graph_routes=identity_protection.routes,

@@ -29,6 +29,7 @@ from shared.schemas.network import _ALPHA2, BlockSignInCountryParams, BlockSignI
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
+    from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
     from msgraph.generated.models.country_named_location import CountryNamedLocation
     from msgraph.generated.models.ip_named_location import IpNamedLocation
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
@@ -193,9 +194,12 @@ register(Primitive(
 # the same GET, then a PATCH with `"@odata.type": "#microsoft.graph.ipNamedLocation"` and the whole `ipRanges`
 # list (the page does not say whether the list is merged or replaced, so the full list is sent: a replace is then
 # right, and a merge harmless). Each range item carries its own type (`iPv4CidrRange` / `iPv6CidrRange`).
-# A trusted location is refused: adding an attacker's address to it would *exempt* the attacker.
+# A trusted location is refused: adding an attacker's address to it would *exempt* the attacker. So is a location
+# no enabled Conditional Access policy blocks (`GET /identity/conditionalAccess/policies`, Policy.Read.All): the
+# ranges would block nothing, and the step must not say it blocked them. The policy stays the operator's.
 
 IP_TYPE = "#microsoft.graph.ipNamedLocation"
+MAX_POLICY_PAGES = 20  # a tenant holds at most a few hundred policies
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -268,6 +272,42 @@ async def _get_ip_location(graph: GraphServiceClient, location_id: str) -> IpNam
     return location
 
 
+def _blocks_from(policy: ConditionalAccessPolicy, location_id: str) -> bool:
+    """Enabled (report-only enforces nothing), grants `block`, and includes the location without excluding it."""
+    from msgraph.generated.models.conditional_access_grant_control import ConditionalAccessGrantControl
+    from msgraph.generated.models.conditional_access_policy_state import ConditionalAccessPolicyState
+
+    locations = policy.conditions.locations if policy.conditions else None
+    controls = policy.grant_controls.built_in_controls if policy.grant_controls else None
+    wanted = location_id.lower()
+    return (policy.state == ConditionalAccessPolicyState.Enabled
+            and ConditionalAccessGrantControl.Block in (controls or [])
+            and locations is not None
+            and wanted in {str(i).lower() for i in locations.include_locations or []}
+            and wanted not in {str(e).lower() for e in locations.exclude_locations or []})
+
+
+async def _blocking_policies(graph: GraphServiceClient, location_id: str) -> list[dict[str, Any]] | StepOutcome:
+    """The enabled policies that block sign-ins from the location (Policy.Read.All): without one, the ranges
+    added would block nothing."""
+    builder = graph.identity.conditional_access.policies
+    found: list[dict[str, Any]] = []
+    try:
+        page = await builder.get()
+        for _ in range(MAX_POLICY_PAGES):
+            if page is None:
+                break
+            found += [{"id": p.id, "displayName": p.display_name} for p in page.value or []
+                      if _blocks_from(p, location_id)]
+            if not page.odata_next_link:
+                break
+            page = await builder.with_url(page.odata_next_link).get()
+    except odata_error() as exc:
+        error = from_odata(exc)
+        return StepOutcome.failed(error.code, error.message)
+    return found
+
+
 async def _patch_ranges(graph: GraphServiceClient, location_id: str, current: IpNamedLocation,
                         cidrs: list[str]) -> ODataError | None:
     from msgraph.generated.models.i_pv4_cidr_range import IPv4CidrRange
@@ -306,6 +346,16 @@ async def block_sign_in_ip(params: BlockSignInIpParams, ctx: StepContext) -> Ste
             f"Named location {location_id} is marked trusted: adding addresses to it would exempt them, not block "
             "them. Name an untrusted ipNamedLocation that a blocking Conditional Access policy uses.",
             {"namedLocation": label, **extra})
+    blocked_by = await _blocking_policies(graph, location_id)
+    if isinstance(blocked_by, StepOutcome):
+        blocked_by.result.update({"namedLocation": label, **extra})
+        return blocked_by
+    if not blocked_by:
+        return StepOutcome.failed(
+            "not_blocked_by_policy",
+            f"No enabled Conditional Access policy blocks access from named location {location_id}: adding ranges "
+            "to it would block nothing. Include it in a policy that blocks access (grant control: block).",
+            {"namedLocation": label, **extra})
     before = _cidrs(location)
     present = _parsed(before)
     to_add = [str(n) for n in wanted if not _covered(n, present)]
@@ -314,7 +364,7 @@ async def block_sign_in_ip(params: BlockSignInIpParams, ctx: StepContext) -> Ste
             "too_many_targets",
             f"The step would add {len(to_add)} ranges; it adds at most {params.max_ranges} (maxRanges).",
             {"namedLocation": label, "toAdd": to_add, **extra})
-    result = {"namedLocation": label | {"before": {"ipRanges": before}},
+    result = {"namedLocation": label | {"before": {"ipRanges": before}}, "blockedBy": blocked_by,
               "alreadyPresent": [str(n) for n in wanted if _covered(n, present)], **extra}
     if not to_add:  # idempotent: every range is already covered, no write
         result["namedLocation"]["after"] = {"ipRanges": before}
@@ -383,9 +433,9 @@ def describe_block_sign_in_ip(params: BlockSignInIpParams, ctx: StepContext) -> 
 
 register(Primitive(
     "block_sign_in_ip", BlockSignInIpParams,
-    "Add IP ranges (the playbook's, and the alert's addresses) to an untrusted ipNamedLocation that a blocking "
-    "Conditional Access policy uses (never the neverBlock ranges). Rollback removes only the ranges this step "
-    "added.",
+    "Add IP ranges (the playbook's, and the alert's addresses) to an untrusted ipNamedLocation that an enabled "
+    "Conditional Access policy blocks (checked first; never the neverBlock ranges). Rollback removes only the "
+    "ranges this step added.",
     ("Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"), (),
     idempotent=True, needs_user=False,
     handler=block_sign_in_ip, describe=describe_block_sign_in_ip, undo=undo_block_sign_in_ip,

@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from sandbox import SandboxServer
+from sandbox.conditional_access_policies import CONTOSO_BLOCK_LOCATIONS_POLICY_ID
 from sandbox.faults import FaultRuleSpec
 from sandbox.named_locations import (
     CONTOSO_BLOCKED_COUNTRIES_ID,
@@ -251,3 +252,37 @@ def test_sandbox_ip_patch_checks_each_ranges_type_and_address(server):
     ok = httpx.patch(url, headers=bearer(), json={"@odata.type": IP, "ipRanges": [kept]})
     assert ok.status_code == 204
     assert location(server)["ipRanges"] == [kept]
+
+
+# --- the blocking policy the location must be in -------------------------------------------------------
+def policy(server: SandboxServer) -> dict[str, Any]:
+    return server.state.tenants[CONTOSO_TENANT_ID].areas["conditional_access_policies"][
+        CONTOSO_BLOCK_LOCATIONS_POLICY_ID]
+
+
+async def test_the_result_names_the_policy_that_blocks_the_location(server, deps):
+    step = await execute_step(0, action(), alert(["102.89.34.7"]), RUN, deps)
+    assert step.result["blockedBy"] == [{"id": CONTOSO_BLOCK_LOCATIONS_POLICY_ID,
+                                         "displayName": "Block sign-ins from blocked locations"}]
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p.update(state="disabled"),
+    lambda p: p.update(state="enabledForReportingButNotEnforced"),
+    lambda p: p["grantControls"].update(builtInControls=["mfa"]),
+    lambda p: p["conditions"]["locations"].update(includeLocations=[CONTOSO_BLOCKED_COUNTRIES_ID]),
+    lambda p: p["conditions"]["locations"].update(excludeLocations=[CONTOSO_BLOCKED_IPS_ID.upper()]),
+], ids=["disabled", "report-only", "not-block", "not-included", "excluded"])
+async def test_a_location_no_enabled_policy_blocks_is_refused(server, deps, change):
+    with server.state.lock:
+        change(policy(server))
+    step = await execute_step(0, action(), alert(["102.89.34.7"]), RUN, deps)
+    assert (step.status, step.error.code) == (StepStatus.FAILED, "not_blocked_by_policy"), step.error
+    assert cidrs(server) == SEEDED and calls(server, "PATCH") == []
+
+
+async def test_a_policy_read_failure_fails_the_step_before_any_write(server, deps):
+    server.state.faults.add(FaultRuleSpec(method="GET", path_regex="/conditionalAccess/policies", status=403))
+    step = await execute_step(0, action(), alert(["102.89.34.7"]), RUN, deps)
+    assert (step.status, step.error.code) == (StepStatus.FAILED, "graph_forbidden")
+    assert cidrs(server) == SEEDED and calls(server, "PATCH") == []
