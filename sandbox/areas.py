@@ -21,6 +21,7 @@ from . import (
     batch,
     chat_receivers,
     conditional_access_policies,
+    defender_indicators,
     defender_machines,
     entra_devices,
     exchange_admin,
@@ -62,6 +63,8 @@ AREAS: list[Area] = [
     Area("entra_devices", graph_routes=entra_devices.routes, seed_tenant=entra_devices.seed_tenant),  # after intune
     Area("defender_machines", web_routes=defender_machines.web_routes,  # Defender's /api, after intune
          seed_tenant=defender_machines.seed_tenant),
+    Area("defender_indicators", web_routes=defender_indicators.web_routes,  # served by defender_machines' entry
+         seed_tenant=defender_indicators.seed_tenant),
     Area("named_locations", graph_routes=named_locations.routes, web_routes=named_locations.web_routes,
          seed_tenant=named_locations.seed_tenant),
     Area("conditional_access_policies", graph_routes=conditional_access_policies.routes,

@@ -43,6 +43,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import defender_indicators
 from .control_routes import STATE_KEY, control_body
 from .entra_devices import KIOSK_AAD_ID
 from .errors import GraphError
@@ -382,7 +383,7 @@ def _authenticate(request: web.Request, state: SandboxState) -> tuple[str | None
     return claims.tenant_id, claims.app_id, None
 
 
-_ROUTER = GraphRouter(routes)
+_ROUTER = GraphRouter(routes, defender_indicators.routes)  # one Defender API: machines and indicators
 
 
 async def defender_entry(request: web.Request) -> web.Response:
