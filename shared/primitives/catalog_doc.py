@@ -22,7 +22,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Evidence", ("evidence",)),
     ("Users", ("user_access", "containment", "user_recovery", "user_mfa", "user_risk")),
     ("Mailbox", ("mailbox",)),
-    ("Network and devices", ("network", "devices")),
+    ("Network and devices", ("network", "indicators", "devices")),
     ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback")),
 )
 

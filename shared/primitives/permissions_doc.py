@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from shared.defender import DEFENDER_API_NAME, DEFENDER_APP_ID
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.recipients import RECIPIENT_PERMISSIONS
 from shared.sources.catalog import SOURCES
@@ -33,6 +34,7 @@ MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # here, so the consent commands never leave one out.
 OTHER_APIS: dict[str, tuple[str, str]] = {
     "Exchange.ManageAsApp": ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
+    "Ti.ReadWrite.All": (DEFENDER_API_NAME, DEFENDER_APP_ID),
 }
 
 

@@ -18,6 +18,7 @@ from shared.schemas.devices import (
     WipeDeviceParams,
 )
 from shared.schemas.evidence import CollectEvidenceParams
+from shared.schemas.indicators import AddDefenderIndicatorParams
 from shared.schemas.mailbox import ConvertToSharedMailboxParams, DisableInboxRuleParams, RemoveForwardingRulesParams
 from shared.schemas.network import BlockSignInCountryParams, BlockSignInIpParams
 from shared.schemas.notify import NotifyEmailParams
@@ -34,7 +35,7 @@ SCHEMAS: tuple[type[Any], ...] = (
     DisableUserAndRevokeParams,
     NotifyEmailParams,
     WipeDeviceParams, RetireDeviceParams, RemoteLockDeviceParams, SyncDeviceParams, TerminateDevicesParams,
-    BlockSignInCountryParams, BlockSignInIpParams,
+    BlockSignInCountryParams, BlockSignInIpParams, AddDefenderIndicatorParams,
     RemoveForwardingRulesParams, DisableInboxRuleParams, ConvertToSharedMailboxParams,
     EnableUserParams, ForcePasswordResetParams, RemoveLicensesParams,
     ResetMfaRegistrationParams,

@@ -30,6 +30,7 @@ ACTIONS = [
     {"type": "convert_to_shared_mailbox"},
     {"type": "block_sign_in_country", "namedLocationId": CONTOSO_BLOCKED_COUNTRIES_ID},
     {"type": "block_sign_in_ip", "namedLocationId": CONTOSO_BLOCKED_IPS_ID},
+    {"type": "add_defender_indicator", "fromAlert": True},
     {"type": "sync_device"},
     {"type": "remote_lock_device"},
     {"type": "retire_device"},
@@ -111,6 +112,8 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     assert "NG" in location["countriesAndRegions"]
     ip_location = sandbox.get(f"/_sandbox/named_locations/tenants/{CONTOSO}/namedLocations/{CONTOSO_BLOCKED_IPS_ID}")
     assert "102.89.34.7/32" in [r["cidrAddress"] for r in ip_location.json()["ipRanges"]]
+    indicators = sandbox.get(f"/_sandbox/defender/tenants/{CONTOSO}/indicators").json()["value"]
+    assert any(i["indicatorValue"] == "102.89.34.7" and i["action"] == "Block" for i in indicators)
     laptop = sandbox.get(f"/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_LAPTOP_ID}").json()
     iphone = sandbox.get(f"/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_IPHONE_ID}").json()
     assert laptop["managementState"] in {"retirePending", "wipePending"}
