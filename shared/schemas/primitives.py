@@ -18,6 +18,15 @@ from shared.schemas.devices import (
     WipeDeviceParams,
 )
 from shared.schemas.evidence import CollectEvidenceParams
+from shared.schemas.machine_actions import (
+    CollectInvestigationPackageParams,
+    IsolateMachineParams,
+    ReleaseMachineParams,
+    RestrictAppExecutionParams,
+    RunAntivirusScanParams,
+    StopAndQuarantineFileParams,
+    UnrestrictAppExecutionParams,
+)
 from shared.schemas.mailbox import ConvertToSharedMailboxParams, DisableInboxRuleParams, RemoveForwardingRulesParams
 from shared.schemas.network import BlockSignInCountryParams
 from shared.schemas.notify import NotifyEmailParams
@@ -34,6 +43,8 @@ SCHEMAS: tuple[type[Any], ...] = (
     DisableUserAndRevokeParams,
     NotifyEmailParams,
     WipeDeviceParams, RetireDeviceParams, RemoteLockDeviceParams, SyncDeviceParams, TerminateDevicesParams,
+    IsolateMachineParams, ReleaseMachineParams, RunAntivirusScanParams, RestrictAppExecutionParams,
+    UnrestrictAppExecutionParams, CollectInvestigationPackageParams, StopAndQuarantineFileParams,
     BlockSignInCountryParams,
     RemoveForwardingRulesParams, DisableInboxRuleParams, ConvertToSharedMailboxParams,
     EnableUserParams, ForcePasswordResetParams, RemoveLicensesParams,
