@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from sandbox.defender_machines import ADELE_LAPTOP_MACHINE_ID
 from sandbox.intune import ADELE_IPHONE_ID, ADELE_LAPTOP_AAD_ID, ADELE_LAPTOP_ID
 from sandbox.named_locations import CONTOSO_BLOCKED_COUNTRIES_ID, CONTOSO_BLOCKED_IPS_ID
 from shared.primitives.catalog import PRIMITIVES
@@ -36,6 +37,13 @@ ACTIONS = [
     {"type": "retire_device"},
     {"type": "wipe_device"},
     {"type": "terminate_devices"},
+    {"type": "isolate_machine"},
+    {"type": "release_machine"},  # after the isolation: it releases the machine
+    {"type": "run_antivirus_scan"},
+    {"type": "restrict_app_execution"},
+    {"type": "unrestrict_app_execution"},
+    {"type": "collect_investigation_package"},
+    {"type": "stop_and_quarantine_file", "sha1": "87662bc3d60e4200ceaf7aae249d1c343f4b83c9"},
     {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"],
      "subject": "{{ alert.title }} on {{ users[0].upn }}"},
     {"type": "post_teams", "webhookSecret": "teams-soc"},
@@ -129,3 +137,7 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     assert security_alert["status"] == "inProgress"
     assert security_alert["classification"] == "truePositive"
     assert security_alert["comments"]
+    actions = sandbox.get(f"/_sandbox/defender/tenants/{CONTOSO}/machineactions").json()["value"]
+    assert [a["type"] for a in actions if a["machineId"] == ADELE_LAPTOP_MACHINE_ID] == [
+        "Isolate", "Unisolate", "RunAntiVirusScan", "RestrictCodeExecution", "UnrestrictCodeExecution",
+        "CollectInvestigationPackage", "StopAndQuarantineFile"]
