@@ -16,6 +16,7 @@ one this step made (not one a person or a later run has since re-submitted).
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,12 +40,16 @@ def _planned(params: AddDefenderIndicatorParams, ips: list[str]) -> tuple[list[t
     """((type, value) to submit, deduplicated, the playbook's first; the alert's values left out and why)."""
     wanted = [(spec.indicator_type, spec.value) for spec in params.indicators]
     ignored: list[dict[str, str]] = []
+    spared = [ipaddress.ip_network(r) for r in params.never_block]
     if params.from_alert:
         for raw in ips:
             try:
                 value = normalized_value("IpAddress", str(raw))
             except ValueError as exc:
                 ignored.append({"value": str(raw)[:64], "reason": str(exc)})
+                continue
+            if any(ipaddress.ip_address(value) in network for network in spared):
+                ignored.append({"value": value, "reason": "inside a neverBlock range"})
                 continue
             wanted.append(("IpAddress", value))
     return list(dict.fromkeys(wanted)), ignored
@@ -95,7 +100,8 @@ async def add_defender_indicator(params: AddDefenderIndicatorParams, ctx: StepCo
     wanted, ignored = _planned(params, ctx.alert.entities.ips)
     extra: dict[str, Any] = {"ignored": ignored} if ignored else {}
     if not wanted:
-        return StepOutcome(StepStatus.SKIPPED, result=extra, reason="The alert names no public IP address.")
+        return StepOutcome(StepStatus.SKIPPED, result=extra,
+                           reason="The alert names no public IP address outside neverBlock.")
     if ctx.alert.tenant_id is None:
         return StepOutcome.skipped("The alert is not attributed to a tenant, so no indicator can be submitted.")
     if len(wanted) > params.max_indicators:

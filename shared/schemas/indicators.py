@@ -17,6 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from shared.api_model import CamelModel
 from shared.durations import duration
+from shared.schemas.network import MAX_RANGES, CidrRange
 
 IndicatorType = Literal["IpAddress", "DomainName", "Url", "FileSha1", "FileSha256", "FileMd5"]
 IndicatorAction = Literal["Block", "AlertAndBlock", "Allowed"]
@@ -92,11 +93,19 @@ class IndicatorSpec(CamelModel):
         kind = info.data.get("indicator_type")
         return normalized_value(kind, value) if kind else value  # no type: its own error is reported
 
+    def inside(self, ranges: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+        """An IpAddress indicator whose address lies in one of the ranges."""
+        address = ipaddress.ip_address(self.value)
+        return any(address in network for network in ranges)
+
 
 class AddDefenderIndicatorParams(CamelModel):
     type: Literal["add_defender_indicator"]
     destructive: ClassVar[bool] = False
     action: IndicatorAction = "Block"
+    # Ranges whose addresses are never submitted (the company's own egress, its VPN, its cloud services): an
+    # alert address inside one is left out; a listed IpAddress inside one is refused at save.
+    never_block: list[CidrRange] = Field(default_factory=list, max_length=MAX_RANGES)
     indicators: list[IndicatorSpec] = Field(default_factory=list, max_length=MAX_INDICATORS)
     # Also the alert's public IP addresses (`alert.entities.ips`), as IpAddress indicators.
     from_alert: bool = False
@@ -105,6 +114,15 @@ class AddDefenderIndicatorParams(CamelModel):
     severity: DefenderSeverity | None = None  # None: the alert's severity
     # Submitting more indicators than this from one alert is refused (nothing is submitted).
     max_indicators: int = Field(default=10, ge=1, le=MAX_INDICATORS)
+
+    @field_validator("indicators")
+    @classmethod
+    def _not_never_blocked(cls, indicators: list[IndicatorSpec], info: ValidationInfo) -> list[IndicatorSpec]:
+        spared = [ipaddress.ip_network(r) for r in info.data.get("never_block") or []]
+        for index, spec in enumerate(indicators):
+            if spec.indicator_type == "IpAddress" and spec.inside(spared):
+                raise ValueError(f"{spec.value} (item {index}) is inside a neverBlock range")
+        return indicators
 
     @model_validator(mode="after")
     def _something_sensible(self) -> AddDefenderIndicatorParams:

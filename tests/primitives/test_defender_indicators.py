@@ -88,6 +88,17 @@ async def test_submits_each_indicator_with_expiry_severity_and_the_alert_as_the_
     assert [c["method"] for c in calls(server)] == ["GET", "POST", "GET", "POST"]
 
 
+async def test_never_block_ranges_spare_the_alerts_addresses(server, deps):
+    step = await execute_step(0, action(fromAlert=True, neverBlock=["102.89.34.0/24"]),
+                              alert(["102.89.34.7", "41.58.3.4"]), RUN, deps)
+    assert step.status is StepStatus.SUCCEEDED, step.error
+    assert [e["indicatorValue"] for e in step.result["indicators"]] == [SHA256, "41.58.3.4"]
+    assert step.result["ignored"] == [{"value": "102.89.34.7", "reason": "inside a neverBlock range"}]
+    only_own = await execute_step(0, action(indicators=[], fromAlert=True, neverBlock=["102.89.34.0/24"]),
+                                  alert(["102.89.34.7"]), RUN, deps)
+    assert only_own.status is StepStatus.SKIPPED and "neverBlock" in only_own.reason
+
+
 async def test_alert_and_block_generates_alerts_and_severity_can_be_set(server, deps):
     step = await execute_step(0, action(action="AlertAndBlock", severity="Medium", expiresAfter=None), alert(),
                               RUN, deps)
@@ -227,6 +238,9 @@ def test_values_are_normalised():
     ({"indicators": []}, "(body)", "submit nothing"),
     ({"fromAlert": True, "action": "Allowed"}, "(body)", "Allowed"),
     ({"maxIndicators": 0}, "maxIndicators", ""),
+    ({"neverBlock": ["10.0.0.0/8"]}, "neverBlock[0]", "public"),
+    ({"neverBlock": ["102.89.34.0/24"], "indicators": [{"indicatorType": "IpAddress", "value": "102.89.34.9"}]},
+     "indicators", "inside a neverBlock range"),
     ({"indicators": [{"indicatorType": "FileMd5", "value": "a" * 32}] * 51}, "indicators", ""),
     ({"blockEverything": True}, "blockEverything", ""),
 ])
