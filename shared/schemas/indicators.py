@@ -102,18 +102,21 @@ class IndicatorSpec(CamelModel):
 class AddDefenderIndicatorParams(CamelModel):
     type: Literal["add_defender_indicator"]
     destructive: ClassVar[bool] = False
-    action: IndicatorAction = "Block"
-    # Ranges whose addresses are never submitted (the company's own egress, its VPN, its cloud services): an
-    # alert address inside one is left out; a listed IpAddress inside one is refused at save.
-    never_block: list[CidrRange] = Field(default_factory=list, max_length=MAX_RANGES)
-    indicators: list[IndicatorSpec] = Field(default_factory=list, max_length=MAX_INDICATORS)
-    # Also the alert's public IP addresses (`alert.entities.ips`), as IpAddress indicators.
-    from_alert: bool = False
-    # When the indicator lapses (Defender removes it from enforcement); null: it never does.
-    expires_after: duration(timedelta(hours=1), timedelta(days=365)) | None = timedelta(days=30)
-    severity: DefenderSeverity | None = None  # None: the alert's severity
-    # Submitting more indicators than this from one alert is refused (nothing is submitted).
-    max_indicators: int = Field(default=10, ge=1, le=MAX_INDICATORS)
+    action: IndicatorAction = Field(default="Block", description=(
+        "what Defender does when a device meets the value; AlertAndBlock also raises alerts"))
+    never_block: list[CidrRange] = Field(default_factory=list, max_length=MAX_RANGES, description=(
+        "public CIDR ranges never submitted (the company's own egress, its VPN): an alert address inside one is "
+        "left out, a listed IpAddress inside one is refused"))
+    indicators: list[IndicatorSpec] = Field(default_factory=list, max_length=MAX_INDICATORS, description=(
+        "`{\"indicatorType\": ..., \"value\": ...}`: `IpAddress` (one public address, no CIDR), `DomainName`, "
+        "`Url` (http or https), `FileSha1`, `FileSha256`, `FileMd5` (hex)"))
+    from_alert: bool = Field(default=False, description="also the alert's public IP addresses, as IpAddress")
+    expires_after: duration(timedelta(hours=1), timedelta(days=365)) | None = Field(
+        default=timedelta(days=30), description="ISO 8601 duration, PT1H to P365D; null: never expires")
+    severity: DefenderSeverity | None = Field(default=None, description=(
+        "null: the alert's severity (critical is High)"))
+    max_indicators: int = Field(default=10, ge=1, le=MAX_INDICATORS, description=(
+        "more indicators than this from one alert: none is submitted"))
 
     @field_validator("indicators")
     @classmethod

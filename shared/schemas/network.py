@@ -69,15 +69,18 @@ CidrRange = Annotated[str, AfterValidator(_cidr_range)]
 class BlockSignInIpParams(CamelModel):
     type: Literal["block_sign_in_ip"]
     destructive: ClassVar[bool] = False
-    named_location_id: Guid  # an untrusted ipNamedLocation referenced by a blocking Conditional Access policy
-    # Ranges never added (the company's own egress, its VPN): an alert address inside one is left out.
-    never_block: list[CidrRange] = Field(default_factory=list, max_length=MAX_RANGES)
-    # Ranges this step always blocks, besides the alert's addresses (fromAlert).
-    ranges: list[CidrRange] = Field(default_factory=list, max_length=MAX_RANGES)
-    # Block the alert's IP addresses (`alert.entities.ips`), each as one host (/32 or /128).
-    from_alert: bool = True
-    # Adding more ranges than this from one alert is refused (nothing is added).
-    max_ranges: int = Field(default=5, ge=1, le=MAX_RANGES)
+    named_location_id: Guid = Field(description=(
+        "an untrusted ipNamedLocation that an enabled Conditional Access policy blocks"))
+    never_block: list[CidrRange] = Field(default_factory=list, max_length=MAX_RANGES, description=(
+        "public CIDR ranges never added (the company's own egress, its VPN): an alert address inside one is "
+        "left out"))
+    ranges: list[CidrRange] = Field(default_factory=list, max_length=MAX_RANGES, description=(
+        "public CIDR ranges (IPv4 /8 or narrower, IPv6 /32 or narrower; a bare address is one host) this step "
+        "always blocks"))
+    from_alert: bool = Field(default=True, description=(
+        "also block the alert's public IP addresses, each as one host (/32 or /128)"))
+    max_ranges: int = Field(default=5, ge=1, le=MAX_RANGES, description=(
+        "more new ranges than this from one alert: nothing is added"))
 
     @field_validator("ranges")
     @classmethod
