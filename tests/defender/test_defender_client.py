@@ -13,6 +13,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from shared.defender import DEFENDER_SCOPE, DefenderClient, DefenderError, DefenderRetryPolicy, defender_scope
 from shared.defender import open_defender as open_client
+from shared.defender.machines import created_at
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings, LocalTokenCredential
 from shared.outbound_http import InsecureUrlError
 
@@ -170,3 +171,10 @@ async def test_open_refuses_unsigned_local_tokens_for_a_real_defender_and_uses_t
     assert client.tenant_id == TENANT
     assert client._credential is factory.tenant_credential(TENANT)  # the one the tenant's Graph client uses
     await factory.aclose()
+
+
+def test_the_latest_action_is_told_by_time_not_by_text() -> None:
+    earlier = {"creationDateTimeUtc": "2019-01-02T14:39:38.22Z"}  # as text, it sorts after the later one
+    later = {"creationDateTimeUtc": "2019-01-02T14:39:38.2262283Z"}
+    assert max([earlier, later], key=created_at) is later
+    assert created_at({"creationDateTimeUtc": None}) < created_at(earlier)
