@@ -3,7 +3,9 @@ location.
 
 `block_sign_in_country` adds the alert's countries (`alert.entities.countries`, ISO 3166-1 alpha-2) to a
 countryNamedLocation that a blocking Conditional Access policy references; the policy itself is the
-operator's (Riposte never creates or edits policies). Graph facts (graph-contract.md 11a-11b):
+operator's (Riposte never creates or edits policies), but the step reads the policies first
+(`GET /identity/conditionalAccess/policies`) and refuses a location no enabled policy blocks: what it added
+would block nothing. Graph facts (graph-contract.md 11a-11b):
 - `GET /identity/conditionalAccess/namedLocations/{id}` is polymorphic; an ipNamedLocation is refused.
 - `PATCH` of the same path must carry `"@odata.type": "#microsoft.graph.countryNamedLocation"` and answers
   204. `countriesAndRegions` is *replaced*, not merged, so the full list is sent: what was there plus
@@ -113,16 +115,19 @@ async def block_sign_in_country(params: BlockSignInCountryParams, ctx: StepConte
     if isinstance(location, StepOutcome):
         location.result.update(extra)
         return location
+    label = _location_label(location, location_id)
+    blocked_by = await _enforced_by_a_policy(graph, location_id, label, extra)
+    if isinstance(blocked_by, StepOutcome):
+        return blocked_by
     before = list(location.countries_and_regions or [])
     present = {c.upper() for c in before}
     to_add = [c for c in wanted if c not in present]
-    label = _location_label(location, location_id)
     if len(to_add) > params.max_countries:
         return StepOutcome.failed(
             "too_many_targets",
             f"The alert would add {len(to_add)} countries; this step adds at most {params.max_countries} "
             "(maxCountries).", {"namedLocation": label, "toAdd": to_add, **extra})
-    result = {"namedLocation": label | {"before": {"countriesAndRegions": before}},
+    result = {"namedLocation": label | {"before": {"countriesAndRegions": before}}, "blockedBy": blocked_by,
               "alreadyPresent": [c for c in wanted if c in present], **extra}
     if not to_add:  # idempotent: nothing to change, no write
         result["namedLocation"]["after"] = {"countriesAndRegions": before}
@@ -178,8 +183,8 @@ def describe_block_sign_in_country(params: BlockSignInCountryParams, ctx: StepCo
 
 register(Primitive(
     "block_sign_in_country", BlockSignInCountryParams,
-    "Add the alert's countries to a countryNamedLocation that a blocking Conditional Access policy uses "
-    "(never the neverBlock countries). Rollback removes only the countries this step added.",
+    "Add the alert's countries to a countryNamedLocation that an enabled Conditional Access policy blocks "
+    "(checked first; never the neverBlock countries). Rollback removes only the countries this step added.",
     ("Policy.Read.All", "Policy.ReadWrite.ConditionalAccess"), (),
     idempotent=True, needs_user=False,
     handler=block_sign_in_country, describe=describe_block_sign_in_country, undo=undo_block_sign_in_country,
@@ -308,6 +313,23 @@ async def _blocking_policies(graph: GraphServiceClient, location_id: str) -> lis
     return found
 
 
+async def _enforced_by_a_policy(graph: GraphServiceClient, location_id: str, label: dict[str, Any],
+                                extra: dict[str, Any]) -> list[dict[str, Any]] | StepOutcome:
+    """The policies that block sign-ins from the location, or the failed outcome: a read error, or none (what
+    the step would add to the location would block nothing, and it must not say it blocked it)."""
+    blocked_by = await _blocking_policies(graph, location_id)
+    if isinstance(blocked_by, StepOutcome):
+        blocked_by.result.update({"namedLocation": label, **extra})
+        return blocked_by
+    if not blocked_by:
+        return StepOutcome.failed(
+            "not_blocked_by_policy",
+            f"No enabled Conditional Access policy blocks access from named location {location_id}: adding to it "
+            "would block nothing. Include it in a policy that blocks access (grant control: block).",
+            {"namedLocation": label, **extra})
+    return blocked_by
+
+
 async def _patch_ranges(graph: GraphServiceClient, location_id: str, current: IpNamedLocation,
                         cidrs: list[str]) -> ODataError | None:
     from msgraph.generated.models.i_pv4_cidr_range import IPv4CidrRange
@@ -346,16 +368,9 @@ async def block_sign_in_ip(params: BlockSignInIpParams, ctx: StepContext) -> Ste
             f"Named location {location_id} is marked trusted: adding addresses to it would exempt them, not block "
             "them. Name an untrusted ipNamedLocation that a blocking Conditional Access policy uses.",
             {"namedLocation": label, **extra})
-    blocked_by = await _blocking_policies(graph, location_id)
+    blocked_by = await _enforced_by_a_policy(graph, location_id, label, extra)
     if isinstance(blocked_by, StepOutcome):
-        blocked_by.result.update({"namedLocation": label, **extra})
         return blocked_by
-    if not blocked_by:
-        return StepOutcome.failed(
-            "not_blocked_by_policy",
-            f"No enabled Conditional Access policy blocks access from named location {location_id}: adding ranges "
-            "to it would block nothing. Include it in a policy that blocks access (grant control: block).",
-            {"namedLocation": label, **extra})
     before = _cidrs(location)
     present = _parsed(before)
     to_add = [str(n) for n in wanted if not _covered(n, present)]
