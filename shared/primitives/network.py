@@ -178,7 +178,8 @@ def describe_block_sign_in_country(params: BlockSignInCountryParams, ctx: StepCo
         return (f"Would add {', '.join(wanted)} to countryNamedLocation {params.named_location_id}, unless more "
                 f"than maxCountries ({params.max_countries}) of them are not listed yet: then it adds none{spared}.")
     return (f"Would add {', '.join(wanted)} to countryNamedLocation {params.named_location_id} in tenant "
-            f"{ctx.alert.tenant_id} (countries already listed are left as they are){spared}.")
+            f"{ctx.alert.tenant_id} (countries already listed are left as they are; a location no enabled Conditional "
+            f"Access policy blocks is refused){spared}.")
 
 
 register(Primitive(
@@ -443,7 +444,8 @@ def describe_block_sign_in_ip(params: BlockSignInIpParams, ctx: StepContext) -> 
         return (f"Would add {names} to ipNamedLocation {params.named_location_id}, unless more than maxRanges "
                 f"({params.max_ranges}) of them are not covered yet: then it adds none{spared}.")
     return (f"Would add {names} to ipNamedLocation {params.named_location_id} in tenant {ctx.alert.tenant_id} "
-            f"(ranges already covered are left as they are; a trusted location is refused){spared}.")
+            f"(ranges already covered are left as they are; a trusted location, or one no enabled Conditional Access "
+            f"policy blocks, is refused){spared}.")
 
 
 register(Primitive(
