@@ -16,6 +16,7 @@ one this step made (not one a person or a later run has since re-submitted).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from datetime import UTC, datetime
 from typing import Any
@@ -112,32 +113,45 @@ async def add_defender_indicator(params: AddDefenderIndicatorParams, ctx: StepCo
     expires = None
     if params.expires_after is not None:
         expires = (datetime.now(UTC) + params.expires_after).strftime("%Y-%m-%dT%H:%M:%SZ")
-    outcomes: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = [{"indicatorType": kind, "indicatorValue": value} for kind, value in wanted]
     added: list[dict[str, str]] = []
     result: dict[str, Any] = {"action": params.action, "expirationTime": expires, "indicators": outcomes,
                               "added": added, **extra}
     try:
         client = _client(ctx)
-        for kind, value in wanted:
-            entry: dict[str, Any] = {"indicatorType": kind, "indicatorValue": value}
-            outcomes.append(entry)
-            found = await _existing(client, kind, value)
+        # Every read at once, then every submit at once: two round trips however many indicators.
+        found_lists = _settled(await asyncio.gather(*(_existing(client, k, v) for k, v in wanted),
+                                                    return_exceptions=True))
+        to_submit: list[dict[str, Any]] = []
+        for entry, found in zip(outcomes, found_lists, strict=True):
             ours = next((i for i in found if _marker(ctx) in str(i.get("description"))), None)
             same = next((i for i in found if i.get("action") == params.action), None)
             if ours is not None:  # a retry of this step: what the first attempt made
                 entry |= {"id": str(ours.get("id")), "outcome": "added"}
-                added.append({"id": str(ours.get("id")), "indicatorType": kind, "indicatorValue": value})
             elif same is not None:
                 entry |= {"id": str(same.get("id")), "outcome": "alreadyPresent"}
             elif found:
                 entry |= {"id": str(found[0].get("id")), "outcome": "conflict",
                           "existingAction": found[0].get("action")}
             else:
-                made = await client.post(PATH, _request(params, ctx, kind, value, expires),
-                                         what="submit an indicator")
-                made_id = str((made or {}).get("id"))
-                entry |= {"id": made_id, "outcome": "added"}
-                added.append({"id": made_id, "indicatorType": kind, "indicatorValue": value})
+                to_submit.append(entry)
+        answers = await asyncio.gather(*(client.post(PATH, _request(params, ctx, e["indicatorType"],
+                                                                    e["indicatorValue"], expires),
+                                                     what="submit an indicator") for e in to_submit),
+                                       return_exceptions=True)
+        failure: DefenderError | None = None
+        for entry, answer in zip(to_submit, answers, strict=True):
+            if isinstance(answer, DefenderError):
+                entry["outcome"] = "failed"
+                failure = failure or answer
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                entry |= {"id": str((answer or {}).get("id")), "outcome": "added"}
+        added += [{"id": e["id"], "indicatorType": e["indicatorType"], "indicatorValue": e["indicatorValue"]}
+                  for e in outcomes if e.get("outcome") == "added"]
+        if failure is not None:
+            raise failure
     except DefenderError as exc:
         return _failed(exc, result | {"changed": bool(added)})
     result["changed"] = bool(added)
@@ -148,6 +162,30 @@ async def add_defender_indicator(params: AddDefenderIndicatorParams, ctx: StepCo
             "indicator_conflict", f"Defender already has an indicator with another action for {names}; Riposte "
             f"does not overwrite it with {params.action}. Change or delete it in Defender if it should.", result)
     return StepOutcome(StepStatus.SUCCEEDED, result=result)
+
+
+def _settled(answers: list[Any]) -> list[Any]:
+    """The answers of requests sent together, or the first failure raised (after all have finished)."""
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers
+
+
+async def _delete_own(client: DefenderClient, item: dict[str, str], found: list[dict[str, Any]],
+                      marker: str) -> str | None:
+    """Delete the indicator if it is still the step's own; None when deleted, else why it was left."""
+    current = next((i for i in found if str(i.get("id")) == item["id"]), None)
+    if current is None:
+        return "already gone (deleted or expired)"
+    if marker not in str(current.get("description")):
+        return "re-submitted since by someone else: left in place"
+    try:
+        await client.delete(f"{PATH}/{item['id']}", what="delete an indicator")
+    except DefenderError as exc:
+        if not exc.not_found:
+            raise
+    return None
 
 
 async def undo_add_defender_indicator(step: StepResult, ctx: StepContext) -> StepOutcome:
@@ -162,20 +200,17 @@ async def undo_add_defender_indicator(step: StepResult, ctx: StepContext) -> Ste
     kept: list[dict[str, str]] = []
     try:
         client = _client(ctx)
-        for item in added:
-            found = next((i for i in await _existing(client, item["indicatorType"], item["indicatorValue"])
-                          if str(i.get("id")) == item["id"]), None)
-            if found is None:
-                kept.append({"id": item["id"], "reason": "already gone (deleted or expired)"})
-            elif marker not in str(found.get("description")):
-                kept.append({"id": item["id"], "reason": "re-submitted since by someone else: left in place"})
-            else:
-                try:
-                    await client.delete(f"{PATH}/{item['id']}", what="delete an indicator")
-                except DefenderError as exc:
-                    if not exc.not_found:
-                        raise
+        found_lists = _settled(await asyncio.gather(
+            *(_existing(client, a["indicatorType"], a["indicatorValue"]) for a in added), return_exceptions=True))
+        answers = await asyncio.gather(*(_delete_own(client, item, found, marker)
+                                         for item, found in zip(added, found_lists, strict=True)),
+                                       return_exceptions=True)
+        for item, answer in zip(added, answers, strict=True):
+            if isinstance(answer, str):
+                kept.append({"id": item["id"], "reason": answer})
+            elif answer is None:
                 removed.append(item["id"])
+        _settled(answers)
     except DefenderError as exc:
         return _failed(exc, {"removed": removed, "notRemoved": kept})
     return StepOutcome(StepStatus.SUCCEEDED, result={"removed": removed, "notRemoved": kept})

@@ -85,7 +85,8 @@ async def test_submits_each_indicator_with_expiry_severity_and_the_alert_as_the_
     expires = datetime.fromisoformat(sha["expirationTime"].replace("Z", "+00:00"))
     assert timedelta(days=7) - timedelta(minutes=1) <= expires - before <= timedelta(days=7, minutes=1)
     assert step.result["expirationTime"] == sha["expirationTime"]
-    assert [c["method"] for c in calls(server)] == ["GET", "POST", "GET", "POST"]
+    # The reads go together, then the submits: two round trips for two indicators.
+    assert [c["method"] for c in calls(server)] == ["GET", "GET", "POST", "POST"]
 
 
 async def test_never_block_ranges_spare_the_alerts_addresses(server, deps):
@@ -182,6 +183,18 @@ async def test_undo_of_a_step_that_added_nothing_calls_nothing(server, deps):
     undone = await SPEC.undo(step, StepContext(alert(), other, deps))
     assert undone.status is StepStatus.SUCCEEDED and undone.result["removed"] == []
     assert len(calls(server)) == count
+
+
+async def test_a_failed_submit_keeps_what_the_others_added_for_rollback(server, deps):
+    server.state.faults.add(FaultRuleSpec(method="POST", path_regex="^/api/indicators$", status=400, times=1))
+    step = await execute_step(0, action(fromAlert=True), alert(["102.89.34.7"]), RUN, deps)
+    assert step.status is StepStatus.FAILED and step.error.code.startswith("defender_")
+    outcomes = sorted(e["outcome"] for e in step.result["indicators"])
+    assert outcomes == ["added", "failed"] and step.result["changed"] is True
+    (kept,) = step.result["added"]
+    assert set(stored(server)) == {SEEDED_DOMAIN_ID, kept["id"]}
+    undone = await SPEC.undo(step, StepContext(alert(), RUN, deps))
+    assert undone.result["removed"] == [kept["id"]] and set(stored(server)) == {SEEDED_DOMAIN_ID}
 
 
 async def test_forbidden_throttled_and_unavailable_defender(server, deps):
