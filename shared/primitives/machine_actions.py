@@ -211,8 +211,8 @@ def _summarize(kind: Kind, entries: list[dict[str, Any]], problems: list[dict[st
         return StepOutcome(StepStatus.SUCCEEDED, result=result)
     first = failures[0]["error"]
     total = len(entries) + len(problems)
-    message = first["message"] if total == 1 else f"{len(failures)} of {total} machines failed; first: " \
-                                                  f"{first['message']}"
+    message = first["message"] if total == 1 else (
+        f"{len(failures)} of {total} machines failed; first: {first['message']}")
     return StepOutcome.failed(first["code"], message, result)
 
 
