@@ -6,10 +6,11 @@ an in-process sandbox, reset before each round, on one event loop; then its undo
 sandbox's latency setting makes every request wait that long before it is handled; rounds alternate 0 and 100 ms
 (0, 100, 100, 0, ...), so a machine that gets busier or quieter moves both alike. Round trips = (p50 at 100 ms -
 p50 at 0 ms) / 100 ms. Expected: a named-location step 3 (the location, the Conditional Access policies that
-must block it, the PATCH) and its undo 2 (the location, the PATCH); an indicator step 2 per indicator (does it
-exist, submit) and its undo 2 per indicator (is it still ours, delete); the step below submits 2 (a file hash and
-the alert's address). CPU: this process's CPU time per step at 0 ms (client and in-process sandbox together: an
-upper bound for the client's share). Requests per step from the sandbox's call log.
+must block it, the PATCH) and its undo 2 (the location, the PATCH); an indicator step 2 whatever its number of
+indicators (every "does it exist" together, then every submit together) and its undo 2 (is it still ours, delete);
+the step below submits 2 (a file hash and the alert's address), so 4 requests. CPU: this process's CPU time per
+step at 0 ms (client and in-process sandbox together: an upper bound for the client's share). Requests per step
+from the sandbox's call log.
 """
 
 from __future__ import annotations
