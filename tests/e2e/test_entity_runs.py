@@ -8,9 +8,11 @@ import uuid
 import httpx
 import pytest
 
+from sandbox.defender_machines import ADELE_LAPTOP_MACHINE_ID
 from sandbox.intune import ADELE_IPHONE_ID, ADELE_LAPTOP_AAD_ID, ADELE_LAPTOP_ID
 from tests.api.helpers import principal_header, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, MEGAN, sandbox_user, wait_for_run
+from tests.e2e.test_endpoint_isolation import machine_actions
 from tests.e2e.test_simulate_and_execute import graph_calls, playbook
 
 UNREGISTERED = "33333333-3333-4333-8333-333333333333"
@@ -85,6 +87,21 @@ def test_retire_device_on_a_device_entity_retires_that_device(api, sandbox_serve
     assert httpx.get(laptop).json()["managementState"] == "retirePending"
     iphone = f"{sandbox_server.base_url}/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_IPHONE_ID}"
     assert httpx.get(iphone).json()["managementState"] != "retirePending"  # the entity's device, not its user's
+
+
+def test_isolate_machine_on_a_defender_machine_id_isolates_it_and_rolls_back(api, sandbox_server):
+    """The Sentinel habit: isolate the host an analyst is looking at, named by Defender's machine id."""
+    pb = playbook(api, unique("ent"), [{"type": "isolate_machine"}])
+    started = api.post(f"/playbooks/{pb['id']}/execute", json={
+        "entity": {"type": "device", "mdeDeviceId": ADELE_LAPTOP_MACHINE_ID.upper()}, "tenantId": CONTOSO})
+    assert started.status_code == 202, started.text
+    run = wait_for_run(api, started.json()["runId"])
+    assert run["status"] == "succeeded", run["steps"]
+    assert [m["id"] for m in run["steps"][0]["result"]["machines"]] == [ADELE_LAPTOP_MACHINE_ID]
+    assert [a["type"] for a in machine_actions(sandbox_server)] == ["Isolate"]
+    rolled = api.post(f"/runs/{run['id']}/rollback")
+    assert [(s["actionType"], s["status"]) for s in rolled.json()["steps"]] == [("isolate_machine", "undone")]
+    assert [a["type"] for a in machine_actions(sandbox_server)] == ["Isolate", "Unisolate"]
 
 
 def test_a_playbook_in_simulate_mode_describes_its_steps_on_an_entity(api, sandbox_server):
