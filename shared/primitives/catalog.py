@@ -18,6 +18,7 @@ from shared.primitives import (
     mailbox,
     network,
     notify,
+    sentinel,
     tickets,
     user_access,
     user_mfa,
@@ -30,7 +31,7 @@ from shared.schemas.primitives import PRIMITIVE_PARAMS
 
 FAMILIES = (
     user_access, containment, notify, devices, network, mailbox, user_recovery, user_mfa, user_risk,
-    webhook, chat, tickets, alert_writeback, evidence,
+    webhook, chat, tickets, alert_writeback, sentinel, evidence,
 )
 
 

@@ -23,7 +23,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Users", ("user_access", "containment", "user_recovery", "user_mfa", "user_risk")),
     ("Mailbox", ("mailbox",)),
     ("Network and devices", ("network", "devices")),
-    ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback")),
+    ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback", "sentinel")),
 )
 
 
@@ -111,6 +111,9 @@ def render_primitive(primitive: Primitive) -> str:
                    *(f"`{p}`" for p in primitive.other_permissions)]
     lines.append(f"- Permissions: {', '.join(permissions) if permissions else 'none from Microsoft'}")
     lines.append(f"- Directory roles: {', '.join(primitive.directory_roles) if primitive.directory_roles else 'none'}")
+    if primitive.azure_roles:
+        lines.append(f"- Azure roles of Riposte's managed identity: {', '.join(primitive.azure_roles)} "
+                     "(on the resource it acts on, [deploy.md](deploy.md))")
     rows = parameter_rows(primitive)
     lines += ["", "| Parameter | Type | Default | Limits and notes |", "|---|---|---|---|", *rows] if rows \
         else ["- Parameters: none besides `type`."]

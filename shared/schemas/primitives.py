@@ -21,6 +21,7 @@ from shared.schemas.evidence import CollectEvidenceParams
 from shared.schemas.mailbox import ConvertToSharedMailboxParams, DisableInboxRuleParams, RemoveForwardingRulesParams
 from shared.schemas.network import BlockSignInCountryParams
 from shared.schemas.notify import NotifyEmailParams
+from shared.schemas.sentinel import AddSentinelCommentParams, UpdateSentinelIncidentParams
 from shared.schemas.tickets import CreatePsaTicketParams
 from shared.schemas.user_access import DisableUserParams, RevokeUserSessionsParams
 from shared.schemas.user_mfa import ResetMfaRegistrationParams
@@ -43,6 +44,7 @@ SCHEMAS: tuple[type[Any], ...] = (
     PostTeamsParams, PostSlackParams,
     CreatePsaTicketParams,
     AddAlertCommentParams, UpdateAlertStatusParams,
+    AddSentinelCommentParams, UpdateSentinelIncidentParams,
     CollectEvidenceParams,
 )
 
