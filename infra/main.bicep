@@ -65,6 +65,9 @@ param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 @description('Exchange Online endpoint for its admin API; change only for a national cloud.')
 param exchangeBaseUrl string = 'https://outlook.office365.com'
 
+@description('Resource id of a Microsoft Sentinel workspace in this tenant whose incidents Riposte writes back to; empty: none. Its identity gets Microsoft Sentinel Responder there.')
+param sentinelWorkspaceId string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -213,6 +216,19 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     eventGridPrincipalId: eventGrid.outputs.principalId
     deployerPrincipalId: principalId
+  }
+}
+
+// /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}; a
+// placeholder when empty, so the module's scope can be written even though the module is not deployed.
+var sentinelWorkspace = split(empty(sentinelWorkspaceId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/none/providers/Microsoft.OperationalInsights/workspaces/none' : sentinelWorkspaceId, '/')
+
+module sentinelRbac 'app/sentinel-rbac.bicep' = if (!empty(sentinelWorkspaceId)) {
+  name: 'sentinel-rbac'
+  scope: resourceGroup(sentinelWorkspace[2], sentinelWorkspace[4])
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    workspaceName: sentinelWorkspace[8]
   }
 }
 
