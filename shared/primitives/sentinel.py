@@ -193,9 +193,10 @@ async def undo_update_sentinel_incident(step: StepResult, ctx: StepContext) -> S
         return _failed(error, result)
     if restored is None:
         changed = ", ".join(f"{k} is now {current.get(k)!r}" for k in after if current.get(k) != after.get(k))
-        return StepOutcome(StepStatus.SUCCEEDED, result=result | {
-            "restored": {}, "leftAsIs": sorted(k for k in after if current.get(k) != after.get(k)),
-            "note": f"changed since the step ({changed}): left as is"})
+        note = f"the incident changed since the step ({changed}): left as is"
+        # A reason: the rollback records it as nothing to undo, with the note, rather than as undone.
+        return StepOutcome(StepStatus.SUCCEEDED, reason=note, result=result | {
+            "restored": {}, "leftAsIs": sorted(k for k in after if current.get(k) != after.get(k)), "note": note})
     result |= {"before": current, "after": restored, "restored": restored}
     if conflicts:
         result["conflictRetries"] = conflicts

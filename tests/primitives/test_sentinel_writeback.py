@@ -168,7 +168,7 @@ async def test_undo_leaves_an_incident_someone_changed_since(arm, server: Sandbo
     undone = await spec.undo(step, context(arm, sentinel()))
 
     assert undone.status is StepStatus.SUCCEEDED
-    assert undone.result["restored"] == {} and "left as is" in undone.result["note"]
+    assert undone.result["restored"] == {} and "left as is" in undone.result["note"] == undone.reason
     assert undone.result["leftAsIs"] == ["classification", "classificationComment", "classificationReason", "status"]
     assert incident(server)["properties"]["status"] == "Active"
     assert [c["method"] for c in calls(server.state, PROVIDER)] == ["GET"]
