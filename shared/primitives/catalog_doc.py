@@ -113,7 +113,7 @@ def render_primitive(primitive: Primitive) -> str:
     lines.append(f"- Directory roles: {', '.join(primitive.directory_roles) if primitive.directory_roles else 'none'}")
     if primitive.azure_roles:
         lines.append(f"- Azure roles of Riposte's managed identity: {', '.join(primitive.azure_roles)} "
-                     "(on the resource it acts on, [deploy.md](deploy.md))")
+                     "(on the resource it acts on: [deploy.md](deploy.md#sentinel-write-back))")
     rows = parameter_rows(primitive)
     lines += ["", "| Parameter | Type | Default | Limits and notes |", "|---|---|---|---|", *rows] if rows \
         else ["- Parameters: none besides `type`."]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from shared.api_model import CamelModel
 from shared.templates import template_text
@@ -36,17 +36,21 @@ REASONS: dict[str, tuple[str, ...]] = {
 class AddSentinelCommentParams(CamelModel):
     type: Literal["add_sentinel_comment"]
     destructive: ClassVar[bool] = False
-    comment: template_text(MAX_COMMENT) | None = None  # default: which playbook responds, and the run link
+    comment: template_text(MAX_COMMENT) | None = Field(default=None, description=(
+        "a template; default: which playbook responds, and the run link"))
 
 
 class UpdateSentinelIncidentParams(CamelModel):
     type: Literal["update_sentinel_incident"]
     destructive: ClassVar[bool] = False
-    status: IncidentStatus
-    classification: Classification | None = None
-    # Defaults to the only reason of TruePositive / BenignPositive; FalsePositive needs one of its two.
-    classification_reason: ClassificationReason | None = None
-    classification_comment: template_text(MAX_CLASSIFICATION_COMMENT) | None = None
+    status: IncidentStatus = Field(description="`Active` reopens (and clears the classification), `Closed` closes")
+    classification: Classification | None = Field(default=None, description="required with `Closed`, refused "
+                                                  "with `Active`")
+    classification_reason: ClassificationReason | None = Field(default=None, description=(
+        "`TruePositive`: `SuspiciousActivity`, `BenignPositive`: `SuspiciousButExpected` (both the default), "
+        "`FalsePositive`: `IncorrectAlertLogic` or `InaccurateData` (required), `Undetermined`: none"))
+    classification_comment: template_text(MAX_CLASSIFICATION_COMMENT) | None = Field(default=None, description=(
+        "a template; default with `Closed`: the playbook and the run link"))
 
     @model_validator(mode="after")
     def _sentinel_accepts_it(self) -> UpdateSentinelIncidentParams:
