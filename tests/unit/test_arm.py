@@ -10,10 +10,12 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError
 
+from shared.alert_payloads import normalize_payload
 from shared.arm import ArmClient, ArmError
 from shared.arm.client import arm_scope
 from shared.arm.sentinel import IncidentRef, update_body
 from shared.settings import ArmAuthMode, load_settings
+from tests.alert_payloads import load_payload
 
 INCIDENT = ("/subscriptions/6B1F3C9E-2D4A-4E5B-8C7D-9E0F1A2B3C4D/resourceGroups/rg-soc/providers/"
             "Microsoft.OperationalInsights/workspaces/contoso-sentinel/providers/Microsoft.SecurityInsights/"
@@ -143,3 +145,13 @@ async def test_an_unreachable_arm_and_a_credential_that_fails_are_step_errors():
     assert (unreachable.value.code, unreachable.value.attempts) == ("arm_unavailable", 4)
     assert no_token.value.code == "arm_unauthorized"
     assert no_token.value.detail == "ManagedIdentityCredential authentication unavailable."
+
+
+@pytest.mark.parametrize("sample", ["sentinel_incident_automation.json", "sentinel_incident_resource.json"])
+def test_what_the_sentinel_normalizer_keeps_names_the_incident_to_write_back_to(sample):
+    # The two ends of the write-back agree: what intake keeps is what the primitives parse.
+    [alert] = normalize_payload(load_payload(sample))
+    ref = IncidentRef.parse(alert.source_alert_id)
+
+    assert ref is not None and ref.workspace == "myworkspace" and ref.resource_group == "myrg"
+    assert ref.name == load_payload(sample).get("object", load_payload(sample))["name"].casefold()
