@@ -37,6 +37,7 @@ from . import (
     registration_details,
     risk_detections,
     security_alerts,
+    sentinel_incidents,
     sign_ins,
     subscriptions,
     tenant_condition_routes,
@@ -90,4 +91,6 @@ AREAS: list[Area] = [
     Area("subscriptions", graph_routes=subscriptions.routes, web_routes=subscriptions.web_routes,
          new_service_state=subscriptions.new_service_state),
     Area("tenant_conditions", web_routes=tenant_condition_routes.web_routes),
+    Area(sentinel_incidents.AREA, web_routes=sentinel_incidents.web_routes,
+         new_service_state=sentinel_incidents.new_service_state),
 ]
