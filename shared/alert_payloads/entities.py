@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from shared.alert_payloads import lenient
-from shared.models.alert import AlertEntities, DeviceEntity, UserEntity
+from shared.models.alert import AlertEntities, DeviceEntity, FileEntity, UserEntity
 
 MAX_PER_KIND = 100
 _MAX_NAME = 256
+_MAX_PATH = 1024
 
 
 class EntityCollector:
@@ -20,6 +21,9 @@ class EntityCollector:
         self._ips: dict[str, None] = {}
         self._countries: dict[str, None] = {}
         self._mailboxes: dict[str, None] = {}
+        self._files: list[FileEntity] = []
+        self._urls: dict[str, None] = {}
+        self._domains: dict[str, None] = {}
 
     def add_user(self, *, id: Any = None, upn: Any = None, display_name: Any = None) -> None:
         """A user, kept only if it has an Entra object id (a GUID) or a UPN: nothing can act on a bare name."""
@@ -63,9 +67,36 @@ class EntityCollector:
     def add_mailbox(self, value: Any) -> None:
         _add_unique(self._mailboxes, lenient.email_address(value))
 
+    def add_file(self, *, sha1: Any = None, sha256: Any = None, md5: Any = None, name: Any = None,
+                 path: Any = None) -> None:
+        """A file with at least one valid hash (an invalid one is dropped); the same file (a hash in common, none
+        contradicting) seen again is merged."""
+        hashes = {k: v for k, v in (("sha1", lenient.file_hash(sha1, "sha1")),
+                                    ("sha256", lenient.file_hash(sha256, "sha256")),
+                                    ("md5", lenient.file_hash(md5, "md5"))) if v}
+        if not hashes:
+            return
+        file_name, file_path = lenient.text(name, max_len=_MAX_NAME), lenient.text(path, max_len=_MAX_PATH)
+        for index, known in enumerate(self._files):
+            known_hashes = known.hashes()
+            shared = [k for k in hashes if k in known_hashes]
+            if shared and all(known_hashes[k] == hashes[k] for k in shared):
+                self._files[index] = FileEntity(**(hashes | known_hashes), name=known.name or file_name,
+                                                path=known.path or file_path)
+                return
+        if len(self._files) < MAX_PER_KIND:
+            self._files.append(FileEntity(**hashes, name=file_name, path=file_path))
+
+    def add_url(self, value: Any) -> None:
+        _add_unique(self._urls, lenient.url(value))
+
+    def add_domain(self, value: Any) -> None:
+        _add_unique(self._domains, lenient.domain_name(value))
+
     def build(self) -> AlertEntities:
         return AlertEntities(users=list(self._users), devices=list(self._devices), ips=list(self._ips),
-                             countries=list(self._countries), mailboxes=list(self._mailboxes))
+                             countries=list(self._countries), mailboxes=list(self._mailboxes),
+                             files=list(self._files), urls=list(self._urls), domains=list(self._domains))
 
 
 def _add_unique(seen: dict[str, None], value: str | None) -> None:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from shared.alert_payloads.errors import PayloadError
 
@@ -41,6 +42,11 @@ _SUBSCRIPTION_IN_RESOURCE_ID = re.compile(r"/subscriptions/([^/\s]+)", re.IGNORE
 _COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 _COUNTRY_ALIASES = {"UK": "GB"}  # Graph's ipEvidence docs give "UK"; ISO 3166-1 says GB
 _EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+HASH_LENGTHS = {"sha1": 40, "sha256": 64, "md5": 32}
+MAX_URL = 2048  # Defender's indicators take URLs up to this length too
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def json_type(value: Any) -> str:
@@ -332,6 +338,44 @@ def email_address(value: Any) -> str | None:
         raw = raw[5:]
     raw = raw.strip().casefold()
     return raw if len(raw) <= 320 and _EMAIL_LIKE.match(raw) else None
+
+
+def file_hash(value: Any, algorithm: str) -> str | None:
+    """A hex digest of the algorithm's length (sha1, sha256, md5), lower case; anything else is None."""
+    raw = short_text(value)
+    if raw is None or len(raw) != HASH_LENGTHS[algorithm]:
+        return None
+    lowered = raw.lower()
+    return lowered if _HEX.match(lowered) else None
+
+
+def domain_name(value: Any) -> str | None:
+    """A DNS name of at least two labels, lower case, trailing dot dropped; None for anything else (an address,
+    a wildcard, a name with a port or a path)."""
+    raw = short_text(value)
+    if raw is None or len(raw) > 254:
+        return None
+    name = raw.lower().removesuffix(".")
+    labels = name.split(".")
+    if len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        return None
+    return name
+
+
+def url(value: Any) -> str | None:
+    """An http(s) URL with a host, at most MAX_URL characters, without spaces or control characters, as given
+    (Defender's urlEvidence may omit the scheme: "evil.example/x" is kept); None otherwise."""
+    raw = text(value)
+    if raw is None or len(raw) > MAX_URL or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in raw):
+        return None
+    scheme = _URL_SCHEME.match(raw)
+    if scheme is not None and scheme.group(1).lower() not in ("http", "https"):
+        return None
+    try:
+        host = urlsplit(raw if scheme else f"http://{raw}").hostname
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return None
+    return raw if host and (domain_name(host) or ip_address(host)) else None
 
 
 def json_in_string(value: Any) -> Any:

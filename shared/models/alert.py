@@ -73,12 +73,28 @@ class DeviceEntity(CamelModel):
     azure_ad_device_id: str | None = None
 
 
+class FileEntity(CamelModel):
+    """A file the alert names, kept only with at least one hash (hex, lower case): nothing can act on a bare name."""
+
+    sha1: str | None = None
+    sha256: str | None = None
+    md5: str | None = None
+    name: str | None = None
+    path: str | None = None
+
+    def hashes(self) -> dict[str, str]:
+        return {k: v for k, v in (("sha1", self.sha1), ("sha256", self.sha256), ("md5", self.md5)) if v}
+
+
 class AlertEntities(CamelModel):
     users: list[UserEntity] = Field(default_factory=list)
     devices: list[DeviceEntity] = Field(default_factory=list)
     ips: list[str] = Field(default_factory=list)
     countries: list[str] = Field(default_factory=list)  # ISO 3166-1 alpha-2, upper case
     mailboxes: list[str] = Field(default_factory=list)
+    files: list[FileEntity] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list)  # http(s) URLs as the source gave them
+    domains: list[str] = Field(default_factory=list)  # DNS names, lower case
 
 
 class NormalizedAlert(CamelModel):

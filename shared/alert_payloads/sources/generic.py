@@ -111,4 +111,15 @@ def _entities(body: dict[str, Any]) -> EntityCollector:
         entities.add_country(country)
     for mailbox in _strings(body.get("mailboxes")):
         entities.add_mailbox(mailbox)
+    for file in _strings(body.get("files")):
+        if isinstance(file, dict):
+            entities.add_file(sha1=file.get("sha1"), sha256=file.get("sha256"), md5=file.get("md5"),
+                              name=file.get("name"), path=file.get("path"))
+        else:  # a bare hash: its length says which
+            entities.add_file(**{kind: file for kind, size in lenient.HASH_LENGTHS.items()
+                                 if isinstance(file, str) and len(file.strip()) == size})
+    for url in _strings(body.get("urls")):
+        entities.add_url(url)
+    for domain in _strings(body.get("domains")):
+        entities.add_domain(domain)
     return entities

@@ -66,7 +66,7 @@ def normalize(body: Any) -> list[NormalizedAlert]:
 
 
 def evidence_of(evidence: Iterable[Any]) -> tuple[EntityCollector, list[str | None]]:
-    """Users, devices, IPs, countries and mailboxes from evidence items, by @odata.type; plus the
+    """Users, devices, IPs, countries, mailboxes, files, URLs and domains from evidence items, by @odata.type; plus the
     Azure subscriptions of VMs (deviceEvidence.vmMetadata), a hint for tenant attribution. At most
     MAX_EVIDENCE items are read (an incident's expanded alerts share the budget)."""
     entities = EntityCollector()
@@ -89,7 +89,26 @@ def evidence_of(evidence: Iterable[Any]) -> tuple[EntityCollector, list[str | No
         elif kind == "analyzedmessageevidence":
             entities.add_mailbox(item.get("recipientEmailAddress"))
             entities.add_ip(item.get("senderIp"))
+        elif kind == "fileevidence":
+            _add_file(entities, item.get("fileDetails"))
+        elif kind == "processevidence":  # the process's own image; its parent's is usually a system binary
+            _add_file(entities, item.get("imageFile"))
+        elif kind == "filehashevidence":
+            algorithm = (lenient.short_text(item.get("algorithm")) or "").casefold()
+            if algorithm in lenient.HASH_LENGTHS:
+                entities.add_file(**{algorithm: item.get("value")})
+        elif kind == "urlevidence":
+            entities.add_url(item.get("url"))
+        elif kind == "dnsevidence":
+            entities.add_domain(item.get("domainName"))
     return entities, subscriptions
+
+
+def _add_file(entities: EntityCollector, details: Any) -> None:
+    """A fileDetails object (fileEvidence.fileDetails, processEvidence.imageFile)."""
+    if isinstance(details, dict):
+        entities.add_file(sha1=details.get("sha1"), sha256=details.get("sha256"), md5=details.get("md5"),
+                          name=details.get("fileName"), path=details.get("filePath"))
 
 
 def _add_user_account(entities: EntityCollector, account: Any) -> None:

@@ -77,11 +77,16 @@ def normalize(body: Any) -> list[NormalizedAlert]:
 
 
 def _entities(related: Any) -> EntityCollector:
-    """Sentinel entities ({"kind": "Account", "properties": {...}}) to users, devices, IPs, mailboxes."""
+    """Sentinel entities ({"kind": "Account", "properties": {...}}) to users, devices, IPs, mailboxes, files (a File
+    with the FileHash entities it names by id, and any FileHash no File names), URLs and domains."""
     entities = EntityCollector()
-    for entity in lenient.as_list(related)[:MAX_ENTITIES]:
-        if not isinstance(entity, dict):
-            continue
+    items = [e for e in lenient.as_list(related)[:MAX_ENTITIES] if isinstance(e, dict)]
+    # A File names its FileHash entities in fileHashEntityIds; by their ARM id or their name (the id's last part).
+    hash_items = [e for e in items if (lenient.short_text(e.get("kind")) or "").casefold() == "filehash"]
+    hashes = {id(e): lenient.as_dict(e.get("properties")) for e in hash_items}
+    by_key = {key.casefold(): id(e) for e in hash_items for key in (lenient.short_text(e.get("id")),
+                                                                    lenient.short_text(e.get("name"))) if key}
+    for entity in items:
         kind = (lenient.short_text(entity.get("kind")) or "").casefold()
         props = lenient.as_dict(entity.get("properties"))
         if kind == "account":
@@ -99,7 +104,25 @@ def _entities(related: Any) -> EntityCollector:
                               display_name=props.get("displayName"))
         elif kind == "mailmessage":
             entities.add_mailbox(props.get("recipient"))
+        elif kind == "file":
+            keys = [by_key.get(str(i).casefold()) for i in lenient.as_list(props.get("fileHashEntityIds"))[:10]]
+            named = [hashes.pop(k, None) for k in keys if k is not None]
+            found = dict(h for p in named if p and (h := _hash_of(p)))
+            entities.add_file(**found, name=props.get("fileName"), path=props.get("directory"))
+        elif kind == "url":
+            entities.add_url(props.get("url"))
+        elif kind == "dnsresolution":
+            entities.add_domain(props.get("domainName"))
+    for props in hashes.values():  # the FileHash entities no File named
+        if found := _hash_of(props):
+            entities.add_file(**dict([found]))
     return entities
+
+
+def _hash_of(props: dict[str, Any]) -> tuple[str, Any] | None:
+    """A FileHash entity's (algorithm, value): "SHA1" -> sha1; other algorithms (SHA256AC) are not kept."""
+    algorithm = (lenient.short_text(props.get("algorithm")) or "").casefold()
+    return (algorithm, props.get("hashValue")) if algorithm in lenient.HASH_LENGTHS else None
 
 
 def _account_upn(props: dict[str, Any]) -> str | None:
