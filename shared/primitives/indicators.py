@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.defender import DefenderClient, DefenderError, open_defender
 from shared.durations import format_duration
-from shared.models.alert import Severity
+from shared.models.alert import AlertEntities, Severity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.registry import Primitive, register
@@ -32,27 +32,42 @@ from shared.schemas.indicators import AddDefenderIndicatorParams, normalized_val
 PATH = "api/indicators"
 MAX_TITLE = 200
 MAX_DESCRIPTION = 1000
+MAX_SHOWN = 200  # of an ignored alert value, in the step's result
 _SEVERITY = {Severity.INFORMATIONAL: "Informational", Severity.LOW: "Low", Severity.MEDIUM: "Medium",
              Severity.HIGH: "High", Severity.CRITICAL: "High"}  # Defender's scale stops at High
 _VERB = {"Block": "Blocked", "AlertAndBlock": "Blocked (with alerts)", "Allowed": "Allowed"}
 
 
-def _planned(params: AddDefenderIndicatorParams, ips: list[str]) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
+def alert_values(kind: str, entities: AlertEntities) -> list[str]:
+    """The alert's values of one indicator type, as the alert keeps them (validated again before use)."""
+    if kind == "IpAddress":
+        return list(entities.ips)
+    if kind == "Url":
+        return list(entities.urls)
+    if kind == "DomainName":
+        return list(entities.domains)
+    algorithm = kind.removeprefix("File").lower()  # FileSha1 -> sha1
+    return [h for f in entities.files if (h := f.hashes().get(algorithm))]
+
+
+def _planned(params: AddDefenderIndicatorParams,
+             entities: AlertEntities) -> tuple[list[tuple[str, str]], list[dict[str, str]]]:
     """((type, value) to submit, deduplicated, the playbook's first; the alert's values left out and why)."""
     wanted = [(spec.indicator_type, spec.value) for spec in params.indicators]
     ignored: list[dict[str, str]] = []
     spared = [ipaddress.ip_network(r) for r in params.never_block]
     if params.from_alert:
-        for raw in ips:
-            try:
-                value = normalized_value("IpAddress", str(raw))
-            except ValueError as exc:
-                ignored.append({"value": str(raw)[:64], "reason": str(exc)})
-                continue
-            if any(ipaddress.ip_address(value) in network for network in spared):
-                ignored.append({"value": value, "reason": "inside a neverBlock range"})
-                continue
-            wanted.append(("IpAddress", value))
+        for kind in params.from_alert_types:
+            for raw in alert_values(kind, entities):
+                try:
+                    value = normalized_value(kind, str(raw))
+                except ValueError as exc:
+                    ignored.append({"indicatorType": kind, "value": str(raw)[:MAX_SHOWN], "reason": str(exc)})
+                    continue
+                if kind == "IpAddress" and any(ipaddress.ip_address(value) in network for network in spared):
+                    ignored.append({"indicatorType": kind, "value": value, "reason": "inside a neverBlock range"})
+                    continue
+                wanted.append((kind, value))
     return list(dict.fromkeys(wanted)), ignored
 
 
@@ -98,11 +113,10 @@ def _failed(error: DefenderError, result: dict[str, Any]) -> StepOutcome:
 
 
 async def add_defender_indicator(params: AddDefenderIndicatorParams, ctx: StepContext) -> StepOutcome:
-    wanted, ignored = _planned(params, ctx.alert.entities.ips)
+    wanted, ignored = _planned(params, ctx.alert.entities)
     extra: dict[str, Any] = {"ignored": ignored} if ignored else {}
     if not wanted:
-        return StepOutcome(StepStatus.SKIPPED, result=extra,
-                           reason="The alert names no public IP address outside neverBlock.")
+        return StepOutcome(StepStatus.SKIPPED, result=extra, reason=_nothing(params))
     if ctx.alert.tenant_id is None:
         return StepOutcome.skipped("The alert is not attributed to a tenant, so no indicator can be submitted.")
     if len(wanted) > params.max_indicators:
@@ -216,17 +230,33 @@ async def undo_add_defender_indicator(step: StepResult, ctx: StepContext) -> Ste
     return StepOutcome(StepStatus.SUCCEEDED, result={"removed": removed, "notRemoved": kept})
 
 
+def _nothing(params: AddDefenderIndicatorParams) -> str:
+    """Why nothing is submitted (only fromAlert can come up empty: listed indicators are never empty)."""
+    kinds = ", ".join(params.from_alert_types)
+    spared = " outside neverBlock" if params.never_block and "IpAddress" in params.from_alert_types else ""
+    return f"The alert names no usable value of the types {kinds} (fromAlertTypes){spared}."
+
+
 def describe_add_defender_indicator(params: AddDefenderIndicatorParams, ctx: StepContext) -> str:
-    wanted, _ = _planned(params, ctx.alert.entities.ips)
+    wanted, ignored = _planned(params, ctx.alert.entities)
     if not wanted:
-        return "Would skip: the alert names no public IP address."
+        reason = _nothing(params)
+        return f"Would skip: {reason[0].lower()}{reason[1:]}"
     listed = ", ".join(f"{kind} {value}" for kind, value in wanted)
     lapse = f"expiring after {format_duration(params.expires_after)}" if params.expires_after else "never expiring"
     cap = (f" It submits none: that is more than maxIndicators ({params.max_indicators})."
            if len(wanted) > params.max_indicators else "")
     return (f"Would submit Defender indicators ({params.action}, {lapse}) for {listed} in tenant "
             f"{ctx.alert.tenant_id}, with the alert as the reason; an indicator already there with the same action "
-            f"is left alone, one with another action is reported, not overwritten.{cap}")
+            f"is left alone, one with another action is reported, not overwritten.{cap}{_left_out(ignored)}")
+
+
+def _left_out(ignored: list[dict[str, str]]) -> str:
+    if not ignored:
+        return ""
+    shown = "; ".join(f"{i['indicatorType']} {i['value'][:80]} ({i['reason']})" for i in ignored[:5])
+    more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
+    return f" Left out of the alert's values: {shown}{more}."
 
 
 register(Primitive(
@@ -237,7 +267,8 @@ register(Primitive(
     (), (), other_permissions=("Ti.ReadWrite.All",),
     idempotent=True, needs_user=False,
     handler=add_defender_indicator, describe=describe_add_defender_indicator, undo=undo_add_defender_indicator,
-    example={"type": "add_defender_indicator", "action": "Block", "fromAlert": True, "expiresAfter": "P30D",
+    example={"type": "add_defender_indicator", "action": "Block", "fromAlert": True,
+             "fromAlertTypes": ["IpAddress", "Url", "FileSha256"], "expiresAfter": "P30D",
              "indicators": [{"indicatorType": "FileSha256",
                              "value": "881c0f10c75e64ec39d257a131fcd531f47dd2cff2070ae94baa347d375126fd"}]},
 ))

@@ -1,7 +1,8 @@
 """Microsoft Defender for Endpoint machine actions on the machines the alert's devices resolve to.
 
 isolate_machine (Full or Selective) and release_machine, restrict_app_execution and unrestrict_app_execution,
-run_antivirus_scan (Quick or Full), collect_investigation_package and stop_and_quarantine_file (by SHA-1), through
+run_antivirus_scan (Quick or Full), collect_investigation_package and stop_and_quarantine_file (by SHA-1: the
+step's own, else the SHA-1 of each file the alert names), through
 Defender's API (shared/defender) with the tenant's credential: application permissions of the WindowsDefenderATP
 API, not Graph (docs/deploy.md).
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.defender import DefenderClient, DefenderError, open_defender
-from shared.defender.machines import latest_of_pair, lookup, request_action
+from shared.defender.machines import actions_of, latest_of_pair, lookup, request_action
 from shared.models.alert import DeviceEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
@@ -70,7 +71,7 @@ SCAN = Kind("runAntiVirusScan", "RunAntiVirusScan", "run an antivirus scan on th
 COLLECT = Kind("collectInvestigationPackage", "CollectInvestigationPackage", "collect an investigation package",
                "Machine.CollectForensics")
 QUARANTINE = Kind("StopAndQuarantineFile", "StopAndQuarantineFile", "stop and quarantine the file",
-                  "Machine.StopAndQuarantine", lambda p: {"Sha1": p.sha1.lower()})
+                  "Machine.StopAndQuarantine")  # the body's Sha1 is per file (quarantine_files)
 
 
 # --- finding the machines --------------------------------------------------------------------------
@@ -223,10 +224,66 @@ def _handler(kind: Kind):
             return targets
         body = {"Comment": comment(params, ctx), **kind.body(params)}
         entries = [await act_on(kind, targets.defender, machine, body) for machine in targets.machines]
-        extra = {"sha1": params.sha1.lower()} if kind is QUARANTINE else None
-        return _summarize(kind, entries, targets.problems, extra)
+        return _summarize(kind, entries, targets.problems)
 
     return handler
+
+
+# --- stop and quarantine: which files ----------------------------------------------------------------
+def quarantine_files(params: StopAndQuarantineFileParams, ctx: StepContext) -> list[str]:
+    """The SHA-1s to quarantine: the playbook's own, else those of the files the alert names (validated at intake:
+    shared/alert_payloads/entities.py)."""
+    if params.sha1:
+        return [params.sha1.lower()]
+    return list(dict.fromkeys(f.sha1 for f in ctx.alert.entities.files if f.sha1))
+
+
+def _files_problem(params: StopAndQuarantineFileParams, files: list[str]) -> StepOutcome | None:
+    if not files:
+        return StepOutcome.skipped("The step gives no sha1 and the alert names no file with a SHA-1.")
+    if len(files) > params.max_files:
+        return StepOutcome.failed("too_many_targets", f"The alert names {len(files)} files with a SHA-1; this step "
+                                  f"quarantines at most {params.max_files} (maxFiles), so it acted on none.",
+                                  {"files": files})
+    return None
+
+
+async def _quarantine_one(defender: DefenderClient, machine: dict[str, Any], body: dict[str, Any],
+                          sha1: str) -> dict[str, Any]:
+    """One file on one machine. Defender refuses a second StopAndQuarantineFile while one is pending on the machine
+    (400): that is this file's own request (a retry: nothing to ask again) only when the pending action names it."""
+    entry = await act_on(QUARANTINE, defender, machine, body | {"Sha1": sha1}) | {"sha1": sha1}
+    if not entry.get("alreadyPending"):
+        return entry
+    try:
+        pending = [a for a in await actions_of(defender, machine["id"], QUARANTINE.action_type)
+                   if a.get("status") in ("Pending", "InProgress")]
+    except DefenderError as exc:
+        return entry | {"error": exc.step_error().model_dump()}
+    if any(str(_file_of(a)).lower() == sha1 for a in pending):
+        return entry
+    entry.pop("alreadyPending")
+    return entry | {"error": {"code": "action_pending", "message": "Defender refused to stop and quarantine the "
+                              f"file {sha1} on {machine.get('computerDnsName') or machine['id']}: another "
+                              "stop-and-quarantine action is pending there. Run the step again once it completes."}}
+
+
+def _file_of(action: dict[str, Any]) -> Any:
+    info = action.get("relatedFileInfo")
+    return info.get("fileIdentifier") if isinstance(info, dict) else None
+
+
+async def stop_and_quarantine_file(params: StopAndQuarantineFileParams, ctx: StepContext) -> StepOutcome:
+    files = quarantine_files(params, ctx)
+    if (problem := _files_problem(params, files)) is not None:
+        return problem
+    targets = await _targets(params, ctx)
+    if isinstance(targets, StepOutcome):
+        return targets
+    body = {"Comment": comment(params, ctx)}
+    entries = [await _quarantine_one(targets.defender, machine, body, sha1)
+               for machine in targets.machines for sha1 in files]
+    return _summarize(QUARANTINE, entries, targets.problems, {"files": files})
 
 
 def _undo(kind: Kind):
@@ -253,6 +310,8 @@ def _undo(kind: Kind):
 
 async def _no_targets(params: MachineTargetParams, ctx: StepContext) -> str | None:
     """Why the step would act on no machine (reads only), or None when it has some or that cannot be told."""
+    if isinstance(params, StopAndQuarantineFileParams) and not quarantine_files(params, ctx):
+        return "The step gives no sha1 and the alert names no file with a SHA-1."
     targets = await _targets(params, ctx)
     if isinstance(targets, StepOutcome):
         return targets.reason if targets.status is StepStatus.SKIPPED else None
@@ -277,11 +336,26 @@ def _describe(what: Callable[[Any], str], undo_note: str = ""):
     return describe
 
 
+def _describe_quarantine(params: StopAndQuarantineFileParams, ctx: StepContext) -> str:
+    files = quarantine_files(params, ctx)
+    if not files:
+        return "Would skip: the step gives no sha1 and the alert names no file with a SHA-1."
+    if len(files) > params.max_files:
+        return (f"Would refuse: the alert names {len(files)} files with a SHA-1, more than maxFiles "
+                f"({params.max_files}).")
+    named = {f.sha1: f.name for f in ctx.alert.entities.files if f.sha1}
+    listed = ", ".join(f"{h} ({named[h][:100]})" if named.get(h) else h for h in files)
+    whose = "" if params.sha1 else " (the alert's file evidence)"
+    return _describe(lambda p: f"stop and quarantine the file(s) with SHA-1 {listed}{whose}")(params, ctx)
+
+
 def _primitive(name: str, params: type[Any], kind: Kind, summary: str, describe: Callable[[Any], str],
-               undo_note: str = "", reversible: bool = False, example: dict[str, Any] | None = None) -> Primitive:
+               undo_note: str = "", reversible: bool = False, example: dict[str, Any] | None = None,
+               handler: Any = None, describe_step: Any = None) -> Primitive:
     return Primitive(
         name, params, summary, (), (), idempotent=True, needs_user=False,
-        handler=_handler(kind), describe=_describe(describe, undo_note), undo=_undo(kind) if reversible else None,
+        handler=handler or _handler(kind), describe=describe_step or _describe(describe, undo_note),
+        undo=_undo(kind) if reversible else None,
         other_permissions=(kind.permission, READ), example=example, no_targets=_no_targets)
 
 
@@ -322,8 +396,10 @@ register(
         lambda p: "collect an investigation package"),
     _primitive(
         "stop_and_quarantine_file", StopAndQuarantineFileParams, QUARANTINE,
-        f"Stop a file's processes and quarantine it, by SHA-1, on the alert's machines ({API}, Windows). Not "
-        "reversible through the API: the file is restored from the machine's quarantine by hand.",
-        lambda p: f"stop and quarantine the file with SHA-1 {p.sha1.lower()}",
-        example={"type": "stop_and_quarantine_file", "sha1": "87662bc3d60e4200ceaf7aae249d1c343f4b83c9"}),
+        f"Stop a file's processes and quarantine it, by SHA-1 (the step's own, else those of the files the alert "
+        f"names), on the alert's machines ({API}, Windows). Not reversible through the API: the file is restored "
+        "from the machine's quarantine by hand.",
+        lambda p: "stop and quarantine the file",
+        example={"type": "stop_and_quarantine_file", "sha1": "87662bc3d60e4200ceaf7aae249d1c343f4b83c9"},
+        handler=stop_and_quarantine_file, describe_step=_describe_quarantine),
 )

@@ -25,6 +25,9 @@ DefenderSeverity = Literal["Informational", "Low", "Medium", "High"]
 MAX_INDICATORS = 50
 MAX_URL = 2048
 _HASH_LENGTHS = {"FileSha1": 40, "FileSha256": 64, "FileMd5": 32}
+# Where fromAlert finds each type among the alert's entities (shared/models/alert.py AlertEntities).
+_ALERT_SOURCES = {"IpAddress": "ips", "Url": "urls", "DomainName": "domains", "FileSha1": "files.sha1",
+                  "FileSha256": "files.sha256", "FileMd5": "files.md5"}
 _HEX = re.compile(r"^[0-9a-f]+$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -110,7 +113,12 @@ class AddDefenderIndicatorParams(CamelModel):
     indicators: list[IndicatorSpec] = Field(default_factory=list, max_length=MAX_INDICATORS, description=(
         "`{\"indicatorType\": ..., \"value\": ...}`: `IpAddress` (one public address, no CIDR), `DomainName`, "
         "`Url` (http or https), `FileSha1`, `FileSha256`, `FileMd5` (hex)"))
-    from_alert: bool = Field(default=False, description="also the alert's public IP addresses, as IpAddress")
+    from_alert: bool = Field(default=False, description=(
+        "also the alert's own values of the types in fromAlertTypes"))
+    from_alert_types: list[IndicatorType] = Field(
+        default_factory=lambda: ["IpAddress"], min_length=1, max_length=len(_ALERT_SOURCES), description=(
+            "with fromAlert: which of the alert's values to submit: `IpAddress` (its public addresses), `Url`, "
+            "`DomainName`, `FileSha1`, `FileSha256`, `FileMd5` (its files' hashes)"))
     expires_after: duration(timedelta(hours=1), timedelta(days=365)) | None = Field(
         default=timedelta(days=30), description="ISO 8601 duration, PT1H to P365D; null: never expires")
     severity: DefenderSeverity | None = Field(default=None, description=(
@@ -127,10 +135,20 @@ class AddDefenderIndicatorParams(CamelModel):
                 raise ValueError(f"{spec.value} (item {index}) is inside a neverBlock range")
         return indicators
 
+    @field_validator("from_alert_types")
+    @classmethod
+    def _once_each(cls, kinds: list[str]) -> list[str]:
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("lists a type twice")
+        return kinds
+
     @model_validator(mode="after")
     def _something_sensible(self) -> AddDefenderIndicatorParams:
         if not self.indicators and not self.from_alert:
             raise ValueError("indicators is empty and fromAlert is false: the step would submit nothing")
+        if "from_alert_types" in self.model_fields_set and not self.from_alert:
+            raise ValueError("fromAlertTypes is set but fromAlert is false: set fromAlert to true, or drop "
+                             "fromAlertTypes")
         if self.from_alert and self.action == "Allowed":
             raise ValueError("fromAlert with action Allowed would allow addresses an alert named; list the "
                              "addresses to allow in indicators")

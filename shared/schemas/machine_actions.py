@@ -9,6 +9,7 @@ from pydantic import Field
 from shared.api_model import CamelModel
 
 MAX_MACHINES = 50
+MAX_FILES = 20
 
 
 class MachineTargetParams(CamelModel):
@@ -61,4 +62,7 @@ class StopAndQuarantineFileParams(MachineTargetParams):
 
     type: Literal["stop_and_quarantine_file"]
     destructive: ClassVar[bool] = True  # the file is removed from the machine; Defender has no API to restore it
-    sha1: str = Field(pattern=r"^[0-9a-fA-F]{40}$")
+    sha1: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{40}$", description=(
+        "the file's SHA-1; null: the SHA-1 of each file the alert names"))
+    # More files than this from one alert: none is quarantined (a noisy alert must not empty a machine).
+    max_files: int = Field(default=5, ge=1, le=MAX_FILES)

@@ -17,7 +17,7 @@ from sandbox.defender_indicators import AREA, SEEDED_DOMAIN, SEEDED_DOMAIN_ID
 from sandbox.faults import FaultRuleSpec
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
-from shared.models.alert import AlertEntities, Severity
+from shared.models.alert import AlertEntities, FileEntity, Severity
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepDependencies
@@ -46,10 +46,15 @@ async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
 
 
 def alert(ips: list[str] | None = None, tenant_id: str | None = CONTOSO_TENANT_ID,
-          severity: Severity = Severity.CRITICAL) -> AlertContext:
+          severity: Severity = Severity.CRITICAL, **entities: Any) -> AlertContext:
     return AlertContext(id="al-ioc", source="graphSecurityAlert", tenant_id=tenant_id, category="malware",
                         severity=severity, title="Ransomware dropper on CONTOSO-LT-4127",
-                        created_at=datetime.now(UTC).isoformat(), entities=AlertEntities(ips=ips or []))
+                        created_at=datetime.now(UTC).isoformat(), entities=AlertEntities(ips=ips or [], **entities))
+
+
+SHA1 = "5f1e8acedc065031aad553b710838eb366cfee9a"
+EVIDENCE = {"files": [FileEntity(sha1=SHA1, sha256=SHA256, name="hidden.exe"), FileEntity(md5="a" * 32)],
+            "urls": ["https://evil.example/login", "https://10.1.2.3/x"], "domains": ["c2.evil.example"]}
 
 
 def action(**params: Any) -> dict[str, Any]:
@@ -94,7 +99,8 @@ async def test_never_block_ranges_spare_the_alerts_addresses(server, deps):
                               alert(["102.89.34.7", "41.58.3.4"]), RUN, deps)
     assert step.status is StepStatus.SUCCEEDED, step.error
     assert [e["indicatorValue"] for e in step.result["indicators"]] == [SHA256, "41.58.3.4"]
-    assert step.result["ignored"] == [{"value": "102.89.34.7", "reason": "inside a neverBlock range"}]
+    assert step.result["ignored"] == [{"indicatorType": "IpAddress", "value": "102.89.34.7",
+                                      "reason": "inside a neverBlock range"}]
     only_own = await execute_step(0, action(indicators=[], fromAlert=True, neverBlock=["102.89.34.0/24"]),
                                   alert(["102.89.34.7"]), RUN, deps)
     assert only_own.status is StepStatus.SKIPPED and "neverBlock" in only_own.reason
@@ -217,6 +223,41 @@ def test_describe_says_what_it_would_submit_without_calling_anything(server):
     assert calls(server) == []
 
 
+async def test_from_alert_takes_the_alerts_hashes_urls_and_domains_of_the_types_asked(server, deps):
+    step = await execute_step(0, action(indicators=[], fromAlert=True,
+                                        fromAlertTypes=["FileSha1", "Url", "DomainName", "IpAddress"]),
+                              alert(["41.58.3.4"], **EVIDENCE), RUN, deps)
+    assert step.status is StepStatus.SUCCEEDED, step.error
+    assert [(e["indicatorType"], e["indicatorValue"]) for e in step.result["indicators"]] == [
+        ("FileSha1", SHA1), ("Url", "https://evil.example/login"), ("Url", "https://10.1.2.3/x"),
+        ("DomainName", "c2.evil.example"), ("IpAddress", "41.58.3.4")]
+    assert {(i["indicatorType"], i["indicatorValue"]) for i in stored(server).values()} >= {
+        ("FileSha1", SHA1), ("Url", "https://evil.example/login"), ("DomainName", "c2.evil.example")}
+    # The default stays what fromAlert always took: the alert's IP addresses, nothing else.
+    server.state.reset()
+    ips_only = await execute_step(0, action(indicators=[], fromAlert=True), alert(["41.58.3.4"], **EVIDENCE),
+                                  RUN, deps)
+    assert [e["indicatorValue"] for e in ips_only.result["indicators"]] == ["41.58.3.4"]
+
+
+async def test_from_alert_skips_when_the_alert_has_no_value_of_the_types_asked(server, deps):
+    step = await execute_step(0, action(indicators=[], fromAlert=True, fromAlertTypes=["FileSha256"]),
+                              alert(["41.58.3.4"], urls=["https://evil.example/"]), RUN, deps)
+    assert step.status is StepStatus.SKIPPED and "FileSha256" in step.reason
+    assert calls(server) == []
+
+
+def test_an_alert_value_defender_would_refuse_is_left_out_and_said():
+    # Alerts keep URLs as the source wrote them; the indicator's own rules (no credentials) apply on top.
+    params = AddDefenderIndicatorParams.model_validate(action(indicators=[], fromAlert=True,
+                                                              fromAlertTypes=["Url", "FileSha256"]))
+    text = SPEC.describe(params, StepContext(alert(urls=["https://u:p@evil.example/", "https://ok.example/"],
+                                                   files=[FileEntity(sha1=SHA1)]), RUN, None))
+    assert "Url https://ok.example/" in text and "password" in text and "u:p@evil.example" in text
+    empty = SPEC.describe(params, StepContext(alert(["41.58.3.4"]), RUN, None))
+    assert empty.startswith("Would skip") and "Url, FileSha256" in empty
+
+
 def test_catalog_entry():
     assert (SPEC.graph_permissions, SPEC.other_permissions) == ((), ("Ti.ReadWrite.All",))
     assert (SPEC.destructive, SPEC.idempotent, SPEC.needs_user, SPEC.undo is not None) == (False, True, False, True)
@@ -256,6 +297,10 @@ def test_values_are_normalised():
      "indicators", "inside a neverBlock range"),
     ({"indicators": [{"indicatorType": "FileMd5", "value": "a" * 32}] * 51}, "indicators", ""),
     ({"blockEverything": True}, "blockEverything", ""),
+    ({"fromAlert": True, "fromAlertTypes": ["Url", "Url"]}, "fromAlertTypes", "twice"),
+    ({"fromAlert": True, "fromAlertTypes": []}, "fromAlertTypes", ""),
+    ({"fromAlert": True, "fromAlertTypes": ["CertificateThumbprint"]}, "fromAlertTypes[0]", ""),
+    ({"fromAlertTypes": ["Url"]}, "(body)", "fromAlert is false"),
 ])
 def test_parameters_are_validated_naming_the_field(extra, field, reason):
     with pytest.raises(ValidationError) as info:

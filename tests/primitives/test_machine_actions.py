@@ -17,7 +17,7 @@ from sandbox.faults import FaultRuleSpec
 from sandbox.intune import ADELE_LAPTOP_AAD_ID, MEGAN_MAC_AAD_ID
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
-from shared.models.alert import AlertEntities, DeviceEntity, Severity
+from shared.models.alert import AlertEntities, DeviceEntity, FileEntity, Severity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives import permissions_doc
 from shared.primitives.catalog import PRIMITIVES
@@ -127,7 +127,7 @@ async def test_each_primitive_requests_its_machine_action(server, deps, action, 
     assert (requested["type"], requested["scope"]) == (kind, scope)
     assert [c["path"] for c in posts(server)] == [f"/api/machines/{ADELE_LAPTOP_MACHINE_ID}/{requested_path(kind)}"]
     if kind == "StopAndQuarantineFile":
-        assert requested["relatedFileInfo"]["fileIdentifier"] == SHA1 and step.result["sha1"] == SHA1
+        assert requested["relatedFileInfo"]["fileIdentifier"] == SHA1 and step.result["files"] == [SHA1]
         assert machine(server)["quarantined"] == [SHA1]
 
 
@@ -289,4 +289,80 @@ def test_describe_says_what_would_happen_without_calling_defender(server, deps):
     assert SHA1 in quarantine.describe(params, ctx)
     assert "skip" in spec.describe(spec.params.model_validate({"type": "isolate_machine"}),
                                    StepContext(alert(), RUN, deps))
+    assert server.state.calls.list(CONTOSO_TENANT_ID) == []
+
+
+# --- stop_and_quarantine_file on the alert's file evidence (no sha1 in the step) -------------------------
+EVIDENCE_SHA1 = "5f1e8acedc065031aad553b710838eb366cfee9a"
+OTHER_SHA1 = "f" * 40
+QUARANTINE = {"type": "stop_and_quarantine_file"}
+
+
+def with_files(*files: FileEntity) -> AlertContext:
+    base = alert(BY_MDE_ID)
+    return base.model_copy(update={"entities": AlertEntities(devices=[BY_MDE_ID], files=list(files))})
+
+
+async def test_without_sha1_it_quarantines_the_alerts_file(server, deps):
+    step = await run(QUARANTINE, deps, with_files(FileEntity(sha1=EVIDENCE_SHA1, sha256="a" * 64, name="x.exe")))
+    assert step.status is StepStatus.SUCCEEDED, step.error
+    [requested] = actions(server)
+    assert requested["relatedFileInfo"]["fileIdentifier"] == EVIDENCE_SHA1
+    assert step.result["files"] == [EVIDENCE_SHA1]
+    assert [(e["sha1"], e["changed"]) for e in step.result["machines"]] == [(EVIDENCE_SHA1, True)]
+    assert machine(server)["quarantined"] == [EVIDENCE_SHA1]
+
+
+async def test_a_literal_sha1_wins_over_the_alerts_files(server, deps):
+    step = await run(QUARANTINE | {"sha1": SHA1}, deps, with_files(FileEntity(sha1=EVIDENCE_SHA1)))
+    assert step.status is StepStatus.SUCCEEDED, step.error
+    assert [a["relatedFileInfo"]["fileIdentifier"] for a in actions(server)] == [SHA1]
+
+
+async def test_neither_a_sha1_nor_a_file_with_one_skips_and_asks_no_gate(server, deps):
+    target = with_files(FileEntity(sha256="a" * 64))  # a file, but Defender's action takes only a SHA-1
+    step = await run(QUARANTINE, deps, target)
+    assert step.status is StepStatus.SKIPPED and "no file with a SHA-1" in step.reason
+    assert "no file with a SHA-1" in await no_targets(QUARANTINE, StepContext(target, RUN, deps))
+    assert await no_targets(QUARANTINE, StepContext(with_files(FileEntity(sha1=EVIDENCE_SHA1)), RUN, deps)) is None
+    assert posts(server) == []
+
+
+async def test_more_files_than_max_files_acts_on_none(server, deps):
+    files = [FileEntity(sha1=f"{i:040x}") for i in range(3)]
+    step = await run(QUARANTINE | {"maxFiles": 2}, deps, with_files(*files))
+    assert step.status is StepStatus.FAILED and step.error.code == "too_many_targets"
+    assert posts(server) == []
+
+
+async def test_a_retry_while_the_files_action_is_pending_is_recorded_unchanged(server, deps):
+    steer(server, "Pending")
+    target = with_files(FileEntity(sha1=EVIDENCE_SHA1))
+    first = await run(QUARANTINE, deps, target)
+    again = await run(QUARANTINE, deps, target)
+    assert first.status is again.status is StepStatus.SUCCEEDED, again.error
+    [entry] = again.result["machines"]
+    assert (entry["changed"], entry["alreadyPending"], entry["sha1"]) == (False, True, EVIDENCE_SHA1)
+    assert len(actions(server)) == 1
+
+
+async def test_a_second_file_refused_while_another_is_pending_is_a_failure_naming_it(server, deps):
+    steer(server, "Pending")
+    step = await run(QUARANTINE, deps, with_files(FileEntity(sha1=EVIDENCE_SHA1), FileEntity(sha1=OTHER_SHA1)))
+    assert step.status is StepStatus.FAILED and step.error.code == "action_pending"
+    assert OTHER_SHA1 in step.error.message
+    first, second = step.result["machines"]
+    assert (first["sha1"], first["changed"]) == (EVIDENCE_SHA1, True)
+    assert (second["sha1"], second["changed"], "alreadyPending" in second) == (OTHER_SHA1, False, False)
+
+
+def test_describe_names_the_alerts_files(server, deps):
+    spec = PRIMITIVES["stop_and_quarantine_file"]
+    params = spec.params.model_validate(QUARANTINE)
+    text = spec.describe(params, StepContext(with_files(FileEntity(sha1=EVIDENCE_SHA1, name="hidden.exe")), RUN, deps))
+    assert f"{EVIDENCE_SHA1} (hidden.exe)" in text and "the alert's file evidence" in text
+    assert "contoso-lt-4127" in text
+    assert spec.describe(params, StepContext(alert(BY_MDE_ID), RUN, deps)).startswith("Would skip")
+    many: Any = with_files(*(FileEntity(sha1=f"{i:040x}") for i in range(6)))
+    assert "maxFiles (5)" in spec.describe(params, StepContext(many, RUN, deps))
     assert server.state.calls.list(CONTOSO_TENANT_ID) == []
