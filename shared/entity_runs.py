@@ -1,11 +1,11 @@
-"""A run started by hand on an entity (a user, a device, an IP) rather than on an alert: Sentinel's "run playbook on
-entity" (POST /api/playbooks/{id}/execute with `entity` and `tenantId`).
+"""A run started by hand on an entity (a user, a device, an IP, a file, a URL) rather than on an alert: Sentinel's "run
+playbook on entity" (POST /api/playbooks/{id}/execute with `entity` and `tenantId`).
 
 The run is recorded on an alert made for it, source `entity`: the entity is that alert's evidence, in the fields
-every primitive already reads (a user's id/UPN, a device's Entra id/name, an IP), so primitives, templates,
-approvals, rollback and run history work unchanged, and the alert list shows that the run was not an alert's. Each
-request makes its own alert and run (as execute on an alert makes a new run each time). The run records the entity
-and who started it; intake never sees this alert, so no other playbook runs on it.
+every primitive already reads (a user's id/UPN, a device's Entra id/name, an IP, a file's hashes, a URL), so
+primitives, templates, approvals, rollback and run history work unchanged, and the alert list shows that the run was
+not an alert's. Each request makes its own alert and run (as execute on an alert makes a new run each time). The run
+records the entity and who started it; intake never sees this alert, so no other playbook runs on it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def parse_request(body: dict) -> EntityRunRequest:
     ValidationError (a 400 naming the field, e.g. `entity.address`) when they are not usable."""
     entity = body.get("entity")
     if not isinstance(entity, dict):
-        raise Refused(400, "invalid_request", "must be an object with type user, device or ip", field="entity")
+        raise Refused(400, "invalid_request", f"must be an object with type {', '.join(ENTITY_TYPES)}",
+                      field="entity")
     if entity.get("type") not in ENTITY_TYPES:
         raise Refused(400, "invalid_request", f"must be one of {', '.join(ENTITY_TYPES)}", field="entity.type")
     return EntityRunRequest.model_validate({"entity": entity} | {k: body[k] for k in ("tenantId",) if k in body})

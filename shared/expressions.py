@@ -65,7 +65,8 @@ LIST: Final = "[]"  # a list field: it may be indexed (`user.adminRoles[0]`), ha
 
 ALERT_FIELDS: Final = ("id", "source", "sourceAlertId", "tenantId", "category", "severity", "title",
                        "description", "createdAt", "entities")
-ALERT_ENTITY_KINDS: Final = ("users", "devices", "ips", "countries", "mailboxes")  # documentation: open below
+ALERT_ENTITY_KINDS: Final = (  # documentation: open below
+    "users", "devices", "ips", "countries", "mailboxes", "files", "urls", "domains")
 STEP_FIELDS: Final = ("status", "actionType", "result", "error", "reason")
 STEP_ERROR_FIELDS: Final = ("code", "message")
 RUN_FIELDS: Final = ("failedSteps", "simulated")

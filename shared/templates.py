@@ -32,7 +32,7 @@ Variables (camelCase, as in the API):
 | variable | content |
 |---|---|
 | `alert` | `id`, `source`, `sourceAlertId`, `tenantId`, `category`, `severity`, `title`, `description`, |
-|  | `createdAt`, `users`, `devices`, `ips`, `countries`, `mailboxes` |
+|  | `createdAt`, `users`, `devices`, `ips`, `countries`, `mailboxes`, `files`, `urls`, `domains` |
 | `users` | the alert's users (same as `alert.users`): each `id`, `upn`, `displayName` |
 | `run` | `id`, `url` (the run's page in the console), `playbookId`, `playbookName`, `playbookVersion` |
 | `playbook` | `id`, `name`, `version` |
@@ -41,8 +41,9 @@ Variables (camelCase, as in the API):
 | `facts` | what the run read before this step about the alert's first user and first device: `user` |
 |  | (`id`, `upn`, `type`, `accountEnabled`, `isAdmin`, ...) and `device` (`id`, `name`, `platform`, ...) |
 
-`alert.devices` items have `id`, `name`, `azureAdDeviceId`; `ips`, `countries` and `mailboxes` are
-lists of strings. Missing optional values are `None` (printed as `(unknown)`).
+`alert.devices` items have `id`, `name`, `azureAdDeviceId`; `alert.files` items have `sha1`, `sha256`, `md5`,
+`name`, `path` (those the alert gives); `ips`, `countries`, `mailboxes`, `urls` and `domains` are lists of strings.
+Missing optional values are `None` (printed as `(unknown)`).
 
 Facts read during the run reach templates (shared/interpreter/learned.py): a UPN or object id a condition
 read from Graph, or a primitive recorded (disable_user reads each user), fills `users[0]` (and
@@ -77,7 +78,7 @@ if TYPE_CHECKING:
 
 TEMPLATE_VARIABLES: dict[str, str] = {
     "alert": "the alert: id, source, sourceAlertId, tenantId, category, severity, title, description, createdAt, "
-             "users, devices, ips, countries, mailboxes",
+             "users, devices, ips, countries, mailboxes, files, urls, domains",
     "users": "the alert's users: id, upn, displayName",
     "run": "the run: id, url, playbookId, playbookName, playbookVersion",
     "playbook": "the playbook: id, name, version",
@@ -208,6 +209,8 @@ def template_context(alert: AlertContext, run: RunContext, run_url: str,
             "title": alert.title, "description": alert.description, "createdAt": alert.created_at,
             "users": users, "devices": devices, "ips": list(alert.entities.ips),
             "countries": list(alert.entities.countries), "mailboxes": list(alert.entities.mailboxes),
+            "files": [f.model_dump(exclude_none=True) for f in alert.entities.files],
+            "urls": list(alert.entities.urls), "domains": list(alert.entities.domains),
         },
         "users": users,
         "run": {"id": run.run_id, "url": run_url, "playbookId": run.playbook_id, "playbookName": run.playbook_name,

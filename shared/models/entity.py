@@ -1,5 +1,6 @@
 """The entity a playbook is run on by hand instead of an alert (POST /api/playbooks/{id}/execute with `entity`): a
-user, a device or an IP address, named the way Sentinel's "run playbook on entity" names them.
+user, a device, an IP address, a file (by hash) or a URL, named the way Sentinel's "run playbook on entity" names
+them.
 
 A run on an entity is recorded on an alert made for it (shared/entity_runs.py): the entity becomes that alert's
 evidence, in the fields every primitive already reads, so no primitive knows an entity run from an alert run.
@@ -11,11 +12,12 @@ import ipaddress
 import re
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from shared.api_model import CamelModel
-from shared.models.alert import AlertEntities, DeviceEntity, UserEntity
+from shared.models.alert import AlertEntities, DeviceEntity, FileEntity, UserEntity
 from shared.models.tenant import Guid
+from shared.schemas.indicators import MAX_URL, normalized_value
 
 # A UPN is name@domain: what Graph's /users/{id | userPrincipalName} takes. A guest's has '#' ("ann_x.com#EXT#@...").
 _UPN = re.compile(r"^[^@\s/\\?]{1,113}@[A-Za-z0-9.-]{1,255}$")
@@ -108,8 +110,52 @@ class IpTarget(CamelModel):
         return AlertEntities(ips=[self.address])
 
 
-EntityTarget = Annotated[Union[UserTarget, DeviceTarget, IpTarget], Field(discriminator="type")]  # noqa: UP007
-ENTITY_TYPES = ("user", "device", "ip")
+class FileTarget(CamelModel):
+    """A file by its hashes (hex, stored lower case): what stop_and_quarantine_file (SHA-1) and file indicators use."""
+
+    type: Literal["file"]
+    sha1: str | None = None
+    sha256: str | None = None
+
+    @field_validator("sha1", "sha256")
+    @classmethod
+    def _hash(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return normalized_value("FileSha1" if info.field_name == "sha1" else "FileSha256", value)
+
+    @model_validator(mode="after")
+    def _named(self) -> FileTarget:
+        if not (self.sha1 or self.sha256):
+            raise ValueError("a file entity needs sha1 or sha256")
+        return self
+
+    def label(self) -> str:
+        return f"file {self.sha256 or self.sha1}"
+
+    def entities(self) -> AlertEntities:
+        return AlertEntities(files=[FileEntity(sha1=self.sha1, sha256=self.sha256)])
+
+
+class UrlTarget(CamelModel):
+    type: Literal["url"]
+    url: str = Field(max_length=MAX_URL)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return normalized_value("Url", value)  # what Defender's URL indicators take: http(s), no credentials
+
+    def label(self) -> str:
+        return f"url {self.url[:200]}"
+
+    def entities(self) -> AlertEntities:
+        return AlertEntities(urls=[self.url])
+
+
+EntityTarget = Annotated[Union[UserTarget, DeviceTarget, IpTarget, FileTarget, UrlTarget],  # noqa: UP007
+                         Field(discriminator="type")]
+ENTITY_TYPES = ("user", "device", "ip", "file", "url")
 
 
 class EntityRunRequest(CamelModel):

@@ -116,7 +116,7 @@ class AddDefenderIndicatorParams(CamelModel):
     from_alert: bool = Field(default=False, description=(
         "also the alert's own values of the types in fromAlertTypes"))
     from_alert_types: list[IndicatorType] = Field(
-        default_factory=lambda: ["IpAddress"], min_length=1, max_length=len(_ALERT_SOURCES), description=(
+        default=["IpAddress"], min_length=1, max_length=len(_ALERT_SOURCES), description=(
             "with fromAlert: which of the alert's values to submit: `IpAddress` (its public addresses), `Url`, "
             "`DomainName`, `FileSha1`, `FileSha256`, `FileMd5` (its files' hashes)"))
     expires_after: duration(timedelta(hours=1), timedelta(days=365)) | None = Field(

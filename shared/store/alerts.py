@@ -32,7 +32,7 @@ from azure.data.tables import UpdateMode
 
 from shared.alert_listing import LIST_PARTITION, AlertQuery, list_row_key
 from shared.matching.decision import MatchDecision
-from shared.models.alert import Alert, NormalizedAlert
+from shared.models.alert import Alert, AlertSource, NormalizedAlert
 from shared.models.run import (
     STOPPED_STATUSES,
     Run,
@@ -124,11 +124,14 @@ _LISTED = ("tenantId", "attribution", "source", "severity", "status", "title", "
 
 def list_entity(alert_entity: dict[str, Any]) -> dict[str, Any]:
     """The alert's row in the list partition: its filterable fields and its document (no raw payload).
-    `matched`: how many playbooks matched it at intake (each started one run, so its automatic runs)."""
+    `matched`: how many playbooks matched it at intake (each started one run, so its automatic runs); none for the
+    record of a run on an entity (shared/entity_runs.py), whose one run a person started."""
     doc = {k: v for k, v in alert_entity.items() if k == "doc" or k.startswith("doc_")}
+    runs = len(get_json(alert_entity, "runIds", []) or [])
+    matched = 0 if alert_entity["source"] == AlertSource.ENTITY.value else runs
     return {"PartitionKey": LIST_PARTITION, "RowKey": list_row_key(alert_entity["receivedAt"],
                                                                    alert_entity["PartitionKey"]),
-            **{k: alert_entity[k] for k in _LISTED}, "matched": len(get_json(alert_entity, "runIds", []) or []),
+            **{k: alert_entity[k] for k in _LISTED}, "matched": matched,
             **doc}
 
 

@@ -34,6 +34,7 @@ def test_run_on_an_entity_shows_what_it_will_do_then_starts_the_run(api, web, sa
     assert confirm.status_code == 200, confirm.text
     assert f"Would disable: {MEGAN[1]} in tenant {CONTOSO}" in confirm.text  # nothing is called to say it
     assert f"Run pb {pb['name'][3:]} now on user {MEGAN[1]}" in confirm.text
+    assert "this entity" in confirm.text and "this alert" not in confirm.text  # the shared simulation panel
     action = f"/actions/playbooks/{pb['id']}/run-entity"
     assert form_actions(confirm.text) == [action]
     form = {"csrf": csrf_of(confirm.text), **params}
@@ -54,11 +55,23 @@ def test_run_on_an_entity_shows_what_it_will_do_then_starts_the_run(api, web, sa
     assert f"<dt>Entity</dt><dd>user {MEGAN[1]}" in run_page.text
 
 
+def test_a_file_entity_shows_the_indicator_it_would_submit(api, web):
+    sha256 = "8963a19fb992ad9a76576c5638fd68292cffb9aaac29eb8285f9abf6196a7dec"
+    step = {"type": "add_defender_indicator", "fromAlert": True, "fromAlertTypes": ["FileSha256"]}
+    pb = playbook(api, unique("ent"), [step], enabled=False)
+    confirm = web.get(f"/playbooks/{pb['id']}/run-entity",
+                      params={"tenantId": CONTOSO, "type": "file", "value": sha256.upper()})
+    assert confirm.status_code == 200, confirm.text
+    assert f"FileSha256 {sha256}" in confirm.text and f"now on file {sha256}" in confirm.text
+
+
 @pytest.mark.parametrize(("params", "field", "status"), [
     ({"tenantId": CONTOSO, "type": "ip", "value": "10.0.0.300"}, "value", 400),
     ({"tenantId": CONTOSO, "type": "user", "value": ""}, "value", 400),
     ({"tenantId": CONTOSO, "type": "device", "value": "a b"}, "value", 400),
     ({"tenantId": CONTOSO, "type": "host", "value": "x"}, "type", 400),
+    ({"tenantId": CONTOSO, "type": "file", "value": "abc"}, "value", 400),
+    ({"tenantId": CONTOSO, "type": "url", "value": "javascript:alert(1)"}, "value", 400),
     ({"tenantId": "", "type": "ip", "value": "10.0.0.1"}, "tenantId", 400),
     ({"tenantId": "33333333-3333-4333-8333-333333333333", "type": "ip", "value": "10.0.0.1"}, "tenantId", 422),
 ])

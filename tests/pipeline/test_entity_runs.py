@@ -7,10 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
+from shared.alert_listing import AlertQuery
 from shared.entity_runs import check_tenant, entity_alert, start_entity_run
 from shared.errors import Refused
-from shared.models.alert import AlertSource, DeviceEntity
+from shared.models.alert import AlertSource, DeviceEntity, FileEntity
 from shared.models.entity import EntityRunRequest
 from shared.models.playbook import PlaybookDraft
 from shared.models.run import RunStatus, alert_id_of_run
@@ -21,6 +23,7 @@ from shared.store.delivered_alerts import DeliveredAlerts
 from shared.store.directory import DirectoryStore
 from shared.store.open_runs import OpenRuns
 from shared.store.playbooks import PlaybookStore
+from shared.validation import describe
 
 T1, T2, T3 = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
 AAD_DEVICE, MDE = str(uuid.uuid4()), "a" * 40
@@ -109,6 +112,10 @@ async def test_a_run_on_an_entity_is_recorded_listed_open_and_started(tables, as
     alert, decisions, runs = store.alert_view(run.alert_id)
     assert alert.raw["entity"]["dnsName"] == "adele-laptop.contoso.local"
     assert [d.conditions[0].name for d in decisions] == ["entity"] and [r.id for r in runs] == [run.id]
+    # A person started its one run: the alert list does not count it as matched by a playbook.
+    listed = {query: [a.id for a in store.list_page(AlertQuery.from_params({"matched": query, "limit": "50"}))[0]]
+              for query in ("true", "false")}
+    assert run.alert_id in listed["false"] and run.alert_id not in listed["true"]
 
 
 async def test_a_tenant_out_of_scope_stores_nothing(tables, async_tables, directory):
@@ -130,3 +137,30 @@ async def test_a_tenant_out_of_scope_stores_nothing(tables, async_tables, direct
 def test_a_user_principal_name_is_kept_as_alerts_keep_it(upn, kept):
     request = EntityRunRequest.model_validate({"entity": {"type": "user", "userPrincipalName": upn}, "tenantId": T1})
     assert request.entity.entities().users[0].upn == kept
+
+
+SHA1 = "5f1e8acedc065031aad553b710838eb366cfee9a"
+SHA256 = "8963a19fb992ad9a76576c5638fd68292cffb9aaac29eb8285f9abf6196a7dec"
+
+
+def test_a_file_and_a_url_entity_become_the_file_and_url_evidence_primitives_read():
+    file = EntityRunRequest.model_validate({"entity": {"type": "file", "sha1": SHA1.upper(), "sha256": SHA256},
+                                            "tenantId": T1}).entity
+    assert file.entities().files == [FileEntity(sha1=SHA1, sha256=SHA256)] and file.label() == f"file {SHA256}"
+    url = EntityRunRequest.model_validate({"entity": {"type": "url", "url": "https://evil.example/x?a=1"},
+                                           "tenantId": T1}).entity
+    assert url.entities().urls == ["https://evil.example/x?a=1"]
+
+
+@pytest.mark.parametrize(("entity", "field"), [
+    ({"type": "file"}, "entity"),
+    ({"type": "file", "sha1": SHA256}, "entity.sha1"),
+    ({"type": "file", "sha256": "z" * 64}, "entity.sha256"),
+    ({"type": "url", "url": "ftp://evil.example/"}, "entity.url"),
+    ({"type": "url", "url": "https://u:p@evil.example/"}, "entity.url"),
+    ({"type": "url"}, "entity.url"),
+])
+def test_file_and_url_entities_are_validated(entity, field):
+    with pytest.raises(ValidationError) as caught:
+        EntityRunRequest.model_validate({"entity": entity, "tenantId": T1})
+    assert describe(caught.value)[0]["field"] == field

@@ -1,9 +1,10 @@
-"""Playbooks: "Run on an entity…", a playbook's run on a user, a device or an IP of a tenant in its scope (as
-POST /api/playbooks/{id}/execute with `entity`: shared/entity_runs.py). Pick the tenant and the entity, see what the
-playbook would do to it (nothing is called), then confirm; the run's page opens.
+"""Playbooks: "Run on an entity…", a playbook's run on a user, a device, an IP, a file or a URL of a tenant in its
+scope (as POST /api/playbooks/{id}/execute with `entity`: shared/entity_runs.py). Pick the tenant and the entity,
+see what the playbook would do to it (nothing is called), then confirm; the run's page opens.
 
-One value names the entity, read as the API's fields: a user's object id (a GUID) or user principal name; a
-device's Entra device id (a GUID), Defender machine id (40 hex digits) or DNS name; an IP address.
+One value names the entity, read as the API's fields: a user's object id (a GUID) or user principal name; a device's
+Entra device id (a GUID), Defender machine id (40 hex digits) or DNS name; an IP address; a file's SHA-1 or SHA-256;
+a URL.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def entity_of(kind: str, value: str) -> dict[str, str]:
     if kind == "device":
         key = "id" if _is_guid(value) else "mdeDeviceId" if _MDE_ID.match(value) else "dnsName"
         return {"type": kind, key: value}
+    if kind == "file":  # a SHA-256 is 64 hex digits; anything else is checked as a SHA-1
+        return {"type": kind, "sha256" if len(value.strip()) == 64 else "sha1": value}
+    if kind == "url":
+        return {"type": kind, "url": value}
     return {"type": kind, "address": value}
 
 
@@ -67,7 +72,7 @@ def _read(values: Mapping[str, str]) -> tuple[EntityRunRequest | None, dict[str,
     """The request the form names, or the message of each field that is wrong (Refused for the tenant is left to
     the caller: checking it reads the directory)."""
     if not values.get("value"):
-        return None, {"value": "Enter the user, device or address."}
+        return None, {"value": "Enter the user, device, address, file hash or URL."}
     body = {"entity": entity_of(values.get("type", ""), values["value"]), "tenantId": values.get("tenantId", "")}
     try:
         return parse_request(body), {}
