@@ -16,6 +16,10 @@ machine already isolated (or being isolated) is recorded `changed: false` and no
 its Isolate/Unisolate actions (the same for app restriction); an action of a type already pending on the machine
 (Defender's 400 `ActiveRequestAlreadyExists`) is recorded `changed: false`, `alreadyPending`. Rollback releases
 the machines this step isolated (lifts the restrictions it set), not one that was isolated before the run.
+
+stop_and_quarantine_file without `sha1` acts on the SHA-1 of each file the alert names (at most `maxFiles`), one
+action per file and machine. Defender refuses a second StopAndQuarantineFile on a machine while one is pending there:
+for this same file that is a retry (`alreadyPending`), for another file a failure (`action_pending`) that says so.
 """
 
 from __future__ import annotations
