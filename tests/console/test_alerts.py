@@ -101,6 +101,11 @@ def test_the_alert_page_shows_the_alert_why_playbooks_matched_its_runs_and_the_r
     title = f"{XSS_TITLES[1]} {token}"
     payload = graph_alert(MEGAN, title)
     payload["description"] = XSS_TITLES[0]
+    sha1 = "5f1e8acedc065031aad553b710838eb366cfee9a"
+    payload["evidence"] += [  # attacker-named file and URL: shown as text, never as markup or a link
+        {"@odata.type": "#microsoft.graph.security.fileEvidence",
+         "fileDetails": {"sha1": sha1, "fileName": XSS_TITLES[1]}},
+        {"@odata.type": "#microsoft.graph.security.urlEvidence", "url": "https://evil.example/?q=<b>x</b>"}]
     accepted = api.post("/alerts", json=payload).json()["alerts"][0]
     wait_for_run(api, accepted["runIds"][0])
 
@@ -110,6 +115,8 @@ def test_the_alert_page_shows_the_alert_why_playbooks_matched_its_runs_and_the_r
     assert_escaped(text, title)
     assert_escaped(text, XSS_TITLES[0])
     assert "<script>alert(1)" not in text and "<img src=x" not in text
+    assert f"sha1 <code>{sha1}</code>" in text and "<code>https://evil.example/?q=&lt;b&gt;x&lt;/b&gt;</code>" in text
+    assert 'href="https://evil.example' not in text
     assert MEGAN[1] in text and "graphSecurityAlert" in text and "InitialAccess" in text
     # Why each matched or not: the recorded conditions, the failed one with its reason.
     assert f"pb {token}" in text and "severity high is below minimum critical" in text
