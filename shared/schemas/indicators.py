@@ -118,7 +118,8 @@ class AddDefenderIndicatorParams(CamelModel):
     from_alert_types: list[IndicatorType] = Field(
         default=["IpAddress"], min_length=1, max_length=len(_ALERT_SOURCES), description=(
             "with fromAlert: which of the alert's values to submit: `IpAddress` (its public addresses), `Url`, "
-            "`DomainName`, `FileSha1`, `FileSha256`, `FileMd5` (its files' hashes)"))
+            "`DomainName`, `FileSha1`, `FileSha256`, `FileMd5` (its files' hashes). Addresses only unless listed: "
+            "a URL or domain in an alert may be a legitimate site the attack used"))
     expires_after: duration(timedelta(hours=1), timedelta(days=365)) | None = Field(
         default=timedelta(days=30), description="ISO 8601 duration, PT1H to P365D; null: never expires")
     severity: DefenderSeverity | None = Field(default=None, description=(
