@@ -102,6 +102,11 @@ def resource_path(*segments: str) -> str:
     return "/" + "/".join(quote(s, safe="") for s in segments)
 
 
+def _unreachable(attempts: int, failure: str) -> ArmError:
+    return ArmError("arm_unavailable", f"Azure Resource Manager could not be reached after {attempts} attempts.",
+                    detail=failure, attempts=attempts)
+
+
 class ArmClient:
     """ARM requests with one credential. Neither the credential (the caller's, cached per loop) nor the HTTP
     client (the loop's shared one, `outbound_http.client()`, unless given) is closed here."""
@@ -137,7 +142,5 @@ class ArmClient:
         response, attempts = await send_with_retries(
             send, token=lambda: self._token(what), policy=self.policy, sleep=self._sleep,
             refused=lambda answer, n: classify(answer.status_code, json_body(answer), what, n),
-            unreachable=lambda n, failure: ArmError(
-                "arm_unavailable", f"Azure Resource Manager could not be reached after {n} attempts.",
-                detail=failure, attempts=n))
+            unreachable=_unreachable)
         return ArmResponse(response.status_code, json_body(response), attempts)

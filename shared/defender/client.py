@@ -67,6 +67,11 @@ def segment(value: str) -> str:
 DefenderRetryPolicy = RetryPolicy  # Defender's retries are the shared defaults (shared/http_retry.py)
 
 
+def _unreachable(attempts: int, failure: str) -> DefenderError:
+    return DefenderError("defender_unavailable", f"Microsoft Defender for Endpoint could not be reached after "
+                         f"{attempts} attempts.", detail=failure, attempts=attempts)
+
+
 class DefenderClient:
     """Calls the Defender API for one tenant with that tenant's credential (shared, not closed here) over the
     running loop's shared HTTP client (unless given one; never closed here)."""
@@ -118,9 +123,7 @@ class DefenderClient:
         response, attempts = await send_with_retries(
             send, token=lambda: self._token(what), policy=self.policy, sleep=self._sleep,
             refused=lambda answer, n: classify(what, answer.status_code, json_body(answer), answer.headers, n),
-            unreachable=lambda n, failure: DefenderError(
-                "defender_unavailable", f"Microsoft Defender for Endpoint could not be reached after {n} attempts.",
-                detail=failure, attempts=n))
+            unreachable=_unreachable)
         return self._document(response, what, attempts)
 
     async def _token(self, what: str) -> str:

@@ -155,6 +155,11 @@ def classify(cmdlet: str, status: int, body: Any, headers: Mapping[str, str], at
                          status, exception_type, detail or code, attempts)
 
 
+def _unreachable(attempts: int, failure: str) -> ExchangeError:
+    return ExchangeError("exchange_unavailable", f"Exchange Online could not be reached after {attempts} attempts.",
+                         detail=failure, attempts=attempts)
+
+
 class ExchangeAdminClient:
     """Runs cmdlets in one tenant. Closes its credential unless told it is shared (``owns_credential=False``,
     the tenant's cached one); its HTTP client is the event loop's shared one (`outbound_http.client()`)
@@ -222,9 +227,7 @@ class ExchangeAdminClient:
         response, attempts = await send_with_retries(
             send, token=lambda: self._token(cmdlet), policy=self.policy, sleep=self._sleep,
             refused=lambda answer, n: classify(cmdlet, answer.status_code, json_body(answer), answer.headers, n),
-            unreachable=lambda n, failure: ExchangeError(
-                "exchange_unavailable", f"Exchange Online could not be reached after {n} attempts.",
-                detail=failure, attempts=n))
+            unreachable=_unreachable)
         return self._result(cmdlet, response, attempts)
 
     @staticmethod
