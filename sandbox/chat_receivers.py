@@ -12,7 +12,7 @@ and a generic signed-webhook endpoint. Each keeps what it was sent, for inspecti
 The signed-webhook receiver checks `X-Riposte-Signature` = `sha256=` HMAC-SHA256 of
 `"<X-Riposte-Timestamp>.<body>"` with the receiver's key, the timestamp within 5 minutes, and counts
 repeats of an `X-Riposte-Delivery` id as duplicates. Faults, latency and the call log apply (see
-sandbox/psa.py `outside_call`). State is not per tenant; `POST /_sandbox/reset` empties it.
+sandbox/service_call.py `outside_call`). State is not per tenant; `POST /_sandbox/reset` empties it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .psa import outside_call
+from .service_call import outside_call
 from .state import utc_now_iso
 
 AREA = "receivers"
@@ -154,7 +154,7 @@ async def _slack(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/slack/services/{team}/{channel}/{token}")
 async def slack(request: web.Request) -> web.Response:
-    return await outside_call(request, _slack, lambda status, message: _slack_text(status, message))
+    return await outside_call(request, _slack, lambda err: _slack_text(err.status, err.message))
 
 
 # --- signed webhooks -----------------------------------------------------------------------------

@@ -23,7 +23,6 @@ Request and response shapes follow what Microsoft's ExchangeOnlineManagement mod
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import copy
@@ -36,10 +35,9 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .errors import default_code, default_message
-from .pipeline import format_retry_after
-from .redaction import redacted_body
+from .errors import default_code
 from .seed import CONTOSO_TENANT_ID
+from .service_call import ServiceCall
 from .state import SandboxState, Tenant, UserRecord
 from .tokens import TokenClaims, TokenRejected
 
@@ -347,26 +345,16 @@ async def invoke_command(request: web.Request) -> web.Response:
     tenant = _tenant_of_path(state, request.match_info["tenant"])
     if rejection is None and (tenant is None or tenant.id != claims.tenant_id):
         rejection = "The tenant in the request URL is not the tenant of the token."
-    record = state.calls.begin(
-        method="POST", path=path, query=dict(request.query), tenant_id=claims.tenant_id if claims else None,
-        app_id=claims.app_id if claims else None, request_id=str(uuid.uuid4()), body=redacted_body(raw or None))
-    started = time.monotonic()
-    fault = None
+    call = ServiceCall.begin(state, "POST", path, dict(request.query), raw or None,
+                             tenant_id=claims.tenant_id if claims else None, app_id=claims.app_id if claims else None)
     if rejection is not None:
         response = _unauthorized(rejection)
+    elif (fault := await call.admit()) is not None:
+        response = _problem(fault.status, fault.code, fault.message, headers=fault.headers)
     else:
-        fault = state.faults.take("POST", path, claims.tenant_id)
-        delay_ms = (fault.latency_ms if fault else 0) + state.latency_ms
-        if delay_ms:
-            await asyncio.sleep(delay_ms / 1000)
-        if fault is not None and fault.status is not None:
-            headers = {"Retry-After": format_retry_after(fault.retry_after)} if fault.retry_after is not None else {}
-            response = _problem(fault.status, fault.code or default_code(fault.status),
-                                fault.message or default_message(fault.status), headers=headers)
-        else:
-            response = _dispatch(state, tenant, raw)
-    response.headers["request-id"] = record.request_id
-    state.calls.finish(record, response.status, (time.monotonic() - started) * 1000, fault.id if fault else None)
+        response = _dispatch(state, tenant, raw)
+    response.headers["request-id"] = call.record.request_id
+    call.finish(response.status)
     return response
 
 

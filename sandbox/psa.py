@@ -16,15 +16,11 @@ bodies redacted, form bodies only as a size).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import json
 import secrets
 import threading
-import time
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,10 +28,9 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .errors import default_message
-from .pipeline import format_retry_after
-from .redaction import redacted_body
-from .state import SandboxState, utc_now_iso
+from .errors import GraphError
+from .service_call import outside_call
+from .state import utc_now_iso
 
 AREA = "psa"
 web_routes = web.RouteTableDef()
@@ -91,37 +86,6 @@ def _psa(request: web.Request) -> PsaState:
     return request.app[STATE_KEY].services[AREA]
 
 
-# --- shared by every non-Graph service of this area and the chat receivers -------------------------
-Handler = Callable[[web.Request, bytes], Awaitable[web.Response]]
-
-
-async def outside_call(request: web.Request, handler: Handler,
-                       fault_body: Callable[[int, str], web.Response] | None = None) -> web.Response:
-    """Call log, latency and fault rules for a non-Graph endpoint, then the handler."""
-    state: SandboxState = request.app[STATE_KEY]
-    raw = await request.read()
-    record = state.calls.begin(method=request.method, path=request.path, query=dict(request.query), tenant_id=None,
-                               app_id=None, request_id=str(uuid.uuid4()), body=redacted_body(raw or None))
-    started = time.monotonic()
-    fault = state.faults.take(request.method, request.path, None)
-    delay_ms = (fault.latency_ms if fault else 0) + state.latency_ms
-    if delay_ms:
-        await asyncio.sleep(delay_ms / 1000)
-    if fault is not None and fault.status is not None:
-        message = fault.message or default_message(fault.status)
-        response = (fault_body or _json_fault)(fault.status, message)
-        if fault.retry_after is not None:
-            response.headers["Retry-After"] = format_retry_after(fault.retry_after)
-    else:
-        response = await handler(request, raw)
-    state.calls.finish(record, response.status, (time.monotonic() - started) * 1000, fault.id if fault else None)
-    return response
-
-
-def _json_fault(status: int, message: str) -> web.Response:
-    return web.json_response({"error": "injected", "message": message}, status=status)
-
-
 def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
@@ -139,6 +103,10 @@ def _halo_error(status: int, message: str) -> web.Response:
                              status=status)
 
 
+def _halo_fault(err: GraphError) -> web.Response:
+    return _halo_error(err.status, err.message)
+
+
 async def _halo_token(request: web.Request, raw: bytes) -> web.Response:
     form = {k: v[0] for k, v in parse_qs(raw.decode(errors="replace")).items()}
     if form.get("grant_type") != "client_credentials":
@@ -153,7 +121,7 @@ async def _halo_token(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/halopsa/auth/token")
 async def halo_token(request: web.Request) -> web.Response:
-    return await outside_call(request, _halo_token, _halo_error)
+    return await outside_call(request, _halo_token, _halo_fault)
 
 
 def _halo_ticket_problem(item: Any) -> str | None:
@@ -190,7 +158,7 @@ async def _halo_tickets(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/halopsa/api/Tickets")
 async def halo_tickets(request: web.Request) -> web.Response:
-    return await outside_call(request, _halo_tickets, _halo_error)
+    return await outside_call(request, _halo_tickets, _halo_fault)
 
 
 # --- ConnectWise ---------------------------------------------------------------------------------
@@ -243,7 +211,7 @@ async def _cw_tickets(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/connectwise/v4_6_release/apis/3.0/service/tickets")
 async def cw_tickets(request: web.Request) -> web.Response:
-    return await outside_call(request, _cw_tickets, lambda status, message: _cw_error(status, message))
+    return await outside_call(request, _cw_tickets, lambda err: _cw_error(err.status, err.message))
 
 
 # --- Autotask ------------------------------------------------------------------------------------
@@ -278,7 +246,7 @@ async def _at_tickets(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/autotask/ATServicesRest/V1.0/Tickets")
 async def at_tickets(request: web.Request) -> web.Response:
-    return await outside_call(request, _at_tickets, _at_error)
+    return await outside_call(request, _at_tickets, lambda err: _at_error(err.status, err.message))
 
 
 # --- inspection: /_sandbox/psa/... ---------------------------------------------------------------
