@@ -38,10 +38,10 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import defender_indicators
-from .control_routes import STATE_KEY, control_body
+from .control_routes import STATE_KEY, control_spec
 from .entra_devices import KIOSK_AAD_ID
 from .errors import GraphError
 from .graph_http import to_web_response
@@ -447,10 +447,7 @@ async def inspect_machine(request: web.Request) -> web.Response:
 @web_routes.post("/_sandbox/defender/tenants/{tid}/machines")
 async def onboard_machine(request: web.Request) -> web.Response:
     state, defender = _tenant(request)
-    try:
-        spec = MachineSpec.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return _problem(400, str(exc))
+    spec = await control_spec(request, MachineSpec)
     with state.lock:
         if defender is None:
             return _problem(404, "unknown tenant")
@@ -466,10 +463,7 @@ async def onboard_machine(request: web.Request) -> web.Response:
 @web_routes.patch("/_sandbox/defender/tenants/{tid}/machines/{machine}")
 async def steer_machine(request: web.Request) -> web.Response:
     state, defender = _tenant(request)
-    try:
-        spec = MachineControl.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return _problem(400, str(exc))
+    spec = await control_spec(request, MachineControl)
     with state.lock:
         machine = defender.machines.get(request.match_info["machine"].lower()) if defender else None
         if machine is None:
@@ -491,10 +485,7 @@ async def inspect_actions(request: web.Request) -> web.Response:
 @web_routes.put("/_sandbox/defender/tenants/{tid}/rateLimit")
 async def set_rate_limit(request: web.Request) -> web.Response:
     state, defender = _tenant(request)
-    try:
-        spec = RateLimit.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return _problem(400, str(exc))
+    spec = await control_spec(request, RateLimit)
     with state.lock:
         if defender is None:
             return _problem(404, "unknown tenant")
