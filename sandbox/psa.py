@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from aiohttp import web
 
 from .control_routes import STATE_KEY
 from .errors import GraphError
-from .service_call import outside_call
+from .service_call import json_or_none, outside_call
 from .state import utc_now_iso
 
 AREA = "psa"
@@ -86,13 +85,6 @@ def _psa(request: web.Request) -> PsaState:
     return request.app[STATE_KEY].services[AREA]
 
 
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _same(given: str | None, expected: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), expected.encode())
 
@@ -143,7 +135,7 @@ async def _halo_tickets(request: web.Request, raw: bytes) -> web.Response:
     token = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if token not in _psa(request).halo_tokens:
         return web.json_response({"error": "invalid_token"}, status=401)
-    body = _json(raw)
+    body = json_or_none(raw)
     if not isinstance(body, list) or not body:
         return _halo_error(400, "The request body must be an array of tickets.")
     problem = next((p for p in map(_halo_ticket_problem, body) if p), None)
@@ -185,7 +177,7 @@ def _reference(body: dict[str, Any], key: str) -> Any:
 async def _cw_tickets(request: web.Request, raw: bytes) -> web.Response:
     if not _cw_authorized(request):
         return _cw_error(401, "Authentication failed (company+publicKey:privateKey and clientId are required).")
-    body = _json(raw)
+    body = json_or_none(raw)
     if not isinstance(body, dict):
         return _cw_error(400, "The request body must be a ticket object.")
     summary = body.get("summary")
@@ -224,7 +216,7 @@ async def _at_tickets(request: web.Request, raw: bytes) -> web.Response:
     if not (_same(headers.get("ApiIntegrationCode"), AT_INTEGRATION_CODE)
             and _same(headers.get("UserName"), AT_USERNAME) and _same(headers.get("Secret"), AT_SECRET)):
         return web.Response(status=401)  # Autotask answers an empty 401
-    body = _json(raw)
+    body = json_or_none(raw)
     if not isinstance(body, dict):
         return _at_error(400, "The request body must be a Ticket entity.")
     for key in ("companyID", "title", "status", "priority"):

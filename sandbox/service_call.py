@@ -6,6 +6,7 @@ fault rule, the global latency and a call-log entry behave the same for every se
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -74,6 +75,14 @@ class ServiceCall:
 # --- services outside the Graph pipeline: aiohttp handlers with their own error bodies ----------------------
 Handler = Callable[[web.Request, bytes], Awaitable[web.Response]]
 FaultBody = Callable[[GraphError], web.Response]  # a service's error body for an injected fault
+
+
+def json_or_none(raw: bytes) -> Any:
+    """A request body as JSON, or None when it is not JSON (the handler then says what it expected)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def json_fault(err: GraphError) -> web.Response:
