@@ -19,6 +19,7 @@ from kiota_abstractions.request_information import RequestInformation
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.graph import direct
 from shared.graph.errors import error_map
 
 if TYPE_CHECKING:
@@ -52,7 +53,11 @@ class GraphUser(GraphModel):
 
 async def get_json(graph: GraphServiceClient, request: RequestInformation) -> dict[str, Any]:
     """The response body of a GET as a JSON object ({} for an empty body); ODataError as Graph answered."""
-    body = await graph.request_adapter.send_primitive_async(request, "bytes", error_map())
+    adapter = graph.request_adapter
+    if direct.usable(adapter):  # the adapter's own parts, without its per-call layer (direct.py)
+        body = await direct.send_bytes(adapter, direct.pinned(request, adapter))
+    else:
+        body = await adapter.send_primitive_async(request, "bytes", error_map())
     document = json.loads(body) if body else {}
     if not isinstance(document, dict):
         raise ValueError(f"Graph answered {request.url_template} with JSON that is not an object")
