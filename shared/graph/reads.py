@@ -4,8 +4,9 @@ small typed model of the fields the caller uses.
 msgraph-sdk parses a response through each model's `get_field_deserializers`, and `Entity`'s runs about
 2,400 import statements per call: parsing one User costs ~10 ms of CPU, three message rules ~31 ms, on the
 event loop that every other run shares (docs/benchmarks.md, "Graph reads"). Reading JSON costs
-microseconds. The request is the SDK's (URL, query options, the tenant's authentication, retries);
-errors still raise the SDK's `ODataError`.
+microseconds. The request is the SDK's (URL, query options, the tenant's authentication, retries), sent
+through the adapter's own parts without its per-call layer (shared/graph/direct.py); errors still raise
+the SDK's `ODataError`.
 """
 
 from __future__ import annotations
