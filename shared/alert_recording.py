@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from shared import log_events, severity_escalation
+from shared.matching import subject
 from shared.matching.decision import ConditionOutcome, MatchDecision
 from shared.matching.snapshot import MatchingCache, MatchingSnapshot
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
@@ -19,6 +20,7 @@ from shared.run_request import RunRequest, pending_run
 from shared.store.alerts import alert_from_entity, new_alert_rows, run_rows
 from shared.store.async_tables import AsyncTables
 from shared.store.delivered_alerts import DeliveredAlerts, StoredAlert
+from shared.subject_lookup import SubjectLookup
 
 # A run not ended this long after it was stored may have lost its instance (a crash): a redelivery checks.
 REDRIVE_AFTER = timedelta(seconds=60)
@@ -98,11 +100,34 @@ class Recorded:
     unlisted: list[dict] | None = None  # a new alert's rows, not yet in the alert and run lists (AlertRecorder.list)
 
 
+async def decide_subject(alert: Alert, decisions: list[MatchDecision], snapshot: MatchingSnapshot,
+                         lookup: SubjectLookup | None) -> list[MatchDecision]:
+    """The decisions with subject conditions (trigger.userTypes / devicePlatforms) evaluated, for the playbooks that
+    passed every other condition: facts the alert carries, else one Graph lookup for the alert, shared by the
+    playbooks (shared/subject_lookup.py; none without `lookup`: unknown). No playbook asking: nothing is read."""
+    playbooks = snapshot.index.subject_playbooks
+    wanted = subject.needs(decisions, playbooks)
+    if not wanted:
+        return decisions
+    facts = subject.carried(alert, wanted)
+    if lookup is not None:
+        facts = await lookup.complete(alert, facts, wanted)
+    refined = subject.refine(decisions, playbooks, facts)
+    unknown = [d for d in refined if d.playbook_id in playbooks and not d.matched
+               and d.conditions[-1].detail.startswith(subject.UNKNOWN)]
+    if unknown:
+        log_events.alert_subject_unknown(alert.id, alert.tenant_id, [d.playbook_id for d in unknown],
+                                         sorted({d.conditions[-1].detail for d in unknown}))
+    return refined
+
+
 class AlertRecorder:
-    def __init__(self, async_tables: AsyncTables, cache: MatchingCache, redrive_after: timedelta = REDRIVE_AFTER):
+    def __init__(self, async_tables: AsyncTables, cache: MatchingCache, redrive_after: timedelta = REDRIVE_AFTER,
+                 lookup: SubjectLookup | None = None):
         self.redrive_after = redrive_after  # the age from which a re-delivery checks a run that has not ended
         self._alerts = DeliveredAlerts(async_tables)
         self._cache = cache
+        self._lookup = lookup  # Graph reads for subject conditions (None: such conditions are unknown)
 
     async def receive(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
                       now: datetime | None = None, finding_of: Playbook | None = None) -> Recorded:
@@ -134,6 +159,8 @@ class AlertRecorder:
             return await self._existing(alert, stored, now, snapshot, finding_of is None)
 
         decisions = snapshot.index.match(alert) if finding_of is None else [finding_decision(finding_of)]
+        if finding_of is None and normalized.status is not AlertStatus.RESOLVED:  # a resolved alert reads nothing
+            decisions = await decide_subject(alert, decisions, snapshot, self._lookup)
         if normalized.status is AlertStatus.RESOLVED:
             # A resolved alert never fires playbooks: stored (if new) with its decisions, no runs.
             resolved = ConditionOutcome(name="status", passed=False, detail="the alert is resolved: it starts no runs")
@@ -194,7 +221,9 @@ class AlertRecorder:
         created (a racing delivery that created one starts it). A crash before the severity is written: the
         next delivery rises again, finds the runs and leaves them to the redrive."""
         escalated = known.model_copy(update={"severity": delivered.severity})
-        decisions = severity_escalation.opted_in(snapshot.index.match(escalated), snapshot.playbooks)
+        decisions = await decide_subject(
+            escalated, severity_escalation.opted_in(snapshot.index.match(escalated), snapshot.playbooks), snapshot,
+            self._lookup)
         requests = []
         for run_id, playbook in severity_escalation.to_run(escalated, decisions, snapshot.playbooks,
                                                           {r.id for r in stored.runs}):

@@ -36,6 +36,7 @@ class PlaybookIndex:
         by_group: Mapping[str, ScopeBucket],
         groups_of_tenant: Mapping[str, tuple[str, ...]],
         unmatchable: Mapping[str, str],
+        subject_playbooks: Mapping[str, Playbook] | None = None,
     ) -> None:
         self._all_tenants = all_tenants
         self._by_tenant = by_tenant
@@ -43,6 +44,9 @@ class PlaybookIndex:
         self._groups_of_tenant = groups_of_tenant
         # Playbook id -> why it can never match (unknown group, pattern that does not compile).
         self.unmatchable = unmatchable
+        # Playbook id -> the playbooks with a userTypes / devicePlatforms condition, decided after the index's
+        # conditions on facts intake reads (shared/matching/subject.py). Empty for most deployments.
+        self.subject_playbooks: Mapping[str, Playbook] = subject_playbooks or {}
 
     @classmethod
     def build(cls, playbooks: Iterable[Playbook], groups: Iterable[TenantGroup]) -> PlaybookIndex:
@@ -52,6 +56,7 @@ class PlaybookIndex:
         by_tenant: dict[str, list[Entry]] = defaultdict(list)
         by_group: dict[str, list[Entry]] = defaultdict(list)
         unmatchable: dict[str, str] = {}
+        subject: dict[str, Playbook] = {}
         for playbook in playbooks:
             if not playbook.enabled or playbook.trigger.scheduled:
                 continue  # never considered, so no decision either (a schedule runs on its own findings only)
@@ -63,6 +68,8 @@ class PlaybookIndex:
             if pattern is not None and pattern.error is not None:
                 unmatchable[playbook.id] = f"title pattern does not compile: {pattern.error}"
             entry = Entry(playbook, conditions_for(playbook, scope, pattern))
+            if playbook.trigger.subject_conditions:
+                subject[playbook.id] = playbook
             if scope.kind == "all":
                 all_tenants.append(entry)
             elif scope.kind == "tenant":
@@ -85,6 +92,7 @@ class PlaybookIndex:
             {group_id: ScopeBucket(entries) for group_id, entries in by_group.items()},
             {tenant_id: tuple(group_ids) for tenant_id, group_ids in groups_of_tenant.items()},
             unmatchable,
+            subject,
         )
 
     @property
