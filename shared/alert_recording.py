@@ -101,20 +101,24 @@ class Recorded:
 
 
 async def decide_subject(alert: Alert, decisions: list[MatchDecision], snapshot: MatchingSnapshot,
-                         lookup: SubjectLookup | None) -> list[MatchDecision]:
+                         lookup: SubjectLookup | None, *, as_matched: bool = True) -> list[MatchDecision]:
     """The decisions with subject conditions (trigger.userTypes / devicePlatforms) evaluated, for the playbooks that
     passed every other condition: facts the alert carries, else one Graph lookup for the alert, shared by the
-    playbooks (shared/subject_lookup.py; none without `lookup`: unknown). No playbook asking: nothing is read."""
-    playbooks = snapshot.index.subject_playbooks
-    wanted = subject.needs(decisions, playbooks)
-    if not wanted:
+    playbooks (shared/subject_lookup.py; none without `lookup`: unknown). No playbook asking: nothing is read.
+    `as_matched`: the decisions are `snapshot.index.match(alert)` as returned (the index then finds the candidates
+    without a pass over every decision); False for a filtered list."""
+    index = snapshot.index
+    found = (index.subject_candidates(alert, decisions) if as_matched
+             else subject.candidates(decisions, index.subject_playbooks))
+    if not found:
         return decisions
+    wanted = subject.needs_of(found)
     facts = subject.carried(alert, wanted)
     if lookup is not None:
         facts = await lookup.complete(alert, facts, wanted)
-    refined = subject.refine(decisions, playbooks, facts)
-    unknown = [d for d in refined if d.playbook_id in playbooks and not d.matched
-               and d.conditions[-1].detail.startswith(subject.UNKNOWN)]
+    refined = subject.refine(decisions, found, facts)
+    unknown = [d for d in (refined[position] for position, _ in found)
+               if not d.matched and d.conditions[-1].detail.startswith(subject.UNKNOWN)]
     if unknown:
         log_events.alert_subject_unknown(alert.id, alert.tenant_id, [d.playbook_id for d in unknown],
                                          sorted({d.conditions[-1].detail for d in unknown}))
@@ -223,7 +227,7 @@ class AlertRecorder:
         escalated = known.model_copy(update={"severity": delivered.severity})
         decisions = await decide_subject(
             escalated, severity_escalation.opted_in(snapshot.index.match(escalated), snapshot.playbooks), snapshot,
-            self._lookup)
+            self._lookup, as_matched=False)
         requests = []
         for run_id, playbook in severity_escalation.to_run(escalated, decisions, snapshot.playbooks,
                                                           {r.id for r in stored.runs}):

@@ -119,8 +119,23 @@ class PlaybookIndex:
             decisions.extend(bucket.decide(alert))
         return decisions
 
+    def subject_candidates(self, alert: Alert, decisions: list[MatchDecision]) -> list[tuple[int, Playbook]]:
+        """`subject.candidates` for the decisions `match(alert)` returned, found through the buckets' subject
+        entries rather than a pass over every decision: (position, playbook) of each matched one."""
+        if not self.subject_playbooks:
+            return []
+        found = []
+        offset = 0
+        for bucket in self._buckets_for(alert):
+            for position in bucket.subject_positions:
+                if decisions[offset + position].matched:
+                    found.append((offset + position, bucket.entries[position].playbook))
+            offset += len(bucket)
+        return found
+
     def matching(self, alert: Alert) -> list[Playbook]:
-        """Just the matched playbooks, by id; cheaper than `match` (no decisions are built)."""
+        """Just the matched playbooks on the index's conditions, by id; cheaper than `match` (no decisions are
+        built). Subject conditions (userTypes, devicePlatforms) are not decided here: intake decides them."""
         entries = [entry for bucket in self._buckets_for(alert) for entry in bucket.eligible(alert)]
         matched = [entry for entry in entries if not entry.has_title_pattern or entry.title.check(alert)[0]]
         return [entry.playbook for entry in sorted(matched, key=Entry.sort_key)]

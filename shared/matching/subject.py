@@ -5,9 +5,9 @@ pass those and have a subject condition need to know whom and what the alert is 
 Graph read, which is I/O and belongs to intake (shared/subject_lookup.py). So matching is two steps:
 
     decisions = index.match(alert)
-    wanted = needs(decisions, index.subject_playbooks)    # nothing to read for most alerts
-    facts = carried(alert, wanted), then the lookup fills what the alert does not carry
-    decisions = refine(decisions, snapshot.playbooks, facts)
+    found = candidates(decisions, index.subject_playbooks)    # none for most alerts: nothing to read
+    facts = carried(alert, needs_of(found)), then the lookup fills what the alert does not carry
+    decisions = refine(decisions, found, facts)
 
 A playbook without subject conditions is never touched: when no playbook of the index has one, `needs` is one
 emptiness check. "The user" is the first user the alert names, "the device" the first device (as the flow's
@@ -79,18 +79,30 @@ def device_label(device: DeviceEntity) -> str:
     return device.name or device.azure_ad_device_id or device.id or "?"
 
 
-def needs(decisions: list[MatchDecision], subject_playbooks: Mapping[str, Playbook]) -> Needs:
-    """Which facts the playbooks that passed every other condition ask for (`subject_playbooks`: those with a
-    subject condition, by id)."""
+Candidates = list[tuple[int, Playbook]]  # (position in the decisions, playbook) of matched subject playbooks
+
+
+def candidates(decisions: list[MatchDecision], subject_playbooks: Mapping[str, Playbook]) -> Candidates:
+    """The playbooks with a subject condition that passed every other condition, with their decisions' positions
+    (`subject_playbooks`: those with a subject condition, by id). One pass; none without subject playbooks."""
     if not subject_playbooks:
-        return NOTHING
-    user = device = False
-    for decision in decisions:
-        playbook = subject_playbooks.get(decision.playbook_id) if decision.matched else None
-        if playbook is not None:
-            user = user or playbook.trigger.user_types is not None
-            device = device or playbook.trigger.device_platforms is not None
-    return Needs(user, device)
+        return []
+    get = subject_playbooks.get
+    found = []
+    for position, decision in enumerate(decisions):
+        if decision.matched and (playbook := get(decision.playbook_id)) is not None:
+            found.append((position, playbook))
+    return found
+
+
+def needs_of(found: Candidates) -> Needs:
+    """Which facts the candidates ask for."""
+    return Needs(user=any(p.trigger.user_types is not None for _, p in found),
+                 device=any(p.trigger.device_platforms is not None for _, p in found))
+
+
+def needs(decisions: list[MatchDecision], subject_playbooks: Mapping[str, Playbook]) -> Needs:
+    return needs_of(candidates(decisions, subject_playbooks)) if subject_playbooks else NOTHING
 
 
 def carried(alert: Alert, wanted: Needs) -> SubjectFacts:
@@ -118,14 +130,15 @@ def decide_offline(decisions: list[MatchDecision], alert: Alert, subject_playboo
                    given: SubjectFacts = SubjectFacts(), why: str = "not read") -> list[MatchDecision]:
     """Subject conditions decided without Graph (a simulation, `make try`): on what the alert carries, else on
     `given`, else unknown (`why`)."""
-    wanted = needs(decisions, subject_playbooks)
-    if not wanted:
+    found = candidates(decisions, subject_playbooks)
+    if not found:
         return decisions
+    wanted = needs_of(found)
     facts = carried(alert, wanted)
     fallback = Fact(None, f"{UNKNOWN}: {why}")
     facts = SubjectFacts(facts.user or given.user or (fallback if wanted.user else None),
                          facts.device or given.device or (fallback if wanted.device else None))
-    return refine(decisions, subject_playbooks, facts)
+    return refine(decisions, found, facts)
 
 
 def _outcome(name: str, fact: Fact | None, allowed: Collection[str]):
@@ -136,19 +149,17 @@ def _outcome(name: str, fact: Fact | None, allowed: Collection[str]):
     return outcome(name, passed, f"{fact.detail}; {'one of' if passed else 'not one of'} {listed}")
 
 
-def refine(decisions: list[MatchDecision], subject_playbooks: Mapping[str, Playbook],
+def refine(decisions: list[MatchDecision], subject_playbooks: Mapping[str, Playbook] | Candidates,
            facts: SubjectFacts) -> list[MatchDecision]:
-    """The decisions with each matched subject playbook's conditions evaluated on `facts` (appended to its
-    outcomes, in the order userType, devicePlatform, up to the first that fails). Others are returned as they are."""
-    if not subject_playbooks:
+    """The decisions with each candidate's subject conditions evaluated on `facts` (appended to its outcomes, in the
+    order userType, devicePlatform, up to the first that fails). Others are the same objects; without candidates,
+    the same list. `subject_playbooks`: by id, or the candidates found already."""
+    found = subject_playbooks if isinstance(subject_playbooks, list) else candidates(decisions, subject_playbooks)
+    if not found:
         return decisions
-    refined = []
-    for decision in decisions:
-        playbook = subject_playbooks.get(decision.playbook_id) if decision.matched else None
-        if playbook is None:
-            refined.append(decision)
-            continue
-        trigger = playbook.trigger
+    refined = list(decisions)
+    for position, playbook in found:
+        decision, trigger = decisions[position], playbook.trigger
         outcomes = list(decision.conditions)
         for name, allowed, fact in ((USER_TYPE, trigger.user_types, facts.user),
                                     (DEVICE_PLATFORM, trigger.device_platforms, facts.device)):
@@ -156,7 +167,7 @@ def refine(decisions: list[MatchDecision], subject_playbooks: Mapping[str, Playb
                 outcomes.append(_outcome(name, fact, [str(v) for v in allowed]))
                 if not outcomes[-1].passed:
                     break
-        refined.append(decision.model_copy(update={"matched": outcomes[-1].passed, "conditions": tuple(outcomes)}))
+        refined[position] = decision.model_copy(update={"matched": outcomes[-1].passed, "conditions": tuple(outcomes)})
     return refined
 
 

@@ -152,3 +152,22 @@ def test_refused_on_a_scheduled_trigger():
     with pytest.raises(ValidationError) as caught:
         PlaybookDraft.model_validate(body)
     assert "scheduled trigger" in caught.value.errors()[0]["msg"]
+
+
+def test_the_index_finds_the_same_candidates_as_a_pass_over_the_decisions():
+    from shared.matching.subject import candidates
+    from tests.matching.factories import TENANT_A, TENANT_B, group, one_tenant
+    groups = [group("g1", TENANT_A)]
+    playbooks = [with_subject(f"pb-{n}", user_types=["admin"] if n % 3 == 0 else None,
+                              device_platforms=["iOS"] if n % 4 == 0 else None,
+                              scope=[None, one_tenant(TENANT_A), {"type": "group", "group_id": "g1"},
+                                     one_tenant(TENANT_B)][n % 4],
+                              category=["security", None, "identity"][n % 3], min_severity=["low", "high"][n % 2])
+                 for n in range(60)]
+    index = PlaybookIndex.build(playbooks, groups)
+    for subject_alert in (alert(), alert(severity="low"), alert(category="identity"), alert(tenant_id=None),
+                          alert(tenant_id=TENANT_B)):
+        decisions = index.match(subject_alert)
+        expected = candidates(decisions, index.subject_playbooks)
+        assert index.subject_candidates(subject_alert, decisions) == expected
+        assert expected or subject_alert.tenant_id is None
