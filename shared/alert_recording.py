@@ -67,10 +67,21 @@ def alert_context(alert: Alert) -> AlertContext:
     )
 
 
+def playbook_approvers(playbook: Playbook) -> list[str]:
+    """Every approver the playbook names, once each, in order: its approval steps', then its approval policy's."""
+    named = [a for action in playbook.actions if action.type == "approval" for a in action.approvers]
+    named += playbook.approval_policy.approvers if playbook.approval_policy else []
+    first: dict[str, str] = {}
+    for approver in named:
+        first.setdefault(approver.casefold(), approver)
+    return list(first.values())
+
+
 def run_request(alert: Alert, playbook: Playbook) -> RunRequest:
     return RunRequest(
         run=RunContext(run_id=run_id_for(alert.id, playbook.id), playbook_id=playbook.id,
-                       playbook_name=playbook.name, playbook_version=playbook.version),
+                       playbook_name=playbook.name, playbook_version=playbook.version,
+                       approvers=playbook_approvers(playbook)),
         alert=alert_context(alert),
         actions=[a.model_dump(mode="json", by_alias=True) for a in playbook.actions],
         simulated=playbook.mode is PlaybookMode.SIMULATE,
