@@ -6,7 +6,9 @@ Method:
   `index.match(alert)` then `decide_subject(...)` (shared/alert_recording.py), what intake runs now. Both loop
   over the same ALERTS warm alerts inside one coroutine (one event loop, as intake), timed with
   `time.process_time_ns` (this process's CPU, so other processes' load counts less than in wall time); ROUNDS
-  rounds alternate before/after back to back; the median per-alert CPU of each and their ratio are printed.
+  rounds alternate before/after back to back; the median per-alert CPU of each and their ratio are printed, and
+  "decide_subject alone": the same loop over decisions computed beforehand (what intake adds, without the
+  noise of the matching around it).
 - With subject conditions: the same world with SHARE of its playbooks given a userTypes or devicePlatforms
   condition (a third each kind, a third both). The lookup is a stand-in that answers at once and counts the
   alerts it was asked about (Graph's latency is not CPU): printed are the CPU per alert and the lookups per
@@ -79,6 +81,16 @@ def _about(alerts: Sequence[Alert]) -> list[Alert]:
     return [a.model_copy(update={"entities": entities}) for a in alerts]
 
 
+async def _added_us(alerts: Sequence[Alert], index: PlaybookIndex, lookup) -> float:
+    """CPU per alert of decide_subject alone, on decisions computed beforehand (what intake adds to matching)."""
+    snapshot = SimpleNamespace(index=index)
+    decided = [(alert, index.match(alert)) for alert in alerts]
+    started = time.process_time_ns()
+    for alert, decisions in decided:
+        await decide_subject(alert, decisions, snapshot, lookup)
+    return (time.process_time_ns() - started) / 1000 / len(alerts)
+
+
 async def _cpu_per_alert_us(alerts: Sequence[Alert], index: PlaybookIndex, lookup, subject: bool) -> float:
     snapshot = SimpleNamespace(index=index)
     started = time.process_time_ns()
@@ -92,17 +104,19 @@ async def _cpu_per_alert_us(alerts: Sequence[Alert], index: PlaybookIndex, looku
 
 
 def _alternate(loop: asyncio.AbstractEventLoop, alerts: Sequence[Alert], index: PlaybookIndex,
-               lookup: CountingLookup) -> tuple[float, float]:
-    """Median CPU per alert of index.match alone and of index.match + decide_subject, ROUNDS rounds alternating."""
+               lookup: CountingLookup) -> tuple[float, float, float]:
+    """Median CPU per alert of index.match alone, of index.match + decide_subject (ROUNDS rounds alternating), and
+    of decide_subject alone."""
     for alert in alerts:  # warm: verdict caches filled, as in matching_bench's warm figures
         index.match(alert)
     gc.collect()
     gc.freeze()  # the world and the index out of the GC's way, as matching_bench does (a worker should)
-    before, after = [], []
+    before, after, added = [], [], []
     for _ in range(ROUNDS):
         before.append(loop.run_until_complete(_cpu_per_alert_us(alerts, index, lookup, False)))
         after.append(loop.run_until_complete(_cpu_per_alert_us(alerts, index, lookup, True)))
-    return statistics.median(before), statistics.median(after)
+        added.append(loop.run_until_complete(_added_us(alerts, index, lookup)))
+    return statistics.median(before), statistics.median(after), statistics.median(added)
 
 
 def cpu_figures(playbooks: Sequence[Playbook], groups: Sequence[TenantGroup], alerts: Sequence[Alert]) -> None:
@@ -112,15 +126,16 @@ def cpu_figures(playbooks: Sequence[Playbook], groups: Sequence[TenantGroup], al
         print(f"subject conditions, CPU per alert ({len(alerts)} alerts, median of {ROUNDS} alternating rounds; "
               "before: index.match, after: + decide_subject):")
         lookup = CountingLookup()
-        b, a = _alternate(loop, alerts, PlaybookIndex.build(playbooks, groups), lookup)
+        b, a, d = _alternate(loop, alerts, PlaybookIndex.build(playbooks, groups), lookup)
         print(f"  no playbook uses them:     before {b:7.1f} us, after {a:7.1f} us, after/before {a / b:.3f}; "
-              f"lookups {sum(lookup.per_alert.values())}")
+              f"decide_subject alone {d * 1000:.0f} ns; lookups {sum(lookup.per_alert.values())}")
         subject_index = PlaybookIndex.build(with_subjects(playbooks, random.Random(7)), groups)
         lookup = CountingLookup()
-        b, a = _alternate(loop, alerts, subject_index, lookup)
-        counts = [lookup.per_alert.get(alert.id, 0) / ROUNDS for alert in alerts]
+        b, a, d = _alternate(loop, alerts, subject_index, lookup)
+        counts = [lookup.per_alert.get(alert.id, 0) / (2 * ROUNDS) for alert in alerts]
         print(f"  {SHARE:.0%} of playbooks use them ({len(subject_index.subject_playbooks)}): before {b:7.1f} us, "
-              f"after {a:7.1f} us (stand-in lookup: no Graph latency); lookups per alert mean "
+              f"after {a:7.1f} us, decide_subject alone {d:.1f} us (stand-in lookup: no Graph latency); lookups per "
+              "alert mean "
               f"{statistics.mean(counts):.2f}, max {max(counts):.0f}; alerts needing one "
               f"{sum(1 for c in counts if c) / len(alerts):.0%}")
     finally:
