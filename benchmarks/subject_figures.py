@@ -3,7 +3,8 @@
 Method:
 - CPU per alert, without subject conditions (the world of matching_bench, none of whose playbooks has one):
   "before" is `index.match(alert)`, what intake decided before these conditions existed; "after" is
-  `index.match(alert)` then `decide_subject(...)` (shared/alert_recording.py), what intake runs now. Both loop
+  `index.match(alert)` then, when some playbook has a subject condition, `decide_subject(...)`
+  (shared/alert_recording.py): what intake runs now. Both loop
   over the same ALERTS warm alerts inside one coroutine (one event loop, as intake), timed with
   `time.process_time_ns` (this process's CPU, so other processes' load counts less than in wall time); ROUNDS
   rounds alternate before/after back to back; the median per-alert CPU of each and their ratio are printed, and
@@ -94,9 +95,11 @@ async def _added_us(alerts: Sequence[Alert], index: PlaybookIndex, lookup) -> fl
 async def _cpu_per_alert_us(alerts: Sequence[Alert], index: PlaybookIndex, lookup, subject: bool) -> float:
     snapshot = SimpleNamespace(index=index)
     started = time.process_time_ns()
-    if subject:
+    if subject:  # as intake (AlertRecorder.record): decide_subject only when some playbook has a subject condition
         for alert in alerts:
-            await decide_subject(alert, index.match(alert), snapshot, lookup)
+            decisions = index.match(alert)
+            if index.subject_playbooks:
+                decisions = await decide_subject(alert, decisions, snapshot, lookup)
     else:
         for alert in alerts:
             index.match(alert)

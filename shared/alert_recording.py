@@ -174,7 +174,9 @@ class AlertRecorder:
             return await self._existing(alert, stored, now, snapshot, finding_of is None)
 
         decisions = snapshot.index.match(alert) if finding_of is None else [finding_decision(finding_of)]
-        if finding_of is None and normalized.status is not AlertStatus.RESOLVED:  # a resolved alert reads nothing
+        if finding_of is None and snapshot.index.subject_playbooks and normalized.status is not AlertStatus.RESOLVED:
+            # Only when some playbook has a subject condition (most deployments: none, and nothing is paid); a
+            # resolved alert reads nothing.
             decisions = await decide_subject(alert, decisions, snapshot, self._lookup)
         if normalized.status is AlertStatus.RESOLVED:
             # A resolved alert never fires playbooks: stored (if new) with its decisions, no runs.
