@@ -128,11 +128,9 @@ async def decide_subject(alert: Alert, decisions: list[MatchDecision], snapshot:
     if lookup is not None:
         facts = await lookup.complete(alert, facts, wanted)
     refined = subject.refine(decisions, found, facts)
-    unknown = [d for d in (refined[position] for position, _ in found)
-               if not d.matched and d.conditions[-1].detail.startswith(subject.UNKNOWN)]
+    unknown, reasons = subject.unknowns(refined, found, facts)
     if unknown:
-        log_events.alert_subject_unknown(alert.id, alert.tenant_id, [d.playbook_id for d in unknown],
-                                         sorted({d.conditions[-1].detail for d in unknown}))
+        log_events.alert_subject_unknown(alert.id, alert.tenant_id, unknown, reasons)
     return refined
 
 

@@ -171,6 +171,20 @@ def refine(decisions: list[MatchDecision], subject_playbooks: Mapping[str, Playb
     return refined
 
 
+def unknowns(refined: list[MatchDecision], found: Candidates, facts: SubjectFacts) -> tuple[list[str], list[str]]:
+    """(playbook ids, reasons) of the candidates that did not match because a fact they asked for is unknown."""
+    by_name = {USER_TYPE: facts.user, DEVICE_PLATFORM: facts.device}
+    ids, reasons = [], set()
+    for position, playbook in found:
+        decision = refined[position]
+        last = decision.conditions[-1]
+        fact = by_name.get(last.name)
+        if not decision.matched and last.name in by_name and (fact is None or not fact.known):
+            ids.append(playbook.id)
+            reasons.add(last.detail)
+    return ids, sorted(reasons)
+
+
 def subject_playbooks(playbooks: Collection[Playbook]) -> dict[str, Playbook]:
     """The alert-triggered playbooks with a subject condition, by id."""
     return {p.id: p for p in playbooks if p.trigger.subject_conditions}

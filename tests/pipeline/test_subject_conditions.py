@@ -127,3 +127,15 @@ async def test_a_rise_in_severity_decides_subject_conditions_too(tables, async_t
 
 def _stored_decisions(tables, alert_id: str) -> list[dict]:
     return [d.model_dump(mode="json", by_alias=True) for d in AlertStore(tables).decisions(alert_id)]
+
+
+async def test_an_unknown_fact_is_logged_with_the_playbooks_and_reason(tables, async_tables, caplog):
+    import logging
+    caplog.set_level(logging.WARNING, logger="riposte.events")
+    why = "unknown: device LT-1 is not managed by Intune"
+    pb = playbook(tables, ALL, devicePlatforms=["iOS"])
+    playbook(tables, ALL, userTypes=["member"])  # known and matched: not logged
+    lookup = FakeLookup(Fact("member", "user adele is member (from Graph)"), Fact(None, why))
+    result = await recorder(tables, async_tables, lookup).receive(about())
+    [record] = [r for r in caplog.records if getattr(r, "event", None) == "alert.subjectUnknown"]
+    assert (record.alertId, record.playbookIds, record.reasons) == (result.alert.id, [pb], [why])
