@@ -34,6 +34,10 @@ def test_user_types_are_decided_at_intake_and_recorded(api):
     assert [c["name"] for c in decisions[members["id"]]["conditions"]][-2:] == ["userType", "devicePlatform"]
     assert decisions[members["id"]]["conditions"][-1]["detail"] == (
         "device LT-9 runs windows (from the alert); one of windows, macOS")
+    # A simulation reads nothing from Graph: the platform the alert carries decides, the user type is unknown.
+    simulated = api.post(f"/playbooks/{members['id']}/simulate", json={"alertId": accepted["alertId"]}).json()
+    assert simulated["wouldMatch"] is False
+    assert simulated["decision"]["conditions"][-1]["detail"].startswith("unknown: a simulation reads nothing")
 
 
 def test_a_bad_value_is_refused_naming_the_field(api):
