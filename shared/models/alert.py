@@ -40,6 +40,9 @@ class AlertSource(StrEnum):
     # never a posted payload either.
     ENTRA_RISKY_USER = "entraRiskyUser"
     INTUNE_COMPLIANCE = "intuneCompliance"
+    # The record of a run started by hand on an entity (a user, a device, an IP: shared/entity_runs.py); never a
+    # posted payload.
+    ENTITY = "entity"
 
 
 class AlertStatus(StrEnum):
