@@ -8,6 +8,7 @@ from functools import lru_cache
 from shared import playbook_edits
 from shared.approvals import signed_in
 from shared.approvals.store import ApprovalStore
+from shared.arm import ArmAccess
 from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
 from shared.graph.settings import GraphSettings, load_graph_settings
@@ -26,6 +27,7 @@ from shared.store.playbooks import PlaybookStore
 from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
 from shared.store.tables import Tables
+from shared.subject_lookup import SubjectLookup
 
 
 @lru_cache(maxsize=1)
@@ -44,6 +46,12 @@ def async_tables() -> AsyncTables:
 def matching_cache() -> MatchingCache:
     """The playbook index and tenant lookups, one per process: alert delivery and the console's simulation."""
     return MatchingCache(tables(), async_tables())
+
+
+@lru_cache(maxsize=1)
+def subject_lookup() -> SubjectLookup:
+    """Graph reads for subject conditions (trigger.userTypes / devicePlatforms), with the process's short cache."""
+    return SubjectLookup(graph_factory())
 
 
 @lru_cache(maxsize=1)
@@ -117,6 +125,12 @@ def _graph_factory(settings: GraphSettings) -> GraphClientFactory:
     return GraphClientFactory(settings)
 
 
+@lru_cache(maxsize=1)
+def arm_access() -> ArmAccess:
+    """Azure Resource Manager with the app's managed identity, one per process (its credential per loop)."""
+    return ArmAccess.from_settings(get_settings())
+
+
 async def find_tenant(tenant_id: str) -> Tenant | None:
     try:
         return await asyncio.to_thread(directory().get_tenant, tenant_id)
@@ -126,4 +140,4 @@ async def find_tenant(tenant_id: str) -> Tenant | None:
 
 def step_dependencies() -> StepDependencies:
     return StepDependencies(graph=graph_factory(), settings=get_settings(), tenants=find_tenant,
-                            passwords=reveal_store(), audit=audit())
+                            passwords=reveal_store(), audit=audit(), arm=arm_access())

@@ -25,6 +25,7 @@ param secretNames array
 param taskHubName string
 param graphBaseUrl string
 param exchangeBaseUrl string
+param defenderBaseUrl string
 param graphClientId string
 param notifyTenantId string
 param notifySender string
@@ -147,6 +148,13 @@ var appSettings = {
   GRAPH_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   // Exchange Online's admin API, for primitives that act on mailboxes (same app registration).
   EXCHANGE_BASE_URL: exchangeBaseUrl
+  // Microsoft Defender for Endpoint's API, for machine actions (same app registration, WindowsDefenderATP permissions).
+  DEFENDER_BASE_URL: defenderBaseUrl
+  // Azure Resource Manager (Sentinel incident write-back) as the app's own identity, not the app registration:
+  // it needs Microsoft Sentinel Responder on each workspace (docs/deploy.md, "Sentinel write-back").
+  ARM_BASE_URL: environment().resourceManager
+  ARM_AUTH_MODE: 'managed_identity'
+  ARM_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   // PSA ticketing base URLs (empty: that PSA is not configured); credentials are playbook secrets below.
   RIPOSTE_HALOPSA_URL: haloPsaUrl
   RIPOSTE_HALOPSA_TENANT: haloPsaTenant

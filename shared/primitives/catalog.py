@@ -15,9 +15,12 @@ from shared.primitives import (
     containment,
     devices,
     evidence,
+    indicators,
+    machine_actions,
     mailbox,
     network,
     notify,
+    sentinel,
     tickets,
     user_access,
     user_mfa,
@@ -29,8 +32,8 @@ from shared.primitives.registry import REGISTRY, Primitive
 from shared.schemas.primitives import PRIMITIVE_PARAMS
 
 FAMILIES = (
-    user_access, containment, notify, devices, network, mailbox, user_recovery, user_mfa, user_risk,
-    webhook, chat, tickets, alert_writeback, evidence,
+    user_access, containment, notify, devices, machine_actions, network, mailbox, user_recovery, user_mfa, user_risk,
+    webhook, chat, tickets, alert_writeback, sentinel, evidence, indicators,
 )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import httpx
     from msgraph import GraphServiceClient
 
+    from shared.arm import ArmAccess
     from shared.graph import GraphClientFactory
     from shared.models.tenant import Tenant
     from shared.passwords import RevealStore
@@ -48,6 +49,9 @@ class RunContext(CamelModel):
     playbook_id: str
     playbook_name: str
     playbook_version: int
+    # Every approver the playbook names (its approval steps' and its approval policy's), for the recipient
+    # `{"role": "approvers"}`; left out of the JSON when there are none (a run's input reads as before).
+    approvers: list[str] = Field(default_factory=list, exclude_if=lambda approvers: not approvers)
 
 
 @dataclass
@@ -84,6 +88,8 @@ class StepDependencies:
     http: Callable[[], httpx.AsyncClient] = outbound_http.client
     # A secret by name (shared/secrets.py); MissingSecretError when it is not configured.
     secrets: Callable[[str], str] = get_secret
+    # Azure Resource Manager with the app's managed identity (Sentinel incidents); None: no ARM step can act.
+    arm: ArmAccess | None = None
 
 
 @dataclass

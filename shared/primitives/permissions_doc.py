@@ -16,9 +16,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from shared.defender import DEFENDER_API_NAME, DEFENDER_APP_ID
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.recipients import RECIPIENT_PERMISSIONS
 from shared.sources.catalog import SOURCES
+from shared.subject_lookup import PERMISSIONS as SUBJECT_PERMISSIONS
 
 BEGIN_MARKER = "<!-- primitives:begin -->"
 END_MARKER = "<!-- primitives:end -->"
@@ -33,6 +35,10 @@ MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # here, so the consent commands never leave one out.
 OTHER_APIS: dict[str, tuple[str, str]] = {
     "Exchange.ManageAsApp": ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
+    # Microsoft Defender for Endpoint's API (shared/defender): the machine actions, their reads, and indicators.
+    **{permission: (DEFENDER_API_NAME, DEFENDER_APP_ID) for permission in (
+        "Machine.Isolate", "Machine.Scan", "Machine.RestrictExecution", "Machine.CollectForensics",
+        "Machine.StopAndQuarantine", "Machine.Read.All", "Ti.ReadWrite.All")},
 }
 
 
@@ -45,7 +51,18 @@ def _cell(values: Iterable[str]) -> str:
     return ", ".join(f"`{v}`" for v in items) if items else "none"
 
 
-def _where(name: str) -> str:
+def other_cell(values: Iterable[str]) -> str:
+    """Permissions on APIs other than Graph, each group after its API's name (where an admin finds them)."""
+    by_api: dict[str, list[str]] = {}
+    for permission in values:
+        by_api.setdefault(OTHER_APIS.get(permission, ("?", ""))[0], []).append(permission)
+    return "; ".join(f"{api} {_cell(permissions)}" for api, permissions in by_api.items()) or "none"
+
+
+def _where(name: str, spec: Any = None) -> str:
+    if spec is not None and getattr(spec, "azure_roles", ()) and not spec.graph_permissions \
+            and not getattr(spec, "other_permissions", ()):
+        return "nothing to consent: a role on the workspace"
     return "home tenant" if name in HOME_TENANT_PRIMITIVES else "each customer tenant"
 
 
@@ -71,6 +88,11 @@ def other_permissions(primitives: Mapping[str, Any]) -> list[str]:
     return _unique(p for spec in primitives.values() for p in getattr(spec, "other_permissions", ()))
 
 
+def azure_roles(primitives: Mapping[str, Any]) -> list[str]:
+    """Azure RBAC roles of the app's own managed identity, assigned on the resources the primitives act on."""
+    return _unique(r for spec in primitives.values() for r in getattr(spec, "azure_roles", ()))
+
+
 def source_permissions(sources: Mapping[Any, Any]) -> list[str]:
     """Graph application permissions the pulled sources read with, in every customer tenant."""
     return _unique(p for spec in sources.values() for p in spec.graph_permissions)
@@ -88,15 +110,16 @@ def render_sources_table(sources: Mapping[Any, Any]) -> str:
 def render_table(primitives: Mapping[str, Any]) -> str:
     rows = [
         "| Primitive | What it does | Graph application permissions | Other API permissions "
-        "| Directory roles | Consented in | Destructive | Idempotent |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Directory roles | Azure roles (managed identity) | Consented in | Destructive | Idempotent |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in sorted(primitives):
         spec = primitives[name]
         rows.append(
             f"| `{name}` | {spec.summary} | {_cell(spec.graph_permissions)} "
-            f"| {_cell(getattr(spec, 'other_permissions', ()))} | {_cell(spec.directory_roles)} "
-            f"| {_where(name)} | {'yes' if spec.destructive else 'no'} | {'yes' if spec.idempotent else 'no'} |"
+            f"| {other_cell(getattr(spec, 'other_permissions', ()))} | {_cell(spec.directory_roles)} "
+            f"| {_cell(getattr(spec, 'azure_roles', ()))} "
+            f"| {_where(name, spec)} | {'yes' if spec.destructive else 'no'} | {'yes' if spec.idempotent else 'no'} |"
         )
     return "\n".join(rows)
 
@@ -180,7 +203,8 @@ def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping
     primitives = PRIMITIVES if primitives is None else primitives
     sources = SOURCES if sources is None else sources
     customer = _unique(customer_permissions(primitives) + source_permissions(sources)
-                       + [p for reads in RECIPIENT_PERMISSIONS.values() for p in reads])
+                       + [p for reads in RECIPIENT_PERMISSIONS.values() for p in reads]
+                       + [p for reads in SUBJECT_PERMISSIONS.values() for p in reads])
     home = home_permissions(primitives)
     home_only = [p for p in home if p not in customer]
     roles = customer_directory_roles(primitives)
@@ -197,14 +221,22 @@ def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping
         f"- **Each customer tenant** needs: {_cell(customer)}, and the directory roles {_cell(roles)} for "
         "Riposte's service principal. Those include the reads that resolve a notification's recipients by role "
         f"({_cell(_unique(p for reads in RECIPIENT_PERMISSIONS.values() for p in reads))}, "
-        "[notifications.md](notifications.md#recipients)).",
+        "[notifications.md](notifications.md#recipients)), and those that decide the trigger conditions "
+        f"`userTypes` ({_cell(SUBJECT_PERMISSIONS['userTypes'])}) and `devicePlatforms` "
+        f"({_cell(SUBJECT_PERMISSIONS['devicePlatforms'])}) when the alert does not say "
+        "([api.md](api.md#user-type-and-device-platform)).",
         f"- **Your home tenant** (`RIPOSTE_NOTIFY_TENANT_ID`) needs: {_cell(home)}. Notifications go out from "
         "`RIPOSTE_NOTIFY_SENDER` there, never from a customer's mailbox.",
     ]
     if others:
         apis = sorted({OTHER_APIS[p][0] for p in others})
         parts.append(f"- **Permissions on other APIs** ({', '.join(apis)}), consented with the same admin consent "
-                     f"in each customer tenant: {_cell(others)}.")
+                     f"in each customer tenant: {other_cell(others)}.")
+    roles_in_azure = azure_roles(primitives)
+    if roles_in_azure:
+        parts.append(f"- **Riposte's managed identity** (not the app registration) needs the Azure roles "
+                     f"{_cell(roles_in_azure)} on each Microsoft Sentinel workspace whose incidents it writes back "
+                     "to ([Sentinel write-back](#sentinel-write-back)).")
     parts += [
         "",
         "Add the permissions to the app registration (once, signed in to your home tenant):",
