@@ -26,6 +26,7 @@ from shared.store.playbooks import PlaybookStore
 from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
 from shared.store.tables import Tables
+from shared.subject_lookup import SubjectLookup
 
 
 @lru_cache(maxsize=1)
@@ -44,6 +45,12 @@ def async_tables() -> AsyncTables:
 def matching_cache() -> MatchingCache:
     """The playbook index and tenant lookups, one per process: alert delivery and the console's simulation."""
     return MatchingCache(tables(), async_tables())
+
+
+@lru_cache(maxsize=1)
+def subject_lookup() -> SubjectLookup:
+    """Graph reads for subject conditions (trigger.userTypes / devicePlatforms), with the process's short cache."""
+    return SubjectLookup(graph_factory())
 
 
 @lru_cache(maxsize=1)

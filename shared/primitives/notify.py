@@ -120,7 +120,8 @@ register(Primitive(
     "notify_email", NotifyEmailParams,
     "Email the alert and each earlier step's outcome from the configured sender to addresses, or to roles "
     "resolved through Graph when the step runs ({\"role\": affectedUser, manager, devicePrimaryUser, tenantContacts, "
-    "or approvers with \"step\"}; an unresolvable one is a recorded skip: docs/notifications.md).",
+    "or approvers: with \"step\" that step's, else every approver the playbook names}; an unresolvable one is a "
+    "recorded skip: docs/notifications.md).",
     # Mail.Send in the operator's home tenant; resolving roles reads in the alert's tenant with
     # recipients.RECIPIENT_PERMISSIONS (customer consent, docs/deploy.md).
     ("Mail.Send",), (),
