@@ -32,6 +32,7 @@ from . import (
     named_locations,
     psa,
     registration_details,
+    reputation,
     risk_detections,
     security_alerts,
     sign_ins,
@@ -81,4 +82,5 @@ AREAS: list[Area] = [
     Area("subscriptions", graph_routes=subscriptions.routes, web_routes=subscriptions.web_routes,
          new_service_state=subscriptions.new_service_state),
     Area("tenant_conditions", web_routes=tenant_condition_routes.web_routes),
+    Area("reputation", web_routes=reputation.web_routes, new_service_state=reputation.new_service_state),
 ]

@@ -15,6 +15,7 @@ from shared.primitives import (
     containment,
     devices,
     evidence,
+    http_request,
     mailbox,
     network,
     notify,
@@ -30,7 +31,7 @@ from shared.schemas.primitives import PRIMITIVE_PARAMS
 
 FAMILIES = (
     user_access, containment, notify, devices, network, mailbox, user_recovery, user_mfa, user_risk,
-    webhook, chat, tickets, alert_writeback, evidence,
+    webhook, chat, tickets, alert_writeback, evidence, http_request,
 )
 
 

@@ -24,6 +24,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Mailbox", ("mailbox",)),
     ("Network and devices", ("network", "devices")),
     ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback")),
+    ("Enrichment", ("http_request",)),
 )
 
 

@@ -18,6 +18,7 @@ from shared.schemas.devices import (
     WipeDeviceParams,
 )
 from shared.schemas.evidence import CollectEvidenceParams
+from shared.schemas.http_request import HttpRequestParams
 from shared.schemas.mailbox import ConvertToSharedMailboxParams, DisableInboxRuleParams, RemoveForwardingRulesParams
 from shared.schemas.network import BlockSignInCountryParams
 from shared.schemas.notify import NotifyEmailParams
@@ -44,6 +45,7 @@ SCHEMAS: tuple[type[Any], ...] = (
     CreatePsaTicketParams,
     AddAlertCommentParams, UpdateAlertStatusParams,
     CollectEvidenceParams,
+    HttpRequestParams,
 )
 
 PRIMITIVE_PARAMS: dict[str, type[Any]] = {

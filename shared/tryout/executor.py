@@ -79,7 +79,7 @@ class OfflineExecutor:
                     facts[root][name] = None
                     errors.append({"fact": f"{root}.{name}", "code": "not_given",
                                    "message": "Not in the facts file: unknown."})
-        env = expression_env(self.ctx.alert, command.steps, command.run_facts) | facts
+        env = expression_env(self.ctx.alert, command.steps, command.run_facts, command.facts) | facts
         checked: dict[str, Any] = {"holds": compiled.evaluate(env), "facts": facts}
         if errors:
             checked["errors"] = errors
