@@ -42,6 +42,8 @@ ACTIONS = [
     {"type": "create_psa_ticket"},
     {"type": "add_alert_comment"},
     {"type": "update_alert_status", "status": "inProgress", "classification": "truePositive"},
+    {"type": "http_request", "url": "http://127.0.0.1/reputation/ip/{{ alert.ips[0] }}",
+     "secretHeaders": {"X-Api-Key": "reputation-api-key"}, "saveAs": "reputation"},
 ]
 
 
@@ -79,6 +81,8 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     assert {a["type"] for a in ACTIONS} == set(PRIMITIVES), "a primitive is missing from this playbook"
     webhook = next(a for a in ACTIONS if a["type"] == "call_webhook")
     webhook["url"] = f"{sandbox_server.base_url}/webhooks/soar"
+    enrichment = next(a for a in ACTIONS if a["type"] == "http_request")
+    enrichment["url"] = f"{sandbox_server.base_url}/reputation/ip/{{{{ alert.ips[0] }}}}"
     token = unique("all")
     playbook = api.post("/playbooks", json={"name": f"everything {token}", "actions": ACTIONS, "trigger": {
         "titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}}})
@@ -123,3 +127,5 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     assert security_alert["status"] == "inProgress"
     assert security_alert["classification"] == "truePositive"
     assert security_alert["comments"]
+    enriched = next(s for s in run["steps"] if s["actionType"] == "http_request")
+    assert enriched["result"]["facts"]["ip"] == "102.89.34.7"
