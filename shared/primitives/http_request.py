@@ -235,8 +235,7 @@ def describe_http_request(params: HttpRequestParams, ctx: StepContext) -> str:
               f"{', '.join(repr(s) for s in params.secret_headers.values())}" if params.secret_headers else "")
     body = " with a JSON body rendered from the alert" if params.body is not None else ""
     return (f"Would {params.method} {redacted_url(params.url)}{body}{secret}, and keep its JSON answer as "
-            f"facts.{params.save_as}; nothing is sent in simulation, so later steps read facts.{params.save_as} "
-            "as null.")
+            f"facts.{params.save_as} (nothing is sent in simulation).")
 
 
 register(Primitive(
