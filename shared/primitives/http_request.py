@@ -205,10 +205,10 @@ async def http_request(params: HttpRequestParams, ctx: StepContext) -> StepOutco
             content = _rendered("body", params.body, context, MAX_BODY_CHARS).encode()
             headers.setdefault("Content-Type", "application/json")
         timeout = httpx.Timeout(params.timeout_seconds, connect=min(CONNECT_TIMEOUT, params.timeout_seconds))
-        request = ctx.deps.guarded_http().build_request(params.method, url, headers=headers, content=content,
-                                                        timeout=timeout)
+        http = ctx.deps.guarded_http()
+        request = http.build_request(params.method, url, headers=headers, content=content, timeout=timeout)
         started = time.perf_counter()
-        status, body = await _exchange(ctx.deps.guarded_http(), request, params.timeout_seconds)
+        status, body = await _exchange(http, request, params.timeout_seconds)
         result |= {"status": status, "bytes": len(body), "elapsedMs": round((time.perf_counter() - started) * 1000)}
         if 300 <= status < 400:
             raise _Refusal("http_request_redirected", f"The service answered a redirect ({status}); redirects are "

@@ -27,6 +27,8 @@ MAX_TIMEOUT_SECONDS = 30
 RESERVED_FACTS = frozenset({"user", "device"})
 FACT_NAME = re.compile(r"^[a-z][A-Za-z0-9_]{0,39}$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+# A literal header with one of these in its name would put a credential in the playbook: secretHeaders instead.
+CREDENTIAL_WORDS = ("key", "token", "secret", "auth", "password", "signature")
 # Set by the client from the request itself: a playbook may not override them.
 FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "upgrade", "te",
                                "proxy-authorization", "expect"})
@@ -78,6 +80,13 @@ def _header_name(value: str) -> str:
     return value
 
 
+def _literal_header_name(value: str) -> str:
+    lowered = value.lower()
+    if lowered in ("authorization", "cookie") or any(word in lowered for word in CREDENTIAL_WORDS):
+        raise ValueError(f"{value} looks like it carries a credential: name its secret in secretHeaders instead")
+    return value
+
+
 def _header_value(value: str) -> str:
     if any(c in value for c in "\r\n\0"):
         raise ValueError("a header value cannot hold a line break")
@@ -87,6 +96,7 @@ def _header_value(value: str) -> str:
 RequestUrl = Annotated[str, StringConstraints(min_length=8, max_length=MAX_URL), AfterValidator(_static_origin)]
 FactName = Annotated[str, AfterValidator(_fact_name)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
+LiteralHeaderName = Annotated[str, AfterValidator(_header_name), AfterValidator(_literal_header_name)]
 HeaderValue = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_header_value)]
 BodyTemplate = Annotated[str, StringConstraints(max_length=MAX_BODY_TEMPLATE), AfterValidator(check_template)]
 
@@ -96,7 +106,7 @@ class HttpRequestParams(CamelModel):
     destructive: ClassVar[bool] = False
     method: Literal["GET", "POST"] = "GET"
     url: RequestUrl
-    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict, max_length=MAX_HEADERS)
+    headers: dict[LiteralHeaderName, HeaderValue] = Field(default_factory=dict, max_length=MAX_HEADERS)
     # header -> the name of the secret holding its whole value (e.g. "Bearer ..."); never the value itself.
     secret_headers: dict[HeaderName, SecretName] = Field(default_factory=dict, max_length=MAX_HEADERS)
     body: BodyTemplate | None = None  # POST only: rendered from the alert, sent as application/json

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from sandbox import SandboxServer, reputation
+from shared import outbound_guard
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.http_request import MAX_FACTS_CHARS, MAX_RESPONSE_BYTES, bounded_facts
@@ -106,6 +107,22 @@ async def test_a_host_not_on_the_allow_list_is_refused_when_the_step_runs(enrich
     assert (step.status, step.error.code) == (StepStatus.FAILED, "host_not_allowed")
     assert "RIPOSTE_HTTP_REQUEST_HOSTS" in step.error.message
     assert lookups(server) == []
+
+
+async def test_a_name_that_resolves_to_a_private_address_is_refused_before_connecting(enrich, server):
+    async def private(host: str, port: int) -> list[str]:
+        return ["10.20.30.40"]
+
+    enrich.settings = enrich.settings.model_copy(update={"http_request_hosts": frozenset({"intel.example.net"})})
+    http = outbound_guard.new_client(private)
+    enrich.guarded_http = lambda: http
+    try:
+        step = await run(lookup(server, url="https://intel.example.net/ip/{{ alert.ips[0] }}"), enrich)
+    finally:
+        await http.aclose()
+
+    assert (step.status, step.error.code) == (StepStatus.FAILED, "address_not_allowed")
+    assert "10.20.30.40" in step.error.message and "facts" not in step.result
 
 
 async def test_a_slow_service_fails_the_step_at_its_deadline(enrich, server: SandboxServer):

@@ -47,7 +47,9 @@ def test_the_url_keeps_a_static_public_https_origin(url, reason):
     ({"headers": {"Host": "evil.example"}}, "actions[0].headers.Host", "set from the request itself"),
     ({"headers": {"X-Note": "a\r\nX-Injected: 1"}}, "actions[0].headers.X-Note", "line break"),
     ({"secretHeaders": {"X-Api-Key": "Not A Name"}}, "actions[0].secretHeaders.X-Api-Key", "secret names are"),
-    ({"headers": {"x-api-key": "literal"}, "secretHeaders": {"X-Api-Key": "k"}}, "actions[0]", "both in headers"),
+    ({"headers": {"x-note": "literal"}, "secretHeaders": {"X-Note": "k"}}, "actions[0]", "both in headers"),
+    ({"headers": {"Authorization": "Bearer abc"}}, "actions[0].headers.Authorization", "carries a credential"),
+    ({"headers": {"X-Api-Key": "abc"}}, "actions[0].headers.X-Api-Key", "name its secret in secretHeaders"),
     ({"timeoutSeconds": 31}, "actions[0].timeoutSeconds", "less than or equal to 30"),
     ({"method": "DELETE"}, "actions[0].method", "'GET' or 'POST'"),
 ])
