@@ -167,16 +167,24 @@ async def _read_bounded(response: httpx.Response) -> bytes:
     return bytes(body)
 
 
+async def _head_of(response: httpx.Response, limit: int) -> bytes:
+    head = bytearray()
+    async for chunk in response.aiter_raw():
+        head += chunk
+        if len(head) >= limit:
+            break
+    return bytes(head[:limit])
+
+
 async def _exchange(http: httpx.AsyncClient, request: httpx.Request, deadline: float) -> tuple[int, bytes]:
     """(status, body) within the deadline; _Refusal for every way it can fail."""
     try:
         async with asyncio.timeout(deadline):
             response = await http.send(request, stream=True)
             try:
-                if not response.is_success:
-                    detail = (await response.aread())[:300].decode("utf-8", "replace") \
-                        if response.status_code < 300 or response.status_code >= 400 else ""
-                    return response.status_code, detail.encode()
+                if not response.is_success:  # only the start of an error's text, for the step's message
+                    redirect = 300 <= response.status_code < 400
+                    return response.status_code, b"" if redirect else await _head_of(response, 1024)
                 return response.status_code, await _read_bounded(response)
             finally:
                 await response.aclose()

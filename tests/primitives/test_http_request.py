@@ -173,7 +173,8 @@ def test_describe_says_what_would_be_requested_and_that_nothing_is_sent(deps, se
 # --- a loopback endpoint of the test's own: what the sandbox does not do -----------------------------
 class Endpoint:
     """/echo answers the request's X-Api-Key inside JSON; /trickle sends a byte every 0.2 s; /chunked streams
-    more than the limit without a Content-Length; /redirect answers 302 to /echo; /gzip claims gzip."""
+    more than the limit without a Content-Length; /redirect answers 302 to /echo; /gzip claims gzip; /endless-error
+    answers 500 with a body that does not end."""
 
     def __init__(self) -> None:
         self.paths: list[str] = []
@@ -190,14 +191,25 @@ class Endpoint:
             return web.Response(status=302, headers={"Location": f"{self.base_url}/echo"})
         if request.path == "/gzip":
             return web.Response(body=b"\x1f\x8b", headers={"Content-Encoding": "gzip"})
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response = web.StreamResponse(status=500 if request.path == "/endless-error" else 200,
+                                      headers={"Content-Type": "application/json"})
         await response.prepare(request)
-        if request.path == "/trickle":
+        if request.path == "/endless-error":
+            for _ in range(10_000):  # ~80 MB over 30 s, unless the client hangs up
+                if request.transport is None or request.transport.is_closing():
+                    break
+                await response.write(b"e" * 8192)
+                await asyncio.sleep(0.003)
+        elif request.path == "/trickle":
             for _ in range(30):
+                if request.transport is None or request.transport.is_closing():
+                    break
                 await response.write(b" ")
                 await asyncio.sleep(0.2)
         else:  # /chunked
             for _ in range(MAX_RESPONSE_BYTES // 8192 + 4):
+                if request.transport is None or request.transport.is_closing():
+                    break
                 await response.write(b" " * 8192)
         await response.write_eof()
         return response
@@ -248,6 +260,13 @@ async def test_a_streamed_answer_is_cut_off_past_the_limit(enrich, endpoint: End
     step = await run(at(endpoint, "/chunked"), enrich)
 
     assert (step.status, step.error.code) == (StepStatus.FAILED, "response_too_large")
+
+
+async def test_an_error_answer_is_read_only_as_far_as_its_message_needs(enrich, endpoint: Endpoint):
+    step = await run(at(endpoint, "/endless-error"), enrich)
+
+    assert (step.status, step.error.code) == (StepStatus.FAILED, "http_request_rejected")
+    assert step.result["status"] == 500 and len(step.error.message) < 300
 
 
 async def test_a_redirect_is_not_followed(enrich, endpoint: Endpoint):
