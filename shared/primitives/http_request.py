@@ -197,6 +197,10 @@ async def _exchange(http: httpx.AsyncClient, request: httpx.Request, deadline: f
             from None
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # NaN, Infinity: Python reads them, JSON (and the run record) not
+
+
 async def http_request(params: HttpRequestParams, ctx: StepContext) -> StepOutcome:
     result: dict[str, Any] = {"method": params.method, "saveAs": params.save_as}
     secrets: list[str] = []
@@ -225,9 +229,11 @@ async def http_request(params: HttpRequestParams, ctx: StepContext) -> StepOutco
             text = _redact(" ".join(body.decode("utf-8", "replace").split()), secrets)[:200]
             raise _Refusal("http_request_rejected", f"The service answered {status}." + (f" {text}" if text else ""))
         try:
-            answer = json.loads(body)
+            answer = json.loads(body, parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError):
             raise _Refusal("response_not_json", "The answer is not JSON.") from None
+        except RecursionError:
+            raise _Refusal("response_not_json", "The answer is JSON nested too deeply to read.") from None
     except _Refusal as refusal:
         log.info("http_request step %s of run %s failed: %s", ctx.step_index, ctx.run.run_id, refusal.code)
         return StepOutcome.failed(refusal.code, _redact(refusal.message, secrets), result)

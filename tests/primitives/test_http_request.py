@@ -153,6 +153,15 @@ async def test_an_answer_that_is_not_json_fails_the_step(enrich, server: Sandbox
     assert (step.status, step.error.code) == (StepStatus.FAILED, "response_not_json")
 
 
+@pytest.mark.parametrize("raw", ["[" * 100_000 + "]" * 100_000, '{"score": NaN}', '{"score": Infinity}'])
+async def test_an_answer_python_reads_but_json_does_not_allow_fails_the_step(enrich, server: SandboxServer, raw):
+    server.state.services["reputation"].answers["203.0.113.7"] = {"rawBody": raw, "contentType": "application/json"}
+
+    step = await run(lookup(server), enrich)
+
+    assert (step.status, step.error.code) == (StepStatus.FAILED, "response_not_json")
+
+
 async def test_an_answer_over_the_size_limit_fails_the_step(enrich, server: SandboxServer):
     big = json.dumps({"score": 1, "pad": "x" * MAX_RESPONSE_BYTES})
     server.state.services["reputation"].answers["203.0.113.7"] = {"rawBody": big, "contentType": "application/json"}
