@@ -46,6 +46,8 @@ bench: deps
 	$(PY) -m benchmarks.intake_tables_bench
 	$(PY) -m benchmarks.preset_bench
 	$(PY) -m benchmarks.containment_bench
+	$(PY) -m benchmarks.machine_actions_bench
+	$(PY) -m benchmarks.blocklists_bench
 	$(PY) -m benchmarks.run_start_bench
 	$(PY) -m benchmarks.approval_bench
 	$(PY) -m benchmarks.poller_bench

@@ -30,6 +30,7 @@ import inspect
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -143,6 +144,10 @@ class WorkItemDispatcher:
         self._scheduled = False
         self._stopped = False
         self._draining: LocalCall | None = None
+        # Diagnostics (GET /admin/host/status): activities dispatched and waiting for a slot, and those running
+        # (name, instance, monotonic start), by request.
+        self.activities_waiting = 0
+        self.running: dict[int, tuple[str, str, float]] = {}
 
     def start(self) -> None:
         self._backend._work_available = _Wake(self._schedule_drain, self._found_none)
@@ -201,11 +206,32 @@ class WorkItemDispatcher:
         except Exception:  # one bad item must not stop the others: later instances still run
             log.exception("a durable work item failed to dispatch")
 
+    def diagnostics(self) -> dict[str, Any]:
+        now = time.monotonic()
+        running = sorted(self.running.values(), key=lambda r: r[2])
+        return {"activitySlots": self._slots, "activitiesWaiting": self.activities_waiting,
+                "activitiesRunning": len(running),
+                "oldestRunning": [{"activity": name, "instanceId": instance, "seconds": round(now - since, 1)}
+                                  for name, instance, since in running[:5]]}
+
     async def _run_activity(self, request: pb.ActivityRequest, token: str) -> None:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self._slots)
-        async with self._semaphore:
-            response = await self._activity_response(request, token)
+        self.activities_waiting += 1
+        waiting = True
+        try:
+            async with self._semaphore:
+                self.activities_waiting -= 1
+                waiting = False
+                self.running[id(request)] = (request.name, request.orchestrationInstance.instanceId,
+                                             time.monotonic())
+                try:
+                    response = await self._activity_response(request, token)
+                finally:
+                    del self.running[id(request)]
+        finally:
+            if waiting:  # cancelled before a slot was free
+                self.activities_waiting -= 1
         try:
             self._stub.CompleteActivityTask(response)
         except Exception:

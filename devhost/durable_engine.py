@@ -390,4 +390,10 @@ class LocalDurableEngine:
             held = len(self._backend._instances)
         return {"backend": held, "finished": len(self.finished)}
 
+    def diagnostics(self) -> dict[str, Any]:
+        """What the engine holds and runs now: for a test that waits on a run, to say why it waited in vain."""
+        dispatcher = self._dispatcher
+        return {**self.instance_counts(), "dispatching": dispatcher is not None,
+                **(dispatcher.diagnostics() if dispatcher is not None else {})}
+
 

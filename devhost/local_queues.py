@@ -122,6 +122,7 @@ class QueueTrigger:
     max_idle_poll_seconds: float = 2.0
     wake: asyncio.Event | None = None
     max_concurrent_calls: int = MAX_CONCURRENT_CALLS
+    in_flight: int = 0  # deliveries under way (diagnostics: GET /admin/host/status)
 
     @property
     def dead_letter_queue(self) -> str:
@@ -141,6 +142,7 @@ class QueueTrigger:
             in_flight: set[asyncio.Task] = set()
             wait = self.idle_poll_seconds
             while not stop.is_set():
+                self.in_flight = len(in_flight)
                 free = self.max_concurrent_calls - len(in_flight)
                 if free <= 0:  # every slot busy: receive again when one is free (or on stop)
                     stopping = asyncio.ensure_future(stop.wait())

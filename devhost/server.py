@@ -108,7 +108,7 @@ class DevHost:
         self._registered_origin: str | None = None
         self._stop_timers = asyncio.Event()
         self._timer_task: asyncio.Task[Any] | None = None
-        self._queue_tasks: list[asyncio.Task[Any]] = []
+        self._queue_tasks: list[tuple[QueueTrigger, asyncio.Task[Any]]] = []
         self._transport: AzuriteQueueSender | None = None
         self._previous_transport: queues.QueueSender | None = None
         self.port: int | None = None
@@ -170,7 +170,7 @@ class DevHost:
                 trigger.wake = self._transport.waker(trigger.queue_name)
             task = loop.create_task(trigger.run(self._stop_timers))
             task.add_done_callback(_log_crash)
-            self._queue_tasks.append(task)
+            self._queue_tasks.append((trigger, task))
             log.info("  queue  %s (Azurite) -> %s, dead letters in %s", trigger.queue_name,
                      trigger.handle.__name__, trigger.dead_letter_queue)
         log.info("devhost serving %d functions on %s (%d HTTP routes)", len(index.functions), self.origin,
@@ -181,7 +181,20 @@ class DevHost:
                      route.spec.name)
 
     async def _host_status(self, _request: web.Request) -> web.Response:
-        return web.json_response({"state": "Running", "host": "riposte-devhost"})
+        # Azure's answer has `state`; `devhost` is local only: what runs now, so a test waiting on a run in vain
+        # can say whether the engine, a queue listener or the timers stopped or filled up.
+        return web.json_response({"state": "Running", "host": "riposte-devhost", "devhost": self.diagnostics()})
+
+    def diagnostics(self) -> dict[str, Any]:
+        def alive(task: asyncio.Task[Any] | None) -> bool:
+            return task is not None and not task.done()
+
+        return {
+            "engine": self._engine.diagnostics() if self._engine is not None else None,
+            "timers": alive(self._timer_task),
+            "queues": {trigger.queue_name: {"listening": alive(task), "inFlight": trigger.in_flight}
+                       for trigger, task in self._queue_tasks},
+        }
 
     async def stop(self) -> None:
         # Each part stops even if another failed: the engine's gRPC threads would keep the process alive.
@@ -190,7 +203,7 @@ class DevHost:
             durable_transport.unregister(self._registered_origin)
         try:
             if self._timer_task is not None:
-                await asyncio.gather(self._timer_task, *self._queue_tasks, return_exceptions=True)
+                await asyncio.gather(self._timer_task, *(task for _, task in self._queue_tasks), return_exceptions=True)
             if self._runner is not None:
                 await self._runner.cleanup()
         finally:

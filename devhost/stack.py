@@ -220,6 +220,8 @@ class LocalStack:
             "GRAPH_CLIENT_ID": SANDBOX_CLIENT_ID,
             # The sandbox also plays Exchange Online's admin REST endpoint (/adminapi/beta/{tenant}/InvokeCommand).
             "EXCHANGE_BASE_URL": self.sandbox_url,
+            # ... and Microsoft Defender for Endpoint's API (/api/machines, /api/machineactions, /api/indicators).
+            "DEFENDER_BASE_URL": self.sandbox_url,
             # Development only: stands in for App Service authentication (refused in production).
             "RIPOSTE_LOCAL_PRINCIPAL_ROLES": "PLAYBOOKS_READ,PLAYBOOKS_MANAGE,SECURITY_MANAGE",
             "RIPOSTE_LOCAL_PRINCIPAL_NAME": "local-developer",

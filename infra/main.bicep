@@ -68,6 +68,9 @@ param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 @description('Exchange Online endpoint for its admin API; change only for a national cloud.')
 param exchangeBaseUrl string = 'https://outlook.office365.com'
 
+@description('Microsoft Defender for Endpoint API endpoint: a regional host (e.g. https://eu.api.security.microsoft.com) or a US Government one.')
+param defenderBaseUrl string = 'https://api.securitycenter.microsoft.com'
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -187,6 +190,7 @@ module functionApp 'app/function-app.bicep' = {
     taskHubName: taskHubName
     graphBaseUrl: graphBaseUrl
     exchangeBaseUrl: exchangeBaseUrl
+    defenderBaseUrl: defenderBaseUrl
     graphClientId: graphClientId
     notifyTenantId: empty(notifyTenantId) ? tenant().tenantId : notifyTenantId
     notifySender: notifySender

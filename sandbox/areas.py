@@ -20,6 +20,9 @@ from . import (
     auth_methods,
     batch,
     chat_receivers,
+    conditional_access_policies,
+    defender_indicators,
+    defender_machines,
     entra_devices,
     exchange_admin,
     graph_routes,
@@ -59,8 +62,14 @@ AREAS: list[Area] = [
     Area("batch", graph_routes=batch.routes),
     Area("intune", graph_routes=intune.routes, web_routes=intune.web_routes, seed_tenant=intune.seed_tenant),
     Area("entra_devices", graph_routes=entra_devices.routes, seed_tenant=entra_devices.seed_tenant),  # after intune
+    Area("defender_machines", web_routes=defender_machines.web_routes,  # Defender's /api, after intune
+         seed_tenant=defender_machines.seed_tenant),
+    Area("defender_indicators", web_routes=defender_indicators.web_routes,  # served by defender_machines' entry
+         seed_tenant=defender_indicators.seed_tenant),
     Area("named_locations", graph_routes=named_locations.routes, web_routes=named_locations.web_routes,
          seed_tenant=named_locations.seed_tenant),
+    Area("conditional_access_policies", graph_routes=conditional_access_policies.routes,
+         web_routes=conditional_access_policies.web_routes, seed_tenant=conditional_access_policies.seed_tenant),
     Area("auth_methods", graph_routes=auth_methods.routes, web_routes=auth_methods.web_routes,
          seed_tenant=auth_methods.seed_tenant),
     Area("identity_protection", graph_routes=identity_protection.routes,

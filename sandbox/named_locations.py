@@ -31,6 +31,8 @@ IPV6 = "#microsoft.graph.iPv6CidrRange"
 # Fixed ids so tests, docs and demo playbooks can name them.
 CONTOSO_BLOCKED_COUNTRIES_ID = "3d46dbda-8382-466a-856d-eb00cbc6b910"
 CONTOSO_HQ_IP_ID = "0854951d-5fc0-4eb1-b392-9b2c9d7949c2"
+CONTOSO_BLOCKED_IPS_ID = "7c2e4a91-0b5d-4f3e-9a6c-1d8e2f4b6a10"
+FABRIKAM_BLOCKED_IPS_ID = "9a4d6c83-2e1f-4b7a-8c5d-3f6e9b1a2c47"
 FABRIKAM_BLOCKED_COUNTRIES_ID = "6e2b9f1c-4d3a-4b8e-9f7a-1c2d3e4f5a6b"
 
 WRITABLE = {
@@ -39,6 +41,9 @@ WRITABLE = {
     IP: frozenset({"displayName", "ipRanges", "isTrusted"}),
 }
 COUNTRY_LOOKUP_METHODS = frozenset({"clientIpAddress", "authenticatorAppGps"})
+# A bound on one IP named location's ranges. Entra's limit is not on the Graph pages (an older
+# location-condition.md said 1,200 IPv4 ranges per location): the sandbox's own, generous one.
+MAX_IP_RANGES = 2000
 _COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 
 routes = GraphRouteTable()
@@ -69,9 +74,11 @@ def seed_tenant(tenant: Tenant) -> None:
         locations = [
             _country(CONTOSO_BLOCKED_COUNTRIES_ID, "Blocked countries", ["KP"]),
             _ip(CONTOSO_HQ_IP_ID, "Contoso HQ", True, ["203.0.113.0/24", "2001:db8:1234::/48"]),
+            _ip(CONTOSO_BLOCKED_IPS_ID, "Blocked IP ranges", False, ["185.220.101.0/24"]),
         ]
     elif tenant.id == FABRIKAM_TENANT_ID:
-        locations = [_country(FABRIKAM_BLOCKED_COUNTRIES_ID, "Blocked countries", ["KP", "IR"])]
+        locations = [_country(FABRIKAM_BLOCKED_COUNTRIES_ID, "Blocked countries", ["KP", "IR"]),
+                     _ip(FABRIKAM_BLOCKED_IPS_ID, "Blocked IP ranges", False, ["185.220.101.0/24"])]
     else:
         locations = []
     tenant.areas[AREA] = {loc["id"]: loc for loc in locations}
@@ -136,18 +143,28 @@ def _validated(kind: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _validated_ranges(value: Any) -> list[dict[str, str]]:
+    """Graph stores `cidrAddress` as sent (its own example keeps host bits: 12.34.221.11/22); an item typed for
+    the other address family, or of an unknown type, is refused."""
     if not isinstance(value, list) or not value:
         raise bad_request("ipRanges must be a non-empty list of CIDR ranges.", code="BadRequest")
+    if len(value) > MAX_IP_RANGES:
+        raise bad_request(f"ipRanges holds {len(value)} ranges; a named location holds at most {MAX_IP_RANGES}.",
+                          code="BadRequest")
     out = []
     for item in value:
         cidr = item.get("cidrAddress") if isinstance(item, dict) else None
         try:
-            network = ipaddress.ip_network(cidr, strict=False) if isinstance(cidr, str) else None
+            network = ipaddress.ip_network(cidr, strict=False) if isinstance(cidr, str) and "/" in cidr else None
         except ValueError:
             network = None
         if network is None:
             raise bad_request(f"Invalid CIDR address '{cidr}'.", code="BadRequest")
-        out.append({"@odata.type": IPV6 if network.version == 6 else IPV4, "cidrAddress": cidr})
+        family = IPV6 if network.version == 6 else IPV4
+        declared = item.get("@odata.type", family)
+        if declared != family:
+            raise bad_request(f"The range '{cidr}' is an {family.removeprefix('#microsoft.graph.')}, not "
+                              f"'{declared}'.", code="BadRequest")
+        out.append({"@odata.type": family, "cidrAddress": cidr})
     return out
 
 

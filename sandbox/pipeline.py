@@ -1,5 +1,9 @@
 """What happens to every Graph request, top-level or inside a batch: call log, latency, faults,
-routing and Graph-shaped errors."""
+routing and Graph-shaped errors.
+
+Other Microsoft JSON APIs the sandbox plays (Defender for Endpoint, sandbox/defender_machines.py) run through
+the same pipeline with their own path prefix and error shape (`ErrorShape`), so faults, latency and the call
+log apply to them the same way."""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import GraphError, default_code, default_message, error_body
 from .faults import FaultRule
@@ -22,19 +29,35 @@ WWW_AUTHENTICATE = (
 )
 
 
+@dataclass(frozen=True)
+class ErrorShape:
+    """How a service spells its errors: the JSON body, the default code per status, the 401 challenge."""
+
+    body: Callable[[str, str, str, str | None, int | None], dict[str, Any]]  # code, message, ids, status
+    default_code: Callable[[int], str]
+    www_authenticate: str
+    tenant_conditions: bool = True  # whole-tenant Graph conditions (throttle, consent) apply to it
+
+
+GRAPH_ERRORS = ErrorShape(error_body, default_code, WWW_AUTHENTICATE)
+
+
 def format_retry_after(seconds: float) -> str:
     """Whole seconds as an integer ("2"), otherwise as Graph does ("2.128")."""
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
 
 class GraphPipeline:
-    def __init__(self, state: SandboxState, router: GraphRouter) -> None:
+    def __init__(self, state: SandboxState, router: GraphRouter, *, prefix: str = "/v1.0",
+                 errors: ErrorShape = GRAPH_ERRORS) -> None:
         self.state = state
         self.router = router
+        self.prefix = prefix  # what the call log and fault rules see before the routed path
+        self.errors = errors
 
     async def execute(self, request: GraphRequest) -> GraphResponse:
         request_id = str(uuid.uuid4())
-        full_path = "/v1.0" + request.path
+        full_path = self.prefix + request.path
         record = self.state.calls.begin(
             method=request.method,
             path=full_path,
@@ -58,7 +81,8 @@ class GraphPipeline:
             if delay_ms:
                 await asyncio.sleep(delay_ms / 1000)
             envelope = not request.batched and [s.lower() for s in request.segments] == ["$batch"]
-            condition = self.state.conditions.take(request.tenant_id, batch_envelope=envelope)
+            condition = (self.state.conditions.take(request.tenant_id, batch_envelope=envelope)
+                         if self.errors.tenant_conditions else None)
             if condition is not None:
                 response = self._error(condition, request, request_id)
             elif fault is not None and fault.status is not None:
@@ -88,12 +112,11 @@ class GraphPipeline:
             err = GraphError(500, "generalException", "An unexpected error occurred in the sandbox.")
             return self._error(err, request, request_id)
 
-    @staticmethod
-    def _error(err: GraphError, request: GraphRequest, request_id: str) -> GraphResponse:
+    def _error(self, err: GraphError, request: GraphRequest, request_id: str) -> GraphResponse:
         headers = {"Content-Type": "application/json", **err.headers}
         if err.status == 401:
-            headers.setdefault("WWW-Authenticate", WWW_AUTHENTICATE)
-        body = error_body(err.code, err.message, request_id, request.client_request_id, err.status)
+            headers.setdefault("WWW-Authenticate", self.errors.www_authenticate)
+        body = self.errors.body(err.code, err.message, request_id, request.client_request_id, err.status)
         return GraphResponse(err.status, body, headers)
 
     def _fault_response(self, fault: FaultRule, request: GraphRequest, request_id: str) -> GraphResponse:
@@ -101,5 +124,6 @@ class GraphPipeline:
         headers: dict[str, str] = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = format_retry_after(fault.retry_after)
-        err = GraphError(status, fault.code or default_code(status), fault.message or default_message(status), headers)
+        code = fault.code or self.errors.default_code(status)
+        err = GraphError(status, code, fault.message or default_message(status), headers)
         return self._error(err, request, request_id)

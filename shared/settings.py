@@ -20,6 +20,7 @@ from shared.notifications.destination import check_event_grid, is_event_grid
 
 DEFAULT_TASK_HUB = "RiposteHub"
 DEFAULT_EXCHANGE_BASE_URL = "https://outlook.office365.com"
+DEFAULT_DEFENDER_BASE_URL = "https://api.securitycenter.microsoft.com"
 # An allow-list entry: a host name, an IPv4 address, `localhost`, or `*.` and a domain of two labels or more.
 _ALLOWED_HOST = re.compile(r"^(\*\.[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$")
 
@@ -46,6 +47,9 @@ class AppSettings(BaseModel, frozen=True):
     public_base_url: str = "http://127.0.0.1:7071"
     # Exchange Online (its admin REST endpoint, InvokeCommand); the sandbox's base URL locally. No trailing slash.
     exchange_base_url: str = DEFAULT_EXCHANGE_BASE_URL
+    # Microsoft Defender for Endpoint's API (machine actions, indicators); the sandbox's base URL locally, a
+    # regional host (e.g. https://eu.api.security.microsoft.com) or a US Government one in Azure. No trailing slash.
+    defender_base_url: str = DEFAULT_DEFENDER_BASE_URL
     version: str = Field(default="0.1.0")
     # How long a run may go without a live Durable instance before the reconciler acts on it
     # (shared/run_recovery.py): longer than a start takes, short enough that a lost run is seen soon.
@@ -122,6 +126,7 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         notify_sender=env.get("RIPOSTE_NOTIFY_SENDER") or None,
         public_base_url=env.get("RIPOSTE_PUBLIC_BASE_URL", "http://127.0.0.1:7071").rstrip("/"),
         exchange_base_url=(env.get("EXCHANGE_BASE_URL") or DEFAULT_EXCHANGE_BASE_URL).rstrip("/"),
+        defender_base_url=(env.get("DEFENDER_BASE_URL") or DEFAULT_DEFENDER_BASE_URL).rstrip("/"),
         reconcile_grace_seconds=int(env.get("RIPOSTE_RECONCILE_GRACE_SECONDS") or 300),
         sources_on_register_seconds=int(env["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"])
         if env.get("RIPOSTE_SOURCES_ON_REGISTER_SECONDS") else None,

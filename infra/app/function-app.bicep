@@ -27,6 +27,7 @@ param secretNames array
 param taskHubName string
 param graphBaseUrl string
 param exchangeBaseUrl string
+param defenderBaseUrl string
 param graphClientId string
 param notifyTenantId string
 param notifySender string
@@ -149,6 +150,8 @@ var appSettings = {
   GRAPH_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   // Exchange Online's admin API, for primitives that act on mailboxes (same app registration).
   EXCHANGE_BASE_URL: exchangeBaseUrl
+  // Microsoft Defender for Endpoint's API, for machine actions (same app registration, WindowsDefenderATP permissions).
+  DEFENDER_BASE_URL: defenderBaseUrl
   // PSA ticketing base URLs (empty: that PSA is not configured); credentials are playbook secrets below.
   RIPOSTE_HALOPSA_URL: haloPsaUrl
   RIPOSTE_HALOPSA_TENANT: haloPsaTenant

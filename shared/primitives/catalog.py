@@ -16,6 +16,8 @@ from shared.primitives import (
     devices,
     evidence,
     http_request,
+    indicators,
+    machine_actions,
     mailbox,
     network,
     notify,
@@ -30,8 +32,8 @@ from shared.primitives.registry import REGISTRY, Primitive
 from shared.schemas.primitives import PRIMITIVE_PARAMS
 
 FAMILIES = (
-    user_access, containment, notify, devices, network, mailbox, user_recovery, user_mfa, user_risk,
-    webhook, chat, tickets, alert_writeback, evidence, http_request,
+    user_access, containment, notify, devices, machine_actions, network, mailbox, user_recovery, user_mfa, user_risk,
+    webhook, chat, tickets, alert_writeback, evidence, indicators, http_request,
 )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.primitives.catalog import PRIMITIVES
+from shared.primitives.permissions_doc import OTHER_APIS
 from shared.primitives.registry import Primitive
 
 REGENERATE = "python -m shared.primitives.catalog_doc --write docs/primitives.md"
@@ -23,6 +24,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Users", ("user_access", "containment", "user_recovery", "user_mfa", "user_risk")),
     ("Mailbox", ("mailbox",)),
     ("Network and devices", ("network", "devices")),
+    ("Endpoints (Defender for Endpoint)", ("machine_actions", "indicators")),
     ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback")),
     ("Enrichment", ("http_request",)),
 )
@@ -109,7 +111,7 @@ def _flags(primitive: Primitive) -> str:
 def render_primitive(primitive: Primitive) -> str:
     lines = [f"### `{primitive.name}`", "", primitive.summary, "", _flags(primitive), ""]
     permissions = [*(f"Graph `{p}`" for p in primitive.graph_permissions),
-                   *(f"`{p}`" for p in primitive.other_permissions)]
+                   *(f"{OTHER_APIS[p][0]} `{p}`" for p in primitive.other_permissions)]
     lines.append(f"- Permissions: {', '.join(permissions) if permissions else 'none from Microsoft'}")
     lines.append(f"- Directory roles: {', '.join(primitive.directory_roles) if primitive.directory_roles else 'none'}")
     rows = parameter_rows(primitive)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from shared.defender import DEFENDER_API_NAME, DEFENDER_APP_ID
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.recipients import RECIPIENT_PERMISSIONS
 from shared.sources.catalog import SOURCES
@@ -33,6 +34,10 @@ MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # here, so the consent commands never leave one out.
 OTHER_APIS: dict[str, tuple[str, str]] = {
     "Exchange.ManageAsApp": ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
+    # Microsoft Defender for Endpoint's API (shared/defender): the machine actions, their reads, and indicators.
+    **{permission: (DEFENDER_API_NAME, DEFENDER_APP_ID) for permission in (
+        "Machine.Isolate", "Machine.Scan", "Machine.RestrictExecution", "Machine.CollectForensics",
+        "Machine.StopAndQuarantine", "Machine.Read.All", "Ti.ReadWrite.All")},
 }
 
 
@@ -43,6 +48,14 @@ def _unique(values: Iterable[str]) -> list[str]:
 def _cell(values: Iterable[str]) -> str:
     items = list(values)
     return ", ".join(f"`{v}`" for v in items) if items else "none"
+
+
+def other_cell(values: Iterable[str]) -> str:
+    """Permissions on APIs other than Graph, each group after its API's name (where an admin finds them)."""
+    by_api: dict[str, list[str]] = {}
+    for permission in values:
+        by_api.setdefault(OTHER_APIS.get(permission, ("?", ""))[0], []).append(permission)
+    return "; ".join(f"{api} {_cell(permissions)}" for api, permissions in by_api.items()) or "none"
 
 
 def _where(name: str) -> str:
@@ -95,7 +108,7 @@ def render_table(primitives: Mapping[str, Any]) -> str:
         spec = primitives[name]
         rows.append(
             f"| `{name}` | {spec.summary} | {_cell(spec.graph_permissions)} "
-            f"| {_cell(getattr(spec, 'other_permissions', ()))} | {_cell(spec.directory_roles)} "
+            f"| {other_cell(getattr(spec, 'other_permissions', ()))} | {_cell(spec.directory_roles)} "
             f"| {_where(name)} | {'yes' if spec.destructive else 'no'} | {'yes' if spec.idempotent else 'no'} |"
         )
     return "\n".join(rows)
@@ -204,7 +217,7 @@ def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping
     if others:
         apis = sorted({OTHER_APIS[p][0] for p in others})
         parts.append(f"- **Permissions on other APIs** ({', '.join(apis)}), consented with the same admin consent "
-                     f"in each customer tenant: {_cell(others)}.")
+                     f"in each customer tenant: {other_cell(others)}.")
     parts += [
         "",
         "Add the permissions to the app registration (once, signed in to your home tenant):",

@@ -19,8 +19,18 @@ from shared.schemas.devices import (
 )
 from shared.schemas.evidence import CollectEvidenceParams
 from shared.schemas.http_request import HttpRequestParams
+from shared.schemas.indicators import AddDefenderIndicatorParams
+from shared.schemas.machine_actions import (
+    CollectInvestigationPackageParams,
+    IsolateMachineParams,
+    ReleaseMachineParams,
+    RestrictAppExecutionParams,
+    RunAntivirusScanParams,
+    StopAndQuarantineFileParams,
+    UnrestrictAppExecutionParams,
+)
 from shared.schemas.mailbox import ConvertToSharedMailboxParams, DisableInboxRuleParams, RemoveForwardingRulesParams
-from shared.schemas.network import BlockSignInCountryParams
+from shared.schemas.network import BlockSignInCountryParams, BlockSignInIpParams
 from shared.schemas.notify import NotifyEmailParams
 from shared.schemas.tickets import CreatePsaTicketParams
 from shared.schemas.user_access import DisableUserParams, RevokeUserSessionsParams
@@ -35,7 +45,10 @@ SCHEMAS: tuple[type[Any], ...] = (
     DisableUserAndRevokeParams,
     NotifyEmailParams,
     WipeDeviceParams, RetireDeviceParams, RemoteLockDeviceParams, SyncDeviceParams, TerminateDevicesParams,
-    BlockSignInCountryParams,
+    IsolateMachineParams, ReleaseMachineParams, RunAntivirusScanParams, RestrictAppExecutionParams,
+    UnrestrictAppExecutionParams, CollectInvestigationPackageParams, StopAndQuarantineFileParams,
+    AddDefenderIndicatorParams,
+    BlockSignInCountryParams, BlockSignInIpParams,
     RemoveForwardingRulesParams, DisableInboxRuleParams, ConvertToSharedMailboxParams,
     EnableUserParams, ForcePasswordResetParams, RemoveLicensesParams,
     ResetMfaRegistrationParams,

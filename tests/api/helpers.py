@@ -22,6 +22,16 @@ def client(devhost, *roles: str) -> httpx.Client:
     return httpx.Client(base_url=f"{devhost.origin}/api", headers=headers, timeout=20)
 
 
+def host_state(api: httpx.Client) -> str:
+    """The devhost's own account of what it runs (engine, activity slots, queue listeners, timers), for the
+    message of a test that waited in vain: it tells a stopped listener or full slots from a slow machine."""
+    origin = str(api.base_url).removesuffix("/").removesuffix("/api")
+    try:
+        return str(httpx.get(f"{origin}/admin/host/status", timeout=10).json().get("devhost"))
+    except Exception as exc:  # the message must still be written
+        return f"(host status unavailable: {exc!r})"
+
+
 def bec_playbook(**overrides) -> dict:
     """The issue's example, verbatim, with optional changes (e.g. a unique titleRegex per test)."""
     body = {"name": "BEC first response",

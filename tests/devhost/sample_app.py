@@ -5,6 +5,7 @@ received), so tests observe it through the same management API a user would.
 """
 
 import json
+import threading
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -36,6 +37,20 @@ async def async_identity(payload: dict) -> dict:
 
     await asyncio.sleep(0)
     return {"echo": payload, "thread": threading.current_thread().name}
+
+
+HELD: dict[str, threading.Event] = {}  # `held` runs until its key's event is set (a slow Graph call, say)
+
+
+@app.activity_trigger(input_name="payload")
+def held(payload: dict) -> dict:
+    assert HELD.setdefault(payload["key"], threading.Event()).wait(30), "never released"
+    return payload
+
+
+@app.orchestration_trigger(context_name="context")
+def held_orchestrator(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("held", context.get_input(expected_type=dict)))
 
 
 @app.orchestration_trigger(context_name="context")

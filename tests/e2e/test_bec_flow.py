@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.api.helpers import bec_playbook, client
+from tests.api.helpers import bec_playbook, client, host_state
 from tests.sandbox_calls import is_background
 
 CONTOSO = "11111111-1111-4111-8111-111111111111"
@@ -51,7 +51,7 @@ def wait_for_run(api: httpx.Client, run_id: str, timeout: float = 20) -> dict:
         if run.get("status") in {"succeeded", "completedWithErrors"}:
             return run
         time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish: {run}")
+    raise AssertionError(f"run {run_id} did not finish: {run}; devhost: {host_state(api)}")
 
 
 def wait_for_status(api: httpx.Client, run_id: str, status: str, timeout: float = 15) -> dict:
@@ -62,7 +62,7 @@ def wait_for_status(api: httpx.Client, run_id: str, status: str, timeout: float 
         if run.get("status") == status:
             return run
         time.sleep(0.05)
-    raise AssertionError(f"run {run_id} never became {status}: {run}")
+    raise AssertionError(f"run {run_id} never became {status}: {run}; devhost: {host_state(api)}")
 
 
 def sandbox_user(sandbox_server, upn: str) -> dict:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from sandbox.defender_machines import ADELE_LAPTOP_MACHINE_ID
 from sandbox.intune import ADELE_IPHONE_ID, ADELE_LAPTOP_AAD_ID, ADELE_LAPTOP_ID
-from sandbox.named_locations import CONTOSO_BLOCKED_COUNTRIES_ID
+from sandbox.named_locations import CONTOSO_BLOCKED_COUNTRIES_ID, CONTOSO_BLOCKED_IPS_ID
 from shared.primitives.catalog import PRIMITIVES
 from tests.api.helpers import client, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, wait_for_run
@@ -29,11 +30,20 @@ ACTIONS = [
     {"type": "remove_licenses"},
     {"type": "convert_to_shared_mailbox"},
     {"type": "block_sign_in_country", "namedLocationId": CONTOSO_BLOCKED_COUNTRIES_ID},
+    {"type": "block_sign_in_ip", "namedLocationId": CONTOSO_BLOCKED_IPS_ID},
+    {"type": "add_defender_indicator", "fromAlert": True},
     {"type": "sync_device"},
     {"type": "remote_lock_device"},
     {"type": "retire_device"},
     {"type": "wipe_device"},
     {"type": "terminate_devices"},
+    {"type": "isolate_machine"},
+    {"type": "release_machine"},  # after the isolation: it releases the machine
+    {"type": "run_antivirus_scan"},
+    {"type": "restrict_app_execution"},
+    {"type": "unrestrict_app_execution"},
+    {"type": "collect_investigation_package"},
+    {"type": "stop_and_quarantine_file", "sha1": "87662bc3d60e4200ceaf7aae249d1c343f4b83c9"},
     {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"],
      "subject": "{{ alert.title }} on {{ users[0].upn }}"},
     {"type": "post_teams", "webhookSecret": "teams-soc"},
@@ -112,6 +122,10 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     location = sandbox.get(f"/_sandbox/named_locations/tenants/{CONTOSO}/namedLocations/"
                            f"{CONTOSO_BLOCKED_COUNTRIES_ID}").json()
     assert "NG" in location["countriesAndRegions"]
+    ip_location = sandbox.get(f"/_sandbox/named_locations/tenants/{CONTOSO}/namedLocations/{CONTOSO_BLOCKED_IPS_ID}")
+    assert "102.89.34.7/32" in [r["cidrAddress"] for r in ip_location.json()["ipRanges"]]
+    indicators = sandbox.get(f"/_sandbox/defender/tenants/{CONTOSO}/indicators").json()["value"]
+    assert any(i["indicatorValue"] == "102.89.34.7" and i["action"] == "Block" for i in indicators)
     laptop = sandbox.get(f"/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_LAPTOP_ID}").json()
     iphone = sandbox.get(f"/_sandbox/intune/tenants/{CONTOSO}/managedDevices/{ADELE_IPHONE_ID}").json()
     assert laptop["managementState"] in {"retirePending", "wipePending"}
@@ -127,5 +141,9 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     assert security_alert["status"] == "inProgress"
     assert security_alert["classification"] == "truePositive"
     assert security_alert["comments"]
+    actions = sandbox.get(f"/_sandbox/defender/tenants/{CONTOSO}/machineactions").json()["value"]
+    assert [a["type"] for a in actions if a["machineId"] == ADELE_LAPTOP_MACHINE_ID] == [
+        "Isolate", "Unisolate", "RunAntiVirusScan", "RestrictCodeExecution", "UnrestrictCodeExecution",
+        "CollectInvestigationPackage", "StopAndQuarantineFile"]
     enriched = next(s for s in run["steps"] if s["actionType"] == "http_request")
     assert enriched["result"]["facts"]["ip"] == "102.89.34.7"

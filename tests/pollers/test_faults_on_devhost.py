@@ -21,7 +21,7 @@ import pytest
 
 from shared import services
 from shared.settings import get_settings
-from tests.api.helpers import ALL_ROLES, client, unique
+from tests.api.helpers import ALL_ROLES, client, host_state, unique
 
 from .conftest import inject, new_sandbox_tenant
 
@@ -53,10 +53,11 @@ def calm_seeds(tenant_index: int) -> tuple[int, ...]:
         base += len(FAULTS)
 
 
-def wait_for(check, timeout: float, what: str):
+def wait_for(check, timeout: float, what: str, api: httpx.Client | None = None):
     deadline = time.monotonic() + timeout
     while not (value := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}" + (
+            f"; devhost: {host_state(api)}" if api is not None else "")
         time.sleep(0.25)
     return value
 
@@ -147,7 +148,7 @@ def test_alerts_under_graph_faults_and_a_missed_notification_are_each_taken_once
     def listed(tid: str) -> list[dict]:
         return api.get("/alerts", params={"tenantId": tid, "limit": 100}).json()["value"]
 
-    wait_for(lambda: all(len(listed(t)) >= ALERTS_PER_TENANT for t in tenants), 60, "every alert listed")
+    wait_for(lambda: all(len(listed(t)) >= ALERTS_PER_TENANT for t in tenants), 60, "every alert listed", api)
     for tid in tenants:
         alerts = listed(tid)
         assert sorted(a["sourceAlertId"] for a in alerts) == sorted(injected[tid])  # none missed, none twice

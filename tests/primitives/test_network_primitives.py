@@ -1,5 +1,6 @@
 """block_sign_in_country against the sandbox, through the production Graph client: state, idempotence,
-neverBlock, the ipNamedLocation refusal, undo, describe, and Graph failures (403, 404, 429, 5xx)."""
+neverBlock, the ipNamedLocation refusal, the blocking policy it needs, undo, describe, and Graph failures (403,
+404, 429, 5xx)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from sandbox import SandboxServer
+from sandbox.conditional_access_policies import CONTOSO_BLOCK_LOCATIONS_POLICY_ID
 from sandbox.faults import FaultRuleSpec
 from sandbox.named_locations import CONTOSO_BLOCKED_COUNTRIES_ID, CONTOSO_HQ_IP_ID, COUNTRY
 from sandbox.seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
@@ -71,9 +73,21 @@ async def test_adds_the_new_countries_and_records_before_and_after(server, deps)
     assert after["countriesAndRegions"] == ["KP", "RU", "CN"]
     assert after["modifiedDateTime"] != seeded["modifiedDateTime"]
     assert after["displayName"] == "Blocked countries" and after["includeUnknownCountriesAndRegions"] is False
-    get, patch = calls(server)
+    get, policies, patch = calls(server)
     assert (get["method"], get["path"], patch["method"], patch["status"]) == ("GET", LOCATION_PATH, "PATCH", 204)
+    assert policies["path"] == "/v1.0/identity/conditionalAccess/policies"
     assert patch["body"]["@odata.type"] == COUNTRY
+    assert step.result["blockedBy"] == [{"id": CONTOSO_BLOCK_LOCATIONS_POLICY_ID,
+                                         "displayName": "Block sign-ins from blocked locations"}]
+
+
+async def test_a_location_no_enabled_policy_blocks_is_refused(server, deps):
+    with server.state.lock:
+        server.state.tenants[CONTOSO_TENANT_ID].areas["conditional_access_policies"][
+            CONTOSO_BLOCK_LOCATIONS_POLICY_ID]["state"] = "enabledForReportingButNotEnforced"
+    step = await execute_step(0, action(), alert(["RU"]), RUN, deps)
+    assert (step.status, step.error.code) == (StepStatus.FAILED, "not_blocked_by_policy")
+    assert location(server)["countriesAndRegions"] == ["KP"] and calls(server, "PATCH") == []
 
 
 async def test_countries_already_listed_change_nothing(server, deps):
