@@ -222,6 +222,10 @@ class LocalStack:
             "EXCHANGE_BASE_URL": self.sandbox_url,
             # ... and Microsoft Defender for Endpoint's API (/api/machines, /api/machineactions, /api/indicators).
             "DEFENDER_BASE_URL": self.sandbox_url,
+            # ... and Azure Resource Manager's Sentinel incidents (sandbox/sentinel_incidents.py), with unsigned
+            # local tokens for the app's managed identity.
+            "ARM_BASE_URL": self.sandbox_url,
+            "ARM_AUTH_MODE": "local_token",
             # Development only: stands in for App Service authentication (refused in production).
             "RIPOSTE_LOCAL_PRINCIPAL_ROLES": "PLAYBOOKS_READ,PLAYBOOKS_MANAGE,SECURITY_MANAGE",
             "RIPOSTE_LOCAL_PRINCIPAL_NAME": "local-developer",

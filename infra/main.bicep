@@ -70,6 +70,8 @@ param exchangeBaseUrl string = 'https://outlook.office365.com'
 
 @description('Microsoft Defender for Endpoint API endpoint: a regional host (e.g. https://eu.api.security.microsoft.com) or a US Government one.')
 param defenderBaseUrl string = 'https://api.securitycenter.microsoft.com'
+@description('Resource id of a Microsoft Sentinel workspace in this tenant whose incidents Riposte writes back to; empty: none. Its identity gets Microsoft Sentinel Responder there.')
+param sentinelWorkspaceId string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -221,6 +223,19 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     eventGridPrincipalId: eventGrid.outputs.principalId
     deployerPrincipalId: principalId
+  }
+}
+
+// /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{name}; a
+// placeholder when empty, so the module's scope can be written even though the module is not deployed.
+var sentinelWorkspace = split(empty(sentinelWorkspaceId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/none/providers/Microsoft.OperationalInsights/workspaces/none' : sentinelWorkspaceId, '/')
+
+module sentinelRbac 'app/sentinel-rbac.bicep' = if (!empty(sentinelWorkspaceId)) {
+  name: 'sentinel-rbac'
+  scope: resourceGroup(sentinelWorkspace[2], sentinelWorkspace[4])
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    workspaceName: sentinelWorkspace[8]
   }
 }
 

@@ -38,6 +38,7 @@ from . import (
     reputation,
     risk_detections,
     security_alerts,
+    sentinel_incidents,
     sign_ins,
     subscriptions,
     tenant_condition_routes,
@@ -91,5 +92,7 @@ AREAS: list[Area] = [
     Area("subscriptions", graph_routes=subscriptions.routes, web_routes=subscriptions.web_routes,
          new_service_state=subscriptions.new_service_state),
     Area("tenant_conditions", web_routes=tenant_condition_routes.web_routes),
+    Area(sentinel_incidents.AREA, web_routes=sentinel_incidents.web_routes,
+         new_service_state=sentinel_incidents.new_service_state),
     Area("reputation", web_routes=reputation.web_routes, new_service_state=reputation.new_service_state),
 ]

@@ -8,6 +8,7 @@ from functools import lru_cache
 from shared import playbook_edits
 from shared.approvals import signed_in
 from shared.approvals.store import ApprovalStore
+from shared.arm import ArmAccess
 from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
 from shared.matching.snapshot import MatchingCache
@@ -105,6 +106,12 @@ def graph_factory() -> GraphClientFactory:
     return GraphClientFactory()
 
 
+@lru_cache(maxsize=1)
+def arm_access() -> ArmAccess:
+    """Azure Resource Manager with the app's managed identity, one per process (its credential per loop)."""
+    return ArmAccess.from_settings(get_settings())
+
+
 async def find_tenant(tenant_id: str) -> Tenant | None:
     try:
         return await asyncio.to_thread(directory().get_tenant, tenant_id)
@@ -114,4 +121,4 @@ async def find_tenant(tenant_id: str) -> Tenant | None:
 
 def step_dependencies() -> StepDependencies:
     return StepDependencies(graph=graph_factory(), settings=get_settings(), tenants=find_tenant,
-                            passwords=reveal_store(), audit=audit())
+                            passwords=reveal_store(), audit=audit(), arm=arm_access())

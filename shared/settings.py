@@ -21,6 +21,7 @@ from shared.notifications.destination import check_event_grid, is_event_grid
 DEFAULT_TASK_HUB = "RiposteHub"
 DEFAULT_EXCHANGE_BASE_URL = "https://outlook.office365.com"
 DEFAULT_DEFENDER_BASE_URL = "https://api.securitycenter.microsoft.com"
+DEFAULT_ARM_BASE_URL = "https://management.azure.com"
 # An allow-list entry: a host name, an IPv4 address, `localhost`, or `*.` and a domain of two labels or more.
 _ALLOWED_HOST = re.compile(r"^(\*\.[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$")
 
@@ -28,6 +29,13 @@ _ALLOWED_HOST = re.compile(r"^(\*\.[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9]([a-z0-9.-]
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class ArmAuthMode(StrEnum):
+    """How Riposte authenticates to Azure Resource Manager (Sentinel write-back, shared/arm/)."""
+
+    MANAGED_IDENTITY = "managed_identity"  # the app's own (user-assigned) managed identity, in Azure
+    LOCAL_TOKEN = "local_token"  # noqa: S105 - a mode name: unsigned tokens, for the loopback sandbox only
 
 
 class AppSettings(BaseModel, frozen=True):
@@ -50,6 +58,12 @@ class AppSettings(BaseModel, frozen=True):
     # Microsoft Defender for Endpoint's API (machine actions, indicators); the sandbox's base URL locally, a
     # regional host (e.g. https://eu.api.security.microsoft.com) or a US Government one in Azure. No trailing slash.
     defender_base_url: str = DEFAULT_DEFENDER_BASE_URL
+    # Azure Resource Manager (Sentinel incidents): its base URL (the sandbox's locally), how Riposte signs in to
+    # it, and which user-assigned managed identity it signs in as. Checked when an ARM step runs
+    # (shared/arm/access.py), so a bad value fails those steps, not every endpoint. No trailing slash.
+    arm_base_url: str = DEFAULT_ARM_BASE_URL
+    arm_auth_mode: ArmAuthMode = ArmAuthMode.MANAGED_IDENTITY
+    arm_managed_identity_client_id: str | None = None
     version: str = Field(default="0.1.0")
     # How long a run may go without a live Durable instance before the reconciler acts on it
     # (shared/run_recovery.py): longer than a start takes, short enough that a lost run is seen soon.
@@ -127,6 +141,9 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         public_base_url=env.get("RIPOSTE_PUBLIC_BASE_URL", "http://127.0.0.1:7071").rstrip("/"),
         exchange_base_url=(env.get("EXCHANGE_BASE_URL") or DEFAULT_EXCHANGE_BASE_URL).rstrip("/"),
         defender_base_url=(env.get("DEFENDER_BASE_URL") or DEFAULT_DEFENDER_BASE_URL).rstrip("/"),
+        arm_base_url=(env.get("ARM_BASE_URL") or DEFAULT_ARM_BASE_URL).rstrip("/"),
+        arm_auth_mode=ArmAuthMode(env.get("ARM_AUTH_MODE") or ArmAuthMode.MANAGED_IDENTITY.value),
+        arm_managed_identity_client_id=env.get("ARM_MANAGED_IDENTITY_CLIENT_ID") or None,
         reconcile_grace_seconds=int(env.get("RIPOSTE_RECONCILE_GRACE_SECONDS") or 300),
         sources_on_register_seconds=int(env["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"])
         if env.get("RIPOSTE_SOURCES_ON_REGISTER_SECONDS") else None,

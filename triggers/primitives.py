@@ -19,6 +19,7 @@ def describe_primitives() -> list[dict]:
         "graphPermissions": list(spec.graph_permissions),
         "otherPermissions": list(spec.other_permissions),
         "directoryRoles": list(spec.directory_roles),
+        "azureRoles": list(spec.azure_roles),
         "destructive": spec.destructive,
         "idempotent": spec.idempotent,
         "needsUser": spec.needs_user,

@@ -152,6 +152,11 @@ var appSettings = {
   EXCHANGE_BASE_URL: exchangeBaseUrl
   // Microsoft Defender for Endpoint's API, for machine actions (same app registration, WindowsDefenderATP permissions).
   DEFENDER_BASE_URL: defenderBaseUrl
+  // Azure Resource Manager (Sentinel incident write-back) as the app's own identity, not the app registration:
+  // it needs Microsoft Sentinel Responder on each workspace (docs/deploy.md, "Sentinel write-back").
+  ARM_BASE_URL: environment().resourceManager
+  ARM_AUTH_MODE: 'managed_identity'
+  ARM_MANAGED_IDENTITY_CLIENT_ID: identityClientId
   // PSA ticketing base URLs (empty: that PSA is not configured); credentials are playbook secrets below.
   RIPOSTE_HALOPSA_URL: haloPsaUrl
   RIPOSTE_HALOPSA_TENANT: haloPsaTenant

@@ -21,6 +21,7 @@ from shared.primitives import (
     mailbox,
     network,
     notify,
+    sentinel,
     tickets,
     user_access,
     user_mfa,
@@ -33,7 +34,7 @@ from shared.schemas.primitives import PRIMITIVE_PARAMS
 
 FAMILIES = (
     user_access, containment, notify, devices, machine_actions, network, mailbox, user_recovery, user_mfa, user_risk,
-    webhook, chat, tickets, alert_writeback, evidence, indicators, http_request,
+    webhook, chat, tickets, alert_writeback, sentinel, evidence, indicators, http_request,
 )
 
 

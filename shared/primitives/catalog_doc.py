@@ -25,7 +25,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Mailbox", ("mailbox",)),
     ("Network and devices", ("network", "devices")),
     ("Endpoints (Defender for Endpoint)", ("machine_actions", "indicators")),
-    ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback")),
+    ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback", "sentinel")),
     ("Enrichment", ("http_request",)),
 )
 
@@ -114,6 +114,9 @@ def render_primitive(primitive: Primitive) -> str:
                    *(f"{OTHER_APIS[p][0]} `{p}`" for p in primitive.other_permissions)]
     lines.append(f"- Permissions: {', '.join(permissions) if permissions else 'none from Microsoft'}")
     lines.append(f"- Directory roles: {', '.join(primitive.directory_roles) if primitive.directory_roles else 'none'}")
+    if primitive.azure_roles:
+        lines.append(f"- Azure roles of Riposte's managed identity: {', '.join(primitive.azure_roles)} "
+                     "(on the resource it acts on: [deploy.md](deploy.md#sentinel-write-back))")
     rows = parameter_rows(primitive)
     lines += ["", "| Parameter | Type | Default | Limits and notes |", "|---|---|---|---|", *rows] if rows \
         else ["- Parameters: none besides `type`."]

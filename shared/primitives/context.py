@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import httpx
     from msgraph import GraphServiceClient
 
+    from shared.arm import ArmAccess
     from shared.graph import GraphClientFactory
     from shared.models.tenant import Tenant
     from shared.passwords import RevealStore
@@ -87,6 +88,8 @@ class StepDependencies:
     guarded_http: Callable[[], httpx.AsyncClient] = outbound_guard.client
     # A secret by name (shared/secrets.py); MissingSecretError when it is not configured.
     secrets: Callable[[str], str] = get_secret
+    # Azure Resource Manager with the app's managed identity (Sentinel incidents); None: no ARM step can act.
+    arm: ArmAccess | None = None
 
 
 @dataclass

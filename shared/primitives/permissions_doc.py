@@ -58,7 +58,10 @@ def other_cell(values: Iterable[str]) -> str:
     return "; ".join(f"{api} {_cell(permissions)}" for api, permissions in by_api.items()) or "none"
 
 
-def _where(name: str) -> str:
+def _where(name: str, spec: Any = None) -> str:
+    if spec is not None and getattr(spec, "azure_roles", ()) and not spec.graph_permissions \
+            and not getattr(spec, "other_permissions", ()):
+        return "nothing to consent: a role on the workspace"
     return "home tenant" if name in HOME_TENANT_PRIMITIVES else "each customer tenant"
 
 
@@ -84,6 +87,11 @@ def other_permissions(primitives: Mapping[str, Any]) -> list[str]:
     return _unique(p for spec in primitives.values() for p in getattr(spec, "other_permissions", ()))
 
 
+def azure_roles(primitives: Mapping[str, Any]) -> list[str]:
+    """Azure RBAC roles of the app's own managed identity, assigned on the resources the primitives act on."""
+    return _unique(r for spec in primitives.values() for r in getattr(spec, "azure_roles", ()))
+
+
 def source_permissions(sources: Mapping[Any, Any]) -> list[str]:
     """Graph application permissions the pulled sources read with, in every customer tenant."""
     return _unique(p for spec in sources.values() for p in spec.graph_permissions)
@@ -101,15 +109,16 @@ def render_sources_table(sources: Mapping[Any, Any]) -> str:
 def render_table(primitives: Mapping[str, Any]) -> str:
     rows = [
         "| Primitive | What it does | Graph application permissions | Other API permissions "
-        "| Directory roles | Consented in | Destructive | Idempotent |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Directory roles | Azure roles (managed identity) | Consented in | Destructive | Idempotent |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in sorted(primitives):
         spec = primitives[name]
         rows.append(
             f"| `{name}` | {spec.summary} | {_cell(spec.graph_permissions)} "
             f"| {other_cell(getattr(spec, 'other_permissions', ()))} | {_cell(spec.directory_roles)} "
-            f"| {_where(name)} | {'yes' if spec.destructive else 'no'} | {'yes' if spec.idempotent else 'no'} |"
+            f"| {_cell(getattr(spec, 'azure_roles', ()))} "
+            f"| {_where(name, spec)} | {'yes' if spec.destructive else 'no'} | {'yes' if spec.idempotent else 'no'} |"
         )
     return "\n".join(rows)
 
@@ -218,6 +227,11 @@ def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping
         apis = sorted({OTHER_APIS[p][0] for p in others})
         parts.append(f"- **Permissions on other APIs** ({', '.join(apis)}), consented with the same admin consent "
                      f"in each customer tenant: {other_cell(others)}.")
+    roles_in_azure = azure_roles(primitives)
+    if roles_in_azure:
+        parts.append(f"- **Riposte's managed identity** (not the app registration) needs the Azure roles "
+                     f"{_cell(roles_in_azure)} on each Microsoft Sentinel workspace whose incidents it writes back "
+                     "to ([Sentinel write-back](#sentinel-write-back)).")
     parts += [
         "",
         "Add the permissions to the app registration (once, signed in to your home tenant):",

@@ -37,6 +37,9 @@ class Primitive:
     describe: Describer
     undo: Undoer | None = None  # None: cannot be reversed (a wipe, a password reset)
     other_permissions: tuple[str, ...] = ()  # e.g. Exchange Online's Exchange.ManageAsApp
+    # Azure RBAC roles the app's own managed identity needs on the Azure resource the step acts on (e.g. Microsoft
+    # Sentinel Responder on a workspace): assigned on that resource, not consented in a tenant.
+    azure_roles: tuple[str, ...] = ()
     # A valid action using this primitive, for docs and tests; needed when `{"type": name}` alone is not.
     example: dict[str, Any] | None = None
     # Targets beyond the alert's users (devices found in Intune); a `needs_user` primitive without it has

@@ -32,6 +32,7 @@ from shared.schemas.machine_actions import (
 from shared.schemas.mailbox import ConvertToSharedMailboxParams, DisableInboxRuleParams, RemoveForwardingRulesParams
 from shared.schemas.network import BlockSignInCountryParams, BlockSignInIpParams
 from shared.schemas.notify import NotifyEmailParams
+from shared.schemas.sentinel import AddSentinelCommentParams, UpdateSentinelIncidentParams
 from shared.schemas.tickets import CreatePsaTicketParams
 from shared.schemas.user_access import DisableUserParams, RevokeUserSessionsParams
 from shared.schemas.user_mfa import ResetMfaRegistrationParams
@@ -57,6 +58,7 @@ SCHEMAS: tuple[type[Any], ...] = (
     PostTeamsParams, PostSlackParams,
     CreatePsaTicketParams,
     AddAlertCommentParams, UpdateAlertStatusParams,
+    AddSentinelCommentParams, UpdateSentinelIncidentParams,
     CollectEvidenceParams,
     HttpRequestParams,
 )

@@ -118,6 +118,8 @@ def test_primitives_are_listed_with_schemas_and_permissions(api):
         "MailboxSettings.ReadWrite", "User.Read.All"}
     assert by_name["notify_email"]["graphPermissions"] == ["Mail.Send"]
     assert "User Administrator" in by_name["disable_user"]["directoryRoles"]
+    assert by_name["update_sentinel_incident"]["azureRoles"] == ["Microsoft Sentinel Responder"]
+    assert by_name["disable_user"]["azureRoles"] == []
     notify = by_name["notify_email"]["parameters"]
     assert "to" in notify["properties"] and "to" in notify["required"]
     assert "maxTargets" in by_name["disable_user"]["parameters"]["properties"]

@@ -22,7 +22,7 @@ def test_the_permission_section_matches_the_primitive_catalog():
 def test_every_primitive_and_permission_is_in_the_doc():
     for spec in PRIMITIVES.values():
         assert f"`{spec.name}`" in TEXT
-        for item in (*spec.graph_permissions, *spec.directory_roles, *getattr(spec, "other_permissions", ())):
+        for item in (*spec.graph_permissions, *spec.directory_roles, *spec.other_permissions, *spec.azure_roles):
             assert f"`{item}`" in TEXT
 
 

@@ -17,6 +17,7 @@ ROLE_IDS = {
     "Azure Service Bus Data Sender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "Microsoft Sentinel Responder": "3e150937-b8fe-4cfb-8069-0eaf05ecd056",
 }
 # Which role the app's identity needs on which kind of resource.
 APP_ROLES = {
@@ -27,6 +28,7 @@ APP_ROLES = {
     "Azure Service Bus Data Sender": "Microsoft.ServiceBus/namespaces/queues",  # the polls queue only
     "Key Vault Secrets User": "Microsoft.KeyVault/vaults",
     "Monitoring Metrics Publisher": "Microsoft.Insights/components",
+    "Microsoft Sentinel Responder": "Microsoft.OperationalInsights/workspaces",  # Sentinel write-back
 }
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -136,6 +138,8 @@ def test_the_app_identity_has_every_data_plane_role_it_needs_on_the_right_resour
 def test_the_rbac_identity_is_the_function_apps_identity():
     modules = parse(MAIN)["modules"]
     assert expr(body(modules["rbac"])["params"]["identityPrincipalId"]) == "identity.outputs.principalId"
+    # Sentinel write-back: the same identity, on the workspace named by RIPOSTE_SENTINEL_WORKSPACE_ID, when set.
+    assert expr(body(modules["sentinelRbac"])["params"]["identityPrincipalId"]) == "identity.outputs.principalId"
     app = body(modules["functionApp"])["params"]
     assert expr(app["identityId"]) == "identity.outputs.id"
     assert expr(app["identityClientId"]) == "identity.outputs.clientId"
