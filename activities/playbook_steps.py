@@ -63,14 +63,19 @@ async def close_run(request: FinishRequest) -> dict:
         return {"runId": run.id, "status": run.status.value, "failedSteps": [s.index for s in failed]}
     await run_records.remove_open(tables, run.id)
     log_events.run_finished(run)
-    await run_records.audit(tables, "playbook.execute", request.run.run_id, {
+    details = {
         "alertId": request.alert_id,
         "playbookId": request.run.playbook_id,
         "playbookVersion": request.run.playbook_version,
         "status": status.value,
         "steps": [{"index": s.index, "type": s.action_type, "status": s.status.value,
                    "result": s.result, "error": s.error.model_dump() if s.error else None} for s in steps],
-    })
+    }
+    if run.started_by is not None:  # started by hand: by whom, and on which entity when not on an alert
+        details["startedBy"] = run.started_by
+    if run.entity is not None:
+        details["entity"] = run.entity.model_dump(mode="json", by_alias=True, exclude_none=True)
+    await run_records.audit(tables, "playbook.execute", request.run.run_id, details)
     return {"runId": run.id, "status": status.value, "failedSteps": [s.index for s in failed]}
 
 

@@ -17,11 +17,14 @@ Method:
   playbooks; `naive_matching`: the same scan without decisions) run once over NAIVE_SAMPLE alerts.
 - Speed-up: naive percentile / index percentile, like for like (decisions vs decisions, bare vs bare).
 - Hostile title patterns: median RE2 search time over a 1,024-character title, via a compiled pattern.
-Figures depend on the machine; record them with its core count.
+- Subject conditions (trigger.userTypes / devicePlatforms): benchmarks/subject_figures.py (its docstring).
+Figures depend on the machine; record them with its core count. `--only subject` prints the subject figures
+alone; BENCH_* environment variables scale the world.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import random
@@ -32,6 +35,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from benchmarks import subject_figures
 from shared.matching import PlaybookIndex, naive_match, naive_matching
 from shared.matching.conditions import group_memberships
 from shared.matching.naive import playbook_conditions
@@ -45,6 +49,7 @@ TENANTS, GROUPS, GROUP_SIZE = 1_000, 50, 40
 PLAYBOOKS = int(os.environ.get("BENCH_PLAYBOOKS", "10000"))
 ALERTS = int(os.environ.get("BENCH_ALERTS", "2000"))
 NAIVE_SAMPLE = int(os.environ.get("BENCH_NAIVE_SAMPLE", "100"))
+SUBJECT_ALERTS = int(os.environ.get("BENCH_SUBJECT_ALERTS", "200"))  # through the sandbox's Graph
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 CATEGORIES = ["identity", "malware", "phishing", "exfiltration", "ransomware", "suspicious_activity",
@@ -159,12 +164,21 @@ def hostile_pattern_figures() -> None:
         print(f"  {source:<24} {statistics.median(runs):8.1f} us (first search {runs[0]:.1f} us)")
 
 
-def main() -> int:
-    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=["subject"], help="print only these figures")
+    args = parser.parse_args(argv)
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     rng = random.Random(SEED)
     tenants, groups, playbooks = make_world(rng)
     cold_alerts, warm_alerts = make_alerts(rng, tenants, ALERTS), make_alerts(rng, tenants, ALERTS)
     naive_alerts = warm_alerts[:NAIVE_SAMPLE]
+    if args.only == "subject":
+        gc.freeze()
+        subject_figures.cpu_figures(playbooks, groups, warm_alerts)
+        subject_figures.graph_request_figures(SUBJECT_ALERTS)
+        return 0
 
     builds = []
     for _ in range(3):
@@ -200,6 +214,8 @@ def main() -> int:
     print(f"  index.matching vs prepared scan:  p50 {prepared_p50 / bare_p50:.0f}x, p99 {prepared_p99 / bare_p99:.0f}x"
           " (what skipping playbooks alone buys)")
     hostile_pattern_figures()
+    subject_figures.cpu_figures(playbooks, groups, warm_alerts)
+    subject_figures.graph_request_figures(SUBJECT_ALERTS)
     return 0
 
 

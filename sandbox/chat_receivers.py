@@ -12,7 +12,7 @@ and a generic signed-webhook endpoint. Each keeps what it was sent, for inspecti
 The signed-webhook receiver checks `X-Riposte-Signature` = `sha256=` HMAC-SHA256 of
 `"<X-Riposte-Timestamp>.<body>"` with the receiver's key, the timestamp within 5 minutes, and counts
 repeats of an `X-Riposte-Delivery` id as duplicates. Faults, latency and the call log apply (see
-sandbox/psa.py `outside_call`). State is not per tenant; `POST /_sandbox/reset` empties it.
+sandbox/service_call.py `outside_call`). State is not per tenant; `POST /_sandbox/reset` empties it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .psa import outside_call
+from .service_call import json_or_none, outside_call
 from .state import utc_now_iso
 
 AREA = "receivers"
@@ -83,13 +82,6 @@ def _receivers(request: web.Request) -> ReceiverState:
     return request.app[STATE_KEY].services[AREA]
 
 
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 # --- Teams ---------------------------------------------------------------------------------------
 def _teams_problem(body: Any) -> str | None:
     if not isinstance(body, dict) or body.get("type") != "message":
@@ -112,7 +104,7 @@ async def _teams(request: web.Request, raw: bytes) -> web.Response:
     if not hmac.compare_digest(request.query.get("sig", "").encode(), TEAMS_SIG.encode()):
         return web.json_response({"error": {"code": "DirectApiAuthorizationRequired",
                                             "message": "The request must be authenticated."}}, status=401)
-    body = _json(raw)
+    body = json_or_none(raw)
     problem = _teams_problem(body)
     if problem:
         return web.json_response({"error": {"code": "InvalidRequestContent", "message": problem}}, status=400)
@@ -141,7 +133,7 @@ async def _slack(request: web.Request, raw: bytes) -> web.Response:
         return _slack_text(404, "no_service")
     if not hmac.compare_digest(info["token"].encode(), SLACK_TOKEN.encode()):
         return _slack_text(403, "invalid_token")
-    body = _json(raw)
+    body = json_or_none(raw)
     if not isinstance(body, dict):
         return _slack_text(400, "invalid_payload")
     if "blocks" in body and not _blocks_ok(body["blocks"]):
@@ -154,7 +146,7 @@ async def _slack(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/slack/services/{team}/{channel}/{token}")
 async def slack(request: web.Request) -> web.Response:
-    return await outside_call(request, _slack, lambda status, message: _slack_text(status, message))
+    return await outside_call(request, _slack, lambda err: _slack_text(err.status, err.message))
 
 
 # --- signed webhooks -----------------------------------------------------------------------------
@@ -186,7 +178,7 @@ async def _webhook(request: web.Request, raw: bytes) -> web.Response:
             w["deliveryId"] == delivery and w["verified"] for w in receivers.webhooks) if delivery else False
     receivers.keep("webhooks", {"name": name, "deliveryId": delivery, "verified": problem is None,
                                 "problem": problem, "duplicate": duplicate, "timestamp":
-                                request.headers.get("X-Riposte-Timestamp"), "body": _json(raw)})
+                                request.headers.get("X-Riposte-Timestamp"), "body": json_or_none(raw)})
     if problem is not None:
         return web.json_response({"error": problem}, status=401)
     return web.json_response({"received": True, "duplicate": duplicate})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .faults import FaultRuleSpec
 from .models import TenantSpec
 from .state import SandboxState
+
+Spec = TypeVar("Spec", bound=BaseModel)
 
 STATE_KEY = web.AppKey("sandbox_state", SandboxState)
 
@@ -38,6 +40,16 @@ async def control_body(request: web.Request) -> Any:
     except ValueError as exc:
         raise web.HTTPBadRequest(text=json.dumps({"error": f"invalid JSON: {exc}"}),
                                  content_type="application/json") from exc
+
+
+async def control_spec(request: web.Request, model: type[Spec], empty: Any = None) -> Spec:
+    """A control request's body validated as `model` (`empty` stands for a missing or empty body); 400
+    `{"error": ...}` naming the fields and reasons otherwise."""
+    body = await control_body(request)
+    try:
+        return model.model_validate(empty if empty is not None and not body else body)
+    except ValidationError as exc:
+        raise web.HTTPBadRequest(text=json.dumps({"error": str(exc)}), content_type="application/json") from exc
 
 
 def _state(request: web.Request) -> SandboxState:
@@ -107,10 +119,7 @@ async def list_outbox(request: web.Request) -> web.Response:
 
 @routes.post("/_sandbox/faults")
 async def add_fault(request: web.Request) -> web.Response:
-    try:
-        spec = FaultRuleSpec.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return _problem(400, str(exc))
+    spec = await control_spec(request, FaultRuleSpec)
     return _json(_state(request).faults.add(spec).to_json(), status=201)
 
 
@@ -133,10 +142,7 @@ async def delete_fault(request: web.Request) -> web.Response:
 
 @routes.post("/_sandbox/latency")
 async def set_latency(request: web.Request) -> web.Response:
-    try:
-        spec = LatencySpec.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return _problem(400, str(exc))
+    spec = await control_spec(request, LatencySpec)
     state = _state(request)
     with state.lock:
         state.latency_ms = spec.latencyMs

@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from .control_routes import STATE_KEY, control_body
+from .control_routes import STATE_KEY, control_spec
 from .errors import GraphError
 from .odata import BOOL, DATETIME, STRING, Collection, json_copy, page, parse_datetime
 from .rate_window import RateWindow
@@ -271,10 +271,7 @@ async def inspect_indicators(request: web.Request) -> web.Response:
 @web_routes.put("/_sandbox/defender/tenants/{tid}/indicators/rateLimit")
 async def set_rate_limit(request: web.Request) -> web.Response:
     state, indicators = _tenant(request)
-    try:
-        spec = RateLimit.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return web.json_response({"error": str(exc)}, status=400)
+    spec = await control_spec(request, RateLimit)
     with state.lock:
         if indicators is None:
             return web.json_response({"error": "unknown tenant"}, status=404)

@@ -29,28 +29,26 @@ Seed: each Windows and macOS device Intune manages is onboarded (its `aadDeviceI
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
-import math
 import re
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import defender_indicators
-from .control_routes import STATE_KEY, control_body
+from .control_routes import STATE_KEY, control_spec
 from .entra_devices import KIOSK_AAD_ID
 from .errors import GraphError
 from .graph_http import to_web_response
 from .intune import AREA as INTUNE
 from .odata import DATETIME, STRING, Collection, json_copy, page
 from .pipeline import ErrorShape, GraphPipeline
+from .rate_window import RateWindow
 from .routing import GraphRequest, GraphResponse, GraphRouter, GraphRouteTable, HandlerContext, split_path
 from .seed import CONTOSO_TENANT_ID
 from .state import SandboxState, Tenant, utc_now_iso
@@ -106,8 +104,7 @@ def _bad(code: str, message: str) -> GraphError:
 class DefenderTenant:
     machines: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"props", "sandbox"}
     actions: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> action, in creation order
-    rate_per_minute: int | None = DEFAULT_RATE_PER_MINUTE
-    recent: collections.deque[float] = field(default_factory=collections.deque)  # monotonic times of actions
+    rate: RateWindow = field(default_factory=lambda: RateWindow(per_minute=DEFAULT_RATE_PER_MINUTE))  # actions
 
 
 def machine_id_for(aad_device_id: str) -> str:
@@ -200,19 +197,6 @@ def settle(state: DefenderTenant) -> None:
             _apply(machine, action)
 
 
-def _throttle(state: DefenderTenant) -> None:
-    if state.rate_per_minute is None:
-        return
-    now = time.monotonic()
-    while state.recent and state.recent[0] <= now - 60:
-        state.recent.popleft()
-    if len(state.recent) >= state.rate_per_minute:
-        wait = max(1, math.ceil(state.recent[0] + 60 - now))
-        raise GraphError(429, "TooManyRequests", "Rate limit is exceeded. Try again later.",
-                         {"Retry-After": str(wait)})
-    state.recent.append(now)
-
-
 ActionBody = dict[str, Any]
 
 
@@ -259,7 +243,7 @@ def _create(ctx: HandlerContext, kind: str, scope: str | None = None,
                and a["type"] == kind and a["status"] in {"Pending", "InProgress"}]
     if pending:
         raise _bad("ActiveRequestAlreadyExists", "Action is already in progress")
-    _throttle(state)
+    state.rate.take()
     now = utc_now_iso()
     action = {"id": str(uuid.uuid4()), "type": kind, "title": TITLES[kind], "scope": scope,
               "requestor": ctx.request.app_id or "sandbox-app", "requestorComment": body["Comment"],
@@ -463,10 +447,7 @@ async def inspect_machine(request: web.Request) -> web.Response:
 @web_routes.post("/_sandbox/defender/tenants/{tid}/machines")
 async def onboard_machine(request: web.Request) -> web.Response:
     state, defender = _tenant(request)
-    try:
-        spec = MachineSpec.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return _problem(400, str(exc))
+    spec = await control_spec(request, MachineSpec)
     with state.lock:
         if defender is None:
             return _problem(404, "unknown tenant")
@@ -482,10 +463,7 @@ async def onboard_machine(request: web.Request) -> web.Response:
 @web_routes.patch("/_sandbox/defender/tenants/{tid}/machines/{machine}")
 async def steer_machine(request: web.Request) -> web.Response:
     state, defender = _tenant(request)
-    try:
-        spec = MachineControl.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return _problem(400, str(exc))
+    spec = await control_spec(request, MachineControl)
     with state.lock:
         machine = defender.machines.get(request.match_info["machine"].lower()) if defender else None
         if machine is None:
@@ -507,13 +485,9 @@ async def inspect_actions(request: web.Request) -> web.Response:
 @web_routes.put("/_sandbox/defender/tenants/{tid}/rateLimit")
 async def set_rate_limit(request: web.Request) -> web.Response:
     state, defender = _tenant(request)
-    try:
-        spec = RateLimit.model_validate(await control_body(request))
-    except ValidationError as exc:
-        return _problem(400, str(exc))
+    spec = await control_spec(request, RateLimit)
     with state.lock:
         if defender is None:
             return _problem(404, "unknown tenant")
-        defender.rate_per_minute = spec.perMinute
-        defender.recent.clear()
+        defender.rate.reset(spec.perMinute, None)
         return web.json_response({"perMinute": spec.perMinute})

@@ -23,25 +23,20 @@ Request and response shapes follow what Microsoft's ExchangeOnlineManagement mod
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import copy
 import json
 import re
-import time
 import uuid
 from typing import Any
 
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .errors import default_code, default_message
-from .pipeline import format_retry_after
-from .redaction import redacted_body
+from .errors import default_code
 from .seed import CONTOSO_TENANT_ID
+from .service_call import ServiceCall
 from .state import SandboxState, Tenant, UserRecord
-from .tokens import TokenClaims, TokenRejected
+from .tokens import TokenClaims, TokenRejected, parse_bearer
 
 AREA = "exchange_admin"
 EXCHANGE_AUDIENCES = frozenset({"https://outlook.office365.com", "https://outlook.office.com",
@@ -85,38 +80,11 @@ def _problem(status: int, code: str, message: str, detail: str | None = None,
 
 
 # --- authentication ------------------------------------------------------------------------------
-def _segment(segment: str) -> dict[str, Any]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode((segment + "=" * (-len(segment) % 4)).encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as exc:
-        raise TokenRejected("IDX14100: JWT is not well formed.") from exc
-    if not isinstance(value, dict):
-        raise TokenRejected("IDX14100: JWT is not well formed.")
-    return value
-
-
 def exchange_claims(authorization: str | None, now: float | None = None) -> TokenClaims:
-    """The unsigned sandbox token, checked for Exchange Online's audience (not Graph's)."""
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    """The unsigned sandbox token (sandbox/tokens.py), checked for Exchange Online's audience (not Graph's)."""
+    if not (authorization or "").strip():
         raise TokenRejected("The access token is missing.")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise TokenRejected("IDX14100: JWT is not well formed, there are no dots (.).")
-    header, payload = _segment(parts[0]), _segment(parts[1])
-    if header.get("alg") != "none" or parts[2]:
-        raise TokenRejected("Invalid signature: the sandbox accepts only unsigned tokens (alg none).")
-    if payload.get("aud") not in EXCHANGE_AUDIENCES:
-        raise TokenRejected(f"The audience claim value '{payload.get('aud')}' is invalid for Exchange Online.")
-    exp = payload.get("exp")
-    if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= (time.time() if now is None else now):
-        raise TokenRejected("The token has expired.")
-    tid = payload.get("tid")
-    if not isinstance(tid, str) or not tid:
-        raise TokenRejected("The token has no tenant (tid).")
-    appid = payload.get("appid")
-    return TokenClaims(tenant_id=tid.lower(), app_id=appid if isinstance(appid, str) else None, expires_at=float(exp))
+    return parse_bearer(authorization, now, audiences=EXCHANGE_AUDIENCES)
 
 
 def _unauthorized(reason: str) -> web.Response:
@@ -347,26 +315,16 @@ async def invoke_command(request: web.Request) -> web.Response:
     tenant = _tenant_of_path(state, request.match_info["tenant"])
     if rejection is None and (tenant is None or tenant.id != claims.tenant_id):
         rejection = "The tenant in the request URL is not the tenant of the token."
-    record = state.calls.begin(
-        method="POST", path=path, query=dict(request.query), tenant_id=claims.tenant_id if claims else None,
-        app_id=claims.app_id if claims else None, request_id=str(uuid.uuid4()), body=redacted_body(raw or None))
-    started = time.monotonic()
-    fault = None
+    call = ServiceCall.begin(state, "POST", path, dict(request.query), raw or None,
+                             tenant_id=claims.tenant_id if claims else None, app_id=claims.app_id if claims else None)
     if rejection is not None:
         response = _unauthorized(rejection)
+    elif (fault := await call.admit()) is not None:
+        response = _problem(fault.status, fault.code, fault.message, headers=fault.headers)
     else:
-        fault = state.faults.take("POST", path, claims.tenant_id)
-        delay_ms = (fault.latency_ms if fault else 0) + state.latency_ms
-        if delay_ms:
-            await asyncio.sleep(delay_ms / 1000)
-        if fault is not None and fault.status is not None:
-            headers = {"Retry-After": format_retry_after(fault.retry_after)} if fault.retry_after is not None else {}
-            response = _problem(fault.status, fault.code or default_code(fault.status),
-                                fault.message or default_message(fault.status), headers=headers)
-        else:
-            response = _dispatch(state, tenant, raw)
-    response.headers["request-id"] = record.request_id
-    state.calls.finish(record, response.status, (time.monotonic() - started) * 1000, fault.id if fault else None)
+        response = _dispatch(state, tenant, raw)
+    response.headers["request-id"] = call.record.request_id
+    call.finish(response.status)
     return response
 
 

@@ -16,15 +16,10 @@ bodies redacted, form bodies only as a size).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
-import json
 import secrets
 import threading
-import time
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,10 +27,9 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .errors import default_message
-from .pipeline import format_retry_after
-from .redaction import redacted_body
-from .state import SandboxState, utc_now_iso
+from .errors import GraphError
+from .service_call import json_or_none, outside_call
+from .state import utc_now_iso
 
 AREA = "psa"
 web_routes = web.RouteTableDef()
@@ -91,44 +85,6 @@ def _psa(request: web.Request) -> PsaState:
     return request.app[STATE_KEY].services[AREA]
 
 
-# --- shared by every non-Graph service of this area and the chat receivers -------------------------
-Handler = Callable[[web.Request, bytes], Awaitable[web.Response]]
-
-
-async def outside_call(request: web.Request, handler: Handler,
-                       fault_body: Callable[[int, str], web.Response] | None = None) -> web.Response:
-    """Call log, latency and fault rules for a non-Graph endpoint, then the handler."""
-    state: SandboxState = request.app[STATE_KEY]
-    raw = await request.read()
-    record = state.calls.begin(method=request.method, path=request.path, query=dict(request.query), tenant_id=None,
-                               app_id=None, request_id=str(uuid.uuid4()), body=redacted_body(raw or None))
-    started = time.monotonic()
-    fault = state.faults.take(request.method, request.path, None)
-    delay_ms = (fault.latency_ms if fault else 0) + state.latency_ms
-    if delay_ms:
-        await asyncio.sleep(delay_ms / 1000)
-    if fault is not None and fault.status is not None:
-        message = fault.message or default_message(fault.status)
-        response = (fault_body or _json_fault)(fault.status, message)
-        if fault.retry_after is not None:
-            response.headers["Retry-After"] = format_retry_after(fault.retry_after)
-    else:
-        response = await handler(request, raw)
-    state.calls.finish(record, response.status, (time.monotonic() - started) * 1000, fault.id if fault else None)
-    return response
-
-
-def _json_fault(status: int, message: str) -> web.Response:
-    return web.json_response({"error": "injected", "message": message}, status=status)
-
-
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _same(given: str | None, expected: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), expected.encode())
 
@@ -137,6 +93,10 @@ def _same(given: str | None, expected: str) -> bool:
 def _halo_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": "invalid_request" if status == 400 else "error", "error_description": message},
                              status=status)
+
+
+def _halo_fault(err: GraphError) -> web.Response:
+    return _halo_error(err.status, err.message)
 
 
 async def _halo_token(request: web.Request, raw: bytes) -> web.Response:
@@ -153,7 +113,7 @@ async def _halo_token(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/halopsa/auth/token")
 async def halo_token(request: web.Request) -> web.Response:
-    return await outside_call(request, _halo_token, _halo_error)
+    return await outside_call(request, _halo_token, _halo_fault)
 
 
 def _halo_ticket_problem(item: Any) -> str | None:
@@ -175,7 +135,7 @@ async def _halo_tickets(request: web.Request, raw: bytes) -> web.Response:
     token = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if token not in _psa(request).halo_tokens:
         return web.json_response({"error": "invalid_token"}, status=401)
-    body = _json(raw)
+    body = json_or_none(raw)
     if not isinstance(body, list) or not body:
         return _halo_error(400, "The request body must be an array of tickets.")
     problem = next((p for p in map(_halo_ticket_problem, body) if p), None)
@@ -190,7 +150,7 @@ async def _halo_tickets(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/halopsa/api/Tickets")
 async def halo_tickets(request: web.Request) -> web.Response:
-    return await outside_call(request, _halo_tickets, _halo_error)
+    return await outside_call(request, _halo_tickets, _halo_fault)
 
 
 # --- ConnectWise ---------------------------------------------------------------------------------
@@ -217,7 +177,7 @@ def _reference(body: dict[str, Any], key: str) -> Any:
 async def _cw_tickets(request: web.Request, raw: bytes) -> web.Response:
     if not _cw_authorized(request):
         return _cw_error(401, "Authentication failed (company+publicKey:privateKey and clientId are required).")
-    body = _json(raw)
+    body = json_or_none(raw)
     if not isinstance(body, dict):
         return _cw_error(400, "The request body must be a ticket object.")
     summary = body.get("summary")
@@ -243,7 +203,7 @@ async def _cw_tickets(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/connectwise/v4_6_release/apis/3.0/service/tickets")
 async def cw_tickets(request: web.Request) -> web.Response:
-    return await outside_call(request, _cw_tickets, lambda status, message: _cw_error(status, message))
+    return await outside_call(request, _cw_tickets, lambda err: _cw_error(err.status, err.message))
 
 
 # --- Autotask ------------------------------------------------------------------------------------
@@ -256,7 +216,7 @@ async def _at_tickets(request: web.Request, raw: bytes) -> web.Response:
     if not (_same(headers.get("ApiIntegrationCode"), AT_INTEGRATION_CODE)
             and _same(headers.get("UserName"), AT_USERNAME) and _same(headers.get("Secret"), AT_SECRET)):
         return web.Response(status=401)  # Autotask answers an empty 401
-    body = _json(raw)
+    body = json_or_none(raw)
     if not isinstance(body, dict):
         return _at_error(400, "The request body must be a Ticket entity.")
     for key in ("companyID", "title", "status", "priority"):
@@ -278,7 +238,7 @@ async def _at_tickets(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/autotask/ATServicesRest/V1.0/Tickets")
 async def at_tickets(request: web.Request) -> web.Response:
-    return await outside_call(request, _at_tickets, _at_error)
+    return await outside_call(request, _at_tickets, lambda err: _at_error(err.status, err.message))
 
 
 # --- inspection: /_sandbox/psa/... ---------------------------------------------------------------

@@ -15,7 +15,8 @@ exists. Data was not saved"), a stale `If-Match` header `412`; every change make
 Authenticated like ARM, apart from Graph: an unsigned sandbox token whose `aud` is
 `https://management.azure.com` (or `https://management.core.windows.net`), unexpired, with a `tid`; else
 `401`. Requests go to the call log (`/_sandbox/calls`, path as sent) and fault rules and latency apply to
-them (`pathRegex` such as `/Microsoft.SecurityInsights/`, `tenantId` null), through `psa.outside_call`.
+them (`pathRegex` such as `/Microsoft.SecurityInsights/`, `tenantId` null), through `service_call.outside_call`
+(a rule's `code` is the error's code, as for Graph).
 
 Workspaces are not per Graph tenant (an MSP's Sentinel may serve many): incidents live in the service state,
 keyed by their ARM id. Inspection and set-up under `/_sandbox/sentinel/...` (docs/sandbox.md).
@@ -34,8 +35,8 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .errors import default_code
-from .psa import outside_call
+from .errors import GraphError
+from .service_call import outside_call
 from .state import utc_now_iso
 from .tokens import TokenClaims, TokenRejected, parse_bearer
 
@@ -143,8 +144,8 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
-def _fault(status: int, message: str) -> web.Response:
-    return _error(status, default_code(status), message)
+def _fault(err: GraphError) -> web.Response:
+    return _error(err.status, err.code, err.message)
 
 
 def _claims(request: web.Request) -> TokenClaims | web.Response:

@@ -4,10 +4,9 @@ or off (DELETE); ``GET /_sandbox/tenants/{tid}/conditions`` shows what holds. Se
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from .control_routes import STATE_KEY
-from .security_alerts import control_body
+from .control_routes import STATE_KEY, control_spec
 from .tenant_conditions import CONSENT, THROTTLE, ConsentSpec, ThrottleSpec
 
 web_routes = web.RouteTableDef()
@@ -25,10 +24,7 @@ async def _switch_on(request: web.Request, kind: str) -> web.Response:
     tenant_id = _known_tenant(request)
     if tenant_id is None:
         return web.json_response({"error": "unknown tenant"}, status=404)
-    try:
-        spec = _SPECS[kind].model_validate(await control_body(request) or {})
-    except ValidationError as exc:
-        return web.json_response({"error": str(exc)}, status=400)
+    spec = await control_spec(request, _SPECS[kind], empty={})
     condition = request.app[STATE_KEY].conditions.set(tenant_id, kind, spec)  # type: ignore[arg-type]
     return web.json_response(condition.to_json(), status=201)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from shared import log_events, severity_escalation
+from shared.matching import subject
 from shared.matching.decision import ConditionOutcome, MatchDecision
 from shared.matching.snapshot import MatchingCache, MatchingSnapshot
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
@@ -19,6 +20,7 @@ from shared.run_request import RunRequest, pending_run
 from shared.store.alerts import alert_from_entity, new_alert_rows, run_rows
 from shared.store.async_tables import AsyncTables
 from shared.store.delivered_alerts import DeliveredAlerts, StoredAlert
+from shared.subject_lookup import SubjectLookup
 
 # A run not ended this long after it was stored may have lost its instance (a crash): a redelivery checks.
 REDRIVE_AFTER = timedelta(seconds=60)
@@ -65,10 +67,21 @@ def alert_context(alert: Alert) -> AlertContext:
     )
 
 
+def playbook_approvers(playbook: Playbook) -> list[str]:
+    """Every approver the playbook names, once each, in order: its approval steps', then its approval policy's."""
+    named = [a for action in playbook.actions if action.type == "approval" for a in action.approvers]
+    named += playbook.approval_policy.approvers if playbook.approval_policy else []
+    first: dict[str, str] = {}
+    for approver in named:
+        first.setdefault(approver.casefold(), approver)
+    return list(first.values())
+
+
 def run_request(alert: Alert, playbook: Playbook) -> RunRequest:
     return RunRequest(
         run=RunContext(run_id=run_id_for(alert.id, playbook.id), playbook_id=playbook.id,
-                       playbook_name=playbook.name, playbook_version=playbook.version),
+                       playbook_name=playbook.name, playbook_version=playbook.version,
+                       approvers=playbook_approvers(playbook)),
         alert=alert_context(alert),
         actions=[a.model_dump(mode="json", by_alias=True) for a in playbook.actions],
         simulated=playbook.mode is PlaybookMode.SIMULATE,
@@ -98,11 +111,36 @@ class Recorded:
     unlisted: list[dict] | None = None  # a new alert's rows, not yet in the alert and run lists (AlertRecorder.list)
 
 
+async def decide_subject(alert: Alert, decisions: list[MatchDecision], snapshot: MatchingSnapshot,
+                         lookup: SubjectLookup | None, *, as_matched: bool = True) -> list[MatchDecision]:
+    """The decisions with subject conditions (trigger.userTypes / devicePlatforms) evaluated, for the playbooks that
+    passed every other condition: facts the alert carries, else one Graph lookup for the alert, shared by the
+    playbooks (shared/subject_lookup.py; none without `lookup`: unknown). No playbook asking: nothing is read.
+    `as_matched`: the decisions are `snapshot.index.match(alert)` as returned (the index then finds the candidates
+    without a pass over every decision); False for a filtered list."""
+    index = snapshot.index
+    found = (index.subject_candidates(alert, decisions) if as_matched
+             else subject.candidates(decisions, index.subject_playbooks))
+    if not found:
+        return decisions
+    wanted = subject.needs_of(found)
+    facts = subject.carried(alert, wanted)
+    if lookup is not None:
+        facts = await lookup.complete(alert, facts, wanted)
+    refined = subject.refine(decisions, found, facts)
+    unknown, reasons = subject.unknowns(refined, found, facts)
+    if unknown:
+        log_events.alert_subject_unknown(alert.id, alert.tenant_id, unknown, reasons)
+    return refined
+
+
 class AlertRecorder:
-    def __init__(self, async_tables: AsyncTables, cache: MatchingCache, redrive_after: timedelta = REDRIVE_AFTER):
+    def __init__(self, async_tables: AsyncTables, cache: MatchingCache, redrive_after: timedelta = REDRIVE_AFTER,
+                 lookup: SubjectLookup | None = None):
         self.redrive_after = redrive_after  # the age from which a re-delivery checks a run that has not ended
         self._alerts = DeliveredAlerts(async_tables)
         self._cache = cache
+        self._lookup = lookup  # Graph reads for subject conditions (None: such conditions are unknown)
 
     async def receive(self, normalized: NormalizedAlert, endpoint_tenant: str | None = None,
                       now: datetime | None = None, finding_of: Playbook | None = None) -> Recorded:
@@ -134,6 +172,10 @@ class AlertRecorder:
             return await self._existing(alert, stored, now, snapshot, finding_of is None)
 
         decisions = snapshot.index.match(alert) if finding_of is None else [finding_decision(finding_of)]
+        if finding_of is None and snapshot.index.subject_playbooks and normalized.status is not AlertStatus.RESOLVED:
+            # Only when some playbook has a subject condition (most deployments: none, and nothing is paid); a
+            # resolved alert reads nothing.
+            decisions = await decide_subject(alert, decisions, snapshot, self._lookup)
         if normalized.status is AlertStatus.RESOLVED:
             # A resolved alert never fires playbooks: stored (if new) with its decisions, no runs.
             resolved = ConditionOutcome(name="status", passed=False, detail="the alert is resolved: it starts no runs")
@@ -194,7 +236,9 @@ class AlertRecorder:
         created (a racing delivery that created one starts it). A crash before the severity is written: the
         next delivery rises again, finds the runs and leaves them to the redrive."""
         escalated = known.model_copy(update={"severity": delivered.severity})
-        decisions = severity_escalation.opted_in(snapshot.index.match(escalated), snapshot.playbooks)
+        decisions = await decide_subject(
+            escalated, severity_escalation.opted_in(snapshot.index.match(escalated), snapshot.playbooks), snapshot,
+            self._lookup, as_matched=False)
         requests = []
         for run_id, playbook in severity_escalation.to_run(escalated, decisions, snapshot.playbooks,
                                                           {r.id for r in stored.runs}):

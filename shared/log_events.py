@@ -120,6 +120,14 @@ def alert_escalated(alert_id: str, tenant_id: str | None, before: str, after: st
           tenantId=tenant_id, before=before, after=after, playbookIds=matched, runIds=run_ids)
 
 
+def alert_subject_unknown(alert_id: str, tenant_id: str | None, playbook_ids: list[str], reasons: list[str]) -> None:
+    """Playbooks that passed every other condition did not match because the alert's user type or device platform
+    could not be known (shared/matching/subject.py); the alert's decisions record the same reasons."""
+    _emit(logging.WARNING, "alert.subjectUnknown", f"alert {alert_id}: {len(playbook_ids)} playbook(s) not matched, "
+          f"subject unknown: {'; '.join(reasons)}", alertId=alert_id, tenantId=tenant_id, playbookIds=playbook_ids,
+          reasons=reasons)
+
+
 def alert_refused(code: str, field: str | None, tenant_id: str | None, source: str | None = None,
                   record_id: str | None = None) -> None:
     """A delivery refused before anything of it was stored, or a polled record (`source`, `record_id`: Graph's id

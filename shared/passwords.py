@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
@@ -35,6 +35,9 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from shared.models.run import Run, StepResult, StepStatus
 from shared.secrets import MissingSecretError, load_key, new_key
 from shared.store.tables import Tables
+
+if TYPE_CHECKING:
+    from shared.store.async_tables import AsyncTables
 
 REVEAL_KEY_SECRET = "password-reveal-key"  # noqa: S105 (the secret's name, not its value)
 REVEALS_TABLE = "PasswordReveals"
@@ -160,10 +163,17 @@ def _b64(data: bytes) -> str:
 
 
 class RevealStore:
-    """Sealed passwords, one row per step: PartitionKey = run id, RowKey = the step's ticket."""
+    """Sealed passwords, one row per step: PartitionKey = run id, RowKey = the step's ticket.
 
-    def __init__(self, tables: Tables):
+    A step seals its passwords with `put_async`: with the process's async tables, one lean create from the event
+    loop (shared/store/table_requests.py: the same request as `put`'s, without the sync SDK's pipeline and a
+    worker thread); otherwise `put` on a worker thread."""
+
+    _async_tables: AsyncTables | None = None  # class default: a store built without them puts on a thread
+
+    def __init__(self, tables: Tables, async_tables: AsyncTables | None = None):
         self._tables = tables
+        self._async_tables = async_tables
 
     @property
     def _table(self):
@@ -176,6 +186,15 @@ class RevealStore:
 
     def put(self, run_id: str, ticket: str, tenant_id: str, sealed: Sealed, expires_at: datetime, users: int) -> None:
         self._table.create_entity(self._entity(run_id, ticket, tenant_id, sealed, expires_at, users))
+
+    async def put_async(self, run_id: str, ticket: str, tenant_id: str, sealed: Sealed, expires_at: datetime,
+                        users: int) -> None:
+        """`put` from the event loop: ResourceExistsError when the ticket's row exists, as `put`."""
+        if self._async_tables is None:
+            await asyncio.to_thread(self.put, run_id, ticket, tenant_id, sealed, expires_at, users)
+            return
+        table = await self._async_tables.lean(REVEALS_TABLE)
+        await table.create(self._entity(run_id, ticket, tenant_id, sealed, expires_at, users))
 
     def replace(self, run_id: str, ticket: str, tenant_id: str, sealed: Sealed, expires_at: datetime,
                 users: int) -> None:
@@ -277,8 +296,8 @@ class PendingPasswords:
         return seal(self._key, [self._entries[i][0] | {"password": self._entries[i][1]} for i in indexes], aad)
 
     async def _put(self) -> None:
-        await asyncio.to_thread(self._store.put, self.run_id, self.ticket, self.tenant_id,
-                                self._sealed(range(len(self._entries))), self.expires_at, len(self._entries))
+        await self._store.put_async(self.run_id, self.ticket, self.tenant_id,
+                                    self._sealed(range(len(self._entries))), self.expires_at, len(self._entries))
 
     async def record(self, done: Sequence[int]) -> dict[str, Any] | None:
         """After the writes: keep in the store only the passwords Graph accepted (by index), forget the

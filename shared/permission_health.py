@@ -2,7 +2,8 @@
 
 What is needed: the application permissions of the tenant's pulled sources that are on (shared/sources/catalog.py)
 and of the primitives the playbooks scoped to it use (shared/primitives/catalog.py; notify_email acts in the
-home tenant and is left out). What is known about a grant comes from the pollers: each source reads with one
+home tenant and is left out), and of their trigger conditions on user type and device platform. What is known
+about a grant comes from the pollers: each source reads with one
 permission, so a source whose last poll was refused with 401/403 (`consent_revoked`) says its permission is
 missing or revoked, and one whose last poll succeeded says it is granted. A primitive's permission is known
 only when a source uses it too; otherwise it is "not checked" (Riposte never probes a tenant's consent).
@@ -18,6 +19,7 @@ from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.permissions_doc import HOME_TENANT_PRIMITIVES
 from shared.sources.catalog import SOURCES, SourceName
 from shared.sources.models import SourcesConfig, SourceState
+from shared.subject_lookup import PERMISSIONS as SUBJECT_PERMISSIONS
 
 
 class Grant(StrEnum):
@@ -79,5 +81,10 @@ def permission_health(tenant_id: str, group_ids: set[str], config: SourcesConfig
                 continue
             for permission in spec.graph_permissions:
                 need(permission, f"playbook {playbook.name} ({spec.name})")
+        # Trigger conditions read at intake when the alert does not say (shared/subject_lookup.py).
+        for condition, value in (("userTypes", playbook.trigger.user_types),
+                                 ("devicePlatforms", playbook.trigger.device_platforms)):
+            for permission in SUBJECT_PERMISSIONS[condition] if value is not None else ():
+                need(permission, f"playbook {playbook.name} (trigger.{condition})")
     order = {Grant.REFUSED: 0, Grant.UNCHECKED: 1, Grant.GRANTED: 2}
     return sorted(found.values(), key=lambda h: (order[h.grant], h.permission))

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from shared.api_model import CamelModel
+from shared.models.entity import EntityTarget
 from shared.models.run import Run, RunStatus
 from shared.primitives.context import AlertContext, RunContext
 
@@ -20,12 +21,14 @@ class RunRequest(CamelModel):
     approval_policy: dict[str, Any] | None = None  # the playbook's ApprovalPolicy, as saved
 
 
-def pending_run(request: RunRequest, created_at: datetime, started_by: str | None = None) -> Run:
-    """The run's record before its orchestration starts (intake's matched runs and runs started by hand)."""
+def pending_run(request: RunRequest, created_at: datetime, started_by: str | None = None,
+                entity: EntityTarget | None = None) -> Run:
+    """The run's record before its orchestration starts (intake's matched runs and runs started by hand, on an
+    alert or on an entity)."""
     return Run(id=request.run.run_id, alert_id=request.alert.id, playbook_id=request.run.playbook_id,
                playbook_name=request.run.playbook_name, playbook_version=request.run.playbook_version,
                tenant_id=request.alert.tenant_id, status=RunStatus.PENDING, created_at=created_at,
-               step_count=len(request.actions), started_by=started_by, simulated=request.simulated)
+               step_count=len(request.actions), started_by=started_by, simulated=request.simulated, entity=entity)
 
 
 class StepRequest(CamelModel):

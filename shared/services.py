@@ -11,6 +11,7 @@ from shared.approvals.store import ApprovalStore
 from shared.arm import ArmAccess
 from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
+from shared.graph.settings import GraphSettings, load_graph_settings
 from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
 from shared.passwords import RevealStore
@@ -26,6 +27,7 @@ from shared.store.playbooks import PlaybookStore
 from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
 from shared.store.tables import Tables
+from shared.subject_lookup import SubjectLookup
 
 
 @lru_cache(maxsize=1)
@@ -44,6 +46,12 @@ def async_tables() -> AsyncTables:
 def matching_cache() -> MatchingCache:
     """The playbook index and tenant lookups, one per process: alert delivery and the console's simulation."""
     return MatchingCache(tables(), async_tables())
+
+
+@lru_cache(maxsize=1)
+def subject_lookup() -> SubjectLookup:
+    """Graph reads for subject conditions (trigger.userTypes / devicePlatforms), with the process's short cache."""
+    return SubjectLookup(graph_factory())
 
 
 @lru_cache(maxsize=1)
@@ -84,7 +92,7 @@ def audit() -> AuditLog:
 
 def reveal_store() -> RevealStore:
     """The password vault: temporary passwords sealed for their one reveal (shared/passwords.py)."""
-    return RevealStore(tables())
+    return RevealStore(tables(), async_tables())
 
 
 def approvals() -> ApprovalStore:
@@ -103,7 +111,18 @@ def playbook_edit_deps() -> playbook_edits.Deps:
 
 
 def graph_factory() -> GraphClientFactory:
-    return GraphClientFactory()
+    """The process's Graph client factory (one per Graph settings, read from the environment as before).
+
+    One, not one per call: the factory keeps, per event loop, the shared HTTP client and connection pools and
+    each tenant's credential with its token cache. A new factory per step built all of that again (an httpx
+    client, 32 pools, new connections) and, in Azure, a new managed-identity assertion and a new Entra ID token
+    for every step of every run (docs/benchmarks.md, "third pass")."""
+    return _graph_factory(load_graph_settings())
+
+
+@lru_cache(maxsize=4)
+def _graph_factory(settings: GraphSettings) -> GraphClientFactory:
+    return GraphClientFactory(settings)
 
 
 @lru_cache(maxsize=1)

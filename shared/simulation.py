@@ -13,6 +13,7 @@ from shared.flow.describe import describe_action, describe_flow
 from shared.matching.decision import MatchDecision
 from shared.matching.index import PlaybookIndex
 from shared.matching.snapshot import MatchingSnapshot
+from shared.matching.subject import decide_offline
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook
 from shared.primitives.context import RunContext, StepContext, StepDependencies
@@ -39,7 +40,10 @@ class Simulation(CamelModel):
 def simulate(playbook: Playbook, alert: Alert, snapshot: MatchingSnapshot, deps: StepDependencies) -> Simulation:
     # The playbook as it is now, even if disabled: simulation is how an author checks it before enabling.
     index = PlaybookIndex.build([playbook.model_copy(update={"enabled": True})], snapshot.groups)
-    decision = next((d for d in index.match(alert) if d.playbook_id == playbook.id), None)
+    decisions = decide_offline(index.match(alert), alert, index.subject_playbooks,
+                               why="a simulation reads nothing from Graph; intake reads the user's type and the "
+                                   "device's platform when the alert arrives")
+    decision = next((d for d in decisions if d.playbook_id == playbook.id), None)
     ctx = StepContext(alert_context(alert), RunContext(run_id="simulation", playbook_id=playbook.id,
                                                        playbook_name=playbook.name,
                                                        playbook_version=playbook.version), deps)

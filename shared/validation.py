@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from shared.models.entity import ENTITY_TYPES
 from shared.schemas.flow import FLOW_ACTIONS
 from shared.schemas.primitives import PRIMITIVE_PARAMS
 
@@ -12,10 +13,11 @@ _SCOPE_TAGS = {"all", "tenant", "group"}
 
 def _is_union_tag(part: str, previous: int | str | None) -> bool:
     """Pydantic puts a discriminated union's tag right after the union's position: an action's type
-    after its list index, a scope's type after `tenantScope`. Elsewhere the same word is a field name."""
+    after its list index, a scope's type after `tenantScope`, an entity's after `entity`. Elsewhere the same word
+    is a field name."""
     if isinstance(previous, int):
         return part in PRIMITIVE_PARAMS or part in FLOW_ACTIONS
-    return previous == "tenantScope" and part in _SCOPE_TAGS
+    return (previous == "tenantScope" and part in _SCOPE_TAGS) or (previous == "entity" and part in ENTITY_TYPES)
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:

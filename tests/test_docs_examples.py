@@ -4,10 +4,10 @@ print: the status and headers shown, every JSON key shown, and the states shown 
 So the docs cannot drift from the API again (issue 17).
 
 Placeholders are what an earlier example printed: `<instanceId>` the self-test's id, `<alertId>` and `<runId>`
-the last alert's (the run of the last playbook created), `<id>` that playbook, `<approvalId>` the gate a run
-waits on. A read (a GET) is repeated until it prints what the docs say, for at most READ_PATIENCE seconds:
-runs finish, pollers poll. The one step done in a browser (an approver clicks Approve on their link) is done
-here as the browser would.
+the last alert's (the run of the last playbook created; or the last run on an entity and its alert), `<id>` that
+playbook, `<approvalId>` the gate a run waits on. A read (a GET) is repeated until it prints what the docs say, for
+at most READ_PATIENCE seconds: runs finish, pollers poll. The one step done in a browser (an approver clicks
+Approve on their link) is done here as the browser would.
 """
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ class Reader:
             mine = [r for r in runs if self.playbook_id and r.endswith(self.playbook_id)]
             if mine or runs:
                 self.values["runId"] = (mine or runs)[0]
+        if "entity" in body and "runId" in body:  # a run on an entity: its run and the alert that records it
+            self.values["runId"], self.values["alertId"] = body["runId"], body["alertId"]
         if isinstance(body.get("waiting"), dict) and body["waiting"].get("approvalId"):
             self.values["approvalId"] = body["waiting"]["approvalId"]
 

@@ -100,8 +100,8 @@ class Delivery:
 def delivery() -> Delivery:
     """The process's Delivery, from the composition root (shared/services.py)."""
     # The matching cache is the process's own, shared with the console's simulation.
-    return Delivery(AlertRecorder(services.async_tables(), services.matching_cache()), services.tables(),
-                    services.audit())
+    return Delivery(AlertRecorder(services.async_tables(), services.matching_cache(),
+                                  lookup=services.subject_lookup()), services.tables(), services.audit())
 
 
 # Event Grid and Service Bus senders are authenticated by Azure roles on our own topic and queue, not per

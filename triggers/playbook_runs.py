@@ -1,7 +1,8 @@
-"""Trying a playbook on an alert: simulate it (nothing is done) or execute it by hand.
+"""Trying a playbook on an alert or an entity: simulate it (nothing is done) or execute it by hand.
 
-POST /api/playbooks/{id}/simulate  {"alertId": ...} or {"alert": <an alert payload>}  (read)
-POST /api/playbooks/{id}/execute   {"alertId": ...}                                   (SECURITY_MANAGE)
+POST /api/playbooks/{id}/simulate  {"alertId": ...}, {"alert": <an alert payload>}
+                                   or {"entity": {...}, "tenantId": ...}                (read)
+POST /api/playbooks/{id}/execute   {"alertId": ...} or {"entity": {...}, "tenantId": ...} (SECURITY_MANAGE)
 POST /api/playbooks/{id}/execute   {} on a scheduled playbook: evaluate its population now
 
 The handler bodies (`handle_*`) also answer the automation paths (triggers/automation.py).
@@ -16,11 +17,15 @@ import azure.functions as func
 from shared import services
 from shared.alert_payloads import PayloadError, normalize_payload
 from shared.alert_recording import make_alert
-from shared.auth import Permission
+from shared.auth import Permission, Principal
+from shared.entity_runs import check_tenant, entity_alert, parse_request, start_entity_run
 from shared.ids import checked_id
 from shared.manual_runs import start_manual_run
 from shared.models.alert import Alert
+from shared.models.playbook import Playbook
+from shared.models.run import Run
 from shared.simulation import simulate
+from shared.store.delivered_alerts import DeliveredAlerts
 from shared.store.open_runs import OpenRuns
 from triggers.alert_delivery import RUN_ORCHESTRATOR, delivery
 from triggers.api import ApiError, body_of, path_id, respond, respond_async
@@ -30,10 +35,23 @@ from triggers.schedules import evaluate_now
 bp = df.Blueprint()
 
 
-def _alert_for(body: object) -> Alert:
-    """The stored alert named by `alertId`, or the alert a posted payload would become (not stored)."""
-    if not isinstance(body, dict) or ("alertId" in body) == ("alert" in body):
-        raise ApiError(400, "invalid_request", "Send either alertId (a stored alert) or alert (an alert payload).")
+_SIMULATED_ON = ("alertId", "alert", "entity")
+
+
+def _alert_for(body: object, playbook: Playbook, who: Principal) -> Alert:
+    """The stored alert named by `alertId`, the alert a posted payload would become, or the alert a run on the
+    entity would record (neither stored)."""
+    if not isinstance(body, dict) or sum(k in body for k in _SIMULATED_ON) != 1:
+        raise ApiError(400, "invalid_request", "Send one of alertId (a stored alert), alert (an alert payload) or "
+                       "entity (with tenantId).", field="entity" if isinstance(body, dict) and "entity" in body
+                       else None)
+    if "tenantId" in body and "entity" not in body:
+        raise ApiError(400, "invalid_request", "tenantId goes with entity: an alert has its own tenant.",
+                       field="tenantId")
+    if "entity" in body:
+        request = parse_request(body)
+        check_tenant(services.directory(), playbook, request.tenant_id)
+        return entity_alert(request, playbook, who.name, datetime.now(UTC))
     if "alertId" in body:
         return services.alerts().get(checked_id(body["alertId"], "alertId"))
     try:
@@ -48,7 +66,7 @@ def _alert_for(body: object) -> Alert:
 def handle_simulate(req: func.HttpRequest) -> func.HttpResponse:
     def run(who):
         playbook = services.playbooks().get(path_id(req))
-        alert = _alert_for(body_of(req))
+        alert = _alert_for(body_of(req), playbook, who)
         result = simulate(playbook, alert, delivery().recorder.snapshot(), services.step_dependencies())
         return json_response(result)
 
@@ -71,28 +89,44 @@ async def _evaluate_population(playbook, client: df.DurableOrchestrationClient, 
     return json_response(result, status_code=202)
 
 
+def _started(run: Run) -> func.HttpResponse:
+    body = {"runId": run.id, "startedBy": run.started_by}
+    if run.entity is not None:
+        body |= {"alertId": run.alert_id, "entity": run.entity.model_dump(mode="json", by_alias=True)}
+    return json_response(body, status_code=202, headers={"Location": f"/api/runs/{run.id}"})
+
+
 async def handle_execute(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Run the playbook's current version on a stored alert now, whatever its trigger says."""
+    """Run the playbook's current version now, whatever its trigger says, on a stored alert or on an entity."""
     async def execute(who):
         body = body_of(req, allow_empty=True)
         body = {} if body is None else body
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_request", "The body must be a JSON object.")
+        if "alertId" in body and "entity" in body:
+            raise ApiError(400, "invalid_request", "Send either alertId (a stored alert) or entity (with tenantId), "
+                           "not both.", field="entity")
+        if "tenantId" in body and "entity" not in body:
+            raise ApiError(400, "invalid_request", "tenantId goes with entity: an alert has its own tenant.",
+                           field="tenantId")
         playbook = await asyncio.to_thread(services.playbooks().get, path_id(req))
-        if "alertId" not in body and playbook.trigger.scheduled:
-            return await _evaluate_population(playbook, client, who.name)
-        if not isinstance(body.get("alertId"), str):
-            raise ApiError(400, "invalid_request", "alertId (a stored alert's id) is required: this playbook is "
-                           "triggered by alerts, not by a schedule.", field="alertId")
-        alert = await asyncio.to_thread(services.alerts().get, checked_id(body["alertId"], "alertId"))
 
         async def start(run_id: str, request: dict) -> None:
             await client.start_new(RUN_ORCHESTRATOR, instance_id=run_id, client_input=request)
 
+        if "entity" in body:
+            run = await start_entity_run(parse_request(body), playbook, who.name, directory=services.directory(),
+                                         delivered=DeliveredAlerts(services.async_tables()), start=start)
+            return _started(run)
+        if "alertId" not in body and playbook.trigger.scheduled:
+            return await _evaluate_population(playbook, client, who.name)
+        if not isinstance(body.get("alertId"), str):
+            raise ApiError(400, "invalid_request", "alertId (a stored alert's id) or entity (with tenantId) is "
+                           "required: this playbook is triggered by alerts, not by a schedule.", field="alertId")
+        alert = await asyncio.to_thread(services.alerts().get, checked_id(body["alertId"], "alertId"))
         run = await start_manual_run(alert, playbook, who.name, open_runs=OpenRuns(services.tables()),
                                      alerts=services.alerts(), start=start)
-        return json_response({"runId": run.id, "startedBy": who.name}, status_code=202,
-                             headers={"Location": f"/api/runs/{run.id}"})
+        return _started(run)
 
     return await respond_async(req, Permission.RUN, execute)
 

@@ -11,14 +11,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.models.playbook import Playbook
+from shared.models.subject import DevicePlatform, UserType
 
 # A validation path -> the form field that edits it; every other path is in the JSON document.
 STRUCTURED = {"name": "name", "description": "description", "trigger.category": "category",
               "trigger.minSeverity": "minSeverity", "trigger.titleRegex": "titleRegex",
+              "trigger.reevaluateOnSeverityIncrease": "reevaluateOnSeverityIncrease",
+              "trigger.userTypes": "userTypes", "trigger.devicePlatforms": "devicePlatforms",
               "acknowledgeBroadTrigger": "acknowledgeBroadTrigger"}
 DOCUMENT = "document"
 DOCUMENT_KEYS = ("trigger", "actions", "approvalPolicy")
-_TRIGGER_FIELDS = ("category", "minSeverity", "titleRegex")
+_TRIGGER_FIELDS = ("category", "minSeverity", "titleRegex", "reevaluateOnSeverityIncrease", "userTypes",
+                   "devicePlatforms")
+# One checkbox per value (a form keeps one value per name): "userType-admin", "devicePlatform-macOS", ...
+USER_TYPE_BOXES = {f"userType-{t.value}": t.value for t in UserType}
+PLATFORM_BOXES = {f"devicePlatform-{p.value}": p.value for p in DevicePlatform}
+_CHECKBOXES = ("reevaluateOnSeverityIncrease", *USER_TYPE_BOXES, *PLATFORM_BOXES)
 _LAST_PART = re.compile(r"(\.[^.\[\]]+|\[\d+\])$")
 
 
@@ -83,15 +91,18 @@ def document_of(playbook: Playbook) -> dict[str, Any]:
 def values_of(playbook: Playbook) -> dict[str, str]:
     """The editor's fields for a stored playbook."""
     trigger = playbook.trigger
+    ticked = {str(v) for v in (trigger.user_types or []) + (trigger.device_platforms or [])}
+    boxes = {name: "on" if value in ticked else "" for name, value in (USER_TYPE_BOXES | PLATFORM_BOXES).items()}
     return {"name": playbook.name, "description": playbook.description, "category": trigger.category or "",
             "minSeverity": trigger.min_severity.value, "titleRegex": trigger.title_regex or "",
+            "reevaluateOnSeverityIncrease": "on" if trigger.reevaluate_on_severity_increase else "", **boxes,
             "acknowledgeBroadTrigger": "on" if playbook.acknowledge_broad_trigger else "",
             DOCUMENT: pretty_with_lines(document_of(playbook))[0], "etag": f'"v{playbook.version}"'}
 
 
 def read_form(form: Mapping[str, str]) -> tuple[dict[str, Any] | None, EditorState]:
     """The PATCH body the form says (None when the document is not a JSON object), and the editor's state."""
-    values = {name: form.get(name, "") for name in (*STRUCTURED.values(), DOCUMENT, "etag")}
+    values = {name: form.get(name, "") for name in (*STRUCTURED.values(), *_CHECKBOXES, DOCUMENT, "etag")}
     state = EditorState(values)
     try:
         document = json.loads(values[DOCUMENT])
@@ -113,11 +124,19 @@ def read_form(form: Mapping[str, str]) -> tuple[dict[str, Any] | None, EditorSta
     if isinstance(trigger, dict):
         trigger = trigger | {"category": values["category"].strip() or None,
                              "minSeverity": values["minSeverity"] or "informational",
-                             "titleRegex": values["titleRegex"] or None}
+                             "titleRegex": values["titleRegex"] or None,
+                             "reevaluateOnSeverityIncrease": values["reevaluateOnSeverityIncrease"] == "on",
+                             "userTypes": _ticked(values, USER_TYPE_BOXES),
+                             "devicePlatforms": _ticked(values, PLATFORM_BOXES)}
     body = {"name": values["name"], "description": values["description"], "trigger": trigger,
             "actions": document.get("actions"), "approvalPolicy": document.get("approvalPolicy"),
             "acknowledgeBroadTrigger": values["acknowledgeBroadTrigger"] == "on"}
     return body, state
+
+
+def _ticked(values: Mapping[str, str], boxes: Mapping[str, str]) -> list[str] | None:
+    """The values of the ticked boxes; None (any) when none is ticked."""
+    return [value for name, value in boxes.items() if values.get(name) == "on"] or None
 
 
 def add_problems(state: EditorState, problems: list[tuple[str, str]], in_document: bool = False) -> None:

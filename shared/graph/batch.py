@@ -29,6 +29,7 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_adapter import RequestAdapter
 from kiota_abstractions.request_information import RequestInformation
 
+from shared.graph import direct
 from shared.graph.errors import error_map
 
 MAX_BATCH_REQUESTS = 20
@@ -157,8 +158,12 @@ async def _post(adapter: RequestAdapter, steps: Sequence[BatchStep]) -> dict[str
     info.headers.try_add("Content-Type", JSON)
     info.headers.try_add("Accept", JSON)
     info.content = json.dumps(batch_payload(steps)).encode()
-    # "bytes" hands back the raw body; a failed outer request raises ODataError like any SDK call.
-    raw = await adapter.send_primitive_async(info, "bytes", error_map())
+    # The raw body back; a failed outer request raises ODataError like any SDK call. Through the adapter's own
+    # parts, without its per-call layer (shared/graph/direct.py), when it is the SDK's httpx adapter.
+    if direct.usable(adapter):
+        raw = await direct.send_bytes(adapter, direct.pinned(info, adapter))
+    else:
+        raw = await adapter.send_primitive_async(info, "bytes", error_map())
     document = json.loads(raw or b"{}")
     responses = document.get("responses") if isinstance(document, dict) else None
     if not isinstance(responses, list):

@@ -4,8 +4,9 @@ small typed model of the fields the caller uses.
 msgraph-sdk parses a response through each model's `get_field_deserializers`, and `Entity`'s runs about
 2,400 import statements per call: parsing one User costs ~10 ms of CPU, three message rules ~31 ms, on the
 event loop that every other run shares (docs/benchmarks.md, "Graph reads"). Reading JSON costs
-microseconds. The request is the SDK's (URL, query options, the tenant's authentication, retries);
-errors still raise the SDK's `ODataError`.
+microseconds. The request is the SDK's (URL, query options, the tenant's authentication, retries), sent
+through the adapter's own parts without its per-call layer (shared/graph/direct.py); errors still raise
+the SDK's `ODataError`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from kiota_abstractions.request_information import RequestInformation
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.graph import direct
 from shared.graph.errors import error_map
 
 if TYPE_CHECKING:
@@ -52,7 +54,11 @@ class GraphUser(GraphModel):
 
 async def get_json(graph: GraphServiceClient, request: RequestInformation) -> dict[str, Any]:
     """The response body of a GET as a JSON object ({} for an empty body); ODataError as Graph answered."""
-    body = await graph.request_adapter.send_primitive_async(request, "bytes", error_map())
+    adapter = graph.request_adapter
+    if direct.usable(adapter):  # the adapter's own parts, without its per-call layer (direct.py)
+        body = await direct.send_bytes(adapter, direct.pinned(request, adapter))
+    else:
+        body = await adapter.send_primitive_async(request, "bytes", error_map())
     document = json.loads(body) if body else {}
     if not isinstance(document, dict):
         raise ValueError(f"Graph answered {request.url_template} with JSON that is not an object")

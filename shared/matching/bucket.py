@@ -121,6 +121,9 @@ class ScopeBucket:
 
     def __init__(self, entries: Iterable[Entry]) -> None:
         self.entries = tuple(sorted(entries, key=Entry.sort_key))
+        # Positions of the entries with a subject condition (shared/matching/subject.py): usually none.
+        self.subject_positions = tuple(position for position, entry in enumerate(self.entries)
+                                       if entry.playbook.trigger.subject_conditions)
         positions_by_category: dict[str | None, list[int]] = {}
         for position, entry in enumerate(self.entries):
             positions_by_category.setdefault(entry.category, []).append(position)

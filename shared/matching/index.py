@@ -36,6 +36,7 @@ class PlaybookIndex:
         by_group: Mapping[str, ScopeBucket],
         groups_of_tenant: Mapping[str, tuple[str, ...]],
         unmatchable: Mapping[str, str],
+        subject_playbooks: Mapping[str, Playbook] | None = None,
     ) -> None:
         self._all_tenants = all_tenants
         self._by_tenant = by_tenant
@@ -43,6 +44,9 @@ class PlaybookIndex:
         self._groups_of_tenant = groups_of_tenant
         # Playbook id -> why it can never match (unknown group, pattern that does not compile).
         self.unmatchable = unmatchable
+        # Playbook id -> the playbooks with a userTypes / devicePlatforms condition, decided after the index's
+        # conditions on facts intake reads (shared/matching/subject.py). Empty for most deployments.
+        self.subject_playbooks: Mapping[str, Playbook] = subject_playbooks or {}
 
     @classmethod
     def build(cls, playbooks: Iterable[Playbook], groups: Iterable[TenantGroup]) -> PlaybookIndex:
@@ -52,6 +56,7 @@ class PlaybookIndex:
         by_tenant: dict[str, list[Entry]] = defaultdict(list)
         by_group: dict[str, list[Entry]] = defaultdict(list)
         unmatchable: dict[str, str] = {}
+        subject: dict[str, Playbook] = {}
         for playbook in playbooks:
             if not playbook.enabled or playbook.trigger.scheduled:
                 continue  # never considered, so no decision either (a schedule runs on its own findings only)
@@ -63,6 +68,8 @@ class PlaybookIndex:
             if pattern is not None and pattern.error is not None:
                 unmatchable[playbook.id] = f"title pattern does not compile: {pattern.error}"
             entry = Entry(playbook, conditions_for(playbook, scope, pattern))
+            if playbook.trigger.subject_conditions:
+                subject[playbook.id] = playbook
             if scope.kind == "all":
                 all_tenants.append(entry)
             elif scope.kind == "tenant":
@@ -85,6 +92,7 @@ class PlaybookIndex:
             {group_id: ScopeBucket(entries) for group_id, entries in by_group.items()},
             {tenant_id: tuple(group_ids) for tenant_id, group_ids in groups_of_tenant.items()},
             unmatchable,
+            subject,
         )
 
     @property
@@ -111,8 +119,23 @@ class PlaybookIndex:
             decisions.extend(bucket.decide(alert))
         return decisions
 
+    def subject_candidates(self, alert: Alert, decisions: list[MatchDecision]) -> list[tuple[int, Playbook]]:
+        """`subject.candidates` for the decisions `match(alert)` returned, found through the buckets' subject
+        entries rather than a pass over every decision: (position, playbook) of each matched one."""
+        if not self.subject_playbooks:
+            return []
+        found = []
+        offset = 0
+        for bucket in self._buckets_for(alert):
+            for position in bucket.subject_positions:
+                if decisions[offset + position].matched:
+                    found.append((offset + position, bucket.entries[position].playbook))
+            offset += len(bucket)
+        return found
+
     def matching(self, alert: Alert) -> list[Playbook]:
-        """Just the matched playbooks, by id; cheaper than `match` (no decisions are built)."""
+        """Just the matched playbooks on the index's conditions, by id; cheaper than `match` (no decisions are
+        built). Subject conditions (userTypes, devicePlatforms) are not decided here: intake decides them."""
         entries = [entry for bucket in self._buckets_for(alert) for entry in bucket.eligible(alert)]
         matched = [entry for entry in entries if not entry.has_title_pattern or entry.title.check(alert)[0]]
         return [entry.playbook for entry in sorted(matched, key=Entry.sort_key)]

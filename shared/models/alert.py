@@ -13,6 +13,7 @@ from pydantic import Field
 
 from shared.api_model import CamelModel
 from shared.models.severity import Severity
+from shared.models.subject import DevicePlatform, UserType
 from shared.models.tenant import Guid
 
 __all__ = ["Severity"]  # the scale has its own module; alerts are where most readers look for it
@@ -39,6 +40,9 @@ class AlertSource(StrEnum):
     # never a posted payload either.
     ENTRA_RISKY_USER = "entraRiskyUser"
     INTUNE_COMPLIANCE = "intuneCompliance"
+    # The record of a run started by hand on an entity (a user, a device, an IP: shared/entity_runs.py); never a
+    # posted payload.
+    ENTITY = "entity"
 
 
 class AlertStatus(StrEnum):
@@ -58,16 +62,24 @@ class Attribution(StrEnum):
     UNATTRIBUTED = "unattributed"
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class UserEntity(CamelModel):
     id: str | None = None  # Entra object id
     upn: str | None = None
     display_name: str | None = None
+    # admin / guest / member when the source states it (trigger.userTypes; no Microsoft payload does: then it is
+    # read from Graph). Left out of the JSON when unknown, so entities read as before the field.
+    user_type: UserType | None = Field(default=None, exclude_if=_absent)
 
 
 class DeviceEntity(CamelModel):
     id: str | None = None  # the source's device id (e.g. Defender's mdeDeviceId)
     name: str | None = None
     azure_ad_device_id: str | None = None
+    platform: DevicePlatform | None = Field(default=None, exclude_if=_absent)  # when the source says
 
 
 class AlertEntities(CamelModel):

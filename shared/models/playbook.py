@@ -11,6 +11,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, field_validator, mode
 from shared.api_model import CamelModel
 from shared.expressions import compile_expression
 from shared.models.alert import Severity, normalize_category
+from shared.models.subject import DevicePlatform, UserType, parse_platform
 from shared.models.tenant import GroupId, Guid
 from shared.patterns import Re2Pattern
 from shared.schedules.models import Population, ScheduleSpec
@@ -61,6 +62,29 @@ class Trigger(CamelModel):
     # playbook runs if it matches now (once per severity level; shared/severity_escalation.py). False (the
     # default): only new alerts start runs.
     reevaluate_on_severity_increase: bool = False
+    # Conditions on whom and what the alert is about (shared/matching/subject.py): the alert's first user is of
+    # one of these types / its first device runs one of these platforms. Read from the alert when it carries
+    # them, else from Graph at intake, once per alert, only when a playbook that passes the other conditions
+    # asks. None: any (no condition).
+    user_types: list[UserType] | None = Field(default=None, min_length=1, max_length=len(UserType))
+    device_platforms: list[DevicePlatform] | None = Field(default=None, min_length=1, max_length=len(DevicePlatform))
+
+    @field_validator("device_platforms", mode="before")
+    @classmethod
+    def _platform_spelling(cls, value: object) -> object:
+        return [parse_platform(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("user_types", "device_platforms")
+    @classmethod
+    def _distinct(cls, values: list | None) -> list | None:
+        if values is not None and len(set(values)) != len(values):
+            raise ValueError("lists a value twice")
+        return values
+
+    @property
+    def subject_conditions(self) -> bool:
+        """Whether matching needs facts about the alert's user or device beyond the alert's own fields."""
+        return self.user_types is not None or self.device_platforms is not None
 
     @field_validator("category", mode="before")
     @classmethod
@@ -79,6 +103,9 @@ class Trigger(CamelModel):
         if self.schedule is not None and self.reevaluate_on_severity_increase:
             raise ValueError("trigger.reevaluateOnSeverityIncrease applies to alert triggers only: a scheduled "
                              "trigger matches no alert")
+        if self.schedule is not None and self.subject_conditions:
+            raise ValueError("trigger.userTypes and trigger.devicePlatforms match alerts; a scheduled trigger "
+                             "matches none (its population decides whom it runs on)")
         if self.schedule is not None and (self.category is not None or self.title_regex is not None):
             raise ValueError("trigger.category and trigger.titleRegex match alerts; a scheduled trigger "
                              "matches none (its population's findings have their own category)")
@@ -99,6 +126,12 @@ class Trigger(CamelModel):
             # Off by default: a trigger that does not opt in reads (and is stored) as before the option.
             for name in ("reevaluateOnSeverityIncrease", "reevaluate_on_severity_increase"):
                 data.pop(name, None)
+        if isinstance(data, dict):  # no subject condition: the trigger reads (and is stored) as before them
+            for names, value in ((("userTypes", "user_types"), self.user_types),
+                                 (("devicePlatforms", "device_platforms"), self.device_platforms)):
+                if value is None:
+                    for name in names:
+                        data.pop(name, None)
         return data
 
 

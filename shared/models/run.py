@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from shared.api_model import CamelModel
+from shared.models.entity import EntityTarget
 
 # ru-<alert hash>-<playbook id>, plus -m<8 hex> for a run started by hand (many may exist per pair).
 _RUN_ID = re.compile(r"^ru-([0-9a-f]{32})-([0-9a-f]{32})(?:-m[0-9a-f]{8}|-s(?:low|medium|high|critical))?$")
@@ -90,6 +91,8 @@ class Run(CamelModel):
     step_count: int
     steps: list[StepResult] = Field(default_factory=list)
     started_by: str | None = None  # who started it by hand; None: the alert matched the playbook
+    # The entity it was started on by hand (its alert is the entity's record: shared/entity_runs.py); None: an alert.
+    entity: EntityTarget | None = None
     simulated: bool = False  # the playbook is in simulate mode: steps were described, nothing was done
     waiting: Waiting | None = None
     # When the first primitive step began (set before it acts): a run without it never acted, so it can be

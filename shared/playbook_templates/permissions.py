@@ -14,6 +14,7 @@ from shared.primitives.permissions_doc import HOME_TENANT_PRIMITIVES
 from shared.primitives.recipients import RECIPIENT_PERMISSIONS
 from shared.schedules.models import POPULATION_PERMISSIONS, PopulationQuery
 from shared.sources.catalog import SOURCES
+from shared.subject_lookup import PERMISSIONS as SUBJECT_PERMISSIONS
 
 
 def _expressions(actions: list[dict[str, Any]]) -> list[str]:
@@ -40,6 +41,9 @@ def template_permissions(template: Template) -> dict[str, list[str]]:
         for recipient in action.get("to") or [] if action.get("type") == "notify_email" else []:
             if isinstance(recipient, dict):
                 graph.update(RECIPIENT_PERMISSIONS.get(recipient.get("role"), ()))
+    for condition in ("userTypes", "devicePlatforms"):  # read at intake when the alert does not say
+        if playbook.get("trigger", {}).get(condition) is not None:
+            graph.update(SUBJECT_PERMISSIONS[condition])
     query = playbook.get("trigger", {}).get("population", {}).get("query")
     if query is not None:
         graph.update(POPULATION_PERMISSIONS[PopulationQuery(query)])

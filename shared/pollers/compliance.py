@@ -41,7 +41,8 @@ def _alert(key: str, device: dict[str, Any], status: AlertStatus) -> dict[str, A
         "description": f"Intune reports {name} ({device.get('operatingSystem') or 'unknown OS'}) non-compliant.",
         "createdAt": device.get("lastSyncDateTime"),
         "devices": [{"id": device.get("id"), "name": device.get("deviceName"),
-                     "azureAdDeviceId": device.get("azureADDeviceId")}],
+                     "azureAdDeviceId": device.get("azureADDeviceId"),
+                     "operatingSystem": device.get("operatingSystem")}],
     }
     if device.get("userId") or device.get("userPrincipalName"):
         payload["users"] = [{"id": device.get("userId"), "upn": device.get("userPrincipalName"),

@@ -49,6 +49,9 @@ class RunContext(CamelModel):
     playbook_id: str
     playbook_name: str
     playbook_version: int
+    # Every approver the playbook names (its approval steps' and its approval policy's), for the recipient
+    # `{"role": "approvers"}`; left out of the JSON when there are none (a run's input reads as before).
+    approvers: list[str] = Field(default_factory=list, exclude_if=lambda approvers: not approvers)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from shared.defender import DEFENDER_API_NAME, DEFENDER_APP_ID
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.recipients import RECIPIENT_PERMISSIONS
 from shared.sources.catalog import SOURCES
+from shared.subject_lookup import PERMISSIONS as SUBJECT_PERMISSIONS
 
 BEGIN_MARKER = "<!-- primitives:begin -->"
 END_MARKER = "<!-- primitives:end -->"
@@ -202,7 +203,8 @@ def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping
     primitives = PRIMITIVES if primitives is None else primitives
     sources = SOURCES if sources is None else sources
     customer = _unique(customer_permissions(primitives) + source_permissions(sources)
-                       + [p for reads in RECIPIENT_PERMISSIONS.values() for p in reads])
+                       + [p for reads in RECIPIENT_PERMISSIONS.values() for p in reads]
+                       + [p for reads in SUBJECT_PERMISSIONS.values() for p in reads])
     home = home_permissions(primitives)
     home_only = [p for p in home if p not in customer]
     roles = customer_directory_roles(primitives)
@@ -219,7 +221,10 @@ def render_section(primitives: Mapping[str, Any] | None = None, sources: Mapping
         f"- **Each customer tenant** needs: {_cell(customer)}, and the directory roles {_cell(roles)} for "
         "Riposte's service principal. Those include the reads that resolve a notification's recipients by role "
         f"({_cell(_unique(p for reads in RECIPIENT_PERMISSIONS.values() for p in reads))}, "
-        "[notifications.md](notifications.md#recipients)).",
+        "[notifications.md](notifications.md#recipients)), and those that decide the trigger conditions "
+        f"`userTypes` ({_cell(SUBJECT_PERMISSIONS['userTypes'])}) and `devicePlatforms` "
+        f"({_cell(SUBJECT_PERMISSIONS['devicePlatforms'])}) when the alert does not say "
+        "([api.md](api.md#user-type-and-device-platform)).",
         f"- **Your home tenant** (`RIPOSTE_NOTIFY_TENANT_ID`) needs: {_cell(home)}. Notifications go out from "
         "`RIPOSTE_NOTIFY_SENDER` there, never from a customer's mailbox.",
     ]

@@ -9,6 +9,7 @@ In `notify_email`'s `to`, beside addresses, a playbook may name a role:
 | `devicePrimaryUser` | each alert device's primary user | its Intune device's user, else its Entra registered owner |
 | `tenantContacts` | the alert's tenant's `contacts` (a tenant setting) | Riposte's tenant record |
 | `approvers` (+ `step`) | the approvers of the approval step `step` (an earlier step) | that step's recorded result |
+| `approvers` (no `step`) | every approver the playbook names (approval steps, approval policy) | the run context |
 
 A role that cannot be resolved (no such user, no manager: Graph's 404, no mail address, no device, a gate
 that did not run, a Graph error) is a recorded skip (`recipients.skipped`, each with its reason), never a
@@ -52,7 +53,9 @@ _MAIL_FIELDS = ["id", "userPrincipalName", "mail"]
 def describe_recipient(recipient: str | RecipientRole) -> str:
     if isinstance(recipient, str):
         return recipient
-    return f"the approvers of step {recipient.step}" if recipient.role == "approvers" else {
+    if recipient.role == "approvers":
+        return "the playbook's approvers" if recipient.step is None else f"the approvers of step {recipient.step}"
+    return {
         "affectedUser": "the affected user(s)", "manager": "their manager(s)",
         "devicePrimaryUser": "the device's primary user", "tenantContacts": "the tenant's contacts"}[recipient.role]
 
@@ -109,7 +112,14 @@ async def _tenant_contacts(ctx: StepContext, out: Resolution) -> None:
 
 
 def _approvers(step: int | None, ctx: StepContext, out: Resolution) -> None:
-    gate = ctx.steps[step] if step is not None and step < len(ctx.steps) else None
+    if step is None:  # the playbook's approvers, whether or not a gate has asked them yet
+        if not ctx.run.approvers:
+            out.skip("approvers", "The playbook names no approvers (no approval step, no approval policy).",
+                     "no_approvers")
+        for approver in ctx.run.approvers:
+            out.add("approvers", approver, via="the playbook's approval gates")
+        return
+    gate = ctx.steps[step] if step < len(ctx.steps) else None
     approvers = (gate.get("result") or {}).get("approvers") if isinstance(gate, dict) else None
     if not isinstance(gate, dict) or gate.get("actionType") != "approval":
         out.skip("approvers", f"Step {step} is not an approval step that has run before this one.", "no_gate")

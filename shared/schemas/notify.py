@@ -30,12 +30,12 @@ class RecipientRole(CamelModel):
     """A recipient named by role, resolved when the step runs."""
 
     role: RoleName
-    step: int | None = Field(default=None, ge=0)  # for `approvers`: the approval step (an earlier one)
+    # For `approvers`: the approval step (an earlier one) whose recorded approvers are meant; None: every approver
+    # the playbook names (its approval steps' and its approval policy's).
+    step: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _step_only_for_approvers(self) -> RecipientRole:
-        if self.role == "approvers" and self.step is None:
-            raise ValueError("step is required with role approvers: the index of an earlier approval step")
         if self.role != "approvers" and self.step is not None:
             raise ValueError(f"step applies to role approvers only, not {self.role}")
         return self

@@ -21,6 +21,7 @@ written and read here directly; the outer request still goes through the client'
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -105,7 +106,13 @@ class LeanTable:
 
     def __init__(self, client: TableClient, known: KnownRows | None = None):
         self._known = known if known is not None else KnownRows()
-        self._send = client._client.send_request  # the generated client: the SDK's configured pipeline
+        # The SDK's configured pipeline, as the generated client's send_request reaches it, without that method's
+        # per-request deepcopy of the request (each request here is new) and its URL serialization (done once).
+        generated = client._client
+        pipeline = generated._client
+        self._send = pipeline.send_request
+        url_args = {"url": generated._serialize.url("self._config.url", generated._config.url, "str", skip_quote=True)}
+        self._url = functools.partial(pipeline.format_url, **url_args)
         self._path = "/" + quote(client.table_name)
         self._version = client.api_version
         self._table_name = client.table_name
@@ -132,7 +139,8 @@ class LeanTable:
         """Insert Entity; ResourceExistsError when its keys are taken (nothing is written then). The new ETag."""
         headers = self._headers("application/json;odata=minimalmetadata")
         headers.update({"Content-Type": "application/json;odata=nometadata", "Prefer": "return-no-content"})
-        response = await self._call(HttpRequest("POST", self._path, headers=headers, content=self._body(entity)))
+        response = await self._call(HttpRequest("POST", self._url(self._path), headers=headers,
+                                                content=self._body(entity)))
         return response.headers.get("ETag")
 
     async def upsert(self, entity: Mapping[str, Any], mode: UpdateMode) -> str | None:
@@ -140,7 +148,7 @@ class LeanTable:
         headers = self._headers("application/json")
         headers["Content-Type"] = "application/json"
         method = "PATCH" if mode is UpdateMode.MERGE else "PUT"
-        response = await self._call(HttpRequest(method, self._entity_path(entity), headers=headers,
+        response = await self._call(HttpRequest(method, self._url(self._entity_path(entity)), headers=headers,
                                                 content=self._body(entity)))
         return response.headers.get("ETag")
 
@@ -158,7 +166,7 @@ class LeanTable:
     async def get(self, partition_key: str, row_key: str) -> TableEntity:
         """Query Entity by its keys (ResourceNotFoundError when absent); the row's ETag is in `.metadata["etag"]`."""
         entity = {"PartitionKey": partition_key, "RowKey": row_key}
-        response = await self._call(HttpRequest("GET", self._entity_path(entity),
+        response = await self._call(HttpRequest("GET", self._url(self._entity_path(entity)),
                                                 headers=self._headers("application/json;odata=minimalmetadata")))
         return _convert_to_entity(response.json())
 
@@ -167,7 +175,7 @@ class LeanTable:
         read (nothing is written then), ResourceNotFoundError when it is gone. The new ETag."""
         headers = self._headers("application/json")
         headers.update({"Content-Type": "application/json", "If-Match": etag})
-        response = await self._call(HttpRequest("PUT", self._entity_path(entity), headers=headers,
+        response = await self._call(HttpRequest("PUT", self._url(self._entity_path(entity)), headers=headers,
                                                 content=self._body(entity)))
         return response.headers.get("ETag")
 
@@ -175,8 +183,8 @@ class LeanTable:
         """Delete Entity, whatever its ETag (If-Match: *): ResourceNotFoundError when it is absent."""
         headers = self._headers("application/json;odata=minimalmetadata")
         headers["If-Match"] = "*"
-        await self._call(HttpRequest("DELETE", self._entity_path({"PartitionKey": partition_key, "RowKey": row_key}),
-                                     headers=headers))
+        path = self._entity_path({"PartitionKey": partition_key, "RowKey": row_key})
+        await self._call(HttpRequest("DELETE", self._url(path), headers=headers))
 
     async def transaction(self, operations: Sequence[Operation]) -> list[dict[str, str]]:
         """TableClient.submit_transaction: all or nothing, one partition, at most 100 operations; each operation's
@@ -196,7 +204,7 @@ class LeanTable:
         headers = {"x-ms-version": self._version, "DataServiceVersion": "3.0", "MaxDataServiceVersion": "3.0;NetFx",
                    "Content-Type": f"multipart/mixed; boundary={batch}", "Accept": "application/json"}
         # Streamed, as the SDK sends it: the pipeline's content decoding does not read multipart answers.
-        response = await self._send(HttpRequest("POST", f"{self._base}/$batch", headers=headers,
+        response = await self._send(HttpRequest("POST", self._url(f"{self._base}/$batch"), headers=headers,
                                                 content="\r\n".join(lines).encode()), stream=True)
         await response.read()
         if response.status_code == 413:
@@ -240,7 +248,7 @@ class LeanTable:
         params = {"$filter": quote(_parameter_filter_substitution(dict(parameters), query_filter), safe="")}
         rows: list[TableEntity] = []
         while True:
-            response = await self._call(HttpRequest("GET", f"{self._path}()", params=params,
+            response = await self._call(HttpRequest("GET", self._url(f"{self._path}()"), params=params,
                                                     headers=self._headers("application/json;odata=minimalmetadata")))
             rows.extend(_convert_to_entity(row) for row in response.json().get("value", ()))
             next_partition = response.headers.get(_NEXT_PARTITION)

@@ -18,8 +18,10 @@ from shared.interpreter import commands as cmd
 from shared.interpreter.machine import RunInterpreter
 from shared.matching.index import PlaybookIndex
 from shared.matching.snapshot import MatchingSnapshot
+from shared.matching.subject import Fact, SubjectFacts, decide_offline
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook, PlaybookDraft, broad_problem
+from shared.models.subject import UserType, graph_user_type, platform_of
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import RunContext, StepContext, StepDependencies
 from shared.settings import AppSettings
@@ -91,10 +93,22 @@ def _snapshot(facts: TryFacts, playbook: Playbook | None = None) -> MatchingSnap
                             groups=groups)
 
 
+def subject_facts(facts: TryFacts) -> SubjectFacts:
+    """The facts file's user type and device platform, for subject conditions (none: unknown)."""
+    user, device = facts.user or {}, facts.device or {}
+    user_type = UserType.ADMIN if user.get("isAdmin") is True else graph_user_type(user.get("type"))
+    platform = platform_of(device.get("platform"))
+    return SubjectFacts(
+        Fact(user_type.value, f"the user is {user_type.value} (from the facts file)") if user_type else None,
+        Fact(platform.value, f"the device runs {platform.value} (from the facts file)") if platform else None)
+
+
 def _decision(playbook: Playbook, alert: Alert, facts: TryFacts) -> dict[str, Any]:
     # The playbook as it is, even if disabled (as the API's simulate): a check before it goes live.
     index = _snapshot(facts, playbook.model_copy(update={"enabled": True})).index
-    decision = next((d for d in index.match(alert) if d.playbook_id == playbook.id), None)
+    decisions = decide_offline(index.match(alert), alert, index.subject_playbooks, subject_facts(facts),
+                               why="give it in the facts file (user.type / user.isAdmin, device.platform)")
+    decision = next((d for d in decisions if d.playbook_id == playbook.id), None)
     if decision is not None:
         return {"matched": decision.matched,
                 "conditions": [c.model_dump(mode="json", by_alias=True) for c in decision.conditions]}

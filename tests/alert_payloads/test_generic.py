@@ -101,3 +101,15 @@ def test_refusals_name_the_field(fields, field):
     with pytest.raises(PayloadError) as caught:
         normalize_payload(minimal(**fields))
     assert caught.value.field == field
+
+
+def test_users_may_state_their_type_and_devices_their_operating_system():
+    alert = normalize_one(minimal(
+        users=[{"upn": "eve@contoso.com", "userType": "Admin"}, {"upn": "gus@contoso.com", "userType": "guest"},
+               {"upn": "x@contoso.com", "userType": "root"}],
+        devices=[{"name": "MBP", "operatingSystem": "macOS"}, {"name": "LT", "operatingSystem": "TempleOS"}]))
+    assert [u.user_type for u in alert.entities.users] == ["admin", "guest", None]  # an unknown type is dropped
+    assert [d.platform for d in alert.entities.devices] == ["macOS", None]
+    dumped = alert.entities.model_dump(mode="json", by_alias=True)
+    assert dumped["users"][0]["userType"] == "admin"
+    assert "userType" not in dumped["users"][2] and "platform" not in dumped["devices"][1]  # unknown: not shown

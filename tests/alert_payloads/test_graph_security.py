@@ -26,7 +26,7 @@ def test_documented_get_alert():
     assert alert.created_at == datetime(2024, 4, 27, 12, 19, 27, 721130, tzinfo=UTC)
     assert alert.subscription_ids == ["8700d3a3-3bb7-4fbe-a090-488a1ad04161"]  # from the VM's metadata
     assert alert.entities.devices == [DeviceEntity(id="73e7e2de709dff64ef64b1d0c30e67fab63279db",
-                                                   name="ws-0042.contoso.com")]
+                                                   name="ws-0042.contoso.com", platform="windows")]  # osPlatform
     assert alert.entities.users == []  # the process ran as SYSTEM: no Entra id, no UPN
     assert alert.entities.ips == []  # ipInterfaces are the device's own addresses, not alert IPs
     assert alert.raw == body
@@ -142,3 +142,14 @@ def test_a_bad_item_in_a_list_is_named_and_refuses_the_batch():
     with pytest.raises(PayloadError) as caught:
         normalize_payload(body)
     assert caught.value.field == "value[1].id"
+
+
+def test_device_evidence_keeps_its_platform_and_the_same_device_merges_it():
+    body = load_payload("graph_security_alert.json")
+    body["evidence"] = [
+        {"@odata.type": "#microsoft.graph.security.deviceEvidence", "deviceDnsName": "mbp-7", "osPlatform": "macOS"},
+        {"@odata.type": "#microsoft.graph.security.deviceEvidence", "deviceDnsName": "phone-1"},
+        {"@odata.type": "#microsoft.graph.security.deviceEvidence", "deviceDnsName": "PHONE-1",
+         "osPlatform": "Android"}]
+    assert [(d.name, d.platform) for d in normalize_one(body).entities.devices] == [("mbp-7", "macOS"),
+                                                                                  ("phone-1", "android")]

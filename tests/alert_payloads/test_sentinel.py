@@ -47,7 +47,7 @@ def test_automation_payload():
     # Account (aadUserId + accountName@upnSuffix) and Mailbox (externalDirectoryObjectId, upn) are one user.
     assert entities.users == [UserEntity(id="f7033626-2572-46b1-bba0-06646f4f95b3", upn="adele.vance@contoso.com",
                                          display_name="adele.vance")]
-    assert entities.devices == [DeviceEntity(name="vm1.corp.contoso.com")]
+    assert entities.devices == [DeviceEntity(name="vm1.corp.contoso.com", platform="windows")]  # Host osFamily
     assert entities.ips == ["192.0.2.44"]
     assert entities.countries == ["NG"]
     assert entities.mailboxes == ["adele.vance@contoso.com"]

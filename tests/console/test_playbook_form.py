@@ -31,7 +31,8 @@ def test_the_form_becomes_the_apis_patch_body():
     body, state = read_form(_form(category=" Security ", titleRegex=""))
     assert body == {"name": "P", "description": "", "acknowledgeBroadTrigger": False,
                     "trigger": {"tenantScope": {"type": "all"}, "category": "Security", "minSeverity": "high",
-                                "titleRegex": None},
+                                "titleRegex": None, "reevaluateOnSeverityIncrease": False, "userTypes": None,
+                                "devicePlatforms": None},
                     "actions": [{"type": "notify_email", "to": ["a@b.c"]}], "approvalPolicy": None}
     assert state.values["document"].startswith('{\n  "trigger": {')  # shown numbered as problems refer to it
 
@@ -53,3 +54,27 @@ def test_a_document_that_is_not_json_or_holds_other_fields_is_refused_at_its_lin
     body, state = read_form(_form(document='{"name": "sneaky", "actions": []}'))
     assert body is None and "name" not in state.errors
     assert state.errors["document"][0].startswith("Line 2, name: is not edited here")
+
+
+def test_the_trigger_options_are_checkboxes_and_leave_the_document():
+    from datetime import UTC, datetime
+
+    from shared.console.playbook_form import values_of
+    from shared.models.playbook import Playbook
+
+    body, _ = read_form(_form(**{"reevaluateOnSeverityIncrease": "on", "userType-admin": "on", "userType-guest": "on",
+                                 "devicePlatform-macOS": "on"}))
+    assert {k: body["trigger"][k] for k in ("reevaluateOnSeverityIncrease", "userTypes", "devicePlatforms")} == {
+        "reevaluateOnSeverityIncrease": True, "userTypes": ["admin", "guest"], "devicePlatforms": ["macOS"]}
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    stored = Playbook.model_validate({
+        "id": "p", "version": 3, "createdAt": now, "updatedAt": now, "name": "P", "actions": [{"type": "disable_user"}],
+        "trigger": {"userTypes": ["member"], "devicePlatforms": ["iOS", "android"],
+                    "reevaluateOnSeverityIncrease": True}})
+    values = values_of(stored)
+    ticked = sorted(name for name, value in values.items() if value == "on")
+    assert ticked == ["devicePlatform-android", "devicePlatform-iOS", "reevaluateOnSeverityIncrease", "userType-member"]
+    document = json.loads(values["document"])["trigger"]
+    assert not {"userTypes", "devicePlatforms", "reevaluateOnSeverityIncrease"} & set(document)  # edited above it
+    again, _ = read_form(values)  # the stored playbook's own form saves what it holds
+    assert (again["trigger"]["userTypes"], again["trigger"]["devicePlatforms"]) == (["member"], ["iOS", "android"])

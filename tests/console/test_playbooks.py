@@ -61,6 +61,8 @@ def form_of(html: str, playbook_id: str) -> dict[str, str]:
     fields["document"] = _unescape(re.search(r'name="document"[^>]*>([^<]*)</textarea>', html).group(1))
     severity = html[html.index('id="f-minSeverity"'):]
     fields["minSeverity"] = re.search(r'<option value="(\w+)" selected>', severity).group(1)
+    for box in re.findall(r'<input type="checkbox" id="[^"]*" name="([^"]+)" checked', html):  # as a browser posts
+        fields[box] = "on"
     return fields
 
 
@@ -206,3 +208,29 @@ def test_simulate_against_a_recent_alert_and_test_a_title_pattern(app_devhost, a
         assert bad.status_code == 400 and 'aria-describedby="pattern-error"' in bad.text
         assert "invalid regular expression" in bad.text
         assert c.get("/playbooks/title-test", params={"pattern": "a", "last": "201"}).status_code == 400
+
+
+def test_the_editor_sets_the_trigger_options_with_checkboxes(app_devhost, api, playbook):
+    url = f"/playbooks/{playbook['id']}"
+    with manager(app_devhost) as c:
+        page = c.get(url).text
+        for box in ("userType-admin", "devicePlatform-macOS", "reevaluateOnSeverityIncrease"):
+            assert re.search(rf'<label for="f-{box}">', page) and f'name="{box}"' in page  # labelled controls
+        form = form_of(page, playbook["id"])
+        ticked = {"userType-admin": "on", "userType-guest": "on", "devicePlatform-iOS": "on",
+                  "reevaluateOnSeverityIncrease": "on"}
+        saved = c.post(f"/actions/playbooks/{playbook['id']}/edit", data=form | ticked)
+        assert saved.status_code == 303, re.findall(r'class="notice error".*?</div>', saved.text, re.S)
+        trigger = api.get(url).json()["trigger"]
+        assert (trigger["userTypes"], trigger["devicePlatforms"], trigger["reevaluateOnSeverityIncrease"]) == (
+            ["admin", "guest"], ["iOS"], True)
+        shown = c.get(url).text
+        assert 'name="userType-admin" checked' in shown and 'name="userType-member" checked' not in shown
+        assert '"userTypes"' not in shown.split('name="document"')[1].split("</textarea>")[0]  # not in the JSON too
+        # Unticking everything (a browser posts no unticked box) removes the conditions.
+        again = form_of(shown, playbook["id"])
+        cleared = {k: v for k, v in again.items() if not k.startswith(("userType-", "devicePlatform-"))
+                   and k != "reevaluateOnSeverityIncrease"}
+        assert c.post(f"/actions/playbooks/{playbook['id']}/edit", data=cleared).status_code == 303
+    trigger = api.get(url).json()["trigger"]
+    assert not {"userTypes", "devicePlatforms", "reevaluateOnSeverityIncrease"} & set(trigger)

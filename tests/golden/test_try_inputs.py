@@ -78,3 +78,16 @@ def test_every_primitive_is_described_offline(name: str):
     tried = try_playbook(playbook, ALERT)
     assert tried.exit_code == 0, tried.output
     assert tried.output["steps"][0]["wouldDo"].startswith("Would")
+
+
+def test_subject_conditions_are_decided_on_the_facts_file_else_unknown():
+    admins = json.loads(json.dumps(PLAYBOOK))
+    admins["trigger"]["userTypes"] = ["admin"]
+    unknown = try_playbook(admins, ALERT, None)
+    assert unknown.exit_code == 1
+    assert unknown.output["match"]["conditions"][-1]["detail"].startswith("unknown: give it in the facts file")
+    admin = try_playbook(admins, ALERT, {"user": {"isAdmin": True}})
+    assert admin.exit_code == 0 and admin.output["match"]["conditions"][-1] == {
+        "name": "userType", "passed": True, "detail": "the user is admin (from the facts file); one of admin"}
+    member = try_playbook(admins, ALERT, {"user": {"isAdmin": False, "type": "member"}})
+    assert member.exit_code == 1 and member.output["match"]["matched"] is False

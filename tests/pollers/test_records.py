@@ -50,6 +50,7 @@ def test_compliance_alerts_are_read_by_intake_as_compliance_alerts():
     [alert] = normalize_payload(opened[0])
     assert (alert.category, alert.severity, alert.status) == ("compliance", Severity.MEDIUM, AlertStatus.NEW)
     assert alert.entities.devices[0].name == "MEGAN-MAC" and alert.entities.users[0].upn == "megan@contoso.com"
+    assert alert.entities.devices[0].platform == "macOS"  # Intune's operatingSystem: no Graph read to match on it
     resolved, left = drift(tracked, [], datetime(2026, 12, 5, tzinfo=UTC))
     [closed] = normalize_payload(resolved[0])
     assert (closed.source_alert_id, closed.status, left) == (alert.source_alert_id, AlertStatus.RESOLVED, {})

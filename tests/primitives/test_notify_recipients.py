@@ -117,6 +117,38 @@ async def test_the_approvers_of_an_earlier_gate_are_read_from_its_recorded_step(
     assert {r["via"] for r in step.result["recipients"]["resolved"]} == {"step 1"}
 
 
+async def test_the_playbooks_approvers_without_a_step_come_from_the_run(deps, server: SandboxServer):
+    run = RUN.model_copy(update={"approvers": ["ann@msp.example", "cio@msp.example"]})
+    step = await execute_step(4, notify("soc@msp.example", {"role": "approvers"}), alert(), run, deps)
+    assert step.status is StepStatus.SUCCEEDED, step.error
+    assert step.result["to"] == ["soc@msp.example", "ann@msp.example", "cio@msp.example"]
+    assert {"role": "approvers", "address": "cio@msp.example", "via": "the playbook's approval gates"} in (
+        step.result["recipients"]["resolved"])
+    alone = await execute_step(4, notify("soc@msp.example", {"role": "approvers"}), alert(), RUN, deps)
+    assert [(s["role"], s["code"]) for s in alone.result["recipients"]["skipped"]] == [("approvers", "no_approvers")]
+
+
+def test_a_runs_approvers_are_every_approver_its_playbook_names():
+    from datetime import UTC, datetime
+
+    from shared.alert_recording import playbook_approvers, run_request
+    from shared.models.alert import Alert
+    from shared.models.playbook import Playbook
+
+    gate = {"type": "approval", "approvers": ["ann@msp.example", "Bob@msp.example"], "timeout": "PT1H"}
+    body = bec_playbook(actions=[gate, {"type": "disable_user"}, notify({"role": "approvers"})])
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    playbook = Playbook.model_validate(body | {
+        "id": "p" * 32, "version": 1, "createdAt": now, "updatedAt": now,
+        "approvalPolicy": {"approvers": ["bob@msp.example", "cio@msp.example"], "timeout": "PT1H"}})
+    assert playbook_approvers(playbook) == ["ann@msp.example", "bob@msp.example", "cio@msp.example"]  # bob once
+    subject = Alert(id="al-1", attribution="payload", received_at=now, source="generic", source_alert_id="1",
+                    category="security", severity="high", title="t", created_at=now, raw={})
+    assert run_request(subject, playbook).run.approvers == playbook_approvers(playbook)
+    plain = playbook.model_copy(update={"actions": playbook.actions[1:2], "approval_policy": None})
+    assert "approvers" not in run_request(subject, plain).model_dump(mode="json", by_alias=True)["run"]
+
+
 async def test_a_graph_error_while_resolving_is_a_skip_too(deps, server: SandboxServer):
     fault(server.state, method="GET", pathRegex="/manager", status=403, code="Authorization_RequestDenied",
           times=5)
@@ -134,7 +166,6 @@ def test_literal_addresses_keep_their_stored_shape():
 @pytest.mark.parametrize(("to", "field", "reason"), [
     (["not-an-address"], "actions[0].to[0]", "must be an email address"),
     ([{"role": "boss"}], "actions[0].to[0]", "role"),
-    ([{"role": "approvers"}], "actions[0].to[0]", "step is required"),
     ([{"role": "manager", "step": 0}], "actions[0].to[0]", "step applies to role approvers only"),
     ([{"role": "manager", "extra": 1}], "actions[0].to[0]", "extra"),
 ])

@@ -236,3 +236,18 @@ def test_cli_refuses_non_loopback_host() -> None:
 
     assert result.returncode != 0
     assert "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("POST", "/_sandbox/latency", {"latencyMs": -1}, "latencyMs"),
+    ("POST", "/_sandbox/faults", {"status": 429, "bogus": 1}, "bogus"),
+    ("POST", f"/_sandbox/tenants/{CONTOSO_TENANT_ID}/throttle", {"retryAfter": -1}, "retryAfter"),
+    ("PUT", f"/_sandbox/defender/tenants/{CONTOSO_TENANT_ID}/rateLimit", {"perMinute": 0}, "perMinute"),
+    ("PUT", f"/_sandbox/defender/tenants/{CONTOSO_TENANT_ID}/indicators/rateLimit", {"perHour": "x"}, "perHour"),
+    ("PATCH", f"/_sandbox/defender/tenants/{CONTOSO_TENANT_ID}/machines/x", {"actionOutcome": "Maybe"},
+     "actionOutcome"),
+])
+def test_a_bad_control_body_is_400_naming_the_field(control, method, path, body, field):
+    response = control.request(method, path, json=body)
+
+    assert response.status_code == 400 and field in response.json()["error"], response.text

@@ -101,3 +101,25 @@ def test_the_loader_refuses_gaps_in_versions_and_undeclared_placeholders(tmp_pat
     _write(tmp_path, "suspicious-mail-rule", 1, doc | {"parameters": doc["parameters"][:1]})
     with pytest.raises(ValueError, match="placeholders"):
         TemplateCatalog.load(tmp_path)
+
+
+def test_wait_durations_say_the_limit_waits_have():
+    """A duration parameter placed in a `wait` that states a limit states a wait's (30 days), not one timer's (six)."""
+    import re
+
+    from shared.durations import MAX_LONG_WAIT
+    from shared.playbook_templates.catalog import TemplateCatalog, placeholders
+
+    checked = 0
+    for by_version in TemplateCatalog.load().versions.values():
+        for template in by_version.values():
+            actions = template.playbook["actions"]
+            in_waits = {name for path, name in placeholders(actions, "actions").items()
+                        if re.fullmatch(r"actions\[(\d+)\]\.duration", path)
+                        and actions[int(re.findall(r"\d+", path)[0])]["type"] == "wait"}
+            for parameter in template.parameters:
+                if parameter.name in in_waits:
+                    checked += 1
+                    limits = re.findall(r"(?:under|up to|at most|below) (\w+) days", parameter.description)
+                    assert limits in ([], [str(MAX_LONG_WAIT.days)]), (template.id, parameter.name, limits)
+    assert checked

@@ -47,6 +47,9 @@ CASES = {
                         ("alertId", "tenantId", "source")),
     "alert.refused": (lambda: log_events.alert_refused("invalid_alert", "severity", "t-1"),
                       ("code", "field", "tenantId")),
+    "alert.subjectUnknown": (lambda: log_events.alert_subject_unknown(
+        "al-1", "t-1", ["pb-1"], ["unknown: the directory roles of user a@b.c could not be read: Graph answered 503"]),
+        ("alertId", "tenantId", "playbookIds", "reasons")),
     "source.polled": (lambda: log_events.source_polled("t-1", "alerts_v2", 4, 1, 2, 812.34, "throttled"),
                       ("tenantId", "source", "items", "alerts", "graphRequests", "durationMs", "errorCode")),
     "run.rolledBack": (lambda: log_events.run_rolled_back("ru-1", "ann@msp.example", 2, 0, 1),

@@ -58,3 +58,12 @@ def test_playbooks_count_where_their_scope_covers_the_tenant_and_home_tenant_ste
     assert not any("notify_email" in by for bys in needed.values() for by in bys)  # sent from the home tenant
     assert set(grants(health).values()) == {Grant.UNCHECKED}
     assert permission_health(TENANT, set(), SourcesConfig(), {}, [grouped]) == []  # not in the group
+
+
+def test_subject_conditions_need_their_reads():
+    draft = PlaybookDraft.model_validate({"name": "P", "actions": [{"type": "notify_email", "to": ["soc@msp.example"]}],
+                                          "trigger": {"userTypes": ["admin"], "devicePlatforms": ["iOS"]}})
+    needed = {h.permission: h.needed_by for h in permission_health(TENANT, set(), SourcesConfig(), {}, [draft])}
+    assert needed == {"Directory.Read.All": ["playbook P (trigger.userTypes)"],
+                      "User.Read.All": ["playbook P (trigger.userTypes)"],
+                      "DeviceManagementManagedDevices.Read.All": ["playbook P (trigger.devicePlatforms)"]}

@@ -94,7 +94,8 @@ def _entities(body: dict[str, Any]) -> EntityCollector:
     entities = EntityCollector()
     for user in _strings(body.get("users")):
         if isinstance(user, dict):
-            entities.add_user(id=user.get("id"), upn=user.get("upn"), display_name=user.get("displayName"))
+            entities.add_user(id=user.get("id"), upn=user.get("upn"), display_name=user.get("displayName"),
+                              user_type=user.get("userType"))
         elif lenient.guid(user):
             entities.add_user(id=user)
         else:
@@ -102,7 +103,8 @@ def _entities(body: dict[str, Any]) -> EntityCollector:
     for device in _strings(body.get("devices")):
         if isinstance(device, dict):
             entities.add_device(id=device.get("id"), name=device.get("name"),
-                                azure_ad_device_id=device.get("azureAdDeviceId"))
+                                azure_ad_device_id=device.get("azureAdDeviceId"),
+                                operating_system=device.get("operatingSystem"))
         else:
             entities.add_device(name=device)
     for ip in _strings(body.get("ips")):

@@ -78,7 +78,7 @@ def evidence_of(evidence: Iterable[Any]) -> tuple[EntityCollector, list[str | No
         _add_user_account(entities, item.get("userAccount"))  # user, process, mailbox, logon-session evidence
         if kind == "deviceevidence":
             entities.add_device(id=item.get("mdeDeviceId"), name=item.get("deviceDnsName"),
-                                azure_ad_device_id=item.get("azureAdDeviceId"))
+                                azure_ad_device_id=item.get("azureAdDeviceId"), operating_system=item.get("osPlatform"))
             subscriptions.append(lenient.guid(lenient.dig(item, "vmMetadata", "subscriptionId")))
         elif kind == "ipevidence":
             entities.add_ip(item.get("ipAddress"))

@@ -89,7 +89,8 @@ def _entities(related: Any) -> EntityCollector:
                               display_name=props.get("displayName") or props.get("friendlyName"))
         elif kind == "host":
             entities.add_device(id=props.get("mdatpDeviceId") or lenient.dig(props, "additionalData", "MdatpDeviceId"),
-                                name=_host_name(props), azure_ad_device_id=props.get("azureAdDeviceId"))
+                                name=_host_name(props), azure_ad_device_id=props.get("azureAdDeviceId"),
+                                operating_system=props.get("osFamily"))  # Windows, Linux, IOS, Android, MacOS
         elif kind == "ip":
             entities.add_ip(props.get("address"))
             entities.add_country(lenient.dig(props, "location", "countryCode"))

@@ -4,6 +4,7 @@ One line per section (`import shared.console.pages.<section>`: such lines are ne
 import shared.console.pages.alerts
 import shared.console.pages.approvals
 import shared.console.pages.audit
+import shared.console.pages.entity_runs
 import shared.console.pages.home
 import shared.console.pages.playbooks
 import shared.console.pages.runs

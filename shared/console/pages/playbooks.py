@@ -28,6 +28,7 @@ from shared.matching.patterns import compile_pattern
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook, PlaybookMode, PlaybookPatch
 from shared.models.severity import Severity
+from shared.models.subject import DevicePlatform, UserType
 from shared.patterns import Re2Pattern
 from shared.run_metrics import WINDOWS, read_metrics
 from shared.simulation import simulate
@@ -112,6 +113,7 @@ def _editor(req: ConsoleRequest, playbook: Playbook, state: EditorState, status:
             notice: str | None = None, tone: str = "ok") -> ConsoleResponse:
     return page(req, "playbooks/edit.html", status=status, title=f"Playbook: {playbook.name}", playbook=playbook,
                 state=state, severities=list(Severity), notice=notice, tone=tone, DOCUMENT=DOCUMENT,
+                user_types=list(UserType), platforms=list(DevicePlatform),
                 playbook_json=playbook.model_dump(mode="json", by_alias=True),
                 may_manage=req.principal.may(Permission.MANAGE), modes=list(PlaybookMode))
 
