@@ -10,7 +10,7 @@ scores low (0-39), derived from the address, so every lookup is repeatable. Stee
   `{"rawBody": "<html>...", "contentType": "text/html"}` makes the service answer that instead (a non-JSON or an
   oversized answer, for the failure paths);
 - `GET /_sandbox/reputation/lookups` lists the lookups served (ip, method, whether the key was right).
-Faults, latency and the call log apply as for every non-Graph service (sandbox/psa.py `outside_call`): e.g.
+Faults, latency and the call log apply as for every non-Graph service (sandbox/service_call.py `outside_call`): e.g.
 `POST /_sandbox/faults {"pathRegex": "^/reputation/", "latencyMs": 3000}`. State is not per tenant;
 `POST /_sandbox/reset` restores the known answers.
 """
@@ -21,7 +21,6 @@ import copy
 import hashlib
 import hmac
 import ipaddress
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +28,8 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .psa import outside_call
+from .errors import GraphError
+from .service_call import json_or_none, outside_call
 from .state import utc_now_iso
 
 AREA = "reputation"
@@ -73,6 +73,10 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+def _fault(err: GraphError) -> web.Response:
+    return _error(err.status, err.code, err.message)
+
+
 def _authorized(request: web.Request) -> bool:
     return hmac.compare_digest(request.headers.get("X-Api-Key", "").encode(), API_KEY.encode())
 
@@ -107,15 +111,12 @@ async def _lookup_ip(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.get("/reputation/ip/{ip}")
 async def lookup_ip(request: web.Request) -> web.Response:
-    return await outside_call(request, _lookup_ip)
+    return await outside_call(request, _lookup_ip, _fault)
 
 
 async def _lookup_batch(request: web.Request, raw: bytes) -> web.Response:
     state = _state(request)
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = json_or_none(raw)
     ips = body.get("ips") if isinstance(body, dict) else None
     authorized = _authorized(request)
     with state.lock:
@@ -133,7 +134,7 @@ async def _lookup_batch(request: web.Request, raw: bytes) -> web.Response:
 
 @web_routes.post("/reputation/lookup")
 async def lookup_batch(request: web.Request) -> web.Response:
-    return await outside_call(request, _lookup_batch)
+    return await outside_call(request, _lookup_batch, _fault)
 
 
 # --- control: /_sandbox/reputation ---------------------------------------------------------------
