@@ -21,19 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
-from azure.core.exceptions import ClientAuthenticationError
 
-from shared.graph.batch import parse_retry_after
 from shared.graph.client_factory import validate_tenant_id
 from shared.graph.settings import GraphAuthMode, is_loopback_url, url_host
+from shared.http_retry import RetryPolicy, Sleep, fetch_token, json_body, send_with_retries
 from shared.outbound_http import InsecureUrlError, require_secure
 from shared.outbound_http import client as outbound_client
 
@@ -67,12 +64,12 @@ def segment(value: str) -> str:
     return quote(value, safe="")
 
 
-@dataclass(frozen=True)
-class DefenderRetryPolicy:
-    max_attempts: int = 4  # including the first
-    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-    backoff_base_s: float = 1.0  # when the response has no Retry-After
-    max_delay_s: float = 30.0  # a longer Retry-After ends the retries: the step fails as throttled
+DefenderRetryPolicy = RetryPolicy  # Defender's retries are the shared defaults (shared/http_retry.py)
+
+
+def _unreachable(attempts: int, failure: str) -> DefenderError:
+    return DefenderError("defender_unavailable", f"Microsoft Defender for Endpoint could not be reached after "
+                         f"{attempts} attempts.", detail=failure, attempts=attempts)
 
 
 class DefenderClient:
@@ -87,7 +84,7 @@ class DefenderClient:
         *,
         http: httpx.AsyncClient | None = None,
         policy: DefenderRetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.base_url = require_secure(base_url.rstrip("/"))
         self.tenant_id = validate_tenant_id(tenant_id)
@@ -114,49 +111,26 @@ class DefenderClient:
         url = f"{self.base_url}/{path.lstrip('/')}"
         content = json.dumps(body).encode() if body is not None else None
         http = self._http if self._http is not None else outbound_client()
-        attempt = 1
-        while True:
-            headers = {"Authorization": f"Bearer {await self._token(what)}", "Accept": "application/json",
+
+        async def send(token: str) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
                        "User-Agent": USER_AGENT, "client-request-id": str(uuid.uuid4())}
             if content is not None:
                 headers["Content-Type"] = "application/json"
-            response: httpx.Response | None = None
-            transport_error: httpx.TransportError | None = None
-            try:
-                response = await http.request(method, url, params=dict(query) if query else None, content=content,
-                                              headers=headers)
-            except httpx.TransportError as exc:
-                transport_error = exc
-            if response is not None and 200 <= response.status_code < 300:
-                return self._document(response, what, attempt)
-            retryable = transport_error is not None or (
-                response is not None and response.status_code in self.policy.retry_statuses)
-            delay = self._delay(response, attempt) if retryable else 0.0
-            if not retryable or attempt >= self.policy.max_attempts or delay > self.policy.max_delay_s:
-                if response is None:
-                    raise DefenderError("defender_unavailable", f"Microsoft Defender for Endpoint could not be "
-                                        f"reached after {attempt} attempts.", detail=type(transport_error).__name__,
-                                        attempts=attempt)
-                error = classify(what, response.status_code, _json(response), response.headers, attempt)
-                if delay > self.policy.max_delay_s:
-                    error.message += f" It asked to wait {delay:g} s, longer than Riposte waits within a step."
-                raise error
-            await self._sleep(delay)
-            attempt += 1
+            return await http.request(method, url, params=dict(query) if query else None, content=content,
+                                      headers=headers)
+
+        response, attempts = await send_with_retries(
+            send, token=lambda: self._token(what), policy=self.policy, sleep=self._sleep,
+            refused=lambda answer, n: classify(what, answer.status_code, json_body(answer), answer.headers, n),
+            unreachable=_unreachable)
+        return self._document(response, what, attempts)
 
     async def _token(self, what: str) -> str:
-        try:
-            return (await self._credential.get_token(self.scope)).token
-        except ClientAuthenticationError as exc:
-            raise DefenderError("defender_unauthorized", f"Riposte could not get a token for Microsoft Defender for "
-                                f"Endpoint ({self.scope}) to {what}.",
-                                detail=str(exc).splitlines()[0][:300] if str(exc) else None) from None
-
-    def _delay(self, response: httpx.Response | None, attempt: int) -> float:
-        wait = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
-        if wait is not None:
-            return wait
-        return self.policy.backoff_base_s * 2 ** (attempt - 1) + random.uniform(0, 0.25)  # noqa: S311 - jitter
+        return await fetch_token(self._credential, self.scope, lambda detail: DefenderError(
+            "defender_unauthorized",
+            f"Riposte could not get a token for Microsoft Defender for Endpoint ({self.scope}) to {what}.",
+            detail=detail))
 
     @staticmethod
     def _document(response: httpx.Response, what: str, attempts: int) -> Any:
@@ -165,18 +139,11 @@ class DefenderClient:
         if len(response.content) > MAX_RESPONSE_BYTES:
             raise DefenderError("defender_error", f"Microsoft Defender for Endpoint's answer to {what} is larger than "
                                 f"{MAX_RESPONSE_BYTES} bytes.", response.status_code, attempts=attempts)
-        document = _json(response)
+        document = json_body(response)
         if document is None:
             raise DefenderError("defender_error", f"Microsoft Defender for Endpoint answered {what} with a body that "
                                 "is not JSON.", response.status_code, attempts=attempts)
         return document
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def open_defender(base_url: str, graphs: GraphClientFactory, tenant_id: str) -> DefenderClient:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.http_retry import ApiError
 from shared.models.run import StepError
 
 # The API's application (WindowsDefenderATP): where an admin finds its permissions to consent to.
@@ -24,7 +25,7 @@ DISABLED_FEATURE = "DisabledFeature"  # 403: the tenant's plan or settings do no
 
 
 @dataclass(eq=False)
-class DefenderError(Exception):
+class DefenderError(ApiError):
     """A Defender API call that did not succeed, already classified (``code``) for the step's error."""
 
     code: str  # defender_unauthorized, defender_forbidden, defender_not_found, defender_throttled, ...
@@ -33,9 +34,6 @@ class DefenderError(Exception):
     api_code: str | None = None  # Defender's error.code, e.g. ActiveRequestAlreadyExists
     detail: str | None = None  # Defender's message, shortened
     attempts: int = 1
-
-    def __str__(self) -> str:
-        return self.step_error().message
 
     @property
     def not_found(self) -> bool:

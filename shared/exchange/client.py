@@ -31,18 +31,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import ClientAuthenticationError
 
-from shared.graph.batch import parse_retry_after
-from shared.graph.settings import is_loopback_url, url_host
+from shared.graph.settings import resource_scope
+from shared.http_retry import ApiError, RetryPolicy, Sleep, fetch_token, json_body, send_with_retries
 from shared.models.run import StepError
 from shared.outbound_http import client as outbound_client
 from shared.outbound_http import require_secure
@@ -61,17 +59,10 @@ DENIED_EXCEPTIONS = frozenset({"CommandNotFoundException", "AccessDeniedExceptio
 
 def exchange_scope(base_url: str) -> str:
     """``https://<host>/.default``; the loopback sandbox expects the public Exchange Online audience."""
-    if is_loopback_url(base_url):
-        return f"{EXCHANGE_RESOURCE}/.default"
-    return f"https://{url_host(base_url)}/.default"
+    return resource_scope(base_url, EXCHANGE_RESOURCE)
 
 
-@dataclass(frozen=True)
-class ExchangeRetryPolicy:
-    max_attempts: int = 4  # including the first
-    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
-    backoff_base_s: float = 1.0  # when the response has no Retry-After
-    max_delay_s: float = 30.0  # a longer Retry-After ends the retries: the step fails as throttled
+ExchangeRetryPolicy = RetryPolicy  # Exchange's retries are the shared defaults (shared/http_retry.py)
 
 
 @dataclass(frozen=True)
@@ -82,7 +73,7 @@ class CmdletResult:
 
 
 @dataclass(eq=False)
-class ExchangeError(Exception):
+class ExchangeError(ApiError):
     """A cmdlet that did not succeed, already classified (``code``) for the step's error."""
 
     code: str  # exchange_unauthorized, exchange_forbidden, exchange_not_found, exchange_throttled, ...
@@ -92,9 +83,6 @@ class ExchangeError(Exception):
     detail: str | None = None  # Exchange's own text, shortened
     attempts: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return self.step_error().message
 
     @property
     def not_found(self) -> bool:
@@ -167,11 +155,9 @@ def classify(cmdlet: str, status: int, body: Any, headers: Mapping[str, str], at
                          status, exception_type, detail or code, attempts)
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+def _unreachable(attempts: int, failure: str) -> ExchangeError:
+    return ExchangeError("exchange_unavailable", f"Exchange Online could not be reached after {attempts} attempts.",
+                         detail=failure, attempts=attempts)
 
 
 class ExchangeAdminClient:
@@ -192,7 +178,7 @@ class ExchangeAdminClient:
         *,
         http: httpx.AsyncClient | None = None,
         policy: ExchangeRetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
         owns_credential: bool = True,
     ) -> None:
         self.base_url = require_secure(base_url.rstrip("/"))
@@ -219,59 +205,34 @@ class ExchangeAdminClient:
             await self._credential.close()
 
     async def _token(self, cmdlet: str) -> str:
-        try:
-            return (await self._credential.get_token(self.scope)).token
-        except ClientAuthenticationError as exc:
-            raise ExchangeError(
-                "exchange_unauthorized",
-                f"Riposte could not get a token for Exchange Online ({self.scope}) to run {cmdlet}.",
-                detail=str(exc).splitlines()[0][:300] if str(exc) else None) from None
-
-    def _delay(self, response: httpx.Response | None, attempt: int) -> float:
-        wait = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
-        if wait is not None:
-            return wait
-        return self.policy.backoff_base_s * 2 ** (attempt - 1) + random.uniform(0, 0.25)  # noqa: S311 - jitter
+        return await fetch_token(self._credential, self.scope, lambda detail: ExchangeError(
+            "exchange_unauthorized",
+            f"Riposte could not get a token for Exchange Online ({self.scope}) to run {cmdlet}.", detail=detail))
 
     async def invoke(self, cmdlet: str, parameters: Mapping[str, Any] | None = None, *,
                      anchor: str | None = None) -> CmdletResult:
         body = json.dumps({"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(parameters or {})}}).encode()
-        attempt = 1
-        while True:
+
+        async def send(token: str) -> httpx.Response:
             headers = {
-                "Authorization": f"Bearer {await self._token(cmdlet)}",
+                "Authorization": f"Bearer {token}",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "X-AnchorMailbox": anchor or SYSTEM_ANCHOR.format(tenant=self.tenant_id),
                 "X-CmdletName": cmdlet,
                 "client-request-id": str(uuid.uuid4()),
             }
-            response: httpx.Response | None = None
-            transport_error: httpx.TransportError | None = None
-            try:
-                response = await self._http.post(self.url, content=body, headers=headers)
-            except httpx.TransportError as exc:
-                transport_error = exc
-            if response is not None and 200 <= response.status_code < 300:
-                return self._result(cmdlet, response, attempt)
-            retryable = transport_error is not None or (
-                response is not None and response.status_code in self.policy.retry_statuses)
-            delay = self._delay(response, attempt) if retryable else 0.0
-            if not retryable or attempt >= self.policy.max_attempts or delay > self.policy.max_delay_s:
-                if response is None:
-                    raise ExchangeError("exchange_unavailable",
-                                        f"Exchange Online could not be reached after {attempt} attempts.",
-                                        detail=type(transport_error).__name__, attempts=attempt)
-                error = classify(cmdlet, response.status_code, _json(response), response.headers, attempt)
-                if delay > self.policy.max_delay_s:
-                    error.message += f" It asked to wait {delay:g} s, longer than Riposte waits within a step."
-                raise error
-            await self._sleep(delay)
-            attempt += 1
+            return await self._http.post(self.url, content=body, headers=headers)
+
+        response, attempts = await send_with_retries(
+            send, token=lambda: self._token(cmdlet), policy=self.policy, sleep=self._sleep,
+            refused=lambda answer, n: classify(cmdlet, answer.status_code, json_body(answer), answer.headers, n),
+            unreachable=_unreachable)
+        return self._result(cmdlet, response, attempts)
 
     @staticmethod
     def _result(cmdlet: str, response: httpx.Response, attempts: int) -> CmdletResult:
-        document = _json(response)
+        document = json_body(response)
         if response.status_code == 204:
             return CmdletResult([], [], attempts)
         if not isinstance(document, dict):

@@ -15,12 +15,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import math
-import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -31,6 +27,7 @@ from kiota_abstractions.request_information import RequestInformation
 
 from shared.graph import direct
 from shared.graph.errors import error_map
+from shared.http_retry import RetryPolicy, backoff, parse_retry_after
 
 MAX_BATCH_REQUESTS = 20
 JSON = "application/json"
@@ -92,30 +89,15 @@ class BatchStepResult:
 
 
 @dataclass(frozen=True)
-class BatchRetryPolicy:
-    max_attempts: int = 4  # including the first send
+class BatchRetryPolicy(RetryPolicy):
+    """Only throttling is resent (an inner 500 may have applied); a Retry-After longer than ``max_delay_s``
+    is left to the caller (e.g. a durable timer)."""
+
     retry_statuses: frozenset[int] = frozenset({429, 503, 504})
-    backoff_base_s: float = 1.0  # when a throttled response has no Retry-After
-    max_delay_s: float = 30.0  # a longer Retry-After is left to the caller (e.g. a durable timer)
 
 
 class _HasRequestAdapter(Protocol):
     request_adapter: RequestAdapter
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds (fractional, as Graph sends "2.128") or an HTTP date; None if absent or garbled."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, (when - datetime.now(when.tzinfo or UTC)).total_seconds())
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def _validate(steps: Sequence[BatchStep]) -> None:
@@ -197,7 +179,7 @@ def _delay(results: Sequence[BatchStepResult], attempt: int, policy: BatchRetryP
     explicit = [w for w in waits if w is not None]
     if explicit:
         return max(explicit)
-    return policy.backoff_base_s * 2 ** (attempt - 1) + random.uniform(0, 0.25)  # noqa: S311 - jitter, not crypto
+    return backoff(attempt, policy)
 
 
 async def send_batch(

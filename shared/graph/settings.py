@@ -32,6 +32,14 @@ def is_loopback_url(url: str) -> bool:
     return url_host(url) in LOOPBACK_HOSTS
 
 
+def resource_scope(base_url: str, public_resource: str) -> str:
+    """``https://<host>/.default`` for a REST API's host; a loopback sandbox expects the public resource's
+    audience (Exchange Online, Azure Resource Manager)."""
+    if is_loopback_url(base_url):
+        return f"{public_resource}/.default"
+    return f"https://{url_host(base_url)}/.default"
+
+
 class GraphSettings(BaseModel, frozen=True):
     base_url: str = DEFAULT_GRAPH_BASE_URL
     auth_mode: GraphAuthMode = GraphAuthMode.FEDERATED_MANAGED_IDENTITY

@@ -20,6 +20,8 @@ country, where its own staff sign in): a spoofed or mis-geolocated alert must no
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.graph.errors import odata_error
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from msgraph.generated.models.conditional_access_policy import ConditionalAccessPolicy
     from msgraph.generated.models.country_named_location import CountryNamedLocation
     from msgraph.generated.models.ip_named_location import IpNamedLocation
+    from msgraph.generated.models.named_location import NamedLocation
     from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 COUNTRY_TYPE = "#microsoft.graph.countryNamedLocation"
@@ -63,36 +66,42 @@ def _location_label(location: Any, location_id: str) -> dict[str, Any]:
     return {"id": location_id, "displayName": getattr(location, "display_name", None)}
 
 
-async def _get_country_location(graph: GraphServiceClient, location_id: str) -> CountryNamedLocation | StepOutcome:
-    # msgraph's models are imported where used: `import function_app` stays light.
-    from msgraph.generated.models.country_named_location import CountryNamedLocation
+# --- the named-location flow both primitives share ----------------------------------------------------
+@dataclass(frozen=True)
+class LocationKind:
+    """What differs between the named locations a step adds to: its model, the list it edits, and its words."""
 
+    wrong_kind_code: str  # the failure when the id names another kind of location
+    wrong_kind: str  # "not a countryNamedLocation; countries cannot be added to it"
+    field: str  # the edited list as the step reports it (countriesAndRegions, ipRanges)
+    one: str  # "country": the notes of a rollback
+    many: str  # "countries"
+    model: Callable[[], type]  # the msgraph model, imported when used
+    entries: Callable[[Any], list[str]]  # the location's list
+    body: Callable[[Any, list[str]], Any]  # the PATCH body: the location with that list
+    # A refusal particular to the kind, before the policies are read: (location, id, the failure's result).
+    refuse: Callable[[Any, str, dict[str, Any]], StepOutcome | None] = lambda location, location_id, result: None
+    never_empty: bool = False  # Graph refuses the location without any entry
+
+
+async def _get_location(graph: GraphServiceClient, kind: LocationKind, location_id: str) -> Any:
+    """The location, or the failed outcome: a read error, or a location of another kind."""
     try:
         location = await graph.identity.conditional_access.named_locations.by_named_location_id(location_id).get()
     except odata_error() as exc:
         error = from_odata(exc)
         return StepOutcome.failed(error.code, error.message, {"namedLocation": {"id": location_id}})
-    if not isinstance(location, CountryNamedLocation):
-        kind = getattr(location, "odata_type", None) or type(location).__name__
+    if not isinstance(location, kind.model()):
+        found = getattr(location, "odata_type", None) or type(location).__name__
         return StepOutcome.failed(
-            "not_a_country_location",
-            f"Named location {location_id} is a {kind}, not a countryNamedLocation; countries cannot be added to it.",
-            {"namedLocation": _location_label(location, location_id) | {"odataType": kind}},
+            kind.wrong_kind_code,
+            f"Named location {location_id} is a {found}, {kind.wrong_kind}.",
+            {"namedLocation": _location_label(location, location_id) | {"odataType": found}},
         )
     return location
 
 
-async def _patch_countries(graph: GraphServiceClient, location_id: str, current: CountryNamedLocation,
-                           countries: list[str]) -> ODataError | None:
-    from msgraph.generated.models.country_named_location import CountryNamedLocation
-
-    # The unchanged properties are sent too: harmless if PATCH merges, and safe if it replaces.
-    body = CountryNamedLocation(
-        odata_type=COUNTRY_TYPE,
-        display_name=current.display_name,
-        countries_and_regions=countries,
-        include_unknown_countries_and_regions=current.include_unknown_countries_and_regions,
-    )
+async def _patch_location(graph: GraphServiceClient, location_id: str, body: NamedLocation) -> ODataError | None:
     try:
         await graph.identity.conditional_access.named_locations.by_named_location_id(location_id).patch(body)
     except odata_error() as exc:
@@ -100,73 +109,129 @@ async def _patch_countries(graph: GraphServiceClient, location_id: str, current:
     return None
 
 
-async def block_sign_in_country(params: BlockSignInCountryParams, ctx: StepContext) -> StepOutcome:
-    alert = ctx.alert
-    wanted, never_blocked, invalid = _plan(params, alert.entities.countries)
-    extra: dict[str, Any] = {k: v for k, v in {"neverBlocked": never_blocked, "ignored": invalid}.items() if v}
-    if not wanted:
-        why = "only countries in neverBlock" if never_blocked else "no country"
-        return StepOutcome(StepStatus.SKIPPED, result=extra, reason=f"The alert names {why}.")
-    if alert.tenant_id is None:
+def _reported(never_blocked: list[str], ignored: list[Any]) -> dict[str, Any]:
+    """What the alert asked for that the step leaves out, reported in every outcome (when there is any)."""
+    return {k: v for k, v in {"neverBlocked": never_blocked, "ignored": ignored}.items() if v}
+
+
+async def _add_to_location(ctx: StepContext, kind: LocationKind, location_id: str, extra: dict[str, Any],
+                           nothing: str | None, split: Callable[[list[str]], tuple[list[str], list[str]]],
+                           limit: int, too_many: Callable[[int], str]) -> StepOutcome:
+    """Read the location, check an enabled policy blocks it, and add what ``split(before)`` says is missing
+    (``(to add, already present)``): at most ``limit`` entries, none when more are missing. ``nothing`` says
+    what the alert names when there is nothing to add: the step is skipped."""
+    if nothing is not None:
+        return StepOutcome(StepStatus.SKIPPED, result=extra, reason=f"The alert names {nothing}.")
+    if ctx.alert.tenant_id is None:
         return StepOutcome.skipped("The alert is not attributed to a tenant, so no named location can be changed.")
-    location_id = params.named_location_id
     graph = ctx.tenant_graph()
-    location = await _get_country_location(graph, location_id)
+    location = await _get_location(graph, kind, location_id)
     if isinstance(location, StepOutcome):
         location.result.update(extra)
         return location
     label = _location_label(location, location_id)
+    refused = kind.refuse(location, location_id, {"namedLocation": label, **extra})
+    if refused is not None:
+        return refused
     blocked_by = await _enforced_by_a_policy(graph, location_id, label, extra)
     if isinstance(blocked_by, StepOutcome):
         return blocked_by
-    before = list(location.countries_and_regions or [])
-    present = {c.upper() for c in before}
-    to_add = [c for c in wanted if c not in present]
-    if len(to_add) > params.max_countries:
-        return StepOutcome.failed(
-            "too_many_targets",
-            f"The alert would add {len(to_add)} countries; this step adds at most {params.max_countries} "
-            "(maxCountries).", {"namedLocation": label, "toAdd": to_add, **extra})
-    result = {"namedLocation": label | {"before": {"countriesAndRegions": before}}, "blockedBy": blocked_by,
-              "alreadyPresent": [c for c in wanted if c in present], **extra}
+    before = kind.entries(location)
+    to_add, already_present = split(before)
+    if len(to_add) > limit:
+        return StepOutcome.failed("too_many_targets", too_many(len(to_add)),
+                                  {"namedLocation": label, "toAdd": to_add, **extra})
+    result = {"namedLocation": label | {"before": {kind.field: before}}, "blockedBy": blocked_by,
+              "alreadyPresent": already_present, **extra}
     if not to_add:  # idempotent: nothing to change, no write
-        result["namedLocation"]["after"] = {"countriesAndRegions": before}
+        result["namedLocation"]["after"] = {kind.field: before}
         return StepOutcome(StepStatus.SUCCEEDED, result=result | {"added": []})
     after = before + to_add
-    failure = await _patch_countries(graph, location_id, location, after)
+    failure = await _patch_location(graph, location_id, kind.body(location, after))
     if failure is not None:
         error = from_odata(failure)
         return StepOutcome.failed(error.code, error.message, result | {"toAdd": to_add})
-    result["namedLocation"]["after"] = {"countriesAndRegions": after}
+    result["namedLocation"]["after"] = {kind.field: after}
     return StepOutcome(StepStatus.SUCCEEDED, result=result | {"added": to_add})
+
+
+async def _remove_from_location(step: StepResult, ctx: StepContext, kind: LocationKind, any_added: bool,
+                                was_added: Callable[[str], bool]) -> StepOutcome:
+    """Rollback: remove only the entries the step added (``was_added``) that are still listed; the others stay."""
+    location_id = (step.result.get("namedLocation") or {}).get("id")
+    if not any_added or not location_id:
+        return StepOutcome(StepStatus.SUCCEEDED, result={"removed": [], "note": f"the step added no {kind.one}"})
+    if ctx.alert.tenant_id is None:
+        return StepOutcome.failed("no_tenant", "The alert is not attributed to a tenant.")
+    graph = ctx.tenant_graph()
+    location = await _get_location(graph, kind, location_id)
+    if isinstance(location, StepOutcome):
+        return location
+    current = kind.entries(location)
+    removed = [c for c in current if was_added(c)]
+    remaining = [c for c in current if not was_added(c)]
+    label = _location_label(location, location_id) | {"before": {kind.field: current}}
+    if not removed:
+        label["after"] = {kind.field: current}
+        return StepOutcome(StepStatus.SUCCEEDED, result={"namedLocation": label, "removed": [],
+                                                         "note": f"the {kind.many} were already gone"})
+    if kind.never_empty and not remaining:
+        return StepOutcome.failed(
+            "location_would_be_empty",
+            f"Removing {', '.join(removed)} would leave named location {location_id} without any {kind.one}, which "
+            f"Graph refuses; remove them by hand or add another {kind.one} first.", {"namedLocation": label})
+    failure = await _patch_location(graph, location_id, kind.body(location, remaining))
+    if failure is not None:
+        error = from_odata(failure)
+        return StepOutcome.failed(error.code, error.message, {"namedLocation": label})
+    label["after"] = {kind.field: remaining}
+    return StepOutcome(StepStatus.SUCCEEDED, result={"namedLocation": label, "removed": removed})
+
+
+# --- block_sign_in_country ----------------------------------------------------------------------------------
+def _country_model() -> type:
+    # msgraph's models are imported where used: `import function_app` stays light.
+    from msgraph.generated.models.country_named_location import CountryNamedLocation
+
+    return CountryNamedLocation
+
+
+def _country_body(current: CountryNamedLocation, countries: list[str]) -> CountryNamedLocation:
+    from msgraph.generated.models.country_named_location import CountryNamedLocation
+
+    # The unchanged properties are sent too: harmless if PATCH merges, and safe if it replaces.
+    return CountryNamedLocation(
+        odata_type=COUNTRY_TYPE,
+        display_name=current.display_name,
+        countries_and_regions=countries,
+        include_unknown_countries_and_regions=current.include_unknown_countries_and_regions,
+    )
+
+
+COUNTRIES = LocationKind(
+    "not_a_country_location", "not a countryNamedLocation; countries cannot be added to it", "countriesAndRegions",
+    "country", "countries", _country_model, lambda location: list(location.countries_and_regions or []),
+    _country_body)
+
+
+async def block_sign_in_country(params: BlockSignInCountryParams, ctx: StepContext) -> StepOutcome:
+    wanted, never_blocked, invalid = _plan(params, ctx.alert.entities.countries)
+    nothing = None if wanted else "only countries in neverBlock" if never_blocked else "no country"
+
+    def split(before: list[str]) -> tuple[list[str], list[str]]:
+        present = {c.upper() for c in before}
+        return [c for c in wanted if c not in present], [c for c in wanted if c in present]
+
+    return await _add_to_location(
+        ctx, COUNTRIES, params.named_location_id, _reported(never_blocked, invalid), nothing, split,
+        params.max_countries,
+        lambda n: f"The alert would add {n} countries; this step adds at most {params.max_countries} (maxCountries).")
 
 
 async def undo_block_sign_in_country(step: StepResult, ctx: StepContext) -> StepOutcome:
     """Remove only the countries this step added (and that are still listed); the others stay."""
     added = [str(c).upper() for c in step.result.get("added") or []]
-    location_id = (step.result.get("namedLocation") or {}).get("id")
-    if not added or not location_id:
-        return StepOutcome(StepStatus.SUCCEEDED, result={"removed": [], "note": "the step added no country"})
-    if ctx.alert.tenant_id is None:
-        return StepOutcome.failed("no_tenant", "The alert is not attributed to a tenant.")
-    graph = ctx.tenant_graph()
-    location = await _get_country_location(graph, location_id)
-    if isinstance(location, StepOutcome):
-        return location
-    current = list(location.countries_and_regions or [])
-    removed = [c for c in current if c.upper() in added]
-    remaining = [c for c in current if c.upper() not in added]
-    label = _location_label(location, location_id) | {"before": {"countriesAndRegions": current}}
-    if not removed:
-        label["after"] = {"countriesAndRegions": current}
-        return StepOutcome(StepStatus.SUCCEEDED, result={"namedLocation": label, "removed": [],
-                                                         "note": "the countries were already gone"})
-    failure = await _patch_countries(graph, location_id, location, remaining)
-    if failure is not None:
-        error = from_odata(failure)
-        return StepOutcome.failed(error.code, error.message, {"namedLocation": label})
-    label["after"] = {"countriesAndRegions": remaining}
-    return StepOutcome(StepStatus.SUCCEEDED, result={"namedLocation": label, "removed": removed})
+    return await _remove_from_location(step, ctx, COUNTRIES, bool(added), lambda c: c.upper() in added)
 
 
 def describe_block_sign_in_country(params: BlockSignInCountryParams, ctx: StepContext) -> str:
@@ -261,23 +326,6 @@ def _parsed(cidrs: list[str]) -> list[Network]:
     return out
 
 
-async def _get_ip_location(graph: GraphServiceClient, location_id: str) -> IpNamedLocation | StepOutcome:
-    from msgraph.generated.models.ip_named_location import IpNamedLocation
-
-    try:
-        location = await graph.identity.conditional_access.named_locations.by_named_location_id(location_id).get()
-    except odata_error() as exc:
-        error = from_odata(exc)
-        return StepOutcome.failed(error.code, error.message, {"namedLocation": {"id": location_id}})
-    if not isinstance(location, IpNamedLocation):
-        kind = getattr(location, "odata_type", None) or type(location).__name__
-        return StepOutcome.failed(
-            "not_an_ip_location",
-            f"Named location {location_id} is a {kind}, not an ipNamedLocation; IP ranges cannot be added to it.",
-            {"namedLocation": _location_label(location, location_id) | {"odataType": kind}})
-    return location
-
-
 def _blocks_from(policy: ConditionalAccessPolicy, location_id: str) -> bool:
     """Enabled (report-only enforces nothing), grants `block`, and includes the location without excluding it."""
     from msgraph.generated.models.conditional_access_grant_control import ConditionalAccessGrantControl
@@ -331,67 +379,48 @@ async def _enforced_by_a_policy(graph: GraphServiceClient, location_id: str, lab
     return blocked_by
 
 
-async def _patch_ranges(graph: GraphServiceClient, location_id: str, current: IpNamedLocation,
-                        cidrs: list[str]) -> ODataError | None:
+def _ip_model() -> type:
+    from msgraph.generated.models.ip_named_location import IpNamedLocation
+
+    return IpNamedLocation
+
+
+def _ip_body(current: IpNamedLocation, cidrs: list[str]) -> IpNamedLocation:
     from msgraph.generated.models.i_pv4_cidr_range import IPv4CidrRange
     from msgraph.generated.models.i_pv6_cidr_range import IPv6CidrRange
     from msgraph.generated.models.ip_named_location import IpNamedLocation
 
     ranges = [IPv6CidrRange(cidr_address=c) if ":" in c else IPv4CidrRange(cidr_address=c) for c in cidrs]
-    body = IpNamedLocation(odata_type=IP_TYPE, display_name=current.display_name, ip_ranges=ranges,
+    return IpNamedLocation(odata_type=IP_TYPE, display_name=current.display_name, ip_ranges=ranges,
                            is_trusted=current.is_trusted)
-    try:
-        await graph.identity.conditional_access.named_locations.by_named_location_id(location_id).patch(body)
-    except odata_error() as exc:
-        return exc
-    return None
+
+
+def _refuse_trusted(location: IpNamedLocation, location_id: str, result: dict[str, Any]) -> StepOutcome | None:
+    if not location.is_trusted:
+        return None
+    return StepOutcome.failed(
+        "trusted_location",
+        f"Named location {location_id} is marked trusted: adding addresses to it would exempt them, not block "
+        "them. Name an untrusted ipNamedLocation that a blocking Conditional Access policy uses.", result)
+
+
+IP_RANGES = LocationKind(
+    "not_an_ip_location", "not an ipNamedLocation; IP ranges cannot be added to it", "ipRanges", "range", "ranges",
+    _ip_model, _cidrs, _ip_body, refuse=_refuse_trusted, never_empty=True)
 
 
 async def block_sign_in_ip(params: BlockSignInIpParams, ctx: StepContext) -> StepOutcome:
-    alert = ctx.alert
-    wanted, never_blocked, ignored = _ip_plan(params, alert.entities.ips)
-    extra: dict[str, Any] = {k: v for k, v in {"neverBlocked": never_blocked, "ignored": ignored}.items() if v}
-    if not wanted:
-        why = "only addresses in neverBlock" if never_blocked else "no public IP address"
-        return StepOutcome(StepStatus.SKIPPED, result=extra, reason=f"The alert names {why}.")
-    if alert.tenant_id is None:
-        return StepOutcome.skipped("The alert is not attributed to a tenant, so no named location can be changed.")
-    location_id = params.named_location_id
-    graph = ctx.tenant_graph()
-    location = await _get_ip_location(graph, location_id)
-    if isinstance(location, StepOutcome):
-        location.result.update(extra)
-        return location
-    label = _location_label(location, location_id)
-    if location.is_trusted:
-        return StepOutcome.failed(
-            "trusted_location",
-            f"Named location {location_id} is marked trusted: adding addresses to it would exempt them, not block "
-            "them. Name an untrusted ipNamedLocation that a blocking Conditional Access policy uses.",
-            {"namedLocation": label, **extra})
-    blocked_by = await _enforced_by_a_policy(graph, location_id, label, extra)
-    if isinstance(blocked_by, StepOutcome):
-        return blocked_by
-    before = _cidrs(location)
-    present = _parsed(before)
-    to_add = [str(n) for n in wanted if not _covered(n, present)]
-    if len(to_add) > params.max_ranges:
-        return StepOutcome.failed(
-            "too_many_targets",
-            f"The step would add {len(to_add)} ranges; it adds at most {params.max_ranges} (maxRanges).",
-            {"namedLocation": label, "toAdd": to_add, **extra})
-    result = {"namedLocation": label | {"before": {"ipRanges": before}}, "blockedBy": blocked_by,
-              "alreadyPresent": [str(n) for n in wanted if _covered(n, present)], **extra}
-    if not to_add:  # idempotent: every range is already covered, no write
-        result["namedLocation"]["after"] = {"ipRanges": before}
-        return StepOutcome(StepStatus.SUCCEEDED, result=result | {"added": []})
-    after = before + to_add
-    failure = await _patch_ranges(graph, location_id, location, after)
-    if failure is not None:
-        error = from_odata(failure)
-        return StepOutcome.failed(error.code, error.message, result | {"toAdd": to_add})
-    result["namedLocation"]["after"] = {"ipRanges": after}
-    return StepOutcome(StepStatus.SUCCEEDED, result=result | {"added": to_add})
+    wanted, never_blocked, ignored = _ip_plan(params, ctx.alert.entities.ips)
+    nothing = None if wanted else "only addresses in neverBlock" if never_blocked else "no public IP address"
+
+    def split(before: list[str]) -> tuple[list[str], list[str]]:
+        present = _parsed(before)
+        return ([str(n) for n in wanted if not _covered(n, present)],
+                [str(n) for n in wanted if _covered(n, present)])
+
+    return await _add_to_location(
+        ctx, IP_RANGES, params.named_location_id, _reported(never_blocked, ignored), nothing, split, params.max_ranges,
+        lambda n: f"The step would add {n} ranges; it adds at most {params.max_ranges} (maxRanges).")
 
 
 def _same_range(cidr: str, added: set[Network]) -> bool:
@@ -402,36 +431,10 @@ def _same_range(cidr: str, added: set[Network]) -> bool:
 
 
 async def undo_block_sign_in_ip(step: StepResult, ctx: StepContext) -> StepOutcome:
-    """Remove exactly the ranges this step added (still listed, however Graph spells them); the others stay."""
+    """Remove exactly the ranges this step added (still listed, however Graph spells them); the others stay.
+    The last range of a location is not removed: Graph requires at least one."""
     added = {ipaddress.ip_network(c) for c in step.result.get("added") or []}
-    location_id = (step.result.get("namedLocation") or {}).get("id")
-    if not added or not location_id:
-        return StepOutcome(StepStatus.SUCCEEDED, result={"removed": [], "note": "the step added no range"})
-    if ctx.alert.tenant_id is None:
-        return StepOutcome.failed("no_tenant", "The alert is not attributed to a tenant.")
-    graph = ctx.tenant_graph()
-    location = await _get_ip_location(graph, location_id)
-    if isinstance(location, StepOutcome):
-        return location
-    current = _cidrs(location)
-    removed = [c for c in current if _same_range(c, added)]
-    remaining = [c for c in current if not _same_range(c, added)]
-    label = _location_label(location, location_id) | {"before": {"ipRanges": current}}
-    if not removed:
-        label["after"] = {"ipRanges": current}
-        return StepOutcome(StepStatus.SUCCEEDED, result={"namedLocation": label, "removed": [],
-                                                         "note": "the ranges were already gone"})
-    if not remaining:  # Graph requires at least one range in an ipNamedLocation
-        return StepOutcome.failed(
-            "location_would_be_empty",
-            f"Removing {', '.join(removed)} would leave named location {location_id} without any range, which "
-            "Graph refuses; remove them by hand or add another range first.", {"namedLocation": label})
-    failure = await _patch_ranges(graph, location_id, location, remaining)
-    if failure is not None:
-        error = from_odata(failure)
-        return StepOutcome.failed(error.code, error.message, {"namedLocation": label})
-    label["after"] = {"ipRanges": remaining}
-    return StepOutcome(StepStatus.SUCCEEDED, result={"namedLocation": label, "removed": removed})
+    return await _remove_from_location(step, ctx, IP_RANGES, bool(added), lambda c: _same_range(c, added))
 
 
 def describe_block_sign_in_ip(params: BlockSignInIpParams, ctx: StepContext) -> str:

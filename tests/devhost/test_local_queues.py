@@ -226,7 +226,7 @@ async def test_an_idle_queue_is_polled_less_and_less_until_a_message_comes(azuri
     waits, seen = [], []
     stop = asyncio.Event()
 
-    async def idle(self, stop_event, seconds):  # records the wait instead of waiting it
+    async def idle(stop_event, seconds):  # records the wait instead of waiting it
         waits.append(seconds)
         if len(waits) == 6:
             send(azurite_connection_string, name, "{}")  # another process's send: no local wake-up
@@ -238,8 +238,10 @@ async def test_an_idle_queue_is_polled_less_and_less_until_a_message_comes(azuri
     async def handle(message):
         seen.append(message.message_id)
 
-    monkeypatch.setattr(QueueTrigger, "_idle", idle)
     trigger = QueueTrigger(azurite_connection_string, name, handle, idle_poll_seconds=0.2, max_idle_poll_seconds=2)
+    # This trigger's only: patched on the class, the session's app devhost's triggers (another thread) would
+    # record their own 2 s waits here and spin instead of idling, while this test runs.
+    monkeypatch.setattr(trigger, "_idle", idle)
     await asyncio.wait_for(trigger.run(stop), timeout=30)
 
     # Doubling from 0.2 s to the 2 s cap while empty (however many receives the send takes to show); back to
