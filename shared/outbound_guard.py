@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from shared.loop_clients import PerLoop, pool_limits, ssl_context
+from shared.loop_clients import CancelSafe, PerLoop, pool_limits, ssl_context
 
 # (host, port) -> the addresses it resolves to; tests pass their own.
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -144,7 +144,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 def new_client(resolve: Resolver = system_resolver) -> httpx.AsyncClient:
     # No redirects: a 3xx is the step's failure, so an allowed host cannot bounce the request (and its secret
     # headers) to another. No proxy from the environment either: the checked address is the one connected to.
-    return httpx.AsyncClient(transport=GuardedTransport(resolve), follow_redirects=False, trust_env=False)
+    # CancelSafe: the step's deadline cancels a request, which must not leak a pool slot (shared/loop_clients.py).
+    return httpx.AsyncClient(transport=CancelSafe(GuardedTransport(resolve)), follow_redirects=False,
+                             trust_env=False)
 
 
 async def _close(http: httpx.AsyncClient) -> None:
