@@ -38,7 +38,8 @@ def record_flow_step(payload: dict) -> dict:
 async def check_condition(payload: dict) -> dict:
     """Evaluate an expression over the alert, earlier steps and facts read from Graph (reads only)."""
     return await check(payload["expression"], AlertContext.model_validate(payload["alert"]),
-                       payload.get("steps") or [], payload.get("runFacts") or {}, services.step_dependencies())
+                       payload.get("steps") or [], payload.get("runFacts") or {}, services.step_dependencies(),
+                       payload.get("facts"))
 
 
 @bp.activity_trigger(input_name="payload")

@@ -76,13 +76,13 @@ class AzuriteQueueSender:
     def __init__(self, connection_string: str) -> None:
         self._connection_string = connection_string
         self._created: set[str] = set()
-        self._wakers: dict[str, list[asyncio.Event]] = {}
+        self._wakers: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
 
     def waker(self, queue: str) -> asyncio.Event:
         """Set after each send to the queue: its trigger receives at once, as a Service Bus receiver's open
-        AMQP link does, rather than at its next idle poll."""
+        AMQP link does, rather than at its next idle poll. Made on the loop the trigger runs on."""
         event = asyncio.Event()
-        self._wakers.setdefault(queue, []).append(event)
+        self._wakers.setdefault(queue, []).append((asyncio.get_running_loop(), event))
         return event
 
     async def send(self, queue: str, bodies: Sequence[str]) -> None:
@@ -94,8 +94,16 @@ class AzuriteQueueSender:
                     pass
                 self._created.add(queue)
             await asyncio.gather(*(client.send_message(body) for body in bodies))
-        for event in self._wakers.get(queue, []):
-            event.set()
+        sending_loop = asyncio.get_running_loop()
+        for loop, event in self._wakers.get(queue, []):
+            if loop is sending_loop:
+                event.set()
+            else:  # a send from another loop (a test's, a worker thread's): asyncio.Event is not thread-safe, and
+                # set() there would not wake the trigger's loop out of its idle wait (up to max_idle_poll_seconds)
+                try:
+                    loop.call_soon_threadsafe(event.set)
+                except RuntimeError:  # that loop is closed: its trigger no longer waits
+                    pass
 
 
 def next_idle_wait(wait: float, busy: bool, first: float, most: float) -> float:

@@ -262,6 +262,10 @@ class LocalStack:
             "RIPOSTE_SECRET_AUTOTASK_INTEGRATION_CODE": "SANDBOXINTEGRATIONCODE",
             "RIPOSTE_SECRET_AUTOTASK_USERNAME": "riposte-api@yourmsp.example",
             "RIPOSTE_SECRET_AUTOTASK_SECRET": "sandbox-autotask-secret",
+            # http_request steps (docs/enrichment.md) may call the sandbox, whose fake IP reputation service
+            # (sandbox/reputation.py) wants this key.
+            "RIPOSTE_HTTP_REQUEST_HOSTS": "127.0.0.1",
+            "RIPOSTE_SECRET_REPUTATION_API_KEY": "sandbox-reputation-key-7Qm2",
         }
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:

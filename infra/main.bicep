@@ -59,6 +59,9 @@ param connectWiseUrl string = ''
 @description('Autotask zone web services URL, e.g. https://webservices5.autotask.net (RIPOSTE_AUTOTASK_URL); empty: not used.')
 param autotaskUrl string = ''
 
+@description('Hosts http_request enrichment steps may call, comma-separated, e.g. api.abuseipdb.com,*.example.net (RIPOSTE_HTTP_REQUEST_HOSTS); empty: none (docs/enrichment.md).')
+param httpRequestHosts string = ''
+
 @description('Microsoft Graph endpoint; change only for a national cloud.')
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 
@@ -184,6 +187,7 @@ module functionApp 'app/function-app.bicep' = {
     haloPsaTenant: haloPsaTenant
     connectWiseUrl: connectWiseUrl
     autotaskUrl: autotaskUrl
+    httpRequestHosts: httpRequestHosts
     secretNames: union([ingestCredentialKeyName, graphNotificationKeyName], filter(map(split(secretNames, ','), secret => trim(secret)), secret => !empty(secret)))
     taskHubName: taskHubName
     graphBaseUrl: graphBaseUrl

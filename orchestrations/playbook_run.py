@@ -86,9 +86,11 @@ class DurableDriver:
                     "index": command.index, "action": command.action})
                 return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
             case cmd.ReadFacts():
-                checked, failure = yield from self._call(check_condition, {
-                    "run": run, "alert": self.base["alert"], "expression": command.expression,
-                    "steps": command.steps, "runFacts": command.run_facts})
+                payload = {"run": run, "alert": self.base["alert"], "expression": command.expression,
+                           "steps": command.steps, "runFacts": command.run_facts}
+                if command.facts is not None:  # what http_request steps saved (absent: as before they existed)
+                    payload["facts"] = command.facts
+                checked, failure = yield from self._call(check_condition, payload)
                 return ev.FactsRead(now=context.current_utc_datetime, checked=checked, failure=failure)
             case cmd.RecordStep():
                 _, failure = yield from self._call(record_flow_step, {

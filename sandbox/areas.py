@@ -35,6 +35,7 @@ from . import (
     named_locations,
     psa,
     registration_details,
+    reputation,
     risk_detections,
     security_alerts,
     sentinel_incidents,
@@ -93,4 +94,5 @@ AREAS: list[Area] = [
     Area("tenant_conditions", web_routes=tenant_condition_routes.web_routes),
     Area(sentinel_incidents.AREA, web_routes=sentinel_incidents.web_routes,
          new_service_state=sentinel_incidents.new_service_state),
+    Area("reputation", web_routes=reputation.web_routes, new_service_state=reputation.new_service_state),
 ]

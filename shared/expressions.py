@@ -32,7 +32,9 @@ right, `contains` looks in a list or a string, and every operator on values of t
 side means it can never hold is refused when compiled (`x < "foo"`, `x in "abc"`, `x startswith 1`).
 
 Names: `NAMES` (the roots `ROOTS`, and the fields of each) lists what a playbook may read; `steps` is always
-indexed (`steps[0]` is the first step). Below `alert.entities` and `steps[N].result` anything goes.
+indexed (`steps[0]` is the first step). Below `alert.entities`, `steps[N].result` and `facts` anything goes:
+`facts.<name>` is what an earlier `http_request` step saved as `<name>` (its JSON answer; null when that step
+failed or has not run, so every comparison with it is false; docs/enrichment.md).
 
 Limits: `MAX_LENGTH` characters, `MAX_TOKENS` tokens, `MAX_DEPTH` levels of nesting. Errors are
 `ExpressionError`, with the 0-based character offset they concern (`unexpected ')' at 14`).
@@ -82,12 +84,14 @@ def _fields(names: tuple[str, ...], **special: Any) -> Mapping[str, Any]:
 
 
 # root -> field -> None (a value), ANY (anything below), LIST (indexable), or a mapping of sub-fields.
-NAMES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType({
+NAMES: Final[Mapping[str, Any]] = MappingProxyType({
     "alert": _fields(ALERT_FIELDS, entities=ANY),
     "steps": _fields(STEP_FIELDS, result=ANY, error=_fields(STEP_ERROR_FIELDS)),
     "run": _fields(RUN_FIELDS),  # failedSteps: how many steps failed so far; simulated: a dry run
     "user": _fields(USER_FIELDS, adminRoles=LIST),
     "device": _fields(DEVICE_FIELDS),
+    # What `http_request` steps saved (`facts.<saveAs>...`): open below, null until a step saved it.
+    "facts": ANY,
 })
 ROOTS: Final = tuple(NAMES)
 
@@ -648,6 +652,9 @@ def _check_path(path: _Path) -> None:
     fields = NAMES[root]
     rest = list(zip(parts[1:], positions[1:], strict=True))
     label = str(root)
+    if root == "facts" and rest and rest[0][0] in ("user", "device"):
+        raise ExpressionError(f"'facts.{rest[0][0]}' is read as '{rest[0][0]}'", rest[0][1],
+                              f"write {rest[0][0]}.<field>, as in user.isAdmin")
     if root in INDEXED_ROOTS:
         if not rest or not isinstance(rest[0][0], int):
             raise ExpressionError(f"'{root}' without an index", positions[0],

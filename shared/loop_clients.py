@@ -42,6 +42,52 @@ def pool_limits(connections: int, keepalive_s: float) -> httpx.Limits:
                         keepalive_expiry=keepalive_s)
 
 
+class CancelSafe(httpx.AsyncBaseTransport):
+    """A transport whose requests a caller's cancellation cannot leave half-done inside httpcore's pool.
+
+    httpcore 1.0.9 leaks a pool slot when a request is cancelled after the pool assigned it a new connection and
+    before that connection is up (encode/httpcore#1093, #830): the connection stays CONNECTING for good, and once
+    `max_connections` of them pile up every request on that pool waits out its pool timeout (100 s for Graph)
+    against a healthy server. Riposte cancels requests in the ordinary course (a step's deadline, `gather`
+    siblings, a stopping poll), so a process's Graph pool would wedge: in CI, polls and run steps hung until
+    every activity slot was taken. Here the pool's work runs in a task of its own that the caller's
+    cancellation does not reach (`asyncio.shield`): the caller is cancelled at once, the request finishes
+    within its own timeouts, and a response nobody waits for any more is closed, giving its connection back.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self._abandoned: set[asyncio.Task[httpx.Response]] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        task = asyncio.ensure_future(self._inner.handle_async_request(request))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                self._abandoned.add(task)
+                task.add_done_callback(self._close_abandoned)
+            elif not task.cancelled() and task.exception() is None:
+                self._close_later(task.result())
+            raise
+
+    def _close_abandoned(self, task: asyncio.Task[httpx.Response]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and task.exception() is None:  # (the exception is read: no "never retrieved")
+            self._close_later(task.result())
+
+    def _close_later(self, response: httpx.Response) -> None:
+        closing = asyncio.ensure_future(response.aclose())
+        self._abandoned.add(closing)  # held until done: a task only weakly referenced may vanish
+        closing.add_done_callback(self._abandoned.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._abandoned):  # closing now: what was abandoned need not finish
+            task.cancel()
+        await asyncio.gather(*self._abandoned, return_exceptions=True)
+        await self._inner.aclose()
+
+
 class ShardedPool(httpx.AsyncBaseTransport):
     """Several small httpcore pools behind one transport, for a pool that many concurrent callers share.
 

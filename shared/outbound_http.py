@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from shared.loop_clients import PerLoop, pool_limits, ssl_context
+from shared.loop_clients import CancelSafe, PerLoop, pool_limits, ssl_context
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
@@ -44,7 +44,8 @@ LIMITS = pool_limits(connections=32, keepalive_s=60.0)
 
 def _new_client() -> httpx.AsyncClient:
     # Redirects are not followed, so a webhook cannot bounce a signed request (or a PSA token) elsewhere.
-    transport = httpx.AsyncHTTPTransport(verify=ssl_context(http2=False), limits=LIMITS)
+    # A caller's cancellation must not leak a pool slot (CancelSafe says why).
+    transport = CancelSafe(httpx.AsyncHTTPTransport(verify=ssl_context(http2=False), limits=LIMITS))
     return httpx.AsyncClient(transport=transport, timeout=TIMEOUT, follow_redirects=False)
 
 

@@ -1,5 +1,6 @@
 """Saving a change to a playbook, the same way for the API (`PATCH /api/playbooks/{id}`) and the console: the
-scope it names must exist, a broad live trigger must be acknowledged, the If-Match version must be current, and
+scope it names must exist, http_request steps may call only allow-listed hosts, a broad live trigger must be
+acknowledged, the If-Match version must be current, and
 the change's audit event is written in its transaction, then delivered (shared/store/audit.py)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from shared.auth import Principal
 from shared.errors import Refused
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch, broad_problem
+from shared.schemas.http_request import HttpRequestParams, host_allowed
 from shared.store.audit import AuditLog, PendingEvent
 from shared.store.directory import DirectoryStore
 from shared.store.playbooks import PlaybookStore
@@ -23,6 +25,8 @@ class Deps:
     playbooks: PlaybookStore
     directory: DirectoryStore
     audit: AuditLog
+    # The hosts http_request steps may call (settings.http_request_hosts); empty: none.
+    request_hosts: frozenset[str] = frozenset()
 
 
 def refuse_broad(playbook: PlaybookDraft) -> None:
@@ -31,11 +35,23 @@ def refuse_broad(playbook: PlaybookDraft) -> None:
         raise Refused(400, "invalid_request", problem, field="trigger")
 
 
+def refuse_unlisted_hosts(actions: list | None, allowed: frozenset[str]) -> None:
+    """An http_request step to a host the deployment does not allow is refused when the playbook is saved (and
+    again when it runs, should the allow-list shrink)."""
+    for i, action in enumerate(actions or []):
+        if isinstance(action, HttpRequestParams) and not host_allowed(action.host, allowed):
+            listed = ", ".join(sorted(allowed)) or "none"
+            raise Refused(400, "invalid_request", f"{action.host} is not on this deployment's allow-list of hosts "
+                          f"http_request steps may call (RIPOSTE_HTTP_REQUEST_HOSTS: {listed})",
+                          field=f"actions[{i}].url")
+
+
 def update_playbook(deps: Deps, playbook_id: str, patch: PlaybookPatch, if_match: str, who: Principal) -> Playbook:
     """The saved playbook. Raises Refused (400, naming the field), PreconditionFailed (If-Match is not the
     current version), Conflict (another writer saved in between) or NotFound."""
     if patch.trigger is not None:
         check_scope_exists(deps.directory, patch.trigger.tenant_scope)
+    refuse_unlisted_hosts(patch.actions, deps.request_hosts)
     event = PendingEvent("playbook.updated", who.name,
                          changed=sorted(patch.model_dump(exclude_unset=True, by_alias=True)))
     updated = deps.playbooks.update(playbook_id, patch, if_match, actor=who.name, check=refuse_broad, audit=event)

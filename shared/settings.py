@@ -10,6 +10,7 @@ the environment. The exceptions, each a seam of its own (tests/unit/test_one_set
 from __future__ import annotations
 
 import os
+import re
 from enum import StrEnum
 from functools import lru_cache
 
@@ -21,6 +22,8 @@ DEFAULT_TASK_HUB = "RiposteHub"
 DEFAULT_EXCHANGE_BASE_URL = "https://outlook.office365.com"
 DEFAULT_DEFENDER_BASE_URL = "https://api.securitycenter.microsoft.com"
 DEFAULT_ARM_BASE_URL = "https://management.azure.com"
+# An allow-list entry: a host name, an IPv4 address, `localhost`, or `*.` and a domain of two labels or more.
+_ALLOWED_HOST = re.compile(r"^(\*\.[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$")
 
 
 class Environment(StrEnum):
@@ -90,6 +93,9 @@ class AppSettings(BaseModel, frozen=True):
     halopsa_tenant: str | None = None
     connectwise_url: str | None = None
     autotask_url: str | None = None
+    # Hosts `http_request` steps may call (RIPOSTE_HTTP_REQUEST_HOSTS, comma-separated): `api.example.com`, or
+    # `*.example.com` for the hosts below it. Empty: no playbook may make HTTP requests (docs/enrichment.md).
+    http_request_hosts: frozenset[str] = frozenset()
     # This Functions instance (WEBSITE_INSTANCE_ID, set by App Service on each): who holds a poll's claim.
     instance_id: str | None = None
 
@@ -101,6 +107,15 @@ class AppSettings(BaseModel, frozen=True):
                 return check_event_grid(value)
             except ValueError as exc:
                 raise ValueError(f"RIPOSTE_GRAPH_NOTIFICATION_URL: {exc}") from None
+        return value
+
+    @field_validator("http_request_hosts")
+    @classmethod
+    def _host_names(cls, value: frozenset[str]) -> frozenset[str]:
+        for entry in value:
+            if not _ALLOWED_HOST.match(entry):
+                raise ValueError(f"RIPOSTE_HTTP_REQUEST_HOSTS: {entry!r} is not a host name, an IP address or "
+                                 "*.<domain> with at least two labels (no scheme, port or path)")
         return value
 
     @property
@@ -145,6 +160,8 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         halopsa_tenant=env.get("RIPOSTE_HALOPSA_TENANT") or None,
         connectwise_url=env.get("RIPOSTE_CONNECTWISE_URL") or None,
         autotask_url=env.get("RIPOSTE_AUTOTASK_URL") or None,
+        http_request_hosts=frozenset(host.strip().lower() for host in
+                                     env.get("RIPOSTE_HTTP_REQUEST_HOSTS", "").split(",") if host.strip()),
     )
 
 

@@ -39,7 +39,8 @@ Variables (camelCase, as in the API):
 | `steps` | the steps before this one, in order (`steps[0]` is the first): each `index`, `actionType`, |
 |  | `status`, `result`, `error` (`code`, `message`) or None, `reason`, `summary`, `line` |
 | `facts` | what the run read before this step about the alert's first user and first device: `user` |
-|  | (`id`, `upn`, `type`, `accountEnabled`, `isAdmin`, ...) and `device` (`id`, `name`, `platform`, ...) |
+|  | (`id`, `upn`, `type`, `accountEnabled`, `isAdmin`, ...) and `device` (`id`, `name`, `platform`, ...); |
+|  | and each `http_request` step's answer under its `saveAs` name (`facts.reputation.score`) |
 
 `alert.devices` items have `id`, `name`, `azureAdDeviceId`; `alert.files` items have `sha1`, `sha256`, `md5`,
 `name`, `path` (those the alert gives); `ips`, `countries`, `mailboxes`, `urls` and `domains` are lists of strings.
@@ -84,7 +85,8 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "playbook": "the playbook: id, name, version",
     "steps": "the steps before this one (steps[0] is the first): index, actionType, status, result, error, "
              "reason, summary, line",
-    "facts": "facts the run read: user (id, upn, type, accountEnabled, isAdmin, ...), device (id, name, ...)",
+    "facts": "facts the run read: user (id, upn, type, accountEnabled, isAdmin, ...), device (id, name, ...), "
+             "and what http_request steps saved, by their saveAs name",
 }
 UNRESOLVED = "(unknown)"  # what a None prints as: visible, so a missing value is noticed
 
@@ -217,8 +219,10 @@ def template_context(alert: AlertContext, run: RunContext, run_url: str,
                 "playbookVersion": run.playbook_version},
         "playbook": {"id": run.playbook_id, "name": run.playbook_name, "version": run.playbook_version},
         "steps": template_steps(steps or []),
-        "facts": {"user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | (alert.facts.get("user") or {}),
-                  "device": dict.fromkeys(DEVICE_FACTS) | (alert.facts.get("device") or {})},
+        # What http_request steps saved (`facts.reputation`), then the user's and device's facts.
+        "facts": {name: value for name, value in alert.facts.items() if name not in ("user", "device")} | {
+            "user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | (alert.facts.get("user") or {}),
+            "device": dict.fromkeys(DEVICE_FACTS) | (alert.facts.get("device") or {})},
     }
 
 

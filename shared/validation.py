@@ -26,8 +26,8 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif _is_union_tag(part, previous) or part.startswith("function-"):
-            pass  # pydantic's bookkeeping, not a field the client sent
+        elif _is_union_tag(part, previous) or part.startswith("function-") or part == "[key]":
+            pass  # pydantic's bookkeeping (`[key]`: the error is in a mapping's key), not a field the client sent
         else:
             path += f".{part}" if path else part
         previous = part

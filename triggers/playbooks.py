@@ -11,8 +11,9 @@ from shared import playbook_edits, services
 from shared.api_model import SAVING
 from shared.auth import Permission
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
-from shared.playbook_edits import refuse_broad
+from shared.playbook_edits import refuse_broad, refuse_unlisted_hosts
 from shared.playbook_templates.updates import status
+from shared.settings import get_settings
 from shared.store.audit import PendingEvent
 from shared.store.playbooks import PreconditionFailed, etag_of
 from shared.store.tables import PLAYBOOKS
@@ -66,6 +67,7 @@ def handle_create(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
+        refuse_unlisted_hosts(draft.actions, get_settings().http_request_hosts)
         refuse_broad(draft)
         event = PendingEvent("playbook.created", who.name)
         created = services.playbooks().create(draft, actor=who.name, audit=event)

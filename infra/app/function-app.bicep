@@ -20,6 +20,8 @@ param haloPsaUrl string
 param haloPsaTenant string
 param connectWiseUrl string
 param autotaskUrl string
+@description('Hosts http_request steps may call, comma-separated (RIPOSTE_HTTP_REQUEST_HOSTS); empty: none.')
+param httpRequestHosts string
 @description('Key Vault secret names (lower-case letters, digits, -) that playbooks use by name (shared/secrets.py).')
 param secretNames array
 param taskHubName string
@@ -160,6 +162,8 @@ var appSettings = {
   RIPOSTE_HALOPSA_TENANT: haloPsaTenant
   RIPOSTE_CONNECTWISE_URL: connectWiseUrl
   RIPOSTE_AUTOTASK_URL: autotaskUrl
+  // Enrichment: the hosts http_request steps may call (docs/enrichment.md); their API keys are playbook secrets.
+  RIPOSTE_HTTP_REQUEST_HOSTS: httpRequestHosts
   // App Service authentication: the identity is the sign-in app registration's credential (no client
   // secret), and only tokens from this tenant are accepted.
   OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: identityClientId

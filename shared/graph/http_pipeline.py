@@ -18,7 +18,7 @@ from msgraph_core import GraphClientFactory as HttpClientFactory
 from msgraph_core.middleware import GraphTelemetryHandler
 from msgraph_core.middleware.options import GraphTelemetryHandlerOption
 
-from shared.loop_clients import ShardedPool, pool_limits, ssl_context
+from shared.loop_clients import CancelSafe, ShardedPool, pool_limits, ssl_context
 
 
 class FractionalRetryAfterRetryHandler(RetryHandler):
@@ -70,7 +70,7 @@ def build_http_client() -> GraphHttpClient:
     telemetry_options = SDK_MIDDLEWARE_OPTIONS.get(GraphTelemetryHandlerOption.get_key())
     middleware.append(GraphTelemetryHandler(options=telemetry_options))
     # As KiotaClientFactory.get_default_client (HTTP/2, same timeouts), with the shared TLS context.
-    pool = ShardedPool(_graph_pool, GRAPH_SHARDS, GRAPH_SHARD_FILL)
+    pool = CancelSafe(ShardedPool(_graph_pool, GRAPH_SHARDS, GRAPH_SHARD_FILL))  # CancelSafe says why
     client = httpx.AsyncClient(transport=pool, timeout=httpx.Timeout(DEFAULT_REQUEST_TIMEOUT,
                                                                      connect=DEFAULT_CONNECTION_TIMEOUT))
     return GraphHttpClient(HttpClientFactory.create_with_custom_middleware(middleware, client=client), pool)

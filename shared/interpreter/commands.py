@@ -46,6 +46,8 @@ class ReadFacts(Command):
     expression: str
     steps: list[dict[str, Any] | None]
     run_facts: dict[str, Any]
+    # What earlier http_request steps saved, of the names the expression reads (`facts.<name>`); None: none read.
+    facts: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -5,7 +5,7 @@ reads its targets (disable_user records each user's id and UPN). Later steps' te
 `{{ users[0].upn }}` must not print nothing when the run has read it. Pure functions over JSON (the
 interpreter calls them; no I/O): `learn_*` keep what was read, `with_learned` gives the alert as the next
 primitive gets it: its first user's and first device's missing names filled in, and `facts` (the user and
-device facts read so far, each fact None until read).
+device facts read so far, each fact None until read, and what `http_request` steps saved: `learn_saved`).
 """
 
 from __future__ import annotations
@@ -64,6 +64,26 @@ def learn_from_step(known: dict[str, Any], alert: dict[str, Any], step: dict[str
     return known
 
 
+def learn_saved(known: dict[str, Any], step: dict[str, Any] | None) -> dict[str, Any]:
+    """Keep what an http_request step saved as `facts.<saveAs>` (its bounded JSON answer). A failed step saves
+    None under its name: a later step reads null, never an older answer it did not mean."""
+    step = step or {}
+    result = step.get("result") or {}
+    name = result.get("saveAs")
+    if step.get("actionType") != "http_request" or not isinstance(name, str):
+        return known
+    value = result.get("facts") if step.get("status") == "succeeded" else None
+    return known | {"saved": (known.get("saved") or {}) | {name: value}}
+
+
+def saved_facts(known: dict[str, Any], names: frozenset[str]) -> dict[str, Any] | None:
+    """The saved facts among `names` (those an expression reads), each None until saved; None for no names."""
+    if not names:
+        return None
+    saved = known.get("saved") or {}
+    return {name: saved.get(name) for name in sorted(names)}
+
+
 def with_learned(alert: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]:
     """The alert (JSON) as the next primitive gets it: the first user's and device's missing names filled
     from what was learned, and `facts` (`user`, `device`: every fact, None until read)."""
@@ -76,5 +96,6 @@ def with_learned(alert: dict[str, Any], known: dict[str, Any]) -> dict[str, Any]
     if devices and device.get("name") and not devices[0].get("name"):
         devices[0] = devices[0] | {"name": device["name"]}
     return alert | {"entities": entities | {"users": users, "devices": devices},
-                    "facts": {"user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | user,
-                              "device": dict.fromkeys(DEVICE_FACTS) | device}}
+                    "facts": (known.get("saved") or {}) | {
+                        "user": dict.fromkeys(USER_FACTS + ON_DEMAND_USER_FACTS) | user,
+                        "device": dict.fromkeys(DEVICE_FACTS) | device}}

@@ -33,7 +33,7 @@ from shared.interpreter.commands import (
     WaitUntil,
 )
 from shared.interpreter.events import Event, FactsRead, RunClosed, StepFinished, StepRecorded, TimerFired
-from shared.interpreter.learned import learn_from_check, learn_from_step, with_learned
+from shared.interpreter.learned import learn_from_check, learn_from_step, learn_saved, saved_facts, with_learned
 from shared.interpreter.progress import RunProgress
 from shared.interpreter.steps import not_run, step_record
 from shared.primitives.catalog import PRIMITIVES
@@ -65,6 +65,11 @@ class RunInterpreter:
         self._script = self._run()
         # What the run read about the alert's user and device, for the next steps' templates (learned.py).
         self.learned: dict[str, Any] = {}
+        # Every name an http_request step saves is there from the start (null until saved), so a template reads
+        # `facts.reputation` as null, not as undefined, when its step failed or was skipped.
+        names = sorted({a["saveAs"] for a in request.actions if a.get("type") == "http_request" and a.get("saveAs")})
+        if names:
+            self.learned["saved"] = dict.fromkeys(names)
         self._alert = request.alert.model_dump(mode="json", by_alias=True)
 
     def start(self, now: datetime) -> Command:
@@ -132,9 +137,11 @@ class RunInterpreter:
     def _evaluate(self, expression: str, simulated: bool) -> Script:
         """One read-only check; a check that cannot run counts as not holding, with the reason."""
         compiled = compile_expression(expression)
+        saved = saved_facts(self.learned, frozenset(str(p[1]) for p in compiled.references()
+                                                    if p[0] == "facts" and len(p) > 1))
         read = yield from self.ask(ReadFacts(expression=expression, steps=self.progress.view(compiled.step_indexes()),
                                              run_facts={"failedSteps": self.progress.failed_count(),
-                                                        "simulated": simulated}), FactsRead)
+                                                        "simulated": simulated}, facts=saved), FactsRead)
         if read.failure:
             return {"holds": False, "errors": [{"fact": "*", "code": "check_failed",
                                                 "message": f"The check could not run ({read.failure})."}]}
@@ -180,7 +187,7 @@ class RunInterpreter:
             self.progress.done(index, not_run(index, action, self.now, ran.failure), recorded=False)
         else:
             self.progress.done(index, ran.step)
-            self.learned = learn_from_step(self.learned, self._alert, ran.step)
+            self.learned = learn_saved(learn_from_step(self.learned, self._alert, ran.step), ran.step)
         self.acted = True
 
     def _condition(self, index: int, params: ConditionParams) -> Script:

@@ -138,14 +138,22 @@ class Trigger(CamelModel):
 def check_actions(actions: list) -> list:
     """What no single action can check alone: references to earlier steps, and skips that stay in
     the playbook. (The message names the action; the field is `actions`.)"""
+    saved: set[str] = set()  # the facts http_request steps before this one save
     for i, action in enumerate(actions):
         expression = (action.if_ if isinstance(action, ConditionParams)
                       else action.condition if isinstance(action, WaitUntilParams) else None)
         if expression is not None:
-            later = sorted(n for n in compile_expression(expression).step_indexes() if n >= i)
+            compiled = compile_expression(expression)
+            later = sorted(n for n in compiled.step_indexes() if n >= i)
             if later:
                 raise ValueError(f"actions[{i}] refers to steps[{later[0]}], which has not run yet at that "
                                  f"point: a condition can read only earlier steps (0 to {i - 1})")
+            unsaved = sorted({str(p[1]) for p in compiled.references() if p[0] == "facts" and len(p) > 1} - saved)
+            if unsaved:
+                raise ValueError(f"actions[{i}] reads facts.{unsaved[0]}, which no http_request step before it saves "
+                                 f"(saveAs before it: {sorted(saved) or 'none'})")
+        if getattr(action, "type", None) == "http_request":
+            saved.add(action.save_as)
         for n, recipient in enumerate(getattr(action, "to", None) or []):
             step = getattr(recipient, "step", None)
             if step is not None and (step >= i or getattr(actions[step], "type", None) != "approval"):

@@ -15,6 +15,7 @@ from shared.primitives import (
     containment,
     devices,
     evidence,
+    http_request,
     indicators,
     machine_actions,
     mailbox,
@@ -33,7 +34,7 @@ from shared.schemas.primitives import PRIMITIVE_PARAMS
 
 FAMILIES = (
     user_access, containment, notify, devices, machine_actions, network, mailbox, user_recovery, user_mfa, user_risk,
-    webhook, chat, tickets, alert_writeback, sentinel, evidence, indicators,
+    webhook, chat, tickets, alert_writeback, sentinel, evidence, indicators, http_request,
 )
 
 

@@ -26,6 +26,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Network and devices", ("network", "devices")),
     ("Endpoints (Defender for Endpoint)", ("machine_actions", "indicators")),
     ("Notify, ticket, write back", ("notify", "chat", "webhook", "tickets", "alert_writeback", "sentinel")),
+    ("Enrichment", ("http_request",)),
 )
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from shared import outbound_http
+from shared import outbound_guard, outbound_http
 from shared.api_model import CamelModel
 from shared.models.alert import AlertEntities, Severity
 from shared.models.run import StepError, StepStatus
@@ -86,6 +86,9 @@ class StepDependencies:
     audit: AuditLog | None = None
     # Outbound HTTP (webhooks, chat, PSA systems): the running loop's shared client (shared/outbound_http.py).
     http: Callable[[], httpx.AsyncClient] = outbound_http.client
+    # HTTP to URLs a playbook names (http_request): every address checked when its connection opens
+    # (shared/outbound_guard.py: public addresses only, loopback only when the URL names it).
+    guarded_http: Callable[[], httpx.AsyncClient] = outbound_guard.client
     # A secret by name (shared/secrets.py); MissingSecretError when it is not configured.
     secrets: Callable[[str], str] = get_secret
     # Azure Resource Manager with the app's managed identity (Sentinel incidents); None: no ARM step can act.

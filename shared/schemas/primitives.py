@@ -18,6 +18,7 @@ from shared.schemas.devices import (
     WipeDeviceParams,
 )
 from shared.schemas.evidence import CollectEvidenceParams
+from shared.schemas.http_request import HttpRequestParams
 from shared.schemas.indicators import AddDefenderIndicatorParams
 from shared.schemas.machine_actions import (
     CollectInvestigationPackageParams,
@@ -59,6 +60,7 @@ SCHEMAS: tuple[type[Any], ...] = (
     AddAlertCommentParams, UpdateAlertStatusParams,
     AddSentinelCommentParams, UpdateSentinelIncidentParams,
     CollectEvidenceParams,
+    HttpRequestParams,
 )
 
 PRIMITIVE_PARAMS: dict[str, type[Any]] = {

@@ -118,6 +118,10 @@ class LeanTable:
         self._table_name = client.table_name
         self._base = f"{client.scheme}://{client._primary_hostname}"  # a transaction's parts use absolute URLs
 
+    @property
+    def table_name(self) -> str:
+        return self._table_name
+
     def _headers(self, accept: str) -> dict[str, str]:
         return {"x-ms-version": self._version, "DataServiceVersion": "3.0", "Accept": accept}
 

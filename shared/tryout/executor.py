@@ -64,8 +64,11 @@ class OfflineExecutor:
         self.described[command.index] = (would_do, destructive, reversible)
         status = "simulated" if isinstance(command, cmd.DescribeStep) else self.facts.steps.get(
             command.index, "succeeded")
-        return step_record(command.index, command.action.get("type", "?"), status, now, now,
-                           {"wouldDo": would_do, "destructive": destructive})
+        result = {"wouldDo": would_do, "destructive": destructive}
+        name = command.action.get("saveAs")
+        if command.action.get("type") == "http_request" and status == "succeeded" and name in self.facts.answers:
+            result |= {"saveAs": name, "facts": self.facts.answers[name]}  # as a live run keeps the answer
+        return step_record(command.index, command.action.get("type", "?"), status, now, now, result)
 
     def _check(self, command: cmd.ReadFacts) -> dict[str, Any]:
         compiled = compile_expression(command.expression)
@@ -79,7 +82,7 @@ class OfflineExecutor:
                     facts[root][name] = None
                     errors.append({"fact": f"{root}.{name}", "code": "not_given",
                                    "message": "Not in the facts file: unknown."})
-        env = expression_env(self.ctx.alert, command.steps, command.run_facts) | facts
+        env = expression_env(self.ctx.alert, command.steps, command.run_facts, command.facts) | facts
         checked: dict[str, Any] = {"holds": compiled.evaluate(env), "facts": facts}
         if errors:
             checked["errors"] = errors

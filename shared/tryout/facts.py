@@ -9,6 +9,8 @@ Every field is optional; the defaults (docs/try.md):
   destructive step an approval policy guards): `approved`, `rejected` or `timedOut`. Default: `approved`.
 - `steps`: a primitive step's outcome by index, `succeeded` or `failed` (to follow a branch on
   `steps[N].status`). Default: `succeeded`.
+- `answers`: what each `http_request` step would get, by its `saveAs` name (the JSON a live run keeps as
+  `facts.<saveAs>`). Default: none, so later conditions read `facts.<saveAs>` as null, as in simulate mode.
 - `tenantGroups`: the tenant groups a `group`-scoped trigger names (as `POST /api/tenant-groups` takes
   them). Default: none.
 """
@@ -38,6 +40,7 @@ class TryFacts(CamelModel):
     device: dict[str, Any] | None = None
     approvals: dict[int, GateOutcome] = Field(default_factory=dict)
     steps: dict[int, Literal["succeeded", "failed"]] = Field(default_factory=dict)
+    answers: dict[str, Any] = Field(default_factory=dict, max_length=50)
     tenant_groups: list[TenantGroup] = Field(default_factory=list, max_length=100)
 
     @field_validator("user")

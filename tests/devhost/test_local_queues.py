@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 
@@ -253,3 +254,35 @@ async def test_an_idle_queue_is_polled_less_and_less_until_a_message_comes(azuri
 def test_a_local_send_restarts_the_back_off():
     assert next_idle_wait(2, True, 0.2, 2) == 0.2
     assert next_idle_wait(1.6, False, 0.2, 2) == 2
+
+
+
+def test_a_send_from_another_thread_wakes_the_trigger_waiting_on_its_own_loop(azurite_connection_string):
+    """asyncio.Event is not thread-safe: set() from another thread (a test's loop, a worker thread's) marks the
+    waiter done on the trigger's loop without waking that loop, so an idle trigger would wait out its idle poll
+    (up to max_idle_poll_seconds) or until something else wakes its loop. Here nothing else runs on that loop."""
+    from devhost.local_queues import AzuriteQueueSender
+
+    name = queue_name()
+    sender = AzuriteQueueSender(azurite_connection_string)
+    woken = threading.Event()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="trigger-loop", daemon=True)
+    thread.start()
+    try:
+        async def wait_on_waker(ready: threading.Event) -> None:
+            wake = sender.waker(name)  # as the devhost makes it: on the trigger's loop
+            ready.set()
+            await wake.wait()
+            woken.set()
+
+        ready = threading.Event()
+        waiting = asyncio.run_coroutine_threadsafe(wait_on_waker(ready), loop)
+        assert ready.wait(20)
+        asyncio.run(sender.send(name, ['{"n": 1}']))  # from this thread's own loop
+        assert woken.wait(20), "the send did not wake the trigger's loop"
+        waiting.result(5)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -12,13 +12,22 @@ from tests.conftest import ROOT
 
 
 class Installed:
-    async def send(self, queue, bodies) -> None: ...
+    """A transport of its own that hands each send to the one it replaced: while it is installed the session's
+    app devhost keeps running, and a `polls` message it sends then must still reach its queue (dropped, its
+    tenant would wait out the 60 s queued hold)."""
+
+    def __init__(self, previous: queues.QueueSender | None) -> None:
+        self.previous = previous
+
+    async def send(self, queue, bodies) -> None:
+        if self.previous is not None:
+            await self.previous.send(queue, bodies)
 
 
 @pytest.fixture
 def earlier():
     """A transport installed before (as the session's app devhost's), restored after the test."""
-    sentinel = Installed()
+    sentinel = Installed(queues.installed_transport())
     previous = queues.use_transport(sentinel)
     yield sentinel
     queues.use_transport(previous)

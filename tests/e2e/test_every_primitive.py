@@ -55,6 +55,8 @@ ACTIONS = [
     # A Defender alert is no Sentinel incident: these two are skipped (tests/e2e/test_sentinel_writeback.py acts).
     {"type": "add_sentinel_comment"},
     {"type": "update_sentinel_incident", "status": "Closed", "classification": "TruePositive"},
+    {"type": "http_request", "url": "http://127.0.0.1/reputation/ip/{{ alert.ips[0] }}",
+     "secretHeaders": {"X-Api-Key": "reputation-api-key"}, "saveAs": "reputation"},
 ]
 SKIPPED = {"add_sentinel_comment", "update_sentinel_incident"}
 
@@ -93,6 +95,8 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     assert {a["type"] for a in ACTIONS} == set(PRIMITIVES), "a primitive is missing from this playbook"
     webhook = next(a for a in ACTIONS if a["type"] == "call_webhook")
     webhook["url"] = f"{sandbox_server.base_url}/webhooks/soar"
+    enrichment = next(a for a in ACTIONS if a["type"] == "http_request")
+    enrichment["url"] = f"{sandbox_server.base_url}/reputation/ip/{{{{ alert.ips[0] }}}}"
     token = unique("all")
     playbook = api.post("/playbooks", json={"name": f"everything {token}", "actions": ACTIONS, "trigger": {
         "titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}}})
@@ -145,3 +149,5 @@ def test_a_playbook_with_every_primitive_runs_and_each_one_does_what_it_promises
     assert [a["type"] for a in actions if a["machineId"] == ADELE_LAPTOP_MACHINE_ID] == [
         "Isolate", "Unisolate", "RunAntiVirusScan", "RestrictCodeExecution", "UnrestrictCodeExecution",
         "CollectInvestigationPackage", "StopAndQuarantineFile"]
+    enriched = next(s for s in run["steps"] if s["actionType"] == "http_request")
+    assert enriched["result"]["facts"]["ip"] == "102.89.34.7"

@@ -27,3 +27,19 @@ async def async_tables(azurite_connection_string, table_prefix):
     async_tables = AsyncTables.from_connection_string(azurite_connection_string, prefix=table_prefix)
     yield async_tables
     await async_tables.close()
+
+
+def patch_lean(monkeypatch, table_prefix: str, name: str, wrapper):
+    """Patch LeanTable.<name> with `wrapper(real, self, *args)` for this test's tables only. The class is the
+    whole process's: the session's app devhost (another thread) keeps using it while this test runs, and its
+    requests must neither reach the wrapper (counts, injected cancels) nor be changed by it."""
+    from shared.store.table_requests import LeanTable
+
+    real = getattr(LeanTable, name)
+
+    async def patched(self, *args, **kwargs):
+        if not self.table_name.startswith(table_prefix):
+            return await real(self, *args, **kwargs)
+        return await wrapper(real, self, *args, **kwargs)
+
+    monkeypatch.setattr(LeanTable, name, patched)

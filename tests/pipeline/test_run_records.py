@@ -5,6 +5,7 @@ at all, and the same guarantees (a stopped run keeps its record; concurrent ends
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,20 +23,30 @@ from shared.store.audit import AuditLog
 from shared.store.open_runs import OpenRuns
 from shared.store.run_index import RunIndex, sync_async
 from shared.store.run_start import mark_running
-from shared.store.table_requests import LeanTable
+from tests.pipeline.conftest import patch_lean
 from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+# The session's app devhost's threads: its loop (tests/conftest.py) and its workers (devhost/server.py).
+APP_THREADS = ("devhost-loop", "devhost-io")
 PLAYBOOK = uuid.uuid4().hex
 
 
 @pytest.fixture
 def loop_only(monkeypatch, async_tables):
-    """The activities get the test's async tables; any use of the sync client fails the test."""
+    """The activities get the test's async tables; any use of the sync client fails the test. The session's app
+    devhost (its loop thread and worker threads) keeps the real ones: its runs' records stay in its tables."""
+    real_async_tables, real_tables = services.async_tables, services.tables
+
+    def the_app() -> bool:
+        return threading.current_thread().name.startswith(APP_THREADS)
+
     def no_sync_client():
+        if the_app():
+            return real_tables()
         raise AssertionError("a run's records went through the sync table client")
 
-    monkeypatch.setattr(services, "async_tables", lambda: async_tables)
+    monkeypatch.setattr(services, "async_tables", lambda: real_async_tables() if the_app() else async_tables)
     monkeypatch.setattr(services, "tables", no_sync_client)
 
 
@@ -97,22 +108,21 @@ async def test_a_run_cancelled_while_it_finished_keeps_its_record(tables, async_
     assert week(tables)["succeeded"] == 0 and week(tables)["cancelled"] == 1  # counted once, by the cancel
 
 
-async def test_runs_ending_at_once_are_each_counted_once(tables, async_tables, loop_only, monkeypatch):
+async def test_runs_ending_at_once_are_each_counted_once(tables, async_tables, loop_only, monkeypatch, table_prefix):
     runs = [await running_run(tables, async_tables) for _ in range(8)]
     counter_reads, transactions = [], []
-    real_get, real_transaction = LeanTable.get, LeanTable.transaction
 
-    async def get(self, partition_key, row_key):
+    async def get(real_get, self, partition_key, row_key):
         if row_key.startswith("metrics|"):
             counter_reads.append(row_key)
         return await real_get(self, partition_key, row_key)
 
-    async def transaction(self, operations):
+    async def transaction(real_transaction, self, operations):
         transactions.append(len(operations))
         return await real_transaction(self, operations)
 
-    monkeypatch.setattr(LeanTable, "get", get)
-    monkeypatch.setattr(LeanTable, "transaction", transaction)
+    patch_lean(monkeypatch, table_prefix, "get", get)
+    patch_lean(monkeypatch, table_prefix, "transaction", transaction)
 
     summaries = await asyncio.gather(*(close_run(finish(r, [step(0, StepStatus.FAILED)], unrecorded=[]))
                                        for r in runs))
@@ -128,16 +138,15 @@ async def test_runs_ending_at_once_are_each_counted_once(tables, async_tables, l
 
 
 async def test_a_run_taken_in_here_is_ended_without_reading_its_rows_again(tables, async_tables, recorder,  # noqa: F811
-                                                                          loop_only, monkeypatch):
+                                                                          loop_only, monkeypatch, table_prefix):
     pb = playbook(tables, {"type": "all"})
     reads = []
-    real_get = LeanTable.get
 
-    async def get(self, partition_key, row_key):
+    async def get(real_get, self, partition_key, row_key):
         reads.append(row_key.split("|")[0])
         return await real_get(self, partition_key, row_key)
 
-    monkeypatch.setattr(LeanTable, "get", get)
+    patch_lean(monkeypatch, table_prefix, "get", get)
     for _ in range(2):
         run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
         marked = await mark_running(async_tables, run_id, NOW)

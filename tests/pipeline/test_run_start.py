@@ -13,8 +13,8 @@ from shared.store.alerts import AlertStore
 from shared.store.directory import NotFound
 from shared.store.run_index import RunIndex
 from shared.store.run_start import mark_running
-from shared.store.table_requests import LeanTable
 from shared.store.tables import ALERTS
+from tests.pipeline.conftest import patch_lean
 from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
 
 NOW = datetime(2026, 12, 4, 19, 0, tzinfo=UTC)
@@ -58,47 +58,46 @@ async def test_a_cancelled_run_stays_cancelled(tables, async_tables, recorder): 
     assert store.get_run(run_id).status is RunStatus.CANCELLED and store.get_run(run_id).acted_at is None
 
 
-async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables, recorder, monkeypatch):  # noqa: F811
+async def test_a_cancel_between_the_read_and_the_write_wins(tables, async_tables, recorder, monkeypatch,  # noqa: F811
+                                                             table_prefix):
     playbook(tables, {"type": "all"})
     run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
     async_tables.known.clear()  # another instance took the run in: this one reads its row first
     store = AlertStore(tables)
     reads = []
-    real_get = LeanTable.get
 
-    async def get_then_cancel(self, partition_key, row_key):
+    async def get_then_cancel(real_get, self, partition_key, row_key):
         entity = await real_get(self, partition_key, row_key)
         reads.append(entity["status"])
         if len(reads) == 1:  # the cancel lands after the first read: the replace under its ETag must fail
             store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)
         return entity
 
-    monkeypatch.setattr(LeanTable, "get", get_then_cancel)
+    patch_lean(monkeypatch, table_prefix, "get", get_then_cancel)
     marked = await mark_running(async_tables, run_id, NOW)
 
     assert reads == ["pending", "cancelled"]
     assert marked.run.status is RunStatus.CANCELLED and store.get_run(run_id).status is RunStatus.CANCELLED
 
 
-def recording_reads(monkeypatch) -> list[str]:
-    """The status of every run row LeanTable.get reads."""
+def recording_reads(monkeypatch, table_prefix: str) -> list[str]:
+    """The status of every run row LeanTable.get reads in this test's tables."""
     reads = []
-    real_get = LeanTable.get
 
-    async def get(self, partition_key, row_key):
+    async def get(real_get, self, partition_key, row_key):
         entity = await real_get(self, partition_key, row_key)
         reads.append(entity["status"])
         return entity
 
-    monkeypatch.setattr(LeanTable, "get", get)
+    patch_lean(monkeypatch, table_prefix, "get", get)
     return reads
 
 
 async def test_a_run_this_instance_took_in_moves_to_running_without_a_read(tables, async_tables, recorder,  # noqa: F811
-                                                                          monkeypatch):
+                                                                          monkeypatch, table_prefix):
     playbook(tables, {"type": "all"})
     run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
-    reads = recording_reads(monkeypatch)
+    reads = recording_reads(monkeypatch, table_prefix)
 
     marked = await mark_running(async_tables, run_id, NOW)
 
@@ -108,12 +107,12 @@ async def test_a_run_this_instance_took_in_moves_to_running_without_a_read(table
 
 
 async def test_a_cancel_after_intake_wrote_the_run_wins_over_the_known_row(tables, async_tables, recorder,  # noqa: F811
-                                                                          monkeypatch):
+                                                                          monkeypatch, table_prefix):
     playbook(tables, {"type": "all"})
     run_id = (await recorder.receive(normalized(tenant_id=T1))).run_ids[0]
     store = AlertStore(tables)
     store.stop_run(run_id, RunStatus.CANCELLED, "cancelled by tech", "tech", NOW)  # after intake's write
-    reads = recording_reads(monkeypatch)
+    reads = recording_reads(monkeypatch, table_prefix)
 
     marked = await mark_running(async_tables, run_id, NOW)
 

@@ -19,6 +19,7 @@ import time
 import httpx
 import pytest
 
+from devhost.durable_engine import TERMINAL
 from shared import services
 from shared.settings import get_settings
 from tests.api.helpers import ALL_ROLES, client, host_state, unique
@@ -78,8 +79,9 @@ def api(app_devhost):
 
 
 @pytest.fixture
-def tenants(api, control):
-    """20 sandbox tenants registered with alerts_v2 polled every 5 s; deleted (sources and all) after."""
+def tenants(api, control, sources_off_at_teardown):
+    """20 sandbox tenants registered with alerts_v2 polled every 5 s; deleted (sources and all) after, and
+    their sources off with their subscriptions gone even if a deletion failed (sources_off_at_teardown)."""
     ids = [new_sandbox_tenant(control) for _ in range(TENANTS)]
     try:
         for tid in ids:
@@ -108,8 +110,34 @@ def faults(control, tenants):
         control.delete(f"/_sandbox/faults/{rule}")
 
 
+# When the test ends every live mail was seen, so its runs are at their last activity: a few seconds here. A run
+# still open after this is stuck (a Graph call of its step never returned), and says so here rather than in a
+# later test whose runs stay `pending` behind the activity slots it holds.
+RUNS_SETTLE_SECONDS = 30
+
+
+@pytest.fixture
+def own_playbooks(app_devhost):
+    """The playbook ids the test adds. At teardown, before its tenants go, every run of theirs has ended (else
+    the teardown fails saying how many did not): the shared devhost starts the next test with free activity
+    slots, not behind this test's 240 runs (the last CI run's later tests saw their runs stay `pending`)."""
+    ids: set[str] = set()
+    yield ids
+
+    def open_runs() -> list[str]:
+        # Run ids end with their playbook's id (shared/models/run.py); the engine lists the instances it still holds.
+        return [s.instance_id for s in app_devhost.engine.list_statuses()
+                if s.runtime_status not in TERMINAL and any(s.instance_id.endswith(f"-{p}") for p in ids)]
+
+    deadline = time.monotonic() + RUNS_SETTLE_SECONDS
+    while (left := open_runs()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert not left, (f"{len(left)} of the test's runs still open after {RUNS_SETTLE_SECONDS} s, e.g. {left[:3]}; "
+                      f"devhost: {app_devhost.diagnostics()}")
+
+
 def test_alerts_under_graph_faults_and_a_missed_notification_are_each_taken_once(
-        app_devhost, notifications_on, api, control, tenants, faults):
+        app_devhost, notifications_on, api, control, tenants, faults, own_playbooks):
     marker = unique("Faulty ")
     simulated = api.post("/playbooks", json={
         "name": f"{marker} simulated", "mode": "simulate",
@@ -121,6 +149,7 @@ def test_alerts_under_graph_faults_and_a_missed_notification_are_each_taken_once
         "actions": [{"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]}]})
     assert simulated.status_code == live.status_code == 201, (simulated.text, live.text)
     playbooks = {simulated.json()["id"], live.json()["id"]}
+    own_playbooks.update(playbooks)
     # Subscriptions now (the host's admin API runs the maintenance timer), rather than at its next 30 s tick.
     assert httpx.post(f"{app_devhost.origin}/admin/functions/maintain_graph_subscriptions",
                       json={}).status_code == 202

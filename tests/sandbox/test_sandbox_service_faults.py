@@ -1,6 +1,6 @@
 """One fault rule behaves the same for every fake service (sandbox/service_call.py): Graph, Defender, Exchange's
-InvokeCommand, Sentinel on ARM, the PSAs and the chat receivers answer with its status, Retry-After and code (where
-their error body has a code), wait its latency, and log the call with its rule."""
+InvokeCommand, Sentinel on ARM, the PSAs, the chat receivers and the reputation service answer with its status,
+Retry-After and code (where their error body has a code), wait its latency, and log the call with its rule."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from sandbox import SandboxServer, psa
+from sandbox import SandboxServer, psa, reputation
 from sandbox.chat_receivers import teams_path, teams_query
 from sandbox.seed import CONTOSO_TENANT_ID
 from sandbox.sentinel_incidents import DEMO_INCIDENT, incident_id
@@ -40,6 +40,8 @@ SERVICES: dict[str, tuple[Call, str, bool]] = {
                                  headers=_bearer("https://management.azure.com")), incident_id(DEMO_INCIDENT), True),
     "halopsa": (lambda c: c.post("/halopsa/api/Tickets", json=HALO_TICKET), "/halopsa/api/Tickets", False),
     "teams": (lambda c: c.post(f"{teams_path()}?{teams_query()}", json={}), teams_path(), False),
+    "reputation": (lambda c: c.get("/reputation/ip/203.0.113.66", headers={"X-Api-Key": reputation.API_KEY}),
+                   "/reputation/ip/203.0.113.66", True),
 }
 
 

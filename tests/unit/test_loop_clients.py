@@ -6,8 +6,9 @@ import asyncio
 import itertools
 
 import httpx
+import pytest
 
-from shared.loop_clients import PerLoop, ShardedPool
+from shared.loop_clients import CancelSafe, PerLoop, ShardedPool
 
 
 class Closable:
@@ -104,3 +105,90 @@ async def test_the_sharded_pool_fills_the_first_pools_then_frees_them() -> None:
         assert all(r.status_code == 200 for r in await asyncio.gather(*held))
         await client.get("http://x/")
         assert used[-1] == 0  # every response read and closed: the first pool is free again
+
+
+class LocalServer:
+    """An HTTP/1.1 server on 127.0.0.1 answering `{}` to each request, after `delay` seconds when set."""
+
+    def __init__(self) -> None:
+        self.delay: asyncio.Event | None = None
+        self.reached = asyncio.Event()  # a request's head was read
+        self.handlers: set[asyncio.Task] = set()
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.handlers.add(asyncio.current_task())
+        try:
+            while True:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = await reader.read(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                self.reached.set()
+                if self.delay is not None:
+                    await self.delay.wait()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            return
+        finally:
+            writer.close()
+
+    async def __aexit__(self, *exc) -> None:
+        self.server.close()
+        for handler in list(self.handlers):
+            handler.cancel()
+        await asyncio.gather(*self.handlers, return_exceptions=True)
+
+
+def one_connection() -> CancelSafe:
+    return CancelSafe(httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=1)))
+
+
+async def test_requests_cancelled_while_waiting_for_a_connection_leave_the_pool_usable() -> None:
+    # httpcore 1.0.9 leaves a CONNECTING connection in the pool for good when this happens
+    # (encode/httpcore#1093): the next request then fails with PoolTimeout against a healthy server.
+    async with LocalServer() as origin, httpx.AsyncClient(transport=one_connection(),
+                                                          timeout=httpx.Timeout(5.0, pool=2.0)) as client:
+        under_contention = [asyncio.create_task(client.get(f"{origin}/{i}")) for i in range(2)]
+        await asyncio.sleep(0)  # both in the pool, one assigned the new connection
+        for task in under_contention:
+            task.cancel()
+        assert all(isinstance(r, asyncio.CancelledError)
+                   for r in await asyncio.gather(*under_contention, return_exceptions=True))
+
+        assert (await client.get(f"{origin}/after")).status_code == 200
+
+
+async def test_a_cancelled_callers_response_is_closed_and_its_connection_given_back() -> None:
+    server = LocalServer()
+    async with server as origin, httpx.AsyncClient(transport=one_connection(),
+                                                   timeout=httpx.Timeout(5.0, pool=2.0)) as client:
+        server.delay = asyncio.Event()
+        waiting = asyncio.create_task(client.get(f"{origin}/slow"))
+        await asyncio.wait_for(server.reached.wait(), 5)  # the pool's one connection is in use
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting  # the caller goes at once, though the server has not answered
+
+        server.delay.set()  # the abandoned request ends; its response is closed, freeing the only connection
+        assert (await client.get(f"{origin}/next")).status_code == 200
+
+
+async def test_closing_the_transport_cancels_what_callers_abandoned() -> None:
+    server = LocalServer()
+    async with server as origin:
+        transport = one_connection()
+        client = httpx.AsyncClient(transport=transport, timeout=5.0)
+        server.delay = asyncio.Event()  # never set: the request would wait out its read timeout
+        waiting = asyncio.create_task(client.get(f"{origin}/slow"))
+        await asyncio.wait_for(server.reached.wait(), 5)
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+
+        await asyncio.wait_for(client.aclose(), timeout=2)  # not after the 5 s read timeout
