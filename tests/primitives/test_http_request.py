@@ -18,6 +18,7 @@ from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.http_request import MAX_FACTS_CHARS, MAX_RESPONSE_BYTES, bounded_facts
 from shared.schemas.http_request import HttpRequestParams
 from shared.secrets import MissingSecretError
+from tests.loopback_http import LoopbackServer
 from tests.primitives.notify_fixtures import alert, calls, context, deps, fault, fresh, run, server
 
 __all__ = ["deps", "fresh", "server"]  # fixtures used by name
@@ -180,15 +181,13 @@ def test_describe_says_what_would_be_requested_and_that_nothing_is_sent(deps, se
 
 
 # --- a loopback endpoint of the test's own: what the sandbox does not do -----------------------------
-class Endpoint:
+class Endpoint(LoopbackServer):
     """/echo answers the request's X-Api-Key inside JSON; /trickle sends a byte every 0.2 s; /chunked streams
     more than the limit without a Content-Length; /redirect answers 302 to /echo; /gzip claims gzip; /endless-error
     answers 500 with a body that does not end."""
 
     def __init__(self) -> None:
         self.paths: list[str] = []
-        self.runner: web.AppRunner | None = None
-        self.base_url = ""
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.paths.append(request.path)
@@ -222,20 +221,6 @@ class Endpoint:
                 await response.write(b" " * 8192)
         await response.write_eof()
         return response
-
-    async def __aenter__(self) -> Endpoint:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.runner is not None
-        await self.runner.cleanup()
 
 
 @pytest.fixture

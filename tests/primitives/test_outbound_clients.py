@@ -12,19 +12,18 @@ from aiohttp import web
 
 from shared import outbound_http
 from shared.models.run import StepStatus
+from tests.loopback_http import LoopbackServer
 from tests.primitives.notify_fixtures import deps, run, server
 
 __all__ = ["deps", "server"]  # fixtures used by name
 
 
-class Endpoint:
+class Endpoint(LoopbackServer):
     """A loopback HTTP endpoint: /hook answers a redirect to /elsewhere; it counts connections and requests."""
 
     def __init__(self) -> None:
         self.paths: list[str] = []
         self.peers: set[tuple[str, int]] = set()
-        self.runner: web.AppRunner | None = None
-        self.base_url = ""
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.paths.append(request.path)
@@ -32,20 +31,6 @@ class Endpoint:
         if request.path == "/hook":
             return web.Response(status=307, headers={"Location": f"{self.base_url}/elsewhere"})
         return web.Response(status=200, text="ok")
-
-    async def __aenter__(self) -> Endpoint:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.base_url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.runner is not None
-        await self.runner.cleanup()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from shared import outbound_guard
 from shared.outbound_guard import BlockedAddressError, GuardedBackend, checked_addresses, refusal
+from tests.loopback_http import LoopbackServer
 
 
 @pytest.mark.parametrize("address", [
@@ -76,29 +77,13 @@ async def test_the_connection_goes_to_the_checked_address_not_a_new_lookup():
     assert inner.connected == [("93.184.216.34", 443)] and looked_up == ["reputation.example.net"]
 
 
-class Counter:
+class Counter(LoopbackServer):
     def __init__(self) -> None:
         self.requests = 0
-        self.runner: web.AppRunner | None = None
-        self.port = 0
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.requests += 1
         return web.json_response({"ok": True})
-
-    async def __aenter__(self) -> Counter:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.runner is not None
-        await self.runner.cleanup()
 
 
 @pytest.fixture
