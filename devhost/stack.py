@@ -222,6 +222,9 @@ class LocalStack:
             "EXCHANGE_BASE_URL": self.sandbox_url,
             # ... and Microsoft Defender for Endpoint's API (/api/machines, /api/machineactions, /api/indicators).
             "DEFENDER_BASE_URL": self.sandbox_url,
+            # A machine action a step follows is re-checked after 1 s, then 2, 4 ... (15 s first in Azure), so a
+            # run on the sandbox does not idle (docs/primitives.md, "Following machine actions").
+            "RIPOSTE_DEFENDER_CHECK_SECONDS": "1",
             # ... and Azure Resource Manager's Sentinel incidents (sandbox/sentinel_incidents.py), with unsigned
             # local tokens for the app's managed identity.
             "ARM_BASE_URL": self.sandbox_url,

@@ -68,6 +68,9 @@ class AppSettings(BaseModel, frozen=True):
     # How long a run may go without a live Durable instance before the reconciler acts on it
     # (shared/run_recovery.py): longer than a start takes, short enough that a lost run is seen soon.
     reconcile_grace_seconds: int = Field(default=300, ge=60, le=86_400)
+    # The first re-check of a Defender machine action a step follows (waitForCompletion), and the floor its later
+    # checks double from (shared/primitives/machine_actions.py). The local stack sets 1 so tests do not idle.
+    defender_check_seconds: int = Field(default=15, ge=1, le=300)
     # A tenant registered (POST /api/tenants) gets every polled source on at this interval; unset: all off
     # until PUT /api/tenants/{id}/sources. The local stack sets it so the sandbox tenants are polled.
     sources_on_register_seconds: int | None = Field(default=None, ge=5, le=86_400)
@@ -145,6 +148,7 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         arm_auth_mode=ArmAuthMode(env.get("ARM_AUTH_MODE") or ArmAuthMode.MANAGED_IDENTITY.value),
         arm_managed_identity_client_id=env.get("ARM_MANAGED_IDENTITY_CLIENT_ID") or None,
         reconcile_grace_seconds=int(env.get("RIPOSTE_RECONCILE_GRACE_SECONDS") or 300),
+        defender_check_seconds=int(env.get("RIPOSTE_DEFENDER_CHECK_SECONDS") or 15),
         sources_on_register_seconds=int(env["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"])
         if env.get("RIPOSTE_SOURCES_ON_REGISTER_SECONDS") else None,
         graph_notification_url=None if (env.get("RIPOSTE_GRAPH_NOTIFICATION_URL") or "none").lower() == "none"
