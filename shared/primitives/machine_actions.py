@@ -14,8 +14,8 @@ Defender carries an action out when the device next checks in: the step records 
 (`machineAction`: id, type, status `Pending`) and follows it to its end for at most `waitForCompletion` (PT5M for
 isolation and app restriction, PT0S, not followed, for the others; at most PT1H): the step waits (status `waiting`,
 no activity held) and the run re-checks each action on durable timers (shared/primitives/follow_up.py), the first
-check after RIPOSTE_DEFENDER_CHECK_SECONDS (15 s), then doubling up to a minute, and never more often than one
-step's share of the tenant's rate limit allows (`CHECKS_PER_MINUTE` reads a minute). The step then succeeds once
+check after RIPOSTE_DEFENDER_CHECK_SECONDS (15 s), then doubling up to a minute, and after that first check never
+more often than one step's share of the tenant's rate limit allows (`CHECKS_PER_MINUTE` reads a minute). The step then succeeds once
 every action `Succeeded`; an action that ended `Failed`, `TimeOut` or `Cancelled` fails it (`defender_action_failed`,
 with Defender's `errorHResult`), and one still under way when the bound passes fails it with
 `machine_action_pending` (Defender may still carry it out: rollback cancels it). `result.completion` says which:
@@ -280,9 +280,10 @@ def _name(entry: dict[str, Any]) -> str:
 
 def next_check_in(checks: int, pending: int, floor: int) -> int:
     """Seconds to the next check: doubling from `floor` up to MAX_SPACING (a device online carries an action out
-    within a minute or two), and never sooner than CHECKS_PER_MINUTE reads a minute allow for `pending` actions."""
+    within a minute or two); from the second check on, never sooner than CHECKS_PER_MINUTE reads a minute allow
+    for the `pending` actions (the first comes at the floor, so an action done at once is seen at once)."""
     backoff = min(max(MAX_SPACING, floor), floor * 2 ** min(checks, 16))
-    return max(backoff, math.ceil(pending * 60 / CHECKS_PER_MINUTE))
+    return backoff if checks == 0 else max(backoff, math.ceil(pending * 60 / CHECKS_PER_MINUTE))
 
 
 def _ended_badly(entry: dict[str, Any]) -> None:
