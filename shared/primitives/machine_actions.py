@@ -15,16 +15,18 @@ Defender carries an action out when the device next checks in: the step records 
 isolation and app restriction, PT0S, not followed, for the others; at most PT1H): the step waits (status `waiting`,
 no activity held) and the run re-checks each action on durable timers (shared/primitives/follow_up.py), the first
 check after RIPOSTE_DEFENDER_CHECK_SECONDS (15 s), then doubling up to a minute, and after that first check never
-more often than one step's share of the tenant's rate limit allows (`CHECKS_PER_MINUTE` reads a minute). The step then succeeds once
-every action `Succeeded`; an action that ended `Failed`, `TimeOut` or `Cancelled` fails it (`defender_action_failed`,
-with Defender's `errorHResult`), and one still under way when the bound passes fails it with
-`machine_action_pending` (Defender may still carry it out: rollback cancels it). `result.completion` says which:
-`succeeded`, `failed` or `pending`. Idempotent where Defender allows it: a
-machine already isolated (or being isolated) is recorded `changed: false` and not asked again, from the latest of
-its Isolate/Unisolate actions (the same for app restriction); an action of a type already pending on the machine
-(Defender's 400 `ActiveRequestAlreadyExists`) is recorded `changed: false`, `alreadyPending`. Rollback releases
-the machines this step isolated (lifts the restrictions it set), not one that was isolated before the run; an
-isolation still under way is cancelled instead (`POST /api/machineactions/{id}/cancel`), so it never takes effect.
+more often than one step's share of the tenant's rate limit allows (`CHECKS_PER_MINUTE` reads a minute). The step
+then succeeds once every action `Succeeded`; an action that ended `Failed`, `TimeOut` or `Cancelled` fails it
+(`defender_action_failed`, with Defender's `errorHResult`), and one still under way when the bound passes fails it
+with `machine_action_pending` (Defender may still carry it out: rollback cancels it). `result.completion` says
+which: `succeeded`, `failed` or `pending`.
+
+Idempotent where Defender allows it: a machine already isolated (or being isolated) is recorded `changed: false` and
+not asked again, from the latest of its Isolate/Unisolate actions (the same for app restriction); an action of a
+type already pending on the machine (Defender's 400 `ActiveRequestAlreadyExists`) is recorded `changed: false`,
+`alreadyPending`. Rollback releases the machines this step isolated (lifts the restrictions it set), not one that
+was isolated before the run; an isolation still under way is cancelled instead (`POST
+/api/machineactions/{id}/cancel`), so it never takes effect.
 
 stop_and_quarantine_file without `sha1` acts on the SHA-1 of each file the alert names (at most `maxFiles`), one
 action per file and machine. Defender refuses a second StopAndQuarantineFile on a machine while one is pending there:

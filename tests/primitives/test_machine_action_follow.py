@@ -4,12 +4,15 @@ Defender's error, or still pending when its bound passes; rollback cancels an ac
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from sandbox import SandboxServer
 from sandbox.defender_machines import ADELE_LAPTOP_MACHINE_ID, AREA, E_FAIL
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.models.run import StepStatus
+from shared.primitives.context import StepDependencies
 from shared.primitives.machine_actions import CHECKS_PER_MINUTE, next_check_in
 from shared.primitives.runner import check_step
 from shared.settings import AppSettings
@@ -19,8 +22,7 @@ from tests.primitives.test_machine_actions import (
     actions,
     alert,
     defender_state,
-    deps,  # noqa: F401 - the fixture
-    fresh,  # noqa: F401 - the fixture
+    factory_for,
     machine,
     posts,
     run,
@@ -31,6 +33,19 @@ from tests.primitives.test_machine_actions import (
 
 ISOLATE = {"type": "isolate_machine"}
 ACTION_READ = "/api/machineactions/"
+
+
+@pytest.fixture(autouse=True)
+def fresh(server: SandboxServer) -> SandboxServer:
+    server.state.reset()
+    return server
+
+
+@pytest.fixture
+async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
+    factory = factory_for(server)
+    yield StepDependencies(graph=factory, settings=AppSettings(defender_base_url=server.base_url))
+    await factory.aclose()
 
 
 def hold(server: SandboxServer, reads: int) -> None:
