@@ -473,6 +473,13 @@ async def _no_targets(params: MachineTargetParams, ctx: StepContext) -> str | No
     return None  # a lookup failed: the machines are unknown
 
 
+def _wait_note(params: MachineTargetParams) -> str:
+    if not params.wait_for_completion:
+        return ""
+    return (f" The step waits up to {format_duration(params.wait_for_completion)} for Defender to report each action "
+            "Succeeded or Failed before the run goes on.")
+
+
 def _describe(what: Callable[[Any], str], undo_note: str = ""):
     def describe(params: MachineTargetParams, ctx: StepContext) -> str:
         names = [e.name or e.azure_ad_device_id or e.id or "?" for e in alert_devices(ctx.alert.entities.devices)]
@@ -482,7 +489,8 @@ def _describe(what: Callable[[Any], str], undo_note: str = ""):
             return (f"Would refuse: the alert names {len(names)} devices, more than maxMachines "
                     f"({params.max_machines}).")
         return (f"Would {what(params)} on the Defender for Endpoint machine(s) {', '.join(names)} in tenant "
-                f"{ctx.alert.tenant_id}, each found by its Defender id, Entra device id or DNS name.{undo_note}")
+                f"{ctx.alert.tenant_id}, each found by its Defender id, Entra device id or DNS name.{undo_note}"
+                f"{_wait_note(params)}")
 
     return describe
 

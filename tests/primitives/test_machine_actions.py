@@ -296,6 +296,10 @@ def test_describe_says_what_would_happen_without_calling_defender(server, deps):
     ctx = StepContext(alert(BY_NAME), RUN, deps)
     text = spec.describe(spec.params.model_validate({"type": "isolate_machine", "isolationType": "Selective"}), ctx)
     assert "isolate (Selective isolation)" in text and "CONTOSO-KIOSK-07" in text and "rollback releases" in text
+    assert text.endswith("waits up to PT5M for Defender to report each action Succeeded or Failed before the run "
+                         "goes on.")
+    scan = PRIMITIVES["run_antivirus_scan"]
+    assert "waits" not in scan.describe(scan.params.model_validate({"type": "run_antivirus_scan"}), ctx)
     quarantine = PRIMITIVES["stop_and_quarantine_file"]
     params = quarantine.params.model_validate({"type": "stop_and_quarantine_file", "sha1": SHA1})
     assert SHA1 in quarantine.describe(params, ctx)
