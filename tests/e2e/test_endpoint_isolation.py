@@ -184,3 +184,28 @@ def test_an_isolation_still_pending_at_its_bound_fails_and_rollback_cancels_it(a
     [isolate] = machine_actions(sandbox_server)  # cancelled: it never takes effect, and no release is asked
     assert (isolate["status"], isolate["cancellationComment"]) == (
         "Cancelled", f"Riposte rollback of run {run['id']} (playbook '{run['playbookName']}')")
+
+
+def step_waiting(api: httpx.Client, run_id: str, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api.get(f"/runs/{run_id}").json()
+        if run.get("steps") and run["steps"][0]["status"] == "waiting":
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never showed its step waiting: {run}")
+
+
+def test_a_run_cancelled_while_its_isolation_is_pending_is_rolled_back_by_cancelling_it(api, sandbox_server,
+                                                                                        laptop_control):
+    laptop_control(actionOutcome="Pending")
+    run_id = start(api, [{"type": "isolate_machine", "waitForCompletion": "PT1H"}])
+    run = step_waiting(api, run_id)  # what a technician reads meanwhile: the step waits on a pending isolation
+    assert run["status"] == "running"
+    assert run["steps"][0]["result"]["machines"][0]["machineAction"]["status"] == "Pending"
+    assert api.post(f"/runs/{run_id}/cancel", headers=principal_header("SECURITY_MANAGE")).status_code == 200
+
+    rolled = api.post(f"/runs/{run_id}/rollback")
+    assert rolled.status_code == 200, rolled.text
+    assert [(s["actionType"], s["status"]) for s in rolled.json()["steps"]] == [("isolate_machine", "undone")]
+    assert [(a["type"], a["status"]) for a in machine_actions(sandbox_server)] == [("Isolate", "Cancelled")]
