@@ -15,7 +15,7 @@ Defender carries an action out when the device next checks in: the step records 
 isolation and app restriction, PT0S, not followed, for the others; at most PT1H): the step waits (status `waiting`,
 no activity held) and the run re-checks each action on durable timers (shared/primitives/follow_up.py), the first
 check after RIPOSTE_DEFENDER_CHECK_SECONDS (15 s), then doubling up to a minute, and after that first check never
-more often than one step's share of the tenant's rate limit allows (`CHECKS_PER_MINUTE` reads a minute). The step
+more often than one step's share of the tenant's rate limits allows (`CHECKS_PER_MINUTE`, `CHECKS_PER_HOUR`). The step
 then succeeds once every action `Succeeded`; an action that ended `Failed`, `TimeOut` or `Cancelled` fails it
 (`defender_action_failed`, with Defender's `errorHResult`), and one still under way when the bound passes fails it
 with `machine_action_pending` (Defender may still carry it out: rollback cancels it). `result.completion` says
@@ -72,11 +72,14 @@ from shared.schemas.machine_actions import (
 
 READ = "Machine.Read.All"  # machine lookups and the machine's actions (its isolation state)
 MAX_COMMENT = 1000
-# Following actions: one step reads each action it waits for once per check, and keeps to this many reads a minute
-# (a fifth of Defender's 100 a minute per tenant, which these reads count against), so many machines are checked
-# less often; between its first check and this cap the spacing doubles.
+# Following actions: one step reads each action it waits for once per check (GET /api/machineactions/{id}, which
+# Defender limits to 100 calls a minute and 1,500 an hour per tenant). It keeps to a fifth of each: this many reads
+# a minute over its first checks, and this many an hour from HOURLY_FROM checks on (a long wait), so a step with
+# many machines checks less often.
 CHECKS_PER_MINUTE = 20
-MAX_SPACING = 60  # seconds
+CHECKS_PER_HOUR = 300
+HOURLY_FROM = 3  # checks
+MAX_SPACING = 60  # seconds: the doubling spacing's cap
 
 
 @dataclass(frozen=True)
@@ -281,11 +284,15 @@ def _name(entry: dict[str, Any]) -> str:
 
 
 def next_check_in(checks: int, pending: int, floor: int) -> int:
-    """Seconds to the next check: doubling from `floor` up to MAX_SPACING (a device online carries an action out
-    within a minute or two); from the second check on, never sooner than CHECKS_PER_MINUTE reads a minute allow
-    for the `pending` actions (the first comes at the floor, so an action done at once is seen at once)."""
+    """Seconds to the next check (`checks` done so far): doubling from `floor` up to MAX_SPACING (a device online
+    carries an action out within a minute or two). The first comes at the floor, so an action done at once is seen
+    at once; then never sooner than the step's share of Defender's limits allows for the `pending` actions:
+    CHECKS_PER_MINUTE reads a minute, and from HOURLY_FROM checks on CHECKS_PER_HOUR an hour."""
     backoff = min(max(MAX_SPACING, floor), floor * 2 ** min(checks, 16))
-    return backoff if checks == 0 else max(backoff, math.ceil(pending * 60 / CHECKS_PER_MINUTE))
+    if checks == 0:
+        return backoff
+    per_read = 3600 / CHECKS_PER_HOUR if checks >= HOURLY_FROM else 60 / CHECKS_PER_MINUTE
+    return max(backoff, math.ceil(pending * per_read))
 
 
 def _ended_badly(entry: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from sandbox.defender_machines import ADELE_LAPTOP_MACHINE_ID, AREA, E_FAIL
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.models.run import StepStatus
 from shared.primitives.context import StepDependencies
-from shared.primitives.machine_actions import CHECKS_PER_MINUTE, next_check_in
+from shared.primitives.machine_actions import CHECKS_PER_HOUR, CHECKS_PER_MINUTE, HOURLY_FROM, next_check_in
 from shared.primitives.runner import check_step
 from shared.settings import AppSettings
 from tests.primitives.test_machine_actions import (
@@ -157,7 +157,9 @@ async def test_a_machine_already_being_isolated_is_followed_without_asking_again
 @pytest.mark.parametrize(("checks", "pending", "floor", "seconds"), [
     (0, 1, 15, 15), (1, 1, 15, 30), (2, 1, 15, 60), (9, 1, 15, 60),  # doubling up to a minute
     (0, 50, 15, 15), (1, 50, 15, 50 * 60 // CHECKS_PER_MINUTE),  # then at most CHECKS_PER_MINUTE reads a minute
-    (0, 1, 1, 1), (1, 1, 1, 60 // CHECKS_PER_MINUTE), (4, 1, 1, 16),  # the local stack's floor
+    (HOURLY_FROM, 50, 15, 50 * 3600 // CHECKS_PER_HOUR),  # and in a long wait CHECKS_PER_HOUR reads an hour
+    (0, 1, 1, 1), (1, 1, 1, 60 // CHECKS_PER_MINUTE), (HOURLY_FROM, 1, 1, 3600 // CHECKS_PER_HOUR),  # local
+    (5, 1, 15, 60),  # one machine: the minute cap, well inside both shares
     (1, 1, 120, 120),  # a floor above the cap is kept
 ])
 def test_checks_are_spaced_by_backoff_and_by_the_tenants_rate_share(checks, pending, floor, seconds):
