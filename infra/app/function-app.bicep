@@ -138,6 +138,8 @@ var appSettings = {
   RIPOSTE_NOTIFY_SENDER: notifySender
   // A run without a live Durable instance this long is restarted (if it never acted) or recorded lost.
   RIPOSTE_RECONCILE_GRACE_SECONDS: '300'
+  // The first re-check of a Defender machine action a step follows (waitForCompletion); later ones double from it.
+  RIPOSTE_DEFENDER_CHECK_SECONDS: '15'
   RIPOSTE_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${site.properties.defaultHostName}' : publicBaseUrl
   // Graph change notifications for alerts_v2 (docs/alert-sources.md, "Notifications"): on by default.
   RIPOSTE_GRAPH_NOTIFICATION_URL: empty(graphNotificationUrl) ? 'https://${site.properties.defaultHostName}' : graphNotificationUrl
