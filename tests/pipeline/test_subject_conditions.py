@@ -43,7 +43,7 @@ def about(users=(ADELE,), devices=(LAPTOP,), **changes):
 
 async def test_one_lookup_per_alert_shared_by_the_playbooks(tables, async_tables):
     lookup = FakeLookup(Fact("admin", "user adele is admin (from Graph: holds Global Administrator)"),
-                        Fact("windows", "device LT-1 runs windows (from Graph: Windows)"))
+                        Fact("windows", "device LT-1 runs windows (from Intune: Windows)"))
     admins = playbook(tables, ALL, userTypes=["admin"])
     admin_laptops = playbook(tables, ALL, userTypes=["admin"], devicePlatforms=["windows"])
     guests = playbook(tables, ALL, userTypes=["guest"])
@@ -132,7 +132,7 @@ def _stored_decisions(tables, alert_id: str) -> list[dict]:
 async def test_an_unknown_fact_is_logged_with_the_playbooks_and_reason(tables, async_tables, caplog):
     import logging
     caplog.set_level(logging.WARNING, logger="riposte.events")
-    why = "unknown: device LT-1 is not managed by Intune"
+    why = "unknown: device LT-1 is neither managed by Intune nor registered in Entra ID"
     pb = playbook(tables, ALL, devicePlatforms=["iOS"])
     playbook(tables, ALL, userTypes=["member"])  # known and matched: not logged
     lookup = FakeLookup(Fact("member", "user adele is member (from Graph)"), Fact(None, why))
