@@ -199,7 +199,7 @@ def test_the_alert_page_shows_what_intake_knew_and_each_rise_in_severity(api, we
     assert "Rose to high (from low)" in text and "Playbooks re-evaluated at high" in text
     rise = text[text.index("Rose to high"):text.index('<section aria-labelledby="h-runs">')]
     assert f"pb {token}" in rise and "<dt>User type</dt>" in rise
-    assert f"admin: user {MEGAN[1]} is admin (from Graph: holds User Administrator)" in rise
+    assert f"<dd>user {MEGAN[1]} is admin (from Graph: holds User Administrator) (read " in rise
     # A simulation of the stored alert decides on what the rise read, and says when.
     simulated = web.get(f"/alerts/{first['alertId']}/simulate", params={"playbookId": admins["id"]}).text
     assert "Its trigger matches this alert." in simulated
