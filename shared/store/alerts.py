@@ -35,7 +35,8 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from shared.alert_listing import LIST_PARTITION, AlertQuery, list_row_key
-from shared.matching.decision import Escalation, MatchDecision, SubjectRecord
+from shared.matching.decision import Escalation, MatchDecision, RecordedFact, SubjectRecord
+from shared.matching.subject import DEVICE_PLATFORM, MAX_DETAIL_CHARS, UNKNOWN, USER_TYPE
 from shared.models.alert import Alert, AlertSource, NormalizedAlert
 from shared.models.run import (
     STOPPED_STATUSES,
@@ -213,12 +214,31 @@ class DecisionRecord:
     subject: SubjectRecord | None = None  # None: the alert was stored before intake recorded it
     escalations: list[Escalation] = field(default_factory=list)
 
-    def known_subject(self) -> SubjectRecord:
-        """What is known of the subject now: intake's facts, updated by those the rises read later."""
-        known = self.subject or SubjectRecord()
+    def known_subject(self, received_at: datetime) -> SubjectRecord:
+        """What is known of the subject now: intake's facts, updated by those the rises read later. An alert stored
+        before intake kept its facts has only its decisions' words for them: unknown, quoting them (a simulation
+        must not act on a guess parsed from prose)."""
+        known = self.subject if self.subject is not None else _from_decisions(self.decisions, received_at)
         for escalation in self.escalations:
             known = known.then(escalation.subject)
         return known
+
+
+def _from_decisions(decisions: list[MatchDecision], at: datetime) -> SubjectRecord:
+    """The subject facts of an alert stored before intake kept them: what its decisions' outcomes say, as unknowns."""
+    said: dict[str, str] = {}
+    for decision in decisions:
+        for condition in decision.conditions:
+            if condition.name in (USER_TYPE, DEVICE_PLATFORM):
+                said.setdefault(condition.name, condition.detail)
+
+    def fact(name: str) -> RecordedFact | None:
+        if name not in said:
+            return None
+        return RecordedFact(value=None, at=at, detail=f"{UNKNOWN}: this alert was stored before intake kept the facts "
+                                                      f"it read; its decisions say \"{said[name][:MAX_DETAIL_CHARS]}\"")
+
+    return SubjectRecord(user_type=fact(USER_TYPE), device_platform=fact(DEVICE_PLATFORM))
 
 
 def _decision_record(rows: dict[str, dict[str, Any]]) -> DecisionRecord:
@@ -425,7 +445,7 @@ class AlertStore:
             raise NotFound(alert_id)
         entity = rows[ALERT_ROW]
         alert = _alert_from(entity, _raw_from(entity, [r for k, r in rows.items() if k.startswith("raw|")]))
-        return alert, _decision_record(rows).known_subject()
+        return alert, _decision_record(rows).known_subject(alert.received_at)
 
     # --- runs --------------------------------------------------------------------------------
     def runs(self, alert_id: str) -> list[Run]:

@@ -4,6 +4,8 @@ an unknown fact included, and are kept with the alert, so a simulation of the st
 
 from __future__ import annotations
 
+from azure.data.tables import UpdateMode
+
 from shared.alert_recording import AlertRecorder
 from shared.matching.snapshot import MatchingCache
 from shared.matching.subject import Fact, Needs, SubjectFacts
@@ -15,6 +17,7 @@ from shared.simulation import simulate
 from shared.store.alerts import AlertStore
 from shared.store.directory import DirectoryStore
 from shared.store.playbooks import PlaybookStore
+from shared.store.tables import ALERTS
 from tests.pipeline.test_alert_recording import T1, normalized, playbook
 
 ALL = {"type": "all"}
@@ -197,3 +200,15 @@ async def test_the_one_entity_layout_keeps_the_facts_too(tables, async_tables):
     assert result.to_start == []
     _, known = AlertStore(tables).get_with_subject(result.alert.id)
     assert known.user_type.value == "member"
+
+
+async def test_an_alert_stored_before_facts_were_kept_quotes_its_decisions_and_stays_unknown(tables, async_tables):
+    admins = playbook(tables, ALL, userTypes=["admin"])
+    result = await recorder(tables, async_tables, FakeLookup(Fact("admin", "user adele is admin (from Graph)"))
+                            ).receive(about())
+    row = tables(ALERTS).get_entity(result.alert.id, "decisions")
+    tables(ALERTS).upsert_entity({k: v for k, v in row.items() if not k.startswith("subject")},
+                                 mode=UpdateMode.REPLACE)  # as stored by an earlier version
+    detail = simulated(tables, admins, result.alert.id).decision.conditions[-1].detail
+    assert detail.startswith('unknown: this alert was stored before intake kept the facts it read; its decisions say '
+                             '"user adele is admin (from Graph); one of admin" (intake, at ')
