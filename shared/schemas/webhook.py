@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -10,6 +9,7 @@ from pydantic import AfterValidator, StringConstraints
 
 from shared import outbound_http
 from shared.api_model import CamelModel
+from shared.outbound_guard import url_refusal
 from shared.secrets import setting_name
 from shared.templates import template_text
 
@@ -25,16 +25,17 @@ SecretName = Annotated[str, StringConstraints(min_length=1, max_length=63), Afte
 
 
 def _webhook_url(value: str) -> str:
+    """https (http to loopback only), no credentials, and no address no deployment may reach (link-local such as
+    the metadata endpoint, unspecified, multicast, a number in place of an address). Loopback and private
+    addresses depend on the deployment's RIPOSTE_OUTBOUND_PRIVATE_HOSTS: checked when the playbook is saved
+    (shared/playbook_edits.py) and where the connection opens (shared/outbound_guard.py)."""
     outbound_http.require_secure(value)  # InsecureUrlError is a ValueError
     parts = urlsplit(value)
     if parts.username or parts.password:
         raise ValueError("a URL with credentials must be stored as a secret, not in the playbook")
-    try:
-        address = ipaddress.ip_address(parts.hostname or "")
-    except ValueError:
-        return value
-    if address.is_link_local or address.is_unspecified or address.is_multicast:
-        raise ValueError("link-local, multicast and unspecified addresses are not allowed")
+    problem = url_refusal(value, None)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
