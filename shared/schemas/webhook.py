@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from shared import outbound_http
 from shared.api_model import CamelModel
@@ -45,6 +45,8 @@ WebhookUrl = Annotated[str, StringConstraints(min_length=8, max_length=2048), Af
 class CallWebhookParams(CamelModel):
     type: Literal["call_webhook"]
     destructive: ClassVar[bool] = False
-    url: WebhookUrl
+    url: WebhookUrl = Field(description="a public address only: loopback and private ones only for hosts "
+                            "RIPOSTE_OUTBOUND_PRIVATE_HOSTS lists, link-local (metadata) never; checked when saved "
+                            "and where the connection opens (docs/deploy.md#outbound-calls)")
     signing_secret: SecretName  # the name of the secret holding the HMAC key
     message: template_text(MAX_MESSAGE) | None = None
