@@ -99,3 +99,13 @@ def test_the_allow_list_setting():
     for bad in ("https://api.example.net", "api.example.net:443", "*", "*.net", "api.example.net/path"):
         with pytest.raises(ValidationError, match="RIPOSTE_HTTP_REQUEST_HOSTS"):
             load_settings({"RIPOSTE_HTTP_REQUEST_HOSTS": bad})
+
+
+def test_saving_a_lookup_that_names_a_private_address_is_refused_even_when_allow_listed():
+    # The host allow-list says which services; the private-address list says which may be inside the network.
+    draft = PlaybookDraft.model_validate({"name": "Enrich", "trigger": {"category": "signin"}, "actions": [
+        BASE | {"url": "https://10.0.0.8/ip/{{ alert.ips[0] }}"}]}, context=SAVING)
+    with pytest.raises(Refused) as refused:
+        refuse_unlisted_hosts(draft.actions, frozenset({"10.0.0.8"}))
+    assert refused.value.field == "actions[0].url" and "RIPOSTE_OUTBOUND_PRIVATE_HOSTS" in refused.value.message
+    refuse_unlisted_hosts(draft.actions, frozenset({"10.0.0.8"}), frozenset({"10.0.0.8"}))  # both listed: saved
