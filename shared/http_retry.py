@@ -12,10 +12,11 @@ in-process, it fails as throttled. Every other answer is a refusal and is not re
 Idempotency: a connection that failed before the request was sent (refused, connect timeout, no pool slot)
 is always retried. A failure after it may have been sent (a read timeout, a connection dropped before the
 answer) is retried only when the policy says ``retry_uncertain``: true by default, for reads, token requests,
-the admin APIs' requests (which set a state, so a repeat changes nothing) and deliveries the receiver can
-deduplicate (call_webhook's ``X-Riposte-Delivery``; a duplicate chat message is preferred to a lost one);
-false for a POST that creates something without an idempotency key (a PSA ticket, shared/psa/base.py), whose
-policy also leaves out 500 (the server may have created it before failing).
+the admin APIs' requests as they always were (ARM's PUT is idempotent; a repeated Defender machine action is
+answered as pending, an indicator is submitted-or-updated) and deliveries the receiver can deduplicate
+(call_webhook's ``X-Riposte-Delivery``; a duplicate chat message is preferred to a lost one); false for a
+POST that creates something without an idempotency key (a PSA ticket, shared/psa/base.py), whose policy also
+leaves out 500 (the server may have created it before failing).
 
 ``attempt`` never raises for an HTTP outcome: it hands back a ``Delivery`` (the last answer or the failure,
 the attempts made). ``send_with_retries`` is the admin APIs' form of it: a bearer token per attempt, and each
