@@ -21,6 +21,7 @@ from shared.models.tenant import Tenant
 from shared.playbook_edits import refuse_unlisted_hosts
 from shared.primitives.context import StepDependencies
 from shared.psa import halopsa
+from shared.settings import load_settings
 from tests.primitives.notify_fixtures import calls, deps, fresh, outside, run, server
 
 __all__ = ["deps", "fresh", "outside", "server"]  # fixtures used by name
@@ -153,3 +154,12 @@ async def test_a_psa_url_pointing_inward_is_refused(deps, server: SandboxServer)
     assert (step.status, step.error.code) == (StepStatus.FAILED, "address_not_allowed")
     assert "HaloPSA" in step.error.message
     assert calls(server.state, "/halopsa/") == []  # not even the token request
+
+
+def test_the_private_hosts_setting():
+    assert load_settings({}).outbound_private_hosts == frozenset()  # production's default: none
+    read = load_settings({"RIPOSTE_OUTBOUND_PRIVATE_HOSTS": " 127.0.0.1, PSA.corp.example ,::1,"})
+    assert read.outbound_private_hosts == frozenset({"127.0.0.1", "psa.corp.example", "::1"})
+    for bad in ("http://127.0.0.1", "127.0.0.1:7081", "*", "psa.corp.example/api"):
+        with pytest.raises(ValidationError, match="RIPOSTE_OUTBOUND_PRIVATE_HOSTS"):
+            load_settings({"RIPOSTE_OUTBOUND_PRIVATE_HOSTS": bad})
