@@ -268,6 +268,9 @@ class LocalStack:
             # http_request steps (docs/enrichment.md) may call the sandbox, whose fake IP reputation service
             # (sandbox/reputation.py) wants this key.
             "RIPOSTE_HTTP_REQUEST_HOSTS": "127.0.0.1",
+            # Outbound calls (webhooks, chat, PSA, http_request) may reach the sandbox's loopback address; production
+            # leaves this empty, so no playbook, secret or setting can point Riposte at a private address.
+            "RIPOSTE_OUTBOUND_PRIVATE_HOSTS": "127.0.0.1",
             "RIPOSTE_SECRET_REPUTATION_API_KEY": "sandbox-reputation-key-7Qm2",
         }
 

@@ -9,12 +9,13 @@ the environment. The exceptions, each a seam of its own (tests/unit/test_one_set
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from shared.notifications.destination import check_event_grid, is_event_grid
 
@@ -24,6 +25,8 @@ DEFAULT_DEFENDER_BASE_URL = "https://api.securitycenter.microsoft.com"
 DEFAULT_ARM_BASE_URL = "https://management.azure.com"
 # An allow-list entry: a host name, an IPv4 address, `localhost`, or `*.` and a domain of two labels or more.
 _ALLOWED_HOST = re.compile(r"^(\*\.[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$")
+_HOST_LIST_SETTINGS = {"http_request_hosts": "RIPOSTE_HTTP_REQUEST_HOSTS",
+                       "outbound_private_hosts": "RIPOSTE_OUTBOUND_PRIVATE_HOSTS"}
 
 
 class Environment(StrEnum):
@@ -99,6 +102,10 @@ class AppSettings(BaseModel, frozen=True):
     # Hosts `http_request` steps may call (RIPOSTE_HTTP_REQUEST_HOSTS, comma-separated): `api.example.com`, or
     # `*.example.com` for the hosts below it. Empty: no playbook may make HTTP requests (docs/enrichment.md).
     http_request_hosts: frozenset[str] = frozenset()
+    # Hosts outbound calls (webhooks, chat, PSA, http_request) may reach at a loopback or private address
+    # (RIPOSTE_OUTBOUND_PRIVATE_HOSTS, same form): the local stack's sandbox on 127.0.0.1. Empty: every such
+    # address is refused (shared/outbound_guard.py; link-local and metadata addresses are refused regardless).
+    outbound_private_hosts: frozenset[str] = frozenset()
     # This Functions instance (WEBSITE_INSTANCE_ID, set by App Service on each): who holds a poll's claim.
     instance_id: str | None = None
 
@@ -112,13 +119,13 @@ class AppSettings(BaseModel, frozen=True):
                 raise ValueError(f"RIPOSTE_GRAPH_NOTIFICATION_URL: {exc}") from None
         return value
 
-    @field_validator("http_request_hosts")
+    @field_validator("http_request_hosts", "outbound_private_hosts")
     @classmethod
-    def _host_names(cls, value: frozenset[str]) -> frozenset[str]:
+    def _host_names(cls, value: frozenset[str], info: ValidationInfo) -> frozenset[str]:
         for entry in value:
-            if not _ALLOWED_HOST.match(entry):
-                raise ValueError(f"RIPOSTE_HTTP_REQUEST_HOSTS: {entry!r} is not a host name, an IP address or "
-                                 "*.<domain> with at least two labels (no scheme, port or path)")
+            if not _ALLOWED_HOST.match(entry) and not _is_ipv6(entry):
+                raise ValueError(f"{_HOST_LIST_SETTINGS[info.field_name]}: {entry!r} is not a host name, an IP "
+                                 "address or *.<domain> with at least two labels (no scheme, port or path)")
         return value
 
     @property
@@ -164,9 +171,20 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         halopsa_tenant=env.get("RIPOSTE_HALOPSA_TENANT") or None,
         connectwise_url=env.get("RIPOSTE_CONNECTWISE_URL") or None,
         autotask_url=env.get("RIPOSTE_AUTOTASK_URL") or None,
-        http_request_hosts=frozenset(host.strip().lower() for host in
-                                     env.get("RIPOSTE_HTTP_REQUEST_HOSTS", "").split(",") if host.strip()),
+        http_request_hosts=_host_list(env.get("RIPOSTE_HTTP_REQUEST_HOSTS", "")),
+        outbound_private_hosts=_host_list(env.get("RIPOSTE_OUTBOUND_PRIVATE_HOSTS", "")),
     )
+
+
+def _host_list(value: str) -> frozenset[str]:
+    return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
+
+
+def _is_ipv6(entry: str) -> bool:
+    try:
+        return ipaddress.ip_address(entry.strip("[]")).version == 6
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

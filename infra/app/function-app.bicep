@@ -22,6 +22,8 @@ param connectWiseUrl string
 param autotaskUrl string
 @description('Hosts http_request steps may call, comma-separated (RIPOSTE_HTTP_REQUEST_HOSTS); empty: none.')
 param httpRequestHosts string
+@description('Hosts outbound calls may reach at a private or loopback address (RIPOSTE_OUTBOUND_PRIVATE_HOSTS); empty: none.')
+param outboundPrivateHosts string
 @description('Key Vault secret names (lower-case letters, digits, -) that playbooks use by name (shared/secrets.py).')
 param secretNames array
 param taskHubName string
@@ -166,6 +168,8 @@ var appSettings = {
   RIPOSTE_AUTOTASK_URL: autotaskUrl
   // Enrichment: the hosts http_request steps may call (docs/enrichment.md); their API keys are playbook secrets.
   RIPOSTE_HTTP_REQUEST_HOSTS: httpRequestHosts
+  // Outbound calls reach public addresses only, unless the host is listed here (shared/outbound_guard.py).
+  RIPOSTE_OUTBOUND_PRIVATE_HOSTS: outboundPrivateHosts
   // App Service authentication: the identity is the sign-in app registration's credential (no client
   // secret), and only tokens from this tenant are accepted.
   OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: identityClientId
