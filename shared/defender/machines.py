@@ -7,6 +7,9 @@
   answers 201 with the MachineAction, `Pending` until the device carries it out.
 - Whether a machine is isolated (or its app execution restricted) is not a property of the machine: it is the
   latest of its Isolate / Unisolate (RestrictCodeExecution / UnrestrictCodeExecution) actions that did not fail.
+- An action refused because one of its type is pending on the machine (400 `ActiveRequestAlreadyExists`) is found
+  by `GET /api/machineactions?$filter=machineId eq '...' and type eq '...' and status eq 'Pending'` (the list
+  filters on id, status, machineId, type, requestor and creationDateTimeUtc), to be followed like one's own.
 - An action is followed by `GET /api/machineactions/{id}` (Machine.Read.All) to its end: `Pending`, `InProgress`,
   then `Succeeded`, `Failed`, `TimeOut` or `Cancelled` (the MachineAction reference). One that has not ended can be
   cancelled: `POST /api/machineactions/{id}/cancel` `{"Comment": ...}`, 200 with the action (any of the
@@ -98,6 +101,22 @@ async def actions_of(defender: DefenderClient, machine_id: str, action_type: str
     page = await defender.get("api/machineactions", query, what="read the machine's actions")
     found = page.get("value") if isinstance(page, dict) else None
     return [a for a in found or [] if isinstance(a, dict)]
+
+
+async def pending_action(defender: DefenderClient, machine_id: str, action_type: str) -> dict[str, Any] | None:
+    """The action Defender's 400 `ActiveRequestAlreadyExists` refers to: the machine's latest `Pending` action of this
+    type (one read, `$filter` on machineId, type and status, all three documented as filterable), else, when it is
+    `InProgress` or ended meanwhile (Defender settles it on its own time), the latest of that type whatever its status
+    (a second read). None when Defender lists no action of that type on the machine."""
+    query = {"$filter": f"machineId eq {odata_literal(machine_id)} and type eq {odata_literal(action_type)} "
+                        "and status eq 'Pending'"}
+    page = await defender.get("api/machineactions", query, what="find the action pending on the machine")
+    found = page.get("value") if isinstance(page, dict) else None
+    pending = [a for a in found or [] if isinstance(a, dict) and isinstance(a.get("id"), str)
+               and a.get("status") == "Pending"]
+    if not pending:
+        pending = [a for a in await actions_of(defender, machine_id, action_type) if isinstance(a.get("id"), str)]
+    return max(pending, key=created_at, default=None)
 
 
 async def latest_of_pair(defender: DefenderClient, machine_id: str, action_type: str) -> dict[str, Any] | None:

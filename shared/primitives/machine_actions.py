@@ -48,9 +48,11 @@ from shared.defender.machines import (
     UNDER_WAY,
     actions_of,
     cancel_action,
+    created_at,
     get_action,
     latest_of_pair,
     lookup,
+    pending_action,
     request_action,
 )
 from shared.durations import format_duration
@@ -221,9 +223,11 @@ def _pair(kind: Kind) -> Kind:
     return {ISOLATE: RELEASE, RELEASE: ISOLATE, RESTRICT: UNRESTRICT, UNRESTRICT: RESTRICT}[kind]
 
 
-async def act_on(kind: Kind, defender: DefenderClient, machine: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """One machine's record: the action requested (changed) or why none was (already so, already pending), or the
-    error. For a state action (isolate, restrict ...), the state before from the machine's latest such action."""
+async def act_on(kind: Kind, defender: DefenderClient, machine: dict[str, Any], body: dict[str, Any],
+                 find_pending: bool = True) -> dict[str, Any]:
+    """One machine's record: the action requested (changed) or why none was (already so, already pending: then the
+    pending action, found to be followed unless `find_pending` is off), or the error. For a state action (isolate,
+    restrict ...), the state before from the machine's latest such action."""
     entry = dict(machine)
     try:
         if kind.state is not None:
@@ -238,7 +242,10 @@ async def act_on(kind: Kind, defender: DefenderClient, machine: dict[str, Any], 
         created = await request_action(defender, machine["id"], kind.path, body, kind.verb)
     except DefenderError as exc:
         if exc.action_pending:
-            return entry | {"changed": False, "alreadyPending": True}
+            entry |= {"changed": False, "alreadyPending": True}
+            if find_pending:
+                await find_pending_action(kind, defender, entry)
+            return entry
         return entry | {"changed": False, "error": exc.step_error().model_dump()}
     after: dict[str, Any] = {kind.state: kind.sets} if kind.state else {}
     if kind is ISOLATE:
@@ -275,12 +282,53 @@ def _handler(kind: Kind):
 
 
 # --- following the actions to their end (shared/primitives/follow_up.py) ------------------------------
+async def find_pending_action(kind: Kind, defender: DefenderClient, entry: dict[str, Any]) -> None:
+    """Defender refused the request because an action of that type is pending on the machine (someone else's, or
+    an earlier run's): record that action (`machineAction`; the entry stays `changed: false`, so rollback leaves it
+    alone) and the step follows it like its own (one that ended meanwhile counts as it ended). Defender listing none
+    leaves its outcome unknown (`pendingActionNotFound`); a read that failed (`lookupError`) is tried again at the
+    next check."""
+    try:
+        found = await pending_action(defender, entry["id"], kind.action_type)
+    except DefenderError as exc:
+        entry["lookupError"] = exc.step_error().model_dump()
+        return
+    entry.pop("lookupError", None)
+    if found is None:
+        entry["pendingActionNotFound"] = True
+        return
+    entry["machineAction"] = _action_view(found)
+    if found.get("status") in ENDED_BADLY:
+        _ended_badly_unrequested(entry)
+
+
+def _ended_badly_unrequested(entry: dict[str, Any]) -> None:
+    action = entry["machineAction"]
+    entry["error"] = {"code": "defender_action_failed", "message": (
+        f"Defender's {action.get('type')} action on {_name(entry)}, not requested by this step, ended "
+        f"{action.get('status')}.")}
+
+
 def _under_way(entry: dict[str, Any]) -> bool:
     return not entry.get("error") and (entry.get("machineAction") or {}).get("status") in UNDER_WAY
 
 
+def _to_find(entry: dict[str, Any]) -> bool:
+    """Refused as already pending, and that action not found yet (its list read failed): looked up again."""
+    return bool(entry.get("lookupError")) and not entry.get("error") and not entry.get("machineAction")
+
+
+def _unknown(entry: dict[str, Any]) -> bool:
+    """Refused as already pending and that action never found: whether it took effect is unknown."""
+    return (entry.get("alreadyPending") and not entry.get("error") and not entry.get("machineAction")) is True
+
+
 def _name(entry: dict[str, Any]) -> str:
     return str(entry.get("computerDnsName") or entry.get("id"))
+
+
+def _names(entries: list[dict[str, Any]]) -> str:
+    return ", ".join(_name(e) for e in entries[:5]) + (" ..." if len(entries) > 5 else "")
 
 
 def next_check_in(checks: int, pending: int, floor: int) -> int:
@@ -309,7 +357,7 @@ def _outcome(kind: Kind, params: MachineTargetParams, ctx: StepContext, entries:
              extra: dict[str, Any] | None = None) -> StepOutcome:
     """The step as it stands: waiting for its actions (with when to check next), or settled."""
     wait: timedelta = params.wait_for_completion
-    pending = [e for e in entries if _under_way(e)]
+    pending = [e for e in entries if _under_way(e) or _to_find(e)]
     if not wait:
         return _summarize(kind, entries, problems, extra)
     if pending and not final:
@@ -320,15 +368,23 @@ def _outcome(kind: Kind, params: MachineTargetParams, ctx: StepContext, entries:
     for entry in pending:
         entry["stillPending"] = True
     outcome = _summarize(kind, entries, problems, (extra or {}) | {"checks": checks})
+    unknown = [e for e in entries if _unknown(e)]
     if outcome.status is StepStatus.FAILED:
-        outcome.result["completion"] = "pending" if pending else "failed"
+        outcome.result["completion"] = "pending" if pending else "unknown" if unknown else "failed"
         return outcome
     if pending:
-        names = ", ".join(_name(e) for e in pending[:5]) + (" ..." if len(pending) > 5 else "")
+        status = (pending[0].get("machineAction") or {}).get("status") or "pending"
+        mine = any(e.get("changed") for e in pending)
         return StepOutcome.failed("machine_action_pending", (
-            f"Defender's {kind.action_type} action was still {pending[0]['machineAction']['status']} on {names} after "
+            f"Defender's {kind.action_type} action was still {status} on {_names(pending)} after "
             f"{format_duration(wait)} (waitForCompletion): the device has not carried it out yet and may when it "
-            "checks in. Rolling the run back cancels it."), outcome.result | {"completion": "pending"})
+            "checks in." + (" Rolling the run back cancels the actions this run requested." if mine else "")),
+            outcome.result | {"completion": "pending"})
+    if unknown:  # never `succeeded`: Defender may not have carried out what the step relies on
+        return StepOutcome.failed("machine_action_unknown", (
+            f"Defender refused to {kind.verb} on {_names(unknown)}: an action of that type was already pending there, "
+            "and Defender lists no such action there to follow, so whether it succeeded is unknown."),
+            outcome.result | {"completion": "unknown"})
     outcome.result["completion"] = "succeeded"
     return outcome
 
@@ -342,8 +398,11 @@ def _follower(kind: Kind):
         entries: list[dict[str, Any]] = result.pop("machines", [])
         problems: list[dict[str, Any]] = result.pop("unresolved", [])
         extra = {k: v for k, v in result.items() if k not in ("action", "changed", "completion", "checks")}
-        defender = open_tenant_defender(ctx) if any(_under_way(e) for e in entries) else None
+        defender = open_tenant_defender(ctx) if any(_under_way(e) or _to_find(e) for e in entries) else None
         for entry in entries:
+            if _to_find(entry) and isinstance(defender, DefenderClient):
+                await find_pending_action(kind, defender, entry)  # found: as it stands now, read next check
+                continue
             if not _under_way(entry) or not isinstance(defender, DefenderClient):
                 continue
             try:
@@ -356,9 +415,7 @@ def _follower(kind: Kind):
             if current.get("status") in ENDED_BADLY and entry.get("changed"):
                 _ended_badly(entry)
             elif current.get("status") in ENDED_BADLY:  # an earlier request this step waited on, not its own
-                entry["error"] = {"code": "defender_action_failed", "message": (
-                    f"Defender's {current.get('type')} action on {_name(entry)}, requested before this run, ended "
-                    f"{current.get('status')}.")}
+                _ended_badly_unrequested(entry)
         return _outcome(kind, params, ctx, entries, problems, checks=checks, final=final, extra=extra)
 
     return follow
@@ -387,7 +444,7 @@ async def _quarantine_one(defender: DefenderClient, machine: dict[str, Any], bod
                           sha1: str) -> dict[str, Any]:
     """One file on one machine. Defender refuses a second StopAndQuarantineFile while one is pending on the machine
     (400): that is this file's own request (a retry: nothing to ask again) only when the pending action names it."""
-    entry = await act_on(QUARANTINE, defender, machine, body | {"Sha1": sha1}) | {"sha1": sha1}
+    entry = await act_on(QUARANTINE, defender, machine, body | {"Sha1": sha1}, find_pending=False) | {"sha1": sha1}
     if not entry.get("alreadyPending"):
         return entry
     try:
@@ -395,8 +452,9 @@ async def _quarantine_one(defender: DefenderClient, machine: dict[str, Any], bod
                    if a.get("status") in ("Pending", "InProgress")]
     except DefenderError as exc:
         return entry | {"error": exc.step_error().model_dump()}
-    if any(str(_file_of(a)).lower() == sha1 for a in pending):
-        return entry
+    mine = [a for a in pending if str(_file_of(a)).lower() == sha1]
+    if mine:  # followed like the step's own
+        return entry | {"machineAction": _action_view(max(mine, key=created_at))}
     entry.pop("alreadyPending")
     return entry | {"error": {"code": "action_pending", "message": "Defender refused to stop and quarantine the "
                               f"file {sha1} on {machine.get('computerDnsName') or machine['id']}: another "

@@ -1,6 +1,8 @@
 """Machine actions followed to their end (waitForCompletion) against the sandbox's Defender API: the step waits with
 when to check next, each check reads the actions still under way, and the step ends Succeeded, Failed with
-Defender's error, or still pending when its bound passes; rollback cancels an action still under way."""
+Defender's error, or still pending when its bound passes; rollback cancels an action still under way. An action
+Defender refuses because one of its type is already pending (400 ActiveRequestAlreadyExists) follows that one, found
+by the list's $filter; one that cannot be found never reports the step succeeded, and rollback leaves it alone."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import pytest
 
 from sandbox import SandboxServer
 from sandbox.defender_machines import ADELE_LAPTOP_MACHINE_ID, AREA, E_FAIL
+from sandbox.faults import FaultRuleSpec
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.models.run import StepStatus
 from shared.primitives.context import StepDependencies
@@ -32,6 +35,7 @@ from tests.primitives.test_machine_actions import (
 )
 
 ISOLATE = {"type": "isolate_machine"}
+SCAN = {"type": "run_antivirus_scan", "waitForCompletion": "PT5M"}
 ACTION_READ = "/api/machineactions/"
 
 
@@ -152,6 +156,102 @@ async def test_a_machine_already_being_isolated_is_followed_without_asking_again
     assert (step.status, entry["changed"], entry["machineAction"]["status"]) == (StepStatus.SUCCEEDED, False,
                                                                                  "Succeeded")
     assert len(posts(server)) == 1
+
+
+def fault(server: SandboxServer, **rule) -> None:
+    server.state.faults.add(FaultRuleSpec.model_validate(rule))
+
+
+def action_lists(server: SandboxServer) -> list[dict]:
+    return [c for c in server.state.calls.list(CONTOSO_TENANT_ID)
+            if c["method"] == "GET" and c["path"] == "/api/machineactions"]
+
+
+async def test_an_action_refused_as_already_pending_follows_the_pending_one_to_its_end(server, deps):
+    steer(server, "Pending")  # the device is offline: an earlier scan (another run's) stays pending
+    target = alert(BY_MDE_ID)
+    await submit(SCAN | {"waitForCompletion": "PT0S"}, deps, target)
+    [earlier] = actions(server)
+    step = await submit(SCAN, deps, target)
+    assert step.status is StepStatus.WAITING, step.error
+    [entry] = step.result["machines"]
+    assert (entry["changed"], entry["alreadyPending"]) == (False, True)
+    assert (entry["machineAction"]["id"], entry["machineAction"]["status"]) == (earlier["id"], "Pending")
+    [listed] = action_lists(server)  # found by the filter Defender documents: machineId, type and status
+    assert "status eq 'Pending'" in listed["query"]["$filter"]
+    steer(server, "Succeeded")  # the device comes online
+    step = await check_step(step, SCAN, target, RUN, deps, final=False)
+    assert (step.status, step.result["completion"]) == (StepStatus.SUCCEEDED, "succeeded")
+    assert step.result["machines"][0]["machineAction"]["status"] == "Succeeded" and len(actions(server)) == 1
+
+
+async def test_a_pending_action_that_ended_before_it_was_found_counts_as_it_ended(server, deps):
+    hold(server, 1)  # the earlier scan stays Pending through one read (the next step's machine lookup) ...
+    target = alert(BY_MDE_ID)
+    await submit(SCAN | {"waitForCompletion": "PT0S"}, deps, target)
+    hold(server, 0)  # ... and settles Succeeded at the next: the read that looks for it as Pending
+    step = await submit(SCAN, deps, target)
+    assert (step.status, step.result["completion"]) == (StepStatus.SUCCEEDED, "succeeded"), step.error
+    [entry] = step.result["machines"]
+    assert (entry["alreadyPending"], entry["machineAction"]["status"]) == (True, "Succeeded")
+    assert len(action_lists(server)) == 2  # Pending: none left; then the machine's scans, the latest taken
+
+
+async def test_a_pending_action_that_failed_fails_the_step_as_not_its_own(server, deps):
+    steer(server, "Pending")
+    target = alert(BY_MDE_ID)
+    await submit(SCAN | {"waitForCompletion": "PT0S"}, deps, target)
+    step = await submit(SCAN, deps, target)
+    steer(server, "Failed")
+    step = await check_step(step, SCAN, target, RUN, deps, final=False)
+    assert (step.status, step.error.code, step.result["completion"]) == (StepStatus.FAILED, "defender_action_failed",
+                                                                        "failed")
+    assert "not requested by this step, ended Failed" in step.error.message
+
+
+async def test_an_already_pending_action_that_cannot_be_found_never_reports_success(server, deps):
+    # Defender refuses, yet lists no scan on the machine: which action blocked it, and how it ended, is unknown
+    fault(server, method="POST", pathRegex="/runAntiVirusScan$", status=400, code="ActiveRequestAlreadyExists",
+          message="Action is already in progress", times=1)
+    step = await submit(SCAN, deps, alert(BY_MDE_ID))
+    assert step.status is StepStatus.FAILED and step.error.code == "machine_action_unknown", step.result
+    [entry] = step.result["machines"]
+    assert (entry["alreadyPending"], entry["pendingActionNotFound"], "machineAction" in entry) == (True, True, False)
+    assert (step.result["completion"], step.result["changed"]) == ("unknown", False)
+    assert actions(server) == []
+
+
+async def test_a_pending_action_whose_lookup_failed_is_looked_up_again_at_the_next_check(server, deps):
+    steer(server, "Pending")
+    target = alert(BY_MDE_ID)
+    await submit(SCAN | {"waitForCompletion": "PT0S"}, deps, target)
+    fault(server, method="GET", pathRegex="^/api/machineactions$", status=403, times=1)
+    step = await submit(SCAN, deps, target)
+    assert step.status is StepStatus.WAITING and step.result["machines"][0]["lookupError"]
+    step = await check_step(step, SCAN, target, RUN, deps, final=False)
+    [entry] = step.result["machines"]
+    assert "lookupError" not in entry and entry["machineAction"]["status"] == "Pending"
+    assert step.status is StepStatus.WAITING
+    step = await check_step(step, SCAN, target, RUN, deps, final=True)  # still pending at the bound: never success
+    assert (step.error.code, step.result["completion"]) == ("machine_action_pending", "pending")
+    assert "Rolling the run back" not in step.error.message  # not this run's action
+
+
+async def test_rollback_leaves_alone_a_pending_isolation_another_run_requested(server, deps):
+    steer(server, "Pending")
+    target = alert(BY_MDE_ID)
+    await submit(ISOLATE | {"waitForCompletion": "PT0S"}, deps, target)  # another run isolates ...
+    await submit({"type": "release_machine", "waitForCompletion": "PT0S"}, deps, target)  # ... another releases
+    step = await submit(ISOLATE, deps, target)  # the latest is a release: asked, and refused (Isolate pending)
+    assert step.status is StepStatus.WAITING, step.error
+    [entry] = step.result["machines"]
+    isolate = next(a for a in actions(server) if a["type"] == "Isolate")
+    assert (entry["changed"], entry["alreadyPending"], entry["machineAction"]["id"]) == (False, True, isolate["id"])
+    asked = len(posts(server))
+    outcome = await undo(step, deps, target)
+    assert outcome.status is StepStatus.SUCCEEDED and outcome.result["machines"] == []
+    assert len(posts(server)) == asked  # neither cancelled nor released
+    assert next(a for a in actions(server) if a["id"] == isolate["id"])["status"] == "Pending"
 
 
 @pytest.mark.parametrize(("checks", "pending", "floor", "seconds"), [

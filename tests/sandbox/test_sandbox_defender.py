@@ -71,6 +71,20 @@ async def test_an_action_of_a_type_already_pending_is_refused_with_400(defender:
     await defender.post(f"api/machines/{LAPTOP}/runAntiVirusScan", {"Comment": "c", "ScanType": "Quick"})  # other type
 
 
+async def test_the_action_list_filters_on_machine_type_and_status_together(
+        defender: DefenderClient, async_control: httpx.AsyncClient) -> None:
+    steer = f"/_sandbox/defender/tenants/{CONTOSO_TENANT_ID}/machines/{LAPTOP}"
+    scan = f"api/machines/{LAPTOP}/runAntiVirusScan"
+    done = await defender.post(scan, {"Comment": "first", "ScanType": "Quick"})
+    await defender.get(f"api/machineactions/{done['id']}")  # settles: Succeeded
+    assert (await async_control.patch(steer, json={"actionOutcome": "Pending"})).status_code == 200
+    pending = await defender.post(scan, {"Comment": "second", "ScanType": "Quick"})
+    await defender.post(ISOLATE, {"Comment": "another type"})
+    query = f"machineId eq '{LAPTOP}' and type eq 'RunAntiVirusScan' and status eq 'Pending'"
+    listed = await defender.get("api/machineactions", {"$filter": query})
+    assert [a["id"] for a in listed["value"]] == [pending["id"]]
+
+
 async def test_a_machine_that_is_offline_keeps_actions_pending_and_a_failing_one_fails_them(
         defender: DefenderClient, async_control: httpx.AsyncClient, sandbox_server: SandboxServer) -> None:
     steer = f"/_sandbox/defender/tenants/{CONTOSO_TENANT_ID}/machines/{LAPTOP}"
