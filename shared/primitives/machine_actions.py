@@ -24,9 +24,13 @@ which: `succeeded`, `failed` or `pending`.
 Idempotent where Defender allows it: a machine already isolated (or being isolated) is recorded `changed: false` and
 not asked again, from the latest of its Isolate/Unisolate actions (the same for app restriction); an action of a
 type already pending on the machine (Defender's 400 `ActiveRequestAlreadyExists`) is recorded `changed: false`,
-`alreadyPending`. Rollback releases the machines this step isolated (lifts the restrictions it set), not one that
-was isolated before the run; an isolation still under way is cancelled instead (`POST
-/api/machineactions/{id}/cancel`), so it never takes effect.
+`alreadyPending`, with that pending action (`GET /api/machineactions?$filter=machineId eq '...' and type eq '...'
+and status eq 'Pending'`, else the machine's latest of that type: it ended meanwhile), which the step follows like
+its own, in the same checks and rate budget. When Defender lists none, the step cannot tell whether it took effect:
+it fails (`machine_action_unknown`, completion `unknown`), never `succeeded`. Rollback releases the machines this
+step isolated (lifts the restrictions it set), not one that was isolated before the run nor an action this run did
+not request; an isolation of its own still under way is cancelled instead (`POST /api/machineactions/{id}/cancel`),
+so it never takes effect.
 
 stop_and_quarantine_file without `sha1` acts on the SHA-1 of each file the alert names (at most `maxFiles`), one
 action per file and machine. Defender refuses a second StopAndQuarantineFile on a machine while one is pending there:
@@ -72,7 +76,7 @@ from shared.schemas.machine_actions import (
     UnrestrictAppExecutionParams,
 )
 
-READ = "Machine.Read.All"  # machine lookups and the machine's actions (its isolation state)
+READ = "Machine.Read.All"  # machine lookups, the machine's actions (its isolation state, the one pending)
 MAX_COMMENT = 1000
 # Following actions: one step reads each action it waits for once per check (GET /api/machineactions/{id}, which
 # Defender limits to 100 calls a minute and 1,500 an hour per tenant). It keeps to a fifth of each: this many reads
