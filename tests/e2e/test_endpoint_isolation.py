@@ -2,7 +2,8 @@
 Defender API): an isolation followed to Succeeded and its rollback, and the "isolate, then ask, then wipe" chain,
 where the approval is asked only once Defender reports the machine isolated, the wipe reaches Intune only once an
 approver said yes, and a rejection leaves the machine isolated and wiped by nobody. An isolation Defender fails, or
-one still pending when its bound passes (the device offline), fails the step; rollback cancels the pending one."""
+one still pending when its bound passes (the device offline), fails the step; rollback cancels the pending one. An
+isolation another run requested, still pending, is followed, and rollback leaves it alone."""
 
 from __future__ import annotations
 
@@ -209,3 +210,23 @@ def test_a_run_cancelled_while_its_isolation_is_pending_is_rolled_back_by_cancel
     assert rolled.status_code == 200, rolled.text
     assert [(s["actionType"], s["status"]) for s in rolled.json()["steps"]] == [("isolate_machine", "undone")]
     assert [(a["type"], a["status"]) for a in machine_actions(sandbox_server)] == [("Isolate", "Cancelled")]
+
+
+def test_an_isolation_already_pending_is_followed_and_its_rollback_leaves_it_alone(api, sandbox_server,
+                                                                                   laptop_control):
+    laptop_control(actionOutcome="Pending")  # the laptop is offline: another run's isolation, then a release, wait
+    for action in ({"type": "isolate_machine", "waitForCompletion": "PT0S"},
+                   {"type": "release_machine", "waitForCompletion": "PT0S"}):
+        assert finished(api, start(api, [action]))["status"] == "succeeded"
+    [isolate, _] = machine_actions(sandbox_server)
+    # The latest is a release, so this run asks to isolate; Defender refuses (an Isolate is pending): it follows that
+    run_id = start(api, [{"type": "isolate_machine", "waitForCompletion": "PT1H"}])
+    [entry] = step_waiting(api, run_id)["steps"][0]["result"]["machines"]
+    assert (entry["changed"], entry["alreadyPending"], entry["machineAction"]["id"]) == (False, True, isolate["id"])
+    assert api.post(f"/runs/{run_id}/cancel", headers=principal_header("SECURITY_MANAGE")).status_code == 200
+
+    rolled = api.post(f"/runs/{run_id}/rollback")
+    assert rolled.status_code == 200, rolled.text
+    assert [(s["actionType"], s["status"]) for s in rolled.json()["steps"]] == [("isolate_machine", "nothingToUndo")]
+    assert [(a["type"], a["status"]) for a in machine_actions(sandbox_server)] == [
+        ("Isolate", "Pending"), ("Unisolate", "Pending")]  # neither cancelled nor released: not this run's
