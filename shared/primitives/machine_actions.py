@@ -19,7 +19,7 @@ more often than one step's share of the tenant's rate limits allows (`CHECKS_PER
 then succeeds once every action `Succeeded`; an action that ended `Failed`, `TimeOut` or `Cancelled` fails it
 (`defender_action_failed`, with Defender's `errorHResult`), and one still under way when the bound passes fails it
 with `machine_action_pending` (Defender may still carry it out: rollback cancels it). `result.completion` says
-which: `succeeded`, `failed` or `pending`.
+which: `succeeded`, `failed`, `pending`, or `unknown` (below).
 
 Idempotent where Defender allows it: a machine already isolated (or being isolated) is recorded `changed: false` and
 not asked again, from the latest of its Isolate/Unisolate actions (the same for app restriction); an action of a
