@@ -60,13 +60,6 @@ def credentials_for_delivery(tenant_id: str | None) -> list[tuple[str, bytes]]:
     return usable_secrets(credentials, key)
 
 
-def _key() -> bytes:
-    try:
-        return load_credential_key()
-    except CredentialKeyError as exc:
-        raise ApiError(503, "not_configured", f"Ingestion credentials are not configured: {exc}.") from None
-
-
 def _shown_once(credential: IngestCredential, secret: str, now: datetime, **extra) -> dict:
     return {**credential.public(now), "secret": secret, **extra}
 
@@ -93,7 +86,7 @@ def create_ingest_credential(req: func.HttpRequest) -> func.HttpResponse:
         request = CreateCredential.model_validate(body_of(req, allow_empty=True) or {})
         services.directory().get_tenant(tenant_id)
         now = datetime.now(UTC)
-        credential, secret = new_credential(_key(), tenant_id, request.name, who.name, now)
+        credential, secret = new_credential(load_credential_key(), tenant_id, request.name, who.name, now)
         store().create(credential)
         _audit("ingest_credential.create", credential, who.name)
         return json_response(_shown_once(credential, secret, now), status_code=201,
@@ -114,7 +107,7 @@ def rotate_ingest_credential(req: func.HttpRequest) -> func.HttpResponse:
         if old.state(now) is not CredentialState.ACTIVE:
             raise ApiError(409, "not_active", f"Credential {old.id} is {old.state(now).value}: only an active "
                            "credential can be rotated; create a new one.")
-        new, secret = new_credential(_key(), tenant_id, old.name, who.name, now)
+        new, secret = new_credential(load_credential_key(), tenant_id, old.name, who.name, now)
         credentials.create(new)  # first the new one: a failure below leaves the old one as it was
         try:
             credentials.replace(old.model_copy(update={"expires_at": overlap_end(now, request.overlap_hours),
