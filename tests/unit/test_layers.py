@@ -264,3 +264,29 @@ def test_imports_are_read_at_top_level_in_functions_and_not_under_type_checking(
         ("msgraph", True, "cold start"),
         ("json", True, "the line before counts too"),
     }
+
+
+# The Functions host's libraries belong to the entry points: shared code (the interpreter above all, whose tests
+# drive a run with no Durable context: tests/interpreter) runs and is tested without them.
+HOST_LIBRARIES = ("azure.functions", "azure.durable_functions")
+
+
+def host_library_imports(imports: tuple[Import, ...] | list[Import]) -> list[str]:
+    return [f"{imp.importer}:{imp.line} imports {imp.target}" for imp in imports
+            if _under(imp.importer, ("shared", "tests.interpreter")) and _under(imp.target, HOST_LIBRARIES)]
+
+
+def test_shared_code_and_the_interpreters_tests_need_no_functions_host():
+    interpreter_tests = [imp for path in sorted((ROOT / "tests" / "interpreter").glob("*.py"))
+                         for imp in _imports_of(_module_name(path), path)]
+    assert host_library_imports([*all_imports(), *interpreter_tests]) == []
+    assert any(imp.importer.startswith("tests.interpreter") and imp.target == "shared.interpreter.machine"
+               for imp in interpreter_tests)  # the interpreter's tests were read
+
+
+def test_a_host_library_import_is_found():
+    imports = [Import("shared.interpreter.machine", "azure.durable_functions", 3, False, None),
+               Import("orchestrations.playbook_run", "azure.durable_functions", 3, False, None),
+               Import("tests.interpreter.script", "azure.functions", 1, True, "lazy")]
+    assert host_library_imports(imports) == ["shared.interpreter.machine:3 imports azure.durable_functions",
+                                             "tests.interpreter.script:1 imports azure.functions"]
