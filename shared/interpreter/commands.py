@@ -15,6 +15,9 @@ from typing import Any
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Command:
     status: dict[str, Any] | None = None
+    # The run's first command, always a step's activity (a primitive, a check, a wait's record, a gate, a simulated
+    # step's description): that activity logs `run.started`, once per run, live or simulated.
+    starts_run: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
