@@ -14,7 +14,7 @@ from shared.graph import GraphClientFactory
 from shared.graph.settings import GraphSettings, load_graph_settings
 from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
-from shared.passwords import RevealStore
+from shared.passwords import PurgeSchedule, RevealStore
 from shared.playbook_templates.catalog import TemplateCatalog
 from shared.primitives.context import StepDependencies
 from shared.settings import get_settings
@@ -90,9 +90,13 @@ def audit() -> AuditLog:
     return AuditLog(tables())
 
 
+# The process's one purge schedule of expired password reveals (a store is built per use).
+_REVEAL_PURGES = PurgeSchedule()
+
+
 def reveal_store() -> RevealStore:
     """The password vault: temporary passwords sealed for their one reveal (shared/passwords.py)."""
-    return RevealStore(tables(), async_tables())
+    return RevealStore(tables(), async_tables(), purge_schedule=_REVEAL_PURGES)
 
 
 def approvals() -> ApprovalStore:
