@@ -184,16 +184,53 @@ def test_every_import_inside_a_function_states_why():
     assert unexplained_function_imports() == []
 
 
-# The layers: parameter schemas -> models -> stores -> domain -> the composition root (shared/services.py)
-# -> triggers, activities and the console (shared/console: an entry point like triggers). A layer imports only
-# from the layers before it.
+# The layers: parameter schemas, models and the pure helpers they use -> stores -> domain -> the composition root
+# (shared/services.py) -> triggers, activities and the console (shared/console: an entry point like triggers). A
+# layer imports only from the layers before it. Every module of shared/ is in one layer: the domain unless named
+# below (by its longest prefix), so a new module cannot sit outside the rules.
 COMPOSITION_ROOT = "shared.services"
 ENTRY_POINTS = ("triggers", "activities", "orchestrations", "function_app", "devhost", "sandbox")
-DOMAIN = ("shared.primitives", "shared.flow", "shared.approvals", "shared.alert_recording", "shared.rollback",
-          "shared.passwords", "shared.pollers", "shared.notifications", "shared.alert_payloads", "shared.interpreter",
-          "shared.matching.snapshot", "shared.manual_runs", "shared.tenant_references", "shared.run_recovery",
-          "shared.simulation", "shared.tryout")
-DATA = ("shared.models", "shared.schemas")  # the first layer: parameter schemas and models
+DATA = (  # the first layer: no store, no domain code
+    "shared.models", "shared.schemas",
+    # the pure languages and helpers models and schemas use, and settings read once
+    "shared.api_model", "shared.errors", "shared.ids", "shared.json_limits", "shared.patterns", "shared.durations",
+    "shared.ncrontab", "shared.expressions", "shared.templates", "shared.step_report", "shared.validation",
+    "shared.settings", "shared.secrets", "shared.log_events", "shared.http_retry", "shared.loop_clients",
+    "shared.outbound_guard", "shared.outbound_http", "shared.run_links", "shared.run_metrics", "shared.selftest",
+    # query parameters, records and catalogs the stores keep or read
+    "shared.alert_listing", "shared.audit_listing", "shared.run_listing", "shared.matching.decision",
+    "shared.sources.catalog", "shared.sources.models", "shared.schedules.models", "shared.schedules.due",
+    "shared.ingest_credentials", "shared.notifications.destination",
+)
+STORES = ("shared.store", "shared.storage")
+CONSOLE = ("shared.console",)
+
+
+def layer_of(module: str) -> str | None:
+    """"data", "store", "domain", "root" or "entry"; None outside the project's shared code and entry points."""
+    if _under(module, ENTRY_POINTS) or _under(module, CONSOLE):
+        return "entry"
+    if not _under(module, ("shared",)):
+        return None
+    if module == COMPOSITION_ROOT:
+        return "root"
+    if module in namespace_packages():  # only a docstring: importing a module of it runs nothing of the layer
+        return "data"
+    named = [(len(p), layer) for layer, prefixes in (("data", DATA), ("store", STORES)) for p in prefixes
+             if _under(module, (p,))]
+    return max(named)[1] if named else ("data" if module == "shared" else "domain")
+
+
+@cache
+def namespace_packages() -> frozenset[str]:
+    """Packages whose __init__ imports nothing of the project."""
+    importing = {imp.importer for imp in all_imports() if _is_project(imp.target)}
+    return frozenset(name for name, path in project_files().items()
+                     if path.name == "__init__.py" and name not in importing)
+
+
+def _is_project(target: str) -> bool:
+    return target in project_files() or any(target.startswith(m + ".") for m in PACKAGES)
 
 
 def _under(module: str, prefixes: tuple[str, ...]) -> bool:
@@ -205,14 +242,15 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
     for importer, targets in sorted(graph.items()):
         for target in sorted(targets):
             why = None
+            importer_layer, target_layer = layer_of(importer), layer_of(target)
             if target == COMPOSITION_ROOT and not _under(importer, ("triggers", "activities", "shared.console")):
                 why = "the composition root is for triggers and activities; pass what you need in"
             elif _under(importer, ("shared",)) and _under(target, ENTRY_POINTS):
                 why = "shared code does not know the Functions app, the devhost or the sandbox"
-            elif _under(importer, ("shared.store",)) and _under(target, DOMAIN):
+            elif importer_layer == "store" and target_layer == "domain":
                 why = "a store keeps records; the domain uses stores, not the other way round"
-            elif _under(importer, DATA) and _under(target, ("shared.store", *DOMAIN)):
-                why = "a model or a parameter schema is data: it imports no store and no domain code"
+            elif importer_layer == "data" and target_layer in ("store", "domain"):
+                why = "a model, a parameter schema or a pure helper is data: it imports no store and no domain code"
             if why:
                 found.append(f"{importer} imports {target}: {why}")
     return found
@@ -220,6 +258,19 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
 
 def test_each_layer_imports_only_from_the_layers_before_it():
     assert layer_violations(_edges()) == []
+
+
+def test_modules_outside_the_named_layers_are_domain_and_held_to_it():
+    """A helper the models use may not reach the domain (shared/templates.py once imported the interpreter's fact
+    names, so every parameter schema loaded the interpreter), nor may a store load the matching engine."""
+    graph = {"shared.templates": {"shared.interpreter.learned", "shared.models.facts"},
+             "shared.store.alerts": {"shared.matching.decision", "shared.matching.index"},
+             "shared.schemas.alert_writeback": {"shared.graph"}}
+    assert [v.split(":")[0] for v in layer_violations(graph)] == [
+        "shared.schemas.alert_writeback imports shared.graph", "shared.store.alerts imports shared.matching.index",
+        "shared.templates imports shared.interpreter.learned"]
+    assert {layer_of(m) for m in ("shared.new_helper", "shared.graph.client_factory")} == {"domain"}
+    assert (layer_of("shared.matching"), layer_of("shared.matching.index")) == ("data", "domain")  # a namespace
 
 
 def test_layer_violations_are_found():
