@@ -12,6 +12,7 @@ from shared.arm import ArmAccess
 from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
 from shared.graph.settings import GraphSettings, load_graph_settings
+from shared.ingest_credential_admin import CredentialAdmin
 from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
 from shared.passwords import PurgeSchedule, RevealStore
@@ -23,6 +24,7 @@ from shared.store.alerts import AlertStore
 from shared.store.async_tables import AsyncTables
 from shared.store.audit import AuditLog
 from shared.store.directory import DirectoryStore, NotFound
+from shared.store.ingest_credentials import IngestCredentialStore
 from shared.store.playbooks import PlaybookStore
 from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
@@ -88,6 +90,11 @@ def alerts() -> AlertStore:
 
 def audit() -> AuditLog:
     return AuditLog(tables())
+
+
+def ingest_credentials() -> CredentialAdmin:
+    """Per-tenant ingestion credentials: their store, the audit log, the deployment key (read when needed)."""
+    return CredentialAdmin(IngestCredentialStore(tables()), audit())
 
 
 # The process's one purge schedule of expired password reveals (a store is built per use).

@@ -23,7 +23,6 @@ from triggers import notifications
 from triggers.alert_delivery import Delivery, check_azure_role_sender, delivery
 from triggers.api import path_id, respond
 from triggers.http_responses import api_error_response, json_response
-from triggers.ingest_credentials import credentials_for_delivery
 from triggers.request_parsing import parse_json_body
 
 bp = df.Blueprint()
@@ -35,7 +34,8 @@ async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
     try:
         # Only a tenant's endpoint has tenant credentials to read (a worker thread for that read alone).
         tenant_credentials = ([] if endpoint_tenant is None
-                              else await asyncio.to_thread(credentials_for_delivery, endpoint_tenant))
+                              else await asyncio.to_thread(services.ingest_credentials().secrets_for_delivery,
+                                                           endpoint_tenant))
         sender = verify_sender(req.headers, req.params, req.get_body() or b"", get_settings(),
                                tenant_id=endpoint_tenant, tenant_credentials=tenant_credentials)
     except AuthError as exc:
