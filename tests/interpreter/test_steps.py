@@ -9,6 +9,8 @@ import pytest
 from shared.interpreter import commands as cmd
 from shared.interpreter import events as ev
 from shared.interpreter.machine import RunInterpreter
+from shared.interpreter.steps import not_run, skipped_step, step_record
+from shared.models.run import StepResult
 from shared.run_request import RunRequest
 from tests.interpreter.script import ALERT, NOTIFY, RUN, T0, WIPE, drive, facts, failing, gate, in_turn, step_done
 
@@ -201,8 +203,6 @@ def test_the_same_answers_give_the_same_commands():
 
 
 def test_the_records_the_interpreter_writes_are_step_results():
-    from shared.interpreter.steps import not_run, skipped_step, step_record
-    from shared.models.run import StepResult
 
     records = [step_record(0, "wait", "succeeded", T0, T0 + timedelta(seconds=2), {"waited": "PT2S"}),
                skipped_step(1, "wipe_device", T0, "why"), not_run(2, WIPE, T0, "TaskFailedError")]

@@ -4,6 +4,8 @@ an unknown fact included."""
 
 from __future__ import annotations
 
+import logging
+
 from shared.alert_recording import AlertRecorder
 from shared.matching.snapshot import MatchingCache
 from shared.matching.subject import Fact, Needs, SubjectFacts
@@ -130,7 +132,6 @@ def _stored_decisions(tables, alert_id: str) -> list[dict]:
 
 
 async def test_an_unknown_fact_is_logged_with_the_playbooks_and_reason(tables, async_tables, caplog):
-    import logging
     caplog.set_level(logging.WARNING, logger="riposte.events")
     why = "unknown: device LT-1 is not managed by Intune"
     pb = playbook(tables, ALL, devicePlatforms=["iOS"])

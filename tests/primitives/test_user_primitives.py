@@ -19,7 +19,7 @@ from msgraph.generated.models.assigned_license import AssignedLicense
 from msgraph.generated.users.item.assign_license.assign_license_post_request_body import (
     AssignLicensePostRequestBody,
 )
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from sandbox import SandboxServer
 from sandbox.auth_methods import MOBILE_ID
@@ -130,7 +130,6 @@ def test_catalog_facts():
     {"type": "reset_mfa_registration", "keep": ["fido2"]},
 ])
 def test_bad_parameters_are_refused_when_saved(action):
-    from pydantic import TypeAdapter
 
     with pytest.raises(ValidationError):
         TypeAdapter(Action).validate_python(action)

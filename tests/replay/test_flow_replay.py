@@ -10,6 +10,7 @@ from datetime import timedelta
 from itertools import pairwise
 
 from orchestrations.playbook_run import playbook_run
+from shared.durations import MAX_TIMER
 from tests.replay.history import CallActivity, CreateTimer, History, WaitForExternalEvent, WhenAny, replay
 from tests.replay.test_playbook_run_replay import ALERT, RUN
 
@@ -329,7 +330,6 @@ def test_facts_a_condition_read_reach_the_next_steps_activity_input():
 # -- long waits: a chain of durable timers (issue 15 item 8) -----------------------------------------------
 
 def test_a_30_day_wait_sleeps_on_a_chain_of_timers_each_under_six_days():
-    from shared.durations import MAX_TIMER
 
     h = started([{"type": "wait", "duration": "P30D"}, NOTIFY])
     start = h.now

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -221,7 +222,6 @@ def test_a_failed_signature_is_not_rescued_by_a_key():
 
 
 def test_now_defaults_to_the_clock():
-    import time
 
     now = int(time.time())
     assert verify_sender(signed(A, now), {}, BODY, PROD, env(A)).proof == "signature"

@@ -168,12 +168,20 @@ def _lazy_library(target: str) -> bool:
     return any(target == lib or target.startswith(lib + ".") for lib in LAZY_LIBRARIES)
 
 
+# Tests and benchmarks are the project's code too: no import inside a function without a reason there either.
+OTHER_CODE = ("tests", "benchmarks")
+
+
+@cache
+def other_imports() -> tuple[tuple[Path, Import], ...]:
+    return tuple((path, imp) for package in OTHER_CODE for path in sorted((ROOT / package).rglob("*.py"))
+                 for imp in _imports_of(_module_name(path), path))
+
+
 def unexplained_function_imports() -> list[str]:
-    return [
-        f"{project_files()[imp.importer].relative_to(ROOT)}:{imp.line} imports {imp.target}"
-        for imp in all_imports()
-        if imp.in_function and imp.reason is None and not _lazy_library(imp.target)
-    ]
+    found = [(project_files()[imp.importer], imp) for imp in all_imports()] + list(other_imports())
+    return [f"{path.relative_to(ROOT)}:{imp.line} imports {imp.target}" for path, imp in found
+            if imp.in_function and imp.reason is None and not _lazy_library(imp.target)]
 
 
 def test_the_project_has_no_import_cycle():
