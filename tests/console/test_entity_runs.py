@@ -119,7 +119,8 @@ def test_running_on_an_entity_needs_security_manage(api, web):
 @pytest.mark.parametrize("value", ["pc-01.contoso.com", "11111111-2222-4333-8444-555555555555", "a" * 40])
 def test_a_device_entity_is_the_device_a_machine_action_would_act_on(api, web, value):
     pb = playbook(api, unique("ent"), [{"type": "isolate_machine"}], enabled=False)
-    confirm = web.get(f"/playbooks/{pb['id']}/run-entity", params={"tenantId": CONTOSO, "type": "device", "value": value})
+    params = {"tenantId": CONTOSO, "type": "device", "value": value}
+    confirm = web.get(f"/playbooks/{pb['id']}/run-entity", params=params)
     assert confirm.status_code == 200, confirm.text
     assert f"Would isolate (Full isolation) on the Defender for Endpoint machine(s) {value} in tenant {CONTOSO}" \
         in confirm.text and "names no device" not in confirm.text
