@@ -47,7 +47,7 @@ def test_every_console_page_is_accessible_script_free_and_reads_on_a_phone(page,
                      headers={"If-Match": created.headers["etag"]}).status_code == 200
     accepted = api.post("/alerts", json=graph_alert(MEGAN, f"Contain {token}")).json()["alerts"][0]
     wait_for_run(api, accepted["runIds"][0])
-    group = api.post("/groups", json={"id": f"g-{token}", "name": f"Group {token}", "tenantIds": [CONTOSO]})
+    group = api.post("/tenant-groups", json={"id": f"g-{token}", "name": f"Group {token}", "tenantIds": [CONTOSO]})
     assert group.status_code == 201, group.text
     gated = Gated(api)
     ids = {"alertId": accepted["alertId"], "runId": accepted["runIds"][0], "waitingRunId": gated.run_id,
@@ -73,5 +73,5 @@ def test_every_console_page_is_accessible_script_free_and_reads_on_a_phone(page,
                             full_page=True)
     finally:
         api.post(f"/runs/{gated.run_id}/cancel")
-        api.delete(f"/groups/g-{token}")
+        api.delete(f"/tenant-groups/g-{token}")
     assert len(pages) >= 30 and problems == []
