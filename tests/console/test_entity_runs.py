@@ -39,9 +39,11 @@ def test_run_on_an_entity_shows_what_it_will_do_then_starts_the_run(api, web, sa
     assert "this entity" in confirm.text and "this alert" not in confirm.text  # the shared simulation panel
     action = f"/actions/playbooks/{pb['id']}/run-entity"
     assert form_actions(confirm.text) == [action]
-    form = {"csrf": csrf_of(confirm.text), **params}
+    form = {"csrf": csrf_of(confirm.text), "playbookVersion": str(pb["version"]), **params}
 
     assert web.post(action, data=params).status_code == 403  # no CSRF token
+    stale = web.post(action, data=form | {"playbookVersion": str(pb["version"] - 1)})
+    assert stale.status_code == 409 and "was changed since the page you confirmed" in stale.text
     assert web.post(action, data=form, headers={"Origin": "https://evil.example"}).status_code == 403
     assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is True
 

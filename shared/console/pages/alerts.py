@@ -101,6 +101,18 @@ def alert_page(req: ConsoleRequest) -> ConsoleResponse:
 
 
 # --- Run playbook… and Simulate… -------------------------------------------------------------------------------
+VERSION_FIELD = "playbookVersion"  # the version whose steps the confirm page showed
+
+
+def changed_since_confirmed(playbook: Playbook, form: Mapping[str, str]) -> str | None:
+    """Why the run must not start: the playbook was saved again after the confirm page showed what it would do (the
+    technician confirmed those steps, not the new ones); None when it runs the version shown."""
+    if form.get(VERSION_FIELD) == str(playbook.version):
+        return None
+    return (f"Nothing was started: {playbook.name} was changed since the page you confirmed (it is now version "
+            f"{playbook.version}). Check what it will do now, then confirm again.")
+
+
 def _playbooks(req: ConsoleRequest) -> list[Playbook]:
     return sorted(services.matching_cache().current().playbooks.values(), key=lambda p: p.name.casefold())
 
@@ -152,6 +164,9 @@ async def run_playbook(req: ConsoleRequest) -> ConsoleResponse:
         error = error or "Choose a playbook."
         return await asyncio.to_thread(_try_page, req, "alerts/run.html", "Run a playbook on this alert", alert,
                                        None, error, 422)
+    if (changed := changed_since_confirmed(playbook, req.form)) is not None:
+        return await asyncio.to_thread(_try_page, req, "alerts/run.html", "Run a playbook on this alert", alert,
+                                       playbook, changed, 409)
     durable = req.durable_client
     if durable is None:
         raise Refused(503, "not_available", "Runs cannot be started here (no Durable Functions client).")
