@@ -24,14 +24,13 @@ from shared.ids import InvalidId, checked_id
 from shared.manual_runs import start_manual_run
 from shared.models.alert import Alert, AlertSource, AlertStatus, Severity
 from shared.models.playbook import Playbook
-from shared.models.run import Run
 from shared.run_recovery import RUN_ORCHESTRATOR
 from shared.simulation import simulate
 from shared.store.directory import NotFound
 from shared.store.open_runs import OpenRuns
 
 PAGE_SIZE = 50
-MAX_RUNS_WITH_STEPS = 20  # an alert page reads each run's steps; past this many runs, the runs page has them
+MAX_RUNS_WITH_STEPS = 20  # an alert page shows the steps of its newest runs; the runs page has the others'
 FILTERS = ("tenantId", "severity", "status", "source", "matched", "limit")  # kept across pages
 UNATTRIBUTED = "unattributed"  # the tenant filter's choice for alerts with no tenant
 
@@ -82,19 +81,16 @@ def alert_list(req: ConsoleRequest) -> ConsoleResponse:
                 first_url="/alerts" + ("?" + urlencode(filters) if filters else ""), **_choices(req))
 
 
-def _runs_with_steps(req: ConsoleRequest, alert_id: str) -> list[Run]:
-    store = services.alerts()
-    runs = sorted(store.runs(alert_id), key=lambda r: r.created_at, reverse=True)
-    return [store.get_run(r.id) if i < MAX_RUNS_WITH_STEPS else r for i, r in enumerate(runs)]
-
-
 @ROUTER.get("alerts/{alertId}")
 def alert_page(req: ConsoleRequest) -> ConsoleResponse:
     alert_id = checked_id(req.route_params["alertId"], "alertId")
-    store = services.alerts()
-    alert = store.get(alert_id)
-    decisions = sorted(store.decisions(alert_id), key=lambda d: (not d.matched, d.playbook_name.casefold()))
-    runs = _runs_with_steps(req, alert_id)
+    # One query of the alert's partition: the alert, its payload, decisions, runs and their steps (as GET
+    # /api/alerts/{id}), not a read per run.
+    alert, decisions, runs = services.alerts().alert_view(alert_id)
+    decisions = sorted(decisions, key=lambda d: (not d.matched, d.playbook_name.casefold()))
+    runs = sorted(runs, key=lambda r: r.created_at, reverse=True)
+    for older in runs[MAX_RUNS_WITH_STEPS:]:  # past this many, the runs page has their steps
+        older.steps = []
     return page(req, "alerts/alert.html", title=f"Alert: {alert.title}"[:200], alert=alert, decisions=decisions,
                 runs=runs, more_runs=len(runs) > MAX_RUNS_WITH_STEPS, may_run=req.principal.may(Permission.RUN),
                 **_choices(req))
