@@ -21,6 +21,7 @@ from shared.models.alert import Alert
 from shared.models.run import OPEN_STATUSES, Run, StepResult, StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import RunContext, StepContext, StepDependencies
+from shared.primitives.follow_up import FOLLOW_UP
 from shared.schemas.flow import FLOW_ACTIONS
 from shared.store.alerts import AlertStore
 from shared.store.audit import AuditLog
@@ -51,8 +52,10 @@ class RollbackRecord(CamelModel):
 
 def _settled(step: StepResult) -> tuple[UndoStatus, str] | None:
     """Why a step needs no undo call (nothing to undo, or it cannot be reversed), or None: its undo runs."""
-    # A failed step may have changed some objects (one of several users): undo what it recorded.
-    changed_something = step.status is StepStatus.SUCCEEDED or (step.status is StepStatus.FAILED and step.result)
+    # A failed step may have changed some objects (one of several users): undo what it recorded. So may a step
+    # still following what it started when its run was cancelled or lost (a machine isolation under way).
+    changed_something = step.status is StepStatus.SUCCEEDED or (step.status is StepStatus.FAILED and step.result) \
+        or (step.status is StepStatus.WAITING and FOLLOW_UP in step.result)
     primitive = PRIMITIVES.get(step.action_type)
     if step.action_type in FLOW_ACTIONS:
         return UndoStatus.NOTHING_TO_UNDO, f"{step.action_type} steers the run; it changed nothing"

@@ -1,5 +1,6 @@
 """Alerts: the list (newest first, filtered, paged through the store's list partition) and an alert's page: the
-normalized alert, its raw payload as text, why each playbook matched or not (the decisions intake recorded, as
+normalized alert, its raw payload as text, why each playbook matched or not (the decisions intake recorded, what it
+knew of the user and device, and each rise in severity's decisions, as
 `GET /api/alerts/{id}` and `make try` show them), its runs with their steps, and "Run playbook…" / "Simulate…".
 
 Everything on these pages that came with the alert (title, description, users, raw payload) is attacker-controlled
@@ -22,6 +23,7 @@ from shared.console.web import ConsoleRequest, ConsoleResponse, redirect
 from shared.errors import Refused
 from shared.ids import InvalidId, checked_id
 from shared.manual_runs import start_manual_run
+from shared.matching.decision import SubjectRecord
 from shared.models.alert import Alert, AlertSource, AlertStatus, Severity
 from shared.models.playbook import Playbook
 from shared.run_recovery import RUN_ORCHESTRATOR
@@ -84,14 +86,15 @@ def alert_list(req: ConsoleRequest) -> ConsoleResponse:
 @ROUTER.get("alerts/{alertId}")
 def alert_page(req: ConsoleRequest) -> ConsoleResponse:
     alert_id = checked_id(req.route_params["alertId"], "alertId")
-    # One query of the alert's partition: the alert, its payload, decisions, runs and their steps (as GET
+    # One query of the alert's partition: the alert, its payload, its decision record, runs and their steps (as GET
     # /api/alerts/{id}), not a read per run.
-    alert, decisions, runs = services.alerts().alert_view(alert_id)
-    decisions = sorted(decisions, key=lambda d: (not d.matched, d.playbook_name.casefold()))
+    alert, record, runs = services.alerts().alert_view(alert_id)
+    decisions = sorted(record.decisions, key=lambda d: (not d.matched, d.playbook_name.casefold()))
     runs = sorted(runs, key=lambda r: r.created_at, reverse=True)
     for older in runs[MAX_RUNS_WITH_STEPS:]:  # past this many, the runs page has their steps
         older.steps = []
     return page(req, "alerts/alert.html", title=f"Alert: {alert.title}"[:200], alert=alert, decisions=decisions,
+                record=record,
                 runs=runs, more_runs=len(runs) > MAX_RUNS_WITH_STEPS, may_run=req.principal.may(Permission.RUN),
                 **_choices(req))
 
@@ -126,10 +129,12 @@ def _chosen_playbook(req: ConsoleRequest, raw: str | None) -> tuple[Playbook | N
 
 
 def _try_page(req: ConsoleRequest, template: str, title: str, alert: Alert, playbook: Playbook | None,
-              error: str | None, status: int = 200) -> ConsoleResponse:
+              error: str | None, status: int = 200, recorded: SubjectRecord | None = None) -> ConsoleResponse:
+    """`recorded`: what the stored alert's record knows of its user and device (the simulation decides on it)."""
     simulation = None
     if playbook is not None:
-        simulation = simulate(playbook, alert, services.matching_cache().current(), services.step_dependencies())
+        simulation = simulate(playbook, alert, services.matching_cache().current(), services.step_dependencies(),
+                              recorded)
     return page(req, template, status=400 if error and status == 200 else status, title=title, alert=alert,
                 playbooks=_playbooks(req), playbook=playbook, simulation=simulation, error=error,
                 may_run=req.principal.may(Permission.RUN))
@@ -138,23 +143,25 @@ def _try_page(req: ConsoleRequest, template: str, title: str, alert: Alert, play
 @ROUTER.get("alerts/{alertId}/run")
 def run_playbook_form(req: ConsoleRequest) -> ConsoleResponse:
     """Pick a playbook, then confirm on the same page, which shows what it will do."""
-    alert = services.alerts().get(checked_id(req.route_params["alertId"], "alertId"))
+    alert, recorded = services.alerts().get_with_subject(checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = _chosen_playbook(req, req.params.get("playbookId"))
-    return _try_page(req, "alerts/run.html", "Run a playbook on this alert", alert, playbook, error)
+    return _try_page(req, "alerts/run.html", "Run a playbook on this alert", alert, playbook, error, recorded=recorded)
 
 
 @ROUTER.get("alerts/{alertId}/simulate")
 def simulate_playbook(req: ConsoleRequest) -> ConsoleResponse:
     """What a playbook would do for this alert, and whether it would match it; nothing is done."""
-    alert = services.alerts().get(checked_id(req.route_params["alertId"], "alertId"))
+    alert, recorded = services.alerts().get_with_subject(checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = _chosen_playbook(req, req.params.get("playbookId"))
-    return _try_page(req, "alerts/simulate.html", "Simulate a playbook on this alert", alert, playbook, error)
+    return _try_page(req, "alerts/simulate.html", "Simulate a playbook on this alert", alert, playbook, error,
+                     recorded=recorded)
 
 
 @ROUTER.post("actions/alerts/{alertId}/run", Permission.RUN)
 async def run_playbook(req: ConsoleRequest) -> ConsoleResponse:
     """Start the playbook's current version on the alert (as POST /api/playbooks/{id}/execute), then its run page."""
-    alert = await asyncio.to_thread(services.alerts().get, checked_id(req.route_params["alertId"], "alertId"))
+    alert, recorded = await asyncio.to_thread(services.alerts().get_with_subject,
+                                              checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = await asyncio.to_thread(_chosen_playbook, req, req.form.get("playbookId"))
     if playbook is None:
         error = error or "Choose a playbook."
@@ -162,7 +169,7 @@ async def run_playbook(req: ConsoleRequest) -> ConsoleResponse:
                                        None, error, 422)
     if (changed := changed_since_confirmed(playbook, req.form)) is not None:
         return await asyncio.to_thread(_try_page, req, "alerts/run.html", "Run a playbook on this alert", alert,
-                                       playbook, changed, 409)
+                                       playbook, changed, 409, recorded)
     durable = req.durable_client
     if durable is None:
         raise Refused(503, "not_available", "Runs cannot be started here (no Durable Functions client).")
