@@ -14,7 +14,9 @@ from datetime import datetime
 
 import httpx
 import pytest
+from azure.data.tables import TableServiceClient, UpdateMode
 
+from shared.store.tables import PLAYBOOKS, Tables, get_json, put_json
 from tests.api.helpers import bec_playbook, client, unique
 
 pytestmark = pytest.mark.stack
@@ -411,9 +413,7 @@ def test_saving_an_old_determination_name_is_400_naming_graphs_value(api):
 
 
 def test_a_playbook_stored_with_an_old_determination_name_keeps_working(api, azurite_connection_string):
-    from azure.data.tables import TableServiceClient, UpdateMode
 
-    from shared.store.tables import PLAYBOOKS, Tables, get_json, put_json
 
     doc = create(api, quiet_playbook(actions=_resolve("compromisedAccount"))).json()
     table = Tables(TableServiceClient.from_connection_string(azurite_connection_string), prefix="test")(PLAYBOOKS)

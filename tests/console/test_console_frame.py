@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -144,7 +145,6 @@ def test_an_unexpected_error_is_a_500_page_without_detail(scratch_routes):
 def test_every_scrolling_table_box_is_keyboard_reachable():
     """A .table-wrap scrolls sideways on a narrow screen (or with a long session's data); keyboard users must be
     able to scroll it (axe-core's scrollable-region-focusable, found by the tenants browser test)."""
-    from pathlib import Path
 
     templates = Path(dispatch.__file__).parent / "templates"
     boxes = [(p.name, tag) for p in templates.rglob("*.html")

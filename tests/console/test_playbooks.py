@@ -4,6 +4,7 @@ version history with a diff, simulation against a recent alert, and the title-pa
 
 from __future__ import annotations
 
+import html as html_module
 import re
 import uuid
 
@@ -67,7 +68,6 @@ def form_of(html: str, playbook_id: str) -> dict[str, str]:
 
 
 def _unescape(text: str) -> str:
-    import html as html_module
     return html_module.unescape(text)
 
 

@@ -11,9 +11,12 @@ import azure.durable_functions as df
 import httpx
 import pytest
 
+import activities.playbook_steps as steps
 from devhost.durable_api import client_binding
 from shared import run_recovery, services
 from shared.models.run import Run, RunStatus
+from shared.run_listing import RunQuery
+from shared.store.run_index import RunIndex
 from tests.api.helpers import principal_header
 from tests.e2e.test_bec_flow import ADELE, sandbox_user, wait_for_run, wait_for_status
 from tests.e2e.test_flow_runs import APPROVER, approval_gate, start
@@ -128,7 +131,6 @@ def test_cancel_of_an_unknown_run_is_404(api, run_id):
 
 def test_a_run_is_marked_acted_before_its_first_primitive_acts(api, monkeypatch):
     """Otherwise a crash during the first action would leave a run that looks safe to start again."""
-    import activities.playbook_steps as steps
 
     seen = []
     real = steps.execute_step
@@ -147,9 +149,6 @@ def test_a_run_is_marked_acted_before_its_first_primitive_acts(api, monkeypatch)
 def test_the_run_list_row_follows_the_first_step_and_nothing_else_is_written_before_it(api, monkeypatch):
     """The move to running is one run-row write before the first action; the run list's row of it follows the
     step (activities/playbook_steps.py), so containment's disable waits for no more than that."""
-    import activities.playbook_steps as steps
-    from shared.run_listing import RunQuery
-    from shared.store.run_index import RunIndex
 
     def listed_runs(run_id: str) -> list:
         # The run's own playbook's list rows: a long session's other runs cannot push it off the page.

@@ -18,6 +18,7 @@ from azure.data.tables import TableServiceClient
 from pydantic import TypeAdapter
 
 from sandbox import SandboxServer
+from sandbox.faults import FaultRuleSpec
 from sandbox.mail_rules import add_rule
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared import passwords
@@ -481,6 +482,5 @@ def test_catalog_entry() -> None:
 
 
 def _fault(**rule: Any):
-    from sandbox.faults import FaultRuleSpec
 
     return FaultRuleSpec.model_validate(rule)

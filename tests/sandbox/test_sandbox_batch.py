@@ -9,6 +9,8 @@ import httpx
 import pytest
 from msgraph import GraphServiceClient
 from msgraph.generated.models.user import User
+from msgraph_core.requests.batch_request_content import BatchRequestContent
+from msgraph_core.requests.batch_request_item import BatchRequestItem
 
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.graph import (
@@ -251,8 +253,6 @@ def test_inner_absolute_url_or_unknown_route_fails_alone(control: httpx.Client) 
 
 async def test_msgraph_core_batch_loses_depends_on(factory: GraphClientFactory, probe: Probe) -> None:
     """Why shared.graph.batch exists. If this starts failing, msgraph-core fixed its batch bugs."""
-    from msgraph_core.requests.batch_request_content import BatchRequestContent
-    from msgraph_core.requests.batch_request_item import BatchRequestItem
 
     client = factory.for_tenant(CONTOSO_TENANT_ID)
     disable = BatchRequestItem(client.users.by_user_id(ADELE_UPN).to_patch_request_information(
