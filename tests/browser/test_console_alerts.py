@@ -1,5 +1,6 @@
 """Alerts and runs in Chromium, end to end: an alert with a hostile title is listed and shown as text, a playbook is
-run on it from its page, the run page shows the steps, and the run is rolled back. Every page: no console errors
+run on it from its page, the run page shows the steps, and the run is rolled back after a page that says what
+will be reversed. Every page: no console errors
 (a CSP refusal would be one), axe-core clean, no horizontal scroll at phone width; screenshots for review."""
 
 from __future__ import annotations
@@ -110,12 +111,19 @@ def test_alert_to_run_to_rollback_in_the_browser(watched, api, app_devhost, sand
     assert_accessible(page)
     shoot(page, "runs-run")
 
-    page.get_by_role("button", name="Roll back").click()
+    page.get_by_role("link", name="Roll back…").click()
+    page.wait_for_url(f"**/runs/{run_id}/rollback")
+    plan = page.locator("table.plan tbody tr")
+    assert "disable_user" in plan.nth(1).inner_text() and "yes" in plan.nth(1).inner_text()
+    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is False  # nothing done before confirming
+    assert_accessible(page)
+    shoot(page, "runs-rollback-confirm")
+    page.get_by_role("button", name="Roll back now").click()
     page.wait_for_url(f"**/runs/{run_id}#rollback")
     rollback = page.locator("section[aria-labelledby=rollback]")
     assert "undone" in rollback.inner_text() and "cannot be reversed" in rollback.inner_text()
     assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is True
-    assert page.get_by_role("button", name="Roll back").count() == 0  # once
+    assert page.get_by_role("link", name="Roll back…").count() == 0  # once
     assert_accessible(page)
     shoot(page, "runs-rolled-back")
     assert page.problems == []

@@ -76,12 +76,21 @@ def test_the_inbox_lists_the_approvers_own_pending_gates_with_the_mailed_text(ap
 def test_the_inbox_and_deciding_need_security_manage(app_devhost, store):
     rec = stored(store)
     with console(app_devhost, "PLAYBOOKS_READ", "PLAYBOOKS_MANAGE") as c:
+        home = c.get("/")
+        # Neither the menu nor the home page sends them to a page they may not open.
+        assert home.status_code == 200 and 'href="/approvals"' not in home.text and 'href="/alerts"' in home.text
         assert c.get("/approvals").status_code == 403
         assert c.get(f"/approvals/{rec.id}").status_code == 403
         token = issue_csrf_token(LEAD)  # a valid token: the role, not the form, is what refuses
         refused = c.post(f"/actions/approvals/{rec.id}/decide", data={"decision": "approve", "csrf": token})
     assert refused.status_code == 403 and "SECURITY_MANAGE" in refused.text
     assert store.get(rec.id).decisions == []
+
+
+def test_an_approver_finds_the_inbox_in_the_menu(app_devhost):
+    with console(app_devhost, "SECURITY_MANAGE") as c:
+        home = c.get("/")
+    assert home.status_code == 200 and home.text.count('href="/approvals"') == 2  # the menu and the home page
 
 
 def _decide(c: httpx.Client, approval_id: str, **form: str) -> httpx.Response:
