@@ -166,7 +166,7 @@ def test_the_run_list_row_follows_the_first_step_and_nothing_else_is_written_bef
         try:
             listed = listed_runs(run.run_id)
             seen.append((run.run_id, services.alerts().get_run(run.run_id).status, [r.status for r in listed]))
-        except Exception as error:  # noqa: BLE001 - recorded, judged below only if it is this test's run
+        except Exception as error:  # recorded; judged below only if it is this test's run
             seen.append((run.run_id, error, []))
         return await real(index, action, alert, run, deps, **kwargs)
 
