@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .control_routes import STATE_KEY
+from .control_routes import control_tenant, sandbox_state
 from .errors import GraphError
 from .named_locations import (
     CONTOSO_BLOCKED_COUNTRIES_ID,
@@ -91,9 +91,7 @@ async def get_policy(ctx: HandlerContext) -> GraphResponse:
 
 @web_routes.get("/_sandbox/conditional_access/tenants/{tid}/policies")
 async def inspect_policies(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         return web.json_response({"value": copy.deepcopy(list(_policies(tenant).values()))})

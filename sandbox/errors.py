@@ -46,6 +46,10 @@ class GraphError(Exception):
         self.headers = headers or {}
 
 
+# What a fake answers (status 500, in its own error shape) when one of its handlers fails unexpectedly.
+UNEXPECTED_ERROR = "An unexpected error occurred in the sandbox."
+
+
 def not_found(what: str) -> GraphError:
     return GraphError(404, "Request_ResourceNotFound", f"Resource '{what}' does not exist or one of its queried "
                       "reference-property objects are not present.")

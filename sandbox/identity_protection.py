@@ -23,13 +23,13 @@ from typing import Any
 from aiohttp import web
 from msgraph.generated.models.risky_user import RiskyUser
 
-from .control_routes import STATE_KEY
+from .control_routes import control_tenant, sandbox_state, unknown
 from .errors import GraphError, bad_request
 from .graph_enums import graph_properties
 from .odata import BOOL, DATETIME, STRING, Collection, page
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
-from .state import SandboxState, Tenant, UserRecord, utc_now_iso
+from .state import Tenant, UserRecord, utc_now_iso
 
 AREA = "identity_protection"
 MAX_USER_IDS = 60  # Graph does not document a limit; the sandbox keeps requests bounded
@@ -156,28 +156,22 @@ async def dismiss(ctx: HandlerContext) -> GraphResponse:
 
 
 # --- inspection -----------------------------------------------------------------------------------
-def _state(request: web.Request) -> SandboxState:
-    return request.app[STATE_KEY]
-
-
 @web_routes.get("/_sandbox/identity_protection/tenants/{tid}/riskyUsers")
 async def inspect_risky_users(request: web.Request) -> web.Response:
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         return web.json_response({"value": copy.deepcopy(list(risky_users_of(tenant).values()))})
 
 
 @web_routes.get("/_sandbox/identity_protection/tenants/{tid}/riskyUsers/{user}")
 async def inspect_risky_user(request: web.Request) -> web.Response:
     """One user's risk (by id or UPN); ``404`` when Identity Protection holds nothing for the user."""
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        user = tenant.find_user(request.match_info["user"]) if tenant else None
-        risky = risky_users_of(tenant).get(user.id.lower()) if tenant and user else None
+        tenant = control_tenant(request)
+        user = tenant.find_user(request.match_info["user"])
+        risky = risky_users_of(tenant).get(user.id.lower()) if user else None
         if risky is None:
-            return web.json_response({"error": "unknown tenant or user, or no risk recorded"}, status=404)
+            raise unknown("user, or no risk recorded")
         return web.json_response(copy.deepcopy(risky))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GraphError, default_code, error_body
+from .errors import UNEXPECTED_ERROR, GraphError, default_code, error_body
 from .routing import GraphRequest, GraphResponse, GraphRouter, HandlerContext
 from .service_call import ServiceCall
 from .state import SandboxState
@@ -83,7 +83,7 @@ class GraphPipeline:
             return self._error(err, request, request_id)
         except Exception:
             log.exception("handler failed for %s %s", request.method, request.path)
-            err = GraphError(500, "generalException", "An unexpected error occurred in the sandbox.")
+            err = GraphError(500, "generalException", UNEXPECTED_ERROR)
             return self._error(err, request, request_id)
 
     def _error(self, err: GraphError, request: GraphRequest, request_id: str) -> GraphResponse:

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .errors import GraphError, default_code, default_message
+from .errors import UNEXPECTED_ERROR, GraphError, default_code, default_message
 from .faults import FaultRule
 from .redaction import redacted_body
 from .state import CallRecord, SandboxState
@@ -101,7 +101,7 @@ async def outside_call(request: web.Request, handler: Handler, fault_body: Fault
             response = await handler(request, raw)
         except Exception:
             log.exception("handler failed for %s %s", request.method, request.path)
-            response = fault_body(GraphError(500, default_code(500), "An unexpected error occurred in the sandbox."))
+            response = fault_body(GraphError(500, default_code(500), UNEXPECTED_ERROR))
     else:
         response = fault_body(err)
         response.headers.update(err.headers)

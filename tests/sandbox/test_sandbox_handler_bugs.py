@@ -1,0 +1,94 @@
+"""A bug in a fake (a handler that raises) comes back as the service's own 500 error body, is logged, and its
+call-log entry is finished: never a dropped connection, a plain-text aiohttp page or a call "still running"."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from sandbox import exchange_admin
+from sandbox.app import create_app, new_state
+from sandbox.areas import AREAS
+from sandbox.errors import UNEXPECTED_ERROR
+from sandbox.graph_http import PIPELINE_KEY
+from sandbox.pipeline import GraphPipeline
+from sandbox.routing import GraphResponse, GraphRouter, GraphRouteTable, HandlerContext
+from sandbox.seed import CONTOSO_TENANT_ID
+from shared.graph.credentials import mint_unsigned_token
+
+from .helpers import ADELE_UPN, bearer, calls
+
+BUGGY = GraphRouteTable()
+
+
+@BUGGY.get("/sandboxBug")
+async def _buggy(ctx: HandlerContext) -> GraphResponse:
+    raise KeyError("a bug in the fake")
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[TestClient]:
+    """A sandbox app of its own whose Graph router also holds one handler that raises (on 127.0.0.1)."""
+    app = create_app(new_state())
+    tables = [a.graph_routes for a in AREAS if a.graph_routes]
+    app[PIPELINE_KEY] = GraphPipeline(app[PIPELINE_KEY].state, GraphRouter(BUGGY, *tables))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield client
+
+
+def _graph_error(body: dict[str, Any], request_id: str) -> None:
+    assert body["error"]["code"] == "generalException"
+    assert body["error"]["message"] == UNEXPECTED_ERROR
+    assert body["error"]["innerError"]["request-id"] == request_id
+
+
+async def test_a_raising_graph_handler_answers_graphs_500(graph: TestClient, caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    with caplog.at_level(logging.ERROR, logger="sandbox.graph"):
+        response = await graph.get("/v1.0/sandboxBug", headers=bearer())
+    assert response.status == 500 and response.content_type == "application/json"
+    _graph_error(await response.json(), response.headers["request-id"])
+    assert any(r.exc_info and "a bug in the fake" in str(r.exc_info[1]) for r in caplog.records)
+    [logged] = [c for c in (await (await graph.get("/_sandbox/calls")).json())["value"]
+                if c["path"] == "/v1.0/sandboxBug"]
+    assert logged["status"] == 500
+
+
+async def test_a_raising_batch_item_fails_alone(graph: TestClient) -> None:
+    response = await graph.post("/v1.0/$batch", headers=bearer(), json={"requests": [
+        {"id": "bug", "method": "GET", "url": "/sandboxBug"},
+        {"id": "ok", "method": "GET", "url": f"/users/{ADELE_UPN}"},
+    ]})
+    assert response.status == 200
+    items = {r["id"]: r for r in (await response.json())["responses"]}
+    assert (items["bug"]["status"], items["ok"]["status"]) == (500, 200)
+    _graph_error(items["bug"]["body"], items["bug"]["headers"]["request-id"])
+
+
+def test_a_raising_cmdlet_answers_exchanges_500_and_finishes_its_call(
+        control: httpx.Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(tenant: object, parameters: dict[str, Any]) -> Any:
+        raise RuntimeError("a bug in the fake")
+
+    monkeypatch.setitem(exchange_admin.CMDLETS, "get-sandboxbug", broken)  # a name no other caller sends
+    token = mint_unsigned_token(CONTOSO_TENANT_ID, "riposte-tests", time.time() + 600, "https://outlook.office365.com")
+    path = f"/adminapi/beta/{CONTOSO_TENANT_ID}/InvokeCommand"
+
+    with caplog.at_level(logging.ERROR, logger="sandbox.exchange"):
+        response = control.post(path, headers={"Authorization": f"Bearer {token}"},
+                                json={"CmdletInput": {"CmdletName": "Get-SandboxBug", "Parameters": {}}})
+
+    assert response.status_code == 500, response.text  # aiohttp's text/plain page before
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == ("InternalServerError", UNEXPECTED_ERROR)
+    assert error["innererror"]["type"] == "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
+    assert response.headers["request-id"]
+    assert any(r.exc_info and "a bug in the fake" in str(r.exc_info[1]) for r in caplog.records)
+    [logged] = [c for c in calls(control) if c["path"] == path]
+    assert logged["status"] == 500  # None ("still running") before
