@@ -50,8 +50,10 @@ class GraphError(Exception):
 UNEXPECTED_ERROR = "An unexpected error occurred in the sandbox."
 
 
-def not_found(what: str) -> GraphError:
-    return GraphError(404, "Request_ResourceNotFound", f"Resource '{what}' does not exist or one of its queried "
+def not_found(what: str, code: str = "Request_ResourceNotFound") -> GraphError:
+    """Graph's 404 for a missing resource; the directory says `Request_ResourceNotFound`, other workloads (Intune,
+    Identity Protection, Conditional Access) `ResourceNotFound`."""
+    return GraphError(404, code, f"Resource '{what}' does not exist or one of its queried "
                       "reference-property objects are not present.")
 
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from msgraph.generated.models.risky_user import RiskyUser
 
 from .control_routes import control_tenant, sandbox_state, unknown
-from .errors import GraphError, bad_request
+from .errors import bad_request, not_found
 from .graph_enums import graph_properties
 from .odata import BOOL, DATETIME, STRING, Collection, page
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
@@ -105,8 +105,7 @@ async def get_risky_user(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         risky = risky_users_of(ctx.tenant).get(ctx.params["id"].lower())
         if risky is None:
-            raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['id']}' does not exist or one of its "
-                             "queried reference-property objects are not present.")
+            raise not_found(ctx.params["id"], code="ResourceNotFound")
         return GraphResponse(200, {"@odata.context": _context("/$entity"), **copy.deepcopy(risky)})
 
 
@@ -126,8 +125,7 @@ def _target_users(ctx: HandlerContext) -> list[UserRecord]:
             raise bad_request(f"Invalid user id '{user_id}': userIds are object ids.", code="BadRequest") from None
         user = ctx.tenant.users.get(user_id.lower())
         if user is None:
-            raise GraphError(404, "ResourceNotFound", f"Resource '{user_id}' does not exist or one of its queried "
-                             "reference-property objects are not present.")
+            raise not_found(user_id, code="ResourceNotFound")
         users.append(user)
     return users
 

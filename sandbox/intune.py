@@ -24,7 +24,7 @@ from aiohttp import web
 from msgraph.generated.models.managed_device import ManagedDevice
 
 from .control_routes import control_problem, control_tenant, sandbox_state, unknown
-from .errors import GraphError, bad_request, not_found
+from .errors import bad_request, not_found
 from .graph_enums import COMPLIANCE_STATES, graph_properties
 from .odata import DATETIME, STRING, Collection, page, parse_datetime
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
@@ -140,8 +140,7 @@ def _live(tenant: Tenant) -> list[DeviceRecord]:
 def _find(ctx: HandlerContext) -> DeviceRecord:
     device = _devices(ctx.tenant).get(ctx.params["device"].lower())
     if device is None or device.removed:
-        raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['device']}' does not exist or one of its "
-                         "queried reference-property objects are not present.")
+        raise not_found(ctx.params["device"], code="ResourceNotFound")
     return device
 
 

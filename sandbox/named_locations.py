@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import control_tenant, sandbox_state, unknown
-from .errors import GraphError, bad_request
+from .errors import bad_request, not_found
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from .state import Tenant, utc_now_iso
@@ -91,8 +91,7 @@ def _locations(tenant: Tenant) -> dict[str, dict[str, Any]]:
 def _find(ctx: HandlerContext) -> dict[str, Any]:
     location = _locations(ctx.tenant).get(ctx.params["id"].lower())
     if location is None:
-        raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['id']}' does not exist or one of its "
-                         "queried reference-property objects are not present.")
+        raise not_found(ctx.params["id"], code="ResourceNotFound")
     return location
 
 
