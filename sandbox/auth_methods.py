@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .control_routes import control_tenant, sandbox_state, unknown
+from .control_routes import control_tenant, control_user, sandbox_state
 from .errors import GraphError, bad_request, not_found
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
@@ -246,7 +246,5 @@ async def inspect_user_methods(request: web.Request) -> web.Response:
     state = sandbox_state(request)
     with state.lock:
         tenant = control_tenant(request)
-        user = tenant.find_user(request.match_info["user"])
-        if user is None:
-            raise unknown("user")
+        user = control_user(request, tenant)
         return web.json_response(copy.deepcopy(_user_methods(tenant, user)))

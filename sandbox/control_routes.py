@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .faults import FaultRuleSpec
 from .models import TenantSpec
-from .state import SandboxState, Tenant
+from .state import SandboxState, Tenant, UserRecord
 
 Spec = TypeVar("Spec", bound=BaseModel)
 
@@ -53,6 +53,15 @@ def control_tenant(request: web.Request) -> Tenant:
     if tenant is None:
         raise unknown("tenant")
     return tenant
+
+
+def control_user(request: web.Request, tenant: Tenant) -> UserRecord:
+    """The user of `tenant` the path's `{user}` names (id or UPN); raises `unknown("user")` when there is none.
+    Call with the state's lock held."""
+    user = tenant.find_user(request.match_info["user"])
+    if user is None:
+        raise unknown("user")
+    return user
 
 
 async def control_body(request: web.Request) -> Any:
@@ -126,10 +135,7 @@ async def list_tenant_users(request: web.Request) -> web.Response:
 async def get_tenant_user(request: web.Request) -> web.Response:
     state = sandbox_state(request)
     with state.lock:
-        user = control_tenant(request).find_user(request.match_info["user"])
-        if user is None:
-            raise unknown("user")
-        return _json(user.inspection_view())
+        return _json(control_user(request, control_tenant(request)).inspection_view())
 
 
 @routes.get("/_sandbox/outbox")
