@@ -7,6 +7,7 @@ are sandbox/service_call.py's, which the services outside this pipeline (Exchang
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,7 +79,10 @@ class GraphPipeline:
             tenant = self.state.tenant(request.tenant_id or "")
             if tenant is None:  # authentication checks this; a reset may have removed the tenant since
                 raise GraphError(401, "InvalidAuthenticationToken", "The tenant is not known to the sandbox.")
-            return await handler(HandlerContext(request, params, self.state, tenant, self, request_id))
+            response = await handler(HandlerContext(request, params, self.state, tenant, self, request_id))
+            if response.body is not None:  # encoded here, so a body that is not JSON is the handler's failure
+                response.encoded = json.dumps(response.body).encode()
+            return response
         except GraphError as err:
             return self._error(err, request, request_id)
         except Exception:

@@ -32,6 +32,11 @@ async def _buggy(ctx: HandlerContext) -> GraphResponse:
     raise KeyError("a bug in the fake")
 
 
+@BUGGY.get("/sandboxBadBody")
+async def _bad_body(ctx: HandlerContext) -> GraphResponse:
+    return GraphResponse(200, {"value": {"a set is not JSON"}})
+
+
 @pytest.fixture
 async def graph() -> AsyncIterator[TestClient]:
     """A sandbox app of its own whose Graph router also holds one handler that raises (on 127.0.0.1)."""
@@ -60,15 +65,26 @@ async def test_a_raising_graph_handler_answers_graphs_500(graph: TestClient, cap
     assert logged["status"] == 500
 
 
+async def test_a_body_that_is_not_json_is_the_handlers_500_not_a_plain_text_page(graph: TestClient) -> None:
+    response = await graph.get("/v1.0/sandboxBadBody", headers=bearer())
+    assert response.status == 500 and response.content_type == "application/json"  # aiohttp's text/plain before
+    _graph_error(await response.json(), response.headers["request-id"])
+    [logged] = [c for c in (await (await graph.get("/_sandbox/calls")).json())["value"]
+                if c["path"] == "/v1.0/sandboxBadBody"]
+    assert logged["status"] == 500  # 200 before: the call log said what the handler returned, not what was sent
+
+
 async def test_a_raising_batch_item_fails_alone(graph: TestClient) -> None:
     response = await graph.post("/v1.0/$batch", headers=bearer(), json={"requests": [
         {"id": "bug", "method": "GET", "url": "/sandboxBug"},
+        {"id": "badBody", "method": "GET", "url": "/sandboxBadBody"},
         {"id": "ok", "method": "GET", "url": f"/users/{ADELE_UPN}"},
     ]})
     assert response.status == 200
     items = {r["id"]: r for r in (await response.json())["responses"]}
-    assert (items["bug"]["status"], items["ok"]["status"]) == (500, 200)
-    _graph_error(items["bug"]["body"], items["bug"]["headers"]["request-id"])
+    assert (items["bug"]["status"], items["badBody"]["status"], items["ok"]["status"]) == (500, 500, 200)
+    for failed in (items["bug"], items["badBody"]):
+        _graph_error(failed["body"], failed["headers"]["request-id"])
 
 
 def test_a_raising_cmdlet_answers_exchanges_500_and_finishes_its_call(
