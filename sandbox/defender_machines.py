@@ -92,7 +92,7 @@ def _error_body(code: str, message: str, request_id: str, client_request_id: str
 
 DEFENDER_ERRORS = ErrorShape(_error_body, lambda status: _CODES.get(status, "BadRequest"),
                              'Bearer authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-                             'error="invalid_token"', tenant_conditions=False)
+                             'error="invalid_token"', tenant_conditions=False, unexpected_code=_CODES[500])
 
 
 def _bad(code: str, message: str) -> GraphError:

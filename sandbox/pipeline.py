@@ -34,6 +34,7 @@ class ErrorShape:
     default_code: Callable[[int], str]
     www_authenticate: str
     tenant_conditions: bool = True  # whole-tenant Graph conditions (throttle, consent) apply to it
+    unexpected_code: str = "generalException"  # the code of its 500 when a handler fails (Graph's)
 
 
 GRAPH_ERRORS = ErrorShape(error_body, default_code, WWW_AUTHENTICATE)
@@ -87,7 +88,7 @@ class GraphPipeline:
             return self._error(err, request, request_id)
         except Exception:
             log.exception("handler failed for %s %s", request.method, request.path)
-            err = GraphError(500, "generalException", UNEXPECTED_ERROR)
+            err = GraphError(500, self.errors.unexpected_code, UNEXPECTED_ERROR)
             return self._error(err, request, request_id)
 
     def _error(self, err: GraphError, request: GraphRequest, request_id: str) -> GraphResponse:

@@ -15,10 +15,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sandbox import exchange_admin
 from sandbox.app import create_app, new_state
 from sandbox.areas import AREAS
+from sandbox.defender_machines import DEFENDER_ERRORS
 from sandbox.errors import UNEXPECTED_ERROR
 from sandbox.graph_http import PIPELINE_KEY
 from sandbox.pipeline import GraphPipeline
-from sandbox.routing import GraphResponse, GraphRouter, GraphRouteTable, HandlerContext
+from sandbox.routing import GraphRequest, GraphResponse, GraphRouter, GraphRouteTable, HandlerContext
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.graph.credentials import mint_unsigned_token
 
@@ -85,6 +86,17 @@ async def test_a_raising_batch_item_fails_alone(graph: TestClient) -> None:
     assert (items["bug"]["status"], items["badBody"]["status"], items["ok"]["status"]) == (500, 500, 200)
     for failed in (items["bug"], items["badBody"]):
         _graph_error(failed["body"], failed["headers"]["request-id"])
+
+
+async def test_a_raising_defender_handler_answers_defenders_500() -> None:
+    state = new_state()
+    pipeline = GraphPipeline(state, GraphRouter(BUGGY), prefix="", errors=DEFENDER_ERRORS)
+    response = await pipeline.execute(GraphRequest("GET", ["sandboxBug"], {}, {}, None, CONTOSO_TENANT_ID))
+    assert response.status == 500
+    assert response.body == {"error": {"code": "InternalServerError", "message": UNEXPECTED_ERROR,  # Defender's
+                                       "target": response.headers["request-id"]}}
+    [logged] = state.calls.list(CONTOSO_TENANT_ID)
+    assert logged["status"] == 500
 
 
 def test_a_raising_cmdlet_answers_exchanges_500_and_finishes_its_call(
