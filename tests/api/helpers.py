@@ -63,3 +63,15 @@ def contoso_api(devhost: Any, sandbox: Any) -> Iterator[httpx.Client]:
             assert created.status_code in (201, 409), created.text  # 409: registered meanwhile
         yield c
     httpx.post(f"{sandbox.base_url}/_sandbox/reset")
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None, field: str | None = None) -> dict:
+    """The API's error body (`{"error": {"code", "message", "field"?}}`) with this status, code and field."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code
+    if field is not None:
+        assert error.get("field") == field, error
+    return error
