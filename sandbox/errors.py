@@ -27,6 +27,11 @@ _DEFAULT_MESSAGES: dict[int, str] = {
 }
 
 
+def format_retry_after(seconds: float) -> str:
+    """A Retry-After value: whole seconds as an integer ("2"), otherwise as Graph does ("2.128")."""
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
 def default_code(status: int) -> str:
     return _DEFAULT_CODES.get(status, "UnknownError")
 

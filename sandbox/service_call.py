@@ -17,17 +17,12 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .errors import UNEXPECTED_ERROR, GraphError, default_code, default_message
+from .errors import UNEXPECTED_ERROR, GraphError, default_code, default_message, format_retry_after
 from .faults import FaultRule
 from .redaction import redacted_body
 from .state import CallRecord, SandboxState
 
 log = logging.getLogger("sandbox.calls")
-
-
-def format_retry_after(seconds: float) -> str:
-    """Whole seconds as an integer ("2"), otherwise as Graph does ("2.128")."""
-    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
 
 def fault_error(fault: FaultRule, codes: Callable[[int], str] = default_code) -> GraphError:
