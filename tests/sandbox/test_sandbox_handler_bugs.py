@@ -4,7 +4,6 @@ call-log entry is finished: never a dropped connection, a plain-text aiohttp pag
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +20,6 @@ from sandbox.graph_http import PIPELINE_KEY
 from sandbox.pipeline import GraphPipeline
 from sandbox.routing import GraphRequest, GraphResponse, GraphRouter, GraphRouteTable, HandlerContext
 from sandbox.seed import CONTOSO_TENANT_ID
-from shared.graph.credentials import mint_unsigned_token
 
 from .helpers import ADELE_UPN, bearer, calls
 
@@ -105,11 +103,10 @@ def test_a_raising_cmdlet_answers_exchanges_500_and_finishes_its_call(
         raise RuntimeError("a bug in the fake")
 
     monkeypatch.setitem(exchange_admin.CMDLETS, "get-sandboxbug", broken)  # a name no other caller sends
-    token = mint_unsigned_token(CONTOSO_TENANT_ID, "riposte-tests", time.time() + 600, "https://outlook.office365.com")
     path = f"/adminapi/beta/{CONTOSO_TENANT_ID}/InvokeCommand"
 
     with caplog.at_level(logging.ERROR, logger="sandbox.exchange"):
-        response = control.post(path, headers={"Authorization": f"Bearer {token}"},
+        response = control.post(path, headers=bearer(audience="https://outlook.office365.com"),
                                 json={"CmdletInput": {"CmdletName": "Get-SandboxBug", "Parameters": {}}})
 
     assert response.status_code == 500, response.text  # aiohttp's text/plain page before
