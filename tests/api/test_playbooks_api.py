@@ -17,7 +17,7 @@ import pytest
 from azure.data.tables import TableServiceClient, UpdateMode
 
 from shared.store.tables import PLAYBOOKS, Tables, get_json, put_json
-from tests.api.helpers import bec_playbook, client, unique
+from tests.api.helpers import assert_error, bec_playbook, client, unique
 
 pytestmark = pytest.mark.stack
 
@@ -48,17 +48,6 @@ def names(api: httpx.Client) -> set[str]:
     response = api.get("/playbooks")
     assert response.status_code == 200
     return {p["name"] for p in response.json()["value"]}
-
-
-def assert_error(response: httpx.Response, status: int, code: str | None = None, field: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["message"]
-    if code is not None:
-        assert error["code"] == code
-    if field is not None:
-        assert error.get("field") == field, error
-    return error
 
 
 # --- create / read -----------------------------------------------------------------------------

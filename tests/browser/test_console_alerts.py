@@ -8,25 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.api.helpers import client, unique
+from tests.api.helpers import unique
 from tests.browser.axe import assert_accessible
 from tests.console.helpers import XSS_TITLES
 from tests.e2e.test_bec_flow import CONTOSO, MEGAN, graph_alert, sandbox_user
 
 pytestmark = pytest.mark.stack
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-
-@pytest.fixture
-def api(app_devhost, sandbox_server):
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
-        yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 @pytest.fixture

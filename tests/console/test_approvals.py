@@ -16,10 +16,10 @@ from shared.approvals.store import ApprovalStore
 from shared.console.security import issue_csrf_token
 from shared.store.audit import AuditLog
 from shared.store.tables import Tables
-from tests.api.helpers import client, principal_header
+from tests.api.helpers import principal_header
 from tests.approvals.factories import APPROVERS, HOSTILE_TITLE, record
 from tests.browser.test_approval_page import APPROVER, Gated
-from tests.e2e.test_bec_flow import ADELE, CONTOSO, sandbox_user, wait_for_run
+from tests.e2e.test_bec_flow import ADELE, sandbox_user, wait_for_run
 
 pytestmark = pytest.mark.stack
 LEAD, MANAGER = APPROVERS
@@ -140,15 +140,6 @@ def test_form_problems_are_shown_at_their_field_and_decide_nothing(app_devhost, 
         assert forged.status_code == 403
         assert c.get("/approvals/ap-nope").status_code == 404
     assert store.get(rec.id).decisions == []
-
-
-@pytest.fixture
-def api(app_devhost, sandbox_server):
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            assert c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"}).status_code == 201
-        yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 def test_approving_in_the_console_lets_the_waiting_run_go_on(app_devhost, api, sandbox_server):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,13 +26,11 @@ from sandbox.auth_methods import MOBILE_ID
 from sandbox.licenses import POWER_BI_PRO, SPE_E3, SPE_E5, YAMMER_ENTERPRISE
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared import passwords
-from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.models.playbook import Action
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import StepContext, StepDependencies
 from shared.primitives.runner import execute_step
-from shared.settings import AppSettings
 from shared.store.tables import Tables
 from tests.primitives.user_fixtures import (
     ADELE,
@@ -51,12 +49,6 @@ KEY_SETTING = "RIPOSTE_SECRET_PASSWORD_REVEAL_KEY"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture(scope="module")
 def inspection(server: SandboxServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         yield client
@@ -66,14 +58,6 @@ def inspection(server: SandboxServer) -> Iterator[httpx.Client]:
 def sandbox(server: SandboxServer, inspection: httpx.Client) -> Sandbox:
     server.state.reset()
     return Sandbox(server, inspection)
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    factory = GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
-                                               client_id="riposte-tests"))
-    yield StepDependencies(graph=factory, settings=AppSettings())
-    await factory.aclose()
 
 
 @pytest.fixture(scope="module")
