@@ -34,7 +34,8 @@ so it never takes effect.
 
 stop_and_quarantine_file without `sha1` acts on the SHA-1 of each file the alert names (at most `maxFiles`), one
 action per file and machine. Defender refuses a second StopAndQuarantineFile on a machine while one is pending there:
-for this same file that is a retry (`alreadyPending`), for another file a failure (`action_pending`) that says so.
+for this same file that is a retry (`alreadyPending`, with that action, followed), for another file a failure
+(`action_pending`) that says so.
 """
 
 from __future__ import annotations

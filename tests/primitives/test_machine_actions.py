@@ -359,7 +359,8 @@ async def test_a_retry_while_the_files_action_is_pending_is_recorded_unchanged(s
     assert first.status is again.status is StepStatus.SUCCEEDED, again.error
     [entry] = again.result["machines"]
     assert (entry["changed"], entry["alreadyPending"], entry["sha1"]) == (False, True, EVIDENCE_SHA1)
-    assert len(actions(server)) == 1
+    [pending] = actions(server)  # the first run's, recorded to be followed like the step's own
+    assert entry["machineAction"]["id"] == pending["id"] == first.result["machines"][0]["machineAction"]["id"]
 
 
 async def test_a_second_file_refused_while_another_is_pending_is_a_failure_naming_it(server, deps):
