@@ -11,7 +11,7 @@ import pytest
 from shared.console.routing import _PARAM, ROUTER
 from tests.api.helpers import principal_header, unique
 from tests.browser.axe import assert_accessible
-from tests.browser.test_approval_page import APPROVER, Gated, api  # noqa: F401  (the api fixture)
+from tests.browser.test_approval_page import APPROVER, Gated
 from tests.e2e.test_bec_flow import CONTOSO, MEGAN, graph_alert, wait_for_run
 
 pytestmark = pytest.mark.stack
@@ -36,7 +36,7 @@ def _address(template: str, ids: dict[str, str]) -> str:
     return "/" + "/".join(parts) + ("?" + query if query else "")
 
 
-def test_every_console_page_is_accessible_script_free_and_reads_on_a_phone(page, app_devhost, api):  # noqa: F811
+def test_every_console_page_is_accessible_script_free_and_reads_on_a_phone(page, app_devhost, api):
     token = unique("every")
     created = api.post("/playbooks", json={
         "name": f"Contain {token}", "actions": [{"type": "notify_email", "to": ["soc@yourmsp.com.au"]}],
