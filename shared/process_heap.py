@@ -6,7 +6,9 @@ full (generation 2) collection walks every tracked object, and it runs whenever 
 quarter: on the local stack each one held the event loop for 100-180 ms, in the middle of whatever
 containment run was under way (the p99 of docs/benchmarks.md, "Issue 12, fifth pass"). `gc.freeze()`
 moves what exists into the permanent generation, which no collection walks; objects made later are
-collected as before, and a frozen object freed by reference counting is still freed.
+collected as before, and a frozen object freed by reference counting is still freed. No collection first:
+it would hold the GIL for as long as the pauses it removes, and what it would have found at that moment (a few
+dozen cycles left over from imports) is a bounded, one-time cost.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import gc
 
 
 def freeze_startup_heap() -> int:
-    """Collect once, then freeze what is left; how many objects are frozen."""
-    gc.collect()
+    """Freeze every object that exists now; how many are frozen."""
     gc.freeze()
     return gc.get_freeze_count()
