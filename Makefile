@@ -54,6 +54,7 @@ bench: deps
 	$(PY) -m benchmarks.fanout_bench
 	$(PY) -m benchmarks.graph_reads_bench
 	$(PY) -m benchmarks.pool_bench
+	$(PY) -m benchmarks.outbound_bench
 	$(PY) -m benchmarks.notification_bench
 	$(PY) -m benchmarks.fault_bench
 	$(PY) -m benchmarks.import_bench

@@ -6,8 +6,9 @@ import azure.durable_functions as df
 
 from shared import log_events, services
 from shared.models.run import STOPPED_STATUSES, RunStatus, StepResult, StepStatus
+from shared.primitives.runner import check_step as check_again
 from shared.primitives.runner import execute_step
-from shared.run_request import FinishRequest, StepRequest
+from shared.run_request import CheckRequest, FinishRequest, StepRequest
 from shared.store import run_records
 from shared.store.alerts import status_change
 from shared.store.run_index import sync_async
@@ -37,6 +38,17 @@ async def run_step(payload: dict) -> dict:
     if running is not None and running.changed is not None:
         await sync_async(tables, running.changed)
     await run_records.record_step(tables, request.run.run_id, step)
+    return step.model_dump(mode="json", by_alias=True)
+
+
+@bp.activity_trigger(input_name="payload")
+async def check_step(payload: dict) -> dict:
+    """Check again a step that follows what it started (Defender's machine actions), and record it: one short read
+    per check; the run waits between checks on durable timers, holding no activity."""
+    request = CheckRequest.model_validate(payload)
+    step = await check_again(request.step, request.action, request.alert, request.run, services.step_dependencies(),
+                             request.final)
+    await run_records.record_step(services.async_tables(), request.run.run_id, step)
     return step.model_dump(mode="json", by_alias=True)
 
 

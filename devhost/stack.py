@@ -222,6 +222,9 @@ class LocalStack:
             "EXCHANGE_BASE_URL": self.sandbox_url,
             # ... and Microsoft Defender for Endpoint's API (/api/machines, /api/machineactions, /api/indicators).
             "DEFENDER_BASE_URL": self.sandbox_url,
+            # A machine action a step follows is re-checked after 1 s, then 2, 4 ... (15 s first in Azure), so a
+            # run on the sandbox does not idle (docs/primitives.md, "Following machine actions").
+            "RIPOSTE_DEFENDER_CHECK_SECONDS": "1",
             # ... and Azure Resource Manager's Sentinel incidents (sandbox/sentinel_incidents.py), with unsigned
             # local tokens for the app's managed identity.
             "ARM_BASE_URL": self.sandbox_url,
@@ -265,6 +268,9 @@ class LocalStack:
             # http_request steps (docs/enrichment.md) may call the sandbox, whose fake IP reputation service
             # (sandbox/reputation.py) wants this key.
             "RIPOSTE_HTTP_REQUEST_HOSTS": "127.0.0.1",
+            # Outbound calls (webhooks, chat, PSA, http_request) may reach the sandbox's loopback address; production
+            # leaves this empty, so no playbook, secret or setting can point Riposte at a private address.
+            "RIPOSTE_OUTBOUND_PRIVATE_HOSTS": "127.0.0.1",
             "RIPOSTE_SECRET_REPUTATION_API_KEY": "sandbox-reputation-key-7Qm2",
         }
 

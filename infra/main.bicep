@@ -62,6 +62,9 @@ param autotaskUrl string = ''
 @description('Hosts http_request enrichment steps may call, comma-separated, e.g. api.abuseipdb.com,*.example.net (RIPOSTE_HTTP_REQUEST_HOSTS); empty: none (docs/enrichment.md).')
 param httpRequestHosts string = ''
 
+@description('Hosts outbound calls (webhooks, chat, PSA, http_request) may reach at a private or loopback address, comma-separated (RIPOSTE_OUTBOUND_PRIVATE_HOSTS); empty: none, every such address is refused (docs/deploy.md).')
+param outboundPrivateHosts string = ''
+
 @description('Microsoft Graph endpoint; change only for a national cloud.')
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 
@@ -188,6 +191,7 @@ module functionApp 'app/function-app.bicep' = {
     connectWiseUrl: connectWiseUrl
     autotaskUrl: autotaskUrl
     httpRequestHosts: httpRequestHosts
+    outboundPrivateHosts: outboundPrivateHosts
     secretNames: union([ingestCredentialKeyName, graphNotificationKeyName], filter(map(split(secretNames, ','), secret => trim(secret)), secret => !empty(secret)))
     taskHubName: taskHubName
     graphBaseUrl: graphBaseUrl

@@ -20,7 +20,7 @@ from activities.flow_steps import (
     simulate_step,
     tally_approval,
 )
-from activities.playbook_steps import finish_run, run_step
+from activities.playbook_steps import check_step, finish_run, run_step
 from shared.interpreter import commands as cmd
 from shared.interpreter import events as ev
 from shared.interpreter.machine import RunInterpreter
@@ -80,6 +80,11 @@ class DurableDriver:
                 if command.steps is not None:
                     payload["steps"] = command.steps
                 step, failure = yield from self._call(run_step, payload)
+                return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
+            case cmd.CheckStep():
+                step, failure = yield from self._call(check_step, {
+                    "run": run, "alert": self.base["alert"], "action": command.action, "step": command.step,
+                    "final": command.final})
                 return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
             case cmd.DescribeStep():
                 step, failure = yield from self._call(simulate_step, self.base | {

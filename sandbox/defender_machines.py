@@ -7,16 +7,23 @@
   `collectInvestigationPackage`, `StopAndQuarantineFile` (`Sha1`, required): `Comment` is required in each
   body (parameter names are case-sensitive, as Defender's are); `201` with the MachineAction, `Pending`;
 - `GET /api/machineactions` (`$filter` on `id`, `machineId`, `type`, `status`, `requestor`,
-  `creationDateTimeUtc`), `GET /api/machineactions/{id}`.
+  `creationDateTimeUtc`), `GET /api/machineactions/{id}`;
+- `POST /api/machineactions/{id}/cancel` (`Comment`): an action not yet ended becomes `Cancelled` (with
+  `cancellationRequestor`, `cancellationComment`, `cancellationDateTimeUtc`), 200 with the action; 404 for an
+  unknown one. Microsoft's reference does not say how an action that has ended is refused: the sandbox answers
+  400 `BadRequest`, and Riposte reads the action again on any refusal rather than rely on that answer.
 
 Action lifecycle: an action is `Pending` when created and settles at the tenant's next Defender read (any GET)
-to the machine's `actionOutcome` (`Succeeded` by default, or `Failed`; `Pending` keeps it pending, like an
-offline device). A succeeded action changes the machine (isolated, restricted, a file quarantined ...). An action
-of a type already pending on the machine is refused: 400 `ActiveRequestAlreadyExists`, "Action is already in
-progress". Selective isolation, restriction and stop-and-quarantine need Windows (400 `OsPlatformNotSupported`).
+to the machine's `actionOutcome` (`Succeeded` by default, or `Failed`, with `errorHResult` E_FAIL; `Pending` keeps
+it pending, like an offline device). A machine's `pendingReads` (N, default 0) keeps each new action `Pending`
+through N reads before it settles: how tests time a lifecycle without a clock. A succeeded action changes the machine
+(isolated, restricted, a file quarantined ...). An action of a type already pending on the machine is refused: 400
+`ActiveRequestAlreadyExists`, "Action is already in progress". Selective isolation, restriction and
+stop-and-quarantine need Windows (400 `OsPlatformNotSupported`).
 
-Throttling: machine-action requests past the tenant's rate limit (Defender's: 100 a minute, settable) get 429
-`TooManyRequests` with Retry-After. Authentication: an unsigned sandbox token whose `aud` is Defender's
+Throttling: machine-action requests and cancels past the tenant's rate limit (Defender's: 100 a minute, settable)
+get 429 `TooManyRequests` with Retry-After; so do reads of one action (`GET /api/machineactions/{id}`, its own
+limit of 100 a minute, as Defender counts per API). Authentication: an unsigned sandbox token whose `aud` is Defender's
 (`https://api.securitycenter.microsoft.com`, `https://api.security.microsoft.com` or the WindowsDefenderATP app
 id) and whose `tid` is a known tenant; a Graph token is refused with 401, as Defender refuses it. Requests run
 through the Graph pipeline (sandbox/pipeline.py) with Defender's error shape, so fault rules (`pathRegex` such as
@@ -59,6 +66,7 @@ API_ROOT = "https://api.securitycenter.microsoft.com/api"
 DEFENDER_AUDIENCES = frozenset({"https://api.securitycenter.microsoft.com", "https://api.security.microsoft.com",
                                 "fc780465-2017-40d4-a0c5-307022471b92"})
 DEFAULT_RATE_PER_MINUTE = 100  # Defender's documented limit for the machine-action APIs
+E_FAIL = -2147467259  # 0x80004005: the errorHResult of an action the sandbox fails
 SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 
 MACHINES = Collection(
@@ -105,6 +113,8 @@ class DefenderTenant:
     machines: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> {"props", "sandbox"}
     actions: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> action, in creation order
     rate: RateWindow = field(default_factory=lambda: RateWindow(per_minute=DEFAULT_RATE_PER_MINUTE))  # actions
+    reads: RateWindow = field(default_factory=lambda: RateWindow(per_minute=DEFAULT_RATE_PER_MINUTE))  # one action
+    holds: dict[str, int] = field(default_factory=dict)  # action id -> reads it stays Pending for (pendingReads)
 
 
 def machine_id_for(aad_device_id: str) -> str:
@@ -125,7 +135,8 @@ def _machine(machine_id: str, dns_name: str, os_platform: str, aad_id: str | Non
              "machineTags": [], "deviceValue": "Normal"}
     props.update(extra)
     return {"props": props, "sandbox": {"isolation": None, "restricted": False, "quarantined": [], "scans": [],
-                                        "packages": [], "actionOutcome": "Succeeded"}}
+                                        "packages": [], "actionOutcome": "Succeeded",
+                                        "pendingReads": 0}}
 
 
 def _platform(intune_os: str) -> str | None:
@@ -183,9 +194,13 @@ def _apply(machine: dict[str, Any], action: dict[str, Any]) -> None:
 
 
 def settle(state: DefenderTenant) -> None:
-    """Pending actions take their machine's outcome (a read advances them; `Pending` keeps them waiting)."""
+    """Pending actions take their machine's outcome (a read advances them; `Pending` keeps them waiting, and an
+    action held for N reads stays Pending through them)."""
     for action in state.actions.values():
         if action["status"] != "Pending":
+            continue
+        if state.holds.get(action["id"], 0) > 0:
+            state.holds[action["id"]] -= 1
             continue
         machine = state.machines.get(action["machineId"])
         outcome = machine["sandbox"]["actionOutcome"] if machine else "Failed"
@@ -193,6 +208,8 @@ def settle(state: DefenderTenant) -> None:
             continue
         action["status"] = outcome
         action["lastUpdateDateTimeUtc"] = utc_now_iso()
+        if outcome == "Failed":
+            action["errorHResult"] = E_FAIL
         if outcome == "Succeeded" and machine is not None:
             _apply(machine, action)
 
@@ -253,6 +270,8 @@ def _create(ctx: HandlerContext, kind: str, scope: str | None = None,
               "cancellationComment": None, "cancellationDateTimeUtc": None, "errorHResult": 0,
               "commands": [], "relatedFileInfo": related_file}
     state.actions[action["id"]] = action
+    if machine["sandbox"].get("pendingReads"):
+        state.holds[action["id"]] = machine["sandbox"]["pendingReads"]
     return GraphResponse(201, {"@odata.context": f"{API_ROOT}/$metadata#MachineActions/$entity", **action})
 
 
@@ -286,14 +305,37 @@ async def list_actions(ctx: HandlerContext) -> GraphResponse:
                                        ACTIONS))
 
 
+def _action(state: DefenderTenant, ctx: HandlerContext) -> dict[str, Any]:
+    action = state.actions.get(ctx.params["action"].lower())
+    if action is None:
+        raise GraphError(404, "ResourceNotFound", f"MachineAction {ctx.params['action']} was not found")
+    return action
+
+
 @routes.get("/api/machineactions/{action}")
 async def get_action(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         state = _state(ctx.tenant)
+        state.reads.take()
         settle(state)
-        action = state.actions.get(ctx.params["action"].lower())
-        if action is None:
-            raise GraphError(404, "ResourceNotFound", f"MachineAction {ctx.params['action']} was not found")
+        return GraphResponse(200, {"@odata.context": f"{API_ROOT}/$metadata#MachineActions/$entity",
+                                   **json_copy(_action(state, ctx))})
+
+
+@routes.post("/api/machineactions/{action}/cancel")
+async def cancel_action(ctx: HandlerContext) -> GraphResponse:
+    with ctx.state.lock:
+        state = _state(ctx.tenant)
+        action = _action(state, ctx)
+        body = _body(ctx)
+        if action["status"] not in {"Pending", "InProgress"}:
+            raise _bad("BadRequest", f"Action {action['id']} is {action['status']}: only an action that has not "
+                       "ended can be cancelled.")
+        state.rate.take()
+        now = utc_now_iso()
+        action.update(status="Cancelled", cancellationRequestor=ctx.request.app_id or "sandbox-app",
+                      cancellationComment=body["Comment"], cancellationDateTimeUtc=now, lastUpdateDateTimeUtc=now)
+        state.holds.pop(action["id"], None)
         return GraphResponse(200, {"@odata.context": f"{API_ROOT}/$metadata#MachineActions/$entity",
                                    **json_copy(action)})
 
@@ -400,11 +442,13 @@ class MachineSpec(BaseModel):
 
 
 class MachineControl(BaseModel):
-    """`PATCH .../machines/{id}`: how its next actions end (`Pending`: they wait, like an offline device)."""
+    """`PATCH .../machines/{id}`: how its next actions end (`Pending`: they wait, like an offline device), and
+    through how many reads of the tenant's Defender API each stays `Pending` first (`pendingReads`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    actionOutcome: Literal["Succeeded", "Failed", "Pending"]
+    actionOutcome: Literal["Succeeded", "Failed", "Pending"] | None = None
+    pendingReads: int | None = Field(default=None, ge=0, le=10_000)
 
 
 class RateLimit(BaseModel):
@@ -468,7 +512,10 @@ async def steer_machine(request: web.Request) -> web.Response:
         machine = defender.machines.get(request.match_info["machine"].lower()) if defender else None
         if machine is None:
             return _problem(404, "unknown tenant or machine")
-        machine["sandbox"]["actionOutcome"] = spec.actionOutcome
+        if spec.actionOutcome is not None:
+            machine["sandbox"]["actionOutcome"] = spec.actionOutcome
+        if spec.pendingReads is not None:
+            machine["sandbox"]["pendingReads"] = spec.pendingReads
         return web.json_response(_inspect(machine))
 
 
@@ -490,4 +537,5 @@ async def set_rate_limit(request: web.Request) -> web.Response:
         if defender is None:
             return _problem(404, "unknown tenant")
         defender.rate.reset(spec.perMinute, None)
+        defender.reads.reset(spec.perMinute, None)
         return web.json_response({"perMinute": spec.perMinute})

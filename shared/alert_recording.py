@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 from shared import log_events, severity_escalation
 from shared.matching import subject
-from shared.matching.decision import ConditionOutcome, MatchDecision
+from shared.matching.decision import ConditionOutcome, MatchDecision, SubjectRecord
 from shared.matching.snapshot import MatchingCache, MatchingSnapshot
 from shared.models.alert import Alert, AlertStatus, Attribution, NormalizedAlert, alert_id_for
 from shared.models.playbook import Playbook, PlaybookMode
 from shared.models.run import OPEN_STATUSES, Run, run_id_for
 from shared.primitives.context import AlertContext, RunContext
 from shared.run_request import RunRequest, pending_run
-from shared.store.alerts import alert_from_entity, new_alert_rows, run_rows
+from shared.store.alerts import alert_from_entity, escalation_rows, new_alert_rows, run_rows
 from shared.store.async_tables import AsyncTables
 from shared.store.delivered_alerts import DeliveredAlerts, StoredAlert
 from shared.subject_lookup import SubjectLookup
@@ -113,16 +113,25 @@ class Recorded:
 
 async def decide_subject(alert: Alert, decisions: list[MatchDecision], snapshot: MatchingSnapshot,
                          lookup: SubjectLookup | None, *, as_matched: bool = True) -> list[MatchDecision]:
+    """The decisions with subject conditions (trigger.userTypes / devicePlatforms) evaluated: subject_decisions
+    without the facts."""
+    return (await subject_decisions(alert, decisions, snapshot, lookup, as_matched=as_matched))[0]
+
+
+async def subject_decisions(alert: Alert, decisions: list[MatchDecision], snapshot: MatchingSnapshot,
+                            lookup: SubjectLookup | None, *, as_matched: bool = True,
+                            ) -> tuple[list[MatchDecision], subject.SubjectFacts | None]:
     """The decisions with subject conditions (trigger.userTypes / devicePlatforms) evaluated, for the playbooks that
-    passed every other condition: facts the alert carries, else one Graph lookup for the alert, shared by the
-    playbooks (shared/subject_lookup.py; none without `lookup`: unknown). No playbook asking: nothing is read.
+    passed every other condition, and the facts they were decided on (None: no playbook asked): facts the alert
+    carries, else one Graph lookup for the alert, shared by the playbooks (shared/subject_lookup.py; none without
+    `lookup`: unknown). No playbook asking: nothing is read.
     `as_matched`: the decisions are `snapshot.index.match(alert)` as returned (the index then finds the candidates
     without a pass over every decision); False for a filtered list."""
     index = snapshot.index
     found = (index.subject_candidates(alert, decisions) if as_matched
              else subject.candidates(decisions, index.subject_playbooks))
     if not found:
-        return decisions
+        return decisions, None
     wanted = subject.needs_of(found)
     facts = subject.carried(alert, wanted)
     if lookup is not None:
@@ -131,7 +140,7 @@ async def decide_subject(alert: Alert, decisions: list[MatchDecision], snapshot:
     unknown, reasons = subject.unknowns(refined, found, facts)
     if unknown:
         log_events.alert_subject_unknown(alert.id, alert.tenant_id, unknown, reasons)
-    return refined
+    return refined, facts
 
 
 class AlertRecorder:
@@ -172,10 +181,12 @@ class AlertRecorder:
             return await self._existing(alert, stored, now, snapshot, finding_of is None)
 
         decisions = snapshot.index.match(alert) if finding_of is None else [finding_decision(finding_of)]
+        known: SubjectRecord | None = None
         if finding_of is None and snapshot.index.subject_playbooks and normalized.status is not AlertStatus.RESOLVED:
             # Only when some playbook has a subject condition (most deployments: none, and nothing is paid); a
-            # resolved alert reads nothing.
-            decisions = await decide_subject(alert, decisions, snapshot, self._lookup)
+            # resolved alert reads nothing. The facts are kept with the decisions: a simulation uses them.
+            decisions, facts = await subject_decisions(alert, decisions, snapshot, self._lookup)
+            known = subject.record_of(facts, now) if facts is not None else None
         if normalized.status is AlertStatus.RESOLVED:
             # A resolved alert never fires playbooks: stored (if new) with its decisions, no runs.
             resolved = ConditionOutcome(name="status", passed=False, detail="the alert is resolved: it starts no runs")
@@ -185,7 +196,7 @@ class AlertRecorder:
                    else [snapshot.playbooks[d.playbook_id] for d in decisions if d.matched])
         requests = [run_request(alert, p) for p in matched]
         runs = [pending_run(r, now) for r in requests]
-        rows = new_alert_rows(alert, decisions, runs)  # AlertTooLarge before anything is written
+        rows = new_alert_rows(alert, decisions, runs, known)  # AlertTooLarge before anything is written
         if runs:  # listed first, so that no run exists which the reconciler cannot see
             await self._alerts.list_open([(r.id, alert.id) for r in runs], now)
         # The create of the alert row is the dedupe, for deliveries that race past the read above.
@@ -231,12 +242,13 @@ class AlertRecorder:
 
     async def _escalate(self, known: Alert, delivered: Alert, stored: StoredAlert, snapshot: MatchingSnapshot,
                         now: datetime) -> tuple[list[RunRequest], list[Run]]:
-        """Match the alert again at its new severity; record the runs of the opted-in playbooks that match it
-        and have none at this level, then the new severity. Returns the runs to start: those this delivery
-        created (a racing delivery that created one starts it). A crash before the severity is written: the
-        next delivery rises again, finds the runs and leaves them to the redrive."""
+        """Match the alert again at its new severity; record the rise (the opted-in playbooks' decisions, the facts
+        they were decided on) with the runs of those that match it and have none at this level, in one transaction,
+        then the new severity. Returns the runs to start: those this delivery created (a racing delivery that
+        recorded the rise starts them). A crash before the severity is written: the next delivery rises again,
+        finds the rise recorded and leaves its runs to the redrive."""
         escalated = known.model_copy(update={"severity": delivered.severity})
-        decisions = await decide_subject(
+        decisions, facts = await subject_decisions(
             escalated, severity_escalation.opted_in(snapshot.index.match(escalated), snapshot.playbooks), snapshot,
             self._lookup, as_matched=False)
         requests = []
@@ -246,13 +258,17 @@ class AlertRecorder:
             request.run.run_id = run_id
             requests.append(request)
         runs = [pending_run(r, now) for r in requests]
+        rise = severity_escalation.record(known, delivered, decisions, now,
+                                          subject.record_of(facts, now) if facts is not None else None)
+        rows = escalation_rows(known.id, rise, runs)  # bounded before anything is written
         if runs:  # listed first, so that no run exists which the reconciler cannot see
             await self._alerts.list_open([(r.id, known.id) for r in runs], now)
-        created = set(await self._alerts.record_runs([run_rows(r) for r in runs]))
+        if not await self._alerts.record_escalation(rows):
+            requests, runs = [], []
         await self._alerts.update_severity(known.id, delivered.severity)
         log_events.alert_escalated(known.id, known.tenant_id, known.severity.value, delivered.severity.value,
-                                   [d.playbook_id for d in decisions if d.matched], sorted(created))
-        return ([r for r in requests if r.run.run_id in created], [r for r in runs if r.id in created])
+                                   [d.playbook_id for d in decisions if d.matched], sorted(r.id for r in runs))
+        return requests, runs
 
     def snapshot(self) -> MatchingSnapshot:
         return self._cache.current()

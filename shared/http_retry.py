@@ -1,26 +1,40 @@
-"""Bounded retries for Riposte's outbound REST clients (Exchange admin API, Defender for Endpoint, ARM).
+"""Bounded retries for every outbound REST call that is not the Graph SDK's: the Exchange admin API, Defender for
+Endpoint, ARM, and the deliveries to destinations someone else chose (call_webhook, Teams and Slack webhooks, the
+approval gate's Teams card, PSA systems). Graph's $batch keeps its own loop (shared/graph/batch.py) over the
+same pieces (`backoff`, `parse_retry_after`), since it retries some of a batch's requests, not the batch.
 
-One attempt is: fetch a token, send the request. A 2xx answer is returned; a status in the policy's
-``retry_statuses`` or a connection that failed is tried again, up to ``max_attempts`` in all, after
-what ``Retry-After`` asks (fractional seconds or an HTTP date) or an exponential backoff with a little
-jitter when it is absent. A ``Retry-After`` longer than ``max_delay_s`` ends the retries at once: a
-step does not wait that long in-process, it fails as throttled. Every other answer is a refusal and is
-not retried.
+One attempt sends one request. A 2xx answer is returned; a status in the policy's ``retry_statuses`` or a
+connection that failed is tried again, up to ``max_attempts`` in all, after what ``Retry-After`` asks
+(fractional seconds or an HTTP date) or an exponential backoff with a little jitter when it is absent. A
+``Retry-After`` longer than ``max_delay_s`` ends the retries at once: a step does not wait that long
+in-process, it fails as throttled. Every other answer is a refusal and is not retried.
 
-Each API keeps its own errors: the caller hands in how to build them (``refused`` for an answer,
-``unreachable`` for a connection that never answered, ``unauthorized`` for a token that could not be had),
-so codes and messages stay the API's own. ``sleep`` is injected so tests wait for nothing.
+Idempotency: a connection that failed before the request was sent (refused, connect timeout, no pool slot)
+is always retried. A failure after it may have been sent (a read timeout, a connection dropped before the
+answer) is retried only when the policy says ``retry_uncertain``: true by default, for reads, token requests,
+the admin APIs' requests as they always were (ARM's PUT is idempotent; a repeated Defender machine action is
+answered as pending, an indicator is submitted-or-updated) and deliveries the receiver can deduplicate
+(call_webhook's ``X-Riposte-Delivery``; a duplicate chat message is preferred to a lost one); false for a
+POST that creates something without an idempotency key (a PSA ticket, shared/psa/base.py), whose policy also
+leaves out 500 (the server may have created it before failing).
+
+``attempt`` never raises for an HTTP outcome: it hands back a ``Delivery`` (the last answer or the failure,
+the attempts made). ``send_with_retries`` is the admin APIs' form of it: a bearer token per attempt, and each
+API's own errors raised (``refused`` for an answer, ``unreachable`` for a connection that never answered,
+``unauthorized`` for a token that could not be had), so codes and messages stay the API's own. ``sleep`` is
+injected so tests wait for nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from azure.core.exceptions import ClientAuthenticationError
@@ -42,6 +56,28 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = RETRY_STATUSES
     backoff_base_s: float = 1.0  # when the response has no Retry-After
     max_delay_s: float = 30.0  # a longer Retry-After ends the retries: the step fails as throttled
+    # Send again after a failure that may have reached the server (read timeout, dropped connection): see above.
+    retry_uncertain: bool = True
+
+
+# The answer (or its absence) after the retries; "timeout": no answer in time, "connection": none at all.
+Failure = Literal["timeout", "connection"]
+
+
+@dataclass
+class Delivery:
+    """What `attempt` ended with: the last answer, or how the last attempt failed; the attempts made."""
+
+    response: httpx.Response | None
+    attempts: int
+    failure: Failure | None = None
+    error: str = ""  # the transport error's type name, when no answer came
+    waits: list[float] = field(default_factory=list)
+    declined_wait: float | None = None  # a Retry-After longer than the policy waits, which ended the retries
+
+    @property
+    def ok(self) -> bool:
+        return self.response is not None and self.response.is_success
 
 
 class ApiError(Exception):
@@ -107,6 +143,46 @@ async def fetch_token(credential: AsyncTokenCredential, scope: str,
         raise unauthorized(first_line(exc)) from None
 
 
+def _never_sent(exc: httpx.TransportError) -> bool:
+    """The request certainly did not reach the server: the connection was never made, or no pool slot freed."""
+    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+
+
+async def attempt(send: Callable[[], Awaitable[httpx.Response]], policy: RetryPolicy, sleep: Sleep) -> Delivery:
+    """Send (``send()`` makes one request, built afresh: new timestamps, signatures, tokens) until an answer
+    settles it or the policy gives up. Raises only what is not an HTTP outcome (a refused address, a token
+    that could not be had, cancellation)."""
+    delivery = Delivery(response=None, attempts=0)
+    while True:
+        delivery.attempts += 1
+        response: httpx.Response | None = None
+        again = True
+        try:
+            response = await send()
+            delivery.response, delivery.failure, delivery.error = response, None, ""
+        except httpx.TransportError as exc:
+            delivery.response, delivery.error = None, type(exc).__name__
+            timeout = isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.PoolTimeout)
+            delivery.failure = "timeout" if timeout else "connection"
+            again = _never_sent(exc) or policy.retry_uncertain
+        if response is not None and (response.is_success or response.status_code not in policy.retry_statuses):
+            return delivery
+        delay = retry_delay(response, delivery.attempts, policy)
+        if delay > policy.max_delay_s:
+            delivery.declined_wait = delay
+            return delivery
+        if not again or delivery.attempts >= policy.max_attempts:
+            return delivery
+        delivery.waits.append(delay)
+        await sleep(delay)
+
+
+async def deliver(http: httpx.AsyncClient, make_request: Callable[[], httpx.Request], policy: RetryPolicy,
+                  sleep: Sleep = asyncio.sleep) -> Delivery:
+    """`attempt` for a request built by ``make_request`` (called for every attempt), sent on ``http``."""
+    return await attempt(lambda: http.send(make_request()), policy, sleep)
+
+
 async def send_with_retries(
     send: Callable[[str], Awaitable[httpx.Response]],
     *,
@@ -119,25 +195,17 @@ async def send_with_retries(
     """The 2xx answer and the attempts it took. ``send(token)`` makes one request (a new token is asked for
     each attempt: the credential caches it). Raises ``refused(response, attempts)`` for the last answer
     that was not a success, or ``unreachable(attempts, error type name)`` when no attempt was answered."""
-    attempt = 1
-    while True:
-        bearer = await token()
-        response: httpx.Response | None = None
-        failure = ""
-        try:
-            response = await send(bearer)
-        except httpx.TransportError as exc:
-            failure = type(exc).__name__
-        if response is not None and response.is_success:
-            return response, attempt
-        retryable = response is None or response.status_code in policy.retry_statuses
-        delay = retry_delay(response, attempt, policy) if retryable else 0.0
-        if not retryable or attempt >= policy.max_attempts or delay > policy.max_delay_s:
-            if response is None:
-                raise unreachable(attempt, failure)
-            error = refused(response, attempt)
-            if delay > policy.max_delay_s:
-                error.message += f" It asked to wait {delay:g} s, longer than Riposte waits within a step."
-            raise error
-        await sleep(delay)
-        attempt += 1
+
+    async def one() -> httpx.Response:
+        return await send(await token())
+
+    delivery = await attempt(one, policy, sleep)
+    if delivery.ok:
+        assert delivery.response is not None
+        return delivery.response, delivery.attempts
+    if delivery.response is None:
+        raise unreachable(delivery.attempts, delivery.error)
+    error = refused(delivery.response, delivery.attempts)
+    if delivery.declined_wait is not None:
+        error.message += f" It asked to wait {delivery.declined_wait:g} s, longer than Riposte waits within a step."
+    raise error

@@ -21,6 +21,7 @@ from shared.models.alert import Alert
 from shared.models.run import OPEN_STATUSES, Run, StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import RunContext, StepContext, StepDependencies
+from shared.primitives.follow_up import FOLLOW_UP
 from shared.schemas.flow import FLOW_ACTIONS
 from shared.store.alerts import AlertStore
 from shared.store.audit import AuditLog
@@ -57,8 +58,10 @@ async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -
     for step in sorted(run.steps, key=lambda s: s.index, reverse=True):
         primitive = PRIMITIVES.get(step.action_type)
         entry = {"index": step.index, "action_type": step.action_type}
-        # A failed step may have changed some objects (one of several users): undo what it recorded.
-        changed_something = step.status is StepStatus.SUCCEEDED or (step.status is StepStatus.FAILED and step.result)
+        # A failed step may have changed some objects (one of several users): undo what it recorded. So may a step
+        # still following what it started when its run was cancelled or lost (a machine isolation under way).
+        changed_something = step.status is StepStatus.SUCCEEDED or (step.status is StepStatus.FAILED and step.result) \
+            or (step.status is StepStatus.WAITING and FOLLOW_UP in step.result)
         if step.action_type in FLOW_ACTIONS:
             record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
                                              detail=f"{step.action_type} steers the run; it changed nothing"))

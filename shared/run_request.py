@@ -9,7 +9,7 @@ from pydantic import Field
 
 from shared.api_model import CamelModel
 from shared.models.entity import EntityTarget
-from shared.models.run import Run, RunStatus
+from shared.models.run import Run, RunStatus, StepResult
 from shared.primitives.context import AlertContext, RunContext
 
 
@@ -38,6 +38,16 @@ class StepRequest(CamelModel):
     action: dict[str, Any]
     first: bool = False  # the first step to act: the run becomes `running`
     steps: list[dict[str, Any]] | None = None  # the steps before it, for a step that reports them (notifications)
+
+
+class CheckRequest(CamelModel):
+    """Check again a step that follows what it started (activity check_step)."""
+
+    run: RunContext
+    alert: AlertContext
+    action: dict[str, Any]
+    step: StepResult  # its last record
+    final: bool = False  # the step's bound has passed: this check settles it
 
 
 class FinishRequest(CamelModel):

@@ -107,7 +107,9 @@ def approval_deps() -> signed_in.Deps:
 
 def playbook_edit_deps() -> playbook_edits.Deps:
     """What saving a playbook change uses (the API and the console's editor)."""
-    return playbook_edits.Deps(playbooks(), directory(), audit(), get_settings().http_request_hosts)
+    settings = get_settings()
+    return playbook_edits.Deps(playbooks(), directory(), audit(), settings.http_request_hosts,
+                               settings.outbound_private_hosts)
 
 
 def graph_factory() -> GraphClientFactory:

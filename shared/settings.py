@@ -9,12 +9,13 @@ the environment. The exceptions, each a seam of its own (tests/unit/test_one_set
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from shared.notifications.destination import check_event_grid, is_event_grid
 
@@ -24,6 +25,8 @@ DEFAULT_DEFENDER_BASE_URL = "https://api.securitycenter.microsoft.com"
 DEFAULT_ARM_BASE_URL = "https://management.azure.com"
 # An allow-list entry: a host name, an IPv4 address, `localhost`, or `*.` and a domain of two labels or more.
 _ALLOWED_HOST = re.compile(r"^(\*\.[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$")
+_HOST_LIST_SETTINGS = {"http_request_hosts": "RIPOSTE_HTTP_REQUEST_HOSTS",
+                       "outbound_private_hosts": "RIPOSTE_OUTBOUND_PRIVATE_HOSTS"}
 
 
 class Environment(StrEnum):
@@ -68,6 +71,9 @@ class AppSettings(BaseModel, frozen=True):
     # How long a run may go without a live Durable instance before the reconciler acts on it
     # (shared/run_recovery.py): longer than a start takes, short enough that a lost run is seen soon.
     reconcile_grace_seconds: int = Field(default=300, ge=60, le=86_400)
+    # The first re-check of a Defender machine action a step follows (waitForCompletion), and the floor its later
+    # checks double from (shared/primitives/machine_actions.py). The local stack sets 1 so tests do not idle.
+    defender_check_seconds: int = Field(default=15, ge=1, le=300)
     # A tenant registered (POST /api/tenants) gets every polled source on at this interval; unset: all off
     # until PUT /api/tenants/{id}/sources. The local stack sets it so the sandbox tenants are polled.
     sources_on_register_seconds: int | None = Field(default=None, ge=5, le=86_400)
@@ -96,6 +102,10 @@ class AppSettings(BaseModel, frozen=True):
     # Hosts `http_request` steps may call (RIPOSTE_HTTP_REQUEST_HOSTS, comma-separated): `api.example.com`, or
     # `*.example.com` for the hosts below it. Empty: no playbook may make HTTP requests (docs/enrichment.md).
     http_request_hosts: frozenset[str] = frozenset()
+    # Hosts outbound calls (webhooks, chat, PSA, http_request) may reach at a loopback or private address
+    # (RIPOSTE_OUTBOUND_PRIVATE_HOSTS, same form): the local stack's sandbox on 127.0.0.1. Empty: every such
+    # address is refused (shared/outbound_guard.py; link-local and metadata addresses are refused regardless).
+    outbound_private_hosts: frozenset[str] = frozenset()
     # This Functions instance (WEBSITE_INSTANCE_ID, set by App Service on each): who holds a poll's claim.
     instance_id: str | None = None
 
@@ -109,13 +119,13 @@ class AppSettings(BaseModel, frozen=True):
                 raise ValueError(f"RIPOSTE_GRAPH_NOTIFICATION_URL: {exc}") from None
         return value
 
-    @field_validator("http_request_hosts")
+    @field_validator("http_request_hosts", "outbound_private_hosts")
     @classmethod
-    def _host_names(cls, value: frozenset[str]) -> frozenset[str]:
+    def _host_names(cls, value: frozenset[str], info: ValidationInfo) -> frozenset[str]:
         for entry in value:
-            if not _ALLOWED_HOST.match(entry):
-                raise ValueError(f"RIPOSTE_HTTP_REQUEST_HOSTS: {entry!r} is not a host name, an IP address or "
-                                 "*.<domain> with at least two labels (no scheme, port or path)")
+            if not _ALLOWED_HOST.match(entry) and not _is_ipv6(entry):
+                raise ValueError(f"{_HOST_LIST_SETTINGS[info.field_name]}: {entry!r} is not a host name, an IP "
+                                 "address or *.<domain> with at least two labels (no scheme, port or path)")
         return value
 
     @property
@@ -145,6 +155,7 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         arm_auth_mode=ArmAuthMode(env.get("ARM_AUTH_MODE") or ArmAuthMode.MANAGED_IDENTITY.value),
         arm_managed_identity_client_id=env.get("ARM_MANAGED_IDENTITY_CLIENT_ID") or None,
         reconcile_grace_seconds=int(env.get("RIPOSTE_RECONCILE_GRACE_SECONDS") or 300),
+        defender_check_seconds=int(env.get("RIPOSTE_DEFENDER_CHECK_SECONDS") or 15),
         sources_on_register_seconds=int(env["RIPOSTE_SOURCES_ON_REGISTER_SECONDS"])
         if env.get("RIPOSTE_SOURCES_ON_REGISTER_SECONDS") else None,
         graph_notification_url=None if (env.get("RIPOSTE_GRAPH_NOTIFICATION_URL") or "none").lower() == "none"
@@ -160,9 +171,20 @@ def load_settings(env: dict[str, str] | None = None) -> AppSettings:
         halopsa_tenant=env.get("RIPOSTE_HALOPSA_TENANT") or None,
         connectwise_url=env.get("RIPOSTE_CONNECTWISE_URL") or None,
         autotask_url=env.get("RIPOSTE_AUTOTASK_URL") or None,
-        http_request_hosts=frozenset(host.strip().lower() for host in
-                                     env.get("RIPOSTE_HTTP_REQUEST_HOSTS", "").split(",") if host.strip()),
+        http_request_hosts=_host_list(env.get("RIPOSTE_HTTP_REQUEST_HOSTS", "")),
+        outbound_private_hosts=_host_list(env.get("RIPOSTE_OUTBOUND_PRIVATE_HOSTS", "")),
     )
+
+
+def _host_list(value: str) -> frozenset[str]:
+    return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
+
+
+def _is_ipv6(entry: str) -> bool:
+    try:
+        return ipaddress.ip_address(entry.strip("[]")).version == 6
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

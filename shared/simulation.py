@@ -3,6 +3,10 @@
 Nothing is called: each step's primitive describes, from the alert and its parameters, what it would do
 to which objects, and whether that is destructive or could be rolled back. The trigger is evaluated
 too, so an author sees whether the alert would have started the playbook at all, and why.
+
+Subject conditions (trigger.userTypes / devicePlatforms) are decided on what the alert carries, else on what its
+record says intake read from Graph (and when: shared/matching/decision.SubjectRecord), else they are unknown with
+the reason (intake never read it, or the alert is not stored); a simulation reads nothing from Graph itself.
 """
 
 from __future__ import annotations
@@ -10,10 +14,10 @@ from __future__ import annotations
 from shared.alert_recording import alert_context
 from shared.api_model import CamelModel
 from shared.flow.describe import describe_action, describe_flow
-from shared.matching.decision import MatchDecision
+from shared.matching.decision import MatchDecision, RecordedFact, SubjectRecord
 from shared.matching.index import PlaybookIndex
 from shared.matching.snapshot import MatchingSnapshot
-from shared.matching.subject import decide_offline
+from shared.matching.subject import UNKNOWN, Fact, SubjectFacts, decide_offline
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook
 from shared.primitives.context import RunContext, StepContext, StepDependencies
@@ -37,12 +41,32 @@ class Simulation(CamelModel):
     steps: list[SimulatedStep]
 
 
-def simulate(playbook: Playbook, alert: Alert, snapshot: MatchingSnapshot, deps: StepDependencies) -> Simulation:
+NO_GRAPH = "a simulation reads nothing from Graph"
+
+
+def _given(recorded: RecordedFact | None, what: str, stored: bool) -> Fact:
+    """A subject fact for the simulation from the alert's record: intake's, with when it was read, or why there is
+    none."""
+    if recorded is None:
+        why = (f"intake did not read {what} of this alert (no playbook asked for it when the alert arrived)"
+               if stored else f"the alert is not stored, so intake never read {what}")
+        return Fact(None, f"{UNKNOWN}: {why}, and {NO_GRAPH}")
+    when = recorded.at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if recorded.value is None:
+        return Fact(None, f"{recorded.detail} (intake, at {when}; {NO_GRAPH})")
+    return Fact(recorded.value, f"{recorded.detail}, as intake recorded it at {when}")
+
+
+def simulate(playbook: Playbook, alert: Alert, snapshot: MatchingSnapshot, deps: StepDependencies,
+             recorded: SubjectRecord | None = None) -> Simulation:
+    """`recorded`: what the stored alert's record knows of its user and device (AlertStore.get_with_subject); None for
+    an alert that is not stored (a posted payload, a run on an entity)."""
     # The playbook as it is now, even if disabled: simulation is how an author checks it before enabling.
     index = PlaybookIndex.build([playbook.model_copy(update={"enabled": True})], snapshot.groups)
-    decisions = decide_offline(index.match(alert), alert, index.subject_playbooks,
-                               why="a simulation reads nothing from Graph; intake reads the user's type and the "
-                                   "device's platform when the alert arrives")
+    known = recorded or SubjectRecord()
+    given = SubjectFacts(_given(known.user_type, "the user's type", recorded is not None),
+                         _given(known.device_platform, "the device's platform", recorded is not None))
+    decisions = decide_offline(index.match(alert), alert, index.subject_playbooks, given)
     decision = next((d for d in decisions if d.playbook_id == playbook.id), None)
     ctx = StepContext(alert_context(alert), RunContext(run_id="simulation", playbook_id=playbook.id,
                                                        playbook_name=playbook.name,

@@ -10,8 +10,10 @@ Reads (JSON, no SDK model parsing: shared/graph/reads.py), all GETs in the alert
   roleManagement assignments list, under RoleManagement.Read.Directory, names the group, not its members) and
   the app holds it already for the flow's user facts (shared/flow/facts.py);
 - the device's platform: its Intune record's `operatingSystem` (DeviceManagementManagedDevices.Read.All), found by
-  the alert's Entra device id, else its Intune id, else its name, as the devices primitives find it. A device
-  that Intune does not manage has no platform here (unknown).
+  the alert's Entra device id, else its Intune id, else its name, as the devices primitives find it. When Intune
+  does not manage it (or its record cannot be read), its Entra ID record's `operatingSystem` (`GET /devices`,
+  Device.Read.All), found by its Entra device id, else its name: one more request, only for such a device. A
+  device neither knows is unknown.
 
 Facts are cached per tenant and subject for CACHE_SECONDS: an alert storm about one user reads Graph once.
 Failures are not cached. Nothing raises: a failure is a Fact whose value is None and whose detail begins with
@@ -55,7 +57,7 @@ MAX_CACHED = 4096  # subjects, all tenants together
 MAX_PAGES = 10  # of memberships, or of a device listing
 ROLE_TYPE = "#microsoft.graph.directoryRole"
 PERMISSIONS = {"userTypes": ("Directory.Read.All", "User.Read.All"),
-               "devicePlatforms": ("DeviceManagementManagedDevices.Read.All",)}
+               "devicePlatforms": ("DeviceManagementManagedDevices.Read.All", "Device.Read.All")}
 
 
 class GraphClients(Protocol):
@@ -113,6 +115,36 @@ async def _managed_devices(graph: GraphServiceClient, device: DeviceEntity) -> l
     query = ManagedDevicesRequestBuilder.ManagedDevicesRequestBuilderGetQueryParameters(filter=clause, select=select)
     return await reads.list_json(graph, listing, max_pages=MAX_PAGES,
                                  config=RequestConfiguration(query_parameters=query))
+
+
+def _entra_clause(device: DeviceEntity) -> str | None:
+    """How Entra ID's /devices finds the device: its Entra device id, else its name (an Intune or Defender id means
+    nothing there)."""
+    if device.azure_ad_device_id:
+        return f"deviceId eq {odata_literal(device.azure_ad_device_id)}"
+    return f"displayName eq {odata_literal(device.name)}" if device.name else None
+
+
+async def _entra_devices(graph: GraphServiceClient, clause: str) -> list[dict[str, Any]]:
+    # msgraph's request builders are imported where used: `import function_app` stays light.
+    from msgraph.generated.devices.devices_request_builder import DevicesRequestBuilder
+
+    query = DevicesRequestBuilder.DevicesRequestBuilderGetQueryParameters(
+        filter=clause, select=["id", "deviceId", "displayName", "operatingSystem"])
+    return await reads.list_json(graph, graph.devices, max_pages=MAX_PAGES,
+                                 config=RequestConfiguration(query_parameters=query))
+
+
+def _platform_fact(label: str, found: list[dict[str, Any]], where: str, note: str = "") -> Fact:
+    """The platform the records found for a device say (`where`: which service's records)."""
+    systems = {str(d.get("operatingSystem")) for d in found}
+    if len(systems) > 1:
+        return Fact(None, f"{UNKNOWN}: {len(found)} {where} devices match device {label}")
+    system = systems.pop()
+    platform = platform_of(system)
+    if platform is None:
+        return Fact(None, f"{UNKNOWN}: device {label} runs {system!r} ({where}), none of the platforms")
+    return Fact(platform.value, f"device {label} runs {platform.value} (from {where}: {system}{note})")
 
 
 class SubjectLookup:
@@ -187,20 +219,26 @@ class SubjectLookup:
         return Fact(kind.value, f"user {label} is {kind.value} (from Graph)")
 
     async def _device_fact(self, graph: GraphServiceClient, device: DeviceEntity) -> Fact:
+        """Intune's record first (most devices Riposte acts on are managed); Entra ID's when Intune has none."""
         label = device_label(device)
         found = await _attempt(_managed_devices(graph, device))
-        if isinstance(found, _Failure):
-            return Fact(None, f"{UNKNOWN}: the platform of device {label} could not be read: {found.why}")
-        if not found:
-            return Fact(None, f"{UNKNOWN}: device {label} is not managed by Intune")
-        systems = {str(d.get("operatingSystem")) for d in found}
-        if len(systems) > 1:
-            return Fact(None, f"{UNKNOWN}: {len(found)} Intune devices match device {label}")
-        system = systems.pop()
-        platform = platform_of(system)
-        if platform is None:
-            return Fact(None, f"{UNKNOWN}: device {label} runs {system!r}, none of the platforms")
-        return Fact(platform.value, f"device {label} runs {platform.value} (from Graph: {system})")
+        if not isinstance(found, _Failure) and found:
+            return _platform_fact(label, found, "Intune")
+        intune = (f"its Intune record could not be read: {found.why}" if isinstance(found, _Failure)
+                  else "Intune does not manage it")
+        clause = _entra_clause(device)
+        if clause is None:
+            return Fact(None, f"{UNKNOWN}: device {label}: {intune}, and Entra ID cannot be asked without its Entra "
+                              "device id or name")
+        entra = await _attempt(_entra_devices(graph, clause))
+        if isinstance(entra, _Failure):
+            return Fact(None, f"{UNKNOWN}: the platform of device {label} could not be read: {intune}; Entra ID: "
+                              f"{entra.why}")
+        if not entra:
+            if isinstance(found, _Failure):
+                return Fact(None, f"{UNKNOWN}: device {label}: {intune}, and Entra ID does not know it")
+            return Fact(None, f"{UNKNOWN}: device {label} is neither managed by Intune nor registered in Entra ID")
+        return _platform_fact(label, entra, "Entra ID", f"; {intune}")
 
 
 def _entity_key(entity: UserEntity | DeviceEntity) -> str:

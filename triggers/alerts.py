@@ -136,10 +136,15 @@ def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="api/alerts/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def get_alert(req: func.HttpRequest) -> func.HttpResponse:
     def read(who):
-        alert, decisions, runs = services.alerts().alert_view(path_id(req))
+        alert, record, runs = services.alerts().alert_view(path_id(req))
         return json_response({
             **alert.model_dump(mode="json", by_alias=True),
-            "matchDecisions": [d.model_dump(mode="json", by_alias=True) for d in decisions],
+            "matchDecisions": [d.model_dump(mode="json", by_alias=True) for d in record.decisions],
+            # What intake knew of the user and device (null: stored before intake kept it), and each rise in
+            # severity's own decisions (shared/severity_escalation.py).
+            "subjectFacts": (record.subject.model_dump(mode="json", by_alias=True)
+                             if record.subject is not None else None),
+            "escalations": [e.model_dump(mode="json", by_alias=True) for e in record.escalations],
             "runs": [run_outline(r) for r in runs],
         })
 

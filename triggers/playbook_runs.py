@@ -21,6 +21,7 @@ from shared.auth import Permission, Principal
 from shared.entity_runs import check_tenant, entity_alert, parse_request, start_entity_run
 from shared.ids import checked_id
 from shared.manual_runs import start_manual_run
+from shared.matching.decision import SubjectRecord
 from shared.models.alert import Alert
 from shared.models.playbook import Playbook
 from shared.models.run import Run
@@ -38,9 +39,9 @@ bp = df.Blueprint()
 _SIMULATED_ON = ("alertId", "alert", "entity")
 
 
-def _alert_for(body: object, playbook: Playbook, who: Principal) -> Alert:
-    """The stored alert named by `alertId`, the alert a posted payload would become, or the alert a run on the
-    entity would record (neither stored)."""
+def _alert_for(body: object, playbook: Playbook, who: Principal) -> tuple[Alert, SubjectRecord | None]:
+    """The stored alert named by `alertId` with what its record knows of its user and device, the alert a posted
+    payload would become, or the alert a run on the entity would record (neither stored: None)."""
     if not isinstance(body, dict) or sum(k in body for k in _SIMULATED_ON) != 1:
         raise ApiError(400, "invalid_request", "Send one of alertId (a stored alert), alert (an alert payload) or "
                        "entity (with tenantId).", field="entity" if isinstance(body, dict) and "entity" in body
@@ -51,23 +52,23 @@ def _alert_for(body: object, playbook: Playbook, who: Principal) -> Alert:
     if "entity" in body:
         request = parse_request(body)
         check_tenant(services.directory(), playbook, request.tenant_id)
-        return entity_alert(request, playbook, who.name, datetime.now(UTC))
+        return entity_alert(request, playbook, who.name, datetime.now(UTC)), None
     if "alertId" in body:
-        return services.alerts().get(checked_id(body["alertId"], "alertId"))
+        return services.alerts().get_with_subject(checked_id(body["alertId"], "alertId"))
     try:
         normalized = normalize_payload(body["alert"])
     except PayloadError as exc:
         raise ApiError(400, "invalid_alert", exc.reason, field=f"alert.{exc.field}" if exc.field else "alert") from None
     if len(normalized) != 1:
         raise ApiError(400, "invalid_alert", "Simulate one alert at a time.", field="alert")
-    return make_alert(normalized[0], delivery().recorder.snapshot(), None, datetime.now(UTC))
+    return make_alert(normalized[0], delivery().recorder.snapshot(), None, datetime.now(UTC)), None
 
 
 def handle_simulate(req: func.HttpRequest) -> func.HttpResponse:
     def run(who):
         playbook = services.playbooks().get(path_id(req))
-        alert = _alert_for(body_of(req), playbook, who)
-        result = simulate(playbook, alert, delivery().recorder.snapshot(), services.step_dependencies())
+        alert, recorded = _alert_for(body_of(req), playbook, who)
+        result = simulate(playbook, alert, delivery().recorder.snapshot(), services.step_dependencies(), recorded)
         return json_response(result)
 
     return respond(req, Permission.READ, run)

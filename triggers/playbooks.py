@@ -67,7 +67,8 @@ def handle_create(req: func.HttpRequest) -> func.HttpResponse:
     def create(who):
         draft = PlaybookDraft.model_validate(body_of(req), context=SAVING)
         check_scope_exists(services.directory(), draft.trigger.tenant_scope)
-        refuse_unlisted_hosts(draft.actions, get_settings().http_request_hosts)
+        settings = get_settings()
+        refuse_unlisted_hosts(draft.actions, settings.http_request_hosts, settings.outbound_private_hosts)
         refuse_broad(draft)
         event = PendingEvent("playbook.created", who.name)
         created = services.playbooks().create(draft, actor=who.name, audit=event)

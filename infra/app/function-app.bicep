@@ -22,6 +22,8 @@ param connectWiseUrl string
 param autotaskUrl string
 @description('Hosts http_request steps may call, comma-separated (RIPOSTE_HTTP_REQUEST_HOSTS); empty: none.')
 param httpRequestHosts string
+@description('Hosts outbound calls may reach at a private or loopback address (RIPOSTE_OUTBOUND_PRIVATE_HOSTS); empty: none.')
+param outboundPrivateHosts string
 @description('Key Vault secret names (lower-case letters, digits, -) that playbooks use by name (shared/secrets.py).')
 param secretNames array
 param taskHubName string
@@ -138,6 +140,8 @@ var appSettings = {
   RIPOSTE_NOTIFY_SENDER: notifySender
   // A run without a live Durable instance this long is restarted (if it never acted) or recorded lost.
   RIPOSTE_RECONCILE_GRACE_SECONDS: '300'
+  // The first re-check of a Defender machine action a step follows (waitForCompletion); later ones double from it.
+  RIPOSTE_DEFENDER_CHECK_SECONDS: '15'
   RIPOSTE_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${site.properties.defaultHostName}' : publicBaseUrl
   // Graph change notifications for alerts_v2 (docs/alert-sources.md, "Notifications"): on by default.
   RIPOSTE_GRAPH_NOTIFICATION_URL: empty(graphNotificationUrl) ? 'https://${site.properties.defaultHostName}' : graphNotificationUrl
@@ -164,6 +168,8 @@ var appSettings = {
   RIPOSTE_AUTOTASK_URL: autotaskUrl
   // Enrichment: the hosts http_request steps may call (docs/enrichment.md); their API keys are playbook secrets.
   RIPOSTE_HTTP_REQUEST_HOSTS: httpRequestHosts
+  // Outbound calls reach public addresses only, unless the host is listed here (shared/outbound_guard.py).
+  RIPOSTE_OUTBOUND_PRIVATE_HOSTS: outboundPrivateHosts
   // App Service authentication: the identity is the sign-in app registration's credential (no client
   // secret), and only tokens from this tenant are accepted.
   OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: identityClientId

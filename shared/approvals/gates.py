@@ -39,6 +39,7 @@ from shared.approvals.records import (
 from shared.approvals.store import ApprovalStore
 from shared.approvals.tokens import SigningKeyError, issue, load_signing_key
 from shared.flow.quorum import Quorum
+from shared.outbound_guard import BlockedAddressError
 from shared.primitives.context import AlertContext, RunContext, StepDependencies
 from shared.primitives.notify import NotifyEmailParams, send_notification
 from shared.primitives.webhook import delivery_failure, outbound_json, secret_or_failure, send_with_retries
@@ -247,7 +248,10 @@ async def _post_teams(record: ApprovalRecord, secret: str, deps: StepDependencie
             "Content-Type": "application/json", "User-Agent": f"Riposte/{deps.settings.version}"})
 
     try:
-        sent = await send_with_retries(deps.http(), make_request)
+        sent = await send_with_retries(deps.outbound(), make_request)
+    except BlockedAddressError as exc:
+        return NotifyError(to="teams", code="address_not_allowed",
+                           message=f"The URL in secret '{secret}' was not called: {exc}.")
     except Exception as exc:  # reported, never raised
         return NotifyError(to="teams", code="teams_failed",
                            message=f"The card could not be posted ({type(exc).__name__}).")

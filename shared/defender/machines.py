@@ -7,6 +7,11 @@
   answers 201 with the MachineAction, `Pending` until the device carries it out.
 - Whether a machine is isolated (or its app execution restricted) is not a property of the machine: it is the
   latest of its Isolate / Unisolate (RestrictCodeExecution / UnrestrictCodeExecution) actions that did not fail.
+- An action is followed by `GET /api/machineactions/{id}` (Machine.Read.All) to its end: `Pending`, `InProgress`,
+  then `Succeeded`, `Failed`, `TimeOut` or `Cancelled` (the MachineAction reference). One that has not ended can be
+  cancelled: `POST /api/machineactions/{id}/cancel` `{"Comment": ...}`, 200 with the action (any of the
+  Machine.Isolate, .RestrictExecution, .Scan, .CollectForensics, .StopAndQuarantine permissions). Each of these
+  APIs allows 100 calls a minute and 1,500 an hour per tenant.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from .errors import DefenderError
 MACHINE_ID = re.compile(r"^[0-9a-fA-F]{40}$")
 # An action that may still take effect, or did: counts for the machine's state.
 LIVE_STATUSES = frozenset({"Pending", "InProgress", "Succeeded"})
+UNDER_WAY = frozenset({"Pending", "InProgress"})  # not ended: followed, and cancellable
+ENDED_BADLY = frozenset({"Failed", "TimeOut", "Cancelled"})
 PAIRS = {"Isolate": ("Isolate", "Unisolate"), "Unisolate": ("Isolate", "Unisolate"),
          "RestrictCodeExecution": ("RestrictCodeExecution", "UnrestrictCodeExecution"),
          "UnrestrictCodeExecution": ("RestrictCodeExecution", "UnrestrictCodeExecution")}
@@ -118,3 +125,22 @@ async def request_action(defender: DefenderClient, machine_id: str, action: str,
     if not isinstance(created, dict):
         raise DefenderError("defender_error", f"Microsoft Defender for Endpoint answered {what} without the action.")
     return created
+
+
+async def get_action(defender: DefenderClient, action_id: str) -> dict[str, Any]:
+    """The machine action as it stands (DefenderError `defender_not_found` when Defender does not know it)."""
+    found = await defender.get(f"api/machineactions/{segment(action_id)}", what="read the machine action")
+    if not isinstance(found, dict):
+        raise DefenderError("defender_error", "Microsoft Defender for Endpoint answered a machine action read "
+                            "without the action.")
+    return found
+
+
+async def cancel_action(defender: DefenderClient, action_id: str, comment: str) -> dict[str, Any]:
+    """Cancel an action that has not ended; the action as Defender answers it (200). Defender's answer to an action
+    that has ended is not documented: callers read the action again on any refusal rather than trusting a code."""
+    cancelled = await defender.post(f"api/machineactions/{segment(action_id)}/cancel", {"Comment": comment},
+                                    what="cancel the machine action")
+    if not isinstance(cancelled, dict):
+        raise DefenderError("defender_error", "Microsoft Defender for Endpoint answered a cancel without the action.")
+    return cancelled

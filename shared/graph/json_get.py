@@ -51,15 +51,28 @@ def odata_url(base_url: str, path: str, **options: str | int | list[str] | None)
     return f"{base_url.rstrip('/')}/{path.lstrip('/')}" + (f"?{query}" if query else "")
 
 
-async def get_json(graphs: GraphClientFactory, tenant_id: str, url: str) -> dict[str, Any]:
+class RequestCount:
+    """The requests sent so far (a poll's telemetry): counted as each is sent, so a read that fails part-way
+    still says what it cost, the failed request included (a token that could not be had sent none)."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+
+async def get_json(graphs: GraphClientFactory, tenant_id: str, url: str,
+                   count: RequestCount | None = None) -> dict[str, Any]:
     """GET the URL with the tenant's token; the body as a JSON object ({} for an empty body). ODataError
-    for an error answer; httpx's errors for the network's."""
+    for an error answer; httpx's errors for the network's. `count`: add one as the request is sent."""
     _check_url(graphs, url)
     scope = graphs.settings.scope
     token = await graphs.tenant_credential(tenant_id).get_token(scope, enable_cae=True)
     request = httpx.Request("GET", url, headers={
         "Authorization": f"Bearer {token.token}", "Accept": "application/json", "Accept-Encoding": "gzip, deflate",
         "User-Agent": USER_AGENT, "client-request-id": str(uuid.uuid4())}, extensions={"timeout": TIMEOUTS})
+    if count is not None:
+        count.sent += 1
     response = await graphs.transport().handle_async_request(request)
     try:
         body = await response.aread()

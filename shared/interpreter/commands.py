@@ -31,6 +31,18 @@ class RunPrimitive(Command):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class CheckStep(Command):
+    """Check again a primitive step that follows what it started (its record is `waiting`, with `result.followUp`:
+    shared/primitives/follow_up.py) and record it. `final`: the step's bound has passed, this answer settles it.
+    Answered by StepFinished."""
+
+    index: int
+    action: dict[str, Any]
+    step: dict[str, Any]  # the step's last record
+    final: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DescribeStep(Command):
     """Simulate mode: record what the step would do, do nothing. Answered by StepFinished."""
 

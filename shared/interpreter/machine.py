@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.durations import MAX_TIMER, format_duration
 from shared.expressions import compile_expression
 from shared.interpreter import gates
 from shared.interpreter.commands import (
+    CheckStep,
     CloseRun,
     Command,
     DescribeStep,
@@ -37,6 +38,7 @@ from shared.interpreter.learned import learn_from_check, learn_from_step, learn_
 from shared.interpreter.progress import RunProgress
 from shared.interpreter.steps import not_run, step_record
 from shared.primitives.catalog import PRIMITIVES
+from shared.primitives.follow_up import MIN_AFTER, pending_follow_up
 from shared.run_request import RunRequest
 from shared.schemas.flow import (
     ADMIN_CHECK,
@@ -186,9 +188,38 @@ class RunInterpreter:
         if ran.failure:  # the activity itself failed (e.g. storage down): record it, go on
             self.progress.done(index, not_run(index, action, self.now, ran.failure), recorded=False)
         else:
-            self.progress.done(index, ran.step)
-            self.learned = learn_saved(learn_from_step(self.learned, self._alert, ran.step), ran.step)
+            step, recorded = ran.step, True
+            if pending_follow_up(step) is not None:
+                step, recorded = yield from self._follow(index, action, step)
+            self.progress.done(index, step, recorded=recorded)
+            self.learned = learn_saved(learn_from_step(self.learned, self._alert, step), step)
         self.acted = True
+
+    def _follow(self, index: int, action: dict[str, Any], step: dict[str, Any]) -> Script:
+        """Follow a step to its end (shared/primitives/follow_up.py): sleep on durable timers, holding no activity,
+        and check it again when it asks, until it ends or its bound passes; then a last check settles it. A check
+        whose activity failed is tried again at the next time; the last one failing fails the step. (step, recorded)."""
+        deadline = self.now + timedelta(seconds=pending_follow_up(step).get("within", 0))
+        detail = f"{action.get('type', '?')} to complete"
+        while (follow := pending_follow_up(step)) is not None:
+            if self.now < deadline:
+                after = timedelta(seconds=max(MIN_AFTER, int(follow.get("after") or MIN_AFTER)))
+                self.show({"step": index + 1, "waitingFor": detail, "until": deadline.isoformat(),
+                           "checks": follow.get("checks", 0)})
+                yield from self._sleep_until(min(self.now + after, deadline))
+            final = self.now >= deadline
+            checked = yield from self.ask(CheckStep(index=index, action=action, step=step, final=final), StepFinished)
+            if checked.failure is None:
+                step = checked.step
+            if not final:
+                continue
+            if checked.failure is not None or pending_follow_up(step) is not None:
+                why = f"could not run ({checked.failure})" if checked.failure else "did not settle it"
+                return step | {"status": "failed", "completedAt": self.now.isoformat(), "error": {
+                    "code": "activity_failed" if checked.failure else "not_settled",
+                    "message": f"The step's last check {why}."}}, False
+            break
+        return step, True
 
     def _condition(self, index: int, params: ConditionParams) -> Script:
         started = self.now

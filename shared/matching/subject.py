@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
-from shared.matching.decision import MatchDecision, outcome
+from shared.matching.decision import MatchDecision, RecordedFact, SubjectRecord, outcome
 from shared.models.alert import Alert, DeviceEntity, UserEntity
 from shared.models.playbook import Playbook
 
@@ -60,6 +61,17 @@ class SubjectFacts:
     def missing(self, wanted: Needs) -> Needs:
         """What `wanted` asks for that these facts do not hold yet."""
         return Needs(user=wanted.user and self.user is None, device=wanted.device and self.device is None)
+
+
+MAX_DETAIL_CHARS = 1_000  # a recorded fact's detail (a user holding many roles names them all)
+
+
+def record_of(facts: SubjectFacts, at: datetime) -> SubjectRecord:
+    """The facts as the alert's record keeps them (shared/store/alerts.py)."""
+    def kept(fact: Fact | None) -> RecordedFact | None:
+        return None if fact is None else RecordedFact(value=fact.value, detail=fact.detail[:MAX_DETAIL_CHARS], at=at)
+
+    return SubjectRecord(user_type=kept(facts.user), device_platform=kept(facts.device))
 
 
 def first_user(alert: Alert) -> UserEntity | None:

@@ -35,7 +35,7 @@ class StepStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
-    WAITING = "waiting"  # a wait, wait_until or approval step in progress
+    WAITING = "waiting"  # a wait, wait_until or approval step in progress, or one following its machine actions
     SIMULATED = "simulated"  # a run in simulate mode: described (result.wouldDo), not done
 
 

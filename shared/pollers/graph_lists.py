@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.graph import GraphClientFactory
-from shared.graph.json_get import get_json, odata_url
+from shared.graph.json_get import RequestCount, get_json, odata_url
 from shared.sources.catalog import SOURCES, SourceName
 
 MAX_PAGES = 1_000  # per window (500,000 alerts): a runaway nextLink loop fails the poll instead of spinning
@@ -56,14 +56,15 @@ def window_filter(source: SourceName, start: datetime, end: datetime) -> str:
 
 
 async def read_window(graphs: GraphClientFactory, tenant_id: str, source: SourceName, start: datetime,
-                      end: datetime, *, max_pages: int = MAX_PAGES) -> tuple[list[dict[str, Any]], int]:
+                      end: datetime, *, max_pages: int = MAX_PAGES, count: RequestCount | None = None
+                      ) -> tuple[list[dict[str, Any]], int]:
     """The records of the source stamped in [start, end), every page followed; and how many Graph
     requests it took. Raises ODataError as Graph answered (no retry here: a throttled tenant is the
     poller's to back off, not a reason to hold this poll)."""
     query = QUERIES[source]
     url = odata_url(graphs.settings.base_url, query.path, expand=list(query.expand) or None,
                     filter=window_filter(source, start, end), top=query.top)
-    return await read_list(graphs, tenant_id, url, max_pages=max_pages)
+    return await read_list(graphs, tenant_id, url, max_pages=max_pages, count=count)
 
 
 # What a compliance alert needs of a device: $select keeps a tenant's 1,000-device page small.
@@ -71,21 +72,21 @@ DEVICE_FIELDS = ["id", "deviceName", "azureADDeviceId", "userId", "userPrincipal
                  "complianceState", "operatingSystem", "lastSyncDateTime"]
 
 
-async def read_noncompliant_devices(graphs: GraphClientFactory, tenant_id: str, *, max_pages: int = MAX_PAGES
-                                    ) -> tuple[list[dict[str, Any]], int]:
+async def read_noncompliant_devices(graphs: GraphClientFactory, tenant_id: str, *, max_pages: int = MAX_PAGES,
+                                    count: RequestCount | None = None) -> tuple[list[dict[str, Any]], int]:
     """The tenant's managed devices that are non-compliant now (a state, compared with the last poll's)."""
     url = odata_url(graphs.settings.base_url, "deviceManagement/managedDevices",
                     filter="complianceState eq 'noncompliant'", select=DEVICE_FIELDS, top=1000)
-    return await read_list(graphs, tenant_id, url, max_pages=max_pages)
+    return await read_list(graphs, tenant_id, url, max_pages=max_pages, count=count)
 
 
-async def read_list(graphs: GraphClientFactory, tenant_id: str, url: str, *, max_pages: int
-                    ) -> tuple[list[dict[str, Any]], int]:
+async def read_list(graphs: GraphClientFactory, tenant_id: str, url: str, *, max_pages: int,
+                    count: RequestCount | None = None) -> tuple[list[dict[str, Any]], int]:
     """Every page of a list from its first page's URL, `@odata.nextLink` followed, as JSON records; and how
-    many requests it took."""
+    many requests it took. `count` counts them as they are sent, so a read that raises has said it too."""
     records: list[dict[str, Any]] = []
     for page_number in range(1, max_pages + 1):
-        page = await get_json(graphs, tenant_id, url)
+        page = await get_json(graphs, tenant_id, url, count)
         records.extend(item for item in page.get("value") or [] if isinstance(item, dict))
         next_link = page.get("@odata.nextLink")
         if not isinstance(next_link, str) or not next_link:

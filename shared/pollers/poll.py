@@ -29,6 +29,7 @@ from kiota_abstractions.api_error import APIError
 
 from shared import log_events
 from shared.graph import GraphClientFactory
+from shared.graph.json_get import RequestCount
 from shared.pollers import compliance, overlap
 from shared.pollers.graph_lists import read_noncompliant_devices, read_window
 from shared.sources.catalog import SOURCES, SourceName
@@ -129,15 +130,16 @@ async def _held(store: PollStates, claim: Claim, now: datetime) -> Claim:
 
 
 async def _read_and_deliver(store: PollStates, graphs: GraphClientFactory, held: list[Claim], deliver: Deliver,
-                            now: Callable[[], datetime], config: SourcesConfig) -> _Read:
+                            now: Callable[[], datetime], config: SourcesConfig, count: RequestCount) -> _Read:
     """Read the claimed window (held[0], replaced as it is extended) from the tenant's Graph and hand each
-    record to intake. `config`: the tenant's, for its lag margins."""
+    record to intake. `config`: the tenant's, for its lag margins; `count`: the Graph requests sent, kept
+    when the read fails part-way (the failed poll reports them)."""
     claim = held[0]
     tenant, source = claim.tenant_id, claim.source
     tracked = recent = None
     reread = 0
     if source is SourceName.MANAGED_DEVICES:  # a state compared with the last poll's, not a stream
-        devices, requests = await read_noncompliant_devices(graphs, tenant)
+        devices, requests = await read_noncompliant_devices(graphs, tenant, count=count)
         first = claim.state.last_success_at is None  # a baseline: today's gaps are not events
         rows = await store.tracked_devices(tenant)
         # A state written before tracked devices had rows of their own still holds them in `tracked`.
@@ -150,7 +152,8 @@ async def _read_and_deliver(store: PollStates, graphs: GraphClientFactory, held:
         # A first window (no watermark yet) reaches back one interval and no more: enabling a source does
         # not replay what came before it.
         margin = lag if claim.state.watermark is not None else timedelta(0)
-        read, requests = await read_window(graphs, tenant, source, claim.window_start - margin, claim.window_end)
+        read, requests = await read_window(graphs, tenant, source, claim.window_start - margin, claim.window_end,
+                                           count=count)
         records = overlap.unseen(read, field, claim.state.recent)
         recent = overlap.remembered(read, field, claim.window_end - lag)
         items, reread = len(read), len(read) - len(records)
@@ -166,7 +169,8 @@ async def _read_and_deliver(store: PollStates, graphs: GraphClientFactory, held:
     return _Read(items, alerts, requests, tracked, recent, reread)
 
 
-async def _failed(store: PollStates, claim: Claim, exc: Exception, now: datetime, rng: random.Random) -> PollOutcome:
+async def _failed(store: PollStates, claim: Claim, exc: Exception, now: datetime, rng: random.Random,
+                  requests: int) -> PollOutcome:
     tenant, source = claim.tenant_id, claim.source
     error, retry_at = classify(exc, now, claim.interval, claim.state.counts.consecutive_failures + 1, rng)
     if error.code == "graph_error" and not isinstance(exc, (APIError, httpx.HTTPError)):
@@ -174,10 +178,10 @@ async def _failed(store: PollStates, claim: Claim, exc: Exception, now: datetime
     else:
         log.warning("poll of %s for tenant %s failed: %s", source.value, tenant, error.code)
     try:
-        await store.record_failure(claim, error=error, retry_at=retry_at)
+        await store.record_failure(claim, error=error, retry_at=retry_at, requests=requests)
     except ClaimLost:
         log.warning("poll of %s for tenant %s: the window was taken over", source.value, tenant)
-    return PollOutcome(tenant, source, error=error)
+    return PollOutcome(tenant, source, requests=requests, error=error)
 
 
 async def _renotified(store: PollStates, advanced: list[tuple[Claim, SourceState, str]], now: datetime,
@@ -225,23 +229,25 @@ async def poll_tenant(store: PollStates, graphs: GraphClientFactory, claims: lis
     for the next tick (cycle.due_candidates)."""
     config = config or SourcesConfig()
     holders, clock = [[claim] for claim in claims], time.perf_counter()
-    results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now, config) for h in holders),
-                                   return_exceptions=True)
+    counts = [RequestCount() for _ in holders]
+    results = await asyncio.gather(*(_read_and_deliver(store, graphs, h, deliver, now, config, n)
+                                     for h, n in zip(holders, counts, strict=True)), return_exceptions=True)
     outcomes: list[PollOutcome] = []
     done: list[tuple[Claim, _Read]] = []
-    for (claim,), result in zip(holders, results, strict=True):  # each claim as last held
+    for (claim,), count, result in zip(holders, counts, results, strict=True):  # each claim as last held
         if isinstance(result, _Read):
             done.append((claim, result))
         elif isinstance(result, Exception):  # every failure is recorded on the source; none stops the cycle
-            outcomes.append(await _failed(store, claim, result, now(), rng))
-            log_events.source_polled(claim.tenant_id, claim.source.value, 0, 0, 0, (time.perf_counter() - clock) * 1000,
+            outcomes.append(await _failed(store, claim, result, now(), rng, count.sent))
+            log_events.source_polled(claim.tenant_id, claim.source.value, 0, 0, count.sent,
+                                     (time.perf_counter() - clock) * 1000,
                                      outcomes[-1].error.code if outcomes[-1].error else None)
         else:  # CancelledError and the like: not ours to swallow
             raise result
     if done:
         written = await store.advance_many([
             (claim, {"items": r.items, "alerts": r.alerts, "tracked": r.tracked, "recent": r.recent,
-                     "reread": r.reread}) for claim, r in done], now=now())
+                     "reread": r.reread, "requests": r.requests}) for claim, r in done], now=now())
         for (claim, r), state in zip(done, written, strict=True):
             if isinstance(state, ClaimLost):  # another poller re-reads the window: intake's dedupe keeps it to one
                 log.warning("poll of %s for tenant %s: the window was taken over", claim.source.value, claim.tenant_id)

@@ -43,6 +43,34 @@ CONTAINMENT_FIRST = (
 )
 
 
+# How a machine action's step ends, said once before the Defender for Endpoint primitives (section intros by title).
+MACHINE_ACTIONS_FOLLOWED = (
+    "### Following machine actions",
+    "",
+    "Defender carries a machine action out when the device next checks in. A step follows the actions it requested",
+    "for at most `waitForCompletion` (an ISO 8601 duration; **PT5M** for `isolate_machine`, `release_machine`,",
+    "`restrict_app_execution` and `unrestrict_app_execution`, **PT0S**, not followed, for the others; at most",
+    "**PT1H**). Meanwhile the step is `waiting` and the run holds no activity: it re-checks each action on durable",
+    "timers (`GET /api/machineactions/{id}`), the first check after `RIPOSTE_DEFENDER_CHECK_SECONDS` (15 s; the local",
+    "stack sets 1), then doubling up to a minute. Each check reads every action still under way, and the reads count",
+    "against Defender's limits for that API (100 a minute and 1,500 an hour per tenant): from the second check on a",
+    "step keeps to a fifth of each, 20 reads a minute and, from the fourth check on, 300 an hour, so a step with",
+    "many machines checks less often. The next step runs only once the step has ended:",
+    "",
+    "- every action `Succeeded`: the step succeeded, `result.completion` is `succeeded`;",
+    "- an action ended `Failed`, `TimeOut` or `Cancelled`: the step failed, `defender_action_failed`, with",
+    "  Defender's `errorHResult`; that machine is recorded `changed: false` (nothing to roll back);",
+    "- an action still `Pending` or `InProgress` when `waitForCompletion` has passed: the step failed,",
+    "  `machine_action_pending` (`completion: pending`, the machine `stillPending`). Defender may still carry it",
+    "  out; rolling the run back cancels it (`POST /api/machineactions/{id}/cancel`), so it never takes effect.",
+    "",
+    "A condition reads the outcome as `steps[i].status` or `steps[i].result.completion`. With `PT0S` the step records",
+    "the actions `Pending` and succeeds at once, as before.",
+    "",
+)
+SECTION_INTROS = {"Endpoints (Defender for Endpoint)": MACHINE_ACTIONS_FOLLOWED}
+
+
 def _section_of(primitive: Primitive) -> int:
     module = primitive.params.__module__.rsplit(".", 1)[-1]
     for index, (_, modules) in enumerate(SECTIONS):
@@ -145,7 +173,7 @@ def render() -> str:
         "",
     ]
     for index, (title, _) in enumerate(SECTIONS):
-        out += [f"## {title}", ""]
+        out += [f"## {title}", "", *SECTION_INTROS.get(title, ())]
         out += [render_primitive(p) for p in primitives if _section_of(p) == index]
     return "\n".join(out).rstrip() + "\n"
 

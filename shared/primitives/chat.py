@@ -15,7 +15,8 @@ holds it (`webhookSecret`), never the URL: `RIPOSTE_SECRET_<NAME>` (a Key Vault 
 `title` and `text` are templates (shared/templates.py, which can read the earlier steps); without
 them a default summary is sent. Either way the message lists each earlier step's outcome (status, what was
 done, error: shared/step_report.py), and its button opens the run's page in the console.
-Retries: see shared/primitives/webhook.py (429, 5xx, timeouts; at most 3 attempts). A retry after
+Retries: see shared/primitives/webhook.py (429, 5xx, timeouts; at most 3 attempts). The URL is reached
+through shared/outbound_guard.py like call_webhook's (`address_not_allowed` when it may not be). A retry after
 a timeout may post the message twice; a duplicate notification is preferred to a lost one, and the
 primitives are `idempotent=False` so a run never repeats the step. Not reversible (a posted message
 stays posted).
@@ -29,9 +30,11 @@ import httpx
 
 from shared import outbound_http
 from shared.models.run import StepStatus
+from shared.outbound_guard import BlockedAddressError
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.registry import Primitive, register
 from shared.primitives.webhook import (
+    address_refused,
     delivery_failure,
     outbound_json,
     run_url,
@@ -148,7 +151,10 @@ async def _post(service: str, label: str, secret: str, payload: dict[str, Any], 
         return httpx.Request("POST", url, content=body, headers={
             "Content-Type": "application/json", "User-Agent": f"Riposte/{ctx.deps.settings.version}"})
 
-    sent = await send_with_retries(ctx.deps.http(), make_request)
+    try:
+        sent = await send_with_retries(ctx.deps.outbound(), make_request)
+    except BlockedAddressError as exc:
+        return address_refused(exc, f"The URL in secret '{secret}'", result)
     if not sent.ok:
         return delivery_failure(sent, service, label, result)
     assert sent.response is not None

@@ -84,15 +84,21 @@ class StepDependencies:
     passwords: RevealStore | None = None
     # The audit log (approval gates record their decisions and closing); None where nothing is audited.
     audit: AuditLog | None = None
-    # Outbound HTTP (webhooks, chat, PSA systems): the running loop's shared client (shared/outbound_http.py).
+    # HTTP to Microsoft's APIs at their configured base URLs (ARM): the running loop's shared client
+    # (shared/outbound_http.py).
     http: Callable[[], httpx.AsyncClient] = outbound_http.client
-    # HTTP to URLs a playbook names (http_request): every address checked when its connection opens
-    # (shared/outbound_guard.py: public addresses only, loopback only when the URL names it).
-    guarded_http: Callable[[], httpx.AsyncClient] = outbound_guard.client
+    # HTTP to destinations a playbook, a secret or a setting names (http_request, call_webhook, Teams and Slack,
+    # PSA systems), by the deployment's RIPOSTE_OUTBOUND_PRIVATE_HOSTS: every address checked when its
+    # connection opens (shared/outbound_guard.py). Senders call `outbound()`.
+    guarded_http: Callable[[frozenset[str]], httpx.AsyncClient] = outbound_guard.client
     # A secret by name (shared/secrets.py); MissingSecretError when it is not configured.
     secrets: Callable[[str], str] = get_secret
     # Azure Resource Manager with the app's managed identity (Sentinel incidents); None: no ARM step can act.
     arm: ArmAccess | None = None
+
+    def outbound(self) -> httpx.AsyncClient:
+        """The client for a destination someone other than Microsoft chose (see `guarded_http`)."""
+        return self.guarded_http(self.settings.outbound_private_hosts)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 answer as facts for the steps after it (`facts.<saveAs>` in conditions and templates; docs/enrichment.md).
 
 - Where: the URL's host must be on the deployment's allow-list (RIPOSTE_HTTP_REQUEST_HOSTS), checked when the
-  playbook is saved and again here; every address the host resolves to must be public, loopback only when the
-  URL names it (shared/outbound_guard.py); https only, plain http to loopback only; redirects are not followed.
+  playbook is saved and again here; every address the host resolves to must be public, loopback or private
+  only when RIPOSTE_OUTBOUND_PRIVATE_HOSTS lists the host (shared/outbound_guard.py); https only, plain http to
+  loopback only; redirects are not followed.
 - What is sent: GET, or POST with `body` rendered from the alert (JSON); headers literal or from named secrets
   (shared/secrets.py). A secret's value is never logged, never stored, and is cut out of what is kept of the
   answer (a service that echoes the request back does not leak it into the run record).
@@ -29,12 +30,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from shared.models.run import StepStatus
-from shared.outbound_guard import BlockedAddressError
+from shared.outbound_guard import BlockedAddressError, host_allowed
 from shared.outbound_http import InsecureUrlError, require_secure
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.registry import Primitive, register
 from shared.primitives.webhook import redacted_url, run_url
-from shared.schemas.http_request import HttpRequestParams, host_allowed
+from shared.schemas.http_request import HttpRequestParams
 from shared.secrets import MissingSecretError
 from shared.templates import TemplateRenderError, render, template_context
 
@@ -217,7 +218,7 @@ async def http_request(params: HttpRequestParams, ctx: StepContext) -> StepOutco
             content = _rendered("body", params.body, context, MAX_BODY_CHARS).encode()
             headers.setdefault("Content-Type", "application/json")
         timeout = httpx.Timeout(params.timeout_seconds, connect=min(CONNECT_TIMEOUT, params.timeout_seconds))
-        http = ctx.deps.guarded_http()
+        http = ctx.deps.outbound()
         request = http.build_request(params.method, url, headers=headers, content=content, timeout=timeout)
         started = time.perf_counter()
         status, body = await _exchange(http, request, params.timeout_seconds)

@@ -11,11 +11,22 @@ machines.py): its Defender id (`mdeDeviceId` in Defender's alerts), its Entra de
 must match one machine. `maxMachines` bounds the machines one step may act on: above it, the step acts on none.
 
 Defender carries an action out when the device next checks in: the step records the action it requested
-(`machineAction`: id, type, status `Pending`) and does not wait for it. Idempotent where Defender allows it: a
-machine already isolated (or being isolated) is recorded `changed: false` and not asked again, from the latest of
-its Isolate/Unisolate actions (the same for app restriction); an action of a type already pending on the machine
-(Defender's 400 `ActiveRequestAlreadyExists`) is recorded `changed: false`, `alreadyPending`. Rollback releases
-the machines this step isolated (lifts the restrictions it set), not one that was isolated before the run.
+(`machineAction`: id, type, status `Pending`) and follows it to its end for at most `waitForCompletion` (PT5M for
+isolation and app restriction, PT0S, not followed, for the others; at most PT1H): the step waits (status `waiting`,
+no activity held) and the run re-checks each action on durable timers (shared/primitives/follow_up.py), the first
+check after RIPOSTE_DEFENDER_CHECK_SECONDS (15 s), then doubling up to a minute, and after that first check never
+more often than one step's share of the tenant's rate limits allows (`CHECKS_PER_MINUTE`, `CHECKS_PER_HOUR`). The step
+then succeeds once every action `Succeeded`; an action that ended `Failed`, `TimeOut` or `Cancelled` fails it
+(`defender_action_failed`, with Defender's `errorHResult`), and one still under way when the bound passes fails it
+with `machine_action_pending` (Defender may still carry it out: rollback cancels it). `result.completion` says
+which: `succeeded`, `failed` or `pending`.
+
+Idempotent where Defender allows it: a machine already isolated (or being isolated) is recorded `changed: false` and
+not asked again, from the latest of its Isolate/Unisolate actions (the same for app restriction); an action of a
+type already pending on the machine (Defender's 400 `ActiveRequestAlreadyExists`) is recorded `changed: false`,
+`alreadyPending`. Rollback releases the machines this step isolated (lifts the restrictions it set), not one that
+was isolated before the run; an isolation still under way is cancelled instead (`POST
+/api/machineactions/{id}/cancel`), so it never takes effect.
 
 stop_and_quarantine_file without `sha1` acts on the SHA-1 of each file the alert names (at most `maxFiles`), one
 action per file and machine. Defender refuses a second StopAndQuarantineFile on a machine while one is pending there:
@@ -24,15 +35,29 @@ for this same file that is a retry (`alreadyPending`), for another file a failur
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from shared.defender import DefenderClient, DefenderError, open_defender
-from shared.defender.machines import actions_of, latest_of_pair, lookup, request_action
+from shared.defender.machines import (
+    ENDED_BADLY,
+    UNDER_WAY,
+    actions_of,
+    cancel_action,
+    get_action,
+    latest_of_pair,
+    lookup,
+    request_action,
+)
+from shared.durations import format_duration
 from shared.models.alert import DeviceEntity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives.context import StepContext, StepOutcome
+from shared.primitives.follow_up import FOLLOW_UP, follow_up
 from shared.primitives.registry import Primitive, register
 from shared.schemas.machine_actions import (
     CollectInvestigationPackageParams,
@@ -47,6 +72,14 @@ from shared.schemas.machine_actions import (
 
 READ = "Machine.Read.All"  # machine lookups and the machine's actions (its isolation state)
 MAX_COMMENT = 1000
+# Following actions: one step reads each action it waits for once per check (GET /api/machineactions/{id}, which
+# Defender limits to 100 calls a minute and 1,500 an hour per tenant). It keeps to a fifth of each: this many reads
+# a minute over its first checks, and this many an hour from HOURLY_FROM checks on (a long wait), so a step with
+# many machines checks less often.
+CHECKS_PER_MINUTE = 20
+CHECKS_PER_HOUR = 300
+HOURLY_FROM = 3  # checks
+MAX_SPACING = 60  # seconds: the doubling spacing's cap
 
 
 @dataclass(frozen=True)
@@ -166,7 +199,12 @@ def comment(params: MachineTargetParams, ctx: StepContext) -> str:
 
 
 def _action_view(action: dict[str, Any]) -> dict[str, Any]:
-    return {k: action.get(k) for k in ("id", "type", "scope", "status", "creationDateTimeUtc")}
+    view = {k: action.get(k) for k in ("id", "type", "scope", "status", "creationDateTimeUtc")}
+    if action.get("status") not in (*UNDER_WAY, None) and action.get("lastUpdateDateTimeUtc"):
+        view["lastUpdateDateTimeUtc"] = action["lastUpdateDateTimeUtc"]
+    if action.get("errorHResult"):  # Defender's error code for an action that failed (0: none)
+        view["errorHResult"] = action["errorHResult"]
+    return view
 
 
 def _state_of(kind: Kind, latest: dict[str, Any] | None) -> dict[str, Any]:
@@ -193,7 +231,10 @@ async def act_on(kind: Kind, defender: DefenderClient, machine: dict[str, Any], 
             before = _state_of(kind, latest)
             entry["before"] = before
             if before[kind.state] is kind.sets:  # already so, or becoming so: not asked twice
-                return entry | {"after": before, "changed": False}
+                entry |= {"after": before, "changed": False}
+                if (before.get("lastAction") or {}).get("status") in UNDER_WAY:  # becoming so: followed too
+                    entry["machineAction"] = before["lastAction"]
+                return entry
         created = await request_action(defender, machine["id"], kind.path, body, kind.verb)
     except DefenderError as exc:
         if exc.action_pending:
@@ -228,9 +269,99 @@ def _handler(kind: Kind):
             return targets
         body = {"Comment": comment(params, ctx), **kind.body(params)}
         entries = [await act_on(kind, targets.defender, machine, body) for machine in targets.machines]
-        return _summarize(kind, entries, targets.problems)
+        return _outcome(kind, params, ctx, entries, targets.problems, checks=0, final=False)
 
     return handler
+
+
+# --- following the actions to their end (shared/primitives/follow_up.py) ------------------------------
+def _under_way(entry: dict[str, Any]) -> bool:
+    return not entry.get("error") and (entry.get("machineAction") or {}).get("status") in UNDER_WAY
+
+
+def _name(entry: dict[str, Any]) -> str:
+    return str(entry.get("computerDnsName") or entry.get("id"))
+
+
+def next_check_in(checks: int, pending: int, floor: int) -> int:
+    """Seconds to the next check (`checks` done so far): doubling from `floor` up to MAX_SPACING (a device online
+    carries an action out within a minute or two). The first comes at the floor, so an action done at once is seen
+    at once; then never sooner than the step's share of Defender's limits allows for the `pending` actions:
+    CHECKS_PER_MINUTE reads a minute, and from HOURLY_FROM checks on CHECKS_PER_HOUR an hour."""
+    backoff = min(max(MAX_SPACING, floor), floor * 2 ** min(checks, 16))
+    if checks == 0:
+        return backoff
+    per_read = 3600 / CHECKS_PER_HOUR if checks >= HOURLY_FROM else 60 / CHECKS_PER_MINUTE
+    return max(backoff, math.ceil(pending * per_read))
+
+
+def _ended_badly(entry: dict[str, Any]) -> None:
+    """An action that ended without taking effect: the machine is as before, and the step says why."""
+    action = entry["machineAction"]
+    code = f" (errorHResult {action['errorHResult']})" if action.get("errorHResult") else ""
+    entry.pop("after", None)
+    entry.update(changed=False, error={"code": "defender_action_failed", "message": (
+        f"Defender's {action.get('type')} action on {_name(entry)} ended {action.get('status')}{code}.")})
+
+
+def _outcome(kind: Kind, params: MachineTargetParams, ctx: StepContext, entries: list[dict[str, Any]],
+             problems: list[dict[str, Any]], *, checks: int, final: bool,
+             extra: dict[str, Any] | None = None) -> StepOutcome:
+    """The step as it stands: waiting for its actions (with when to check next), or settled."""
+    wait: timedelta = params.wait_for_completion
+    pending = [e for e in entries if _under_way(e)]
+    if not wait:
+        return _summarize(kind, entries, problems, extra)
+    if pending and not final:
+        after = next_check_in(checks, len(pending), ctx.deps.settings.defender_check_seconds)
+        result = _summarize(kind, entries, problems, extra).result | {
+            "completion": "pending", FOLLOW_UP: follow_up(after, wait, checks)}
+        return StepOutcome(StepStatus.WAITING, result=result)
+    for entry in pending:
+        entry["stillPending"] = True
+    outcome = _summarize(kind, entries, problems, (extra or {}) | {"checks": checks})
+    if outcome.status is StepStatus.FAILED:
+        outcome.result["completion"] = "pending" if pending else "failed"
+        return outcome
+    if pending:
+        names = ", ".join(_name(e) for e in pending[:5]) + (" ..." if len(pending) > 5 else "")
+        return StepOutcome.failed("machine_action_pending", (
+            f"Defender's {kind.action_type} action was still {pending[0]['machineAction']['status']} on {names} after "
+            f"{format_duration(wait)} (waitForCompletion): the device has not carried it out yet and may when it "
+            "checks in. Rolling the run back cancels it."), outcome.result | {"completion": "pending"})
+    outcome.result["completion"] = "succeeded"
+    return outcome
+
+
+def _follower(kind: Kind):
+    async def follow(params: MachineTargetParams, step: StepResult, ctx: StepContext, final: bool) -> StepOutcome:
+        """Read each action still under way once (its outcome now), then settle or say when to check next."""
+        result = copy.deepcopy(step.result)
+        result.pop(FOLLOW_UP, None)
+        checks = int((step.result.get(FOLLOW_UP) or {}).get("checks", 0)) + 1
+        entries: list[dict[str, Any]] = result.pop("machines", [])
+        problems: list[dict[str, Any]] = result.pop("unresolved", [])
+        extra = {k: v for k, v in result.items() if k not in ("action", "changed", "completion", "checks")}
+        defender = open_tenant_defender(ctx) if any(_under_way(e) for e in entries) else None
+        for entry in entries:
+            if not _under_way(entry) or not isinstance(defender, DefenderClient):
+                continue
+            try:
+                current = await get_action(defender, entry["machineAction"]["id"])
+            except DefenderError as exc:  # this check could not tell: the next one asks again
+                entry["lastCheckError"] = exc.step_error().model_dump()
+                continue
+            entry.pop("lastCheckError", None)
+            entry["machineAction"] = _action_view(current)
+            if current.get("status") in ENDED_BADLY and entry.get("changed"):
+                _ended_badly(entry)
+            elif current.get("status") in ENDED_BADLY:  # an earlier request this step waited on, not its own
+                entry["error"] = {"code": "defender_action_failed", "message": (
+                    f"Defender's {current.get('type')} action on {_name(entry)}, requested before this run, ended "
+                    f"{current.get('status')}.")}
+        return _outcome(kind, params, ctx, entries, problems, checks=checks, final=final, extra=extra)
+
+    return follow
 
 
 # --- stop and quarantine: which files ----------------------------------------------------------------
@@ -287,7 +418,28 @@ async def stop_and_quarantine_file(params: StopAndQuarantineFileParams, ctx: Ste
     body = {"Comment": comment(params, ctx)}
     entries = [await _quarantine_one(targets.defender, machine, body, sha1)
                for machine in targets.machines for sha1 in files]
-    return _summarize(QUARANTINE, entries, targets.problems, {"files": files})
+    return _outcome(QUARANTINE, params, ctx, entries, targets.problems, checks=0, final=False,
+                    extra={"files": files})
+
+
+async def _cancel_if_under_way(defender: DefenderClient, action: dict[str, Any], note: str) -> dict[str, Any] | None:
+    """Cancel the step's own action when it has not ended (it then never takes effect): the machine's record, or
+    None when the action took effect (or cannot be told) and is to be reversed the usual way."""
+    if not action.get("id") or action.get("status") not in UNDER_WAY:  # recorded Succeeded: reverse it
+        return None
+    try:
+        answer = await cancel_action(defender, action["id"], note)
+    except DefenderError:  # refused (ended meanwhile, by Defender's undocumented answer): read what it became
+        try:
+            answer = await get_action(defender, action["id"])
+        except DefenderError:
+            return None
+    view = _action_view(answer)
+    if answer.get("status") == "Cancelled":
+        return {"changed": True, "cancelled": True, "machineAction": view}
+    if answer.get("status") in ENDED_BADLY:
+        return {"changed": False, "machineAction": view}  # it never took effect: nothing to undo
+    return None
 
 
 def _undo(kind: Kind):
@@ -306,7 +458,9 @@ def _undo(kind: Kind):
         entries = []
         for machine in changed:
             label = {k: machine.get(k) for k in ("id", "computerDnsName", "aadDeviceId", "osPlatform", "matchedBy")}
-            entries.append(await act_on(reverse, defender, label, {"Comment": note}))
+            cancelled = await _cancel_if_under_way(defender, machine.get("machineAction") or {}, note)
+            entries.append(label | cancelled if cancelled is not None
+                           else await act_on(reverse, defender, label, {"Comment": note}))
         return _summarize(reverse, entries, [])
 
     return undo
@@ -326,6 +480,13 @@ async def _no_targets(params: MachineTargetParams, ctx: StepContext) -> str | No
     return None  # a lookup failed: the machines are unknown
 
 
+def _wait_note(params: MachineTargetParams) -> str:
+    if not params.wait_for_completion:
+        return ""
+    return (f" The step waits up to {format_duration(params.wait_for_completion)} for Defender to report each action "
+            "Succeeded or Failed before the run goes on.")
+
+
 def _describe(what: Callable[[Any], str], undo_note: str = ""):
     def describe(params: MachineTargetParams, ctx: StepContext) -> str:
         names = [e.name or e.azure_ad_device_id or e.id or "?" for e in alert_devices(ctx.alert.entities.devices)]
@@ -335,7 +496,8 @@ def _describe(what: Callable[[Any], str], undo_note: str = ""):
             return (f"Would refuse: the alert names {len(names)} devices, more than maxMachines "
                     f"({params.max_machines}).")
         return (f"Would {what(params)} on the Defender for Endpoint machine(s) {', '.join(names)} in tenant "
-                f"{ctx.alert.tenant_id}, each found by its Defender id, Entra device id or DNS name.{undo_note}")
+                f"{ctx.alert.tenant_id}, each found by its Defender id, Entra device id or DNS name.{undo_note}"
+                f"{_wait_note(params)}")
 
     return describe
 
@@ -359,7 +521,7 @@ def _primitive(name: str, params: type[Any], kind: Kind, summary: str, describe:
     return Primitive(
         name, params, summary, (), (), idempotent=True, needs_user=False,
         handler=handler or _handler(kind), describe=describe_step or _describe(describe, undo_note),
-        undo=_undo(kind) if reversible else None,
+        undo=_undo(kind) if reversible else None, follow=_follower(kind),
         other_permissions=(kind.permission, READ), example=example, no_targets=_no_targets)
 
 
@@ -369,7 +531,9 @@ register(
     _primitive(
         "isolate_machine", IsolateMachineParams, ISOLATE,
         f"Isolate the alert's machines ({API}) from the network: Full, or Selective (Outlook and Teams keep "
-        "working). A machine already isolated is left as it is; rollback releases the machines it isolated.",
+        "working), and wait up to waitForCompletion (PT5M) for Defender to report each isolation Succeeded or Failed. "
+        "A machine already isolated is left as it is; rollback releases the machines it isolated and cancels an "
+        "isolation still pending.",
         lambda p: f"isolate ({p.isolation_type} isolation)",
         " A machine already isolated is not asked again; rollback releases the machines this step isolated.",
         reversible=True),
@@ -384,8 +548,9 @@ register(
         lambda p: f"run a {p.scan_type} antivirus scan"),
     _primitive(
         "restrict_app_execution", RestrictAppExecutionParams, RESTRICT,
-        f"Restrict app execution on the alert's machines ({API}, Windows): only Microsoft-signed code runs. "
-        "Rollback lifts the restrictions it set.",
+        f"Restrict app execution on the alert's machines ({API}, Windows): only Microsoft-signed code runs; waits "
+        "up to waitForCompletion (PT5M) for the outcome. Rollback lifts the restrictions it set and cancels one "
+        "still pending.",
         lambda p: "restrict app execution (only Microsoft-signed code runs)",
         " A machine already restricted is not asked again; rollback lifts the restrictions this step set.",
         reversible=True),

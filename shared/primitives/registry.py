@@ -22,6 +22,10 @@ Undoer = Callable[[StepResult, StepContext], Awaitable[StepOutcome]]
 # Why the step would act on nothing (read-only: an approval gate is not opened for it), or None when it has
 # targets or cannot tell.
 NoTargets = Callable[[Any, StepContext], Awaitable[str | None]]
+# Checks again what a step started and another service carries out (Defender's machine actions): given the step's
+# last record, its outcome now. `final`: the last check the run allows (the step's bound has passed), which must
+# settle the step; otherwise an outcome still WAITING says when to check next (shared/primitives/follow_up.py).
+Follower = Callable[[Any, StepResult, StepContext, bool], Awaitable[StepOutcome]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class Primitive:
     # Reports on the run so far (notifications): the run hands it the outcomes of the steps before it
     # (`StepContext.steps`); other steps get none, so activity inputs stay small.
     reports_steps: bool = False
+    # Follows its step to the end when the handler answers WAITING with `result.followUp` (the run re-checks on
+    # durable timers, holding no activity: shared/interpreter/machine.py); None: a step ends when its handler does.
+    follow: Follower | None = None
 
     @property
     def destructive(self) -> bool:

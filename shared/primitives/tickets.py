@@ -22,10 +22,11 @@ from typing import Any
 
 from shared.models.run import StepStatus
 from shared.models.tenant import PsaMapping, Tenant
+from shared.outbound_guard import BlockedAddressError
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.notify import body_text
 from shared.primitives.registry import Primitive, register
-from shared.primitives.webhook import run_url
+from shared.primitives.webhook import address_refused, run_url
 from shared.psa import ADAPTERS, PsaAdapter, PsaError, TicketRequest
 from shared.schemas.tickets import MAX_NOTE, MAX_TITLE, CreatePsaTicketParams
 from shared.templates import TemplateRenderer
@@ -86,6 +87,8 @@ async def create_psa_ticket(params: CreatePsaTicketParams, ctx: StepContext) -> 
         created = await adapter.create_ticket(ticket, ctx.deps)
     except PsaError as exc:
         return StepOutcome.failed(exc.code, exc.message, result | exc.details)
+    except BlockedAddressError as exc:
+        return address_refused(exc, adapter.label, result)
     return StepOutcome(StepStatus.SUCCEEDED, result=result | {"ticketId": created.id, "attempts": created.attempts})
 
 

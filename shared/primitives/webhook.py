@@ -10,32 +10,35 @@ Signature (the same scheme Riposte accepts for alert ingestion, shared/ingest_au
 - `X-Riposte-Delivery: <id>`: the same on every attempt of one step of one run, so a receiver can
   drop a repeat. A receiver should refuse timestamps more than 5 minutes old.
 
-Retries: at most 3 attempts, on 429, 5xx, connection failures and timeouts, waiting as Retry-After
-asks (up to 10 s; longer and the step fails as throttled) or 0.5 s then 1 s. The body is identical on
-every attempt (only the timestamp and signature change). A webhook is not idempotent in general, so
-the primitive is `idempotent=False` (the run never repeats the step); retrying inside the step is
-safe for receivers that deduplicate on `X-Riposte-Delivery`, and at worst delivers twice after a
-timeout, which is preferred to losing a security notification. Redirects are not followed.
+Retries (shared/http_retry.py, DELIVERY_POLICY): at most 3 attempts, on 429, 5xx, connection failures and
+timeouts, waiting as Retry-After asks (up to 10 s; longer and the step fails as throttled) or 0.5 s then 1 s
+(plus up to 0.25 s of jitter). The body is identical on every attempt (only the timestamp and signature
+change). A webhook is not idempotent in general, so the primitive is `idempotent=False` (the run never
+repeats the step); retrying inside the step is safe for receivers that deduplicate on `X-Riposte-Delivery`,
+and at worst delivers twice after a timeout, which is preferred to losing a security notification.
+
+Where: the playbook's URL, reached through shared/outbound_guard.py (public addresses only, loopback and
+private ones only for hosts on RIPOSTE_OUTBOUND_PRIVATE_HOSTS, never link-local or metadata addresses;
+redirects are not followed): a refused address fails the step as `address_not_allowed`, nothing sent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from shared.http_retry import Delivery, RetryPolicy, deliver
 from shared.ingest_auth import MIN_SECRET_LENGTH, sign
 from shared.models.run import StepStatus
+from shared.outbound_guard import BlockedAddressError
 from shared.primitives.context import StepContext, StepDependencies, StepOutcome
 from shared.primitives.registry import Primitive, register
 from shared.run_links import run_page_url
@@ -58,80 +61,22 @@ def redacted_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-# --- delivery with bounded retries -----------------------------------------------------------------
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 3
-    statuses: frozenset[int] = RETRYABLE_STATUSES
-    # Read/write timeouts and dropped connections: the receiver may have acted on the request.
-    retry_uncertain: bool = True
-    backoff_seconds: float = 0.5  # then doubled, when the answer has no Retry-After
-    max_wait_seconds: float = 10.0  # a longer Retry-After is not waited for: the step reports throttling
-
-
-@dataclass
-class Delivery:
-    response: httpx.Response | None
-    attempts: int
-    failure: Literal["timeout", "connection"] | None = None
-    waits: list[float] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.response is not None and self.response.is_success
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+# --- delivery with bounded retries (shared/http_retry.py) ------------------------------------------------
+# A notification: 3 attempts, 0.5 s then 1 s (plus jitter) unless Retry-After asks for at most 10 s; a read
+# timeout is retried too (the receiver deduplicates on X-Riposte-Delivery, and a duplicate is preferred to a loss).
+DELIVERY_POLICY = RetryPolicy(max_attempts=3, backoff_base_s=0.5, max_delay_s=10.0)
 
 
 async def send_with_retries(http: httpx.AsyncClient, make_request: Callable[[], httpx.Request],
-                            policy: RetryPolicy | None = None,
-                            sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> Delivery:
-    """Send, retrying per `policy`; never raises for HTTP outcomes (the caller turns them into a step outcome).
-    `make_request` is called for every attempt (fresh timestamps and signatures)."""
-    policy = policy or RetryPolicy()
-    delivery = Delivery(response=None, attempts=0)
-    while True:
-        delivery.attempts += 1
-        retry = False
-        wait = policy.backoff_seconds * 2 ** (delivery.attempts - 1)
-        try:
-            response = await http.send(make_request())
-            await response.aread()
-            delivery.response, delivery.failure = response, None
-            if response.status_code in policy.statuses:
-                asked = retry_after_seconds(response)
-                if asked is not None:
-                    wait = asked
-                retry = wait <= policy.max_wait_seconds
-        except (httpx.ConnectError, httpx.ConnectTimeout):
-            delivery.response, delivery.failure = None, "connection"
-            retry = True  # never reached the receiver
-        except httpx.TimeoutException:
-            delivery.response, delivery.failure = None, "timeout"
-            retry = policy.retry_uncertain
-        except httpx.TransportError:
-            delivery.response, delivery.failure = None, "connection"
-            retry = policy.retry_uncertain
-        if not retry or delivery.attempts >= policy.attempts:
-            return delivery
-        delivery.waits.append(wait)
-        await sleep(wait)
+                            policy: RetryPolicy = DELIVERY_POLICY) -> Delivery:
+    """shared/http_retry.deliver with the notification policy by default; BlockedAddressError when the
+    destination may not be reached (before anything is sent)."""
+    return await deliver(http, make_request, policy)
+
+
+def address_refused(exc: BlockedAddressError, label: str, result: dict[str, Any] | None = None) -> StepOutcome:
+    return StepOutcome.failed("address_not_allowed", f"{label} was not called: {exc} (shared/outbound_guard.py).",
+                              result)
 
 
 def delivery_failure(delivery: Delivery, service: str, label: str, result: dict[str, Any]) -> StepOutcome:
@@ -225,8 +170,11 @@ async def call_webhook(params: CallWebhookParams, ctx: StepContext) -> StepOutco
         })
 
     result: dict[str, Any] = {"url": redacted_url(params.url), "deliveryId": delivery}
-    sent = await send_with_retries(ctx.deps.http(), make_request)
     renderer.record(result)
+    try:
+        sent = await send_with_retries(ctx.deps.outbound(), make_request)
+    except BlockedAddressError as exc:
+        return address_refused(exc, "The webhook endpoint", result)
     if not sent.ok:
         return delivery_failure(sent, "webhook", "The webhook endpoint", result)
     log.info("webhook delivered (%s, %d attempts)", delivery, sent.attempts)

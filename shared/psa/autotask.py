@@ -40,7 +40,7 @@ class Autotask:
     supports_team: ClassVar[bool] = False
 
     async def create_ticket(self, ticket: TicketRequest, deps: StepDependencies) -> CreatedTicket:
-        http, settings = deps.http(), deps.settings
+        http, settings = deps.outbound(), deps.settings
         url = base_url(settings.autotask_url, URL_SETTING, self.label)
         if ticket.technician_id is not None and ticket.technician_role_id is None:
             raise PsaError("psa_mapping_incomplete", "Autotask needs the tenant's technicianRoleId to assign a "

@@ -1,8 +1,9 @@
 """The interface every PSA adapter implements, and what they share: the ticket to create, errors, settings.
 
 An adapter is small: it knows its vendor's URL, authentication, request body and priority table, and
-sends through `shared.primitives.webhook.send_with_retries` (bounded retries) with `outbound_http`
-(HTTPS only, except the loopback sandbox; no redirects).
+sends through `shared.primitives.webhook.send_with_retries` (shared/http_retry.py's bounded retries) on the
+step's `outbound()` client (shared/outbound_guard.py: HTTPS only, except the loopback sandbox; public
+addresses only unless RIPOSTE_OUTBOUND_PRIVATE_HOSTS lists the host; no redirects).
 
 Where each adapter's configuration comes from (one PSA instance per MSP, shared by every customer):
 - the base URL: an app setting, `RIPOSTE_<SYSTEM>_URL` (the sandbox's `/halopsa`, `/connectwise`,
@@ -15,22 +16,23 @@ Where each adapter's configuration comes from (one PSA instance per MSP, shared 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
 import httpx
 
+from shared.http_retry import Delivery
 from shared.outbound_http import InsecureUrlError, require_secure
 from shared.primitives.context import StepDependencies
-from shared.primitives.webhook import Delivery, RetryPolicy, delivery_failure
+from shared.primitives.webhook import DELIVERY_POLICY, delivery_failure
 from shared.secrets import MissingSecretError
 
 # Creating a ticket twice is a duplicate ticket: retry only what was certainly not processed
 # (throttled, gateway/unavailable answers, connections that never reached the PSA), not a 500 or a
 # timeout after the request was sent.
-CREATE_POLICY = RetryPolicy(statuses=frozenset({429, 502, 503, 504}), retry_uncertain=False)
+CREATE_POLICY = replace(DELIVERY_POLICY, retry_statuses=frozenset({429, 502, 503, 504}), retry_uncertain=False)
 # Token requests change nothing: retry them on any transient failure.
-TOKEN_POLICY = RetryPolicy()
+TOKEN_POLICY = DELIVERY_POLICY
 
 
 class PsaError(Exception):

@@ -39,7 +39,7 @@ class ConnectWise:
     supports_team: ClassVar[bool] = True
 
     async def create_ticket(self, ticket: TicketRequest, deps: StepDependencies) -> CreatedTicket:
-        http, settings = deps.http(), deps.settings
+        http, settings = deps.outbound(), deps.settings
         url = base_url(settings.connectwise_url, URL_SETTING, self.label)
         company, public_key, private_key, client_id = read_secrets(SECRETS, self.label, deps.secrets)
         basic = base64.b64encode(f"{company}+{public_key}:{private_key}".encode()).decode()

@@ -65,7 +65,7 @@ class HaloPsa:
         return token, False
 
     async def create_ticket(self, ticket: TicketRequest, deps: StepDependencies) -> CreatedTicket:
-        http, settings = deps.http(), deps.settings
+        http, settings = deps.outbound(), deps.settings
         url = base_url(settings.halopsa_url, URL_SETTING, self.label)
         item: dict[str, Any] = {
             "summary": ticket.title, "details": ticket.description, "client_id": ticket.company_id,

@@ -1,8 +1,8 @@
 """Parameter schema of shared/primitives/http_request.py: an enrichment request whose JSON answer becomes facts.
 
-The URL's scheme, host and port are static (checked here, and against the deployment's allow-list when the
-playbook is saved and again when the step runs: `host_allowed`); its path and query may be templates over the
-alert (`https://rep.example/ip/{{ alert.ips[0]|urlencode }}`). Header values are literal, or named secrets
+The URL's scheme, host and port are static (checked here, and against the deployment's allow-lists when the
+playbook is saved and again when the step runs: shared/outbound_guard.py); its path and query may be templates
+over the alert (`https://rep.example/ip/{{ alert.ips[0]|urlencode }}`). Header values are literal, or named secrets
 (`secretHeaders`: header -> secret name, shared/secrets.py), never a secret's value.
 """
 
@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from shared.api_model import CamelModel
-from shared.outbound_guard import refusal
 from shared.schemas.webhook import SecretName, _webhook_url
 from shared.templates import check_template
 
@@ -34,17 +33,6 @@ FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "c
                                "proxy-authorization", "expect"})
 
 
-def host_allowed(host: str, allowed: frozenset[str]) -> bool:
-    """`host` is on the allow-list: an entry equal to it (case-insensitive), or `*.example.com` for any host
-    below example.com (not example.com itself)."""
-    host = host.lower().rstrip(".")
-    for entry in allowed:
-        entry = entry.lower()
-        if entry == host or (entry.startswith("*.") and host.endswith(entry[1:])):
-            return True
-    return False
-
-
 def _static_origin(value: str) -> str:
     check_template(value)  # template syntax and variables, as every template
     parts = urlsplit(value)
@@ -53,15 +41,9 @@ def _static_origin(value: str) -> str:
                          "query only), so the host can be checked against the allow-list")
     if not parts.hostname:
         raise ValueError("the URL has no host")
-    _webhook_url(f"{parts.scheme}://{parts.netloc}/")  # https (http to loopback only), no credentials in the URL
-    problem = refusal(parts.hostname, parts.hostname) if _is_ip(parts.hostname) else None
-    if problem:
-        raise ValueError(problem)
+    # https (http to loopback only), no credentials in the URL, no address no deployment may reach
+    _webhook_url(f"{parts.scheme}://{parts.netloc}/")
     return value
-
-
-def _is_ip(host: str) -> bool:
-    return bool(re.fullmatch(r"[0-9.]+|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*", host))
 
 
 def _fact_name(value: str) -> str:

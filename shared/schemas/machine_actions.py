@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from shared.api_model import CamelModel
+from shared.durations import duration
 
 MAX_MACHINES = 50
 MAX_FILES = 20
+# How long a step may follow its actions to their end (on durable timers, no activity held): a device that has not
+# checked in within an hour is offline, and the playbook should go on and say so rather than wait longer.
+MAX_COMPLETION_WAIT = timedelta(hours=1)
+# Isolation and app restriction: what the next steps (an approval, a wipe) rely on, and a device online carries
+# them out within a minute or two, so the step waits a few minutes for them by default.
+STATE_COMPLETION_WAIT = timedelta(minutes=5)
+WaitForCompletion = duration(minimum=timedelta(0), maximum=MAX_COMPLETION_WAIT)
+WAIT_NOTE = ("how long the step follows its actions to Succeeded or Failed (re-checked on durable timers); PT0S: "
+             "it records them Pending and goes on")
 
 
 class MachineTargetParams(CamelModel):
@@ -19,6 +30,8 @@ class MachineTargetParams(CamelModel):
     max_machines: int = Field(default=5, ge=1, le=MAX_MACHINES)
     # Written before Riposte's own note (playbook, run, alert) in the action's comment in Defender.
     comment: str | None = Field(default=None, min_length=1, max_length=500)
+    # Scans and packages take long and nothing in a playbook waits on them: not followed unless asked.
+    wait_for_completion: WaitForCompletion = Field(default=timedelta(0), description=WAIT_NOTE)
 
 
 class IsolateMachineParams(MachineTargetParams):
@@ -26,12 +39,14 @@ class IsolateMachineParams(MachineTargetParams):
 
     type: Literal["isolate_machine"]
     destructive: ClassVar[bool] = True  # the machine is cut off the network until released
+    wait_for_completion: WaitForCompletion = Field(default=STATE_COMPLETION_WAIT, description=WAIT_NOTE)
     isolation_type: Literal["Full", "Selective"] = "Full"
 
 
 class ReleaseMachineParams(MachineTargetParams):
     type: Literal["release_machine"]
     destructive: ClassVar[bool] = False
+    wait_for_completion: WaitForCompletion = Field(default=STATE_COMPLETION_WAIT, description=WAIT_NOTE)
 
 
 class RunAntivirusScanParams(MachineTargetParams):
@@ -45,11 +60,13 @@ class RestrictAppExecutionParams(MachineTargetParams):
 
     type: Literal["restrict_app_execution"]
     destructive: ClassVar[bool] = True
+    wait_for_completion: WaitForCompletion = Field(default=STATE_COMPLETION_WAIT, description=WAIT_NOTE)
 
 
 class UnrestrictAppExecutionParams(MachineTargetParams):
     type: Literal["unrestrict_app_execution"]
     destructive: ClassVar[bool] = False
+    wait_for_completion: WaitForCompletion = Field(default=STATE_COMPLETION_WAIT, description=WAIT_NOTE)
 
 
 class CollectInvestigationPackageParams(MachineTargetParams):

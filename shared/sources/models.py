@@ -100,6 +100,7 @@ class SourceCounts(CamelModel):
     items: int = 0  # records read from Graph
     alerts: int = 0  # alerts handed to intake
     reread: int = 0  # records read again in the lag overlap and not handed on again (shared/pollers/overlap.py)
+    requests: int = 0  # Graph requests polls sent, those of failed polls included
 
 
 class ClaimLease(CamelModel):

@@ -2,14 +2,17 @@
 
 Row keys: "alert"; "raw|<nnn>" (the source payload, zlib-compressed, in binary chunks: no accepted
 alert is too large to keep whole); "decisions" (every match decision, as one JSON document: an alert can be weighed
-against hundreds of all-tenant playbooks, and one row keeps that one write); "run|<runId>";
-"step|<runId>|<index>". A new alert, its decisions and its pending runs are written in one
-transaction whose alert row is a *create*: a second delivery of the same alert fails that create as
-a whole, which is the dedupe (intake's writes are async: shared/store/delivered_alerts.py).
+against hundreds of all-tenant playbooks, and one row keeps that one write; with it, what intake knew of the alert's
+user and device, `subject`); "run|<runId>"; "step|<runId>|<index>"; "escalation|<rank>-<severity>" (a rise in
+severity's own decisions: one row per level the alert rose to, so at most four, each bounded like the decisions row:
+no row grows with the rises; written with the rise's runs in one transaction whose record is a create). A new alert,
+its decisions and its pending runs are written in one transaction whose alert row is a *create*: a second delivery
+of the same alert fails that create as a whole, which is the dedupe (intake's writes are async:
+shared/store/delivered_alerts.py).
 
 An alert that starts no run and whose payload compresses into one chunk is one entity instead: its alert row
 carries the payload (`rawInline`) and the decisions (`decisions`, `considered`, `matched`,
-`omittedUnmatched`), so storing it is one create, not a `$batch` (a transaction costs the Tables SDK about
+`omittedUnmatched`, `subject`), so storing it is one create, not a `$batch` (a transaction costs the Tables SDK about
 three times the CPU of a single write: multipart building and MIME parsing). Readers take either layout.
 
 The "list" partition holds one row per alert keyed newest first (shared/alert_listing.py), written
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +35,8 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from shared.alert_listing import LIST_PARTITION, AlertQuery, list_row_key
-from shared.matching.decision import MatchDecision
+from shared.matching.decision import Escalation, MatchDecision, RecordedFact, SubjectRecord
+from shared.matching.subject import DEVICE_PLATFORM, MAX_DETAIL_CHARS, UNKNOWN, USER_TYPE
 from shared.models.alert import Alert, AlertSource, NormalizedAlert
 from shared.models.run import (
     STOPPED_STATUSES,
@@ -42,6 +47,7 @@ from shared.models.run import (
     Waiting,
     alert_id_of_run,
 )
+from shared.models.severity import Severity
 from shared.store.directory import NotFound
 from shared.store.run_index import RunIndex
 from shared.store.tables import ALERTS, MAX_ENTITY_BYTES, Tables, entity_size, get_json, put_json
@@ -53,11 +59,19 @@ BACKFILL_KEY = ("migrations", "alert-listing")
 RUN_BACKFILL_KEY = ("migrations", "run-listing")  # where the run list's backfill stands (its scan's token)
 RUN_BACKFILL_BATCH = 1_000
 DECISIONS_ROW = "decisions"
+SUBJECT = "subject"  # the decisions row's (or the one entity's) record of what intake knew of the user and device
+ESCALATION_PREFIX = "escalation|"
 MAX_DECISION_CHARS = 450_000  # the decisions row stays under the 1 MiB entity limit (UTF-16)
 RAW_CHUNK_BYTES = 60_000  # one binary property, under the 64 KiB property limit
 MAX_RAW_ROWS = 24  # 1.4 MB compressed: more than any body under the 1 MiB request limit can need
 MAX_PROPERTIES = 252  # custom properties of one entity (Table Storage's limit)
 ALERT_ROW_MARGIN = 4_096  # tenant, attribution, timestamps: what the alert row adds to the checked size
+
+
+# The alert row, the decisions row and the escalation rows (no @parameter beside a parenthesis: the SDK finds
+# parameters by splitting the filter on spaces).
+_DECISION_KEYS = (f"RowKey eq '{ALERT_ROW}' or RowKey eq '{DECISIONS_ROW}' or "
+                  f"(RowKey ge '{ESCALATION_PREFIX}' and RowKey lt 'escalation}}')")
 
 
 class AlertTooLarge(ValueError):
@@ -149,17 +163,94 @@ def _decision_docs(decisions: list[MatchDecision]) -> tuple[dict[str, int], list
     return counts, docs
 
 
-def new_alert_rows(alert: Alert, decisions: list[MatchDecision], runs: list[Run]) -> list[dict[str, Any]]:
+def new_alert_rows(alert: Alert, decisions: list[MatchDecision], runs: list[Run],
+                   subject: SubjectRecord | None = None) -> list[dict[str, Any]]:
     """A new alert's rows, the alert row first: AlertTooLarge if Table Storage cannot hold them. One row when
-    the alert starts no run and fits in one entity with its payload and decisions (see the module's doc)."""
+    the alert starts no run and fits in one entity with its payload and decisions (see the module's doc).
+    `subject`: what intake knew of the alert's user and device, kept with the decisions."""
     alert_row, raw_rows = _alert_entity(alert, [r.id for r in runs]), _raw_rows(alert.id, alert.raw)
     counts, docs = _decision_docs(decisions)
+    known = {} if subject is None else put_json({}, SUBJECT, subject.model_dump(mode="json", by_alias=True))
     if not runs and len(raw_rows) == 1:
-        inline = put_json({**alert_row, "rawInline": raw_rows[0]["data"], **counts}, "decisions", docs)
+        inline = put_json({**alert_row, "rawInline": raw_rows[0]["data"], **counts, **known}, "decisions", docs)
         if entity_size(inline) + ALERT_ROW_MARGIN <= MAX_ENTITY_BYTES and len(inline) <= MAX_PROPERTIES:
             return [inline]
-    decisions_row = put_json({"PartitionKey": alert.id, "RowKey": DECISIONS_ROW, **counts}, "doc", docs)
+    decisions_row = put_json({"PartitionKey": alert.id, "RowKey": DECISIONS_ROW, **counts, **known}, "doc", docs)
     return [alert_row, *raw_rows, decisions_row, *(_run_entity(r) for r in runs)]
+
+
+def escalation_key(severity: Severity) -> str:
+    """The row of the rise to `severity`: one per level, sorted lowest first."""
+    return f"{ESCALATION_PREFIX}{severity.rank}-{severity.value}"
+
+
+def escalation_rows(alert_id: str, escalation: Escalation, runs: list[Run]) -> list[dict[str, Any]]:
+    """A rise in severity's rows: its record (created once per level: the dedupe of racing deliveries) and its new
+    runs' rows, for one transaction. The record is bounded like the decisions row (the unmatched decisions' count
+    only when they are many), then by dropping matched decisions beyond what one entity holds (counted)."""
+    counts, docs = _decision_docs(list(escalation.decisions))
+    doc = escalation.model_dump(mode="json", by_alias=True) | {"decisions": docs,
+                                                               "omittedUnmatched": counts["omittedUnmatched"]}
+    while True:
+        row = {"PartitionKey": alert_id, "RowKey": escalation_key(escalation.severity)}
+        try:
+            put_json(row, "doc", doc)
+        except ValueError:
+            row = None
+        if row is not None and entity_size(row) + ALERT_ROW_MARGIN <= MAX_ENTITY_BYTES:
+            return [row, *(_run_entity(r) for r in runs)]
+        if not doc["decisions"]:  # cannot happen: without decisions the record is a few KiB
+            raise AlertTooLarge(f"the record of alert {alert_id}'s rise to {escalation.severity} is too large")
+        kept = doc["decisions"][:len(doc["decisions"]) // 2]
+        doc |= {"decisions": kept, "omittedMatched": doc["omittedMatched"] + len(doc["decisions"]) - len(kept)}
+
+
+@dataclass
+class DecisionRecord:
+    """What the alert's record says about matching: the decisions intake made when it arrived, what it knew of the
+    alert's user and device, and each rise in severity's decisions, lowest level first."""
+
+    decisions: list[MatchDecision] = field(default_factory=list)
+    subject: SubjectRecord | None = None  # None: the alert was stored before intake recorded it
+    escalations: list[Escalation] = field(default_factory=list)
+
+    def known_subject(self, received_at: datetime) -> SubjectRecord:
+        """What is known of the subject now: intake's facts, updated by those the rises read later. An alert stored
+        before intake kept its facts has only its decisions' words for them: unknown, quoting them (a simulation
+        must not act on a guess parsed from prose)."""
+        known = self.subject if self.subject is not None else _from_decisions(self.decisions, received_at)
+        for escalation in self.escalations:
+            known = known.then(escalation.subject)
+        return known
+
+
+def _from_decisions(decisions: list[MatchDecision], at: datetime) -> SubjectRecord:
+    """The subject facts of an alert stored before intake kept them: what its decisions' outcomes say, as unknowns."""
+    said: dict[str, str] = {}
+    for decision in decisions:
+        for condition in decision.conditions:
+            if condition.name in (USER_TYPE, DEVICE_PLATFORM):
+                said.setdefault(condition.name, condition.detail)
+
+    def fact(name: str) -> RecordedFact | None:
+        if name not in said:
+            return None
+        return RecordedFact(value=None, at=at, detail=f"{UNKNOWN}: this alert was stored before intake kept the facts "
+                                                      f"it read; its decisions say \"{said[name][:MAX_DETAIL_CHARS]}\"")
+
+    return SubjectRecord(user_type=fact(USER_TYPE), device_platform=fact(DEVICE_PLATFORM))
+
+
+def _decision_record(rows: dict[str, dict[str, Any]]) -> DecisionRecord:
+    """The record of the alert's rows by row key (its alert row, decisions row and escalation rows)."""
+    holder = rows.get(DECISIONS_ROW) or rows.get(ALERT_ROW) or {}
+    docs = get_json(holder, "doc" if DECISIONS_ROW in rows else "decisions", [])
+    subject = get_json(holder, SUBJECT)
+    escalations = sorted((Escalation.model_validate(get_json(row, "doc")) for key, row in rows.items()
+                          if key.startswith(ESCALATION_PREFIX)), key=lambda e: e.severity.rank)
+    return DecisionRecord(decisions=[MatchDecision.model_validate(d) for d in docs],
+                          subject=SubjectRecord.model_validate(subject) if subject is not None else None,
+                          escalations=escalations)
 
 
 def alert_from_entity(entity: dict[str, Any]) -> Alert:
@@ -311,17 +402,16 @@ class AlertStore:
                 break
         return alerts, token or None
 
-    def alert_view(self, alert_id: str) -> tuple[Alert, list[MatchDecision], list[Run]]:
-        """The alert, its match decisions and its runs with their steps and rollbacks: GET /api/alerts/{id}.
-        One query of the alert's partition (its rows are all of these), not one request per run."""
+    def alert_view(self, alert_id: str) -> tuple[Alert, DecisionRecord, list[Run]]:
+        """The alert, its match decisions (intake's and each rise in severity's) and its runs with their steps and
+        rollbacks: GET /api/alerts/{id}. One query of the alert's partition (its rows are all of these), not one
+        request per run."""
         rows = list(self._table.query_entities("PartitionKey eq @pk", parameters={"pk": alert_id}))
         by_key = {r["RowKey"]: r for r in rows}
         if ALERT_ROW not in by_key:
             raise NotFound(alert_id)
         entity = by_key[ALERT_ROW]
         alert = _alert_from(entity, _raw_from(entity, [r for r in rows if r["RowKey"].startswith("raw|")]))
-        docs = get_json(by_key[DECISIONS_ROW], "doc", []) if DECISIONS_ROW in by_key else get_json(
-            entity, "decisions", [])
         runs = {r["RowKey"].removeprefix("run|"): run_from_entity(r) for r in rows if r["RowKey"].startswith("run|")}
         for row in rows:
             kind, _, rest = row["RowKey"].partition("|")
@@ -334,17 +424,28 @@ class AlertStore:
                 run.rollback = rollback_view(row)
         for run in runs.values():
             run.steps.sort(key=lambda step: step.index)
-        return alert, [MatchDecision.model_validate(d) for d in docs], list(runs.values())
+        return alert, _decision_record(by_key), list(runs.values())
+
+    def decision_record(self, alert_id: str) -> DecisionRecord:
+        """The alert's match decisions, what intake knew of its subject, and its rises in severity: one query."""
+        return _decision_record({r["RowKey"]: r for r in self._table.query_entities(
+            f"PartitionKey eq @pk and ({_DECISION_KEYS})", parameters={"pk": alert_id})})
 
     def decisions(self, alert_id: str) -> list[MatchDecision]:
+        """The decisions intake made when the alert arrived."""
+        return self.decision_record(alert_id).decisions
+
+    def get_with_subject(self, alert_id: str) -> tuple[Alert, SubjectRecord]:
+        """The alert (with its raw payload) and what its record knows of its user and device (a simulation decides
+        on it): one query of the alert's rows but its runs and steps."""
         rows = {r["RowKey"]: r for r in self._table.query_entities(
-            f"PartitionKey eq @pk and (RowKey eq '{ALERT_ROW}' or RowKey eq '{DECISIONS_ROW}')",
+            f"PartitionKey eq @pk and ({_DECISION_KEYS} or (RowKey ge 'raw|' and RowKey lt 'raw}}'))",
             parameters={"pk": alert_id})}
-        if DECISIONS_ROW in rows:
-            docs = get_json(rows[DECISIONS_ROW], "doc", [])
-        else:  # one entity: the decisions are on the alert row
-            docs = get_json(rows.get(ALERT_ROW, {}), "decisions", [])
-        return [MatchDecision.model_validate(d) for d in docs]
+        if ALERT_ROW not in rows:
+            raise NotFound(alert_id)
+        entity = rows[ALERT_ROW]
+        alert = _alert_from(entity, _raw_from(entity, [r for k, r in rows.items() if k.startswith("raw|")]))
+        return alert, _decision_record(rows).known_subject(alert.received_at)
 
     # --- runs --------------------------------------------------------------------------------
     def runs(self, alert_id: str) -> list[Run]:

@@ -9,6 +9,8 @@ Per delivery (the playbook revision is cached: shared/alert_recording.py):
   deliveries race past the query), then, after the runs are started (not on containment's critical path;
   the delivery is answered once they are written), the list row and a run-list row per run
   (shared/store/run_index.py). 3 requests with no match, 5 with one.
+- a rise in severity (shared/severity_escalation.py): that query, the open-run listing when runs matched, one
+  create (or a transaction with the new runs) of the rise's record, the severity's merge, the list row.
 Rows and their layout: shared/store/alerts.py. The query, the creates, the upserts and the transactions are
 built by shared/store/table_requests.py (the same requests as the SDK's methods, for less CPU); the rare status
 update uses the SDK's method.
@@ -93,17 +95,30 @@ class DeliveredAlerts:
             await table.transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
         return True
 
-    async def record_runs(self, rows: list[dict[str, Any]]) -> list[str]:
-        """Create run rows for an alert stored before; the ids of those created (a row that exists already was
-        created by a racing delivery, which starts its run)."""
-        created = []
-        for row in rows:
-            try:
-                await (await self._tables.lean(ALERTS)).create(row)
-            except ResourceExistsError:
-                continue
-            created.append(row["RowKey"].removeprefix("run|"))
-        return created
+    async def record_escalation(self, rows: list[dict[str, Any]]) -> bool:
+        """Store a rise in severity's rows (shared/store/alerts.escalation_rows: its record first, then its new runs)
+        in one transaction whose record is a create; False if that level's rise was recorded before (by a racing
+        delivery, which starts its runs, or before a crash: the redrive checks those): nothing is written then."""
+        table = await self._tables.lean(ALERTS)
+        first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
+        try:
+            if len(first) == 1:  # no run: a create, cheaper than a $batch of one
+                await table.create(first[0])
+            else:
+                written = await table.transaction([("create", row) for row in first])
+                for row, answer in zip(first, written, strict=True):  # as record_new: known_rows.py
+                    if row["RowKey"].startswith("run|"):
+                        table.remember(row, answer.get("etag"))
+        except ResourceExistsError:
+            return False
+        except TableTransactionError as exc:
+            if exc.error_code == "EntityAlreadyExists":
+                return False
+            raise
+        # Only runs beyond the first 99 opted-in playbooks spill past one transaction; written right after.
+        for start in range(0, len(rest), TRANSACTION_LIMIT):
+            await table.transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
+        return True
 
     async def list_new(self, rows: list[dict[str, Any]]) -> None:
         """List a new alert recorded by record_new, and its runs: after the runs started (shared/alert_recording.py)."""

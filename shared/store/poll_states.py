@@ -64,7 +64,7 @@ def claimed(state: SourceState, *, owner: str, now: datetime, interval: timedelt
 
 def advanced(claim: Claim, *, now: datetime, watermark: datetime | None = None, items: int = 0, alerts: int = 0,
              tracked: dict[str, str] | None = None, recent: dict[str, str] | None = None,
-             reread: int = 0) -> SourceState:
+             reread: int = 0, requests: int = 0) -> SourceState:
     """The claimed state once its window was handed to intake (advance_watermark says what moves)."""
     watermark = watermark or claim.window_end
     if watermark < claim.window_start:
@@ -74,19 +74,22 @@ def advanced(claim: Claim, *, now: datetime, watermark: datetime | None = None, 
         "watermark": watermark, "last_success_at": now, "next_due_at": claim.window_end + claim.interval,
         "claim": None, "counts": SourceCounts(polls=counts.polls + 1, failures=counts.failures,
                                               consecutive_failures=0, items=counts.items + items,
-                                              alerts=counts.alerts + alerts, reread=counts.reread + reread),
+                                              alerts=counts.alerts + alerts, reread=counts.reread + reread,
+                                              requests=counts.requests + requests),
         "tracked": claim.state.tracked if tracked is None else tracked,
         "recent": claim.state.recent if recent is None else recent})
 
 
-def failed(claim: Claim, *, error: SourceError, retry_at: datetime) -> SourceState:
-    """The claimed state after a failed poll: the watermark kept (a failed first window is not skipped)."""
+def failed(claim: Claim, *, error: SourceError, retry_at: datetime, requests: int = 0) -> SourceState:
+    """The claimed state after a failed poll: the watermark kept (a failed first window is not skipped);
+    `requests`: the Graph requests it sent before it failed."""
     counts = claim.state.counts
     return claim.state.model_copy(update={
         "watermark": claim.state.watermark or claim.window_start,
         "last_error": error, "next_due_at": retry_at, "claim": None,
         "counts": counts.model_copy(update={"failures": counts.failures + 1,
-                                            "consecutive_failures": counts.consecutive_failures + 1})})
+                                            "consecutive_failures": counts.consecutive_failures + 1,
+                                            "requests": counts.requests + requests})})
 
 
 def read_row(tenant: TenantSources, row) -> None:
@@ -246,10 +249,11 @@ class PollStates:
             outcomes.append((state, etag) if etag is not None else ClaimLost(f"{claim.tenant_id}/{claim.source.value}"))
         return outcomes
 
-    async def record_failure(self, claim: Claim, *, error: SourceError, retry_at: datetime) -> SourceState:
+    async def record_failure(self, claim: Claim, *, error: SourceError, retry_at: datetime,
+                             requests: int = 0) -> SourceState:
         """The poll failed: keep the watermark (the window is read again), say why, retry at retry_at
-        (the poller's backoff). ClaimLost if taken over."""
-        state = failed(claim, error=error, retry_at=retry_at)
+        (the poller's backoff), count the Graph requests it sent. ClaimLost if taken over."""
+        state = failed(claim, error=error, retry_at=retry_at, requests=requests)
         if await self._write(claim.tenant_id, claim.source, state, claim.etag) is None:
             raise ClaimLost(f"{claim.tenant_id}/{claim.source.value}")
         return state

@@ -32,6 +32,8 @@ class OfflineExecutor:
         match command:
             case cmd.RunPrimitive() | cmd.DescribeStep():
                 return ev.StepFinished(now=now, step=self._step(command, now))
+            case cmd.CheckStep():  # offline, what a step started is taken to have completed
+                return ev.StepFinished(now=now, step=command.step | {"status": "succeeded"})
             case cmd.ReadFacts():
                 checked = self._check(command)
                 self._last_check = (command.expression, checked)

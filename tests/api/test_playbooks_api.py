@@ -308,6 +308,25 @@ def test_invalid_playbook_is_400_naming_the_field_and_stores_nothing(api, case):
     assert name not in names(api)
 
 
+WEBHOOK = {"type": "call_webhook", "signingSecret": "webhook-soar"}
+
+
+@pytest.mark.parametrize("url", ["https://10.0.0.8/hooks/riposte", "http://localhost:7081/webhooks/soar"])
+def test_a_webhook_to_an_address_riposte_may_not_reach_is_400_on_create_and_patch(api, url):
+    # The devhost's RIPOSTE_OUTBOUND_PRIVATE_HOSTS lists 127.0.0.1 (the sandbox) only: not 10.0.0.8, not `localhost`.
+    name = unique("invalid-")
+    body = quiet_playbook(name=name, actions=[WEBHOOK | {"url": url}])
+    error = assert_error(api.post("/playbooks", json=body), 400, "invalid_request", "actions[0].url")
+    assert "RIPOSTE_OUTBOUND_PRIVATE_HOSTS" in error["message"]
+    assert name not in names(api)
+
+    doc = create(api, quiet_playbook()).json()
+    patch = api.patch(f"/playbooks/{doc['id']}", json={"actions": [WEBHOOK | {"url": url}]},
+                      headers={"If-Match": '"v1"'})
+    assert_error(patch, 400, "invalid_request", "actions[0].url")
+    assert api.get(f"/playbooks/{doc['id']}").json() == doc
+
+
 def test_unknown_tenant_in_scope_is_400_and_stores_nothing(api):
     name = unique("invalid-")
     missing = str(uuid.uuid4())

@@ -35,6 +35,10 @@ def server() -> Iterator[SandboxServer]:
         yield sandbox
 
 
+# The sandbox's loopback address, which outbound calls reach only when listed (as the local stack lists it).
+SANDBOX_HOSTS = frozenset(LocalStack().app_environment()["RIPOSTE_OUTBOUND_PRIVATE_HOSTS"].split(","))
+
+
 @pytest.fixture(autouse=True)
 def fresh(server, monkeypatch) -> SandboxServer:
     server.state.reset()
@@ -48,7 +52,8 @@ async def _deps(server: SandboxServer, **settings) -> AsyncIterator[StepDependen
     factory = GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
                                                client_id="riposte-tests"))
     values = {"environment": Environment.DEVELOPMENT, "public_base_url": PUBLIC_URL,
-              "notify_tenant_id": CONTOSO_TENANT_ID, "notify_sender": SENDER} | settings
+              "notify_tenant_id": CONTOSO_TENANT_ID, "notify_sender": SENDER,
+              "outbound_private_hosts": SANDBOX_HOSTS} | settings
     yield StepDependencies(graph=factory, settings=AppSettings(**values))
     await factory.aclose()
 
@@ -151,6 +156,15 @@ async def test_mail_failures_are_reported_not_raised(server, deps, store, audit)
     error = result["notifyErrors"][0]
     assert error["to"] in APPROVERS and error["to"] not in result["notified"] and error["code"] and error["message"]
     assert store.get(result["approvalId"]).is_pending  # the gate waits; it can be decided through the API
+
+
+async def test_a_teams_url_at_an_address_riposte_may_not_reach_is_reported_and_not_called(server, store, audit):
+    async for deps in _deps(server, outbound_private_hosts=frozenset()):  # production's default: none listed
+        result = await open_gate(opening(teams="teams-soc"), deps, store, audit=audit)
+    [error] = [e for e in result["notifyErrors"] if e["to"] == "teams"]
+    assert error["code"] == "address_not_allowed" and "RIPOSTE_OUTBOUND_PRIVATE_HOSTS" in error["message"]
+    assert teams_cards(server) == []
+    assert store.get(result["approvalId"]).is_pending  # the gate still waits
 
 
 async def test_everything_failing_still_opens_the_gate(server, store, audit, monkeypatch):

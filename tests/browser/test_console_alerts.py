@@ -141,3 +141,24 @@ def test_the_run_list_and_home_read_well_with_filters(watched, api, app_devhost)
     assert_accessible(page)
     shoot(page, "home-overview")
     assert page.problems == []
+
+
+def test_an_alert_page_with_its_rises_in_severity_in_the_browser(watched, api, app_devhost):
+    """What intake read of the user and each rise's decisions: axe-clean, no sideways scroll at phone width."""
+    page, token = watched, unique("rise")
+    pb = api.post("/playbooks", json={
+        "name": f"Admins {token}", "enabled": True, "actions": [{"type": "notify_email", "to": ["soc@yourmsp.com.au"]}],
+        "trigger": {"titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}, "minSeverity": "high",
+                    "userTypes": ["admin"], "reevaluateOnSeverityIncrease": True}}).json()
+    low = graph_alert(MEGAN, f"{XSS_TITLES[0]} {token}", severity="low")
+    alert_id = api.post("/alerts", json=low).json()["alerts"][0]["alertId"]
+    api.post("/alerts", json=low | {"severity": "high"})
+    api.patch(f"/playbooks/{pb['id']}", json={"enabled": False}, headers={"If-Match": '"v1"'})
+
+    page.goto(f"{app_devhost.origin}/alerts/{alert_id}")
+    assert page.get_by_role("heading", name="Rose to high (from low)").count() == 1
+    assert page.get_by_role("table", name="Playbooks re-evaluated at high").count() == 1
+    assert "admin" in page.locator("dl.subject").inner_text()
+    assert_inert(page)
+    assert_accessible(page)
+    shoot(page, "alerts-alert-rises")

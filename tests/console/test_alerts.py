@@ -185,3 +185,22 @@ def test_running_a_playbook_needs_security_manage(api, web):
                        data={"csrf": issue_csrf_token("tech@yourmsp.com.au"), "playbookId": pb["id"]})
     assert refused.status_code == 403 and "SECURITY_MANAGE" in refused.text
     assert api.get("/runs", params={"alertId": alert["alertId"]}).json()["value"] == []
+
+
+def test_the_alert_page_shows_what_intake_knew_and_each_rise_in_severity(api, web):
+    token = unique("rise")
+    admins = playbook(api, token, userTypes=["admin"], minSeverity="high", reevaluateOnSeverityIncrease=True)
+    payload = graph_alert(MEGAN, f"alert {token}", severity="low")
+    first = api.post("/alerts", json=payload).json()["alerts"][0]
+    risen = api.post("/alerts", json=payload | {"severity": "high"}).json()["alerts"][0]
+    assert [r for r in risen["runIds"] if admins["id"] in r]
+
+    text = web.get(f"/alerts/{first['alertId']}").text
+    assert "Rose to high (from low)" in text and "Playbooks re-evaluated at high" in text
+    rise = text[text.index("Rose to high"):text.index('<section aria-labelledby="h-runs">')]
+    assert f"pb {token}" in rise and "<dt>User type</dt>" in rise
+    assert f"<dd>user {MEGAN[1]} is admin (from Graph: holds User Administrator) (read " in rise
+    # A simulation of the stored alert decides on what the rise read, and says when.
+    simulated = web.get(f"/alerts/{first['alertId']}/simulate", params={"playbookId": admins["id"]}).text
+    assert "Its trigger matches this alert." in simulated
+    assert f"user {MEGAN[1]} is admin (from Graph: holds User Administrator), as intake recorded it at " in simulated

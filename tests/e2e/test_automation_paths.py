@@ -78,4 +78,13 @@ def test_a_delivery_at_a_higher_severity_runs_the_playbooks_that_opt_in(api):
     assert [s["status"] for s in run["steps"]] == ["succeeded"]
     again = api.post("/alerts", json=low | {"severity": "high"}).json()["alerts"][0]
     assert again["runIds"] == [run_id]
-    assert api.get(f"/alerts/{first['alertId']}").json()["severity"] == "high"
+    shown = api.get(f"/alerts/{first['alertId']}").json()
+    assert shown["severity"] == "high"
+    # The rise's decisions beside intake's (which stay as decided at low): which playbook matched at high, when.
+    ours = {pb["id"], plain["id"]}  # other tests' playbooks are considered too
+    assert {d["playbookId"]: d["matched"] for d in shown["matchDecisions"] if d["playbookId"] in ours} == {
+        pb["id"]: False, plain["id"]: False}
+    [rise] = shown["escalations"]
+    assert (rise["previousSeverity"], rise["severity"]) == ("low", "high")
+    assert [(d["playbookId"], d["matched"]) for d in rise["decisions"] if d["playbookId"] in ours] == [(pb["id"], True)]
+    assert rise["at"] and rise["subject"] is None

@@ -1,6 +1,6 @@
 """trigger.userTypes / devicePlatforms end to end on the local stack: saved through the API (a bad value is a 400
 naming the field), decided at intake from Graph (the sandbox's directory roles and userType), and recorded in the
-alert's match decisions."""
+alert's match decisions, with the facts they were decided on, which a simulation of the stored alert uses."""
 
 from __future__ import annotations
 
@@ -34,10 +34,24 @@ def test_user_types_are_decided_at_intake_and_recorded(api):
     assert [c["name"] for c in decisions[members["id"]]["conditions"]][-2:] == ["userType", "devicePlatform"]
     assert decisions[members["id"]]["conditions"][-1]["detail"] == (
         "device LT-9 runs windows (from the alert); one of windows, macOS")
-    # A simulation reads nothing from Graph: the platform the alert carries decides, the user type is unknown.
+    # What intake read is kept with the alert...
+    shown = api.get(f"/alerts/{accepted['alertId']}").json()
+    facts = shown["subjectFacts"]
+    assert (facts["userType"]["value"], facts["userType"]["detail"]) == ("member", f"user {ADELE[1]} is member "
+                                                                                   "(from Graph)")
+    assert facts["devicePlatform"]["value"] == "windows" and facts["userType"]["at"]
+    # ...and a simulation of the stored alert decides on it (it reads nothing from Graph itself), saying so.
     simulated = api.post(f"/playbooks/{members['id']}/simulate", json={"alertId": accepted["alertId"]}).json()
-    assert simulated["wouldMatch"] is False
-    assert simulated["decision"]["conditions"][-1]["detail"].startswith("unknown: a simulation reads nothing")
+    assert simulated["wouldMatch"] is True
+    user_type = simulated["decision"]["conditions"][-2]
+    assert user_type["passed"] is True
+    assert user_type["detail"].startswith(f"user {ADELE[1]} is member (from Graph), as intake recorded it at ")
+    # The same alert posted (not stored): intake never read it, and the simulation says so.
+    posted = api.post(f"/playbooks/{members['id']}/simulate", json={"alert": adele}).json()
+    assert posted["wouldMatch"] is False
+    assert posted["decision"]["conditions"][-1]["detail"] == (
+        "unknown: the alert is not stored, so intake never read the user's type, and a simulation reads nothing "
+        "from Graph")
 
 
 def test_a_bad_value_is_refused_naming_the_field(api):

@@ -77,7 +77,8 @@ def test_the_alert_lists_each_runs_step_outcomes_in_one_request(counted):
     assert store.claim_rollback(runs[0].id, "tech@yourmsp.com.au")
     transport.requests.clear()
 
-    got, decisions, listed = store.alert_view(alert.id)
+    got, record, listed = store.alert_view(alert.id)
+    decisions = record.decisions
 
     assert len(transport.requests) == 1, transport.requests
     assert got.id == alert.id and got.raw == {"payload": "p" * 500}

@@ -109,9 +109,9 @@ async def test_a_run_on_an_entity_is_recorded_listed_open_and_started(tables, as
     stored = store.get_run(run.id)
     assert (stored.started_by, stored.entity.type, stored.entity.mde_device_id) == ("tech@yourmsp.com.au", "device",
                                                                                     MDE)
-    alert, decisions, runs = store.alert_view(run.alert_id)
+    alert, record, runs = store.alert_view(run.alert_id)
     assert alert.raw["entity"]["dnsName"] == "adele-laptop.contoso.local"
-    assert [d.conditions[0].name for d in decisions] == ["entity"] and [r.id for r in runs] == [run.id]
+    assert [d.conditions[0].name for d in record.decisions] == ["entity"] and [r.id for r in runs] == [run.id]
     # A person started its one run: the alert list does not count it as matched by a playbook.
     listed = {query: [a.id for a in store.list_page(AlertQuery.from_params({"matched": query, "limit": "50"}))[0]]
               for query in ("true", "false")}

@@ -1,16 +1,23 @@
 """Subject conditions at intake, against real Table Storage (Azurite): the lookup runs once per alert and only when
 a playbook that passed every other condition asks; its facts decide the match and land in the alert's decisions,
-an unknown fact included."""
+an unknown fact included, and are kept with the alert, so a simulation of the stored alert decides on them."""
 
 from __future__ import annotations
+
+from azure.data.tables import UpdateMode
 
 from shared.alert_recording import AlertRecorder
 from shared.matching.snapshot import MatchingCache
 from shared.matching.subject import Fact, Needs, SubjectFacts
 from shared.models.alert import AlertEntities, AlertStatus, DeviceEntity, Severity, UserEntity
 from shared.models.tenant import Tenant
+from shared.primitives.context import StepDependencies
+from shared.settings import get_settings
+from shared.simulation import simulate
 from shared.store.alerts import AlertStore
 from shared.store.directory import DirectoryStore
+from shared.store.playbooks import PlaybookStore
+from shared.store.tables import ALERTS
 from tests.pipeline.test_alert_recording import T1, normalized, playbook
 
 ALL = {"type": "all"}
@@ -43,7 +50,7 @@ def about(users=(ADELE,), devices=(LAPTOP,), **changes):
 
 async def test_one_lookup_per_alert_shared_by_the_playbooks(tables, async_tables):
     lookup = FakeLookup(Fact("admin", "user adele is admin (from Graph: holds Global Administrator)"),
-                        Fact("windows", "device LT-1 runs windows (from Graph: Windows)"))
+                        Fact("windows", "device LT-1 runs windows (from Intune: Windows)"))
     admins = playbook(tables, ALL, userTypes=["admin"])
     admin_laptops = playbook(tables, ALL, userTypes=["admin"], devicePlatforms=["windows"])
     guests = playbook(tables, ALL, userTypes=["guest"])
@@ -132,10 +139,76 @@ def _stored_decisions(tables, alert_id: str) -> list[dict]:
 async def test_an_unknown_fact_is_logged_with_the_playbooks_and_reason(tables, async_tables, caplog):
     import logging
     caplog.set_level(logging.WARNING, logger="riposte.events")
-    why = "unknown: device LT-1 is not managed by Intune"
+    why = "unknown: device LT-1 is neither managed by Intune nor registered in Entra ID"
     pb = playbook(tables, ALL, devicePlatforms=["iOS"])
     playbook(tables, ALL, userTypes=["member"])  # known and matched: not logged
     lookup = FakeLookup(Fact("member", "user adele is member (from Graph)"), Fact(None, why))
     result = await recorder(tables, async_tables, lookup).receive(about())
     [record] = [r for r in caplog.records if getattr(r, "event", None) == "alert.subjectUnknown"]
     assert (record.alertId, record.playbookIds, record.reasons) == (result.alert.id, [pb], [why])
+
+
+# --- what intake knew, kept with the alert: a simulation of the stored alert decides on it ----------------------
+def simulated(tables, playbook_id: str, alert_id: str | None = None, alert=None):
+    """POST /api/playbooks/{id}/simulate's answer, for a stored alert (`alert_id`) or one that is not stored."""
+    recorded = None
+    if alert_id is not None:
+        alert, recorded = AlertStore(tables).get_with_subject(alert_id)
+    deps = StepDependencies(graph=None, settings=get_settings())
+    return simulate(PlaybookStore(tables).get(playbook_id), alert, MatchingCache(tables).current(), deps, recorded)
+
+
+async def test_intake_keeps_the_facts_it_read_and_a_simulation_of_the_stored_alert_uses_them(tables, async_tables):
+    lookup = FakeLookup(Fact("admin", "user adele is admin (from Graph: holds Global Administrator)"))
+    admins = playbook(tables, ALL, userTypes=["admin"])
+    result = await recorder(tables, async_tables, lookup).receive(about())
+    record = AlertStore(tables).decision_record(result.alert.id)
+    assert (record.subject.user_type.value, record.subject.user_type.detail, record.subject.device_platform) == (
+        "admin", "user adele is admin (from Graph: holds Global Administrator)", None)
+    assert record.subject.user_type.at == result.alert.received_at
+
+    simulation = simulated(tables, admins, result.alert.id)
+    when = result.alert.received_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert simulation.would_match is True
+    assert simulation.decision.conditions[-1].detail == (
+        f"user adele is admin (from Graph: holds Global Administrator), as intake recorded it at {when}; one of admin")
+    # A playbook saved since asks for what intake never read: unknown, and why.
+    windows = playbook(tables, ALL, devicePlatforms=["windows"])
+    assert simulated(tables, windows, result.alert.id).decision.conditions[-1].detail == (
+        "unknown: intake did not read the device's platform of this alert (no playbook asked for it when the alert "
+        "arrived), and a simulation reads nothing from Graph")
+    # An alert that is not stored (a posted payload): intake never saw it.
+    assert simulated(tables, admins, alert=result.alert).decision.conditions[-1].detail == (
+        "unknown: the alert is not stored, so intake never read the user's type, and a simulation reads nothing "
+        "from Graph")
+
+
+async def test_an_unknown_fact_is_kept_and_the_simulation_says_why(tables, async_tables):
+    why = "unknown: device LT-1 is neither managed by Intune nor registered in Entra ID"
+    ios = playbook(tables, ALL, devicePlatforms=["iOS"])
+    result = await recorder(tables, async_tables, FakeLookup(device=Fact(None, why))).receive(about())
+    assert AlertStore(tables).decision_record(result.alert.id).subject.device_platform.value is None
+    detail = simulated(tables, ios, result.alert.id).decision.conditions[-1].detail
+    assert detail.startswith(f"{why} (intake, at ") and detail.endswith("; a simulation reads nothing from Graph)")
+
+
+async def test_the_one_entity_layout_keeps_the_facts_too(tables, async_tables):
+    """An alert that starts no run is one entity (shared/store/alerts.py): the facts are on its alert row."""
+    playbook(tables, ALL, userTypes=["guest"])
+    result = await recorder(tables, async_tables, FakeLookup(Fact("member", "user adele is member (from Graph)"))
+                            ).receive(about())
+    assert result.to_start == []
+    _, known = AlertStore(tables).get_with_subject(result.alert.id)
+    assert known.user_type.value == "member"
+
+
+async def test_an_alert_stored_before_facts_were_kept_quotes_its_decisions_and_stays_unknown(tables, async_tables):
+    admins = playbook(tables, ALL, userTypes=["admin"])
+    result = await recorder(tables, async_tables, FakeLookup(Fact("admin", "user adele is admin (from Graph)"))
+                            ).receive(about())
+    row = tables(ALERTS).get_entity(result.alert.id, "decisions")
+    tables(ALERTS).upsert_entity({k: v for k, v in row.items() if not k.startswith("subject")},
+                                 mode=UpdateMode.REPLACE)  # as stored by an earlier version
+    detail = simulated(tables, admins, result.alert.id).decision.conditions[-1].detail
+    assert detail.startswith('unknown: this alert was stored before intake kept the facts it read; its decisions say '
+                             '"user adele is admin (from Graph); one of admin" (intake, at ')

@@ -18,7 +18,7 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.graph.errors import odata_error
-from shared.graph.json_get import ForeignUrl
+from shared.graph.json_get import ForeignUrl, RequestCount
 from shared.pollers import cycle, graph_lists
 from shared.pollers.poll import classify
 from shared.sources.catalog import SOURCES, SourceName
@@ -143,3 +143,16 @@ async def test_a_compressed_page_is_read(offline):
         200, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}, content=body))
     records, requests = await graph_lists.read_list(offline, TENANT, f"{BASE}/security/alerts_v2", max_pages=1)
     assert (records, requests) == ([{"id": "a"}, {"id": "b"}], 1)
+
+
+async def test_a_read_that_fails_on_a_later_page_has_counted_every_request_it_sent(offline):
+    link = f"{BASE}/security/alerts_v2?$skiptoken="
+    pages = iter([httpx.Response(200, json={"value": [{"id": "a"}], "@odata.nextLink": f"{link}2"}),
+                  httpx.Response(200, json={"value": [{"id": "b"}], "@odata.nextLink": f"{link}3"}),
+                  httpx.Response(503, json={"error": {"code": "ServiceUnavailable", "message": "later"}})])
+    offline.transport = lambda: httpx.MockTransport(lambda r: next(pages))
+    count = RequestCount()
+    with pytest.raises(Exception, match="later"):
+        await graph_lists.read_window(offline, TENANT, SourceName.ALERTS_V2, NOW - timedelta(minutes=1), NOW,
+                                      count=count)
+    assert count.sent == 3  # two pages read, the third answered 503: a failed poll reports 3 requests, not 0

@@ -35,3 +35,7 @@ async def test_each_poll_logs_its_tenant_source_counts_and_error(store, states, 
     assert ok["durationMs"] > 0 and "errorCode" not in ok
     [failed] = polled(caplog, throttled)
     assert (failed["source"], failed["errorCode"], failed["levelname"]) == (ALERTS.value, "throttled", "WARNING")
+    # The throttled request was sent: a failed poll reports what it cost, in the event and in the stored counts.
+    assert failed["graphRequests"] == 1
+    stored = [(await states.get_state(t, ALERTS))[0].counts for t in (tenant, throttled)]
+    assert [(c.polls, c.failures, c.requests) for c in stored] == [(1, 0, 1), (0, 1, 1)]

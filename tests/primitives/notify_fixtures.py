@@ -49,12 +49,18 @@ def fresh(server: SandboxServer) -> SandboxServer:
     return server
 
 
+# The sandbox listens on loopback, which outbound calls reach only when listed (as the local stack lists it).
+SANDBOX_HOSTS = load_settings({"RIPOSTE_OUTBOUND_PRIVATE_HOSTS": LocalStack().app_environment()[
+    "RIPOSTE_OUTBOUND_PRIVATE_HOSTS"]}).outbound_private_hosts
+
+
 @pytest.fixture
 async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
     factory = GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
                                                client_id="riposte-tests"))
     settings = AppSettings(environment=Environment.DEVELOPMENT, public_base_url=PUBLIC_URL,
-                           notify_tenant_id=CONTOSO_TENANT_ID, notify_sender=SENDER)
+                           notify_tenant_id=CONTOSO_TENANT_ID, notify_sender=SENDER,
+                           outbound_private_hosts=SANDBOX_HOSTS)
     yield StepDependencies(graph=factory, settings=settings)
     await factory.aclose()
 

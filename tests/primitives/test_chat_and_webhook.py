@@ -164,7 +164,7 @@ async def test_the_signature_is_hmac_sha256_over_timestamp_and_body(deps, server
         seen.append(request)
 
     async with httpx.AsyncClient(event_hooks={"request": [remember]}) as recording:
-        deps.http = lambda: recording  # the step's HTTP client, recording what it sends
+        deps.guarded_http = lambda hosts: recording  # the step's HTTP client, recording what it sends
         step = await run(hook(server), deps)
 
     assert step.status is StepStatus.SUCCEEDED
@@ -195,7 +195,7 @@ async def test_a_timeout_is_retried(deps, server: SandboxServer):
     fault(server.state, method="POST", pathRegex=f"^{HOOK_PATH}$", latencyMs=1000, times=1)
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(0.3)) as impatient:
-        deps.http = lambda: impatient  # the step's HTTP client, with a short timeout
+        deps.guarded_http = lambda hosts: impatient  # the step's HTTP client, with a short timeout
         step = await run(hook(server), deps)
 
     assert step.status is StepStatus.SUCCEEDED and step.result["attempts"] == 2

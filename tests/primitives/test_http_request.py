@@ -115,8 +115,8 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_before_conne
         return ["10.20.30.40"]
 
     enrich.settings = enrich.settings.model_copy(update={"http_request_hosts": frozenset({"intel.example.net"})})
-    http = outbound_guard.new_client(private)
-    enrich.guarded_http = lambda: http
+    http = outbound_guard.new_client(private, enrich.settings.outbound_private_hosts)
+    enrich.guarded_http = lambda hosts: http
     try:
         step = await run(lookup(server, url="https://intel.example.net/ip/{{ alert.ips[0] }}"), enrich)
     finally:

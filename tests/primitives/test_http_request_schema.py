@@ -9,8 +9,9 @@ from pydantic import ValidationError
 from shared.api_model import SAVING
 from shared.errors import Refused
 from shared.models.playbook import PlaybookDraft
+from shared.outbound_guard import host_allowed
 from shared.playbook_edits import refuse_unlisted_hosts
-from shared.schemas.http_request import HttpRequestParams, host_allowed
+from shared.schemas.http_request import HttpRequestParams
 from shared.settings import load_settings
 from shared.validation import describe
 
@@ -31,7 +32,12 @@ def problem(**params) -> dict[str, str]:
     ("https://reputation.example.net{{ alert.title }}", "scheme, host and port must be written out"),
     ("https://key:secret@reputation.example.net/ip", "credentials must be stored as a secret"),
     ("https://169.254.169.254/latest/meta-data", "link-local"),
-    ("https://10.0.0.8/ip", "not a public address"),
+    ("https://[fe80::1]/ip", "link-local"),
+    ("https://[::ffff:169.254.169.254]/ip", "link-local"),  # IPv4-mapped: judged as the IPv4 address
+    ("https://0.0.0.0/ip", "unspecified"),
+    ("https://2130706433/ip", "written as a number"),  # 127.0.0.1 to a resolver
+    ("https://0177.0.0.1/ip", "written as a number"),  # octal
+    ("https://0x7f.1/ip", "written as a number"),  # hex, short form
     ("https://reputation.example.net/{{ secrets.key }}", "unknown variable 'secrets'"),
     ("https://reputation.example.net/{% set x = 1 %}", "{% set %} is not allowed"),
 ])
@@ -93,3 +99,13 @@ def test_the_allow_list_setting():
     for bad in ("https://api.example.net", "api.example.net:443", "*", "*.net", "api.example.net/path"):
         with pytest.raises(ValidationError, match="RIPOSTE_HTTP_REQUEST_HOSTS"):
             load_settings({"RIPOSTE_HTTP_REQUEST_HOSTS": bad})
+
+
+def test_saving_a_lookup_that_names_a_private_address_is_refused_even_when_allow_listed():
+    # The host allow-list says which services; the private-address list says which may be inside the network.
+    draft = PlaybookDraft.model_validate({"name": "Enrich", "trigger": {"category": "signin"}, "actions": [
+        BASE | {"url": "https://10.0.0.8/ip/{{ alert.ips[0] }}"}]}, context=SAVING)
+    with pytest.raises(Refused) as refused:
+        refuse_unlisted_hosts(draft.actions, frozenset({"10.0.0.8"}))
+    assert refused.value.field == "actions[0].url" and "RIPOSTE_OUTBOUND_PRIVATE_HOSTS" in refused.value.message
+    refuse_unlisted_hosts(draft.actions, frozenset({"10.0.0.8"}), frozenset({"10.0.0.8"}))  # both listed: saved

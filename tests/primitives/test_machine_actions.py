@@ -22,7 +22,7 @@ from shared.models.run import StepResult, StepStatus
 from shared.primitives import permissions_doc
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import AlertContext, RunContext, StepContext, StepDependencies
-from shared.primitives.runner import execute_step
+from shared.primitives.runner import check_step, execute_step
 from shared.primitives.targets import no_targets
 from shared.settings import AppSettings
 
@@ -87,7 +87,18 @@ def steer(server: SandboxServer, outcome: str, machine_id: str = ADELE_LAPTOP_MA
         server.state.tenants[CONTOSO_TENANT_ID].areas[AREA].machines[machine_id]["sandbox"]["actionOutcome"] = outcome
 
 
-async def run(action: dict[str, Any], deps: StepDependencies, target: AlertContext) -> StepResult:
+async def run(action: dict[str, Any], deps: StepDependencies, target: AlertContext, checks: int = 3) -> StepResult:
+    """The step as a run ends it: followed (check_step) while it waits, the `checks`-th check the last one."""
+    step = await submit(action, deps, target)
+    for n in range(1, checks + 1):
+        if step.status is not StepStatus.WAITING:
+            break
+        step = await check_step(step, action, target, RUN, deps, final=n == checks)
+    return step
+
+
+async def submit(action: dict[str, Any], deps: StepDependencies, target: AlertContext) -> StepResult:
+    """Only the step's handler: what the run records before it follows the actions."""
     return await execute_step(0, action, target, RUN, deps)
 
 
@@ -106,7 +117,8 @@ async def test_isolate_by_defender_id_requests_full_isolation_with_a_comment_nam
                                                                           True)
     assert entry["matchedBy"] == f"machine id {ADELE_LAPTOP_MACHINE_ID}"
     assert entry["before"]["isolated"] is False and entry["after"] == {"isolated": True, "isolationType": "Full"}
-    assert entry["machineAction"]["status"] == "Pending" and step.result["changed"] is True
+    assert entry["machineAction"]["status"] == "Succeeded" and step.result["changed"] is True
+    assert (step.result["completion"], step.result["checks"]) == ("succeeded", 1)
     [action] = actions(server)
     assert (action["type"], action["scope"], action["id"]) == ("Isolate", "Full", entry["machineAction"]["id"])
     assert action["requestorComment"].startswith("ransomware on the laptop (Riposte playbook 'ransomware', run ru-mde")
@@ -284,6 +296,10 @@ def test_describe_says_what_would_happen_without_calling_defender(server, deps):
     ctx = StepContext(alert(BY_NAME), RUN, deps)
     text = spec.describe(spec.params.model_validate({"type": "isolate_machine", "isolationType": "Selective"}), ctx)
     assert "isolate (Selective isolation)" in text and "CONTOSO-KIOSK-07" in text and "rollback releases" in text
+    assert text.endswith("waits up to PT5M for Defender to report each action Succeeded or Failed before the run "
+                         "goes on.")
+    scan = PRIMITIVES["run_antivirus_scan"]
+    assert "waits" not in scan.describe(scan.params.model_validate({"type": "run_antivirus_scan"}), ctx)
     quarantine = PRIMITIVES["stop_and_quarantine_file"]
     params = quarantine.params.model_validate({"type": "stop_and_quarantine_file", "sha1": SHA1})
     assert SHA1 in quarantine.describe(params, ctx)

@@ -1,5 +1,6 @@
-"""The SSRF rules of http_request (shared/outbound_guard.py): which addresses a playbook may reach, checked after DNS
-resolution where the connection opens, so a public-looking name that resolves inward is refused before any byte."""
+"""The SSRF rules of outbound calls (shared/outbound_guard.py): which addresses a playbook, secret or setting may have
+Riposte reach, checked after DNS resolution where the connection opens, so a public-looking name that resolves inward
+is refused before any byte; loopback and private addresses only for hosts the deployment lists."""
 
 from __future__ import annotations
 
@@ -34,9 +35,33 @@ def test_a_public_address_is_allowed(address):
     assert refusal("reputation.example.net", address) is None
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "127.0.0.2"])
-def test_loopback_is_allowed_only_when_the_url_names_it(host):
-    assert refusal(host, "127.0.0.1") is None
+@pytest.mark.parametrize("host, listed", [("127.0.0.1", "127.0.0.1"), ("localhost", "localhost"), ("[::1]", "::1"),
+                                          ("sandbox.corp.example", "*.corp.example")])
+def test_loopback_and_private_addresses_are_allowed_only_for_listed_hosts(host, listed):
+    for address in ("127.0.0.1", "10.1.2.3"):
+        assert refusal(host, address) is not None  # production's default: nothing listed
+        assert refusal(host, address, frozenset({listed})) is None
+    assert refusal("other.example", "127.0.0.1", frozenset({listed})) is not None  # a name rebound to it
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "fe80::1", "::ffff:169.254.169.254", "0.0.0.0", "ff02::1"])  # noqa: S104
+def test_link_local_unspecified_and_multicast_are_never_reached_whatever_is_listed(address):
+    assert refusal("metadata.corp.example", address, frozenset({"*.corp.example"})) is not None
+
+
+@pytest.mark.parametrize("url, listed, refused", [
+    ("https://hooks.example.net/x", frozenset(), None),  # a name: checked when it is resolved
+    ("http://127.0.0.1:7081/x", frozenset(), "loopback"),
+    ("http://127.0.0.1:7081/x", frozenset({"127.0.0.1"}), None),
+    ("http://localhost:7081/x", frozenset({"127.0.0.1"}), "loopback"),  # listed as written, not as resolved
+    ("https://10.9.8.7/x", frozenset(), "non-public"),
+    ("https://2130706433/x", frozenset({"2130706433"}), "written as a number"),  # 127.0.0.1 to inet_aton
+    ("https://0x7f.0.0.1/x", frozenset(), "written as a number"),
+    ("https://1.2.3.4.nip.io/x", frozenset(), None),
+])
+def test_what_a_url_says_before_it_is_resolved(url, listed, refused):
+    problem = outbound_guard.url_refusal(url, listed)
+    assert (problem is None) if refused is None else (refused in (problem or "")), problem
 
 
 async def test_one_inner_address_among_public_ones_refuses_the_name():
@@ -96,13 +121,26 @@ async def test_the_guarded_client_refuses_a_name_rebound_to_loopback_before_send
     async def rebound(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]  # where the test's endpoint listens: reachable, were it not refused
 
-    async with outbound_guard.new_client(rebound) as http:
+    async with outbound_guard.new_client(rebound, frozenset({"127.0.0.1"})) as http:
         with pytest.raises(BlockedAddressError, match="loopback"):
             await http.get(f"https://reputation.example.net:{counter.port}/ip/1.2.3.4")
         assert counter.requests == 0
-        # The same endpoint named as loopback (the sandbox's allowance) is reached by the same client.
+        # The same endpoint named as the listed loopback host (the sandbox's allowance) is reached by the same client.
         response = await http.get(f"http://127.0.0.1:{counter.port}/ip/1.2.3.4")
         assert response.status_code == 200 and counter.requests == 1
+
+
+async def test_the_guarded_client_refuses_loopback_when_nothing_is_listed(counter: Counter):
+    async with outbound_guard.new_client() as http:
+        with pytest.raises(BlockedAddressError, match="RIPOSTE_OUTBOUND_PRIVATE_HOSTS"):
+            await http.get(f"http://127.0.0.1:{counter.port}/ip/1.2.3.4")
+    assert counter.requests == 0
+
+
+async def test_each_allow_list_has_a_pool_of_its_own():
+    # A connection opened for a listed host must not serve a request checked against another list.
+    assert outbound_guard.client(frozenset({"127.0.0.1"})) is not outbound_guard.client(frozenset())
+    assert outbound_guard.client(frozenset()) is outbound_guard.client()
 
 
 async def test_the_guarded_client_follows_no_redirect_and_reads_no_proxy_from_the_environment(monkeypatch):

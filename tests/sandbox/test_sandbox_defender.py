@@ -145,3 +145,45 @@ async def test_fault_rules_and_the_call_log_apply_as_to_graph(defender: Defender
     calls = [c for c in (await async_control.get("/_sandbox/calls")).json()["value"] if c["path"] == f"/{ISOLATE}"]
     assert [(c["status"], c["faultId"]) for c in calls] == [(503, rule["id"]), (201, None)]
     assert {c["tenantId"] for c in calls} == {CONTOSO_TENANT_ID}
+
+
+async def test_pending_reads_hold_an_action_for_that_many_reads(
+        defender: DefenderClient, async_control: httpx.AsyncClient) -> None:
+    steer = f"/_sandbox/defender/tenants/{CONTOSO_TENANT_ID}/machines/{LAPTOP}"
+    held = await async_control.patch(steer, json={"pendingReads": 2})
+    assert held.status_code == 200 and held.json()["_sandbox"]["pendingReads"] == 2
+    action = await defender.post(ISOLATE, {"Comment": "c"})
+    statuses = [(await defender.get(f"api/machineactions/{action['id']}"))["status"] for _ in range(3)]
+    assert statuses == ["Pending", "Pending", "Succeeded"]
+    assert (await async_control.patch(steer, json={"pendingReads": -1})).status_code == 400
+
+
+async def test_an_action_not_yet_ended_is_cancelled_and_one_that_ended_is_refused(
+        defender: DefenderClient, sandbox_server: SandboxServer) -> None:
+    action = await defender.post(ISOLATE, {"Comment": "c"})
+    cancelled = await defender.post(f"api/machineactions/{action['id']}/cancel", {"Comment": "false positive"})
+    assert (cancelled["status"], cancelled["cancellationComment"]) == ("Cancelled", "false positive")
+    assert cancelled["cancellationDateTimeUtc"] and cancelled["cancellationRequestor"]
+    assert (await defender.get(f"api/machineactions/{action['id']}"))["status"] == "Cancelled"  # not settled
+    assert inspect(sandbox_server)["sandbox"]["isolation"] is None
+    with pytest.raises(DefenderError) as refused:
+        await defender.post(f"api/machineactions/{action['id']}/cancel", {"Comment": "again"})
+    assert refused.value.status == 400
+    with pytest.raises(DefenderError) as unknown:
+        await defender.post(f"api/machineactions/{'0' * 8}-0000-4000-8000-{'0' * 12}/cancel", {"Comment": "c"})
+    assert unknown.value.not_found
+
+
+async def test_reads_of_one_action_have_their_own_rate_limit(
+        sandbox_server: SandboxServer, factory: GraphClientFactory, async_control: httpx.AsyncClient) -> None:
+    assert (await async_control.put(f"/_sandbox/defender/tenants/{CONTOSO_TENANT_ID}/rateLimit",
+                                    json={"perMinute": 2})).status_code == 200
+    defender = DefenderClient(sandbox_server.base_url, CONTOSO_TENANT_ID, factory.tenant_credential(CONTOSO_TENANT_ID),
+                              policy=DefenderRetryPolicy(max_attempts=1))
+    action = await defender.post(ISOLATE, {"Comment": "c"})
+    for _ in range(2):
+        await defender.get(f"api/machineactions/{action['id']}")
+    with pytest.raises(DefenderError) as raised:
+        await defender.get(f"api/machineactions/{action['id']}")
+    assert raised.value.code == "defender_throttled"
+    await defender.post(f"api/machines/{KIOSK_MACHINE_ID}/isolate", {"Comment": "the actions' own window"})

@@ -17,12 +17,15 @@ from shared.http_retry import (
     ApiError,
     RetryPolicy,
     backoff,
+    deliver,
     fetch_token,
     parse_retry_after,
     retry_delay,
     send_with_retries,
 )
 from shared.models.run import StepError
+from shared.primitives import webhook
+from shared.psa import base
 
 
 @dataclass(eq=False)
@@ -227,3 +230,54 @@ async def test_a_token_failure_is_the_callers_error_with_the_first_line_only_and
 
 def test_an_api_error_reads_as_its_step_error() -> None:
     assert str(FakeError("code", "The message.")) == "The message."
+
+
+# --- what may be sent again: retry_uncertain -------------------------------------------------------------
+@pytest.mark.parametrize("failure", [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("dropped mid-answer")])
+async def test_a_failure_after_sending_is_not_repeated_when_the_policy_forbids_it(failure) -> None:
+    # A POST that creates something (a PSA ticket) may have been processed: sending it again could duplicate it.
+    script = Script(failure, answer(201))
+
+    with pytest.raises(FakeError) as caught:
+        await script.run(RetryPolicy(retry_uncertain=False))
+
+    assert (caught.value.code, caught.value.attempts) == ("unreachable", 1) and script.waits == []
+    assert caught.value.detail == type(failure).__name__
+
+
+@pytest.mark.parametrize("failure", [httpx.ConnectError("refused"), httpx.ConnectTimeout("no SYN-ACK"),
+                                     httpx.PoolTimeout("no free connection")])
+async def test_a_request_that_was_never_sent_is_always_tried_again(failure) -> None:
+    script = Script(failure, answer(201))
+
+    response, attempts = await script.run(RetryPolicy(retry_uncertain=False))
+
+    assert (response.status_code, attempts) == (201, 2)
+
+
+async def test_deliver_hands_back_the_last_answer_instead_of_raising() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return answer(503, "60") if len(sent) == 1 else answer(200)
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        delivery = await deliver(http, lambda: httpx.Request("POST", "https://hooks.example.net/x", content=b"{}"),
+                                 RetryPolicy(max_attempts=3, max_delay_s=10.0), sleep)
+
+    # Retry-After 60 s is longer than the policy waits within a step: one attempt, the 503 handed back as it came.
+    assert (delivery.ok, delivery.attempts, delivery.response.status_code) == (False, 1, 503)
+    assert (delivery.declined_wait, waits, len(sent)) == (60.0, [], 1)
+
+
+async def test_the_webhook_senders_use_the_shared_policy() -> None:
+    # One retry loop for every sender: call_webhook, chat, the approval card and PSA systems take theirs from here.
+    assert isinstance(webhook.DELIVERY_POLICY, RetryPolicy) and isinstance(base.CREATE_POLICY, RetryPolicy)
+    assert base.CREATE_POLICY.retry_uncertain is False and 500 not in base.CREATE_POLICY.retry_statuses
+    assert getattr(webhook, "RetryPolicy", RetryPolicy) is RetryPolicy and not hasattr(webhook, "retry_after_seconds")

@@ -66,4 +66,5 @@ def test_subject_conditions_need_their_reads():
     needed = {h.permission: h.needed_by for h in permission_health(TENANT, set(), SourcesConfig(), {}, [draft])}
     assert needed == {"Directory.Read.All": ["playbook P (trigger.userTypes)"],
                       "User.Read.All": ["playbook P (trigger.userTypes)"],
-                      "DeviceManagementManagedDevices.Read.All": ["playbook P (trigger.devicePlatforms)"]}
+                      "DeviceManagementManagedDevices.Read.All": ["playbook P (trigger.devicePlatforms)"],
+                      "Device.Read.All": ["playbook P (trigger.devicePlatforms)"]}  # Entra ID's /devices fallback

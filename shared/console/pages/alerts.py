@@ -1,5 +1,6 @@
 """Alerts: the list (newest first, filtered, paged through the store's list partition) and an alert's page: the
-normalized alert, its raw payload as text, why each playbook matched or not (the decisions intake recorded, as
+normalized alert, its raw payload as text, why each playbook matched or not (the decisions intake recorded, what it
+knew of the user and device, and each rise in severity's decisions, as
 `GET /api/alerts/{id}` and `make try` show them), its runs with their steps, and "Run playbook…" / "Simulate…".
 
 Everything on these pages that came with the alert (title, description, users, raw payload) is attacker-controlled
@@ -22,6 +23,7 @@ from shared.console.web import ConsoleRequest, ConsoleResponse, redirect
 from shared.errors import Refused
 from shared.ids import InvalidId, checked_id
 from shared.manual_runs import start_manual_run
+from shared.matching.decision import SubjectRecord
 from shared.models.alert import Alert, AlertSource, AlertStatus, Severity
 from shared.models.playbook import Playbook
 from shared.models.run import Run
@@ -93,9 +95,11 @@ def alert_page(req: ConsoleRequest) -> ConsoleResponse:
     alert_id = checked_id(req.route_params["alertId"], "alertId")
     store = services.alerts()
     alert = store.get(alert_id)
-    decisions = sorted(store.decisions(alert_id), key=lambda d: (not d.matched, d.playbook_name.casefold()))
+    record = store.decision_record(alert_id)
+    decisions = sorted(record.decisions, key=lambda d: (not d.matched, d.playbook_name.casefold()))
     runs = _runs_with_steps(req, alert_id)
     return page(req, "alerts/alert.html", title=f"Alert: {alert.title}"[:200], alert=alert, decisions=decisions,
+                record=record,
                 runs=runs, more_runs=len(runs) > MAX_RUNS_WITH_STEPS, may_run=req.principal.may(Permission.RUN),
                 **_choices(req))
 
@@ -118,10 +122,12 @@ def _chosen_playbook(req: ConsoleRequest, raw: str | None) -> tuple[Playbook | N
 
 
 def _try_page(req: ConsoleRequest, template: str, title: str, alert: Alert, playbook: Playbook | None,
-              error: str | None, status: int = 200) -> ConsoleResponse:
+              error: str | None, status: int = 200, recorded: SubjectRecord | None = None) -> ConsoleResponse:
+    """`recorded`: what the stored alert's record knows of its user and device (the simulation decides on it)."""
     simulation = None
     if playbook is not None:
-        simulation = simulate(playbook, alert, services.matching_cache().current(), services.step_dependencies())
+        simulation = simulate(playbook, alert, services.matching_cache().current(), services.step_dependencies(),
+                              recorded)
     return page(req, template, status=400 if error and status == 200 else status, title=title, alert=alert,
                 playbooks=_playbooks(req), playbook=playbook, simulation=simulation, error=error,
                 may_run=req.principal.may(Permission.RUN))
@@ -130,17 +136,18 @@ def _try_page(req: ConsoleRequest, template: str, title: str, alert: Alert, play
 @ROUTER.get("alerts/{alertId}/run")
 def run_playbook_form(req: ConsoleRequest) -> ConsoleResponse:
     """Pick a playbook, then confirm on the same page, which shows what it will do."""
-    alert = services.alerts().get(checked_id(req.route_params["alertId"], "alertId"))
+    alert, recorded = services.alerts().get_with_subject(checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = _chosen_playbook(req, req.params.get("playbookId"))
-    return _try_page(req, "alerts/run.html", "Run a playbook on this alert", alert, playbook, error)
+    return _try_page(req, "alerts/run.html", "Run a playbook on this alert", alert, playbook, error, recorded=recorded)
 
 
 @ROUTER.get("alerts/{alertId}/simulate")
 def simulate_playbook(req: ConsoleRequest) -> ConsoleResponse:
     """What a playbook would do for this alert, and whether it would match it; nothing is done."""
-    alert = services.alerts().get(checked_id(req.route_params["alertId"], "alertId"))
+    alert, recorded = services.alerts().get_with_subject(checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = _chosen_playbook(req, req.params.get("playbookId"))
-    return _try_page(req, "alerts/simulate.html", "Simulate a playbook on this alert", alert, playbook, error)
+    return _try_page(req, "alerts/simulate.html", "Simulate a playbook on this alert", alert, playbook, error,
+                     recorded=recorded)
 
 
 @ROUTER.post("actions/alerts/{alertId}/run", Permission.RUN)

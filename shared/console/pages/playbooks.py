@@ -206,8 +206,9 @@ def simulate_page(req: ConsoleRequest) -> ConsoleResponse:
     chosen = req.params.get("alertId")
     result = alert = None
     if chosen:
-        alert = services.alerts().get(checked_id(chosen, "alertId"))
-        result = simulate(playbook, alert, services.matching_cache().current(), services.step_dependencies())
+        alert, recorded = services.alerts().get_with_subject(checked_id(chosen, "alertId"))
+        result = simulate(playbook, alert, services.matching_cache().current(), services.step_dependencies(),
+                          recorded)
     return page(req, "playbooks/simulate.html", title=f"Simulate: {playbook.name}", playbook=playbook,
                 alerts=alerts, chosen=chosen, alert=alert, result=result)
 
