@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
+from activities.run_started import log_if_run_starts
 from shared import log_events, services
 from shared.approvals.gates import CoveredStep, GateOpening, close_gate, open_gate, tally
 from shared.flow.conditions import check
@@ -27,6 +28,7 @@ def _save_step(run: RunContext, step: StepResult, waiting: Waiting | None) -> No
 
 @bp.activity_trigger(input_name="payload")
 def record_flow_step(payload: dict) -> dict:
+    log_if_run_starts(payload)
     run = RunContext.model_validate(payload["run"])
     step = StepResult.model_validate(payload["step"])
     waiting = Waiting.model_validate(payload["waiting"]) if payload.get("waiting") else None
@@ -37,6 +39,7 @@ def record_flow_step(payload: dict) -> dict:
 @bp.activity_trigger(input_name="payload")
 async def check_condition(payload: dict) -> dict:
     """Evaluate an expression over the alert, earlier steps and facts read from Graph (reads only)."""
+    log_if_run_starts(payload)
     return await check(payload["expression"], AlertContext.model_validate(payload["alert"]),
                        payload.get("steps") or [], payload.get("runFacts") or {}, services.step_dependencies(),
                        payload.get("facts"))
@@ -44,6 +47,7 @@ async def check_condition(payload: dict) -> dict:
 
 @bp.activity_trigger(input_name="payload")
 async def open_approval(payload: dict) -> dict:
+    log_if_run_starts(payload)
     run = RunContext.model_validate(payload["run"])
     alert = AlertContext.model_validate(payload["alert"])
     ctx = StepContext(alert, run, services.step_dependencies())
@@ -96,6 +100,7 @@ def close_approval(payload: dict) -> dict:
 @bp.activity_trigger(input_name="payload")
 def simulate_step(payload: dict) -> dict:
     """A step of a run in simulate mode: what it would do, recorded as the step's result; nothing done."""
+    log_if_run_starts(payload)
     run = RunContext.model_validate(payload["run"])
     alert = AlertContext.model_validate(payload["alert"])
     started = datetime.now(UTC)

@@ -28,8 +28,10 @@ async def run_step(payload: dict) -> dict:
         # On the event loop (shared/store/run_start.py): no worker-thread hop before the disable; the run's list
         # row follows after the step (below).
         running = await mark_running(tables, request.run.run_id, datetime.now(UTC))
-        if running.started:  # not again for a retried first step, nor for a run stopped meanwhile
-            log_events.run_started(request.run, request.alert)
+    # The run's first command (not when a check or a gate came first: that activity logged it); not again for a
+    # retried first step, nor for a run stopped meanwhile.
+    if request.run_starts is not None and (running is None or running.started):
+        log_events.run_started(request.run, request.alert)
     step = await execute_step(request.index, request.action, request.alert, request.run,
                               services.step_dependencies(), steps=request.steps)
     # Recorded after acting, so containment is not delayed by bookkeeping: the step, and the run list's row of

@@ -34,7 +34,7 @@ from shared.console.dispatch import handle
 from shared.console.routing import _PARAM, ROUTER
 from shared.models.alert import Alert
 from shared.models.playbook import PlaybookDraft, PlaybookPatch
-from shared.models.run import Run, StepResult, StepStatus
+from shared.models.run import Run, RunStatus, StepResult, StepStatus
 from shared.models.tenant import Tenant, TenantGroup
 from shared.settings import get_settings
 from shared.sources.catalog import SourceName
@@ -92,6 +92,9 @@ def seed_all(alerts: int, workers: int) -> dict[str, str]:
         "actions": [{"type": "disable_user_and_revoke"}, {"type": "notify_email", "to": ["soc@msp.example"]}]}),
         "bench").id for p in range(20)]
     runs = seed(tables, alerts, playbooks)
+    # One run still running: the cancel page confirms cancelling an open run (an ended one is a 409 page).
+    running = get_json(runs[1], "doc") | {"status": RunStatus.RUNNING.value, "completedAt": None}
+    runs[1] = put_json(dict(runs[1]) | {"status": RunStatus.RUNNING.value}, "doc", running)
     table = tables(ALERTS)
 
     def store_alert(n: int) -> dict:
@@ -118,8 +121,10 @@ def seed_all(alerts: int, workers: int) -> dict[str, str]:
     store.update(playbooks[0], PlaybookPatch(description="Second version"), '"v1"', "bench")  # a diff to show
     gates = seed_gates(20, playbooks[0], tenants[0])
     run_id = runs[0]["RowKey"].removeprefix("run|")
-    return {"alertId": runs[0]["PartitionKey"], "runId": run_id, "playbookId": playbooks[0], "tenantId": tenants[3],
-            "groupId": "group-1", "version": "1", "id": run_id, "approvalId": gates[0]}
+    open_run_id = runs[1]["RowKey"].removeprefix("run|")
+    return {"alertId": runs[0]["PartitionKey"], "runId": run_id, "openRunId": open_run_id,
+            "playbookId": playbooks[0], "tenantId": tenants[3], "groupId": "group-1", "version": "1", "id": run_id,
+            "approvalId": gates[0]}
 
 
 def seed_gates(count: int, playbook_id: str, tenant_id: str) -> list[str]:
@@ -145,6 +150,8 @@ QUERIES: dict[str, dict[str, str]] = {
     "playbooks/{playbookId}/diff": {"from": "1", "to": "2"},
     "playbooks/title-test": {"pattern": "inbox rule", "last": "200"},
 }
+# Pages whose parameter takes another id than its name's (by route template): cancelling needs an open run.
+PARAMS: dict[str, dict[str, str]] = {"runs/{runId}/cancel": {"runId": "openRunId"}}
 # Filtered lists worth their own line, where the page exists: (path, query).
 VARIANTS = [("alerts", {"severity": "high"}), ("alerts", {"tenantId": str(uuid.UUID(int=3))}),
             ("runs", {"status": "failed"}), ("runs", {"status": "completedWithErrors"}),
@@ -153,7 +160,8 @@ VARIANTS = [("alerts", {"severity": "high"}), ("alerts", {"tenantId": str(uuid.U
 
 def page_queries(ids: dict[str, str]) -> dict[str, dict[str, str]]:
     return QUERIES | {"playbooks/{playbookId}/simulate": {"alertId": ids["alertId"]},
-                      "alerts/{alertId}/run": {"playbookId": ids["playbookId"]}}
+                      "alerts/{alertId}/run": {"playbookId": ids["playbookId"]},
+                      "alerts/{alertId}/simulate": {"playbookId": ids["playbookId"]}}
 
 
 def pages(ids: dict[str, str]) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
@@ -169,7 +177,8 @@ def pages(ids: dict[str, str]) -> tuple[list[tuple[str, dict[str, str]]], list[s
             if param and param.group(1) not in ids:
                 missing.append(route.template)
                 break
-            segments.append(ids[param.group(1)] if param else segment)
+            segments.append(ids[PARAMS.get(route.template, {}).get(param.group(1), param.group(1))] if param
+                            else segment)
         else:
             chosen.append(("/".join(segments), page_queries(ids).get(route.template, {})))
     present = {path for path, query in chosen if not query}

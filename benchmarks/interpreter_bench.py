@@ -56,8 +56,9 @@ def _answer(name: str, payload: Any) -> Any:
 
 def play(orchestrator: Any, steps: int):
     """The run's full history, and the episodes' histories in order (the contexts the host would send)."""
-    from datetime import timedelta
+    from datetime import timedelta  # lazy: after --root put the tree to measure on sys.path
 
+    # lazy: after --root put the tree to measure on sys.path
     from tests.replay.history import CallActivity, CreateTimer, History, replay
 
     h = History(input={"run": RUN, "alert": ALERT, "actions": _actions(steps)}, name="playbook_run").started()
@@ -90,8 +91,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.root:
         sys.path.insert(0, str(args.root.resolve()))
+    # lazy: after --root put the tree to measure on sys.path
     from orchestrations.playbook_run import playbook_run
-    from tests.replay.history import replay
+    from tests.replay.history import replay  # lazy: after --root put the tree to measure on sys.path
 
     episodes = play(playbook_run, args.steps)
     totals, lasts = [], []
@@ -103,7 +105,7 @@ def main() -> None:
         start = time.process_time()
         replay(playbook_run, episodes[-1])
         lasts.append(time.process_time() - start)
-    import orchestrations
+    import orchestrations  # lazy: after --root put the tree to measure on sys.path
     print(f"tree: {Path(orchestrations.__file__).resolve().parents[1]}")
     print(f"steps {args.steps}, episodes {len(episodes)}, rounds {args.rounds}")
     print(f"whole run (every episode replayed): best {min(totals) * 1000:.0f} ms CPU, "

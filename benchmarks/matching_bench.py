@@ -36,9 +36,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from benchmarks import subject_figures
-from shared.matching import PlaybookIndex, naive_match, naive_matching
 from shared.matching.conditions import group_memberships
-from shared.matching.naive import playbook_conditions
+from shared.matching.index import PlaybookIndex
+from shared.matching.naive import naive_match, naive_matching, playbook_conditions
 from shared.matching.patterns import MAX_TITLE_CHARS, compile_pattern
 from shared.models.alert import Alert, Severity
 from shared.models.playbook import Playbook, Trigger

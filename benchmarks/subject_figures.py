@@ -38,7 +38,7 @@ from sandbox.intune import ADELE_LAPTOP_AAD_ID, MEGAN_MAC_AAD_ID
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.alert_recording import decide_subject
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
-from shared.matching import PlaybookIndex
+from shared.matching.index import PlaybookIndex
 from shared.matching.subject import Fact, Needs, SubjectFacts
 from shared.models.alert import Alert, AlertEntities, DeviceEntity, UserEntity
 from shared.models.playbook import Playbook, Trigger

@@ -51,6 +51,7 @@ class DurableDriver:
         self.context = context
         self.base = request.model_dump(mode="json", by_alias=True,
                                        exclude={"actions", "approval_policy", "simulated"})
+        self.simulated = request.simulated
         self.race: _Race | None = None
 
     def _call(self, activity: Any, payload: dict, retry: df.RetryOptions | None = None):
@@ -67,6 +68,9 @@ class DurableDriver:
     def perform(self, command: cmd.Command):
         """Do one command; the event that answers it."""
         context, run = self.context, self.base["run"]
+        # The run's first activity logs run.started (activities/run_started.py); a key added to its input only,
+        # so runs in flight replay as before.
+        starts = {"runStarts": {"simulated": self.simulated}} if command.starts_run else {}
         if command.status is not None:
             context.set_custom_status(command.status)
         if self.race and not isinstance(command, cmd.WaitForDecisions | cmd.CountDecisions):
@@ -74,7 +78,8 @@ class DurableDriver:
             self.race = None
         match command:
             case cmd.RunPrimitive():
-                payload = self.base | {"index": command.index, "action": command.action, "first": command.first}
+                payload = self.base | starts | {"index": command.index, "action": command.action,
+                                                "first": command.first}
                 if command.alert is not None:  # with what the run learned of its user and device
                     payload["alert"] = command.alert
                 if command.steps is not None:
@@ -88,24 +93,25 @@ class DurableDriver:
                 return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
             case cmd.DescribeStep():
                 step, failure = yield from self._call(simulate_step, self.base | {
-                    "index": command.index, "action": command.action})
+                    "index": command.index, "action": command.action} | starts)
                 return ev.StepFinished(now=context.current_utc_datetime, step=step, failure=failure)
             case cmd.ReadFacts():
                 payload = {"run": run, "alert": self.base["alert"], "expression": command.expression,
-                           "steps": command.steps, "runFacts": command.run_facts}
+                           "steps": command.steps, "runFacts": command.run_facts} | starts
                 if command.facts is not None:  # what http_request steps saved (absent: as before they existed)
                     payload["facts"] = command.facts
                 checked, failure = yield from self._call(check_condition, payload)
                 return ev.FactsRead(now=context.current_utc_datetime, checked=checked, failure=failure)
             case cmd.RecordStep():
                 _, failure = yield from self._call(record_flow_step, {
-                    "run": run, "step": command.step, "waiting": command.waiting})
+                    "run": run, "step": command.step, "waiting": command.waiting} | starts | (
+                    {"alert": self.base["alert"]} if starts else {}))
                 return ev.StepRecorded(now=context.current_utc_datetime, ok=failure is None)
             case cmd.OpenGate():
                 opened, failure = yield from self._call(open_approval, {
                     "run": run, "alert": self.base["alert"], "index": command.index,
                     "automatic": command.automatic, "gate": command.gate, "covered": command.covered,
-                    "deadline": command.deadline.isoformat(), "startedAt": command.started_at.isoformat()})
+                    "deadline": command.deadline.isoformat(), "startedAt": command.started_at.isoformat()} | starts)
                 return ev.GateOpened(now=context.current_utc_datetime, opened=opened, failure=failure)
             case cmd.WaitForDecisions():
                 return (yield from self._race(command))

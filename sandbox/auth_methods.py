@@ -23,11 +23,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .control_routes import STATE_KEY
+from .control_routes import control_tenant, control_user, sandbox_state
 from .errors import GraphError, bad_request, not_found
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
-from .state import SandboxState, Tenant, UserRecord
+from .state import Tenant, UserRecord
 
 AREA = "auth_methods"
 
@@ -240,17 +240,11 @@ async def delete_method(ctx: HandlerContext) -> GraphResponse:
 
 
 # --- inspection -----------------------------------------------------------------------------------
-def _state(request: web.Request) -> SandboxState:
-    return request.app[STATE_KEY]
-
-
 @web_routes.get("/_sandbox/auth_methods/tenants/{tid}/users/{user}")
 async def inspect_user_methods(request: web.Request) -> web.Response:
     """Every method of one user (as Graph lists them) and which one is the default."""
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        user = tenant.find_user(request.match_info["user"]) if tenant else None
-        if tenant is None or user is None:
-            return web.json_response({"error": "unknown tenant or user"}, status=404)
+        tenant = control_tenant(request)
+        user = control_user(request, tenant)
         return web.json_response(copy.deepcopy(_user_methods(tenant, user)))

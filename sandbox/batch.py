@@ -126,11 +126,15 @@ def _inner_request(item: BatchItem, outer: GraphRequest, parent_request_id: str)
     )
 
 
-def _error_response(err: GraphError, client_request_id: str | None) -> GraphResponse:
-    # Not executed, so not in the call log; it still gets its own request id like any Graph answer.
+def _error_response(err: GraphError, item: BatchItem) -> GraphResponse:
+    """An item answered without running (424, or a URL no handler can take). Not in the call log, but its ids are
+    those of an item that ran (pipeline.py): its own request id, and its own client-request-id (the item's header,
+    else its request id), never the batch's."""
     request_id = str(uuid.uuid4())
+    client_request_id = _header(item.headers, "client-request-id") or request_id
     body = error_body(err.code, err.message, request_id, client_request_id, err.status)
-    headers = {"Content-Type": "application/json", "request-id": request_id, **err.headers}
+    headers = {"Content-Type": "application/json", **err.headers, "request-id": request_id,
+               "client-request-id": client_request_id}
     return GraphResponse(err.status, body, headers)
 
 
@@ -152,11 +156,11 @@ async def batch(ctx: HandlerContext) -> GraphResponse:
         if failed:
             err = GraphError(424, "FailedDependency", f"Request failed because dependent request '{failed[0]}' "
                              "failed.")
-            results[item.id.lower()] = _error_response(err, ctx.request.client_request_id)
+            results[item.id.lower()] = _error_response(err, item)
             continue
         inner = _inner_request(item, ctx.request, ctx.request_id)
         if isinstance(inner, GraphError):
-            results[item.id.lower()] = _error_response(inner, ctx.request.client_request_id)
+            results[item.id.lower()] = _error_response(inner, item)
             continue
         results[item.id.lower()] = await ctx.pipeline.execute(inner)
     responses = [_as_entry(item, results[item.id.lower()]) for item in reversed(items)]

@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .control_routes import STATE_KEY
-from .errors import GraphError
+from .control_routes import control_tenant, sandbox_state
+from .errors import not_found
 from .named_locations import (
     CONTOSO_BLOCKED_COUNTRIES_ID,
     CONTOSO_BLOCKED_IPS_ID,
@@ -82,8 +82,7 @@ async def get_policy(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         policy = _policies(ctx.tenant).get(ctx.params["id"].lower())
         if policy is None:
-            raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['id']}' does not exist or one of its "
-                             "queried reference-property objects are not present.")
+            raise not_found(ctx.params["id"], code="ResourceNotFound")
         body = copy.deepcopy(policy)
     return GraphResponse(200, {"@odata.context": f"{GRAPH_ROOT}/$metadata#identity/conditionalAccess/policies"
                                "/$entity", **body})
@@ -91,9 +90,7 @@ async def get_policy(ctx: HandlerContext) -> GraphResponse:
 
 @web_routes.get("/_sandbox/conditional_access/tenants/{tid}/policies")
 async def inspect_policies(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         return web.json_response({"value": copy.deepcopy(list(_policies(tenant).values()))})

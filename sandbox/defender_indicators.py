@@ -33,7 +33,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from .control_routes import STATE_KEY, control_spec
+from .control_routes import control_spec, control_tenant, sandbox_state
 from .errors import GraphError
 from .odata import BOOL, DATETIME, STRING, Collection, json_copy, page, parse_datetime
 from .rate_window import RateWindow
@@ -252,28 +252,20 @@ class RateLimit(BaseModel):
     perHour: int | None = Field(default=1500, ge=1, le=1_000_000)
 
 
-def _tenant(request: web.Request) -> tuple[Any, IndicatorsTenant | None]:
-    state = request.app[STATE_KEY]
-    tenant = state.tenants.get(request.match_info["tid"].lower())
-    return state, _state(tenant) if tenant is not None else None
-
-
 @web_routes.get("/_sandbox/defender/tenants/{tid}/indicators")
 async def inspect_indicators(request: web.Request) -> web.Response:
     """Every indicator of the tenant, expired ones included (Defender's list shows only the active)."""
-    state, indicators = _tenant(request)
+    state = sandbox_state(request)
     with state.lock:
-        if indicators is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        indicators = _state(control_tenant(request))
         return web.json_response({"value": json_copy(list(indicators.indicators.values()))})
 
 
 @web_routes.put("/_sandbox/defender/tenants/{tid}/indicators/rateLimit")
 async def set_rate_limit(request: web.Request) -> web.Response:
-    state, indicators = _tenant(request)
+    state = sandbox_state(request)
     spec = await control_spec(request, RateLimit)
     with state.lock:
-        if indicators is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        indicators = _state(control_tenant(request))
         indicators.rate.reset(spec.perMinute, spec.perHour)
         return web.json_response({"perMinute": spec.perMinute, "perHour": spec.perHour})

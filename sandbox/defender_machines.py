@@ -48,7 +48,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import defender_indicators
-from .control_routes import STATE_KEY, control_spec
+from .control_routes import STATE_KEY, control_problem, control_spec, control_tenant, sandbox_state, unknown
 from .entra_devices import KIOSK_AAD_ID
 from .errors import GraphError
 from .graph_http import to_web_response
@@ -100,7 +100,7 @@ def _error_body(code: str, message: str, request_id: str, client_request_id: str
 
 DEFENDER_ERRORS = ErrorShape(_error_body, lambda status: _CODES.get(status, "BadRequest"),
                              'Bearer authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
-                             'error="invalid_token"', tenant_conditions=False)
+                             'error="invalid_token"', tenant_conditions=False, unexpected_code=_CODES[500])
 
 
 def _bad(code: str, message: str) -> GraphError:
@@ -457,14 +457,9 @@ class RateLimit(BaseModel):
     perMinute: int | None = Field(ge=1, le=100_000)
 
 
-def _tenant(request: web.Request) -> tuple[SandboxState, DefenderTenant | None]:
-    state = request.app[STATE_KEY]
-    tenant = state.tenants.get(request.match_info["tid"].lower())
-    return state, _state(tenant) if tenant is not None else None
-
-
-def _problem(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _defender(request: web.Request) -> DefenderTenant:
+    """The path's tenant's Defender state (call with the lock held); the control API's 404 when unknown."""
+    return _state(control_tenant(request))
 
 
 def _inspect(record: dict[str, Any]) -> dict[str, Any]:
@@ -473,32 +468,32 @@ def _inspect(record: dict[str, Any]) -> dict[str, Any]:
 
 @web_routes.get("/_sandbox/defender/tenants/{tid}/machines")
 async def inspect_machines(request: web.Request) -> web.Response:
-    state, defender = _tenant(request)
+    state = sandbox_state(request)
     with state.lock:
-        if defender is None:
-            return _problem(404, "unknown tenant")
+        defender = _defender(request)
         return web.json_response({"value": [_inspect(m) for m in defender.machines.values()]})
 
 
 @web_routes.get("/_sandbox/defender/tenants/{tid}/machines/{machine}")
 async def inspect_machine(request: web.Request) -> web.Response:
-    state, defender = _tenant(request)
+    state = sandbox_state(request)
     with state.lock:
-        machine = defender.machines.get(request.match_info["machine"].lower()) if defender else None
-        return web.json_response(_inspect(machine)) if machine else _problem(404, "unknown tenant or machine")
+        machine = _defender(request).machines.get(request.match_info["machine"].lower())
+        if machine is None:
+            raise unknown("machine")
+        return web.json_response(_inspect(machine))
 
 
 @web_routes.post("/_sandbox/defender/tenants/{tid}/machines")
 async def onboard_machine(request: web.Request) -> web.Response:
-    state, defender = _tenant(request)
+    state = sandbox_state(request)
     spec = await control_spec(request, MachineSpec)
     with state.lock:
-        if defender is None:
-            return _problem(404, "unknown tenant")
+        defender = _defender(request)
         machine_id = (spec.id or (machine_id_for(spec.aadDeviceId) if spec.aadDeviceId
                                   else hashlib.sha1(uuid.uuid4().bytes).hexdigest())).lower()  # noqa: S324 - an id
         if machine_id in defender.machines:
-            return _problem(409, f"machine {machine_id} exists")
+            return control_problem(409, f"machine {machine_id} exists")
         record = _machine(machine_id, spec.computerDnsName, spec.osPlatform, spec.aadDeviceId)
         defender.machines[machine_id] = record
         return web.json_response(_inspect(record), status=201)
@@ -506,12 +501,12 @@ async def onboard_machine(request: web.Request) -> web.Response:
 
 @web_routes.patch("/_sandbox/defender/tenants/{tid}/machines/{machine}")
 async def steer_machine(request: web.Request) -> web.Response:
-    state, defender = _tenant(request)
+    state = sandbox_state(request)
     spec = await control_spec(request, MachineControl)
     with state.lock:
-        machine = defender.machines.get(request.match_info["machine"].lower()) if defender else None
+        machine = _defender(request).machines.get(request.match_info["machine"].lower())
         if machine is None:
-            return _problem(404, "unknown tenant or machine")
+            raise unknown("machine")
         if spec.actionOutcome is not None:
             machine["sandbox"]["actionOutcome"] = spec.actionOutcome
         if spec.pendingReads is not None:
@@ -522,20 +517,18 @@ async def steer_machine(request: web.Request) -> web.Response:
 @web_routes.get("/_sandbox/defender/tenants/{tid}/machineactions")
 async def inspect_actions(request: web.Request) -> web.Response:
     """Every action of the tenant as created and as it stands now (this read does not settle them)."""
-    state, defender = _tenant(request)
+    state = sandbox_state(request)
     with state.lock:
-        if defender is None:
-            return _problem(404, "unknown tenant")
+        defender = _defender(request)
         return web.json_response({"value": json_copy(list(defender.actions.values()))})
 
 
 @web_routes.put("/_sandbox/defender/tenants/{tid}/rateLimit")
 async def set_rate_limit(request: web.Request) -> web.Response:
-    state, defender = _tenant(request)
+    state = sandbox_state(request)
     spec = await control_spec(request, RateLimit)
     with state.lock:
-        if defender is None:
-            return _problem(404, "unknown tenant")
+        defender = _defender(request)
         defender.rate.reset(spec.perMinute, None)
         defender.reads.reset(spec.perMinute, None)
         return web.json_response({"perMinute": spec.perMinute})

@@ -27,6 +27,11 @@ _DEFAULT_MESSAGES: dict[int, str] = {
 }
 
 
+def format_retry_after(seconds: float) -> str:
+    """A Retry-After value: whole seconds as an integer ("2"), otherwise as Graph does ("2.128")."""
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
 def default_code(status: int) -> str:
     return _DEFAULT_CODES.get(status, "UnknownError")
 
@@ -46,8 +51,14 @@ class GraphError(Exception):
         self.headers = headers or {}
 
 
-def not_found(what: str) -> GraphError:
-    return GraphError(404, "Request_ResourceNotFound", f"Resource '{what}' does not exist or one of its queried "
+# What a fake answers (status 500, in its own error shape) when one of its handlers fails unexpectedly.
+UNEXPECTED_ERROR = "An unexpected error occurred in the sandbox."
+
+
+def not_found(what: str, code: str = "Request_ResourceNotFound") -> GraphError:
+    """Graph's 404 for a missing resource; the directory says `Request_ResourceNotFound`, other workloads (Intune,
+    Identity Protection, Conditional Access) `ResourceNotFound`."""
+    return GraphError(404, code, f"Resource '{what}' does not exist or one of its queried "
                       "reference-property objects are not present.")
 
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
 import uuid
 from typing import Any
 
 from aiohttp import web
 
-from .control_routes import STATE_KEY
-from .errors import default_code
+from .control_routes import STATE_KEY, control_tenant, unknown
+from .errors import UNEXPECTED_ERROR, default_code
 from .seed import CONTOSO_TENANT_ID
 from .service_call import ServiceCall
 from .state import SandboxState, Tenant, UserRecord
@@ -52,6 +53,7 @@ _ADDRESS = re.compile(r"^[^@\s<>\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _NS = uuid.UUID("6c6f6f6b-6d61-4c69-8262-6f7865733030")  # fixed namespace for the mailboxes' Exchange Guids
 
 routes = web.RouteTableDef()
+log = logging.getLogger("sandbox.exchange")
 
 
 class CmdletError(Exception):
@@ -322,7 +324,11 @@ async def invoke_command(request: web.Request) -> web.Response:
     elif (fault := await call.admit()) is not None:
         response = _problem(fault.status, fault.code, fault.message, headers=fault.headers)
     else:
-        response = _dispatch(state, tenant, raw)
+        try:
+            response = _dispatch(state, tenant, raw)
+        except Exception:  # a bug in the fake: Exchange's 500 (logged), and the call log entry still finishes
+            log.exception("InvokeCommand failed for %s", path)
+            response = _problem(500, default_code(500), UNEXPECTED_ERROR)
     response.headers["request-id"] = call.record.request_id
     call.finish(response.status)
     return response
@@ -354,16 +360,14 @@ def _dispatch(state: SandboxState, tenant: Tenant, raw: bytes) -> web.Response:
 async def inspect_mailboxes(request: web.Request) -> web.Response:
     state: SandboxState = request.app[STATE_KEY]
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "no such tenant"}, status=404)
+        tenant = control_tenant(request)
         value = [_view(tenant.users[uid], facts) for uid, facts in _mailboxes(tenant).items() if uid in tenant.users]
     return web.json_response({"value": copy.deepcopy(value)})
 
 
 @routes.get("/_sandbox/exchange_admin/tenants/{tid}/mailboxes/{key}")
 async def inspect_mailbox(request: web.Request) -> web.Response:
-    view = mailbox_view(request.app[STATE_KEY], request.match_info["tid"], request.match_info["key"])
+    view = mailbox_view(request.app[STATE_KEY], control_tenant(request).id, request.match_info["key"])
     if view is None:
-        return web.json_response({"error": "no such tenant or mailbox"}, status=404)
+        raise unknown("mailbox")
     return web.json_response(view)

@@ -1,7 +1,7 @@
 """The enum values Graph accepts, from msgraph-sdk's generated models (Graph v1.0's metadata).
 
 The sandbox does not import Riposte's code (it stands in for Graph), so it derives the lists itself,
-the same way Riposte does (shared/graph/enums.py). Unlike Riposte, it accepts `unknownFutureValue`:
+the same way Riposte does (shared/models/graph_enums.py). Unlike Riposte, it accepts `unknownFutureValue`:
 Graph's enum has it. A value outside these is what Graph answers 400 to.
 """
 

@@ -33,7 +33,8 @@ def to_web_response(response: GraphResponse) -> web.Response:
         headers.pop("Content-Type", None)
         return web.Response(status=response.status, headers=headers)
     headers["Content-Type"] = "application/json"
-    return web.Response(status=response.status, body=json.dumps(response.body).encode(), headers=headers)
+    body = response.encoded if response.encoded is not None else json.dumps(response.body).encode()
+    return web.Response(status=response.status, body=body, headers=headers)
 
 
 async def graph_entry(request: web.Request) -> web.Response:

@@ -23,13 +23,13 @@ from typing import Any
 from aiohttp import web
 from msgraph.generated.models.risky_user import RiskyUser
 
-from .control_routes import STATE_KEY
-from .errors import GraphError, bad_request
+from .control_routes import control_tenant, sandbox_state, unknown
+from .errors import bad_request, not_found
 from .graph_enums import graph_properties
 from .odata import BOOL, DATETIME, STRING, Collection, page
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
-from .state import SandboxState, Tenant, UserRecord, utc_now_iso
+from .state import Tenant, UserRecord, utc_now_iso
 
 AREA = "identity_protection"
 MAX_USER_IDS = 60  # Graph does not document a limit; the sandbox keeps requests bounded
@@ -105,8 +105,7 @@ async def get_risky_user(ctx: HandlerContext) -> GraphResponse:
     with ctx.state.lock:
         risky = risky_users_of(ctx.tenant).get(ctx.params["id"].lower())
         if risky is None:
-            raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['id']}' does not exist or one of its "
-                             "queried reference-property objects are not present.")
+            raise not_found(ctx.params["id"], code="ResourceNotFound")
         return GraphResponse(200, {"@odata.context": _context("/$entity"), **copy.deepcopy(risky)})
 
 
@@ -126,8 +125,7 @@ def _target_users(ctx: HandlerContext) -> list[UserRecord]:
             raise bad_request(f"Invalid user id '{user_id}': userIds are object ids.", code="BadRequest") from None
         user = ctx.tenant.users.get(user_id.lower())
         if user is None:
-            raise GraphError(404, "ResourceNotFound", f"Resource '{user_id}' does not exist or one of its queried "
-                             "reference-property objects are not present.")
+            raise not_found(user_id, code="ResourceNotFound")
         users.append(user)
     return users
 
@@ -156,28 +154,22 @@ async def dismiss(ctx: HandlerContext) -> GraphResponse:
 
 
 # --- inspection -----------------------------------------------------------------------------------
-def _state(request: web.Request) -> SandboxState:
-    return request.app[STATE_KEY]
-
-
 @web_routes.get("/_sandbox/identity_protection/tenants/{tid}/riskyUsers")
 async def inspect_risky_users(request: web.Request) -> web.Response:
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         return web.json_response({"value": copy.deepcopy(list(risky_users_of(tenant).values()))})
 
 
 @web_routes.get("/_sandbox/identity_protection/tenants/{tid}/riskyUsers/{user}")
 async def inspect_risky_user(request: web.Request) -> web.Response:
     """One user's risk (by id or UPN); ``404`` when Identity Protection holds nothing for the user."""
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        user = tenant.find_user(request.match_info["user"]) if tenant else None
-        risky = risky_users_of(tenant).get(user.id.lower()) if tenant and user else None
+        tenant = control_tenant(request)
+        user = tenant.find_user(request.match_info["user"])
+        risky = risky_users_of(tenant).get(user.id.lower()) if user else None
         if risky is None:
-            return web.json_response({"error": "unknown tenant or user, or no risk recorded"}, status=404)
+            raise unknown("user, or no risk recorded")
         return web.json_response(copy.deepcopy(risky))

@@ -14,7 +14,7 @@ from aiohttp import web
 from msgraph.generated.models.security.incident import Incident
 
 from . import security_alerts
-from .control_routes import STATE_KEY, control_body
+from .control_routes import STATE_KEY, control_body, control_tenant
 from .errors import GraphError
 from .graph_enums import ALERT_ENUMS, ALERT_SEVERITIES, INCIDENT_STATUSES, graph_properties
 from .listing_lag import listed
@@ -140,9 +140,7 @@ async def inject_incident(request: web.Request) -> web.Response:
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         incident = _new_incident(tenant, fields)
         if incident["id"] in _incidents(tenant):
             return web.json_response({"error": f"id: incident '{incident['id']}' already exists"}, status=409)

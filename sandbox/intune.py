@@ -23,13 +23,13 @@ from typing import Any
 from aiohttp import web
 from msgraph.generated.models.managed_device import ManagedDevice
 
-from .control_routes import STATE_KEY
-from .errors import GraphError, bad_request, not_found
+from .control_routes import control_problem, control_tenant, sandbox_state, unknown
+from .errors import bad_request, not_found
 from .graph_enums import COMPLIANCE_STATES, graph_properties
 from .odata import DATETIME, STRING, Collection, page, parse_datetime
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID, FABRIKAM_DOMAIN, FABRIKAM_TENANT_ID
-from .state import SandboxState, Tenant, utc_now_iso
+from .state import Tenant, utc_now_iso
 
 AREA = "intune"
 MANAGED_DEVICE = "#microsoft.graph.managedDevice"
@@ -140,8 +140,7 @@ def _live(tenant: Tenant) -> list[DeviceRecord]:
 def _find(ctx: HandlerContext) -> DeviceRecord:
     device = _devices(ctx.tenant).get(ctx.params["device"].lower())
     if device is None or device.removed:
-        raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['device']}' does not exist or one of its "
-                         "queried reference-property objects are not present.")
+        raise not_found(ctx.params["device"], code="ResourceNotFound")
     return device
 
 
@@ -239,32 +238,21 @@ async def sync_device(ctx: HandlerContext) -> GraphResponse:
 
 
 # --- inspection and steering (/_sandbox/intune/...) ------------------------------------------------
-def _state(request: web.Request) -> SandboxState:
-    return request.app[STATE_KEY]
-
-
-def _problem(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
 @web_routes.get("/_sandbox/intune/tenants/{tid}/managedDevices")
 async def inspect_devices(request: web.Request) -> web.Response:
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return _problem(404, "unknown tenant")
+        tenant = control_tenant(request)
         return web.json_response({"value": [d.inspection_view() for d in _devices(tenant).values()]})
 
 
 @web_routes.get("/_sandbox/intune/tenants/{tid}/managedDevices/{id}")
 async def inspect_device(request: web.Request) -> web.Response:
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        device = _devices(tenant).get(request.match_info["id"].lower()) if tenant else None
+        device = _devices(control_tenant(request)).get(request.match_info["id"].lower())
         if device is None:
-            return _problem(404, "unknown tenant or managed device")
+            raise unknown("managed device")
         return web.json_response(device.inspection_view())
 
 
@@ -275,23 +263,21 @@ async def add_device(request: web.Request) -> web.Response:
     try:
         body = json.loads(await request.read() or b"null")
     except ValueError:
-        return _problem(400, "invalid JSON")
+        return control_problem(400, "invalid JSON")
     if not isinstance(body, dict) or not isinstance(body.get("deviceName"), str) or not body.get("userId"):
-        return _problem(400, "userId and deviceName are required")
-    state = _state(request)
+        return control_problem(400, "userId and deviceName are required")
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return _problem(404, "unknown tenant")
+        tenant = control_tenant(request)
         user = tenant.find_user(str(body["userId"]))
         if user is None:
-            return _problem(400, f"no user {body['userId']} in the tenant")
+            return control_problem(400, f"no user {body['userId']} in the tenant")
         extra = {k: v for k, v in body.items() if k not in {"userId", "deviceName", "id", "azureADDeviceId"}}
         device = _device(str(body.get("id") or uuid.uuid4()).lower(), str(body.get("azureADDeviceId") or uuid.uuid4()),
                          user.id, user.upn, user.props.get("displayName") or user.upn, body["deviceName"],
                          extra.pop("operatingSystem", "Windows"), extra.pop("osVersion", "10.0.22631.3447"), **extra)
         if device.id in _devices(tenant):
-            return _problem(409, f"managed device {device.id} exists")
+            return control_problem(409, f"managed device {device.id} exists")
         _devices(tenant)[device.id] = device
         return web.json_response(device.inspection_view(), status=201)
 
@@ -299,13 +285,12 @@ async def add_device(request: web.Request) -> web.Response:
 @web_routes.post("/_sandbox/intune/tenants/{tid}/managedDevices/{id}/complete")
 async def complete_actions(request: web.Request) -> web.Response:
     """The device checked in: pending wipe/retire actions are done and the device leaves Intune."""
-    state = _state(request)
+    state = sandbox_state(request)
     now = utc_now_iso()
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        device = _devices(tenant).get(request.match_info["id"].lower()) if tenant else None
+        device = _devices(control_tenant(request)).get(request.match_info["id"].lower())
         if device is None:
-            return _problem(404, "unknown tenant or managed device")
+            raise unknown("managed device")
         pending = [r for r in device.props["deviceActionResults"] if r["actionState"] == "pending"]
         for result in pending:
             result.update(actionState="done", lastUpdatedDateTime=now)
@@ -321,19 +306,20 @@ async def change_compliance(request: web.Request) -> web.Response:
     try:
         body = json.loads(await request.read() or b"null")
     except ValueError:
-        return _problem(400, "invalid JSON")
+        return control_problem(400, "invalid JSON")
     if not isinstance(body, dict) or set(body) - {"complianceState", "lastSyncDateTime"} or not body:
-        return _problem(400, "the body holds complianceState and/or lastSyncDateTime, nothing else")
+        return control_problem(400, "the body holds complianceState and/or lastSyncDateTime, nothing else")
     if "complianceState" in body and body["complianceState"] not in COMPLIANCE_STATES:
-        return _problem(400, f"complianceState: '{body['complianceState']}' is not one of {sorted(COMPLIANCE_STATES)}")
+        return control_problem(
+            400, f"complianceState: '{body['complianceState']}' is not one of {sorted(COMPLIANCE_STATES)}"
+        )
     if "lastSyncDateTime" in body and (not isinstance(body["lastSyncDateTime"], str)
                                        or parse_datetime(body["lastSyncDateTime"]) is None):
-        return _problem(400, "lastSyncDateTime: an ISO-8601 DateTimeOffset is expected")
-    state = _state(request)
+        return control_problem(400, "lastSyncDateTime: an ISO-8601 DateTimeOffset is expected")
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        device = _devices(tenant).get(request.match_info["id"].lower()) if tenant else None
+        device = _devices(control_tenant(request)).get(request.match_info["id"].lower())
         if device is None or device.removed:
-            return _problem(404, "unknown tenant or managed device")
+            raise unknown("managed device")
         device.props.update({"lastSyncDateTime": utc_now_iso(), **body})
         return web.json_response(device.inspection_view())

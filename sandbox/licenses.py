@@ -24,11 +24,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .control_routes import STATE_KEY
+from .control_routes import control_tenant, control_user, sandbox_state
 from .errors import bad_request, not_found
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
-from .state import SandboxState, Tenant, UserRecord
+from .state import Tenant, UserRecord
 
 AREA = "licenses"
 
@@ -197,17 +197,11 @@ async def assign_license(ctx: HandlerContext) -> GraphResponse:
 
 
 # --- inspection -----------------------------------------------------------------------------------
-def _state(request: web.Request) -> SandboxState:
-    return request.app[STATE_KEY]
-
-
 @web_routes.get("/_sandbox/licenses/tenants/{tid}/subscribedSkus")
 async def inspect_skus(request: web.Request) -> web.Response:
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         return web.json_response({"value": [copy.deepcopy(sku) | {"consumedUnits": _consumed(tenant, sku["skuId"])}
                                             for sku in _area(tenant)["skus"].values()]})
 
@@ -215,12 +209,10 @@ async def inspect_skus(request: web.Request) -> web.Response:
 @web_routes.get("/_sandbox/licenses/tenants/{tid}/users/{user}")
 async def inspect_user_licenses(request: web.Request) -> web.Response:
     """One user's licences: assignedLicenses (as Graph shows them), what is direct, what comes from groups."""
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        user = tenant.find_user(request.match_info["user"]) if tenant else None
-        if tenant is None or user is None:
-            return web.json_response({"error": "unknown tenant or user"}, status=404)
+        tenant = control_tenant(request)
+        user = control_user(request, tenant)
         held = _assignments(tenant, user)
         return web.json_response({
             "usageLocation": user.props.get("usageLocation"),

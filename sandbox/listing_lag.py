@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .control_routes import STATE_KEY, control_body
+from .control_routes import STATE_KEY, control_body, control_tenant
 from .odata import parse_datetime
 from .state import SandboxState
 
@@ -91,24 +91,19 @@ async def put_global(request: web.Request) -> web.Response:
     return web.json_response({"seconds": spec.seconds})
 
 
-def _tenant_id(request: web.Request) -> str | None:
-    tenant = request.app[STATE_KEY].tenant(request.match_info["tid"])
-    return tenant.id if tenant is not None else None
+def _tenant_id(request: web.Request) -> str:
+    return control_tenant(request).id
 
 
 @web_routes.get("/_sandbox/tenants/{tid}/listingLag")
 async def get_tenant(request: web.Request) -> web.Response:
     tenant_id = _tenant_id(request)
-    if tenant_id is None:
-        return web.json_response({"error": "unknown tenant"}, status=404)
     return web.json_response({"seconds": lag_of(request.app[STATE_KEY], tenant_id)})
 
 
 @web_routes.put("/_sandbox/tenants/{tid}/listingLag")
 async def put_tenant(request: web.Request) -> web.Response:
     tenant_id = _tenant_id(request)
-    if tenant_id is None:
-        return web.json_response({"error": "unknown tenant"}, status=404)
     spec = await _spec(request)
     if isinstance(spec, web.Response):
         return spec
@@ -121,8 +116,6 @@ async def put_tenant(request: web.Request) -> web.Response:
 @web_routes.delete("/_sandbox/tenants/{tid}/listingLag")
 async def delete_tenant(request: web.Request) -> web.Response:
     tenant_id = _tenant_id(request)
-    if tenant_id is None:
-        return web.json_response({"error": "unknown tenant"}, status=404)
     state: SandboxState = request.app[STATE_KEY]
     with state.lock:
         _lags(state)["tenants"].pop(tenant_id, None)

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .control_routes import STATE_KEY
+from .control_routes import STATE_KEY, control_tenant, sandbox_state, unknown
 from .errors import GraphError, bad_request, not_found
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
@@ -270,9 +270,9 @@ async def delete_rule(ctx: HandlerContext) -> GraphResponse:
 # --- inspection: /_sandbox/mail_rules/... --------------------------------------------------------
 @web_routes.get("/_sandbox/mail_rules/tenants/{tid}/users/{user}")
 async def inspect_rules(request: web.Request) -> web.Response:
-    rules = rules_view(request.app[STATE_KEY], request.match_info["tid"], request.match_info["user"])
+    rules = rules_view(request.app[STATE_KEY], control_tenant(request).id, request.match_info["user"])
     if rules is None:
-        return web.json_response({"error": "no such tenant or user"}, status=404)
+        raise unknown("user")
     return web.json_response({"value": rules})
 
 
@@ -295,11 +295,9 @@ async def inspect_add_rule(request: web.Request) -> web.Response:
 
 @web_routes.get("/_sandbox/mail_rules/tenants/{tid}")
 async def inspect_tenant_rules(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "no such tenant"}, status=404)
+        tenant = control_tenant(request)
         value = [{"userId": user.id, "userPrincipalName": user.upn, "rules": copy.deepcopy(_sorted(rules))}
                  for user_id, rules in _rules_by_user(tenant).items()
                  if (user := tenant.find_user(user_id)) is not None and rules]

@@ -16,11 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .control_routes import STATE_KEY
-from .errors import GraphError, bad_request
+from .control_routes import control_tenant, sandbox_state, unknown
+from .errors import bad_request, not_found
 from .routing import GRAPH_ROOT, GraphResponse, GraphRouteTable, HandlerContext
 from .seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
-from .state import SandboxState, Tenant, utc_now_iso
+from .state import Tenant, utc_now_iso
 
 AREA = "named_locations"
 COUNTRY = "#microsoft.graph.countryNamedLocation"
@@ -91,8 +91,7 @@ def _locations(tenant: Tenant) -> dict[str, dict[str, Any]]:
 def _find(ctx: HandlerContext) -> dict[str, Any]:
     location = _locations(ctx.tenant).get(ctx.params["id"].lower())
     if location is None:
-        raise GraphError(404, "ResourceNotFound", f"Resource '{ctx.params['id']}' does not exist or one of its "
-                         "queried reference-property objects are not present.")
+        raise not_found(ctx.params["id"], code="ResourceNotFound")
     return location
 
 
@@ -187,26 +186,19 @@ async def update_named_location(ctx: HandlerContext) -> GraphResponse:
 
 
 # --- inspection (/_sandbox/named_locations/...) ----------------------------------------------------
-def _state(request: web.Request) -> SandboxState:
-    return request.app[STATE_KEY]
-
-
 @web_routes.get("/_sandbox/named_locations/tenants/{tid}/namedLocations")
 async def inspect_locations(request: web.Request) -> web.Response:
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         return web.json_response({"value": copy.deepcopy(list(_locations(tenant).values()))})
 
 
 @web_routes.get("/_sandbox/named_locations/tenants/{tid}/namedLocations/{id}")
 async def inspect_location(request: web.Request) -> web.Response:
-    state = _state(request)
+    state = sandbox_state(request)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        location = _locations(tenant).get(request.match_info["id"].lower()) if tenant else None
+        location = _locations(control_tenant(request)).get(request.match_info["id"].lower())
         if location is None:
-            return web.json_response({"error": "unknown tenant or named location"}, status=404)
+            raise unknown("named location")
         return web.json_response(copy.deepcopy(location))

@@ -7,12 +7,13 @@ are sandbox/service_call.py's, which the services outside this pipeline (Exchang
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import GraphError, default_code, error_body
+from .errors import UNEXPECTED_ERROR, GraphError, default_code, error_body
 from .routing import GraphRequest, GraphResponse, GraphRouter, HandlerContext
 from .service_call import ServiceCall
 from .state import SandboxState
@@ -33,6 +34,7 @@ class ErrorShape:
     default_code: Callable[[int], str]
     www_authenticate: str
     tenant_conditions: bool = True  # whole-tenant Graph conditions (throttle, consent) apply to it
+    unexpected_code: str = "generalException"  # the code of its 500 when a handler fails (Graph's)
 
 
 GRAPH_ERRORS = ErrorShape(error_body, default_code, WWW_AUTHENTICATE)
@@ -78,12 +80,15 @@ class GraphPipeline:
             tenant = self.state.tenant(request.tenant_id or "")
             if tenant is None:  # authentication checks this; a reset may have removed the tenant since
                 raise GraphError(401, "InvalidAuthenticationToken", "The tenant is not known to the sandbox.")
-            return await handler(HandlerContext(request, params, self.state, tenant, self, request_id))
+            response = await handler(HandlerContext(request, params, self.state, tenant, self, request_id))
+            if response.body is not None:  # encoded here, so a body that is not JSON is the handler's failure
+                response.encoded = json.dumps(response.body).encode()
+            return response
         except GraphError as err:
             return self._error(err, request, request_id)
         except Exception:
             log.exception("handler failed for %s %s", request.method, request.path)
-            err = GraphError(500, "generalException", "An unexpected error occurred in the sandbox.")
+            err = GraphError(500, self.errors.unexpected_code, UNEXPECTED_ERROR)
             return self._error(err, request, request_id)
 
     def _error(self, err: GraphError, request: GraphRequest, request_id: str) -> GraphResponse:

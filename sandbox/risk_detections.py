@@ -20,7 +20,7 @@ from aiohttp import web
 from msgraph.generated.models.risk_detection import RiskDetection
 
 from . import identity_protection
-from .control_routes import STATE_KEY, control_body
+from .control_routes import STATE_KEY, control_body, control_tenant, unknown
 from .graph_enums import RISK_LEVELS, RISK_STATES, graph_properties
 from .listing_lag import listed
 from .odata import DATETIME, STRING, Collection, page, parse_datetime
@@ -131,9 +131,7 @@ async def inject_risk_detection(request: web.Request) -> web.Response:
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         if isinstance(fields.get("userId"), str) and tenant.find_user(fields["userId"]) is None:
             return web.json_response({"error": f"userId: no user '{fields['userId']}' in the tenant"}, status=400)
         detection = new_detection(tenant, fields)
@@ -154,10 +152,9 @@ async def change_risk_detection(request: web.Request) -> web.Response:
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        detection = _detections(tenant).get(request.match_info["detection"]) if tenant else None
+        detection = _detections(control_tenant(request)).get(request.match_info["detection"])
         if detection is None:
-            return web.json_response({"error": "unknown tenant or risk detection"}, status=404)
+            raise unknown("risk detection")
         detection.update(fields)
         detection["lastUpdatedDateTime"] = fields.get("lastUpdatedDateTime") or utc_now_iso()
         return web.json_response(copy.deepcopy(detection))

@@ -75,6 +75,7 @@ class GraphResponse:
     status: int
     body: Any = None  # JSON value, or None for no content
     headers: dict[str, str] = field(default_factory=dict)
+    encoded: bytes | None = None  # the body as JSON bytes, set by the pipeline once the handler returned
 
 
 @dataclass

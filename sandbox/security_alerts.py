@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from msgraph.generated.models.security.alert import Alert as SecurityAlert
 
-from .control_routes import STATE_KEY, control_body
+from .control_routes import STATE_KEY, control_body, control_problem, control_tenant, sandbox_state, unknown
 from .errors import GraphError, bad_request
 from .graph_enums import ALERT_ENUMS, ALERT_SEVERITIES, graph_properties
 from .listing_lag import listed
@@ -229,19 +229,20 @@ def alerts_view(state: SandboxState, tenant_id: str) -> list[dict[str, Any]] | N
 
 @web_routes.get("/_sandbox/security_alerts/tenants/{tid}")
 async def inspect_alerts(request: web.Request) -> web.Response:
-    alerts = alerts_view(request.app[STATE_KEY], request.match_info["tid"])
-    if alerts is None:
-        return web.json_response({"error": "unknown tenant"}, status=404)
-    return web.json_response({"value": alerts})
+    state = sandbox_state(request)
+    with state.lock:
+        alerts = tenant_alerts(control_tenant(request))
+        return web.json_response({"value": copy.deepcopy(list(alerts.values()))})
 
 
 @web_routes.get("/_sandbox/security_alerts/tenants/{tid}/alerts/{alert}")
 async def inspect_alert(request: web.Request) -> web.Response:
-    alerts = alerts_view(request.app[STATE_KEY], request.match_info["tid"]) or []
-    found = next((a for a in alerts if a["id"] == request.match_info["alert"]), None)
-    if found is None:
-        return web.json_response({"error": "unknown tenant or alert"}, status=404)
-    return web.json_response(found)
+    state = sandbox_state(request)
+    with state.lock:
+        found = tenant_alerts(control_tenant(request)).get(request.match_info["alert"])
+        if found is None:
+            raise unknown("alert")
+        return web.json_response(copy.deepcopy(found))
 
 
 @web_routes.post("/_sandbox/security_alerts/tenants/{tid}")
@@ -255,9 +256,7 @@ async def inspect_add_alert(request: web.Request) -> web.Response:
     if not isinstance(alert, dict) or not isinstance(alert.get("id"), str) or not alert["id"]:
         return web.json_response({"error": "an alert is a JSON object with a string id"}, status=400)
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return web.json_response({"error": "unknown tenant"}, status=404)
+        tenant = control_tenant(request)
         stored = {"status": "new", "classification": "unknown", "determination": "unknown", "assignedTo": None,
                   "comments": [], "evidence": [], "systemTags": [], "tenantId": tenant.id, **alert}
         tenant_alerts(tenant)[alert["id"]] = stored
@@ -331,10 +330,6 @@ def insert_alert(state: SandboxState, tenant: Tenant, alert: dict[str, Any]) -> 
     alerts[alert["id"]] = alert
 
 
-def _control_problem(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
 @web_routes.post("/_sandbox/tenants/{tid}/security/alerts")
 async def inject_alert(request: web.Request) -> web.Response:
     """An alert appears in the tenant's alerts_v2; subscriptions to ``created`` are notified."""
@@ -342,16 +337,14 @@ async def inject_alert(request: web.Request) -> web.Response:
     try:
         fields = checked_alert_fields(await control_body(request), creating=True)
     except AlertBodyError as exc:
-        return _control_problem(400, str(exc))
+        return control_problem(400, str(exc))
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        if tenant is None:
-            return _control_problem(404, "unknown tenant")
+        tenant = control_tenant(request)
         alert = new_alert(tenant.id, fields)
         try:
             insert_alert(state, tenant, alert)
         except KeyError:
-            return _control_problem(409, f"id: alert '{alert['id']}' already exists in this tenant")
+            return control_problem(409, f"id: alert '{alert['id']}' already exists in this tenant")
         stored = copy.deepcopy(alert)
     notify_change(state, tenant.id, RESOURCE, "created", stored["id"], ALERT_TYPE)
     return web.json_response(stored, status=201)
@@ -364,12 +357,12 @@ async def change_alert(request: web.Request) -> web.Response:
     try:
         fields = checked_alert_fields(await control_body(request), creating=False)
     except AlertBodyError as exc:
-        return _control_problem(400, str(exc))
+        return control_problem(400, str(exc))
     with state.lock:
-        tenant = state.tenants.get(request.match_info["tid"].lower())
-        alert = tenant_alerts(tenant).get(request.match_info["alert"]) if tenant else None
+        tenant = control_tenant(request)
+        alert = tenant_alerts(tenant).get(request.match_info["alert"])
         if alert is None:
-            return _control_problem(404, "unknown tenant or alert")
+            raise unknown("alert")
         alert.update(fields)
         alert["lastUpdateDateTime"] = utc_now_iso()
         if "status" in fields:

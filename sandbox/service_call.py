@@ -17,17 +17,12 @@ from typing import Any
 from aiohttp import web
 
 from .control_routes import STATE_KEY
-from .errors import GraphError, default_code, default_message
+from .errors import UNEXPECTED_ERROR, GraphError, default_code, default_message, format_retry_after
 from .faults import FaultRule
 from .redaction import redacted_body
 from .state import CallRecord, SandboxState
 
 log = logging.getLogger("sandbox.calls")
-
-
-def format_retry_after(seconds: float) -> str:
-    """Whole seconds as an integer ("2"), otherwise as Graph does ("2.128")."""
-    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
 
 def fault_error(fault: FaultRule, codes: Callable[[int], str] = default_code) -> GraphError:
@@ -101,7 +96,7 @@ async def outside_call(request: web.Request, handler: Handler, fault_body: Fault
             response = await handler(request, raw)
         except Exception:
             log.exception("handler failed for %s %s", request.method, request.path)
-            response = fault_body(GraphError(500, default_code(500), "An unexpected error occurred in the sandbox."))
+            response = fault_body(GraphError(500, default_code(500), UNEXPECTED_ERROR))
     else:
         response = fault_body(err)
         response.headers.update(err.headers)

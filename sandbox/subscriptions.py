@@ -49,7 +49,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .control_routes import STATE_KEY
+from .control_routes import STATE_KEY, control_tenant
 from .errors import GraphError, bad_request
 from .odata import Collection, iso, page, parse_datetime
 from .routing import GraphResponse, GraphRouteTable, HandlerContext
@@ -479,10 +479,8 @@ async def _json_body(request: web.Request) -> Any:
 
 @web_routes.get("/_sandbox/tenants/{tid}/subscriptions")
 async def inspect_subscriptions(request: web.Request) -> web.Response:
-    subs = subscriptions_view(_state(request), request.match_info["tid"].lower())
-    if subs is None:
-        return web.json_response({"error": "unknown tenant"}, status=404)
-    return web.json_response({"value": subs})
+    subs = subscriptions_view(_state(request), control_tenant(request).id)
+    return web.json_response({"value": subs or []})
 
 
 @web_routes.post("/_sandbox/tenants/{tid}/subscriptions/{sid}/lifecycle")

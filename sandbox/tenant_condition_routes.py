@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from .control_routes import STATE_KEY, control_spec
+from .control_routes import STATE_KEY, control_spec, control_tenant
 from .tenant_conditions import CONSENT, THROTTLE, ConsentSpec, ThrottleSpec
 
 web_routes = web.RouteTableDef()
@@ -14,16 +14,12 @@ _SPECS: dict[str, type[BaseModel]] = {THROTTLE: ThrottleSpec, CONSENT: ConsentSp
 _PATHS = {THROTTLE: "throttle", CONSENT: "revokeConsent"}
 
 
-def _known_tenant(request: web.Request) -> str | None:
-    state = request.app[STATE_KEY]
-    tenant = state.tenant(request.match_info["tid"])
-    return tenant.id if tenant is not None else None
+def _known_tenant(request: web.Request) -> str:
+    return control_tenant(request).id
 
 
 async def _switch_on(request: web.Request, kind: str) -> web.Response:
     tenant_id = _known_tenant(request)
-    if tenant_id is None:
-        return web.json_response({"error": "unknown tenant"}, status=404)
     spec = await control_spec(request, _SPECS[kind], empty={})
     condition = request.app[STATE_KEY].conditions.set(tenant_id, kind, spec)  # type: ignore[arg-type]
     return web.json_response(condition.to_json(), status=201)
@@ -31,8 +27,6 @@ async def _switch_on(request: web.Request, kind: str) -> web.Response:
 
 async def _switch_off(request: web.Request, kind: str) -> web.Response:
     tenant_id = _known_tenant(request)
-    if tenant_id is None:
-        return web.json_response({"error": "unknown tenant"}, status=404)
     request.app[STATE_KEY].conditions.clear(tenant_id, kind)
     return web.Response(status=204)
 
@@ -62,6 +56,4 @@ async def restore_consent(request: web.Request) -> web.Response:
 @web_routes.get("/_sandbox/tenants/{tid}/conditions")
 async def conditions(request: web.Request) -> web.Response:
     tenant_id = _known_tenant(request)
-    if tenant_id is None:
-        return web.json_response({"error": "unknown tenant"}, status=404)
     return web.json_response({"value": request.app[STATE_KEY].conditions.view(tenant_id)})

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import GraphError
+from .errors import GraphError, format_retry_after
 
 THROTTLE = "throttle"
 CONSENT = "consent"
@@ -62,8 +62,8 @@ class Condition:
 
 
 def throttle_error(spec: ThrottleSpec) -> GraphError:
-    retry = str(int(spec.retryAfter)) if float(spec.retryAfter).is_integer() else f"{spec.retryAfter:g}"
-    return GraphError(429, "TooManyRequests", "Please retry again later.", {"Retry-After": retry})
+    return GraphError(429, "TooManyRequests", "Please retry again later.",
+                      {"Retry-After": format_retry_after(spec.retryAfter)})
 
 
 def consent_error(spec: ConsentSpec) -> GraphError:

@@ -85,10 +85,12 @@ def entity_alert(request: EntityRunRequest, playbook: Playbook, actor: str, now:
 
 
 def entity_decision(playbook: Playbook, label: str, actor: str) -> MatchDecision:
-    """What the alert records as its one decision: the playbook ran because a person asked, not because it matched."""
-    started = ConditionOutcome(name="entity", passed=True, detail=f"run by hand on {label} by {actor}")
+    """What the alert records as its one decision: the playbook ran because a person asked, not because it matched
+    (`matched` false, as the alert list counts it: no trigger was checked)."""
+    started = ConditionOutcome(name="entity", passed=True, detail=f"run by hand on {label} by {actor}; no trigger "
+                               "was checked")
     return MatchDecision(playbook_id=playbook.id, playbook_version=playbook.version, playbook_name=playbook.name,
-                         matched=True, conditions=(started,))
+                         matched=False, conditions=(started,))
 
 
 async def start_entity_run(request: EntityRunRequest, playbook: Playbook, actor: str, *, directory: DirectoryStore,

@@ -57,11 +57,11 @@ def _ms(start: datetime | None, end: datetime | None) -> float | None:
 
 
 # --- runs -----------------------------------------------------------------------------------------
-def run_started(run: RunContext, alert: AlertContext) -> None:
-    """The run's first acting step is about to act (the run becomes `running`)."""
+def run_started(run: RunContext, alert: AlertContext, simulated: bool = False) -> None:
+    """The run's first step begins (a primitive, a check, a wait, a gate or, in simulate mode, a description)."""
     _emit(logging.INFO, "run.started", f"run {run.run_id} of playbook {run.playbook_id} v{run.playbook_version} "
           f"started on alert {alert.id}", runId=run.run_id, alertId=alert.id, tenantId=alert.tenant_id,
-          playbookId=run.playbook_id, playbookVersion=run.playbook_version)
+          playbookId=run.playbook_id, playbookVersion=run.playbook_version, simulated=simulated or None)
 
 
 def run_finished(run: Run, by: str | None = None, reason: str | None = None) -> None:

@@ -171,9 +171,12 @@ class RevealStore:
 
     _async_tables: AsyncTables | None = None  # class default: a store built without them puts on a thread
 
-    def __init__(self, tables: Tables, async_tables: AsyncTables | None = None):
+    def __init__(self, tables: Tables, async_tables: AsyncTables | None = None,
+                 purge_schedule: PurgeSchedule | None = None):
         self._tables = tables
         self._async_tables = async_tables
+        # When a reset purges expired rows: the process's one schedule (shared/services.py), or this store's own.
+        self.purge_schedule = purge_schedule if purge_schedule is not None else PurgeSchedule()
 
     @property
     def _table(self):
@@ -254,8 +257,6 @@ class PurgeSchedule:
         self._next = now + self._every
         return True
 
-
-purges = PurgeSchedule()
 
 
 # --- a step that sets passwords ------------------------------------------------------------------
@@ -343,7 +344,7 @@ async def seal_new_passwords(run_id: str, tenant_id: str, users: Sequence[Mappin
     try:
         pending = PendingPasswords(store, key, run_id, tenant_id, new_ticket(), datetime.now(UTC) + REVEAL_TTL,
                                    entries, step_index)
-        if purges.due():
+        if store.purge_schedule.due():
             try:
                 await asyncio.to_thread(store.purge_expired)
             except Exception:  # housekeeping only: never blocks a reset

@@ -18,7 +18,7 @@ from shared.alert_recording import alert_context
 from shared.api_model import CamelModel
 from shared.errors import Refused
 from shared.models.alert import Alert
-from shared.models.run import OPEN_STATUSES, Run, StepStatus
+from shared.models.run import OPEN_STATUSES, Run, StepResult, StepStatus
 from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import RunContext, StepContext, StepDependencies
 from shared.primitives.follow_up import FOLLOW_UP
@@ -50,33 +50,58 @@ class RollbackRecord(CamelModel):
     steps: list[StepRollback] = Field(default_factory=list)
 
 
+def _settled(step: StepResult) -> tuple[UndoStatus, str] | None:
+    """Why a step needs no undo call (nothing to undo, or it cannot be reversed), or None: its undo runs."""
+    # A failed step may have changed some objects (one of several users): undo what it recorded. So may a step
+    # still following what it started when its run was cancelled or lost (a machine isolation under way).
+    changed_something = step.status is StepStatus.SUCCEEDED or (step.status is StepStatus.FAILED and step.result) \
+        or (step.status is StepStatus.WAITING and FOLLOW_UP in step.result)
+    primitive = PRIMITIVES.get(step.action_type)
+    if step.action_type in FLOW_ACTIONS:
+        return UndoStatus.NOTHING_TO_UNDO, f"{step.action_type} steers the run; it changed nothing"
+    if not changed_something:
+        return UndoStatus.NOTHING_TO_UNDO, f"the step {step.status.value}; it changed nothing"
+    if step.result.get("changed") is False:  # e.g. an alert status set already
+        return UndoStatus.NOTHING_TO_UNDO, "the step found everything as it wanted it; it changed nothing"
+    if primitive is None or primitive.undo is None:
+        return UndoStatus.NOT_REVERSIBLE, f"{step.action_type} cannot be reversed"
+    return None
+
+
+class PlannedUndo(CamelModel):
+    """What a rollback would do to one step, told before anyone confirms it (nothing is called to tell it)."""
+
+    index: int
+    action_type: str
+    reverses: bool  # its undo would run
+    detail: str
+
+
+def rollback_plan(run: Run) -> list[PlannedUndo]:
+    """The rollback's steps in its order (newest first): which would be reversed, which not and why."""
+    plan = []
+    for step in sorted(run.steps, key=lambda s: s.index, reverse=True):
+        settled = _settled(step)
+        plan.append(PlannedUndo(index=step.index, action_type=step.action_type, reverses=settled is None,
+                                detail=settled[1] if settled else f"would reverse what {step.action_type} changed"))
+    return plan
+
+
 async def rollback(run: Run, alert: Alert, deps: StepDependencies, actor: str) -> RollbackRecord:
     record = RollbackRecord(run_id=run.id, requested_by=actor, started_at=datetime.now(UTC))
     ctx = StepContext(alert_context(alert),
                       RunContext(run_id=run.id, playbook_id=run.playbook_id, playbook_name=run.playbook_name,
                                  playbook_version=run.playbook_version), deps)
     for step in sorted(run.steps, key=lambda s: s.index, reverse=True):
-        primitive = PRIMITIVES.get(step.action_type)
         entry = {"index": step.index, "action_type": step.action_type}
-        # A failed step may have changed some objects (one of several users): undo what it recorded. So may a step
-        # still following what it started when its run was cancelled or lost (a machine isolation under way).
-        changed_something = step.status is StepStatus.SUCCEEDED or (step.status is StepStatus.FAILED and step.result) \
-            or (step.status is StepStatus.WAITING and FOLLOW_UP in step.result)
-        if step.action_type in FLOW_ACTIONS:
-            record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
-                                             detail=f"{step.action_type} steers the run; it changed nothing"))
-        elif not changed_something:
-            record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
-                                             detail=f"the step {step.status.value}; it changed nothing"))
-        elif step.result.get("changed") is False:  # e.g. an alert status set already
-            record.steps.append(StepRollback(**entry, status=UndoStatus.NOTHING_TO_UNDO,
-                                             detail="the step found everything as it wanted it; it changed nothing"))
-        elif primitive is None or primitive.undo is None:
-            record.steps.append(StepRollback(**entry, status=UndoStatus.NOT_REVERSIBLE,
-                                             detail=f"{step.action_type} cannot be reversed"))
+        settled = _settled(step)
+        if settled is not None:
+            record.steps.append(StepRollback(**entry, status=settled[0], detail=settled[1]))
         else:
+            undo = PRIMITIVES[step.action_type].undo
+            assert undo is not None  # _settled: a step without an undo is NOT_REVERSIBLE
             try:
-                outcome = await primitive.undo(step, ctx)
+                outcome = await undo(step, ctx)
             except Exception as exc:  # recorded, and the other steps are still rolled back
                 record.steps.append(StepRollback(**entry, status=UndoStatus.FAILED,
                                                  detail=f"{type(exc).__name__} while undoing"))

@@ -37,6 +37,7 @@ class StepRequest(CamelModel):
     index: int
     action: dict[str, Any]
     first: bool = False  # the first step to act: the run becomes `running`
+    run_starts: dict[str, Any] | None = None  # the run's first command: log run.started (activities/run_started.py)
     steps: list[dict[str, Any]] | None = None  # the steps before it, for a step that reports them (notifications)
 
 

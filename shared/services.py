@@ -12,9 +12,10 @@ from shared.arm import ArmAccess
 from shared.directory_admin import DirectoryAdmin
 from shared.graph import GraphClientFactory
 from shared.graph.settings import GraphSettings, load_graph_settings
+from shared.ingest_credential_admin import CredentialAdmin
 from shared.matching.snapshot import MatchingCache
 from shared.models.tenant import Tenant
-from shared.passwords import RevealStore
+from shared.passwords import PurgeSchedule, RevealStore
 from shared.playbook_templates.catalog import TemplateCatalog
 from shared.primitives.context import StepDependencies
 from shared.settings import get_settings
@@ -23,6 +24,7 @@ from shared.store.alerts import AlertStore
 from shared.store.async_tables import AsyncTables
 from shared.store.audit import AuditLog
 from shared.store.directory import DirectoryStore, NotFound
+from shared.store.ingest_credentials import IngestCredentialStore
 from shared.store.playbooks import PlaybookStore
 from shared.store.poll_states import PollStates
 from shared.store.sources import SourceStore
@@ -90,9 +92,18 @@ def audit() -> AuditLog:
     return AuditLog(tables())
 
 
+def ingest_credentials() -> CredentialAdmin:
+    """Per-tenant ingestion credentials: their store, the audit log, the deployment key (read when needed)."""
+    return CredentialAdmin(IngestCredentialStore(tables()), audit())
+
+
+# The process's one purge schedule of expired password reveals (a store is built per use).
+_REVEAL_PURGES = PurgeSchedule()
+
+
 def reveal_store() -> RevealStore:
     """The password vault: temporary passwords sealed for their one reveal (shared/passwords.py)."""
-    return RevealStore(tables(), async_tables())
+    return RevealStore(tables(), async_tables(), purge_schedule=_REVEAL_PURGES)
 
 
 def approvals() -> ApprovalStore:

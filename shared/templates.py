@@ -70,7 +70,7 @@ from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import AfterValidator, StringConstraints
 
-from shared.interpreter.learned import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS
+from shared.models.facts import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS
 from shared.step_report import template_steps
 
 if TYPE_CHECKING:

@@ -49,6 +49,7 @@ def loop_thread() -> Iterator[LoopThread]:
 
 
 def start_devhost(loop_thread: LoopThread, app_module: str, env: dict[str, str]):
+    # lazy: servers, the app and its settings load when a fixture starts them (environment set first)
     from devhost.server import DevHost
 
     os.environ.update(env)
@@ -60,6 +61,7 @@ def start_devhost(loop_thread: LoopThread, app_module: str, env: dict[str, str])
 @pytest.fixture(scope="session")
 def sandbox_server():
     """The Graph sandbox on a free port in a background thread, seeded with the demo tenants."""
+    # lazy: servers, the app and its settings load when a fixture starts them (environment set first)
     from sandbox import SandboxServer
 
     with SandboxServer() as server:
@@ -69,6 +71,7 @@ def sandbox_server():
 def app_environment(storage: str, sandbox_graph_url: str) -> dict[str, str]:
     """The development settings the local stack gives the app (see devhost/stack.py), pointed at this
     session's Azurite and sandbox instead of the default ports."""
+    # lazy: servers, the app and its settings load when a fixture starts them (environment set first)
     from devhost.stack import LocalStack
 
     default = LocalStack()
@@ -84,6 +87,7 @@ def app_environment(storage: str, sandbox_graph_url: str) -> dict[str, str]:
 def app_devhost(loop_thread: LoopThread, azurite_connection_string: str, sandbox_server):
     """Riposte's own function_app.py on an in-process devhost, with development settings, Azurite and the
     sandbox: what `make run` serves, in this process so tests can switch settings."""
+    # lazy: servers, the app and its settings load when a fixture starts them (environment set first)
     from shared.settings import get_settings
 
     get_settings.cache_clear()
@@ -100,10 +104,11 @@ def sources_off_at_teardown(app_devhost, loop_thread):
     again, and the subscriptions of those tenants are deleted at the sandbox at once (the maintenance
     timer's own pass, run now rather than at its next tick). Later tests then see no background polls or
     subscription calls for them."""
-    from shared import services
-    from shared.sources.catalog import SourceName
-    from shared.sources.models import SourcesConfig
-    from triggers import notifications
+    # lazy (each line): the app's modules load when a fixture needs them, after the devhost set the environment
+    from shared import services  # lazy: as above
+    from shared.sources.catalog import SourceName  # lazy: as above
+    from shared.sources.models import SourcesConfig  # lazy: as above
+    from triggers import notifications  # lazy: as above
 
     def turned_on() -> set[str]:
         return {t for t, c in services.sources().configs() if any(s.enabled for s in c.sources.values())}
@@ -121,6 +126,7 @@ def sources_off_at_teardown(app_devhost, loop_thread):
 @pytest.fixture
 def production_settings(app_devhost):
     """Switch the running app to production settings for one test (no local principal, secrets required)."""
+    # lazy: servers, the app and its settings load when a fixture starts them (environment set first)
     from shared.settings import get_settings
 
     saved = {k: os.environ.get(k) for k in ("RIPOSTE_ENVIRONMENT", "RIPOSTE_INGEST_SECRETS", "WEBSITE_AUTH_ENABLED")}

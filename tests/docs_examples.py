@@ -40,6 +40,29 @@ class Example:
         return self.command.startswith("curl ") and set(self.variables()) <= assigned and (
             "127.0.0.1:70" in self.command or bool(self.variables()))
 
+    @property
+    def is_script(self) -> bool:
+        """A local Python script on the reader's stack (`.venv/bin/python - <<'PY'`): run, it must succeed."""
+        return self.command.startswith(".venv/bin/python - <<")
+
+    @property
+    def is_tryout(self) -> bool:
+        """`make try` / `python -m shared.tryout` on files of this repository: run offline, it must exit 0 (a match)."""
+        return self.command.startswith(("make try ", ".venv/bin/python -m shared.tryout "))
+
+    def will_run(self, assigned: set[str]) -> bool:
+        """tests/test_docs_examples.py runs it (a local assignment is kept for the commands after it)."""
+        return self.runs(assigned) or self.is_script or self.is_tryout or (
+            self.is_assignment and self.is_local(assigned))
+
+    def why_not_run(self, assigned: set[str]) -> str | None:
+        """Why the docs test does not run it (NOT_RUN); None for a command it runs, or one nobody said why."""
+        if self.will_run(assigned):
+            return None
+        if self.where.startswith(DEPLOYMENT_DOCUMENT) and not LOCAL.search(self.command):
+            return "deploys to Azure (docs/deploy.md): no local stack command"
+        return next((why for pattern, why in NOT_RUN if re.search(pattern, self.command)), None)
+
     def variables(self) -> list[str]:
         return VARIABLE.findall(self.command)
 
@@ -66,6 +89,25 @@ class Example:
         return PLACEHOLDER.findall(self.command)
 
 
+# Commands the docs test does not run, each with why. Anything else in README.md or docs/*.md is run (a new kind of
+# command fails tests/unit/test_docs_examples_parser.py until it is run or named here).
+DEPLOYMENT_DOCUMENT = "docs/deploy.md:"
+LOCAL = re.compile(r"127\.0\.0\.1|\.venv/|\bmake\b")
+NOT_RUN = (
+    (r"(^|[\s;$(])(az|azd) ", "a command of Azure's CLI or azd: a deployment's, not the local stack's"),
+    (r"^curl .*\$\{?(RIPOSTE|WEBHOOK_URL|RUN_ID)", "a deployed app's address or token, set by the reader"),
+    (r"^umask 077; \.venv/bin/python -m shared\.approvals\.tokens > /tmp/secret$",
+     "makes a deployment's approval signing key for Key Vault (the next command); tests/approvals test the key"),
+    (r"^make (run|test)\b", "starts the stack or the whole suite: the test starts the stack itself (devhost.stack)"),
+    (r"^(node_modules/\.bin/azurite |\.venv/bin/python -m (sandbox|devhost)( |$)|cp local\.settings\.json\.example )",
+     "starts a server by hand ('Run the devhost alone'): the test starts the same stack with devhost.stack; "
+     "tests/devhost/test_settings_example.py holds the example settings to the stack's"),
+    (r"^export (GRAPH_BASE_URL|GRAPH_AUTH_MODE)=", "the app's settings for the sandbox: local.settings.json.example"),
+    (r"^sleep \d+$", "a pause for the reader"),
+    (r"^for case in cases/\*/; do", "a playbook repository's CI loop: tests/golden/test_readme_ci.py runs it"),
+)
+
+
 def _complete(text: str) -> bool:
     if text.rstrip().endswith("\\"):
         return False
@@ -76,14 +118,31 @@ def _complete(text: str) -> bool:
     return True
 
 
+HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+OPENS = re.compile(r"(?:^|;|&&|\|\|)\s*(?:for|while|until|if)\s")
+CLOSES = re.compile(r"(?:^|;)\s*(?:done|fi)\b")
+
+
 def examples(path: Path, root: Path) -> list[Example]:
-    """Every command of the document's shell blocks, in order, with the lines it is said to print."""
+    """Every command of the document's shell blocks, in order, with the lines it is said to print. A here-document
+    (`<<'PY'` ... `PY`) and a loop or `if` (`for ...; do` ... `done`) are one command with their lines."""
     found: list[Example] = []
     text = path.read_text()
     for block in BLOCK.finditer(text):
         first_line = text.count("\n", 0, block.start(1)) + 1
         pending: list[str] = []
+        heredoc: str | None = None  # the word that ends the here-document being read
+        start = first_line
+        depth = 0  # loops and ifs open
         for offset, line in enumerate(block.group(1).splitlines()):
+            if heredoc is not None:
+                pending.append(line)
+                if line.strip() == heredoc:
+                    heredoc = None
+                    if depth == 0:
+                        found.append(Example(f"{path.relative_to(root)}:{start}", "\n".join(pending).strip()))
+                        pending = []
+                continue
             if not pending and line.startswith("#"):
                 if found and found[-1].where.startswith(f"{path.relative_to(root)}:"):
                     found[-1].printed.append(line[1:].strip())
@@ -93,10 +152,15 @@ def examples(path: Path, root: Path) -> list[Example]:
             if not pending:
                 start = first_line + offset
             pending.append(line)
+            code = line.split(" #", 1)[0]
+            depth += len(OPENS.findall(code)) - len(CLOSES.findall(code))
+            if match := HEREDOC.search(code):
+                heredoc = match.group(2)
+                continue
             joined = "\n".join(pending)
-            if _complete(joined):
+            if depth <= 0 and _complete(joined):
                 found.append(Example(f"{path.relative_to(root)}:{start}", joined.strip()))
-                pending = []
+                pending, depth = [], 0
     return found
 
 

@@ -11,7 +11,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
-from shared.alert_listing import AlertQuery, InvalidQuery, encode_token
+from shared.alert_listing import AlertQuery, encode_token
 from shared.alert_payloads import PayloadError
 from shared.auth import AuthError, Permission
 from shared.ingest_auth import ClaimRefused, Sender, SenderKind, check_claims, verify_sender
@@ -22,8 +22,7 @@ from shared.store.alerts import AlertTooLarge
 from triggers import notifications
 from triggers.alert_delivery import Delivery, check_azure_role_sender, delivery
 from triggers.api import path_id, respond
-from triggers.http_responses import api_error_response, error_response, json_response
-from triggers.ingest_credentials import credentials_for_delivery
+from triggers.http_responses import api_error_response, json_response
 from triggers.request_parsing import parse_json_body
 
 bp = df.Blueprint()
@@ -35,7 +34,8 @@ async def _ingest(req: func.HttpRequest, client: df.DurableOrchestrationClient,
     try:
         # Only a tenant's endpoint has tenant credentials to read (a worker thread for that read alone).
         tenant_credentials = ([] if endpoint_tenant is None
-                              else await asyncio.to_thread(credentials_for_delivery, endpoint_tenant))
+                              else await asyncio.to_thread(services.ingest_credentials().secrets_for_delivery,
+                                                           endpoint_tenant))
         sender = verify_sender(req.headers, req.params, req.get_body() or b"", get_settings(),
                                tenant_id=endpoint_tenant, tenant_credentials=tenant_credentials)
     except AuthError as exc:
@@ -122,10 +122,7 @@ async def take_event(event: func.EventGridEvent, client: df.DurableOrchestration
 @bp.route(route="api/alerts", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def list_alerts(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
-        try:
-            query = AlertQuery.from_params(req.params)
-        except InvalidQuery as exc:
-            return error_response(400, "invalid_request", f"{exc.field} {exc.reason}.", field=exc.field)
+        query = AlertQuery.from_params(req.params)
         alerts, token = services.alerts().list_page(query)
         return json_response({"value": [a.model_dump(mode="json", by_alias=True, exclude={"raw"}) for a in alerts],
                               "continuationToken": encode_token(token)})

@@ -9,12 +9,15 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
+from shared.alert_listing import InvalidQuery
 from shared.alert_payloads.errors import PayloadError
 from shared.auth import AuthError
 from shared.errors import Refused
 from shared.ids import InvalidId
+from shared.ingest_credentials import CredentialKeyError
 from shared.store.alerts import AlertTooLarge
 from shared.store.directory import AlreadyExists, Conflict, NotFound
+from shared.store.playbooks import PreconditionFailed, etag_of
 from shared.validation import describe
 
 
@@ -43,9 +46,10 @@ def validation_response(exc: ValidationError) -> func.HttpResponse:
     return json_response(body, status_code=400)
 
 
-# What a request may raise that is the caller's problem, each with its answer (api_error_response).
-API_ERRORS = (AuthError, Refused, InvalidId, ValidationError, NotFound, AlreadyExists, Conflict, PayloadError,
-              AlertTooLarge)
+# What a request may raise that is the caller's problem (or, for CredentialKeyError, the deployment's: a 503), each
+# with its answer (api_error_response). Triggers do not catch these to answer them: the frame does.
+API_ERRORS = (AuthError, Refused, InvalidId, InvalidQuery, ValidationError, NotFound, AlreadyExists, Conflict,
+              PreconditionFailed, PayloadError, AlertTooLarge, CredentialKeyError)
 
 
 def api_error_response(exc: Exception) -> func.HttpResponse:
@@ -56,6 +60,8 @@ def api_error_response(exc: Exception) -> func.HttpResponse:
         return error_response(exc.status, exc.code, exc.message, field=exc.field, details=exc.details)
     if isinstance(exc, InvalidId):
         return error_response(400, "invalid_id", f"{exc.field} {exc.reason}.", field=exc.field)
+    if isinstance(exc, InvalidQuery):
+        return error_response(400, "invalid_request", f"{exc.field} {exc.reason}.", field=exc.field)
     if isinstance(exc, ValidationError):
         return validation_response(exc)
     if isinstance(exc, NotFound):
@@ -64,8 +70,16 @@ def api_error_response(exc: Exception) -> func.HttpResponse:
         return error_response(409, "already_exists", f"'{exc}' already exists.")
     if isinstance(exc, Conflict):
         return error_response(409, "conflict", f"'{exc}' was changed by someone else; read it again.")
+    if isinstance(exc, PreconditionFailed):  # If-Match names an older version: the current one's ETag
+        current = etag_of(exc.current)
+        response = error_response(412, "precondition_failed", f"The playbook changed; it is now at {current}.",
+                                  field="If-Match")
+        response.headers["ETag"] = current
+        return response
     if isinstance(exc, PayloadError):
         return error_response(400, "invalid_alert", exc.reason, field=exc.field)
     if isinstance(exc, AlertTooLarge):
         return error_response(413, "alert_too_large", f"The alert cannot be stored: {exc}.")
+    if isinstance(exc, CredentialKeyError):
+        return error_response(503, "not_configured", f"Ingestion credentials are not configured: {exc}.")
     raise TypeError(f"not an API error: {type(exc).__name__}") from exc

@@ -21,8 +21,7 @@ from shared.notifications.client_state import configured_key
 from shared.pollers import prompt
 from shared.settings import get_settings
 from shared.store.sources import SourceStore
-from shared.validation import describe
-from triggers.http_responses import error_response, json_response
+from triggers.http_responses import api_error_response, error_response, json_response
 from triggers.request_parsing import parse_json_body
 
 bp = df.Blueprint()
@@ -70,9 +69,7 @@ async def _receive(req: func.HttpRequest, handle: Handler,
     try:
         batch = receiver.NotificationBatch.model_validate(body)
     except ValidationError as exc:
-        problem = describe(exc)[0]
-        return error_response(400, "invalid_notification", f"{problem['field']}: {problem['reason']}.",
-                              field=problem["field"])
+        return api_error_response(exc)  # the one mapping: 400 naming the field
     deps = deps_of()  # after the handshake, which needs none of it
     handled = await asyncio.to_thread(handle, batch, deps.sources, deps.key, datetime.now(UTC))
     await poll_due(handled, deps)

@@ -57,8 +57,8 @@ def _alert_for(body: object, playbook: Playbook, who: Principal) -> tuple[Alert,
         return services.alerts().get_with_subject(checked_id(body["alertId"], "alertId"))
     try:
         normalized = normalize_payload(body["alert"])
-    except PayloadError as exc:
-        raise ApiError(400, "invalid_alert", exc.reason, field=f"alert.{exc.field}" if exc.field else "alert") from None
+    except PayloadError as exc:  # answered by the one mapping (400 invalid_alert), the field under `alert`
+        raise exc.within("alert") from None
     if len(normalized) != 1:
         raise ApiError(400, "invalid_alert", "Simulate one alert at a time.", field="alert")
     return make_alert(normalized[0], delivery().recorder.snapshot(), None, datetime.now(UTC)), None

@@ -9,10 +9,10 @@ from shared.auth import Permission
 from shared.playbook_templates.catalog import Template
 from shared.playbook_templates.permissions import template_permissions
 from shared.playbook_templates.updates import apply_update, install_playbook, plan_update, template_of
-from shared.store.playbooks import PreconditionFailed, etag_of
+from shared.store.playbooks import etag_of
 from triggers.api import ApiError, body_of, path_id, respond
 from triggers.http_responses import json_response
-from triggers.playbooks import audit, precondition_failed, refuse_broad, with_etag
+from triggers.playbooks import audit, refuse_broad, with_etag
 
 bp = df.Blueprint()
 
@@ -75,12 +75,9 @@ def apply_template_update(req: func.HttpRequest) -> func.HttpResponse:
             raise ApiError(428, "precondition_required",
                            "Send If-Match with the ETag you read, so the merge is of the playbook you saw.",
                            field="If-Match")
-        try:
-            updated, details = apply_update(services.playbook_templates(), services.playbooks(), services.directory(),
-                                            path_id(req), if_match, body_of(req, allow_empty=True), who.name,
-                                            check=refuse_broad)
-        except PreconditionFailed as exc:
-            return precondition_failed(exc)
+        updated, details = apply_update(services.playbook_templates(), services.playbooks(), services.directory(),
+                                        path_id(req), if_match, body_of(req, allow_empty=True), who.name,
+                                        check=refuse_broad)
         audit("playbook.updated", updated, who, **details)
         return with_etag(updated)
 

@@ -6,7 +6,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from shared import services
-from shared.alert_listing import InvalidQuery, decode_token, encode_token
+from shared.alert_listing import decode_token, encode_token
 from shared.auth import Permission
 from shared.store.directory import NotFound
 from triggers.api import ApiError, path_id, respond
@@ -30,10 +30,7 @@ def list_playbook_versions(req: func.HttpRequest) -> func.HttpResponse:
     def listing(who):
         playbook_id, limit = path_id(req), _limit(req)
         raw_token = req.params.get("continuationToken")
-        try:
-            token = decode_token(raw_token) if raw_token is not None else None
-        except InvalidQuery as exc:
-            raise ApiError(400, "invalid_request", f"{exc.field} {exc.reason}.", field=exc.field) from None
+        token = decode_token(raw_token) if raw_token is not None else None
         versions, next_token = services.playbooks().versions(playbook_id, limit, token)
         if not versions and token is None:
             raise NotFound(playbook_id)

@@ -15,11 +15,11 @@ from shared.playbook_edits import refuse_broad, refuse_unlisted_hosts
 from shared.playbook_templates.updates import status
 from shared.settings import get_settings
 from shared.store.audit import PendingEvent
-from shared.store.playbooks import PreconditionFailed, etag_of
+from shared.store.playbooks import etag_of
 from shared.store.tables import PLAYBOOKS
 from shared.tenant_references import check_scope_exists
 from triggers.api import ApiError, body_of, path_id, respond
-from triggers.http_responses import error_response, json_response
+from triggers.http_responses import json_response
 
 bp = df.Blueprint()
 
@@ -39,13 +39,6 @@ def with_etag(playbook: Playbook, status_code: int = 200) -> func.HttpResponse:
     if status_code == 201:
         headers["Location"] = f"/api/playbooks/{playbook.id}"
     return json_response(playbook_view(playbook), status_code=status_code, headers=headers)
-
-
-def precondition_failed(exc: PreconditionFailed) -> func.HttpResponse:
-    response = error_response(412, "precondition_failed",
-                              f"The playbook changed; it is now at {etag_of(exc.current)}.", field="If-Match")
-    response.headers["ETag"] = etag_of(exc.current)
-    return response
 
 
 def audit(action: str, playbook: Playbook, who, **details) -> None:
@@ -87,11 +80,8 @@ def _required_if_match(req: func.HttpRequest) -> str:
 
 
 def _save(req: func.HttpRequest, who, patch: PlaybookPatch, if_match: str) -> func.HttpResponse:
-    try:
-        # The scope check, the broad-trigger refusal and the audit: shared with the console's editor.
-        updated = playbook_edits.update_playbook(services.playbook_edit_deps(), path_id(req), patch, if_match, who)
-    except PreconditionFailed as exc:
-        return precondition_failed(exc)
+    # The scope check, the broad-trigger refusal and the audit: shared with the console's editor.
+    updated = playbook_edits.update_playbook(services.playbook_edit_deps(), path_id(req), patch, if_match, who)
     return with_etag(updated)
 
 
@@ -141,10 +131,7 @@ def delete_playbook(req: func.HttpRequest) -> func.HttpResponse:
     def delete(who):
         playbook_id = path_id(req)
         event = PendingEvent("playbook.deleted", who.name)
-        try:
-            services.playbooks().delete(playbook_id, req.headers.get("If-Match"), audit=event)
-        except PreconditionFailed as exc:
-            return precondition_failed(exc)
+        services.playbooks().delete(playbook_id, req.headers.get("If-Match"), audit=event)
         _deliver(event)
         return func.HttpResponse(status_code=204)
 

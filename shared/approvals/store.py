@@ -30,6 +30,8 @@ RECORD_ROW = "approval"
 DECISION_PREFIX = "decision|"
 MAX_LIST = 200
 CLOSE_ATTEMPTS = 3
+# Table Storage allows at most 15 comparisons in one filter: 13 partitions and the two bounds of the decision rows.
+GATES_PER_QUERY = 13
 # Closing is one transaction of 1 + one per approver (at most MAX_APPROVERS, 10): under the 100 allowed.
 # Fields that change after the gate opens; everything else is the immutable `doc`.
 _MUTABLE = {"decisions", "status", "notifications_sent", "notified", "notify_errors", "closed_at",
@@ -92,7 +94,8 @@ class ApprovalStore:
             wanted = approver.strip().lower()
             rows = [r for r in rows if wanted in get_json(r, "doc").get("approvers", [])]
         found = sorted(rows, key=lambda r: r["createdAt"], reverse=True)[:limit]
-        return [_record_from(r, self._decision_rows(r["PartitionKey"])) for r in found]
+        decisions = self._decision_rows_of([r["PartitionKey"] for r in found])
+        return [_record_from(r, decisions.get(r["PartitionKey"], [])) for r in found]
 
     def mark_notified(self, approval_id: str, notified: list[str], errors: list[NotifyError]) -> None:
         entity = {"PartitionKey": approval_id, "RowKey": RECORD_ROW, "notificationsSent": True}
@@ -164,6 +167,21 @@ class ApprovalStore:
                                        "counted": counted}, mode=UpdateMode.MERGE)
         except ResourceNotFoundError:
             pass  # released meanwhile: nothing to mark
+
+    def _decision_rows_of(self, approval_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The decision rows of many gates, by gate: a few queries of GATES_PER_QUERY gates each, not one per
+        gate (the inbox lists up to MAX_LIST)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for start in range(0, len(approval_ids), GATES_PER_QUERY):
+            chunk = approval_ids[start:start + GATES_PER_QUERY]
+            names = {f"pk{n}": pk for n, pk in enumerate(chunk)}
+            partitions = " or ".join(f"PartitionKey eq @{name}" for name in names)
+            rows = self._table.query_entities(
+                f"( {partitions} ) and RowKey ge @lo and RowKey lt @hi",  # the SDK substitutes @names between spaces
+                parameters={**names, "lo": DECISION_PREFIX, "hi": DECISION_PREFIX[:-1] + "}"})
+            for row in rows:
+                found.setdefault(row["PartitionKey"], []).append(row)
+        return found
 
     def _decision_rows(self, approval_id: str) -> list[dict[str, Any]]:
         return list(self._table.query_entities(

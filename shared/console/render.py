@@ -12,6 +12,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, St
 
 from shared.approvals import pages as approval_pages
 from shared.auth import Permission
+from shared.console.routing import ROUTER
 from shared.console.security import CSRF_FIELD, SECURITY_HEADERS
 from shared.console.web import ConsoleRequest, ConsoleResponse
 
@@ -53,7 +54,7 @@ def environment() -> Environment:
     env.filters["options"] = _options
     env.filters["when"] = _when
     env.filters["duration"] = _duration
-    env.globals.update(NAV=NAV, CSRF_FIELD=CSRF_FIELD, Permission=Permission)
+    env.globals.update(CSRF_FIELD=CSRF_FIELD, Permission=Permission)
     return env
 
 
@@ -61,8 +62,19 @@ def render_html(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
+def sections(req: ConsoleRequest) -> list[tuple[str, str]]:
+    """The NAV sections this principal may open (a reader is not sent to the approvals inbox's 403 page)."""
+    shown = []
+    for href, label in NAV:
+        found = ROUTER.match("GET", href)
+        if found is None or req.principal.may(found[0].permission):
+            shown.append((href, label))
+    return shown
+
+
 def page(req: ConsoleRequest, template: str, status: int = 200, **context: Any) -> ConsoleResponse:
-    """A full page: the template with the request's principal, path and CSRF token, and the security headers."""
+    """A full page: the template with the request's principal, path and CSRF token, the sections it may open, and
+    the security headers."""
     html = render_html(template, request=req, principal=req.principal, csrf_token=req.csrf_token,
-                       current_path=req.path, **context)
+                       current_path=req.path, sections=sections(req), **context)
     return ConsoleResponse(status, html.encode(), headers=dict(SECURITY_HEADERS))

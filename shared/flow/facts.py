@@ -40,11 +40,11 @@ from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
 from shared.graph import InvalidTenantIdError
-from shared.graph.enums import COMPLIANT, NO_RISK
 from shared.graph.errors import odata_error
 from shared.graph.odata import is_guid, odata_literal
-from shared.interpreter.learned import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS  # noqa: F401 (the fact names, here too)
 from shared.models.alert import DeviceEntity, UserEntity
+from shared.models.facts import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS  # noqa: F401 (the fact names, here too)
+from shared.models.graph_enums import COMPLIANT, NO_RISK
 from shared.models.run import StepError
 
 if TYPE_CHECKING:

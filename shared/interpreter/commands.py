@@ -1,7 +1,7 @@
 """What the run interpreter asks its driver to do: one command at a time, answered by one event.
 
 Plain data, no engine: the Durable orchestrator turns each command into a Durable call
-(orchestrations/playbook_run.py) and `make try` answers them from a simulation (shared/playground/).
+(orchestrations/playbook_run.py) and `make try` answers them offline (shared/tryout/).
 `status` is what the run shows while the command is in hand (Durable's custom status), when it changes.
 """
 
@@ -15,6 +15,9 @@ from typing import Any
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Command:
     status: dict[str, Any] | None = None
+    # The run's first command, always a step's activity (a primitive, a check, a wait's record, a gate, a simulated
+    # step's description): that activity logs `run.started`, once per run, live or simulated.
+    starts_run: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

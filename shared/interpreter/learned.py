@@ -12,12 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# The facts shared/flow/facts.py reads from Graph (named here: this module is pure, that one does I/O).
-USER_FACTS = ("id", "upn", "type", "accountEnabled", "isAdmin", "adminRoles", "riskLevel", "riskState",
-              "department")
-# Facts that cost a Graph request few conditions need: read only when an expression names them.
-ON_DEMAND_USER_FACTS = ("mfaRegistered",)
-DEVICE_FACTS = ("id", "name", "platform", "complianceState", "compliant", "managed")
+from shared.models.facts import DEVICE_FACTS, ON_DEMAND_USER_FACTS, USER_FACTS
 
 
 def _same(a: Any, b: Any) -> bool:

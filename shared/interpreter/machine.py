@@ -61,6 +61,7 @@ class RunInterpreter:
         self.policy = ApprovalPolicy.model_validate(request.approval_policy) if request.approval_policy else None
         self.approved: set[int] = set()  # steps an explicit approval gate let through
         self.acted = False  # a step has run: the run is `running`
+        self.began = False  # a command was given: the first one carries starts_run
         self.now: datetime | None = None
         self.finished = False
         self._status: dict[str, Any] | None = None
@@ -97,6 +98,8 @@ class RunInterpreter:
     def ask(self, command: Command, answer: type | tuple[type, ...]) -> Script:
         if self._status is not None:
             command, self._status = replace(command, status=self._status), None
+        if not self.began:
+            command, self.began = replace(command, starts_run=True), True
         event = yield command
         if not isinstance(event, answer):
             raise TypeError(f"{type(command).__name__} is answered by {answer}, not {type(event).__name__}")

@@ -15,6 +15,12 @@ from pydantic import ConfigDict
 from shared.api_model import CamelModel
 from shared.models.severity import Severity
 
+# The subject conditions' recorded facts (shared/matching/subject.py decides them; the alert store keeps them).
+USER_TYPE = "userType"  # the outcomes' names
+DEVICE_PLATFORM = "devicePlatform"
+UNKNOWN = "unknown"  # how an outcome's detail begins when the fact could not be known
+MAX_DETAIL_CHARS = 1_000  # a recorded fact's detail (a user holding many roles names them all)
+
 
 class ConditionOutcome(CamelModel):
     model_config = ConfigDict(frozen=True)

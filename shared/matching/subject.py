@@ -22,13 +22,18 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.matching.decision import MatchDecision, RecordedFact, SubjectRecord, outcome
+from shared.matching.decision import (
+    DEVICE_PLATFORM,
+    MAX_DETAIL_CHARS,
+    UNKNOWN,
+    USER_TYPE,
+    MatchDecision,
+    RecordedFact,
+    SubjectRecord,
+    outcome,
+)
 from shared.models.alert import Alert, DeviceEntity, UserEntity
 from shared.models.playbook import Playbook
-
-USER_TYPE = "userType"  # the outcomes' names
-DEVICE_PLATFORM = "devicePlatform"
-UNKNOWN = "unknown"  # how an outcome's detail begins when the fact could not be known
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,6 @@ class SubjectFacts:
         return Needs(user=wanted.user and self.user is None, device=wanted.device and self.device is None)
 
 
-MAX_DETAIL_CHARS = 1_000  # a recorded fact's detail (a user holding many roles names them all)
 
 
 def record_of(facts: SubjectFacts, at: datetime) -> SubjectRecord:

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-from shared.graph.enums import RETIRE_STATES, WIPE_STATES
 from shared.graph.errors import odata_error
 from shared.graph.odata import is_guid, odata_literal
 from shared.models.alert import DeviceEntity, UserEntity
+from shared.models.graph_enums import RETIRE_STATES, WIPE_STATES
 from shared.models.run import StepStatus
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata

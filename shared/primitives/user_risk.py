@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.graph.enums import CONFIRMED_COMPROMISED, RISK_DISMISSED
 from shared.graph.errors import is_odata_error, odata_error
+from shared.models.graph_enums import CONFIRMED_COMPROMISED, RISK_DISMISSED
 from shared.primitives.context import StepContext, StepOutcome
 from shared.primitives.graph_errors import from_odata
 from shared.primitives.registry import Primitive, register

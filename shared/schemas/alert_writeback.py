@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from shared.api_model import CamelModel, is_saving
-from shared.graph.enums import (
+from shared.models.graph_enums import (
     ALERT_CLASSIFICATIONS,
     ALERT_DETERMINATIONS,
     ALERT_STATUSES,
@@ -19,7 +19,7 @@ from shared.templates import template_text
 MAX_COMMENT = 2000
 
 
-# Graph's enums, from msgraph-sdk (shared/graph/enums.py), not from documentation prose.
+# Graph's enums, from msgraph-sdk (shared/models/graph_enums.py), not from documentation prose.
 AlertStatusValue = literal(ALERT_STATUSES)
 Classification = literal(ALERT_CLASSIFICATIONS)
 Determination = literal(ALERT_DETERMINATIONS)

@@ -35,8 +35,16 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from shared.alert_listing import LIST_PARTITION, AlertQuery, list_row_key
-from shared.matching.decision import Escalation, MatchDecision, RecordedFact, SubjectRecord
-from shared.matching.subject import DEVICE_PLATFORM, MAX_DETAIL_CHARS, UNKNOWN, USER_TYPE
+from shared.matching.decision import (
+    DEVICE_PLATFORM,
+    MAX_DETAIL_CHARS,
+    UNKNOWN,
+    USER_TYPE,
+    Escalation,
+    MatchDecision,
+    RecordedFact,
+    SubjectRecord,
+)
 from shared.models.alert import Alert, AlertSource, NormalizedAlert
 from shared.models.run import (
     STOPPED_STATUSES,

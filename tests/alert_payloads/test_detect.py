@@ -2,7 +2,7 @@ import pytest
 
 from shared.alert_payloads import PayloadError, detect_format
 from shared.models.alert import AlertSource
-from tests.alert_payloads import load_payload
+from tests.alert_payloads import all_payload_names, load_payload
 
 FIXTURE_FORMATS = {
     "azure_monitor_metric_resolved.json": AlertSource.AZURE_MONITOR,
@@ -29,7 +29,6 @@ def test_each_documented_shape_is_detected(name, expected):
 
 
 def test_every_fixture_has_an_expected_format():
-    from tests.alert_payloads import all_payload_names
 
     assert set(all_payload_names()) == set(FIXTURE_FORMATS)
 

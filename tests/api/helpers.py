@@ -5,8 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
+
+from sandbox.seed import CONTOSO_TENANT_ID
 
 ALL_ROLES = ("PLAYBOOKS_READ", "PLAYBOOKS_MANAGE", "SECURITY_MANAGE")
 
@@ -46,3 +51,27 @@ def bec_playbook(**overrides) -> dict:
 
 def unique(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def contoso_api(devhost: Any, sandbox: Any) -> Iterator[httpx.Client]:
+    """The API as the local principal (every role), the sandbox's Contoso registered as a tenant; the sandbox is
+    reset after, since the test may have changed it. The body of the `api` fixture of the stack tests."""
+    with client(devhost) as c:
+        if c.get(f"/tenants/{CONTOSO_TENANT_ID}").status_code == 404:
+            created = c.post("/tenants", json={"id": CONTOSO_TENANT_ID, "name": "Contoso Demo"})
+            assert created.status_code in (201, 409), created.text  # 409: registered meanwhile
+        yield c
+    httpx.post(f"{sandbox.base_url}/_sandbox/reset")
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None, field: str | None = None) -> dict:
+    """The API's error body (`{"error": {"code", "message", "field"?}}`) with this status, code and field."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code
+    if field is not None:
+        assert error.get("field") == field, error
+    return error

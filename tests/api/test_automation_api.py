@@ -8,8 +8,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.helpers import client, unique
-from tests.api.test_playbooks_api import INVALID, assert_error, create, names, quiet_playbook, quiet_trigger
+from tests.api.helpers import assert_error, client, unique
+from tests.api.test_playbooks_api import INVALID, create, names, quiet_playbook, quiet_trigger
 
 pytestmark = pytest.mark.stack
 

@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.api.helpers import bec_playbook, client, unique
+from tests.api.helpers import assert_error, bec_playbook, client, unique
 
 pytestmark = pytest.mark.stack
 
@@ -41,17 +41,6 @@ def new_playbook(api: httpx.Client, scope: dict) -> dict:
     response = api.post("/playbooks", json=bec_playbook(name=unique("pb-"), trigger=trigger))
     assert response.status_code == 201, response.text
     return response.json()
-
-
-def assert_error(response: httpx.Response, status: int, code: str | None = None, field: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["message"]
-    if code is not None:
-        assert error["code"] == code
-    if field is not None:
-        assert error.get("field") == field, error
-    return error
 
 
 # --- tenants -------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from devhost.function_index import HTTP_TRIGGER
 from devhost.http_functions import INVOKED
 from shared.json_limits import MAX_DEPTH
+from shared.settings import get_settings
 from shared.store.tables import AUDIT
 from tests.api.helpers import client, unique
 from tests.api.test_permissions import management_index
@@ -100,7 +101,6 @@ def api(app_devhost):
 
 @pytest.fixture
 def writes(api, monkeypatch):
-    from shared.settings import get_settings
 
     return Writes(monkeypatch, get_settings().table_prefix)
 

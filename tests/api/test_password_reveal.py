@@ -17,7 +17,7 @@ from azure.data.tables import TableServiceClient
 from shared import passwords
 from shared.store.audit import AuditLog
 from shared.store.tables import Tables
-from tests.api.helpers import client, principal_header, unique
+from tests.api.helpers import contoso_api, principal_header, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, graph_alert, sandbox_user, wait_for_run
 
 pytestmark = pytest.mark.stack
@@ -28,11 +28,8 @@ KEY_SETTING = "RIPOSTE_SECRET_PASSWORD_REVEAL_KEY"
 @pytest.fixture
 def api(app_devhost, sandbox_server, monkeypatch):
     monkeypatch.setenv(KEY_SETTING, base64.b64encode(os.urandom(32)).decode())
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
+    with contoso_api(app_devhost, sandbox_server) as c:
         yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 @pytest.fixture

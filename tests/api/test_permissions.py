@@ -133,7 +133,7 @@ MALFORMED_PRINCIPAL = {"X-MS-CLIENT-PRINCIPAL": "this is !! not base64 json"}
 
 
 def management_index() -> FunctionIndex:
-    import function_app
+    import function_app  # lazy: function_app imports the whole app: only for the test that reads its routes
 
     # A fresh DFApp: get_functions() may be called once per app object, and the running devhost owns that call.
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)

@@ -14,8 +14,10 @@ from datetime import datetime
 
 import httpx
 import pytest
+from azure.data.tables import TableServiceClient, UpdateMode
 
-from tests.api.helpers import bec_playbook, client, unique
+from shared.store.tables import PLAYBOOKS, Tables, get_json, put_json
+from tests.api.helpers import assert_error, bec_playbook, client, unique
 
 pytestmark = pytest.mark.stack
 
@@ -46,17 +48,6 @@ def names(api: httpx.Client) -> set[str]:
     response = api.get("/playbooks")
     assert response.status_code == 200
     return {p["name"] for p in response.json()["value"]}
-
-
-def assert_error(response: httpx.Response, status: int, code: str | None = None, field: str | None = None) -> dict:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["message"]
-    if code is not None:
-        assert error["code"] == code
-    if field is not None:
-        assert error.get("field") == field, error
-    return error
 
 
 # --- create / read -----------------------------------------------------------------------------
@@ -411,9 +402,7 @@ def test_saving_an_old_determination_name_is_400_naming_graphs_value(api):
 
 
 def test_a_playbook_stored_with_an_old_determination_name_keeps_working(api, azurite_connection_string):
-    from azure.data.tables import TableServiceClient, UpdateMode
 
-    from shared.store.tables import PLAYBOOKS, Tables, get_json, put_json
 
     doc = create(api, quiet_playbook(actions=_resolve("compromisedAccount"))).json()
     table = Tables(TableServiceClient.from_connection_string(azurite_connection_string), prefix="test")(PLAYBOOKS)

@@ -15,6 +15,7 @@ import pytest
 from shared.approvals.gates import close_gate
 from shared.approvals.link import COOKIE
 from shared.approvals.records import ApprovalStatus, Decision
+from shared.approvals.tokens import csrf_field, load_signing_key, new_csrf_cookie
 from tests.approvals.factories import APPROVERS, HOSTILE_TITLE, KEY_SETTING, record, token_for
 from tests.approvals.http_helpers import (
     PUBLIC_ORIGIN,
@@ -133,7 +134,6 @@ def test_two_approvers_each_decide_once(gate_devhost, store, key):
 
 def decide_without_page(host, rec, token: str, decision: str, approver: str = LEAD) -> httpx.Response:
     """A form replayed from an earlier page of `approver`'s (the GET no longer shows one once they decided)."""
-    from shared.approvals.tokens import csrf_field, load_signing_key, new_csrf_cookie
 
     cookie = new_csrf_cookie()
     fields = {"token": token, "decision": decision, "csrf": csrf_field(load_signing_key(), cookie, rec.id, approver)}

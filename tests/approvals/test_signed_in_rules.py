@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from shared.approvals import signed_in_page as signed_in
 from shared.settings import AppSettings, Environment
+from tests.api.helpers import principal_header
 
 APPROVAL_ID = "ap-" + "c" * 32
 
@@ -35,7 +36,6 @@ async def test_without_a_sign_in_anywhere_else_it_is_401_and_a_post_never_redire
 
 
 async def test_a_principal_header_is_not_trusted_without_app_service_authentication():
-    from tests.api.helpers import principal_header
     settings = AppSettings(environment=Environment.PRODUCTION, public_base_url="https://riposte.example")
     page = await signed_in.show(APPROVAL_ID, {}, principal_header(name="ann@msp.example"), NoStore(), settings,
                                 datetime.now(UTC))

@@ -155,3 +155,37 @@ def test_list_for_one_approver_reads_only_the_gates_naming_them(store):
     listed = {r.id for r in store.list(ApprovalStatus.PENDING, approver=lead.upper())}
     assert listed == {theirs.id}
     assert others.id in {r.id for r in store.list(ApprovalStatus.PENDING)}
+
+
+class _CountedTable:
+    """The Approvals table, counting its queries."""
+
+    def __init__(self, table, queries: list[str]):
+        self._table, self._queries = table, queries
+
+    def __getattr__(self, name):
+        attribute = getattr(self._table, name)
+        if name != "query_entities":
+            return attribute
+
+        def query(*args, **kwargs):
+            self._queries.append(args[0] if args else kwargs.get("query_filter", ""))
+            return attribute(*args, **kwargs)
+
+        return query
+
+
+def test_listing_an_approvers_gates_reads_their_decisions_in_a_few_queries_not_one_per_gate(tables):
+    lead = f"lead{uuid.uuid4().hex[:8]}@yourmsp.example"
+    plain = ApprovalStore(tables)
+    gates = [plain.create(record(approvers=[lead, MANAGER]))[0] for _ in range(15)]
+    for n, gate in enumerate(gates[:14]):  # every gate but the last has a decision of the other approver
+        plain.claim(gate.id, decision(MANAGER, "approve" if n % 2 else "reject", comment=f"c{n}"))
+    queries: list[str] = []
+    counted = ApprovalStore(lambda name: _CountedTable(tables(name), queries))
+    listed = {r.id: r for r in counted.list(ApprovalStatus.PENDING, approver=lead)}
+    assert set(listed) == {g.id for g in gates}
+    assert len(queries) == 1 + 2  # the gates, then their decisions 13 gates a query (15 gates: 2), not 1 + 15
+    for n, gate in enumerate(gates):
+        expected = [] if n == 14 else [(MANAGER, "approve" if n % 2 else "reject", f"c{n}")]
+        assert [(d.approver, d.decision, d.comment) for d in listed[gate.id].decisions] == expected

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import api  # noqa: F401 (fixture: the API as the local principal, Contoso registered)
+
 CHROMIUM = Path(os.environ.get("RIPOSTE_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -28,6 +30,7 @@ def browser() -> Iterator:
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"{CHROMIUM} missing: the browser tests drive Debian's Chromium; `make test` installs it "
                     "(apt-get install chromium). Never `playwright install`.")
+    # lazy: Playwright and the app's settings load only when a browser test runs
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -55,6 +58,7 @@ def public_base_url(app_devhost) -> Iterator[str]:
     """Links in approval mails, and the approval form's Origin check, use RIPOSTE_PUBLIC_BASE_URL. The session's
     devhost listens on a free port, not the stack's default 7071, so point the public URL at it while these tests
     run (the app reads settings per call: get_settings is cached, so clear it)."""
+    # lazy: Playwright and the app's settings load only when a browser test runs
     from shared.settings import get_settings
 
     saved = os.environ.get("RIPOSTE_PUBLIC_BASE_URL")

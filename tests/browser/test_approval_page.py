@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.api.helpers import client, principal_header, unique
+from tests.api.helpers import principal_header, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, graph_alert, sandbox_user, wait_for_run, wait_for_status
 from tests.sandbox_calls import writes
 
@@ -22,15 +22,6 @@ pytestmark = pytest.mark.stack
 APPROVER = "ann@yourmsp.com.au"
 OTHER_APPROVER = "bob@yourmsp.com.au"
 LINK = re.compile(r"(https?://[^\s/]+)(/api/approvals/(ap-[0-9a-f]{32})/respond\?token=[A-Za-z0-9_.~%-]+)")
-
-
-@pytest.fixture
-def api(app_devhost, sandbox_server):
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            assert c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"}).status_code == 201
-        yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 class Gated:

@@ -1,5 +1,6 @@
 """Alerts and runs in Chromium, end to end: an alert with a hostile title is listed and shown as text, a playbook is
-run on it from its page, the run page shows the steps, and the run is rolled back. Every page: no console errors
+run on it from its page, the run page shows the steps, and the run is rolled back after a page that says what
+will be reversed. Every page: no console errors
 (a CSP refusal would be one), axe-core clean, no horizontal scroll at phone width; screenshots for review."""
 
 from __future__ import annotations
@@ -7,25 +8,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.api.helpers import client, unique
+from tests.api.helpers import unique
 from tests.browser.axe import assert_accessible
 from tests.console.helpers import XSS_TITLES
 from tests.e2e.test_bec_flow import CONTOSO, MEGAN, graph_alert, sandbox_user
 
 pytestmark = pytest.mark.stack
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
-
-
-@pytest.fixture
-def api(app_devhost, sandbox_server):
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"})
-        yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 @pytest.fixture
@@ -110,12 +101,19 @@ def test_alert_to_run_to_rollback_in_the_browser(watched, api, app_devhost, sand
     assert_accessible(page)
     shoot(page, "runs-run")
 
-    page.get_by_role("button", name="Roll back").click()
+    page.get_by_role("link", name="Roll back…").click()
+    page.wait_for_url(f"**/runs/{run_id}/rollback")
+    plan = page.locator("table.plan tbody tr")
+    assert "disable_user" in plan.nth(1).inner_text() and "yes" in plan.nth(1).inner_text()
+    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is False  # nothing done before confirming
+    assert_accessible(page)
+    shoot(page, "runs-rollback-confirm")
+    page.get_by_role("button", name="Roll back now").click()
     page.wait_for_url(f"**/runs/{run_id}#rollback")
     rollback = page.locator("section[aria-labelledby=rollback]")
     assert "undone" in rollback.inner_text() and "cannot be reversed" in rollback.inner_text()
     assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is True
-    assert page.get_by_role("button", name="Roll back").count() == 0  # once
+    assert page.get_by_role("link", name="Roll back…").count() == 0  # once
     assert_accessible(page)
     shoot(page, "runs-rolled-back")
     assert page.problems == []

@@ -10,14 +10,14 @@ from playwright.sync_api import expect
 
 from tests.api.helpers import principal_header
 from tests.browser.axe import assert_accessible
-from tests.browser.test_approval_page import APPROVER, Gated, api  # noqa: F401  (the api fixture)
+from tests.browser.test_approval_page import APPROVER, Gated
 from tests.e2e.test_bec_flow import ADELE, sandbox_user, wait_for_run
 
 pytestmark = pytest.mark.stack
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
-def test_approving_from_the_inbox_lets_the_waiting_run_go_on(api, page, sandbox_server, app_devhost):  # noqa: F811
+def test_approving_from_the_inbox_lets_the_waiting_run_go_on(api, page, sandbox_server, app_devhost):
     gated = Gated(api)
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)

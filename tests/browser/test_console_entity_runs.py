@@ -9,14 +9,13 @@ from playwright.sync_api import expect
 
 from tests.api.helpers import unique
 from tests.browser.axe import assert_accessible
-from tests.browser.test_approval_page import api  # noqa: F401  (the api fixture)
 from tests.browser.test_console_playbooks import shoot
 from tests.e2e.test_bec_flow import CONTOSO
 
 pytestmark = pytest.mark.stack
 
 
-def test_run_a_playbook_on_an_ip_from_its_page(page, app_devhost, api):  # noqa: F811
+def test_run_a_playbook_on_an_ip_from_its_page(page, app_devhost, api):
     token = unique("entb")
     created = api.post("/playbooks", json={
         "name": f"Entity playbook {token}", "enabled": False,

@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 
 from tests.api.helpers import principal_header, unique
 from tests.browser.axe import assert_accessible
-from tests.browser.test_approval_page import api  # noqa: F401  (the api fixture)
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, graph_alert
 
 pytestmark = pytest.mark.stack
@@ -20,7 +19,7 @@ HOSTILE = '<img src=x onerror=alert(1)></script><script>alert(1)</script>'
 
 
 @pytest.fixture
-def playbook(api):  # noqa: F811
+def playbook(api):
     token = unique("pbb")
     created = api.post("/playbooks", json={
         "name": f"Browser playbook {token}", "enabled": False,
@@ -72,7 +71,7 @@ def test_the_editors_validation_message_appears_at_the_field(page, app_devhost, 
     assert problems == []
 
 
-def test_the_title_tester_and_simulation_show_hostile_titles_as_text(page, app_devhost, api, playbook):  # noqa: F811
+def test_the_title_tester_and_simulation_show_hostile_titles_as_text(page, app_devhost, api, playbook):
     accepted = api.post("/alerts", json=graph_alert(ADELE, f"{HOSTILE} {playbook['token']}"))
     alert_id = accepted.json()["alerts"][0]["alertId"]
     dialogs: list[str] = []

@@ -154,7 +154,8 @@ def test_run_playbook_confirms_then_starts_a_manual_run_and_opens_its_page(api, 
     alert = post_alert(api, f"alert {token}")
     confirm = web.get(f"/alerts/{alert['alertId']}/run", params={"playbookId": pb["id"]})
     assert confirm.status_code == 200 and f"Run pb {token} now" in confirm.text
-    form = {"csrf": csrf_of(confirm.text), "playbookId": pb["id"]}
+    assert f'name="playbookVersion" value="{pb["version"]}"' in confirm.text  # the version whose steps it shows
+    form = {"csrf": csrf_of(confirm.text), "playbookId": pb["id"], "playbookVersion": str(pb["version"])}
     action = f"/actions/alerts/{alert['alertId']}/run"
 
     assert web.post(action, data={"playbookId": pb["id"]}).status_code == 403  # no CSRF token
@@ -184,6 +185,28 @@ def test_running_a_playbook_needs_security_manage(api, web):
     refused = web.post(f"/actions/alerts/{alert['alertId']}/run", headers=reader,
                        data={"csrf": issue_csrf_token("tech@yourmsp.com.au"), "playbookId": pb["id"]})
     assert refused.status_code == 403 and "SECURITY_MANAGE" in refused.text
+    assert api.get("/runs", params={"alertId": alert["alertId"]}).json()["value"] == []
+
+
+def test_a_playbook_saved_again_after_the_confirm_page_does_not_start(api, web):
+    """The technician confirmed the steps of the version shown: a newer version is shown again to confirm."""
+    token = unique("stale")
+    created = api.post("/playbooks", json={
+        "name": f"pb {token}", "enabled": False, "actions": [{"type": "notify_email", "to": ["soc@yourmsp.com.au"]}],
+        "trigger": {"titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}}})
+    pb = created.json()
+    alert = post_alert(api, f"alert {token}")
+    confirm = web.get(f"/alerts/{alert['alertId']}/run", params={"playbookId": pb["id"]})
+    form = {"csrf": csrf_of(confirm.text), "playbookId": pb["id"], "playbookVersion": str(pb["version"])}
+    saved = api.patch(f"/playbooks/{pb['id']}", headers={"If-Match": created.headers["etag"]},
+                      json={"actions": [{"type": "disable_user"}]})
+    assert saved.status_code == 200 and saved.json()["version"] == pb["version"] + 1
+
+    stale = web.post(f"/actions/alerts/{alert['alertId']}/run", data=form)
+    assert stale.status_code == 409 and "was changed since the page you confirmed" in stale.text
+    assert "disable_user" in stale.text and f'name="playbookVersion" value="{pb["version"] + 1}"' in stale.text
+    assert web.post(f"/actions/alerts/{alert['alertId']}/run",
+                    data={k: v for k, v in form.items() if k != "playbookVersion"}).status_code == 409
     assert api.get("/runs", params={"alertId": alert["alertId"]}).json()["value"] == []
 
 

@@ -16,10 +16,10 @@ from shared.approvals.store import ApprovalStore
 from shared.console.security import issue_csrf_token
 from shared.store.audit import AuditLog
 from shared.store.tables import Tables
-from tests.api.helpers import client, principal_header
+from tests.api.helpers import principal_header
 from tests.approvals.factories import APPROVERS, HOSTILE_TITLE, record
 from tests.browser.test_approval_page import APPROVER, Gated
-from tests.e2e.test_bec_flow import ADELE, CONTOSO, sandbox_user, wait_for_run
+from tests.e2e.test_bec_flow import ADELE, sandbox_user, wait_for_run
 
 pytestmark = pytest.mark.stack
 LEAD, MANAGER = APPROVERS
@@ -76,12 +76,21 @@ def test_the_inbox_lists_the_approvers_own_pending_gates_with_the_mailed_text(ap
 def test_the_inbox_and_deciding_need_security_manage(app_devhost, store):
     rec = stored(store)
     with console(app_devhost, "PLAYBOOKS_READ", "PLAYBOOKS_MANAGE") as c:
+        home = c.get("/")
+        # Neither the menu nor the home page sends them to a page they may not open.
+        assert home.status_code == 200 and 'href="/approvals"' not in home.text and 'href="/alerts"' in home.text
         assert c.get("/approvals").status_code == 403
         assert c.get(f"/approvals/{rec.id}").status_code == 403
         token = issue_csrf_token(LEAD)  # a valid token: the role, not the form, is what refuses
         refused = c.post(f"/actions/approvals/{rec.id}/decide", data={"decision": "approve", "csrf": token})
     assert refused.status_code == 403 and "SECURITY_MANAGE" in refused.text
     assert store.get(rec.id).decisions == []
+
+
+def test_an_approver_finds_the_inbox_in_the_menu(app_devhost):
+    with console(app_devhost, "SECURITY_MANAGE") as c:
+        home = c.get("/")
+    assert home.status_code == 200 and home.text.count('href="/approvals"') == 2  # the menu and the home page
 
 
 def _decide(c: httpx.Client, approval_id: str, **form: str) -> httpx.Response:
@@ -131,15 +140,6 @@ def test_form_problems_are_shown_at_their_field_and_decide_nothing(app_devhost, 
         assert forged.status_code == 403
         assert c.get("/approvals/ap-nope").status_code == 404
     assert store.get(rec.id).decisions == []
-
-
-@pytest.fixture
-def api(app_devhost, sandbox_server):
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            assert c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"}).status_code == 201
-        yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 def test_approving_in_the_console_lets_the_waiting_run_go_on(app_devhost, api, sandbox_server):

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
 
-from shared.auth import Permission
+from shared.auth import GRANTS, Permission
 from shared.console import dispatch
-from shared.console.routing import ROUTER, Router
+from shared.console.routing import _PARAM, ROUTER, Router
 from shared.console.security import CSRF_TTL, CsrfError, check_csrf, issue_csrf_token
 from shared.console.web import ConsoleResponse
 from shared.settings import get_settings
+from tests.api.helpers import principal_header
 
 
 @pytest.fixture
@@ -142,10 +145,45 @@ def test_an_unexpected_error_is_a_500_page_without_detail(scratch_routes):
 def test_every_scrolling_table_box_is_keyboard_reachable():
     """A .table-wrap scrolls sideways on a narrow screen (or with a long session's data); keyboard users must be
     able to scroll it (axe-core's scrollable-region-focusable, found by the tenants browser test)."""
-    from pathlib import Path
 
     templates = Path(dispatch.__file__).parent / "templates"
     boxes = [(p.name, tag) for p in templates.rglob("*.html")
              for tag in re.findall(r"<div[^>]*class=\"table-wrap\"[^>]*>", p.read_text())]
     assert boxes
     assert [(name, tag) for name, tag in boxes if 'tabindex="0"' not in tag or "aria-label=" not in tag] == []
+
+
+def _filled(template: str) -> str:
+    return "/" + "/".join("x1" if _PARAM.match(segment) else segment for segment in template.split("/"))
+
+
+def test_every_console_action_is_role_checked_and_needs_this_principals_token(app_devhost, scratch_routes):
+    """Every registered form action: none is open to a reader, none runs without the signed-in principal's CSRF
+    token, a principal without its role gets a 403 naming the role, one with it reaches the handler. Pages that
+    need more than reading are refused to a reader the same way. (app_devhost: its environment, in which the
+    principal header is trusted as App Service authentication's, and the signing key CSRF tokens derive from.)"""
+    actions = [r for r in ROUTER.routes if r.method == "POST"]
+    assert len(actions) >= 10 and [r.template for r in actions if r.permission is Permission.READ] == []
+    reached: list[str] = []
+    ROUTER.routes[:] = [replace(r, handler=lambda req, t=r.template: reached.append(t) or ConsoleResponse(200, b"ok"))
+                        for r in ROUTER.routes]
+    reader_name, reader = "reader@yourmsp.example", principal_header("PLAYBOOKS_READ", name="reader@yourmsp.example")
+    for route in ROUTER.routes:
+        path, roles = _filled(route.template), sorted(r.value for r in GRANTS[route.permission])
+        holder = principal_header(*roles, name="holder@yourmsp.example")
+        form = {"csrf": issue_csrf_token("holder@yourmsp.example")}
+        body = urlencode(form).encode() if route.method == "POST" else b""
+        if route.method == "POST":
+            unsigned = _run(dispatch.handle("POST", path, {}, b"x=1", holder))
+            assert unsigned.status == 403 and b"security token" in unsigned.body, route.template
+            someone_elses = urlencode({"csrf": issue_csrf_token(reader_name)}).encode()
+            foreign = _run(dispatch.handle("POST", path, {}, someone_elses, holder))
+            assert foreign.status == 403 and b"not valid for you" in foreign.body, route.template
+        if route.permission is not Permission.READ:
+            as_reader = {"csrf": issue_csrf_token(reader_name)} if route.method == "POST" else {}
+            refused = _run(dispatch.handle(route.method, path, {}, urlencode(as_reader).encode(), reader))
+            assert refused.status == 403 and roles[0].encode() in refused.body, route.template
+        assert reached == [], route.template
+        allowed = _run(dispatch.handle(route.method, path, {}, body, holder))
+        assert (allowed.status, reached) == (200, [route.template]), route.template
+        reached.clear()

@@ -3,6 +3,8 @@ and the run's page shows the entity (shared/console/pages/entity_runs.py)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from shared.console.security import issue_csrf_token
@@ -37,9 +39,11 @@ def test_run_on_an_entity_shows_what_it_will_do_then_starts_the_run(api, web, sa
     assert "this entity" in confirm.text and "this alert" not in confirm.text  # the shared simulation panel
     action = f"/actions/playbooks/{pb['id']}/run-entity"
     assert form_actions(confirm.text) == [action]
-    form = {"csrf": csrf_of(confirm.text), **params}
+    form = {"csrf": csrf_of(confirm.text), "playbookVersion": str(pb["version"]), **params}
 
     assert web.post(action, data=params).status_code == 403  # no CSRF token
+    stale = web.post(action, data=form | {"playbookVersion": str(pb["version"] - 1)})
+    assert stale.status_code == 409 and "was changed since the page you confirmed" in stale.text
     assert web.post(action, data=form, headers={"Origin": "https://evil.example"}).status_code == 403
     assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is True
 
@@ -53,6 +57,11 @@ def test_run_on_an_entity_shows_what_it_will_do_then_starts_the_run(api, web, sa
     run_page = web.get(started.headers["location"])
     assert run_page.status_code == 200
     assert f"<dt>Entity</dt><dd>user {MEGAN[1]}" in run_page.text
+    # The entity's record says no playbook matched it: a person ran this one (the alert list counts it so too).
+    record = web.get(f"/alerts/{run['alertId']}")
+    assert record.status_code == 200
+    matched_cells = re.findall(r"<td>(?:<span class=\"status-succeeded\">)?(yes|no[^<]*)", record.text)
+    assert matched_cells == ["no: run by hand"] and "no trigger was checked" in record.text
 
 
 def test_a_file_entity_shows_the_indicator_it_would_submit(api, web):
@@ -107,3 +116,13 @@ def test_running_on_an_entity_needs_security_manage(api, web):
     refused = web.post(f"/actions/playbooks/{pb['id']}/run-entity", headers=reader,
                        data={"csrf": issue_csrf_token("tech@yourmsp.com.au"), **params})
     assert refused.status_code == 403 and "SECURITY_MANAGE" in refused.text
+
+
+@pytest.mark.parametrize("value", ["pc-01.contoso.com", "11111111-2222-4333-8444-555555555555", "a" * 40])
+def test_a_device_entity_is_the_device_a_machine_action_would_act_on(api, web, value):
+    pb = playbook(api, unique("ent"), [{"type": "isolate_machine"}], enabled=False)
+    params = {"tenantId": CONTOSO, "type": "device", "value": value}
+    confirm = web.get(f"/playbooks/{pb['id']}/run-entity", params=params)
+    assert confirm.status_code == 200, confirm.text
+    assert f"Would isolate (Full isolation) on the Defender for Endpoint machine(s) {value} in tenant {CONTOSO}" \
+        in confirm.text and "names no device" not in confirm.text

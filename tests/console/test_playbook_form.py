@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
-from shared.console.playbook_form import add_problems, line_of, pretty_with_lines, read_form
+from shared.console.playbook_form import add_problems, line_of, pretty_with_lines, read_form, values_of
+from shared.models.playbook import Playbook
 
 
 def test_pretty_with_lines_is_json_dumps_and_knows_each_paths_line():
@@ -57,10 +59,7 @@ def test_a_document_that_is_not_json_or_holds_other_fields_is_refused_at_its_lin
 
 
 def test_the_trigger_options_are_checkboxes_and_leave_the_document():
-    from datetime import UTC, datetime
 
-    from shared.console.playbook_form import values_of
-    from shared.models.playbook import Playbook
 
     body, _ = read_form(_form(**{"reevaluateOnSeverityIncrease": "on", "userType-admin": "on", "userType-guest": "on",
                                  "devicePlatform-macOS": "on"}))

@@ -4,6 +4,7 @@ version history with a diff, simulation against a recent alert, and the title-pa
 
 from __future__ import annotations
 
+import html as html_module
 import re
 import uuid
 
@@ -11,22 +12,13 @@ import httpx
 import pytest
 
 from shared.console.security import issue_csrf_token
-from tests.api.helpers import client, principal_header, unique
+from tests.api.helpers import principal_header, unique
 from tests.e2e.test_bec_flow import ADELE, CONTOSO, graph_alert, wait_for_status
 
 pytestmark = pytest.mark.stack
 EDITOR = "editor@yourmsp.example"
 HOSTILE = '<img src=x onerror=alert(1)></script><script>alert(1)</script>'
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-@pytest.fixture
-def api(app_devhost, sandbox_server):
-    with client(app_devhost) as c:
-        if c.get(f"/tenants/{CONTOSO}").status_code == 404:
-            assert c.post("/tenants", json={"id": CONTOSO, "name": "Contoso Demo"}).status_code == 201
-        yield c
-    httpx.post(f"{sandbox_server.base_url}/_sandbox/reset")
 
 
 @pytest.fixture
@@ -67,7 +59,6 @@ def form_of(html: str, playbook_id: str) -> dict[str, str]:
 
 
 def _unescape(text: str) -> str:
-    import html as html_module
     return html_module.unescape(text)
 
 

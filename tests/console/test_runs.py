@@ -97,7 +97,8 @@ def test_the_run_page_shows_each_step_with_its_upstream_error(api, web, sandbox_
     assert "notify_email" in text and "soc@yourmsp.com.au" in text  # what was done, in the step's result
     assert " ms<" in text or " s<" in text  # durations
     assert_escaped(text, XSS_TITLES[0])  # the alert's title links back, as text
-    assert f"/actions/runs/{run_id}/rollback" in form_actions(text) and "/cancel" not in text
+    assert f'href="/runs/{run_id}/rollback"' in text and "/cancel" not in text
+    assert form_actions(text) == []  # acting takes a confirm page first
     assert web.get("/runs/ru-" + "0" * 32 + "-" + "0" * 32).status_code == 404
 
 
@@ -113,8 +114,11 @@ def test_a_waiting_run_says_for_what_and_whom_and_can_be_cancelled(api, web):
     assert page.status_code == 200
     assert "What it waits for" in page.text and APPROVER in page.text and "bob@yourmsp.com.au" in page.text
     assert "approval, until" in page.text
-    assert f"/actions/runs/{run_id}/cancel" in form_actions(page.text)
-    assert f"/actions/runs/{run_id}/rollback" not in form_actions(page.text)
+    assert f'href="/runs/{run_id}/cancel"' in page.text and f'href="/runs/{run_id}/rollback"' not in page.text
+    confirm = web.get(f"/runs/{run_id}/cancel")
+    assert confirm.status_code == 200 and "The run stops now" in confirm.text
+    assert form_actions(confirm.text) == [f"/actions/runs/{run_id}/cancel"]
+    assert 'name="confirm" value="yes"' in confirm.text
     listed = eventually(lambda: run_ids_on(web.get("/runs", params={"status": "waiting"}).text),
                         lambda ids: run_id in ids)
     assert run_id in listed
@@ -125,27 +129,61 @@ def test_a_waiting_run_says_for_what_and_whom_and_can_be_cancelled(api, web):
                     data={"csrf": issue_csrf_token("tech@yourmsp.com.au")}).status_code == 403
     assert "/actions/" not in web.get(f"/runs/{run_id}", headers=reader).text  # no buttons without the role
 
-    cancelled = web.post(f"/actions/runs/{run_id}/cancel", data={"csrf": csrf_of(page.text)})
+    unconfirmed = web.post(f"/actions/runs/{run_id}/cancel", data={"csrf": csrf_of(confirm.text)})
+    assert (unconfirmed.status_code, unconfirmed.headers["location"]) == (303, f"/runs/{run_id}/cancel")
+    assert api.get(f"/runs/{run_id}").json()["status"] == "waiting"  # without confirm=yes nothing is done
+
+    cancelled = web.post(f"/actions/runs/{run_id}/cancel", data={"csrf": csrf_of(confirm.text), "confirm": "yes"})
     assert (cancelled.status_code, cancelled.headers["location"]) == (303, f"/runs/{run_id}")
     run = api.get(f"/runs/{run_id}").json()
     assert run["status"] == "cancelled" and run["endedBy"] == "local-developer"
-    again = web.post(f"/actions/runs/{run_id}/cancel", data={"csrf": csrf_of(page.text)})
+    again = web.post(f"/actions/runs/{run_id}/cancel", data={"csrf": csrf_of(confirm.text), "confirm": "yes"})
     assert again.status_code == 409 and "The run has ended already (cancelled)." in again.text
+    ended = web.get(f"/runs/{run_id}/cancel")
+    assert ended.status_code == 409 and form_actions(ended.text) == []
 
 
-def test_roll_back_from_the_run_page_once(api, web, sandbox_server):
+def test_roll_back_from_the_run_page_after_confirming_what_it_will_do_once(api, web, sandbox_server):
     run_id, _ = start(api, [{"type": "disable_user"}, {"type": "notify_email", "to": ["soc@yourmsp.com.au"]}])
     wait_for_run(api, run_id)
     assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is False
     page = web.get(f"/runs/{run_id}")
-    rolled = web.post(f"/actions/runs/{run_id}/rollback", data={"csrf": csrf_of(page.text)})
+    assert f'href="/runs/{run_id}/rollback"' in page.text and form_actions(page.text) == []
+    confirm = web.get(f"/runs/{run_id}/rollback")
+    assert confirm.status_code == 200
+    plan = re.findall(r"<tr><td>(\d+)</td><th scope=\"row\">(\w+)</th><td>(yes|no)</td>", confirm.text)
+    assert plan == [("1", "notify_email", "no"), ("0", "disable_user", "yes")]  # newest first, what is reversed
+    assert "notify_email cannot be reversed" in confirm.text
+    assert form_actions(confirm.text) == [f"/actions/runs/{run_id}/rollback"]
+
+    # A form without confirm=yes (the old button, a replay) only opens the confirm page: nothing is reversed.
+    unconfirmed = web.post(f"/actions/runs/{run_id}/rollback", data={"csrf": csrf_of(confirm.text)})
+    assert (unconfirmed.status_code, unconfirmed.headers["location"]) == (303, f"/runs/{run_id}/rollback")
+    assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is False
+    assert api.get(f"/runs/{run_id}").json().get("rollback") is None
+
+    rolled = web.post(f"/actions/runs/{run_id}/rollback", data={"csrf": csrf_of(confirm.text), "confirm": "yes"})
     assert (rolled.status_code, rolled.headers["location"]) == (303, f"/runs/{run_id}#rollback")
     assert sandbox_user(sandbox_server, MEGAN[1])["accountEnabled"] is True
     after = web.get(f"/runs/{run_id}")
     assert "undone" in after.text and "notify_email cannot be reversed" in after.text
-    assert f"/actions/runs/{run_id}/rollback" not in form_actions(after.text)
-    again = web.post(f"/actions/runs/{run_id}/rollback", data={"csrf": csrf_of(page.text)})
+    assert f'href="/runs/{run_id}/rollback"' not in after.text
+    done = web.get(f"/runs/{run_id}/rollback")
+    assert done.status_code == 409 and "rolled back already" in done.text and form_actions(done.text) == []
+    again = web.post(f"/actions/runs/{run_id}/rollback", data={"csrf": csrf_of(confirm.text), "confirm": "yes"})
     assert again.status_code == 409 and "rolled back already" in again.text
+
+
+def test_a_reader_sees_what_a_rollback_would_do_without_a_button(api, web):
+    run_id, _ = start(api, [{"type": "notify_email", "to": ["soc@yourmsp.com.au"]}])
+    wait_for_run(api, run_id)
+    reader = principal_header("PLAYBOOKS_READ")
+    shown = web.get(f"/runs/{run_id}/rollback", headers=reader)
+    assert shown.status_code == 200 and "needs the SECURITY_MANAGE role" in shown.text
+    assert form_actions(shown.text) == []
+    refused = web.post(f"/actions/runs/{run_id}/rollback", headers=reader,
+                       data={"csrf": issue_csrf_token("tech@yourmsp.com.au"), "confirm": "yes"})
+    assert refused.status_code == 403 and api.get(f"/runs/{run_id}").json().get("rollback") is None
 
 
 def test_reveal_password_shows_it_once_and_audits(api, web, monkeypatch):

@@ -17,7 +17,7 @@ import azure.functions as func
 
 def indexed_functions() -> dict[str, Any]:
     """Every function of function_app: its bindings (raw, as sent to the host) and whether it is async."""
-    import function_app
+    import function_app  # lazy: function_app imports the whole app: only when the index is built
 
     # A fresh DFApp with the same blueprints and default auth level: get_functions() may be called once per
     # app object, and a running devhost may own function_app.app's call.
@@ -35,7 +35,7 @@ def indexed_functions() -> dict[str, Any]:
 
 
 def user_functions() -> dict[str, Any]:
-    import function_app
+    import function_app  # lazy: function_app imports the whole app: only when the index is built
 
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
     for blueprint in function_app.BLUEPRINTS:

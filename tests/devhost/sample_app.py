@@ -4,6 +4,7 @@ Each function reports through durable state (it starts an orchestration whose in
 received), so tests observe it through the same management API a user would.
 """
 
+import asyncio
 import json
 import threading
 
@@ -32,8 +33,6 @@ def flaky(payload: dict) -> dict:
 
 @app.activity_trigger(input_name="payload")
 async def async_identity(payload: dict) -> dict:
-    import asyncio
-    import threading
 
     await asyncio.sleep(0)
     return {"echo": payload, "thread": threading.current_thread().name}

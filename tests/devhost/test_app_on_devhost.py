@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.api.helpers import principal_header
 from tests.devhost.polling import wait_for_status
 
 
@@ -126,7 +127,6 @@ def test_admin_api_refuses_http_functions_and_unknown_names(app_devhost):
 
 
 def test_selftest_needs_the_run_permission(api):
-    from tests.api.helpers import principal_header
 
     reader = api.post("/api/selftest", json={}, headers=principal_header("PLAYBOOKS_READ"))
     assert reader.status_code == 403

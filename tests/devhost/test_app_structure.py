@@ -26,7 +26,8 @@ DEFERRED = (
     "cryptography",  # sealing passwords (shared/passwords.py)
     # msgraph's package loads its whole client stack (msgraph-core, kiota-http and the rest: ~130 modules):
     # Graph errors are imported when handled (shared/graph/errors.py), enum values are literals
-    # (shared/graph/enums.py), the HTTP pipeline is built with a loop's first client (shared/graph/http_pipeline.py)
+    # (shared/models/graph_enums.py), the HTTP pipeline is built with a loop's first client
+    # (shared/graph/http_pipeline.py)
     "msgraph",
     "msgraph_core",
     "kiota_http",

@@ -7,6 +7,7 @@ equal (instance ids and timestamps aside), and so must what the SDK makes of the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -95,7 +96,6 @@ async def scenario(client: df.DurableOrchestrationClient, base: str, hub: str) -
 
 
 async def _until(client, instance_id: str, predicate, attempts: int = 400) -> df.DurableOrchestrationStatus:
-    import asyncio
 
     for _ in range(attempts):
         status = await client.get_status(instance_id)

@@ -67,7 +67,7 @@ def test_method_mismatch_is_not_a_match_but_the_path_exists():
 
 
 def test_riposte_app_is_indexed_with_every_trigger_kind():
-    import function_app
+    import function_app  # lazy: function_app imports the whole app: only for the test that indexes it
 
     # A fresh DFApp: get_functions() may be called once per app object, and the devhost owns that call.
     app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)

@@ -8,11 +8,12 @@ import threading
 import time
 import uuid
 
+import aiohttp.client
 import pytest
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
-from devhost.local_queues import QueueTrigger, next_idle_wait, storage_connection
+from devhost.local_queues import AzuriteQueueSender, QueueTrigger, next_idle_wait, storage_connection
 
 
 def queue_name() -> str:
@@ -121,7 +122,6 @@ async def test_a_local_send_wakes_an_idle_trigger_as_a_service_bus_receiver_gets
         azurite_connection_string):
     """Service Bus pushes over the receiver's open link; Azurite is polled. A send through the devhost's
     sender (the app's `polls` messages) must not wait for the idle poll, here an hour."""
-    from devhost.local_queues import AzuriteQueueSender
 
     name = queue_name()
     sender = AzuriteQueueSender(azurite_connection_string)
@@ -195,7 +195,6 @@ async def test_receives_read_proxy_settings_only_when_a_proxy_is_configured(azur
                                                                             proxy):
     # aiohttp, trusting the environment, scans it for proxies (and reads ~/.netrc) on every request: the idle
     # polls of every queue paid it. With a proxy configured, it is honoured (Azurite is exempted by NO_PROXY).
-    import aiohttp.client
 
     for setting in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(setting, raising=False)
@@ -261,7 +260,6 @@ def test_a_send_from_another_thread_wakes_the_trigger_waiting_on_its_own_loop(az
     """asyncio.Event is not thread-safe: set() from another thread (a test's loop, a worker thread's) marks the
     waiter done on the trigger's loop without waking that loop, so an idle trigger would wait out its idle poll
     (up to max_idle_poll_seconds) or until something else wakes its loop. Here nothing else runs on that loop."""
-    from devhost.local_queues import AzuriteQueueSender
 
     name = queue_name()
     sender = AzuriteQueueSender(azurite_connection_string)

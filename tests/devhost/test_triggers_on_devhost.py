@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -25,7 +26,6 @@ def status_url(host, instance_id: str) -> str:
 
 
 def start(host, orchestrator: str, payload) -> str:
-    import json
 
     response = httpx.post(f"{host.origin}/runtime/webhooks/durabletask/orchestrators/{orchestrator}",
                           json=json.dumps(payload))
@@ -47,7 +47,6 @@ def test_cloudevents_event_reaches_the_function_as_a_cloudevent(sample):
     event = {"specversion": "1.0", "id": event_id, "source": "/defender", "type": "Riposte.Alert",
              "time": "2026-11-23T00:00:00Z", "data": {"severity": "high"}}
     # The admin API also takes the input as a JSON string, as the real host's does.
-    import json
 
     assert httpx.post(f"{sample.origin}/admin/functions/on_event",
                       json={"input": json.dumps(event)}).status_code == 202

@@ -115,3 +115,33 @@ def test_a_gated_containment_run_logs_its_events_with_ids_and_no_secret(api, app
                "ingest key": ingest_key}
     secrets |= {k: v for k, v in os.environ.items() if k.startswith("RIPOSTE_SECRET_") and len(v) >= 8}
     assert [name for name, value in secrets.items() if value in logged] == []
+
+
+def test_a_simulated_run_and_a_run_that_only_checks_log_their_start_once(api, caplog):
+    """run.started is not only for runs that act: a simulate-mode run (first activity: a description) and a run
+    whose condition stops it before any primitive (first activity: the check) log it once, then run.finished."""
+    caplog.set_level(logging.INFO, logger="riposte.events")
+    token = unique("started")
+    trigger = {"titleRegex": token, "tenantScope": {"type": "tenant", "tenantId": CONTOSO}}
+    notify = {"type": "notify_email", "to": ["servicedesk@yourmsp.com.au"]}
+    simulated = api.post("/playbooks", json={"name": f"sim {token}", "mode": "simulate", "trigger": trigger,
+                                             "actions": [notify]}).json()
+    checks = api.post("/playbooks", json={"name": f"check {token}", "trigger": trigger, "actions": [
+        {"type": "condition", "if": "alert.severity == 'low'", "whenFalse": "stop"}, notify]}).json()
+    try:
+        accepted = api.post("/alerts", json=graph_alert(ADELE, f"alert {token}"))
+        assert accepted.status_code == 202, accepted.text
+        runs = accepted.json()["alerts"][0]["runIds"]
+        run_ids = {kind: next(r for r in runs if r.endswith(pb["id"]))
+                   for kind, pb in (("sim", simulated), ("check", checks))}
+        for run_id in run_ids.values():
+            wait_for_run(api, run_id)
+    finally:
+        api.delete(f"/playbooks/{simulated['id']}")
+        api.delete(f"/playbooks/{checks['id']}")
+    records = [r for r in caplog.records if r.thread != threading.get_ident()]
+    for kind, run_id in run_ids.items():
+        started = [e for e in events(records, "run.started") if e["runId"] == run_id]
+        assert len(started) == 1, (kind, started)
+        assert started[0].get("simulated") is (True if kind == "sim" else None)
+        assert [e["outcome"] for e in events(records, "run.finished") if e["runId"] == run_id] == ["succeeded"]

@@ -7,7 +7,10 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+from azure.data.tables import TableServiceClient
 
+from shared.store.audit import AuditLog
+from shared.store.tables import Tables
 from tests.api.helpers import unique
 from tests.e2e.test_bec_flow import CONTOSO, MEGAN, graph_alert, sandbox_user, wait_for_run
 
@@ -117,10 +120,7 @@ def test_event_grid_alert_naming_an_unregistered_tenant_is_not_stored(api, app_d
 
 
 def test_every_run_writes_one_playbook_execute_audit_event(api, azurite_connection_string):
-    from azure.data.tables import TableServiceClient
 
-    from shared.store.audit import AuditLog
-    from shared.store.tables import Tables
 
     token = unique("audit")
     pb = playbook(api, token, [{"type": "disable_user"}])

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from azure.data.tables import UpdateMode
 
 from shared import services
 from shared.store.schedule_markers import ROW, SCHEDULES, ScheduleMarkers
@@ -87,13 +88,19 @@ def wait_for_result(markers: ScheduleMarkers, playbook_id: str, timeout: float =
 
 
 def test_the_timer_evaluates_a_due_occurrence_once(api, app_devhost):
-    pb = scheduled(api, cron="0 * * * * *", query="mfaNotRegistered")  # every minute, in Sydney's clock
+    # Hourly, at the minute two minutes ago (Sydney's offset is whole hours): from its save the next occurrence is
+    # ~58 minutes away, so the app's own minute timer has nothing due when the playbook appears. With a cron of
+    # every minute, a minute turning between the save and the marker below let that timer take the finding
+    # first, and this evaluation saw it as a duplicate.
+    three_minutes_ago = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+    due_minute = (three_minutes_ago + timedelta(minutes=1)).minute
+    pb = scheduled(api, cron=f"0 {due_minute} * * * *", query="mfaNotRegistered")
     markers = ScheduleMarkers(services.tables())
     try:
-        # As if it was last evaluated three minutes ago: an occurrence is due now (missed ones collapse).
-        three_minutes_ago = (datetime.now(UTC) - timedelta(minutes=3)).replace(second=0, microsecond=0)
+        # As if it was last evaluated three minutes ago: the occurrence two minutes ago is due now. Whichever
+        # timer claims it first (the app's own may, from here on) evaluates it; the ETag lets only one.
         services.tables()(SCHEDULES).upsert_entity({"PartitionKey": pb["id"], "RowKey": ROW, "playbookVersion": 1,
-                                                     "lastOccurrence": three_minutes_ago})
+                                                     "lastOccurrence": three_minutes_ago}, mode=UpdateMode.REPLACE)
         invoked = httpx.post(f"{app_devhost.origin}/admin/functions/scheduled_playbooks", json={"input": ""})
         assert invoked.status_code == 202, invoked.text
         result = wait_for_result(markers, pb["id"])

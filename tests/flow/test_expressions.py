@@ -25,6 +25,7 @@ from shared.expressions import (
     check_names,
     compile_expression,
 )
+from shared.schemas.flow import ConditionParams, WaitUntilParams
 
 
 def ev(text: str, env: dict | None = None) -> bool:
@@ -438,7 +439,6 @@ def test_every_documented_name_is_allowed():
 
 
 def test_condition_action_uses_the_language():
-    from shared.schemas.flow import ConditionParams, WaitUntilParams
 
     assert ConditionParams.model_validate({"type": "condition", "if": "user.isAdmin"}).if_ == "user.isAdmin"
     with pytest.raises(ValidationError, match="unknown field 'isAdmn' of user"):

@@ -7,6 +7,11 @@ import json
 import re
 from pathlib import Path
 
+from shared.models.playbook import InstallOptions
+from shared.playbook_templates.catalog import TemplateCatalog
+from shared.playbook_templates.render import body as rendered_body
+from tests.templates.examples import required_parameters
+
 ROOT = Path(__file__).resolve().parents[2]
 _CURL_BODY = re.compile(r"/api/playbooks -d '(.*?)'", re.DOTALL)
 _JSON_BLOCK = re.compile(r"```json\n(.*?)```", re.DOTALL)
@@ -18,16 +23,12 @@ CONTOSO = "11111111-1111-4111-8111-111111111111"
 def builtin_playbooks() -> dict[str, dict]:
     """Each built-in template as an installer would make it live for Contoso, with example recipients
     (shared/playbook_templates/builtin/<id>/v<N>.json, newest version)."""
-    from shared.models.playbook import InstallOptions
-    from shared.playbook_templates.catalog import TemplateCatalog
-    from shared.playbook_templates.render import body
-    from tests.templates.examples import required_parameters
 
     found: dict[str, dict] = {}
     for template in TemplateCatalog.load().latest.values():
         options = InstallOptions.model_validate({"tenantScope": {"type": "tenant", "tenantId": CONTOSO},
                                                  "parameters": required_parameters(template), "mode": "live"})
-        found[f"template {template.id} v{template.version}"] = body(template, options)
+        found[f"template {template.id} v{template.version}"] = rendered_body(template, options)
     return found
 
 

@@ -9,6 +9,9 @@ import re
 
 import pytest
 
+from shared import secrets
+from shared.ingest_credentials import CREDENTIAL_KEY_SECRET
+from shared.notifications.client_state import KEY_NAME
 from tests.infra import FUNCTION_APP, MAIN, ROOT, app_settings, expr, parse
 
 CODE = [ROOT / "function_app.py", *sorted(p for d in ("shared", "triggers", "activities", "orchestrations")
@@ -135,7 +138,6 @@ def test_the_ingestion_secret_is_a_key_vault_reference():
 
 
 def test_playbook_secrets_are_key_vault_references_under_the_names_the_code_reads():
-    from shared import secrets
 
     references = parse(FUNCTION_APP)["variables"]["secretReferences"]["value"]["function"]
     assert references["type"] == "toObject" and references["parameters"]["arg_1"] == "secretNames"
@@ -151,7 +153,6 @@ def test_playbook_secrets_are_key_vault_references_under_the_names_the_code_read
 def test_the_ingestion_credential_key_is_always_a_key_vault_reference():
     """Whatever RIPOSTE_SECRET_NAMES lists, the app gets RIPOSTE_SECRET_INGEST_CREDENTIAL_KEY (a deploy without
     it could create no tenant credential), under the name the code reads and the hook creates."""
-    from shared.ingest_credentials import CREDENTIAL_KEY_SECRET
 
     main = parse(MAIN)
     assert main["variables"]["ingestCredentialKeyName"]["value"] == CREDENTIAL_KEY_SECRET
@@ -163,7 +164,6 @@ def test_the_ingestion_credential_key_is_always_a_key_vault_reference():
 def test_the_graph_notification_key_is_always_a_key_vault_reference():
     """Like the ingestion credential key: referenced whatever RIPOSTE_SECRET_NAMES says, under the name the
     code reads, and created by the postprovision hook as base64."""
-    from shared.notifications.client_state import KEY_NAME
 
     main = parse(MAIN)
     assert main["variables"]["graphNotificationKeyName"]["value"] == KEY_NAME

@@ -1,5 +1,7 @@
 """docs/deploy.md: its permission table is generated from the primitive catalog, and it names what operators need."""
 
+import importlib
+import json
 import re
 
 import pytest
@@ -8,6 +10,8 @@ from shared import secrets
 from shared.auth import Role
 from shared.primitives import permissions_doc
 from shared.primitives.catalog import PRIMITIVES
+from shared.psa import ADAPTERS
+from shared.sources.catalog import SOURCES
 from tests.infra import AZD_VARIABLES, MAIN, ROOT, app_settings, parse
 
 DOC = ROOT / "docs" / "deploy.md"
@@ -27,7 +31,6 @@ def test_every_primitive_and_permission_is_in_the_doc():
 
 
 def test_every_pulled_source_and_its_permissions_are_in_the_doc():
-    from shared.sources.catalog import SOURCES
 
     customer = TEXT.split("- **Each customer tenant** needs:")[1].split("\n")[0]
     for spec in SOURCES.values():
@@ -63,7 +66,6 @@ def test_check_mode_reports_a_stale_doc(tmp_path, capsys):
 
 
 def test_every_parameter_an_operator_sets_is_explained():
-    import json
 
     given = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]
     for entry in given.values():
@@ -94,9 +96,7 @@ def test_the_doc_covers(needle):
 
 
 def test_the_doc_names_every_psa_setting_and_secret():
-    import importlib
 
-    from shared.psa import ADAPTERS
 
     for adapter in ADAPTERS.values():
         module = importlib.import_module(type(adapter).__module__)
@@ -111,7 +111,6 @@ def test_the_doc_names_the_app_roles():
 
 def test_every_variable_the_doc_names_exists():
     """An output, a parameter's azd variable, an app setting, or one azd sets: no stale or invented name."""
-    import json
 
     known = set(parse(MAIN)["outputs"]) | set(app_settings()) | AZD_VARIABLES | {"RIPOSTE_LOCAL_PRINCIPAL_ROLES"}
     given = json.loads((ROOT / "infra" / "main.parameters.json").read_text())["parameters"]

@@ -1,6 +1,7 @@
 """Hardening a reviewer would insist on: TLS and HTTPS, no local auth or keys, data-plane roles for the
 identity, diagnostics, and App Service authentication configured for both people and alert senders."""
 
+import json
 import re
 
 import pytest
@@ -197,7 +198,6 @@ def test_app_service_auth_has_no_client_secret():
 
 
 def test_the_sign_in_app_registration_defines_exactly_the_roles_the_code_checks():
-    import json
 
     app_roles = json.loads((INFRA / "entra" / "api-app-roles.json").read_text())
     assert {r["value"] for r in app_roles} == {r.value for r in Role}

@@ -155,3 +155,31 @@ def test_whether_the_user_is_an_admin_unknown_asks_for_approval():
 def test_admin_accounts_off_never_checks():
     trace = drive([DISABLE], approvalPolicy=POLICY | {"adminAccounts": False})
     assert not trace.of(cmd.ReadFacts) and not trace.of(cmd.OpenGate)
+
+
+NO_DEVICE = "The alert names no device."
+
+
+def no_targets(*covered: tuple[int, str]):
+    """open_approval's answer when the covered steps act on nothing: no gate was opened (issue 17 item 4)."""
+    return lambda command, now: ev.GateOpened(now=now, opened={"skipped": True, "targets": [
+        {"index": i, "actionType": t, "reason": NO_DEVICE} for i, t in covered]})
+
+
+def test_a_gate_whose_steps_have_no_targets_is_skipped_asks_nobody_and_skips_them():
+    trace = drive([gate(covers=1), WIPE, NOTIFY], {cmd.OpenGate: no_targets((1, "wipe_device"))})
+    assert not trace.of(cmd.WaitForDecisions) and not trace.of(cmd.WaitUntil) and not trace.of(cmd.CloseGate)
+    assert [c.action["type"] for c in trace.of(cmd.RunPrimitive)] == ["notify_email"]
+    approval, wipe, _ = trace.closed.steps
+    assert (approval["status"], approval["result"]["outcome"]) == ("skipped", "skipped")
+    assert "no approval asked" in approval["reason"] and NO_DEVICE in approval["reason"]
+    assert (wipe["status"], wipe["reason"]) == ("skipped", NO_DEVICE)
+
+
+def test_a_policy_gate_before_a_step_with_no_targets_skips_the_step_and_asks_nobody():
+    trace = drive([WIPE, NOTIFY], {cmd.OpenGate: no_targets((0, "wipe_device"))}, approvalPolicy=POLICY)
+    assert trace.of(cmd.OpenGate)[0].automatic is True and not trace.of(cmd.WaitForDecisions)
+    assert [c.action["type"] for c in trace.of(cmd.RunPrimitive)] == ["notify_email"]
+    wipe = trace.closed.steps[0]
+    assert (wipe["actionType"], wipe["status"]) == ("wipe_device", "skipped")
+    assert wipe["result"]["approval"]["outcome"] == "skipped" and NO_DEVICE in wipe["reason"]

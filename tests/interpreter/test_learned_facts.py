@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shared.interpreter import commands as cmd
 from shared.interpreter import events as ev
-from shared.interpreter.learned import learn_from_step, with_learned
+from shared.interpreter.learned import learn_from_check, learn_from_step, with_learned
 from tests.interpreter.script import ALERT, DISABLE, NOTIFY, drive, facts, in_turn
 
 GUEST_UPN = "alex.wilber_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com"
@@ -53,3 +53,10 @@ def test_a_device_primitives_match_names_the_alerts_device_for_the_steps_after_i
     assert shown["facts"]["device"]["name"] == "CONTOSO-LT-4127"
     other = {"result": {"devices": [{"id": "x", "deviceName": "OTHER", "matchedBy": {"userId": "u1"}}]}}
     assert learn_from_step({}, alert, other) == {}  # a user's device, not the one the alert names
+
+
+def test_a_check_that_read_nothing_keeps_what_the_run_had_learned():
+    """Facts Graph could not give (null) do not erase an earlier read: the UPN a first check read stays."""
+    known = learn_from_check({}, {"facts": {"user": {"upn": "adele@contoso.example", "type": "member"}}})
+    assert learn_from_check(known, {"facts": {"user": {"upn": None, "type": None}, "device": {}}}) == known
+    assert known == {"user": {"upn": "adele@contoso.example", "type": "member"}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from shared.interpreter import commands as cmd
 from shared.interpreter import events as ev
 from shared.interpreter.progress import MAX_REPORTED_RESULT
-from tests.interpreter.script import DISABLE, NOTIFY, drive, in_turn
+from tests.interpreter.script import APPROVERS, DISABLE, NOTIFY, counted, drive, gate, in_turn, tallies, woken
 
 
 def _ran(status: str, result: dict | None = None, error: dict | None = None):
@@ -42,7 +42,6 @@ def test_a_large_result_is_left_out_of_the_notification_input():
 
 
 def test_an_approval_step_records_its_approvers_for_later_notifications():
-    from tests.interpreter.script import APPROVERS, counted, gate, tallies, woken
     trace = drive([gate(), DISABLE, NOTIFY], {cmd.WaitForDecisions: woken("approval-0-0"),
                                               cmd.CountDecisions: tallies(counted("approved", ["ann@msp.example"]))})
     notify = trace.of(cmd.RunPrimitive)[-1]

@@ -9,6 +9,8 @@ import pytest
 from shared.interpreter import commands as cmd
 from shared.interpreter import events as ev
 from shared.interpreter.machine import RunInterpreter
+from shared.interpreter.steps import not_run, skipped_step, step_record
+from shared.models.run import StepResult
 from shared.run_request import RunRequest
 from tests.interpreter.script import ALERT, NOTIFY, RUN, T0, WIPE, drive, facts, failing, gate, in_turn, step_done
 
@@ -201,8 +203,6 @@ def test_the_same_answers_give_the_same_commands():
 
 
 def test_the_records_the_interpreter_writes_are_step_results():
-    from shared.interpreter.steps import not_run, skipped_step, step_record
-    from shared.models.run import StepResult
 
     records = [step_record(0, "wait", "succeeded", T0, T0 + timedelta(seconds=2), {"waited": "PT2S"}),
                skipped_step(1, "wipe_device", T0, "why"), not_run(2, WIPE, T0, "TaskFailedError")]
@@ -211,3 +211,25 @@ def test_the_records_the_interpreter_writes_are_step_results():
         assert set(record) == set(model.model_dump(by_alias=True))
         assert model.model_dump(mode="json", by_alias=True) | {"startedAt": record["startedAt"],
                                                                "completedAt": record["completedAt"]} == record
+
+
+# The driver marks these commands' activity input with runStarts (orchestrations/playbook_run.py): the first
+# command of every run is one of them, so every run logs run.started once.
+STARTING = (cmd.RunPrimitive, cmd.DescribeStep, cmd.ReadFacts, cmd.RecordStep, cmd.OpenGate)
+
+
+@pytest.mark.parametrize(("first_step", "request_fields", "first_kind"), [
+    (WIPE, {}, cmd.RunPrimitive),
+    ({"type": "condition", "if": "user.isAdmin", "whenFalse": "stop"}, {}, cmd.ReadFacts),
+    ({"type": "wait", "duration": "PT1H"}, {}, cmd.RecordStep),
+    ({"type": "wait_until", "condition": "device.compliant", "every": "PT1H", "timeout": "PT3H"}, {}, cmd.ReadFacts),
+    (gate(), {}, cmd.OpenGate),
+    (WIPE, {"simulated": True}, cmd.DescribeStep),
+    (WIPE, {"approvalPolicy": {"approvers": ["ann@msp.example"], "requiredApprovals": 1, "timeout": "PT1H",
+                               "onTimeout": "reject"}}, cmd.OpenGate),
+])
+def test_the_runs_first_command_and_only_it_starts_the_run_whatever_its_first_step(first_step, request_fields,
+                                                                                   first_kind):
+    trace = drive([first_step, NOTIFY], **request_fields)
+    assert [type(c) for c in trace.commands if c.starts_run] == [first_kind]
+    assert trace.commands[0].starts_run and isinstance(trace.commands[0], STARTING)

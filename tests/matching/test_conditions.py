@@ -6,8 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.matching import MatchDecision, PlaybookIndex, naive_match
 from shared.matching.conditions import OPERATORS, Operator
+from shared.matching.decision import MatchDecision
+from shared.matching.index import PlaybookIndex
+from shared.matching.naive import naive_match
 from shared.models.alert import Severity
 from shared.models.playbook import Playbook
 from shared.models.tenant import TenantGroup

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from shared.matching import PlaybookIndex, bucket, naive_match, naive_matching
+from shared.matching import bucket
+from shared.matching.index import PlaybookIndex
+from shared.matching.naive import naive_match, naive_matching
 from shared.models.alert import Alert, Severity
 from shared.models.playbook import Playbook
 from shared.models.tenant import TenantGroup

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.matching import PlaybookIndex, naive_match
+from shared.matching.index import PlaybookIndex
+from shared.matching.naive import naive_match
 from shared.matching.patterns import MAX_TITLE_CHARS, compile_pattern
 from tests.matching.factories import alert, playbook
 

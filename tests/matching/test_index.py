@@ -5,8 +5,8 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from shared.matching import PlaybookIndex
 from shared.matching import index as index_module
+from shared.matching.index import PlaybookIndex
 from tests.matching.factories import TENANT_A, TENANT_B, TENANT_C, alert, group, in_group, one_tenant, playbook
 
 GROUPS = [group("g1", TENANT_A, TENANT_B), group("g2", TENANT_A), group("g3", TENANT_C)]

@@ -12,6 +12,7 @@ from shared.matching.subject import (
     Fact,
     Needs,
     SubjectFacts,
+    candidates,
     carried,
     decide_offline,
     needs,
@@ -20,7 +21,7 @@ from shared.matching.subject import (
 from shared.models.alert import AlertEntities, DeviceEntity, UserEntity
 from shared.models.playbook import PlaybookDraft
 from shared.models.subject import DevicePlatform, platform_of
-from tests.matching.factories import alert, playbook
+from tests.matching.factories import TENANT_A, TENANT_B, alert, group, one_tenant, playbook
 from tests.schedules.factories import scheduled_body
 
 
@@ -155,8 +156,6 @@ def test_refused_on_a_scheduled_trigger():
 
 
 def test_the_index_finds_the_same_candidates_as_a_pass_over_the_decisions():
-    from shared.matching.subject import candidates
-    from tests.matching.factories import TENANT_A, TENANT_B, group, one_tenant
     groups = [group("g1", TENANT_A)]
     playbooks = [with_subject(f"pb-{n}", user_types=["admin"] if n % 3 == 0 else None,
                               device_platforms=["iOS"] if n % 4 == 0 else None,

@@ -17,6 +17,7 @@ from shared.settings import load_settings
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceCounts, SourceState, SubscriptionState
 from tests.notifications.test_receiver import KEY, NOW, SUB
+from triggers import alerts, notifications
 
 ALERTS = SourceName.ALERTS_V2
 EVENT_GRID = ("EventGrid:?azuresubscriptionid=8a8a8a8a-4b4b-4c4c-4d4d-12e12e12e12e&resourcegroup=rg-riposte"
@@ -134,7 +135,6 @@ class _CloudEvent:
 async def test_the_event_grid_trigger_polls_the_notified_tenant_at_once(store):
     """Like POST /api/graph/notifications: the tenant made due is handed to the prompt poller (the hook),
     not left for the pollers' next tick."""
-    from triggers import alerts, notifications
 
     tenant_id, now = str(uuid.uuid4()), datetime.now(UTC)
     polled = SourceState(watermark=now, last_attempt_at=now, next_due_at=now + timedelta(hours=1),

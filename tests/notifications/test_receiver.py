@@ -12,8 +12,10 @@ import pytest
 
 from shared.notifications.client_state import client_state, matches, notification_key
 from shared.notifications.receiver import NotificationBatch, echoable_token, handle_changes, handle_lifecycle
+from shared.pollers.cycle import due_candidates
+from shared.settings import load_settings
 from shared.sources.catalog import SourceName
-from shared.sources.models import SourceCounts, SourceError, SourceState, SubscriptionState
+from shared.sources.models import SourceCounts, SourceError, SourcesConfig, SourceState, SubscriptionState
 from shared.store.tables import put_json
 
 KEY = b"k" * 32
@@ -133,7 +135,6 @@ def test_a_forged_batch_costs_no_storage_read(store, tenant, monkeypatch):
 
 
 def test_the_notification_url_setting():
-    from shared.settings import load_settings
 
     assert load_settings({}).graph_notification_url is None
     assert load_settings({"RIPOSTE_GRAPH_NOTIFICATION_URL": "None"}).graph_notification_url is None
@@ -142,8 +143,6 @@ def test_the_notification_url_setting():
 
 
 async def test_a_notification_during_a_poll_makes_the_next_tick_poll_again(store, states, tenant):
-    from shared.pollers.cycle import due_candidates
-    from shared.sources.models import SourcesConfig
 
     store.put_config(tenant, SourcesConfig.model_validate({"sources": {"alerts_v2": {"enabled": True,
                                                                                      "intervalSeconds": 3600}}}))

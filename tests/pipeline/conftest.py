@@ -8,6 +8,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.store.async_tables import AsyncTables
+from shared.store.table_requests import LeanTable
 from shared.store.tables import Tables
 
 
@@ -33,7 +34,6 @@ def patch_lean(monkeypatch, table_prefix: str, name: str, wrapper):
     """Patch LeanTable.<name> with `wrapper(real, self, *args)` for this test's tables only. The class is the
     whole process's: the session's app devhost (another thread) keeps using it while this test runs, and its
     requests must neither reach the wrapper (counts, injected cancels) nor be changed by it."""
-    from shared.store.table_requests import LeanTable
 
     real = getattr(LeanTable, name)
 

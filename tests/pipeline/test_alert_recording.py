@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.alert_payloads import normalize_payload
 from shared.alert_recording import AlertRecorder
 from shared.matching.snapshot import MatchingCache
 from shared.models.alert import AlertSource, AlertStatus, Attribution, NormalizedAlert
@@ -138,7 +139,6 @@ async def test_decisions_and_runs_are_stored_with_the_alert(tables, recorder):
 async def test_a_defender_incident_redelivered_with_a_new_status_is_one_alert_updated(tables, recorder):
     """An incident polled or posted again (issue 11) takes intake's duplicate path: one alert, runs once,
     its status updated."""
-    from shared.alert_payloads import normalize_payload
 
     playbook(tables, {"type": "all"})
     body = {"@odata.type": "#microsoft.graph.security.incident", "id": uuid.uuid4().hex[:8], "tenantId": T1,

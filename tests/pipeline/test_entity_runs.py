@@ -112,6 +112,8 @@ async def test_a_run_on_an_entity_is_recorded_listed_open_and_started(tables, as
     alert, record, runs = store.alert_view(run.alert_id)
     assert alert.raw["entity"]["dnsName"] == "adele-laptop.contoso.local"
     assert [d.conditions[0].name for d in record.decisions] == ["entity"] and [r.id for r in runs] == [run.id]
+    # its decision says what the list says: no trigger matched
+    assert [d.matched for d in record.decisions] == [False]
     # A person started its one run: the alert list does not count it as matched by a playbook.
     listed = {query: [a.id for a in store.list_page(AlertQuery.from_params({"matched": query, "limit": "50"}))[0]]
               for query in ("true", "false")}

@@ -12,12 +12,14 @@ from types import SimpleNamespace
 import pytest
 
 from shared.approvals.records import ApprovalStatus
+from shared.approvals.store import ApprovalStore
 from shared.models.run import RunStatus
 from shared.run_recovery import Action, sweep
 from shared.store.alerts import AlertStore
 from shared.store.audit import AuditLog
 from shared.store.open_runs import OpenRuns
 from shared.store.tables import ALERTS
+from tests.approvals.factories import record
 from tests.pipeline.test_alert_recording import T1, normalized, playbook, recorder  # noqa: F401 (fixtures)
 
 GRACE = timedelta(minutes=5)
@@ -109,13 +111,11 @@ async def test_a_status_update_racing_a_cancel_does_not_undo_it(tables, recorder
 
 @pytest.fixture
 def approvals(tables):
-    from shared.approvals.store import ApprovalStore
 
     return ApprovalStore(tables)
 
 
 def test_cancelling_open_gates_of_a_run_leaves_other_runs_gates_alone(tables, approvals):
-    from tests.approvals.factories import record
 
     mine, other = record(), record()
     approvals.create(mine)

@@ -31,9 +31,8 @@ class NotDue:
         return False
 
 
-async def test_a_reset_seals_its_passwords_from_the_event_loop(async_tables, tables, monkeypatch):
-    monkeypatch.setattr(passwords, "purges", NotDue())
-    store = passwords.RevealStore(NoSyncTables(), async_tables)
+async def test_a_reset_seals_its_passwords_from_the_event_loop(async_tables, tables):
+    store = passwords.RevealStore(NoSyncTables(), async_tables, purge_schedule=NotDue())
     pending = await passwords.seal_new_passwords("run-1", "tenant-1", USERS, key_loader=lambda: KEY, store=store)
     assert isinstance(pending, passwords.PendingPasswords)
 

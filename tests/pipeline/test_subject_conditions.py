@@ -4,6 +4,8 @@ an unknown fact included, and are kept with the alert, so a simulation of the st
 
 from __future__ import annotations
 
+import logging
+
 from azure.data.tables import UpdateMode
 
 from shared.alert_recording import AlertRecorder
@@ -137,7 +139,6 @@ def _stored_decisions(tables, alert_id: str) -> list[dict]:
 
 
 async def test_an_unknown_fact_is_logged_with_the_playbooks_and_reason(tables, async_tables, caplog):
-    import logging
     caplog.set_level(logging.WARNING, logger="riposte.events")
     why = "unknown: device LT-1 is neither managed by Intune nor registered in Entra ID"
     pb = playbook(tables, ALL, devicePlatforms=["iOS"])

@@ -14,6 +14,8 @@ from azure.data.tables import TableServiceClient
 
 from shared.pollers import cycle, graph_lists
 from shared.pollers.graph_lists import ListQuery
+from shared.pollers.poll import poll_tenant
+from shared.pollers.prompt import poll_now
 from shared.sources.catalog import SourceName
 from shared.sources.models import SourceConfig, SourceCounts, SourcesConfig, SourceState, SubscriptionState
 from shared.store.poll_states import PollStates
@@ -242,7 +244,6 @@ async def test_a_source_due_before_the_next_tick_is_polled_at_this_one(store, st
 
 
 async def test_a_source_notified_during_its_poll_is_polled_again_at_once(store, states, graphs, control, tenant):
-    from shared.pollers.poll import poll_tenant
 
     enable(store, tenant, ALERTS, interval=3600)
     claim = await states.claim_window(tenant, ALERTS, owner="poller-a", now=datetime.now(UTC),
@@ -267,7 +268,6 @@ async def test_a_notification_after_the_advance_does_not_stop_the_poll_again(sto
                                                                               tenant):
     """The poll claims the notified window again on the row as its advance wrote it; a second notification
     that made the source due in between changed that row, so the poll reads it again and still claims."""
-    from shared.pollers.poll import poll_tenant
 
     enable(store, tenant, ALERTS, interval=3600)
     claim = await states.claim_window(tenant, ALERTS, owner="poller-a", now=datetime.now(UTC),
@@ -288,7 +288,6 @@ async def test_a_notification_after_the_advance_does_not_stop_the_poll_again(sto
 
 
 async def test_a_notified_tenant_is_polled_now_once_and_only_if_due(store, states, graphs, control, tenant):
-    from shared.pollers.prompt import poll_now
 
     enable(store, tenant, ALERTS, interval=3600)
     deliver = Collected()
@@ -307,7 +306,6 @@ async def test_a_notified_tenant_is_polled_now_once_and_only_if_due(store, state
 
 
 async def test_a_window_that_takes_long_to_deliver_stays_with_its_poller(store, states, graphs, control, tenant):
-    from shared.pollers.poll import poll_tenant
 
     enable(store, tenant, ALERTS)
     for n in range(3):

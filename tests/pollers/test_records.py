@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from shared.alert_payloads import normalize_payload
 from shared.models.alert import AlertSource, AlertStatus, Severity, alert_id_for
+from shared.pollers.compliance import drift
 from shared.pollers.records import alerts_of, payload_of
 from shared.sources.catalog import SourceName
 
@@ -39,9 +42,7 @@ def test_other_sources_are_handed_on_as_graph_sent_them():
 
 
 def test_compliance_alerts_are_read_by_intake_as_compliance_alerts():
-    from datetime import UTC, datetime
 
-    from shared.pollers.compliance import drift
 
     device = {"id": "b1c2d3e4-0000-4000-8000-000000000001", "deviceName": "MEGAN-MAC",
               "azureADDeviceId": "a1c2d3e4-0000-4000-8000-000000000002", "userId": USER["id"],
@@ -57,9 +58,7 @@ def test_compliance_alerts_are_read_by_intake_as_compliance_alerts():
 
 
 def test_pulled_risky_users_and_compliance_carry_their_own_source_not_generic():
-    from datetime import UTC, datetime
 
-    from shared.pollers.compliance import drift
 
     [user_alert] = alerts_of(SourceName.RISKY_USERS, USER)
     assert user_alert.source is AlertSource.ENTRA_RISKY_USER

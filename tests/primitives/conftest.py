@@ -1,4 +1,5 @@
-"""Fixtures shared by the primitive tests: a private sandbox per module and the Graph client built on it.
+"""Fixtures shared by the primitive tests: a private sandbox per module and the clients built on it (Graph, and
+Exchange Online's admin API on the same sandbox).
 
 Modules that need something else define their own `server` / `deps`, which take precedence.
 """
@@ -10,9 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from sandbox import SandboxServer
-from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.primitives.context import StepDependencies
-from shared.settings import AppSettings
+
+from .mailbox_fixtures import make_deps
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,6 @@ def server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    factory = GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
-                                               client_id="riposte-tests"))
-    yield StepDependencies(graph=factory, settings=AppSettings())
-    await factory.aclose()
+    dependencies = make_deps(server)
+    yield dependencies
+    await dependencies.graph.aclose()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ from azure.data.tables import TableServiceClient
 from pydantic import TypeAdapter
 
 from sandbox import SandboxServer
+from sandbox.faults import FaultRuleSpec
 from sandbox.mail_rules import add_rule
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared import passwords
@@ -28,7 +28,7 @@ from shared.primitives.context import StepContext, StepDependencies
 from shared.primitives.runner import execute_step
 from shared.store.tables import Tables
 
-from .mailbox_fixtures import cmdlets, mailbox, make_deps, rules
+from .mailbox_fixtures import cmdlets, mailbox, rules
 from .user_fixtures import ADELE, ADMIN, MEGAN, NOBODY, TEST_KEY, alert, run_context, run_of
 
 PRESET = "disable_user_and_revoke"
@@ -38,22 +38,9 @@ RULE_IDS = ["AQAAAJ5dZp8=", "AQAAAJ5d/qA=", "AQAAAJ+dZqE="]
 USER_PATH = f"/users/{ADELE.id}"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as sandbox:
-        yield sandbox
-
-
 @pytest.fixture(autouse=True)
 def fresh(server: SandboxServer) -> None:
     server.state.reset()
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    dependencies = make_deps(server)
-    yield dependencies
-    await dependencies.graph.aclose()
 
 
 @pytest.fixture(scope="module")
@@ -481,6 +468,5 @@ def test_catalog_entry() -> None:
 
 
 def _fault(**rule: Any):
-    from sandbox.faults import FaultRuleSpec
 
     return FaultRuleSpec.model_validate(rule)

@@ -22,7 +22,7 @@ from sandbox.intune import (
     ADELE_LAPTOP_ID,
     MEGAN_MAC_ID,
 )
-from sandbox.seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID
+from sandbox.seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
 from shared.models.alert import AlertEntities, DeviceEntity, Severity, UserEntity
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
@@ -295,7 +295,6 @@ def test_sandbox_intune_endpoints(server):
     assert httpx.post(f"{g}/deviceManagement/managedDevices/{uuid.uuid4()}/retire",
                       headers=bearer()).status_code == 404
     # Fabrikam's token does not see Contoso's devices.
-    from sandbox.seed import FABRIKAM_TENANT_ID
 
     other = httpx.get(f"{g}/deviceManagement/managedDevices/{ADELE_LAPTOP_ID}", headers=bearer(FABRIKAM_TENANT_ID))
     assert other.status_code == 404

@@ -5,7 +5,6 @@ a refused disable (403), an inner 429 resent after Retry-After, a read that stay
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from shared.primitives.catalog import PRIMITIVES
 from shared.primitives.context import StepContext, StepDependencies
 from shared.primitives.runner import execute_step
 
-from .mailbox_fixtures import make_deps
 from .user_fixtures import ADELE, MAILBOX, MEGAN, NOBODY, alert, run_context
 
 USER_PATH = f"/users/{ADELE.id}"
@@ -26,22 +24,9 @@ CHAIN = [("read", "GET", f"{USER_PATH}?$select=id,userPrincipalName,accountEnabl
          ("disable", "PATCH", USER_PATH, ["read"])]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as sandbox:
-        yield sandbox
-
-
 @pytest.fixture(autouse=True)
 def fresh(server: SandboxServer) -> None:
     server.state.reset()
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    dependencies = make_deps(server)
-    yield dependencies
-    await dependencies.graph.aclose()
 
 
 async def disable(deps: StepDependencies, *users):

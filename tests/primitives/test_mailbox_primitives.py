@@ -4,15 +4,12 @@ records, describe(), undo(), and the failures (403, 404, 429 with Retry-After, 5
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
 from pydantic import ValidationError
 
 from sandbox import SandboxServer
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
-from shared.primitives.context import StepDependencies
 from shared.primitives.mailbox import DisableInboxRuleParams, RemoveForwardingRulesParams
 
 from .mailbox_fixtures import (
@@ -39,22 +36,9 @@ from .mailbox_fixtures import (
 FORWARDING = ("..", "Mail sync", "Board mail to Megan")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[SandboxServer]:
-    with SandboxServer() as sandbox:
-        yield sandbox
-
-
 @pytest.fixture(autouse=True)
 def fresh(server: SandboxServer) -> None:
     server.state.reset()
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    dependencies = make_deps(server)
-    yield dependencies
-    await dependencies.graph.aclose()
 
 
 def test_the_family_is_registered_with_its_safety_facts() -> None:

@@ -4,17 +4,24 @@ recorded skip, never a failed run; checked when the playbook is saved."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
 from sandbox import SandboxServer
+from sandbox.entra_devices import KIOSK_AAD_ID, SHARED_AAD_ID
 from sandbox.intune import ADELE_LAPTOP_AAD_ID
 from sandbox.seed import CONTOSO_DOMAIN
-from shared.models.alert import DeviceEntity, UserEntity
-from shared.models.playbook import PlaybookDraft
+from shared.alert_recording import playbook_approvers, run_request
+from shared.models.alert import Alert, DeviceEntity, UserEntity
+from shared.models.playbook import Playbook, PlaybookDraft
 from shared.models.run import StepStatus
 from shared.models.tenant import Tenant
+from shared.primitives.catalog import PRIMITIVES as ALL
 from shared.primitives.context import StepDependencies
+from shared.primitives.permissions_doc import home_permissions, render_section
+from shared.primitives.recipients import RECIPIENT_PERMISSIONS
 from shared.primitives.runner import execute_step
 from shared.validation import describe
 from tests.api.helpers import bec_playbook
@@ -129,11 +136,7 @@ async def test_the_playbooks_approvers_without_a_step_come_from_the_run(deps, se
 
 
 def test_a_runs_approvers_are_every_approver_its_playbook_names():
-    from datetime import UTC, datetime
 
-    from shared.alert_recording import playbook_approvers, run_request
-    from shared.models.alert import Alert
-    from shared.models.playbook import Playbook
 
     gate = {"type": "approval", "approvers": ["ann@msp.example", "Bob@msp.example"], "timeout": "PT1H"}
     body = bec_playbook(actions=[gate, {"type": "disable_user"}, notify({"role": "approvers"})])
@@ -191,7 +194,6 @@ def test_approvers_of_an_earlier_approval_step_save():
 
 
 async def test_a_device_not_in_intune_reaches_its_entra_registered_owner(deps, server: SandboxServer):
-    from sandbox.entra_devices import KIOSK_AAD_ID, SHARED_AAD_ID
     kiosk = DeviceEntity(id="mde-3", name="kiosk", azure_ad_device_id=KIOSK_AAD_ID)
     shared = DeviceEntity(id="mde-4", name="shared", azure_ad_device_id=SHARED_AAD_ID)
     step = await _send(notify({"role": "devicePrimaryUser"}), deps, devices=[kiosk, shared])
@@ -206,9 +208,6 @@ async def test_a_device_not_in_intune_reaches_its_entra_registered_owner(deps, s
 
 
 def test_resolving_roles_is_consented_in_customer_tenants_not_the_home_tenant():
-    from shared.primitives.catalog import PRIMITIVES as ALL
-    from shared.primitives.permissions_doc import home_permissions, render_section
-    from shared.primitives.recipients import RECIPIENT_PERMISSIONS
     assert home_permissions(ALL) == ["Mail.Send"]  # the mail goes out from the operator's tenant
     customer_line = next(line for line in render_section().splitlines() if line.startswith("- **Each customer"))
     for reads in RECIPIENT_PERMISSIONS.values():

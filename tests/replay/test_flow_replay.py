@@ -10,6 +10,7 @@ from datetime import timedelta
 from itertools import pairwise
 
 from orchestrations.playbook_run import playbook_run
+from shared.durations import MAX_TIMER
 from tests.replay.history import CallActivity, CreateTimer, History, WaitForExternalEvent, WhenAny, replay
 from tests.replay.test_playbook_run_replay import ALERT, RUN
 
@@ -288,6 +289,31 @@ def test_a_simulated_run_describes_steps_and_waits_for_nothing():
     assert not [a for a in r.leaves if isinstance(a, CreateTimer | WaitForExternalEvent)]
 
 
+def test_the_runs_first_activity_and_only_it_is_marked_to_log_run_started():
+    """A simulated run's first description, a wait's first record (with the alert it logs): the activity that logs
+    run.started (activities/run_started.py) is told so in its input; the later ones are not."""
+    h = started([{"type": "wait", "duration": "PT4H"}, WIPE], simulated=True)
+    r = replay(playbook_run, h)
+    assert last_call(r).input["runStarts"] == {"simulated": True}
+    h.task_scheduled("simulate_step").episode().task_completed("simulate_step", step(0, "wait", "simulated"))
+    r = replay(playbook_run, h)
+    assert last_call(r).name == "simulate_step" and "runStarts" not in last_call(r).input
+
+    h = started([{"type": "wait", "duration": "PT4H"}, NOTIFY])
+    record = last_call(replay(playbook_run, h))
+    assert record.name == "record_flow_step" and record.input["runStarts"] == {"simulated": False}
+    assert record.input["alert"]["id"] == ALERT["id"] and record.input["alert"]["tenantId"] == ALERT["tenantId"]
+
+
+def test_a_run_whose_first_step_is_a_primitive_marks_that_step():
+    h = started([NOTIFY, WIPE])
+    first = last_call(replay(playbook_run, h))
+    assert (first.name, first.input["first"], first.input["runStarts"]) == ("run_step", True, {"simulated": False})
+    h.task_scheduled("run_step").episode().task_completed("run_step", step(0, "notify_email"))
+    second = last_call(replay(playbook_run, h))
+    assert second.name == "run_step" and "runStarts" not in second.input and second.input["first"] is False
+
+
 def test_facts_a_condition_read_reach_the_next_steps_activity_input():
     upn = "alex.wilber_fabrikam.com#EXT#@contoso-demo.onmicrosoft.com"
     h = started([{"type": "condition", "if": "user.type == 'guest'", "whenFalse": "skip", "skip": 1}, NOTIFY])
@@ -304,7 +330,6 @@ def test_facts_a_condition_read_reach_the_next_steps_activity_input():
 # -- long waits: a chain of durable timers (issue 15 item 8) -----------------------------------------------
 
 def test_a_30_day_wait_sleeps_on_a_chain_of_timers_each_under_six_days():
-    from shared.durations import MAX_TIMER
 
     h = started([{"type": "wait", "duration": "P30D"}, NOTIFY])
     start = h.now

@@ -10,15 +10,18 @@ import httpx
 from sandbox.faults import FaultRuleSpec
 from sandbox.seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID
 from sandbox.state import SandboxState
-from shared.graph.credentials import mint_unsigned_token
+from shared.graph.credentials import GRAPH_AUDIENCE, mint_unsigned_token
 
 ADELE_UPN = f"adele.vance@{CONTOSO_DOMAIN}"
 MEGAN_UPN = f"megan.bowen@{CONTOSO_DOMAIN}"
 SENDER_UPN = f"riposte@{CONTOSO_DOMAIN}"
 
 
-def bearer(tenant_id: str = CONTOSO_TENANT_ID, lifetime_s: float = 600) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_unsigned_token(tenant_id, 'riposte-tests', time.time() + lifetime_s)}"}
+def bearer(tenant_id: str = CONTOSO_TENANT_ID, lifetime_s: float = 600, audience: str = GRAPH_AUDIENCE
+           ) -> dict[str, str]:
+    """An Authorization header with a sandbox token (Graph's audience unless told: Exchange, Defender, ARM...)."""
+    token = mint_unsigned_token(tenant_id, "riposte-tests", time.time() + lifetime_s, audience)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def calls(control: httpx.Client, **params: Any) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import pytest
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from sandbox.seed import CONTOSO_TENANT_ID, FABRIKAM_TENANT_ID
+from sandbox.tokens import TokenRejected, mint_token, parse_bearer
 from shared.graph import (
     GraphAuthMode,
     GraphClientFactory,
@@ -176,7 +177,6 @@ async def test_local_token_credential_mints_the_tenant_token() -> None:
 
 
 def test_cli_minted_token_round_trips() -> None:
-    from sandbox.tokens import TokenRejected, mint_token, parse_bearer
 
     claims = parse_bearer(f"Bearer {mint_token(FABRIKAM_TENANT_ID.upper(), app_id='curl')}")
 

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from msgraph import GraphServiceClient
 from msgraph.generated.models.user import User
+from msgraph_core.requests.batch_request_content import BatchRequestContent
+from msgraph_core.requests.batch_request_item import BatchRequestItem
 
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.graph import (
@@ -251,8 +253,6 @@ def test_inner_absolute_url_or_unknown_route_fails_alone(control: httpx.Client) 
 
 async def test_msgraph_core_batch_loses_depends_on(factory: GraphClientFactory, probe: Probe) -> None:
     """Why shared.graph.batch exists. If this starts failing, msgraph-core fixed its batch bugs."""
-    from msgraph_core.requests.batch_request_content import BatchRequestContent
-    from msgraph_core.requests.batch_request_item import BatchRequestItem
 
     client = factory.for_tenant(CONTOSO_TENANT_ID)
     disable = BatchRequestItem(client.users.by_user_id(ADELE_UPN).to_patch_request_information(
@@ -330,3 +330,24 @@ def test_a_failed_middle_request_stops_only_what_comes_after_it(control: httpx.C
 
     assert [by_id[i]["status"] for i in ("read", "disable", "revoke")] == [200, 403, 424]
     assert [c["batchItemId"] for c in calls(control) if c["batched"]] == ["read", "disable"]
+
+
+def test_items_answered_without_running_carry_their_own_ids_like_items_that_ran(control: httpx.Client) -> None:
+    """A 424 or an unusable URL is answered for the item, as an item that ran is: its own request id, and its own
+    client-request-id (its header, else its request id) in the headers and the innerError, never the batch's."""
+    response = control.post("/v1.0/$batch", headers={**bearer(), "client-request-id": "the-batch"}, json={"requests": [
+        {"id": "ran", "method": "GET", "url": "/users/nobody@nowhere.example"},
+        {"id": "dependant", "dependsOn": ["ran"], "method": "GET", "url": f"/users/{ADELE_UPN}"},
+        {"id": "named", "dependsOn": ["ran"], "method": "GET", "url": f"/users/{ADELE_UPN}",
+         "headers": {"client-request-id": "item-4"}},
+        {"id": "absolute", "method": "GET", "url": "https://graph.microsoft.com/v1.0/users"},
+    ]})
+
+    items = {r["id"]: r for r in response.json()["responses"]}
+    assert {i: r["status"] for i, r in items.items()} == {"ran": 404, "dependant": 424, "named": 424, "absolute": 400}
+    for item in items.values():
+        headers, inner = item["headers"], item["body"]["error"]["innerError"]
+        assert headers["request-id"] == inner["request-id"]
+        assert headers["client-request-id"] == inner["client-request-id"] != "the-batch"
+    assert items["named"]["headers"]["client-request-id"] == "item-4"
+    assert items["dependant"]["headers"]["client-request-id"] == items["dependant"]["headers"]["request-id"]

@@ -4,7 +4,6 @@ Retry-After and code (where their error body has a code), wait its latency, and 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import httpx
@@ -14,30 +13,24 @@ from sandbox import SandboxServer, psa, reputation
 from sandbox.chat_receivers import teams_path, teams_query
 from sandbox.seed import CONTOSO_TENANT_ID
 from sandbox.sentinel_incidents import DEMO_INCIDENT, incident_id
-from shared.graph.credentials import mint_unsigned_token
 
-from .helpers import ADELE_UPN, add_fault, calls
-
-
-def _bearer(audience: str) -> dict[str, str]:
-    token = mint_unsigned_token(CONTOSO_TENANT_ID, "riposte-tests", time.time() + 600, audience)
-    return {"Authorization": f"Bearer {token}"}
-
+from .helpers import ADELE_UPN, add_fault, bearer, calls
 
 GET_MAILBOX = {"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {}}}
 HALO_TICKET = [{"summary": "s", "client_id": 12}]
 Call = Callable[[httpx.Client], httpx.Response]
 # service -> (the call, the path the call log and fault rules see, whether its error body carries a code)
 SERVICES: dict[str, tuple[Call, str, bool]] = {
-    "graph": (lambda c: c.get(f"/v1.0/users/{ADELE_UPN}", headers=_bearer("https://graph.microsoft.com")),
+    "graph": (lambda c: c.get(f"/v1.0/users/{ADELE_UPN}", headers=bearer(audience="https://graph.microsoft.com")),
               f"/v1.0/users/{ADELE_UPN}", True),
-    "defender": (lambda c: c.get("/api/machines", headers=_bearer("https://api.securitycenter.microsoft.com")),
+    "defender": (lambda c: c.get("/api/machines", headers=bearer(audience="https://api.securitycenter.microsoft.com")),
                  "/api/machines", True),
     "exchange": (lambda c: c.post(f"/adminapi/beta/{CONTOSO_TENANT_ID}/InvokeCommand", json=GET_MAILBOX,
-                                  headers=_bearer("https://outlook.office365.com")),
+                                  headers=bearer(audience="https://outlook.office365.com")),
                  f"/adminapi/beta/{CONTOSO_TENANT_ID}/InvokeCommand", True),
     "sentinel": (lambda c: c.get(incident_id(DEMO_INCIDENT), params={"api-version": "2023-02-01"},
-                                 headers=_bearer("https://management.azure.com")), incident_id(DEMO_INCIDENT), True),
+                                 headers=bearer(audience="https://management.azure.com")),
+                 incident_id(DEMO_INCIDENT), True),
     "halopsa": (lambda c: c.post("/halopsa/api/Tickets", json=HALO_TICKET), "/halopsa/api/Tickets", False),
     "teams": (lambda c: c.post(f"{teams_path()}?{teams_query()}", json={}), teams_path(), False),
     "reputation": (lambda c: c.get("/reputation/ip/203.0.113.66", headers={"X-Api-Key": reputation.API_KEY}),

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from shared.schedules.evaluate import Evaluation
+from shared.schedules.tick import TickDeps, tick
 from tests.schedules.factories import scheduled_playbook
-from triggers import schedules
 
 NOW = datetime(2026, 12, 7, 7, tzinfo=UTC)
 
@@ -37,8 +37,8 @@ async def test_one_failing_playbook_does_not_stop_the_tick():
     async def snapshot_async():
         return snapshot
 
-    deps = schedules.TickDeps(snapshot=snapshot_async, markers=Markers(), evaluate=evaluate)
-    done = await schedules.tick(deps, now=NOW)
+    deps = TickDeps(snapshot=snapshot_async, markers=Markers(), evaluate=evaluate)
+    done = await tick(deps, now=NOW)
     assert [e.playbook_id for e in done] == ["pb-ok"] and list(recorded) == ["pb-ok"]
 
 
@@ -72,8 +72,8 @@ async def test_due_playbooks_are_evaluated_side_by_side_up_to_the_bound():
     async def snapshot_async():
         return snapshot
 
-    deps = schedules.TickDeps(snapshot=snapshot_async, markers=Markers(), evaluate=evaluate)
-    done = await schedules.tick(deps, now=NOW, concurrency=4)
+    deps = TickDeps(snapshot=snapshot_async, markers=Markers(), evaluate=evaluate)
+    done = await tick(deps, now=NOW, concurrency=4)
     assert sorted(e.playbook_id for e in done) == sorted(p.id for p in playbooks)
     assert sorted(claimed) == sorted(p.id for p in playbooks)
     assert most == 4

@@ -4,13 +4,15 @@ permissions come from the primitives', facts', populations' and sources' tables.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from shared.durations import MAX_LONG_WAIT
 from shared.errors import Refused
 from shared.models.playbook import InstallOptions, PlaybookMode
-from shared.playbook_templates.catalog import BUILTIN, TemplateCatalog
+from shared.playbook_templates.catalog import BUILTIN, TemplateCatalog, placeholders
 from shared.playbook_templates.permissions import template_permissions
 from shared.playbook_templates.render import render
 from shared.primitives.catalog import PRIMITIVES
@@ -105,10 +107,7 @@ def test_the_loader_refuses_gaps_in_versions_and_undeclared_placeholders(tmp_pat
 
 def test_wait_durations_say_the_limit_waits_have():
     """A duration parameter placed in a `wait` that states a limit states a wait's (30 days), not one timer's (six)."""
-    import re
 
-    from shared.durations import MAX_LONG_WAIT
-    from shared.playbook_templates.catalog import TemplateCatalog, placeholders
 
     checked = 0
     for by_version in TemplateCatalog.load().versions.values():

@@ -1,7 +1,7 @@
 """The Graph enum values Riposte sends, and the sandbox accepts, are msgraph-sdk's (Graph v1.0's metadata).
 
 The expected lists are read here from the SDK's generated enum classes, independently of
-shared/graph/enums.py: if Riposte's or the sandbox's lists drift from the installed SDK (a hand-typed
+shared/models/graph_enums.py: if Riposte's or the sandbox's lists drift from the installed SDK (a hand-typed
 value, a value Graph renamed), these tests fail.
 """
 
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sandbox.security_alerts import ENUMS as SANDBOX_ALERT_ENUMS
 from shared.api_model import SAVING
 from shared.flow import facts
-from shared.graph import enums
+from shared.models import graph_enums as enums
 from shared.models.playbook import Playbook, PlaybookDraft, PlaybookPatch
 from shared.primitives import devices, user_risk
 from shared.primitives.alert_writeback import UpdateAlertStatusParams
@@ -126,7 +126,7 @@ def graph_order(enum: type[Enum]) -> tuple[str, ...]:
 
 
 def test_enum_literals_are_the_sdks_members():
-    """shared/graph/enums.py writes the values out (importing msgraph loads its whole client stack): each
+    """shared/models/graph_enums.py writes the values out (importing msgraph loads its whole client stack): each
     one must be the SDK member it stands for, so an SDK upgrade that renames or adds one fails here."""
     assert enums.ALERT_STATUSES == graph_order(AlertStatus)
     assert enums.ALERT_CLASSIFICATIONS == graph_order(AlertClassification)

@@ -168,12 +168,20 @@ def _lazy_library(target: str) -> bool:
     return any(target == lib or target.startswith(lib + ".") for lib in LAZY_LIBRARIES)
 
 
+# Tests and benchmarks are the project's code too: no import inside a function without a reason there either.
+OTHER_CODE = ("tests", "benchmarks")
+
+
+@cache
+def other_imports() -> tuple[tuple[Path, Import], ...]:
+    return tuple((path, imp) for package in OTHER_CODE for path in sorted((ROOT / package).rglob("*.py"))
+                 for imp in _imports_of(_module_name(path), path))
+
+
 def unexplained_function_imports() -> list[str]:
-    return [
-        f"{project_files()[imp.importer].relative_to(ROOT)}:{imp.line} imports {imp.target}"
-        for imp in all_imports()
-        if imp.in_function and imp.reason is None and not _lazy_library(imp.target)
-    ]
+    found = [(project_files()[imp.importer], imp) for imp in all_imports()] + list(other_imports())
+    return [f"{path.relative_to(ROOT)}:{imp.line} imports {imp.target}" for path, imp in found
+            if imp.in_function and imp.reason is None and not _lazy_library(imp.target)]
 
 
 def test_the_project_has_no_import_cycle():
@@ -184,16 +192,53 @@ def test_every_import_inside_a_function_states_why():
     assert unexplained_function_imports() == []
 
 
-# The layers: parameter schemas -> models -> stores -> domain -> the composition root (shared/services.py)
-# -> triggers, activities and the console (shared/console: an entry point like triggers). A layer imports only
-# from the layers before it.
+# The layers: parameter schemas, models and the pure helpers they use -> stores -> domain -> the composition root
+# (shared/services.py) -> triggers, activities and the console (shared/console: an entry point like triggers). A
+# layer imports only from the layers before it. Every module of shared/ is in one layer: the domain unless named
+# below (by its longest prefix), so a new module cannot sit outside the rules.
 COMPOSITION_ROOT = "shared.services"
 ENTRY_POINTS = ("triggers", "activities", "orchestrations", "function_app", "devhost", "sandbox")
-DOMAIN = ("shared.primitives", "shared.flow", "shared.approvals", "shared.alert_recording", "shared.rollback",
-          "shared.passwords", "shared.pollers", "shared.notifications", "shared.alert_payloads", "shared.interpreter",
-          "shared.matching.snapshot", "shared.manual_runs", "shared.tenant_references", "shared.run_recovery",
-          "shared.simulation", "shared.tryout")
-DATA = ("shared.models", "shared.schemas")  # the first layer: parameter schemas and models
+DATA = (  # the first layer: no store, no domain code
+    "shared.models", "shared.schemas",
+    # the pure languages and helpers models and schemas use, and settings read once
+    "shared.api_model", "shared.errors", "shared.ids", "shared.json_limits", "shared.patterns", "shared.durations",
+    "shared.ncrontab", "shared.expressions", "shared.templates", "shared.step_report", "shared.validation",
+    "shared.settings", "shared.secrets", "shared.log_events", "shared.http_retry", "shared.loop_clients",
+    "shared.outbound_guard", "shared.outbound_http", "shared.run_links", "shared.run_metrics", "shared.selftest",
+    # query parameters, records and catalogs the stores keep or read
+    "shared.alert_listing", "shared.audit_listing", "shared.run_listing", "shared.matching.decision",
+    "shared.sources.catalog", "shared.sources.models", "shared.schedules.models", "shared.schedules.due",
+    "shared.ingest_credentials", "shared.notifications.destination",
+)
+STORES = ("shared.store", "shared.storage")
+CONSOLE = ("shared.console",)
+
+
+def layer_of(module: str) -> str | None:
+    """"data", "store", "domain", "root" or "entry"; None outside the project's shared code and entry points."""
+    if _under(module, ENTRY_POINTS) or _under(module, CONSOLE):
+        return "entry"
+    if not _under(module, ("shared",)):
+        return None
+    if module == COMPOSITION_ROOT:
+        return "root"
+    if module in namespace_packages():  # only a docstring: importing a module of it runs nothing of the layer
+        return "data"
+    named = [(len(p), layer) for layer, prefixes in (("data", DATA), ("store", STORES)) for p in prefixes
+             if _under(module, (p,))]
+    return max(named)[1] if named else ("data" if module == "shared" else "domain")
+
+
+@cache
+def namespace_packages() -> frozenset[str]:
+    """Packages whose __init__ imports nothing of the project."""
+    importing = {imp.importer for imp in all_imports() if _is_project(imp.target)}
+    return frozenset(name for name, path in project_files().items()
+                     if path.name == "__init__.py" and name not in importing)
+
+
+def _is_project(target: str) -> bool:
+    return target in project_files() or any(target.startswith(m + ".") for m in PACKAGES)
 
 
 def _under(module: str, prefixes: tuple[str, ...]) -> bool:
@@ -205,14 +250,15 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
     for importer, targets in sorted(graph.items()):
         for target in sorted(targets):
             why = None
+            importer_layer, target_layer = layer_of(importer), layer_of(target)
             if target == COMPOSITION_ROOT and not _under(importer, ("triggers", "activities", "shared.console")):
                 why = "the composition root is for triggers and activities; pass what you need in"
             elif _under(importer, ("shared",)) and _under(target, ENTRY_POINTS):
                 why = "shared code does not know the Functions app, the devhost or the sandbox"
-            elif _under(importer, ("shared.store",)) and _under(target, DOMAIN):
+            elif importer_layer == "store" and target_layer == "domain":
                 why = "a store keeps records; the domain uses stores, not the other way round"
-            elif _under(importer, DATA) and _under(target, ("shared.store", *DOMAIN)):
-                why = "a model or a parameter schema is data: it imports no store and no domain code"
+            elif importer_layer == "data" and target_layer in ("store", "domain"):
+                why = "a model, a parameter schema or a pure helper is data: it imports no store and no domain code"
             if why:
                 found.append(f"{importer} imports {target}: {why}")
     return found
@@ -220,6 +266,19 @@ def layer_violations(graph: dict[str, set[str]]) -> list[str]:
 
 def test_each_layer_imports_only_from_the_layers_before_it():
     assert layer_violations(_edges()) == []
+
+
+def test_modules_outside_the_named_layers_are_domain_and_held_to_it():
+    """A helper the models use may not reach the domain (shared/templates.py once imported the interpreter's fact
+    names, so every parameter schema loaded the interpreter), nor may a store load the matching engine."""
+    graph = {"shared.templates": {"shared.interpreter.learned", "shared.models.facts"},
+             "shared.store.alerts": {"shared.matching.decision", "shared.matching.index"},
+             "shared.schemas.alert_writeback": {"shared.graph"}}
+    assert [v.split(":")[0] for v in layer_violations(graph)] == [
+        "shared.schemas.alert_writeback imports shared.graph", "shared.store.alerts imports shared.matching.index",
+        "shared.templates imports shared.interpreter.learned"]
+    assert {layer_of(m) for m in ("shared.new_helper", "shared.graph.client_factory")} == {"domain"}
+    assert (layer_of("shared.matching"), layer_of("shared.matching.index")) == ("data", "domain")  # a namespace
 
 
 def test_layer_violations_are_found():
@@ -264,3 +323,29 @@ def test_imports_are_read_at_top_level_in_functions_and_not_under_type_checking(
         ("msgraph", True, "cold start"),
         ("json", True, "the line before counts too"),
     }
+
+
+# The Functions host's libraries belong to the entry points: shared code (the interpreter above all, whose tests
+# drive a run with no Durable context: tests/interpreter) runs and is tested without them.
+HOST_LIBRARIES = ("azure.functions", "azure.durable_functions")
+
+
+def host_library_imports(imports: tuple[Import, ...] | list[Import]) -> list[str]:
+    return [f"{imp.importer}:{imp.line} imports {imp.target}" for imp in imports
+            if _under(imp.importer, ("shared", "tests.interpreter")) and _under(imp.target, HOST_LIBRARIES)]
+
+
+def test_shared_code_and_the_interpreters_tests_need_no_functions_host():
+    interpreter_tests = [imp for path in sorted((ROOT / "tests" / "interpreter").glob("*.py"))
+                         for imp in _imports_of(_module_name(path), path)]
+    assert host_library_imports([*all_imports(), *interpreter_tests]) == []
+    assert any(imp.importer.startswith("tests.interpreter") and imp.target == "shared.interpreter.machine"
+               for imp in interpreter_tests)  # the interpreter's tests were read
+
+
+def test_a_host_library_import_is_found():
+    imports = [Import("shared.interpreter.machine", "azure.durable_functions", 3, False, None),
+               Import("orchestrations.playbook_run", "azure.durable_functions", 3, False, None),
+               Import("tests.interpreter.script", "azure.functions", 1, True, "lazy")]
+    assert host_library_imports(imports) == ["shared.interpreter.machine:3 imports azure.durable_functions",
+                                             "tests.interpreter.script:1 imports azure.functions"]

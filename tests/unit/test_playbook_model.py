@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from shared.alert_payloads.sources import generic
 from shared.models.alert import Severity
 from shared.models.playbook import (
     MAX_ACTIONS,
@@ -182,7 +183,6 @@ def test_whitespace_only_category_is_refused():
 
 
 def test_playbook_category_is_normalized_like_an_alert_category():
-    from shared.alert_payloads.sources import generic
 
     alert = generic.normalize({"schema": "riposte.alert.v1", "alertId": "1", "severity": "high",
                                "category": "Data Loss"})[0]

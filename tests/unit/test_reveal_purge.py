@@ -9,8 +9,8 @@ from shared import passwords
 
 
 class CountingStore(passwords.RevealStore):
-    def __init__(self) -> None:
-        self.rows, self.purges = {}, 0
+    def __init__(self, schedule: passwords.PurgeSchedule) -> None:
+        self.rows, self.purges, self.purge_schedule = {}, 0, schedule
 
     def put(self, run_id, ticket, tenant_id, sealed, expires_at, users) -> None:
         self.rows[(run_id, ticket)] = sealed
@@ -20,10 +20,9 @@ class CountingStore(passwords.RevealStore):
         return 0
 
 
-async def test_resets_purge_once_a_minute(monkeypatch):
+async def test_resets_purge_once_a_minute():
     clock = [1000.0]
-    monkeypatch.setattr(passwords, "purges", passwords.PurgeSchedule(every=60, clock=lambda: clock[0]))
-    store = CountingStore()
+    store = CountingStore(passwords.PurgeSchedule(every=60, clock=lambda: clock[0]))
     key = base64.b64decode(passwords.new_reveal_key())
 
     async def reset(n: int) -> None:
@@ -39,3 +38,15 @@ async def test_resets_purge_once_a_minute(monkeypatch):
     clock[0] += 1
     await reset(6)
     assert store.purges == 2
+
+
+async def test_vaults_that_share_the_processs_schedule_purge_once_between_them():
+    """services.reveal_store() builds a vault per use, each with the process's one schedule: no module global."""
+    schedule = passwords.PurgeSchedule(every=60, clock=lambda: 1000.0)
+    first, second = CountingStore(schedule), CountingStore(schedule)
+    key = base64.b64decode(passwords.new_reveal_key())
+    for n, store in enumerate((first, second)):
+        await passwords.seal_new_passwords(f"run-{n}", "tenant", [{"id": "u", "upn": "u@x.example"}],
+                                           key_loader=lambda: key, store=store)
+    assert first.purges + second.purges == 1
+    assert passwords.RevealStore(None).purge_schedule is not passwords.RevealStore(None).purge_schedule

@@ -26,14 +26,13 @@ from shared.manual_runs import start_manual_run
 from shared.matching.decision import SubjectRecord
 from shared.models.alert import Alert, AlertSource, AlertStatus, Severity
 from shared.models.playbook import Playbook
-from shared.models.run import Run
 from shared.run_recovery import RUN_ORCHESTRATOR
 from shared.simulation import simulate
 from shared.store.directory import NotFound
 from shared.store.open_runs import OpenRuns
 
 PAGE_SIZE = 50
-MAX_RUNS_WITH_STEPS = 20  # an alert page reads each run's steps; past this many runs, the runs page has them
+MAX_RUNS_WITH_STEPS = 20  # an alert page shows the steps of its newest runs; the runs page has the others'
 FILTERS = ("tenantId", "severity", "status", "source", "matched", "limit")  # kept across pages
 UNATTRIBUTED = "unattributed"  # the tenant filter's choice for alerts with no tenant
 
@@ -84,20 +83,16 @@ def alert_list(req: ConsoleRequest) -> ConsoleResponse:
                 first_url="/alerts" + ("?" + urlencode(filters) if filters else ""), **_choices(req))
 
 
-def _runs_with_steps(req: ConsoleRequest, alert_id: str) -> list[Run]:
-    store = services.alerts()
-    runs = sorted(store.runs(alert_id), key=lambda r: r.created_at, reverse=True)
-    return [store.get_run(r.id) if i < MAX_RUNS_WITH_STEPS else r for i, r in enumerate(runs)]
-
-
 @ROUTER.get("alerts/{alertId}")
 def alert_page(req: ConsoleRequest) -> ConsoleResponse:
     alert_id = checked_id(req.route_params["alertId"], "alertId")
-    store = services.alerts()
-    alert = store.get(alert_id)
-    record = store.decision_record(alert_id)
+    # One query of the alert's partition: the alert, its payload, its decision record, runs and their steps (as GET
+    # /api/alerts/{id}), not a read per run.
+    alert, record, runs = services.alerts().alert_view(alert_id)
     decisions = sorted(record.decisions, key=lambda d: (not d.matched, d.playbook_name.casefold()))
-    runs = _runs_with_steps(req, alert_id)
+    runs = sorted(runs, key=lambda r: r.created_at, reverse=True)
+    for older in runs[MAX_RUNS_WITH_STEPS:]:  # past this many, the runs page has their steps
+        older.steps = []
     return page(req, "alerts/alert.html", title=f"Alert: {alert.title}"[:200], alert=alert, decisions=decisions,
                 record=record,
                 runs=runs, more_runs=len(runs) > MAX_RUNS_WITH_STEPS, may_run=req.principal.may(Permission.RUN),
@@ -105,6 +100,18 @@ def alert_page(req: ConsoleRequest) -> ConsoleResponse:
 
 
 # --- Run playbook… and Simulate… -------------------------------------------------------------------------------
+VERSION_FIELD = "playbookVersion"  # the version whose steps the confirm page showed
+
+
+def changed_since_confirmed(playbook: Playbook, form: Mapping[str, str]) -> str | None:
+    """Why the run must not start: the playbook was saved again after the confirm page showed what it would do (the
+    technician confirmed those steps, not the new ones); None when it runs the version shown."""
+    if form.get(VERSION_FIELD) == str(playbook.version):
+        return None
+    return (f"Nothing was started: {playbook.name} was changed since the page you confirmed (it is now version "
+            f"{playbook.version}). Check what it will do now, then confirm again.")
+
+
 def _playbooks(req: ConsoleRequest) -> list[Playbook]:
     return sorted(services.matching_cache().current().playbooks.values(), key=lambda p: p.name.casefold())
 
@@ -153,12 +160,16 @@ def simulate_playbook(req: ConsoleRequest) -> ConsoleResponse:
 @ROUTER.post("actions/alerts/{alertId}/run", Permission.RUN)
 async def run_playbook(req: ConsoleRequest) -> ConsoleResponse:
     """Start the playbook's current version on the alert (as POST /api/playbooks/{id}/execute), then its run page."""
-    alert = await asyncio.to_thread(services.alerts().get, checked_id(req.route_params["alertId"], "alertId"))
+    alert, recorded = await asyncio.to_thread(services.alerts().get_with_subject,
+                                              checked_id(req.route_params["alertId"], "alertId"))
     playbook, error = await asyncio.to_thread(_chosen_playbook, req, req.form.get("playbookId"))
     if playbook is None:
         error = error or "Choose a playbook."
         return await asyncio.to_thread(_try_page, req, "alerts/run.html", "Run a playbook on this alert", alert,
                                        None, error, 422)
+    if (changed := changed_since_confirmed(playbook, req.form)) is not None:
+        return await asyncio.to_thread(_try_page, req, "alerts/run.html", "Run a playbook on this alert", alert,
+                                       playbook, changed, 409, recorded)
     durable = req.durable_client
     if durable is None:
         raise Refused(503, "not_available", "Runs cannot be started here (no Durable Functions client).")

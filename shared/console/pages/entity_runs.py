@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from shared import services
 from shared.auth import Permission
+from shared.console.pages.alerts import changed_since_confirmed
 from shared.console.render import page
 from shared.console.routing import ROUTER
 from shared.console.web import ConsoleRequest, ConsoleResponse, redirect
@@ -98,7 +99,7 @@ def _tenants_in_scope(playbook: Playbook) -> list[Tenant]:
 
 
 def _page(req: ConsoleRequest, playbook: Playbook, values: Mapping[str, str], errors: dict[str, str],
-          request: EntityRunRequest | None, status: int = 200) -> ConsoleResponse:
+          request: EntityRunRequest | None, status: int = 200, notice: str | None = None) -> ConsoleResponse:
     simulation = None
     if request is not None and not errors:
         alert = entity_alert(request, playbook, req.principal.name, datetime.now(UTC))
@@ -106,7 +107,7 @@ def _page(req: ConsoleRequest, playbook: Playbook, values: Mapping[str, str], er
     return page(req, "playbooks/run_entity.html", status=status, title=f"{TITLE}: {playbook.name}"[:200],
                 playbook=playbook, tenants=_tenants_in_scope(playbook), types=ENTITY_TYPES,
                 values={k: values.get(k, "") for k in FIELDS}, errors=errors,
-                entity=request.entity if request else None, simulation=simulation,
+                entity=request.entity if request else None, simulation=simulation, notice=notice,
                 may_run=req.principal.may(Permission.RUN))
 
 
@@ -141,6 +142,8 @@ async def run_on_entity(req: ConsoleRequest) -> ConsoleResponse:
     request, errors, status = await asyncio.to_thread(_checked, playbook, req.form)
     if request is None:
         return await asyncio.to_thread(_page, req, playbook, req.form, errors, None, status)
+    if (changed := changed_since_confirmed(playbook, req.form)) is not None:
+        return await asyncio.to_thread(_page, req, playbook, req.form, {}, request, 409, changed)
     durable = req.durable_client
     if durable is None:
         raise Refused(503, "not_available", "Runs cannot be started here (no Durable Functions client).")

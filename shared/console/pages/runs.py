@@ -26,7 +26,7 @@ from shared.ids import checked_id
 from shared.models.run import OPEN_STATUSES, Run, RunStatus
 from shared.password_reveals import reveal_step
 from shared.passwords import PASSWORD_ACTION_TYPES
-from shared.rollback import roll_back_run
+from shared.rollback import roll_back_run, rollback_plan
 from shared.run_listing import STATUS_GROUPS, RunQuery
 from shared.run_recovery import cancel_run
 from shared.store.directory import NotFound
@@ -109,9 +109,48 @@ def _back_to_run(run_id: str, anchor: str = "") -> ConsoleResponse:
     return redirect("/runs/" + quote(run_id, safe="") + anchor)
 
 
+# Cancel and roll back act on a customer's tenant at once: the run page links to a page that says what will happen,
+# whose form carries `confirm=yes`; a POST without it (a replayed or hand-made form) only opens that page.
+CONFIRM_FIELD = "confirm"
+
+
+def _confirm_page(req: ConsoleRequest, run_id: str, act: str) -> ConsoleResponse:
+    run = services.alerts().get_run(run_id)
+    refusal = None
+    if act == "cancel" and run.status not in OPEN_STATUSES:
+        refusal = f"The run has ended already ({run.status.value}): there is nothing to cancel."
+    elif act == "rollback" and run.status in OPEN_STATUSES:
+        refusal = "The run has not finished: cancel it first, then roll it back."
+    elif act == "rollback" and services.alerts().get_rollback(run_id):
+        refusal = "This run was rolled back already."
+    title = "Cancel this run?" if act == "cancel" else "Roll back this run?"
+    return page(req, "runs/confirm.html", status=409 if refusal else 200, title=title, run=run, act=act,
+                refusal=refusal, plan=rollback_plan(run) if act == "rollback" else [],
+                may_act=req.principal.may(Permission.RUN), confirm_field=CONFIRM_FIELD)
+
+
+@ROUTER.get("runs/{runId}/cancel")
+def cancel_form(req: ConsoleRequest) -> ConsoleResponse:
+    return _confirm_page(req, checked_id(req.route_params["runId"], "runId"), "cancel")
+
+
+@ROUTER.get("runs/{runId}/rollback")
+def rollback_form(req: ConsoleRequest) -> ConsoleResponse:
+    return _confirm_page(req, checked_id(req.route_params["runId"], "runId"), "rollback")
+
+
+def _unconfirmed(req: ConsoleRequest, run_id: str, act: str) -> ConsoleResponse | None:
+    """The confirm page when the form did not say `confirm=yes` (nothing is done), else None."""
+    if req.form.get(CONFIRM_FIELD) == "yes":
+        return None
+    return redirect("/runs/" + quote(run_id, safe="") + "/" + act)
+
+
 @ROUTER.post("actions/runs/{runId}/cancel", Permission.RUN)
 async def cancel(req: ConsoleRequest) -> ConsoleResponse:
     run_id = checked_id(req.route_params["runId"], "runId")
+    if (unconfirmed := _unconfirmed(req, run_id, "cancel")) is not None:
+        return unconfirmed
     if req.durable_client is None:
         raise Refused(503, "not_available", "Runs cannot be cancelled here (no Durable Functions client).")
     try:
@@ -125,6 +164,8 @@ async def cancel(req: ConsoleRequest) -> ConsoleResponse:
 @ROUTER.post("actions/runs/{runId}/rollback", Permission.RUN)
 async def roll_back(req: ConsoleRequest) -> ConsoleResponse:
     run_id = checked_id(req.route_params["runId"], "runId")
+    if (unconfirmed := _unconfirmed(req, run_id, "rollback")) is not None:
+        return unconfirmed
     try:
         await roll_back_run(run_id, req.principal.name, services.alerts(), services.audit(),
                             services.step_dependencies())
