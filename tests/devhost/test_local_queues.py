@@ -289,7 +289,6 @@ def test_a_send_from_another_thread_wakes_the_trigger_waiting_on_its_own_loop(az
 async def test_sends_from_one_loop_share_one_client_per_queue(azurite_connection_string):
     """As the Service Bus sender keeps its connection: a client (HTTP session, TCP connection) per send was a new
     connection every 5 s for the pollers' fan-out alone."""
-
     name = queue_name()
     sender = AzuriteQueueSender(azurite_connection_string)
     await sender.send(name, ['{"n": 1}'])
