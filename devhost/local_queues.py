@@ -31,6 +31,7 @@ from azure.functions.servicebus import ServiceBusMessage
 from azure.storage.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
+from shared.loop_clients import PerLoop
 from shared.store.async_tables import client_options
 
 log = logging.getLogger("devhost.queues")
@@ -69,14 +70,34 @@ def dead_letter_envelope(message: QueueMessage, error: BaseException) -> str:
     })
 
 
+async def _close_clients(clients: dict[str, QueueClient]) -> None:
+    for client in clients.values():
+        await client.close()
+
+
 class AzuriteQueueSender:
     """shared.queues.QueueSender over Azurite's queues: what the devhost installs for the `ServiceBus`
-    connection, so the app's sends reach the queue triggers it serves."""
+    connection, so the app's sends reach the queue triggers it serves. One client per queue and event loop,
+    kept (as the Service Bus sender keeps its connection): a client per send opened a new HTTP session and
+    TCP connection each time, every 5 s for the pollers' fan-out alone."""
 
     def __init__(self, connection_string: str) -> None:
         self._connection_string = connection_string
         self._created: set[str] = set()
         self._wakers: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._clients: PerLoop[dict[str, QueueClient]] = PerLoop(dict, _close_clients)
+
+    def _client(self, queue: str) -> QueueClient:
+        clients = self._clients.get()
+        client = clients.get(queue)
+        if client is None:
+            client = clients[queue] = QueueClient.from_connection_string(self._connection_string, queue,
+                                                                         **client_options())
+        return client
+
+    async def aclose(self) -> None:
+        """Close the running loop's clients (they are also closed when their loop is finalized)."""
+        await self._clients.aclose()
 
     def waker(self, queue: str) -> asyncio.Event:
         """Set after each send to the queue: its trigger receives at once, as a Service Bus receiver's open
@@ -86,14 +107,14 @@ class AzuriteQueueSender:
         return event
 
     async def send(self, queue: str, bodies: Sequence[str]) -> None:
-        async with QueueClient.from_connection_string(self._connection_string, queue, **client_options()) as client:
-            if queue not in self._created:
-                try:
-                    await client.create_queue()
-                except ResourceExistsError:
-                    pass
-                self._created.add(queue)
-            await asyncio.gather(*(client.send_message(body) for body in bodies))
+        client = self._client(queue)
+        if queue not in self._created:
+            try:
+                await client.create_queue()
+            except ResourceExistsError:
+                pass
+            self._created.add(queue)
+        await asyncio.gather(*(client.send_message(body) for body in bodies))
         sending_loop = asyncio.get_running_loop()
         for loop, event in self._wakers.get(queue, []):
             if loop is sending_loop:

@@ -208,7 +208,9 @@ class DevHost:
                 await self._runner.cleanup()
         finally:
             # Process-wide: put back what was there (another in-process devhost's), unless replaced since.
-            if self._transport is not None and queues.installed_transport() is self._transport:
-                queues.use_transport(self._previous_transport)
+            if self._transport is not None:
+                if queues.installed_transport() is self._transport:
+                    queues.use_transport(self._previous_transport)
+                await self._transport.aclose()
             if self._engine is not None:
                 await asyncio.get_running_loop().run_in_executor(None, self._engine.stop)

@@ -14,6 +14,7 @@ import importlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 log = logging.getLogger("riposte.graph")
 
@@ -38,14 +39,17 @@ def warm_up() -> float:
     return time.perf_counter() - started
 
 
-def _run() -> None:
+def _run(then: Callable[[], object] | None) -> None:
     try:
         log.info("msgraph models warmed in %.2f s", warm_up())
     except Exception:  # never fatal: the models then load on first use, as without the warm-up
         log.exception("warming msgraph models failed")
+    if then is not None:
+        then()
 
 
-def start() -> threading.Thread:
-    thread = threading.Thread(target=_run, name="msgraph-warmup", daemon=True)
+def start(then: Callable[[], object] | None = None) -> threading.Thread:
+    """Warm on a daemon thread, then call `then` there (start-up is over: function_app freezes its heap)."""
+    thread = threading.Thread(target=_run, args=(then,), name="msgraph-warmup", daemon=True)
     thread.start()
     return thread

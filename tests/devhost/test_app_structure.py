@@ -39,7 +39,7 @@ DEFERRED = (
 PROBE = """
 import json, sys
 from shared.graph import warmup
-warmup.start = lambda: None
+warmup.start = lambda **_: None
 import function_app
 from shared.api_model import CamelModel
 

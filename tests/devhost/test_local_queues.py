@@ -284,3 +284,18 @@ def test_a_send_from_another_thread_wakes_the_trigger_waiting_on_its_own_loop(az
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+async def test_sends_from_one_loop_share_one_client_per_queue(azurite_connection_string):
+    """As the Service Bus sender keeps its connection: a client (HTTP session, TCP connection) per send was a new
+    connection every 5 s for the pollers' fan-out alone."""
+    name = queue_name()
+    sender = AzuriteQueueSender(azurite_connection_string)
+    await sender.send(name, ['{"n": 1}'])
+    first = sender._client(name)
+    await sender.send(name, ['{"n": 2}', '{"n": 3}'])
+    assert sender._client(name) is first
+    await sender.aclose()
+    assert sender._client(name) is not first  # closed with the loop's clients: the next send opens a new one
+    await sender.aclose()
+    assert sorted(drain(azurite_connection_string, name)) == ['{"n": 1}', '{"n": 2}', '{"n": 3}']

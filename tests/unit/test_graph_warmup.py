@@ -1,7 +1,9 @@
-"""The msgraph warm-up loads every model it lists (a wrong name fails here, not silently at start)."""
+"""The msgraph warm-up loads every model it lists (a wrong name fails here, not silently at start), then hands its
+thread to what follows start-up (function_app: freezing the start-up heap)."""
 
 import importlib
 import logging
+import threading
 
 import pytest
 
@@ -48,3 +50,22 @@ def test_a_failing_warm_up_is_logged_and_not_fatal(monkeypatch: pytest.MonkeyPat
     [record] = caplog.records
     assert record.levelno == logging.ERROR and record.getMessage() == "warming msgraph models failed"
     assert record.exc_info and record.exc_info[0] is ImportError
+
+
+def test_what_follows_the_warm_up_runs_on_its_thread_once_it_is_done(monkeypatch: pytest.MonkeyPatch):
+    calls = []
+    monkeypatch.setattr(warmup, "warm_up", lambda: calls.append("warmed") or 0.5)
+    thread = warmup.start(then=lambda: calls.append(threading.current_thread().name))
+    thread.join(timeout=60)
+    assert calls == ["warmed", "msgraph-warmup"]
+
+
+def test_what_follows_a_failed_warm_up_still_runs(monkeypatch: pytest.MonkeyPatch):
+    calls = []
+
+    def broken() -> float:
+        raise ImportError("no module named msgraph.generated.models.nothing")
+
+    monkeypatch.setattr(warmup, "warm_up", broken)
+    warmup.start(then=lambda: calls.append("then")).join(timeout=60)
+    assert calls == ["then"]
