@@ -72,10 +72,21 @@ class DeliveredAlerts:
     async def record_new(self, rows: list[dict[str, Any]]) -> bool:
         """Store a new alert's rows (shared/store/alerts.new_alert_rows); False if it was stored before (nothing
         is written then). The caller lists the alert and its runs (list_new) once the runs are started."""
+        return await self._create_with_runs(rows)
+
+    async def record_escalation(self, rows: list[dict[str, Any]]) -> bool:
+        """Store a rise in severity's rows (shared/store/alerts.escalation_rows: its record first, then its new runs)
+        in one transaction whose record is a create; False if that level's rise was recorded before (by a racing
+        delivery, which starts its runs, or before a crash: the redrive checks those): nothing is written then."""
+        return await self._create_with_runs(rows)
+
+    async def _create_with_runs(self, rows: list[dict[str, Any]]) -> bool:
+        """A record row first and its runs' rows, created in one transaction; False (nothing written) if the
+        record exists. Only runs beyond the first ~99 spill past one transaction; they are written right after."""
         table = await self._tables.lean(ALERTS)
         first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
         try:
-            if len(first) == 1:  # one entity (shared/store/alerts.py): a create, cheaper than a $batch of one
+            if len(first) == 1:  # one entity, no run: a create, cheaper than a $batch of one
                 await table.create(first[0])
             else:
                 written = await table.transaction([("create", row) for row in first])
@@ -90,32 +101,6 @@ class DeliveredAlerts:
             if exc.error_code == "EntityAlreadyExists":
                 return False
             raise
-        # Only runs beyond the first ~80 matched playbooks spill past one transaction; written right after.
-        for start in range(0, len(rest), TRANSACTION_LIMIT):
-            await table.transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
-        return True
-
-    async def record_escalation(self, rows: list[dict[str, Any]]) -> bool:
-        """Store a rise in severity's rows (shared/store/alerts.escalation_rows: its record first, then its new runs)
-        in one transaction whose record is a create; False if that level's rise was recorded before (by a racing
-        delivery, which starts its runs, or before a crash: the redrive checks those): nothing is written then."""
-        table = await self._tables.lean(ALERTS)
-        first, rest = rows[:TRANSACTION_LIMIT], rows[TRANSACTION_LIMIT:]
-        try:
-            if len(first) == 1:  # no run: a create, cheaper than a $batch of one
-                await table.create(first[0])
-            else:
-                written = await table.transaction([("create", row) for row in first])
-                for row, answer in zip(first, written, strict=True):  # as record_new: known_rows.py
-                    if row["RowKey"].startswith("run|"):
-                        table.remember(row, answer.get("etag"))
-        except ResourceExistsError:
-            return False
-        except TableTransactionError as exc:
-            if exc.error_code == "EntityAlreadyExists":
-                return False
-            raise
-        # Only runs beyond the first 99 opted-in playbooks spill past one transaction; written right after.
         for start in range(0, len(rest), TRANSACTION_LIMIT):
             await table.transaction([("upsert", row) for row in rest[start:start + TRANSACTION_LIMIT]])
         return True
