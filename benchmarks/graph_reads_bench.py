@@ -14,8 +14,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 import timeit
 from collections.abc import Awaitable, Callable
@@ -26,7 +24,7 @@ from msgraph.generated.models.message_rule_collection_response import MessageRul
 from msgraph.generated.models.user import User
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
-from devhost.stack import _wait_for_http, free_port
+from benchmarks.sandbox_process import running_sandbox
 from sandbox.seed import CONTOSO_DOMAIN, CONTOSO_TENANT_ID
 from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings, reads
 from shared.primitives import mailbox_rules
@@ -101,13 +99,6 @@ def parse_only() -> None:
 
 
 if __name__ == "__main__":
-    port = free_port()
-    sandbox = subprocess.Popen([sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],  # noqa: S603
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        _wait_for_http(f"http://127.0.0.1:{port}/_sandbox/health", time.monotonic() + 30, sandbox)
-        asyncio.run(main(f"http://127.0.0.1:{port}/v1.0"))
+    with running_sandbox() as origin:
+        asyncio.run(main(f"{origin}/v1.0"))
         parse_only()
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)

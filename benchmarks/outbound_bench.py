@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 
 import httpx
 
-from devhost.stack import _wait_for_http, free_port
+from benchmarks.sandbox_process import running_sandbox
 from shared import outbound_guard, outbound_http
 
 REQUESTS = int(os.environ.get("BENCH_OUTBOUND_REQUESTS", "1000"))
@@ -55,12 +53,5 @@ async def main(url: str) -> None:
 
 
 if __name__ == "__main__":
-    port = free_port()
-    sandbox = subprocess.Popen([sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port)],  # noqa: S603
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        _wait_for_http(f"http://127.0.0.1:{port}/_sandbox/health", time.monotonic() + 30, sandbox)
-        asyncio.run(main(f"http://127.0.0.1:{port}/_sandbox/health"))
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+    with running_sandbox() as origin:
+        asyncio.run(main(f"{origin}/_sandbox/health"))
