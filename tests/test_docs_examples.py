@@ -46,6 +46,16 @@ def stack(tmp_path_factory):
     stop_stack(proc)
 
 
+# What `make test` exports to its children: a documented `make try` run under it would print make's
+# "Entering directory" lines, which a reader running the command in a shell never sees.
+MAKE_VARIABLES = frozenset({"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"})
+
+
+def shell_environment() -> dict[str, str]:
+    """The environment as a reader's shell has it: this process's, without make's recursion variables."""
+    return {name: value for name, value in os.environ.items() if name not in MAKE_VARIABLES}
+
+
 class Reader:
     """Runs a document's commands as a reader would, remembering what they printed for the placeholders."""
 
@@ -74,13 +84,13 @@ class Reader:
     def assign(self, example: Example) -> None:
         script = self.text(example.command) + "".join(f"\nprintf '%s\\0' \"${name}\"" for name in example.assigned())
         done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT,  # noqa: S603,S607
-                              env=os.environ | self.env)
+                              env=shell_environment() | self.env)
         assert done.returncode == 0, f"{example.where}: {done.stderr}"
         self.env |= dict(zip(example.assigned(), done.stdout.split("\0"), strict=False))
 
     def run(self, example: Example) -> tuple[int | None, dict[str, str], Any]:
         piped = "|" in example.command
-        env = os.environ | self.env | ({} if piped else {"CURL_HOME": str(self.curl_home)})
+        env = shell_environment() | self.env | ({} if piped else {"CURL_HOME": str(self.curl_home)})
         done = subprocess.run(["bash", "-c", self.text(example.command)], capture_output=True, text=True,  # noqa: S603,S607
                               timeout=60, cwd=ROOT, env=env)
         assert done.returncode == 0, f"{example.where}: exit {done.returncode}: {done.stderr}"
