@@ -5,7 +5,6 @@ describe, Defender failures (403, 429, 5xx); its parameters at save time."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,33 +15,23 @@ from sandbox import SandboxServer
 from sandbox.defender_indicators import AREA, SEEDED_DOMAIN, SEEDED_DOMAIN_ID
 from sandbox.faults import FaultRuleSpec
 from sandbox.seed import CONTOSO_TENANT_ID
-from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.models.alert import AlertEntities, FileEntity, Severity
 from shared.models.run import StepStatus
 from shared.primitives.catalog import PRIMITIVES
-from shared.primitives.context import AlertContext, RunContext, StepContext, StepDependencies
+from shared.primitives.context import AlertContext, RunContext, StepContext
 from shared.primitives.runner import execute_step
 from shared.schemas.indicators import AddDefenderIndicatorParams
-from shared.settings import AppSettings
 from shared.validation import describe
+from tests.primitives import defender_fixtures
+
+# The module's sandbox reset before each test; step dependencies whose Defender API is that sandbox.
+fresh, deps = defender_fixtures.fresh, defender_fixtures.deps
 
 RUN = RunContext(run_id="ru-ioc", playbook_id="pb-ioc", playbook_name="block iocs", playbook_version=1)
 SHA256 = "881c0f10c75e64ec39d257a131fcd531f47dd2cff2070ae94baa347d375126fd"
 SPEC = PRIMITIVES["add_defender_indicator"]
 
 
-@pytest.fixture(autouse=True)
-def fresh(server: SandboxServer) -> SandboxServer:
-    server.state.reset()
-    return server
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    factory = GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
-                                               client_id="riposte-tests"))
-    yield StepDependencies(graph=factory, settings=AppSettings(defender_base_url=server.base_url))
-    await factory.aclose()
 
 
 def alert(ips: list[str] | None = None, tenant_id: str | None = CONTOSO_TENANT_ID,

@@ -6,8 +6,6 @@ by the list's $filter; one that cannot be found never reports the step succeeded
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from sandbox import SandboxServer
@@ -15,17 +13,16 @@ from sandbox.defender_machines import ADELE_LAPTOP_MACHINE_ID, AREA, E_FAIL
 from sandbox.faults import FaultRuleSpec
 from sandbox.seed import CONTOSO_TENANT_ID
 from shared.models.run import StepStatus
-from shared.primitives.context import StepDependencies
 from shared.primitives.machine_actions import CHECKS_PER_HOUR, CHECKS_PER_MINUTE, HOURLY_FROM, next_check_in
 from shared.primitives.runner import check_step
 from shared.settings import AppSettings
+from tests.primitives import defender_fixtures
 from tests.primitives.test_machine_actions import (
     BY_MDE_ID,
     RUN,
     actions,
     alert,
     defender_state,
-    factory_for,
     machine,
     posts,
     run,
@@ -34,22 +31,14 @@ from tests.primitives.test_machine_actions import (
     undo,
 )
 
+# The module's sandbox reset before each test; step dependencies whose Defender API is that sandbox.
+fresh, deps = defender_fixtures.fresh, defender_fixtures.deps
+
 ISOLATE = {"type": "isolate_machine"}
 SCAN = {"type": "run_antivirus_scan", "waitForCompletion": "PT5M"}
 ACTION_READ = "/api/machineactions/"
 
 
-@pytest.fixture(autouse=True)
-def fresh(server: SandboxServer) -> SandboxServer:
-    server.state.reset()
-    return server
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    factory = factory_for(server)
-    yield StepDependencies(graph=factory, settings=AppSettings(defender_base_url=server.base_url))
-    await factory.aclose()
 
 
 def hold(server: SandboxServer, reads: int) -> None:

@@ -5,7 +5,6 @@ name), idempotence (already isolated, already pending), rollback, the bounds, de
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +15,6 @@ from sandbox.defender_machines import ADELE_LAPTOP_MACHINE_ID, AREA, KIOSK_MACHI
 from sandbox.faults import FaultRuleSpec
 from sandbox.intune import ADELE_LAPTOP_AAD_ID, MEGAN_MAC_AAD_ID
 from sandbox.seed import CONTOSO_TENANT_ID
-from shared.graph import GraphAuthMode, GraphClientFactory, GraphSettings
 from shared.models.alert import AlertEntities, DeviceEntity, FileEntity, Severity
 from shared.models.run import StepResult, StepStatus
 from shared.primitives import permissions_doc
@@ -25,6 +23,11 @@ from shared.primitives.context import AlertContext, RunContext, StepContext, Ste
 from shared.primitives.runner import check_step, execute_step
 from shared.primitives.targets import no_targets
 from shared.settings import AppSettings
+from tests.primitives import defender_fixtures
+from tests.primitives.defender_fixtures import factory_for
+
+# The module's sandbox reset before each test; step dependencies whose Defender API is that sandbox.
+fresh, deps = defender_fixtures.fresh, defender_fixtures.deps
 
 RUN = RunContext(run_id="ru-mde", playbook_id="pb-mde", playbook_name="ransomware", playbook_version=1)
 BY_MDE_ID = DeviceEntity(id=ADELE_LAPTOP_MACHINE_ID, name="contoso-lt-4127")
@@ -37,22 +40,7 @@ MACHINE_PRIMITIVES = ("isolate_machine", "release_machine", "run_antivirus_scan"
                       "unrestrict_app_execution", "collect_investigation_package", "stop_and_quarantine_file")
 
 
-@pytest.fixture(autouse=True)
-def fresh(server: SandboxServer) -> SandboxServer:
-    server.state.reset()
-    return server
 
-
-def factory_for(server: SandboxServer) -> GraphClientFactory:
-    return GraphClientFactory(GraphSettings(base_url=server.graph_url, auth_mode=GraphAuthMode.LOCAL_TOKEN,
-                                            client_id="riposte-tests"))
-
-
-@pytest.fixture
-async def deps(server: SandboxServer) -> AsyncIterator[StepDependencies]:
-    factory = factory_for(server)
-    yield StepDependencies(graph=factory, settings=AppSettings(defender_base_url=server.base_url))
-    await factory.aclose()
 
 
 def alert(*devices: DeviceEntity, tenant_id: str | None = CONTOSO_TENANT_ID) -> AlertContext:
